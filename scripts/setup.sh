@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian 12 machine lacks to build and test rtcache. Idempotent and quiet:
+# it asks apt only for packages that are missing and prints one line per action.
+set -euo pipefail
+
+packages=(
+  cmake ninja-build g++ pkg-config
+  clang-14 libclang-rt-14-dev             # libFuzzer targets
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libsimdjson-dev                         # event codec
+  libboost1.81-dev libboost-json1.81-dev  # result<T>; JSON in tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  log=$(mktemp)
+  if ! { $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+    tail -n 30 "$log"
+    echo "setup: apt-get failed (log above)" >&2
+    exit 1
+  fi
+  rm -f "$log"
+else
+  echo "setup: all build and test packages present"
+fi

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Builds and runs every rtcache test suite: unit + conformance tests (release), the same under
+# ASan+UBSan, bounded fuzz runs, and a benchmark smoke run. Ends with one line of totals.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+scripts/setup.sh
+
+jobs=$(nproc)
+logs="$root/build/logs"
+mkdir -p "$logs"
+passed=0
+failed=0
+
+# step NAME COMMAND...: runs quietly into a log; on failure shows its tail and stops.
+step() {
+  local name=$1
+  shift
+  local log="$logs/$name.log"
+  local start=$SECONDS
+  if ! "$@" >"$log" 2>&1; then
+    tail -n 60 "$log"
+    echo "test: step '$name' failed ($(($SECONDS - start)) s); full log: $log" >&2
+    echo "rtcache: $passed passed, $((failed + 1)) failed"
+    exit 1
+  fi
+  echo "test: $name ok ($(($SECONDS - start)) s)"
+}
+
+# suite PRESET: runs ctest for a configured preset and adds its counts to the totals.
+suite() {
+  local preset=$1
+  local log="$logs/ctest-$preset.log"
+  local rc=0
+  ctest --preset "$preset" -j"$jobs" --timeout 300 >"$log" 2>&1 || rc=$?
+  local line
+  line=$(grep -E "tests passed, [0-9]+ tests failed out of [0-9]+" "$log" | tail -n 1 || true)
+  if [ -z "$line" ]; then
+    tail -n 40 "$log"
+    echo "test: ctest ($preset) printed no totals" >&2
+    exit 1
+  fi
+  local total fails
+  total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
+  fails=$(sed -E 's/.*tests passed, ([0-9]+) tests failed.*/\1/' <<<"$line")
+  passed=$((passed + total - fails))
+  failed=$((failed + fails))
+  echo "test: ctest ($preset): $line"
+  if [ "$rc" -ne 0 ]; then
+    grep -E "^\s+[0-9]+ - " "$log" | head -n 40 || true
+    echo "test: failures above; full log: $log" >&2
+  fi
+}
+
+step configure-release cmake --preset release
+step build-release cmake --build --preset release -j"$jobs"
+suite release
+
+step configure-asan cmake --preset asan
+step build-asan cmake --build --preset asan -j"$jobs" --target rtcache_core_tests
+suite asan
+
+step fuzz env FUZZ_SECONDS="${FUZZ_SECONDS:-15}" scripts/fuzz.sh
+cat "$logs/fuzz.log" | grep -E "^fuzz:" || true
+
+step bench-smoke build/release/bench/rtcache_core_bench --benchmark_min_time=0.01
+
+echo "rtcache: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
