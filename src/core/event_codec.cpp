@@ -179,21 +179,25 @@ void append_es_number(std::string& out, double v) {
 }
 
 // Minified JSON of a patch value: object keys in input order, strings escaped as JSON.stringify does,
-// integers exactly, other numbers in ECMAScript form. Depth is bounded by the parser.
-void append_canonical(std::string& out, dom::element v) {
+// integers exactly, other numbers in ECMAScript form. Depth is bounded by the parser. A nested object
+// with a repeated key is refused: parsers disagree on which value wins, so no value is safe to forward.
+result<void> append_canonical(std::string& out, dom::element v) {
   switch (v.type()) {
     case dom::element_type::OBJECT: {
       out += '{';
-      bool first = true;
+      std::vector<std::string_view> keys;
       for (dom::key_value_pair kv : dom::object(v)) {
-        if (!first) out += ',';
-        first = false;
+        if (std::find(keys.begin(), keys.end(), kv.key) != keys.end()) {
+          return error{errc::duplicate_key, "field 'patch' holds a value with key '" + printable(kv.key) + "' twice"};
+        }
+        if (!keys.empty()) out += ',';
+        keys.push_back(kv.key);
         append_json_string(out, kv.key);
         out += ':';
-        append_canonical(out, kv.value);
+        if (auto ok = append_canonical(out, kv.value); !ok) return ok;
       }
       out += '}';
-      return;
+      return {};
     }
     case dom::element_type::ARRAY: {
       out += '[';
@@ -201,18 +205,19 @@ void append_canonical(std::string& out, dom::element v) {
       for (dom::element item : dom::array(v)) {
         if (!first) out += ',';
         first = false;
-        append_canonical(out, item);
+        if (auto ok = append_canonical(out, item); !ok) return ok;
       }
       out += ']';
-      return;
+      return {};
     }
-    case dom::element_type::STRING: append_json_string(out, v.get_string().value_unsafe()); return;
-    case dom::element_type::INT64: out += std::to_string(v.get_int64().value_unsafe()); return;
-    case dom::element_type::UINT64: out += std::to_string(v.get_uint64().value_unsafe()); return;
-    case dom::element_type::DOUBLE: append_es_number(out, v.get_double().value_unsafe()); return;
-    case dom::element_type::BOOL: out += v.get_bool().value_unsafe() ? "true" : "false"; return;
-    case dom::element_type::NULL_VALUE: out += "null"; return;
+    case dom::element_type::STRING: append_json_string(out, v.get_string().value_unsafe()); return {};
+    case dom::element_type::INT64: out += std::to_string(v.get_int64().value_unsafe()); return {};
+    case dom::element_type::UINT64: out += std::to_string(v.get_uint64().value_unsafe()); return {};
+    case dom::element_type::DOUBLE: append_es_number(out, v.get_double().value_unsafe()); return {};
+    case dom::element_type::BOOL: out += v.get_bool().value_unsafe() ? "true" : "false"; return {};
+    case dom::element_type::NULL_VALUE: out += "null"; return {};
   }
+  return {};
 }
 
 enum field_bit : unsigned {
@@ -375,7 +380,7 @@ class element_decoder {
     for (dom::key_value_pair kv : obj) {
       if (auto ok = check_column(name, kv.key, limits_); !ok) return ok.error();
       std::string value_text;
-      append_canonical(value_text, kv.value);
+      if (auto ok = append_canonical(value_text, kv.value); !ok) return ok;
       entries.push_back({std::string(kv.key), std::move(value_text)});
     }
     std::sort(entries.begin(), entries.end(),
@@ -410,13 +415,17 @@ result<event> decode_bounded(const element_decoder& decoder, dom::element item, 
 }  // namespace
 
 struct event_decoder::impl {
-  dom::parser parser;
+  dom::parser single;  // one event: depth max_depth
+  dom::parser batch;   // an array of events: one level more, so each item has the same bound
 };
 
 event_decoder::event_decoder(doc_type_registry types, codec_limits limits)
     : types_(std::move(types)), limits_(limits), impl_(std::make_unique<impl>()) {
   // Capacity grows on demand; the depth bound set here is kept when it does.
-  if (impl_->parser.allocate(4096, limits_.max_depth) != simdjson::SUCCESS) throw std::bad_alloc();
+  if (impl_->single.allocate(4096, limits_.max_depth) != simdjson::SUCCESS ||
+      impl_->batch.allocate(4096, limits_.max_depth + 1) != simdjson::SUCCESS) {
+    throw std::bad_alloc();
+  }
 }
 
 event_decoder::~event_decoder() = default;
@@ -430,7 +439,7 @@ result<event> event_decoder::decode(std::string_view json) {
                                      std::to_string(limits_.max_event_bytes)};
   }
   dom::element root;
-  if (auto err = impl_->parser.parse(json.data(), json.size(), true).get(root); err != simdjson::SUCCESS) {
+  if (auto err = impl_->single.parse(json.data(), json.size(), true).get(root); err != simdjson::SUCCESS) {
     return parse_error(err, limits_);
   }
   return element_decoder(types_, limits_).decode(root);
@@ -443,7 +452,7 @@ result<std::vector<batch_item>> event_decoder::decode_batch(std::string_view jso
                                      std::to_string(limits_.max_batch_bytes)};
   }
   dom::element root;
-  if (auto err = impl_->parser.parse(json.data(), json.size(), true).get(root); err != simdjson::SUCCESS) {
+  if (auto err = impl_->batch.parse(json.data(), json.size(), true).get(root); err != simdjson::SUCCESS) {
     return parse_error(err, limits_);
   }
   const element_decoder decoder(types_, limits_);
@@ -454,7 +463,7 @@ result<std::vector<batch_item>> event_decoder::decode_batch(std::string_view jso
       return error{errc::not_object, "a batch must be an event object or an array of them, not " +
                                          std::string(json_type_name(root.type()))};
     }
-    items.push_back({0, decode_bounded(decoder, root, limits_)});
+    items.push_back({0, decode(json)});  // the single-event parser keeps the depth bound exact
     return items;
   }
   if (arr.size() > limits_.max_batch_items) {

@@ -77,7 +77,7 @@ plan plan_event(const event& e, const factory_scope& scope, const cache_view& ca
     if (e.act == action::del && cached) p.ops.push_back(invalidate(e, cached->fetching));
     return p;
   }
-  if (!cached) {
+  if (!cached || (!cached->has_data && !cached->fetching)) {
     p.ops.push_back(drop(drop_reason::not_cached));
     return p;
   }

@@ -21,13 +21,15 @@ namespace rtcache::core {
 struct cached_doc_state {
   std::optional<std::int64_t> version;  // the cached doc's version, if it has one
   bool fetching = false;                // a fetch is in flight: its result may predate the event
+  bool has_data = true;                 // false: a first fetch is in flight and no data arrived yet
 };
 
 // The planner's read-only view of a query cache.
 class cache_view {
  public:
   virtual ~cache_view() = default;
-  // nullopt when the cache holds no data for ['doc', type, id].
+  // nullopt when the cache holds no query for ['doc', type, id]; a query whose first fetch is still in
+  // flight is {has_data = false, fetching = true}, so an event during a first load is not lost.
   virtual std::optional<cached_doc_state> doc(std::string_view type, std::string_view id) const = 0;
 };
 
@@ -85,14 +87,16 @@ struct plan {
 // Rules, in order:
 //  1. factoryId outside `scope` -> drop(out_of_scope).
 //  2. summary (id "*") -> refetch_list_head(type, factoryId).
-//  3. create -> refetch_list_head. delete -> refetch_list_head, and invalidate the doc if cached.
-//  4. update/approve/reject on an uncached doc -> drop(not_cached).
+//  3. create -> refetch_list_head. delete -> refetch_list_head, and invalidate the doc if cached
+//     (after_fetch when a fetch is in flight).
+//  4. update/approve/reject on a doc the cache neither holds nor is fetching -> drop(not_cached).
 //  5. version older than the cached one -> drop(stale_version).
 //  6. fetch in flight -> invalidate with after_fetch (an event during a fetch is never lost).
 //  7. patch covers every changed key -> patch; otherwise invalidate that doc only.
 plan plan_event(const event& e, const factory_scope& scope, const cache_view& cache);
 
-// Plans a coalesced batch: a resync batch yields one resync op; otherwise each event's plan, in order.
+// Plans a coalesced batch: a resync batch yields one resync op; otherwise each event's plan, in order,
+// each judged against the cache as earlier ops of the batch leave it (a patch records its version).
 plan plan_batch(const batch& b, const factory_scope& scope, const cache_view& cache);
 
 }  // namespace rtcache::core
