@@ -1,0 +1,202 @@
+// The hub: per channel an epoch, a monotonically increasing offset and a bounded history; a published
+// message is encoded once and fanned out to every subscriber of its channel (design.md §1, §5).
+// Network-free: the router publishes into it, the gateway subscribes connections to it.
+#pragma once
+
+#include "rtcache/net/hub_message.hpp"
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace rtcache::net {
+
+class hub;
+namespace detail {
+struct hub_channel;  // defined in hub.cpp
+}
+
+// Produces the epoch of each newly created channel.
+// REQUIRES: thread-safe, non-blocking, and never returns a value twice in one process (nor, for resume to be
+// sound across restarts, one any earlier process returned for the same channel).
+using hub_epoch_source = std::function<std::string()>;
+
+// "<prefix>1", "<prefix>2", ...: unique within the process; `main()` passes a random boot id as the prefix
+// so that epochs also differ across restarts, tests pass a fixed prefix. The returned source is thread-safe.
+hub_epoch_source counter_epochs(std::string prefix);
+
+struct hub_config {
+  // History bound per channel, by message count and by frame bytes (hub_frames::size_bytes). Overflow rule:
+  // after each publish the oldest messages are evicted until both bounds hold, so a message larger than
+  // max_history_bytes is delivered live but not retained. 0 disables history (only a resume at the
+  // current offset recovers).
+  std::size_t max_history_messages = 512;
+  std::size_t max_history_bytes = 1 << 20;
+  // Shards of the channel registry; rounded up to a power of two, at least 1. Only the name -> channel
+  // lookup is sharded; each channel has its own lock.
+  std::size_t shards = 64;
+};
+
+// A point in a channel's stream as a client remembers it: the epoch and the last offset it has seen.
+struct hub_position {
+  std::string epoch;
+  std::uint64_t offset = 0;
+
+  friend bool operator==(const hub_position&, const hub_position&) = default;
+};
+
+// Receives the live messages of one subscription.
+// Threading: deliver() runs on the publisher's thread while that channel's lock is held, which is what makes
+// deliveries of one channel arrive in offset order and makes a join atomic with respect to publishes.
+// REQUIRES of deliver(): it does not block (enqueue into a bounded queue and post to a strand; on overflow,
+// mark the connection for closing and post that work), and it does not call into the hub, directly or by
+// destroying a hub_subscription (that could deadlock; the hub aborts with a message instead). Callers must not
+// hold a lock that deliver() takes while calling into the hub: the lock order is hub channel lock ->
+// subscriber locks.
+class hub_subscriber {
+ public:
+  virtual ~hub_subscriber() = default;
+  virtual void deliver(const hub_message_ptr& message) noexcept = 0;
+};
+
+// Owns one subscription: unsubscribes on destruction. Move-only. An empty handle (default-constructed,
+// moved-from or already unsubscribed) does nothing.
+// REQUIRES: the hub outlives every non-empty handle. Thread-safety: one handle must not be used from two
+// threads at once; different handles may.
+class hub_subscription {
+ public:
+  hub_subscription() = default;
+  hub_subscription(hub_subscription&& other) noexcept;
+  hub_subscription& operator=(hub_subscription&& other) noexcept;
+  hub_subscription(const hub_subscription&) = delete;
+  hub_subscription& operator=(const hub_subscription&) = delete;
+  ~hub_subscription();
+
+  // Stops delivery: when this returns, deliver() is not running for this subscription and will not be
+  // called again. Idempotent. If this was the channel's last subscriber, the channel and its history are
+  // freed, and a later channel of the same name starts a new epoch.
+  void unsubscribe() noexcept;
+
+  bool active() const noexcept { return channel_ != nullptr; }
+  explicit operator bool() const noexcept { return active(); }
+
+ private:
+  friend class hub;
+  hub_subscription(hub* owner, std::shared_ptr<detail::hub_channel> ch, std::uint64_t id) noexcept
+      : hub_(owner), channel_(std::move(ch)), id_(id) {}
+
+  hub* hub_ = nullptr;
+  std::shared_ptr<detail::hub_channel> channel_;
+  std::uint64_t id_ = 0;
+};
+
+// The answer to a join.
+struct hub_join {
+  hub_subscription subscription;
+  // The channel's position at the instant of the join: every message with a greater offset is delivered
+  // live through the subscriber; none with a smaller or equal one is.
+  hub_position position;
+  // True when a resume position was given and the history holds everything after it in the same epoch.
+  bool recovered = false;
+  // When recovered: exactly the messages with offsets resume.offset + 1 .. position.offset, ascending.
+  // Otherwise empty: never a partial replay.
+  std::vector<hub_message_ptr> replay;
+};
+
+// The answer to a publish.
+struct hub_publish_result {
+  std::uint64_t offset = 0;     // the message's offset, or 0 when the channel does not exist (not encoded)
+  std::size_t subscribers = 0;  // subscribers it was delivered to
+
+  bool accepted() const noexcept { return offset != 0; }
+};
+
+// Readable at any time; each field is exact on its own, the set is not one atomic snapshot.
+struct hub_metrics {
+  std::uint64_t channels = 0;            // channels alive (with at least one subscriber, or being joined)
+  std::uint64_t subscribers = 0;         // active subscriptions
+  std::uint64_t messages_published = 0;  // accepted publishes (each encoded once)
+  std::uint64_t messages_dropped = 0;    // publishes to a channel that did not exist
+  std::uint64_t deliveries = 0;          // deliver() calls
+  std::uint64_t history_messages = 0;    // messages held in all histories
+  std::uint64_t history_bytes = 0;       // frame bytes held in all histories
+};
+
+// Channel lifetime: a channel is created by its first subscribe and freed when its last subscriber leaves;
+// its history goes with it. A publish to a channel that does not exist is dropped without encoding (no
+// client can be waiting for it, and no client can resume into an epoch that ended).
+//
+// Thread-safety: every member function may be called concurrently from any number of threads. Publishes to
+// one channel are serialized by that channel's lock (offset assignment, encoding, history append and
+// fan-out happen under it, so deliveries follow offset order); unrelated channels share nothing but a
+// registry shard held only for a map lookup, plus relaxed metric counters. Subscribe and unsubscribe take
+// the same channel lock, so a message is either in a join's replay or delivered live, never both or neither.
+class hub {
+ public:
+  // REQUIRES: encoder and epochs are non-empty (see their REQUIRES).
+  hub(hub_config config, hub_encoder encoder, hub_epoch_source epochs);
+  ~hub();
+  hub(const hub&) = delete;
+  hub& operator=(const hub&) = delete;
+
+  // Joins `channel` (created if absent) and makes it live for `subscriber` before returning: any publish
+  // ordered after the join is delivered, possibly before subscribe() returns, on the publisher's thread.
+  // A caller that runs on a connection strand and whose deliver() posts to that strand therefore sees
+  // those deliveries only after it has sent the join reply and the replay.
+  // With `resume`, recovery succeeds iff resume.epoch equals the channel's epoch and either
+  // resume.offset == the current offset, or the history still holds resume.offset + 1 (and thus everything
+  // up to the current offset). Without `resume`, recovered is false and the replay empty.
+  // REQUIRES: channel is non-empty, subscriber is non-null, not called from deliver() or the encoder.
+  hub_join subscribe(std::string_view channel, std::shared_ptr<hub_subscriber> subscriber,
+                     const std::optional<hub_position>& resume = std::nullopt);
+
+  // Assigns the next offset of `channel`, encodes once, appends to the history (evicting the oldest beyond
+  // the bounds) and delivers to every subscriber, in offset order. Dropped (offset 0) if the channel does
+  // not exist. If the encoder throws, the exception propagates and nothing changes.
+  // REQUIRES: not called from deliver() or the encoder.
+  hub_publish_result publish(std::string_view channel, std::string_view event, std::string_view payload_json);
+
+  // The channel's current position, or nullopt if it does not exist.
+  std::optional<hub_position> position(std::string_view channel) const;
+
+  hub_metrics metrics() const noexcept;
+
+  const hub_config& config() const noexcept { return config_; }
+
+ private:
+  friend class hub_subscription;
+  using channel = detail::hub_channel;
+  struct shard;
+  struct counters {
+    std::atomic<std::uint64_t> channels{0};
+    std::atomic<std::uint64_t> subscribers{0};
+    std::atomic<std::uint64_t> messages_published{0};
+    std::atomic<std::uint64_t> messages_dropped{0};
+    std::atomic<std::uint64_t> deliveries{0};
+    std::atomic<std::uint64_t> history_messages{0};
+    std::atomic<std::uint64_t> history_bytes{0};
+  };
+
+  shard& shard_for(std::string_view channel) const noexcept;
+  std::shared_ptr<channel> find(std::string_view channel) const;
+  void unsubscribe(const std::shared_ptr<channel>& ch, std::uint64_t id) noexcept;
+
+  // Constant after construction.
+  hub_config config_;
+  hub_encoder encoder_;
+  hub_epoch_source epochs_;
+  std::size_t shard_mask_;
+  std::unique_ptr<shard[]> shards_;
+
+  std::atomic<std::uint64_t> next_subscription_id_{1};
+  mutable counters counters_;
+};
+
+}  // namespace rtcache::net

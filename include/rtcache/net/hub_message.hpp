@@ -1,0 +1,46 @@
+// What the hub stores and fans out: one published message, encoded once per wire format by an injected
+// encoder and shared, immutable, by the channel's history and every subscriber's send queue.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace rtcache::net {
+
+// The wire frames of one message. The hub treats each as opaque bytes: the protocol component builds them
+// and the gateway picks the one its connection speaks. A format nobody needs may be left empty.
+struct hub_frames {
+  std::string v1_text;    // Phoenix vsn 1.0.0 text frame
+  std::string v2_text;    // Phoenix vsn 2.0.0 text frame
+  std::string v2_binary;  // Phoenix vsn 2.0.0 binary broadcast frame
+
+  // What this message costs the history bound: the frames' bytes (allocation overhead not counted).
+  std::size_t size_bytes() const noexcept { return v1_text.size() + v2_text.size() + v2_binary.size(); }
+};
+
+// One message of one channel. Immutable once published; shared via hub_message_ptr.
+struct hub_message {
+  std::uint64_t offset = 0;  // position in its channel's epoch; the first message of an epoch is 1
+  hub_frames frames;
+};
+
+using hub_message_ptr = std::shared_ptr<const hub_message>;
+
+// Everything an encoder needs to build the frames of one message. Views are valid only during the call.
+struct hub_encode_request {
+  std::string_view channel;       // the channel name (its topic text, e.g. "doc:wo:123")
+  std::uint64_t offset;           // the offset the message will have; the encoder puts it in the payload
+  std::string_view event;         // the event name, e.g. "invalidate"
+  std::string_view payload_json;  // the payload, already valid JSON
+};
+
+// Builds the frames of one message. Called exactly once per accepted publish, never per subscriber.
+// REQUIRES: callable concurrently from several threads (for different channels), does not block, and does
+// not call into the hub. It may throw; the publish then has no effect (no offset is consumed).
+using hub_encoder = std::function<hub_frames(const hub_encode_request&)>;
+
+}  // namespace rtcache::net

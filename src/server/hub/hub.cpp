@@ -1,0 +1,332 @@
+// The hub's registry, channels and fan-out. Locking: a registry shard's mutex guards only its name -> channel
+// map; a channel's mutex guards its position, history and subscriber list, and is held across encoding and
+// fan-out so that one channel's deliveries follow offset order. The two are never held at the same time.
+#include "rtcache/net/hub.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cassert>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <mutex>
+#include <unordered_map>
+
+namespace rtcache::net {
+
+namespace detail {
+
+struct hub_channel {
+  hub_channel(std::string channel_name, std::string channel_epoch)
+      : name(std::move(channel_name)), epoch(std::move(channel_epoch)) {}
+
+  struct entry {
+    std::uint64_t id;
+    std::shared_ptr<hub_subscriber> subscriber;
+  };
+
+  // Constant after construction.
+  const std::string name;
+  const std::string epoch;
+
+  std::mutex mu;
+  // Written only under mu; read under mu, or with acquire by a registry lookup deciding whether to replace
+  // this channel. A closed channel is never reopened.
+  std::atomic<bool> closed{false};
+  // Guarded by mu.
+  std::uint64_t offset = 0;
+  std::deque<hub_message_ptr> history;  // contiguous offsets; when non-empty, back()->offset == offset
+  std::size_t history_bytes = 0;
+  std::vector<entry> subscribers;                           // fan-out order is unspecified
+  std::unordered_map<std::uint64_t, std::size_t> position;  // subscription id -> index in subscribers
+};
+
+}  // namespace detail
+
+namespace {
+
+// Depth of hub callbacks (deliver(), the encoder) running on this thread. A hub call made from inside one
+// would take a channel lock while holding one: a self-deadlock or a lock-order inversion.
+thread_local int t_callback_depth = 0;
+
+struct callback_scope {
+  callback_scope() noexcept { ++t_callback_depth; }
+  ~callback_scope() { --t_callback_depth; }
+  callback_scope(const callback_scope&) = delete;
+  callback_scope& operator=(const callback_scope&) = delete;
+};
+
+void require_not_in_callback(const char* what, std::string_view channel) noexcept {
+  if (t_callback_depth == 0) return;
+  std::fprintf(stderr,
+               "rtcache hub: %s(\"%.*s\") called from a subscriber's deliver() or the encoder; "
+               "hub callbacks must not call into the hub (callback depth %d)\n",
+               what, static_cast<int>(channel.size()), channel.data(), t_callback_depth);
+  std::abort();
+}
+
+struct string_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+}  // namespace
+
+struct hub::shard {
+  std::mutex mu;
+  // Guarded by mu.
+  std::unordered_map<std::string, std::shared_ptr<channel>, string_hash, std::equal_to<>> channels;
+};
+
+hub_epoch_source counter_epochs(std::string prefix) {
+  auto next = std::make_shared<std::atomic<std::uint64_t>>(0);
+  return [prefix = std::move(prefix), next] {
+    return prefix + std::to_string(next->fetch_add(1, std::memory_order_relaxed) + 1);
+  };
+}
+
+// ---- hub_subscription ----
+
+hub_subscription::hub_subscription(hub_subscription&& other) noexcept
+    : hub_(std::exchange(other.hub_, nullptr)), channel_(std::move(other.channel_)), id_(std::exchange(other.id_, 0)) {}
+
+hub_subscription& hub_subscription::operator=(hub_subscription&& other) noexcept {
+  if (this != &other) {
+    unsubscribe();
+    hub_ = std::exchange(other.hub_, nullptr);
+    channel_ = std::move(other.channel_);
+    id_ = std::exchange(other.id_, 0);
+  }
+  return *this;
+}
+
+hub_subscription::~hub_subscription() {
+  unsubscribe();
+}
+
+void hub_subscription::unsubscribe() noexcept {
+  if (!channel_) return;
+  auto ch = std::move(channel_);
+  channel_.reset();
+  hub_->unsubscribe(ch, id_);
+  hub_ = nullptr;
+  id_ = 0;
+}
+
+// ---- hub ----
+
+hub::hub(hub_config config, hub_encoder encoder, hub_epoch_source epochs)
+    : config_(config),
+      encoder_(std::move(encoder)),
+      epochs_(std::move(epochs)),
+      shard_mask_(std::bit_ceil(std::max<std::size_t>(config.shards, 1)) - 1),
+      shards_(std::make_unique<shard[]>(shard_mask_ + 1)) {
+  assert(encoder_ && "hub needs an encoder");
+  assert(epochs_ && "hub needs an epoch source");
+  config_.shards = shard_mask_ + 1;
+}
+
+hub::~hub() {
+  const auto live = counters_.subscribers.load(std::memory_order_relaxed);
+  if (live != 0) {
+    // A handle that outlives its hub would unsubscribe through a dangling pointer later.
+    std::fprintf(stderr, "rtcache hub: destroyed with %llu live subscriptions; handles must not outlive the hub\n",
+                 static_cast<unsigned long long>(live));
+    assert(live == 0);
+  }
+}
+
+hub::shard& hub::shard_for(std::string_view name) const noexcept {
+  return shards_[string_hash{}(name)&shard_mask_];
+}
+
+std::shared_ptr<hub::channel> hub::find(std::string_view name) const {
+  shard& s = shard_for(name);
+  std::lock_guard lock(s.mu);
+  auto it = s.channels.find(name);
+  if (it == s.channels.end()) return nullptr;
+  return it->second;
+}
+
+hub_join hub::subscribe(std::string_view name, std::shared_ptr<hub_subscriber> subscriber,
+                        const std::optional<hub_position>& resume) {
+  require_not_in_callback("subscribe", name);
+  assert(!name.empty() && "channel name must not be empty");
+  assert(subscriber && "subscriber must not be null");
+  const std::uint64_t id = next_subscription_id_.fetch_add(1, std::memory_order_relaxed);
+
+  for (;;) {
+    std::shared_ptr<channel> ch;
+    {
+      shard& s = shard_for(name);
+      std::lock_guard lock(s.mu);
+      auto it = s.channels.find(name);
+      if (it == s.channels.end()) {
+        ch = std::make_shared<channel>(std::string(name), epochs_());
+        s.channels.emplace(std::string(name), ch);
+        counters_.channels.fetch_add(1, std::memory_order_relaxed);
+      } else if (it->second->closed.load(std::memory_order_acquire)) {
+        // Its last subscriber left and the registry entry is about to be erased: a new epoch starts now.
+        ch = std::make_shared<channel>(std::string(name), epochs_());
+        it->second = ch;
+        counters_.channels.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        ch = it->second;
+      }
+    }
+
+    std::lock_guard lock(ch->mu);
+    // Closed between the lookup and the lock: the next lookup sees it closed and replaces it.
+    if (ch->closed.load(std::memory_order_relaxed)) continue;
+
+    hub_join join;
+    join.position = hub_position{ch->epoch, ch->offset};
+    if (resume && resume->epoch == ch->epoch && resume->offset <= ch->offset) {
+      if (resume->offset == ch->offset) {
+        join.recovered = true;
+      } else if (!ch->history.empty() && ch->history.front()->offset <= resume->offset + 1) {
+        assert(ch->history.back()->offset == ch->offset);
+        const auto first =
+            ch->history.begin() + static_cast<std::ptrdiff_t>(resume->offset + 1 - ch->history.front()->offset);
+        join.replay.assign(first, ch->history.end());
+        join.recovered = true;
+      }
+    }
+    try {
+      ch->subscribers.push_back({id, std::move(subscriber)});
+      try {
+        ch->position.emplace(id, ch->subscribers.size() - 1);
+      } catch (...) {
+        ch->subscribers.pop_back();
+        throw;
+      }
+    } catch (...) {
+      // Out of memory. A channel without subscribers must not stay open: close it as the last leave would
+      // (its registry entry is replaced by the next subscribe of the name).
+      if (ch->subscribers.empty()) {
+        ch->closed.store(true, std::memory_order_release);
+        counters_.history_messages.fetch_sub(ch->history.size(), std::memory_order_relaxed);
+        counters_.history_bytes.fetch_sub(ch->history_bytes, std::memory_order_relaxed);
+        counters_.channels.fetch_sub(1, std::memory_order_relaxed);
+        ch->history.clear();
+        ch->history_bytes = 0;
+      }
+      throw;
+    }
+    counters_.subscribers.fetch_add(1, std::memory_order_relaxed);
+    join.subscription = hub_subscription(this, ch, id);
+    return join;
+  }
+}
+
+void hub::unsubscribe(const std::shared_ptr<channel>& ch, std::uint64_t id) noexcept {
+  require_not_in_callback("unsubscribe", ch->name);
+  // Released after the channel lock, so that no subscriber or message destructor runs under it.
+  std::shared_ptr<hub_subscriber> released;
+  std::deque<hub_message_ptr> freed_history;
+  bool retired = false;
+  {
+    std::lock_guard lock(ch->mu);
+    auto it = ch->position.find(id);
+    if (it == ch->position.end()) return;  // already unsubscribed
+    const std::size_t index = it->second;
+    ch->position.erase(it);
+    released = std::move(ch->subscribers[index].subscriber);
+    if (index + 1 != ch->subscribers.size()) {
+      ch->subscribers[index] = std::move(ch->subscribers.back());
+      ch->position.find(ch->subscribers[index].id)->second = index;
+    }
+    ch->subscribers.pop_back();
+    counters_.subscribers.fetch_sub(1, std::memory_order_relaxed);
+
+    if (ch->subscribers.empty()) {
+      ch->closed.store(true, std::memory_order_release);
+      counters_.history_messages.fetch_sub(ch->history.size(), std::memory_order_relaxed);
+      counters_.history_bytes.fetch_sub(ch->history_bytes, std::memory_order_relaxed);
+      counters_.channels.fetch_sub(1, std::memory_order_relaxed);
+      freed_history.swap(ch->history);
+      ch->history_bytes = 0;
+      retired = true;
+    }
+  }
+  if (retired) {
+    shard& s = shard_for(ch->name);
+    std::lock_guard lock(s.mu);
+    auto it = s.channels.find(std::string_view(ch->name));
+    // A subscribe may already have replaced the entry with the channel's next epoch.
+    if (it != s.channels.end() && it->second == ch) s.channels.erase(it);
+  }
+}
+
+hub_publish_result hub::publish(std::string_view name, std::string_view event, std::string_view payload_json) {
+  require_not_in_callback("publish", name);
+  const auto ch = find(name);
+  if (!ch) {
+    counters_.messages_dropped.fetch_add(1, std::memory_order_relaxed);
+    return {};
+  }
+
+  std::lock_guard lock(ch->mu);
+  if (ch->closed.load(std::memory_order_relaxed)) {
+    counters_.messages_dropped.fetch_add(1, std::memory_order_relaxed);
+    return {};
+  }
+
+  const std::uint64_t offset = ch->offset + 1;
+  hub_message_ptr message;
+  {
+    callback_scope scope;
+    message = std::make_shared<const hub_message>(
+        hub_message{offset, encoder_(hub_encode_request{ch->name, offset, event, payload_json})});
+  }
+  const std::size_t bytes = message->frames.size_bytes();
+  ch->history.push_back(message);  // the only step that may still throw; nothing has changed before it
+  ch->offset = offset;
+  ch->history_bytes += bytes;
+  std::uint64_t evicted_messages = 0;
+  std::uint64_t evicted_bytes = 0;
+  while (!ch->history.empty() &&
+         (ch->history.size() > config_.max_history_messages || ch->history_bytes > config_.max_history_bytes)) {
+    const std::size_t b = ch->history.front()->frames.size_bytes();
+    ch->history_bytes -= b;
+    evicted_bytes += b;
+    ++evicted_messages;
+    ch->history.pop_front();
+  }
+  // One modular add per counter: the total moves from one consistent sum to the next, never below zero.
+  counters_.history_messages.fetch_add(1 - evicted_messages, std::memory_order_relaxed);
+  counters_.history_bytes.fetch_add(bytes - evicted_bytes, std::memory_order_relaxed);
+  counters_.messages_published.fetch_add(1, std::memory_order_relaxed);
+
+  // Fan-out under the channel lock: this is what orders deliveries by offset and makes a join atomic.
+  // Safe because deliver() only enqueues (it blocks on nothing the hub holds) and never calls back in.
+  {
+    callback_scope scope;
+    for (const auto& e : ch->subscribers) e.subscriber->deliver(message);
+  }
+  counters_.deliveries.fetch_add(ch->subscribers.size(), std::memory_order_relaxed);
+  return {offset, ch->subscribers.size()};
+}
+
+std::optional<hub_position> hub::position(std::string_view name) const {
+  require_not_in_callback("position", name);
+  const auto ch = find(name);
+  if (!ch) return std::nullopt;
+  std::lock_guard lock(ch->mu);
+  if (ch->closed.load(std::memory_order_relaxed)) return std::nullopt;
+  return hub_position{ch->epoch, ch->offset};
+}
+
+hub_metrics hub::metrics() const noexcept {
+  hub_metrics m;
+  m.channels = counters_.channels.load(std::memory_order_relaxed);
+  m.subscribers = counters_.subscribers.load(std::memory_order_relaxed);
+  m.messages_published = counters_.messages_published.load(std::memory_order_relaxed);
+  m.messages_dropped = counters_.messages_dropped.load(std::memory_order_relaxed);
+  m.deliveries = counters_.deliveries.load(std::memory_order_relaxed);
+  m.history_messages = counters_.history_messages.load(std::memory_order_relaxed);
+  m.history_bytes = counters_.history_bytes.load(std::memory_order_relaxed);
+  return m;
+}
+
+}  // namespace rtcache::net

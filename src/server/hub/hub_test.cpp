@@ -1,0 +1,702 @@
+// Unit tests for the hub: offsets and epochs, resume (exact, never partial), history bounds, encode-once
+// fan-out, unsubscribe and channel lifetime, and a multi-threaded race that must stay gap- and duplicate-free
+// under ThreadSanitizer. Nothing here sleeps: ordering is asserted, not timed.
+#include "rtcache/net/hub.hpp"
+
+#include "rtcache/net/hub_message.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace rtcache::net {
+namespace {
+
+using offsets = std::vector<std::uint64_t>;
+
+// Records every delivery; flags a delivery that arrives after the test declared the subscription closed.
+class recorder final : public hub_subscriber {
+ public:
+  void deliver(const hub_message_ptr& message) noexcept override {
+    if (closed_.load()) late_.fetch_add(1);
+    std::lock_guard lock(mu_);
+    messages_.push_back(message);
+  }
+
+  std::vector<hub_message_ptr> messages() const {
+    std::lock_guard lock(mu_);
+    return messages_;
+  }
+
+  offsets seen() const {
+    offsets out;
+    for (const auto& m : messages()) out.push_back(m->offset);
+    return out;
+  }
+
+  void close() { closed_.store(true); }
+  int late() const { return late_.load(); }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<hub_message_ptr> messages_;
+  std::atomic<bool> closed_{false};
+  std::atomic<int> late_{0};
+};
+
+// Frames whose byte size is the payload's size (v1 = payload), so byte bounds are easy to state; counts calls.
+struct counting_encoder {
+  std::shared_ptr<std::atomic<int>> calls = std::make_shared<std::atomic<int>>(0);
+
+  hub_encoder get() const {
+    return [calls = calls](const hub_encode_request& r) {
+      calls->fetch_add(1);
+      hub_frames f;
+      f.v1_text = std::string(r.payload_json);
+      return f;
+    };
+  }
+};
+
+offsets range(std::uint64_t first, std::uint64_t last) {
+  offsets out;
+  for (auto o = first; o <= last; ++o) out.push_back(o);
+  return out;
+}
+
+offsets offsets_of(const std::vector<hub_message_ptr>& messages) {
+  offsets out;
+  for (const auto& m : messages) out.push_back(m->offset);
+  return out;
+}
+
+std::string payload(std::size_t bytes) {
+  return std::string(bytes, 'x');
+}
+
+class HubTest : public ::testing::Test {
+ protected:
+  explicit HubTest(hub_config config = {}) : hub_(config, encoder_.get(), counter_epochs("e")) {}
+
+  void publish_n(std::string_view channel, int n, std::string_view body = "{}") {
+    for (int i = 0; i < n; ++i) ASSERT_TRUE(hub_.publish(channel, "invalidate", body).accepted());
+  }
+
+  counting_encoder encoder_;
+  hub hub_;
+};
+
+hub_config bounded(std::size_t messages, std::size_t bytes) {
+  hub_config c;
+  c.max_history_messages = messages;
+  c.max_history_bytes = bytes;
+  return c;
+}
+
+TEST_F(HubTest, OffsetsIncreaseByOneStartingAtOne) {
+  auto r = std::make_shared<recorder>();
+  auto join = hub_.subscribe("doc:wo:123", r);
+  EXPECT_EQ(join.position.offset, 0U);
+  for (std::uint64_t i = 1; i <= 5; ++i) EXPECT_EQ(hub_.publish("doc:wo:123", "invalidate", "{}").offset, i);
+  EXPECT_EQ(r->seen(), range(1, 5));
+  EXPECT_EQ(hub_.position("doc:wo:123")->offset, 5U);
+}
+
+TEST_F(HubTest, UnrelatedChannelsHaveIndependentOffsetsAndEpochs) {
+  auto a = hub_.subscribe("doc:wo:1", std::make_shared<recorder>());
+  auto b = hub_.subscribe("doc:wo:2", std::make_shared<recorder>());
+  publish_n("doc:wo:1", 3);
+  EXPECT_EQ(hub_.publish("doc:wo:2", "invalidate", "{}").offset, 1U);
+  EXPECT_NE(a.position.epoch, b.position.epoch);
+}
+
+TEST_F(HubTest, EpochChangesWhenChannelIsFreedAndRecreated) {
+  auto first = hub_.subscribe("list:wo:f1", std::make_shared<recorder>());
+  publish_n("list:wo:f1", 3);
+  const std::string old_epoch = first.position.epoch;
+  first.subscription.unsubscribe();
+
+  auto second = hub_.subscribe("list:wo:f1", std::make_shared<recorder>(), hub_position{old_epoch, 3});
+  EXPECT_NE(second.position.epoch, old_epoch);
+  EXPECT_EQ(second.position.offset, 0U);
+  EXPECT_FALSE(second.recovered);
+  EXPECT_TRUE(second.replay.empty());
+  EXPECT_EQ(hub_.publish("list:wo:f1", "invalidate", "{}").offset, 1U);
+}
+
+TEST_F(HubTest, ChannelStaysAliveWhileAnySubscriberRemains) {
+  auto a = hub_.subscribe("factory:f1", std::make_shared<recorder>());
+  auto b = hub_.subscribe("factory:f1", std::make_shared<recorder>());
+  publish_n("factory:f1", 2);
+  a.subscription.unsubscribe();
+  auto c = hub_.subscribe("factory:f1", std::make_shared<recorder>(), a.position);
+  EXPECT_EQ(c.position.epoch, a.position.epoch);
+  EXPECT_TRUE(c.recovered);
+  EXPECT_EQ(offsets_of(c.replay), range(1, 2));
+}
+
+TEST_F(HubTest, ResumeReplaysExactlyTheMissedMessagesInOrder) {
+  auto keeper = hub_.subscribe("doc:wo:7", std::make_shared<recorder>());
+  publish_n("doc:wo:7", 10);
+
+  auto r = std::make_shared<recorder>();
+  auto join = hub_.subscribe("doc:wo:7", r, hub_position{keeper.position.epoch, 6});
+  EXPECT_TRUE(join.recovered);
+  EXPECT_EQ(join.position, (hub_position{keeper.position.epoch, 10}));
+  EXPECT_EQ(offsets_of(join.replay), range(7, 10));
+  EXPECT_TRUE(r->seen().empty());  // the replay is returned, never also delivered
+
+  publish_n("doc:wo:7", 2);
+  EXPECT_EQ(r->seen(), range(11, 12));
+}
+
+TEST_F(HubTest, ReplaySharesTheMessagesHeldInHistory) {
+  auto first = std::make_shared<recorder>();
+  auto keeper = hub_.subscribe("doc:wo:7", first);
+  publish_n("doc:wo:7", 3);
+  auto join = hub_.subscribe("doc:wo:7", std::make_shared<recorder>(), hub_position{keeper.position.epoch, 0});
+  ASSERT_EQ(join.replay.size(), 3U);
+  const auto live = first->messages();
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(join.replay[i].get(), live[i].get());
+}
+
+TEST_F(HubTest, ResumeWithWrongEpochIsNotRecoveredAndReplaysNothing) {
+  auto keeper = hub_.subscribe("doc:wo:7", std::make_shared<recorder>());
+  publish_n("doc:wo:7", 5);
+  auto join = hub_.subscribe("doc:wo:7", std::make_shared<recorder>(), hub_position{"not-this-epoch", 2});
+  EXPECT_FALSE(join.recovered);
+  EXPECT_TRUE(join.replay.empty());
+  EXPECT_EQ(join.position, (hub_position{keeper.position.epoch, 5}));
+}
+
+TEST_F(HubTest, ResumeAtCurrentOffsetRecoversWithNothingToReplay) {
+  auto keeper = hub_.subscribe("doc:wo:7", std::make_shared<recorder>());
+  publish_n("doc:wo:7", 4);
+  auto join = hub_.subscribe("doc:wo:7", std::make_shared<recorder>(), hub_position{keeper.position.epoch, 4});
+  EXPECT_TRUE(join.recovered);
+  EXPECT_TRUE(join.replay.empty());
+}
+
+TEST_F(HubTest, ResumeAtZeroOfAFreshChannelRecoversNothingMissed) {
+  auto keeper = hub_.subscribe("doc:wo:7", std::make_shared<recorder>());
+  auto join = hub_.subscribe("doc:wo:7", std::make_shared<recorder>(), hub_position{keeper.position.epoch, 0});
+  EXPECT_TRUE(join.recovered);
+  EXPECT_TRUE(join.replay.empty());
+}
+
+TEST_F(HubTest, ResumeAheadOfTheChannelIsNotRecovered) {
+  auto keeper = hub_.subscribe("doc:wo:7", std::make_shared<recorder>());
+  publish_n("doc:wo:7", 2);
+  auto join = hub_.subscribe("doc:wo:7", std::make_shared<recorder>(), hub_position{keeper.position.epoch, 3});
+  EXPECT_FALSE(join.recovered);
+  EXPECT_TRUE(join.replay.empty());
+}
+
+TEST_F(HubTest, JoinWithoutResumeIsNotRecoveredAndReplaysNothing) {
+  auto keeper = hub_.subscribe("doc:wo:7", std::make_shared<recorder>());
+  publish_n("doc:wo:7", 3);
+  auto join = hub_.subscribe("doc:wo:7", std::make_shared<recorder>());
+  EXPECT_FALSE(join.recovered);
+  EXPECT_TRUE(join.replay.empty());
+  EXPECT_EQ(join.position.offset, 3U);
+}
+
+class SmallHistory : public HubTest {
+ protected:
+  SmallHistory() : HubTest(bounded(4, 1 << 20)) {}
+};
+
+TEST_F(SmallHistory, ResumeOlderThanHistoryIsNotRecovered) {
+  auto keeper = hub_.subscribe("doc:wo:7", std::make_shared<recorder>());
+  publish_n("doc:wo:7", 10);  // history holds 7..10
+  const auto& epoch = keeper.position.epoch;
+
+  auto too_old = hub_.subscribe("doc:wo:7", std::make_shared<recorder>(), hub_position{epoch, 5});
+  EXPECT_FALSE(too_old.recovered);  // 6 is gone: a replay of 7..10 would be partial
+  EXPECT_TRUE(too_old.replay.empty());
+
+  auto oldest_possible = hub_.subscribe("doc:wo:7", std::make_shared<recorder>(), hub_position{epoch, 6});
+  EXPECT_TRUE(oldest_possible.recovered);
+  EXPECT_EQ(offsets_of(oldest_possible.replay), range(7, 10));
+}
+
+TEST_F(SmallHistory, HistoryEvictsOldestBeyondMessageCount) {
+  auto keeper = hub_.subscribe("doc:wo:7", std::make_shared<recorder>());
+  publish_n("doc:wo:7", 9, "abc");
+  EXPECT_EQ(hub_.metrics().history_messages, 4U);
+  EXPECT_EQ(hub_.metrics().history_bytes, 12U);
+  auto join = hub_.subscribe("doc:wo:7", std::make_shared<recorder>(), hub_position{keeper.position.epoch, 5});
+  EXPECT_TRUE(join.recovered);
+  EXPECT_EQ(offsets_of(join.replay), range(6, 9));
+}
+
+class ByteBoundedHistory : public HubTest {
+ protected:
+  ByteBoundedHistory() : HubTest(bounded(1000, 100)) {}
+};
+
+TEST_F(ByteBoundedHistory, HistoryEvictsOldestBeyondBytes) {
+  auto keeper = hub_.subscribe("doc:wo:7", std::make_shared<recorder>());
+  const auto& epoch = keeper.position.epoch;
+  publish_n("doc:wo:7", 4, payload(30));  // 120 bytes published: 2..4 (90 bytes) fit in 100
+  EXPECT_EQ(hub_.metrics().history_bytes, 90U);
+  EXPECT_EQ(hub_.metrics().history_messages, 3U);
+  EXPECT_FALSE(hub_.subscribe("doc:wo:7", std::make_shared<recorder>(), hub_position{epoch, 0}).recovered);
+  auto join = hub_.subscribe("doc:wo:7", std::make_shared<recorder>(), hub_position{epoch, 1});
+  EXPECT_TRUE(join.recovered);
+  EXPECT_EQ(offsets_of(join.replay), range(2, 4));
+
+  publish_n("doc:wo:7", 1, payload(100));  // exactly the bound: evicts everything else
+  EXPECT_EQ(hub_.metrics().history_bytes, 100U);
+  EXPECT_EQ(hub_.metrics().history_messages, 1U);
+}
+
+TEST_F(ByteBoundedHistory, MessageLargerThanTheByteBoundIsDeliveredButNotRetained) {
+  auto r = std::make_shared<recorder>();
+  auto keeper = hub_.subscribe("doc:wo:7", r);
+  const auto& epoch = keeper.position.epoch;
+  publish_n("doc:wo:7", 2, payload(10));
+  publish_n("doc:wo:7", 1, payload(101));
+  EXPECT_EQ(r->seen(), range(1, 3));
+  EXPECT_EQ(hub_.metrics().history_bytes, 0U);
+  EXPECT_EQ(hub_.metrics().history_messages, 0U);
+  EXPECT_FALSE(hub_.subscribe("doc:wo:7", std::make_shared<recorder>(), hub_position{epoch, 2}).recovered);
+  EXPECT_TRUE(hub_.subscribe("doc:wo:7", std::make_shared<recorder>(), hub_position{epoch, 3}).recovered);
+
+  publish_n("doc:wo:7", 1, payload(10));  // history restarts, contiguous from 4
+  auto join = hub_.subscribe("doc:wo:7", std::make_shared<recorder>(), hub_position{epoch, 3});
+  EXPECT_TRUE(join.recovered);
+  EXPECT_EQ(offsets_of(join.replay), range(4, 4));
+}
+
+class NoHistory : public HubTest {
+ protected:
+  NoHistory() : HubTest(bounded(0, 1 << 20)) {}
+};
+
+TEST_F(NoHistory, ZeroHistoryRecoversOnlyAtTheCurrentOffset) {
+  auto keeper = hub_.subscribe("doc:wo:7", std::make_shared<recorder>());
+  const auto& epoch = keeper.position.epoch;
+  publish_n("doc:wo:7", 3);
+  EXPECT_EQ(hub_.metrics().history_messages, 0U);
+  EXPECT_FALSE(hub_.subscribe("doc:wo:7", std::make_shared<recorder>(), hub_position{epoch, 2}).recovered);
+  EXPECT_TRUE(hub_.subscribe("doc:wo:7", std::make_shared<recorder>(), hub_position{epoch, 3}).recovered);
+}
+
+TEST_F(HubTest, EncodesOncePerPublishNotPerSubscriber) {
+  std::vector<std::shared_ptr<recorder>> rs;
+  std::vector<hub_join> joins;
+  for (int i = 0; i < 50; ++i) {
+    rs.push_back(std::make_shared<recorder>());
+    joins.push_back(hub_.subscribe("factory:f1", rs.back()));
+  }
+  publish_n("factory:f1", 7);
+  EXPECT_EQ(encoder_.calls->load(), 7);
+
+  // Every subscriber holds the very same immutable message.
+  for (std::size_t m = 0; m < 7; ++m) {
+    const hub_message* first = rs[0]->messages().at(m).get();
+    for (const auto& r : rs) EXPECT_EQ(r->messages().at(m).get(), first);
+  }
+}
+
+TEST(Hub, EncoderSeesChannelOffsetEventAndPayload) {
+  std::vector<std::string> requests;
+  hub h(
+      {},
+      [&](const hub_encode_request& r) {
+        requests.push_back(std::string(r.channel) + "|" + std::to_string(r.offset) + "|" + std::string(r.event) + "|" +
+                           std::string(r.payload_json));
+        hub_frames f;
+        f.v1_text = "v1:" + std::to_string(r.offset);
+        f.v2_text = "v2:" + std::to_string(r.offset);
+        f.v2_binary = std::string("\x03\x00", 2);
+        return f;
+      },
+      counter_epochs("e"));
+  auto r = std::make_shared<recorder>();
+  auto join = h.subscribe("doc:wo:9", r);
+  h.publish("doc:wo:9", "invalidate", R"({"type":"wo"})");
+  h.publish("doc:wo:9", "postgres_changes", "{}");
+  EXPECT_EQ(requests,
+            (std::vector<std::string>{R"(doc:wo:9|1|invalidate|{"type":"wo"})", "doc:wo:9|2|postgres_changes|{}"}));
+  const auto got = r->messages();
+  ASSERT_EQ(got.size(), 2U);
+  EXPECT_EQ(got[1]->frames.v1_text, "v1:2");
+  EXPECT_EQ(got[1]->frames.v2_text, "v2:2");
+  EXPECT_EQ(got[1]->frames.size_bytes(), 4U + 4U + 2U);
+  EXPECT_EQ(h.metrics().history_bytes, 20U);
+}
+
+TEST(Hub, EncoderFailureConsumesNoOffsetAndDeliversNothing) {
+  bool fail = true;
+  hub h(
+      {},
+      [&](const hub_encode_request&) {
+        if (fail) throw std::runtime_error("encoder refused");
+        return hub_frames{"ok", "", ""};
+      },
+      counter_epochs("e"));
+  auto r = std::make_shared<recorder>();
+  auto join = h.subscribe("doc:wo:9", r);
+  EXPECT_THROW(h.publish("doc:wo:9", "invalidate", "{}"), std::runtime_error);
+  EXPECT_EQ(h.position("doc:wo:9")->offset, 0U);
+  EXPECT_EQ(h.metrics().messages_published, 0U);
+  EXPECT_TRUE(r->seen().empty());
+  fail = false;
+  EXPECT_EQ(h.publish("doc:wo:9", "invalidate", "{}").offset, 1U);
+  EXPECT_EQ(r->seen(), range(1, 1));
+}
+
+TEST_F(HubTest, FansOutToEverySubscriberInOffsetOrder) {
+  constexpr int k_subscribers = 1000;
+  std::vector<std::shared_ptr<recorder>> rs;
+  std::vector<hub_join> joins;
+  for (int i = 0; i < k_subscribers; ++i) {
+    rs.push_back(std::make_shared<recorder>());
+    joins.push_back(hub_.subscribe("list:wo:f1", rs.back()));
+  }
+  hub_publish_result last;
+  for (int i = 0; i < 5; ++i) last = hub_.publish("list:wo:f1", "invalidate", "{}");
+  EXPECT_EQ(last.subscribers, static_cast<std::size_t>(k_subscribers));
+  for (const auto& r : rs) EXPECT_EQ(r->seen(), range(1, 5));
+  EXPECT_EQ(hub_.metrics().deliveries, 5U * k_subscribers);
+  EXPECT_EQ(encoder_.calls->load(), 5);
+}
+
+TEST_F(HubTest, SubscriberJoiningLaterSeesOnlyMessagesAfterItsJoin) {
+  auto early = std::make_shared<recorder>();
+  auto late = std::make_shared<recorder>();
+  auto a = hub_.subscribe("doc:wo:1", early);
+  publish_n("doc:wo:1", 3);
+  auto b = hub_.subscribe("doc:wo:1", late);
+  EXPECT_EQ(b.position.offset, 3U);
+  publish_n("doc:wo:1", 2);
+  EXPECT_EQ(early->seen(), range(1, 5));
+  EXPECT_EQ(late->seen(), range(4, 5));
+}
+
+TEST_F(HubTest, UnsubscribeStopsDelivery) {
+  auto stays = std::make_shared<recorder>();
+  auto leaves = std::make_shared<recorder>();
+  auto a = hub_.subscribe("doc:wo:1", stays);
+  auto b = hub_.subscribe("doc:wo:1", leaves);
+  publish_n("doc:wo:1", 2);
+  b.subscription.unsubscribe();
+  EXPECT_FALSE(b.subscription.active());
+  publish_n("doc:wo:1", 2);
+  EXPECT_EQ(stays->seen(), range(1, 4));
+  EXPECT_EQ(leaves->seen(), range(1, 2));
+  EXPECT_EQ(hub_.publish("doc:wo:1", "invalidate", "{}").subscribers, 1U);
+}
+
+TEST_F(HubTest, UnsubscribeInTheMiddleOfManyKeepsTheOthers) {
+  std::vector<std::shared_ptr<recorder>> rs;
+  std::vector<hub_join> joins;
+  for (int i = 0; i < 6; ++i) {
+    rs.push_back(std::make_shared<recorder>());
+    joins.push_back(hub_.subscribe("doc:wo:1", rs.back()));
+  }
+  joins[1].subscription.unsubscribe();
+  joins[4].subscription.unsubscribe();
+  joins[0].subscription.unsubscribe();
+  publish_n("doc:wo:1", 1);
+  for (int i : {2, 3, 5}) EXPECT_EQ(rs[static_cast<std::size_t>(i)]->seen(), range(1, 1)) << i;
+  for (int i : {0, 1, 4}) EXPECT_TRUE(rs[static_cast<std::size_t>(i)]->seen().empty()) << i;
+  EXPECT_EQ(hub_.metrics().subscribers, 3U);
+}
+
+TEST_F(HubTest, UnsubscribingTwiceIsHarmless) {
+  auto a = hub_.subscribe("doc:wo:1", std::make_shared<recorder>());
+  auto b = hub_.subscribe("doc:wo:1", std::make_shared<recorder>());
+  a.subscription.unsubscribe();
+  a.subscription.unsubscribe();
+  EXPECT_EQ(hub_.metrics().subscribers, 1U);
+  EXPECT_EQ(hub_.metrics().channels, 1U);
+  EXPECT_EQ(hub_.publish("doc:wo:1", "invalidate", "{}").subscribers, 1U);
+}
+
+TEST_F(HubTest, SubscriptionHandleUnsubscribesWhenDestroyedAndMovesOwnership) {
+  auto r = std::make_shared<recorder>();
+  {
+    auto join = hub_.subscribe("doc:wo:1", r);
+    hub_subscription moved = std::move(join.subscription);
+    EXPECT_FALSE(join.subscription.active());  // NOLINT(bugprone-use-after-move): moved-from is empty
+    EXPECT_TRUE(moved.active());
+    hub_subscription assigned;
+    assigned = std::move(moved);
+    EXPECT_EQ(hub_.metrics().subscribers, 1U);
+    publish_n("doc:wo:1", 1);
+  }
+  EXPECT_EQ(hub_.metrics().subscribers, 0U);
+  EXPECT_EQ(hub_.metrics().channels, 0U);
+  EXPECT_EQ(r->seen(), range(1, 1));
+}
+
+TEST_F(HubTest, MoveAssigningOverAnActiveHandleUnsubscribesIt) {
+  auto first = std::make_shared<recorder>();
+  auto a = hub_.subscribe("doc:wo:1", first);
+  auto b = hub_.subscribe("doc:wo:2", std::make_shared<recorder>());
+  a.subscription = std::move(b.subscription);
+  EXPECT_FALSE(hub_.position("doc:wo:1").has_value());
+  EXPECT_TRUE(hub_.position("doc:wo:2").has_value());
+}
+
+TEST_F(HubTest, ChannelIsFreedAfterItsLastSubscriberLeaves) {
+  auto a = hub_.subscribe("doc:wo:1", std::make_shared<recorder>());
+  auto b = hub_.subscribe("doc:wo:1", std::make_shared<recorder>());
+  publish_n("doc:wo:1", 3, "abcd");
+  EXPECT_EQ(hub_.metrics().channels, 1U);
+  EXPECT_EQ(hub_.metrics().history_bytes, 12U);
+  a.subscription.unsubscribe();
+  EXPECT_TRUE(hub_.position("doc:wo:1").has_value());
+  b.subscription.unsubscribe();
+
+  EXPECT_FALSE(hub_.position("doc:wo:1").has_value());
+  const auto m = hub_.metrics();
+  EXPECT_EQ(m.channels, 0U);
+  EXPECT_EQ(m.subscribers, 0U);
+  EXPECT_EQ(m.history_messages, 0U);
+  EXPECT_EQ(m.history_bytes, 0U);
+}
+
+TEST_F(HubTest, PublishToAbsentChannelIsDroppedWithoutEncoding) {
+  const auto result = hub_.publish("doc:wo:404", "invalidate", "{}");
+  EXPECT_FALSE(result.accepted());
+  EXPECT_EQ(result.offset, 0U);
+  EXPECT_EQ(encoder_.calls->load(), 0);
+  EXPECT_EQ(hub_.metrics().messages_dropped, 1U);
+  EXPECT_EQ(hub_.metrics().channels, 0U);
+  EXPECT_FALSE(hub_.position("doc:wo:404").has_value());
+}
+
+TEST_F(HubTest, MetricsCountChannelsSubscribersMessagesAndHistory) {
+  auto a = hub_.subscribe("doc:wo:1", std::make_shared<recorder>());
+  auto b = hub_.subscribe("doc:wo:1", std::make_shared<recorder>());
+  auto c = hub_.subscribe("doc:wo:2", std::make_shared<recorder>());
+  publish_n("doc:wo:1", 2, "12345");
+  publish_n("doc:wo:2", 1, "123");
+  hub_.publish("doc:wo:3", "invalidate", "{}");
+  const auto m = hub_.metrics();
+  EXPECT_EQ(m.channels, 2U);
+  EXPECT_EQ(m.subscribers, 3U);
+  EXPECT_EQ(m.messages_published, 3U);
+  EXPECT_EQ(m.messages_dropped, 1U);
+  EXPECT_EQ(m.deliveries, 5U);
+  EXPECT_EQ(m.history_messages, 3U);
+  EXPECT_EQ(m.history_bytes, 13U);
+}
+
+TEST(Hub, ShardCountIsRoundedUpToAPowerOfTwo) {
+  hub_config c;
+  c.shards = 0;
+  EXPECT_EQ(hub(c, counting_encoder{}.get(), counter_epochs("e")).config().shards, 1U);
+  c.shards = 50;
+  EXPECT_EQ(hub(c, counting_encoder{}.get(), counter_epochs("e")).config().shards, 64U);
+}
+
+TEST(CounterEpochs, AreDistinctAndCarryThePrefix) {
+  auto next = counter_epochs("boot7-");
+  EXPECT_EQ(next(), "boot7-1");
+  EXPECT_EQ(next(), "boot7-2");
+  auto copy = next;  // copies share the counter
+  EXPECT_EQ(copy(), "boot7-3");
+}
+
+// A subscriber that breaks the contract by calling into the hub from deliver().
+class reentrant final : public hub_subscriber {
+ public:
+  explicit reentrant(hub& h) : hub_(h) {}
+  void deliver(const hub_message_ptr&) noexcept override { hub_.publish("doc:wo:other", "invalidate", "{}"); }
+
+ private:
+  hub& hub_;
+};
+
+TEST(HubDeathTest, CallingTheHubFromDeliverAbortsWithAMessage) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        hub h({}, counting_encoder{}.get(), counter_epochs("e"));
+        auto join = h.subscribe("doc:wo:1", std::make_shared<reentrant>(h));
+        h.publish("doc:wo:1", "invalidate", "{}");
+      },
+      "publish.*doc:wo:other.*called from a subscriber's deliver");
+}
+
+// ---- concurrency ----
+
+// Checks one subscription's whole stream: the replay (when recovered) and then the live deliveries must be
+// exactly resume+1, resume+2, ... (or join+1, ... without recovery): gap-free, duplicate-free, ordered.
+void expect_contiguous(const hub_join& join, const std::optional<hub_position>& resume, const recorder& r) {
+  offsets stream;
+  std::uint64_t start = join.position.offset;
+  if (join.recovered) {
+    ASSERT_TRUE(resume.has_value());
+    ASSERT_EQ(resume->epoch, join.position.epoch);
+    start = resume->offset;
+    stream = offsets_of(join.replay);
+    ASSERT_EQ(stream, range(start + 1, join.position.offset));
+  } else {
+    ASSERT_TRUE(join.replay.empty());
+  }
+  for (auto o : r.seen()) stream.push_back(o);
+  ASSERT_EQ(stream, range(start + 1, start + stream.size()));
+  ASSERT_EQ(r.late(), 0);
+}
+
+struct race_config {
+  std::size_t shards;
+  std::size_t history;
+};
+
+void PrintTo(const race_config& c, std::ostream* os) {
+  *os << "{shards " << c.shards << ", history " << c.history << "}";
+}
+
+class HubRace : public ::testing::TestWithParam<race_config> {};
+
+TEST_P(HubRace, PublishersAndChurningSubscribersSeeGapFreeOrderedStreams) {
+  constexpr int k_publishers = 3;
+  constexpr int k_publishes_each = 3000;
+  constexpr int k_churners = 3;
+  constexpr int k_joins_each = 600;
+  const std::vector<std::string> channels = {"doc:wo:1", "doc:wo:2", "list:wo:f1", "factory:f1"};
+
+  hub_config config;
+  config.shards = GetParam().shards;
+  config.max_history_messages = GetParam().history;
+  counting_encoder encoder;
+  hub h(config, encoder.get(), counter_epochs("e"));
+
+  // Anchors keep the first two channels alive throughout, so they must see every accepted publish;
+  // the last two are freed and recreated (new epochs) as the churners come and go.
+  std::vector<std::shared_ptr<recorder>> anchors;
+  std::vector<hub_join> anchor_joins;
+  for (std::size_t i = 0; i < 2; ++i) {
+    anchors.push_back(std::make_shared<recorder>());
+    anchor_joins.push_back(h.subscribe(channels[i], anchors.back()));
+  }
+
+  std::atomic<bool> go{false};
+  std::vector<std::atomic<std::uint64_t>> accepted(channels.size());
+  std::vector<std::thread> threads;
+  threads.reserve(k_publishers + k_churners);
+  for (int p = 0; p < k_publishers; ++p) {
+    threads.emplace_back([&, p] {
+      while (!go.load()) std::this_thread::yield();
+      for (int i = 0; i < k_publishes_each; ++i) {
+        const auto c = static_cast<std::size_t>(i + p) % channels.size();
+        if (h.publish(channels[c], "invalidate", "{\"n\":1}").accepted()) accepted[c].fetch_add(1);
+      }
+    });
+  }
+
+  std::atomic<int> recovered_joins{0};
+  std::atomic<int> failures{0};
+  for (int t = 0; t < k_churners; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<std::optional<hub_position>> last(channels.size());
+      while (!go.load()) std::this_thread::yield();
+      for (int i = 0; i < k_joins_each; ++i) {
+        const auto c = static_cast<std::size_t>(i * 7 + t) % channels.size();
+        auto r = std::make_shared<recorder>();
+        const auto resume = last[c];
+        auto join = h.subscribe(channels[c], r, resume);
+        for (int y = 0; y < 3 + (i % 5); ++y) std::this_thread::yield();  // let publishes interleave
+        join.subscription.unsubscribe();
+        r->close();
+
+        expect_contiguous(join, resume, *r);
+        if (::testing::Test::HasFailure()) {
+          failures.fetch_add(1);
+          return;
+        }
+        if (join.recovered) recovered_joins.fetch_add(1);
+        const auto seen = r->seen();
+        last[c] = hub_position{join.position.epoch, seen.empty() ? join.position.offset : seen.back()};
+      }
+    });
+  }
+
+  go.store(true);
+  for (auto& th : threads) th.join();
+  ASSERT_EQ(failures.load(), 0);
+
+  for (std::size_t i = 0; i < anchors.size(); ++i) {
+    EXPECT_EQ(anchor_joins[i].position.offset, 0U);
+    EXPECT_EQ(anchors[i]->seen(), range(1, accepted[i].load())) << channels[i];
+    EXPECT_EQ(h.position(channels[i])->epoch, anchor_joins[i].position.epoch);
+  }
+  EXPECT_EQ(accepted[0].load(), static_cast<std::uint64_t>(k_publishers * k_publishes_each / 4));
+  EXPECT_GT(recovered_joins.load(), 0);
+
+  const auto m = h.metrics();
+  std::uint64_t total_accepted = 0;
+  for (const auto& a : accepted) total_accepted += a.load();
+  EXPECT_EQ(m.messages_published, total_accepted);
+  EXPECT_EQ(m.messages_published + m.messages_dropped, static_cast<std::uint64_t>(k_publishers * k_publishes_each));
+  EXPECT_EQ(static_cast<std::uint64_t>(encoder.calls->load()), m.messages_published);
+  EXPECT_EQ(m.subscribers, 2U);
+
+  anchor_joins.clear();
+  const auto after = h.metrics();
+  EXPECT_EQ(after.channels, 0U);
+  EXPECT_EQ(after.subscribers, 0U);
+  EXPECT_EQ(after.history_messages, 0U);
+  EXPECT_EQ(after.history_bytes, 0U);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shards, HubRace,
+                         ::testing::Values(race_config{1, 16}, race_config{64, 16}, race_config{64, 4096}),
+                         [](const ::testing::TestParamInfo<race_config>& param_info) {
+                           return "shards" + std::to_string(param_info.param.shards) + "_history" +
+                                  std::to_string(param_info.param.history);
+                         });
+
+// Joins racing with a single fast publisher on one channel: each join is atomic with respect to publishes,
+// so the replay and the live stream meet exactly, with nothing missing and nothing twice.
+TEST(HubRaceJoin, JoinIsAtomicWithConcurrentPublishes) {
+  counting_encoder encoder;
+  hub h(bounded(100000, 1 << 30), encoder.get(), counter_epochs("e"));
+  auto anchor = std::make_shared<recorder>();
+  auto anchor_join = h.subscribe("doc:wo:1", anchor);
+  const hub_position from_start{anchor_join.position.epoch, 0};
+
+  constexpr int k_messages = 2000;
+  std::atomic<bool> done{false};
+  std::thread publisher([&] {
+    for (int i = 0; i < k_messages; ++i) h.publish("doc:wo:1", "invalidate", "{}");
+    done.store(true);
+  });
+
+  std::vector<std::pair<hub_join, std::shared_ptr<recorder>>> joins;
+  while (!done.load() || joins.size() < 4) {
+    auto r = std::make_shared<recorder>();
+    joins.emplace_back(h.subscribe("doc:wo:1", r, from_start), r);
+    if (joins.size() >= 100) break;
+  }
+  publisher.join();
+
+  for (const auto& [join, r] : joins) {
+    ASSERT_TRUE(join.recovered);
+    offsets stream = offsets_of(join.replay);
+    for (auto o : r->seen()) stream.push_back(o);
+    ASSERT_EQ(stream, range(1, k_messages));
+  }
+}
+
+}  // namespace
+}  // namespace rtcache::net
