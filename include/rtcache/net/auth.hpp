@@ -1,0 +1,244 @@
+// Who is on a connection and what they may see: verifies the JWT a client presents (on connect, on join and on
+// every access_token push) and turns it into a principal with a factory scope; decides joins against that scope.
+// Pure: no network, no clock reads (`now` is a parameter), no key fetching. Crypto is OpenSSL EVP only.
+#pragma once
+
+#include "rtcache/core/channel_key.hpp"
+#include "rtcache/core/factory_scope.hpp"
+
+#include <boost/system/result.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace rtcache::net {
+
+// ---- errors ------------------------------------------------------------------------------------------------
+
+// Why a token (or a key configuration) was refused. Stable: metrics, logs and tests use these names.
+enum class auth_errc {
+  missing_token,    // no token, or an empty one
+  too_long,         // token longer than k_max_token_length
+  malformed,        // not three base64url segments of JSON objects (strict base64url, no padding, no whitespace)
+  unsupported_alg,  // header alg is not HS256, RS256 or ES256 (`none` included), or crit is present
+  unknown_key,      // no configured key for this kid / alg
+  key_mismatch,     // the kid names a key of another algorithm (e.g. HS256 with an RSA key's kid)
+  bad_signature,    // the signature does not verify, or has the wrong length for the alg
+  missing_claim,    // exp or role absent
+  bad_claim,        // a claim has the wrong JSON type or an out-of-range value, or a duplicate key
+  expired,          // now >= exp + leeway
+  not_yet_valid,    // nbf or iat later than now + leeway
+  bad_audience,     // an audience is configured and aud does not contain it
+  bad_role,         // role is not anon, authenticated or service_role
+  bad_scope,        // the factory scope claim is missing (authenticated), of the wrong type, or holds bad ids
+  bad_key,          // configuration: a key is unusable (short secret, wrong key type or curve, bad PEM)
+  bad_config,       // configuration: leeway, claim path, audience or keyset out of bounds
+};
+
+// Stable lower_snake name of a code ("bad_signature").
+std::string_view to_string(auth_errc code) noexcept;
+
+// A refusal: the code, a precise message for logs (never sent to clients verbatim; see the mappings below),
+// and for `expired` how long ago the token expired (Supabase puts that number in its refresh error).
+struct auth_error {
+  auth_errc code{};
+  std::string message;
+  std::int64_t seconds_past_exp = 0;  // only for auth_errc::expired; >= 0
+
+  friend bool operator==(const auth_error&, const auth_error&) = default;
+};
+
+// Thrown only by auth_result<T>::value() on an error.
+class auth_exception : public std::exception {
+ public:
+  explicit auth_exception(auth_error e) : error_(std::move(e)) {}
+  const char* what() const noexcept override { return error_.message.c_str(); }
+  const auth_error& err() const noexcept { return error_; }
+
+ private:
+  auth_error error_;
+};
+
+// Found by boost::system::result through ADL when value() is called on an error.
+[[noreturn]] void throw_exception_from_error(const auth_error& e, const boost::source_location& loc);
+
+template <class T>
+using auth_result = boost::system::result<T, auth_error>;
+
+// ---- what the gateway sends for a refusal ------------------------------------------------------------------
+// Worded as supabase/realtime words them (lib/realtime_web/channels/user_socket.ex error_response/1,
+// realtime_channel.ex, channels_authorization.ex), so realtime-js users see familiar errors. The precise
+// auth_error::message is for rtcache's logs only: no mapping echoes it (it can name kids and claim values).
+//
+//   code                                 HTTP  text                                                join prefix
+//   missing_token                        401   API key is missing                                  MissingAPIKey
+//   too_long, malformed                  401   The token provided is not a valid JWT               MalformedJWT
+//   unsupported_alg, unknown_key,
+//   key_mismatch                         401   Failed to generate JWT signer, check your JWT
+//                                              secret or JWKS configuration                        JwtSignerError
+//   bad_signature                        401   Failed to validate JWT signature                    JwtSignatureError
+//   missing_claim                        401   Fields `role` and `exp` are required in JWT         InvalidJWTToken
+//   bad_claim                            401   The token provided is not a valid JWT               InvalidJWTToken
+//   expired                              401   Token has expired (join/system: "Token has expired
+//                                              <n> seconds ago")                                   InvalidJWTToken
+//   not_yet_valid  (rtcache's own)       401   Token is not valid yet                              InvalidJWTToken
+//   bad_audience   (rtcache's own)       401   Token audience is not accepted                      InvalidJWTToken
+//   bad_role       (rtcache's own)       403   Token role is not allowed                           Unauthorized
+//   bad_scope      (rtcache's own)       403   Token factory scope is not valid                    Unauthorized
+//   bad_key, bad_config (config only)    500   Error connecting to Realtime                        UnknownErrorOnChannel
+// Where Supabase differs: it ignores nbf and has no scope; on a bad signature in an access_token push it sends
+// the Elixir term (":signature_error") where rtcache sends the readable text above.
+
+// The HTTP answer before the WebSocket upgrade: status and the JSON body {"error":"<text>"}.
+struct http_refusal {
+  int status = 401;
+  std::string body;  // a complete JSON object: {"error":"..."}
+};
+http_refusal to_http_refusal(const auth_error& e);
+
+// The `reason` of a refused phx_join whose access_token failed: "<join prefix>: <text>", e.g.
+// "InvalidJWTToken: Token has expired 12 seconds ago", "JwtSignatureError: Failed to validate JWT signature".
+std::string join_refusal_reason(const auth_error& e);
+
+// The `message` of the `system` push {"extension":"system","status":"error",...} sent, then phx_close, when an
+// access_token push (or the token's own expiry, see jwt_verifier::check_expiry) fails: the text of the table,
+// e.g. "Token has expired 12 seconds ago", "Fields `role` and `exp` are required in JWT".
+std::string system_refusal_message(const auth_error& e);
+
+// ---- keys --------------------------------------------------------------------------------------------------
+
+enum class jwt_alg { hs256, rs256, es256 };
+
+// "HS256", "RS256", "ES256".
+std::string_view to_string(jwt_alg alg) noexcept;
+
+inline constexpr std::size_t k_min_hs256_secret_length = 32;  // RFC 7518 §3.2: at least the hash size
+inline constexpr std::size_t k_max_key_pem_length = 16 * 1024;
+inline constexpr std::size_t k_max_kid_length = 256;
+
+// One key the verifier trusts, bound to exactly one algorithm: a token is checked only with keys of its
+// header's alg, so an RSA public key can never serve as an HMAC secret.
+// A key with a kid is used only for tokens naming that kid. A key without a kid is the default for its alg:
+// used for tokens without a kid, and for tokens whose kid names no configured key (Supabase does this for
+// its HS256 secret, whose tokens carry a kid that matches no JWK).
+// Thread-safety: immutable after construction; copies share the parsed key and may be used concurrently.
+class verification_key {
+ public:
+  // The secret's bytes as given (Supabase uses the JWT secret text as is). Errors (bad_key): shorter than
+  // k_min_hs256_secret_length, or PEM text (a public key is not a secret).
+  static auth_result<verification_key> hs256(std::string_view secret, std::string kid = {});
+  // A SubjectPublicKeyInfo PEM ("-----BEGIN PUBLIC KEY-----"). Errors (bad_key): not a public key PEM,
+  // not RSA, or shorter than 2048 bits (RFC 7518 §3.3).
+  static auth_result<verification_key> rs256_public_pem(std::string_view pem, std::string kid = {});
+  // A SubjectPublicKeyInfo PEM of an EC key on P-256 (prime256v1). Errors (bad_key): otherwise.
+  static auth_result<verification_key> es256_public_pem(std::string_view pem, std::string kid = {});
+
+  jwt_alg alg() const noexcept;
+  const std::string& kid() const noexcept;
+
+  struct impl;  // defined in the implementation; holds the secret or the EVP_PKEY
+
+ private:
+  explicit verification_key(std::shared_ptr<const impl> p);
+  std::shared_ptr<const impl> impl_;
+  friend class jwt_verifier;
+};
+
+// ---- the verifier ------------------------------------------------------------------------------------------
+
+inline constexpr std::size_t k_max_token_length = 8 * 1024;
+inline constexpr std::size_t k_max_keys = 16;
+inline constexpr std::chrono::seconds k_max_leeway{300};
+inline constexpr std::size_t k_max_scope_ids = 1024;
+inline constexpr std::size_t k_max_claim_path_segments = 8;
+
+struct verifier_config {
+  // Clock skew tolerated on exp, nbf and iat. REQUIRES (else bad_config): 0 <= leeway <= k_max_leeway.
+  std::chrono::seconds leeway{30};
+  // When set, the token's aud (a string, or an array of strings) must contain it.
+  std::optional<std::string> audience;
+  // Dotted path of the claim holding the factory scope: an array of ids, or a single id (core::validate_id).
+  // REQUIRES (else bad_config): 1..k_max_claim_path_segments non-empty segments.
+  std::string scope_claim = "app_metadata.factory_ids";
+};
+
+enum class auth_role { anon, authenticated, service_role };
+
+// "anon", "authenticated", "service_role".
+std::string_view to_string(auth_role role) noexcept;
+
+// Who holds a verified token. service_role is unscoped; anon and authenticated see their scope claim only.
+struct principal {
+  auth_role role;
+  core::factory_scope scope;
+  std::chrono::sys_seconds expires_at;  // the exp claim (floored); expiry itself is exp + leeway
+  std::string subject;                  // the sub claim, empty when absent
+};
+
+// Verifies compact JWS tokens (RFC 7515/7519) against a fixed keyset.
+// Thread-safety: immutable after create(); verify() may be called concurrently.
+class jwt_verifier {
+ public:
+  // Errors: bad_config (no keys, more than k_max_keys, two keys with the same non-empty kid, leeway or
+  // scope_claim out of bounds, empty audience).
+  static auth_result<jwt_verifier> create(std::vector<verification_key> keys, verifier_config config = {});
+
+  // Checks, in order: length and shape (three strict base64url segments, header a JSON object); alg in
+  // {HS256, RS256, ES256}, typ absent or "JWT", no crit; key selection by kid; the signature; only then the
+  // claims: exp (required, a number), nbf and iat (numbers if present), aud, role, sub (string if present) and
+  // the scope claim. For `anon` a missing scope claim is an empty scope (the apikey a client connects with has
+  // none); for `authenticated` it is refused; service_role ignores it.
+  // The token is taken verbatim: the gateway URL-decodes the apikey query parameter first; whitespace is
+  // refused, not stripped. Errors: every auth_errc except bad_key and bad_config.
+  auth_result<principal> verify(std::string_view token, std::chrono::sys_seconds now) const;
+
+  // Whether a principal verified earlier has expired by `now` (the same rule as verify: now >= exp + leeway),
+  // as the error the gateway should report (code expired), or an empty optional while it is still valid.
+  std::optional<auth_error> check_expiry(const principal& p, std::chrono::sys_seconds now) const;
+
+  const verifier_config& config() const noexcept { return config_; }
+
+ private:
+  jwt_verifier(std::vector<verification_key> keys, verifier_config config, std::vector<std::string> path);
+
+  // Constant after construction.
+  std::vector<verification_key> keys_;
+  verifier_config config_;
+  std::vector<std::string> scope_path_;
+};
+
+// ---- authorisation (design.md §4): decided per subscription, never per change ------------------------------
+
+enum class join_verdict {
+  allowed,           // every event of the channel may be delivered (unscoped, or list:/factory: in scope)
+  allowed_filtered,  // doc: channel for a scoped principal: deliver only events whose factory passes may_deliver
+  refused,           // list:/factory: outside the scope
+};
+
+struct join_decision {
+  join_verdict verdict;
+  // For refused: the phx_reply reason, "Unauthorized: You do not have permissions to read from this Channel
+  // topic: <key>". Empty otherwise.
+  std::string reason;
+
+  bool allowed() const noexcept { return verdict != join_verdict::refused; }
+};
+
+join_decision authorize_join(const principal& who, const core::channel_key& key);
+
+// Whether an event of `factory_id` may be written to this principal's connection (any channel kind).
+bool may_deliver(const principal& who, std::string_view factory_id) noexcept;
+
+// The `system` message when a refreshed token no longer covers a joined channel (then phx_close):
+// "You no longer have permission to read from this Channel topic: <key>".
+std::string revoked_message(const core::channel_key& key);
+
+}  // namespace rtcache::net
