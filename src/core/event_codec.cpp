@@ -178,6 +178,18 @@ void append_es_number(std::string& out, double v) {
   }
 }
 
+// True when the integer literal `text` (optional '-', digits) fits int64 (negative) or uint64.
+bool fits_64_bits(std::string_view text) {
+  const char* first = text.data();
+  const char* last = text.data() + text.size();
+  if (text.front() == '-') {
+    std::int64_t v = 0;
+    return std::from_chars(first, last, v).ec == std::errc{};
+  }
+  std::uint64_t v = 0;
+  return std::from_chars(first, last, v).ec == std::errc{};
+}
+
 // Minified JSON of a patch value: object keys in input order, strings escaped as JSON.stringify does,
 // integers exactly, other numbers in ECMAScript form. Depth is bounded by the parser. A nested object
 // with a repeated key is refused: parsers disagree on which value wins, so no value is safe to forward.
@@ -213,7 +225,18 @@ result<void> append_canonical(std::string& out, dom::element v) {
     case dom::element_type::STRING: append_json_string(out, v.get_string().value_unsafe()); return {};
     case dom::element_type::INT64: out += std::to_string(v.get_int64().value_unsafe()); return {};
     case dom::element_type::UINT64: out += std::to_string(v.get_uint64().value_unsafe()); return {};
-    case dom::element_type::DOUBLE: append_es_number(out, v.get_double().value_unsafe()); return {};
+    case dom::element_type::DOUBLE: {
+      // ECMAScript writes integral values below 1e21 as bare digits; beyond 64 bits no JSON parser of
+      // ours (simdjson) reads those back, so such a value cannot travel and is refused, not mangled.
+      const std::size_t start = out.size();
+      append_es_number(out, v.get_double().value_unsafe());
+      const std::string_view text = std::string_view(out).substr(start);
+      if (text.find_first_of(".e") == std::string_view::npos && !fits_64_bits(text)) {
+        return error{errc::bad_value, "field 'patch' holds the integer " + std::string(text) +
+                                          ", beyond 64 bits; send it as a string"};
+      }
+      return {};
+    }
     case dom::element_type::BOOL: out += v.get_bool().value_unsafe() ? "true" : "false"; return {};
     case dom::element_type::NULL_VALUE: out += "null"; return {};
   }

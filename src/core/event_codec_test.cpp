@@ -1359,3 +1359,21 @@ TEST(EventDecoder, RefusesARepeatedKeyInsideAPatchValue) {
 
 }  // namespace
 }  // namespace rtcache::core
+
+namespace rtcache::core {
+namespace {
+
+// Found by event_codec_fuzz: 2e19 was accepted, then encoded as bare digits that no decoder reads back.
+TEST(EventDecoder, RefusesIntegralPatchNumbersBeyond64BitsInsteadOfEncodingThemUnreadably) {
+  for (const char* n : {"2e19", "-1e19", "-9.3e18", "1e20", "9.99e20", "1.8446744073709552e19"}) {
+    EXPECT_TRUE(refused(decode(base().set("patch", cat({"{\"d\":", n, "}"})).str()), errc::bad_value, "patch")) << n;
+  }
+  for (const char* n : {"1e19", "1e21", "1.5e300", "-9e18"}) {
+    const auto r = decode(base().set("patch", cat({"{\"d\":", n, "}"})).str());
+    ASSERT_TRUE(accepted(r)) << n;
+    EXPECT_TRUE(accepted(decode(encode(*r)))) << n << " -> " << encode(*r);
+  }
+}
+
+}  // namespace
+}  // namespace rtcache::core
