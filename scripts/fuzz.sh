@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (the `fuzz` preset) and runs each for FUZZ_SECONDS (default 20) on a scratch
+# copy of its seed corpus; the repo's corpus is never written. Exits non-zero if any target fails.
+#   scripts/fuzz.sh                     # the quick run CI and developers use
+#   FUZZ_SECONDS=600 scripts/fuzz.sh    # a longer run
+# All targets run at once, sharing the cores. Fuzzer output goes to a log; on failure the log's tail, the
+# crashing input (hex) and the reproducer command are printed and the scratch directory is kept.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+seconds="${FUZZ_SECONDS:-20}"
+targets=(channel_key event_codec pgoutput protocol jwt)
+cd "$root"
+
+if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
+  echo "fuzz: FUZZ_SECONDS must be a positive integer, got '$seconds'" >&2
+  exit 2
+fi
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/rtcache-fuzz.XXXXXX")"
+
+# Only the targets that run are built: the rest of the tree is the asan/tsan presets' business, and a
+# clang-only compile error elsewhere must not stop the fuzzers.
+build_log="$work/build.log"
+if ! { cmake --preset fuzz && cmake --build --preset fuzz -j2 --target "${targets[@]/%/_fuzz}"; } >"$build_log" 2>&1; then
+  echo "fuzz: build failed (log: $build_log)" >&2
+  tail -n 40 "$build_log" >&2
+  exit 1
+fi
+
+declare -A pids
+for t in "${targets[@]}"; do
+  bin="build/fuzz/fuzz/${t}_fuzz"
+  mkdir -p "$work/$t/corpus" "$work/$t/artifacts"
+  cp -- fuzz/corpus/"$t"/* "$work/$t/corpus/"
+  args=(-max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
+        -artifact_prefix="$work/$t/artifacts/")
+  if [[ -f "fuzz/$t.dict" ]]; then args+=(-dict="fuzz/$t.dict"); fi
+  "$bin" "${args[@]}" "$work/$t/corpus" >"$work/$t/fuzz.log" 2>&1 &
+  pids[$t]=$!
+done
+
+failed=0
+for t in "${targets[@]}"; do
+  rc=0
+  wait "${pids[$t]}" || rc=$?
+  log="$work/$t/fuzz.log"
+  execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
+  corpus="$(find "$work/$t/corpus" -type f | wc -l)"
+  if [[ $rc -eq 0 ]]; then
+    printf 'fuzz: %-12s ok    %s executions in %ss, corpus %s inputs\n' "$t" "${execs:-?}" "$seconds" "$corpus"
+    continue
+  fi
+  failed=1
+  printf 'fuzz: %-12s FAIL  exit %s after %s executions (log: %s)\n' "$t" "$rc" "${execs:-?}" "$log"
+  tail -n 40 "$log" | sed 's/^/    /'
+  for a in "$work/$t/artifacts"/*; do
+    [[ -f "$a" ]] || continue
+    echo "    input $a ($(stat -c %s "$a") bytes), hex: $(od -An -v -tx1 "$a" | tr -d ' \n' | head -c 2048)"
+    echo "    reproduce: build/fuzz/fuzz/${t}_fuzz $a"
+  done
+done
+
+if [[ $failed -eq 0 ]]; then
+  rm -rf "$work"
+else
+  echo "fuzz: failures kept in $work" >&2
+fi
+exit "$failed"
