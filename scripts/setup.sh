@@ -8,7 +8,11 @@ packages=(
   clang-14 libclang-rt-14-dev             # libFuzzer targets
   libgtest-dev libgmock-dev libbenchmark-dev
   libsimdjson-dev                         # event codec
-  libboost1.81-dev libboost-json1.81-dev  # result<T>; JSON in tests
+  libboost1.81-dev libboost-json1.81-dev  # result<T>, Asio/Beast; Boost.JSON in protocol and tests
+  libboost-url1.81-dev                    # gateway: request targets and query strings
+  libtomlplusplus-dev                     # mapping and server config
+  libssl-dev                              # JWT signatures (OpenSSL EVP)
+  libcli11-dev libspdlog-dev libfmt-dev   # the rtcache binary: subcommands and logs
 )
 
 missing=()

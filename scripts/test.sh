@@ -28,12 +28,13 @@ step() {
   echo "test: $name ok ($(($SECONDS - start)) s)"
 }
 
-# suite PRESET: runs ctest for a configured preset and adds its counts to the totals.
+# suite PRESET [CTEST ARGS...]: runs ctest for a configured preset and adds its counts to the totals.
 suite() {
   local preset=$1
+  shift
   local log="$logs/ctest-$preset.log"
   local rc=0
-  ctest --preset "$preset" -j"$jobs" --timeout 300 >"$log" 2>&1 || rc=$?
+  ctest --preset "$preset" -j"$jobs" --timeout 300 "$@" >"$log" 2>&1 || rc=$?
   local line
   line=$(grep -E "tests passed, [0-9]+ tests failed out of [0-9]+" "$log" | tail -n 1 || true)
   if [ -z "$line" ]; then
@@ -58,8 +59,15 @@ step build-release cmake --build --preset release -j"$jobs"
 suite release
 
 step configure-asan cmake --preset asan
-step build-asan cmake --build --preset asan -j"$jobs" --target rtcache_core_tests
+step build-asan cmake --build --preset asan -j"$jobs"
 suite asan
+
+# ThreadSanitizer only for the components that run on several threads.
+tsan_targets=(rtcache_hub_tests)
+if [ -f src/server/gateway/CMakeLists.txt ]; then tsan_targets+=(rtcache_gateway_tests); fi
+step configure-tsan cmake --preset tsan
+step build-tsan cmake --build --preset tsan -j"$jobs" --target "${tsan_targets[@]}"
+suite tsan -L "^($(IFS='|'; echo "${tsan_targets[*]}"))\$"
 
 step fuzz env FUZZ_SECONDS="${FUZZ_SECONDS:-15}" scripts/fuzz.sh
 cat "$logs/fuzz.log" | grep -E "^fuzz:" || true
