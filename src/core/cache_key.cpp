@@ -1,7 +1,7 @@
 // Cache keys in TanStack Query's array form; the only place that spells them.
 #include "rtcache/core/cache_key.hpp"
 
-#include "json_text.hpp"
+#include "rtcache/core/json_text.hpp"
 
 #include <cassert>
 

@@ -1,7 +1,7 @@
 // Channel key grammar:  factory:<id> | doc:<type>:<id> | list:<type>:<factoryId>
 #include "rtcache/core/channel_key.hpp"
 
-#include "json_text.hpp"
+#include "rtcache/core/json_text.hpp"
 #include "rtcache/core/identifier.hpp"
 
 #include <array>

@@ -1,7 +1,7 @@
 // The doc type registry: configured names, validated once, looked up on every key and event.
 #include "rtcache/core/doc_types.hpp"
 
-#include "json_text.hpp"
+#include "rtcache/core/json_text.hpp"
 
 #include <algorithm>
 

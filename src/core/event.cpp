@@ -1,7 +1,7 @@
 // Actions and the patch-coverage rule of the event contract.
 #include "rtcache/core/event.hpp"
 
-#include "json_text.hpp"
+#include "rtcache/core/json_text.hpp"
 
 #include <algorithm>
 

@@ -1,7 +1,7 @@
 // The id grammar: 1..64 bytes of [A-Za-z0-9_.-].
 #include "rtcache/core/identifier.hpp"
 
-#include "json_text.hpp"
+#include "rtcache/core/json_text.hpp"
 
 #include <string>
 

@@ -2,6 +2,8 @@
 // writer routing uses (canonical: the bytes core's event codec produces for the same value).
 #pragma once
 
+#include "rtcache/core/json_text.hpp"
+
 #include <boost/json/value.hpp>
 
 #include <cstdint>
@@ -42,6 +44,6 @@ typed_value type_text_value(std::uint32_t type_oid, std::string_view text);
 // Appends `v` as minified JSON: object keys in their order, strings escaped as JSON.stringify does, integers
 // exactly, doubles in ECMAScript Number form (shortest round trip). Equal to core::encode's patch bytes.
 void append_json(std::string& out, const boost::json::value& v);
-void append_json_string(std::string& out, std::string_view s);
+using core::append_json_string;  // one escaper for every producer of JSON text
 
 }  // namespace rtcache::net

@@ -45,9 +45,6 @@ constexpr std::array k_type_names = {
     oid_name{3910, "tstzrange"},  oid_name{3912, "daterange"}, oid_name{3926, "int8range"},
 };
 
-constexpr std::array<char, 16> k_hex = {'0', '1', '2', '3', '4', '5', '6', '7',
-                                        '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
-
 // A finite decimal as sign, significant digits (no leading or trailing zeros) and the power of ten of the
 // first digit, so that equal values compare equal whatever their spelling ("12.50" == "1.25e1").
 struct decimal {
@@ -95,51 +92,6 @@ std::optional<decimal> parse_decimal(std::string_view s) {
   d.digits = raw.substr(lead, trail - lead + 1);
   d.exponent = point - static_cast<long>(lead) - 1 + exp10;
   return d;
-}
-
-// Numbers as ECMAScript's Number::toString writes them (JSON.stringify): shortest round-trip digits, fixed
-// notation for 1e-7 <= |x| < 1e21. The same rule as core's event codec, so patch bytes agree.
-void append_es_number(std::string& out, double v) {
-  if (v == 0) {
-    out += '0';
-    return;
-  }
-  std::array<char, 64> buf{};
-  const auto r = std::to_chars(buf.data(), buf.data() + buf.size(), v, std::chars_format::scientific);
-  std::string_view sci(buf.data(), static_cast<std::size_t>(r.ptr - buf.data()));
-  if (sci.front() == '-') {
-    out += '-';
-    sci.remove_prefix(1);
-  }
-  const auto e_pos = sci.find('e');
-  std::string digits;
-  for (char c : sci.substr(0, e_pos)) {
-    if (c != '.') digits.push_back(c);
-  }
-  int exp10 = 0;
-  std::from_chars(sci.data() + e_pos + (sci[e_pos + 1] == '+' ? 2 : 1), sci.data() + sci.size(), exp10);
-  const int k = static_cast<int>(digits.size());
-  const int n = exp10 + 1;
-  if (k <= n && n <= 21) {
-    out += digits;
-    out.append(static_cast<std::size_t>(n - k), '0');
-  } else if (0 < n && n <= 21) {
-    out.append(digits, 0, static_cast<std::size_t>(n));
-    out += '.';
-    out.append(digits, static_cast<std::size_t>(n));
-  } else if (-6 < n && n <= 0) {
-    out += "0.";
-    out.append(static_cast<std::size_t>(-n), '0');
-    out += digits;
-  } else {
-    out += digits[0];
-    if (k > 1) {
-      out += '.';
-      out.append(digits, 1);
-    }
-    out += n - 1 >= 0 ? "e+" : "e-";
-    out += std::to_string(n - 1 >= 0 ? n - 1 : 1 - n);
-  }
 }
 
 typed_value as_string(std::string_view text, bool exact) { return {boost::json::string(text), exact}; }
@@ -214,38 +166,13 @@ typed_value type_text_value(std::uint32_t type_oid, std::string_view text) {
   }
 }
 
-void append_json_string(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (u < 0x20) {
-          out += "\\u00";
-          out.push_back(k_hex[u >> 4U]);
-          out.push_back(k_hex[u & 0xFU]);
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
-}
-
 void append_json(std::string& out, const boost::json::value& v) {
   switch (v.kind()) {
     case boost::json::kind::null: out += "null"; return;
     case boost::json::kind::bool_: out += v.get_bool() ? "true" : "false"; return;
     case boost::json::kind::int64: out += std::to_string(v.get_int64()); return;
     case boost::json::kind::uint64: out += std::to_string(v.get_uint64()); return;
-    case boost::json::kind::double_: append_es_number(out, v.get_double()); return;
+    case boost::json::kind::double_: core::append_es_number(out, v.get_double()); return;
     case boost::json::kind::string: {
       const auto& s = v.get_string();
       append_json_string(out, std::string_view(s.data(), s.size()));
