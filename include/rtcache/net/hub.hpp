@@ -160,8 +160,11 @@ class hub {
   // Assigns the next offset of `channel`, encodes once, appends to the history (evicting the oldest beyond
   // the bounds) and delivers to every subscriber, in offset order. Dropped (offset 0) if the channel does
   // not exist. If the encoder throws, the exception propagates and nothing changes.
+  // `options` adds the message's metadata (hub_message::meta, for subscribers to filter on) and context for the
+  // encoder.
   // REQUIRES: not called from deliver() or the encoder.
-  hub_publish_result publish(std::string_view channel, std::string_view event, std::string_view payload_json);
+  hub_publish_result publish(std::string_view channel, std::string_view event, std::string_view payload_json,
+                             const hub_publish_options& options = {});
 
   // The channel's current position, or nullopt if it does not exist.
   std::optional<hub_position> position(std::string_view channel) const;

@@ -2,6 +2,8 @@
 // encoder and shared, immutable, by the channel's history and every subscriber's send queue.
 #pragma once
 
+#include "rtcache/core/event.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -22,10 +24,18 @@ struct hub_frames {
   std::size_t size_bytes() const noexcept { return v1_text.size() + v2_text.size() + v2_binary.size(); }
 };
 
+// What a subscriber needs to decide, without parsing the frames, whether a message may be written to its
+// connection (design.md §4: no event of a factory outside a connection's scope is ever written to it).
+struct hub_message_meta {
+  std::string factory_id;    // the factory whose data the message carries; empty for none (plain broadcast)
+  std::uint64_t origin = 0;  // the publishing connection's id, 0 for server-side publishes (`self:false`)
+};
+
 // One message of one channel. Immutable once published; shared via hub_message_ptr.
 struct hub_message {
   std::uint64_t offset = 0;  // position in its channel's epoch; the first message of an epoch is 1
   hub_frames frames;
+  hub_message_meta meta;
 };
 
 using hub_message_ptr = std::shared_ptr<const hub_message>;
@@ -35,7 +45,19 @@ struct hub_encode_request {
   std::string_view channel;       // the channel name (its topic text, e.g. "doc:wo:123")
   std::uint64_t offset;           // the offset the message will have; the encoder puts it in the payload
   std::string_view event;         // the event name, e.g. "invalidate"
-  std::string_view payload_json;  // the payload, already valid JSON
+  std::string_view payload_json;  // the payload, already valid JSON (raw bytes when raw_payload)
+  // Passed through from hub_publish_options; nullptr / false when the publisher gave none.
+  const core::event* contract = nullptr;  // the contract event payload_json encodes (offset unset)
+  bool raw_payload = false;               // payload_json is opaque bytes, not JSON
+};
+
+// Optional extras of one publish: metadata stored with the message, and context for the encoder.
+// Views are read during the call only.
+struct hub_publish_options {
+  std::string_view factory_id;            // copied into hub_message_meta::factory_id
+  std::uint64_t origin = 0;               // copied into hub_message_meta::origin
+  const core::event* contract = nullptr;  // handed to the encoder (hub_encode_request::contract)
+  bool raw_payload = false;               // handed to the encoder (hub_encode_request::raw_payload)
 };
 
 // Builds the frames of one message. Called exactly once per accepted publish, never per subscriber.

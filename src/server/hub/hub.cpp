@@ -258,7 +258,8 @@ void hub::unsubscribe(const std::shared_ptr<channel>& ch, std::uint64_t id) noex
   }
 }
 
-hub_publish_result hub::publish(std::string_view name, std::string_view event, std::string_view payload_json) {
+hub_publish_result hub::publish(std::string_view name, std::string_view event, std::string_view payload_json,
+                                const hub_publish_options& options) {
   require_not_in_callback("publish", name);
   const auto ch = find(name);
   if (!ch) {
@@ -276,8 +277,10 @@ hub_publish_result hub::publish(std::string_view name, std::string_view event, s
   hub_message_ptr message;
   {
     callback_scope scope;
-    message = std::make_shared<const hub_message>(
-        hub_message{offset, encoder_(hub_encode_request{ch->name, offset, event, payload_json})});
+    message = std::make_shared<const hub_message>(hub_message{
+        offset,
+        encoder_(hub_encode_request{ch->name, offset, event, payload_json, options.contract, options.raw_payload}),
+        hub_message_meta{std::string(options.factory_id), options.origin}});
   }
   const std::size_t bytes = message->frames.size_bytes();
   ch->history.push_back(message);  // the only step that may still throw; nothing has changed before it

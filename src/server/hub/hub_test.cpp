@@ -340,6 +340,38 @@ TEST(Hub, EncoderSeesChannelOffsetEventAndPayload) {
   EXPECT_EQ(h.metrics().history_bytes, 20U);
 }
 
+TEST(Hub, PublishOptionsReachTheEncoderAndTheStoredMessage) {
+  const core::event* seen_contract = nullptr;
+  bool seen_raw = false;
+  hub h(
+      {},
+      [&](const hub_encode_request& r) {
+        seen_contract = r.contract;
+        seen_raw = r.raw_payload;
+        return hub_frames{std::string(r.payload_json), {}, {}};
+      },
+      counter_epochs("e"));
+  auto r = std::make_shared<recorder>();
+  auto join = h.subscribe("doc:wo:9", r);
+  core::event e;
+  h.publish("doc:wo:9", "invalidate", "{}", hub_publish_options{"f1", 7, &e, true});
+  EXPECT_EQ(seen_contract, &e);
+  EXPECT_TRUE(seen_raw);
+  h.publish("doc:wo:9", "invalidate", "{}");
+  EXPECT_EQ(seen_contract, nullptr);
+  EXPECT_FALSE(seen_raw);
+  const auto got = r->messages();
+  ASSERT_EQ(got.size(), 2U);
+  EXPECT_EQ(got[0]->meta.factory_id, "f1");
+  EXPECT_EQ(got[0]->meta.origin, 7U);
+  EXPECT_EQ(got[1]->meta.factory_id, "");
+  EXPECT_EQ(got[1]->meta.origin, 0U);
+  // Replay carries the same metadata as live delivery.
+  auto again = h.subscribe("doc:wo:9", std::make_shared<recorder>(), hub_position{join.position.epoch, 0});
+  ASSERT_EQ(again.replay.size(), 2U);
+  EXPECT_EQ(again.replay[0]->meta.factory_id, "f1");
+}
+
 TEST(Hub, EncoderFailureConsumesNoOffsetAndDeliversNothing) {
   bool fail = true;
   hub h(
