@@ -1,0 +1,75 @@
+// The gateway: one port serving the Supabase Realtime WebSocket protocol (Phoenix vsn 1.0.0 and 2.0.0) and the
+// HTTP endpoints of relay mode, on Boost.Beast. One io_context run by N threads; every connection has its own
+// strand, one write in flight and a send queue bounded in bytes.
+//
+// Endpoints:
+//   GET  /realtime/v1/websocket, /socket/websocket   WebSocket upgrade; query apikey, vsn; header x-api-key.
+//                                                     Refusals: plain HTTP, body {"error":"..."}.
+//   POST /v1/events                                   service_role; contract event(s) -> 202 relay_outcome
+//   POST /api/broadcast, /realtime/v1/api/broadcast   Supabase REST broadcast -> 202 relay_outcome
+//   GET  /healthz, /readyz, /metrics
+//
+// WebSocket close codes sent by rtcache:
+//   1001 "server shutting down"   graceful shutdown
+//   1009 (Beast)                  an inbound message over limits.max_frame_bytes
+//   4008 "send queue overflow"    the connection's send queue exceeded limits.max_send_queue_bytes; the client
+//                                 reconnects and resumes each channel by offset
+//
+// The join reply's response carries, besides "postgres_changes", rtcache's position of the channel:
+//   "rtcache":{"epoch":"<string>","offset":<int>,"recovered":<bool>}
+// realtime-js ignores it; rtcache SDKs store it and send it back as the join's resume position.
+#pragma once
+
+#include "rtcache/core/doc_types.hpp"
+#include "rtcache/net/auth.hpp"
+#include "rtcache/net/gateway_config.hpp"
+#include "rtcache/net/gateway_log.hpp"
+#include "rtcache/net/gateway_metrics.hpp"
+#include "rtcache/net/gateway_relay.hpp"
+#include "rtcache/net/hub.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+namespace rtcache::net {
+
+// The wall clock used for token expiry; tests inject a fixed one.
+using wall_clock_fn = std::function<std::chrono::sys_seconds()>;
+
+// Thread-safety: start() and stop() may be called from any thread; everything else runs on the io_context.
+// REQUIRES: `hub`, `verifier`, `log` outlive the io_context's handlers (declare them before the io_context);
+// the io_context outlives the gateway's sessions (they keep the gateway's state alive on their own).
+class gateway {
+ public:
+  gateway(boost::asio::io_context& ioc, gateway_config config, hub& h, const jwt_verifier& verifier,
+          core::doc_type_registry types, logger& log, wall_clock_fn now = {});
+  ~gateway();
+  gateway(const gateway&) = delete;
+  gateway& operator=(const gateway&) = delete;
+
+  // Binds config.listen_address:config.port and starts accepting. Returns the bound port.
+  // Throws boost::system::system_error when binding fails (a start-up boundary).
+  std::uint16_t start();
+
+  // Graceful shutdown: stops accepting, answers /readyz 503, closes every WebSocket with 1001 and every idle
+  // HTTP connection. `on_drained` runs (on the io_context) once every connection is gone. Idempotent.
+  void stop(std::function<void()> on_drained = {});
+
+  // Live connections (WebSocket and HTTP).
+  std::size_t sessions() const noexcept;
+
+  const gateway_metrics& metrics() const noexcept;
+  // The relay publishing into this gateway's hub (what the HTTP endpoints call).
+  net::relay& relay() noexcept;
+
+  struct state;  // shared by the listener and every session
+
+ private:
+  std::shared_ptr<state> state_;
+};
+
+}  // namespace rtcache::net

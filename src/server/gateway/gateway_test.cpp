@@ -1,0 +1,618 @@
+// End-to-end tests of the gateway: the server runs in-process on an ephemeral port with two io threads and a
+// Beast client drives it over real sockets. Every wait is on a condition with a bounded timeout; nothing sleeps.
+#include "rtcache/net/gateway.hpp"
+
+#include "rtcache/net/protocol_join.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace rtcache::net {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace json = boost::json;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+constexpr std::string_view k_secret = "rtcache-test-secret-0123456789abcdef";
+constexpr auto k_wait = 10s;
+
+// ---- tokens, signed in-test with OpenSSL HMAC ----
+
+std::string b64url(std::string_view in) {
+  static constexpr char k[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  std::size_t i = 0;
+  const auto byte = [&](std::size_t j) { return static_cast<unsigned>(static_cast<unsigned char>(in[j])); };
+  for (; i + 2 < in.size(); i += 3) {
+    const unsigned v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
+    for (int s = 18; s >= 0; s -= 6) out.push_back(k[(v >> s) & 63]);
+  }
+  if (i + 1 == in.size()) {
+    const unsigned v = byte(i) << 16;
+    out.push_back(k[(v >> 18) & 63]);
+    out.push_back(k[(v >> 12) & 63]);
+  } else if (i + 2 == in.size()) {
+    const unsigned v = byte(i) << 16 | byte(i + 1) << 8;
+    out.push_back(k[(v >> 18) & 63]);
+    out.push_back(k[(v >> 12) & 63]);
+    out.push_back(k[(v >> 6) & 63]);
+  }
+  return out;
+}
+
+std::string hs256(std::string_view header, std::string_view payload, std::string_view secret = k_secret) {
+  const std::string input = b64url(header) + "." + b64url(payload);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &len);
+  return input + "." + b64url(std::string_view(reinterpret_cast<const char*>(mac), len));
+}
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string token_for(std::string_view role, const std::vector<std::string>& factories = {},
+                      std::int64_t exp_in = 3600) {
+  std::string payload = R"({"role":")" + std::string(role) + R"(","sub":"u1","exp":)" + std::to_string(unix_now() + exp_in);
+  if (role != "service_role") {
+    payload += R"(,"app_metadata":{"factory_ids":[)";
+    for (std::size_t i = 0; i < factories.size(); ++i) payload += (i ? ",\"" : "\"") + factories[i] + "\"";
+    payload += "]}";
+  }
+  payload += "}";
+  return hs256(R"({"alg":"HS256","typ":"JWT"})", payload);
+}
+
+std::string service_token() { return token_for("service_role"); }
+
+// ---- a client with bounded waits ----
+
+// Runs one async operation on `ioc` for at most `timeout`; cancels `cancel` and reports timed_out otherwise.
+template <class Start>
+beast::error_code run_bounded(asio::io_context& ioc, Start&& start, const std::function<void()>& cancel,
+                              std::chrono::steady_clock::duration timeout = k_wait) {
+  std::optional<beast::error_code> result;
+  start([&](beast::error_code ec, auto&&...) { result = ec; });
+  ioc.restart();
+  ioc.run_for(timeout);
+  if (!result) {
+    cancel();
+    ioc.restart();
+    ioc.run();
+    return asio::error::timed_out;
+  }
+  return *result;
+}
+
+struct http_answer {
+  unsigned status = 0;
+  std::string body;
+};
+
+http_answer http_call(std::uint16_t port, http::verb method, std::string target, std::string body = {},
+                      std::vector<std::pair<std::string, std::string>> headers = {}) {
+  asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  auto cancel = [&] { stream.cancel(); };
+  EXPECT_FALSE(run_bounded(ioc, [&](auto h) { stream.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), h); }, cancel));
+  http::request<http::string_body> req(method, target, 11);
+  req.set(http::field::host, "127.0.0.1");
+  for (auto& [k, v] : headers) req.set(k, v);
+  if (!body.empty()) req.set(http::field::content_type, "application/json");
+  req.body() = std::move(body);
+  req.prepare_payload();
+  EXPECT_FALSE(run_bounded(ioc, [&](auto h) { http::async_write(stream, req, h); }, cancel));
+  beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  EXPECT_FALSE(run_bounded(ioc, [&](auto h) { http::async_read(stream, buf, res, h); }, cancel));
+  return {res.result_int(), res.body()};
+}
+
+class ws_client {
+ public:
+  // Connects and upgrades; on a refused upgrade, `refusal` holds the HTTP answer.
+  ws_client(std::uint16_t port, std::string target) : ws_(ioc_) {
+    auto cancel = [&] { beast::get_lowest_layer(ws_).cancel(); };
+    auto ec = run_bounded(ioc_, [&](auto h) {
+      beast::get_lowest_layer(ws_).async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), h);
+    }, cancel);
+    EXPECT_FALSE(ec) << ec.message();
+    websocket::response_type res;
+    ec = run_bounded(ioc_, [&](auto h) { ws_.async_handshake(res, "127.0.0.1", target, h); }, cancel);
+    if (ec) {
+      refusal = http_answer{res.result_int(), res.body()};
+    } else {
+      connected = true;
+    }
+  }
+
+  static std::string url(std::string_view token, std::string_view vsn = "1.0.0") {
+    return "/realtime/v1/websocket?apikey=" + std::string(token) + "&vsn=" + std::string(vsn);
+  }
+
+  void send(std::string_view text) {
+    auto ec = run_bounded(ioc_, [&](auto h) { ws_.async_write(asio::buffer(text.data(), text.size()), h); },
+                          [&] { beast::get_lowest_layer(ws_).cancel(); });
+    EXPECT_FALSE(ec) << ec.message();
+  }
+
+  // The next message, or nullopt when the connection ended or nothing came within the bound.
+  std::optional<std::string> read(std::chrono::steady_clock::duration timeout = k_wait) {
+    beast::flat_buffer buf;
+    last_error = run_bounded(ioc_, [&](auto h) { ws_.async_read(buf, h); },
+                             [&] { beast::get_lowest_layer(ws_).cancel(); }, timeout);
+    if (last_error) return std::nullopt;
+    return beast::buffers_to_string(buf.data());
+  }
+
+  json::value read_json() {
+    auto m = read();
+    EXPECT_TRUE(m.has_value()) << "no message: " << last_error.message();
+    return m ? json::parse(*m) : json::value();
+  }
+
+  // Reads until a message satisfies `pred`; fails on end of stream or timeout.
+  json::value read_until(const std::function<bool(const json::value&)>& pred) {
+    for (int i = 0; i < 10000; ++i) {
+      auto v = read_json();
+      if (v.is_null()) return v;
+      if (pred(v)) return v;
+    }
+    ADD_FAILURE() << "predicate never held";
+    return {};
+  }
+
+  void close() {
+    run_bounded(ioc_, [&](auto h) { ws_.async_close(websocket::close_code::normal, h); },
+                [&] { beast::get_lowest_layer(ws_).cancel(); });
+  }
+
+  std::uint16_t close_code() const { return ws_.reason().code; }
+
+  bool connected = false;
+  std::optional<http_answer> refusal;
+  beast::error_code last_error;
+
+ private:
+  asio::io_context ioc_;
+  websocket::stream<beast::tcp_stream> ws_;
+};
+
+std::string v1_join(std::string_view topic, std::string_view ref, std::string_view payload = R"({"config":{}})") {
+  return R"({"topic":")" + std::string(topic) + R"(","event":"phx_join","payload":)" + std::string(payload) +
+         R"(,"ref":")" + std::string(ref) + R"(","join_ref":")" + std::string(ref) + R"("})";
+}
+
+bool is_reply(const json::value& v, std::string_view ref) {
+  return v.at("event") == "phx_reply" && v.at("ref").is_string() && v.at("ref").as_string() == ref;
+}
+
+bool is_invalidate(const json::value& v) {
+  return v.at("event") == "broadcast" && v.at("payload").at("event") == "invalidate";
+}
+
+std::string event_json(std::string_view id, std::string_view factory, std::string_view action = "update") {
+  return R"({"type":"wo","id":")" + std::string(id) + R"(","factoryId":")" + std::string(factory) +
+         R"(","action":")" + std::string(action) + R"("})";
+}
+
+// ---- the server under test ----
+
+class GatewayTest : public ::testing::Test {
+ protected:
+  GatewayTest()
+      : verifier_(jwt_verifier::create({verification_key::hs256(k_secret).value()}).value()),
+        hub_(hub_config{}, make_broadcast_encoder(), counter_epochs("t")) {}
+
+  void start(gateway_config cfg = {}) {
+    cfg.listen_address = "127.0.0.1";
+    cfg.port = 0;
+    gw_.emplace(ioc_, cfg, hub_, verifier_, core::doc_type_registry::defaults(), log_);
+    port_ = gw_->start();
+    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { ioc_.run(); });
+  }
+
+  ~GatewayTest() override {
+    if (gw_) {
+      gw_->stop();
+      wait_for([&] { return gw_->sessions() == 0; });
+    }
+    ioc_.stop();
+    for (auto& t : threads_) t.join();
+    gw_.reset();
+  }
+
+  // Polls `cond` until it holds or the bound passes (yielding, not sleeping a fixed time).
+  static bool wait_for(const std::function<bool()>& cond, std::chrono::steady_clock::duration bound = k_wait) {
+    const auto deadline = std::chrono::steady_clock::now() + bound;
+    while (!cond()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::yield();
+    }
+    return true;
+  }
+
+  http_answer post_events(std::string body, const std::string& token = service_token()) {
+    return http_call(port_, http::verb::post, "/v1/events", std::move(body), {{"Authorization", "Bearer " + token}});
+  }
+
+  // Joins `topic` on a v1 client and returns the join reply.
+  static json::value join(ws_client& c, std::string_view topic, std::string_view ref = "1",
+                          std::string_view payload = R"({"config":{}})") {
+    c.send(v1_join(topic, ref, payload));
+    return c.read_until([&](const json::value& v) { return is_reply(v, ref); });
+  }
+
+  // Declaration order matters: what the io_context's handlers reach must outlive it.
+  logger log_{log_level::off};
+  jwt_verifier verifier_;
+  hub hub_;
+  asio::io_context ioc_;
+  std::optional<gateway> gw_;
+  std::vector<std::thread> threads_;
+  std::uint16_t port_ = 0;
+};
+
+TEST_F(GatewayTest, HeartbeatGetsAnOkReplyWithTheSameRef) {
+  start();
+  ws_client c(port_, ws_client::url(token_for("anon"), "2.0.0"));
+  ASSERT_TRUE(c.connected);
+  c.send(R"([null,"7","phoenix","heartbeat",{}])");
+  EXPECT_EQ(c.read(), R"([null,"7","phoenix","phx_reply",{"status":"ok","response":{}}])");
+}
+
+TEST_F(GatewayTest, JoinWithBindingsRepliesWithTheBindingsAndIdsThenSubscribedToPostgres) {
+  start();
+  ws_client c(port_, ws_client::url(token_for("anon"), "2.0.0"));
+  ASSERT_TRUE(c.connected);
+  c.send(R"(["1","1","realtime:room1","phx_join",{"config":{"broadcast":{"ack":false,"self":false},)"
+         R"("presence":{"key":"","enabled":false},"postgres_changes":[{"event":"*","schema":"public",)"
+         R"("table":"work_orders","filter":"id=eq.1"},{"event":"INSERT","schema":"public"}],"private":false},)"
+         R"("version":"realtime-js/2.112.0"}])");
+  const auto id0 = binding_id("*", "public", "work_orders", "id=eq.1");
+  const auto id1 = binding_id("INSERT", "public", std::nullopt, std::nullopt);
+  EXPECT_EQ(c.read(), R"(["1","1","realtime:room1","phx_reply",{"status":"ok","response":{"postgres_changes":[)"
+                      R"({"event":"*","schema":"public","table":"work_orders","filter":"id=eq.1","id":)" +
+                          std::to_string(id0) + R"(},{"event":"INSERT","schema":"public","id":)" +
+                          std::to_string(id1) +
+                          R"(}],"rtcache":{"epoch":"t1","offset":0,"recovered":false}}}])");
+  EXPECT_EQ(c.read(), R"(["1",null,"realtime:room1","system",{"extension":"postgres_changes","status":"ok",)"
+                      R"("message":"Subscribed to PostgreSQL","channel":"room1"}])");
+}
+
+TEST_F(GatewayTest, PostedEventReachesTheDocSubscriberAsAnInvalidateBroadcastWithItsOffset) {
+  start();
+  ws_client c(port_, ws_client::url(token_for("authenticated", {"A"})));
+  ASSERT_TRUE(c.connected);
+  ASSERT_EQ(join(c, "realtime:doc:wo:1").at("payload").at("status"), "ok");
+  const auto res = post_events(event_json("1", "A"));
+  EXPECT_EQ(res.status, 202U);
+  EXPECT_EQ(json::parse(res.body), json::parse(R"({"accepted":1,"refused":[]})"));
+  const auto m = c.read_json();
+  EXPECT_EQ(m, json::parse(R"({"topic":"realtime:doc:wo:1","event":"broadcast","payload":{"type":"broadcast",)"
+                           R"("event":"invalidate","payload":{"type":"wo","id":"1","factoryId":"A",)"
+                           R"("action":"update","offset":1}},"ref":null})"));
+}
+
+TEST_F(GatewayTest, ResumeAfterDisconnectGetsExactlyTheMissedMessagesThenLiveOnes) {
+  start();
+  // A second subscriber keeps the channel (and its history) alive while the first is away.
+  ws_client keeper(port_, ws_client::url(service_token()));
+  ASSERT_EQ(join(keeper, "realtime:doc:wo:7").at("payload").at("status"), "ok");
+
+  std::string epoch;
+  {
+    ws_client c(port_, ws_client::url(service_token()));
+    const auto reply = join(c, "realtime:doc:wo:7");
+    epoch = std::string(reply.at("payload").at("response").at("rtcache").at("epoch").as_string());
+    ASSERT_EQ(post_events(event_json("7", "A")).status, 202U);
+    EXPECT_EQ(c.read_json().at("payload").at("payload").at("offset"), 1);
+    c.close();
+  }
+  ASSERT_EQ(post_events(event_json("7", "A", "approve")).status, 202U);
+  ASSERT_EQ(post_events(event_json("7", "A", "reject")).status, 202U);
+
+  ws_client c(port_, ws_client::url(service_token()));
+  const auto reply = join(c, "realtime:doc:wo:7", "5", R"({"config":{},"rtcache":{"epoch":")" + epoch + R"(","offset":1}})");
+  EXPECT_EQ(reply.at("payload").at("response").at("rtcache"),
+            json::parse(R"({"epoch":")" + epoch + R"(","offset":3,"recovered":true})"));
+  const auto first = c.read_json();
+  const auto second = c.read_json();
+  EXPECT_EQ(first.at("payload").at("payload").at("offset"), 2);
+  EXPECT_EQ(first.at("payload").at("payload").at("action"), "approve");
+  EXPECT_EQ(second.at("payload").at("payload").at("offset"), 3);
+  EXPECT_EQ(second.at("payload").at("payload").at("action"), "reject");
+  ASSERT_EQ(post_events(event_json("7", "A", "delete")).status, 202U);
+  EXPECT_EQ(c.read_json().at("payload").at("payload").at("offset"), 4);
+}
+
+TEST_F(GatewayTest, ResumeWithAWrongEpochIsNotRecoveredAndReplaysNothing) {
+  start();
+  ws_client keeper(port_, ws_client::url(service_token()));
+  ASSERT_EQ(join(keeper, "realtime:doc:wo:8").at("payload").at("status"), "ok");
+  ASSERT_EQ(post_events(event_json("8", "A")).status, 202U);
+  ASSERT_TRUE(keeper.read().has_value());
+
+  ws_client c(port_, ws_client::url(service_token()));
+  const auto reply = join(c, "realtime:doc:wo:8", "1", R"({"config":{},"rtcache":{"epoch":"other","offset":0}})");
+  EXPECT_EQ(reply.at("payload").at("response").at("rtcache").at("recovered"), false);
+  EXPECT_EQ(reply.at("payload").at("response").at("rtcache").at("offset"), 1);
+  // The next message is live (offset 2), not a replay of offset 1.
+  ASSERT_EQ(post_events(event_json("8", "A", "approve")).status, 202U);
+  EXPECT_EQ(c.read_json().at("payload").at("payload").at("offset"), 2);
+}
+
+TEST_F(GatewayTest, ConnectionScopedToFactoryANeverReceivesFactoryBEventsOnADocChannel) {
+  start();
+  ws_client c(port_, ws_client::url(token_for("authenticated", {"A"})));
+  ASSERT_EQ(join(c, "realtime:doc:wo:9").at("payload").at("status"), "ok");
+  // One batch: B's event first, then A's. Deliveries follow offset order, so if B's were sent it would come first.
+  const auto res = post_events("[" + event_json("9", "B") + "," + event_json("9", "A", "approve") + "]");
+  ASSERT_EQ(res.status, 202U);
+  const auto m = c.read_json();
+  EXPECT_EQ(m.at("payload").at("payload").at("factoryId"), "A");
+  EXPECT_EQ(m.at("payload").at("payload").at("offset"), 2);
+}
+
+TEST_F(GatewayTest, JoinReplyPrecedesLiveDeliveriesAndNothingAfterItIsMissedUnderConcurrentPublishes) {
+  gateway_config cfg;
+  cfg.limits.max_send_queue_bytes = 256 << 20;  // this test is about ordering, not the queue bound
+  start(cfg);
+  ws_client keeper(port_, ws_client::url(service_token()));
+  ASSERT_EQ(join(keeper, "realtime:doc:wo:race").at("payload").at("status"), "ok");
+  std::atomic<bool> stop{false};
+  std::atomic<bool> join_sent{false};
+  std::thread publisher([&] {
+    core::event e;
+    e.type = "wo";
+    e.id = "race";
+    e.factory_id = "A";
+    // Publishes across the join, then a bounded number after it (enough for the reads below).
+    for (int after = 0; !stop.load() && after < 1000;) {
+      gw_->relay().publish_event(e);
+      if (join_sent.load()) ++after;
+    }
+  });
+  ws_client c(port_, ws_client::url(token_for("authenticated", {"A"})));
+  c.send(v1_join("realtime:doc:wo:race", "9"));
+  join_sent.store(true);
+  const auto reply = c.read_json();  // the very first message must be the reply
+  ASSERT_TRUE(is_reply(reply, "9")) << json::serialize(reply);
+  auto expected = reply.at("payload").at("response").at("rtcache").at("offset").as_int64() + 1;
+  for (int i = 0; i < 200; ++i, ++expected) {
+    const auto m = c.read_json();
+    ASSERT_TRUE(is_invalidate(m));
+    ASSERT_EQ(m.at("payload").at("payload").at("offset").as_int64(), expected);
+  }
+  stop.store(true);
+  publisher.join();
+}
+
+TEST_F(GatewayTest, ListAndFactoryJoinsOutsideTheScopeAreRefused) {
+  start();
+  ws_client c(port_, ws_client::url(token_for("authenticated", {"A"})));
+  const auto list = join(c, "realtime:list:wo:B", "1");
+  EXPECT_EQ(list.at("payload").at("status"), "error");
+  EXPECT_EQ(list.at("payload").at("response").at("reason"),
+            "Unauthorized: You do not have permissions to read from this Channel topic: list:wo:B");
+  const auto factory = join(c, "realtime:factory:B", "2");
+  EXPECT_EQ(factory.at("payload").at("status"), "error");
+  EXPECT_EQ(join(c, "realtime:list:wo:A", "3").at("payload").at("status"), "ok");
+  EXPECT_EQ(join(c, "realtime:factory:A", "4").at("payload").at("status"), "ok");
+  EXPECT_EQ(join(c, "realtime:doc:nope:1", "5").at("payload").at("status"), "error");
+}
+
+TEST_F(GatewayTest, InvalidExpiredAndAlgNoneTokensAreRefusedAtUpgradeWith401Json) {
+  start();
+  const std::string expired = token_for("anon", {}, -3600);
+  const std::string wrong_key = hs256(R"({"alg":"HS256","typ":"JWT"})",
+                                      R"({"role":"anon","exp":)" + std::to_string(unix_now() + 60) + "}",
+                                      "another-secret-another-secret-0123456789");
+  const std::string alg_none = b64url(R"({"alg":"none","typ":"JWT"})") + "." +
+                               b64url(R"({"role":"service_role","exp":)" + std::to_string(unix_now() + 60) + "}") + ".";
+  struct refused_case {
+    std::string token;
+    std::string error;
+  };
+  for (const auto& [token, error] : std::vector<refused_case>{
+           {"not-a-jwt", "The token provided is not a valid JWT"},
+           {expired, "Token has expired"},
+           {wrong_key, "Failed to validate JWT signature"},
+           {alg_none, "Failed to generate JWT signer, check your JWT secret or JWKS configuration"}}) {
+    ws_client c(port_, ws_client::url(token));
+    EXPECT_FALSE(c.connected) << token;
+    ASSERT_TRUE(c.refusal.has_value()) << token;
+    EXPECT_EQ(c.refusal->status, 401U) << token;
+    EXPECT_EQ(json::parse(c.refusal->body), json::parse(R"({"error":")" + error + R"("})")) << token;
+  }
+  ws_client missing(port_, "/socket/websocket?vsn=1.0.0");
+  ASSERT_TRUE(missing.refusal.has_value());
+  EXPECT_EQ(missing.refusal->status, 401U);
+  EXPECT_EQ(missing.refusal->body, R"({"error":"API key is missing"})");
+  EXPECT_GE(gw_->metrics().auth_refusals_total.load(), 5U);
+}
+
+TEST_F(GatewayTest, BatchWithABadItemReportsIndexAndReasonAndDeliversTheGoodItems) {
+  start();
+  ws_client c(port_, ws_client::url(service_token()));
+  ASSERT_EQ(join(c, "realtime:list:wo:A").at("payload").at("status"), "ok");
+  const auto res = post_events("[" + event_json("1", "A", "create") + "," + event_json("2", "A", "explode") + "," +
+                               event_json("3", "A", "delete") + "]");
+  ASSERT_EQ(res.status, 202U);
+  const auto body = json::parse(res.body);
+  EXPECT_EQ(body.at("accepted"), 2);
+  ASSERT_EQ(body.at("refused").as_array().size(), 1U);
+  EXPECT_EQ(body.at("refused").at(0).at("index"), 1);
+  EXPECT_EQ(body.at("refused").at(0).at("code"), "unknown_action");
+  EXPECT_FALSE(body.at("refused").at(0).at("reason").as_string().empty());
+  EXPECT_EQ(c.read_json().at("payload").at("payload").at("id"), "1");
+  EXPECT_EQ(c.read_json().at("payload").at("payload").at("id"), "3");
+}
+
+TEST_F(GatewayTest, EventsNeedAServiceRoleTokenAndAWellFormedBody) {
+  start();
+  EXPECT_EQ(post_events(event_json("1", "A"), token_for("authenticated", {"A"})).status, 403U);
+  EXPECT_EQ(post_events(event_json("1", "A"), "garbage").status, 401U);
+  const auto bad = post_events("{not json");
+  EXPECT_EQ(bad.status, 400U);
+  EXPECT_TRUE(json::parse(bad.body).as_object().contains("error"));
+}
+
+TEST_F(GatewayTest, SummaryGoesToTheFactoryChannel) {
+  start();
+  ws_client c(port_, ws_client::url(token_for("authenticated", {"A"})));
+  ASSERT_EQ(join(c, "realtime:factory:A").at("payload").at("status"), "ok");
+  ASSERT_EQ(post_events(R"({"type":"wo","id":"*","factoryId":"A","action":"create","count":10000})").status, 202U);
+  const auto m = c.read_json();
+  EXPECT_TRUE(is_invalidate(m));
+  EXPECT_EQ(m.at("payload").at("payload").at("count"), 10000);
+}
+
+TEST_F(GatewayTest, SendQueueOverflowClosesWith4008) {
+  gateway_config cfg;
+  cfg.limits.max_send_queue_bytes = 64 * 1024;
+  start(cfg);
+  ws_client c(port_, ws_client::url(service_token()));
+  ASSERT_EQ(join(c, "realtime:flood").at("payload").at("status"), "ok");
+  // The client stops reading; the server keeps publishing until the queue bound trips.
+  const std::string payload = "\"" + std::string(16 * 1024, 'x') + "\"";
+  const bool tripped = wait_for([&] {
+    hub_.publish("flood", "big", payload);
+    return gw_->metrics().queue_overflow_closes_total.load() >= 1;
+  });
+  ASSERT_TRUE(tripped);
+  // Reading again drains what the kernel buffered, then the close frame arrives.
+  for (int i = 0; i < 100000 && c.read().has_value(); ++i) {
+  }
+  EXPECT_EQ(c.last_error, websocket::error::closed) << c.last_error.message();
+  EXPECT_EQ(c.close_code(), 4008);
+}
+
+TEST_F(GatewayTest, ClientBroadcastReachesOtherSubscribersAndTheSenderOnlyWithSelf) {
+  start();
+  ws_client sender(port_, ws_client::url(token_for("anon")));
+  ws_client other(port_, ws_client::url(token_for("anon")));
+  ASSERT_EQ(join(sender, "realtime:room", "1", R"({"config":{"broadcast":{"self":false,"ack":true}}})")
+                .at("payload").at("status"), "ok");
+  ASSERT_EQ(join(other, "realtime:room").at("payload").at("status"), "ok");
+  sender.send(R"({"topic":"realtime:room","event":"broadcast","payload":{"type":"broadcast","event":"hi",)"
+              R"("payload":{"n":1}},"ref":"2","join_ref":"1"})");
+  EXPECT_TRUE(is_reply(sender.read_json(), "2"));  // ack
+  const auto got = other.read_json();
+  EXPECT_EQ(got.at("payload"), json::parse(R"({"type":"broadcast","event":"hi","payload":{"n":1}})"));
+  // The sender gets nothing (self:false): its next message is the heartbeat reply.
+  sender.send(R"({"topic":"phoenix","event":"heartbeat","payload":{},"ref":"3"})");
+  EXPECT_TRUE(is_reply(sender.read_json(), "3"));
+}
+
+TEST_F(GatewayTest, LeaveRepliesOkThenCloses) {
+  start();
+  ws_client c(port_, ws_client::url(token_for("anon")));
+  ASSERT_EQ(join(c, "realtime:room", "4").at("payload").at("status"), "ok");
+  c.send(R"({"topic":"realtime:room","event":"phx_leave","payload":{},"ref":"5","join_ref":"4"})");
+  EXPECT_TRUE(is_reply(c.read_json(), "5"));
+  const auto close = c.read_json();
+  EXPECT_EQ(close.at("event"), "phx_close");
+  EXPECT_EQ(close.at("ref"), "4");
+}
+
+TEST_F(GatewayTest, AccessTokenThatFailsClosesTheChannelWithASystemError) {
+  start();
+  ws_client c(port_, ws_client::url(token_for("authenticated", {"A"})));
+  ASSERT_EQ(join(c, "realtime:list:wo:A", "1").at("payload").at("status"), "ok");
+  // A valid token that no longer covers factory A.
+  c.send(R"({"topic":"realtime:list:wo:A","event":"access_token","payload":{"access_token":")" +
+         token_for("authenticated", {"B"}) + R"("},"ref":"2","join_ref":"1"})");
+  const auto sys = c.read_json();
+  EXPECT_EQ(sys.at("event"), "system");
+  EXPECT_EQ(sys.at("payload").at("status"), "error");
+  EXPECT_EQ(c.read_json().at("event"), "phx_close");
+}
+
+TEST_F(GatewayTest, SilentSocketIsDroppedAfterTheIdleTimeout) {
+  gateway_config cfg;
+  cfg.limits.idle_timeout = 200ms;
+  start(cfg);
+  ws_client c(port_, ws_client::url(token_for("anon")));
+  ASSERT_TRUE(c.connected);
+  EXPECT_FALSE(c.read().has_value());
+  EXPECT_NE(c.last_error, asio::error::timed_out) << "the server should have dropped the socket";
+  EXPECT_TRUE(wait_for([&] { return gw_->metrics().idle_closes_total.load() == 1; }));
+}
+
+TEST_F(GatewayTest, OversizeInboundMessageClosesWith1009) {
+  gateway_config cfg;
+  cfg.limits.max_frame_bytes = 1024;
+  start(cfg);
+  ws_client c(port_, ws_client::url(token_for("anon")));
+  ASSERT_TRUE(c.connected);
+  c.send(R"({"topic":"phoenix","event":"heartbeat","payload":{"pad":")" + std::string(2000, 'x') + R"("},"ref":"1"})");
+  EXPECT_FALSE(c.read().has_value());
+  EXPECT_NE(c.last_error, asio::error::timed_out) << "the server should have ended the connection";
+  // Beast refuses on the frame header and tears down with the payload unread, so the peer's kernel may reset
+  // the connection before the close frame is read: 1009 is best effort.
+  if (c.last_error == websocket::error::closed) {
+    EXPECT_EQ(c.close_code(), 1009);
+  }
+}
+
+TEST_F(GatewayTest, ShutdownClosesWebSocketsWith1001) {
+  start();
+  ws_client c(port_, ws_client::url(token_for("anon")));
+  ASSERT_EQ(join(c, "realtime:room").at("payload").at("status"), "ok");
+  gw_->stop();
+  EXPECT_FALSE(c.read().has_value());
+  EXPECT_EQ(c.last_error, websocket::error::closed);
+  EXPECT_EQ(c.close_code(), 1001);
+}
+
+TEST_F(GatewayTest, HealthzReadyzAndMetricsAnswer) {
+  start();
+  EXPECT_EQ(http_call(port_, http::verb::get, "/healthz").status, 200U);
+  EXPECT_EQ(http_call(port_, http::verb::get, "/readyz").status, 200U);
+  ws_client c(port_, ws_client::url(token_for("anon")));
+  ASSERT_TRUE(c.connected);
+  const auto m = http_call(port_, http::verb::get, "/metrics");
+  EXPECT_EQ(m.status, 200U);
+  EXPECT_NE(m.body.find("\nrtcache_connections 1\n"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("# TYPE rtcache_queue_overflow_closes_total counter"), std::string::npos);
+  EXPECT_NE(m.body.find("rtcache_auth_refusals_total"), std::string::npos);
+  EXPECT_EQ(http_call(port_, http::verb::get, "/nope").status, 404U);
+}
+
+TEST_F(GatewayTest, RestBroadcastReachesSubscribers) {
+  start();
+  ws_client c(port_, ws_client::url(token_for("anon")));
+  ASSERT_EQ(join(c, "realtime:room1").at("payload").at("status"), "ok");
+  const auto res = http_call(port_, http::verb::post, "/realtime/v1/api/broadcast",
+                             R"({"messages":[{"topic":"room1","event":"e","payload":{"a":1},"private":false}]})",
+                             {{"apikey", token_for("anon")}});
+  EXPECT_EQ(res.status, 202U);
+  EXPECT_EQ(c.read_json().at("payload"), json::parse(R"({"type":"broadcast","event":"e","payload":{"a":1}})"));
+}
+
+}  // namespace
+}  // namespace rtcache::net

@@ -1,0 +1,62 @@
+// Prometheus text exposition of the gateway's and the hub's counters.
+#include "rtcache/net/gateway_metrics.hpp"
+
+namespace rtcache::net {
+
+namespace {
+
+void metric(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+            std::uint64_t value) {
+  out.append("# HELP rtcache_").append(name).append(" ").append(help).append("\n");
+  out.append("# TYPE rtcache_").append(name).append(" ").append(type).append("\n");
+  out.append("rtcache_").append(name).append(" ").append(std::to_string(value)).append("\n");
+}
+
+std::uint64_t load(const std::atomic<std::uint64_t>& c) noexcept {
+  return c.load(std::memory_order_relaxed);
+}
+
+}  // namespace
+
+std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h) {
+  std::string out;
+  out.reserve(4096);
+  const auto conns = g.connections.load(std::memory_order_relaxed);
+  metric(out, "connections", "gauge", "Open WebSocket connections.", conns < 0 ? 0 : static_cast<std::uint64_t>(conns));
+  metric(out, "connections_total", "counter", "WebSocket upgrades accepted.", load(g.connections_total));
+  metric(out, "connections_refused_total", "counter", "WebSocket upgrades refused.", load(g.connections_refused_total));
+  metric(out, "channels", "gauge", "Hub channels alive.", h.channels);
+  metric(out, "subscriptions", "gauge", "Hub subscriptions (joined channels over all connections).", h.subscribers);
+  metric(out, "messages_in_total", "counter", "WebSocket messages received.", load(g.messages_in_total));
+  metric(out, "messages_out_total", "counter", "WebSocket messages written.", load(g.messages_out_total));
+  metric(out, "bytes_out_total", "counter", "WebSocket payload bytes written.", load(g.bytes_out_total));
+  metric(out, "frames_refused_total", "counter", "Inbound WebSocket messages that failed to decode.",
+         load(g.frames_refused_total));
+  metric(out, "queue_overflow_closes_total", "counter", "Connections closed with 4008 send queue overflow.",
+         load(g.queue_overflow_closes_total));
+  metric(out, "idle_closes_total", "counter", "Connections dropped by the idle or handshake timeout.",
+         load(g.idle_closes_total));
+  metric(out, "auth_refusals_total", "counter", "Tokens refused (upgrade, join, access_token, REST).",
+         load(g.auth_refusals_total));
+  metric(out, "joins_total", "counter", "Channel joins accepted.", load(g.joins_total));
+  metric(out, "joins_refused_total", "counter", "Channel joins refused.", load(g.joins_refused_total));
+  metric(out, "joins_recovered_total", "counter", "Joins whose resume position was recovered.",
+         load(g.joins_recovered_total));
+  metric(out, "events_accepted_total", "counter", "Contract events accepted by POST /v1/events.",
+         load(g.events_accepted_total));
+  metric(out, "events_refused_total", "counter", "Contract event items refused by POST /v1/events.",
+         load(g.events_refused_total));
+  metric(out, "broadcasts_total", "counter", "Broadcasts published (client and REST).", load(g.broadcasts_total));
+  metric(out, "http_requests_total", "counter", "HTTP requests answered (upgrades excluded).",
+         load(g.http_requests_total));
+  metric(out, "hub_messages_published_total", "counter", "Messages published into the hub (each encoded once).",
+         h.messages_published);
+  metric(out, "hub_messages_dropped_total", "counter", "Publishes to channels without subscribers.",
+         h.messages_dropped);
+  metric(out, "hub_deliveries_total", "counter", "Hub deliveries to subscriptions.", h.deliveries);
+  metric(out, "hub_history_messages", "gauge", "Messages held in channel histories.", h.history_messages);
+  metric(out, "hub_history_bytes", "gauge", "Frame bytes held in channel histories.", h.history_bytes);
+  return out;
+}
+
+}  // namespace rtcache::net

@@ -1,0 +1,389 @@
+// The listener and the HTTP side of the gateway: accepts TCP connections, answers the REST and health
+// endpoints, and authorises WebSocket upgrades before handing the stream to a websocket session.
+#include "state.hpp"
+
+#include "rtcache/net/protocol_text.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+
+#include <thread>
+
+namespace rtcache::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+// ---- state ----
+
+gateway::state::state(asio::io_context& io, gateway_config cfg, hub& h, const jwt_verifier& v,
+                      core::doc_type_registry t, logger& l, wall_clock_fn clock)
+    : ioc(io),
+      config(std::move(cfg)),
+      the_hub(h),
+      verifier(v),
+      types(std::move(t)),
+      log(l),
+      wall_now(clock ? std::move(clock)
+                     : wall_clock_fn([] {
+                         return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+                       })),
+      relay(h, types),
+      acceptor_strand(asio::make_strand(io)),
+      acceptor(acceptor_strand) {}
+
+std::uint64_t gateway::state::add(std::weak_ptr<detail::session> s) {
+  std::lock_guard lock(mu_);
+  const auto id = next_session_id_++;
+  sessions_.emplace(id, std::move(s));
+  return id;
+}
+
+void gateway::state::remove(std::uint64_t id) {
+  std::function<void()> drained;
+  {
+    std::lock_guard lock(mu_);
+    sessions_.erase(id);
+    if (sessions_.empty() && stopping.load() && on_drained_) drained = std::exchange(on_drained_, nullptr);
+  }
+  if (drained) asio::post(ioc, std::move(drained));
+}
+
+std::size_t gateway::state::size() const {
+  std::lock_guard lock(mu_);
+  return sessions_.size();
+}
+
+void gateway::state::stop(std::function<void()> on_drained) {
+  if (stopping.exchange(true)) return;
+  log.info("gateway.stopping", {{"sessions", size()}});
+  asio::dispatch(acceptor_strand, [self = shared_from_this()] {
+    beast::error_code ignored;
+    self->acceptor.close(ignored);
+  });
+  std::vector<std::shared_ptr<detail::session>> live;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, w] : sessions_) {
+      if (auto s = w.lock()) live.push_back(std::move(s));
+    }
+    if (sessions_.empty()) {
+      if (on_drained) asio::post(ioc, std::move(on_drained));
+    } else {
+      on_drained_ = std::move(on_drained);
+    }
+  }
+  for (auto& s : live) s->shutdown();
+}
+
+namespace {
+
+// ---- helpers ----
+
+std::string json_error(std::string_view message) {
+  std::string out = R"({"error":)";
+  append_json_string(out, message);
+  out.push_back('}');
+  return out;
+}
+
+bool is_websocket_path(std::string_view path) noexcept {
+  return path == "/realtime/v1/websocket" || path == "/socket/websocket";
+}
+
+// The bearer token of a REST call: Authorization: Bearer <jwt>, else the apikey header.
+std::optional<std::string> rest_token(const http::request<http::string_body>& req) {
+  if (auto it = req.find(http::field::authorization); it != req.end()) {
+    std::string_view v = it->value();
+    if (v.size() > 7 && (v.substr(0, 7) == "Bearer " || v.substr(0, 7) == "bearer ")) return std::string(v.substr(7));
+  }
+  if (auto it = req.find("apikey"); it != req.end()) return std::string(it->value());
+  return std::nullopt;
+}
+
+// ---- HTTP session ----
+
+class http_session final : public detail::session, public std::enable_shared_from_this<http_session> {
+ public:
+  http_session(std::shared_ptr<gateway::state> gw, tcp::socket socket)
+      : gw_(std::move(gw)), stream_(std::move(socket)) {
+    beast::error_code ec;
+    const auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+
+  ~http_session() override { gw_->remove(registry_id_); }
+
+  void run() {
+    registry_id_ = gw_->add(weak_from_this());
+    if (gw_->stopping.load()) return;  // registered after stop() looked: just end
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); });
+  }
+
+  void shutdown() override {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->upgraded_ || self->writing_) return;  // a response in flight closes after it is written
+      beast::error_code ignored;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      self->stream_.close();
+    });
+  }
+
+ private:
+  void do_read() {
+    parser_.emplace();
+    parser_->body_limit(gw_->config.limits.max_http_body_bytes);
+    parser_->header_limit(16 * 1024);
+    stream_.expires_after(gw_->config.limits.handshake_timeout);
+    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted) {
+      return close();
+    }
+    if (ec == http::error::body_limit) {
+      return respond(http::status::payload_too_large, json_error("request body exceeds " +
+                                                                 std::to_string(gw_->config.limits.max_http_body_bytes) +
+                                                                 " bytes"),
+                     false);
+    }
+    if (ec) return close();
+    auto req = parser_->release();
+    if (beast::websocket::is_upgrade(req)) return upgrade(std::move(req));
+    route(req);
+  }
+
+  void upgrade(http::request<http::string_body> req) {
+    auto refuse = [&](http::status status, std::string body) {
+      gw_->metrics.connections_refused_total.fetch_add(1, std::memory_order_relaxed);
+      gw_->log.info("ws.refused", {{"peer", peer_}, {"status", static_cast<unsigned>(status)}, {"body", body}});
+      respond(status, std::move(body), false);
+    };
+    const std::string_view target = req.target();
+    auto url = boost::urls::parse_origin_form(target);
+    if (!url) return refuse(http::status::bad_request, json_error("malformed request target"));
+    if (!is_websocket_path(url->path())) return refuse(http::status::not_found, json_error("Not found"));
+    if (gw_->stopping.load()) return refuse(http::status::service_unavailable, json_error("Server shutting down"));
+
+    std::optional<std::string> token;
+    std::optional<std::string> vsn;
+    for (const auto& p : url->params()) {
+      if (p.key == "apikey" && !token) token = p.value;
+      if (p.key == "vsn" && !vsn) vsn = p.value;
+    }
+    if (!token) {
+      if (auto it = req.find("x-api-key"); it != req.end()) token = std::string(it->value());
+    }
+    auto version = parse_vsn(vsn ? std::optional<std::string_view>(*vsn) : std::nullopt);
+    if (!version) return refuse(http::status::bad_request, json_error(version.error().message));
+
+    auto who = gw_->verifier.verify(token ? std::string_view(*token) : std::string_view(), gw_->now());
+    if (!who) {
+      gw_->metrics.auth_refusals_total.fetch_add(1, std::memory_order_relaxed);
+      const http_refusal r = to_http_refusal(who.error());
+      gw_->log.info("auth.refused", {{"peer", peer_}, {"code", to_string(who.error().code)},
+                                     {"detail", who.error().message}});
+      return refuse(static_cast<http::status>(r.status), r.body);
+    }
+    const auto max = static_cast<std::int64_t>(gw_->config.limits.max_connections);
+    if (gw_->metrics.connections.fetch_add(1, std::memory_order_relaxed) >= max) {
+      gw_->metrics.connections.fetch_sub(1, std::memory_order_relaxed);
+      return refuse(http::status::too_many_requests, json_error("Too many connections"));
+    }
+    upgraded_ = true;
+    stream_.expires_never();
+    start_websocket_session(gw_, std::move(stream_), std::move(req), *version, std::move(*who), peer_);
+  }
+
+  void route(const http::request<http::string_body>& req) {
+    gw_->metrics.http_requests_total.fetch_add(1, std::memory_order_relaxed);
+    keep_alive_ = req.keep_alive();
+    const std::string_view target = req.target();
+    const std::string_view path = target.substr(0, target.find('?'));
+    const auto method = req.method();
+    const bool is_get = method == http::verb::get || method == http::verb::head;
+
+    if (path == "/healthz") {
+      if (!is_get) return method_not_allowed();
+      return respond(http::status::ok, R"({"status":"ok"})", keep_alive_);
+    }
+    if (path == "/readyz") {
+      if (!is_get) return method_not_allowed();
+      if (gw_->stopping.load()) return respond(http::status::service_unavailable, R"({"status":"stopping"})", false);
+      return respond(http::status::ok, R"({"status":"ready"})", keep_alive_);
+    }
+    if (path == "/metrics") {
+      if (!is_get) return method_not_allowed();
+      return respond(http::status::ok, prometheus_text(gw_->metrics, gw_->the_hub.metrics()), keep_alive_,
+                     "text/plain; version=0.0.4; charset=utf-8");
+    }
+    if (path == "/v1/events") {
+      if (method != http::verb::post) return method_not_allowed();
+      return post_events(req);
+    }
+    if (path == "/api/broadcast" || path == "/realtime/v1/api/broadcast") {
+      if (method != http::verb::post) return method_not_allowed();
+      return post_broadcast(req);
+    }
+    if (is_websocket_path(path)) {
+      return respond(http::status::bad_request, json_error("WebSocket upgrade required"), keep_alive_);
+    }
+    respond(http::status::not_found, json_error("Not found"), keep_alive_);
+  }
+
+  // The verified principal of a REST call, or the refusal already answered.
+  std::optional<principal> authorise_rest(const http::request<http::string_body>& req) {
+    const auto token = rest_token(req);
+    auto who = gw_->verifier.verify(token ? std::string_view(*token) : std::string_view(), gw_->now());
+    if (!who) {
+      gw_->metrics.auth_refusals_total.fetch_add(1, std::memory_order_relaxed);
+      const http_refusal r = to_http_refusal(who.error());
+      respond(static_cast<http::status>(r.status), r.body, keep_alive_);
+      return std::nullopt;
+    }
+    return std::move(*who);
+  }
+
+  void post_events(const http::request<http::string_body>& req) {
+    auto who = authorise_rest(req);
+    if (!who) return;
+    if (who->role != auth_role::service_role) {
+      gw_->metrics.auth_refusals_total.fetch_add(1, std::memory_order_relaxed);
+      return respond(http::status::forbidden, json_error("POST /v1/events requires a service_role token"),
+                     keep_alive_);
+    }
+    auto outcome = gw_->relay.publish_events(req.body());
+    if (!outcome) {
+      return respond(http::status::bad_request,
+                     json_error(std::string(core::to_string(outcome.error().code)) + ": " + outcome.error().message),
+                     keep_alive_);
+    }
+    gw_->metrics.events_accepted_total.fetch_add(outcome->accepted, std::memory_order_relaxed);
+    gw_->metrics.events_refused_total.fetch_add(outcome->refused.size(), std::memory_order_relaxed);
+    gw_->log.debug("relay.events", {{"accepted", outcome->accepted}, {"refused", outcome->refused.size()},
+                                    {"deliveries", outcome->deliveries}});
+    respond(http::status::accepted, outcome->to_json(), keep_alive_);
+  }
+
+  void post_broadcast(const http::request<http::string_body>& req) {
+    auto who = authorise_rest(req);
+    if (!who) return;
+    auto outcome = gw_->relay.publish_broadcasts(req.body(), who->role == auth_role::service_role);
+    if (!outcome) {
+      return respond(http::status::bad_request,
+                     json_error(std::string(core::to_string(outcome.error().code)) + ": " + outcome.error().message),
+                     keep_alive_);
+    }
+    gw_->metrics.broadcasts_total.fetch_add(outcome->accepted, std::memory_order_relaxed);
+    respond(http::status::accepted, outcome->to_json(), keep_alive_);
+  }
+
+  void method_not_allowed() { respond(http::status::method_not_allowed, json_error("Method not allowed"), keep_alive_); }
+
+  void respond(http::status status, std::string body, bool keep_alive,
+               std::string_view content_type = "application/json") {
+    auto res = std::make_shared<http::response<http::string_body>>(status, 11);
+    res->set(http::field::server, "rtcache");
+    res->set(http::field::content_type, content_type);
+    res->keep_alive(keep_alive && !gw_->stopping.load());
+    res->body() = std::move(body);
+    res->prepare_payload();
+    writing_ = true;
+    stream_.expires_after(gw_->config.limits.handshake_timeout);
+    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+      self->writing_ = false;
+      if (ec || !res->keep_alive()) return self->close();
+      self->do_read();
+    });
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.close();
+  }
+
+  const std::shared_ptr<gateway::state> gw_;
+  beast::tcp_stream stream_;
+  std::string peer_;
+  std::uint64_t registry_id_ = 0;
+  // Strand only.
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  bool keep_alive_ = true;
+  bool writing_ = false;
+  bool upgraded_ = false;
+};
+
+// ---- listener ----
+
+void do_accept(const std::shared_ptr<gateway::state>& gw) {
+  gw->acceptor.async_accept(asio::make_strand(gw->ioc), [gw](beast::error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !gw->acceptor.is_open()) return;
+      gw->log.warn("gateway.accept_failed", {{"reason", ec.message()}});
+    } else if (gw->stopping.load()) {
+      return;
+    } else if (gw->size() >= gw->config.limits.max_connections + 1024) {
+      beast::error_code ignored;
+      socket.close(ignored);  // beyond any upgrade we could accept: not worth an HTTP answer
+    } else {
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);  // small frames (replies, invalidations) go out at once
+      std::make_shared<http_session>(gw, std::move(socket))->run();
+    }
+    do_accept(gw);
+  });
+}
+
+}  // namespace
+
+// ---- gateway ----
+
+gateway::gateway(asio::io_context& ioc, gateway_config config, hub& h, const jwt_verifier& verifier,
+                 core::doc_type_registry types, logger& log, wall_clock_fn now)
+    : state_(std::make_shared<state>(ioc, std::move(config), h, verifier, std::move(types), log, std::move(now))) {}
+
+gateway::~gateway() {
+  stop();
+}
+
+std::uint16_t gateway::start() {
+  auto& s = *state_;
+  const tcp::endpoint ep(asio::ip::make_address(s.config.listen_address), s.config.port);
+  s.acceptor.open(ep.protocol());
+  s.acceptor.set_option(asio::socket_base::reuse_address(true));
+  s.acceptor.bind(ep);
+  s.acceptor.listen(asio::socket_base::max_listen_connections);
+  const auto port = s.acceptor.local_endpoint().port();
+  s.log.info("gateway.listening", {{"address", s.config.listen_address}, {"port", port}});
+  asio::dispatch(s.acceptor_strand, [gw = state_] { do_accept(gw); });
+  return port;
+}
+
+void gateway::stop(std::function<void()> on_drained) {
+  state_->stop(std::move(on_drained));
+}
+
+std::size_t gateway::sessions() const noexcept {
+  return state_->size();
+}
+
+const gateway_metrics& gateway::metrics() const noexcept {
+  return state_->metrics;
+}
+
+net::relay& gateway::relay() noexcept {
+  return state_->relay;
+}
+
+}  // namespace rtcache::net

@@ -1,0 +1,82 @@
+// Internal to the gateway: the state every session shares (config, hub, verifier, metrics, registry) and the
+// session interface the registry uses for graceful shutdown.
+#pragma once
+
+#include "rtcache/net/gateway.hpp"
+
+#include "rtcache/net/protocol.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace rtcache::net {
+
+namespace detail {
+
+// What the registry needs of a live connection.
+class session {
+ public:
+  virtual ~session() = default;
+  // Starts closing: WebSockets with 1001, HTTP connections at once. Any thread; work runs on the session strand.
+  virtual void shutdown() = 0;
+};
+
+}  // namespace detail
+
+struct gateway::state : std::enable_shared_from_this<gateway::state> {
+  state(boost::asio::io_context& io, gateway_config cfg, hub& h, const jwt_verifier& v, core::doc_type_registry t,
+        logger& l, wall_clock_fn clock);
+
+  std::chrono::sys_seconds now() const { return wall_now(); }
+
+  // Registry of live sessions, for shutdown and the drained callback. Any thread.
+  std::uint64_t add(std::weak_ptr<detail::session> s);
+  void remove(std::uint64_t id);
+  std::size_t size() const;
+  void stop(std::function<void()> on_drained);
+
+  // Constant after construction.
+  boost::asio::io_context& ioc;
+  const gateway_config config;
+  hub& the_hub;
+  const jwt_verifier& verifier;
+  const core::doc_type_registry types;
+  logger& log;
+  const wall_clock_fn wall_now;
+  net::relay relay;
+
+  gateway_metrics metrics;
+  std::atomic<bool> stopping{false};
+  std::atomic<std::uint64_t> next_connection_id{1};
+
+  // Used on acceptor_strand only.
+  boost::asio::strand<boost::asio::io_context::executor_type> acceptor_strand;
+  boost::asio::ip::tcp::acceptor acceptor;
+
+ private:
+  mutable std::mutex mu_;
+  // Guarded by mu_.
+  std::uint64_t next_session_id_ = 1;
+  std::unordered_map<std::uint64_t, std::weak_ptr<detail::session>> sessions_;
+  std::function<void()> on_drained_;
+};
+
+// Hands an authorised upgrade request and its TCP stream to a new WebSocket session, which accepts the upgrade.
+// The caller has reserved a slot in metrics.connections; the session releases it when it ends.
+// Defined in websocket_session.cpp.
+void start_websocket_session(std::shared_ptr<gateway::state> gw, boost::beast::tcp_stream stream,
+                             boost::beast::http::request<boost::beast::http::string_body> request,
+                             protocol_version version, principal who, std::string peer);
+
+}  // namespace rtcache::net

@@ -1,0 +1,658 @@
+// One WebSocket connection speaking the Supabase Realtime protocol. Everything but deliver() runs on the
+// connection's strand; deliver() runs on hub publisher threads and only enqueues under mu_ and posts.
+//
+// Ordering of a join: the hub subscription is made live first, while deliveries for the new channel are held
+// (channel_state::ready == false); then, under mu_, the join reply, the replay, the "Subscribed to
+// PostgreSQL" push and the held deliveries are queued in that order and the channel is marked ready. Nothing
+// committed after the reply is missed, and nothing overtakes the reply.
+#include "state.hpp"
+
+#include "rtcache/core/channel_key.hpp"
+#include "rtcache/net/protocol_join.hpp"
+#include "rtcache/net/protocol_text.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <deque>
+#include <map>
+#include <vector>
+
+namespace rtcache::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+
+namespace {
+
+class websocket_session;
+
+// One joined topic. The strand owns it; the fields marked below are shared with deliver().
+struct channel_state {
+  // Constant after the join.
+  std::string topic;  // "realtime:<name>"
+  std::string name;   // the hub channel
+  std::optional<std::string> join_ref;
+  std::optional<core::channel_key> key;  // set for contract channels (doc:, list:, factory:)
+  bool self = false;
+  bool ack = false;
+
+  // Guarded by websocket_session::mu_.
+  std::shared_ptr<const principal> who;
+  bool ready = false;   // join reply queued: deliveries go to the send queue, not to `held`
+  bool closed = false;  // left or revoked: deliveries are dropped
+  std::vector<hub_message_ptr> held;
+};
+
+// The hub's handle on one channel of a connection. Holds a plain pointer: the session unsubscribes every
+// channel (which waits for a running deliver() to return) before it is destroyed.
+class channel_subscriber final : public hub_subscriber {
+ public:
+  channel_subscriber(websocket_session* s, std::shared_ptr<channel_state> st) : session_(s), state_(std::move(st)) {}
+  void deliver(const hub_message_ptr& message) noexcept override;
+
+ private:
+  websocket_session* const session_;
+  const std::shared_ptr<channel_state> state_;
+};
+
+// A frame waiting to be written: either one of a shared hub message's frames, or a frame of this connection.
+struct out_frame {
+  hub_message_ptr message;              // keeps *shared alive
+  const std::string* shared = nullptr;  // points into message->frames
+  std::string owned;
+  bool binary = false;
+
+  std::string_view bytes() const noexcept { return shared != nullptr ? std::string_view(*shared) : owned; }
+};
+
+bool is_contract_name(std::string_view name) noexcept {
+  return name.starts_with("doc:") || name.starts_with("list:") || name.starts_with("factory:");
+}
+
+constexpr std::uint16_t k_close_queue_overflow = 4008;
+
+class websocket_session final : public detail::session, public std::enable_shared_from_this<websocket_session> {
+ public:
+  websocket_session(std::shared_ptr<gateway::state> gw, beast::tcp_stream stream, protocol_version v, principal who,
+                    std::string peer)
+      : gw_(std::move(gw)),
+        strand_(stream.get_executor()),
+        ws_(std::move(stream)),
+        version_(v),
+        id_(gw_->next_connection_id.fetch_add(1, std::memory_order_relaxed)),
+        peer_(std::move(peer)),
+        principal_(std::make_shared<const principal>(std::move(who))),
+        idle_timer_(strand_),
+        close_timer_(strand_),
+        join_tokens_(gw_->config.limits.join_burst),
+        last_refill_(std::chrono::steady_clock::now()) {}
+
+  ~websocket_session() override {
+    channels_.clear();  // unsubscribes: no deliver() runs past this line
+    gw_->remove(registry_id_);
+    gw_->metrics.connections.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  void run(http::request<http::string_body> req) {
+    registry_id_ = gw_->add(weak_from_this());
+    // stop() may have looked at the registry between the upgrade's check and this line.
+    if (gw_->stopping.load()) pending_close_ = true;
+    asio::dispatch(strand_, [self = shared_from_this(), req = std::move(req)]() mutable { self->accept(std::move(req)); });
+  }
+
+  void shutdown() override {
+    asio::post(strand_, [self = shared_from_this()] { self->begin_close(websocket::close_code::going_away, "server shutting down"); });
+  }
+
+  // Hub publisher thread. Never blocks beyond mu_, never calls into the hub.
+  void deliver(channel_state& st, const hub_message_ptr& m) noexcept {
+    bool post_flush = false;
+    bool post_overflow = false;
+    {
+      std::lock_guard lock(mu_);
+      if (closing_ || st.closed || !may_send(st, *m)) return;
+      if (!st.ready) {
+        const admission a = admit_locked(select(m->frames)->size());
+        if (a == admission::ok) st.held.push_back(m);
+        post_overflow = a == admission::overflow;
+      } else {
+        post_overflow = !enqueue_locked(frame_of(m));
+      }
+      if (!post_overflow && !writing_ && !flush_posted_ && !queue_.empty()) {
+        flush_posted_ = true;
+        post_flush = true;
+      }
+    }
+    if (post_overflow) {
+      asio::post(strand_, [w = weak_from_this()] {
+        if (auto s = w.lock()) s->begin_close(k_close_queue_overflow, "send queue overflow", true);
+      });
+    } else if (post_flush) {
+      asio::post(strand_, [w = weak_from_this()] {
+        if (auto s = w.lock()) s->do_write();
+      });
+    }
+  }
+
+ private:
+  struct joined {
+    std::shared_ptr<channel_state> state;
+    hub_subscription subscription;
+  };
+
+  // ---- send queue (mu_) ----
+
+  // Frame selection: v1 gets its text; v2 its text, or the kind-4 binary when the payload is raw bytes.
+  const std::string* select(const hub_frames& f) const noexcept {
+    if (version_ == protocol_version::v1_0_0) return f.v1_text.empty() ? nullptr : &f.v1_text;
+    if (!f.v2_text.empty()) return &f.v2_text;
+    return f.v2_binary.empty() ? nullptr : &f.v2_binary;
+  }
+
+  // REQUIRES mu_. Whether `m` may be written for channel `st`: the factory scope of the channel's principal
+  // (design.md §4), `self`, and a frame this connection's version can carry.
+  bool may_send(const channel_state& st, const hub_message& m) const noexcept {
+    if (!m.meta.factory_id.empty() && !may_deliver(*st.who, m.meta.factory_id)) return false;
+    if (m.meta.origin == id_ && !st.self) return false;
+    return select(m.frames) != nullptr;
+  }
+
+  out_frame frame_of(const hub_message_ptr& m) const {
+    out_frame f;
+    f.shared = select(m->frames);
+    f.binary = f.shared == &m->frames.v2_binary;
+    f.message = m;
+    return f;
+  }
+
+  enum class admission { ok, dropped, overflow };
+
+  // REQUIRES mu_. Counts `bytes` against the send queue bound. On overflow the queue is dropped and the
+  // caller must post the 4008 close; once closing, everything is dropped.
+  admission admit_locked(std::size_t bytes) {
+    if (overflow_ || closing_) return admission::dropped;
+    if (queued_bytes_ + bytes > gw_->config.limits.max_send_queue_bytes) {
+      overflow_ = true;
+      drop_queue_locked();
+      return admission::overflow;
+    }
+    queued_bytes_ += bytes;
+    return admission::ok;
+  }
+
+  // REQUIRES mu_. Returns false when this frame overflowed the queue (the caller starts the 4008 close).
+  bool enqueue_locked(out_frame f) {
+    const admission a = admit_locked(f.bytes().size());
+    if (a == admission::ok) queue_.push_back(std::move(f));
+    return a != admission::overflow;
+  }
+
+  // REQUIRES mu_. Frees every queued frame (not the one being written). Any thread: touches only mu_ state.
+  // Held frames of channels still joining stay counted until their join finishes (on_join drops them then).
+  void drop_queue_locked() {
+    for (const auto& f : queue_) queued_bytes_ -= f.bytes().size();
+    queue_.clear();
+  }
+
+  // REQUIRES mu_; strand only (reads channels_). Drops the queue and every channel's held frames and stops
+  // all deliveries.
+  void drop_all_locked() {
+    closing_ = true;
+    drop_queue_locked();
+    for (auto& [topic, j] : channels_) {
+      j.state->closed = true;
+      for (const auto& m : j.state->held) queued_bytes_ -= select(m->frames)->size();
+      j.state->held.clear();
+    }
+  }
+
+  // Strand. Queues a frame built for this connection and starts writing.
+  void send(std::string frame) {
+    bool overflow = false;
+    {
+      std::lock_guard lock(mu_);
+      out_frame f;
+      f.owned = std::move(frame);
+      overflow = !enqueue_locked(std::move(f));
+    }
+    if (overflow) {
+      begin_close(k_close_queue_overflow, "send queue overflow", true);
+      return;
+    }
+    do_write();
+  }
+
+  // ---- strand: accept, read, write, close ----
+
+  void accept(http::request<http::string_body> req) {
+    const auto& limits = gw_->config.limits;
+    beast::get_lowest_layer(ws_).expires_never();
+    websocket::stream_base::timeout t{};
+    t.handshake_timeout = limits.handshake_timeout;
+    t.idle_timeout = websocket::stream_base::none();  // our own idle timer below: Phoenix's rule, not pings
+    t.keep_alive_pings = false;
+    ws_.set_option(t);
+    ws_.read_message_max(limits.max_frame_bytes);
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(http::field::server, "rtcache"); }));
+    ws_.async_accept(req, beast::bind_front_handler(&websocket_session::on_accept, shared_from_this()));
+  }
+
+  void on_accept(beast::error_code ec) {
+    if (ec) return fail(ec, "accept");
+    open_ = true;
+    gw_->metrics.connections_total.fetch_add(1, std::memory_order_relaxed);
+    gw_->log.info("ws.open", {{"conn", id_}, {"peer", peer_}, {"vsn", to_string(version_)},
+                              {"role", to_string(principal_->role)}, {"sub", principal_->subject}});
+    if (pending_close_) {
+      begin_close(websocket::close_code::going_away, "server shutting down");
+    }
+    last_activity_ = std::chrono::steady_clock::now();
+    arm_idle(gw_->config.limits.idle_timeout);
+    do_read();
+  }
+
+  void arm_idle(std::chrono::steady_clock::duration after) {
+    idle_timer_.expires_after(after);
+    idle_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->torn_down_) return;
+      const auto idle = self->gw_->config.limits.idle_timeout;
+      const auto silent = std::chrono::steady_clock::now() - self->last_activity_;
+      if (silent < idle) return self->arm_idle(idle - silent);
+      self->gw_->metrics.idle_closes_total.fetch_add(1, std::memory_order_relaxed);
+      self->gw_->log.info("ws.idle_timeout", {{"conn", self->id_}});
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+    });
+  }
+
+  void do_read() {
+    ws_.async_read(rbuf_, beast::bind_front_handler(&websocket_session::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec) return fail(ec, "read");
+    last_activity_ = std::chrono::steady_clock::now();
+    gw_->metrics.messages_in_total.fetch_add(1, std::memory_order_relaxed);
+    if (!close_started_) {
+      const auto data = rbuf_.cdata();
+      handle(std::string_view(static_cast<const char*>(data.data()), data.size()), !ws_.got_text());
+    }
+    rbuf_.consume(rbuf_.size());
+    do_read();
+  }
+
+  void do_write() {
+    {
+      std::lock_guard lock(mu_);
+      flush_posted_ = false;
+      if (writing_ || queue_.empty() || !open_ || torn_down_) return;
+      current_ = std::move(queue_.front());
+      queue_.pop_front();
+      writing_ = true;
+    }
+    ws_.binary(current_.binary);
+    ws_.async_write(asio::buffer(current_.bytes().data(), current_.bytes().size()),
+                    beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
+  }
+
+  void on_write(beast::error_code ec, std::size_t bytes) {
+    {
+      std::lock_guard lock(mu_);
+      writing_ = false;
+      queued_bytes_ -= current_.bytes().size();
+    }
+    current_ = {};
+    if (ec) return fail(ec, "write");
+    gw_->metrics.messages_out_total.fetch_add(1, std::memory_order_relaxed);
+    gw_->metrics.bytes_out_total.fetch_add(bytes, std::memory_order_relaxed);
+    if (close_started_) return maybe_close();
+    do_write();
+  }
+
+  // Starts a close with `code`: drops the queue, leaves every channel, sends the close frame once no write
+  // is in flight, and drops the socket if the close does not finish within limits.close_timeout.
+  void begin_close(std::uint16_t code, std::string_view reason, bool overflow = false) {
+    if (close_started_ || torn_down_) return;
+    close_started_ = true;
+    if (overflow) {
+      gw_->metrics.queue_overflow_closes_total.fetch_add(1, std::memory_order_relaxed);
+      gw_->log.warn("ws.queue_overflow", {{"conn", id_}, {"limit", gw_->config.limits.max_send_queue_bytes}});
+    }
+    {
+      std::lock_guard lock(mu_);
+      drop_all_locked();
+    }
+    channels_.clear();
+    close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
+    if (!open_) {
+      pending_close_ = true;  // the handshake is still running; close when it completes
+      close_started_ = false;
+      return;
+    }
+    close_timer_.expires_after(gw_->config.limits.close_timeout);
+    close_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->torn_down_) return;
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+    });
+    maybe_close();
+  }
+
+  void maybe_close() {
+    if (close_sent_) return;
+    {
+      std::lock_guard lock(mu_);
+      if (writing_) return;
+    }
+    close_sent_ = true;
+    ws_.async_close(close_reason_, [self = shared_from_this()](beast::error_code) {});
+  }
+
+  // The connection is over (read failed: closed by either side, timeout, error). Idempotent.
+  void fail(beast::error_code ec, std::string_view what) {
+    if (torn_down_) return;
+    torn_down_ = true;
+    {
+      std::lock_guard lock(mu_);
+      drop_all_locked();
+    }
+    channels_.clear();
+    idle_timer_.cancel();
+    close_timer_.cancel();
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().close(ignored);
+    gw_->log.info("ws.close", {{"conn", id_}, {"where", what}, {"reason", ec.message()},
+                               {"close_code", static_cast<unsigned>(close_reason_.code)}});
+  }
+
+  // ---- protocol ----
+
+  void handle(std::string_view data, bool binary) {
+    decode_limits dl;
+    dl.max_frame_bytes = gw_->config.limits.max_frame_bytes;
+    auto m = decode_frame(version_, data, binary, dl);
+    if (!m) {
+      gw_->metrics.frames_refused_total.fetch_add(1, std::memory_order_relaxed);
+      gw_->log.debug("ws.bad_frame", {{"conn", id_}, {"code", core::to_string(m.error().code)},
+                                      {"reason", m.error().message}});
+      return;
+    }
+    switch (classify(*m)) {
+      case client_event::heartbeat:
+        send(encode_heartbeat_reply(version_, m->ref));
+        check_expiry();
+        return;
+      case client_event::join: return on_join(*m);
+      case client_event::leave: return on_leave(*m);
+      case client_event::access_token: return on_access_token(*m);
+      case client_event::broadcast: return on_broadcast(*m);
+      case client_event::presence:
+        if (m->ref) send(encode_reply_error(version_, reply_to::of(*m), "presence is not supported by rtcache"));
+        return;
+      case client_event::other: return;
+    }
+  }
+
+  bool take_join_token() {
+    const auto& l = gw_->config.limits;
+    const auto now = std::chrono::steady_clock::now();
+    const double elapsed = std::chrono::duration<double>(now - last_refill_).count();
+    last_refill_ = now;
+    join_tokens_ = std::min(l.join_burst, join_tokens_ + elapsed * l.joins_per_second);
+    if (join_tokens_ < 1) return false;
+    join_tokens_ -= 1;
+    return true;
+  }
+
+  void on_join(const inbound_message& m) {
+    const reply_to to = reply_to::of(m);
+    auto refuse = [&](std::string reason) {
+      gw_->metrics.joins_refused_total.fetch_add(1, std::memory_order_relaxed);
+      gw_->log.info("ws.join_refused", {{"conn", id_}, {"topic", m.topic}, {"reason", reason}});
+      send(encode_reply_error(version_, to, reason));
+    };
+    auto req = parse_join(m.topic, m.payload);
+    if (!req) return refuse(std::string(core::to_string(req.error().code)) + ": " + req.error().message);
+    if (!take_join_token()) return refuse("ChannelRateLimitReached: Too many joins per second");
+    auto existing = channels_.find(m.topic);
+    if (existing == channels_.end() && channels_.size() >= gw_->config.limits.max_channels_per_connection) {
+      return refuse("ChannelRateLimitReached: Too many channels");
+    }
+
+    std::shared_ptr<const principal> who = principal_;
+    if (req->access_token) {
+      auto p = gw_->verifier.verify(*req->access_token, gw_->now());
+      if (!p) {
+        gw_->metrics.auth_refusals_total.fetch_add(1, std::memory_order_relaxed);
+        return refuse(join_refusal_reason(p.error()));
+      }
+      who = std::make_shared<const principal>(std::move(*p));
+    } else if (auto expired = gw_->verifier.check_expiry(*who, gw_->now())) {
+      gw_->metrics.auth_refusals_total.fetch_add(1, std::memory_order_relaxed);
+      return refuse(join_refusal_reason(*expired));
+    }
+
+    std::optional<core::channel_key> key;
+    if (is_contract_name(req->channel)) {
+      auto k = core::parse_channel_key(req->channel, gw_->types);
+      if (!k) return refuse(std::string(core::to_string(k.error().code)) + ": " + k.error().message);
+      const join_decision d = authorize_join(*who, *k);
+      if (!d.allowed()) return refuse(d.reason);
+      key = std::move(*k);
+    }
+
+    if (existing != channels_.end()) drop_channel(existing);  // a rejoin replaces the old join
+
+    auto st = std::make_shared<channel_state>();
+    st->topic = m.topic;
+    st->name = req->channel;
+    st->join_ref = m.join_ref ? m.join_ref : m.ref;
+    st->key = key;
+    st->self = req->broadcast.self;
+    st->ack = req->broadcast.ack;
+    {
+      std::lock_guard lock(mu_);
+      st->who = who;
+    }
+    std::optional<hub_position> resume;
+    if (req->resume) resume = hub_position{req->resume->epoch, req->resume->offset};
+    hub_join j = gw_->the_hub.subscribe(st->name, std::make_shared<channel_subscriber>(this, st), resume);
+
+    std::string response = join_response_json(*req);
+    response.pop_back();  // the closing '}': rtcache's position goes in as one more field
+    response.append(R"(,"rtcache":{"epoch":)");
+    append_json_string(response, j.position.epoch);
+    response.append(R"(,"offset":)").append(std::to_string(j.position.offset));
+    response.append(R"(,"recovered":)").append(j.recovered ? "true" : "false").append("}}");
+
+    bool overflow = false;
+    {
+      std::lock_guard lock(mu_);
+      out_frame reply;
+      reply.owned = encode_reply_ok(version_, to, response);
+      overflow = !enqueue_locked(std::move(reply));
+      for (const auto& r : j.replay) {
+        if (!overflow && may_send(*st, *r)) overflow = !enqueue_locked(frame_of(r));
+      }
+      if (!overflow && !req->postgres_changes.empty()) {
+        out_frame sys;
+        sys.owned = encode_postgres_subscribed(version_, st->join_ref, st->topic, st->name);
+        overflow = !enqueue_locked(std::move(sys));
+      }
+      // Held deliveries were accounted when held; move them over without counting twice.
+      for (const auto& h : st->held) {
+        if (overflow_ || closing_) {
+          queued_bytes_ -= select(h->frames)->size();
+        } else {
+          queue_.push_back(frame_of(h));
+        }
+      }
+      st->held.clear();
+      st->ready = true;
+    }
+    gw_->metrics.joins_total.fetch_add(1, std::memory_order_relaxed);
+    if (j.recovered) gw_->metrics.joins_recovered_total.fetch_add(1, std::memory_order_relaxed);
+    gw_->log.debug("ws.join", {{"conn", id_}, {"topic", m.topic}, {"epoch", j.position.epoch},
+                               {"offset", j.position.offset}, {"recovered", j.recovered},
+                               {"replayed", j.replay.size()}});
+    channels_.emplace(m.topic, joined{std::move(st), std::move(j.subscription)});
+    if (overflow) return begin_close(k_close_queue_overflow, "send queue overflow", true);
+    do_write();
+  }
+
+  void drop_channel(std::map<std::string, joined>::iterator it) {
+    {
+      std::lock_guard lock(mu_);
+      it->second.state->closed = true;
+      for (const auto& m : it->second.state->held) queued_bytes_ -= select(m->frames)->size();
+      it->second.state->held.clear();
+    }
+    it->second.subscription.unsubscribe();
+    channels_.erase(it);
+  }
+
+  void on_leave(const inbound_message& m) {
+    std::optional<std::string> join_ref = m.join_ref;
+    if (auto it = channels_.find(m.topic); it != channels_.end()) {
+      join_ref = it->second.state->join_ref;
+      drop_channel(it);
+    }
+    send(encode_reply_ok(version_, reply_to::of(m)));
+    send(encode_close(version_, join_ref, m.topic));
+  }
+
+  // A system error on the channel, then phx_close, then the channel is gone.
+  void revoke(std::map<std::string, joined>::iterator it, std::string_view message) {
+    const auto st = it->second.state;
+    gw_->log.info("ws.channel_revoked", {{"conn", id_}, {"topic", st->topic}, {"reason", message}});
+    drop_channel(it);
+    send(encode_system(version_, st->join_ref, st->topic, "system", false, message, st->name));
+    send(encode_close(version_, st->join_ref, st->topic));
+  }
+
+  void on_access_token(const inbound_message& m) {
+    auto it = channels_.find(m.topic);
+    if (it == channels_.end()) return;
+    const auto* token = m.payload.if_contains("access_token");
+    if (token == nullptr || !token->is_string()) return;
+    auto p = gw_->verifier.verify(std::string_view(token->as_string()), gw_->now());
+    if (!p) {
+      gw_->metrics.auth_refusals_total.fetch_add(1, std::memory_order_relaxed);
+      return revoke(it, system_refusal_message(p.error()));
+    }
+    const auto& st = it->second.state;
+    if (st->key && !authorize_join(*p, *st->key).allowed()) return revoke(it, revoked_message(*st->key));
+    std::lock_guard lock(mu_);
+    st->who = std::make_shared<const principal>(std::move(*p));
+  }
+
+  // On every heartbeat (25 s): channels whose token expired get a system error and phx_close.
+  void check_expiry() {
+    const auto now = gw_->now();
+    for (auto it = channels_.begin(); it != channels_.end();) {
+      std::shared_ptr<const principal> who;
+      {
+        std::lock_guard lock(mu_);
+        who = it->second.state->who;
+      }
+      auto next = std::next(it);
+      if (auto expired = gw_->verifier.check_expiry(*who, now)) revoke(it, system_refusal_message(*expired));
+      it = next;
+    }
+  }
+
+  void on_broadcast(const inbound_message& m) {
+    const reply_to to = reply_to::of(m);
+    auto it = channels_.find(m.topic);
+    if (it == channels_.end()) {
+      if (m.ref) send(encode_reply_error(version_, to, "unmatched topic"));
+      return;
+    }
+    auto b = read_client_broadcast(m);
+    if (!b) {
+      if (m.ref) send(encode_reply_error(version_, to, b.error().message));
+      return;
+    }
+    const auto st = it->second.state;
+    if (st->key) {
+      std::shared_ptr<const principal> who;
+      {
+        std::lock_guard lock(mu_);
+        who = st->who;
+      }
+      if (who->role != auth_role::service_role) {
+        if (m.ref) send(encode_reply_error(version_, to, "Unauthorized: only service_role may broadcast on " + st->name));
+        return;
+      }
+    }
+    try {
+      gw_->the_hub.publish(st->name, b->event, b->payload,
+                           hub_publish_options{{}, id_, nullptr, b->encoding == payload_encoding::binary});
+    } catch (const core::error_exception& e) {
+      if (m.ref) send(encode_reply_error(version_, to, e.err().message));
+      return;
+    }
+    gw_->metrics.broadcasts_total.fetch_add(1, std::memory_order_relaxed);
+    if (st->ack && m.ref) send(encode_reply_ok(version_, to));
+  }
+
+  // Constant after construction.
+  const std::shared_ptr<gateway::state> gw_;
+  const asio::any_io_executor strand_;
+  websocket::stream<beast::tcp_stream> ws_;
+  const protocol_version version_;
+  const std::uint64_t id_;
+  const std::string peer_;
+  const std::shared_ptr<const principal> principal_;  // from the upgrade's apikey
+  std::uint64_t registry_id_ = 0;
+
+  // Strand only.
+  beast::flat_buffer rbuf_;
+  asio::steady_timer idle_timer_;
+  asio::steady_timer close_timer_;
+  std::chrono::steady_clock::time_point last_activity_{};
+  double join_tokens_;
+  std::chrono::steady_clock::time_point last_refill_;
+  out_frame current_;  // the frame being written
+  websocket::close_reason close_reason_;
+  bool close_started_ = false;
+  bool close_sent_ = false;
+  bool pending_close_ = false;
+  bool torn_down_ = false;
+  bool open_ = false;  // the upgrade completed
+  std::map<std::string, joined> channels_;  // by topic; the states' shared fields are guarded by mu_
+
+  // Shared with deliver().
+  std::mutex mu_;
+  // Guarded by mu_.
+  std::deque<out_frame> queue_;
+  std::size_t queued_bytes_ = 0;  // queue_ + held frames + current_
+  bool writing_ = false;
+  bool flush_posted_ = false;
+  bool closing_ = false;
+  bool overflow_ = false;
+};
+
+void channel_subscriber::deliver(const hub_message_ptr& message) noexcept {
+  session_->deliver(*state_, message);
+}
+
+}  // namespace
+
+void start_websocket_session(std::shared_ptr<gateway::state> gw, beast::tcp_stream stream,
+                             http::request<http::string_body> request, protocol_version version, principal who,
+                             std::string peer) {
+  auto s = std::make_shared<websocket_session>(std::move(gw), std::move(stream), version, std::move(who),
+                                               std::move(peer));
+  s->run(std::move(request));
+}
+
+}  // namespace rtcache::net
