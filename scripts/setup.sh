@@ -13,6 +13,7 @@ packages=(
   libtomlplusplus-dev                     # mapping and server config
   libssl-dev                              # JWT signatures (OpenSSL EVP)
   libcli11-dev libspdlog-dev libfmt-dev   # the rtcache binary: subcommands and logs
+  curl openssl                            # demo script: posts events, signs demo tokens
 )
 
 missing=()
@@ -36,4 +37,12 @@ if ((${#missing[@]})); then
   rm -f "$log"
 else
   echo "setup: all build and test packages present"
+fi
+
+# Node 20 and npm run the compatibility suite (tests/compat installs its pinned packages with npm ci).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "setup: node and npm are missing; installing Debian's nodejs and npm"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs npm >/dev/null
 fi

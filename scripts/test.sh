@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds and runs every rtcache test suite: unit + conformance tests (release), the same under
-# ASan+UBSan, bounded fuzz runs, and a benchmark smoke run. Ends with one line of totals.
+# Builds and runs every rtcache test suite: unit, conformance and gateway integration tests (release),
+# the supabase-js compatibility suite against the release binary, everything again under ASan+UBSan, the
+# threaded components under TSan, bounded fuzz runs, and a benchmark smoke run. Ends with one line of totals.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -57,6 +58,22 @@ suite() {
 step configure-release cmake --preset release
 step build-release cmake --build --preset release -j"$jobs"
 suite release
+
+# The real @supabase/supabase-js and realtime-js against the release binary.
+compat_log="$logs/compat.log"
+compat_rc=0
+scripts/compat.sh >"$compat_log" 2>&1 || compat_rc=$?
+compat_line=$(grep -E "^compat: [0-9]+ passed, [0-9]+ failed" "$compat_log" | tail -n 1 || true)
+if [ -z "$compat_line" ]; then
+  tail -n 40 "$compat_log"
+  echo "test: compat suite printed no totals; full log: $compat_log" >&2
+  failed=$((failed + 1))
+else
+  echo "test: $compat_line"
+  passed=$((passed + $(sed -E 's/compat: ([0-9]+) passed.*/\1/' <<<"$compat_line")))
+  failed=$((failed + $(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$compat_line")))
+fi
+if [ "$compat_rc" -ne 0 ]; then tail -n 60 "$compat_log"; fi
 
 step configure-asan cmake --preset asan
 step build-asan cmake --build --preset asan -j"$jobs"
