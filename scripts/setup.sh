@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian 12 machine lacks to build and test rtcache. Idempotent and quiet:
 # it asks apt only for packages that are missing and prints one line per action.
+#   scripts/setup.sh          what the demo needs
+#   scripts/setup.sh --test   plus what only the test command needs (Chromium)
 set -euo pipefail
 
 packages=(
@@ -14,7 +16,11 @@ packages=(
   libssl-dev                              # JWT signatures (OpenSSL EVP)
   libcli11-dev libspdlog-dev libfmt-dev   # the rtcache binary: subcommands and logs
   curl openssl                            # demo script: posts events, signs demo tokens
+  libpq-dev                               # the PostgreSQL replication source and the demo API
+  postgresql                              # PostgreSQL 15 for integration tests, benches and the demo
 )
+# The test command also needs a browser for the end-to-end suite (playwright-core drives Debian's Chromium).
+if [ "${1:-}" = "--test" ]; then packages+=(chromium); fi
 
 missing=()
 for p in "${packages[@]}"; do

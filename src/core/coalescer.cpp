@@ -64,18 +64,16 @@ void merge_into(event& kept, event incoming) {
 coalescer::coalescer(coalescer_config config)
     : window_(std::clamp(config.window, k_min_window, k_max_window)), max_pending_(std::max<std::size_t>(1, config.max_pending)) {}
 
-coalescer::entry* coalescer::find(const event& e) {
-  auto it = std::find_if(entries_.begin(), entries_.end(), [&](const entry& x) {
-    return x.ev.act == e.act && x.ev.id == e.id && x.ev.type == e.type;
-  });
-  return it == entries_.end() ? nullptr : &*it;
+void coalescer::doc_key(const event& e, std::string& out) {
+  out.assign(e.type);
+  out.push_back('\0');
+  out.append(e.id);
 }
 
-std::uint64_t coalescer::doc_rank(const event& e) {
-  for (const auto& x : entries_) {
-    if (x.ev.id == e.id && x.ev.type == e.type) return x.doc_order;
-  }
-  return next_doc_rank_++;
+void coalescer::entry_key(const event& e, std::string& out) {
+  doc_key(e, out);
+  out.push_back('\0');
+  out.push_back(static_cast<char>('0' + static_cast<int>(e.act)));
 }
 
 void coalescer::offer(event e, time_point now) {
@@ -84,8 +82,9 @@ void coalescer::offer(event e, time_point now) {
     ++absorbed_;
     return;
   }
-  if (entry* existing = find(e)) {
-    merge_into(existing->ev, std::move(e));
+  entry_key(e, key_scratch_);
+  if (auto it = entry_index_.find(key_scratch_); it != entry_index_.end()) {
+    merge_into(entries_[it->second].ev, std::move(e));
     ++absorbed_;
     return;
   }
@@ -93,10 +92,15 @@ void coalescer::offer(event e, time_point now) {
     // Overflow rule: the whole window degrades to one resync (see batch::resync).
     absorbed_ += entries_.size() + 1;
     entries_.clear();
+    entry_index_.clear();
+    doc_ranks_.clear();
     resync_ = true;
     return;
   }
-  const std::uint64_t rank = doc_rank(e);
+  entry_index_.emplace(key_scratch_, entries_.size());
+  doc_key(e, key_scratch_);
+  const std::uint64_t rank = doc_ranks_.try_emplace(key_scratch_, next_doc_rank_).first->second;
+  if (rank == next_doc_rank_) ++next_doc_rank_;
   entries_.push_back({std::move(e), rank});
 }
 
@@ -117,6 +121,8 @@ batch coalescer::flush() {
   out.events.reserve(entries_.size());
   for (auto& x : entries_) out.events.push_back(std::move(x.ev));
   entries_.clear();
+  entry_index_.clear();
+  doc_ranks_.clear();
   deadline_.reset();
   resync_ = false;
   absorbed_ = 0;

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace rtcache::core {
@@ -66,12 +67,17 @@ class coalescer {
     event ev;
     std::uint64_t doc_order;  // arrival rank of the document (type, id)
   };
-  entry* find(const event& e);
-  std::uint64_t doc_rank(const event& e);
+  // Index keys: "type\0id" for a document, plus "\0<action>" for an entry. Lookups are O(1) so a batch
+  // near max_pending costs linear, not quadratic, time.
+  static void doc_key(const event& e, std::string& out);
+  static void entry_key(const event& e, std::string& out);
 
   std::chrono::milliseconds window_;
   std::size_t max_pending_;
   std::vector<entry> entries_;
+  std::unordered_map<std::string, std::size_t> entry_index_;   // entry_key -> entries_ slot
+  std::unordered_map<std::string, std::uint64_t> doc_ranks_;   // doc_key -> arrival rank
+  std::string key_scratch_;
   std::optional<time_point> deadline_;
   bool resync_ = false;
   std::uint64_t absorbed_ = 0;
