@@ -59,21 +59,36 @@ step configure-release cmake --preset release
 step build-release cmake --build --preset release -j"$jobs"
 suite release
 
+# npm_suite NAME SCRIPT: runs a script that ends with "NAME: N passed, M failed" and adds its counts.
+npm_suite() {
+  local name=$1 script=$2
+  local log="$logs/$name.log"
+  local rc=0 start=$SECONDS
+  RTCACHE_BIN="$root/build/release/src/main/rtcache" "$script" >"$log" 2>&1 || rc=$?
+  local line
+  line=$(grep -E "^$name: [0-9]+ passed, [0-9]+ failed" "$log" | tail -n 1 || true)
+  if [ -z "$line" ]; then
+    tail -n 40 "$log"
+    echo "test: $name printed no totals; full log: $log" >&2
+    failed=$((failed + 1))
+    return
+  fi
+  echo "test: $line ($(($SECONDS - start)) s)"
+  local fails
+  fails=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+  passed=$((passed + $(sed -E "s/$name: ([0-9]+) passed.*/\1/" <<<"$line")))
+  failed=$((failed + fails))
+  if [ "$rc" -ne 0 ]; then
+    tail -n 60 "$log"
+    # A script that failed without counting a failed test still fails the run.
+    if [ "$fails" -eq 0 ]; then failed=$((failed + 1)); fi
+  fi
+}
+
 # The real @supabase/supabase-js and realtime-js against the release binary.
-compat_log="$logs/compat.log"
-compat_rc=0
-scripts/compat.sh >"$compat_log" 2>&1 || compat_rc=$?
-compat_line=$(grep -E "^compat: [0-9]+ passed, [0-9]+ failed" "$compat_log" | tail -n 1 || true)
-if [ -z "$compat_line" ]; then
-  tail -n 40 "$compat_log"
-  echo "test: compat suite printed no totals; full log: $compat_log" >&2
-  failed=$((failed + 1))
-else
-  echo "test: $compat_line"
-  passed=$((passed + $(sed -E 's/compat: ([0-9]+) passed.*/\1/' <<<"$compat_line")))
-  failed=$((failed + $(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$compat_line")))
-fi
-if [ "$compat_rc" -ne 0 ]; then tail -n 60 "$compat_log"; fi
+npm_suite compat scripts/compat.sh
+# The TypeScript SDK: conformance vectors, playbook cases, React hooks, integration against the release binary.
+npm_suite sdk-ts scripts/sdk-ts.sh
 
 step configure-asan cmake --preset asan
 step build-asan cmake --build --preset asan -j"$jobs"
