@@ -1,0 +1,168 @@
+// decode -> adapt -> map -> route -> sink, one CopyData payload at a time (see replication_session.hpp).
+#include "rtcache/pg/replication_session.hpp"
+
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace rtcache::pg {
+
+std::string_view to_string(log_level level) noexcept {
+  switch (level) {
+    case log_level::debug: return "debug";
+    case log_level::info: return "info";
+    case log_level::warn: return "warn";
+    case log_level::error: return "error";
+  }
+  return "info";
+}
+
+replication_session::replication_session(const net::mapping_config& config, net::routed_sink& sink, log_fn log,
+                                         lsn confirmed)
+    : config_(&config),
+      mapper_(config),
+      sink_(&sink),
+      log_(std::move(log)),
+      router_(config.limits),
+      tracker_(confirmed) {}
+
+void replication_session::log(log_level level, std::string_view event, std::initializer_list<log_field> fields) const {
+  if (log_) log_(level, event, std::span<const log_field>(fields.begin(), fields.size()));
+}
+
+void replication_session::reset_connection() {
+  relations_.clear();
+  types_.clear();
+  tracker_.abandon();
+  router_.begin();  // discards the rows of an unfinished transaction; they are resent
+}
+
+result<consume_outcome> replication_session::consume(std::string_view payload) {
+  auto decoded = decode_copy_data(payload);
+  if (!decoded) return decoded.error();
+  if (const auto* k = std::get_if<primary_keepalive>(&*decoded)) {
+    if (k->wal_end > counters_.server_wal_end) counters_.server_wal_end = k->wal_end;
+    tracker_.keepalive(k->wal_end);
+    consume_outcome out;
+    out.reply_requested = k->reply_requested;
+    return out;
+  }
+  const auto& x = std::get<xlog_data>(*decoded);
+  if (x.wal_end > counters_.server_wal_end) counters_.server_wal_end = x.wal_end;
+  tracker_.received(x.wal_start);
+  return consume_message(x.payload);
+}
+
+result<consume_outcome> replication_session::consume_message(std::string_view pgoutput) {
+  auto decoded = decode_message(pgoutput);
+  if (!decoded) return decoded.error();
+  return on_message(std::move(*decoded));
+}
+
+template <class Change>
+result<void> replication_session::on_change(const Change& change) {
+  if (!tracker_.in_transaction()) {
+    return error{errc::bad_value, std::string(message_name(message{change})) + " outside a transaction"};
+  }
+  if (tracker_.skipping()) return {};
+  ++counters_.rows;
+  const auto rel = relations_.find(change.relation_oid);
+  if (!rel) {
+    return error{errc::bad_value, std::string(message_name(message{change})) + ": relation oid " +
+                                      std::to_string(change.relation_oid) + " has no Relation message"};
+  }
+  auto row = adapt(*rel, change, types_, context_);
+  if (!row) return row.error();
+  auto mapped = mapper_.map(*row);
+  if (!mapped) {
+    ++counters_.rows_failed;
+    log(log_level::warn, "row_unmapped",
+        {{"table", row->schema + "." + row->table}, {"xid", std::to_string(context_.xid)},
+         {"code", std::string(core::to_string(mapped.error().code))}, {"reason", mapped.error().message}});
+    return {};
+  }
+  if (!mapped->has_value()) return {};  // a table the mapping does not name
+  ++counters_.rows_mapped;
+  for (const net::mapping_warning& w : (*mapped)->warnings) {
+    log(log_level::debug, "mapping_warning",
+        {{"table", row->schema + "." + row->table}, {"column", w.column}, {"reason", w.message}});
+  }
+  if (router_.add(**mapped)) sink_->publish(router_.take_pending());
+  return {};
+}
+
+result<consume_outcome> replication_session::on_message(message m) {
+  consume_outcome out;
+  if (auto* b = std::get_if<begin_message>(&m)) {
+    if (tracker_.in_transaction()) return error{errc::bad_value, "Begin inside an open transaction"};
+    if (!tracker_.begin(b->final_lsn)) {
+      ++counters_.skipped_transactions;
+      log(log_level::debug, "transaction_skipped",
+          {{"final_lsn", format_lsn(b->final_lsn)}, {"confirmed", format_lsn(tracker_.confirmed())}});
+    }
+    router_.begin();
+    auto ts = format_rfc3339(b->commit_time);
+    context_.commit_ts = ts ? std::move(*ts) : std::string{};
+    context_.xid = b->xid;
+    counters_.last_commit_time = b->commit_time;
+    return out;
+  }
+  if (auto* c = std::get_if<commit_message>(&m)) {
+    if (!tracker_.in_transaction()) return error{errc::bad_value, "Commit without Begin"};
+    const bool skipped = tracker_.skipping();
+    const std::uint64_t rows = router_.rows();
+    if (!skipped) {
+      net::routed_rows rest = router_.commit(context_.commit_ts);
+      if (!rest.empty()) sink_->publish(std::move(rest));
+      ++counters_.transactions;
+    }
+    tracker_.committed(c->end_lsn);
+    counters_.last_commit_time = c->commit_time;
+    out.committed = true;
+    if (!skipped) {
+      log(log_level::debug, "commit",
+          {{"end_lsn", format_lsn(c->end_lsn)}, {"xid", std::to_string(context_.xid)}, {"rows", std::to_string(rows)}});
+    }
+    return out;
+  }
+  if (auto* r = std::get_if<relation_message>(&m)) {
+    auto applied = relations_.apply(std::move(*r));
+    if (!applied) return applied.error();
+    return out;
+  }
+  if (auto* y = std::get_if<type_message>(&m)) {
+    auto applied = types_.apply(*y);
+    if (!applied) return applied.error();
+    return out;
+  }
+  if (std::holds_alternative<origin_message>(m)) return out;
+  if (auto* t = std::get_if<truncate_message>(&m)) {
+    if (tracker_.skipping()) return out;
+    ++counters_.truncates;
+    auto tables = truncated_tables(*t, relations_, *config_);
+    if (!tables) return tables.error();
+    for (const std::string& table : *tables) {
+      log(log_level::warn, "truncate_not_routed",
+          {{"table", table},
+           {"reason", "TRUNCATE carries no rows: no contract event is sent; clients see the rows gone on their "
+                      "next refetch"}});
+    }
+    return out;
+  }
+  result<void> done = std::visit(
+      [this](const auto& change) -> result<void> {
+        using T = std::decay_t<decltype(change)>;
+        if constexpr (std::is_same_v<T, insert_message> || std::is_same_v<T, update_message> ||
+                      std::is_same_v<T, delete_message>) {
+          return on_change(change);
+        } else {
+          return {};
+        }
+      },
+      m);
+  if (!done) return done.error();
+  return out;
+}
+
+}  // namespace rtcache::pg

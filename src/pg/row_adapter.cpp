@@ -1,0 +1,124 @@
+// pgoutput change -> net::row_change (see row_adapter.hpp).
+#include "rtcache/pg/row_adapter.hpp"
+
+#include <utility>
+
+namespace rtcache::pg {
+
+result<void> type_cache::apply(const type_message& type) {
+  if (names_.count(type.oid) == 0 && names_.size() >= max_types_) {
+    return error{errc::too_many, "Type: more than " + std::to_string(max_types_) + " types in one session (oid " +
+                                     std::to_string(type.oid) + ")"};
+  }
+  names_[type.oid] = type.schema.empty() ? type.name : type.schema + "." + type.name;
+  return {};
+}
+
+std::string type_cache::find(std::uint32_t oid) const {
+  const auto it = names_.find(oid);
+  return it == names_.end() ? std::string{} : it->second;
+}
+
+namespace {
+
+std::string table_name(const relation_message& rel) {
+  return (rel.schema.empty() ? std::string("pg_catalog") : rel.schema) + "." + rel.name;
+}
+
+result<std::vector<net::row_value>> convert(const relation_message& rel, const tuple_data& tuple,
+                                             std::string_view what) {
+  if (tuple.size() != rel.columns.size()) {
+    return error{errc::bad_value, std::string(what) + " of " + table_name(rel) + ": " + std::to_string(tuple.size()) +
+                                      " values for " + std::to_string(rel.columns.size()) + " columns"};
+  }
+  std::vector<net::row_value> out;
+  out.reserve(tuple.size());
+  for (std::size_t i = 0; i < tuple.size(); ++i) {
+    const column_value& v = tuple[i];
+    switch (v.kind) {
+      case value_kind::null: out.push_back(net::row_value::null()); break;
+      case value_kind::unchanged_toast: out.push_back(net::row_value::unchanged_toast()); break;
+      case value_kind::text: out.push_back(net::row_value::of(v.bytes)); break;
+      case value_kind::binary:
+        return error{errc::bad_value, std::string(what) + " of " + table_name(rel) + ": column " +
+                                          rel.columns[i].name + " is binary; the source reads text values only"};
+    }
+  }
+  return out;
+}
+
+net::row_change skeleton(const relation_message& rel, net::row_kind kind, const type_cache& types,
+                         const change_context& context) {
+  net::row_change c;
+  c.schema = rel.schema.empty() ? "pg_catalog" : rel.schema;
+  c.table = rel.name;
+  c.kind = kind;
+  c.columns.reserve(rel.columns.size());
+  for (const relation_column& col : rel.columns) {
+    c.columns.push_back(net::row_column{col.name, col.type_oid, types.find(col.type_oid), col.is_key});
+  }
+  c.commit_ts = context.commit_ts;
+  c.xid = context.xid;
+  return c;
+}
+
+net::old_row_kind old_kind(old_tuple_kind kind) {
+  switch (kind) {
+    case old_tuple_kind::none: return net::old_row_kind::none;
+    case old_tuple_kind::key: return net::old_row_kind::key;
+    case old_tuple_kind::full: return net::old_row_kind::full;
+  }
+  return net::old_row_kind::none;
+}
+
+}  // namespace
+
+result<net::row_change> adapt(const relation_message& rel, const insert_message& change, const type_cache& types,
+                              const change_context& context) {
+  net::row_change c = skeleton(rel, net::row_kind::insert, types, context);
+  auto values = convert(rel, change.new_tuple, "Insert");
+  if (!values) return values.error();
+  c.new_row = std::move(*values);
+  return c;
+}
+
+result<net::row_change> adapt(const relation_message& rel, const update_message& change, const type_cache& types,
+                              const change_context& context) {
+  net::row_change c = skeleton(rel, net::row_kind::update, types, context);
+  auto values = convert(rel, change.new_tuple, "Update");
+  if (!values) return values.error();
+  c.new_row = std::move(*values);
+  c.old_kind = old_kind(change.old_kind);
+  if (change.old_kind != old_tuple_kind::none) {
+    auto old_values = convert(rel, change.old_tuple, "Update (old row)");
+    if (!old_values) return old_values.error();
+    c.old_row = std::move(*old_values);
+  }
+  return c;
+}
+
+result<net::row_change> adapt(const relation_message& rel, const delete_message& change, const type_cache& types,
+                              const change_context& context) {
+  net::row_change c = skeleton(rel, net::row_kind::del, types, context);
+  c.old_kind = change.old_kind == old_tuple_kind::full ? net::old_row_kind::full : net::old_row_kind::key;
+  auto old_values = convert(rel, change.old_tuple, "Delete");
+  if (!old_values) return old_values.error();
+  c.old_row = std::move(*old_values);
+  return c;
+}
+
+result<std::vector<std::string>> truncated_tables(const truncate_message& truncate, const relation_cache& relations,
+                                                  const net::mapping_config& config) {
+  std::vector<std::string> out;
+  for (const std::uint32_t oid : truncate.relation_oids) {
+    const auto rel = relations.find(oid);
+    if (!rel) {
+      return error{errc::bad_value, "Truncate: relation oid " + std::to_string(oid) + " has no Relation message"};
+    }
+    const std::string schema = rel->schema.empty() ? "pg_catalog" : rel->schema;
+    if (config.find(schema, rel->name) != nullptr) out.push_back(schema + "." + rel->name);
+  }
+  return out;
+}
+
+}  // namespace rtcache::pg

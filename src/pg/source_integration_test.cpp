@@ -1,0 +1,799 @@
+// Integration tests of the PostgreSQL source against a real PostgreSQL 15, started by the ctest fixture
+// (scripts/pg_cluster.sh; the cluster directory comes in RTCACHE_PG_CLUSTER). Each test uses its own tables,
+// publication and slot. Waiting is for an expected state with a generous deadline, never a timing assertion.
+#include "rtcache/pg/source.hpp"
+
+#include "recording_sink.hpp"
+
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace rtcache::pg {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string cluster_dir() {
+  const char* dir = std::getenv("RTCACHE_PG_CLUSTER");
+  return dir != nullptr ? dir : "";
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string conninfo() {
+  std::string c = read_file(cluster_dir() + "/conninfo");
+  while (!c.empty() && (c.back() == '\n' || c.back() == ' ')) c.pop_back();
+  return c;
+}
+
+int cluster(const std::string& command) {
+  const std::string cmd = std::string(RTCACHE_SOURCE_DIR) + "/scripts/pg_cluster.sh " + command + " '" +
+                          cluster_dir() + "' >/dev/null";
+  return std::system(cmd.c_str());
+}
+
+// A plain (non-replication) connection for the tests' own SQL.
+class db {
+ public:
+  explicit db(const std::string& info = conninfo()) : conn_(PQconnectdb(info.c_str())) {}
+  ~db() { PQfinish(conn_); }
+  db(const db&) = delete;
+  db& operator=(const db&) = delete;
+  bool ok() const { return PQstatus(conn_) == CONNECTION_OK; }
+  std::string error() const { return PQerrorMessage(conn_); }
+
+  // Runs `sql`; false on error (for statements racing a server crash).
+  bool try_exec(const std::string& sql) {
+    PGresult* r = PQexec(conn_, sql.c_str());
+    const auto status = PQresultStatus(r);
+    PQclear(r);
+    return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+  }
+
+  // Runs `sql`; fails the test on error. Returns the first column of the first row, if any.
+  std::string exec(const std::string& sql) {
+    PGresult* r = PQexec(conn_, sql.c_str());
+    const auto status = PQresultStatus(r);
+    std::string value;
+    if (status == PGRES_TUPLES_OK && PQntuples(r) > 0 && PQnfields(r) > 0) value = PQgetvalue(r, 0, 0);
+    EXPECT_TRUE(status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) << sql << ": " << PQerrorMessage(conn_);
+    PQclear(r);
+    return value;
+  }
+
+ private:
+  PGconn* conn_;
+};
+
+// Polls `done` until it holds or `deadline` passes (then the caller's assertion fails with its state).
+bool eventually(const std::function<bool()>& done, std::chrono::seconds deadline = 60s) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return done();
+}
+
+std::string mapping_toml(const std::string& prefix) {
+  return "[tables.\"public." + prefix + "_wo\"]\n"
+         "doc_type = \"wo\"\nid_column = \"id\"\nfactory_column = \"factory_id\"\nversion_column = \"version\"\n"
+         "status_column = \"status\"\napprove_values = [\"approved\"]\nreject_values = [\"rejected\"]\n"
+         "patch = [\"status\", \"qty\"]\n"
+         "[tables.\"public." + prefix + "_pl\"]\n"
+         "doc_type = \"pl\"\nid_column = \"id\"\nfactory_column = \"factory_id\"\n";
+}
+
+net::mapping_config mapping_for(const std::string& prefix) {
+  auto m = net::parse_mapping_config(mapping_toml(prefix));
+  EXPECT_TRUE(m) << m.error().message;
+  return std::move(m).value();
+}
+
+void create_tables(db& d, const std::string& prefix, bool full = true) {
+  d.exec("DROP TABLE IF EXISTS " + prefix + "_wo, " + prefix + "_pl");
+  d.exec("CREATE TABLE " + prefix + "_wo (id text PRIMARY KEY, factory_id text NOT NULL, version bigint, "
+         "status text, qty int, notes text)");
+  d.exec("CREATE TABLE " + prefix + "_pl (id text PRIMARY KEY, factory_id text NOT NULL)");
+  if (full) {
+    d.exec("ALTER TABLE " + prefix + "_wo REPLICA IDENTITY FULL");
+    d.exec("ALTER TABLE " + prefix + "_pl REPLICA IDENTITY FULL");
+  }
+}
+
+struct log_record {
+  log_level level;
+  std::string event;
+  std::map<std::string, std::string> fields;
+};
+
+// A source on its own thread with a recording sink; stopped and its slot and publication dropped at the end.
+class running_source {
+ public:
+  running_source(const std::string& prefix, source_config config = {}) : mapping_(mapping_for(prefix)) {
+    if (config.conninfo.empty()) config.conninfo = conninfo();
+    config.slot = config.slot == "rtcache" ? prefix + "_slot" : config.slot;
+    config.publication = config.publication == "rtcache" ? prefix + "_pub" : config.publication;
+    config.status_interval = 100ms;
+    config.backoff.initial = 50ms;
+    config.backoff.max = 500ms;
+    config.random = [] { return 0.5; };
+    owns_slot_ = config.slot == "rtcache";  // a test naming the slot shares another source's
+    slot_ = config.slot;
+    publication_ = config.publication;
+    source_ = std::make_unique<source>(config, mapping_, sink_, [this](log_level l, std::string_view e,
+                                                                       std::span<const log_field> fields) {
+      log_record r{l, std::string(e), {}};
+      for (const log_field& f : fields) r.fields[std::string(f.key)] = f.value;
+      std::lock_guard lock(mutex_);
+      logs_.push_back(std::move(r));
+    });
+    thread_ = std::thread([this] { source_->run(); });
+  }
+  ~running_source() {
+    stop();
+    if (!owns_slot_) return;
+    db d;
+    eventually([&] {
+      return d.exec("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" + slot_ + "' AND active") == "0";
+    });
+    d.exec("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '" + slot_ + "'");
+    d.exec("DROP PUBLICATION IF EXISTS " + publication_);
+  }
+  void stop() {
+    if (thread_.joinable()) {
+      source_->stop();
+      thread_.join();
+    }
+  }
+  bool wait_streaming() {
+    return eventually([&] { return has_log("replication_started"); });
+  }
+  bool has_log(const std::string& event) const {
+    std::lock_guard lock(mutex_);
+    for (const log_record& r : logs_) {
+      if (r.event == event) return true;
+    }
+    return false;
+  }
+  std::vector<log_record> logs() const {
+    std::lock_guard lock(mutex_);
+    return logs_;
+  }
+  test::recording_sink& sink() { return sink_; }
+  source& src() { return *source_; }
+
+ private:
+  net::mapping_config mapping_;
+  test::recording_sink sink_;
+  std::unique_ptr<source> source_;
+  std::thread thread_;
+  bool owns_slot_ = true;
+  std::string slot_;
+  std::string publication_;
+  mutable std::mutex mutex_;
+  std::vector<log_record> logs_;
+};
+
+class PgSource : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(cluster_dir().empty()) << "RTCACHE_PG_CLUSTER is not set: run through ctest, whose fixture "
+                                           "starts PostgreSQL with scripts/pg_cluster.sh";
+    ASSERT_TRUE(std::filesystem::exists(cluster_dir() + "/conninfo"))
+        << "no PostgreSQL cluster in " << cluster_dir() << " (did the pg_source_cluster_start fixture fail?)";
+    db d;
+    ASSERT_TRUE(d.ok()) << "cannot connect to the test PostgreSQL: " << d.error();
+  }
+};
+
+// Channels of the recorded messages that name the given doc ids, in order.
+std::vector<std::string> doc_channels(const std::vector<std::string>& channels) {
+  std::vector<std::string> out;
+  for (const std::string& c : channels) {
+    if (c.rfind("doc:", 0) == 0) out.push_back(c);
+  }
+  return out;
+}
+
+const core::event* find_event(const std::vector<core::event>& events, const std::vector<std::string>& channels,
+                              const std::string& channel, core::action act) {
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (channels[i] == channel && events[i].act == act) return &events[i];
+  }
+  return nullptr;
+}
+
+TEST_F(PgSource, EveryDmlKindReachesTheSinkAsContractEvents) {
+  db d;
+  create_tables(d, "dml");
+  running_source s("dml");
+  ASSERT_TRUE(s.wait_streaming());
+  d.exec("INSERT INTO dml_wo VALUES ('w1', 'f1', 1, 'open', 3, 'n')");
+  d.exec("UPDATE dml_wo SET qty = 4, version = 2 WHERE id = 'w1'");
+  d.exec("UPDATE dml_wo SET status = 'approved', version = 3 WHERE id = 'w1'");
+  d.exec("UPDATE dml_wo SET status = 'rejected', version = 4 WHERE id = 'w1'");
+  d.exec("DELETE FROM dml_wo WHERE id = 'w1'");
+  ASSERT_TRUE(eventually([&] { return s.src().status().transactions >= 5; }));
+  const auto events = s.sink().events();
+  const auto channels = s.sink().channels();
+  const core::event* create = find_event(events, channels, "doc:wo:w1", core::action::create);
+  ASSERT_NE(create, nullptr);
+  EXPECT_EQ(create->factory_id, "f1");
+  EXPECT_EQ(create->version, 1);
+  ASSERT_TRUE(create->ts.has_value());
+  const core::event* update = find_event(events, channels, "doc:wo:w1", core::action::update);
+  ASSERT_NE(update, nullptr);
+  EXPECT_EQ(update->changed_keys, (std::vector<std::string>{"version", "qty"}));
+  ASSERT_TRUE(update->patch.has_value());
+  EXPECT_NE(find_event(events, channels, "doc:wo:w1", core::action::approve), nullptr);
+  EXPECT_NE(find_event(events, channels, "doc:wo:w1", core::action::reject), nullptr);
+  EXPECT_NE(find_event(events, channels, "doc:wo:w1", core::action::del), nullptr);
+  EXPECT_NE(find_event(events, channels, "list:wo:f1", core::action::create), nullptr);
+  EXPECT_NE(find_event(events, channels, "factory:f1", core::action::del), nullptr);
+  const source_status st = s.src().status();
+  EXPECT_TRUE(st.connected);
+  EXPECT_EQ(st.rows_mapped, 5U);
+  EXPECT_GT(st.confirmed.value, 0U);
+}
+
+TEST_F(PgSource, MultiRowMultiTableTransactionSummarisesOncePerTypeAndAction) {
+  db d;
+  create_tables(d, "multi");
+  running_source s("multi");
+  ASSERT_TRUE(s.wait_streaming());
+  d.exec("BEGIN; INSERT INTO multi_wo SELECT 'w' || i, 'f1', 1, 'open', i, NULL FROM generate_series(1, 3) i; "
+         "INSERT INTO multi_pl VALUES ('p1', 'f1'), ('p2', 'f2'); COMMIT");
+  ASSERT_TRUE(eventually([&] { return s.src().status().transactions >= 1; }));
+  const auto events = s.sink().events();
+  const auto channels = s.sink().channels();
+  std::map<std::string, std::uint64_t> summaries;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (events[i].is_summary()) summaries[channels[i] + "/" + events[i].type] = events[i].count.value_or(0);
+  }
+  EXPECT_EQ(summaries, (std::map<std::string, std::uint64_t>{
+                           {"factory:f1/wo", 3}, {"factory:f1/pl", 1}, {"factory:f2/pl", 1}}));
+  EXPECT_EQ(doc_channels(channels).size(), 5U);
+}
+
+TEST_F(PgSource, BulkUpdateCostsOneSummaryAndCapsListMessages) {
+  db d;
+  create_tables(d, "bulk");
+  d.exec("INSERT INTO bulk_wo SELECT 'w' || i, 'f1', 1, 'open', i, NULL FROM generate_series(1, 2500) i");
+  running_source s("bulk");
+  ASSERT_TRUE(s.wait_streaming());
+  d.exec("UPDATE bulk_wo SET qty = qty + 1, version = 2");
+  ASSERT_TRUE(eventually([&] { return s.src().status().transactions >= 1; }));
+  const auto events = s.sink().events();
+  const auto channels = s.sink().channels();
+  std::size_t docs = 0, lists = 0, summaries = 0;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (channels[i].rfind("doc:", 0) == 0) ++docs;
+    if (channels[i].rfind("list:", 0) == 0) ++lists;
+    if (events[i].is_summary()) {
+      ++summaries;
+      EXPECT_EQ(events[i].count, 2500U);
+      EXPECT_EQ(events[i].act, core::action::update);
+    }
+  }
+  EXPECT_EQ(docs, 2500U);
+  EXPECT_EQ(lists, 1000U);  // routing_limits::list_row_limit
+  EXPECT_EQ(summaries, 1U);
+}
+
+TEST_F(PgSource, RowMovingFactoryIsDeleteInOldAndCreateInNew) {
+  db d;
+  create_tables(d, "move");
+  d.exec("INSERT INTO move_wo VALUES ('w1', 'f1', 1, 'open', 1, NULL)");
+  running_source s("move");
+  ASSERT_TRUE(s.wait_streaming());
+  d.exec("UPDATE move_wo SET factory_id = 'f2', version = 2 WHERE id = 'w1'");
+  ASSERT_TRUE(eventually([&] { return s.src().status().transactions >= 1; }));
+  const auto events = s.sink().events();
+  const auto channels = s.sink().channels();
+  const core::event* gone = find_event(events, channels, "list:wo:f1", core::action::del);
+  const core::event* came = find_event(events, channels, "list:wo:f2", core::action::create);
+  ASSERT_NE(gone, nullptr);
+  ASSERT_NE(came, nullptr);
+  EXPECT_EQ(gone->factory_id, "f1");
+  EXPECT_EQ(came->factory_id, "f2");
+  EXPECT_NE(find_event(events, channels, "factory:f1", core::action::del), nullptr);
+  EXPECT_NE(find_event(events, channels, "factory:f2", core::action::create), nullptr);
+}
+
+TEST_F(PgSource, AlterTableMidStreamKeepsRoutingWithTheNewColumns) {
+  db d;
+  create_tables(d, "alter");
+  running_source s("alter");
+  ASSERT_TRUE(s.wait_streaming());
+  d.exec("INSERT INTO alter_wo VALUES ('w1', 'f1', 1, 'open', 1, NULL)");
+  d.exec("ALTER TABLE alter_wo ADD COLUMN priority int DEFAULT 3");
+  d.exec("INSERT INTO alter_wo (id, factory_id, version, priority) VALUES ('w2', 'f1', 1, 9)");
+  d.exec("UPDATE alter_wo SET priority = 5, version = 2 WHERE id = 'w1'");
+  d.exec("ALTER TABLE alter_wo DROP COLUMN notes");
+  d.exec("INSERT INTO alter_wo (id, factory_id, version) VALUES ('w3', 'f1', 1)");
+  d.exec("DELETE FROM alter_wo WHERE id = 'w2'");
+  ASSERT_TRUE(eventually([&] { return s.src().status().transactions >= 5; }));
+  const auto events = s.sink().events();
+  const auto channels = s.sink().channels();
+  const core::event* update = find_event(events, channels, "doc:wo:w1", core::action::update);
+  ASSERT_NE(update, nullptr);
+  EXPECT_EQ(update->changed_keys, (std::vector<std::string>{"version", "priority"}));
+  EXPECT_NE(find_event(events, channels, "doc:wo:w3", core::action::create), nullptr);
+  EXPECT_NE(find_event(events, channels, "doc:wo:w2", core::action::del), nullptr);
+  EXPECT_EQ(s.src().status().rows_failed, 0U);
+}
+
+TEST_F(PgSource, UnchangedToastValueIsNotAChange) {
+  db d;
+  create_tables(d, "toast");
+  d.exec("ALTER TABLE toast_wo ALTER COLUMN notes SET STORAGE EXTERNAL");
+  running_source s("toast");
+  ASSERT_TRUE(s.wait_streaming());
+  d.exec("INSERT INTO toast_wo VALUES ('w1', 'f1', 1, 'open', 1, repeat(md5('big'), 400))");
+  d.exec("UPDATE toast_wo SET qty = 2, version = 2 WHERE id = 'w1'");
+  d.exec("UPDATE toast_wo SET notes = repeat(md5('other'), 400), version = 3 WHERE id = 'w1'");
+  ASSERT_TRUE(eventually([&] { return s.src().status().transactions >= 3; }));
+  const auto events = s.sink().events();
+  const auto channels = s.sink().channels();
+  std::vector<const core::event*> updates;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (channels[i] == "doc:wo:w1" && events[i].act == core::action::update) updates.push_back(&events[i]);
+  }
+  ASSERT_EQ(updates.size(), 2U);
+  EXPECT_EQ(updates[0]->changed_keys, (std::vector<std::string>{"version", "qty"}));
+  EXPECT_EQ(updates[1]->changed_keys, (std::vector<std::string>{"version", "notes"}));
+  EXPECT_EQ(s.src().status().rows_failed, 0U);
+}
+
+TEST_F(PgSource, TruncateIsCountedAndLoggedNotRouted) {
+  db d;
+  create_tables(d, "trunc");
+  d.exec("INSERT INTO trunc_wo VALUES ('w1', 'f1', 1, 'open', 1, NULL)");
+  running_source s("trunc");
+  ASSERT_TRUE(s.wait_streaming());
+  d.exec("TRUNCATE trunc_wo");
+  d.exec("INSERT INTO trunc_wo VALUES ('w2', 'f1', 1, 'open', 1, NULL)");
+  ASSERT_TRUE(eventually([&] { return s.src().status().transactions >= 2; }));
+  EXPECT_EQ(s.src().status().truncates, 1U);
+  EXPECT_TRUE(s.has_log("truncate_not_routed"));
+  EXPECT_EQ(doc_channels(s.sink().channels()), std::vector<std::string>{"doc:wo:w2"});
+}
+
+// Inserts `count` rows, one transaction each, ids prefix1..prefixN.
+void insert_each(db& d, const std::string& table, int from, int to) {
+  for (int i = from; i <= to; ++i) {
+    d.exec("INSERT INTO " + table + " VALUES ('w" + std::to_string(i) + "', 'f1', 1, 'open', 1, NULL)");
+  }
+}
+
+std::vector<std::string> expected_docs(int from, int to) {
+  std::vector<std::string> out;
+  for (int i = from; i <= to; ++i) out.push_back("doc:wo:w" + std::to_string(i));
+  return out;
+}
+
+TEST_F(PgSource, DroppedConnectionReconnectsAndResumesWithoutLossOrDuplicate) {
+  db d;
+  create_tables(d, "drop");
+  running_source s("drop");
+  ASSERT_TRUE(s.wait_streaming());
+  insert_each(d, "drop_wo", 1, 20);
+  ASSERT_TRUE(eventually([&] { return s.src().status().transactions >= 20; }));
+  d.exec("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'drop_slot'");
+  insert_each(d, "drop_wo", 21, 40);
+  ASSERT_TRUE(eventually([&] { return doc_channels(s.sink().channels()).size() >= 40; }));
+  EXPECT_EQ(doc_channels(s.sink().channels()), expected_docs(1, 40));
+  EXPECT_GE(s.src().status().reconnects, 1U);
+  EXPECT_TRUE(s.has_log("pg_problem"));
+}
+
+TEST_F(PgSource, PostgresRestartReconnectsAndResumes) {
+  db d0;
+  create_tables(d0, "restart");
+  running_source s("restart");
+  ASSERT_TRUE(s.wait_streaming());
+  {
+    db d;
+    insert_each(d, "restart_wo", 1, 10);
+  }
+  ASSERT_TRUE(eventually([&] { return s.src().status().transactions >= 10; }));
+  ASSERT_EQ(cluster("restart"), 0);
+  {
+    db d;
+    insert_each(d, "restart_wo", 11, 20);
+  }
+  ASSERT_TRUE(eventually([&] { return doc_channels(s.sink().channels()).size() >= 20; }));
+  EXPECT_EQ(doc_channels(s.sink().channels()), expected_docs(1, 20));
+  EXPECT_GE(s.src().status().reconnects, 1U);
+}
+
+TEST_F(PgSource, PostgresKilledMidStreamResumesWithNothingLost) {
+  db d0;
+  create_tables(d0, "crash");
+  running_source s("crash");
+  ASSERT_TRUE(s.wait_streaming());
+  std::atomic<bool> writing{true};
+  std::atomic<int> committed{0};
+  std::thread writer([&] {
+    db d;
+    for (int i = 1; writing.load() && i <= 100000; ++i) {
+      if (!d.try_exec("INSERT INTO crash_wo VALUES ('w" + std::to_string(i) + "', 'f1', 1, 'open', 1, NULL)")) break;
+      committed.store(i);
+    }
+  });
+  ASSERT_TRUE(eventually([&] { return committed.load() >= 50; }));
+  ASSERT_EQ(cluster("kill"), 0);
+  writing.store(false);
+  writer.join();
+  ASSERT_EQ(cluster("start"), 0);
+  const int before_crash = committed.load();
+  // A crash loses the last few commits only if they were not durable; synchronous_commit=off in the test
+  // cluster, so read back what survived and demand exactly that.
+  db d;
+  const int survived = std::stoi(d.exec("SELECT count(*) FROM crash_wo"));
+  ASSERT_LE(survived, before_crash + 1);
+  insert_each(d, "crash_wo", 100001, 100005);
+  ASSERT_TRUE(eventually([&] { return doc_channels(s.sink().channels()).size() >= static_cast<std::size_t>(survived + 5); }));
+  std::vector<std::string> got = doc_channels(s.sink().channels());
+  std::set<std::string> unique(got.begin(), got.end());
+  EXPECT_EQ(unique.size(), got.size()) << "duplicated events";
+  EXPECT_EQ(unique.size(), static_cast<std::size_t>(survived + 5));
+  for (int i = 100001; i <= 100005; ++i) EXPECT_EQ(unique.count("doc:wo:w" + std::to_string(i)), 1U);
+}
+
+TEST_F(PgSource, StatusReportsPositionsAndLag) {
+  db d;
+  create_tables(d, "stat");
+  running_source s("stat");
+  ASSERT_TRUE(s.wait_streaming());
+  d.exec("INSERT INTO stat_wo VALUES ('w1', 'f1', 1, 'open', 1, NULL)");
+  ASSERT_TRUE(eventually([&] { return s.src().status().transactions >= 1; }));
+  const std::string current = d.exec("SELECT pg_current_wal_lsn()::text");
+  const auto server_now = parse_lsn(current);
+  ASSERT_TRUE(server_now);
+  // Idle: keepalives move the confirmed position up to what the server has sent.
+  ASSERT_TRUE(eventually([&] { return s.src().status().confirmed >= *server_now; }));
+  ASSERT_TRUE(eventually([&] {
+    return d.exec("SELECT confirmed_flush_lsn >= '" + current + "'::pg_lsn FROM pg_replication_slots WHERE slot_name = "
+                  "'stat_slot'") == "t";
+  }));
+  const source_status st = s.src().status();
+  EXPECT_TRUE(st.connected);
+  EXPECT_GE(st.received, st.confirmed.value > 0 ? lsn{1} : lsn{});
+  EXPECT_EQ(st.lag_bytes, lag_bytes(st.server_wal_end, st.confirmed));
+  EXPECT_EQ(st.rows, 1U);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Actionable errors.
+
+bool has_problem(const std::vector<problem>& problems, problem_kind kind, const std::string& text = "") {
+  for (const problem& p : problems) {
+    if (p.kind == kind && (text.empty() || p.message.find(text) != std::string::npos ||
+                           p.fix.find(text) != std::string::npos)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string describe(const std::vector<problem>& problems) {
+  std::string s;
+  for (const problem& p : problems) s += std::string(to_string(p.kind)) + ": " + p.message + " | " + p.fix + "\n";
+  return s;
+}
+
+std::vector<problem> check_with(const std::string& prefix, source_config config) {
+  const net::mapping_config mapping = mapping_for(prefix);
+  test::recording_sink sink;
+  if (config.conninfo.empty()) config.conninfo = conninfo();
+  source src(config, mapping, sink, {});
+  return src.check();
+}
+
+TEST_F(PgSource, UnreachableServerIsAConnectionProblem) {
+  source_config c;
+  c.conninfo = "host=127.0.0.1 port=1 dbname=rtcache user=rtcache";
+  const auto problems = check_with("unreach", c);
+  ASSERT_EQ(problems.size(), 1U) << describe(problems);
+  EXPECT_EQ(problems[0].kind, problem_kind::connection);
+  EXPECT_TRUE(is_transient(problems[0].kind));
+}
+
+TEST_F(PgSource, RunAgainstADownServerBacksOffAndStopWakesIt) {
+  source_config c;
+  c.conninfo = "host=127.0.0.1 port=1 dbname=rtcache user=rtcache";
+  c.slot = "down_slot";
+  running_source s("down", c);
+  ASSERT_TRUE(eventually([&] { return s.src().status().reconnects >= 3; }));
+  EXPECT_TRUE(s.has_log("reconnect_backoff"));
+  EXPECT_NE(s.src().status().last_error.find("connection"), std::string::npos);
+  s.stop();  // returns although the source is waiting out a back-off
+  EXPECT_FALSE(s.src().status().connected);
+}
+
+TEST_F(PgSource, CheckOnAReadySetupFindsNothing) {
+  db d;
+  create_tables(d, "ready");
+  source_config c;
+  c.slot = "ready_slot";
+  c.publication = "ready_pub";
+  const auto problems = check_with("ready", c);
+  EXPECT_TRUE(problems.empty()) << describe(problems);
+}
+
+TEST_F(PgSource, RoleWithoutReplicationIsMissingPrivilege) {
+  db d;
+  create_tables(d, "priv");
+  d.exec("DROP ROLE IF EXISTS rtcache_norepl");
+  d.exec("CREATE ROLE rtcache_norepl LOGIN");
+  source_config c;
+  c.conninfo = conninfo() + " user=rtcache_norepl";
+  c.slot = "priv_slot";
+  c.publication = "priv_pub";
+  const auto problems = check_with("priv", c);
+  EXPECT_TRUE(has_problem(problems, problem_kind::missing_privilege, "REPLICATION")) << describe(problems);
+}
+
+TEST_F(PgSource, ReplicationRoleThatOwnsNoTableCannotCreateThePublication) {
+  db d;
+  create_tables(d, "owner");
+  d.exec("DROP ROLE IF EXISTS rtcache_repl");
+  d.exec("CREATE ROLE rtcache_repl LOGIN REPLICATION");
+  source_config c;
+  c.conninfo = conninfo() + " user=rtcache_repl";
+  c.slot = "owner_slot";
+  c.publication = "owner_pub";
+  const auto problems = check_with("owner", c);
+  EXPECT_TRUE(has_problem(problems, problem_kind::missing_privilege, "does not own")) << describe(problems);
+}
+
+TEST_F(PgSource, SlotInUseByAnotherProcessIsReported) {
+  db d;
+  create_tables(d, "inuse");
+  running_source first("inuse");
+  ASSERT_TRUE(first.wait_streaming());
+  source_config c;
+  c.slot = "inuse_slot";
+  c.publication = "inuse_pub";
+  const auto problems = check_with("inuse", c);
+  EXPECT_TRUE(has_problem(problems, problem_kind::slot_in_use, "inuse_slot")) << describe(problems);
+
+  // A second source on the same slot keeps retrying and says why.
+  source_config second;
+  second.slot = "inuse_slot";
+  second.publication = "inuse_pub";
+  running_source other("inuse", second);
+  ASSERT_TRUE(eventually([&] { return other.src().status().last_error.find("slot_in_use") != std::string::npos; }));
+  EXPECT_FALSE(other.src().status().connected);
+  EXPECT_TRUE(first.src().status().connected);
+}
+
+TEST_F(PgSource, TablesWithoutReplicaIdentityFullOrPrimaryKeyAreWarnedWithTheFix) {
+  db d;
+  create_tables(d, "ident", false);
+  d.exec("ALTER TABLE ident_pl DROP CONSTRAINT ident_pl_pkey");
+  source_config c;
+  c.slot = "ident_slot";
+  c.publication = "ident_pub";
+  const auto problems = check_with("ident", c);
+  EXPECT_TRUE(has_problem(problems, problem_kind::no_replica_identity_full,
+                          "ALTER TABLE \"public\".\"ident_wo\" REPLICA IDENTITY FULL;"))
+      << describe(problems);
+  EXPECT_TRUE(has_problem(problems, problem_kind::no_primary_key, "ident_pl")) << describe(problems);
+  for (const problem& p : problems) EXPECT_EQ(p.severity, problem_severity::warning) << describe(problems);
+
+  // Streaming still works; the update carries no changedKeys.
+  running_source s("ident");
+  ASSERT_TRUE(s.wait_streaming());
+  EXPECT_TRUE(s.has_log("pg_problem"));
+  d.exec("INSERT INTO ident_wo VALUES ('w1', 'f1', 1, 'open', 1, NULL)");
+  d.exec("UPDATE ident_wo SET qty = 2 WHERE id = 'w1'");
+  ASSERT_TRUE(eventually([&] { return s.src().status().transactions >= 2; }));
+  const auto events = s.sink().events();
+  const auto channels = s.sink().channels();
+  const core::event* update = find_event(events, channels, "doc:wo:w1", core::action::update);
+  ASSERT_NE(update, nullptr);
+  EXPECT_FALSE(update->changed_keys.has_value());
+}
+
+TEST_F(PgSource, PublicationMissingMappedTablesIsReported) {
+  db d;
+  create_tables(d, "pubt");
+  d.exec("DROP PUBLICATION IF EXISTS pubt_pub");
+  d.exec("CREATE PUBLICATION pubt_pub FOR TABLE pubt_wo");
+  source_config c;
+  c.slot = "pubt_slot";
+  c.publication = "pubt_pub";
+  const auto problems = check_with("pubt", c);
+  d.exec("DROP PUBLICATION pubt_pub");
+  EXPECT_TRUE(has_problem(problems, problem_kind::publication_tables,
+                          "ALTER PUBLICATION \"pubt_pub\" ADD TABLE \"public\".\"pubt_pl\";"))
+      << describe(problems);
+}
+
+TEST_F(PgSource, WalLevelReplicaClusterIsReportedWithTheFix) {
+  const std::string dir = "/tmp/rtcache-pg-replica-" + std::to_string(::getpid());
+  const std::string script = std::string(RTCACHE_SOURCE_DIR) + "/scripts/pg_cluster.sh";
+  ASSERT_EQ(std::system(("PG_CLUSTER_WAL_LEVEL=replica " + script + " start " + dir + " >/dev/null").c_str()), 0);
+  const std::string info = read_file(dir + "/conninfo");
+  source_config c;
+  c.conninfo = info.substr(0, info.find('\n'));
+  c.slot = "wal_slot";
+  c.publication = "wal_pub";
+  const auto problems = check_with("wal", c);
+  std::system((script + " destroy " + dir + " >/dev/null").c_str());
+  EXPECT_TRUE(has_problem(problems, problem_kind::wal_level, "ALTER SYSTEM SET wal_level = logical"))
+      << describe(problems);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The source process killed with SIGKILL mid-stream, then restarted: nothing lost, and nothing delivered twice
+// except transactions after the last position it had confirmed to the server.
+
+struct child {
+  pid_t pid = -1;
+};
+
+child spawn_tail(const std::string& out_path, const std::string& mapping_path) {
+  child c;
+  c.pid = ::fork();
+  if (c.pid == 0) {
+    const int fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, STDOUT_FILENO);
+    const int err = ::open((out_path + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(err, STDERR_FILENO);
+    const std::string info = conninfo();
+    ::execl(RTCACHE_PG_TAIL, RTCACHE_PG_TAIL, "--conninfo", info.c_str(), "--mapping", mapping_path.c_str(),
+            "--slot", "kill_slot", "--publication", "kill_pub", "--status-ms", "50", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return c;
+}
+
+struct tail_output {
+  std::vector<std::pair<std::string, std::string>> doc_events;  // (channel, end_lsn of its commit or "")
+  std::string last_status;                                       // last flush_lsn sent
+  std::size_t commits = 0;
+};
+
+std::string json_field(const std::string& line, const std::string& key) {
+  const std::string needle = "\"" + key + "\":\"";
+  const auto at = line.find(needle);
+  if (at == std::string::npos) return "";
+  const auto start = at + needle.size();
+  return line.substr(start, line.find('"', start) - start);
+}
+
+tail_output read_tail(const std::string& path) {
+  tail_output out;
+  std::ifstream in(path);
+  std::string line;
+  std::vector<std::size_t> pending;
+  while (std::getline(in, line)) {
+    if (in.eof() && !line.empty() && line.back() != '}') break;  // a line cut by the kill
+    const std::string kind = json_field(line, "kind");
+    if (kind == "message") {
+      const std::string channel = json_field(line, "channel");
+      if (channel.rfind("doc:", 0) == 0) {
+        pending.push_back(out.doc_events.size());
+        out.doc_events.emplace_back(channel, "");
+      }
+    } else if (kind == "commit") {
+      for (const std::size_t i : pending) out.doc_events[i].second = json_field(line, "end_lsn");
+      pending.clear();
+      ++out.commits;
+    } else if (kind == "status") {
+      out.last_status = json_field(line, "flush_lsn");
+    }
+  }
+  return out;
+}
+
+TEST_F(PgSource, SourceProcessKilledMidStreamLosesNothingAndRepeatsOnlyUnconfirmedTransactions) {
+  db d;
+  create_tables(d, "kill");
+  const std::string dir = ::testing::TempDir() + "rtcache_pg_kill_" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  const std::string mapping_path = dir + "/mapping.toml";
+  std::ofstream(mapping_path) << mapping_toml("kill");
+
+  child first = spawn_tail(dir + "/first.jsonl", mapping_path);
+  ASSERT_TRUE(eventually([&] { return read_file(dir + "/first.jsonl.err").find("replication_started") != std::string::npos; }))
+      << read_file(dir + "/first.jsonl.err");
+  // The writer keeps committing across the kill and stops 100 rows after it.
+  std::atomic<int> written{0};
+  std::atomic<int> stop_at{1'000'000};
+  std::thread writer([&] {
+    db w;
+    for (int i = 1; i <= stop_at.load(); ++i) {
+      w.exec("INSERT INTO kill_wo VALUES ('w" + std::to_string(i) + "', 'f1', 1, 'open', 1, NULL)");
+      written.store(i);
+    }
+  });
+  const bool streamed = eventually([&] { return read_tail(dir + "/first.jsonl").commits >= 100; });
+  ::kill(first.pid, SIGKILL);
+  int status = 0;
+  ::waitpid(first.pid, &status, 0);
+  stop_at.store(written.load() + 100);
+  writer.join();
+  ASSERT_TRUE(streamed) << read_file(dir + "/first.jsonl.err");
+  const int total = written.load();
+
+  child second = spawn_tail(dir + "/second.jsonl", mapping_path);
+  ASSERT_TRUE(eventually([&] {
+    const auto out = read_tail(dir + "/second.jsonl");
+    return !out.doc_events.empty() && out.doc_events.back().first == "doc:wo:w" + std::to_string(total);
+  })) << read_file(dir + "/second.jsonl.err");
+  ::kill(second.pid, SIGTERM);
+  ::waitpid(second.pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+  const tail_output a = read_tail(dir + "/first.jsonl");
+  const tail_output b = read_tail(dir + "/second.jsonl");
+  ASSERT_FALSE(a.last_status.empty());
+  const auto flushed = parse_lsn(a.last_status);
+  ASSERT_TRUE(flushed);
+  std::map<std::string, int> seen_a, seen_b;
+  for (const auto& [channel, end] : a.doc_events) ++seen_a[channel];
+  for (const auto& [channel, end] : b.doc_events) ++seen_b[channel];
+  // Nothing lost.
+  for (int i = 1; i <= total; ++i) {
+    const std::string ch = "doc:wo:w" + std::to_string(i);
+    EXPECT_GE(seen_a[ch] + seen_b[ch], 1) << ch << " lost";
+    EXPECT_LE(seen_a[ch], 1) << ch;
+    EXPECT_LE(seen_b[ch], 1) << ch;
+  }
+  // Repeated only if its commit was after the last position the first process confirmed.
+  std::size_t repeated = 0;
+  for (const auto& [channel, end] : a.doc_events) {
+    if (seen_b[channel] == 0) continue;
+    ++repeated;
+    if (end.empty()) continue;  // killed before its commit line: unconfirmed
+    const auto end_lsn = parse_lsn(end);
+    ASSERT_TRUE(end_lsn);
+    EXPECT_GT(*end_lsn, *flushed) << channel << " was confirmed at " << a.last_status << " yet delivered again";
+  }
+  // The second run delivers in commit order.
+  std::vector<std::string> order;
+  for (const auto& [channel, end] : b.doc_events) order.push_back(channel);
+  ASSERT_FALSE(order.empty());
+  const int first_b = std::stoi(order.front().substr(std::string("doc:wo:w").size()));
+  EXPECT_EQ(order, expected_docs(first_b, total));
+  RecordProperty("repeated_after_kill", std::to_string(repeated));
+  std::printf("killed after %zu commits; %zu events delivered again (after confirmed %s); %d rows in all\n",
+              a.commits, repeated, a.last_status.c_str(), total);
+
+  db cleanup;
+  eventually([&] { return cleanup.exec("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'kill_slot' AND active") == "0"; });
+  cleanup.exec("SELECT pg_drop_replication_slot('kill_slot')");
+  cleanup.exec("DROP PUBLICATION IF EXISTS kill_pub");
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace rtcache::pg
