@@ -58,7 +58,9 @@ int check_config(const std::string& path) {
   }
   const auto& g = load.config.gateway;
   std::cout << "ok: " << path << " (listen " << g.listen_address << ":" << g.port << ", threads "
-            << (g.threads == 0 ? std::string("auto") : std::to_string(g.threads)) << ")\n";
+            << (g.threads == 0 ? std::string("auto") : std::to_string(g.threads)) << ", tables "
+            << (load.config.mapping ? load.config.mapping->tables.size() : 0) << ", postgres "
+            << (load.config.postgres.enabled ? "on" : "off") << ")\n";
   return k_exit_ok;
 }
 
@@ -83,12 +85,8 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
   net::logger log(cfg.log);
   auto types = cfg.doc_types.empty() ? core::doc_type_registry::defaults()
                                      : core::doc_type_registry::from(cfg.doc_types).value();
-  auto key = net::verification_key::hs256(cfg.auth.jwt_secret).value();
-  net::verifier_config vc;
-  vc.leeway = cfg.auth.leeway;
-  vc.audience = cfg.auth.audience;
-  vc.scope_claim = cfg.auth.scope_claim;
-  const auto verifier = net::jwt_verifier::create({key}, vc).value();
+  // HS256 secret and/or RS256/ES256 public keys ([auth] jwt_public_keys, RTCACHE_JWT_PUBLIC_KEYS).
+  const auto verifier = net::make_verifier(cfg.auth).value();
 
   // Declaration order is destruction order reversed: the hub outlives the io_context, whose handlers hold
   // sessions that unsubscribe from the hub when destroyed.

@@ -15,6 +15,13 @@
 //   4008 "send queue overflow"    the connection's send queue exceeded limits.max_send_queue_bytes; the client
 //                                 reconnects and resumes each channel by offset
 //
+// postgres_changes records arrive through hub_sink (hub_sink.hpp): on contract channels attached to the channel's
+// own messages, on other channels through internal per-table channels; bindings are matched per record
+// (postgres_delivery.hpp) after the factory scope check. A join naming a table the mapping does not serve
+// (gateway_config::mapping) is refused. Each connection closes the channels of an expired token (system error,
+// then phx_close) when exp + leeway passes, from a timer re-armed on every join and access_token push.
+// Idle hub channels are swept every gateway_config::sweep_interval (hub_config::linger).
+//
 // The join reply's response carries, besides "postgres_changes", rtcache's position of the channel:
 //   "rtcache":{"epoch":"<string>","offset":<int>,"recovered":<bool>}
 // realtime-js ignores it; rtcache SDKs store it and send it back as the join's resume position.
@@ -63,6 +70,9 @@ class gateway {
   std::size_t sessions() const noexcept;
 
   const gateway_metrics& metrics() const noexcept;
+  // Adds the replication gauges to /metrics: `provider` is called on each scrape. Any thread; replaces any
+  // earlier provider; an empty one removes the gauges.
+  void set_replication_status_provider(replication_status_provider provider);
   // The relay publishing into this gateway's hub (what the HTTP endpoints call).
   net::relay& relay() noexcept;
 

@@ -1,16 +1,21 @@
 // What `rtcache serve` is configured with: listen address, limits and timeouts of the gateway, the hub's
-// history bounds, the JWT settings and the doc types. Read from an optional TOML file, then overridden by
-// RTCACHE_* environment variables (docs/operations.md lists both). Config is the one place that may fail
-// loudly: every problem is reported, with its file position when it has one.
+// history bounds and linger, the JWT settings (HS256 secret and/or RS256/ES256 public keys), the doc types,
+// the table mapping (the same file may hold mapping_config.hpp's `doc_types`, [routing] and [tables."s.t"])
+// and the PostgreSQL source settings. Read from an optional TOML file, then overridden by RTCACHE_*
+// environment variables (docs/operations.md lists both). Config is the one place that may fail loudly: every
+// problem is reported, with its file position when it has one.
 #pragma once
 
+#include "rtcache/net/auth.hpp"
 #include "rtcache/net/gateway_log.hpp"
 #include "rtcache/net/hub.hpp"
+#include "rtcache/net/mapping_config.hpp"
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,13 +43,45 @@ struct gateway_config {
   std::uint16_t port = 4000;  // 0: an ephemeral port (tests)
   std::size_t threads = 0;    // io_context threads; 0: one per core
   gateway_limits limits;
+  // The configured tables, for postgres_changes joins: which tables a binding may name (unconfigured
+  // concrete tables are refused) and which per-table channels a wildcard binding expands to. Null: none.
+  std::shared_ptr<const mapping_config> mapping;
+  // How often the gateway calls hub::sweep() to free idle channels past their linger.
+  std::chrono::milliseconds sweep_interval{1000};
+};
+
+// One RS256 / ES256 public key: [auth] jwt_public_keys = [{alg = "RS256", kid = "k1", pem_file = "k1.pem"}].
+// pem_file is read when the config is loaded (relative to the config file's directory) into `pem`.
+struct public_key_setting {
+  std::string alg;  // "RS256" or "ES256"
+  std::string kid;  // empty: the default key of its alg (auth.hpp: verification_key)
+  std::string pem;  // SubjectPublicKeyInfo PEM text
+  std::string where;  // where it was configured, for problems ("rtcache.toml:7:3 auth.jwt_public_keys[0]")
 };
 
 struct auth_settings {
-  std::string jwt_secret;                  // HS256 secret, >= 32 bytes; required
+  std::string jwt_secret;                  // HS256 secret, >= 32 bytes; required unless public keys are given
+  std::vector<public_key_setting> public_keys;
   std::optional<std::string> audience;     // required `aud` when set
   std::string scope_claim = "app_metadata.factory_ids";
   std::chrono::seconds leeway{30};
+};
+
+// The verifier the settings describe: the HS256 secret (if set) and every public key. Errors: a key that
+// does not load (bad_key: wrong alg name, bad PEM, short secret), or the keyset as a whole (bad_config).
+auth_result<jwt_verifier> make_verifier(const auth_settings& settings);
+
+// The PostgreSQL change source ([postgres]); stored as plain values for the source (include/rtcache/pg).
+// RTCACHE_PG_CONNINFO overrides conninfo. `enabled` is true when the file has a [postgres] section or the
+// variable is set: serve then runs the source instead of relay mode alone.
+struct postgres_settings {
+  bool enabled = false;
+  std::string conninfo;
+  std::string slot = "rtcache";
+  std::string publication = "rtcache";
+  bool create_slot = true;
+  bool create_publication = true;
+  std::chrono::milliseconds status_interval{1000};
 };
 
 // Everything `rtcache serve` needs in relay mode.
@@ -54,6 +91,10 @@ struct serve_config {
   auth_settings auth;
   std::vector<std::string> doc_types;  // empty: the playbook's defaults
   log_level log = log_level::info;
+  // The table mapping, when the file has top-level `doc_types`, [routing] or [tables.*]. Its doc types then
+  // are the server's doc types too ([contract] doc_types, if also given, must list the same ones).
+  std::shared_ptr<const mapping_config> mapping;
+  postgres_settings postgres;
 };
 
 // One problem: where ("config.toml:12:5 limits.max_frame_bytes" or "env RTCACHE_LISTEN") and what.
@@ -72,16 +113,19 @@ struct config_load {
 // Reads the environment: nullopt when a variable is unset. main() passes std::getenv; tests pass a map.
 using env_lookup = std::function<std::optional<std::string>(std::string_view name)>;
 
-// Parses TOML text (sections [server], [auth], [limits], [hub], [contract]; unknown keys are problems) into
-// `into`, appending every problem found. `source` names the file in messages.
+// Parses TOML text (sections [server], [auth], [limits], [hub], [contract], [postgres], and the mapping's
+// doc_types / [routing] / [tables]; unknown keys are problems) into `into`, appending every problem found.
+// `source` names the file in messages; relative pem_file paths are resolved against `base_dir`.
 void read_config_toml(std::string_view text, std::string_view source, serve_config& into,
-                      std::vector<config_problem>& problems);
+                      std::vector<config_problem>& problems, const std::string& base_dir = {});
 
 // Applies RTCACHE_LISTEN, RTCACHE_THREADS, RTCACHE_LOG_LEVEL, RTCACHE_JWT_SECRET, RTCACHE_JWT_AUDIENCE,
-// RTCACHE_SCOPE_CLAIM, RTCACHE_MAX_CONNECTIONS, RTCACHE_MAX_SEND_QUEUE_BYTES over `into`.
+// RTCACHE_SCOPE_CLAIM, RTCACHE_MAX_CONNECTIONS, RTCACHE_MAX_SEND_QUEUE_BYTES, RTCACHE_PG_CONNINFO and
+// RTCACHE_JWT_PUBLIC_KEYS ("ALG[:KID]=PEM_FILE,...", appended to the file's keys) over `into`.
 void apply_env(const env_lookup& env, serve_config& into, std::vector<config_problem>& problems);
 
-// Cross-field checks of a complete config: a JWT secret of at least 32 bytes, doc types valid, non-zero bounds.
+// Cross-field checks of a complete config: a JWT secret of at least 32 bytes or at least one public key, every
+// key loadable, doc types valid (and equal to the mapping's), non-zero bounds, a conninfo when [postgres] is on.
 void validate(const serve_config& config, std::vector<config_problem>& problems);
 
 // The whole pipeline: defaults, then the file (if `path` is set; unreadable is a problem), then the

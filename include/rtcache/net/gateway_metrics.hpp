@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace rtcache::net {
@@ -35,7 +36,24 @@ struct gateway_metrics {
   }
 };
 
+// The change source's replication state as /metrics exposes it (design.md §5: what is confirmed to
+// PostgreSQL and how far behind it is). Plain values, so the gateway does not depend on the pg layer: main()
+// fills them from the source's status snapshot (include/rtcache/pg/source_status.hpp).
+struct replication_status {
+  bool connected = false;          // streaming
+  std::uint64_t received_lsn = 0;  // start of the last XLogData received
+  std::uint64_t confirmed_lsn = 0; // flush position confirmed to the server
+  std::uint64_t lag_bytes = 0;     // server WAL end - confirmed
+  double lag_seconds = 0;          // now - commit time of the last commit received, while behind
+  std::uint64_t reconnects = 0;    // connection attempts after the first
+};
+
+// Called on every scrape (any io thread). REQUIRES: thread-safe and non-blocking (copy a snapshot).
+using replication_status_provider = std::function<replication_status()>;
+
 // Prometheus text exposition format 0.0.4: every metric with # HELP and # TYPE, names prefixed `rtcache_`.
-std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h);
+// With `source`, the rtcache_replication_* gauges follow; without (relay mode) they are absent.
+std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h,
+                            const replication_status* source = nullptr);
 
 }  // namespace rtcache::net

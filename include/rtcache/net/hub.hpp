@@ -6,10 +6,14 @@
 #include "rtcache/net/hub_message.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <deque>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,6 +36,11 @@ using hub_epoch_source = std::function<std::string()>;
 // so that epochs also differ across restarts, tests pass a fixed prefix. The returned source is thread-safe.
 hub_epoch_source counter_epochs(std::string prefix);
 
+// The hub's only notion of time: when a channel became idle and whether its linger has passed. `main()` passes
+// nothing (std::chrono::steady_clock::now); tests pass a manual clock and call hub::sweep() themselves.
+// REQUIRES: thread-safe, non-blocking, monotonic.
+using hub_clock = std::function<std::chrono::steady_clock::time_point()>;
+
 struct hub_config {
   // History bound per channel, by message count and by frame bytes (hub_frames::size_bytes). Overflow rule:
   // after each publish the oldest messages are evicted until both bounds hold, so a message larger than
@@ -39,6 +48,13 @@ struct hub_config {
   // current offset recovers).
   std::size_t max_history_messages = 512;
   std::size_t max_history_bytes = 1 << 20;
+  // Linger (a channel whose last subscriber left stays, idle, with its epoch, offset and history, so that a
+  // lone client that reconnects within this time resumes instead of getting recovered:false). Publishes to an
+  // idle channel are accepted and appended to its history. An idle channel is freed by hub::sweep() once it
+  // has been idle for `linger`, or earlier when the idle histories together exceed `max_idle_bytes` (the
+  // channel idle the longest goes first). linger == 0: freed at once when the last subscriber leaves.
+  std::chrono::milliseconds linger{120000};
+  std::size_t max_idle_bytes = 64u << 20;
   // Shards of the channel registry; rounded up to a power of two, at least 1. Only the name -> channel
   // lookup is sharded; each channel has its own lock.
   std::size_t shards = 64;
@@ -80,8 +96,8 @@ class hub_subscription {
   ~hub_subscription();
 
   // Stops delivery: when this returns, deliver() is not running for this subscription and will not be
-  // called again. Idempotent. If this was the channel's last subscriber, the channel and its history are
-  // freed, and a later channel of the same name starts a new epoch.
+  // called again. Idempotent. If this was the channel's last subscriber, the channel becomes idle and lingers
+  // (hub_config::linger); once it is freed, a later channel of the same name starts a new epoch.
   void unsubscribe() noexcept;
 
   bool active() const noexcept { return channel_ != nullptr; }
@@ -120,7 +136,11 @@ struct hub_publish_result {
 
 // Readable at any time; each field is exact on its own, the set is not one atomic snapshot.
 struct hub_metrics {
-  std::uint64_t channels = 0;            // channels alive (with at least one subscriber, or being joined)
+  std::uint64_t channels = 0;            // channels alive (with subscribers, being joined, or idle)
+  std::uint64_t idle_channels = 0;       // channels without subscribers kept for their linger
+  std::uint64_t idle_history_bytes = 0;  // frame bytes held in idle channels' histories (max_idle_bytes)
+  std::uint64_t channels_expired = 0;    // idle channels freed by sweep() after their linger
+  std::uint64_t channels_evicted = 0;    // idle channels freed early by the max_idle_bytes budget
   std::uint64_t subscribers = 0;         // active subscriptions
   std::uint64_t messages_published = 0;  // accepted publishes (each encoded once)
   std::uint64_t messages_dropped = 0;    // publishes to a channel that did not exist
@@ -129,9 +149,10 @@ struct hub_metrics {
   std::uint64_t history_bytes = 0;       // frame bytes held in all histories
 };
 
-// Channel lifetime: a channel is created by its first subscribe and freed when its last subscriber leaves;
-// its history goes with it. A publish to a channel that does not exist is dropped without encoding (no
-// client can be waiting for it, and no client can resume into an epoch that ended).
+// Channel lifetime: a channel is created by its first subscribe. When its last subscriber leaves it lingers,
+// idle, for hub_config::linger (bounded by max_idle_bytes over all idle channels), then it is freed with its
+// history. A publish to a channel that does not exist is dropped without encoding (no client can be waiting
+// for it, and no client can resume into an epoch that ended).
 //
 // Thread-safety: every member function may be called concurrently from any number of threads. Publishes to
 // one channel are serialized by that channel's lock (offset assignment, encoding, history append and
@@ -141,7 +162,8 @@ struct hub_metrics {
 class hub {
  public:
   // REQUIRES: encoder and epochs are non-empty (see their REQUIRES).
-  hub(hub_config config, hub_encoder encoder, hub_epoch_source epochs);
+  // `clock` empty: std::chrono::steady_clock::now.
+  hub(hub_config config, hub_encoder encoder, hub_epoch_source epochs, hub_clock clock = {});
   ~hub();
   hub(const hub&) = delete;
   hub& operator=(const hub&) = delete;
@@ -166,7 +188,12 @@ class hub {
   hub_publish_result publish(std::string_view channel, std::string_view event, std::string_view payload_json,
                              const hub_publish_options& options = {});
 
-  // The channel's current position, or nullopt if it does not exist.
+  // Frees every idle channel whose linger has passed by clock(), oldest first. Returns how many it freed.
+  // The gateway calls it from a timer; tests call it after moving their clock.
+  // REQUIRES: not called from deliver() or the encoder.
+  std::size_t sweep();
+
+  // The channel's current position, or nullopt if it does not exist (idle channels exist).
   std::optional<hub_position> position(std::string_view channel) const;
 
   hub_metrics metrics() const noexcept;
@@ -185,11 +212,29 @@ class hub {
     std::atomic<std::uint64_t> deliveries{0};
     std::atomic<std::uint64_t> history_messages{0};
     std::atomic<std::uint64_t> history_bytes{0};
+    std::atomic<std::uint64_t> idle_channels{0};
+    std::atomic<std::uint64_t> idle_history_bytes{0};
+    std::atomic<std::uint64_t> channels_expired{0};
+    std::atomic<std::uint64_t> channels_evicted{0};
+  };
+  struct idle_entry {
+    std::shared_ptr<channel> ch;
+    std::chrono::steady_clock::time_point since;
   };
 
   shard& shard_for(std::string_view channel) const noexcept;
   std::shared_ptr<channel> find(std::string_view channel) const;
   void unsubscribe(const std::shared_ptr<channel>& ch, std::uint64_t id) noexcept;
+  // REQUIRES ch->mu held. Closes the channel and frees its history (counters updated); the caller then
+  // erases its registry entry with erase_retired() after releasing ch->mu.
+  void retire_locked(channel& ch, std::deque<hub_message_ptr>& freed) noexcept;
+  void erase_retired(const std::shared_ptr<channel>& ch) noexcept;
+  // REQUIRES ch->mu held. Takes the channel out of the idle set (it has a subscriber again, or is retired).
+  void leave_idle_locked(channel& ch) noexcept;
+  // Frees the oldest idle channels while the idle histories exceed max_idle_bytes. No lock held on entry.
+  void enforce_idle_budget() noexcept;
+  // Frees the idle channel registered under `seq` if it is still idle under that seq. No lock held on entry.
+  bool free_idle(std::uint64_t seq, const std::shared_ptr<channel>& ch) noexcept;
 
   // Constant after construction.
   hub_config config_;
@@ -197,8 +242,14 @@ class hub {
   hub_epoch_source epochs_;
   std::size_t shard_mask_;
   std::unique_ptr<shard[]> shards_;
+  hub_clock clock_;
 
   std::atomic<std::uint64_t> next_subscription_id_{1};
+  // Lock order: a channel's mu may be held while taking idle_mu_, never the reverse.
+  std::mutex idle_mu_;
+  // Guarded by idle_mu_: idle channels by the sequence number they went idle with (ascending = oldest first).
+  std::map<std::uint64_t, idle_entry> idle_;
+  std::uint64_t next_idle_seq_ = 1;
   mutable counters counters_;
 };
 

@@ -13,6 +13,11 @@
 
 namespace rtcache::net {
 
+// A postgres_changes record (mapping.hpp). Declared here so that a hub message can carry one without the hub
+// depending on routing: the hub only stores and hands out the pointer.
+struct postgres_change;
+using postgres_change_ptr = std::shared_ptr<const postgres_change>;
+
 // The wire frames of one message. The hub treats each as opaque bytes: the protocol component builds them
 // and the gateway picks the one its connection speaks. A format nobody needs may be left empty.
 struct hub_frames {
@@ -36,6 +41,10 @@ struct hub_message {
   std::uint64_t offset = 0;  // position in its channel's epoch; the first message of an epoch is 1
   hub_frames frames;
   hub_message_meta meta;
+  // The postgres_changes record this message stands for, when it has one (hub_publish_options::change): a
+  // subscriber with postgres_changes bindings evaluates them against it and frames its own push (the ids
+  // differ per channel, so that frame cannot be shared). Null for plain broadcasts and summaries.
+  postgres_change_ptr change;
 };
 
 using hub_message_ptr = std::shared_ptr<const hub_message>;
@@ -58,6 +67,11 @@ struct hub_publish_options {
   std::uint64_t origin = 0;               // copied into hub_message_meta::origin
   const core::event* contract = nullptr;  // handed to the encoder (hub_encode_request::contract)
   bool raw_payload = false;               // handed to the encoder (hub_encode_request::raw_payload)
+  postgres_change_ptr change{};           // stored as hub_message::change (shared, immutable)
+  // false: the message is delivered live but not kept in the channel's history, and the history is emptied
+  // (offsets stay contiguous: a later resume into it is not recovered). For channels nobody resumes, such
+  // as the internal per-table postgres_changes topics, whose records the frame bytes would not account for.
+  bool retain = true;
 };
 
 // Builds the frames of one message. Called exactly once per accepted publish, never per subscriber.

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -111,10 +112,63 @@ class reader {
 constexpr std::int64_t k_max_bytes = std::int64_t{1} << 40;
 constexpr std::int64_t k_max_ms = 24LL * 3600 * 1000;
 
+// Top-level keys that belong to the mapping (mapping_config.hpp), parsed by parse_mapping_config.
+bool is_mapping_key(std::string_view k) noexcept {
+  return k == "doc_types" || k == "routing" || k == "tables";
+}
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string resolve(const std::string& path, const std::string& base_dir) {
+  if (base_dir.empty() || std::filesystem::path(path).is_absolute()) return path;
+  return (std::filesystem::path(base_dir) / path).string();
+}
+
+// parse_mapping_config's message is "<source>:<line>:<col>: <path>: <what>": the position becomes `where`.
+config_problem mapping_problem(std::string_view source, const core::error& e) {
+  std::string_view m = e.message;
+  if (m.starts_with(source)) {
+    const auto sep = m.find(": ", source.size());
+    if (sep != std::string_view::npos) return {std::string(m.substr(0, sep)), std::string(m.substr(sep + 2))};
+  }
+  return {std::string(source), e.message};
+}
+
 }  // namespace
 
+auth_result<jwt_verifier> make_verifier(const auth_settings& settings) {
+  std::vector<verification_key> keys;
+  if (!settings.jwt_secret.empty()) {
+    auto k = verification_key::hs256(settings.jwt_secret);
+    if (!k) return k.error();
+    keys.push_back(std::move(*k));
+  }
+  for (const auto& pk : settings.public_keys) {
+    auth_result<verification_key> k = auth_error{auth_errc::bad_key, "alg '" + pk.alg + "': must be RS256 or ES256"};
+    if (pk.alg == "RS256") k = verification_key::rs256_public_pem(pk.pem, pk.kid);
+    else if (pk.alg == "ES256") k = verification_key::es256_public_pem(pk.pem, pk.kid);
+    if (!k) {
+      auto e = k.error();
+      if (!pk.where.empty()) e.message = pk.where + ": " + e.message;
+      return e;
+    }
+    keys.push_back(std::move(*k));
+  }
+  verifier_config vc;
+  vc.leeway = settings.leeway;
+  vc.audience = settings.audience;
+  vc.scope_claim = settings.scope_claim;
+  return jwt_verifier::create(std::move(keys), vc);
+}
+
 void read_config_toml(std::string_view text, std::string_view source, serve_config& into,
-                      std::vector<config_problem>& problems) {
+                      std::vector<config_problem>& problems, const std::string& base_dir) {
   toml::table root;
   try {
     root = toml::parse(text, source);
@@ -125,8 +179,14 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
     return;
   }
   reader rd(source, problems);
+  std::optional<std::vector<std::string>> contract_types;
+  bool has_mapping = false;
   for (const auto& [section_key, section] : root) {
     const std::string section_name(section_key.str());
+    if (is_mapping_key(section_name)) {
+      has_mapping = true;
+      continue;
+    }
     const auto* table = section.as_table();
     if (table == nullptr) {
       rd.problem(section, section_name, "must be a table ([" + section_name + "])");
@@ -173,8 +233,72 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
           if (auto v = rd.integer<std::int64_t>(node, path, 0, k_max_leeway.count())) {
             into.auth.leeway = std::chrono::seconds(*v);
           }
+        } else if (k == "jwt_public_keys") {
+          const auto* arr = node.as_array();
+          if (arr == nullptr) {
+            rd.problem(node, path, "must be an array of tables {alg, kid?, pem_file | pem}");
+            continue;
+          }
+          for (std::size_t i = 0; i < arr->size(); ++i) {
+            const auto& item = *arr->get(i);
+            const std::string ipath = path + "[" + std::to_string(i) + "]";
+            const auto* kt = item.as_table();
+            if (kt == nullptr) {
+              rd.problem(item, ipath, "must be a table {alg, kid?, pem_file | pem}");
+              continue;
+            }
+            public_key_setting pk;
+            pk.where = rd.at(item, ipath);
+            bool has_pem = false;
+            bool ok = true;
+            for (const auto& [kk, kn] : *kt) {
+              const std::string kname(kk.str());
+              const std::string kpath = ipath + "." + kname;
+              auto v = rd.str(kn, kpath);
+              if (!v) {
+                ok = false;
+                continue;
+              }
+              if (kname == "alg") {
+                pk.alg = *v;
+                if (pk.alg != "RS256" && pk.alg != "ES256") {
+                  rd.problem(kn, kpath, "must be \"RS256\" or \"ES256\" (the HS256 secret is auth.jwt_secret)");
+                  ok = false;
+                }
+              } else if (kname == "kid") {
+                pk.kid = *v;
+              } else if (kname == "pem") {
+                if (has_pem) rd.problem(kn, kpath, "give either pem or pem_file, not both");
+                pk.pem = *v;
+                has_pem = true;
+              } else if (kname == "pem_file") {
+                if (has_pem) rd.problem(kn, kpath, "give either pem or pem_file, not both");
+                has_pem = true;
+                const std::string file = resolve(*v, base_dir);
+                if (auto pem = read_file(file)) {
+                  pk.pem = std::move(*pem);
+                } else {
+                  rd.problem(kn, kpath, "cannot read '" + file + "'");
+                  ok = false;
+                }
+              } else {
+                rd.problem(kn, kpath, "unknown key (known: alg, kid, pem_file, pem)");
+                ok = false;
+              }
+            }
+            if (pk.alg.empty() && ok) {
+              rd.problem(item, ipath, "alg is required (\"RS256\" or \"ES256\")");
+              ok = false;
+            }
+            if (!has_pem && ok) {
+              rd.problem(item, ipath, "pem_file or pem is required");
+              ok = false;
+            }
+            if (ok) into.auth.public_keys.push_back(std::move(pk));
+          }
         } else {
-          rd.problem(node, path, "unknown key (known: jwt_secret, audience, scope_claim, leeway_seconds)");
+          rd.problem(node, path,
+                     "unknown key (known: jwt_secret, jwt_public_keys, audience, scope_claim, leeway_seconds)");
         }
       } else if (section_name == "limits") {
         if (k == "max_connections") size(l.max_connections, 1, 10'000'000);
@@ -193,7 +317,12 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
         if (k == "max_history_messages") size(into.hub.max_history_messages, 0, 10'000'000);
         else if (k == "max_history_bytes") size(into.hub.max_history_bytes, 0, k_max_bytes);
         else if (k == "shards") size(into.hub.shards, 1, 65536);
-        else rd.problem(node, path, "unknown key (known: max_history_messages, max_history_bytes, shards)");
+        else if (k == "linger_ms") {
+          if (auto v = rd.integer<std::int64_t>(node, path, 0, k_max_ms)) into.hub.linger = std::chrono::milliseconds(*v);
+        } else if (k == "max_idle_bytes") size(into.hub.max_idle_bytes, 0, k_max_bytes);
+        else if (k == "sweep_interval_ms") ms(into.gateway.sweep_interval);
+        else rd.problem(node, path, "unknown key (known: max_history_messages, max_history_bytes, shards, linger_ms, "
+                                    "max_idle_bytes, sweep_interval_ms)");
       } else if (section_name == "contract") {
         if (k == "doc_types") {
           const auto* arr = node.as_array();
@@ -205,16 +334,56 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
           for (std::size_t i = 0; i < arr->size(); ++i) {
             if (auto s = rd.str(*arr->get(i), path + "[" + std::to_string(i) + "]")) into.doc_types.push_back(*s);
           }
+          contract_types = into.doc_types;
         } else {
           rd.problem(node, path, "unknown key (known: doc_types)");
         }
+      } else if (section_name == "postgres") {
+        auto& pg = into.postgres;
+        pg.enabled = true;
+        auto flag = [&](bool& out) {
+          if (auto v = node.value<bool>(); v && node.is_boolean()) out = *v;
+          else rd.problem(node, path, "must be a boolean");
+        };
+        if (k == "conninfo") { if (auto v = rd.str(node, path)) pg.conninfo = *v; }
+        else if (k == "slot") { if (auto v = rd.str(node, path)) pg.slot = *v; }
+        else if (k == "publication") { if (auto v = rd.str(node, path)) pg.publication = *v; }
+        else if (k == "create_slot") flag(pg.create_slot);
+        else if (k == "create_publication") flag(pg.create_publication);
+        else if (k == "status_interval_ms") ms(pg.status_interval);
+        else rd.problem(node, path, "unknown key (known: conninfo, slot, publication, create_slot, "
+                                    "create_publication, status_interval_ms)");
       } else {
-        rd.problem(section, section_name, "unknown section (known: server, auth, limits, hub, contract)");
+        rd.problem(section, section_name,
+                   "unknown section (known: server, auth, limits, hub, contract, postgres, doc_types, routing, "
+                   "tables)");
         break;
       }
     }
+    if (section_name == "postgres") into.postgres.enabled = true;  // an empty [postgres] turns it on too
   }
   rd.flush();
+
+  if (has_mapping) {
+    mapping_load_options mo;
+    mo.foreign_sections = {"server", "auth", "limits", "hub", "contract", "postgres"};
+    auto mapping = parse_mapping_config(text, source, mo);
+    if (!mapping) {
+      problems.push_back(mapping_problem(source, mapping.error()));
+      return;
+    }
+    auto shared = std::make_shared<const mapping_config>(std::move(*mapping));
+    if (contract_types) {
+      auto types = core::doc_type_registry::from(*contract_types);
+      if (types && types->names() != shared->doc_types.names()) {
+        problems.push_back({std::string(source) + " contract.doc_types",
+                            "differs from the mapping's doc_types; give the list once (top-level doc_types)"});
+      }
+    }
+    into.doc_types = shared->doc_types.names();
+    into.mapping = shared;
+    into.gateway.mapping = std::move(shared);
+  }
 }
 
 void apply_env(const env_lookup& env, serve_config& into, std::vector<config_problem>& problems) {
@@ -248,20 +417,65 @@ void apply_env(const env_lookup& env, serve_config& into, std::vector<config_pro
   if (auto v = env("RTCACHE_SCOPE_CLAIM")) into.auth.scope_claim = *v;
   size("RTCACHE_MAX_CONNECTIONS", into.gateway.limits.max_connections);
   size("RTCACHE_MAX_SEND_QUEUE_BYTES", into.gateway.limits.max_send_queue_bytes);
+  if (auto v = env("RTCACHE_PG_CONNINFO")) {
+    into.postgres.conninfo = *v;
+    into.postgres.enabled = true;
+  }
+  if (auto v = env("RTCACHE_JWT_PUBLIC_KEYS")) {
+    // "ALG[:KID]=PEM_FILE" items separated by commas.
+    std::string_view rest = *v;
+    std::size_t index = 0;
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      const std::string_view item = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      const std::string where_item = where("RTCACHE_JWT_PUBLIC_KEYS") + "[" + std::to_string(index++) + "]";
+      const auto eq = item.find('=');
+      if (eq == std::string_view::npos || eq == 0 || eq + 1 == item.size()) {
+        problems.push_back({where_item, "expected ALG[:KID]=PEM_FILE, got '" + std::string(item) + "'"});
+        continue;
+      }
+      public_key_setting pk;
+      const std::string_view head = item.substr(0, eq);
+      const auto colon = head.find(':');
+      pk.alg = std::string(head.substr(0, colon));
+      if (colon != std::string_view::npos) pk.kid = std::string(head.substr(colon + 1));
+      pk.where = where_item;
+      if (pk.alg != "RS256" && pk.alg != "ES256") {
+        problems.push_back({where_item, "alg must be RS256 or ES256, got '" + pk.alg + "'"});
+        continue;
+      }
+      const std::string file(item.substr(eq + 1));
+      auto pem = read_file(file);
+      if (!pem) {
+        problems.push_back({where_item, "cannot read '" + file + "'"});
+        continue;
+      }
+      pk.pem = std::move(*pem);
+      into.auth.public_keys.push_back(std::move(pk));
+    }
+  }
 }
 
 void validate(const serve_config& config, std::vector<config_problem>& problems) {
-  if (config.auth.jwt_secret.empty()) {
+  if (config.auth.jwt_secret.empty() && config.auth.public_keys.empty()) {
     problems.push_back({"auth.jwt_secret", "required: set RTCACHE_JWT_SECRET or [auth] jwt_secret (HS256, >= " +
-                                               std::to_string(k_min_hs256_secret_length) + " bytes)"});
-  } else if (auto key = verification_key::hs256(config.auth.jwt_secret); !key) {
-    problems.push_back({"auth.jwt_secret", key.error().message});
+                                               std::to_string(k_min_hs256_secret_length) +
+                                               " bytes), or give RS256/ES256 keys in [auth] jwt_public_keys"});
   } else {
-    verifier_config vc;
-    vc.leeway = config.auth.leeway;
-    vc.audience = config.auth.audience;
-    vc.scope_claim = config.auth.scope_claim;
-    if (auto v = jwt_verifier::create({*key}, vc); !v) problems.push_back({"auth", v.error().message});
+    bool secret_ok = true;
+    if (!config.auth.jwt_secret.empty()) {
+      if (auto key = verification_key::hs256(config.auth.jwt_secret); !key) {
+        problems.push_back({"auth.jwt_secret", key.error().message});
+        secret_ok = false;
+      }
+    }
+    if (secret_ok) {
+      if (auto v = make_verifier(config.auth); !v) problems.push_back({"auth", v.error().message});
+    }
+  }
+  if (config.postgres.enabled && config.postgres.conninfo.empty()) {
+    problems.push_back({"postgres.conninfo", "required with [postgres]: set it or RTCACHE_PG_CONNINFO"});
   }
   if (!config.doc_types.empty()) {
     if (auto types = core::doc_type_registry::from(config.doc_types); !types) {
@@ -276,13 +490,10 @@ void validate(const serve_config& config, std::vector<config_problem>& problems)
 config_load load_config(const std::optional<std::string>& path, const env_lookup& env) {
   config_load out;
   if (path) {
-    std::ifstream in(*path, std::ios::binary);
-    if (!in) {
-      out.problems.push_back({*path, "cannot be read"});
+    if (auto text = read_file(*path)) {
+      read_config_toml(*text, *path, out.config, out.problems, std::filesystem::path(*path).parent_path().string());
     } else {
-      std::ostringstream text;
-      text << in.rdbuf();
-      read_config_toml(text.str(), *path, out.config, out.problems);
+      out.problems.push_back({*path, "cannot be read"});
     }
   }
   apply_env(env, out.config, out.problems);

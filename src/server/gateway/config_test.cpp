@@ -1,8 +1,12 @@
 // The serve config: TOML sections, environment overrides, and precise problems for check-config.
 #include "rtcache/net/gateway_config.hpp"
 
+#include "../auth/jwt_test_support.hpp"
+
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 
 namespace rtcache::net {
@@ -103,6 +107,162 @@ TEST(GatewayConfig, ShortSecretAndBadDocTypesAreRefused) {
   ASSERT_EQ(problems.size(), 2U);
   EXPECT_EQ(problems[0].where, "auth.jwt_secret");
   EXPECT_EQ(problems[1].where, "contract.doc_types");
+}
+
+// ---- the mapping and [postgres] in the same file ----
+
+TEST(GatewayConfig, MappingSectionsAndPostgresAreReadFromTheSameFile) {
+  serve_config c;
+  std::vector<config_problem> problems;
+  read_config_toml(R"(
+doc_types = ["wo", "lot"]
+[server]
+listen = "127.0.0.1:4001"
+[routing]
+list_row_limit = 50
+[tables."public.work_orders"]
+doc_type = "wo"
+id_column = "id"
+factory_column = "factory_id"
+[tables."public.news"]
+public = true
+[postgres]
+conninfo = "host=/tmp dbname=app"
+slot = "s1"
+publication = "p1"
+create_slot = false
+create_publication = false
+status_interval_ms = 250
+[hub]
+linger_ms = 5000
+max_idle_bytes = 4096
+)",
+                   "m.toml", c, problems);
+  ASSERT_TRUE(problems.empty()) << problems.front().where << ": " << problems.front().message;
+  ASSERT_TRUE(c.mapping);
+  EXPECT_EQ(c.gateway.mapping, c.mapping);
+  EXPECT_EQ(c.mapping->tables.size(), 2U);
+  EXPECT_EQ(c.mapping->limits.list_row_limit, 50U);
+  EXPECT_EQ(c.doc_types, (std::vector<std::string>{"lot", "wo"}));
+  EXPECT_TRUE(c.postgres.enabled);
+  EXPECT_EQ(c.postgres.conninfo, "host=/tmp dbname=app");
+  EXPECT_EQ(c.postgres.slot, "s1");
+  EXPECT_EQ(c.postgres.publication, "p1");
+  EXPECT_FALSE(c.postgres.create_slot);
+  EXPECT_FALSE(c.postgres.create_publication);
+  EXPECT_EQ(c.postgres.status_interval, std::chrono::milliseconds(250));
+  EXPECT_EQ(c.hub.linger, std::chrono::milliseconds(5000));
+  EXPECT_EQ(c.hub.max_idle_bytes, 4096U);
+}
+
+TEST(GatewayConfig, MappingErrorsAreProblemsWithTheirFilePosition) {
+  serve_config c;
+  std::vector<config_problem> problems;
+  read_config_toml("[server]\nthreads = 1\n[tables.\"public.t\"]\ndoc_type = \"nope\"\nid_column = \"id\"\n"
+                   "factory_column = \"f\"\n",
+                   "e.toml", c, problems);
+  ASSERT_EQ(problems.size(), 1U);
+  EXPECT_EQ(problems[0].where, "e.toml:4:12");
+  EXPECT_NE(problems[0].message.find("doc_type"), std::string::npos) << problems[0].message;
+  EXPECT_FALSE(c.mapping);
+}
+
+TEST(GatewayConfig, PostgresNeedsAConninfoWhichTheEnvironmentMayGive) {
+  serve_config c;
+  c.auth.jwt_secret = std::string(k_secret);
+  c.postgres.enabled = true;
+  std::vector<config_problem> problems;
+  validate(c, problems);
+  ASSERT_EQ(problems.size(), 1U);
+  EXPECT_EQ(problems[0].where, "postgres.conninfo");
+  const auto l = load_config(std::nullopt, env_of({{"RTCACHE_JWT_SECRET", std::string(k_secret)},
+                                                   {"RTCACHE_PG_CONNINFO", "postgresql:///app"}}));
+  EXPECT_TRUE(l.ok());
+  EXPECT_TRUE(l.config.postgres.enabled);
+  EXPECT_EQ(l.config.postgres.conninfo, "postgresql:///app");
+}
+
+// ---- RS256 / ES256 public keys ----
+
+class KeyFiles : public ::testing::Test {
+ protected:
+  KeyFiles() {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("rtcache-config-test-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  ~KeyFiles() override { std::filesystem::remove_all(dir_); }
+
+  std::string write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name, std::ios::binary) << text;
+    return (dir_ / name).string();
+  }
+
+  static std::string claims() {
+    const auto exp = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count() + 3600;
+    return R"({"role":"service_role","exp":)" + std::to_string(exp) + "}";
+  }
+  static std::chrono::sys_seconds now() {
+    return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  }
+
+  std::filesystem::path dir_;
+  const std::string rsa_ = testing::generate_rsa_private_pem(2048);
+  const std::string ec_ = testing::generate_ec_private_pem("P-256");
+};
+
+TEST_F(KeyFiles, PublicKeysFromPemFilesVerifyTheirTokensWithoutAnHs256Secret) {
+  write("rsa.pem", testing::public_pem_of(rsa_));
+  write("ec.pem", testing::public_pem_of(ec_));
+  const std::string path = write("rtcache.toml", R"(
+[auth]
+jwt_public_keys = [{alg = "RS256", kid = "r1", pem_file = "rsa.pem"}, {alg = "ES256", pem_file = "ec.pem"}]
+)");
+  const auto l = load_config(path, env_of({}));
+  ASSERT_TRUE(l.ok()) << l.problems.front().where << ": " << l.problems.front().message;
+  ASSERT_EQ(l.config.auth.public_keys.size(), 2U);
+  const auto v = make_verifier(l.config.auth);
+  ASSERT_TRUE(v);
+  EXPECT_TRUE(v->verify(testing::make_token(testing::header_for(jwt_alg::rs256, "r1"), claims(), jwt_alg::rs256, rsa_),
+                        now()));
+  EXPECT_TRUE(v->verify(testing::make_token(testing::header_for(jwt_alg::es256), claims(), jwt_alg::es256, ec_), now()));
+  // An HS256 token cannot pass: no secret is configured.
+  EXPECT_FALSE(v->verify(testing::make_token(testing::header_for(jwt_alg::hs256), claims(), jwt_alg::hs256,
+                                             std::string(k_secret)),
+                         now()));
+}
+
+TEST_F(KeyFiles, EnvironmentAddsKeysBesideTheSecret) {
+  const std::string pem = write("rsa.pem", testing::public_pem_of(rsa_));
+  const auto l = load_config(std::nullopt, env_of({{"RTCACHE_JWT_SECRET", std::string(k_secret)},
+                                                   {"RTCACHE_JWT_PUBLIC_KEYS", "RS256:k9=" + pem}}));
+  ASSERT_TRUE(l.ok()) << l.problems.front().where << ": " << l.problems.front().message;
+  const auto v = make_verifier(l.config.auth);
+  ASSERT_TRUE(v);
+  EXPECT_TRUE(v->verify(testing::make_token(testing::header_for(jwt_alg::rs256, "k9"), claims(), jwt_alg::rs256, rsa_),
+                        now()));
+  EXPECT_TRUE(v->verify(testing::make_token(testing::header_for(jwt_alg::hs256), claims(), jwt_alg::hs256,
+                                            std::string(k_secret)),
+                        now()));
+}
+
+TEST_F(KeyFiles, BadKeysAreProblemsNamingWhereTheyWereConfigured) {
+  write("ec.pem", testing::public_pem_of(ec_));
+  const std::string path = write("bad.toml", R"([auth]
+jwt_public_keys = [{alg = "HS256", pem = "x"}, {alg = "RS256", pem_file = "missing.pem"}, {alg = "RS256", pem_file = "ec.pem"}]
+)");
+  const auto l = load_config(path, env_of({}));
+  ASSERT_FALSE(l.ok());
+  std::string all;
+  for (const auto& p : l.problems) all += p.where + ": " + p.message + "\n";
+  EXPECT_NE(all.find("auth.jwt_public_keys[0].alg: must be \"RS256\" or \"ES256\""), std::string::npos) << all;
+  EXPECT_NE(all.find("auth.jwt_public_keys[1].pem_file: cannot read"), std::string::npos) << all;
+  EXPECT_NE(all.find("auth.jwt_public_keys[2]"), std::string::npos) << all;  // an EC key given as RS256
+  const auto env = load_config(std::nullopt, env_of({{"RTCACHE_JWT_PUBLIC_KEYS", "PS256=/x"}}));
+  ASSERT_FALSE(env.ok());
+  EXPECT_EQ(env.problems[0].where, "env RTCACHE_JWT_PUBLIC_KEYS[0]");
 }
 
 }  // namespace

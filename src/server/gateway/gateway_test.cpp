@@ -2,7 +2,9 @@
 // Beast client drives it over real sockets. Every wait is on a condition with a bounded timeout; nothing sleeps.
 #include "rtcache/net/gateway.hpp"
 
+#include "rtcache/net/hub_sink.hpp"
 #include "rtcache/net/protocol_join.hpp"
+#include "test_rows.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -230,6 +232,7 @@ class GatewayTest : public ::testing::Test {
   void start(gateway_config cfg = {}) {
     cfg.listen_address = "127.0.0.1";
     cfg.port = 0;
+    if (!cfg.mapping) cfg.mapping = mapping_;
     gw_.emplace(ioc_, cfg, hub_, verifier_, core::doc_type_registry::defaults(), log_);
     port_ = gw_->start();
     for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { ioc_.run(); });
@@ -270,6 +273,8 @@ class GatewayTest : public ::testing::Test {
   logger log_{log_level::off};
   jwt_verifier verifier_;
   hub hub_;
+  std::shared_ptr<const mapping_config> mapping_ = testing::test_mapping();
+  hub_sink sink_{hub_};
   asio::io_context ioc_;
   std::optional<gateway> gw_;
   std::vector<std::thread> threads_;
@@ -390,12 +395,25 @@ TEST_F(GatewayTest, JoinReplyPrecedesLiveDeliveriesAndNothingAfterItIsMissedUnde
     e.type = "wo";
     e.id = "race";
     e.factory_id = "A";
-    // Publishes across the join, then a bounded number after it (enough for the reads below).
+    // Publishes across the join, then a bounded number after it (enough for the reads below). The yield
+    // keeps the channel lock from being re-taken back to back, which could starve the join on a loaded
+    // machine (std::mutex is not fair).
     for (int after = 0; !stop.load() && after < 1000;) {
       gw_->relay().publish_event(e);
       if (join_sent.load()) ++after;
+      std::this_thread::yield();
     }
   });
+  // A failed ASSERT returns early: stop and join the publisher on every path (a joinable thread's
+  // destructor would terminate the whole test binary).
+  struct joiner {
+    std::atomic<bool>& stop;
+    std::thread& t;
+    ~joiner() {
+      stop.store(true);
+      if (t.joinable()) t.join();
+    }
+  } join_publisher{stop, publisher};
   ws_client c(port_, ws_client::url(token_for("authenticated", {"A"})));
   c.send(v1_join("realtime:doc:wo:race", "9"));
   join_sent.store(true);
@@ -407,8 +425,6 @@ TEST_F(GatewayTest, JoinReplyPrecedesLiveDeliveriesAndNothingAfterItIsMissedUnde
     ASSERT_TRUE(is_invalidate(m));
     ASSERT_EQ(m.at("payload").at("payload").at("offset").as_int64(), expected);
   }
-  stop.store(true);
-  publisher.join();
 }
 
 TEST_F(GatewayTest, ListAndFactoryJoinsOutsideTheScopeAreRefused) {
@@ -612,6 +628,196 @@ TEST_F(GatewayTest, RestBroadcastReachesSubscribers) {
                              {{"apikey", token_for("anon")}});
   EXPECT_EQ(res.status, 202U);
   EXPECT_EQ(c.read_json().at("payload"), json::parse(R"({"type":"broadcast","event":"e","payload":{"a":1}})"));
+}
+
+}  // namespace
+}  // namespace rtcache::net
+
+namespace rtcache::net {
+namespace {
+
+// ---- postgres_changes delivery (the PostgreSQL source publishes through hub_sink) ----
+
+bool is_postgres_change(const json::value& v) {
+  if (v.is_object()) return v.at("event") == "postgres_changes";
+  return v.is_array() && v.as_array().size() == 5 && v.as_array()[3] == "postgres_changes";
+}
+
+TEST_F(GatewayTest, DocChannelBindingGetsOnlyThatRowsRecordsInSupabasesShape) {
+  start();
+  ws_client c(port_, ws_client::url(token_for("authenticated", {"f1"})));
+  const auto reply = join(c, "realtime:doc:wo:123", "1",
+                          R"({"config":{"postgres_changes":[{"event":"*","schema":"public"}]}})");
+  ASSERT_EQ(reply.at("payload").at("status"), "ok");
+  const auto id = binding_id("*", "public", std::nullopt, std::nullopt);
+  c.read_until([](const json::value& v) { return v.at("event") == "system"; });
+
+  sink_.publish(testing::routed(*mapping_, testing::wo_change(row_kind::update, "124", "f1", "done")));
+  sink_.publish(testing::routed(*mapping_, testing::wo_change(row_kind::update, "123", "f1", "done")));
+  // The contract message first (invalidate), then the record for the binding, both of row 123 only.
+  const auto inv = c.read_json();
+  ASSERT_TRUE(is_invalidate(inv)) << json::serialize(inv);
+  EXPECT_EQ(inv.at("payload").at("payload").at("id"), "123");
+  const auto pc = c.read_json();
+  ASSERT_TRUE(is_postgres_change(pc)) << json::serialize(pc);
+  EXPECT_EQ(pc.at("topic"), "realtime:doc:wo:123");
+  EXPECT_TRUE(pc.at("ref").is_null());
+  EXPECT_EQ(pc.at("payload").at("ids"), json::array({id}));
+  const auto& data = pc.at("payload").at("data");
+  EXPECT_EQ(data.at("schema"), "public");
+  EXPECT_EQ(data.at("table"), "work_orders");
+  EXPECT_EQ(data.at("type"), "UPDATE");
+  EXPECT_EQ(data.at("commit_timestamp"), "2025-11-19T00:22:40.877Z");
+  EXPECT_EQ(data.at("record").at("id"), 123);
+  EXPECT_EQ(data.at("record").at("status"), "done");
+  EXPECT_EQ(data.at("old_record").at("status"), "open");
+  EXPECT_FALSE(data.at("record").as_object().contains("internal_notes"));
+  EXPECT_TRUE(data.at("errors").is_null());
+  EXPECT_TRUE(data.at("columns").is_array());
+}
+
+TEST_F(GatewayTest, AnyChannelBindingFollowsEventFilterAndFactoryScopeInVsn2) {
+  start();
+  ws_client c(port_, ws_client::url(token_for("authenticated", {"f1"}), "2.0.0"));
+  ASSERT_TRUE(c.connected);
+  c.send(R"(["1","1","realtime:room1","phx_join",{"config":{"postgres_changes":[{"event":"UPDATE",)"
+         R"("schema":"public","table":"work_orders","filter":"status=eq.open"}]}}])");
+  const auto reply = c.read_json();
+  ASSERT_EQ(reply.at(4).at("status"), "ok") << json::serialize(reply);
+  c.read_json();  // Subscribed to PostgreSQL
+  const auto id = binding_id("UPDATE", "public", "work_orders", "status=eq.open");
+
+  using testing::wo_change;
+  sink_.publish(testing::routed(*mapping_, wo_change(row_kind::update, "1", "f2", "open")));  // other factory
+  sink_.publish(testing::routed(*mapping_, wo_change(row_kind::update, "2", "f1", "done")));  // filter
+  sink_.publish(testing::routed(*mapping_, wo_change(row_kind::insert, "3", "f1", "open")));  // event
+  sink_.publish(testing::routed(*mapping_, wo_change(row_kind::update, "4", "f1", "open")));  // delivered
+  const auto pc = c.read_json();
+  ASSERT_TRUE(is_postgres_change(pc)) << json::serialize(pc);
+  EXPECT_TRUE(pc.at(0).is_null());
+  EXPECT_TRUE(pc.at(1).is_null());
+  EXPECT_EQ(pc.at(2), "realtime:room1");
+  EXPECT_EQ(pc.at(4).at("ids"), json::array({id}));
+  EXPECT_EQ(pc.at(4).at("data").at("record").at("id"), 4);
+}
+
+TEST_F(GatewayTest, PublicTableRecordsReachUnscopedConnectionsAndMappedOnesDoNot) {
+  start();
+  ws_client c(port_, ws_client::url(token_for("anon")));
+  ASSERT_EQ(join(c, "realtime:room2", "1", R"({"config":{"postgres_changes":[{"event":"*","schema":"public"}]}})")
+                .at("payload")
+                .at("status"),
+            "ok");
+  c.read_until([](const json::value& v) { return v.at("event") == "system"; });
+  sink_.publish(testing::routed(*mapping_, testing::wo_change(row_kind::insert, "9", "f1", "open")));
+  sink_.publish(testing::routed(*mapping_, testing::announcement("1", "hello")));
+  const auto pc = c.read_json();
+  ASSERT_TRUE(is_postgres_change(pc)) << json::serialize(pc);
+  EXPECT_EQ(pc.at("payload").at("data").at("table"), "announcements");
+  EXPECT_EQ(pc.at("payload").at("data").at("record").at("text"), "hello");
+}
+
+TEST_F(GatewayTest, BindingOnATableThatIsNeitherMappedNorPublicIsRefusedAtJoin) {
+  start();
+  ws_client c(port_, ws_client::url(service_token()));
+  const auto reply = join(c, "realtime:room3", "1",
+                          R"({"config":{"postgres_changes":[{"event":"*","schema":"public","table":"users"}]}})");
+  EXPECT_EQ(reply.at("payload").at("status"), "error");
+  EXPECT_EQ(reply.at("payload").at("response").at("reason"),
+            "Unable to subscribe to changes with given parameters. Please check Realtime is enabled for the given "
+            "connect parameters: [event: *, schema: public, table: users, filters: []]");
+}
+
+TEST_F(GatewayTest, FilterCannotWidenScopeOnAnyChannel) {
+  start();
+  ws_client c(port_, ws_client::url(token_for("authenticated", {"f1"})));
+  ASSERT_EQ(join(c, "realtime:room4", "1",
+                 R"({"config":{"postgres_changes":[{"event":"*","schema":"public","table":"work_orders",)"
+                 R"("filter":"factory_id=eq.f2"},{"event":"*","schema":"public","table":"announcements"}]}})")
+                .at("payload")
+                .at("status"),
+            "ok");
+  c.read_until([](const json::value& v) { return v.at("event") == "system"; });
+  sink_.publish(testing::routed(*mapping_, testing::wo_change(row_kind::insert, "5", "f2", "open")));
+  // Published after it from the same thread: had the f2 record been written, it would come first.
+  sink_.publish(testing::routed(*mapping_, testing::announcement("2", "marker")));
+  const auto pc = c.read_json();
+  ASSERT_TRUE(is_postgres_change(pc)) << json::serialize(pc);
+  EXPECT_EQ(pc.at("payload").at("data").at("table"), "announcements");
+}
+
+// ---- linger: a lone subscriber resumes ----
+
+TEST_F(GatewayTest, LoneSubscriberThatReconnectsWithinTheLingerGetsExactlyWhatItMissed) {
+  start();
+  std::string epoch;
+  {
+    ws_client c(port_, ws_client::url(service_token()));
+    const auto reply = join(c, "realtime:doc:wo:77");
+    epoch = std::string(reply.at("payload").at("response").at("rtcache").at("epoch").as_string());
+    ASSERT_EQ(post_events(event_json("77", "A")).status, 202U);
+    EXPECT_EQ(c.read_json().at("payload").at("payload").at("offset"), 1);
+    c.close();
+  }
+  // Nobody is subscribed now; the channel lingers and keeps appending.
+  ASSERT_TRUE(wait_for([&] { return hub_.metrics().idle_channels == 1; }));
+  ASSERT_EQ(post_events(event_json("77", "A", "approve")).status, 202U);
+
+  ws_client c(port_, ws_client::url(service_token()));
+  const auto reply = join(c, "realtime:doc:wo:77", "2", R"({"config":{},"rtcache":{"epoch":")" + epoch + R"(","offset":1}})");
+  EXPECT_EQ(reply.at("payload").at("response").at("rtcache"),
+            json::parse(R"({"epoch":")" + epoch + R"(","offset":2,"recovered":true})"));
+  const auto missed = c.read_json();
+  EXPECT_EQ(missed.at("payload").at("payload").at("offset"), 2);
+  EXPECT_EQ(missed.at("payload").at("payload").at("action"), "approve");
+}
+
+// ---- token expiry ----
+
+TEST_F(GatewayTest, ExpiredTokenClosesItsChannelsWithoutWaitingForAHeartbeat) {
+  start();
+  // Past exp but inside the 30 s leeway: valid for about one more second.
+  ws_client c(port_, ws_client::url(token_for("authenticated", {"A"}, -29)));
+  ASSERT_TRUE(c.connected);
+  ASSERT_EQ(join(c, "realtime:doc:wo:1").at("payload").at("status"), "ok");
+  const auto sys = c.read_json();  // no heartbeat is ever sent
+  EXPECT_EQ(sys.at("event"), "system");
+  EXPECT_EQ(sys.at("topic"), "realtime:doc:wo:1");
+  EXPECT_EQ(sys.at("payload").at("status"), "error");
+  EXPECT_EQ(sys.at("payload").at("extension"), "system");
+  EXPECT_TRUE(std::string_view(sys.at("payload").at("message").as_string()).starts_with("Token has expired"))
+      << json::serialize(sys);
+  EXPECT_EQ(c.read_json().at("event"), "phx_close");
+}
+
+TEST_F(GatewayTest, AccessTokenPushRearmsTheExpiryTimerForTheNewToken) {
+  start();
+  ws_client c(port_, ws_client::url(token_for("authenticated", {"A"})));  // valid for an hour
+  ASSERT_EQ(join(c, "realtime:doc:wo:2").at("payload").at("status"), "ok");
+  // The pushed token is valid (inside the leeway) but ends in about a second: its expiry closes the channel.
+  c.send(R"({"topic":"realtime:doc:wo:2","event":"access_token","payload":{"access_token":")" +
+         token_for("authenticated", {"A"}, -29) + R"("},"ref":"2","join_ref":"1"})");
+  const auto sys = c.read_json();
+  EXPECT_EQ(sys.at("event"), "system");
+  EXPECT_TRUE(std::string_view(sys.at("payload").at("message").as_string()).starts_with("Token has expired"))
+      << json::serialize(sys);
+  EXPECT_EQ(c.read_json().at("event"), "phx_close");
+}
+
+// ---- metrics ----
+
+TEST_F(GatewayTest, MetricsCarryTheReplicationProvidersStatus) {
+  start();
+  EXPECT_EQ(http_call(port_, http::verb::get, "/metrics").body.find("rtcache_replication_"), std::string::npos);
+  gw_->set_replication_status_provider([] {
+    replication_status s;
+    s.connected = true;
+    s.lag_bytes = 42;
+    return s;
+  });
+  const auto body = http_call(port_, http::verb::get, "/metrics").body;
+  EXPECT_NE(body.find("rtcache_replication_connected 1\n"), std::string::npos);
+  EXPECT_NE(body.find("rtcache_replication_lag_bytes 42\n"), std::string::npos);
 }
 
 }  // namespace

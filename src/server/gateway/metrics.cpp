@@ -1,6 +1,8 @@
 // Prometheus text exposition of the gateway's and the hub's counters.
 #include "rtcache/net/gateway_metrics.hpp"
 
+#include <cstdio>
+
 namespace rtcache::net {
 
 namespace {
@@ -12,13 +14,21 @@ void metric(std::string& out, std::string_view name, std::string_view type, std:
   out.append("rtcache_").append(name).append(" ").append(std::to_string(value)).append("\n");
 }
 
+void metric_double(std::string& out, std::string_view name, std::string_view help, double value) {
+  char buf[64];
+  const int n = std::snprintf(buf, sizeof buf, "%.6g", value);
+  out.append("# HELP rtcache_").append(name).append(" ").append(help).append("\n");
+  out.append("# TYPE rtcache_").append(name).append(" gauge\n");
+  out.append("rtcache_").append(name).append(" ").append(buf, static_cast<std::size_t>(n > 0 ? n : 0)).append("\n");
+}
+
 std::uint64_t load(const std::atomic<std::uint64_t>& c) noexcept {
   return c.load(std::memory_order_relaxed);
 }
 
 }  // namespace
 
-std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h) {
+std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h, const replication_status* source) {
   std::string out;
   out.reserve(4096);
   const auto conns = g.connections.load(std::memory_order_relaxed);
@@ -56,6 +66,25 @@ std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h) {
   metric(out, "hub_deliveries_total", "counter", "Hub deliveries to subscriptions.", h.deliveries);
   metric(out, "hub_history_messages", "gauge", "Messages held in channel histories.", h.history_messages);
   metric(out, "hub_history_bytes", "gauge", "Frame bytes held in channel histories.", h.history_bytes);
+  metric(out, "hub_idle_channels", "gauge", "Channels without subscribers kept for their linger.", h.idle_channels);
+  metric(out, "hub_idle_history_bytes", "gauge", "Frame bytes held in idle channels' histories.",
+         h.idle_history_bytes);
+  metric(out, "hub_channels_expired_total", "counter", "Idle channels freed after their linger.", h.channels_expired);
+  metric(out, "hub_channels_evicted_total", "counter", "Idle channels freed early by the idle byte budget.",
+         h.channels_evicted);
+  if (source != nullptr) {
+    metric(out, "replication_connected", "gauge", "1 while the PostgreSQL source is streaming.",
+           source->connected ? 1 : 0);
+    metric(out, "replication_received_lsn", "gauge", "WAL position of the last XLogData received.",
+           source->received_lsn);
+    metric(out, "replication_confirmed_lsn", "gauge", "WAL position confirmed to PostgreSQL.",
+           source->confirmed_lsn);
+    metric(out, "replication_lag_bytes", "gauge", "Server WAL end minus the confirmed position.", source->lag_bytes);
+    metric_double(out, "replication_lag_seconds", "Age of the last commit received while behind.",
+                  source->lag_seconds);
+    metric(out, "replication_reconnects_total", "counter", "Source connection attempts after the first.",
+           source->reconnects);
+  }
   return out;
 }
 

@@ -3,6 +3,7 @@
 #include "rtcache/net/gateway_relay.hpp"
 
 #include "rtcache/core/channel_key.hpp"
+#include "rtcache/net/hub_sink.hpp"
 #include "rtcache/net/protocol.hpp"
 #include "rtcache/net/protocol_join.hpp"
 #include "rtcache/net/protocol_text.hpp"
@@ -16,6 +17,9 @@ namespace rtcache::net {
 
 hub_encoder make_broadcast_encoder() {
   return [](const hub_encode_request& r) -> hub_frames {
+    // Internal channels (per-table postgres_changes records) have no frames of their own: every subscriber
+    // frames the attached record with its channel's binding ids.
+    if (is_internal_channel(r.channel)) return {};
     std::string topic(k_topic_prefix);
     topic.append(r.channel);
     std::string contract_payload;

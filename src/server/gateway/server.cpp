@@ -6,6 +6,7 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
@@ -38,7 +39,23 @@ gateway::state::state(asio::io_context& io, gateway_config cfg, hub& h, const jw
                        })),
       relay(h, types),
       acceptor_strand(asio::make_strand(io)),
-      acceptor(acceptor_strand) {}
+      acceptor(acceptor_strand),
+      sweep_timer(acceptor_strand) {}
+
+void gateway::state::set_replication_provider(replication_status_provider p) {
+  std::lock_guard lock(mu_);
+  replication_ = std::move(p);
+}
+
+std::optional<replication_status> gateway::state::replication() const {
+  replication_status_provider p;
+  {
+    std::lock_guard lock(mu_);
+    p = replication_;
+  }
+  if (!p) return std::nullopt;
+  return p();
+}
 
 std::uint64_t gateway::state::add(std::weak_ptr<detail::session> s) {
   std::lock_guard lock(mu_);
@@ -68,6 +85,7 @@ void gateway::state::stop(std::function<void()> on_drained) {
   asio::dispatch(acceptor_strand, [self = shared_from_this()] {
     beast::error_code ignored;
     self->acceptor.close(ignored);
+    self->sweep_timer.cancel();
   });
   std::vector<std::shared_ptr<detail::session>> live;
   {
@@ -223,7 +241,9 @@ class http_session final : public detail::session, public std::enable_shared_fro
     }
     if (path == "/metrics") {
       if (!is_get) return method_not_allowed();
-      return respond(http::status::ok, prometheus_text(gw_->metrics, gw_->the_hub.metrics()), keep_alive_,
+      const auto source = gw_->replication();
+      return respond(http::status::ok,
+                     prometheus_text(gw_->metrics, gw_->the_hub.metrics(), source ? &*source : nullptr), keep_alive_,
                      "text/plain; version=0.0.4; charset=utf-8");
     }
     if (path == "/v1/events") {
@@ -324,13 +344,33 @@ class http_session final : public detail::session, public std::enable_shared_fro
   bool upgraded_ = false;
 };
 
+// ---- idle channel sweep ----
+
+// Frees hub channels whose linger has passed, every config.sweep_interval until the gateway stops.
+void arm_sweep(const std::shared_ptr<gateway::state>& gw) {
+  gw->sweep_timer.expires_after(gw->config.sweep_interval);
+  gw->sweep_timer.async_wait([gw](beast::error_code ec) {
+    if (ec || gw->stopping.load()) return;
+    const std::size_t freed = gw->the_hub.sweep();
+    if (freed != 0) gw->log.debug("hub.sweep", {{"freed", freed}});
+    arm_sweep(gw);
+  });
+}
+
 // ---- listener ----
+
+constexpr std::chrono::milliseconds k_accept_retry{100};
 
 void do_accept(const std::shared_ptr<gateway::state>& gw) {
   gw->acceptor.async_accept(asio::make_strand(gw->ioc), [gw](beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (ec == asio::error::operation_aborted || !gw->acceptor.is_open()) return;
       gw->log.warn("gateway.accept_failed", {{"reason", ec.message()}});
+      // Out of file descriptors (EMFILE/ENFILE) persists until a connection closes: retrying at once would
+      // spin a core and flood the log (load benchmark, idle mode). The pending connection waits in the backlog.
+      auto retry = std::make_shared<asio::steady_timer>(gw->acceptor_strand, k_accept_retry);
+      retry->async_wait([gw, retry](beast::error_code) { do_accept(gw); });
+      return;
     } else if (gw->stopping.load()) {
       return;
     } else if (gw->size() >= gw->config.limits.max_connections + 1024) {
@@ -366,7 +406,10 @@ std::uint16_t gateway::start() {
   s.acceptor.listen(asio::socket_base::max_listen_connections);
   const auto port = s.acceptor.local_endpoint().port();
   s.log.info("gateway.listening", {{"address", s.config.listen_address}, {"port", port}});
-  asio::dispatch(s.acceptor_strand, [gw = state_] { do_accept(gw); });
+  asio::dispatch(s.acceptor_strand, [gw = state_] {
+    do_accept(gw);
+    arm_sweep(gw);
+  });
   return port;
 }
 
@@ -380,6 +423,10 @@ std::size_t gateway::sessions() const noexcept {
 
 const gateway_metrics& gateway::metrics() const noexcept {
   return state_->metrics;
+}
+
+void gateway::set_replication_status_provider(replication_status_provider provider) {
+  state_->set_replication_provider(std::move(provider));
 }
 
 net::relay& gateway::relay() noexcept {

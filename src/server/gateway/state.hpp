@@ -7,6 +7,7 @@
 #include "rtcache/net/protocol.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
@@ -17,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -46,6 +48,10 @@ struct gateway::state : std::enable_shared_from_this<gateway::state> {
   std::size_t size() const;
   void stop(std::function<void()> on_drained);
 
+  // The replication gauges' source for /metrics (gateway::set_replication_status_provider). Any thread.
+  void set_replication_provider(replication_status_provider p);
+  std::optional<replication_status> replication() const;
+
   // Constant after construction.
   boost::asio::io_context& ioc;
   const gateway_config config;
@@ -63,6 +69,7 @@ struct gateway::state : std::enable_shared_from_this<gateway::state> {
   // Used on acceptor_strand only.
   boost::asio::strand<boost::asio::io_context::executor_type> acceptor_strand;
   boost::asio::ip::tcp::acceptor acceptor;
+  boost::asio::steady_timer sweep_timer;  // drives hub::sweep() every config.sweep_interval
 
  private:
   mutable std::mutex mu_;
@@ -70,6 +77,7 @@ struct gateway::state : std::enable_shared_from_this<gateway::state> {
   std::uint64_t next_session_id_ = 1;
   std::unordered_map<std::uint64_t, std::weak_ptr<detail::session>> sessions_;
   std::function<void()> on_drained_;
+  replication_status_provider replication_;
 };
 
 // Hands an authorised upgrade request and its TCP stream to a new WebSocket session, which accepts the upgrade.

@@ -5,19 +5,28 @@
 // (channel_state::ready == false); then, under mu_, the join reply, the replay, the "Subscribed to
 // PostgreSQL" push and the held deliveries are queued in that order and the channel is marked ready. Nothing
 // committed after the reply is missed, and nothing overtakes the reply.
+//
+// postgres_changes (design.md §3): on a contract channel a binding receives the records attached to that
+// channel's own messages; on any other channel the session also subscribes the channel to the internal
+// per-table channels its bindings name (hub_sink.hpp). Either way the hub message's factory is checked first
+// (may_deliver), then the bindings are evaluated and the push is framed with this channel's matching ids.
 #include "state.hpp"
 
 #include "rtcache/core/channel_key.hpp"
+#include "rtcache/net/hub_sink.hpp"
+#include "rtcache/net/postgres_delivery.hpp"
 #include "rtcache/net/protocol_join.hpp"
 #include "rtcache/net/protocol_text.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <array>
 #include <deque>
 #include <map>
 #include <vector>
@@ -33,6 +42,16 @@ namespace {
 
 class websocket_session;
 
+// A frame waiting to be written: either one of a shared hub message's frames, or a frame of this connection.
+struct out_frame {
+  hub_message_ptr message;              // keeps *shared alive
+  const std::string* shared = nullptr;  // points into message->frames
+  std::string owned;
+  bool binary = false;
+
+  std::string_view bytes() const noexcept { return shared != nullptr ? std::string_view(*shared) : owned; }
+};
+
 // One joined topic. The strand owns it; the fields marked below are shared with deliver().
 struct channel_state {
   // Constant after the join.
@@ -42,12 +61,13 @@ struct channel_state {
   std::optional<core::channel_key> key;  // set for contract channels (doc:, list:, factory:)
   bool self = false;
   bool ack = false;
+  std::vector<postgres_binding> bindings;  // postgres_changes, as joined (ids assigned)
 
   // Guarded by websocket_session::mu_.
   std::shared_ptr<const principal> who;
   bool ready = false;   // join reply queued: deliveries go to the send queue, not to `held`
   bool closed = false;  // left or revoked: deliveries are dropped
-  std::vector<hub_message_ptr> held;
+  std::vector<out_frame> held;  // counted in queued_bytes_
 };
 
 // The hub's handle on one channel of a connection. Holds a plain pointer: the session unsubscribes every
@@ -62,21 +82,13 @@ class channel_subscriber final : public hub_subscriber {
   const std::shared_ptr<channel_state> state_;
 };
 
-// A frame waiting to be written: either one of a shared hub message's frames, or a frame of this connection.
-struct out_frame {
-  hub_message_ptr message;              // keeps *shared alive
-  const std::string* shared = nullptr;  // points into message->frames
-  std::string owned;
-  bool binary = false;
-
-  std::string_view bytes() const noexcept { return shared != nullptr ? std::string_view(*shared) : owned; }
-};
-
 bool is_contract_name(std::string_view name) noexcept {
   return name.starts_with("doc:") || name.starts_with("list:") || name.starts_with("factory:");
 }
 
 constexpr std::uint16_t k_close_queue_overflow = 4008;
+constexpr std::size_t k_write_batch_frames = 256;        // frames per gather write
+constexpr std::size_t k_write_batch_bytes = 256 * 1024;  // payload bytes per gather write (one frame may exceed it)
 
 class websocket_session final : public detail::session, public std::enable_shared_from_this<websocket_session> {
  public:
@@ -91,6 +103,7 @@ class websocket_session final : public detail::session, public std::enable_share
         principal_(std::make_shared<const principal>(std::move(who))),
         idle_timer_(strand_),
         close_timer_(strand_),
+        expiry_timer_(strand_),
         join_tokens_(gw_->config.limits.join_burst),
         last_refill_(std::chrono::steady_clock::now()) {}
 
@@ -117,13 +130,17 @@ class websocket_session final : public detail::session, public std::enable_share
     bool post_overflow = false;
     {
       std::lock_guard lock(mu_);
-      if (closing_ || st.closed || !may_send(st, *m)) return;
-      if (!st.ready) {
-        const admission a = admit_locked(select(m->frames)->size());
-        if (a == admission::ok) st.held.push_back(m);
-        post_overflow = a == admission::overflow;
-      } else {
-        post_overflow = !enqueue_locked(frame_of(m));
+      if (closing_ || st.closed) return;
+      frame_set fs;
+      frames_for(st, m, fs);
+      for (std::size_t i = 0; i < fs.n && !post_overflow; ++i) {
+        if (!st.ready) {
+          const admission a = admit_locked(fs.f[i].bytes().size());
+          if (a == admission::ok) st.held.push_back(std::move(fs.f[i]));
+          post_overflow = a == admission::overflow;
+        } else {
+          post_overflow = !enqueue_locked(std::move(fs.f[i]));
+        }
       }
       if (!post_overflow && !writing_ && !flush_posted_ && !queue_.empty()) {
         flush_posted_ = true;
@@ -145,6 +162,13 @@ class websocket_session final : public detail::session, public std::enable_share
   struct joined {
     std::shared_ptr<channel_state> state;
     hub_subscription subscription;
+    std::vector<hub_subscription> tables;  // per-table postgres_changes channels (non-contract channels only)
+  };
+
+  // What one hub message becomes on one channel: up to a broadcast frame and a postgres_changes push.
+  struct frame_set {
+    std::array<out_frame, 2> f;
+    std::size_t n = 0;
   };
 
   // ---- send queue (mu_) ----
@@ -156,20 +180,23 @@ class websocket_session final : public detail::session, public std::enable_share
     return f.v2_binary.empty() ? nullptr : &f.v2_binary;
   }
 
-  // REQUIRES mu_. Whether `m` may be written for channel `st`: the factory scope of the channel's principal
-  // (design.md §4), `self`, and a frame this connection's version can carry.
-  bool may_send(const channel_state& st, const hub_message& m) const noexcept {
-    if (!m.meta.factory_id.empty() && !may_deliver(*st.who, m.meta.factory_id)) return false;
-    if (m.meta.origin == id_ && !st.self) return false;
-    return select(m.frames) != nullptr;
-  }
-
-  out_frame frame_of(const hub_message_ptr& m) const {
-    out_frame f;
-    f.shared = select(m->frames);
-    f.binary = f.shared == &m->frames.v2_binary;
-    f.message = m;
-    return f;
+  // REQUIRES mu_. The frames `m` becomes on channel `st`: nothing unless the factory scope of the channel's
+  // principal admits the message's factory (design.md §4) and `self` allows it; then the shared frame this
+  // connection's version can carry (if any), then, when the message carries a postgres_changes record that
+  // some of the channel's bindings match, a push framed with their ids (per channel: ids differ).
+  void frames_for(const channel_state& st, const hub_message_ptr& m, frame_set& out) const {
+    if (!m->meta.factory_id.empty() && !may_deliver(*st.who, m->meta.factory_id)) return;
+    if (m->meta.origin == id_ && !st.self) return;
+    if (const std::string* shared = select(m->frames)) {
+      out_frame& f = out.f[out.n++];
+      f.shared = shared;
+      f.binary = shared == &m->frames.v2_binary;
+      f.message = m;
+    }
+    if (m->change && !st.bindings.empty()) {
+      const auto ids = matching_binding_ids(st.bindings, *m->change);
+      if (!ids.empty()) out.f[out.n++].owned = encode_postgres_changes(version_, st.topic, ids, m->change->json);
+    }
   }
 
   enum class admission { ok, dropped, overflow };
@@ -206,11 +233,14 @@ class websocket_session final : public detail::session, public std::enable_share
   void drop_all_locked() {
     closing_ = true;
     drop_queue_locked();
-    for (auto& [topic, j] : channels_) {
-      j.state->closed = true;
-      for (const auto& m : j.state->held) queued_bytes_ -= select(m->frames)->size();
-      j.state->held.clear();
-    }
+    for (auto& [topic, j] : channels_) drop_held_locked(*j.state);
+  }
+
+  // REQUIRES mu_. Stops deliveries to one channel and frees its held frames.
+  void drop_held_locked(channel_state& st) {
+    st.closed = true;
+    for (const auto& f : st.held) queued_bytes_ -= f.bytes().size();
+    st.held.clear();
   }
 
   // Strand. Queues a frame built for this connection and starts writing.
@@ -289,29 +319,64 @@ class websocket_session final : public detail::session, public std::enable_share
     do_read();
   }
 
+  // Writes every queued frame (up to k_write_batch_*) in one gather write. Server frames are unmasked, so a
+  // frame is a small RFC 6455 header plus the shared payload, written to the TCP stream directly: one
+  // syscall for many messages instead of one Beast write (and one syscall) per message (load benchmark,
+  // docs/benchmarks-gateway.md). Beast still writes the close frame (after the batch, see maybe_close) and
+  // its automatic pong.
   void do_write() {
     {
       std::lock_guard lock(mu_);
       flush_posted_ = false;
       if (writing_ || queue_.empty() || !open_ || torn_down_) return;
-      current_ = std::move(queue_.front());
-      queue_.pop_front();
+      std::size_t bytes = 0;
+      while (!queue_.empty() && batch_.size() < k_write_batch_frames &&
+             (batch_.empty() || bytes + queue_.front().bytes().size() <= k_write_batch_bytes)) {
+        bytes += queue_.front().bytes().size();
+        batch_.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
       writing_ = true;
     }
-    ws_.binary(current_.binary);
-    ws_.async_write(asio::buffer(current_.bytes().data(), current_.bytes().size()),
-                    beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
+    headers_.resize(batch_.size());
+    gather_.clear();
+    for (std::size_t i = 0; i < batch_.size(); ++i) {
+      const std::string_view payload = batch_[i].bytes();
+      gather_.push_back(asio::buffer(headers_[i].data(), frame_header(headers_[i], batch_[i].binary, payload.size())));
+      gather_.push_back(asio::buffer(payload.data(), payload.size()));
+    }
+    asio::async_write(beast::get_lowest_layer(ws_), gather_,
+                      beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
+  }
+
+  // An unmasked, final RFC 6455 frame header for `size` payload bytes; returns its length.
+  static std::size_t frame_header(std::array<char, 10>& h, bool binary, std::size_t size) noexcept {
+    h[0] = static_cast<char>(binary ? 0x82 : 0x81);
+    if (size < 126) {
+      h[1] = static_cast<char>(size);
+      return 2;
+    }
+    if (size <= 0xFFFF) {
+      h[1] = static_cast<char>(126);
+      h[2] = static_cast<char>((size >> 8) & 0xFF);
+      h[3] = static_cast<char>(size & 0xFF);
+      return 4;
+    }
+    h[1] = static_cast<char>(127);
+    for (std::size_t i = 0; i < 8; ++i) h[2 + i] = static_cast<char>((static_cast<std::uint64_t>(size) >> (56 - 8 * i)) & 0xFF);
+    return 10;
   }
 
   void on_write(beast::error_code ec, std::size_t bytes) {
+    const std::size_t frames = batch_.size();
     {
       std::lock_guard lock(mu_);
       writing_ = false;
-      queued_bytes_ -= current_.bytes().size();
+      for (const auto& f : batch_) queued_bytes_ -= f.bytes().size();
     }
-    current_ = {};
+    batch_.clear();
     if (ec) return fail(ec, "write");
-    gw_->metrics.messages_out_total.fetch_add(1, std::memory_order_relaxed);
+    gw_->metrics.messages_out_total.fetch_add(frames, std::memory_order_relaxed);
     gw_->metrics.bytes_out_total.fetch_add(bytes, std::memory_order_relaxed);
     if (close_started_) return maybe_close();
     do_write();
@@ -337,6 +402,7 @@ class websocket_session final : public detail::session, public std::enable_share
       close_started_ = false;
       return;
     }
+    expiry_timer_.cancel();
     close_timer_.expires_after(gw_->config.limits.close_timeout);
     close_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
       if (ec || self->torn_down_) return;
@@ -367,6 +433,7 @@ class websocket_session final : public detail::session, public std::enable_share
     channels_.clear();
     idle_timer_.cancel();
     close_timer_.cancel();
+    expiry_timer_.cancel();
     beast::error_code ignored;
     beast::get_lowest_layer(ws_).socket().close(ignored);
     gw_->log.info("ws.close", {{"conn", id_}, {"where", what}, {"reason", ec.message()},
@@ -449,6 +516,20 @@ class websocket_session final : public detail::session, public std::enable_share
       key = std::move(*k);
     }
 
+    if (auto reason = refuse_bindings(req->postgres_changes, gw_->config.mapping.get())) return refuse(*reason);
+    // Non-contract channels receive records through the per-table channels their bindings name.
+    std::vector<std::string> table_channels;
+    if (!key) {
+      for (const auto& b : req->postgres_changes) {
+        for (const table_mapping* t : binding_tables(b, gw_->config.mapping.get())) {
+          auto name = postgres_table_channel(t->schema, t->table);
+          if (std::find(table_channels.begin(), table_channels.end(), name) == table_channels.end()) {
+            table_channels.push_back(std::move(name));
+          }
+        }
+      }
+    }
+
     if (existing != channels_.end()) drop_channel(existing);  // a rejoin replaces the old join
 
     auto st = std::make_shared<channel_state>();
@@ -458,6 +539,7 @@ class websocket_session final : public detail::session, public std::enable_share
     st->key = key;
     st->self = req->broadcast.self;
     st->ack = req->broadcast.ack;
+    st->bindings = req->postgres_changes;
     {
       std::lock_guard lock(mu_);
       st->who = who;
@@ -465,6 +547,11 @@ class websocket_session final : public detail::session, public std::enable_share
     std::optional<hub_position> resume;
     if (req->resume) resume = hub_position{req->resume->epoch, req->resume->offset};
     hub_join j = gw_->the_hub.subscribe(st->name, std::make_shared<channel_subscriber>(this, st), resume);
+    std::vector<hub_subscription> tables;
+    tables.reserve(table_channels.size());
+    for (const auto& name : table_channels) {
+      tables.push_back(gw_->the_hub.subscribe(name, std::make_shared<channel_subscriber>(this, st)).subscription);
+    }
 
     std::string response = join_response_json(*req);
     response.pop_back();  // the closing '}': rtcache's position goes in as one more field
@@ -480,19 +567,21 @@ class websocket_session final : public detail::session, public std::enable_share
       reply.owned = encode_reply_ok(version_, to, response);
       overflow = !enqueue_locked(std::move(reply));
       for (const auto& r : j.replay) {
-        if (!overflow && may_send(*st, *r)) overflow = !enqueue_locked(frame_of(r));
+        frame_set fs;
+        if (!overflow) frames_for(*st, r, fs);
+        for (std::size_t i = 0; i < fs.n && !overflow; ++i) overflow = !enqueue_locked(std::move(fs.f[i]));
       }
-      if (!overflow && !req->postgres_changes.empty()) {
+      if (!overflow && !st->bindings.empty()) {
         out_frame sys;
         sys.owned = encode_postgres_subscribed(version_, st->join_ref, st->topic, st->name);
         overflow = !enqueue_locked(std::move(sys));
       }
       // Held deliveries were accounted when held; move them over without counting twice.
-      for (const auto& h : st->held) {
+      for (auto& h : st->held) {
         if (overflow_ || closing_) {
-          queued_bytes_ -= select(h->frames)->size();
+          queued_bytes_ -= h.bytes().size();
         } else {
-          queue_.push_back(frame_of(h));
+          queue_.push_back(std::move(h));
         }
       }
       st->held.clear();
@@ -503,19 +592,19 @@ class websocket_session final : public detail::session, public std::enable_share
     gw_->log.debug("ws.join", {{"conn", id_}, {"topic", m.topic}, {"epoch", j.position.epoch},
                                {"offset", j.position.offset}, {"recovered", j.recovered},
                                {"replayed", j.replay.size()}});
-    channels_.emplace(m.topic, joined{std::move(st), std::move(j.subscription)});
+    channels_.emplace(m.topic, joined{std::move(st), std::move(j.subscription), std::move(tables)});
     if (overflow) return begin_close(k_close_queue_overflow, "send queue overflow", true);
+    arm_expiry();
     do_write();
   }
 
   void drop_channel(std::map<std::string, joined>::iterator it) {
     {
       std::lock_guard lock(mu_);
-      it->second.state->closed = true;
-      for (const auto& m : it->second.state->held) queued_bytes_ -= select(m->frames)->size();
-      it->second.state->held.clear();
+      drop_held_locked(*it->second.state);
     }
     it->second.subscription.unsubscribe();
+    it->second.tables.clear();
     channels_.erase(it);
   }
 
@@ -550,8 +639,11 @@ class websocket_session final : public detail::session, public std::enable_share
     }
     const auto& st = it->second.state;
     if (st->key && !authorize_join(*p, *st->key).allowed()) return revoke(it, revoked_message(*st->key));
-    std::lock_guard lock(mu_);
-    st->who = std::make_shared<const principal>(std::move(*p));
+    {
+      std::lock_guard lock(mu_);
+      st->who = std::make_shared<const principal>(std::move(*p));
+    }
+    arm_expiry();
   }
 
   // On every heartbeat (25 s): channels whose token expired get a system error and phx_close.
@@ -567,6 +659,33 @@ class websocket_session final : public detail::session, public std::enable_share
       if (auto expired = gw_->verifier.check_expiry(*who, now)) revoke(it, system_refusal_message(*expired));
       it = next;
     }
+  }
+
+  // (Re)arms the expiry timer for the earliest exp + leeway among the joined channels' principals, so that a
+  // token's expiry closes its channels when it happens (Supabase's system error, then phx_close), not only
+  // at the next heartbeat. Called after every join, access_token push and expiry check.
+  void arm_expiry() {
+    if (torn_down_ || close_started_) return;
+    std::optional<std::chrono::sys_seconds> earliest;
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& [topic, j] : channels_) {
+        const auto deadline = j.state->who->expires_at + gw_->verifier.config().leeway;
+        if (!earliest || deadline < *earliest) earliest = deadline;
+      }
+    }
+    if (!earliest) {
+      expiry_timer_.cancel();
+      return;
+    }
+    // The wall clock is floored to seconds, so the wait never ends before the deadline.
+    const auto wait = std::max(std::chrono::seconds(0), *earliest - gw_->now());
+    expiry_timer_.expires_after(wait);
+    expiry_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->torn_down_ || self->close_started_) return;
+      self->check_expiry();
+      self->arm_expiry();
+    });
   }
 
   void on_broadcast(const inbound_message& m) {
@@ -618,10 +737,13 @@ class websocket_session final : public detail::session, public std::enable_share
   beast::flat_buffer rbuf_;
   asio::steady_timer idle_timer_;
   asio::steady_timer close_timer_;
+  asio::steady_timer expiry_timer_;  // fires when the earliest token of a joined channel expires
   std::chrono::steady_clock::time_point last_activity_{};
   double join_tokens_;
   std::chrono::steady_clock::time_point last_refill_;
-  out_frame current_;  // the frame being written
+  std::vector<out_frame> batch_;                // the frames being written
+  std::vector<std::array<char, 10>> headers_;   // their frame headers
+  std::vector<asio::const_buffer> gather_;      // headers and payloads, interleaved
   websocket::close_reason close_reason_;
   bool close_started_ = false;
   bool close_sent_ = false;
@@ -634,7 +756,7 @@ class websocket_session final : public detail::session, public std::enable_share
   std::mutex mu_;
   // Guarded by mu_.
   std::deque<out_frame> queue_;
-  std::size_t queued_bytes_ = 0;  // queue_ + held frames + current_
+  std::size_t queued_bytes_ = 0;  // queue_ + held frames + batch_
   bool writing_ = false;
   bool flush_posted_ = false;
   bool closing_ = false;

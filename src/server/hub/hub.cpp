@@ -37,6 +37,7 @@ struct hub_channel {
   std::uint64_t offset = 0;
   std::deque<hub_message_ptr> history;  // contiguous offsets; when non-empty, back()->offset == offset
   std::size_t history_bytes = 0;
+  std::uint64_t idle_seq = 0;  // non-zero while idle (no subscribers, lingering): its key in hub::idle_
   std::vector<entry> subscribers;                           // fan-out order is unspecified
   std::unordered_map<std::uint64_t, std::size_t> position;  // subscription id -> index in subscribers
 };
@@ -115,12 +116,13 @@ void hub_subscription::unsubscribe() noexcept {
 
 // ---- hub ----
 
-hub::hub(hub_config config, hub_encoder encoder, hub_epoch_source epochs)
+hub::hub(hub_config config, hub_encoder encoder, hub_epoch_source epochs, hub_clock clock)
     : config_(config),
       encoder_(std::move(encoder)),
       epochs_(std::move(epochs)),
       shard_mask_(std::bit_ceil(std::max<std::size_t>(config.shards, 1)) - 1),
-      shards_(std::make_unique<shard[]>(shard_mask_ + 1)) {
+      shards_(std::make_unique<shard[]>(shard_mask_ + 1)),
+      clock_(clock ? std::move(clock) : hub_clock([] { return std::chrono::steady_clock::now(); })) {
   assert(encoder_ && "hub needs an encoder");
   assert(epochs_ && "hub needs an epoch source");
   config_.shards = shard_mask_ + 1;
@@ -175,9 +177,10 @@ hub_join hub::subscribe(std::string_view name, std::shared_ptr<hub_subscriber> s
       }
     }
 
-    std::lock_guard lock(ch->mu);
+    std::unique_lock lock(ch->mu);
     // Closed between the lookup and the lock: the next lookup sees it closed and replaces it.
     if (ch->closed.load(std::memory_order_relaxed)) continue;
+    leave_idle_locked(*ch);  // a lingering channel is live again, epoch and history intact
 
     hub_join join;
     join.position = hub_position{ch->epoch, ch->offset};
@@ -204,12 +207,10 @@ hub_join hub::subscribe(std::string_view name, std::shared_ptr<hub_subscriber> s
       // Out of memory. A channel without subscribers must not stay open: close it as the last leave would
       // (its registry entry is replaced by the next subscribe of the name).
       if (ch->subscribers.empty()) {
-        ch->closed.store(true, std::memory_order_release);
-        counters_.history_messages.fetch_sub(ch->history.size(), std::memory_order_relaxed);
-        counters_.history_bytes.fetch_sub(ch->history_bytes, std::memory_order_relaxed);
-        counters_.channels.fetch_sub(1, std::memory_order_relaxed);
-        ch->history.clear();
-        ch->history_bytes = 0;
+        std::deque<hub_message_ptr> freed;
+        retire_locked(*ch, freed);
+        lock.unlock();
+        erase_retired(ch);
       }
       throw;
     }
@@ -225,6 +226,7 @@ void hub::unsubscribe(const std::shared_ptr<channel>& ch, std::uint64_t id) noex
   std::shared_ptr<hub_subscriber> released;
   std::deque<hub_message_ptr> freed_history;
   bool retired = false;
+  bool went_idle = false;
   {
     std::lock_guard lock(ch->mu);
     auto it = ch->position.find(id);
@@ -240,22 +242,99 @@ void hub::unsubscribe(const std::shared_ptr<channel>& ch, std::uint64_t id) noex
     counters_.subscribers.fetch_sub(1, std::memory_order_relaxed);
 
     if (ch->subscribers.empty()) {
-      ch->closed.store(true, std::memory_order_release);
-      counters_.history_messages.fetch_sub(ch->history.size(), std::memory_order_relaxed);
-      counters_.history_bytes.fetch_sub(ch->history_bytes, std::memory_order_relaxed);
-      counters_.channels.fetch_sub(1, std::memory_order_relaxed);
-      freed_history.swap(ch->history);
-      ch->history_bytes = 0;
-      retired = true;
+      if (config_.linger.count() > 0) {
+        std::lock_guard idle_lock(idle_mu_);
+        const std::uint64_t seq = next_idle_seq_++;
+        idle_.emplace(seq, idle_entry{ch, clock_()});
+        ch->idle_seq = seq;
+        counters_.idle_channels.fetch_add(1, std::memory_order_relaxed);
+        counters_.idle_history_bytes.fetch_add(ch->history_bytes, std::memory_order_relaxed);
+        went_idle = true;
+      } else {
+        retire_locked(*ch, freed_history);
+        retired = true;
+      }
     }
   }
-  if (retired) {
-    shard& s = shard_for(ch->name);
-    std::lock_guard lock(s.mu);
-    auto it = s.channels.find(std::string_view(ch->name));
-    // A subscribe may already have replaced the entry with the channel's next epoch.
-    if (it != s.channels.end() && it->second == ch) s.channels.erase(it);
+  if (retired) erase_retired(ch);
+  if (went_idle) enforce_idle_budget();
+}
+
+void hub::leave_idle_locked(channel& ch) noexcept {
+  if (ch.idle_seq == 0) return;
+  {
+    std::lock_guard idle_lock(idle_mu_);
+    idle_.erase(ch.idle_seq);
   }
+  ch.idle_seq = 0;
+  counters_.idle_channels.fetch_sub(1, std::memory_order_relaxed);
+  counters_.idle_history_bytes.fetch_sub(ch.history_bytes, std::memory_order_relaxed);
+}
+
+void hub::retire_locked(channel& ch, std::deque<hub_message_ptr>& freed) noexcept {
+  leave_idle_locked(ch);
+  ch.closed.store(true, std::memory_order_release);
+  counters_.history_messages.fetch_sub(ch.history.size(), std::memory_order_relaxed);
+  counters_.history_bytes.fetch_sub(ch.history_bytes, std::memory_order_relaxed);
+  counters_.channels.fetch_sub(1, std::memory_order_relaxed);
+  freed.swap(ch.history);
+  ch.history_bytes = 0;
+}
+
+void hub::erase_retired(const std::shared_ptr<channel>& ch) noexcept {
+  shard& s = shard_for(ch->name);
+  std::lock_guard lock(s.mu);
+  auto it = s.channels.find(std::string_view(ch->name));
+  // A subscribe may already have replaced the entry with the channel's next epoch.
+  if (it != s.channels.end() && it->second == ch) s.channels.erase(it);
+}
+
+bool hub::free_idle(std::uint64_t seq, const std::shared_ptr<channel>& ch) noexcept {
+  std::deque<hub_message_ptr> freed;
+  {
+    std::lock_guard lock(ch->mu);
+    // A subscribe may have taken it out of the idle set since it was picked (it then has a new seq or none).
+    if (ch->idle_seq != seq || ch->closed.load(std::memory_order_relaxed)) return false;
+    retire_locked(*ch, freed);
+  }
+  erase_retired(ch);
+  return true;
+}
+
+void hub::enforce_idle_budget() noexcept {
+  while (counters_.idle_history_bytes.load(std::memory_order_relaxed) > config_.max_idle_bytes) {
+    std::uint64_t seq = 0;
+    std::shared_ptr<channel> ch;
+    {
+      std::lock_guard idle_lock(idle_mu_);
+      if (idle_.empty()) return;
+      seq = idle_.begin()->first;
+      ch = idle_.begin()->second.ch;
+    }
+    if (free_idle(seq, ch)) counters_.channels_evicted.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+std::size_t hub::sweep() {
+  require_not_in_callback("sweep", "*");
+  std::size_t freed = 0;
+  for (;;) {
+    std::uint64_t seq = 0;
+    std::shared_ptr<channel> ch;
+    {
+      std::lock_guard idle_lock(idle_mu_);
+      if (idle_.empty()) break;
+      const auto& oldest = *idle_.begin();
+      if (clock_() - oldest.second.since < config_.linger) break;
+      seq = oldest.first;
+      ch = oldest.second.ch;
+    }
+    if (free_idle(seq, ch)) {
+      ++freed;
+      counters_.channels_expired.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  return freed;
 }
 
 hub_publish_result hub::publish(std::string_view name, std::string_view event, std::string_view payload_json,
@@ -267,7 +346,8 @@ hub_publish_result hub::publish(std::string_view name, std::string_view event, s
     return {};
   }
 
-  std::lock_guard lock(ch->mu);
+  std::deque<hub_message_ptr> freed;  // destroyed after the channel lock (declared before it)
+  std::unique_lock lock(ch->mu);
   if (ch->closed.load(std::memory_order_relaxed)) {
     counters_.messages_dropped.fetch_add(1, std::memory_order_relaxed);
     return {};
@@ -280,26 +360,41 @@ hub_publish_result hub::publish(std::string_view name, std::string_view event, s
     message = std::make_shared<const hub_message>(hub_message{
         offset,
         encoder_(hub_encode_request{ch->name, offset, event, payload_json, options.contract, options.raw_payload}),
-        hub_message_meta{std::string(options.factory_id), options.origin}});
+        hub_message_meta{std::string(options.factory_id), options.origin}, options.change});
   }
-  const std::size_t bytes = message->frames.size_bytes();
-  ch->history.push_back(message);  // the only step that may still throw; nothing has changed before it
-  ch->offset = offset;
-  ch->history_bytes += bytes;
+  std::uint64_t added_messages = 0;
+  std::uint64_t added_bytes = 0;
   std::uint64_t evicted_messages = 0;
   std::uint64_t evicted_bytes = 0;
-  while (!ch->history.empty() &&
-         (ch->history.size() > config_.max_history_messages || ch->history_bytes > config_.max_history_bytes)) {
-    const std::size_t b = ch->history.front()->frames.size_bytes();
-    ch->history_bytes -= b;
-    evicted_bytes += b;
-    ++evicted_messages;
-    ch->history.pop_front();
+  if (options.retain) {
+    const std::size_t bytes = message->frames.size_bytes();
+    ch->history.push_back(message);  // the only step that may still throw; nothing has changed before it
+    ch->history_bytes += bytes;
+    added_messages = 1;
+    added_bytes = bytes;
+    while (!ch->history.empty() &&
+           (ch->history.size() > config_.max_history_messages || ch->history_bytes > config_.max_history_bytes)) {
+      const std::size_t b = ch->history.front()->frames.size_bytes();
+      ch->history_bytes -= b;
+      evicted_bytes += b;
+      ++evicted_messages;
+      freed.push_back(std::move(ch->history.front()));
+      ch->history.pop_front();
+    }
+  } else {
+    // Not kept: the history is emptied so that it stays contiguous up to the current offset.
+    evicted_messages = ch->history.size();
+    evicted_bytes = ch->history_bytes;
+    freed.swap(ch->history);
+    ch->history_bytes = 0;
   }
+  ch->offset = offset;
   // One modular add per counter: the total moves from one consistent sum to the next, never below zero.
-  counters_.history_messages.fetch_add(1 - evicted_messages, std::memory_order_relaxed);
-  counters_.history_bytes.fetch_add(bytes - evicted_bytes, std::memory_order_relaxed);
+  counters_.history_messages.fetch_add(added_messages - evicted_messages, std::memory_order_relaxed);
+  counters_.history_bytes.fetch_add(added_bytes - evicted_bytes, std::memory_order_relaxed);
   counters_.messages_published.fetch_add(1, std::memory_order_relaxed);
+  const bool idle = ch->idle_seq != 0;
+  if (idle) counters_.idle_history_bytes.fetch_add(added_bytes - evicted_bytes, std::memory_order_relaxed);
 
   // Fan-out under the channel lock: this is what orders deliveries by offset and makes a join atomic.
   // Safe because deliver() only enqueues (it blocks on nothing the hub holds) and never calls back in.
@@ -307,8 +402,11 @@ hub_publish_result hub::publish(std::string_view name, std::string_view event, s
     callback_scope scope;
     for (const auto& e : ch->subscribers) e.subscriber->deliver(message);
   }
-  counters_.deliveries.fetch_add(ch->subscribers.size(), std::memory_order_relaxed);
-  return {offset, ch->subscribers.size()};
+  const std::size_t delivered = ch->subscribers.size();
+  counters_.deliveries.fetch_add(delivered, std::memory_order_relaxed);
+  lock.unlock();
+  if (idle) enforce_idle_budget();
+  return {offset, delivered};
 }
 
 std::optional<hub_position> hub::position(std::string_view name) const {
@@ -329,6 +427,10 @@ hub_metrics hub::metrics() const noexcept {
   m.deliveries = counters_.deliveries.load(std::memory_order_relaxed);
   m.history_messages = counters_.history_messages.load(std::memory_order_relaxed);
   m.history_bytes = counters_.history_bytes.load(std::memory_order_relaxed);
+  m.idle_channels = counters_.idle_channels.load(std::memory_order_relaxed);
+  m.idle_history_bytes = counters_.idle_history_bytes.load(std::memory_order_relaxed);
+  m.channels_expired = counters_.channels_expired.load(std::memory_order_relaxed);
+  m.channels_evicted = counters_.channels_evicted.load(std::memory_order_relaxed);
   return m;
 }
 

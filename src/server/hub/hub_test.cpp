@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -86,9 +87,17 @@ std::string payload(std::size_t bytes) {
   return std::string(bytes, 'x');
 }
 
+// The lifetime these tests pin: a channel is freed when its last subscriber leaves (no linger).
+// Linger has its own tests below.
+hub_config no_linger() {
+  hub_config c;
+  c.linger = std::chrono::milliseconds(0);
+  return c;
+}
+
 class HubTest : public ::testing::Test {
  protected:
-  explicit HubTest(hub_config config = {}) : hub_(config, encoder_.get(), counter_epochs("e")) {}
+  explicit HubTest(hub_config config = no_linger()) : hub_(config, encoder_.get(), counter_epochs("e")) {}
 
   void publish_n(std::string_view channel, int n, std::string_view body = "{}") {
     for (int i = 0; i < n; ++i) ASSERT_TRUE(hub_.publish(channel, "invalidate", body).accepted());
@@ -99,7 +108,7 @@ class HubTest : public ::testing::Test {
 };
 
 hub_config bounded(std::size_t messages, std::size_t bytes) {
-  hub_config c;
+  hub_config c = no_linger();
   c.max_history_messages = messages;
   c.max_history_bytes = bytes;
   return c;
@@ -607,7 +616,7 @@ TEST_P(HubRace, PublishersAndChurningSubscribersSeeGapFreeOrderedStreams) {
   constexpr int k_joins_each = 600;
   const std::vector<std::string> channels = {"doc:wo:1", "doc:wo:2", "list:wo:f1", "factory:f1"};
 
-  hub_config config;
+  hub_config config = no_linger();
   config.shards = GetParam().shards;
   config.max_history_messages = GetParam().history;
   counting_encoder encoder;
@@ -728,6 +737,193 @@ TEST(HubRaceJoin, JoinIsAtomicWithConcurrentPublishes) {
     for (auto o : r->seen()) stream.push_back(o);
     ASSERT_EQ(stream, range(1, k_messages));
   }
+}
+
+// ---- linger: idle channels keep their epoch and history for a while ----
+
+// A clock that moves only when a test says so.
+struct manual_clock {
+  std::shared_ptr<std::atomic<std::int64_t>> ms = std::make_shared<std::atomic<std::int64_t>>(0);
+  hub_clock get() const {
+    return [ms = ms] { return std::chrono::steady_clock::time_point(std::chrono::milliseconds(ms->load())); };
+  }
+  void advance(std::chrono::milliseconds d) const { ms->fetch_add(d.count()); }
+};
+
+hub_config lingering(std::chrono::milliseconds linger, std::size_t max_idle_bytes = 1 << 20) {
+  hub_config c;
+  c.linger = linger;
+  c.max_idle_bytes = max_idle_bytes;
+  return c;
+}
+
+class LingerTest : public ::testing::Test {
+ protected:
+  explicit LingerTest(hub_config config = lingering(std::chrono::seconds(120)))
+      : hub_(config, encoder_.get(), counter_epochs("e"), clock_.get()) {}
+
+  counting_encoder encoder_;
+  manual_clock clock_;
+  hub hub_;
+};
+
+TEST_F(LingerTest, LoneSubscriberThatRejoinsWithinTheLingerGetsExactlyWhatItMissed) {
+  auto first = hub_.subscribe("doc:wo:1", std::make_shared<recorder>());
+  ASSERT_TRUE(hub_.publish("doc:wo:1", "invalidate", "a").accepted());
+  const hub_position seen{first.position.epoch, 1};
+  first.subscription.unsubscribe();
+
+  // Published while nobody is subscribed: appended to the idle channel's history.
+  EXPECT_EQ(hub_.publish("doc:wo:1", "invalidate", "b").offset, 2U);
+  EXPECT_EQ(hub_.publish("doc:wo:1", "invalidate", "c").offset, 3U);
+  clock_.advance(std::chrono::seconds(119));
+  EXPECT_EQ(hub_.sweep(), 0U);
+
+  auto again = hub_.subscribe("doc:wo:1", std::make_shared<recorder>(), seen);
+  EXPECT_TRUE(again.recovered);
+  EXPECT_EQ(again.position.epoch, first.position.epoch);
+  EXPECT_EQ(offsets_of(again.replay), range(2, 3));
+  EXPECT_EQ(hub_.metrics().idle_channels, 0U);
+}
+
+TEST_F(LingerTest, IdleChannelIsFreedBySweepOnceItsLingerHasPassed) {
+  auto a = hub_.subscribe("doc:wo:1", std::make_shared<recorder>());
+  ASSERT_TRUE(hub_.publish("doc:wo:1", "invalidate", "abcd").accepted());
+  const hub_position seen = a.position;
+  a.subscription.unsubscribe();
+  EXPECT_EQ(hub_.metrics().idle_channels, 1U);
+  EXPECT_EQ(hub_.metrics().idle_history_bytes, 4U);
+  EXPECT_EQ(hub_.metrics().channels, 1U);
+
+  clock_.advance(std::chrono::seconds(120));
+  EXPECT_EQ(hub_.sweep(), 1U);
+  const auto m = hub_.metrics();
+  EXPECT_EQ(m.channels, 0U);
+  EXPECT_EQ(m.idle_channels, 0U);
+  EXPECT_EQ(m.idle_history_bytes, 0U);
+  EXPECT_EQ(m.history_bytes, 0U);
+  EXPECT_EQ(m.channels_expired, 1U);
+  EXPECT_FALSE(hub_.position("doc:wo:1").has_value());
+  EXPECT_FALSE(hub_.publish("doc:wo:1", "invalidate", "x").accepted());
+
+  auto b = hub_.subscribe("doc:wo:1", std::make_shared<recorder>(), seen);
+  EXPECT_FALSE(b.recovered);
+  EXPECT_NE(b.position.epoch, seen.epoch);
+}
+
+TEST_F(LingerTest, RejoinRestartsTheLingerFromTheNextLeave) {
+  auto a = hub_.subscribe("doc:wo:1", std::make_shared<recorder>());
+  const std::string epoch = a.position.epoch;
+  a.subscription.unsubscribe();
+  clock_.advance(std::chrono::seconds(100));
+  auto b = hub_.subscribe("doc:wo:1", std::make_shared<recorder>());
+  clock_.advance(std::chrono::seconds(100));
+  b.subscription.unsubscribe();
+  clock_.advance(std::chrono::seconds(100));
+  EXPECT_EQ(hub_.sweep(), 0U);  // idle for 100 s only
+  EXPECT_EQ(hub_.position("doc:wo:1")->epoch, epoch);
+  clock_.advance(std::chrono::seconds(20));
+  EXPECT_EQ(hub_.sweep(), 1U);
+}
+
+TEST_F(LingerTest, SweepFreesOnlyTheExpiredOldestFirst) {
+  for (const char* name : {"doc:wo:1", "doc:wo:2", "doc:wo:3"}) {
+    hub_.subscribe(name, std::make_shared<recorder>()).subscription.unsubscribe();
+    clock_.advance(std::chrono::seconds(10));
+  }
+  // Idle for 30, 20 and 10 s; linger 120 s.
+  clock_.advance(std::chrono::seconds(95));  // 125, 115, 105
+  EXPECT_EQ(hub_.sweep(), 1U);
+  EXPECT_FALSE(hub_.position("doc:wo:1").has_value());
+  EXPECT_TRUE(hub_.position("doc:wo:2").has_value());
+  EXPECT_TRUE(hub_.position("doc:wo:3").has_value());
+}
+
+class LingerBudgetTest : public LingerTest {
+ protected:
+  LingerBudgetTest() : LingerTest(lingering(std::chrono::seconds(120), 10)) {}
+};
+
+TEST_F(LingerBudgetTest, IdleHistoriesOverTheByteBudgetEvictTheOldestIdleChannelFirst) {
+  for (const char* name : {"doc:wo:1", "doc:wo:2"}) {
+    auto j = hub_.subscribe(name, std::make_shared<recorder>());
+    ASSERT_TRUE(hub_.publish(name, "invalidate", "abcd").accepted());
+    j.subscription.unsubscribe();
+  }
+  EXPECT_EQ(hub_.metrics().idle_history_bytes, 8U);
+  // A publish to an idle channel grows the idle total past 10: the channel idle the longest goes.
+  ASSERT_TRUE(hub_.publish("doc:wo:2", "invalidate", "abcd").accepted());
+  EXPECT_FALSE(hub_.position("doc:wo:1").has_value());
+  EXPECT_EQ(hub_.position("doc:wo:2")->offset, 2U);
+  const auto m = hub_.metrics();
+  EXPECT_EQ(m.channels_evicted, 1U);
+  EXPECT_EQ(m.idle_channels, 1U);
+  EXPECT_EQ(m.idle_history_bytes, 8U);
+
+  // Live channels never count against the budget.
+  auto live = hub_.subscribe("doc:wo:3", std::make_shared<recorder>());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(hub_.publish("doc:wo:3", "invalidate", "abcd").accepted());
+  EXPECT_TRUE(hub_.position("doc:wo:2").has_value());
+  // When it goes idle with 20 bytes, it is over the budget on its own: it goes after the older one.
+  live.subscription.unsubscribe();
+  EXPECT_FALSE(hub_.position("doc:wo:2").has_value());
+  EXPECT_FALSE(hub_.position("doc:wo:3").has_value());
+  EXPECT_EQ(hub_.metrics().idle_history_bytes, 0U);
+}
+
+TEST_F(LingerTest, UnretainedPublishEmptiesTheHistoryAndIsDeliveredLive) {
+  auto r = std::make_shared<recorder>();
+  auto j = hub_.subscribe("\x01pg:public.t", r);
+  ASSERT_TRUE(hub_.publish("\x01pg:public.t", "invalidate", "abcd").accepted());
+  hub_publish_options o;
+  o.retain = false;
+  EXPECT_EQ(hub_.publish("\x01pg:public.t", "postgres_changes", "", o).offset, 2U);
+  EXPECT_EQ(r->seen(), range(1, 2));
+  EXPECT_EQ(hub_.metrics().history_messages, 0U);
+  EXPECT_EQ(hub_.metrics().history_bytes, 0U);
+  auto late = hub_.subscribe("\x01pg:public.t", std::make_shared<recorder>(), hub_position{j.position.epoch, 0});
+  EXPECT_FALSE(late.recovered);  // never a partial replay
+}
+
+// Sweeps and budget evictions racing with publishers and churning subscribers: anchored channels still see
+// gap-free streams, and the counters return to zero. Run under ThreadSanitizer by the test command.
+TEST(HubLingerRace, SweepsRacingWithChurnKeepAnchoredStreamsGapFree) {
+  manual_clock clock;
+  counting_encoder encoder;
+  hub h(lingering(std::chrono::milliseconds(5), 64), encoder.get(), counter_epochs("e"), clock.get());
+  auto anchor = std::make_shared<recorder>();
+  auto anchor_join = h.subscribe("doc:wo:0", anchor);
+
+  std::atomic<bool> stop{false};
+  std::thread publisher([&] {
+    for (int i = 0; i < 3000; ++i) {
+      h.publish("doc:wo:0", "invalidate", "abcd");
+      h.publish("doc:wo:" + std::to_string(1 + i % 8), "invalidate", "abcd");
+    }
+  });
+  std::thread churner([&] {
+    for (int i = 0; i < 1500; ++i) {
+      auto j = h.subscribe("doc:wo:" + std::to_string(1 + i % 8), std::make_shared<recorder>());
+    }
+  });
+  std::thread sweeper([&] {
+    while (!stop.load()) {
+      clock.advance(std::chrono::milliseconds(1));
+      h.sweep();
+    }
+  });
+  publisher.join();
+  churner.join();
+  stop.store(true);
+  sweeper.join();
+
+  EXPECT_EQ(anchor->seen(), range(1, 3000));
+  clock.advance(std::chrono::seconds(1));
+  h.sweep();
+  const auto m = h.metrics();
+  EXPECT_EQ(m.channels, 1U);
+  EXPECT_EQ(m.idle_channels, 0U);
+  EXPECT_EQ(m.idle_history_bytes, 0U);
 }
 
 }  // namespace

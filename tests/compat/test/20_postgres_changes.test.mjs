@@ -39,6 +39,17 @@ describe.each(VSNS)('vsn %s: postgres_changes bindings', (vsn) => {
     expect(ch.bindings.postgres_changes.map((b) => b.filter.event)).toEqual(['UPDATE', '*', 'UPDATE']);
   });
 
+  test('a binding on a table rtcache does not serve (neither mapped nor public) is refused with a reason', async () => {
+    const c = supabaseClient({ vsn, token: userToken({ factories: ['f1'] }) });
+    const ch = c.client.channel('room-unserved').on('postgres_changes', { event: '*', schema: 'public', table: 'users' }, () => {});
+    const sub = await subscribe(ch);
+    expect(sub.status, tail(c)).toBe('CHANNEL_ERROR');
+    expect(ch.joinReplies.find((r) => r.status === 'error')?.response?.reason).toBe(
+      'Unable to subscribe to changes with given parameters. Please check Realtime is enabled for the given ' +
+        'connect parameters: [event: *, schema: public, table: users, filters: []]',
+    );
+  });
+
   test('a channel without bindings gets postgres_changes [] and reaches SUBSCRIBED', async () => {
     const c = supabaseClient({ vsn, token: userToken({ factories: ['f1'] }) });
     const ch = c.client.channel('doc:wo:123').on('broadcast', { event: 'invalidate' }, () => {});

@@ -23,9 +23,8 @@ describe.each(VSNS)('vsn %s: reconnect and resume', (vsn) => {
   test('after a drop, the rejoin with {epoch, offset} receives exactly the 3 missed events in order', async () => {
     const id = uniq('rs');
     const topic = `doc:wo:${id}`;
-    // Another subscriber keeps the channel (and its history) alive while the client is away: a channel
-    // whose last subscriber leaves is freed with its history (hub.hpp), so a lone client can only get
-    // recovered:false.
+    // Another subscriber keeps the channel alive while the client is away (the lone-subscriber case, where
+    // the channel lingers idle with its history, is the next test).
     const keeper = supabaseClient({ vsn, token: serviceToken() });
     const kept = collector('keeper');
     const chK = keeper.client.channel(topic).on('broadcast', { event: 'invalidate' }, (m) => kept.push(m));
@@ -80,6 +79,48 @@ describe.each(VSNS)('vsn %s: reconnect and resume', (vsn) => {
     await got.waitFor(5);
     await sleep(200);
     expect(got.items.map((m) => m.payload.version)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  test('a lone subscriber (nobody else on the channel) resumes: the idle channel lingers with its history', async () => {
+    const id = uniq('lone');
+    const topic = `doc:wo:${id}`;
+    const c = supabaseClient({ vsn, token: userToken({ factories: ['f1'] }), realtime: { reconnectAfterMs: () => 1500 } });
+    const got = collector('client');
+    const ch = c.client.channel(topic);
+    let position = null;
+    ch.on('broadcast', { event: 'invalidate' }, (m) => {
+      got.push(m);
+      position = { epoch: position.epoch, offset: m.payload.offset };
+      ch.updateJoinPayload({ rtcache: position });
+    });
+    expect((await subscribe(ch)).status, tail(c)).toBe('SUBSCRIBED');
+    const first = joinPosition(ch.joinReplies[0].response);
+    position = { epoch: first.epoch, offset: first.offset ?? 0 };
+    ch.updateJoinPayload({ rtcache: position });
+
+    await postEvents([woEvent({ id, version: 1 })]);
+    const [e1] = await got.waitFor(1);
+
+    // The only subscriber drops: the channel has no subscriber while the next events are posted.
+    c.realtime.conn.close(4000, 'compat: simulated drop');
+    await until(() => !c.realtime.isConnected(), 1000, 'socket closed');
+    const missed = [2, 3].map((version) => woEvent({ id, version, changedKeys: ['qty'] }));
+    for (const e of missed) {
+      const r = await postEvents([e]);
+      expect(r.status, r.text).toBeLessThan(300);
+    }
+    expect(c.realtime.isConnected(), 'the client reconnected before the events were posted: test cannot prove resume').toBe(false);
+
+    await until(() => ch.joinReplies.length >= 2, 10000, `rejoin\n${tail(c)}`);
+    const again = joinPosition(ch.joinReplies[1].response);
+    expect(again.recovered, JSON.stringify(ch.joinReplies[1])).toBe(true);
+    expect(again.epoch).toBe(first.epoch);
+    const all = await got.waitFor(3);
+    expect(all.slice(1).map((m) => m.payload)).toEqual(
+      missed.map((e, i) => ({ ...e, offset: e1.payload.offset + 1 + i })),
+    );
+    await sleep(200);
+    expect(got.items.map((m) => m.payload.version)).toEqual([1, 2, 3]);
   });
 
   test('a rejoin with an unknown epoch is not recovered and replays nothing', async () => {

@@ -1,0 +1,56 @@
+// The gateway's routed_sink: a transaction's routed rows into the hub (design.md §1, §3). Contract messages go
+// to their channels as broadcast `invalidate` carrying the postgres_changes record as an attachment; records
+// for bindings on other channels go to internal per-table topics that no client can join by name.
+#pragma once
+
+#include "rtcache/net/hub.hpp"
+#include "rtcache/net/routed_sink.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace rtcache::net {
+
+// The prefix of internal hub channels. It starts with a control byte, which channel_name_of refuses in a
+// client's topic, so no client can join, resume or broadcast to an internal channel.
+inline constexpr std::string_view k_internal_channel_prefix = "\x01";
+
+// The internal channel carrying every postgres_changes record of one table: "\x01pg:<schema>.<table>".
+// Its messages have no frames (each subscriber frames the record with its own binding ids), are not kept in
+// history (hub_publish_options::retain = false) and carry the row's factory as meta (empty: public table).
+std::string postgres_table_channel(std::string_view schema, std::string_view table);
+
+bool is_internal_channel(std::string_view name) noexcept;
+
+// What one hub_sink has published (relaxed counters; each exact on its own).
+struct hub_sink_metrics {
+  std::uint64_t messages = 0;    // contract messages published to their channels
+  std::uint64_t changes = 0;     // records published to per-table channels
+  std::uint64_t deliveries = 0;  // subscriber deliveries caused
+};
+
+// Thread-safety: publish() is called from the source's thread only (routed_sink's contract); metrics() from
+// any thread. The hub must outlive the sink.
+class hub_sink final : public routed_sink {
+ public:
+  explicit hub_sink(hub& h) : hub_(h) {}
+
+  // In order: each routed_message to "<channel key>" as event `invalidate` with the contract event's canonical
+  // JSON (the encoder sets each channel's offset), meta factory = the event's factory, and the record (if any)
+  // attached; then each scoped_change to postgres_table_channel(schema, table), meta factory = its scope.
+  // Returns when every message is in the hub (or was dropped for want of a subscriber), as the source's
+  // confirm rule requires. An encoder failure (a channel name too long to frame) skips that message only.
+  void publish(routed_rows rows) override;
+
+  hub_sink_metrics metrics() const noexcept;
+
+ private:
+  hub& hub_;
+  std::atomic<std::uint64_t> messages_{0};
+  std::atomic<std::uint64_t> changes_{0};
+  std::atomic<std::uint64_t> deliveries_{0};
+};
+
+}  // namespace rtcache::net

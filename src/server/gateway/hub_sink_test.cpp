@@ -1,0 +1,101 @@
+// hub_sink: routed rows reach the hub as the gateway's sessions expect them — contract messages framed as
+// `invalidate` broadcasts carrying their record, records on internal per-table channels without frames,
+// history or any name a client could join.
+#include "rtcache/net/hub_sink.hpp"
+
+#include "rtcache/net/gateway_relay.hpp"
+#include "rtcache/net/protocol_join.hpp"
+#include "test_rows.hpp"
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+
+namespace rtcache::net {
+namespace {
+
+using testing::announcement;
+using testing::routed;
+using testing::test_mapping;
+using testing::wo_change;
+
+class recorder final : public hub_subscriber {
+ public:
+  void deliver(const hub_message_ptr& m) noexcept override {
+    std::lock_guard lock(mu_);
+    got_.push_back(m);
+  }
+  std::vector<hub_message_ptr> got() const {
+    std::lock_guard lock(mu_);
+    return got_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<hub_message_ptr> got_;
+};
+
+class HubSinkTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<const mapping_config> mapping_ = test_mapping();
+  hub hub_{hub_config{}, make_broadcast_encoder(), counter_epochs("s")};
+  hub_sink sink_{hub_};
+};
+
+TEST_F(HubSinkTest, ContractMessagesAreInvalidateBroadcastsCarryingTheirRecordAndFactory) {
+  auto doc = std::make_shared<recorder>();
+  auto list = std::make_shared<recorder>();
+  auto d = hub_.subscribe("doc:wo:123", doc);
+  auto l = hub_.subscribe("list:wo:f1", list);
+  sink_.publish(routed(*mapping_, wo_change(row_kind::update, "123", "f1", "done")));
+
+  ASSERT_EQ(doc->got().size(), 1U);
+  ASSERT_EQ(list->got().size(), 1U);
+  const auto& m = *doc->got()[0];
+  EXPECT_EQ(m.meta.factory_id, "f1");
+  EXPECT_NE(m.frames.v1_text.find(R"("event":"invalidate")"), std::string::npos);
+  EXPECT_NE(m.frames.v1_text.find(R"("offset":1)"), std::string::npos);
+  ASSERT_TRUE(m.change);
+  EXPECT_EQ(m.change->table, "work_orders");
+  EXPECT_EQ(m.change->json.find("secret notes"), std::string::npos);  // never_send removed by the mapping
+  EXPECT_EQ(list->got()[0]->change, m.change);                       // one record, shared
+  EXPECT_EQ(sink_.metrics().messages, 2U);
+}
+
+TEST_F(HubSinkTest, RecordsGoToTheirTablesChannelWithTheRowsFactoryNoFramesAndNoHistory) {
+  auto wo = std::make_shared<recorder>();
+  auto ann = std::make_shared<recorder>();
+  auto a = hub_.subscribe(postgres_table_channel("public", "work_orders"), wo);
+  auto b = hub_.subscribe(postgres_table_channel("public", "announcements"), ann);
+  sink_.publish(routed(*mapping_, wo_change(row_kind::insert, "7", "f2", "open")));
+  sink_.publish(routed(*mapping_, announcement("1", "hello")));
+
+  ASSERT_EQ(wo->got().size(), 1U);
+  EXPECT_EQ(wo->got()[0]->meta.factory_id, "f2");
+  EXPECT_EQ(wo->got()[0]->frames.size_bytes(), 0U);
+  ASSERT_EQ(ann->got().size(), 1U);
+  EXPECT_EQ(ann->got()[0]->meta.factory_id, "");  // public: no scope
+  EXPECT_EQ(ann->got()[0]->change->table, "announcements");
+  EXPECT_EQ(hub_.metrics().history_messages, 0U);
+  EXPECT_EQ(sink_.metrics().changes, 2U);
+}
+
+TEST_F(HubSinkTest, AMoveReachesTheOldFactoryAsADeleteAndTheNewOneAsTheRow) {
+  auto wo = std::make_shared<recorder>();
+  auto a = hub_.subscribe(postgres_table_channel("public", "work_orders"), wo);
+  sink_.publish(routed(*mapping_, wo_change(row_kind::update, "7", "f2", "open", "open", "f1")));
+  ASSERT_EQ(wo->got().size(), 2U);
+  EXPECT_EQ(wo->got()[0]->meta.factory_id, "f1");
+  EXPECT_EQ(wo->got()[0]->change->type, change_type::del);
+  EXPECT_EQ(wo->got()[1]->meta.factory_id, "f2");
+}
+
+TEST(HubSinkChannel, NoClientTopicCanNameAnInternalChannel) {
+  const std::string name = postgres_table_channel("public", "work_orders");
+  EXPECT_TRUE(is_internal_channel(name));
+  EXPECT_FALSE(is_internal_channel("doc:wo:1"));
+  EXPECT_FALSE(channel_name_of(std::string(k_topic_prefix) + name));
+}
+
+}  // namespace
+}  // namespace rtcache::net

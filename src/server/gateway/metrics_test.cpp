@@ -1,0 +1,49 @@
+// The /metrics exposition: hub linger gauges, and the replication gauges present only with a source.
+#include "rtcache/net/gateway_metrics.hpp"
+
+#include <gtest/gtest.h>
+
+namespace rtcache::net {
+namespace {
+
+TEST(PrometheusText, ReplicationGaugesAppearOnlyWithASourceStatus) {
+  gateway_metrics g;
+  hub_metrics h;
+  const std::string relay = prometheus_text(g, h);
+  EXPECT_EQ(relay.find("rtcache_replication_"), std::string::npos);
+
+  replication_status s;
+  s.connected = true;
+  s.received_lsn = 0x16B3748;
+  s.confirmed_lsn = 0x16B3700;
+  s.lag_bytes = 72;
+  s.lag_seconds = 0.25;
+  s.reconnects = 3;
+  const std::string text = prometheus_text(g, h, &s);
+  EXPECT_NE(text.find("# TYPE rtcache_replication_connected gauge\nrtcache_replication_connected 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("rtcache_replication_received_lsn 23803720\n"), std::string::npos);
+  EXPECT_NE(text.find("rtcache_replication_confirmed_lsn 23803648\n"), std::string::npos);
+  EXPECT_NE(text.find("rtcache_replication_lag_bytes 72\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE rtcache_replication_lag_seconds gauge\nrtcache_replication_lag_seconds 0.25\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("# TYPE rtcache_replication_reconnects_total counter\nrtcache_replication_reconnects_total 3\n"),
+            std::string::npos);
+}
+
+TEST(PrometheusText, HubLingerGaugesAreExposed) {
+  gateway_metrics g;
+  hub_metrics h;
+  h.idle_channels = 4;
+  h.idle_history_bytes = 1024;
+  h.channels_expired = 9;
+  h.channels_evicted = 2;
+  const std::string text = prometheus_text(g, h);
+  EXPECT_NE(text.find("rtcache_hub_idle_channels 4\n"), std::string::npos);
+  EXPECT_NE(text.find("rtcache_hub_idle_history_bytes 1024\n"), std::string::npos);
+  EXPECT_NE(text.find("rtcache_hub_channels_expired_total 9\n"), std::string::npos);
+  EXPECT_NE(text.find("rtcache_hub_channels_evicted_total 2\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace rtcache::net

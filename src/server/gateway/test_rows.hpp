@@ -1,0 +1,78 @@
+// Test-only: a small mapping (work_orders mapped, announcements public) and row changes through the real
+// mapper and router, so gateway tests publish exactly what the PostgreSQL source would.
+#pragma once
+
+#include "rtcache/net/mapping.hpp"
+#include "rtcache/net/mapping_config.hpp"
+#include "rtcache/net/mapping_value.hpp"
+#include "rtcache/net/router.hpp"
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace rtcache::net::testing {
+
+inline constexpr std::string_view k_test_mapping = R"(
+[tables."public.work_orders"]
+doc_type = "wo"
+id_column = "id"
+factory_column = "factory_id"
+version_column = "version"
+never_send = ["internal_notes"]
+
+[tables."public.announcements"]
+public = true
+)";
+
+inline std::shared_ptr<const mapping_config> test_mapping() {
+  return std::make_shared<const mapping_config>(parse_mapping_config(k_test_mapping, "test.toml").value());
+}
+
+// work_orders(id int8 key, factory_id text, status text, version int8, internal_notes text)
+inline row_change wo_change(row_kind kind, std::string id, std::string factory, std::string status,
+                            std::string old_status = "open", std::string old_factory = {}) {
+  row_change c;
+  c.schema = "public";
+  c.table = "work_orders";
+  c.kind = kind;
+  c.columns = {{"id", pg_oid::int8, "", true},
+               {"factory_id", pg_oid::text, "", false},
+               {"status", pg_oid::text, "", false},
+               {"version", pg_oid::int8, "", false},
+               {"internal_notes", pg_oid::text, "", false}};
+  c.commit_ts = "2025-11-19T00:22:40.877Z";
+  auto row = [&](const std::string& f, const std::string& s) {
+    return std::vector<row_value>{row_value::of(id), row_value::of(f), row_value::of(s), row_value::of("2"),
+                                  row_value::of("secret notes")};
+  };
+  if (old_factory.empty()) old_factory = factory;
+  if (kind != row_kind::del) c.new_row = row(factory, status);
+  if (kind != row_kind::insert) {
+    c.old_kind = old_row_kind::full;
+    c.old_row = row(old_factory, old_status);
+  }
+  return c;
+}
+
+inline row_change announcement(std::string id, std::string text) {
+  row_change c;
+  c.schema = "public";
+  c.table = "announcements";
+  c.kind = row_kind::insert;
+  c.columns = {{"id", pg_oid::int8, "", true}, {"text", pg_oid::text, "", false}};
+  c.new_row = {row_value::of(std::move(id)), row_value::of(std::move(text))};
+  c.commit_ts = "2025-11-19T00:22:40.877Z";
+  return c;
+}
+
+// The routed output of one row (per-row messages and records, no summaries).
+inline routed_rows routed(const mapping_config& config, const row_change& change) {
+  mapper m(config);
+  auto mapped = m.map(change).value();
+  return route_row(*mapped);
+}
+
+}  // namespace rtcache::net::testing
