@@ -7,6 +7,8 @@
 #include "rtcache/net/gateway_log.hpp"
 #include "rtcache/net/gateway_relay.hpp"
 #include "rtcache/net/hub.hpp"
+#include "rtcache/net/hub_sink.hpp"
+#include "rtcache/pg/source.hpp"
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
@@ -17,8 +19,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <random>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,6 +52,37 @@ std::string boot_id() {
   char buf[24];
   std::snprintf(buf, sizeof buf, "%012llx-", static_cast<unsigned long long>(v & 0xffffffffffffULL));
   return buf;
+}
+
+// The source's log seam into the server's logger.
+pg::log_fn source_logger(net::logger& log) {
+  return [&log](pg::log_level level, std::string_view event, std::span<const pg::log_field> fields) {
+    net::log_level l = net::log_level::info;
+    switch (level) {
+      case pg::log_level::debug: l = net::log_level::debug; break;
+      case pg::log_level::info: l = net::log_level::info; break;
+      case pg::log_level::warn: l = net::log_level::warn; break;
+      case pg::log_level::error: l = net::log_level::error; break;
+    }
+    if (!log.enabled(l)) return;
+    std::vector<net::log_field> out;
+    out.reserve(fields.size());
+    for (const auto& f : fields) out.emplace_back(f.key, f.value);
+    std::string name = event.starts_with("pg_") ? "" : "pg.";
+    name.append(event);
+    log.write(l, name, out);
+  };
+}
+
+pg::source_config source_config_of(const net::postgres_settings& p) {
+  pg::source_config c;
+  c.conninfo = p.conninfo;
+  c.slot = p.slot;
+  c.publication = p.publication;
+  c.create_slot = p.create_slot;
+  c.create_publication = p.create_publication;
+  c.status_interval = p.status_interval;
+  return c;
 }
 
 int check_config(const std::string& path) {
@@ -100,11 +135,42 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
     return k_exit_runtime;
   }
 
+  // With [postgres] (or RTCACHE_PG_CONNINFO): the replication source on its own thread, publishing each
+  // transaction into the hub through hub_sink; it confirms a WAL position only after publish() returned.
+  // Declared after the gateway, so it is stopped and destroyed before the hub it publishes into.
+  net::hub_sink sink(hub);
+  std::unique_ptr<pg::source> source;
+  std::thread source_thread;
+  if (cfg.postgres.enabled) {
+    source = std::make_unique<pg::source>(source_config_of(cfg.postgres), *cfg.mapping, sink, source_logger(log));
+    gw.set_replication_status_provider([src = source.get()] {
+      const pg::source_status st = src->status();
+      net::replication_status r;
+      r.connected = st.connected;
+      r.received_lsn = st.received.value;
+      r.confirmed_lsn = st.confirmed.value;
+      r.lag_bytes = st.lag_bytes;
+      r.lag_seconds = st.lag_seconds;
+      r.reconnects = st.reconnects;
+      return r;
+    });
+    source_thread = std::thread([src = source.get()] { src->run(); });
+  }
+  struct source_stopper {
+    pg::source* src;
+    std::thread* thread;
+    ~source_stopper() {
+      if (src != nullptr) src->stop();
+      if (thread->joinable()) thread->join();
+    }
+  } stop_source_on_exit{source.get(), &source_thread};
+
   boost::asio::steady_timer drain_timer(ioc);
   boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     log.info("signal", {{"signo", signo}});
+    if (source) source->stop();  // stops streaming; its final standby status confirms what was published
     drain_timer.expires_after(cfg.gateway.limits.drain_timeout);
     drain_timer.async_wait([&](const boost::system::error_code& tec) {
       if (tec) return;
@@ -119,12 +185,14 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
 
   std::size_t n = cfg.gateway.threads;
   if (n == 0) n = std::max(1U, std::thread::hardware_concurrency());
-  log.info("serve.start", {{"mode", "relay"}, {"threads", n}, {"doc_types", types.names().size()}});
+  log.info("serve.start", {{"mode", source ? "postgres" : "relay"}, {"threads", n}, {"doc_types", types.names().size()}});
   std::vector<std::thread> pool;
   pool.reserve(n - 1);
   for (std::size_t i = 1; i < n; ++i) pool.emplace_back([&] { ioc.run(); });
   ioc.run();
   for (auto& t : pool) t.join();
+  if (source) source->stop();
+  if (source_thread.joinable()) source_thread.join();
   log.info("serve.stopped");
   return k_exit_ok;
 }
@@ -138,7 +206,7 @@ int main(int argc, char** argv) {
   std::optional<std::string> config_path;
   std::optional<std::string> listen;
   std::optional<std::size_t> threads;
-  auto* serve_cmd = app.add_subcommand("serve", "Run the server (relay mode: POST /v1/events, no database)");
+  auto* serve_cmd = app.add_subcommand("serve", "Run the server: relay mode (POST /v1/events), plus the PostgreSQL source when [postgres] is configured");
   serve_cmd->add_option("-c,--config", config_path, "TOML config file (optional)")->check(CLI::ExistingFile);
   serve_cmd->add_option("-l,--listen", listen, "host:port to listen on (overrides config and RTCACHE_LISTEN)");
   serve_cmd->add_option("-t,--threads", threads, "io threads (0: one per core)");

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <initializer_list>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -41,7 +42,11 @@ class logger {
   explicit logger(log_level min_level, std::FILE* out = stderr) : min_(min_level), out_(out) {}
 
   bool enabled(log_level l) const noexcept { return l >= min_ && l != log_level::off; }
-  void write(log_level l, std::string_view event, std::initializer_list<log_field> fields = {});
+  void write(log_level l, std::string_view event, std::initializer_list<log_field> fields = {}) {
+    write(l, event, std::span<const log_field>(fields.begin(), fields.size()));
+  }
+  // For fields built at run time (e.g. the PostgreSQL source's log seam).
+  void write(log_level l, std::string_view event, std::span<const log_field> fields);
 
   void debug(std::string_view event, std::initializer_list<log_field> f = {}) { write(log_level::debug, event, f); }
   void info(std::string_view event, std::initializer_list<log_field> f = {}) { write(log_level::info, event, f); }
@@ -49,7 +54,10 @@ class logger {
   void error(std::string_view event, std::initializer_list<log_field> f = {}) { write(log_level::error, event, f); }
 
   // The line write() would print, without the timestamp and newline (for tests).
-  static std::string format(log_level l, std::string_view event, std::initializer_list<log_field> fields);
+  static std::string format(log_level l, std::string_view event, std::initializer_list<log_field> fields) {
+    return format(l, event, std::span<const log_field>(fields.begin(), fields.size()));
+  }
+  static std::string format(log_level l, std::string_view event, std::span<const log_field> fields);
 
  private:
   const log_level min_;

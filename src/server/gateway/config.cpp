@@ -477,6 +477,10 @@ void validate(const serve_config& config, std::vector<config_problem>& problems)
   if (config.postgres.enabled && config.postgres.conninfo.empty()) {
     problems.push_back({"postgres.conninfo", "required with [postgres]: set it or RTCACHE_PG_CONNINFO"});
   }
+  if (config.postgres.enabled && (!config.mapping || config.mapping->tables.empty())) {
+    problems.push_back({"postgres", "the source needs a table mapping: add [tables.\"schema.table\"] sections "
+                                    "(see examples/config/rtcache.example.toml)"});
+  }
   if (!config.doc_types.empty()) {
     if (auto types = core::doc_type_registry::from(config.doc_types); !types) {
       problems.push_back({"contract.doc_types", types.error().message});

@@ -173,13 +173,21 @@ TEST(GatewayConfig, PostgresNeedsAConninfoWhichTheEnvironmentMayGive) {
   c.postgres.enabled = true;
   std::vector<config_problem> problems;
   validate(c, problems);
-  ASSERT_EQ(problems.size(), 1U);
+  ASSERT_EQ(problems.size(), 2U);
   EXPECT_EQ(problems[0].where, "postgres.conninfo");
+  EXPECT_EQ(problems[1].where, "postgres");  // and a mapping: see the next test
   const auto l = load_config(std::nullopt, env_of({{"RTCACHE_JWT_SECRET", std::string(k_secret)},
                                                    {"RTCACHE_PG_CONNINFO", "postgresql:///app"}}));
-  EXPECT_TRUE(l.ok());
   EXPECT_TRUE(l.config.postgres.enabled);
   EXPECT_EQ(l.config.postgres.conninfo, "postgresql:///app");
+}
+
+TEST(GatewayConfig, PostgresWithoutATableMappingIsRefusedBeforeStreaming) {
+  const auto l = load_config(std::nullopt, env_of({{"RTCACHE_JWT_SECRET", std::string(k_secret)},
+                                                   {"RTCACHE_PG_CONNINFO", "postgresql:///app"}}));
+  ASSERT_EQ(l.problems.size(), 1U);
+  EXPECT_EQ(l.problems[0].where, "postgres");
+  EXPECT_NE(l.problems[0].message.find("table mapping"), std::string::npos) << l.problems[0].message;
 }
 
 // ---- RS256 / ES256 public keys ----

@@ -61,7 +61,7 @@ void append_value(std::string& out, std::string_view v) {
 
 }  // namespace
 
-std::string logger::format(log_level l, std::string_view event, std::initializer_list<log_field> fields) {
+std::string logger::format(log_level l, std::string_view event, std::span<const log_field> fields) {
   std::string line = "level=";
   line.append(to_string(l));
   line.append(" event=");
@@ -75,7 +75,7 @@ std::string logger::format(log_level l, std::string_view event, std::initializer
   return line;
 }
 
-void logger::write(log_level l, std::string_view event, std::initializer_list<log_field> fields) {
+void logger::write(log_level l, std::string_view event, std::span<const log_field> fields) {
   if (!enabled(l)) return;
   const auto now = std::chrono::system_clock::now();
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
