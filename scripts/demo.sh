@@ -1,33 +1,101 @@
 #!/usr/bin/env bash
-# The main job, relay mode: builds rtcache, starts `rtcache serve` (no database), and simulates factory
-# activity by POSTing contract events, so any Supabase Realtime client can watch invalidations arrive.
-# Ctrl-C stops everything. A second run reuses the build and the generated secret.
-#   RTCACHE_PORT=4000 scripts/demo.sh          # port (default 4000)
-#   DEMO_RATE=5 scripts/demo.sh                # simulated events per second (default 2; 0 = none)
+# The main job: the demo factory. Installs what is missing, builds (reusing earlier builds), starts a local
+# PostgreSQL in var/demo/pg (wal_level=logical; schema and seed loaded on the first run), rtcache tailing it,
+# the factory API, the web app and the activity simulator, then prints the URL and tokens. Ctrl-C stops all of
+# it; a second run reuses the data directory, the secret and the builds.
+#   DEMO_RATE=5 scripts/demo.sh        simulated activities per second (default 2; 0 = none)
+#   RTCACHE_PORT=4000 DEMO_API_PORT=4100 DEMO_WEB_PORT=5173 scripts/demo.sh   ports (these are the defaults)
+#   DEMO_RESET=1 scripts/demo.sh       start from a fresh database
+#   RTCACHE_BUILD_DIR=DIR scripts/demo.sh   use binaries already built in DIR (no cmake step)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+state="$root/var/demo"
+rt_port=${RTCACHE_PORT:-4000}
+api_port=${DEMO_API_PORT:-4100}
+web_port=${DEMO_WEB_PORT:-5173}
+rate=${DEMO_RATE:-2}
+mkdir -p "$state/logs"
 
 scripts/setup.sh
-port=${RTCACHE_PORT:-4000}
-rate=${DEMO_RATE:-2}
-state="$root/var/demo"
-mkdir -p "$state"
 
-echo "demo: building rtcache (release)"
-if ! { cmake --preset release && cmake --build --preset release -j"$(nproc)" --target rtcache; } >"$state/build.log" 2>&1; then
-  tail -n 40 "$state/build.log"
-  echo "demo: build failed; full log: $state/build.log" >&2
+step() { echo "demo: $*"; }
+die() {
+  echo "demo: $1" >&2
+  [ -n "${2:-}" ] && [ -f "$2" ] && { tail -n 30 "$2" >&2; echo "demo: full log: $2" >&2; }
   exit 1
-fi
-bin="$root/build/release/src/main/rtcache"
+}
 
+# ---- builds (each step is a no-op when nothing changed) ----
+build=${RTCACHE_BUILD_DIR:-}
+if [ -z "$build" ]; then
+  step "building rtcache and the factory API (release; log: var/demo/logs/build.log)"
+  { cmake --preset release && cmake --build --preset release -j"$(nproc)" --target rtcache rtcache_factory_api; } \
+    >"$state/logs/build.log" 2>&1 || die "build failed" "$state/logs/build.log"
+  build="$root/build/release"
+fi
+rtcache_bin="$build/src/main/rtcache"
+api_bin="$build/examples/factory-app/api/rtcache_factory_api"
+[ -x "$rtcache_bin" ] && [ -x "$api_bin" ] || die "rtcache or rtcache_factory_api missing under $build"
+
+newer_than() {  # TARGET DIR...: true when TARGET is missing or a file under DIR is newer
+  [ -e "$1" ] || return 0
+  local t=$1
+  shift
+  [ -n "$(find "$@" -newer "$t" -type f -not -path '*/node_modules/*' -print -quit 2>/dev/null)" ]
+}
+npm_ci() {
+  if [ ! -f "$1/node_modules/.package-lock.json" ] || [ "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ]; then
+    (cd "$1" && npm ci --no-audit --no-fund) >>"$state/logs/npm.log" 2>&1 || die "npm ci in $1 failed" "$state/logs/npm.log"
+  fi
+}
+step "building the SDK and the web app"
+npm_ci sdk/ts
+if newer_than sdk/ts/dist/index.js sdk/ts/src sdk/ts/package.json; then
+  (cd sdk/ts && npm run build) >>"$state/logs/npm.log" 2>&1 || die "SDK build failed" "$state/logs/npm.log"
+fi
+npm_ci examples/factory-app/web
+web=examples/factory-app/web
+if newer_than "$web/dist/index.html" "$web/src" "$web/index.html" "$web/vite.config.ts" sdk/ts/dist; then
+  (cd "$web" && npx vite build) >"$state/logs/web-build.log" 2>&1 || die "web build failed" "$state/logs/web-build.log"
+fi
+
+# ---- PostgreSQL, schema and seed (once) ----
+if [ "${DEMO_RESET:-0}" = 1 ]; then
+  scripts/pg_cluster.sh destroy "$state/pg" >/dev/null 2>&1 || true
+  rm -f "$state/seeded"
+fi
+pids=()
+cleanup() {
+  trap - EXIT INT TERM
+  echo
+  step "stopping"
+  local i
+  # TERM, not INT: background jobs of a non-interactive shell start with SIGINT ignored.
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[$i]}" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  scripts/pg_cluster.sh stop "$state/pg" >/dev/null 2>&1 || true
+  step "stopped (data kept in var/demo/pg; DEMO_RESET=1 starts afresh)"
+}
+interrupted=0
+trap cleanup EXIT
+trap 'interrupted=1; exit 130' INT TERM
+
+step "starting PostgreSQL in var/demo/pg"
+scripts/pg_cluster.sh start "$state/pg" >"$state/logs/pg.log" 2>&1 || die "PostgreSQL did not start" "$state/logs/pg.log"
+conninfo=$(scripts/pg_cluster.sh conninfo "$state/pg")
+if [ ! -f "$state/seeded" ]; then
+  step "loading the schema and seed data"
+  "$api_bin" load --conninfo "$conninfo" examples/factory-app/db/schema.sql examples/factory-app/db/seed.sql \
+    >>"$state/logs/pg.log" 2>&1 || die "schema/seed failed" "$state/logs/pg.log"
+  touch "$state/seeded"
+fi
+
+# ---- tokens ----
 [ -s "$state/jwt_secret" ] || openssl rand -hex 32 >"$state/jwt_secret"
 secret=$(cat "$state/jwt_secret")
-
 b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
-# sign_jwt CLAIMS_JSON: an HS256 token signed with the demo secret.
-sign_jwt() {
+sign_jwt() {  # CLAIMS_JSON: an HS256 token signed with the demo secret
   local header payload sig
   header=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url)
   payload=$(printf '%s' "$1" | b64url)
@@ -38,50 +106,56 @@ exp=$(($(date +%s) + 7 * 24 * 3600))
 service_token=$(sign_jwt "{\"role\":\"service_role\",\"exp\":$exp}")
 f1_token=$(sign_jwt "{\"role\":\"authenticated\",\"sub\":\"demo-user\",\"exp\":$exp,\"app_metadata\":{\"factory_ids\":[\"f1\"]}}")
 
-RTCACHE_JWT_SECRET="$secret" "$bin" serve --listen "127.0.0.1:$port" &
-server=$!
-activity=""
-cleanup() {
-  [ -n "$activity" ] && kill "$activity" 2>/dev/null || true
-  kill -INT "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
+wait_http() {  # URL LOG NAME
+  local _
+  for _ in $(seq 1 200); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  die "$3 did not come up" "$2"
 }
-trap cleanup EXIT INT TERM
 
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null
+# ---- rtcache, the API, the web app, the simulator ----
+config="$root/examples/factory-app/rtcache.toml"
+RTCACHE_JWT_SECRET="$secret" RTCACHE_PG_CONNINFO="$conninfo" "$rtcache_bin" check-config "$config" \
+  >"$state/logs/rtcache.log" 2>&1 || die "rtcache refuses the demo config (does this build include the PostgreSQL source?)" "$state/logs/rtcache.log"
+step "starting rtcache on 127.0.0.1:$rt_port"
+RTCACHE_JWT_SECRET="$secret" RTCACHE_PG_CONNINFO="$conninfo" RTCACHE_LISTEN="127.0.0.1:$rt_port" \
+  "$rtcache_bin" serve -c "$config" >>"$state/logs/rtcache.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$rt_port/readyz" "$state/logs/rtcache.log" rtcache
+
+step "starting the factory API on 127.0.0.1:$api_port"
+RTCACHE_JWT_SECRET="$secret" "$api_bin" serve --listen "127.0.0.1:$api_port" --conninfo "$conninfo" --dev \
+  >"$state/logs/api.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$api_port/api/_health" "$state/logs/api.log" "the factory API"
+
+step "starting the web app on 127.0.0.1:$web_port"
+(cd "$web" && FACTORY_API_URL="http://127.0.0.1:$api_port" RTCACHE_URL="http://127.0.0.1:$rt_port" WEB_PORT="$web_port" \
+  exec node node_modules/vite/bin/vite.js preview) >"$state/logs/web.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$web_port/" "$state/logs/web.log" "the web app"
+
+if [ "$rate" != "0" ]; then
+  "$api_bin" simulate --conninfo "$conninfo" --rate "$rate" --factories f1,f2,f3 --seed "$(date +%s)" \
+    >"$state/logs/simulator.log" 2>&1 &
+  pids+=($!)
+fi
 
 cat <<INFO
 
-rtcache is running in relay mode.
-  WebSocket (Supabase Realtime protocol): ws://127.0.0.1:$port/realtime/v1/websocket?apikey=<token>&vsn=2.0.0
-  Post events:  curl -H "Authorization: Bearer \$SERVICE_TOKEN" -d '{"type":"wo","id":"123","factoryId":"f1","action":"update","version":2}' http://127.0.0.1:$port/v1/events
-  Metrics:      http://127.0.0.1:$port/metrics
+The demo factory is running.
+  Web app:      http://127.0.0.1:$web_port/      (user: factories f1,f2; ?as=f1 or ?as=f3 signs in as another user)
+  Factory API:  http://127.0.0.1:$api_port/api/wo?factory=f1   (Authorization: Bearer <token>)
+  rtcache:      ws://127.0.0.1:$rt_port/realtime/v1/websocket   metrics: http://127.0.0.1:$rt_port/metrics
+  PostgreSQL:   $conninfo
   SERVICE_TOKEN (service_role):   $service_token
   USER_TOKEN (factory f1 only):   $f1_token
-  supabase-js:  createClient('http://127.0.0.1:$port', USER_TOKEN).channel('doc:wo:123').on('broadcast', {event: 'invalidate'}, console.log).subscribe()
-Simulated activity: $rate events/s over factories f1..f3. Ctrl-C stops.
+Simulated activity: $rate/s over factories f1..f3 (log: var/demo/logs/simulator.log). Logs: var/demo/logs/.
+Ctrl-C stops everything.
 
 INFO
-
-if [ "$rate" != "0" ]; then
-  (
-    types=(wo pl dn grn lot pu invoice price_list)
-    actions=(update update update update approve create delete)
-    version=1
-    while kill -0 "$server" 2>/dev/null; do
-      version=$((version + 1))
-      t=${types[$((RANDOM % ${#types[@]}))]}
-      a=${actions[$((RANDOM % ${#actions[@]}))]}
-      body="{\"type\":\"$t\",\"id\":\"$((RANDOM % 20 + 100))\",\"factoryId\":\"f$((RANDOM % 3 + 1))\",\"action\":\"$a\",\"version\":$version,\"changedKeys\":[\"status\"],\"patch\":{\"status\":\"s$version\"}}"
-      curl -fsS -o /dev/null -H "Authorization: Bearer $service_token" -H 'Content-Type: application/json' \
-        -d "$body" "http://127.0.0.1:$port/v1/events" || echo "demo: activity post failed" >&2
-      sleep "$(awk "BEGIN{print 1/$rate}")"
-    done
-  ) &
-  activity=$!
-fi
-wait "$server"
+wait -n "${pids[@]}" || true
+sleep 0.2  # a Ctrl-C reaches the children too: let this shell's INT trap run first
+[ "$interrupted" = 1 ] || echo "demo: a component exited; see var/demo/logs/" >&2

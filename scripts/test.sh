@@ -89,6 +89,8 @@ npm_suite() {
 npm_suite compat scripts/compat.sh
 # The TypeScript SDK: conformance vectors, playbook cases, React hooks, integration against the release binary.
 npm_suite sdk-ts scripts/sdk-ts.sh
+# The factory demo in headless Chromium on the real stack: PostgreSQL, rtcache with the source, API, web app.
+npm_suite e2e scripts/e2e.sh
 
 step configure-asan cmake --preset asan
 step build-asan cmake --build --preset asan -j"$jobs"
