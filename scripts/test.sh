@@ -99,6 +99,8 @@ suite asan
 # ThreadSanitizer only for the components that run on several threads.
 tsan_targets=(rtcache_hub_tests)
 if [ -f src/server/gateway/CMakeLists.txt ]; then tsan_targets+=(rtcache_gateway_tests); fi
+if [ -f src/pg/CMakeLists.txt ]; then tsan_targets+=(rtcache_pg_source_tests); fi
+if [ -f src/client/CMakeLists.txt ]; then tsan_targets+=(rtcache_client_integration_tests); fi
 step configure-tsan cmake --preset tsan
 step build-tsan cmake --build --preset tsan -j"$jobs" --target "${tsan_targets[@]}"
 suite tsan -L "^($(IFS='|'; echo "${tsan_targets[*]}"))\$"

@@ -1,0 +1,686 @@
+// Runs every conformance vector of spec/vectors/ (format: spec/vectors/README.md) through the C++ SDK's own
+// pipeline rather than core alone: channel names through session::watch and the views' channels, cache keys
+// through the views' query keys, events through a kind-4 broadcast received by a joined session (raw bytes
+// reach the decoder) or through the engine's batch intake, version and scope through plans the engine runs
+// against a real query_cache, plan vectors against a query_cache built to the vector's state (with the
+// operations' effects checked on it), and coalesce vectors through the engine's offer/tick/flush on a manual clock.
+#include "rtcache/client/query_cache.hpp"
+#include "rtcache/client/session.hpp"
+#include "rtcache/client/sync_engine.hpp"
+#include "rtcache/core/cache_key.hpp"
+#include "rtcache/core/channel_key.hpp"
+#include "rtcache/core/clock.hpp"
+#include "rtcache/core/coalescer.hpp"
+#include "rtcache/core/doc_types.hpp"
+#include "rtcache/core/event.hpp"
+#include "rtcache/core/event_codec.hpp"
+#include "rtcache/core/factory_scope.hpp"
+#include "rtcache/core/planner.hpp"
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using namespace rtcache;
+using namespace rtcache::core;
+using client::fetch_callback;
+using client::fetch_result;
+using client::query_cache;
+using client::session;
+using client::session_output;
+using client::sync_engine;
+
+// ------------------------------------------------------------------------------------------------ loading
+
+const std::vector<std::string>& known_suites() {
+  static const std::vector<std::string> suites = {"channel_keys", "cache_keys", "events", "plan",
+                                                  "coalesce",     "version",    "scope"};
+  return suites;
+}
+
+struct vector_case {
+  std::string suite;
+  std::string file;
+  std::string name;
+  json::object data;
+  json::object meta;
+};
+
+void PrintTo(const vector_case& c, std::ostream* os) { *os << c.file; }
+
+struct corpus {
+  std::vector<vector_case> cases;
+  std::vector<std::string> problems;
+  std::map<std::string, std::size_t> per_suite;
+};
+
+std::string str(const json::value& v) { return std::string(v.as_string()); }
+
+const corpus& load_corpus() {
+  static const corpus loaded = [] {
+    corpus out;
+    const fs::path dir = fs::path(RTCACHE_SOURCE_DIR) / "spec" / "vectors";
+    std::error_code ec;
+    std::vector<fs::path> files;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      if (it->path().extension() == ".json") files.push_back(it->path());
+    }
+    if (ec) out.problems.push_back("cannot list " + dir.string() + ": " + ec.message());
+    std::sort(files.begin(), files.end());
+    std::set<std::string> seen;
+    for (const fs::path& path : files) {
+      const std::string file = path.filename().string();
+      std::ifstream in(path, std::ios::binary);
+      std::ostringstream ss;
+      ss << in.rdbuf();
+      boost::system::error_code pec;
+      json::value root = json::parse(ss.str(), pec);
+      const json::object* obj = pec ? nullptr : root.if_object();
+      const json::value* suite_v = obj ? obj->if_contains("suite") : nullptr;
+      const json::value* cases_v = obj ? obj->if_contains("cases") : nullptr;
+      if (!suite_v || !suite_v->is_string() || !cases_v || !cases_v->is_array()) {
+        out.problems.push_back(file + ": needs {\"suite\": string, \"cases\": [...]}");
+        continue;
+      }
+      const std::string suite = str(*suite_v);
+      if (std::find(known_suites().begin(), known_suites().end(), suite) == known_suites().end()) {
+        out.problems.push_back(file + ": unknown suite \"" + suite + "\"");
+        continue;
+      }
+      json::object meta = *obj;
+      meta.erase("cases");
+      for (const json::value& cv : cases_v->as_array()) {
+        const json::object* co = cv.if_object();
+        const json::value* name_v = co ? co->if_contains("name") : nullptr;
+        if (!name_v || !name_v->is_string()) {
+          out.problems.push_back(file + ": a case without a string name");
+          continue;
+        }
+        std::string name = str(*name_v);
+        if (!seen.insert(name).second) {
+          out.problems.push_back(file + ": case name \"" + name + "\" is used twice");
+          name += "_duplicate_" + std::to_string(out.cases.size());
+        }
+        for (char& ch : name) {
+          if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))) ch = '_';
+        }
+        out.cases.push_back(vector_case{suite, file, std::move(name), *co, meta});
+        ++out.per_suite[suite];
+      }
+    }
+    return out;
+  }();
+  return loaded;
+}
+
+std::vector<vector_case> cases_of(const std::string& suite) {
+  std::vector<vector_case> out;
+  for (const vector_case& c : load_corpus().cases) {
+    if (c.suite == suite) out.push_back(c);
+  }
+  return out;
+}
+
+std::string case_name(const testing::TestParamInfo<vector_case>& info) { return info.param.name; }
+
+// ------------------------------------------------------------------------------------------------ helpers
+
+[[noreturn]] void schema_error(const std::string& what) { throw std::runtime_error("vector schema: " + what); }
+
+const json::value& need(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (!v) schema_error("missing \"" + std::string(key) + "\" in " + json::serialize(o));
+  return *v;
+}
+
+template <class T>
+std::optional<T> opt_number(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (!v || v->is_null()) return std::nullopt;
+  return v->to_number<T>();
+}
+
+doc_type_registry registry_for(const vector_case& c) {
+  const json::value* types = c.meta.if_contains("docTypes");
+  if (const json::value* own = c.data.if_contains("docTypes")) types = own;
+  if (!types) return doc_type_registry::defaults();
+  std::vector<std::string> names;
+  for (const json::value& t : types->as_array()) names.push_back(str(t));
+  auto reg = doc_type_registry::from(names);
+  if (!reg) schema_error("docTypes refused: " + reg.error().message);
+  return *reg;
+}
+
+factory_scope scope_from(const json::value& v) {
+  const json::object& o = v.as_object();
+  if (const json::value* u = o.if_contains("unscoped"); u && u->as_bool()) return factory_scope::unscoped();
+  std::vector<std::string> ids;
+  for (const json::value& f : need(o, "factories").as_array()) ids.push_back(str(f));
+  return factory_scope::of(std::move(ids));
+}
+
+event event_from_json(const json::value& v) {
+  const json::object& o = v.as_object();
+  event e;
+  e.type = str(need(o, "type"));
+  e.id = str(need(o, "id"));
+  e.factory_id = str(need(o, "factoryId"));
+  auto act = parse_action(str(need(o, "action")));
+  if (!act) schema_error("bad action");
+  e.act = *act;
+  if (const json::value* ck = o.if_contains("changedKeys"); ck && !ck->is_null()) {
+    std::vector<std::string> keys;
+    for (const json::value& k : ck->as_array()) keys.push_back(str(k));
+    e.changed_keys = std::move(keys);
+  }
+  e.version = opt_number<std::int64_t>(o, "version");
+  if (const json::value* ts = o.if_contains("ts"); ts && !ts->is_null()) e.ts = str(*ts);
+  if (const json::value* p = o.if_contains("patch"); p && !p->is_null()) {
+    std::vector<patch_entry> entries;
+    for (const auto& kv : p->as_object()) entries.push_back(patch_entry{std::string(kv.key()), json::serialize(kv.value())});
+    std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.column < b.column; });
+    e.patch = std::move(entries);
+  }
+  e.offset = opt_number<std::uint64_t>(o, "offset");
+  e.count = opt_number<std::uint64_t>(o, "count");
+  return e;
+}
+
+json::object patch_to_json(const std::vector<patch_entry>& entries) {
+  json::object o;
+  for (const patch_entry& p : entries) {
+    boost::system::error_code ec;
+    json::value v = json::parse(p.json_value, ec);
+    o[p.column] = ec ? json::value("<not JSON: " + p.json_value + ">") : std::move(v);
+  }
+  return o;
+}
+
+json::value event_to_json(const event& e) {
+  json::object o;
+  o["type"] = e.type;
+  o["id"] = e.id;
+  o["factoryId"] = e.factory_id;
+  o["action"] = to_string(e.act);
+  if (e.changed_keys) {
+    std::vector<std::string> keys = *e.changed_keys;
+    std::sort(keys.begin(), keys.end());
+    json::array a;
+    for (const auto& k : keys) a.emplace_back(k);
+    o["changedKeys"] = std::move(a);
+  }
+  if (e.version) o["version"] = *e.version;
+  if (e.ts) o["ts"] = *e.ts;
+  if (e.patch) o["patch"] = patch_to_json(*e.patch);
+  if (e.offset) o["offset"] = *e.offset;
+  if (e.count) o["count"] = *e.count;
+  return o;
+}
+
+json::value key_to_json(const cache_key& k) {
+  if (k.kind == cache_key_kind::doc) return json::array{"doc", k.type, k.id};
+  return json::array{"list", k.type, k.factory_id, json::object{{"page", k.page}}};
+}
+
+json::value plan_to_json(const plan& p) {
+  json::array a;
+  for (const operation& op : p.ops) {
+    json::object o;
+    o["op"] = to_string(op.kind);
+    if (op.key) o["key"] = key_to_json(*op.key);
+    if (op.kind == op_kind::patch || !op.set.empty()) o["set"] = patch_to_json(op.set);
+    if (op.version) o["version"] = *op.version;
+    if (op.after_fetch) o["afterFetch"] = true;
+    if (op.reason) o["reason"] = to_string(*op.reason);
+    a.push_back(std::move(o));
+  }
+  return a;
+}
+
+json::value normalize_ops(const json::value& ops) {
+  json::array out;
+  for (const json::value& v : ops.as_array()) {
+    json::object o = v.as_object();
+    if (const json::value* af = o.if_contains("afterFetch"); af && af->is_bool() && !af->as_bool()) o.erase("afterFetch");
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+// A query cache and an engine around it, with a fetcher whose fetches never complete unless told to.
+struct harness {
+  explicit harness(doc_type_registry types, factory_scope scope = factory_scope::unscoped(),
+                   client::engine_config config = {})
+      : cache(clock, [this](const cache_key&, fetch_callback done) { fetches.push_back(std::move(done)); }),
+        engine(clock, cache, std::move(types), std::move(scope), config, [] { return 0.5; }) {}
+
+  manual_clock clock;
+  std::vector<fetch_callback> fetches;
+  query_cache cache;
+  sync_engine engine;
+};
+
+plan plan_one(sync_engine& engine, event e) {
+  batch b;
+  b.events.push_back(std::move(e));
+  return engine.process_batch(b);
+}
+
+// A session joined to `channel`, with a join reply without a position (so no offset is treated as seen).
+struct joined_session {
+  joined_session(doc_type_registry types, codec_limits limits, std::string ch) : channel(std::move(ch)), s(types, config(limits), {}) {
+    session_output out;
+    if (!s.watch(channel, clock.now(), out)) schema_error("cannot watch " + channel);
+    s.start(out);
+    s.on_open(clock.now(), out);
+    s.on_frame(R"(["1","1","realtime:)" + channel + R"(","phx_reply",{"status":"ok","response":{"postgres_changes":[]}}])",
+               false, clock.now(), out);
+    if (s.channel_status(channel) != client::channel_state::joined) schema_error("join failed");
+  }
+  static client::session_config config(codec_limits limits) {
+    client::session_config c;
+    c.codec = limits;
+    return c;
+  }
+  // The payload as the rtcache gateway sends a broadcast to a vsn 2.0.0 client: a kind-4 frame, bytes as is.
+  session_output receive(std::string_view payload) {
+    const std::string topic = "realtime:" + channel;
+    std::string frame;
+    frame += '\x04';
+    frame += static_cast<char>(topic.size());
+    frame += static_cast<char>(client::k_invalidate_event.size());
+    frame += static_cast<char>(0);
+    frame += '\x01';
+    frame += topic;
+    frame += client::k_invalidate_event;
+    frame += payload;
+    session_output out;
+    s.on_frame(frame, true, clock.now(), out);
+    return out;
+  }
+  std::string channel;
+  manual_clock clock;
+  session s;
+};
+
+#define RTCACHE_TRACE_CASE(c) SCOPED_TRACE((c).file + ": " + (c).name + "\n  case: " + json::serialize((c).data))
+
+class SdkConformanceChannelKeys : public testing::TestWithParam<vector_case> {};
+class SdkConformanceCacheKeys : public testing::TestWithParam<vector_case> {};
+class SdkConformanceEvents : public testing::TestWithParam<vector_case> {};
+class SdkConformanceVersionGuard : public testing::TestWithParam<vector_case> {};
+class SdkConformanceScope : public testing::TestWithParam<vector_case> {};
+class SdkConformancePlanner : public testing::TestWithParam<vector_case> {};
+class SdkConformanceCoalescer : public testing::TestWithParam<vector_case> {};
+
+TEST_P(SdkConformanceChannelKeys, SessionWatchAndViewsAcceptRefuseAndNameChannelsAsSpecified) {
+  const vector_case& c = GetParam();
+  RTCACHE_TRACE_CASE(c);
+  const doc_type_registry types = registry_for(c);
+  if (const json::value* f = c.data.if_contains("format")) {
+    const json::object& parts = f->as_object();
+    const std::string kind = str(need(parts, "kind"));
+    const std::string text = str(need(c.data, "text"));
+    harness h(types);
+    core::result<client::live_view> view = core::error{errc::empty, "unset"};
+    if (kind == "factory") {
+      view = h.engine.watch_list(types.names().front(), str(need(parts, "factoryId")));
+    } else if (kind == "doc") {
+      view = h.engine.watch_doc(str(need(parts, "type")), str(need(parts, "id")), "f1");
+    } else if (kind == "list") {
+      view = h.engine.watch_list(str(need(parts, "type")), str(need(parts, "factoryId")));
+    } else {
+      schema_error("unknown kind " + kind);
+    }
+    ASSERT_TRUE(view.has_value()) << view.error().message;
+    const auto& chans = view->channels();
+    EXPECT_NE(std::find(chans.begin(), chans.end(), text), chans.end()) << "the view does not watch " << text;
+    return;
+  }
+  const std::string input = str(need(c.data, "input"));
+  manual_clock clock;
+  session s(types, {}, {});
+  session_output out;
+  auto watched = s.watch(input, clock.now(), out);
+  if (const json::value* err = c.data.if_contains("error")) {
+    ASSERT_FALSE(watched.has_value()) << "watch accepted " << input;
+    EXPECT_EQ(to_string(watched.error().code), str(*err)) << watched.error().message;
+    EXPECT_FALSE(watched.error().message.empty());
+    EXPECT_TRUE(s.channels().empty());
+    return;
+  }
+  ASSERT_TRUE(watched.has_value()) << watched.error().message;
+  EXPECT_EQ(s.channels(), std::vector<std::string>{input});
+  // Joined under exactly that topic.
+  s.start(out);
+  s.on_open(clock.now(), out);
+  ASSERT_EQ(out.send.size(), 1U);
+  EXPECT_EQ(std::string(json::parse(out.send[0]).at(2).as_string()), "realtime:" + input);
+}
+
+TEST_P(SdkConformanceCacheKeys, ViewsObserveTheSpecifiedQueryKey) {
+  const vector_case& c = GetParam();
+  RTCACHE_TRACE_CASE(c);
+  const std::string fn = str(need(c.data, "fn"));
+  const json::object& args = need(c.data, "args").as_object();
+  harness h(doc_type_registry::defaults());
+  core::result<client::live_view> view = core::error{errc::empty, "unset"};
+  if (fn == "doc") {
+    view = h.engine.watch_doc(str(need(args, "type")), str(need(args, "id")), "f1");
+  } else if (fn == "list") {
+    if (auto page = opt_number<std::uint32_t>(args, "page")) {
+      view = h.engine.watch_list(str(need(args, "type")), str(need(args, "factoryId")), *page);
+    } else {
+      view = h.engine.watch_list(str(need(args, "type")), str(need(args, "factoryId")));
+    }
+  } else if (fn == "listHeads") {
+    view = h.engine.watch_list(str(need(args, "type")), str(need(args, "factoryId")));
+  } else {
+    schema_error("unknown fn " + fn);
+  }
+  ASSERT_TRUE(view.has_value()) << view.error().message;
+  EXPECT_EQ(view->key().to_json(), str(need(c.data, "json")));
+  EXPECT_EQ(key_to_json(view->key()), need(c.data, "key"));
+  EXPECT_TRUE(h.cache.is_active(view->key())) << "the view observes the query under that key";
+}
+
+void apply_limits(codec_limits& limits, const json::object& o) {
+  static const std::map<std::string, std::size_t codec_limits::*, std::less<>> names = {
+      {"maxEventBytes", &codec_limits::max_event_bytes},     {"maxBatchBytes", &codec_limits::max_batch_bytes},
+      {"maxBatchItems", &codec_limits::max_batch_items},     {"maxChangedKeys", &codec_limits::max_changed_keys},
+      {"maxPatchEntries", &codec_limits::max_patch_entries}, {"maxColumnLength", &codec_limits::max_column_length},
+      {"maxTsLength", &codec_limits::max_ts_length},         {"maxDepth", &codec_limits::max_depth},
+  };
+  for (const auto& kv : o) {
+    const auto it = names.find(std::string_view(kv.key().data(), kv.key().size()));
+    if (it == names.end()) schema_error("unknown limit " + std::string(kv.key()));
+    limits.*(it->second) = kv.value().to_number<std::size_t>();
+  }
+}
+
+TEST_P(SdkConformanceEvents, ReceivedBroadcastsAndBatchesDecodeOrAreRefusedAsSpecified) {
+  const vector_case& c = GetParam();
+  RTCACHE_TRACE_CASE(c);
+  codec_limits limits;
+  if (const json::value* l = c.data.if_contains("limits")) apply_limits(limits, l->as_object());
+  const doc_type_registry types = registry_for(c);
+
+  if (const json::value* batch_input = c.data.if_contains("batchInput")) {
+    client::engine_config cfg;
+    cfg.session.codec = limits;
+    harness h(types, factory_scope::unscoped(), cfg);
+    auto items = h.engine.offer_json_batch(str(*batch_input));
+    if (const json::value* err = c.data.if_contains("error")) {
+      ASSERT_FALSE(items.has_value()) << "batch accepted";
+      EXPECT_EQ(to_string(items.error().code), str(*err)) << items.error().message;
+      EXPECT_EQ(h.engine.stats().events, 0U) << "a refused batch offers nothing";
+      return;
+    }
+    ASSERT_TRUE(items.has_value()) << items.error().message;
+    const json::array& want = need(c.data, "items").as_array();
+    ASSERT_EQ(items->size(), want.size());
+    std::uint64_t good = 0;
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      SCOPED_TRACE("item " + std::to_string(i));
+      const json::object& w = want[i].as_object();
+      const batch_item& got = (*items)[i];
+      EXPECT_EQ(got.index, need(w, "index").to_number<std::size_t>());
+      if (const json::value* err = w.if_contains("error")) {
+        ASSERT_FALSE(got.outcome.has_value()) << "accepted as " << encode(*got.outcome);
+        EXPECT_EQ(to_string(got.outcome.error().code), str(*err));
+      } else {
+        ASSERT_TRUE(got.outcome.has_value()) << got.outcome.error().message;
+        EXPECT_EQ(encode(*got.outcome), str(need(w, "canonical")));
+        ++good;
+      }
+    }
+    EXPECT_EQ(h.engine.stats().events, good) << "every good item, and only those, reaches the coalescer";
+    return;
+  }
+
+  // A real channel of the right kind for the payload: the session decodes what arrives on any joined channel.
+  joined_session js(types, limits, "factory:f1");
+  const std::string input = str(need(c.data, "input"));
+  session_output out = js.receive(input);
+  if (const json::value* err = c.data.if_contains("error")) {
+    EXPECT_TRUE(out.events.empty()) << "accepted as " << encode(out.events.front().event);
+    ASSERT_EQ(out.problems.size(), 1U);
+    EXPECT_EQ(out.problems[0].what, "bad_event");
+    ASSERT_TRUE(out.problems[0].code.has_value());
+    EXPECT_EQ(to_string(*out.problems[0].code), str(*err)) << out.problems[0].message;
+    EXPECT_FALSE(out.problems[0].message.empty());
+    return;
+  }
+  ASSERT_TRUE(out.problems.empty()) << out.problems[0].message;
+  ASSERT_EQ(out.events.size(), 1U);
+  const std::string canonical = str(need(c.data, "canonical"));
+  EXPECT_EQ(encode(out.events[0].event), canonical);
+  EXPECT_EQ(out.events[0].channel, "factory:f1");
+  // The canonical form, received again on a fresh session, is the same event.
+  joined_session again(types, limits, "factory:f1");
+  session_output out2 = again.receive(canonical);
+  ASSERT_EQ(out2.events.size(), 1U);
+  EXPECT_EQ(out2.events[0].event, out.events[0].event);
+}
+
+TEST_P(SdkConformanceVersionGuard, EngineAppliesOrDropsAgainstTheCachedVersion) {
+  const vector_case& c = GetParam();
+  RTCACHE_TRACE_CASE(c);
+  harness h(doc_type_registry::defaults());
+  const cache_key key = key_doc("wo", "1");
+  h.cache.set_query_data(key, json::object{{"status", "open"}}, opt_number<std::int64_t>(c.data, "cached"));
+  event e;
+  e.type = "wo";
+  e.id = "1";
+  e.factory_id = "f1";
+  e.act = action::update;
+  e.version = opt_number<std::int64_t>(c.data, "incoming");
+  e.changed_keys = std::vector<std::string>{"status"};
+  e.patch = std::vector<patch_entry>{{"status", "\"approved\""}};
+  const plan p = plan_one(h.engine, e);
+  ASSERT_EQ(p.ops.size(), 1U);
+  if (str(need(c.data, "verdict")) == "stale") {
+    EXPECT_EQ(p.ops[0].kind, op_kind::drop);
+    EXPECT_EQ(p.ops[0].reason, drop_reason::stale_version);
+    EXPECT_EQ(h.cache.data(key)->at("status"), "open") << "a stale event never touches the cache";
+  } else {
+    EXPECT_EQ(p.ops[0].kind, op_kind::patch);
+    EXPECT_EQ(h.cache.data(key)->at("status"), "approved");
+    const auto expected_version = e.version ? e.version : opt_number<std::int64_t>(c.data, "cached");
+    EXPECT_EQ(h.cache.state(key)->data_version, expected_version);
+  }
+}
+
+TEST_P(SdkConformanceScope, EngineDropsExactlyTheEventsOutsideItsScope) {
+  const vector_case& c = GetParam();
+  RTCACHE_TRACE_CASE(c);
+  const json::value& spec = need(c.data, "scope");
+  harness h(doc_type_registry::defaults());
+  h.engine.set_scope(scope_from(spec));
+  const json::value* u = spec.as_object().if_contains("unscoped");
+  EXPECT_EQ(h.engine.scope().is_unscoped(), u != nullptr && u->as_bool());
+  for (const json::value& check : need(c.data, "checks").as_array()) {
+    const std::string id = str(need(check.as_object(), "factoryId"));
+    event e;
+    e.type = "wo";
+    e.id = "1";
+    e.factory_id = id;
+    e.act = action::create;
+    const plan p = plan_one(h.engine, e);
+    ASSERT_FALSE(p.ops.empty());
+    const bool dropped = p.ops[0].kind == op_kind::drop && p.ops[0].reason == drop_reason::out_of_scope;
+    EXPECT_EQ(!dropped, need(check.as_object(), "contains").as_bool()) << "factoryId \"" << id << "\"";
+  }
+  if (const json::value* ids = c.data.if_contains("factoryIds")) {
+    std::vector<std::string> want;
+    for (const json::value& id : ids->as_array()) want.push_back(str(id));
+    EXPECT_EQ(h.engine.scope().factory_ids(), want);
+  }
+}
+
+TEST_P(SdkConformancePlanner, EngineRunsExactlyTheSpecifiedOpsOnARealQueryCache) {
+  const vector_case& c = GetParam();
+  RTCACHE_TRACE_CASE(c);
+  harness h(doc_type_registry::defaults(), scope_from(need(c.data, "scope")));
+  for (const json::value& d : need(c.data, "cache").as_array()) {
+    const json::object& o = d.as_object();
+    const cache_key key = key_doc(str(need(o, "type")), str(need(o, "id")));
+    const bool fetching = o.contains("fetching") && o.at("fetching").as_bool();
+    const bool has_data = !o.contains("hasData") || o.at("hasData").as_bool();
+    if (has_data) {
+      h.cache.set_query_data(key, json::object{{"seed", true}}, opt_number<std::int64_t>(o, "version"));
+      if (fetching) h.cache.fetch(key);
+    } else {
+      h.cache.fetch(key);
+      if (!fetching) {
+        h.fetches.back()(fetch_result::failure("first load failed"));  // the query exists, without data
+      }
+    }
+    auto view = h.cache.doc(key.type, key.id);
+    ASSERT_TRUE(view.has_value());
+    ASSERT_EQ(view->fetching, fetching);
+    ASSERT_EQ(view->has_data, has_data);
+  }
+
+  plan got;
+  if (const json::value* ev = c.data.if_contains("event")) {
+    got = plan_one(h.engine, event_from_json(*ev));
+  } else {
+    const json::object& b = need(c.data, "batch").as_object();
+    batch in;
+    for (const json::value& e : need(b, "events").as_array()) in.events.push_back(event_from_json(e));
+    if (const json::value* r = b.if_contains("resync")) in.resync = r->as_bool();
+    in.absorbed = opt_number<std::uint64_t>(b, "absorbed").value_or(0);
+    got = h.engine.process_batch(in);
+  }
+  const json::value want = normalize_ops(need(c.data, "ops"));
+  const json::value actual = plan_to_json(got);
+  EXPECT_EQ(actual, want) << "\n  expected ops: " << json::serialize(want) << "\n  actual ops:   " << json::serialize(actual);
+
+  // The engine ran them: each patched doc holds the patched values, each invalidated doc is stale or owed a
+  // refetch after its in-flight fetch.
+  std::map<cache_key, json::object> last_values;  // per doc, each column's value from the last patch that set it
+  for (const operation& op : got.ops) {
+    if (op.kind == op_kind::patch) {
+      for (const auto& [col, value] : patch_to_json(op.set)) last_values[*op.key][col] = value;
+    }
+  }
+  for (const auto& [key, columns] : last_values) {
+    const auto data = h.cache.data(key);
+    ASSERT_TRUE(data && data->is_object()) << key.to_json();
+    for (const auto& [col, value] : columns) EXPECT_EQ(data->as_object().at(col), value) << "column " << col;
+  }
+  for (const operation& op : got.ops) {
+    if (op.kind == op_kind::invalidate) {
+      const client::query_state* s = h.cache.state(*op.key);
+      ASSERT_NE(s, nullptr);
+      EXPECT_TRUE(s->invalidated);
+      EXPECT_EQ(s->refetch_after_fetch, op.after_fetch);
+    }
+  }
+}
+
+json::value normalize_batches(const json::value& batches) {
+  json::array out;
+  for (const json::value& bv : batches.as_array()) {
+    const json::object& b = bv.as_object();
+    json::array events;
+    for (const json::value& e : need(b, "events").as_array()) events.push_back(event_to_json(event_from_json(e)));
+    const json::value* resync = b.if_contains("resync");
+    out.push_back(json::object{{"at", need(b, "at").to_number<std::int64_t>()},
+                               {"events", std::move(events)},
+                               {"resync", resync != nullptr && resync->as_bool()},
+                               {"absorbed", opt_number<std::uint64_t>(b, "absorbed").value_or(0)}});
+  }
+  return out;
+}
+
+TEST_P(SdkConformanceCoalescer, EngineEmitsExactlyTheSpecifiedBatches) {
+  const vector_case& c = GetParam();
+  RTCACHE_TRACE_CASE(c);
+  client::engine_config cfg;
+  if (const json::value* cfg_v = c.data.if_contains("config")) {
+    const json::object& o = cfg_v->as_object();
+    if (auto w = opt_number<std::int64_t>(o, "windowMs")) cfg.coalesce.window = std::chrono::milliseconds(*w);
+    if (auto m = opt_number<std::size_t>(o, "maxPending")) cfg.coalesce.max_pending = *m;
+  }
+  harness h(doc_type_registry::defaults(), factory_scope::unscoped(), cfg);
+  if (auto w = opt_number<std::int64_t>(c.data, "expectWindowMs")) {
+    EXPECT_EQ(h.engine.window().count(), *w);
+  }
+
+  std::int64_t now_ms = 0;
+  json::array emitted;
+  h.engine.set_batch_listener([&](const batch& b, const plan&) {
+    json::array events;
+    for (const event& e : b.events) events.push_back(event_to_json(e));
+    emitted.push_back(json::object{{"at", now_ms}, {"events", std::move(events)}, {"resync", b.resync}, {"absorbed", b.absorbed}});
+  });
+  const json::array& steps = need(c.data, "steps").as_array();
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    const json::object& step = steps[i].as_object();
+    const std::int64_t at = need(step, "at").to_number<std::int64_t>();
+    SCOPED_TRACE("step " + std::to_string(i) + ": " + json::serialize(step));
+    if (at < now_ms) schema_error("steps go back in time");
+    h.clock.advance(std::chrono::milliseconds(at - now_ms));
+    now_ms = at;
+    if (const json::value* e = step.if_contains("offer")) {
+      h.engine.offer(event_from_json(*e));
+    } else if (step.contains("tick")) {
+      h.engine.tick();
+    } else if (step.contains("flush")) {
+      h.engine.flush();
+    } else {
+      schema_error("a step needs offer, tick or flush");
+    }
+    if (const json::value* d = step.if_contains("expectDeadline")) {
+      if (d->is_null()) {
+        EXPECT_FALSE(h.engine.coalesce_deadline().has_value());
+      } else {
+        ASSERT_TRUE(h.engine.coalesce_deadline().has_value());
+        EXPECT_EQ(*h.engine.coalesce_deadline(), time_point{} + std::chrono::milliseconds(d->to_number<std::int64_t>()));
+      }
+    }
+    if (auto p = opt_number<std::size_t>(step, "expectPending")) {
+      EXPECT_EQ(h.engine.pending_events(), *p);
+    }
+  }
+  const json::value want = normalize_batches(need(c.data, "batches"));
+  const json::value actual(std::move(emitted));
+  EXPECT_EQ(actual, want) << "\n  expected batches: " << json::serialize(want)
+                          << "\n  actual batches:   " << json::serialize(actual);
+}
+
+INSTANTIATE_TEST_SUITE_P(Vectors, SdkConformanceChannelKeys, testing::ValuesIn(cases_of("channel_keys")), case_name);
+INSTANTIATE_TEST_SUITE_P(Vectors, SdkConformanceCacheKeys, testing::ValuesIn(cases_of("cache_keys")), case_name);
+INSTANTIATE_TEST_SUITE_P(Vectors, SdkConformanceEvents, testing::ValuesIn(cases_of("events")), case_name);
+INSTANTIATE_TEST_SUITE_P(Vectors, SdkConformanceVersionGuard, testing::ValuesIn(cases_of("version")), case_name);
+INSTANTIATE_TEST_SUITE_P(Vectors, SdkConformanceScope, testing::ValuesIn(cases_of("scope")), case_name);
+INSTANTIATE_TEST_SUITE_P(Vectors, SdkConformancePlanner, testing::ValuesIn(cases_of("plan")), case_name);
+INSTANTIATE_TEST_SUITE_P(Vectors, SdkConformanceCoalescer, testing::ValuesIn(cases_of("coalesce")), case_name);
+
+TEST(SdkConformanceVectors, EveryFileLoadsAndEverySuiteIsPresentWithAtLeastFiftyCases) {
+  const corpus& all = load_corpus();
+  for (const std::string& problem : all.problems) ADD_FAILURE() << problem;
+  for (const std::string& suite : known_suites()) {
+    const auto it = all.per_suite.find(suite);
+    EXPECT_TRUE(it != all.per_suite.end() && it->second > 0) << "no cases for suite " << suite;
+  }
+  EXPECT_GE(all.cases.size(), 50U);
+}
+
+}  // namespace

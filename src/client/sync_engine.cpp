@@ -1,0 +1,245 @@
+// The policy loop (sync_engine.hpp): session output -> coalescer -> planner -> query cache.
+#include "rtcache/client/sync_engine.hpp"
+
+#include "rtcache/core/channel_key.hpp"
+
+#include <utility>
+
+namespace rtcache::client {
+
+struct live_view::token {
+  sync_engine* engine = nullptr;  // null once the engine is destroyed
+};
+
+live_view& live_view::operator=(live_view&& other) noexcept {
+  if (this != &other) {
+    reset();
+    engine_ = std::move(other.engine_);
+    observer_ = std::move(other.observer_);
+    channels_ = std::move(other.channels_);
+    other.channels_.clear();
+  }
+  return *this;
+}
+
+live_view::~live_view() { reset(); }
+
+void live_view::reset() noexcept {
+  observer_.reset();
+  if (auto t = engine_.lock(); t && t->engine && !channels_.empty()) t->engine->unwatch(channels_);
+  channels_.clear();
+  engine_.reset();
+}
+
+sync_engine::sync_engine(const core::clock& clock, query_cache& cache, core::doc_type_registry types,
+                         core::factory_scope scope, engine_config config, std::function<double()> random01)
+    : clock_(clock),
+      cache_(cache),
+      types_(types),
+      scope_(std::move(scope)),
+      session_(types, config.session, std::move(random01)),
+      coalescer_(config.coalesce),
+      batch_decoder_(types, config.session.codec),
+      token_(std::make_shared<live_view::token>()) {
+  token_->engine = this;
+}
+
+sync_engine::~sync_engine() { token_->engine = nullptr; }
+
+core::result<live_view> sync_engine::watch_doc(std::string type, std::string id, std::string factory_id,
+                                               query_listener listener) {
+  std::vector<std::string> channels = {core::channel_key::doc(type, id).format(),
+                                       core::channel_key::factory(factory_id).format()};
+  return watch(core::key_doc(std::move(type), std::move(id)), std::move(channels), std::move(listener));
+}
+
+core::result<live_view> sync_engine::watch_list(std::string type, std::string factory_id, std::uint32_t page,
+                                                query_listener listener) {
+  if (page == 0) return core::error{core::errc::bad_value, "list pages start at 1"};
+  std::vector<std::string> channels = {core::channel_key::list(type, factory_id).format(),
+                                       core::channel_key::factory(factory_id).format()};
+  return watch(core::key_list(std::move(type), std::move(factory_id), page), std::move(channels),
+               std::move(listener));
+}
+
+core::result<live_view> sync_engine::watch(cache_key key, std::vector<std::string> channels, query_listener listener) {
+  session_output out;
+  std::vector<std::string> watched;
+  for (const std::string& ch : channels) {
+    auto ok = session_.watch(ch, clock_.now(), out);
+    if (!ok) {
+      for (const std::string& w : watched) session_.unwatch(w, out);
+      absorb(out);
+      return ok.error();
+    }
+    watched.push_back(ch);
+  }
+  absorb(out);
+  live_view view;
+  view.engine_ = token_;
+  view.channels_ = std::move(watched);
+  view.observer_ = cache_.observe(key, std::move(listener));
+  return view;
+}
+
+void sync_engine::unwatch(const std::vector<std::string>& channels) {
+  session_output out;
+  for (const std::string& ch : channels) session_.unwatch(ch, out);
+  absorb(out);
+  if (on_requests_ && !requests_.send.empty()) on_requests_();
+}
+
+void sync_engine::set_access_token(std::string token) {
+  session_output out;
+  session_.set_access_token(std::move(token), out);
+  absorb(out);
+}
+
+void sync_engine::start() {
+  session_output out;
+  session_.start(out);
+  absorb(out);
+}
+
+void sync_engine::stop() {
+  session_output out;
+  session_.stop(out);
+  absorb(out);
+}
+
+void sync_engine::on_open() {
+  session_output out;
+  session_.on_open(clock_.now(), out);
+  absorb(out);
+}
+
+void sync_engine::on_closed() {
+  session_output out;
+  session_.on_closed(clock_.now(), out);
+  absorb(out);
+}
+
+void sync_engine::on_frame(std::string_view bytes, bool binary) {
+  session_output out;
+  session_.on_frame(bytes, binary, clock_.now(), out);
+  absorb(out);
+}
+
+void sync_engine::tick() {
+  const core::time_point now = clock_.now();
+  session_output out;
+  session_.tick(now, out);
+  absorb(out);
+  core::batch b = coalescer_.take_due(now);
+  if (!b.empty()) process_batch(b);
+  cache_.collect_garbage(now);
+  if (!recovery_.empty()) run_recovery();
+}
+
+void sync_engine::flush() {
+  core::batch b = coalescer_.flush();
+  if (!b.empty()) process_batch(b);
+}
+
+std::optional<core::time_point> sync_engine::next_wake() const {
+  std::optional<core::time_point> next = session_.next_wake();
+  const auto consider = [&](std::optional<core::time_point> t) {
+    if (t && (!next || *t < *next)) next = t;
+  };
+  consider(coalescer_.deadline());
+  consider(cache_.next_gc_deadline());
+  if (!recovery_.empty()) consider(clock_.now());
+  return next;
+}
+
+transport_requests sync_engine::take_requests() { return std::exchange(requests_, transport_requests{}); }
+
+void sync_engine::absorb(session_output& out) {
+  for (std::string& f : out.send) requests_.send.push_back(std::move(f));
+  if (out.disconnect) {
+    requests_.disconnect = true;
+    requests_.connect = false;
+  }
+  if (out.connect) requests_.connect = true;
+  for (const session_problem& p : out.problems) {
+    ++stats_.problems;
+    if (on_problem_) on_problem_(p);
+  }
+  for (const std::string& name : out.not_recovered) {
+    auto key = core::parse_channel_key(name, types_);
+    if (!key) continue;
+    for (const cache_key& k : cache_.active_keys()) {
+      const bool hit =
+          (key->kind == core::channel_kind::doc && k.kind == core::cache_key_kind::doc && k.type == key->type &&
+           k.id == key->id) ||
+          (key->kind == core::channel_kind::list && k.kind == core::cache_key_kind::list && k.type == key->type &&
+           k.factory_id == key->factory_id) ||
+          (key->kind == core::channel_kind::factory && k.kind == core::cache_key_kind::list && k.page == 1 &&
+           k.factory_id == key->factory_id);
+      if (hit) recovery_.insert(k);
+    }
+  }
+  for (received_event& r : out.events) offer(std::move(r.event));
+  out = session_output{};
+  // One refetch per query once every rejoin of this reconnect has answered, not one per channel.
+  bool joining = false;
+  for (const std::string& ch : session_.channels()) {
+    if (session_.channel_status(ch) == channel_state::joining) joining = true;
+  }
+  if (!recovery_.empty() && !joining) run_recovery();
+}
+
+void sync_engine::run_recovery() {
+  const std::set<cache_key> keys = std::exchange(recovery_, {});
+  for (const cache_key& k : keys) {
+    if (cache_.refetch_if_active(k)) ++stats_.recovery_refetches;
+  }
+}
+
+void sync_engine::offer(core::event e) {
+  ++stats_.events;
+  coalescer_.offer(std::move(e), clock_.now());
+}
+
+core::result<std::vector<core::batch_item>> sync_engine::offer_json_batch(std::string_view json) {
+  auto items = batch_decoder_.decode_batch(json);
+  if (!items) return items.error();
+  for (const core::batch_item& item : *items) {
+    if (item.outcome) offer(*item.outcome);
+  }
+  return items;
+}
+
+core::plan sync_engine::process_batch(const core::batch& b) {
+  core::plan p = core::plan_batch(b, scope_, cache_);
+  ++stats_.batches;
+  for (const core::operation& op : p.ops) apply(op);
+  if (on_batch_) on_batch_(b, p);
+  return p;
+}
+
+void sync_engine::apply(const core::operation& op) {
+  switch (op.kind) {
+    case core::op_kind::invalidate:
+      ++stats_.invalidates;
+      cache_.invalidate(*op.key);  // the cache knows whether a fetch is in flight (after_fetch)
+      break;
+    case core::op_kind::patch:
+      ++stats_.patches;
+      if (!cache_.patch(*op.key, op.set, op.version)) cache_.invalidate(*op.key);
+      break;
+    case core::op_kind::refetch_list_head:
+      ++stats_.list_head_refetches;
+      cache_.refetch_if_active(*op.key);
+      break;
+    case core::op_kind::resync:
+      ++stats_.resyncs;
+      cache_.refetch_all_active();
+      break;
+    case core::op_kind::drop:
+      ++stats_.drops;
+      break;
+  }
+}
+
+}  // namespace rtcache::client
