@@ -84,7 +84,15 @@ void coalescer::offer(event e, time_point now) {
   }
   entry_key(e, key_scratch_);
   if (auto it = entry_index_.find(key_scratch_); it != entry_index_.end()) {
-    merge_into(entries_[it->second].ev, std::move(e));
+    entry& x = entries_[it->second];
+    auto& v = x.versions;
+    if (v && e.version && v->size() < k_max_tracked_versions &&
+        std::find(v->begin(), v->end(), *e.version) == v->end()) {
+      v->push_back(*e.version);
+    } else {
+      v.reset();
+    }
+    merge_into(x.ev, std::move(e));
     ++absorbed_;
     return;
   }
@@ -101,7 +109,9 @@ void coalescer::offer(event e, time_point now) {
   doc_key(e, key_scratch_);
   const std::uint64_t rank = doc_ranks_.try_emplace(key_scratch_, next_doc_rank_).first->second;
   if (rank == next_doc_rank_) ++next_doc_rank_;
-  entries_.push_back({std::move(e), rank});
+  std::optional<std::vector<std::int64_t>> versions;
+  if (e.version) versions.emplace(1, *e.version);
+  entries_.push_back({std::move(e), rank, std::move(versions)});
 }
 
 batch coalescer::take_due(time_point now) {
@@ -119,7 +129,17 @@ batch coalescer::flush() {
     return a.ev.version.value_or(k_last) < b.ev.version.value_or(k_last);
   });
   out.events.reserve(entries_.size());
-  for (auto& x : entries_) out.events.push_back(std::move(x.ev));
+  out.first_versions.reserve(entries_.size());
+  for (auto& x : entries_) {
+    out.events.push_back(std::move(x.ev));
+    std::optional<std::int64_t> first;
+    if (x.versions && !x.versions->empty()) {
+      const auto [lo, hi] = std::minmax_element(x.versions->begin(), x.versions->end());
+      // Distinct versions with no gap: hi - lo + 1 == count (hi - lo compared unsigned: no overflow).
+      if (static_cast<std::uint64_t>(*hi) - static_cast<std::uint64_t>(*lo) == x.versions->size() - 1) first = *lo;
+    }
+    out.first_versions.push_back(first);
+  }
   entries_.clear();
   entry_index_.clear();
   doc_ranks_.clear();

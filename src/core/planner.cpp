@@ -3,6 +3,9 @@
 
 #include "rtcache/core/version_guard.hpp"
 
+#include <set>
+#include <tuple>
+
 namespace rtcache::core {
 
 std::string_view to_string(op_kind k) noexcept {
@@ -61,7 +64,18 @@ operation invalidate(const event& e, bool after_fetch) {
 
 }  // namespace
 
-plan plan_event(const event& e, const factory_scope& scope, const cache_view& cache) {
+bool is_next_version(std::optional<std::int64_t> incoming, std::optional<std::int64_t> cached) noexcept {
+  if (!incoming) return true;
+  // incoming > *cached >= INT64_MIN, so incoming - 1 cannot overflow (cached + 1 could).
+  return cached && *cached < *incoming && *incoming - 1 == *cached;
+}
+
+namespace {
+
+// plan_event, for an event that may merge a run of versions: `run_first` points at the run's lowest
+// version (nullopt: not a contiguous run), or is null when the event stands for its own version only.
+plan plan_one(const event& e, const factory_scope& scope, const cache_view& cache,
+              const std::optional<std::int64_t>* run_first) {
   plan p;
   if (!scope.contains(e.factory_id)) {
     p.ops.push_back(drop(drop_reason::out_of_scope));
@@ -89,7 +103,11 @@ plan plan_event(const event& e, const factory_scope& scope, const cache_view& ca
     p.ops.push_back(invalidate(e, true));
     return p;
   }
-  if (e.patch_covers_changes()) {
+  // A merged run patches only when it is contiguous and starts just after the cached version.
+  const bool next = run_first == nullptr || !e.version
+                        ? is_next_version(e.version, cached->version)
+                        : run_first->has_value() && is_next_version(**run_first, cached->version);
+  if (e.patch_covers_changes() && next) {
     operation op;
     op.kind = op_kind::patch;
     op.key = key_doc(e.type, e.id);
@@ -100,6 +118,12 @@ plan plan_event(const event& e, const factory_scope& scope, const cache_view& ca
   }
   p.ops.push_back(invalidate(e, false));
   return p;
+}
+
+}  // namespace
+
+plan plan_event(const event& e, const factory_scope& scope, const cache_view& cache) {
+  return plan_one(e, scope, cache, nullptr);
 }
 
 namespace {
@@ -135,10 +159,17 @@ plan plan_batch(const batch& b, const factory_scope& scope, const cache_view& ca
     return out;
   }
   overlay view(cache);
-  for (const auto& e : b.events) {
-    plan p = plan_event(e, scope, view);
+  // Refetches already planned in this batch: (kind, key, after_fetch).
+  std::set<std::tuple<op_kind, cache_key, bool>> refetches;
+  const bool has_runs = b.first_versions.size() == b.events.size();
+  for (std::size_t i = 0; i < b.events.size(); ++i) {
+    plan p = plan_one(b.events[i], scope, view, has_runs ? &b.first_versions[i] : nullptr);
     for (auto& op : p.ops) {
-      if (op.kind == op_kind::patch) view.record_patch(*op.key, op.version);
+      if (op.kind == op_kind::refetch_list_head || op.kind == op_kind::invalidate) {
+        if (!refetches.emplace(op.kind, *op.key, op.after_fetch).second) continue;
+      } else if (op.kind == op_kind::patch) {
+        view.record_patch(*op.key, op.version);
+      }
       out.ops.push_back(std::move(op));
     }
   }

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -368,11 +369,12 @@ TEST(Planner, StaleIsCheckedBeforeFetchInFlight) {
              (ops{drop_op(drop_reason::stale_version)}));
 }
 
-TEST(Planner, EqualVersionIsNotStale) {
+TEST(Planner, EqualVersionIsNotStaleButInvalidatesInsteadOfPatching) {
+  // Two writes at one version (no bump) would make a late patch overwrite the newer value: refetch instead.
   cache_snapshot cache;
   cache.put("wo", "1", cached(5));
   EXPECT_OPS(plan_event(covered(action::update, "1", 5), scope_f1(), cache).ops,
-             (ops{patch_op(key_doc("wo", "1"), covered(action::update, "1", 5).patch.value(), 5)}));
+             (ops{invalidate_op(key_doc("wo", "1"))}));
 }
 
 TEST(Planner, MissingVersionOnEitherSideIsNotStale) {
@@ -422,6 +424,43 @@ TEST(Planner, PatchesWhenPatchCoversEveryChangedKey) {
     EXPECT_OPS(plan_event(e, scope_f1(), cache).ops, (ops{patch_op(key_doc("wo", "1"), e.patch.value(), 6)}))
         << to_string(a);
   }
+}
+
+// Regression (docs/benchmarks-cost.md finding 2): v3's patch arriving before v2 must not label the doc v3
+// while it lacks v2's change; it invalidates, and v2, arriving after the refetch, is stale.
+TEST(Planner, PatchOverAVersionGapInvalidates) {
+  cache_snapshot cache;
+  cache.put("wo", "1", cached(1));
+  EXPECT_OPS(plan_event(covered(action::update, "1", 3), scope_f1(), cache).ops,
+             (ops{invalidate_op(key_doc("wo", "1"))}));
+  cache.put("wo", "1", cached(3));  // the refetch landed
+  event v2 = ev(action::update, "1", 2);
+  v2.changed_keys = keys{"note"};
+  EXPECT_OPS(plan_event(v2, scope_f1(), cache).ops, (ops{drop_op(drop_reason::stale_version)}));
+}
+
+TEST(Planner, VersionedPatchOnDocCachedWithoutVersionInvalidates) {
+  // The cached doc's version is unknown, so a gap cannot be ruled out.
+  cache_snapshot cache;
+  cache.put("wo", "1", cached(k_no_version));
+  EXPECT_OPS(plan_event(covered(action::update, "1", 1), scope_f1(), cache).ops,
+             (ops{invalidate_op(key_doc("wo", "1"))}));
+}
+
+TEST(Planner, IsNextVersionOnlyForExactlyOneMore) {
+  constexpr std::int64_t k_max = std::numeric_limits<std::int64_t>::max();
+  constexpr std::int64_t k_min = std::numeric_limits<std::int64_t>::min();
+  EXPECT_TRUE(is_next_version(k_no_version, k_no_version));
+  EXPECT_TRUE(is_next_version(k_no_version, 7));
+  EXPECT_TRUE(is_next_version(8, 7));
+  EXPECT_TRUE(is_next_version(k_max, k_max - 1));
+  EXPECT_TRUE(is_next_version(k_min + 1, k_min));
+  EXPECT_FALSE(is_next_version(7, 7));
+  EXPECT_FALSE(is_next_version(9, 7));
+  EXPECT_FALSE(is_next_version(6, 7));
+  EXPECT_FALSE(is_next_version(1, k_no_version));
+  EXPECT_FALSE(is_next_version(k_max, k_min));
+  EXPECT_FALSE(is_next_version(k_min, k_max));
 }
 
 TEST(Planner, PatchRecordsNoVersionWhenEventHasNone) {
@@ -536,7 +575,7 @@ TEST(Planner, ResyncBatchFromOverflowedCoalescerYieldsOneResync) {
 
 TEST(Planner, CoalescedBurstOfOneDocPlansOnePatchWithNewestVersion) {
   // Out-of-order arrivals of one doc's updates, coalesced then planned: one patch, newest version and values,
-  // and the older event's extra column kept.
+  // and the older event's extra column kept. The run v2..v3 patches the doc cached at v1.
   manual_clock clk;
   coalescer c;
   event v3 = ev(action::update, "1", 3);
@@ -551,6 +590,59 @@ TEST(Planner, CoalescedBurstOfOneDocPlansOnePatchWithNewestVersion) {
   cache.put("wo", "1", cached(1));
   EXPECT_OPS(plan_batch(c.flush(), scope_f1(), cache).ops,
              (ops{patch_op(key_doc("wo", "1"), patch_list{{"note", "\"n\""}, {"qty", "7"}}, 3)}));
+}
+
+// A coalesced run: offers `versions` of one doc's covered update (nullopt: no version) and plans the batch
+// against a doc cached at `cached_version`.
+ops plan_run(std::optional<std::int64_t> cached_version, const std::vector<std::optional<std::int64_t>>& versions) {
+  manual_clock clk;
+  coalescer c;
+  for (const auto& v : versions) c.offer(covered(action::update, "1", v), clk.now());
+  cache_snapshot cache;
+  cache.put("wo", "1", cached(cached_version));
+  return plan_batch(c.flush(), scope_f1(), cache).ops;
+}
+
+TEST(Planner, CoalescedContiguousRunFromTheNextVersionPatchesOnce) {
+  const patch_list set = covered(action::update, "1", 5).patch.value();
+  EXPECT_OPS(plan_run(2, {3, 4, 5}), (ops{patch_op(key_doc("wo", "1"), set, 5)}));
+  EXPECT_OPS(plan_run(2, {5, 3, 4}), (ops{patch_op(key_doc("wo", "1"), set, 5)})) << "arrival order is free";
+  EXPECT_OPS(plan_run(k_no_version, {k_no_version, k_no_version}),
+             (ops{patch_op(key_doc("wo", "1"), set, k_no_version)}));
+}
+
+TEST(Planner, CoalescedRunThatIsNotContiguousFromTheNextVersionInvalidates) {
+  const ops inv{invalidate_op(key_doc("wo", "1"))};
+  EXPECT_OPS(plan_run(1, {3, 4, 5}), inv) << "starts past the cached version + 1";
+  EXPECT_OPS(plan_run(2, {3, 5}), inv) << "a gap inside the run";
+  EXPECT_OPS(plan_run(2, {3, 3, 4}), inv) << "a version delivered twice";
+  EXPECT_OPS(plan_run(2, {3, k_no_version, 4}), inv) << "an event without a version";
+  EXPECT_OPS(plan_run(k_no_version, {1, 2}), inv) << "the cached version is unknown";
+}
+
+TEST(Planner, CoalescedRunLongerThanTheTrackedBoundInvalidates) {
+  std::vector<std::optional<std::int64_t>> run;
+  for (std::int64_t v = 1; v <= 64; ++v) run.emplace_back(v);
+  EXPECT_OPS(plan_run(0, run), (ops{patch_op(key_doc("wo", "1"), covered(action::update, "1", 1).patch.value(), 64)}));
+  run.emplace_back(65);
+  EXPECT_OPS(plan_run(0, run), (ops{invalidate_op(key_doc("wo", "1"))}));
+}
+
+TEST(Planner, CoalescedRunWithoutFirstVersionsIsJudgedByItsHighestVersion) {
+  // v2 + v3 merged on a doc cached at v1 are a run from v2: patched. Planned from the events alone (no
+  // first_versions, as a vector's batch is), the merge carries only v3 and invalidates.
+  manual_clock clk;
+  coalescer c;
+  c.offer(covered(action::update, "1", 2), clk.now());
+  c.offer(covered(action::update, "1", 3), clk.now());
+  batch b = c.flush();
+  ASSERT_EQ(b.first_versions, (std::vector<std::optional<std::int64_t>>{2}));
+  cache_snapshot cache;
+  cache.put("wo", "1", cached(1));
+  EXPECT_OPS(plan_batch(b, scope_f1(), cache).ops,
+             (ops{patch_op(key_doc("wo", "1"), covered(action::update, "1", 3).patch.value(), 3)}));
+  b.first_versions.clear();
+  EXPECT_OPS(plan_batch(b, scope_f1(), cache).ops, (ops{invalidate_op(key_doc("wo", "1"))}));
 }
 
 TEST(Planner, CoalescedOlderValueIsNeverPatchedOverANewerChange) {
@@ -584,10 +676,10 @@ TEST(Planner, BatchPlansEachEventInOrder) {
 
 TEST(Planner, BatchJudgesLaterEventAgainstVersionEarlierPatchRecorded) {
   cache_snapshot cache;
-  cache.put("wo", "1", cached(1));
+  cache.put("wo", "1", cached(4));
   batch b;
-  b.events = {covered(action::update, "1", 5), covered(action::approve, "1", 3)};
-  // The second event is newer than the cache (v1) but older than what the first patch recorded (v5).
+  b.events = {covered(action::update, "1", 5), covered(action::approve, "1", 4)};
+  // The second event equals the cache (v4) but is older than what the first patch recorded (v5).
   EXPECT_OPS(plan_batch(b, scope_f1(), cache).ops,
              (ops{patch_op(key_doc("wo", "1"), covered(action::update, "1", 5).patch.value(), 5),
                   drop_op(drop_reason::stale_version)}));
@@ -603,21 +695,42 @@ TEST(Planner, BatchPatchesAscendingVersionsOfOneDocInTurn) {
              (ops{patch_op(key_doc("wo", "1"), set, 2), patch_op(key_doc("wo", "1"), set, 3)}));
 }
 
-TEST(Planner, BatchAppliesEqualVersionAfterPatch) {
+TEST(Planner, BatchInvalidatesEqualVersionAfterPatch) {
   cache_snapshot cache;
   cache.put("wo", "1", cached(1));
   batch b;
   b.events = {covered(action::update, "1", 2), covered(action::approve, "1", 2)};
   const patch_list set = covered(action::update, "1", 2).patch.value();
   EXPECT_OPS(plan_batch(b, scope_f1(), cache).ops,
-             (ops{patch_op(key_doc("wo", "1"), set, 2), patch_op(key_doc("wo", "1"), set, 2)}));
+             (ops{patch_op(key_doc("wo", "1"), set, 2), invalidate_op(key_doc("wo", "1"))}));
+}
+
+// Regression (docs/benchmarks-cost.md finding 1): each planned refetch makes TanStack cancel and resend
+// the request, so three creates of one list in one window must cost one page-1 refetch.
+TEST(Planner, BatchRefetchesEachListHeadOnce) {
+  cache_snapshot cache;
+  batch b;
+  b.events = {ev(action::create, "1", 1), ev(action::create, "2", 1), ev(action::create, "3", 1, "f1", "grn"),
+              ev(action::del, "4", 3),    summary(action::update),    summary(action::create, "grn")};
+  EXPECT_OPS(plan_batch(b, scope_f1(), cache).ops, (ops{head_op(), head_op("grn", "f1")}));
+}
+
+TEST(Planner, BatchInvalidatesADocOnce) {
+  cache_snapshot cache;
+  cache.put("wo", "1", cached(5));
+  cache.put("wo", "2", cached(5, true));
+  batch b;
+  b.events = {ev(action::update, "1", 6), covered(action::approve, "1", 8), ev(action::del, "1", 9),
+              ev(action::update, "2", 6), ev(action::reject, "2", 7)};
+  EXPECT_OPS(plan_batch(b, scope_f1(), cache).ops,
+             (ops{invalidate_op(key_doc("wo", "1")), head_op(), invalidate_op(key_doc("wo", "2"), true)}));
 }
 
 TEST(Planner, BatchRecordedVersionIsPerDocument) {
   cache_snapshot cache;
-  cache.put("wo", "a", cached(1));
-  cache.put("wo", "b", cached(1));
-  cache.put("pl", "a", cached(1));
+  cache.put("wo", "a", cached(8));
+  cache.put("wo", "b", cached(2));
+  cache.put("pl", "a", cached(2));
   batch b;
   b.events = {covered(action::update, "a", 9), covered(action::update, "b", 3)};
   event other_type = covered(action::update, "a", 3);
@@ -631,17 +744,19 @@ TEST(Planner, BatchRecordedVersionIsPerDocument) {
 
 TEST(Planner, BatchPlanningLeavesTheCacheViewUntouched) {
   cache_snapshot cache;
-  cache.put("wo", "1", cached(1));
+  cache.put("wo", "1", cached(4));
   batch b;
-  b.events = {covered(action::update, "1", 5), covered(action::approve, "1", 3)};
+  b.events = {covered(action::update, "1", 5), covered(action::approve, "1", 6)};
   const ops first = plan_batch(b, scope_f1(), cache).ops;
+  ASSERT_EQ(first.size(), 2U) << show(first);
+  EXPECT_EQ(first[1].kind, op_kind::patch) << show(first);
   const ops second = plan_batch(b, scope_f1(), cache).ops;
   EXPECT_OPS(second, first);
   ASSERT_TRUE(cache.doc("wo", "1").has_value());
-  EXPECT_EQ(cache.doc("wo", "1")->version, 1);
-  // Single events are judged against the cache alone: the batch's recorded version does not leak.
-  EXPECT_OPS(plan_event(covered(action::approve, "1", 3), scope_f1(), cache).ops,
-             (ops{patch_op(key_doc("wo", "1"), covered(action::approve, "1", 3).patch.value(), 3)}));
+  EXPECT_EQ(cache.doc("wo", "1")->version, 4);
+  // Single events are judged against the cache alone: the batch's recorded v5 does not leak (v6 is a gap).
+  EXPECT_OPS(plan_event(covered(action::approve, "1", 6), scope_f1(), cache).ops,
+             (ops{invalidate_op(key_doc("wo", "1"))}));
 }
 
 }  // namespace

@@ -33,6 +33,11 @@ struct batch {
   // are absorbed by the resync. Nothing is silently lost.
   bool resync = false;
   std::uint64_t absorbed = 0;  // events merged into an earlier one or absorbed by a resync
+  // Parallel to `events` (empty: each event stands for its own version only): the lowest version merged
+  // into events[i] when the versions merged into it are exactly first_versions[i]..events[i].version, each
+  // once; nullopt when they are not (a gap, a repeat, an event without a version). Lets the planner patch
+  // a merged run onto the version just before it (planner.hpp, is_next_version).
+  std::vector<std::optional<std::int64_t>> first_versions;
 
   bool empty() const noexcept { return events.empty() && !resync; }
 };
@@ -66,7 +71,10 @@ class coalescer {
   struct entry {
     event ev;
     std::uint64_t doc_order;  // arrival rank of the document (type, id)
+    // Every version merged into ev, distinct, at most k_max_tracked_versions; nullopt: not a contiguous run.
+    std::optional<std::vector<std::int64_t>> versions;
   };
+  static constexpr std::size_t k_max_tracked_versions = 64;  // a longer run is planned as a gap
   // Index keys: "type\0id" for a document, plus "\0<action>" for an entry. Lookups are O(1) so a batch
   // near max_pending costs linear, not quadratic, time.
   static void doc_key(const event& e, std::string& out);

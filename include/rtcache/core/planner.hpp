@@ -84,6 +84,11 @@ struct plan {
   std::vector<operation> ops;
 };
 
+// Whether a patch of an event at `incoming` applies on a doc cached at `cached` with no change in between:
+// true when the event has no version (no version column: no guard), otherwise only when the cached doc has
+// a version and `incoming` is exactly one more (an equal version or an unknown cached version is false).
+bool is_next_version(std::optional<std::int64_t> incoming, std::optional<std::int64_t> cached) noexcept;
+
 // Rules, in order:
 //  1. factoryId outside `scope` -> drop(out_of_scope).
 //  2. summary (id "*") -> refetch_list_head(type, factoryId).
@@ -92,11 +97,18 @@ struct plan {
 //  4. update/approve/reject on a doc the cache neither holds nor is fetching -> drop(not_cached).
 //  5. version older than the cached one -> drop(stale_version).
 //  6. fetch in flight -> invalidate with after_fetch (an event during a fetch is never lost).
-//  7. patch covers every changed key -> patch; otherwise invalidate that doc only.
+//  7. patch covers every changed key and the event is the cached doc's next version (is_next_version)
+//     -> patch; otherwise invalidate that doc only. A patch is a delta from the version before it: applied
+//     over a gap it would label the doc with a version whose skipped changes it lacks, and the skipped
+//     event, arriving later, would be dropped as stale.
 plan plan_event(const event& e, const factory_scope& scope, const cache_view& cache);
 
 // Plans a coalesced batch: a resync batch yields one resync op; otherwise each event's plan, in order,
-// each judged against the cache as earlier ops of the batch leave it (a patch records its version).
+// each judged against the cache as earlier ops of the batch leave it (a patch records its version). An
+// event merged from several versions (batch::first_versions) patches only when they form a contiguous run
+// starting at the cached version + 1.
+// A refetch is planned once per batch: a later refetch_list_head of the same list head, or invalidate of
+// the same doc with the same after_fetch, is left out (each would cancel the request in flight and resend it).
 plan plan_batch(const batch& b, const factory_scope& scope, const cache_view& cache);
 
 }  // namespace rtcache::core

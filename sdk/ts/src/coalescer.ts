@@ -23,7 +23,17 @@ export interface Batch {
   resync: boolean;
   /** Events merged into an earlier one or absorbed by a resync. */
   absorbed: number;
+  /**
+   * Parallel to `events`: the lowest version merged into events[i] when the versions merged into it are
+   * exactly firstVersions[i]..events[i].version, each once; null when they are not (a gap, a repeat, an
+   * event without a version). Lets the planner patch a merged run onto the version just before it
+   * (planner.ts, isNextVersion). Absent: each event stands for its own version only.
+   */
+  firstVersions?: (number | null)[];
 }
+
+// Versions tracked per entry to tell a contiguous run; a longer run is planned as a gap (invalidate).
+const MAX_TRACKED_VERSIONS = 64;
 
 export const isEmptyBatch = (b: Batch): boolean => b.events.length === 0 && !b.resync;
 
@@ -80,6 +90,14 @@ function mergeInto(kept: RtEvent, incoming: RtEvent): RtEvent {
 interface Entry {
   ev: RtEvent;
   docOrder: number; // arrival rank of the document (type, id)
+  versions: number[] | null; // every version merged into ev, distinct; null: not a contiguous run
+}
+
+// The lowest version of a run of distinct versions with no gap, else null.
+function firstOfRun(versions: number[] | null): number | null {
+  if (!versions || versions.length === 0) return null;
+  const lo = Math.min(...versions);
+  return Math.max(...versions) - lo + 1 === versions.length ? lo : null;
 }
 
 /**
@@ -126,6 +144,9 @@ export class Coalescer {
     const existing = this.entryIndex_.get(entryKey);
     if (existing) {
       existing.ev = mergeInto(existing.ev, e);
+      const v = existing.versions;
+      existing.versions =
+        v && e.version !== undefined && !v.includes(e.version) && v.length < MAX_TRACKED_VERSIONS ? [...v, e.version] : null;
       this.absorbed_++;
       return;
     }
@@ -141,7 +162,7 @@ export class Coalescer {
       rank = this.nextDocRank_++;
       this.docRanks_.set(docKey, rank);
     }
-    const entry = { ev: e, docOrder: rank };
+    const entry: Entry = { ev: e, docOrder: rank, versions: e.version !== undefined ? [e.version] : null };
     this.entries_.push(entry);
     this.entryIndex_.set(entryKey, entry);
   }
@@ -165,7 +186,12 @@ export class Coalescer {
     const sorted = [...this.entries_].sort((a, b) =>
       a.docOrder !== b.docOrder ? a.docOrder - b.docOrder : (a.ev.version ?? last) - (b.ev.version ?? last),
     );
-    const out: Batch = { events: sorted.map((x) => x.ev), resync: this.resync_, absorbed: this.absorbed_ };
+    const out: Batch = {
+      events: sorted.map((x) => x.ev),
+      resync: this.resync_,
+      absorbed: this.absorbed_,
+      firstVersions: sorted.map((x) => firstOfRun(x.versions)),
+    };
     this.clearEntries();
     this.deadline_ = null;
     this.resync_ = false;
