@@ -1,0 +1,79 @@
+// Factory scope, adversarially, with real commits: a user scoped to f1 never receives a row of f2 — not on
+// f2 rows' doc channels, not through a filter naming f2, not through a table-wide binding — while an unscoped
+// service_role client on the same bindings does (so the absence means something). The last commit is an f1
+// row every f1 binding receives: everything committed before it was routed before it on the connection.
+import { afterAll, afterEach, describe, expect, test } from 'vitest';
+import { VSNS } from '../../lib/env.mjs';
+import { serviceToken, userToken } from '../../lib/jwt.mjs';
+import { closeAll, collector, subscribe, supabaseClient, tail, uniq } from '../../lib/clients.mjs';
+import { closeDb, deleteWo, insertWo, updateWo } from '../../lib/pg.mjs';
+
+afterEach(closeAll);
+afterAll(closeDb);
+
+// The same channels and bindings for one client; every callback lands in one list, tagged with the channel.
+// Only this test's two rows are kept: earlier files' last deletes may still be on their way to a table-wide
+// binding when it joins.
+async function spy(handle, foreignId, room, ids) {
+  const seen = collector('seen');
+  const keep = (x) => {
+    if (ids.includes(x.id ?? (x.eventType === 'DELETE' ? x.old : x.new)?.id)) seen.push(x);
+  };
+  const tagged = (tag) => (p) => keep({ tag, ...p });
+  const channels = [
+    handle.client
+      .channel(`doc:wo:${foreignId}`)
+      .on('postgres_changes', { event: '*', schema: 'public' }, tagged('doc-pg'))
+      .on('broadcast', { event: 'invalidate' }, (m) => keep({ tag: 'doc-invalidate', ...m.payload })),
+    handle.client
+      .channel(`${room}-filter`)
+      .on('postgres_changes', { event: '*', schema: 'public', table: 'work_orders', filter: 'factory_id=eq.f2' }, tagged('filter-f2'))
+      .on('postgres_changes', { event: '*', schema: 'public', table: 'work_orders', filter: `id=in.(${foreignId})` }, tagged('filter-id')),
+    handle.client.channel(`${room}-table`).on('postgres_changes', { event: '*', schema: 'public', table: 'work_orders' }, tagged('table')),
+    handle.client.channel(`${room}-schema`).on('postgres_changes', { event: '*', schema: '*' }, tagged('schema')),
+  ];
+  for (const ch of channels) {
+    const sub = await subscribe(ch);
+    expect(sub.status, `${ch.topic}: ${sub.error?.message}\n${tail(handle)}`).toBe('SUBSCRIBED');
+  }
+  return seen;
+}
+
+const factoryOf = (x) => x.factoryId ?? (x.eventType === 'DELETE' ? x.old : x.new)?.factory_id;
+
+describe.each(VSNS)('vsn %s: factory scope on replicated rows', (vsn) => {
+  test('an f1 user never receives f2 rows on any binding or channel; service_role does', async () => {
+    const foreign = uniq('f2row');
+    const sentinel = uniq('f1row');
+    const room = uniq('spy');
+    const user = supabaseClient({ vsn, token: userToken({ factories: ['f1'] }) });
+    const admin = supabaseClient({ vsn, token: serviceToken() });
+    const userSeen = await spy(user, foreign, room, [foreign, sentinel]);
+    const adminSeen = await spy(admin, foreign, room, [foreign, sentinel]);
+
+    await insertWo({ id: foreign, factory: 'f2', qty: 1 });
+    await updateWo(foreign, { qty: 2, status: 'approved' });
+    await deleteWo(foreign);
+    await insertWo({ id: sentinel, factory: 'f1' });
+
+    // The f1 sentinel reaches the user's table-wide and schema-wide bindings; f2's three changes reached the
+    // admin on doc (3 invalidate + 3 records), filter-f2 (3), filter-id (3), table (3 + sentinel), schema (3 + sentinel).
+    await userSeen.waitFor(2, 8000).catch((e) => {
+      throw new Error(`${e.message}\n${tail(user)}`);
+    });
+    await adminSeen.waitFor(20, 8000);
+    const adminTags = adminSeen.items.filter((x) => factoryOf(x) === 'f2').map((x) => x.tag).sort();
+    expect(adminTags).toEqual(
+      ['doc-pg', 'doc-pg', 'doc-pg', 'doc-invalidate', 'doc-invalidate', 'doc-invalidate', 'filter-f2', 'filter-f2', 'filter-f2',
+        'filter-id', 'filter-id', 'filter-id', 'table', 'table', 'table', 'schema', 'schema', 'schema'].sort(),
+    );
+
+    expect(userSeen.items.filter((x) => factoryOf(x) !== 'f1'), JSON.stringify(userSeen.items)).toEqual([]);
+    expect(userSeen.items.map((x) => [x.tag, factoryOf(x), x.new?.id]).sort()).toEqual([
+      ['schema', 'f1', sentinel],
+      ['table', 'f1', sentinel],
+    ]);
+    expect(JSON.stringify(userSeen.items)).not.toContain(foreign);
+    await deleteWo(sentinel);
+  });
+});
