@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# WAL -> event throughput: starts a disposable PostgreSQL 15 (scripts/pg_cluster.sh), creates the mapped tables
+# (REPLICA IDENTITY FULL), the publication and two logical slots, writes the workload, then runs
+# rtcache_wal_bench, which measures in the same run (a) PostgreSQL's own pgoutput decoding of the workload
+# (pg_logical_slot_get_binary_changes on one slot) and (b) rtcache's pg::source streaming the other slot over a
+# replication connection into the hub. Prints one `name value unit` line per figure. Docs: docs/benchmarks-wal.md.
+#
+#   bench/wal/run.sh [--quick] [--no-doc-subscribers]
+#
+# RTCACHE_WAL_BENCH_BIN  the program (default build/release/bench/wal/rtcache_wal_bench)
+# RTCACHE_WAL_BENCH_WRAP a command prefix for the program, e.g. "perf record -g -o /tmp/wal.perf --"
+# --quick                ~15,000 row changes (seconds): the smoke run of the test command
+# --no-doc-subscribers   nobody joins the doc: channels, so their messages are dropped unencoded (the hub's
+#                        rule); list:, factory: and the per-table record channels keep their subscriber
+# Exit status: non-zero only when the harness fails (cluster, SQL, program), never because of a figure.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bench_bin=${RTCACHE_WAL_BENCH_BIN:-$root/build/release/bench/wal/rtcache_wal_bench}
+quick=0
+doc_subscribers=1
+for a in "$@"; do
+  case "$a" in
+    --quick) quick=1 ;;
+    --no-doc-subscribers) doc_subscribers=0 ;;
+    *) echo "usage: $0 [--quick] [--no-doc-subscribers]" >&2; exit 2 ;;
+  esac
+done
+if [[ ! -x $bench_bin ]]; then
+  echo "run.sh: $bench_bin not built" \
+       "(cmake --preset release && cmake --build --preset release --target rtcache_wal_bench)" >&2
+  exit 2
+fi
+
+# Workload shape (see bench_workload in workload.sql). Full: 301,000 row changes in 13,740 transactions.
+factories=8
+if ((quick)); then
+  n_wo=3000 n_pl=2000 small_tx=600 bulk_tx=2 move_tx=10 delete_tx=20
+else
+  n_wo=60000 n_pl=40000 small_tx=12000 bulk_tx=40 move_tx=100 delete_tx=400
+fi
+
+cluster=$(mktemp -d /tmp/rtcache-wal-pg.XXXXXX)
+cleanup() { "$root/scripts/pg_cluster.sh" destroy "$cluster" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$root/scripts/pg_cluster.sh" start "$cluster" >/dev/null
+conninfo=$(cat "$cluster/conninfo")
+sql() { PGOPTIONS="-c client_min_messages=warning" psql "$conninfo" -X -q -v ON_ERROR_STOP=1 -At "$@"; }
+
+sql -f "$root/bench/wal/workload.sql" >/dev/null
+# Both slots exist before the workload, so both see exactly the same changes.
+sql -c "SELECT pg_create_logical_replication_slot('bench_pg', 'pgoutput')" >/dev/null
+sql -c "SELECT pg_create_logical_replication_slot('bench_rt', 'pgoutput')" >/dev/null
+
+echo "# machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)," \
+     "$(sql -c 'SHOW server_version' | cut -d' ' -f1) PostgreSQL," \
+     "load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
+start=$(date +%s.%N)
+sql -c "CALL bench_workload($n_wo, $n_pl, $factories, $small_tx, $bulk_tx, $move_tx, $delete_tx)" >/dev/null
+end=$(date +%s.%N)
+IFS='|' read -r rows txs < <(sql -c "SELECT row_changes, transactions FROM bench_counts")
+echo "# workload: $rows row changes in $txs transactions over $factories factories, written in" \
+     "$(awk -v s="$start" -v e="$end" 'BEGIN {printf "%.1f", e - s}') s:" \
+     "$((n_wo + n_pl)) inserts (50 per table a transaction)," \
+     "$small_tx x 10 updates of 3 columns, $bulk_tx x 1000 bulk status updates, $move_tx x 10 factory moves," \
+     "$delete_tx x 100 deletes"
+wal=$(sql -c "SELECT pg_size_pretty(pg_current_wal_lsn() - confirmed_flush_lsn)
+               FROM pg_replication_slots WHERE slot_name = 'bench_rt'")
+echo "# WAL to decode: $wal"
+
+${RTCACHE_WAL_BENCH_WRAP:-} "$bench_bin" --conninfo "$conninfo" --mapping "$root/bench/wal/mapping.toml" \
+  --pg-slot bench_pg --rt-slot bench_rt --publication bench_pub \
+  --expect-rows "$rows" --transactions "$txs" \
+  --doc "wo:$((n_wo * doc_subscribers))" --doc "pl:$((n_pl * doc_subscribers))" --factories "$factories" \
+  --table public.bench_wo --table public.bench_pl
+echo "# load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
