@@ -5,6 +5,7 @@
 #include "rtcache/core/event_codec.hpp"
 #include "rtcache/net/gateway_relay.hpp"
 #include "rtcache/net/mapping.hpp"
+#include "state.hpp"
 
 namespace rtcache::net {
 
@@ -19,15 +20,18 @@ bool is_internal_channel(std::string_view name) noexcept {
 }
 
 void hub_sink::publish(routed_rows rows) {
+  // A transaction's messages reach each connection as one gathered write when publish() returns.
+  const detail::flush_scope batch;
   std::uint64_t deliveries = 0;
   for (const auto& m : rows.messages) {
-    const std::string payload = core::encode(m.event);  // the encoder sets the offset per channel
+    // No payload text: with `contract` set the broadcast encoder encodes the event itself, with the channel's
+    // offset (encoding it here too cost a second encode per message; docs/benchmarks-wal.md).
     hub_publish_options o;
     o.factory_id = m.event.factory_id;
     o.contract = &m.event;
     o.change = m.change;
     try {
-      deliveries += hub_.publish(m.channel.format(), k_invalidate_event, payload, o).subscribers;
+      deliveries += hub_.publish(m.channel.format(), k_invalidate_event, {}, o).subscribers;
     } catch (const core::error_exception&) {
       continue;  // unframeable channel name: that message only
     }

@@ -72,9 +72,8 @@ relay::relay(hub& h, core::doc_type_registry types, core::codec_limits limits)
 
 std::uint64_t relay::publish_event(const core::event& e) {
   std::uint64_t deliveries = 0;
-  const std::string payload = core::encode(e);  // the offset is set per channel by the encoder
   for (const auto& channel : channels_for(e)) {
-    deliveries += hub_.publish(channel, k_invalidate_event, payload, hub_publish_options{e.factory_id, 0, &e, false})
+    deliveries += hub_.publish(channel, k_invalidate_event, {}, hub_publish_options{e.factory_id, 0, &e, false})
                       .subscribers;
   }
   return deliveries;

@@ -281,6 +281,7 @@ class http_session final : public detail::session, public std::enable_shared_fro
       return respond(http::status::forbidden, json_error("POST /v1/events requires a service_role token"),
                      keep_alive_);
     }
+    detail::flush_scope batch;  // each connection gets the whole batch in one write, when this returns
     auto outcome = gw_->relay.publish_events(req.body());
     if (!outcome) {
       return respond(http::status::bad_request,
@@ -297,6 +298,7 @@ class http_session final : public detail::session, public std::enable_shared_fro
   void post_broadcast(const http::request<http::string_body>& req) {
     auto who = authorise_rest(req);
     if (!who) return;
+    detail::flush_scope batch;  // each connection gets the whole batch in one write, when this returns
     auto outcome = gw_->relay.publish_broadcasts(req.body(), who->role == auth_role::service_role);
     if (!outcome) {
       return respond(http::status::bad_request,

@@ -34,6 +34,20 @@ class session {
   virtual void shutdown() = 0;
 };
 
+// While a flush_scope is alive on a thread, a WebSocket session that receives deliveries on that thread holds
+// its writes back (unless a full write batch is queued) until the outermost scope ends, then writes. Publishing
+// a POSTed batch inside one scope hands every connection all of the batch's frames before its next write
+// starts, so they go out as one gather write (and one syscall) instead of one write per event or two. Scopes
+// nest; not movable.
+// Defined in websocket_session.cpp.
+class flush_scope {
+ public:
+  flush_scope() noexcept;
+  ~flush_scope();
+  flush_scope(const flush_scope&) = delete;
+  flush_scope& operator=(const flush_scope&) = delete;
+};
+
 }  // namespace detail
 
 struct gateway::state : std::enable_shared_from_this<gateway::state> {

@@ -27,7 +27,6 @@
 #include <boost/beast/websocket.hpp>
 
 #include <array>
-#include <deque>
 #include <map>
 #include <vector>
 
@@ -50,6 +49,37 @@ struct out_frame {
   bool binary = false;
 
   std::string_view bytes() const noexcept { return shared != nullptr ? std::string_view(*shared) : owned; }
+};
+
+// The send queue: a FIFO that owns no memory while empty (a std::deque allocates ~580 bytes on construction,
+// which every idle connection would pay) and gives back a large buffer once drained.
+class frame_fifo {
+ public:
+  bool empty() const noexcept { return head_ == frames_.size(); }
+  std::size_t size() const noexcept { return frames_.size() - head_; }
+  out_frame& front() noexcept { return frames_[head_]; }
+  void push_back(out_frame f) { frames_.push_back(std::move(f)); }
+  void pop_front() noexcept {
+    ++head_;
+    if (head_ == frames_.size()) {
+      clear();
+    } else if (head_ >= 64 && head_ * 2 >= frames_.size()) {  // compact: amortised O(1) per frame
+      frames_.erase(frames_.begin(), frames_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+  }
+  void clear() noexcept {
+    frames_.clear();
+    head_ = 0;
+    if (frames_.capacity() > k_keep_capacity) std::vector<out_frame>().swap(frames_);
+  }
+  auto begin() const noexcept { return frames_.begin() + static_cast<std::ptrdiff_t>(head_); }
+  auto end() const noexcept { return frames_.end(); }
+
+ private:
+  static constexpr std::size_t k_keep_capacity = 16;
+  std::vector<out_frame> frames_;
+  std::size_t head_ = 0;
 };
 
 // One joined topic. The strand owns it; the fields marked below are shared with deliver().
@@ -86,9 +116,21 @@ bool is_contract_name(std::string_view name) noexcept {
   return name.starts_with("doc:") || name.starts_with("list:") || name.starts_with("factory:");
 }
 
+// The sessions whose writes a flush_scope on this thread holds back (state.hpp), how deep the scopes nest, and
+// the outermost scope's process-unique token (a session registers once per scope).
+struct deferred_flushes {
+  int depth = 0;
+  std::uint64_t token = 0;
+  std::vector<std::weak_ptr<websocket_session>> sessions;
+};
+thread_local deferred_flushes t_deferred;
+std::atomic<std::uint64_t> g_next_scope_token{1};
+
 constexpr std::uint16_t k_close_queue_overflow = 4008;
 constexpr std::size_t k_write_batch_frames = 256;        // frames per gather write
 constexpr std::size_t k_write_batch_bytes = 256 * 1024;  // payload bytes per gather write (one frame may exceed it)
+constexpr std::size_t k_copy_below = 1024;               // payloads copied into the write buffer rather than gathered
+constexpr std::size_t k_keep_write_buffer = 1024;        // a larger write buffer is freed after its write
 
 class websocket_session final : public detail::session, public std::enable_shared_from_this<websocket_session> {
  public:
@@ -96,7 +138,7 @@ class websocket_session final : public detail::session, public std::enable_share
                     std::string peer)
       : gw_(std::move(gw)),
         strand_(stream.get_executor()),
-        ws_(std::move(stream)),
+        ws_(stream.release_socket()),
         version_(v),
         id_(gw_->next_connection_id.fetch_add(1, std::memory_order_relaxed)),
         peer_(std::move(peer)),
@@ -128,6 +170,7 @@ class websocket_session final : public detail::session, public std::enable_share
   void deliver(channel_state& st, const hub_message_ptr& m) noexcept {
     bool post_flush = false;
     bool post_overflow = false;
+    bool deferred = false;
     {
       std::lock_guard lock(mu_);
       if (closing_ || st.closed) return;
@@ -142,20 +185,46 @@ class websocket_session final : public detail::session, public std::enable_share
           post_overflow = !enqueue_locked(std::move(fs.f[i]));
         }
       }
-      if (!post_overflow && !writing_ && !flush_posted_ && !queue_.empty()) {
-        flush_posted_ = true;
-        post_flush = true;
+      if (!post_overflow && !queue_.empty()) {
+        if (t_deferred.depth > 0 && deferral_token_ != t_deferred.token) {
+          deferral_token_ = t_deferred.token;
+          ++deferrals_;
+          deferred = true;
+        }
+        if (!writing_ && !flush_posted_ && !hold_writes_locked()) {
+          flush_posted_ = true;
+          post_flush = true;
+        }
       }
     }
+    if (deferred) t_deferred.sessions.push_back(weak_from_this());  // released when the scope ends
     if (post_overflow) {
       asio::post(strand_, [w = weak_from_this()] {
         if (auto s = w.lock()) s->begin_close(k_close_queue_overflow, "send queue overflow", true);
       });
     } else if (post_flush) {
-      asio::post(strand_, [w = weak_from_this()] {
-        if (auto s = w.lock()) s->do_write();
-      });
+      post_write(weak_from_this());
     }
+  }
+
+  // Any thread: the end of a flush_scope that held this session's writes back. Schedules the write.
+  static void end_deferral(const std::weak_ptr<websocket_session>& w) {
+    auto s = w.lock();
+    if (!s) return;
+    {
+      std::lock_guard lock(s->mu_);
+      --s->deferrals_;
+    }
+    post_write(w);
+  }
+
+  // Any thread. Runs do_write on the session's strand if the session still exists.
+  static void post_write(std::weak_ptr<websocket_session> w) {
+    auto s = w.lock();
+    if (!s) return;
+    asio::post(s->strand_, [w = std::move(w)] {
+      if (auto self = w.lock()) self->do_write();
+    });
   }
 
  private:
@@ -200,6 +269,12 @@ class websocket_session final : public detail::session, public std::enable_share
   }
 
   enum class admission { ok, dropped, overflow };
+
+  // REQUIRES mu_. Whether writes wait for a flush_scope to end: while one holds them back and less than a
+  // full write batch is queued.
+  bool hold_writes_locked() const noexcept {
+    return deferrals_ > 0 && queue_.size() < k_write_batch_frames && queued_bytes_ < k_write_batch_bytes;
+  }
 
   // REQUIRES mu_. Counts `bytes` against the send queue bound. On overflow the queue is dropped and the
   // caller must post the 4008 close; once closing, everything is dropped.
@@ -263,7 +338,6 @@ class websocket_session final : public detail::session, public std::enable_share
 
   void accept(http::request<http::string_body> req) {
     const auto& limits = gw_->config.limits;
-    beast::get_lowest_layer(ws_).expires_never();
     websocket::stream_base::timeout t{};
     t.handshake_timeout = limits.handshake_timeout;
     t.idle_timeout = websocket::stream_base::none();  // our own idle timer below: Phoenix's rule, not pings
@@ -299,7 +373,7 @@ class websocket_session final : public detail::session, public std::enable_share
       self->gw_->metrics.idle_closes_total.fetch_add(1, std::memory_order_relaxed);
       self->gw_->log.info("ws.idle_timeout", {{"conn", self->id_}});
       beast::error_code ignored;
-      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+      beast::get_lowest_layer(self->ws_).close(ignored);
     });
   }
 
@@ -316,6 +390,8 @@ class websocket_session final : public detail::session, public std::enable_share
       handle(std::string_view(static_cast<const char*>(data.data()), data.size()), !ws_.got_text());
     }
     rbuf_.consume(rbuf_.size());
+    // Inbound messages are rare (joins, a heartbeat every 25 s): an idle connection keeps no read buffer.
+    rbuf_.shrink_to_fit();
     do_read();
   }
 
@@ -328,7 +404,7 @@ class websocket_session final : public detail::session, public std::enable_share
     {
       std::lock_guard lock(mu_);
       flush_posted_ = false;
-      if (writing_ || queue_.empty() || !open_ || torn_down_) return;
+      if (writing_ || queue_.empty() || !open_ || torn_down_ || hold_writes_locked()) return;
       std::size_t bytes = 0;
       while (!queue_.empty() && batch_.size() < k_write_batch_frames &&
              (batch_.empty() || bytes + queue_.front().bytes().size() <= k_write_batch_bytes)) {
@@ -338,13 +414,31 @@ class websocket_session final : public detail::session, public std::enable_share
       }
       writing_ = true;
     }
-    headers_.resize(batch_.size());
-    gather_.clear();
-    for (std::size_t i = 0; i < batch_.size(); ++i) {
-      const std::string_view payload = batch_[i].bytes();
-      gather_.push_back(asio::buffer(headers_[i].data(), frame_header(headers_[i], batch_[i].binary, payload.size())));
-      gather_.push_back(asio::buffer(payload.data(), payload.size()));
+    // Headers and payloads under k_copy_below are copied into one contiguous buffer, larger payloads are
+    // gathered in place: Asio hands at most 16 buffers to one sendmsg, so a buffer per header and per payload
+    // would cap a syscall at 8 frames. Reserved up front, so the pointers into wbuf_ stay valid.
+    std::size_t contiguous = 0;
+    for (const auto& f : batch_) {
+      const std::size_t n = f.bytes().size();
+      contiguous += 10 + (n < k_copy_below ? n : 0);
     }
+    wbuf_.clear();
+    wbuf_.reserve(contiguous);
+    gather_.clear();
+    std::size_t run = 0;  // start of the contiguous run not yet in gather_
+    for (const auto& f : batch_) {
+      const std::string_view payload = f.bytes();
+      std::array<char, 10> h{};
+      wbuf_.append(h.data(), frame_header(h, f.binary, payload.size()));
+      if (payload.size() < k_copy_below) {
+        wbuf_.append(payload);
+        continue;
+      }
+      gather_.push_back(asio::buffer(wbuf_.data() + run, wbuf_.size() - run));
+      gather_.push_back(asio::buffer(payload.data(), payload.size()));
+      run = wbuf_.size();
+    }
+    if (wbuf_.size() > run) gather_.push_back(asio::buffer(wbuf_.data() + run, wbuf_.size() - run));
     asio::async_write(beast::get_lowest_layer(ws_), gather_,
                       beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
   }
@@ -375,6 +469,7 @@ class websocket_session final : public detail::session, public std::enable_share
       for (const auto& f : batch_) queued_bytes_ -= f.bytes().size();
     }
     batch_.clear();
+    if (wbuf_.capacity() > k_keep_write_buffer) std::string().swap(wbuf_);  // idle connections keep little
     if (ec) return fail(ec, "write");
     gw_->metrics.messages_out_total.fetch_add(frames, std::memory_order_relaxed);
     gw_->metrics.bytes_out_total.fetch_add(bytes, std::memory_order_relaxed);
@@ -403,13 +498,29 @@ class websocket_session final : public detail::session, public std::enable_share
       return;
     }
     expiry_timer_.cancel();
-    close_timer_.expires_after(gw_->config.limits.close_timeout);
+    // The close frame goes out after the write in flight. On overflow that write is usually stuck on a
+    // client that stopped reading: wait for it as long as the idle timeout allows (the queue is already
+    // dropped, so only the frames of that one write stay in memory), so that a client that resumes reading
+    // still gets 4008. Once the close frame is sent, close_timeout bounds the rest of the close.
+    bool write_pending = false;
+    {
+      std::lock_guard lock(mu_);
+      write_pending = writing_;
+    }
+    const auto& limits = gw_->config.limits;
+    arm_close_timer(overflow && write_pending ? std::max(limits.idle_timeout, limits.close_timeout)
+                                              : limits.close_timeout);
+    maybe_close();
+  }
+
+  // Drops the socket if the close has not finished `after` from now.
+  void arm_close_timer(std::chrono::steady_clock::duration after) {
+    close_timer_.expires_after(after);
     close_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
       if (ec || self->torn_down_) return;
       beast::error_code ignored;
-      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+      beast::get_lowest_layer(self->ws_).close(ignored);
     });
-    maybe_close();
   }
 
   void maybe_close() {
@@ -419,6 +530,7 @@ class websocket_session final : public detail::session, public std::enable_share
       if (writing_) return;
     }
     close_sent_ = true;
+    arm_close_timer(gw_->config.limits.close_timeout);
     ws_.async_close(close_reason_, [self = shared_from_this()](beast::error_code) {});
   }
 
@@ -435,7 +547,7 @@ class websocket_session final : public detail::session, public std::enable_share
     close_timer_.cancel();
     expiry_timer_.cancel();
     beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().close(ignored);
+    beast::get_lowest_layer(ws_).close(ignored);
     gw_->log.info("ws.close", {{"conn", id_}, {"where", what}, {"reason", ec.message()},
                                {"close_code", static_cast<unsigned>(close_reason_.code)}});
   }
@@ -466,6 +578,11 @@ class websocket_session final : public detail::session, public std::enable_share
         return;
       case client_event::other: return;
     }
+  }
+
+  static bool same_principal(const principal& a, const principal& b) noexcept {
+    return a.role == b.role && a.expires_at == b.expires_at && a.subject == b.subject &&
+           a.scope.is_unscoped() == b.scope.is_unscoped() && a.scope.factory_ids() == b.scope.factory_ids();
   }
 
   bool take_join_token() {
@@ -501,7 +618,8 @@ class websocket_session final : public detail::session, public std::enable_share
         gw_->metrics.auth_refusals_total.fetch_add(1, std::memory_order_relaxed);
         return refuse(join_refusal_reason(p.error()));
       }
-      who = std::make_shared<const principal>(std::move(*p));
+      // supabase-js sends the connection's own token with every join: share the connection's principal then.
+      who = same_principal(*p, *principal_) ? principal_ : std::make_shared<const principal>(std::move(*p));
     } else if (auto expired = gw_->verifier.check_expiry(*who, gw_->now())) {
       gw_->metrics.auth_refusals_total.fetch_add(1, std::memory_order_relaxed);
       return refuse(join_refusal_reason(*expired));
@@ -726,7 +844,9 @@ class websocket_session final : public detail::session, public std::enable_share
   // Constant after construction.
   const std::shared_ptr<gateway::state> gw_;
   const asio::any_io_executor strand_;
-  websocket::stream<beast::tcp_stream> ws_;
+  // A plain socket, not a beast::tcp_stream: its timers and impl would cost every idle connection memory, and
+  // the timeouts here are the WebSocket stream's (handshake) and the session's own (idle, close, expiry).
+  websocket::stream<asio::ip::tcp::socket> ws_;
   const protocol_version version_;
   const std::uint64_t id_;
   const std::string peer_;
@@ -742,8 +862,8 @@ class websocket_session final : public detail::session, public std::enable_share
   double join_tokens_;
   std::chrono::steady_clock::time_point last_refill_;
   std::vector<out_frame> batch_;                // the frames being written
-  std::vector<std::array<char, 10>> headers_;   // their frame headers
-  std::vector<asio::const_buffer> gather_;      // headers and payloads, interleaved
+  std::string wbuf_;                            // their headers and small payloads, contiguous
+  std::vector<asio::const_buffer> gather_;      // runs of wbuf_ and large payloads, interleaved
   websocket::close_reason close_reason_;
   bool close_started_ = false;
   bool close_sent_ = false;
@@ -755,10 +875,12 @@ class websocket_session final : public detail::session, public std::enable_share
   // Shared with deliver().
   std::mutex mu_;
   // Guarded by mu_.
-  std::deque<out_frame> queue_;
+  frame_fifo queue_;
   std::size_t queued_bytes_ = 0;  // queue_ + held frames + batch_
   bool writing_ = false;
   bool flush_posted_ = false;
+  std::uint32_t deferrals_ = 0;        // flush_scopes holding writes back (each releases once)
+  std::uint64_t deferral_token_ = 0;   // the last scope that registered this session
   bool closing_ = false;
   bool overflow_ = false;
 };
@@ -768,6 +890,21 @@ void channel_subscriber::deliver(const hub_message_ptr& message) noexcept {
 }
 
 }  // namespace
+
+namespace detail {
+
+flush_scope::flush_scope() noexcept {
+  if (t_deferred.depth++ == 0) t_deferred.token = g_next_scope_token.fetch_add(1, std::memory_order_relaxed);
+}
+
+flush_scope::~flush_scope() {
+  if (--t_deferred.depth > 0) return;
+  std::vector<std::weak_ptr<websocket_session>> sessions;
+  sessions.swap(t_deferred.sessions);
+  for (const auto& w : sessions) websocket_session::end_deferral(w);
+}
+
+}  // namespace detail
 
 void start_websocket_session(std::shared_ptr<gateway::state> gw, beast::tcp_stream stream,
                              http::request<http::string_body> request, protocol_version version, principal who,

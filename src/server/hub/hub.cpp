@@ -17,6 +17,34 @@ namespace rtcache::net {
 namespace detail {
 
 struct hub_channel {
+  // The history: a std::deque allocated on first use (a std::deque allocates ~580 bytes when constructed,
+  // which every channel without history, e.g. each idle connection's own doc channel, would pay).
+  class lazy_history {
+   public:
+    bool empty() const noexcept { return !d_ || d_->empty(); }
+    std::size_t size() const noexcept { return d_ ? d_->size() : 0; }
+    // REQUIRES for the rest: !empty(), except push_back.
+    const hub_message_ptr& front() const noexcept { return d_->front(); }
+    const hub_message_ptr& back() const noexcept { return d_->back(); }
+    auto begin() const noexcept { return d_->cbegin(); }
+    auto end() const noexcept { return d_->cend(); }
+    hub_message_ptr& front() noexcept { return d_->front(); }
+    void pop_front() noexcept { d_->pop_front(); }
+    void push_back(hub_message_ptr m) {
+      if (!d_) d_ = std::make_unique<std::deque<hub_message_ptr>>();
+      d_->push_back(std::move(m));
+    }
+    // Hands every message over to `into` (destroyed by the caller, outside the channel lock); empty after.
+    void move_into(std::deque<hub_message_ptr>& into) noexcept {
+      if (!d_) return;
+      into.swap(*d_);
+      d_.reset();
+    }
+
+   private:
+    std::unique_ptr<std::deque<hub_message_ptr>> d_;
+  };
+
   hub_channel(std::string channel_name, std::string channel_epoch)
       : name(std::move(channel_name)), epoch(std::move(channel_epoch)) {}
 
@@ -35,7 +63,7 @@ struct hub_channel {
   std::atomic<bool> closed{false};
   // Guarded by mu.
   std::uint64_t offset = 0;
-  std::deque<hub_message_ptr> history;  // contiguous offsets; when non-empty, back()->offset == offset
+  lazy_history history;  // contiguous offsets; when non-empty, back()->offset == offset
   std::size_t history_bytes = 0;
   std::uint64_t idle_seq = 0;  // non-zero while idle (no subscribers, lingering): its key in hub::idle_
   std::vector<entry> subscribers;                           // fan-out order is unspecified
@@ -277,7 +305,7 @@ void hub::retire_locked(channel& ch, std::deque<hub_message_ptr>& freed) noexcep
   counters_.history_messages.fetch_sub(ch.history.size(), std::memory_order_relaxed);
   counters_.history_bytes.fetch_sub(ch.history_bytes, std::memory_order_relaxed);
   counters_.channels.fetch_sub(1, std::memory_order_relaxed);
-  freed.swap(ch.history);
+  ch.history.move_into(freed);
   ch.history_bytes = 0;
 }
 
@@ -385,7 +413,7 @@ hub_publish_result hub::publish(std::string_view name, std::string_view event, s
     // Not kept: the history is emptied so that it stays contiguous up to the current offset.
     evicted_messages = ch->history.size();
     evicted_bytes = ch->history_bytes;
-    freed.swap(ch->history);
+    ch->history.move_into(freed);
     ch->history_bytes = 0;
   }
   ch->offset = offset;
