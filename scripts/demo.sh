@@ -60,9 +60,19 @@ if newer_than "$web/dist/index.html" "$web/src" "$web/index.html" "$web/vite.con
   (cd "$web" && npx vite build) >"$state/logs/web-build.log" 2>&1 || die "web build failed" "$state/logs/web-build.log"
 fi
 
+# The cluster's data directory. As root, pg_cluster.sh runs PostgreSQL as the postgres OS user, who cannot
+# reach a checkout below a 0700 directory (/root, a mktemp -d clone): the data then lives in /var/tmp, named
+# after this checkout, so a second run still finds it.
+pg_dir="$state/pg"
+if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$state" 2>/dev/null; then
+  pg_home="/var/tmp/rtcache-demo-$(printf %s "$root" | md5sum | cut -c1-12)"
+  mkdir -p "$pg_home" && chmod 755 "$pg_home"
+  pg_dir="$pg_home/pg"
+fi
+
 # ---- PostgreSQL, schema and seed (once) ----
 if [ "${DEMO_RESET:-0}" = 1 ]; then
-  scripts/pg_cluster.sh destroy "$state/pg" >/dev/null 2>&1 || true
+  scripts/pg_cluster.sh destroy "$pg_dir" >/dev/null 2>&1 || true
   rm -f "$state/seeded"
 fi
 pids=()
@@ -74,16 +84,16 @@ cleanup() {
   # TERM, not INT: background jobs of a non-interactive shell start with SIGINT ignored.
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[$i]}" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  scripts/pg_cluster.sh stop "$state/pg" >/dev/null 2>&1 || true
-  step "stopped (data kept in var/demo/pg; DEMO_RESET=1 starts afresh)"
+  scripts/pg_cluster.sh stop "$pg_dir" >/dev/null 2>&1 || true
+  step "stopped (data kept in $pg_dir; DEMO_RESET=1 starts afresh)"
 }
 interrupted=0
 trap cleanup EXIT
 trap 'interrupted=1; exit 130' INT TERM
 
-step "starting PostgreSQL in var/demo/pg"
-scripts/pg_cluster.sh start "$state/pg" >"$state/logs/pg.log" 2>&1 || die "PostgreSQL did not start" "$state/logs/pg.log"
-conninfo=$(scripts/pg_cluster.sh conninfo "$state/pg")
+step "starting PostgreSQL in $pg_dir"
+scripts/pg_cluster.sh start "$pg_dir" >"$state/logs/pg.log" 2>&1 || die "PostgreSQL did not start" "$state/logs/pg.log"
+conninfo=$(scripts/pg_cluster.sh conninfo "$pg_dir")
 if [ ! -f "$state/seeded" ]; then
   step "loading the schema and seed data"
   "$api_bin" load --conninfo "$conninfo" examples/factory-app/db/schema.sql examples/factory-app/db/seed.sql \

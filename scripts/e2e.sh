@@ -10,6 +10,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 state="$root/var/e2e"
+# The cluster lives under /tmp, not var/: as root, pg_cluster.sh hands it to the postgres OS user, who cannot
+# reach a checkout below a 0700 directory (a mktemp -d clone, /root).
+pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/rtcache-e2e-pg.XXXXXX")
 logs="$state/logs"
 passed=0
 failed=0
@@ -19,8 +22,8 @@ finish() {
   local code=$?
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  scripts/pg_cluster.sh stop "$state/pg" >/dev/null 2>&1 || true
-  [ "${E2E_KEEP:-0}" = 1 ] || rm -rf "$state/pg"
+  scripts/pg_cluster.sh stop "$pg_dir" >/dev/null 2>&1 || true
+  if [ "${E2E_KEEP:-0}" = 1 ]; then echo "e2e: cluster kept in $pg_dir" >&2; else rm -rf "$pg_dir"; fi
   trap - EXIT
   exit "$code"
 }
@@ -77,9 +80,8 @@ chromium=${CHROMIUM:-/usr/bin/chromium}
 [ -x "$chromium" ] || fail_setup "Chromium not found at $chromium (apt-get install chromium)"
 
 # ---- PostgreSQL with the demo schema ----
-scripts/pg_cluster.sh destroy "$state/pg" >/dev/null 2>&1 || true
-scripts/pg_cluster.sh start "$state/pg" >"$logs/pg.log" 2>&1 || fail_setup "PostgreSQL" "$logs/pg.log"
-conninfo=$(scripts/pg_cluster.sh conninfo "$state/pg")
+scripts/pg_cluster.sh start "$pg_dir" >"$logs/pg.log" 2>&1 || fail_setup "PostgreSQL" "$logs/pg.log"
+conninfo=$(scripts/pg_cluster.sh conninfo "$pg_dir")
 "$api_bin" load --conninfo "$conninfo" examples/factory-app/db/schema.sql examples/factory-app/db/seed.sql \
   >>"$logs/pg.log" 2>&1 || fail_setup "schema and seed" "$logs/pg.log"
 
