@@ -558,6 +558,25 @@ TEST_F(GatewayTest, OverflowCloseReachesAClientThatResumesReadingAfterTheCloseTi
   EXPECT_EQ(c.close_code(), 4008) << c.last_error.message();
 }
 
+TEST_F(GatewayTest, OverflowedClientThatNeverReadsAgainIsDroppedByTheIdleTimeout) {
+  gateway_config cfg;
+  cfg.limits.max_send_queue_bytes = 64 * 1024;
+  cfg.limits.close_timeout = 50ms;
+  cfg.limits.idle_timeout = 400ms;
+  start(cfg);
+  ws_client c(port_, ws_client::url(service_token()), 4096);
+  ASSERT_TRUE(c.connected);
+  ASSERT_EQ(join(c, "realtime:flood").at("payload").at("status"), "ok");
+  const std::string payload = "\"" + std::string(16 * 1024, 'x') + "\"";
+  ASSERT_TRUE(wait_for([&] {
+    hub_.publish("flood", "big", payload);
+    return gw_->metrics().queue_overflow_closes_total.load() >= 1;
+  }));
+  // The client never reads again: the stuck write and the close frame behind it cannot finish, so the
+  // socket is dropped once the idle timeout bounds the close.
+  EXPECT_TRUE(wait_for([&] { return gw_->metrics().connections.load() == 0; }));
+}
+
 TEST_F(GatewayTest, PostedBatchArrivesCompleteAndInOffsetOrder) {
   start();
   ws_client c(port_, ws_client::url(service_token()));

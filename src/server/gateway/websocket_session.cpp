@@ -499,17 +499,13 @@ class websocket_session final : public detail::session, public std::enable_share
     }
     expiry_timer_.cancel();
     // The close frame goes out after the write in flight. On overflow that write is usually stuck on a
-    // client that stopped reading: wait for it as long as the idle timeout allows (the queue is already
-    // dropped, so only the frames of that one write stay in memory), so that a client that resumes reading
-    // still gets 4008. Once the close frame is sent, close_timeout bounds the rest of the close.
-    bool write_pending = false;
-    {
-      std::lock_guard lock(mu_);
-      write_pending = writing_;
-    }
+    // client that stopped reading, and the close frame then waits behind it on the same full socket: bound
+    // the whole close by the idle timeout (the queue is already dropped, so only the frames of that one
+    // write stay in memory), so that a client that resumes reading still gets 4008. Any other close is
+    // bounded by close_timeout from the moment its close frame is sent.
+    overflow_close_ = overflow;
     const auto& limits = gw_->config.limits;
-    arm_close_timer(overflow && write_pending ? std::max(limits.idle_timeout, limits.close_timeout)
-                                              : limits.close_timeout);
+    arm_close_timer(overflow ? std::max(limits.idle_timeout, limits.close_timeout) : limits.close_timeout);
     maybe_close();
   }
 
@@ -530,7 +526,7 @@ class websocket_session final : public detail::session, public std::enable_share
       if (writing_) return;
     }
     close_sent_ = true;
-    arm_close_timer(gw_->config.limits.close_timeout);
+    if (!overflow_close_) arm_close_timer(gw_->config.limits.close_timeout);
     ws_.async_close(close_reason_, [self = shared_from_this()](beast::error_code) {});
   }
 
@@ -867,6 +863,7 @@ class websocket_session final : public detail::session, public std::enable_share
   websocket::close_reason close_reason_;
   bool close_started_ = false;
   bool close_sent_ = false;
+  bool overflow_close_ = false;  // the close is a 4008: bounded by the idle timeout, not close_timeout
   bool pending_close_ = false;
   bool torn_down_ = false;
   bool open_ = false;  // the upgrade completed
