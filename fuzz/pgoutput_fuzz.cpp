@@ -6,7 +6,7 @@
 // is left). Each frame is decoded as a pgoutput message and as a CopyData payload (an XLogData's payload is
 // decoded as pgoutput too). Properties:
 //   1. a refusal has one of the decoder's codes and a non-empty message;
-//   2. an accepted message re-encodes, by the independent encoder below, to exactly the input bytes: nothing
+//   2. an accepted message re-encodes, by the tests' independent encoder, to exactly the input bytes: nothing
 //      is half-parsed, skipped or normalised; its proper prefixes are refused (truncation is detected);
 //   3. accepted messages respect the bounds: column counts, name lengths, non-empty identifiers, no bytes
 //      for null or unchanged values;
@@ -16,6 +16,7 @@
 //      values with columns in order; a tuple named earlier keeps the definition it was named with.
 // A violated property traps (libFuzzer then records the input as a crash).
 
+#include "pg_test_encoder.hpp"
 #include "rtcache/core/error.hpp"
 #include "rtcache/pg/pgoutput.hpp"
 
@@ -48,117 +49,13 @@ using namespace rtcache::pg;
   } while (false)
 
 // ---------------------------------------------------------------------------------------------------------
-// An encoder written from the protocol documentation, independent of the decoder.
+// The encoder the unit tests use (src/pg/pg_test_encoder.hpp), written from the protocol documentation,
+// independent of the decoder. CopyData is encoded here with every field, send times included.
 
-class encoder {
- public:
-  void u8(std::uint8_t v) { out_ += static_cast<char>(v); }
-  void ch(char c) { out_ += c; }
-  void be(std::uint64_t v, int n) {
-    for (int i = n - 1; i >= 0; --i) out_ += static_cast<char>((v >> (8 * i)) & 0xFFU);
-  }
-  void str(const std::string& s) {
-    out_ += s;
-    out_ += '\0';
-  }
-  void tuple(const tuple_data& t) {
-    be(t.size(), 2);
-    for (const column_value& v : t) {
-      switch (v.kind) {
-        case value_kind::null: ch('n'); break;
-        case value_kind::unchanged_toast: ch('u'); break;
-        case value_kind::text:
-        case value_kind::binary:
-          ch(v.kind == value_kind::text ? 't' : 'b');
-          be(v.bytes.size(), 4);
-          out_ += v.bytes;
-          break;
-      }
-    }
-  }
-  void old_tuple(old_tuple_kind kind, const tuple_data& t) {
-    if (kind == old_tuple_kind::none) return;
-    ch(kind == old_tuple_kind::key ? 'K' : 'O');
-    tuple(t);
-  }
-
-  void operator()(const begin_message& m) {
-    ch('B');
-    be(m.final_lsn.value, 8);
-    be(static_cast<std::uint64_t>(m.commit_time.micros), 8);
-    be(m.xid, 4);
-  }
-  void operator()(const commit_message& m) {
-    ch('C');
-    u8(m.flags);
-    be(m.commit_lsn.value, 8);
-    be(m.end_lsn.value, 8);
-    be(static_cast<std::uint64_t>(m.commit_time.micros), 8);
-  }
-  void operator()(const origin_message& m) {
-    ch('O');
-    be(m.commit_lsn.value, 8);
-    str(m.name);
-  }
-  void operator()(const relation_message& m) {
-    ch('R');
-    be(m.oid, 4);
-    str(m.schema);
-    str(m.name);
-    ch(static_cast<char>(m.identity));
-    be(m.columns.size(), 2);
-    for (const relation_column& c : m.columns) {
-      u8(c.is_key ? 1 : 0);
-      str(c.name);
-      be(c.type_oid, 4);
-      be(static_cast<std::uint32_t>(c.type_modifier), 4);
-    }
-  }
-  void operator()(const type_message& m) {
-    ch('Y');
-    be(m.oid, 4);
-    str(m.schema);
-    str(m.name);
-  }
-  void operator()(const insert_message& m) {
-    ch('I');
-    be(m.relation_oid, 4);
-    ch('N');
-    tuple(m.new_tuple);
-  }
-  void operator()(const update_message& m) {
-    ch('U');
-    be(m.relation_oid, 4);
-    old_tuple(m.old_kind, m.old_tuple);
-    ch('N');
-    tuple(m.new_tuple);
-  }
-  void operator()(const delete_message& m) {
-    ch('D');
-    be(m.relation_oid, 4);
-    old_tuple(m.old_kind, m.old_tuple);
-  }
-  void operator()(const truncate_message& m) {
-    ch('T');
-    be(m.relation_oids.size(), 4);
-    u8(static_cast<std::uint8_t>((m.cascade ? 1 : 0) | (m.restart_identity ? 2 : 0)));
-    for (const std::uint32_t oid : m.relation_oids) be(oid, 4);
-  }
-
-  const std::string& bytes() const { return out_; }
-
- private:
-  std::string out_;
-};
-
-std::string encode(const message& m) {
-  encoder e;
-  std::visit(e, m);
-  return e.bytes();
-}
+using test::encode;
 
 std::string encode(const copy_data& c) {
-  encoder e;
+  test::encoder e;
   if (const auto* x = std::get_if<xlog_data>(&c)) {
     e.ch('w');
     e.be(x->wal_start.value, 8);
@@ -170,7 +67,7 @@ std::string encode(const copy_data& c) {
   e.ch('k');
   e.be(k.wal_end.value, 8);
   e.be(static_cast<std::uint64_t>(k.send_time.micros), 8);
-  e.u8(k.reply_requested ? 1 : 0);
+  e.be(k.reply_requested ? 1 : 0, 1);
   return e.bytes();
 }
 

@@ -12,6 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+# shellcheck source-path=SCRIPTDIR source=lib/server.sh
+. scripts/lib/server.sh
 
 report() {  # passed failed skipped
   echo "compat-pg: $1 passed, $2 failed, $3 skipped"
@@ -43,18 +45,9 @@ pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/rtcache-compat-pgdata.XXXXXX")
 pid_file=$work/server.pid
 server_log=$work/server.log
 
-stop_server() {
-  local pid
-  pid=$(cat "$pid_file" 2>/dev/null || true)
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-}
 on_exit() {
   local rc=$?
-  stop_server
+  server_stop
   if [ "$rc" -ne 0 ] && [ -f "$pg_dir/postgres.log" ]; then cp "$pg_dir/postgres.log" "$work/" 2>/dev/null || true; fi
   scripts/pg_cluster.sh destroy "$pg_dir" >/dev/null 2>&1 || rm -rf "$pg_dir"
   if [ "$rc" -eq 0 ]; then rm -rf "$work"; else echo "compat-pg: logs kept in $work" >&2; fi
@@ -129,49 +122,27 @@ public = true
 never_send = ["author_email"]
 TOML
 
-port=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-export RTCACHE_LISTEN=127.0.0.1:$port
-export RTCACHE_JWT_SECRET=$(node -e 'console.log(require("crypto").randomBytes(32).toString("hex"))')
-export RTCACHE_URL=http://127.0.0.1:$port
+server_env
 export RTCACHE_PG_CONNINFO=$conninfo
 export RTCACHE_CONFIG=$config
-export RTCACHE_BIN=$bin RTCACHE_PID_FILE=$pid_file RTCACHE_SERVER_LOG=$server_log
 
 "$bin" check-config "$config" >"$work/check-config.log" 2>&1 || { cat "$work/check-config.log" >&2; fail_setup "check-config refused $config"; }
 
-"$bin" serve -c "$config" >>"$server_log" 2>&1 &
-echo $! >"$pid_file"
-disown  # the kill -9 test kills it: no "Killed" job notice
+server_start serve -c "$config"
 
 # Ready means: /readyz answers and the source is streaming (the slot and publication exist from here on, so
 # every commit after this point reaches the hub).
-ready_deadline=$((SECONDS + ${READY_SECONDS:-30}))
-until curl -fsS --max-time 1 "$RTCACHE_URL/readyz" >/dev/null 2>&1 &&
-  curl -fsS --max-time 1 "$RTCACHE_URL/metrics" 2>/dev/null | grep -qx 'rtcache_replication_connected 1'; do
-  if ! kill -0 "$(cat "$pid_file")" 2>/dev/null; then
-    tail -n 40 "$server_log"
-    fail_setup "the server exited before it was ready"
-  fi
-  if [ $SECONDS -ge $ready_deadline ]; then
-    tail -n 40 "$server_log"
-    fail_setup "the server was not ready and streaming within ${READY_SECONDS:-30} s"
-  fi
-  sleep 0.1
-done
+streaming() {
+  curl -fsS --max-time 1 "$RTCACHE_URL/metrics" 2>/dev/null | grep -qx 'rtcache_replication_connected 1'
+}
+server_wait_ready "${READY_SECONDS:-30}" "ready and streaming" streaming || fail_setup "$server_error"
 echo "compat-pg: rtcache serve -c ready on $RTCACHE_LISTEN, replicating from $conninfo ($bin)"
 
 rc=0
 (cd tests/compat && npx --no-install vitest run --config vitest.pg.config.mjs --reporter=default --reporter=json \
   --outputFile.json="$work/results.json" "$@") || rc=$?
 
-counts=$(node -e '
-  const fs = require("fs");
-  try {
-    const r = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
-    console.log(`${r.numPassedTests} ${r.numFailedTests + (r.numTotalTestSuites && !r.success && r.numFailedTests === 0 ? 1 : 0)} ${r.numPendingTests + r.numTodoTests}`);
-  } catch { console.log("0 1 0"); }' "$work/results.json")
-read -r passed failed skipped <<<"$counts"
-if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+read -r passed failed skipped < <(vitest_counts "$work/results.json" "$rc")
 if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then failed=1; echo "compat-pg: no test ran" >&2; fi
 if [ "$failed" -ne 0 ]; then
   echo "compat-pg: server log (last 40 lines of $server_log):"

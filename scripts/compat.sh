@@ -12,6 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+# shellcheck source-path=SCRIPTDIR source=lib/server.sh
+. scripts/lib/server.sh
 
 bin=${RTCACHE_BIN:-$root/build/release/src/main/rtcache}
 case $bin in /*) ;; *) bin=$root/$bin ;; esac
@@ -39,18 +41,9 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/rtcache-compat.XXXXXX")
 pid_file=$work/server.pid
 server_log=$work/server.log
 
-stop_server() {
-  local pid
-  pid=$(cat "$pid_file" 2>/dev/null || true)
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-}
 on_exit() {
   local rc=$?
-  stop_server
+  server_stop
   if [ "$rc" -eq 0 ]; then rm -rf "$work"; else echo "compat: logs kept in $work" >&2; fi
 }
 trap on_exit EXIT
@@ -66,45 +59,20 @@ trap 'exit 130' INT TERM
 
 relay_phase() {
   # relay mode: `rtcache serve` with no config; tests/compat/test/*.test.mjs (vitest.config.mjs)
-  port=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-  export RTCACHE_LISTEN=127.0.0.1:$port
-  export RTCACHE_JWT_SECRET=$(node -e 'console.log(require("crypto").randomBytes(32).toString("hex"))')
-  export RTCACHE_URL=http://127.0.0.1:$port
-  export RTCACHE_BIN=$bin RTCACHE_PID_FILE=$pid_file RTCACHE_SERVER_LOG=$server_log
-
-  "$bin" serve >>"$server_log" 2>&1 &
-  echo $! >"$pid_file"
-
-  ready_deadline=$((SECONDS + ${READY_SECONDS:-20}))
-  until curl -fsS -o /dev/null --max-time 1 "$RTCACHE_URL/readyz" 2>/dev/null; do
-    if ! kill -0 "$(cat "$pid_file")" 2>/dev/null; then
-      tail -n 40 "$server_log"
-      echo "compat: the server exited before it was ready" >&2
-      echo "compat: 0 passed, 1 failed"
-      exit 1
-    fi
-    if [ $SECONDS -ge $ready_deadline ]; then
-      tail -n 40 "$server_log"
-      echo "compat: the server was not ready within ${READY_SECONDS:-20} s" >&2
-      echo "compat: 0 passed, 1 failed"
-      exit 1
-    fi
-    sleep 0.1
-  done
+  server_env
+  server_start serve
+  if ! server_wait_ready "${READY_SECONDS:-20}" ready; then
+    echo "compat: $server_error" >&2
+    echo "compat: 0 passed, 1 failed"
+    exit 1
+  fi
   echo "compat: rtcache serve ready on $RTCACHE_LISTEN ($bin)"
 
   rc=0
   (cd tests/compat && npx --no-install vitest run --reporter=default --reporter=json \
     --outputFile.json="$work/results.json" "$@") || rc=$?
 
-  counts=$(node -e '
-    const fs = require("fs");
-    try {
-      const r = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
-      console.log(`${r.numPassedTests} ${r.numFailedTests + (r.numTotalTestSuites && !r.success && r.numFailedTests === 0 ? 1 : 0)} ${r.numPendingTests + r.numTodoTests}`);
-    } catch { console.log("0 1 0"); }' "$work/results.json")
-  read -r passed failed skipped <<<"$counts"
-  if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+  read -r passed failed skipped < <(vitest_counts "$work/results.json" "$rc")
   if [ "$failed" -ne 0 ]; then
     echo "compat: server log (last 40 lines of $server_log):"
     tail -n 40 "$server_log" || true
@@ -114,7 +82,7 @@ relay_phase() {
 passed=0 failed=0 skipped=0
 if [ "$run_relay" -eq 1 ]; then
   relay_phase "$@"
-  stop_server
+  server_stop
 fi
 if [ "$run_pg" -eq 1 ]; then
   pg_rc=0

@@ -143,8 +143,8 @@ class ClientIntegration : public ::testing::Test {
     options.access_token = std::move(token);
     options.scope = std::move(scope);
     options.engine.coalesce.window = 250ms;
-    options.engine.session.reconnect = {20ms, 200ms, 0.5};
-    options.engine.session.rejoin = {20ms, 200ms, 0.5};
+    options.engine.session.reconnect = {.initial = 20ms, .max = 200ms, .jitter = 0.5};
+    options.engine.session.rejoin = {.initial = 20ms, .max = 200ms, .jitter = 0.5};
     client_.emplace(client_ioc_, clock_, *cache_, options);
     auto view = client_->watch_doc("wo", "1", "A");
     ASSERT_TRUE(view.has_value()) << view.error().message;

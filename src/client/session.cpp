@@ -114,7 +114,7 @@ void session::on_closed(core::time_point now, session_output& out) {
 
 void session::lost_connection(core::time_point now, session_output& /*out*/) {
   state_ = connection_state::waiting;
-  reconnect_at_ = now + backoff_delay(config_.reconnect, attempt_, draw());
+  reconnect_at_ = now + core::backoff_delay(config_.reconnect, attempt_, draw());
   ++attempt_;
   next_heartbeat_.reset();
   pending_heartbeat_.reset();
@@ -137,7 +137,7 @@ void session::join(const std::string& name, channel& ch, core::time_point now, s
 
 void session::schedule_rejoin(channel& ch, core::time_point now) {
   ch.state = channel_state::closed;
-  ch.rejoin_at = now + backoff_delay(config_.rejoin, ch.attempts, draw());
+  ch.rejoin_at = now + core::backoff_delay(config_.rejoin, ch.attempts, draw());
   ++ch.attempts;
 }
 

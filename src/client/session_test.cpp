@@ -21,8 +21,8 @@ class Session : public ::testing::Test {
     session_config c;
     c.heartbeat_interval = 25s;
     c.join_timeout = 10s;
-    c.reconnect = {1000ms, 10000ms, 0.5};
-    c.rejoin = {1000ms, 10000ms, 0.5};
+    c.reconnect = {.initial = 1000ms, .max = 10000ms, .jitter = 0.5};
+    c.rejoin = {.initial = 1000ms, .max = 10000ms, .jitter = 0.5};
     c.max_channels = 3;
     return c;
   }

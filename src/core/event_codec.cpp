@@ -2,8 +2,9 @@
 // Encoding: canonical field order, patch sorted by column, values minified.
 #include "rtcache/core/event_codec.hpp"
 
-#include "rtcache/core/json_text.hpp"
 #include "rtcache/core/identifier.hpp"
+#include "rtcache/core/json_text.hpp"
+#include "rtcache/core/json_type_name.hpp"
 
 #include <simdjson.h>
 
@@ -21,20 +22,6 @@ namespace dom = simdjson::dom;
 
 error field_error(errc code, std::string_view field, const std::string& what) {
   return error{code, "field '" + std::string(field) + "' " + what};
-}
-
-std::string_view json_type_name(dom::element_type t) {
-  switch (t) {
-    case dom::element_type::ARRAY: return "an array";
-    case dom::element_type::OBJECT: return "an object";
-    case dom::element_type::INT64:
-    case dom::element_type::UINT64:
-    case dom::element_type::DOUBLE: return "a number";
-    case dom::element_type::STRING: return "a string";
-    case dom::element_type::BOOL: return "a boolean";
-    case dom::element_type::NULL_VALUE: return "null";
-  }
-  return "unknown";
 }
 
 error wrong_type(std::string_view field, std::string_view want, dom::element value) {

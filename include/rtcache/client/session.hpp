@@ -4,8 +4,8 @@
 // no clock reads: `now` is a parameter, randomness is injected.
 #pragma once
 
-#include "rtcache/client/backoff.hpp"
 #include "rtcache/client/phoenix.hpp"
+#include "rtcache/core/backoff.hpp"
 #include "rtcache/core/channel_key.hpp"
 #include "rtcache/core/clock.hpp"
 #include "rtcache/core/doc_types.hpp"
@@ -28,8 +28,9 @@ namespace rtcache::client {
 struct session_config {
   std::chrono::milliseconds heartbeat_interval{25000};  // a heartbeat unanswered by the next tick drops the socket
   std::chrono::milliseconds join_timeout{10000};        // a join unanswered this long is retried
-  backoff_config reconnect{};                           // socket reconnect delays
-  backoff_config rejoin{};                              // channel rejoin delays after a refusal or a close
+  // Socket reconnect delays, and channel rejoin delays after a refusal or a close: 1 s doubling to 10 s.
+  core::backoff_policy reconnect{.initial = std::chrono::milliseconds(1000), .max = std::chrono::milliseconds(10'000)};
+  core::backoff_policy rejoin{.initial = std::chrono::milliseconds(1000), .max = std::chrono::milliseconds(10'000)};
   std::size_t max_channels = 100;                       // watched channels; beyond: watch() refuses too_many
   std::size_t max_remembered_positions = 1024;          // positions kept for channels no longer watched
   std::size_t max_frame_bytes = 1 << 20;                // inbound frames above are refused

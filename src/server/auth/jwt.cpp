@@ -2,6 +2,8 @@
 // the payload is not even decoded before that. Signatures are checked by OpenSSL EVP, claims read with simdjson.
 #include "base64url.hpp"
 #include "rtcache/core/identifier.hpp"
+#include "rtcache/core/json_text.hpp"
+#include "rtcache/core/json_type_name.hpp"
 #include "rtcache/net/auth.hpp"
 
 #include <openssl/bio.h>
@@ -46,37 +48,10 @@ auth_error fail(auth_errc code, std::string message) {
   return auth_error{code, std::move(message), 0};
 }
 
-// Untrusted text for a log message: at most 40 bytes, non-printables as \xNN.
-std::string printable(std::string_view s) {
-  static constexpr char k_hex[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < s.size() && i < 40; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += "\\x";
-      out.push_back(k_hex[c >> 4]);
-      out.push_back(k_hex[c & 0xf]);
-    }
-  }
-  if (s.size() > 40) out += "...";
-  return out;
-}
-
-std::string_view json_type_name(dom::element_type t) {
-  switch (t) {
-    case dom::element_type::ARRAY: return "an array";
-    case dom::element_type::OBJECT: return "an object";
-    case dom::element_type::INT64:
-    case dom::element_type::UINT64:
-    case dom::element_type::DOUBLE: return "a number";
-    case dom::element_type::STRING: return "a string";
-    case dom::element_type::BOOL: return "a boolean";
-    case dom::element_type::NULL_VALUE: return "null";
-  }
-  return "unknown";
-}
+// Untrusted text in messages (at most 40 bytes, non-printable bytes as \xNN) and JSON type names, as the event
+// codec writes them.
+using core::json_type_name;
+using core::printable;
 
 // Two parsers reading one object differently is how JSON smuggling works; one reading of each key only.
 std::optional<std::string_view> duplicate_key(dom::object obj) {
