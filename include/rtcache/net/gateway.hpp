@@ -19,7 +19,10 @@
 // own messages, on other channels through internal per-table channels; bindings are matched per record
 // (postgres_delivery.hpp) after the factory scope check. A join naming a table the mapping does not serve
 // (gateway_config::mapping) is refused. Each connection closes the channels of an expired token (system error,
-// then phx_close) when exp + leeway passes, from a timer re-armed on every join and access_token push.
+// then phx_close) when exp + leeway passes, from a deadline re-armed on every join and access_token push.
+// Connections keep no timers of their own: their idle, token-expiry and close deadlines are hooks in one
+// deadline wheel per gateway (deadline_wheel.hpp), advanced by one timer every limits.deadline_tick while any
+// is linked, so each fires up to one tick late, never early.
 // Idle hub channels are swept every gateway_config::sweep_interval (hub_config::linger).
 //
 // The join reply's response carries, besides "postgres_changes", rtcache's position of the channel:

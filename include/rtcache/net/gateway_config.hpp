@@ -36,6 +36,8 @@ struct gateway_limits {
   std::chrono::milliseconds idle_timeout{60000};       // nothing received for this long: socket dropped
   std::chrono::milliseconds close_timeout{5000};       // a started close not finished by then: socket dropped
   std::chrono::milliseconds drain_timeout{10000};      // graceful shutdown bound
+  // How often the idle, token-expiry and close deadlines are checked: each fires up to this late, never early.
+  std::chrono::milliseconds deadline_tick{50};
 };
 
 struct gateway_config {

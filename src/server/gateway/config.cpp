@@ -312,7 +312,9 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
         else if (k == "idle_timeout_ms") ms(l.idle_timeout);
         else if (k == "close_timeout_ms") ms(l.close_timeout);
         else if (k == "drain_timeout_ms") ms(l.drain_timeout);
-        else rd.problem(node, path, "unknown key");
+        else if (k == "deadline_tick_ms") {
+          if (auto v = rd.integer<std::int64_t>(node, path, 1, 60'000)) l.deadline_tick = std::chrono::milliseconds(*v);
+        } else rd.problem(node, path, "unknown key");
       } else if (section_name == "hub") {
         if (k == "max_history_messages") size(into.hub.max_history_messages, 0, 10'000'000);
         else if (k == "max_history_bytes") size(into.hub.max_history_bytes, 0, k_max_bytes);

@@ -37,6 +37,7 @@ scope_claim = "app_metadata.factories"
 max_send_queue_bytes = 65536
 joins_per_second = 2.5
 idle_timeout_ms = 1000
+deadline_tick_ms = 20
 [hub]
 max_history_messages = 16
 [contract]
@@ -52,6 +53,7 @@ doc_types = ["wo", "pl"]
   EXPECT_EQ(c.gateway.limits.max_send_queue_bytes, 65536U);
   EXPECT_EQ(c.gateway.limits.joins_per_second, 2.5);
   EXPECT_EQ(c.gateway.limits.idle_timeout, std::chrono::milliseconds(1000));
+  EXPECT_EQ(c.gateway.limits.deadline_tick, std::chrono::milliseconds(20));
   EXPECT_EQ(c.hub.max_history_messages, 16U);
   EXPECT_EQ(c.doc_types, (std::vector<std::string>{"wo", "pl"}));
 }

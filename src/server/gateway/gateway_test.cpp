@@ -1,6 +1,7 @@
 // End-to-end tests of the gateway: the server runs in-process on an ephemeral port with two io threads and a
-// Beast client drives it over real sockets. Every wait is on a condition with a bounded timeout; the only sleep
-// is one that outlasts a configured server timeout (a client that resumes reading late), never an assertion on time.
+// Beast client drives it over real sockets. Every wait is on a condition with a bounded timeout; the only sleeps
+// outlast a configured server timeout (a client that resumes reading late) or pace heartbeats well inside one,
+// never an assertion on time.
 #include "rtcache/net/gateway.hpp"
 
 #include "rtcache/net/hub_sink.hpp"
@@ -200,6 +201,12 @@ class ws_client {
   }
 
   std::uint16_t close_code() const { return ws_.reason().code; }
+
+  // Sends every later message as frames of at most `bytes` payload bytes (continuation frames).
+  void fragment_writes(std::size_t bytes) {
+    ws_.auto_fragment(true);
+    ws_.write_buffer_bytes(bytes);
+  }
 
   bool connected = false;
   std::optional<http_answer> refusal;
@@ -562,7 +569,9 @@ TEST_F(GatewayTest, OverflowedClientThatNeverReadsAgainIsDroppedByTheIdleTimeout
   gateway_config cfg;
   cfg.limits.max_send_queue_bytes = 64 * 1024;
   cfg.limits.close_timeout = 50ms;
-  cfg.limits.idle_timeout = 400ms;
+  // Long enough for the flood to overflow the queue before the silent client's idle timeout drops it, also
+  // under a sanitizer on a loaded machine (at 400 ms the idle drop came first about half the time under TSan).
+  cfg.limits.idle_timeout = 2s;
   start(cfg);
   ws_client c(port_, ws_client::url(service_token()), 4096);
   ASSERT_TRUE(c.connected);
@@ -663,6 +672,39 @@ TEST_F(GatewayTest, SilentSocketIsDroppedAfterTheIdleTimeout) {
   EXPECT_FALSE(c.read().has_value());
   EXPECT_NE(c.last_error, asio::error::timed_out) << "the server should have dropped the socket";
   EXPECT_TRUE(wait_for([&] { return gw_->metrics().idle_closes_total.load() == 1; }));
+}
+
+TEST_F(GatewayTest, HeartbeatsKeepASocketAliveBeyondTheIdleTimeoutAndSilenceThenDropsIt) {
+  gateway_config cfg;
+  cfg.limits.idle_timeout = 500ms;
+  start(cfg);
+  ws_client c(port_, ws_client::url(token_for("anon")));
+  ASSERT_TRUE(c.connected);
+  // Four idle timeouts of heartbeats paced ten times inside one: each resets the connection's idle clock.
+  for (int i = 0; i < 40; ++i) {
+    c.send(R"({"topic":"phoenix","event":"heartbeat","payload":{},"ref":")" + std::to_string(i) + R"("})");
+    ASSERT_TRUE(is_reply(c.read_json(), std::to_string(i)));
+    std::this_thread::sleep_for(cfg.limits.idle_timeout / 10);
+  }
+  EXPECT_EQ(gw_->metrics().idle_closes_total.load(), 0U);
+  EXPECT_EQ(gw_->metrics().connections.load(), 1);
+  EXPECT_FALSE(c.read().has_value());  // silent from here on
+  EXPECT_NE(c.last_error, asio::error::timed_out) << "the server should have dropped the socket";
+  EXPECT_TRUE(wait_for([&] { return gw_->metrics().idle_closes_total.load() == 1; }));
+}
+
+TEST_F(GatewayTest, FragmentedInboundMessageLongerThanTheFirstReadArrivesWhole) {
+  start();
+  ws_client c(port_, ws_client::url(service_token()));
+  ASSERT_TRUE(c.connected);
+  // The server reads the first 128 bytes of a message on their own (an idle connection keeps a small read
+  // buffer) and the rest after them: a join of several hundred bytes in 16-byte continuation frames.
+  c.fragment_writes(16);
+  const auto reply = join(c, "realtime:doc:wo:7", "1",
+                          R"({"config":{"broadcast":{"self":true}},"access_token":")" + service_token() + R"("})");
+  EXPECT_EQ(reply.at("payload").at("status"), "ok") << json::serialize(reply);
+  c.send(R"({"topic":"phoenix","event":"heartbeat","payload":{},"ref":"2"})");
+  EXPECT_TRUE(is_reply(c.read_json(), "2"));
 }
 
 TEST_F(GatewayTest, OversizeInboundMessageClosesWith1009) {

@@ -38,6 +38,7 @@ gateway::state::state(asio::io_context& io, gateway_config cfg, hub& h, const jw
                          return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
                        })),
       relay(h, types),
+      deadlines(std::make_shared<detail::session_deadlines>(io, config.limits.deadline_tick)),
       acceptor_strand(asio::make_strand(io)),
       acceptor(acceptor_strand),
       sweep_timer(acceptor_strand) {}

@@ -5,6 +5,7 @@
 #include "rtcache/net/gateway.hpp"
 
 #include "rtcache/net/protocol.hpp"
+#include "session_deadlines.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -75,6 +76,8 @@ struct gateway::state : std::enable_shared_from_this<gateway::state> {
   logger& log;
   const wall_clock_fn wall_now;
   net::relay relay;
+  // Every WebSocket session's idle, expiry and close deadlines, on one timer (session_deadlines.hpp).
+  const std::shared_ptr<detail::session_deadlines> deadlines;
 
   gateway_metrics metrics;
   std::atomic<bool> stopping{false};

@@ -10,6 +10,7 @@
 // channel's own messages; on any other channel the session also subscribes the channel to the internal
 // per-table channels its bindings name (hub_sink.hpp). Either way the hub message's factory is checked first
 // (may_deliver), then the bindings are evaluated and the push is framed with this channel's matching ids.
+#include "session_deadlines.hpp"
 #include "state.hpp"
 
 #include "rtcache/core/channel_key.hpp"
@@ -20,12 +21,12 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <algorithm>
 #include <array>
 #include <map>
 #include <vector>
@@ -131,8 +132,16 @@ constexpr std::size_t k_write_batch_frames = 256;        // frames per gather wr
 constexpr std::size_t k_write_batch_bytes = 256 * 1024;  // payload bytes per gather write (one frame may exceed it)
 constexpr std::size_t k_copy_below = 1024;               // payloads copied into the write buffer rather than gathered
 constexpr std::size_t k_keep_write_buffer = 1024;        // a larger write buffer is freed after its write
+// The first read of each message asks Beast for at most this many bytes: Beast prepares the whole read size
+// (1,536 bytes) in the dynamic buffer before it waits for data, and an idle connection would hold that buffer
+// for as long as it idles. A heartbeat fits (v1 about 60 bytes, v2 about 40); the rest of a longer message is
+// read after it.
+constexpr std::size_t k_first_read_bytes = 128;
+constexpr std::chrono::steady_clock::time_point k_never = std::chrono::steady_clock::time_point::max();
 
-class websocket_session final : public detail::session, public std::enable_shared_from_this<websocket_session> {
+class websocket_session final : public detail::session,
+                                public detail::deadline_client,
+                                public std::enable_shared_from_this<websocket_session> {
  public:
   websocket_session(std::shared_ptr<gateway::state> gw, beast::tcp_stream stream, protocol_version v, principal who,
                     std::string peer)
@@ -143,13 +152,11 @@ class websocket_session final : public detail::session, public std::enable_share
         id_(gw_->next_connection_id.fetch_add(1, std::memory_order_relaxed)),
         peer_(std::move(peer)),
         principal_(std::make_shared<const principal>(std::move(who))),
-        idle_timer_(strand_),
-        close_timer_(strand_),
-        expiry_timer_(strand_),
         join_tokens_(gw_->config.limits.join_burst),
         last_refill_(std::chrono::steady_clock::now()) {}
 
   ~websocket_session() override {
+    gw_->deadlines->cancel(*this);  // first: the driver may be looking at the hook (keep_alive() returns null now)
     channels_.clear();  // unsubscribes: no deliver() runs past this line
     gw_->remove(registry_id_);
     gw_->metrics.connections.fetch_sub(1, std::memory_order_relaxed);
@@ -160,6 +167,14 @@ class websocket_session final : public detail::session, public std::enable_share
     // stop() may have looked at the registry between the upgrade's check and this line.
     if (gw_->stopping.load()) pending_close_ = true;
     asio::dispatch(strand_, [self = shared_from_this(), req = std::move(req)]() mutable { self->accept(std::move(req)); });
+  }
+
+  // Driver lock held: the session is kept alive while its deadline is handled; null once it is being destroyed.
+  std::shared_ptr<void> keep_alive() noexcept override { return weak_from_this().lock(); }
+
+  // Driver strand: a deadline passed. The session looks at its own times on its strand.
+  void on_deadline() noexcept override {
+    asio::post(strand_, [self = shared_from_this()] { self->on_deadlines(); });
   }
 
   void shutdown() override {
@@ -359,26 +374,70 @@ class websocket_session final : public detail::session, public std::enable_share
       begin_close(websocket::close_code::going_away, "server shutting down");
     }
     last_activity_ = std::chrono::steady_clock::now();
-    arm_idle(gw_->config.limits.idle_timeout);
+    rearm_deadline();
     do_read();
   }
 
-  void arm_idle(std::chrono::steady_clock::duration after) {
-    idle_timer_.expires_after(after);
-    idle_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (ec || self->torn_down_) return;
-      const auto idle = self->gw_->config.limits.idle_timeout;
-      const auto silent = std::chrono::steady_clock::now() - self->last_activity_;
-      if (silent < idle) return self->arm_idle(idle - silent);
-      self->gw_->metrics.idle_closes_total.fetch_add(1, std::memory_order_relaxed);
-      self->gw_->log.info("ws.idle_timeout", {{"conn", self->id_}});
-      beast::error_code ignored;
-      beast::get_lowest_layer(self->ws_).close(ignored);
-    });
+  // ---- deadlines (strand) ----
+  // One hook in the gateway's deadline wheel (session_deadlines.hpp) stands for the idle timeout (from the
+  // upgrade on), the token expiry (while channels are joined) and the close timeout (while closing); it is
+  // linked at the earliest of them. Activity does not relink it: when it fires, on_deadlines() looks at the
+  // times and relinks at the next one.
+
+  void rearm_deadline() {
+    auto at = k_never;
+    if (!torn_down_ && !dropped_) {
+      if (open_) at = last_activity_ + gw_->config.limits.idle_timeout;
+      at = std::min({at, expiry_at_, close_at_});
+    }
+    if (at == linked_at_) return;
+    linked_at_ = at;
+    if (at == k_never) {
+      gw_->deadlines->cancel(*this);
+    } else {
+      gw_->deadlines->schedule(*this, at);
+    }
   }
 
+  void on_deadlines() {
+    linked_at_ = k_never;  // the wheel unlinked the hook when it fired (or a relink raced: linked again below)
+    if (torn_down_ || dropped_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (close_at_ <= now) return drop_socket();  // the close did not finish in time
+    if (open_ && now - last_activity_ >= gw_->config.limits.idle_timeout) {
+      gw_->metrics.idle_closes_total.fetch_add(1, std::memory_order_relaxed);
+      gw_->log.info("ws.idle_timeout", {{"conn", id_}});
+      return drop_socket();
+    }
+    if (expiry_at_ <= now) {
+      expiry_at_ = k_never;
+      if (!close_started_) {
+        check_expiry();
+        arm_expiry();
+      }
+    }
+    rearm_deadline();
+  }
+
+  // Ends the connection from a deadline: the pending read fails and fail() tears down.
+  void drop_socket() {
+    dropped_ = true;
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).close(ignored);
+  }
+
+  // ---- reading ----
+
   void do_read() {
-    ws_.async_read(rbuf_, beast::bind_front_handler(&websocket_session::on_read, shared_from_this()));
+    ws_.async_read_some(rbuf_, k_first_read_bytes,
+                        beast::bind_front_handler(&websocket_session::on_read_some, shared_from_this()));
+  }
+
+  void on_read_some(beast::error_code ec, std::size_t bytes) {
+    if (!ec && !ws_.is_message_done()) {
+      return ws_.async_read(rbuf_, beast::bind_front_handler(&websocket_session::on_read, shared_from_this()));
+    }
+    on_read(ec, bytes);
   }
 
   void on_read(beast::error_code ec, std::size_t) {
@@ -401,30 +460,44 @@ class websocket_session final : public detail::session, public std::enable_share
   // docs/benchmarks-gateway.md). Beast still writes the close frame (after the batch, see maybe_close) and
   // its automatic pong.
   void do_write() {
+    bool drained = false;
+    bool start = false;
     {
       std::lock_guard lock(mu_);
       flush_posted_ = false;
-      if (writing_ || queue_.empty() || !open_ || torn_down_ || hold_writes_locked()) return;
-      std::size_t bytes = 0;
-      while (!queue_.empty() && batch_.size() < k_write_batch_frames &&
-             (batch_.empty() || bytes + queue_.front().bytes().size() <= k_write_batch_bytes)) {
-        bytes += queue_.front().bytes().size();
-        batch_.push_back(std::move(queue_.front()));
-        queue_.pop_front();
+      if (writing_ || queue_.empty() || !open_ || torn_down_ || hold_writes_locked()) {
+        drained = !writing_ && queue_.empty();
+      } else {
+        start = true;
+        batch_.reserve(std::min(queue_.size(), k_write_batch_frames));
+        std::size_t bytes = 0;
+        while (!queue_.empty() && batch_.size() < k_write_batch_frames &&
+               (batch_.empty() || bytes + queue_.front().bytes().size() <= k_write_batch_bytes)) {
+          bytes += queue_.front().bytes().size();
+          batch_.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+        writing_ = true;
       }
-      writing_ = true;
+    }
+    if (!start) {
+      if (drained) release_write_buffers();
+      return;
     }
     // Headers and payloads under k_copy_below are copied into one contiguous buffer, larger payloads are
     // gathered in place: Asio hands at most 16 buffers to one sendmsg, so a buffer per header and per payload
     // would cap a syscall at 8 frames. Reserved up front, so the pointers into wbuf_ stay valid.
     std::size_t contiguous = 0;
+    std::size_t large = 0;
     for (const auto& f : batch_) {
       const std::size_t n = f.bytes().size();
       contiguous += 10 + (n < k_copy_below ? n : 0);
+      large += n < k_copy_below ? 0 : 1;
     }
     wbuf_.clear();
     wbuf_.reserve(contiguous);
     gather_.clear();
+    gather_.reserve(2 * large + 1);
     std::size_t run = 0;  // start of the contiguous run not yet in gather_
     for (const auto& f : batch_) {
       const std::string_view payload = f.bytes();
@@ -441,6 +514,14 @@ class websocket_session final : public detail::session, public std::enable_share
     if (wbuf_.size() > run) gather_.push_back(asio::buffer(wbuf_.data() + run, wbuf_.size() - run));
     asio::async_write(beast::get_lowest_layer(ws_), gather_,
                       beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
+  }
+
+  // Nothing queued and no write in flight: an idle connection keeps no write buffers (the batch, the gather
+  // list and the copied headers of the last write would otherwise stay allocated for as long as it idles).
+  void release_write_buffers() noexcept {
+    std::vector<out_frame>().swap(batch_);
+    std::vector<asio::const_buffer>().swap(gather_);
+    std::string().swap(wbuf_);
   }
 
   // An unmasked, final RFC 6455 frame header for `size` payload bytes; returns its length.
@@ -469,7 +550,7 @@ class websocket_session final : public detail::session, public std::enable_share
       for (const auto& f : batch_) queued_bytes_ -= f.bytes().size();
     }
     batch_.clear();
-    if (wbuf_.capacity() > k_keep_write_buffer) std::string().swap(wbuf_);  // idle connections keep little
+    if (wbuf_.capacity() > k_keep_write_buffer) std::string().swap(wbuf_);
     if (ec) return fail(ec, "write");
     gw_->metrics.messages_out_total.fetch_add(frames, std::memory_order_relaxed);
     gw_->metrics.bytes_out_total.fetch_add(bytes, std::memory_order_relaxed);
@@ -491,13 +572,14 @@ class websocket_session final : public detail::session, public std::enable_share
       drop_all_locked();
     }
     channels_.clear();
-    close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
+    close_code_ = code;
+    close_text_ = reason;
     if (!open_) {
       pending_close_ = true;  // the handshake is still running; close when it completes
       close_started_ = false;
       return;
     }
-    expiry_timer_.cancel();
+    expiry_at_ = k_never;
     // The close frame goes out after the write in flight. On overflow that write is usually stuck on a
     // client that stopped reading, and the close frame then waits behind it on the same full socket: bound
     // the whole close by the idle timeout (the queue is already dropped, so only the frames of that one
@@ -511,12 +593,8 @@ class websocket_session final : public detail::session, public std::enable_share
 
   // Drops the socket if the close has not finished `after` from now.
   void arm_close_timer(std::chrono::steady_clock::duration after) {
-    close_timer_.expires_after(after);
-    close_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (ec || self->torn_down_) return;
-      beast::error_code ignored;
-      beast::get_lowest_layer(self->ws_).close(ignored);
-    });
+    close_at_ = std::chrono::steady_clock::now() + after;
+    rearm_deadline();
   }
 
   void maybe_close() {
@@ -527,7 +605,7 @@ class websocket_session final : public detail::session, public std::enable_share
     }
     close_sent_ = true;
     if (!overflow_close_) arm_close_timer(gw_->config.limits.close_timeout);
-    ws_.async_close(close_reason_, [self = shared_from_this()](beast::error_code) {});
+    ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(close_code_), close_text_), [self = shared_from_this()](beast::error_code) {});
   }
 
   // The connection is over (read failed: closed by either side, timeout, error). Idempotent.
@@ -539,13 +617,13 @@ class websocket_session final : public detail::session, public std::enable_share
       drop_all_locked();
     }
     channels_.clear();
-    idle_timer_.cancel();
-    close_timer_.cancel();
-    expiry_timer_.cancel();
+    expiry_at_ = k_never;
+    close_at_ = k_never;
+    rearm_deadline();  // unlinks: torn down
     beast::error_code ignored;
     beast::get_lowest_layer(ws_).close(ignored);
     gw_->log.info("ws.close", {{"conn", id_}, {"where", what}, {"reason", ec.message()},
-                               {"close_code", static_cast<unsigned>(close_reason_.code)}});
+                               {"close_code", static_cast<unsigned>(close_code_)}});
   }
 
   // ---- protocol ----
@@ -789,17 +867,13 @@ class websocket_session final : public detail::session, public std::enable_share
       }
     }
     if (!earliest) {
-      expiry_timer_.cancel();
-      return;
+      expiry_at_ = k_never;
+    } else {
+      // The wall clock is floored to seconds, so the wait never ends before the deadline.
+      const auto wait = std::max(std::chrono::seconds(0), *earliest - gw_->now());
+      expiry_at_ = std::chrono::steady_clock::now() + wait;
     }
-    // The wall clock is floored to seconds, so the wait never ends before the deadline.
-    const auto wait = std::max(std::chrono::seconds(0), *earliest - gw_->now());
-    expiry_timer_.expires_after(wait);
-    expiry_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (ec || self->torn_down_ || self->close_started_) return;
-      self->check_expiry();
-      self->arm_expiry();
-    });
+    rearm_deadline();
   }
 
   void on_broadcast(const inbound_message& m) {
@@ -842,7 +916,7 @@ class websocket_session final : public detail::session, public std::enable_share
   const asio::any_io_executor strand_;
   // A plain socket, not a beast::tcp_stream: its timers and impl would cost every idle connection memory, and
   // the timeouts here are the WebSocket stream's (handshake) and the session's own (idle, close, expiry).
-  websocket::stream<asio::ip::tcp::socket> ws_;
+  websocket::stream<asio::ip::tcp::socket, false> ws_;  // no permessage-deflate (never enabled): its state is not kept
   const protocol_version version_;
   const std::uint64_t id_;
   const std::string peer_;
@@ -851,21 +925,23 @@ class websocket_session final : public detail::session, public std::enable_share
 
   // Strand only.
   beast::flat_buffer rbuf_;
-  asio::steady_timer idle_timer_;
-  asio::steady_timer close_timer_;
-  asio::steady_timer expiry_timer_;  // fires when the earliest token of a joined channel expires
   std::chrono::steady_clock::time_point last_activity_{};
+  std::chrono::steady_clock::time_point expiry_at_ = k_never;  // the earliest token of a joined channel expires
+  std::chrono::steady_clock::time_point close_at_ = k_never;   // a started close is given up
+  std::chrono::steady_clock::time_point linked_at_ = k_never;  // where the hook is linked in the wheel
   double join_tokens_;
   std::chrono::steady_clock::time_point last_refill_;
   std::vector<out_frame> batch_;                // the frames being written
   std::string wbuf_;                            // their headers and small payloads, contiguous
   std::vector<asio::const_buffer> gather_;      // runs of wbuf_ and large payloads, interleaved
-  websocket::close_reason close_reason_;
+  std::uint16_t close_code_ = 0;
+  std::string_view close_text_;  // a string literal (begin_close's callers)
   bool close_started_ = false;
   bool close_sent_ = false;
   bool overflow_close_ = false;  // the close is a 4008: bounded by the idle timeout, not close_timeout
   bool pending_close_ = false;
   bool torn_down_ = false;
+  bool dropped_ = false;  // a deadline closed the socket: no more deadlines
   bool open_ = false;  // the upgrade completed
   std::map<std::string, joined> channels_;  // by topic; the states' shared fields are guarded by mu_
 
