@@ -3,7 +3,8 @@
 # (REPLICA IDENTITY FULL), the publication and two logical slots, writes the workload, then runs
 # rtcache_wal_bench, which measures in the same run (a) PostgreSQL's own pgoutput decoding of the workload
 # (pg_logical_slot_get_binary_changes on one slot) and (b) rtcache's pg::source streaming the other slot over a
-# replication connection into the hub. Prints one `name value unit` line per figure. Docs: docs/benchmarks-wal.md.
+# replication connection into the hub, then (c) PostgreSQL's own streaming client, pg_recvlogical, on a third slot.
+# Prints one `name value unit` line per figure. Docs: docs/benchmarks-wal.md.
 #
 #   bench/wal/run.sh [--quick] [--no-doc-subscribers]
 #
@@ -53,6 +54,7 @@ sql -f "$root/bench/wal/workload.sql" >/dev/null
 # Both slots exist before the workload, so both see exactly the same changes.
 sql -c "SELECT pg_create_logical_replication_slot('bench_pg', 'pgoutput')" >/dev/null
 sql -c "SELECT pg_create_logical_replication_slot('bench_rt', 'pgoutput')" >/dev/null
+sql -c "SELECT pg_create_logical_replication_slot('bench_rx', 'pgoutput')" >/dev/null
 
 echo "# machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)," \
      "$(sql -c 'SHOW server_version' | cut -d' ' -f1) PostgreSQL," \
@@ -74,5 +76,20 @@ ${RTCACHE_WAL_BENCH_WRAP:-} "$bench_bin" --conninfo "$conninfo" --mapping "$root
   --pg-slot bench_pg --rt-slot bench_rt --publication bench_pub \
   --expect-rows "$rows" --transactions "$txs" \
   --doc "wo:$((n_wo * doc_subscribers))" --doc "pl:$((n_pl * doc_subscribers))" --factories "$factories" \
-  --table public.bench_wo --table public.bench_pl
+  --table public.bench_wo --table public.bench_pl | tee "$cluster/figures"
+
+# (c) The same changes streamed by PostgreSQL's own client, pg_recvlogical (walsender -> a consumer that only
+# writes the messages to /dev/null): what streaming replication itself costs on this machine, whoever consumes.
+# Its stop position is the last change's LSN, found by peeking the slot before the clock starts.
+endpos=$(sql -c "SELECT max(lsn) FROM pg_logical_slot_peek_binary_changes('bench_rx', NULL, NULL,
+                   'proto_version', '1', 'publication_names', 'bench_pub')")
+rx_start=$(date +%s.%N)
+/usr/lib/postgresql/15/bin/pg_recvlogical -d "$conninfo" -S bench_rx --start --no-loop -s 1 -F 0 \
+  --endpos="$endpos" -o proto_version=1 -o publication_names=bench_pub -f /dev/null
+rx_end=$(date +%s.%N)
+awk -v s="$rx_start" -v e="$rx_end" -v n="$rows" 'BEGIN {
+  printf "pg_recvlogical_seconds %.3f s\npg_recvlogical_rate %.0f changes/s\n", e - s, n / (e - s) }' |
+  tee -a "$cluster/figures"
+awk '$1 == "rtcache_rate" { rt = $2 } $1 == "pg_recvlogical_rate" { rx = $2 }
+     END { if (rt > 0 && rx > 0) printf "ratio_rtcache_to_pg_recvlogical %.1f %%\n", 100 * rt / rx }' "$cluster/figures"
 echo "# load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -80,8 +80,13 @@ class reader {
 
   // `n` raw bytes. REQUIRES: n <= k_max_value_bytes (checked by the caller, who names the bound).
   std::string bytes(std::size_t n, std::string_view what, std::size_t column = k_no_column) {
+    return std::string(view(n, what, column));
+  }
+
+  // As bytes(), without the copy: a view into the input.
+  std::string_view view(std::size_t n, std::string_view what, std::size_t column = k_no_column) {
     if (!need(n, what, column)) return {};
-    std::string out(bytes_.substr(pos_, n));
+    const std::string_view out = bytes_.substr(pos_, n);
     pos_ += n;
     return out;
   }
@@ -183,19 +188,30 @@ std::string identifier(reader& in, std::string_view what, std::size_t column = k
   return s;
 }
 
-tuple_data read_tuple(reader& in, std::string_view part) {
+// Reads a TupleData into `tuple`, reusing its elements and their string capacity (a decode into a message that
+// already held a tuple allocates nothing for values that fit).
+void read_tuple_into(reader& in, std::string_view part, tuple_data& tuple) {
   in.set_part(part);
   const std::size_t count = column_count(in, "column count");
-  tuple_data tuple;
   // Every column takes at least one byte, so a count the buffer cannot hold reserves no more than it holds.
-  tuple.reserve(std::min(count, in.remaining()));
+  if (tuple.capacity() < count) tuple.reserve(std::min(count, in.remaining()));
+  std::size_t used = 0;
+  auto next = [&]() -> column_value& {
+    if (used == tuple.size()) tuple.emplace_back();
+    return tuple[used++];
+  };
   for (std::size_t i = 0; i < count && in.ok(); ++i) {
     const std::size_t kind_at = in.offset();
     const std::uint8_t kind = in.u8("kind", i);
     if (!in.ok()) break;
     switch (kind) {
-      case 'n': tuple.push_back(column_value::null()); break;
-      case 'u': tuple.push_back(column_value::unchanged_toast()); break;
+      case 'n':
+      case 'u': {
+        column_value& v = next();
+        v.kind = kind == 'n' ? value_kind::null : value_kind::unchanged_toast;
+        v.bytes.clear();
+        break;
+      }
       case 't':
       case 'b': {
         const std::size_t length_at = in.offset();
@@ -213,9 +229,11 @@ tuple_data read_tuple(reader& in, std::string_view part) {
                                       std::to_string(k_max_value_bytes) + " bytes");
           break;
         }
-        std::string value = in.bytes(n, "value", i);
+        const std::string_view value = in.view(n, "value", i);
         if (!in.ok()) break;
-        tuple.push_back({kind == 't' ? value_kind::text : value_kind::binary, std::move(value)});
+        column_value& v = next();
+        v.kind = kind == 't' ? value_kind::text : value_kind::binary;
+        v.bytes.assign(value);
         break;
       }
       default:
@@ -223,8 +241,8 @@ tuple_data read_tuple(reader& in, std::string_view part) {
                                     " at byte " + std::to_string(kind_at) + "; expected 'n', 'u', 't' or 'b'");
     }
   }
+  tuple.resize(used);
   in.set_part({});
-  return tuple;
 }
 
 begin_message read_begin(reader& in) {
@@ -335,33 +353,56 @@ std::uint8_t marker(reader& in, std::string_view allowed, std::string_view expec
   return b;
 }
 
-insert_message read_insert(reader& in) {
-  insert_message m;
+void read_insert_into(reader& in, insert_message& m) {
   m.relation_oid = in.u32("relation oid");
   marker(in, "N", "'N'");
-  m.new_tuple = read_tuple(in, "new tuple");
+  read_tuple_into(in, "new tuple", m.new_tuple);
+}
+
+insert_message read_insert(reader& in) {
+  insert_message m;
+  read_insert_into(in, m);
   return m;
+}
+
+void read_update_into(reader& in, update_message& m) {
+  m.relation_oid = in.u32("relation oid");
+  m.old_kind = old_tuple_kind::none;
+  std::uint8_t next = marker(in, "KON", "'K', 'O' or 'N'");
+  if (next == 'K' || next == 'O') {
+    m.old_kind = next == 'K' ? old_tuple_kind::key : old_tuple_kind::full;
+    read_tuple_into(in, next == 'K' ? "old key tuple" : "old tuple", m.old_tuple);
+    next = marker(in, "N", "'N' after the old tuple");
+  } else {
+    m.old_tuple.clear();
+  }
+  if (next == 'N') {
+    read_tuple_into(in, "new tuple", m.new_tuple);
+  } else {
+    m.new_tuple.clear();
+  }
 }
 
 update_message read_update(reader& in) {
   update_message m;
-  m.relation_oid = in.u32("relation oid");
-  std::uint8_t next = marker(in, "KON", "'K', 'O' or 'N'");
-  if (next == 'K' || next == 'O') {
-    m.old_kind = next == 'K' ? old_tuple_kind::key : old_tuple_kind::full;
-    m.old_tuple = read_tuple(in, next == 'K' ? "old key tuple" : "old tuple");
-    next = marker(in, "N", "'N' after the old tuple");
-  }
-  if (next == 'N') m.new_tuple = read_tuple(in, "new tuple");
+  read_update_into(in, m);
   return m;
+}
+
+void read_delete_into(reader& in, delete_message& m) {
+  m.relation_oid = in.u32("relation oid");
+  const std::uint8_t kind = marker(in, "KO", "'K' or 'O'");
+  m.old_kind = kind == 'O' ? old_tuple_kind::full : old_tuple_kind::key;
+  if (kind != 0) {
+    read_tuple_into(in, kind == 'K' ? "old key tuple" : "old tuple", m.old_tuple);
+  } else {
+    m.old_tuple.clear();
+  }
 }
 
 delete_message read_delete(reader& in) {
   delete_message m;
-  m.relation_oid = in.u32("relation oid");
-  const std::uint8_t kind = marker(in, "KO", "'K' or 'O'");
-  m.old_kind = kind == 'O' ? old_tuple_kind::full : old_tuple_kind::key;
-  if (kind != 0) m.old_tuple = read_tuple(in, kind == 'K' ? "old key tuple" : "old tuple");
+  read_delete_into(in, m);
   return m;
 }
 
@@ -608,6 +649,37 @@ result<message> decode_message(std::string_view bytes) {
                  "pgoutput message type " + describe_byte(type) + " is not supported: " + std::string(why)};
   }
   return error{errc::bad_char, "pgoutput message: unknown message type " + describe_byte(type) + " at byte 0"};
+}
+
+namespace {
+
+template <class M, class Read>
+result<void> decode_change_into(reader& in, std::string_view context, message& into, Read read) {
+  in.set_context(context);
+  M* m = std::get_if<M>(&into);
+  if (m == nullptr) m = &into.emplace<M>();
+  read(in, *m);
+  in.expect_end();
+  if (!in.ok()) return in.take_error();
+  return {};
+}
+
+}  // namespace
+
+result<void> decode_message(std::string_view bytes, message& into) {
+  if (!bytes.empty()) {
+    reader in(bytes, "pgoutput message");
+    switch (in.u8("message type")) {
+      case 'I': return decode_change_into<insert_message>(in, "pgoutput Insert message", into, read_insert_into);
+      case 'U': return decode_change_into<update_message>(in, "pgoutput Update message", into, read_update_into);
+      case 'D': return decode_change_into<delete_message>(in, "pgoutput Delete message", into, read_delete_into);
+      default: break;
+    }
+  }
+  auto m = decode_message(bytes);
+  if (!m) return m.error();
+  into = std::move(*m);
+  return {};
 }
 
 result<copy_data> decode_copy_data(std::string_view bytes) {

@@ -2,6 +2,8 @@
 // formatting. Messages are built byte by byte with a test-local writer, independent of the decoder.
 #include "rtcache/pg/pgoutput.hpp"
 
+#include "pg_test_encoder.hpp"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -519,6 +521,41 @@ TEST(PgoutputDecode, RefusesTrailingBytesAfterEveryKind) {
     EXPECT_TRUE(refused_with(r, errc::bad_value,
                              "2 unexpected bytes after the end of the message at byte " + std::to_string(bytes.size())))
         << name;
+  }
+}
+
+// The session decodes every change into one message object, reusing its tuples: whatever it held before, the
+// result and any refusal must be those of a fresh decode.
+TEST(PgoutputDecode, DecodingIntoAReusedMessageEqualsAFreshDecode) {
+  auto kinds = every_kind();
+  using test::encode;
+  const tuple_data wide = {column_value::text("a much longer value than fits inline in a string"),
+                           column_value::unchanged_toast(), column_value::null(), column_value::binary("\x01")};
+  const tuple_data narrow = {column_value::text("b"), column_value::null()};
+  kinds.emplace_back("Update", encode(update_message{16400, old_tuple_kind::full, wide, wide}));
+  kinds.emplace_back("Update", encode(update_message{16400, old_tuple_kind::none, {}, narrow}));
+  kinds.emplace_back("Update", encode(update_message{16400, old_tuple_kind::key, narrow, wide}));
+  kinds.emplace_back("Insert", encode(insert_message{16400, narrow}));
+  kinds.emplace_back("Delete", encode(delete_message{16400, old_tuple_kind::full, wide}));
+  kinds.emplace_back("Delete", encode(delete_message{16400, old_tuple_kind::key, narrow}));
+  message reused;
+  for (const auto& [before_name, before] : kinds) {
+    for (const auto& [name, bytes] : kinds) {
+      ASSERT_TRUE(decode_message(before, reused)) << before_name;
+      const auto fresh = decode_message(bytes);
+      ASSERT_TRUE(fresh) << name;
+      ASSERT_TRUE(decode_message(bytes, reused)) << name;
+      EXPECT_EQ(reused, *fresh) << before_name << " then " << name;
+      for (std::size_t n = 0; n < bytes.size(); n += 3) {  // refusals too, at a third of the cut points
+        const auto cut = std::string_view(bytes).substr(0, n);
+        const auto want = decode_message(cut);
+        const auto got = decode_message(cut, reused);
+        ASSERT_FALSE(want);
+        ASSERT_FALSE(got) << name << " cut to " << n;
+        EXPECT_EQ(got.error().code, want.error().code);
+        EXPECT_EQ(got.error().message, want.error().message);
+      }
+    }
   }
 }
 

@@ -18,8 +18,8 @@ class recording_sink final : public net::routed_sink {
     std::lock_guard lock(mutex_);
     ++publishes_;
     for (const net::routed_message& m : rows.messages) {
-      lines_.push_back(m.channel.format() + " " + core::encode(m.event));
-      events_.push_back(m.event);
+      lines_.push_back(m.channel.format() + " " + core::encode(*m.event));
+      events_.push_back(*m.event);
       channels_.push_back(m.channel.format());
     }
     for (const net::scoped_change& c : rows.changes) changes_.push_back(c.change->json);

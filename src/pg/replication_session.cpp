@@ -34,6 +34,7 @@ void replication_session::log(log_level level, std::string_view event, std::init
 void replication_session::reset_connection() {
   relations_.clear();
   types_.clear();
+  plans_.clear();
   tracker_.abandon();
   router_.begin();  // discards the rows of an unfinished transaction; they are resent
 }
@@ -55,9 +56,12 @@ result<consume_outcome> replication_session::consume(std::string_view payload) {
 }
 
 result<consume_outcome> replication_session::consume_message(std::string_view pgoutput) {
-  auto decoded = decode_message(pgoutput);
-  if (!decoded) return decoded.error();
-  return on_message(std::move(*decoded));
+  // A message larger than this is not kept for reuse: one huge value must not pin its buffer for the session.
+  constexpr std::size_t k_max_reused_bytes = 64 * 1024;
+  if (auto decoded = decode_message(pgoutput, decoded_); !decoded) return decoded.error();
+  auto out = on_message(decoded_);
+  if (pgoutput.size() > k_max_reused_bytes) decoded_ = message{};
+  return out;
 }
 
 template <class Change>
@@ -72,27 +76,38 @@ result<void> replication_session::on_change(const Change& change) {
     return error{errc::bad_value, std::string(message_name(message{change})) + ": relation oid " +
                                       std::to_string(change.relation_oid) + " has no Relation message"};
   }
-  auto row = adapt(*rel, change, types_, context_);
+  auto row = views_.view(*rel, change, context_);
   if (!row) return row.error();
-  auto mapped = mapper_.map(*row);
+  const planned_relation& planned = plan_for(rel);
+  if (!planned.plan) return {};  // a table the mapping does not name
+  auto mapped = mapper_.map(planned.plan, *row);
   if (!mapped) {
     ++counters_.rows_failed;
     log(log_level::warn, "row_unmapped",
-        {{"table", row->schema + "." + row->table}, {"xid", std::to_string(context_.xid)},
+        {{"table", planned.plan->where()}, {"xid", std::to_string(context_.xid)},
          {"code", std::string(core::to_string(mapped.error().code))}, {"reason", mapped.error().message}});
     return {};
   }
-  if (!mapped->has_value()) return {};  // a table the mapping does not name
   ++counters_.rows_mapped;
-  for (const net::mapping_warning& w : (*mapped)->warnings) {
+  for (const net::mapping_warning& w : mapped->warnings) {
     log(log_level::debug, "mapping_warning",
-        {{"table", row->schema + "." + row->table}, {"column", w.column}, {"reason", w.message}});
+        {{"table", planned.plan->where()}, {"column", w.column}, {"reason", w.message}});
   }
-  if (router_.add(**mapped)) sink_->publish(router_.take_pending());
+  if (router_.add(std::move(*mapped))) sink_->publish(router_.take_pending());
   return {};
 }
 
-result<consume_outcome> replication_session::on_message(message m) {
+const replication_session::planned_relation& replication_session::plan_for(
+    const std::shared_ptr<const relation_message>& rel) {
+  planned_relation& slot = plans_[rel->oid];
+  if (slot.relation != rel) {
+    slot.relation = rel;
+    slot.plan = mapper_.plan(schema_name(*rel), rel->name, row_columns(*rel, types_));
+  }
+  return slot;
+}
+
+result<consume_outcome> replication_session::on_message(message& m) {
   consume_outcome out;
   if (auto* b = std::get_if<begin_message>(&m)) {
     if (tracker_.in_transaction()) return error{errc::bad_value, "Begin inside an open transaction"};
@@ -127,13 +142,16 @@ result<consume_outcome> replication_session::on_message(message m) {
     return out;
   }
   if (auto* r = std::get_if<relation_message>(&m)) {
+    const std::uint32_t oid = r->oid;
     auto applied = relations_.apply(std::move(*r));
     if (!applied) return applied.error();
+    plans_.erase(oid);
     return out;
   }
   if (auto* y = std::get_if<type_message>(&m)) {
     auto applied = types_.apply(*y);
     if (!applied) return applied.error();
+    plans_.clear();  // a type's name may have changed: the plans' `columns` text names it
     return out;
   }
   if (std::holds_alternative<origin_message>(m)) return out;

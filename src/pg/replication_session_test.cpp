@@ -166,6 +166,44 @@ TEST(ReplicationSession, AlterTableMidStreamUsesTheNewRelation) {
   EXPECT_EQ(f.sink.channels()[3], "doc:wo:w2");
 }
 
+TEST(ReplicationSession, AlterTableRebuildsTheRecordColumnsOfLaterRows) {
+  fixture f(config());
+  f.feed(begin_at(100));
+  f.feed(work_orders());
+  f.feed(insert_message{100, wo("w1", "f1", "1", "open")});
+  f.feed(commit_at(100, 120));
+  f.feed(begin_at(200));
+  f.feed(work_orders({{true, "priority", 23, -1}}));
+  tuple_data row = wo("w2", "f1", "1", "open");
+  row.push_back(column_value::text("5"));
+  f.feed(insert_message{100, row});
+  f.feed(commit_at(200, 220));
+  const auto changes = f.sink.changes();
+  ASSERT_EQ(changes.size(), 2U);
+  EXPECT_EQ(changes[0].find("priority"), std::string::npos) << changes[0];
+  EXPECT_NE(changes[1].find(R"({"name":"priority","type":"int4"}])"), std::string::npos) << changes[1];
+  EXPECT_NE(changes[1].find(R"("priority":5})"), std::string::npos) << changes[1];
+}
+
+TEST(ReplicationSession, TypeMessageRenamesTheTypeInLaterRecords) {
+  fixture f(config());
+  f.feed(type_message{70000, "public", "mood"});
+  f.feed(begin_at(100));
+  f.feed(work_orders({{false, "feel", 70000, -1}}));
+  tuple_data row = wo("w1", "f1", "1", "open");
+  row.push_back(column_value::text("happy"));
+  f.feed(insert_message{100, row});
+  f.feed(commit_at(100, 120));
+  f.feed(type_message{70000, "public", "feeling"});
+  f.feed(begin_at(200));
+  f.feed(insert_message{100, row});
+  f.feed(commit_at(200, 220));
+  const auto changes = f.sink.changes();
+  ASSERT_EQ(changes.size(), 2U);
+  EXPECT_NE(changes[0].find(R"({"name":"feel","type":"public.mood"})"), std::string::npos) << changes[0];
+  EXPECT_NE(changes[1].find(R"({"name":"feel","type":"public.feeling"})"), std::string::npos) << changes[1];
+}
+
 TEST(ReplicationSession, FlushesMidTransactionAtTheRouterBoundButConfirmsOnlyAtCommit) {
   fixture f(config(2));
   f.feed(begin_at(100));

@@ -25,38 +25,46 @@ std::string table_name(const relation_message& rel) {
   return (rel.schema.empty() ? std::string("pg_catalog") : rel.schema) + "." + rel.name;
 }
 
-result<std::vector<net::row_value>> convert(const relation_message& rel, const tuple_data& tuple,
-                                             std::string_view what) {
+// Views of `tuple`'s values into `out` (cleared first); the one place that decides what a tuple may hold.
+result<void> view_values(const relation_message& rel, const tuple_data& tuple, std::string_view what,
+                         std::vector<net::row_value_view>& out) {
+  out.clear();
   if (tuple.size() != rel.columns.size()) {
     return error{errc::bad_value, std::string(what) + " of " + table_name(rel) + ": " + std::to_string(tuple.size()) +
                                       " values for " + std::to_string(rel.columns.size()) + " columns"};
   }
-  std::vector<net::row_value> out;
   out.reserve(tuple.size());
   for (std::size_t i = 0; i < tuple.size(); ++i) {
     const column_value& v = tuple[i];
     switch (v.kind) {
-      case value_kind::null: out.push_back(net::row_value::null()); break;
-      case value_kind::unchanged_toast: out.push_back(net::row_value::unchanged_toast()); break;
-      case value_kind::text: out.push_back(net::row_value::of(v.bytes)); break;
+      case value_kind::null: out.push_back({net::value_state::null, {}}); break;
+      case value_kind::unchanged_toast: out.push_back({net::value_state::unchanged_toast, {}}); break;
+      case value_kind::text: out.push_back({net::value_state::text, v.bytes}); break;
       case value_kind::binary:
         return error{errc::bad_value, std::string(what) + " of " + table_name(rel) + ": column " +
                                           rel.columns[i].name + " is binary; the source reads text values only"};
     }
   }
+  return {};
+}
+
+result<std::vector<net::row_value>> convert(const relation_message& rel, const tuple_data& tuple,
+                                             std::string_view what) {
+  std::vector<net::row_value_view> views;
+  if (auto ok = view_values(rel, tuple, what, views); !ok) return ok.error();
+  std::vector<net::row_value> out;
+  out.reserve(views.size());
+  for (const auto& v : views) out.push_back({v.state, std::string(v.text)});
   return out;
 }
 
 net::row_change skeleton(const relation_message& rel, net::row_kind kind, const type_cache& types,
                          const change_context& context) {
   net::row_change c;
-  c.schema = rel.schema.empty() ? "pg_catalog" : rel.schema;
+  c.schema = schema_name(rel);
   c.table = rel.name;
   c.kind = kind;
-  c.columns.reserve(rel.columns.size());
-  for (const relation_column& col : rel.columns) {
-    c.columns.push_back(net::row_column{col.name, col.type_oid, types.find(col.type_oid), col.is_key});
-  }
+  c.columns = row_columns(rel, types);
   c.commit_ts = context.commit_ts;
   c.xid = context.xid;
   return c;
@@ -72,6 +80,43 @@ net::old_row_kind old_kind(old_tuple_kind kind) {
 }
 
 }  // namespace
+
+std::vector<net::row_column> row_columns(const relation_message& rel, const type_cache& types) {
+  std::vector<net::row_column> out;
+  out.reserve(rel.columns.size());
+  for (const relation_column& col : rel.columns) {
+    out.push_back(net::row_column{col.name, col.type_oid, types.find(col.type_oid), col.is_key});
+  }
+  return out;
+}
+
+std::string schema_name(const relation_message& rel) { return rel.schema.empty() ? "pg_catalog" : rel.schema; }
+
+result<net::row_view> row_view_builder::view(const relation_message& rel, const insert_message& change,
+                                             const change_context& context) {
+  old_row_.clear();
+  if (auto ok = view_values(rel, change.new_tuple, "Insert", new_row_); !ok) return ok.error();
+  return net::row_view{net::row_kind::insert, new_row_, net::old_row_kind::none, {}, context.commit_ts, context.xid};
+}
+
+result<net::row_view> row_view_builder::view(const relation_message& rel, const update_message& change,
+                                             const change_context& context) {
+  old_row_.clear();
+  if (auto ok = view_values(rel, change.new_tuple, "Update", new_row_); !ok) return ok.error();
+  if (change.old_kind != old_tuple_kind::none) {
+    if (auto ok = view_values(rel, change.old_tuple, "Update (old row)", old_row_); !ok) return ok.error();
+  }
+  return net::row_view{net::row_kind::update, new_row_, old_kind(change.old_kind), old_row_, context.commit_ts,
+                       context.xid};
+}
+
+result<net::row_view> row_view_builder::view(const relation_message& rel, const delete_message& change,
+                                             const change_context& context) {
+  new_row_.clear();
+  const auto kind = change.old_kind == old_tuple_kind::full ? net::old_row_kind::full : net::old_row_kind::key;
+  if (auto ok = view_values(rel, change.old_tuple, "Delete", old_row_); !ok) return ok.error();
+  return net::row_view{net::row_kind::del, {}, kind, old_row_, context.commit_ts, context.xid};
+}
 
 result<net::row_change> adapt(const relation_message& rel, const insert_message& change, const type_cache& types,
                               const change_context& context) {

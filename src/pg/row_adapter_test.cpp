@@ -115,6 +115,50 @@ TEST(RowAdapter, EmptySchemaMeansPgCatalog) {
   EXPECT_EQ(c->schema, "pg_catalog");
 }
 
+// The hot path's views must hold what adapt() copies, and refuse what it refuses with the same words.
+TEST(RowViewBuilder, ViewsHoldWhatAdaptCopiesAndRefuseTheSame) {
+  const update_message upd{16400, old_tuple_kind::full,
+                           {column_value::text("w1"), column_value::text("f1"), column_value::unchanged_toast(),
+                            column_value::null()},
+                           {column_value::text("w1"), column_value::text("f2"), column_value::unchanged_toast(),
+                            column_value::text("sad")}};
+  const auto copied = adapt(work_orders(), upd, type_cache{}, k_context);
+  ASSERT_TRUE(copied) << copied.error().message;
+  row_view_builder builder;
+  const auto view = builder.view(work_orders(), upd, k_context);
+  ASSERT_TRUE(view) << view.error().message;
+  EXPECT_EQ(view->kind, copied->kind);
+  EXPECT_EQ(view->old_kind, copied->old_kind);
+  EXPECT_EQ(view->commit_ts, copied->commit_ts);
+  EXPECT_EQ(view->xid, copied->xid);
+  ASSERT_EQ(view->new_row.size(), copied->new_row.size());
+  ASSERT_EQ(view->old_row.size(), copied->old_row.size());
+  for (std::size_t i = 0; i < view->new_row.size(); ++i) {
+    EXPECT_EQ(view->new_row[i], net::row_value_view::of(copied->new_row[i])) << i;
+    EXPECT_EQ(view->old_row[i], net::row_value_view::of(copied->old_row[i])) << i;
+  }
+
+  const delete_message del{16400, old_tuple_kind::key, {column_value::text("w1"), column_value::null(),
+                                                        column_value::null(), column_value::null()}};
+  const auto del_view = builder.view(work_orders(replica_identity::default_key), del, k_context);
+  ASSERT_TRUE(del_view);
+  EXPECT_EQ(del_view->old_kind, net::old_row_kind::key);
+  EXPECT_TRUE(del_view->new_row.empty());
+  EXPECT_EQ(del_view->old_row[0].text, "w1");
+
+  const insert_message short_row{16400, {column_value::text("w1")}};
+  const auto short_view = builder.view(work_orders(), short_row, k_context);
+  const auto short_copy = adapt(work_orders(), short_row, type_cache{}, k_context);
+  ASSERT_FALSE(short_view);
+  ASSERT_FALSE(short_copy);
+  EXPECT_EQ(short_view.error().message, short_copy.error().message);
+  const insert_message binary{16400, {column_value::text("w1"), column_value::binary("\x01"), column_value::null(),
+                                      column_value::null()}};
+  const auto binary_view = builder.view(work_orders(), binary, k_context);
+  ASSERT_FALSE(binary_view);
+  EXPECT_EQ(binary_view.error().message, adapt(work_orders(), binary, type_cache{}, k_context).error().message);
+}
+
 TEST(TypeCache, NamesBuiltinsWithoutSchemaAndRefusesBeyondBound) {
   type_cache types(1);
   ASSERT_TRUE(types.apply(type_message{1, "", "citext"}));

@@ -51,7 +51,7 @@ class json_lines_sink final : public net::routed_sink {
       std::string line = R"({"kind":"message","channel":)";
       core::append_json_string(line, m.channel.format());
       line += R"(,"event":)";
-      line += core::encode(m.event);
+      line += core::encode(*m.event);
       line += "}";
       emit(line);
     }

@@ -20,10 +20,13 @@ namespace rtcache::net {
 // The broadcast event name under which contract events reach clients (design.md §3).
 inline constexpr std::string_view k_invalidate_event = "invalidate";
 
-// The hub encoder of the gateway: every message becomes a Supabase broadcast on topic "realtime:<channel>"
-// (v1 text, v2 text and kind-4 binary; raw payloads only kind-4). A contract message's payload is the
-// canonical event JSON with `offset` set to the message's channel offset, so each channel encodes its own.
-// Throws core::error_exception (too_long) when the topic or event cannot be framed; the publish then fails.
+// The hub encoder of the gateway: every message becomes a Supabase broadcast on topic "realtime:<channel>":
+// a JSON payload as v1 text and v2 text (sessions of both versions send those; no kind-4 frame is built for
+// it), a raw payload only as kind-4 binary. A contract message's payload is the canonical event JSON with
+// `offset` set to the message's channel offset, spliced into the publisher's encoding of the event when the
+// request carries one (payload_json) and encoded from the event otherwise; the frames are byte for byte what
+// protocol's encode_broadcast builds. Throws core::error_exception (too_long) when the topic or event cannot
+// be framed (over 255 bytes, the kind-4 bound, as encode_broadcast); the publish then fails.
 hub_encoder make_broadcast_encoder();
 
 // The channels a contract event is published to: a summary (id "*") to factory:<factoryId>; any other event

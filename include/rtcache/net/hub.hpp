@@ -10,7 +10,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -23,6 +22,7 @@
 namespace rtcache::net {
 
 class hub;
+class hub_batch;
 namespace detail {
 struct hub_channel;  // defined in hub.cpp
 }
@@ -187,6 +187,7 @@ class hub {
   // REQUIRES: not called from deliver() or the encoder.
   hub_publish_result publish(std::string_view channel, std::string_view event, std::string_view payload_json,
                              const hub_publish_options& options = {});
+  // Several publishes in a row from one thread: see hub_batch.
 
   // Frees every idle channel whose linger has passed by clock(), oldest first. Returns how many it freed.
   // The gateway calls it from a timer; tests call it after moving their clock.
@@ -202,6 +203,7 @@ class hub {
 
  private:
   friend class hub_subscription;
+  friend class hub_batch;
   using channel = detail::hub_channel;
   struct shard;
   struct counters {
@@ -224,10 +226,17 @@ class hub {
 
   shard& shard_for(std::string_view channel) const noexcept;
   std::shared_ptr<channel> find(std::string_view channel) const;
+  // publish() on an already looked-up channel. `ch` may be null (dropped) or, when `cached`, a channel looked
+  // up earlier that has since been closed: it is then looked up once more (the name may have a new epoch).
+  hub_publish_result publish_on(std::shared_ptr<channel>& ch, bool cached, std::string_view name,
+                                std::string_view event, std::string_view payload_json,
+                                const hub_publish_options& options);
   void unsubscribe(const std::shared_ptr<channel>& ch, std::uint64_t id) noexcept;
-  // REQUIRES ch->mu held. Closes the channel and frees its history (counters updated); the caller then
-  // erases its registry entry with erase_retired() after releasing ch->mu.
-  void retire_locked(channel& ch, std::deque<hub_message_ptr>& freed) noexcept;
+  // A history handed out of a channel so that its messages are destroyed after the channel lock.
+  using released_history = std::vector<hub_message_ptr>;
+  // REQUIRES ch->mu held, `freed` empty. Closes the channel and hands its history to `freed` (counters
+  // updated); the caller then erases its registry entry with erase_retired() after releasing ch->mu.
+  void retire_locked(channel& ch, released_history& freed) noexcept;
   void erase_retired(const std::shared_ptr<channel>& ch) noexcept;
   // REQUIRES ch->mu held. Takes the channel out of the idle set (it has a subscriber again, or is retired).
   void leave_idle_locked(channel& ch) noexcept;
@@ -251,6 +260,36 @@ class hub {
   std::map<std::uint64_t, idle_entry> idle_;
   std::uint64_t next_idle_seq_ = 1;
   mutable counters counters_;
+};
+
+// Publishes a run of messages from one thread exactly as consecutive hub::publish() calls would (same offsets,
+// ordering, delivery, drop and exception rules), but remembers the last few channels it found, so a channel
+// published to several times in the run (a transaction's list: and per-table record channels) costs one
+// registry lookup instead of one per message. Only channels that exist are remembered: a publish to a name
+// not found looks it up again next time, so a channel created by a join during the run gets every later
+// message; a remembered channel found closed is looked up again (its name may have a new epoch).
+// It holds those channels alive until destroyed: keep one per batch (a transaction, a POST), not longer.
+// Thread-safety: one hub_batch is used by one thread; the hub's rules (not from a callback) apply.
+class hub_batch {
+ public:
+  explicit hub_batch(hub& h) noexcept : hub_(h) {}
+  hub_batch(const hub_batch&) = delete;
+  hub_batch& operator=(const hub_batch&) = delete;
+
+  hub_publish_result publish(std::string_view channel, std::string_view event, std::string_view payload_json,
+                             const hub_publish_options& options = {});
+
+ private:
+  static constexpr std::size_t k_remembered = 8;
+  struct remembered {
+    std::string name;
+    std::shared_ptr<detail::hub_channel> ch;
+    std::uint64_t used = 0;  // publish count at the last use; the least recently used slot is reused
+  };
+
+  hub& hub_;
+  remembered slots_[k_remembered];
+  std::uint64_t uses_ = 0;
 };
 
 }  // namespace rtcache::net

@@ -54,8 +54,9 @@ struct hub_encode_request {
   std::string_view channel;       // the channel name (its topic text, e.g. "doc:wo:123")
   std::uint64_t offset;           // the offset the message will have; the encoder puts it in the payload
   std::string_view event;         // the event name, e.g. "invalidate"
-  std::string_view payload_json;  // the payload, already valid JSON (raw bytes when raw_payload); may be
-                                  // empty when `contract` is set: the encoder encodes the contract itself
+  std::string_view payload_json;  // the payload, already valid JSON (raw bytes when raw_payload). With
+                                  // `contract`: its canonical encoding without offset (so one encoding serves
+                                  // every channel of an event), or empty and the encoder encodes the contract
   // Passed through from hub_publish_options; nullptr / false when the publisher gave none.
   const core::event* contract = nullptr;  // the contract event payload_json encodes (offset unset)
   bool raw_payload = false;               // payload_json is opaque bytes, not JSON

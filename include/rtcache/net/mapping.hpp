@@ -10,7 +10,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,17 +73,57 @@ struct row_change {
 enum class change_type { insert, update, del };
 std::string_view to_string(change_type t) noexcept;  // "INSERT", "UPDATE", "DELETE"
 
+// A value of a row without its bytes: a view into storage the caller keeps alive for the call (the decoded
+// pgoutput message on the source's path). What mapper::map(plan, row_view) reads.
+struct row_value_view {
+  value_state state = value_state::null;
+  std::string_view text;  // empty unless state == text
+
+  static row_value_view of(const row_value& v) noexcept { return {v.state, v.text}; }
+  friend bool operator==(const row_value_view&, const row_value_view&) = default;
+};
+
+// A row_change without owned data; the relation (schema, table, columns) is the plan's.
+// REQUIRES: as row_change's, with columns = the plan's columns.
+struct row_view {
+  row_kind kind = row_kind::insert;
+  std::span<const row_value_view> new_row;
+  old_row_kind old_kind = old_row_kind::none;
+  std::span<const row_value_view> old_row;
+  std::string_view commit_ts;
+  std::uint32_t xid = 0;
+};
+
+class relation_plan;
+using relation_plan_ptr = std::shared_ptr<const relation_plan>;
+
 // One postgres_changes `data` object, encoded once and shared by every subscriber that receives it.
-// `record` / `old_record` are the same values as objects, for filter evaluation (DELETE filters read the
-// old row). Immutable once built.
+// record() / old_record() are the same values as objects, for filter evaluation (DELETE filters read the
+// old row); they are built on first use (most records are never filtered), thread-safely. Immutable once
+// published.
 struct postgres_change {
   std::string schema;
   std::string table;
   change_type type = change_type::insert;
-  boost::json::object record;      // empty for DELETE
-  boost::json::object old_record;  // empty for INSERT
   // {"schema","table","commit_timestamp","type","columns":[{"name","type"}],"record"?,"old_record"?,"errors":null}
   std::string json;
+
+  const boost::json::object& record() const;      // empty for DELETE
+  const boost::json::object& old_record() const;  // empty for INSERT
+
+ private:
+  friend class row_mapper;  // mapping.cpp: fills the fields below
+  void build_objects() const;
+
+  // What record()/old_record() are typed from: entries {column index u32, value_state u8, length u32, bytes},
+  // first `record_entries_` for the record, then the old_record's. Null plan: both objects empty.
+  relation_plan_ptr plan_;
+  std::string entries_;
+  std::uint32_t record_entries_ = 0;
+  std::uint32_t old_entries_ = 0;
+  mutable std::once_flag built_;
+  mutable boost::json::object record_;
+  mutable boost::json::object old_record_;
 };
 
 using postgres_change_ptr = std::shared_ptr<const postgres_change>;
@@ -108,8 +150,39 @@ struct mapped_row {
   std::vector<mapping_warning> warnings;
 };
 
+// What mapping works out once per relation definition (a pgoutput Relation message) instead of per row: the
+// table's configuration, which columns may travel, where the id/factory/version/status columns are, and the
+// record's constant JSON text (schema, table, `columns`). Immutable; shared by the records built from it.
+class relation_plan {
+ public:
+  const table_mapping& table() const noexcept { return *table_; }
+  const std::vector<row_column>& columns() const noexcept { return columns_; }
+  const std::string& where() const noexcept { return where_; }  // "schema.table"
+
+ private:
+  friend class mapper;
+  friend class row_mapper;
+  friend struct postgres_change;
+
+  const table_mapping* table_ = nullptr;
+  std::string schema_;
+  std::string table_name_;
+  std::string where_;
+  std::vector<row_column> columns_;
+  std::vector<std::uint8_t> sendable_;   // 1: the column may travel (identity, or neither never_send nor denied)
+  std::vector<std::uint8_t> patchable_;  // 1: in the table's patch list
+  std::vector<std::string> json_keys_;   // "\"name\":" per column
+  bool any_key_flag_ = false;            // whether the source flagged identity columns at all
+  std::optional<std::size_t> id_index_;
+  std::optional<std::size_t> factory_index_;
+  std::optional<std::size_t> version_index_;
+  std::optional<std::size_t> status_index_;
+  std::string prefix_json_;   // {"schema":..,"table":..,"commit_timestamp":
+  std::string columns_json_;  // ,"columns":[...]
+};
+
 // Maps row changes of one configuration.
-// Thread-safety: immutable after construction; map() is const and may run concurrently.
+// Thread-safety: immutable after construction; every member is const and may run concurrently.
 class mapper {
  public:
   // `config` must outlive the mapper.
@@ -121,7 +194,16 @@ class mapper {
   //   missing_field  the relation lacks a configured id/factory column, or a DELETE's old row does not
   //                  hold them (REPLICA IDENTITY must cover them), or they are unchanged TOAST with no old row
   //   bad_value      the row_change breaks its REQUIRES (tuple sizes)
+  // Equivalent to map(*plan(...), view of change); the source uses those two to plan once per relation.
   core::result<std::optional<mapped_row>> map(const row_change& change) const;
+
+  // The plan of a relation definition; nullptr when the configuration does not name the table. The plan
+  // refers to the configuration: it must not outlive it. Build a new one when the relation's definition
+  // (columns, their types or type names) changes.
+  relation_plan_ptr plan(std::string_view schema, std::string_view table, std::vector<row_column> columns) const;
+
+  // Maps one change of the planned relation, as map(row_change) does. `row`'s views need only last the call.
+  core::result<mapped_row> map(const relation_plan_ptr& plan, const row_view& row) const;
 
  private:
   const mapping_config* config_;

@@ -41,6 +41,17 @@ struct typed_value {
 //   anything else                 -> string (the text output unchanged)
 typed_value type_text_value(std::uint32_t type_oid, std::string_view text);
 
+// What append_typed_json wrote: whether the value is exact (typed_value::exact) and whether it went out as a
+// JSON string.
+struct json_written {
+  bool exact = true;
+  bool string = false;
+};
+
+// Appends the JSON of type_text_value(type_oid, text).value, byte for byte as append_json writes it, without
+// building the value for the common types (text-like, bool, integers).
+json_written append_typed_json(std::string& out, std::uint32_t type_oid, std::string_view text);
+
 // Appends `v` as minified JSON: object keys in their order, strings escaped as JSON.stringify does, integers
 // exactly, doubles in ECMAScript Number form (shortest round trip). Equal to core::encode's patch bytes.
 void append_json(std::string& out, const boost::json::value& v);

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,11 +18,14 @@
 
 namespace rtcache::net {
 
-// One message for one contract channel. `change` is the postgres_changes record a binding on that channel
+using event_ptr = std::shared_ptr<const core::event>;
+
+// One message for one contract channel. `event` is never null; a row's doc: and list: messages share one
+// event object (immutable once routed). `change` is the postgres_changes record a binding on that channel
 // may receive (scoped to the channel's rows); null for summaries and public-only tables.
 struct routed_message {
   core::channel_key channel;
-  core::event event;
+  event_ptr event;
   postgres_change_ptr change;
 };
 
@@ -48,6 +52,9 @@ struct routed_rows {
 // A move's events carry version and ts but no changedKeys or patch: both sides refetch.
 routed_rows route_row(const mapped_row& row, bool with_list = true);
 
+// As route_row, appending to `out` and taking the row's event and records instead of copying them.
+void route_row_into(routed_rows& out, mapped_row&& row, bool with_list = true);
+
 // Accumulates the rows of one transaction between Begin and Commit.
 //
 // Bounds (routing_limits):
@@ -69,8 +76,9 @@ class transaction_router {
   void begin();
 
   // Adds one row in commit order. Returns true when the caller should drain with take_pending().
-  // Rows of public-only tables contribute postgres_changes only.
-  bool add(const mapped_row& row);
+  // Rows of public-only tables contribute postgres_changes only. The row is consumed (pass an rvalue to
+  // avoid a copy).
+  bool add(mapped_row row);
 
   // The per-row output accumulated so far, in commit order; leaves the transaction open.
   routed_rows take_pending();
@@ -97,7 +105,9 @@ class transaction_router {
   std::size_t rows_ = 0;
   routed_rows pending_;
   std::vector<summary_slot> summaries_;                   // first-seen order
-  std::unordered_map<std::string, std::size_t> index_;    // "factory\0type\0action" -> summaries_ slot
+  // "factory\0type\0action" -> summaries_ slot; consulted only past k_linear_summaries slots (a transaction
+  // usually touches a handful of (factory, type, action), found faster by a scan than by hashing a key).
+  std::unordered_map<std::string, std::size_t> index_;
 };
 
 }  // namespace rtcache::net

@@ -211,6 +211,11 @@ std::string_view message_name(const message& m) noexcept;
 //   duplicate_key – two columns of one Relation with the same name
 result<message> decode_message(std::string_view bytes);
 
+// As decode_message(bytes), into `into`: an Insert, Update or Delete decoded into a message of the same kind
+// reuses its tuples' storage (value strings keep their capacity), so a session that decodes every change into
+// one object allocates nothing per value once warm. Same errors; on error `into` holds some valid message.
+result<void> decode_message(std::string_view bytes, message& into);
+
 // ---------------------------------------------------------------------------------------------------------
 // The streaming replication protocol's CopyData payloads from the server
 // (https://www.postgresql.org/docs/15/protocol-replication.html).

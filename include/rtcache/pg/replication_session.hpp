@@ -14,6 +14,8 @@
 #include "rtcache/pg/source_log.hpp"
 
 #include <cstdint>
+#include <memory>
+#include <unordered_map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -64,15 +66,26 @@ class replication_session {
  private:
   template <class Change>
   result<void> on_change(const Change& change);
-  result<consume_outcome> on_message(message m);
+  result<consume_outcome> on_message(message& m);
   void log(log_level level, std::string_view event, std::initializer_list<log_field> fields) const;
 
   const net::mapping_config* config_;
   net::mapper mapper_;
   net::routed_sink* sink_;
   log_fn log_;
+  // The mapper's plan of each relation definition in use (mapper::plan), rebuilt when the Relation for its oid
+  // is replaced, dropped with every Type message and on reconnect. At most one entry per cached relation.
+  struct planned_relation {
+    std::shared_ptr<const relation_message> relation;  // the definition the plan was made from
+    net::relation_plan_ptr plan;                       // null: a table the mapping does not name
+  };
+  const planned_relation& plan_for(const std::shared_ptr<const relation_message>& rel);
+
   relation_cache relations_;
   type_cache types_;
+  std::unordered_map<std::uint32_t, planned_relation> plans_;
+  row_view_builder views_;
+  message decoded_;  // the last decoded message; its tuples' storage is reused by the next change
   net::transaction_router router_;
   confirm_tracker tracker_;
   change_context context_;

@@ -47,6 +47,26 @@ result<net::row_change> adapt(const relation_message& rel, const update_message&
 result<net::row_change> adapt(const relation_message& rel, const delete_message& change, const type_cache& types,
                               const change_context& context);
 
+// The relation's columns in mapping's terms (names, type oids, type names from `types`, identity flags), and
+// its schema ("pg_catalog" for pgoutput's empty namespace): what mapper::plan takes once per Relation.
+std::vector<net::row_column> row_columns(const relation_message& rel, const type_cache& types);
+std::string schema_name(const relation_message& rel);
+
+// The hot path's adapt: a change's values as views for mapper::map(plan, row_view), without copying them.
+// Refuses exactly what adapt() refuses, with the same errors. The returned view points into the builder's
+// buffers (reused from call to call) and into `change`: valid until the next call or until `change` goes.
+// Thread-safety: none; one per replication session.
+class row_view_builder {
+ public:
+  result<net::row_view> view(const relation_message& rel, const insert_message& change, const change_context& context);
+  result<net::row_view> view(const relation_message& rel, const update_message& change, const change_context& context);
+  result<net::row_view> view(const relation_message& rel, const delete_message& change, const change_context& context);
+
+ private:
+  std::vector<net::row_value_view> new_row_;
+  std::vector<net::row_value_view> old_row_;
+};
+
 // A Truncate has no row images: the mapper cannot name the documents or factories it removed, so it routes
 // no contract event (clients see the rows vanish on their next refetch). The decision made here: the source
 // logs one warning per truncated table the mapping configures, naming it, and counts it. This function

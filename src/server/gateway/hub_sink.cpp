@@ -21,32 +21,53 @@ bool is_internal_channel(std::string_view name) noexcept {
 
 void hub_sink::publish(routed_rows rows) {
   // A transaction's messages reach each connection as one gathered write when publish() returns.
-  const detail::flush_scope batch;
+  const detail::flush_scope flush;
+  // One registry lookup per channel of the transaction, not per message (its list: and record channels repeat).
+  hub_batch batch(hub_);
   std::uint64_t deliveries = 0;
+  std::uint64_t messages = 0;
+  std::uint64_t changes = 0;
+  // A row's doc: and list: messages share one event: it is encoded once (without offset) for both, and the
+  // encoder splices each channel's offset into that text.
+  std::string encoded;
+  const core::event* encoded_event = nullptr;
   for (const auto& m : rows.messages) {
-    // No payload text: with `contract` set the broadcast encoder encodes the event itself, with the channel's
-    // offset (encoding it here too cost a second encode per message; docs/benchmarks-wal.md).
+    if (m.event.get() != encoded_event) {
+      encoded.clear();
+      core::encode_to(encoded, *m.event);
+      encoded_event = m.event.get();
+    }
     hub_publish_options o;
-    o.factory_id = m.event.factory_id;
-    o.contract = &m.event;
+    o.factory_id = m.event->factory_id;
+    o.contract = m.event.get();
     o.change = m.change;
     try {
-      deliveries += hub_.publish(m.channel.format(), k_invalidate_event, {}, o).subscribers;
+      deliveries += batch.publish(m.channel.format(), k_invalidate_event, encoded, o).subscribers;
     } catch (const core::error_exception&) {
       continue;  // unframeable channel name: that message only
     }
-    messages_.fetch_add(1, std::memory_order_relaxed);
+    ++messages;
   }
+  // A transaction's records are mostly of one or two tables: the channel name is rebuilt only when the table
+  // changes (it is longer than the small-string buffer, so each build is an allocation).
+  std::string table_channel;
+  const postgres_change* named = nullptr;
   for (const auto& c : rows.changes) {
     if (!c.change) continue;
+    if (named == nullptr || named->table != c.change->table || named->schema != c.change->schema) {
+      table_channel = postgres_table_channel(c.change->schema, c.change->table);
+      named = c.change.get();
+    }
     hub_publish_options o;
     if (c.factory_id) o.factory_id = *c.factory_id;
     o.change = c.change;
     o.retain = false;
-    deliveries += hub_.publish(postgres_table_channel(c.change->schema, c.change->table), "postgres_changes", {}, o)
-                      .subscribers;
-    changes_.fetch_add(1, std::memory_order_relaxed);
+    deliveries += batch.publish(table_channel, "postgres_changes", {}, o).subscribers;
+    ++changes;
   }
+  // Counted once per transaction (they are read only by metrics()).
+  messages_.fetch_add(messages, std::memory_order_relaxed);
+  changes_.fetch_add(changes, std::memory_order_relaxed);
   deliveries_.fetch_add(deliveries, std::memory_order_relaxed);
 }
 

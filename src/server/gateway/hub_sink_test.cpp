@@ -80,6 +80,27 @@ TEST_F(HubSinkTest, RecordsGoToTheirTablesChannelWithTheRowsFactoryNoFramesAndNo
   EXPECT_EQ(sink_.metrics().changes, 2U);
 }
 
+TEST_F(HubSinkTest, RecordsOfInterleavedTablesInOneTransactionEachReachTheirOwnTablesChannel) {
+  auto wo = std::make_shared<recorder>();
+  auto ann = std::make_shared<recorder>();
+  auto a = hub_.subscribe(postgres_table_channel("public", "work_orders"), wo);
+  auto b = hub_.subscribe(postgres_table_channel("public", "announcements"), ann);
+  routed_rows tx;
+  for (auto part : {routed(*mapping_, wo_change(row_kind::insert, "1", "f1", "open")),
+                    routed(*mapping_, announcement("1", "hello")),
+                    routed(*mapping_, wo_change(row_kind::insert, "2", "f1", "open")),
+                    routed(*mapping_, announcement("2", "again"))}) {
+    for (auto& c : part.changes) tx.changes.push_back(std::move(c));
+  }
+  ASSERT_EQ(tx.changes.size(), 4U);
+  sink_.publish(std::move(tx));
+  ASSERT_EQ(wo->got().size(), 2U);
+  ASSERT_EQ(ann->got().size(), 2U);
+  for (const auto& m : wo->got()) EXPECT_EQ(m->change->table, "work_orders");
+  for (const auto& m : ann->got()) EXPECT_EQ(m->change->table, "announcements");
+  EXPECT_EQ(sink_.metrics().changes, 4U);
+}
+
 TEST_F(HubSinkTest, AMoveReachesTheOldFactoryAsADeleteAndTheNewOneAsTheRow) {
   auto wo = std::make_shared<recorder>();
   auto a = hub_.subscribe(postgres_table_channel("public", "work_orders"), wo);

@@ -34,7 +34,7 @@ bool binding_matches(const postgres_binding& binding, const postgres_change& cha
   if (!table_named(binding, change.schema, change.table)) return false;
   if (binding.parsed_filter.conditions.empty()) return true;
   // A DELETE carries only the old row (REPLICA IDENTITY FULL for columns beyond the key), as in Supabase.
-  return filter_matches(binding.parsed_filter, change.type == change_type::del ? change.old_record : change.record);
+  return filter_matches(binding.parsed_filter, change.type == change_type::del ? change.old_record() : change.record());
 }
 
 std::vector<std::int64_t> matching_binding_ids(std::span<const postgres_binding> bindings,

@@ -13,32 +13,181 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include <cassert>
+#include <charconv>
+#include <optional>
+
 namespace rtcache::net {
 
+namespace {
+
+// Bytes that a JSON string literal carries verbatim: printable ASCII other than '"' and '\\'. A topic or event
+// made only of them is spliced as is; anything else goes through append_json_string (escapes, U+FFFD).
+bool is_plain_json_text(std::string_view s) noexcept {
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
+// The contract event's canonical JSON with `offset` set, without copying the event: core's canonical field
+// order puts `offset` right before `count`, the last field, so it goes in front of `,"count":` when there is
+// one and before the closing brace otherwise. `count` is a number and the last field, so the last
+// `,"count":` of the text is that field (a patch value, which comes earlier, may hold the same bytes).
+struct offset_field {
+  explicit offset_field(std::uint64_t offset) noexcept {
+    const auto [end, ec] = std::to_chars(buf + k_key.size(), buf + sizeof buf, offset);
+    size = static_cast<std::size_t>(end - buf);
+  }
+  std::string_view text() const noexcept { return {buf, size}; }
+
+  static constexpr std::string_view k_key = ",\"offset\":";
+  char buf[32] = ",\"offset\":";
+  std::size_t size = 0;
+};
+
+constexpr std::string_view k_count_key = ",\"count\":";
+
+// Appends the canonical encoding of `e` with `offset` set. REQUIRES: !e.offset.
+void append_contract_with_offset(std::string& out, const core::event& e, std::uint64_t offset) {
+  const std::size_t start = out.size();
+  core::encode_to(out, e);
+  const offset_field field(offset);
+  if (!e.count) {
+    out.insert(out.size() - 1, field.text());  // before the closing '}'
+    return;
+  }
+  const std::size_t at = out.rfind(k_count_key);
+  assert(at != std::string::npos && at > start);
+  (void)start;
+  out.insert(at, field.text());
+}
+
+// The canonical encoding of a contract message's event without offset: the publisher's when it gave one
+// (hub_sink encodes an event once for all of its channels), else encoded into `scratch`.
+std::string_view contract_text(const hub_encode_request& r, std::string& scratch) {
+  if (!r.payload_json.empty()) return r.payload_json;
+  scratch.clear();
+  core::encode_to(scratch, *r.contract);
+  return scratch;
+}
+
+constexpr std::size_t k_max_broadcast_field = 255;  // a kind-4 frame's length bytes
+
+[[noreturn]] void throw_too_long(std::string_view what, std::size_t size) {
+  throw core::error_exception(core::error{core::errc::too_long, "broadcast " + std::string(what) + " is " +
+                                                                    std::to_string(size) +
+                                                                    " bytes; a kind-4 frame holds at most 255"});
+}
+
+// The general path (raw payloads, topics or events that need escaping): protocol's encode_broadcast.
+hub_frames encode_generic(const hub_encode_request& r) {
+  std::string topic(k_topic_prefix);
+  topic.append(r.channel);
+  std::string contract_payload;
+  broadcast_message m;
+  m.topic = topic;
+  m.event = r.event;
+  if (r.contract != nullptr && r.contract->offset) {
+    core::event e = *r.contract;  // rare: a publisher that set an offset of its own; the channel's wins
+    e.offset = r.offset;
+    contract_payload = core::encode(e);
+    m.payload = contract_payload;
+  } else if (r.contract != nullptr) {
+    append_contract_with_offset(contract_payload, *r.contract, r.offset);
+    m.payload = contract_payload;
+  } else {
+    m.payload = r.payload_json;
+    m.encoding = r.raw_payload ? payload_encoding::binary : payload_encoding::json;
+  }
+  auto frames = encode_broadcast(m);
+  if (!frames) throw core::error_exception(frames.error());
+  hub_frames out{std::move(frames->v1_text), std::move(frames->v2_text), {}};
+  // Sessions send a JSON broadcast as text in both versions; only a raw payload needs the kind-4 frame.
+  if (m.encoding == payload_encoding::binary) out.v2_binary = std::move(frames->v2_binary);
+  return out;
+}
+
+// The gateway's encoder. JSON broadcasts (contract events included) take a fast path when the topic and event
+// need no escaping, which every contract channel name satisfies.
+hub_frames encode_broadcast_frames(const hub_encode_request& r) {
+  // Internal channels (per-table postgres_changes records) have no frames of their own: every subscriber
+  // frames the attached record with its channel's binding ids.
+  if (is_internal_channel(r.channel)) return {};
+  const std::size_t topic_size = k_topic_prefix.size() + r.channel.size();
+  if (topic_size > k_max_broadcast_field) throw_too_long("topic", topic_size);
+  if (r.event.size() > k_max_broadcast_field) throw_too_long("event", r.event.size());
+  if (r.raw_payload || !is_plain_json_text(r.channel) || !is_plain_json_text(r.event) ||
+      (r.contract != nullptr && r.contract->offset)) {
+    return encode_generic(r);
+  }
+  // The two text frames share the topic literal and the broadcast object {"type","event","payload"}: the
+  // v2 frame is built first, in place, and the v1 frame copies those two spans out of it.
+  //   v2: [null,null,"realtime:<channel>","broadcast",{"type":"broadcast","event":"<event>","payload":<P>}]
+  //   v1: {"topic":"realtime:<channel>","event":"broadcast","payload":{...},"ref":null}
+  constexpr std::string_view k_v2_head = "[null,null,";
+  constexpr std::string_view k_v2_mid = ",\"broadcast\",";
+  constexpr std::string_view k_inner_head = "{\"type\":\"broadcast\",\"event\":\"";
+  constexpr std::string_view k_inner_mid = "\",\"payload\":";
+  constexpr std::string_view k_v1_head = "{\"topic\":";
+  constexpr std::string_view k_v1_mid = ",\"event\":\"broadcast\",\"payload\":";
+  constexpr std::string_view k_v1_tail = ",\"ref\":null}";
+  // Sized exactly (the frames are retained in history, so slack is memory held per message).
+  thread_local std::string scratch;  // reused: encoding a contract here allocates nothing once warm
+  std::string_view payload = r.payload_json;
+  std::optional<offset_field> offset;
+  if (r.contract != nullptr) {
+    payload = contract_text(r, scratch);
+    offset.emplace(r.offset);
+  }
+  const std::size_t payload_size = payload.size() + (offset ? offset->text().size() : 0);
+  hub_frames f;
+  std::string& v2 = f.v2_text;
+  v2.reserve(k_v2_head.size() + topic_size + 2 + k_v2_mid.size() + k_inner_head.size() + r.event.size() +
+             k_inner_mid.size() + payload_size + 2);
+  v2.append(k_v2_head);
+  const std::size_t topic_at = v2.size();
+  v2.push_back('"');
+  v2.append(k_topic_prefix);
+  v2.append(r.channel);
+  v2.push_back('"');
+  const std::size_t topic_end = v2.size();
+  v2.append(k_v2_mid);
+  const std::size_t inner_at = v2.size();
+  v2.append(k_inner_head);
+  v2.append(r.event);
+  v2.append(k_inner_mid);
+  if (offset) {
+    // `offset` goes right before `count` (the last field) when there is one, else before the closing brace.
+    const std::size_t at = r.contract->count ? payload.rfind(k_count_key) : payload.size() - 1;
+    assert(at != std::string_view::npos);
+    v2.append(payload.substr(0, at));
+    v2.append(offset->text());
+    v2.append(payload.substr(at));
+  } else {
+    v2.append(payload);
+  }
+  v2.push_back('}');
+  const std::size_t inner_end = v2.size();
+  v2.push_back(']');
+
+  const std::string_view topic_json(v2.data() + topic_at, topic_end - topic_at);
+  const std::string_view inner(v2.data() + inner_at, inner_end - inner_at);
+  std::string& v1 = f.v1_text;
+  v1.reserve(k_v1_head.size() + topic_json.size() + k_v1_mid.size() + inner.size() + k_v1_tail.size());
+  v1.append(k_v1_head);
+  v1.append(topic_json);
+  v1.append(k_v1_mid);
+  v1.append(inner);
+  v1.append(k_v1_tail);
+  return f;
+}
+
+}  // namespace
+
 hub_encoder make_broadcast_encoder() {
-  return [](const hub_encode_request& r) -> hub_frames {
-    // Internal channels (per-table postgres_changes records) have no frames of their own: every subscriber
-    // frames the attached record with its channel's binding ids.
-    if (is_internal_channel(r.channel)) return {};
-    std::string topic(k_topic_prefix);
-    topic.append(r.channel);
-    std::string contract_payload;
-    broadcast_message m;
-    m.topic = topic;
-    m.event = r.event;
-    if (r.contract != nullptr) {
-      core::event e = *r.contract;
-      e.offset = r.offset;
-      contract_payload = core::encode(e);
-      m.payload = contract_payload;
-    } else {
-      m.payload = r.payload_json;
-      m.encoding = r.raw_payload ? payload_encoding::binary : payload_encoding::json;
-    }
-    auto frames = encode_broadcast(m);
-    if (!frames) throw core::error_exception(frames.error());
-    return hub_frames{std::move(frames->v1_text), std::move(frames->v2_text), std::move(frames->v2_binary)};
-  };
+  return [](const hub_encode_request& r) -> hub_frames { return encode_broadcast_frames(r); };
 }
 
 std::vector<std::string> channels_for(const core::event& e) {
@@ -70,13 +219,22 @@ std::string relay_outcome::to_json() const {
 relay::relay(hub& h, core::doc_type_registry types, core::codec_limits limits)
     : hub_(h), types_(std::move(types)), limits_(limits) {}
 
-std::uint64_t relay::publish_event(const core::event& e) {
+namespace {
+
+std::uint64_t publish_event_in(hub_batch& batch, const core::event& e) {
   std::uint64_t deliveries = 0;
   for (const auto& channel : channels_for(e)) {
-    deliveries += hub_.publish(channel, k_invalidate_event, {}, hub_publish_options{e.factory_id, 0, &e, false})
+    deliveries += batch.publish(channel, k_invalidate_event, {}, hub_publish_options{e.factory_id, 0, &e, false})
                       .subscribers;
   }
   return deliveries;
+}
+
+}  // namespace
+
+std::uint64_t relay::publish_event(const core::event& e) {
+  hub_batch batch(hub_);
+  return publish_event_in(batch, e);
 }
 
 core::result<relay_outcome> relay::publish_events(std::string_view body) {
@@ -84,6 +242,7 @@ core::result<relay_outcome> relay::publish_events(std::string_view body) {
   auto items = decoder.decode_batch(body);
   if (!items) return items.error();
   relay_outcome out;
+  hub_batch batch(hub_);  // a POSTed batch's events share their list: and factory: channels
   for (const auto& item : *items) {
     if (!item.outcome) {
       out.refused.push_back({item.index, std::string(core::to_string(item.outcome.error().code)),
@@ -94,7 +253,7 @@ core::result<relay_outcome> relay::publish_events(std::string_view body) {
       out.refused.push_back({item.index, "bad_value", "offset: assigned by the server, must not be sent"});
       continue;
     }
-    out.deliveries += publish_event(*item.outcome);
+    out.deliveries += publish_event_in(batch, *item.outcome);
     ++out.accepted;
   }
   return out;
@@ -121,6 +280,7 @@ core::result<relay_outcome> relay::publish_broadcasts(std::string_view body, boo
                        "messages: more than " + std::to_string(limits_.max_batch_items) + " items"};
   }
   relay_outcome out;
+  hub_batch batch(hub_);
   std::size_t index = 0;
   for (const auto& m : messages->as_array()) {
     const std::size_t i = index++;
@@ -160,7 +320,7 @@ core::result<relay_outcome> relay::publish_broadcasts(std::string_view body, boo
     }
     const std::string payload_json = payload == nullptr ? std::string("{}") : boost::json::serialize(*payload);
     try {
-      out.deliveries += hub_.publish(name, event->as_string(), payload_json).subscribers;
+      out.deliveries += batch.publish(name, event->as_string(), payload_json).subscribers;
       ++out.accepted;
     } catch (const core::error_exception& e) {
       refuse(core::to_string(e.err().code), "messages[" + std::to_string(i) + "]: " + e.err().message);

@@ -1,9 +1,14 @@
 // Relay routing and the broadcast encoder, without sockets.
 #include "rtcache/net/gateway_relay.hpp"
+#include "rtcache/net/protocol.hpp"
+#include "rtcache/net/protocol_join.hpp"
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <mutex>
+#include <string>
+#include <vector>
 
 namespace rtcache::net {
 namespace {
@@ -31,8 +36,107 @@ TEST(GatewayRelay, EncoderPutsTheChannelOffsetIntoTheContractPayload) {
   EXPECT_EQ(frames.v1_text,
             R"({"topic":"realtime:doc:wo:1","event":"broadcast","payload":{"type":"broadcast","event":"invalidate",)"
             R"("payload":{"type":"wo","id":"1","factoryId":"A","action":"update","offset":42}},"ref":null})");
-  EXPECT_FALSE(frames.v2_text.empty());
-  EXPECT_EQ(frames.v2_binary[0], '\x04');
+  EXPECT_EQ(frames.v2_text,
+            R"([null,null,"realtime:doc:wo:1","broadcast",{"type":"broadcast","event":"invalidate",)"
+            R"("payload":{"type":"wo","id":"1","factoryId":"A","action":"update","offset":42}}])");
+}
+
+// The frames protocol's encode_broadcast builds for the same message: what the encoder must reproduce byte
+// for byte, whichever path it takes.
+broadcast_frames reference_frames(std::string_view channel, std::uint64_t offset, std::string_view event,
+                                  std::string_view payload_json, const core::event* contract) {
+  const std::string topic = std::string(k_topic_prefix) + std::string(channel);
+  std::string payload(payload_json);
+  if (contract != nullptr) {
+    core::event e = *contract;
+    e.offset = offset;
+    payload = core::encode(e);
+  }
+  return encode_broadcast({.topic = topic, .event = event, .payload = payload}).value();
+}
+
+core::event rich_event() {
+  core::event e = ev("wo-7", "f1", core::action::approve);
+  e.changed_keys = std::vector<std::string>{"qty", "status"};
+  e.version = 12;
+  e.ts = "2026-11-25T10:00:00Z";
+  // A patch value that is an object with a count member must not fool the offset splice.
+  e.patch = std::vector<core::patch_entry>{{"meta", R"({"a":1,"count":2})"}, {"note", R"("x,\"count\":9")"},
+                                           {"qty", "5"}};
+  return e;
+}
+
+TEST(GatewayRelay, EncoderFramesEqualTheProtocolEncodingOfTheEventWithItsOffset) {
+  const auto encode = make_broadcast_encoder();
+  auto summary = ev("*", "f1", core::action::create);
+  summary.count = 1000;
+  auto counted_patch = rich_event();
+  counted_patch.id = "*";
+  counted_patch.count = 3;  // count after a patch whose value mentions count
+  for (const core::event& e : {ev("1", "A"), rich_event(), summary, counted_patch}) {
+    for (const std::uint64_t offset : {std::uint64_t{1}, std::uint64_t{987654321}, UINT64_MAX}) {
+      const auto want = reference_frames("list:wo:f1", offset, "invalidate", "", &e);
+      const auto got = encode(hub_encode_request{"list:wo:f1", offset, "invalidate", "", &e, false});
+      EXPECT_EQ(got.v1_text, want.v1_text) << core::encode(e);
+      EXPECT_EQ(got.v2_text, want.v2_text) << core::encode(e);
+      // The publisher's own encoding of the event (hub_sink encodes once for all of a row's channels).
+      const std::string encoded = core::encode(e);
+      const auto spliced = encode(hub_encode_request{"list:wo:f1", offset, "invalidate", encoded, &e, false});
+      EXPECT_EQ(spliced.v1_text, want.v1_text) << encoded;
+      EXPECT_EQ(spliced.v2_text, want.v2_text) << encoded;
+    }
+  }
+}
+
+TEST(GatewayRelay, EncoderFramesEqualTheProtocolEncodingOfJsonBroadcasts) {
+  const auto encode = make_broadcast_encoder();
+  struct sample {
+    std::string channel, event, payload;
+  };
+  const std::vector<sample> samples{
+      {"room1", "cursor", R"({"x":1,"y":[1,2]})"},
+      {"room \"quoted\"", "ev\\ent", "{}"},       // needs escaping: the general path
+      {"caf\xC3\xA9", "\x01ctl", R"("text")"},     // non-ASCII and a control byte
+      {"bad\xFFutf8", "e", "[]"},                   // invalid UTF-8 becomes U+FFFD, as the protocol does
+  };
+  for (const auto& s : samples) {
+    const auto got = encode(hub_encode_request{s.channel, 5, s.event, s.payload, nullptr, false});
+    const auto want = reference_frames(s.channel, 5, s.event, s.payload, nullptr);
+    EXPECT_EQ(got.v1_text, want.v1_text) << s.channel;
+    EXPECT_EQ(got.v2_text, want.v2_text) << s.channel;
+  }
+}
+
+TEST(GatewayRelay, JsonBroadcastsHaveNoBinaryFrameSinceSessionsSendThemAsText) {
+  const auto e = ev("1", "A");
+  const auto contract = make_broadcast_encoder()(hub_encode_request{"doc:wo:1", 1, "invalidate", "", &e, false});
+  EXPECT_TRUE(contract.v2_binary.empty());
+  const auto plain = make_broadcast_encoder()(hub_encode_request{"room", 1, "ev", "{}", nullptr, false});
+  EXPECT_TRUE(plain.v2_binary.empty());
+  EXPECT_EQ(plain.size_bytes(), plain.v1_text.size() + plain.v2_text.size());
+}
+
+TEST(GatewayRelay, EncoderSetsTheChannelOffsetEvenWhenTheEventCarriesOne) {
+  auto e = ev("1", "A");
+  e.offset = 3;
+  const auto got = make_broadcast_encoder()(hub_encode_request{"doc:wo:1", 8, "invalidate", "", &e, false});
+  EXPECT_EQ(got.v2_text, reference_frames("doc:wo:1", 8, "invalidate", "", &e).v2_text);
+  EXPECT_NE(got.v2_text.find(R"("offset":8})"), std::string::npos);
+}
+
+TEST(GatewayRelay, EncoderRefusesTopicsAndEventsAKindFourFrameCannotHold) {
+  const auto encode = make_broadcast_encoder();
+  const std::string name_fits(255 - k_topic_prefix.size(), 'a');
+  EXPECT_NO_THROW(encode(hub_encode_request{name_fits, 1, "e", "{}", nullptr, false}));
+  const std::string name_too_long(256 - k_topic_prefix.size(), 'a');
+  try {
+    encode(hub_encode_request{name_too_long, 1, "e", "{}", nullptr, false});
+    ADD_FAILURE() << "a 256-byte topic was framed";
+  } catch (const core::error_exception& x) {
+    EXPECT_EQ(x.err().code, core::errc::too_long);
+  }
+  EXPECT_THROW(encode(hub_encode_request{"room", 1, std::string(256, 'e'), "{}", nullptr, false}),
+               core::error_exception);
 }
 
 TEST(GatewayRelay, RawPayloadIsBinaryOnly) {

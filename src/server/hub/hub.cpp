@@ -3,12 +3,14 @@
 // fan-out so that one channel's deliveries follow offset order. The two are never held at the same time.
 #include "rtcache/net/hub.hpp"
 
+#include <boost/container/small_vector.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
+
 #include <algorithm>
 #include <bit>
 #include <cassert>
 #include <cstdio>
 #include <cstdlib>
-#include <deque>
 #include <mutex>
 #include <unordered_map>
 
@@ -17,32 +19,50 @@ namespace rtcache::net {
 namespace detail {
 
 struct hub_channel {
-  // The history: a std::deque allocated on first use (a std::deque allocates ~580 bytes when constructed,
-  // which every channel without history, e.g. each idle connection's own doc channel, would pay).
-  class lazy_history {
+  // The history: a ring over a power-of-two slot array, empty (no allocation) until the first retained
+  // message, then doubled as needed from 4 slots. A std::deque cost ~580 bytes at its first push, which each
+  // of many small channels (one doc: channel per document) paid, plus a block allocation and free every 32
+  // messages of a full channel; the ring allocates only when it grows.
+  class ring_history {
    public:
-    bool empty() const noexcept { return !d_ || d_->empty(); }
-    std::size_t size() const noexcept { return d_ ? d_->size() : 0; }
-    // REQUIRES for the rest: !empty(), except push_back.
-    const hub_message_ptr& front() const noexcept { return d_->front(); }
-    const hub_message_ptr& back() const noexcept { return d_->back(); }
-    auto begin() const noexcept { return d_->cbegin(); }
-    auto end() const noexcept { return d_->cend(); }
-    hub_message_ptr& front() noexcept { return d_->front(); }
-    void pop_front() noexcept { d_->pop_front(); }
-    void push_back(hub_message_ptr m) {
-      if (!d_) d_ = std::make_unique<std::deque<hub_message_ptr>>();
-      d_->push_back(std::move(m));
+    bool empty() const noexcept { return size_ == 0; }
+    std::size_t size() const noexcept { return size_; }
+    // REQUIRES: i < size(). 0 is the oldest.
+    const hub_message_ptr& operator[](std::size_t i) const noexcept { return slots_[(head_ + i) & (slots_.size() - 1)]; }
+    // REQUIRES for front, back and take_front: !empty().
+    const hub_message_ptr& front() const noexcept { return (*this)[0]; }
+    const hub_message_ptr& back() const noexcept { return (*this)[size_ - 1]; }
+    hub_message_ptr take_front() noexcept {
+      hub_message_ptr m = std::move(slots_[head_]);
+      head_ = (head_ + 1) & (slots_.size() - 1);
+      --size_;
+      return m;
     }
-    // Hands every message over to `into` (destroyed by the caller, outside the channel lock); empty after.
-    void move_into(std::deque<hub_message_ptr>& into) noexcept {
-      if (!d_) return;
-      into.swap(*d_);
-      d_.reset();
+    // Throws only bad_alloc, and then changes nothing.
+    void push_back(hub_message_ptr m) {
+      if (size_ == slots_.size()) grow();
+      slots_[(head_ + size_) & (slots_.size() - 1)] = std::move(m);
+      ++size_;
+    }
+    // Hands every message (and the slot array) over to `into`, destroyed by the caller outside the channel
+    // lock; empty after. REQUIRES: `into` is empty.
+    void move_into(std::vector<hub_message_ptr>& into) noexcept {
+      into.swap(slots_);
+      head_ = 0;
+      size_ = 0;
     }
 
    private:
-    std::unique_ptr<std::deque<hub_message_ptr>> d_;
+    void grow() {
+      std::vector<hub_message_ptr> bigger(std::max<std::size_t>(4, slots_.size() * 2));
+      for (std::size_t i = 0; i < size_; ++i) bigger[i] = std::move(slots_[(head_ + i) & (slots_.size() - 1)]);
+      slots_.swap(bigger);
+      head_ = 0;
+    }
+
+    std::vector<hub_message_ptr> slots_;  // size 0 or a power of two
+    std::size_t head_ = 0;
+    std::size_t size_ = 0;
   };
 
   hub_channel(std::string channel_name, std::string channel_epoch)
@@ -63,10 +83,12 @@ struct hub_channel {
   std::atomic<bool> closed{false};
   // Guarded by mu.
   std::uint64_t offset = 0;
-  lazy_history history;  // contiguous offsets; when non-empty, back()->offset == offset
+  ring_history history;  // contiguous offsets; when non-empty, back()->offset == offset
   std::size_t history_bytes = 0;
   std::uint64_t idle_seq = 0;  // non-zero while idle (no subscribers, lingering): its key in hub::idle_
-  std::vector<entry> subscribers;                           // fan-out order is unspecified
+  // Fan-out order is unspecified. Most channels have one subscriber (a document a client has open), held
+  // inline: a publish reads it without chasing another pointer.
+  boost::container::small_vector<entry, 1> subscribers;
   std::unordered_map<std::uint64_t, std::size_t> position;  // subscription id -> index in subscribers
 };
 
@@ -103,8 +125,10 @@ struct string_hash {
 
 struct hub::shard {
   std::mutex mu;
-  // Guarded by mu.
-  std::unordered_map<std::string, std::shared_ptr<channel>, string_hash, std::equal_to<>> channels;
+  // Guarded by mu. Open addressing, looked up by string_view: a std::unordered_map with this hash (which
+  // libstdc++ deems fast, so it caches no hash codes) rehashed every key it walked past, and with 100,000
+  // channels the lookup was 7% of the WAL path (docs/benchmarks-wal.md).
+  boost::unordered_flat_map<std::string, std::shared_ptr<channel>, string_hash, std::equal_to<>> channels;
 };
 
 hub_epoch_source counter_epochs(std::string prefix) {
@@ -217,9 +241,9 @@ hub_join hub::subscribe(std::string_view name, std::shared_ptr<hub_subscriber> s
         join.recovered = true;
       } else if (!ch->history.empty() && ch->history.front()->offset <= resume->offset + 1) {
         assert(ch->history.back()->offset == ch->offset);
-        const auto first =
-            ch->history.begin() + static_cast<std::ptrdiff_t>(resume->offset + 1 - ch->history.front()->offset);
-        join.replay.assign(first, ch->history.end());
+        const std::size_t first = static_cast<std::size_t>(resume->offset + 1 - ch->history.front()->offset);
+        join.replay.reserve(ch->history.size() - first);
+        for (std::size_t i = first; i < ch->history.size(); ++i) join.replay.push_back(ch->history[i]);
         join.recovered = true;
       }
     }
@@ -235,7 +259,7 @@ hub_join hub::subscribe(std::string_view name, std::shared_ptr<hub_subscriber> s
       // Out of memory. A channel without subscribers must not stay open: close it as the last leave would
       // (its registry entry is replaced by the next subscribe of the name).
       if (ch->subscribers.empty()) {
-        std::deque<hub_message_ptr> freed;
+        released_history freed;
         retire_locked(*ch, freed);
         lock.unlock();
         erase_retired(ch);
@@ -252,7 +276,7 @@ void hub::unsubscribe(const std::shared_ptr<channel>& ch, std::uint64_t id) noex
   require_not_in_callback("unsubscribe", ch->name);
   // Released after the channel lock, so that no subscriber or message destructor runs under it.
   std::shared_ptr<hub_subscriber> released;
-  std::deque<hub_message_ptr> freed_history;
+  released_history freed_history;
   bool retired = false;
   bool went_idle = false;
   {
@@ -299,7 +323,7 @@ void hub::leave_idle_locked(channel& ch) noexcept {
   counters_.idle_history_bytes.fetch_sub(ch.history_bytes, std::memory_order_relaxed);
 }
 
-void hub::retire_locked(channel& ch, std::deque<hub_message_ptr>& freed) noexcept {
+void hub::retire_locked(channel& ch, released_history& freed) noexcept {
   leave_idle_locked(ch);
   ch.closed.store(true, std::memory_order_release);
   counters_.history_messages.fetch_sub(ch.history.size(), std::memory_order_relaxed);
@@ -318,7 +342,7 @@ void hub::erase_retired(const std::shared_ptr<channel>& ch) noexcept {
 }
 
 bool hub::free_idle(std::uint64_t seq, const std::shared_ptr<channel>& ch) noexcept {
-  std::deque<hub_message_ptr> freed;
+  released_history freed;
   {
     std::lock_guard lock(ch->mu);
     // A subscribe may have taken it out of the idle set since it was picked (it then has a new seq or none).
@@ -368,17 +392,53 @@ std::size_t hub::sweep() {
 hub_publish_result hub::publish(std::string_view name, std::string_view event, std::string_view payload_json,
                                 const hub_publish_options& options) {
   require_not_in_callback("publish", name);
-  const auto ch = find(name);
-  if (!ch) {
-    counters_.messages_dropped.fetch_add(1, std::memory_order_relaxed);
-    return {};
-  }
+  auto ch = find(name);
+  return publish_on(ch, false, name, event, payload_json, options);
+}
 
-  std::deque<hub_message_ptr> freed;  // destroyed after the channel lock (declared before it)
-  std::unique_lock lock(ch->mu);
-  if (ch->closed.load(std::memory_order_relaxed)) {
-    counters_.messages_dropped.fetch_add(1, std::memory_order_relaxed);
-    return {};
+hub_publish_result hub_batch::publish(std::string_view name, std::string_view event, std::string_view payload_json,
+                                      const hub_publish_options& options) {
+  require_not_in_callback("publish", name);
+  ++uses_;
+  remembered* lru = &slots_[0];
+  for (auto& slot : slots_) {
+    if (slot.ch && slot.name == name) {
+      slot.used = uses_;
+      return hub_.publish_on(slot.ch, true, name, event, payload_json, options);
+    }
+    if (slot.used < lru->used) lru = &slot;
+  }
+  auto ch = hub_.find(name);
+  if (!ch) return hub_.publish_on(ch, false, name, event, payload_json, options);
+  lru->name.assign(name);
+  lru->ch = std::move(ch);
+  lru->used = uses_;
+  return hub_.publish_on(lru->ch, true, name, event, payload_json, options);
+}
+
+hub_publish_result hub::publish_on(std::shared_ptr<channel>& ch, bool cached, std::string_view name,
+                                   std::string_view event, std::string_view payload_json,
+                                   const hub_publish_options& options) {
+  // Destroyed after the channel lock (declared before it). Usually one evicted message: kept inline, so a
+  // publish allocates nothing for it (a std::deque here cost an allocation of ~580 bytes per publish).
+  boost::container::small_vector<hub_message_ptr, 2> evicted;
+  released_history freed;
+  std::unique_lock<std::mutex> lock;
+  for (;;) {
+    if (!ch) {
+      counters_.messages_dropped.fetch_add(1, std::memory_order_relaxed);
+      return {};
+    }
+    lock = std::unique_lock(ch->mu);
+    if (!ch->closed.load(std::memory_order_relaxed)) break;
+    lock.unlock();
+    if (!cached) {
+      counters_.messages_dropped.fetch_add(1, std::memory_order_relaxed);
+      return {};
+    }
+    // Remembered by a hub_batch and closed since: the name's current channel, if any, gets the message.
+    ch = find(name);
+    cached = false;
   }
 
   const std::uint64_t offset = ch->offset + 1;
@@ -394,20 +454,36 @@ hub_publish_result hub::publish(std::string_view name, std::string_view event, s
   std::uint64_t added_bytes = 0;
   std::uint64_t evicted_messages = 0;
   std::uint64_t evicted_bytes = 0;
+  // Takes the oldest retained message out of the history, to be destroyed after the lock.
+  const auto evict_oldest = [&]() noexcept {
+    hub_message_ptr m = ch->history.take_front();
+    const std::size_t b = m->frames.size_bytes();
+    ch->history_bytes -= b;
+    evicted_bytes += b;
+    ++evicted_messages;
+    try {
+      evicted.push_back(std::move(m));
+    } catch (...) {
+      // Out of memory past the inline slots: `m` is destroyed here, under the lock. Slower, still correct.
+    }
+  };
   if (options.retain) {
     const std::size_t bytes = message->frames.size_bytes();
-    ch->history.push_back(message);  // the only step that may still throw; nothing has changed before it
+    // A history at its message bound makes room first, so that the ring never grows past the bound (its
+    // capacity stays bit_ceil(max_history_messages)) and the push below cannot throw.
+    const bool at_bound =
+        config_.max_history_messages != 0 && ch->history.size() >= config_.max_history_messages;
+    if (!at_bound) ch->history.push_back(message);  // the only step that may throw; nothing has changed yet
+    if (at_bound) {
+      evict_oldest();
+      ch->history.push_back(message);  // a slot is free: no allocation
+    }
     ch->history_bytes += bytes;
     added_messages = 1;
     added_bytes = bytes;
     while (!ch->history.empty() &&
            (ch->history.size() > config_.max_history_messages || ch->history_bytes > config_.max_history_bytes)) {
-      const std::size_t b = ch->history.front()->frames.size_bytes();
-      ch->history_bytes -= b;
-      evicted_bytes += b;
-      ++evicted_messages;
-      freed.push_back(std::move(ch->history.front()));
-      ch->history.pop_front();
+      evict_oldest();
     }
   } else {
     // Not kept: the history is emptied so that it stays contiguous up to the current offset.

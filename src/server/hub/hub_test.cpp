@@ -401,6 +401,90 @@ TEST(Hub, EncoderFailureConsumesNoOffsetAndDeliversNothing) {
   EXPECT_EQ(r->seen(), range(1, 1));
 }
 
+TEST_F(HubTest, BatchPublishesAsConsecutivePublishesWould) {
+  auto a = std::make_shared<recorder>();
+  auto b = std::make_shared<recorder>();
+  auto ja = hub_.subscribe("list:wo:f1", a);
+  auto jb = hub_.subscribe("doc:wo:1", b);
+  hub_batch batch(hub_);
+  EXPECT_EQ(batch.publish("list:wo:f1", "invalidate", "{}").offset, 1U);
+  EXPECT_EQ(batch.publish("doc:wo:1", "invalidate", "{}").offset, 1U);
+  EXPECT_EQ(batch.publish("list:wo:f1", "invalidate", "{}").offset, 2U);
+  EXPECT_FALSE(batch.publish("doc:wo:absent", "invalidate", "{}").accepted());
+  EXPECT_EQ(hub_.publish("list:wo:f1", "invalidate", "{}").offset, 3U);  // interleaves with a plain publish
+  EXPECT_EQ(batch.publish("list:wo:f1", "invalidate", "{}").subscribers, 1U);
+  EXPECT_EQ(a->seen(), range(1, 4));
+  EXPECT_EQ(b->seen(), range(1, 1));
+  const auto m = hub_.metrics();
+  EXPECT_EQ(m.messages_published, 5U);
+  EXPECT_EQ(m.messages_dropped, 1U);
+  EXPECT_EQ(encoder_.calls->load(), 5);
+}
+
+TEST_F(HubTest, BatchReachesAChannelJoinedAfterItsFirstPublishThereWasDropped) {
+  hub_batch batch(hub_);
+  EXPECT_FALSE(batch.publish("doc:wo:7", "invalidate", "{}").accepted());
+  auto r = std::make_shared<recorder>();
+  auto join = hub_.subscribe("doc:wo:7", r);
+  EXPECT_EQ(batch.publish("doc:wo:7", "invalidate", "{}").offset, 1U);
+  EXPECT_EQ(r->seen(), range(1, 1));
+}
+
+TEST_F(HubTest, BatchFollowsAChannelFreedAndRecreatedUnderItToItsNewEpoch) {
+  hub_batch batch(hub_);
+  auto first = std::make_shared<recorder>();
+  auto j1 = hub_.subscribe("doc:wo:7", first);
+  EXPECT_EQ(batch.publish("doc:wo:7", "invalidate", "{}").offset, 1U);
+  j1.subscription.unsubscribe();  // no linger: freed
+  EXPECT_FALSE(batch.publish("doc:wo:7", "invalidate", "{}").accepted());
+  auto second = std::make_shared<recorder>();
+  auto j2 = hub_.subscribe("doc:wo:7", second);
+  EXPECT_NE(j2.position.epoch, j1.position.epoch);
+  EXPECT_EQ(batch.publish("doc:wo:7", "invalidate", "{}").offset, 1U);
+  EXPECT_EQ(first->seen(), range(1, 1));
+  EXPECT_EQ(second->seen(), range(1, 1));
+  EXPECT_EQ(hub_.position("doc:wo:7")->offset, 1U);
+}
+
+TEST_F(HubTest, BatchOverMoreChannelsThanItRemembersDeliversEveryMessage) {
+  std::vector<std::shared_ptr<recorder>> rs;
+  std::vector<hub_join> joins;
+  for (int i = 0; i < 20; ++i) {
+    rs.push_back(std::make_shared<recorder>());
+    joins.push_back(hub_.subscribe("doc:wo:" + std::to_string(i), rs.back()));
+  }
+  hub_batch batch(hub_);
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 20; ++i) {
+      // Channel 0 recurs between all the others, so it stays remembered while the rest cycle through.
+      ASSERT_TRUE(batch.publish("doc:wo:" + std::to_string(i), "invalidate", "{}").accepted());
+      ASSERT_TRUE(batch.publish("doc:wo:0", "invalidate", "{}").accepted());
+    }
+  }
+  EXPECT_EQ(rs[0]->seen(), range(1, 63));
+  for (int i = 1; i < 20; ++i) EXPECT_EQ(rs[static_cast<std::size_t>(i)]->seen(), range(1, 3)) << i;
+}
+
+TEST(Hub, BatchPropagatesAnEncoderFailureAndConsumesNoOffset) {
+  bool fail = false;
+  hub h(
+      {},
+      [&](const hub_encode_request&) {
+        if (fail) throw std::runtime_error("encoder refused");
+        return hub_frames{"ok", "", ""};
+      },
+      counter_epochs("e"));
+  auto r = std::make_shared<recorder>();
+  auto join = h.subscribe("doc:wo:9", r);
+  hub_batch batch(h);
+  EXPECT_EQ(batch.publish("doc:wo:9", "invalidate", "{}").offset, 1U);
+  fail = true;
+  EXPECT_THROW(batch.publish("doc:wo:9", "invalidate", "{}"), std::runtime_error);
+  fail = false;
+  EXPECT_EQ(batch.publish("doc:wo:9", "invalidate", "{}").offset, 2U);
+  EXPECT_EQ(r->seen(), range(1, 2));
+}
+
 TEST_F(HubTest, FansOutToEverySubscriberInOffsetOrder) {
   constexpr int k_subscribers = 1000;
   std::vector<std::shared_ptr<recorder>> rs;
@@ -601,10 +685,11 @@ void expect_contiguous(const hub_join& join, const std::optional<hub_position>& 
 struct race_config {
   std::size_t shards;
   std::size_t history;
+  int batch = 0;  // publishes per hub_batch (its remembered channels are freed and recreated under it); 0: none
 };
 
 void PrintTo(const race_config& c, std::ostream* os) {
-  *os << "{shards " << c.shards << ", history " << c.history << "}";
+  *os << "{shards " << c.shards << ", history " << c.history << ", batch " << c.batch << "}";
 }
 
 class HubRace : public ::testing::TestWithParam<race_config> {};
@@ -638,9 +723,18 @@ TEST_P(HubRace, PublishersAndChurningSubscribersSeeGapFreeOrderedStreams) {
   for (int p = 0; p < k_publishers; ++p) {
     threads.emplace_back([&, p] {
       while (!go.load()) std::this_thread::yield();
+      const int per_batch = GetParam().batch;
+      std::optional<hub_batch> batch;
       for (int i = 0; i < k_publishes_each; ++i) {
         const auto c = static_cast<std::size_t>(i + p) % channels.size();
-        if (h.publish(channels[c], "invalidate", "{\"n\":1}").accepted()) accepted[c].fetch_add(1);
+        bool ok = false;
+        if (per_batch == 0) {
+          ok = h.publish(channels[c], "invalidate", "{\"n\":1}").accepted();
+        } else {
+          if (i % per_batch == 0) batch.emplace(h);
+          ok = batch->publish(channels[c], "invalidate", "{\"n\":1}").accepted();
+        }
+        if (ok) accepted[c].fetch_add(1);
       }
     });
   }
@@ -701,10 +795,13 @@ TEST_P(HubRace, PublishersAndChurningSubscribersSeeGapFreeOrderedStreams) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shards, HubRace,
-                         ::testing::Values(race_config{1, 16}, race_config{64, 16}, race_config{64, 4096}),
+                         ::testing::Values(race_config{1, 16}, race_config{64, 16}, race_config{64, 4096},
+                                           race_config{1, 16, 50}, race_config{64, 4096, 500}),
                          [](const ::testing::TestParamInfo<race_config>& param_info) {
                            return "shards" + std::to_string(param_info.param.shards) + "_history" +
-                                  std::to_string(param_info.param.history);
+                                  std::to_string(param_info.param.history) +
+                                  (param_info.param.batch == 0 ? std::string()
+                                                               : "_batch" + std::to_string(param_info.param.batch));
                          });
 
 // Joins racing with a single fast publisher on one channel: each join is atomic with respect to publishes,

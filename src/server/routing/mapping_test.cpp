@@ -5,7 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/serialize.hpp>
+
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace rtcache::net {
 namespace {
@@ -137,8 +141,8 @@ TEST_F(Mapping, InsertRecordHasTheSupabaseShapeWithoutSecrets) {
             R"({"name":"spec","type":"jsonb"},{"name":"urgent","type":"bool"},{"name":"body","type":"text"}],)"
             R"("record":{"id":123,"factory_id":"F7","status":"open","version":3,"due_date":"2025-12-01",)"
             R"("quantity":12.5,"spec":{"w":2},"urgent":false,"body":"long text"},"errors":null})");
-  EXPECT_TRUE(row.change->old_record.empty());
-  EXPECT_EQ(row.change->record.at("id").as_int64(), 123);
+  EXPECT_TRUE(row.change->old_record().empty());
+  EXPECT_EQ(row.change->record().at("id").as_int64(), 123);
 }
 
 TEST_F(Mapping, DeleteIsADeleteWithOnlyTheOldRecord) {
@@ -156,7 +160,7 @@ TEST_F(Mapping, DeleteIsADeleteWithOnlyTheOldRecord) {
   EXPECT_NE(row.change->json.find(R"("type":"DELETE")"), std::string::npos);
   EXPECT_NE(row.change->json.find(R"("old_record":{"id":123,"factory_id":"F7","status":"open")"), std::string::npos)
       << row.change->json;
-  EXPECT_TRUE(row.change->record.empty());
+  EXPECT_TRUE(row.change->record().empty());
   expect_round_trip(*row.event);
 }
 
@@ -235,8 +239,8 @@ TEST_F(Mapping, NeverSendAndDeniedColumnsAreNotPatchedNamedOrRecorded) {
   for (const char* leaked : {"internal_notes", "api_key", "secret plan", "sk_live"}) {
     EXPECT_EQ(row.change->json.find(leaked), std::string::npos) << leaked;
   }
-  EXPECT_FALSE(row.change->record.contains("api_key"));
-  EXPECT_FALSE(row.change->old_record.contains("internal_notes"));
+  EXPECT_FALSE(row.change->record().contains("api_key"));
+  EXPECT_FALSE(row.change->old_record().contains("internal_notes"));
   expect_round_trip(*row.event);
 }
 
@@ -260,8 +264,8 @@ TEST_F(Mapping, UpdateWithKeyOnlyOldRowHasNoChangedKeys) {
   ASSERT_TRUE(row.event);
   EXPECT_EQ(row.event->id, "124");
   EXPECT_FALSE(row.event->changed_keys);
-  EXPECT_EQ(row.change->old_record.size(), 1U);
-  EXPECT_EQ(row.change->old_record.at("id").as_int64(), 123);
+  EXPECT_EQ(row.change->old_record().size(), 1U);
+  EXPECT_EQ(row.change->old_record().at("id").as_int64(), 123);
 }
 
 TEST_F(Mapping, StatusChangedToAnApproveValueIsApprove) {
@@ -301,7 +305,7 @@ TEST_F(Mapping, UnchangedToastIsNotAChangeAndIsFilledFromTheOldRow) {
   const auto row = map(update_full(wo_row(), after));
   ASSERT_TRUE(row.event);
   EXPECT_EQ(row.event->changed_keys, std::vector<std::string>{"due_date"});
-  EXPECT_EQ(row.change->record.at("body").as_string(), "long text");
+  EXPECT_EQ(row.change->record().at("body").as_string(), "long text");
 }
 
 TEST_F(Mapping, UnchangedToastWithoutAFullOldValueIsOmittedFromTheRecord) {
@@ -312,12 +316,12 @@ TEST_F(Mapping, UnchangedToastWithoutAFullOldValueIsOmittedFromTheRecord) {
   const auto row = map(update_full(before, after));
   ASSERT_TRUE(row.event);
   EXPECT_EQ(row.event->changed_keys, std::vector<std::string>{});
-  EXPECT_FALSE(row.change->record.contains("body"));
-  EXPECT_FALSE(row.change->old_record.contains("body"));
+  EXPECT_FALSE(row.change->record().contains("body"));
+  EXPECT_FALSE(row.change->old_record().contains("body"));
 
   auto c = wo_change(row_kind::update);  // no old row at all
   c.new_row = after;
-  EXPECT_FALSE(map(c).change->record.contains("body"));
+  EXPECT_FALSE(map(c).change->record().contains("body"));
 }
 
 TEST_F(Mapping, AnOldToastValueAgainstASentNewValueCountsAsChanged) {
@@ -338,7 +342,29 @@ TEST_F(Mapping, UpdateRecordAndOldRecordShape) {
   EXPECT_NE(j.find(R"("record":{"id":123,"factory_id":"F7","status":"approved")"), std::string::npos) << j;
   EXPECT_NE(j.find(R"("old_record":{"id":123,"factory_id":"F7","status":"open")"), std::string::npos) << j;
   EXPECT_TRUE(j.ends_with(R"("errors":null})"));
-  EXPECT_EQ(row.change->old_record.at("status").as_string(), "open");
+  EXPECT_EQ(row.change->old_record().at("status").as_string(), "open");
+}
+
+// Filters read the record objects from every session's thread; they are built on first use, once.
+TEST_F(Mapping, RecordObjectsBuiltOnFirstUseAreTheSameForConcurrentReaders) {
+  auto after = wo_row();
+  after[c_status] = row_value::of("approved");
+  const auto row = map(update_full(wo_row(), after));
+  const postgres_change_ptr change = row.change;
+  std::vector<std::string> seen(4);
+  std::vector<std::thread> readers;
+  for (std::size_t t = 0; t < seen.size(); ++t) {
+    readers.emplace_back([&change, &seen, t] {
+      seen[t] = boost::json::serialize(change->record()) + boost::json::serialize(change->old_record());
+    });
+  }
+  for (auto& r : readers) r.join();
+  for (const std::string& s : seen) EXPECT_EQ(s, seen.front());
+  EXPECT_EQ(change->record().at("status").as_string(), "approved");
+  EXPECT_EQ(change->record().at("quantity").as_double(), 12.5);
+  EXPECT_EQ(change->record().at("spec").at("w").as_int64(), 2);
+  EXPECT_FALSE(change->record().at("urgent").as_bool());
+  EXPECT_EQ(change->old_record().at("status").as_string(), "open");
 }
 
 TEST_F(Mapping, UnparsableVersionIsAbsentWithAWarning) {
@@ -414,9 +440,9 @@ TEST_F(Mapping, FactoryColumnChangeIsAMoveReportingTheOldFactory) {
   EXPECT_EQ(row.old_factory_id, "F7");
   ASSERT_TRUE(row.move_delete_change);
   EXPECT_EQ(row.move_delete_change->type, change_type::del);
-  EXPECT_TRUE(row.move_delete_change->record.empty());
-  EXPECT_EQ(row.move_delete_change->old_record.at("factory_id").as_string(), "F7");
-  EXPECT_EQ(row.change->record.at("factory_id").as_string(), "F9");
+  EXPECT_TRUE(row.move_delete_change->record().empty());
+  EXPECT_EQ(row.move_delete_change->old_record().at("factory_id").as_string(), "F7");
+  EXPECT_EQ(row.change->record().at("factory_id").as_string(), "F9");
 }
 
 TEST_F(Mapping, MoveIsDetectedFromAKeyOnlyOldRowHoldingTheFactory) {

@@ -166,6 +166,47 @@ typed_value type_text_value(std::uint32_t type_oid, std::string_view text) {
   }
 }
 
+json_written append_typed_json(std::string& out, std::uint32_t type_oid, std::string_view text) {
+  switch (type_oid) {
+    case pg_oid::bool_:
+      if (text == "t") {
+        out += "true";
+        return {true, false};
+      }
+      if (text == "f") {
+        out += "false";
+        return {true, false};
+      }
+      append_json_string(out, text);
+      return {false, true};
+    case pg_oid::int2:
+    case pg_oid::int4:
+    case pg_oid::int8:
+    case pg_oid::oid: {
+      std::int64_t v = 0;
+      const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+      if (r.ec != std::errc{} || r.ptr != text.data() + text.size()) {
+        append_json_string(out, text);
+        return {false, true};
+      }
+      std::array<char, 24> buf{};
+      const auto w = std::to_chars(buf.data(), buf.data() + buf.size(), v);
+      out.append(buf.data(), w.ptr);
+      return {true, false};
+    }
+    case pg_oid::float4:
+    case pg_oid::float8:
+    case pg_oid::numeric:
+    case pg_oid::json:
+    case pg_oid::jsonb: {
+      const typed_value tv = type_text_value(type_oid, text);
+      append_json(out, tv.value);
+      return {tv.exact, tv.value.is_string()};
+    }
+    default: append_json_string(out, text); return {true, true};
+  }
+}
+
 void append_json(std::string& out, const boost::json::value& v) {
   switch (v.kind()) {
     case boost::json::kind::null: out += "null"; return;

@@ -1,12 +1,17 @@
 // Routing mapped rows to doc:, list: and factory: channels, and per-transaction summaries (design.md §3).
 #include "rtcache/net/router.hpp"
 
+#include <algorithm>
 #include <cassert>
+#include <memory>
 #include <utility>
 
 namespace rtcache::net {
 
 namespace {
+
+// Summaries a transaction_router finds by scanning before it hashes a key (see router.hpp, index_).
+constexpr std::size_t k_linear_summaries = 16;
 
 // One side of a move: both sides refetch, so changedKeys and patch would only mislead.
 core::event move_side(const core::event& e, core::action act, std::string factory_id) {
@@ -20,38 +25,43 @@ core::event move_side(const core::event& e, core::action act, std::string factor
 
 }  // namespace
 
-routed_rows route_row(const mapped_row& row, bool with_list) {
-  routed_rows out;
+void route_row_into(routed_rows& out, mapped_row&& row, bool with_list) {
   if (!row.event) {  // public-only table: postgres_changes for everyone
-    if (row.change) out.changes.push_back({row.change, std::nullopt});
-    return out;
+    if (row.change) out.changes.push_back({std::move(row.change), std::nullopt});
+    return;
   }
-  const core::event& e = *row.event;
-  auto scope = [&](const std::string& factory) -> std::optional<std::string> {
-    if (row.is_public) return std::nullopt;
-    return factory;
-  };
-
   if (row.old_factory_id) {
-    core::event gone = move_side(e, core::action::del, *row.old_factory_id);
-    core::event came = move_side(e, core::action::create, e.factory_id);
+    const core::event& e = *row.event;
+    auto gone = std::make_shared<const core::event>(move_side(e, core::action::del, *row.old_factory_id));
+    auto came = std::make_shared<const core::event>(move_side(e, core::action::create, e.factory_id));
     const postgres_change_ptr& gone_change = row.move_delete_change ? row.move_delete_change : row.change;
     out.messages.push_back({core::channel_key::doc(e.type, e.id), gone, gone_change});
-    if (with_list) out.messages.push_back({core::channel_key::list(e.type, gone.factory_id), gone, gone_change});
+    if (with_list) out.messages.push_back({core::channel_key::list(e.type, gone->factory_id), gone, gone_change});
     out.messages.push_back({core::channel_key::doc(e.type, e.id), came, row.change});
-    if (with_list) out.messages.push_back({core::channel_key::list(e.type, came.factory_id), came, row.change});
+    if (with_list) out.messages.push_back({core::channel_key::list(e.type, came->factory_id), came, row.change});
     if (row.is_public) {
       if (row.change) out.changes.push_back({row.change, std::nullopt});
     } else {
-      if (gone_change) out.changes.push_back({gone_change, gone.factory_id});
-      if (row.change) out.changes.push_back({row.change, came.factory_id});
+      if (gone_change) out.changes.push_back({gone_change, gone->factory_id});
+      if (row.change) out.changes.push_back({row.change, came->factory_id});
     }
-    return out;
+    return;
   }
 
-  out.messages.push_back({core::channel_key::doc(e.type, e.id), e, row.change});
-  if (with_list) out.messages.push_back({core::channel_key::list(e.type, e.factory_id), e, row.change});
-  if (row.change) out.changes.push_back({row.change, scope(e.factory_id)});
+  // doc: and list: share the one event.
+  auto e = std::make_shared<const core::event>(std::move(*row.event));
+  out.messages.push_back({core::channel_key::doc(e->type, e->id), e, row.change});
+  if (with_list) out.messages.push_back({core::channel_key::list(e->type, e->factory_id), e, row.change});
+  if (row.change) {
+    std::optional<std::string> scope;
+    if (!row.is_public) scope = e->factory_id;
+    out.changes.push_back({std::move(row.change), std::move(scope)});
+  }
+}
+
+routed_rows route_row(const mapped_row& row, bool with_list) {
+  routed_rows out;
+  route_row_into(out, mapped_row(row), with_list);
   return out;
 }
 
@@ -63,12 +73,9 @@ void transaction_router::begin() {
   open_ = true;
 }
 
-bool transaction_router::add(const mapped_row& row) {
+bool transaction_router::add(mapped_row row) {
   assert(open_ && "transaction_router::add outside begin()/commit()");
   ++rows_;
-  routed_rows routed = route_row(row, rows_ <= limits_.list_row_limit);
-  for (auto& m : routed.messages) pending_.messages.push_back(std::move(m));
-  for (auto& c : routed.changes) pending_.changes.push_back(std::move(c));
   if (row.event) {
     const core::event& e = *row.event;
     if (row.old_factory_id) {
@@ -78,6 +85,11 @@ bool transaction_router::add(const mapped_row& row) {
       count(e.factory_id, e.type, e.act);
     }
   }
+  if (pending_.messages.capacity() == 0) {  // a fresh batch: skip the first doublings of a growing transaction
+    pending_.messages.reserve(std::min<std::size_t>(limits_.flush_messages, 32));
+    pending_.changes.reserve(std::min<std::size_t>(limits_.flush_messages, 16));
+  }
+  route_row_into(pending_, std::move(row), rows_ <= limits_.list_row_limit);
   return pending_messages() >= limits_.flush_messages;
 }
 
@@ -99,7 +111,8 @@ routed_rows transaction_router::commit(std::string_view commit_ts) {
     e.act = s.act;
     e.count = s.count;
     if (!commit_ts.empty()) e.ts = std::string(commit_ts);
-    out.messages.push_back({core::channel_key::factory(std::move(s.factory_id)), std::move(e), nullptr});
+    out.messages.push_back(
+        {core::channel_key::factory(std::move(s.factory_id)), std::make_shared<const core::event>(std::move(e)), nullptr});
   }
   summaries_.clear();
   index_.clear();
@@ -109,6 +122,14 @@ routed_rows transaction_router::commit(std::string_view commit_ts) {
 }
 
 void transaction_router::count(const std::string& factory_id, const std::string& type, core::action act) {
+  if (summaries_.size() <= k_linear_summaries) {
+    for (summary_slot& s : summaries_) {
+      if (s.act == act && s.factory_id == factory_id && s.type == type) {
+        ++s.count;
+        return;
+      }
+    }
+  }
   std::string key = factory_id;
   key += '\0';
   key += type;

@@ -47,8 +47,8 @@ mapped_row moved(std::string id, std::string from, std::string to) {
 std::vector<std::string> describe(const std::vector<routed_message>& messages) {
   std::vector<std::string> out;
   for (const auto& m : messages) {
-    std::string s = m.channel.format() + " " + std::string(core::to_string(m.event.act)) + " " + m.event.factory_id;
-    if (m.event.count) s += " x" + std::to_string(*m.event.count);
+    std::string s = m.channel.format() + " " + std::string(core::to_string(m.event->act)) + " " + m.event->factory_id;
+    if (m.event->count) s += " x" + std::to_string(*m.event->count);
     out.push_back(std::move(s));
   }
   return out;
@@ -77,9 +77,9 @@ TEST(RouteRow, MoveIsADeleteInTheOldFactoryAndACreateInTheNew) {
   EXPECT_EQ(describe(out.messages), (std::vector<std::string>{"doc:wo:1 delete F7", "list:wo:F7 delete F7",
                                                               "doc:wo:1 create F9", "list:wo:F9 create F9"}));
   for (const auto& m : out.messages) {
-    EXPECT_FALSE(m.event.changed_keys);
-    EXPECT_FALSE(m.event.patch);
-    EXPECT_EQ(m.event.version, 5);
+    EXPECT_FALSE(m.event->changed_keys);
+    EXPECT_FALSE(m.event->patch);
+    EXPECT_EQ(m.event->version, 5);
   }
   EXPECT_EQ(out.messages[0].change, r.move_delete_change);
   EXPECT_EQ(out.messages[2].change, r.change);
@@ -128,7 +128,7 @@ TEST(TransactionRouter, EmitsRowsInCommitOrderThenOneSummaryPerFactoryTypeAction
   EXPECT_EQ(out.changes.size(), 5U);
   const auto& summary = out.messages[10];
   EXPECT_EQ(summary.change, nullptr);
-  EXPECT_EQ(core::encode(summary.event),
+  EXPECT_EQ(core::encode(*summary.event),
             R"({"type":"wo","id":"*","factoryId":"F7","action":"create","ts":"2025-11-19T00:22:40.877Z","count":2})");
   EXPECT_FALSE(router.in_transaction());
 }
@@ -139,7 +139,7 @@ TEST(TransactionRouter, SummariesDecodeAsContractEvents) {
   router.add(row("invoice", "A-1", "F7", action::reject));
   const auto out = router.commit(k_ts);
   core::event_decoder decoder(core::doc_type_registry::defaults());
-  const auto back = decoder.decode(core::encode(out.messages.back().event));
+  const auto back = decoder.decode(core::encode(*out.messages.back().event));
   ASSERT_TRUE(back.has_value()) << back.error().message;
   EXPECT_TRUE(back->is_summary());
   EXPECT_EQ(back->count, 1U);
@@ -169,8 +169,8 @@ TEST(TransactionRouter, MultiTableTransactionsSummariseEachType) {
   EXPECT_EQ(out.changes.size(), 6U);
   const std::vector<routed_message> summaries(out.messages.end() - 2, out.messages.end());
   EXPECT_EQ(describe(summaries), (std::vector<std::string>{"factory:F1 update F1 x3", "factory:F1 update F1 x2"}));
-  EXPECT_EQ(summaries[0].event.type, "wo");
-  EXPECT_EQ(summaries[1].event.type, "lot");
+  EXPECT_EQ(summaries[0].event->type, "wo");
+  EXPECT_EQ(summaries[1].event->type, "lot");
 }
 
 TEST(TransactionRouter, EmptyTransactionEmitsNothing) {
@@ -277,8 +277,8 @@ factory_column = "factory_id"
                                       "list:lot:F1 create F1", "doc:wo:1 update F1", "list:wo:F1 update F1",
                                       "doc:lot:L0 delete F2", "list:lot:F2 delete F2", "factory:F1 create F1 x1",
                                       "factory:F1 create F1 x1", "factory:F1 update F1 x1", "factory:F2 delete F2 x1"}));
-  EXPECT_EQ(out.messages[8].event.type, "wo");
-  EXPECT_EQ(out.messages[9].event.type, "lot");
+  EXPECT_EQ(out.messages[8].event->type, "wo");
+  EXPECT_EQ(out.messages[9].event->type, "lot");
   EXPECT_EQ(out.changes.size(), 4U);
 }
 
