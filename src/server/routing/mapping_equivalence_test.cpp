@@ -1,15 +1,21 @@
-// Issue 3: the direct JSON writer of mapping.cpp against the DOM-based mapper it replaced (mapping_oracle.hpp),
-// over many generated rows of every value type and row shape: the same record bytes, events, warnings, errors
-// and filter objects.
-#include "mapping_oracle.hpp"
-
+// Issue 3: the direct JSON writer of mapping.cpp pinned byte for byte over generated rows of every value type
+// and row shape. testdata/mapping_golden.jsonl holds what the DOM-based mapper it replaced produced for the
+// same rows (the new writer was compared with that mapper over 20,000 rows before it was retired): records,
+// events, warnings and errors. A deliberate change to the output regenerates the file:
+//   RTCACHE_WRITE_MAPPING_GOLDEN=1 ./rtcache_routing_tests --gtest_filter='MappingGolden.*'
+// and the diff of the file is the review of the change. (The rows come from std::mt19937 through libstdc++'s
+// distributions: another standard library would draw other rows and needs its own file.)
 #include "rtcache/core/event_codec.hpp"
 #include "rtcache/net/mapping.hpp"
 #include "rtcache/net/mapping_value.hpp"
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+
 #include <cstdint>
+#include <cstdlib>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -205,62 +211,82 @@ std::string describe(const row_change& c) {
   return out;
 }
 
-TEST(MappingEquivalence, DirectWriterMatchesTheDomMapperOverGeneratedRows) {
+// One line per generated row: everything the mapper decided, as canonical JSON.
+std::string outcome_line(const core::result<std::optional<mapped_row>>& r) {
+  boost::json::object o;
+  if (!r) {
+    o["error"] = core::to_string(r.error().code);
+    o["message"] = r.error().message;
+    return boost::json::serialize(o);
+  }
+  if (!r->has_value()) {
+    o["skipped"] = true;
+    return boost::json::serialize(o);
+  }
+  const mapped_row& g = **r;
+  if (g.event) o["event"] = core::encode(*g.event);
+  if (g.old_factory_id) o["old_factory_id"] = *g.old_factory_id;
+  o["public"] = g.is_public;
+  boost::json::array warnings;
+  for (const auto& w : g.warnings) warnings.push_back(boost::json::array{boost::json::string(w.column), boost::json::string(w.message)});
+  o["warnings"] = std::move(warnings);
+  // The record's JSON, and the objects a filter evaluates (their number kinds are pinned too: 1 and 1.0 differ).
+  auto pin = [&](std::string_view key, const postgres_change_ptr& c) {
+    if (!c) return;
+    o[key] = boost::json::object{{"json", c->json}, {"record", c->record()}, {"old_record", c->old_record()}};
+  };
+  pin("change", g.change);
+  pin("move_delete", g.move_delete_change);
+  return boost::json::serialize(o);
+}
+
+constexpr int k_golden_rows = 300;
+
+TEST(MappingGolden, GeneratedRowsMapToThePinnedBytes) {
   const mapping_config config = parse_mapping_config(k_config).value();
   const mapper m(config);
   generator gen(20261125);
+  const std::string path = std::string(RTCACHE_ROUTING_TESTDATA) + "/mapping_golden.jsonl";
+  std::vector<std::string> lines;
+  std::vector<std::string> rows;
   std::size_t mapped = 0;
   std::size_t refused = 0;
   std::size_t moves = 0;
   std::size_t warned = 0;
-  for (int n = 0; n < 20000; ++n) {
+  for (int n = 0; n < k_golden_rows; ++n) {
     const row_change c = gen.change();
-    SCOPED_TRACE(describe(c));
-    const auto want = oracle::old_map(config, c);
     const auto got = m.map(c);
-    ASSERT_EQ(want.has_value(), got.has_value()) << (want ? got.error().message : want.error().message);
-    if (!want) {
-      ++refused;
-      EXPECT_EQ(want.error().code, got.error().code);
-      EXPECT_EQ(want.error().message, got.error().message);
-      continue;
+    if (!got) ++refused;
+    if (got && got->has_value()) {
+      ++mapped;
+      const mapped_row& g = **got;
+      if (!g.warnings.empty()) ++warned;
+      if (g.move_delete_change) ++moves;
     }
-    ASSERT_EQ(want->has_value(), got->has_value());
-    if (!*want) continue;
-    ++mapped;
-    const oracle::old_mapped_row& w = **want;
-    const mapped_row& g = **got;
-    ASSERT_EQ(w.event.has_value(), g.event.has_value());
-    if (w.event) {
-      EXPECT_EQ(*w.event, *g.event);
-      EXPECT_EQ(core::encode(*w.event), core::encode(*g.event));
-    }
-    EXPECT_EQ(w.old_factory_id, g.old_factory_id);
-    EXPECT_EQ(w.is_public, g.is_public);
-    EXPECT_EQ(w.warnings, g.warnings);
-    if (!w.warnings.empty()) ++warned;
-    ASSERT_TRUE(w.change && g.change);
-    EXPECT_EQ(w.change->json, g.change->json);
-    EXPECT_EQ(w.change->schema, g.change->schema);
-    EXPECT_EQ(w.change->table, g.change->table);
-    EXPECT_EQ(w.change->type, g.change->type);
-    EXPECT_EQ(w.change->record, g.change->record());
-    EXPECT_EQ(w.change->old_record, g.change->old_record());
-    ASSERT_EQ(w.move_delete_change != nullptr, g.move_delete_change != nullptr);
-    if (w.move_delete_change) {
-      ++moves;
-      EXPECT_EQ(w.move_delete_change->json, g.move_delete_change->json);
-      EXPECT_EQ(w.move_delete_change->type, g.move_delete_change->type);
-      EXPECT_EQ(w.move_delete_change->record, g.move_delete_change->record());
-      EXPECT_EQ(w.move_delete_change->old_record, g.move_delete_change->old_record());
-    }
-    if (::testing::Test::HasFailure()) return;  // the first difference, not thousands
+    lines.push_back(outcome_line(got));
+    rows.push_back(describe(c));
   }
-  // The generator reaches every outcome, or the comparison proves little.
-  EXPECT_GT(mapped, 10000U);
-  EXPECT_GT(refused, 200U);
-  EXPECT_GT(moves, 100U);
-  EXPECT_GT(warned, 1000U);
+  if (std::getenv("RTCACHE_WRITE_MAPPING_GOLDEN") != nullptr) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    for (const auto& l : lines) out << l << '\n';
+    ASSERT_TRUE(out.good()) << path;
+    GTEST_SKIP() << "wrote " << path;
+  }
+  std::ifstream in(path, std::ios::binary);
+  ASSERT_TRUE(in.good()) << "missing " << path;
+  std::string line;
+  std::size_t n = 0;
+  while (std::getline(in, line)) {
+    ASSERT_LT(n, lines.size()) << path << " has more lines than rows";
+    ASSERT_EQ(line, lines[n]) << "row " << n << ": " << rows[n];
+    ++n;
+  }
+  EXPECT_EQ(n, lines.size()) << path << " has fewer lines than rows";
+  // The generator reaches every outcome, or the file pins little.
+  EXPECT_GT(mapped, 150U) << mapped;
+  EXPECT_GT(refused, 3U) << refused;
+  EXPECT_GT(moves, 1U) << moves;
+  EXPECT_GT(warned, 15U) << warned;
 }
 
 TEST(MappingEquivalence, OnePlanServesEveryRowOfItsRelationAsAFreshPlanWould) {
