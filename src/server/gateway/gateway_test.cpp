@@ -272,6 +272,15 @@ class GatewayTest : public ::testing::Test {
     return true;
   }
 
+  // Publishes 16 KiB messages to channel "flood" until a connection's send queue overflows (4008).
+  bool flood_until_overflow() {
+    const std::string payload = "\"" + std::string(16 * 1024, 'x') + "\"";
+    return wait_for([&] {
+      hub_.publish("flood", "big", payload);
+      return gw_->metrics().queue_overflow_closes_total.load() >= 1;
+    });
+  }
+
   http_answer post_events(std::string body, const std::string& token = service_token()) {
     return http_call(port_, http::verb::post, "/v1/events", std::move(body), {{"Authorization", "Bearer " + token}});
   }
@@ -528,12 +537,7 @@ TEST_F(GatewayTest, SendQueueOverflowClosesWith4008) {
   ws_client c(port_, ws_client::url(service_token()));
   ASSERT_EQ(join(c, "realtime:flood").at("payload").at("status"), "ok");
   // The client stops reading; the server keeps publishing until the queue bound trips.
-  const std::string payload = "\"" + std::string(16 * 1024, 'x') + "\"";
-  const bool tripped = wait_for([&] {
-    hub_.publish("flood", "big", payload);
-    return gw_->metrics().queue_overflow_closes_total.load() >= 1;
-  });
-  ASSERT_TRUE(tripped);
+  ASSERT_TRUE(flood_until_overflow());
   // Reading again drains what the kernel buffered, then the close frame arrives.
   for (int i = 0; i < 100000 && c.read().has_value(); ++i) {
   }
@@ -549,11 +553,7 @@ TEST_F(GatewayTest, OverflowCloseReachesAClientThatResumesReadingAfterTheCloseTi
   ws_client c(port_, ws_client::url(service_token()), 4096);
   ASSERT_TRUE(c.connected);
   ASSERT_EQ(join(c, "realtime:flood").at("payload").at("status"), "ok");
-  const std::string payload = "\"" + std::string(16 * 1024, 'x') + "\"";
-  ASSERT_TRUE(wait_for([&] {
-    hub_.publish("flood", "big", payload);
-    return gw_->metrics().queue_overflow_closes_total.load() >= 1;
-  }));
+  ASSERT_TRUE(flood_until_overflow());
   // Stay away for ten close timeouts: the write the server had in flight is stuck on this client's full
   // socket, and the close frame must wait for it rather than the socket being dropped.
   std::this_thread::sleep_for(10 * cfg.limits.close_timeout);
@@ -576,11 +576,7 @@ TEST_F(GatewayTest, OverflowedClientThatNeverReadsAgainIsDroppedByTheIdleTimeout
   ws_client c(port_, ws_client::url(service_token()), 4096);
   ASSERT_TRUE(c.connected);
   ASSERT_EQ(join(c, "realtime:flood").at("payload").at("status"), "ok");
-  const std::string payload = "\"" + std::string(16 * 1024, 'x') + "\"";
-  ASSERT_TRUE(wait_for([&] {
-    hub_.publish("flood", "big", payload);
-    return gw_->metrics().queue_overflow_closes_total.load() >= 1;
-  }));
+  ASSERT_TRUE(flood_until_overflow());
   // The client never reads again: the stuck write and the close frame behind it cannot finish, so the
   // socket is dropped once the idle timeout bounds the close.
   EXPECT_TRUE(wait_for([&] { return gw_->metrics().connections.load() == 0; }));

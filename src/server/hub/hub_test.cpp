@@ -381,14 +381,19 @@ TEST(Hub, PublishOptionsReachTheEncoderAndTheStoredMessage) {
   EXPECT_EQ(again.replay[0]->meta.factory_id, "f1");
 }
 
+// An encoder that throws while `fail` is true and frames "ok" otherwise.
+hub_encoder encoder_failing_while(const bool& fail) {
+  return [&fail](const hub_encode_request&) {
+    if (fail) throw std::runtime_error("encoder refused");
+    return hub_frames{"ok", "", ""};
+  };
+}
+
 TEST(Hub, EncoderFailureConsumesNoOffsetAndDeliversNothing) {
   bool fail = true;
   hub h(
       {},
-      [&](const hub_encode_request&) {
-        if (fail) throw std::runtime_error("encoder refused");
-        return hub_frames{"ok", "", ""};
-      },
+      encoder_failing_while(fail),
       counter_epochs("e"));
   auto r = std::make_shared<recorder>();
   auto join = h.subscribe("doc:wo:9", r);
@@ -469,10 +474,7 @@ TEST(Hub, BatchPropagatesAnEncoderFailureAndConsumesNoOffset) {
   bool fail = false;
   hub h(
       {},
-      [&](const hub_encode_request&) {
-        if (fail) throw std::runtime_error("encoder refused");
-        return hub_frames{"ok", "", ""};
-      },
+      encoder_failing_while(fail),
       counter_epochs("e"));
   auto r = std::make_shared<recorder>();
   auto join = h.subscribe("doc:wo:9", r);
