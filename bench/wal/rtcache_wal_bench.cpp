@@ -3,12 +3,15 @@
 //   (a) SELECT count(*) FROM pg_logical_slot_get_binary_changes('<pg slot>', ...)   timed
 //   (b) pg::source streaming '<rt slot>' over a replication connection -> hub_sink -> hub, with a subscriber on
 //       every channel the workload routes to, until the last commit is consumed                timed
+//   (d) the null consumer: '<null slot>' over the same kind of connection, read with the same libpq loop as
+//       (b) and thrown away: the most any replication consumer can receive here                timed
 // Exit status: 0 with figures printed, 1 on a harness error (never because of a figure), 2 on bad usage.
 #include "rtcache/core/channel_key.hpp"
 #include "rtcache/net/gateway_relay.hpp"
 #include "rtcache/net/hub.hpp"
 #include "rtcache/net/hub_sink.hpp"
 #include "rtcache/net/mapping_config.hpp"
+#include "rtcache/pg/pgoutput.hpp"
 #include "rtcache/pg/source.hpp"
 #include "wal_figures.hpp"
 
@@ -26,6 +29,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <poll.h>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -42,6 +46,7 @@ struct options {
   std::string mapping_path;
   std::string pg_slot = "bench_pg";
   std::string rt_slot = "bench_rt";
+  std::string null_slot;  // empty: (d) is not run
   std::string publication = "bench_pub";
   std::uint64_t expect_rows = 0;
   std::uint64_t transactions = 0;
@@ -54,7 +59,7 @@ struct options {
 [[noreturn]] void usage(const std::string& why) {
   std::cerr << "rtcache_wal_bench: " << why << "\n"
             << "usage: rtcache_wal_bench --conninfo STR --mapping FILE --expect-rows N [--transactions N]\n"
-            << "         [--pg-slot NAME] [--rt-slot NAME] [--publication NAME] [--doc TYPE:N ...]\n"
+            << "         [--pg-slot NAME] [--rt-slot NAME] [--null-slot NAME] [--publication NAME] [--doc TYPE:N ...]\n"
             << "         [--table SCHEMA.TABLE ...] [--factories N] [--timeout SECONDS]\n";
   std::exit(2);
 }
@@ -82,6 +87,8 @@ options parse_options(int argc, char** argv) {
       o.pg_slot = value();
     else if (arg == "--rt-slot")
       o.rt_slot = value();
+    else if (arg == "--null-slot")
+      o.null_slot = value();
     else if (arg == "--publication")
       o.publication = value();
     else if (arg == "--expect-rows")
@@ -323,6 +330,91 @@ bool measure_rtcache(const options& o, const rtcache::net::mapping_config& mappi
   return true;
 }
 
+// (d) The null consumer: a replication connection read exactly as pg::source reads it (PQgetCopyData without
+// blocking, poll() when libpq's buffer is empty, a standby status update every second and on request), with
+// each message thrown away after its type is read. It counts Insert/Update/Delete messages and stops at the
+// first Commit after expect_rows of them. Returns false on a harness error.
+bool measure_null(const options& o, wal_figures& f) {
+  namespace pg = rtcache::pg;
+  const auto start = steady::now();
+  const char* keys[] = {"dbname", "replication", nullptr};
+  const char* values[] = {o.conninfo.c_str(), "database", nullptr};
+  conn_ptr conn(PQconnectdbParams(keys, values, 1));
+  if (PQstatus(conn.get()) != CONNECTION_OK) {
+    std::cerr << "rtcache_wal_bench: null consumer: connect: " << PQerrorMessage(conn.get());
+    return false;
+  }
+  const long walsender = PQbackendPID(conn.get());
+  const auto walsender_before = process_cpu(walsender);
+  const auto cpu_before = thread_cpu();
+  const std::string sql = "START_REPLICATION SLOT \"" + o.null_slot + "\" LOGICAL 0/0 (proto_version '1', " +
+                          "publication_names " + quote_literal(conn.get(), "\"" + o.publication + "\"") + ")";
+  {
+    result_ptr r(PQexec(conn.get(), sql.c_str()));
+    if (PQresultStatus(r.get()) != PGRES_COPY_BOTH) {
+      std::cerr << "rtcache_wal_bench: null consumer: " << sql << ": " << PQerrorMessage(conn.get());
+      return false;
+    }
+  }
+  std::cout << "# (d) null consumer on slot " << o.null_slot << ": the loop of (b), messages thrown away\n";
+  pg::lsn received;
+  const auto send_status = [&] {
+    std::string msg = "r";
+    for (int i = 0; i < 3; ++i) {
+      for (int b = 7; b >= 0; --b) msg += static_cast<char>((received.value >> (8 * b)) & 0xFFU);
+    }
+    msg.append(9, '\0');  // client time (unused by the server) and no reply requested
+    return PQputCopyData(conn.get(), msg.data(), static_cast<int>(msg.size())) == 1 && PQflush(conn.get()) != -1;
+  };
+  std::uint64_t rows = 0;
+  auto next_status = steady::now() + std::chrono::seconds(1);
+  for (;;) {
+    if (steady::now() >= next_status) {
+      if (!send_status()) break;
+      next_status = steady::now() + std::chrono::seconds(1);
+    }
+    char* buffer = nullptr;
+    const int n = PQgetCopyData(conn.get(), &buffer, 1);
+    if (n == 0) {
+      pollfd fd{PQsocket(conn.get()), POLLIN, 0};
+      ::poll(&fd, 1, 1000);
+      if (PQconsumeInput(conn.get()) == 0) break;
+      if (steady::now() - start > o.timeout) break;
+      continue;
+    }
+    if (n < 0) break;
+    auto decoded = pg::decode_copy_data(std::string_view(buffer, static_cast<std::size_t>(n)));
+    bool done = false;
+    bool reply = false;
+    if (decoded) {
+      if (const auto* x = std::get_if<pg::xlog_data>(&*decoded)) {
+        received = x->wal_start;
+        const char type = x->payload.empty() ? '\0' : x->payload.front();
+        if (type == 'I' || type == 'U' || type == 'D') ++rows;
+        done = type == 'C' && rows >= o.expect_rows;
+      } else {
+        reply = std::get<pg::primary_keepalive>(*decoded).reply_requested;
+      }
+    }
+    PQfreemem(buffer);
+    if (!decoded) {
+      std::cerr << "rtcache_wal_bench: null consumer: " << decoded.error().message << "\n";
+      return false;
+    }
+    if (done) {
+      f.null_wall = steady::now() - start;
+      f.null_cpu = thread_cpu() - cpu_before;
+      f.null_walsender_cpu = process_cpu(walsender) - walsender_before;
+      f.null_rows = rows;
+      return true;
+    }
+    if (reply && !send_status()) break;
+  }
+  std::cerr << "rtcache_wal_bench: null consumer: stream ended after " << rows << " of " << o.expect_rows
+            << " rows: " << PQerrorMessage(conn.get());
+  return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -342,6 +434,7 @@ int main(int argc, char** argv) {
   f.transactions = o.transactions;
   if (!measure_pg(conn.get(), o, f)) return 1;
   if (!measure_rtcache(o, *mapping, conn.get(), f)) return 1;
+  if (!o.null_slot.empty() && !measure_null(o, f)) return 1;
   std::cout << rtcache::bench::format_figures(f);
   return 0;
 }

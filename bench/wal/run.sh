@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # WAL -> event throughput: starts a disposable PostgreSQL 15 (scripts/pg_cluster.sh), creates the mapped tables
-# (REPLICA IDENTITY FULL), the publication and two logical slots, writes the workload, then runs
+# (REPLICA IDENTITY FULL), the publication and four logical slots, writes the workload, then runs
 # rtcache_wal_bench, which measures in the same run (a) PostgreSQL's own pgoutput decoding of the workload
-# (pg_logical_slot_get_binary_changes on one slot) and (b) rtcache's pg::source streaming the other slot over a
-# replication connection into the hub, then (c) PostgreSQL's own streaming client, pg_recvlogical, on a third slot.
-# Prints one `name value unit` line per figure. Docs: docs/benchmarks-wal.md.
+# (pg_logical_slot_get_binary_changes on one slot), (b) rtcache's pg::source streaming another slot over a
+# replication connection into the hub and (d) a null consumer reading a third slot with the same loop and
+# discarding it (the ceiling any replication consumer meets here); then (c) PostgreSQL's own streaming client,
+# pg_recvlogical, on the fourth. Prints one `name value unit` line per figure. Docs: docs/benchmarks-wal.md.
 #
-#   bench/wal/run.sh [--quick] [--no-doc-subscribers]
+#   bench/wal/run.sh [--quick] [--tcp] [--no-doc-subscribers]
 #
 # RTCACHE_WAL_BENCH_BIN  the program (default build/release/bench/wal/rtcache_wal_bench)
 # RTCACHE_WAL_BENCH_WRAP a command prefix for the program, e.g. "perf record -g -o /tmp/wal.perf --"
 # --quick                ~15,000 row changes (seconds): the smoke run of the test command
+# --tcp                  replication connections over loopback TCP (127.0.0.1) instead of the cluster's unix
+#                        socket (the default: PostgreSQL's cheapest transport, as for a co-located server)
 # --no-doc-subscribers   nobody joins the doc: channels, so their messages are dropped unencoded (the hub's
 #                        rule); list:, factory: and the per-table record channels keep their subscriber
 # Exit status: non-zero only when the harness fails (cluster, SQL, program), never because of a figure.
@@ -20,11 +23,13 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 bench_bin=${RTCACHE_WAL_BENCH_BIN:-$root/build/release/bench/wal/rtcache_wal_bench}
 quick=0
 doc_subscribers=1
+transport=unix
 for a in "$@"; do
   case "$a" in
     --quick) quick=1 ;;
+    --tcp) transport=tcp ;;
     --no-doc-subscribers) doc_subscribers=0 ;;
-    *) echo "usage: $0 [--quick] [--no-doc-subscribers]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--quick] [--tcp] [--no-doc-subscribers]" >&2; exit 2 ;;
   esac
 done
 if [[ ! -x $bench_bin ]]; then
@@ -48,6 +53,9 @@ trap 'exit 130' INT TERM
 
 "$root/scripts/pg_cluster.sh" start "$cluster" >/dev/null
 conninfo=$(cat "$cluster/conninfo")
+# What the streaming paths connect with; the SQL decoding runs inside the server, so its transport is moot.
+stream_conninfo=$conninfo
+if [[ $transport == unix ]]; then stream_conninfo="host=$cluster port=$(cat "$cluster/port") dbname=rtcache user=rtcache"; fi
 sql() { PGOPTIONS="-c client_min_messages=warning" psql "$conninfo" -X -q -v ON_ERROR_STOP=1 -At "$@"; }
 
 sql -f "$root/bench/wal/workload.sql" >/dev/null
@@ -55,10 +63,11 @@ sql -f "$root/bench/wal/workload.sql" >/dev/null
 sql -c "SELECT pg_create_logical_replication_slot('bench_pg', 'pgoutput')" >/dev/null
 sql -c "SELECT pg_create_logical_replication_slot('bench_rt', 'pgoutput')" >/dev/null
 sql -c "SELECT pg_create_logical_replication_slot('bench_rx', 'pgoutput')" >/dev/null
+sql -c "SELECT pg_create_logical_replication_slot('bench_nl', 'pgoutput')" >/dev/null
 
 echo "# machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)," \
      "$(sql -c 'SHOW server_version' | cut -d' ' -f1) PostgreSQL," \
-     "load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
+     "load average $(cut -d' ' -f1-3 /proc/loadavg) at start, replication over $transport"
 start=$(date +%s.%N)
 sql -c "CALL bench_workload($n_wo, $n_pl, $factories, $small_tx, $bulk_tx, $move_tx, $delete_tx)" >/dev/null
 end=$(date +%s.%N)
@@ -72,8 +81,8 @@ wal=$(sql -c "SELECT pg_size_pretty(pg_current_wal_lsn() - confirmed_flush_lsn)
                FROM pg_replication_slots WHERE slot_name = 'bench_rt'")
 echo "# WAL to decode: $wal"
 
-${RTCACHE_WAL_BENCH_WRAP:-} "$bench_bin" --conninfo "$conninfo" --mapping "$root/bench/wal/mapping.toml" \
-  --pg-slot bench_pg --rt-slot bench_rt --publication bench_pub \
+${RTCACHE_WAL_BENCH_WRAP:-} "$bench_bin" --conninfo "$stream_conninfo" --mapping "$root/bench/wal/mapping.toml" \
+  --pg-slot bench_pg --rt-slot bench_rt --null-slot bench_nl --publication bench_pub \
   --expect-rows "$rows" --transactions "$txs" \
   --doc "wo:$((n_wo * doc_subscribers))" --doc "pl:$((n_pl * doc_subscribers))" --factories "$factories" \
   --table public.bench_wo --table public.bench_pl | tee "$cluster/figures"
@@ -84,7 +93,7 @@ ${RTCACHE_WAL_BENCH_WRAP:-} "$bench_bin" --conninfo "$conninfo" --mapping "$root
 endpos=$(sql -c "SELECT max(lsn) FROM pg_logical_slot_peek_binary_changes('bench_rx', NULL, NULL,
                    'proto_version', '1', 'publication_names', 'bench_pub')")
 rx_start=$(date +%s.%N)
-/usr/lib/postgresql/15/bin/pg_recvlogical -d "$conninfo" -S bench_rx --start --no-loop -s 1 -F 0 \
+/usr/lib/postgresql/15/bin/pg_recvlogical -d "$stream_conninfo" -S bench_rx --start --no-loop -s 1 -F 0 \
   --endpos="$endpos" -o proto_version=1 -o publication_names=bench_pub -f /dev/null
 rx_end=$(date +%s.%N)
 awk -v s="$rx_start" -v e="$rx_end" -v n="$rows" 'BEGIN {

@@ -37,6 +37,20 @@ double rate_ratio(const wal_figures& f) noexcept {
   return rt / pg;
 }
 
+double null_ratio(const wal_figures& f) noexcept {
+  const double pg = per_second(f.row_changes, f.pg_wall);
+  const double null = per_second(f.null_rows, f.null_wall);
+  if (pg <= 0.0 || null <= 0.0) return 0.0;
+  return null / pg;
+}
+
+double ceiling_ratio(const wal_figures& f) noexcept {
+  const double rt = per_second(f.rt_rows, f.rt_wall);
+  const double null = per_second(f.null_rows, f.null_wall);
+  if (rt <= 0.0 || null <= 0.0) return 0.0;
+  return rt / null;
+}
+
 std::string format_figures(const wal_figures& f) {
   std::string out;
   line(out, "workload_row_changes", f.row_changes, "changes");
@@ -55,7 +69,14 @@ std::string format_figures(const wal_figures& f) {
   line(out, "rtcache_events_without_subscriber", f.rt_dropped, "events");
   line(out, "rtcache_thread_cpu_seconds", seconds(f.rt_cpu), "s", 3);
   line(out, "walsender_cpu_seconds", seconds(f.walsender_cpu), "s", 3);
+  line(out, "null_consumer_rows", f.null_rows, "changes");
+  line(out, "null_consumer_seconds", seconds(f.null_wall), "s", 3);
+  line(out, "null_consumer_rate", per_second(f.null_rows, f.null_wall), "changes/s", 0);
+  line(out, "null_consumer_thread_cpu_seconds", seconds(f.null_cpu), "s", 3);
+  line(out, "null_consumer_walsender_cpu_seconds", seconds(f.null_walsender_cpu), "s", 3);
   line(out, "ratio_rtcache_to_pg", rate_ratio(f) * 100.0, "%", 1);
+  line(out, "ratio_null_consumer_to_pg", null_ratio(f) * 100.0, "%", 1);
+  line(out, "ratio_rtcache_to_null_consumer", ceiling_ratio(f) * 100.0, "%", 1);
   return out;
 }
 

@@ -1,5 +1,6 @@
 // The figures of the WAL -> event benchmark and how they are printed: rates from counts and durations, and
-// rtcache's rate as a fraction of PostgreSQL's own pgoutput decoding of the same changes. Pure; the driver
+// rtcache's rate as a fraction of PostgreSQL's own pgoutput decoding of the same changes and of what a
+// replication consumer that does nothing receives. Pure; the driver
 // (rtcache_wal_bench.cpp) measures, this decides what the numbers mean.
 #pragma once
 
@@ -25,6 +26,12 @@ struct wal_figures {
   std::uint64_t rt_dropped = 0;               // hub publishes without a subscriber (not encoded)
   std::chrono::nanoseconds rt_cpu{0};         // CPU time of the source's thread
   std::chrono::nanoseconds walsender_cpu{0};  // CPU time of the walsender serving it (0: unknown)
+  // (d) the null consumer: the same replication connection and read loop as (b), doing nothing with the
+  // messages. What PostgreSQL's streaming delivers when the consumer costs nothing: the ceiling of (b).
+  std::chrono::nanoseconds null_wall{0};           // from connect to the last commit received
+  std::uint64_t null_rows = 0;                     // Insert/Update/Delete messages received
+  std::chrono::nanoseconds null_cpu{0};            // CPU time of its thread
+  std::chrono::nanoseconds null_walsender_cpu{0};  // CPU time of the walsender serving it (0: unknown)
 };
 
 // count / seconds; 0 when the duration is not positive.
@@ -32,6 +39,13 @@ double per_second(std::uint64_t count, std::chrono::nanoseconds d) noexcept;
 
 // rtcache's row-change rate over PostgreSQL's (both over rt_wall and pg_wall); 0 when either is unknown.
 double rate_ratio(const wal_figures& f) noexcept;
+
+// The null consumer's row-change rate over PostgreSQL's; 0 when either is unknown.
+double null_ratio(const wal_figures& f) noexcept;
+
+// rtcache's row-change rate over the null consumer's: how close rtcache runs to the ceiling streaming
+// replication sets on this machine; 0 when either is unknown.
+double ceiling_ratio(const wal_figures& f) noexcept;
 
 // The `name value unit` lines the driver prints, one figure a line, in a fixed order.
 std::string format_figures(const wal_figures& f);

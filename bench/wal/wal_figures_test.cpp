@@ -21,6 +21,8 @@ wal_figures sample() {
   f.rt_wall = milliseconds(1'200);  // 250,000 changes/s
   f.rt_streaming = milliseconds(1'000);
   f.rt_events = 900'000;
+  f.null_rows = 300'000;
+  f.null_wall = milliseconds(1'000);  // 300,000 changes/s
   return f;
 }
 
@@ -46,6 +48,15 @@ TEST(WalFigures, RatioIsZeroWhenEitherSideIsUnmeasured) {
   EXPECT_DOUBLE_EQ(rate_ratio(f), 0.0);
 }
 
+TEST(WalFigures, NullConsumerIsComparedWithPostgresAndWithRtcache) {
+  EXPECT_DOUBLE_EQ(null_ratio(sample()), 0.6);
+  EXPECT_NEAR(ceiling_ratio(sample()), 250'000.0 / 300'000.0, 1e-12);
+  wal_figures f = sample();
+  f.null_wall = milliseconds(0);
+  EXPECT_DOUBLE_EQ(null_ratio(f), 0.0);
+  EXPECT_DOUBLE_EQ(ceiling_ratio(f), 0.0);
+}
+
 TEST(WalFigures, ReportPrintsBothRatesAndTheRatio) {
   const std::string report = format_figures(sample());
   EXPECT_NE(report.find("pg_decode_rate 500000 changes/s\n"), std::string::npos) << report;
@@ -54,6 +65,9 @@ TEST(WalFigures, ReportPrintsBothRatesAndTheRatio) {
   EXPECT_NE(report.find("rtcache_event_rate 750000 events/s\n"), std::string::npos) << report;
   EXPECT_NE(report.find("ratio_rtcache_to_pg 50.0 %\n"), std::string::npos) << report;
   EXPECT_NE(report.find("workload_row_changes 300000 changes\n"), std::string::npos) << report;
+  EXPECT_NE(report.find("null_consumer_rate 300000 changes/s\n"), std::string::npos) << report;
+  EXPECT_NE(report.find("ratio_null_consumer_to_pg 60.0 %\n"), std::string::npos) << report;
+  EXPECT_NE(report.find("ratio_rtcache_to_null_consumer 83.3 %\n"), std::string::npos) << report;
 }
 
 }  // namespace
