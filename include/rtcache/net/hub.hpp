@@ -41,13 +41,24 @@ hub_epoch_source counter_epochs(std::string prefix);
 // REQUIRES: thread-safe, non-blocking, monotonic.
 using hub_clock = std::function<std::chrono::steady_clock::time_point()>;
 
+// What each retained message's place in the retention order counts against hub_config::max_total_history_bytes,
+// on top of its hub_message::retained_bytes.
+inline constexpr std::size_t k_retention_entry_bytes = 32;
+
 struct hub_config {
-  // History bound per channel, by message count and by frame bytes (hub_frames::size_bytes). Overflow rule:
-  // after each publish the oldest messages are evicted until both bounds hold, so a message larger than
-  // max_history_bytes is delivered live but not retained. 0 disables history (only a resume at the
-  // current offset recovers).
+  // History bound per channel, by message count and by bytes (hub_message::retained_bytes: frames and
+  // attached records). Overflow rule: after each publish the oldest messages are evicted until both bounds
+  // hold, so a message larger than max_history_bytes is delivered live but not retained. 0 disables history
+  // (only a resume at the current offset recovers).
   std::size_t max_history_messages = 512;
   std::size_t max_history_bytes = 1 << 20;
+  // Bound on all histories together (active and idle channels), in the same bytes plus the bookkeeping of
+  // retention order (k_retention_entry_bytes per retained message, kept until its turn to be evicted even
+  // when its channel dropped it earlier). Overflow rule: after a publish that exceeds it,
+  // the messages retained longest ago, whatever their channel, are evicted oldest first until it holds; a
+  // resume older than an evicted message gets recovered:false, as past any other bound. Without it, every
+  // channel's own bound could be reached at once: 100,000 open documents x 1 MiB.
+  std::size_t max_total_history_bytes = std::size_t{256} << 20;
   // Linger (a channel whose last subscriber left stays, idle, with its epoch, offset and history, so that a
   // lone client that reconnects within this time resumes instead of getting recovered:false). Publishes to an
   // idle channel are accepted and appended to its history. An idle channel is freed by hub::sweep() once it
@@ -138,7 +149,7 @@ struct hub_publish_result {
 struct hub_metrics {
   std::uint64_t channels = 0;            // channels alive (with subscribers, being joined, or idle)
   std::uint64_t idle_channels = 0;       // channels without subscribers kept for their linger
-  std::uint64_t idle_history_bytes = 0;  // frame bytes held in idle channels' histories (max_idle_bytes)
+  std::uint64_t idle_history_bytes = 0;  // bytes held in idle channels' histories (max_idle_bytes)
   std::uint64_t channels_expired = 0;    // idle channels freed by sweep() after their linger
   std::uint64_t channels_evicted = 0;    // idle channels freed early by the max_idle_bytes budget
   std::uint64_t subscribers = 0;         // active subscriptions
@@ -146,7 +157,8 @@ struct hub_metrics {
   std::uint64_t messages_dropped = 0;    // publishes to a channel that did not exist
   std::uint64_t deliveries = 0;          // deliver() calls
   std::uint64_t history_messages = 0;    // messages held in all histories
-  std::uint64_t history_bytes = 0;       // frame bytes held in all histories
+  std::uint64_t history_bytes = 0;       // bytes (hub_message::retained_bytes) held in all histories
+  std::uint64_t history_evicted = 0;     // messages evicted by max_total_history_bytes
 };
 
 // Channel lifetime: a channel is created by its first subscribe. When its last subscriber leaves it lingers,
@@ -218,7 +230,15 @@ class hub {
     std::atomic<std::uint64_t> idle_history_bytes{0};
     std::atomic<std::uint64_t> channels_expired{0};
     std::atomic<std::uint64_t> channels_evicted{0};
+    std::atomic<std::uint64_t> history_evicted{0};
   };
+  // A retained message in the order of retention, for max_total_history_bytes. The channel may since have
+  // dropped the message under its own bounds, or closed: the entry is then stale and skipped when reached.
+  struct retained_entry {
+    std::shared_ptr<channel> ch;
+    std::uint64_t offset = 0;
+  };
+  class retention_order;  // hub.cpp: a ring of retained_entry
   struct idle_entry {
     std::shared_ptr<channel> ch;
     std::chrono::steady_clock::time_point since;
@@ -244,6 +264,13 @@ class hub {
   void enforce_idle_budget() noexcept;
   // Frees the idle channel registered under `seq` if it is still idle under that seq. No lock held on entry.
   bool free_idle(std::uint64_t seq, const std::shared_ptr<channel>& ch) noexcept;
+  // REQUIRES ch->mu held. Records a message just appended to ch's history in the retention order. Throws only
+  // bad_alloc, and then records nothing.
+  void retain_locked(const std::shared_ptr<channel>& ch, std::uint64_t offset);
+  // Evicts the messages retained longest ago while all histories exceed max_total_history_bytes. No lock
+  // held on entry.
+  void enforce_history_budget() noexcept;
+  bool over_history_budget_locked() const noexcept;  // REQUIRES retained_mu_ held
 
   // Constant after construction.
   hub_config config_;
@@ -259,6 +286,9 @@ class hub {
   // Guarded by idle_mu_: idle channels by the sequence number they went idle with (ascending = oldest first).
   std::map<std::uint64_t, idle_entry> idle_;
   std::uint64_t next_idle_seq_ = 1;
+  // Lock order: a channel's mu may be held while taking retained_mu_, never the reverse.
+  mutable std::mutex retained_mu_;
+  std::unique_ptr<retention_order> retained_;  // guarded by retained_mu_
   mutable counters counters_;
 };
 

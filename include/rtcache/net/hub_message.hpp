@@ -25,7 +25,7 @@ struct hub_frames {
   std::string v2_text;    // Phoenix vsn 2.0.0 text frame
   std::string v2_binary;  // Phoenix vsn 2.0.0 binary broadcast frame
 
-  // What this message costs the history bound: the frames' bytes (allocation overhead not counted).
+  // The frames' bytes (allocation overhead not counted).
   std::size_t size_bytes() const noexcept { return v1_text.size() + v2_text.size() + v2_binary.size(); }
 };
 
@@ -45,6 +45,9 @@ struct hub_message {
   // subscriber with postgres_changes bindings evaluates them against it and frames its own push (the ids
   // differ per channel, so that frame cannot be shared). Null for plain broadcasts and summaries.
   postgres_change_ptr change;
+  // What the message counts against the history bounds (hub_config): its frames' bytes plus the bytes its
+  // publisher declared for the attached record (hub_publish_options::attachment_bytes).
+  std::size_t retained_bytes = 0;
 };
 
 using hub_message_ptr = std::shared_ptr<const hub_message>;
@@ -70,6 +73,10 @@ struct hub_publish_options {
   const core::event* contract = nullptr;  // handed to the encoder (hub_encode_request::contract)
   bool raw_payload = false;               // handed to the encoder (hub_encode_request::raw_payload)
   postgres_change_ptr change{};           // stored as hub_message::change (shared, immutable)
+  // The memory `change` holds, counted with the frames against the history bounds while the message is
+  // retained (hub_message::retained_bytes). A record shared by several messages is counted by each: the
+  // bounds err on the side of holding less.
+  std::size_t attachment_bytes = 0;
   // false: the message is delivered live but not kept in the channel's history, and the history is emptied
   // (offsets stay contiguous: a later resume into it is not recovered). For channels nobody resumes, such
   // as the internal per-table postgres_changes topics, whose records the frame bytes would not account for.

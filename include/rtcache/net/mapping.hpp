@@ -111,6 +111,12 @@ struct postgres_change {
   const boost::json::object& record() const;      // empty for DELETE
   const boost::json::object& old_record() const;  // empty for INSERT
 
+  // The memory this record holds for as long as it is retained (hub_publish_options::attachment_bytes),
+  // without the objects above, which only a filter evaluation builds.
+  std::size_t retained_bytes() const noexcept {
+    return sizeof(postgres_change) + json.capacity() + entries_.capacity();
+  }
+
  private:
   friend class row_mapper;  // mapping.cpp: fills the fields below
   void build_objects() const;

@@ -322,9 +322,10 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
         else if (k == "linger_ms") {
           if (auto v = rd.integer<std::int64_t>(node, path, 0, k_max_ms)) into.hub.linger = std::chrono::milliseconds(*v);
         } else if (k == "max_idle_bytes") size(into.hub.max_idle_bytes, 0, k_max_bytes);
+        else if (k == "max_total_history_bytes") size(into.hub.max_total_history_bytes, 0, k_max_bytes);
         else if (k == "sweep_interval_ms") ms(into.gateway.sweep_interval);
-        else rd.problem(node, path, "unknown key (known: max_history_messages, max_history_bytes, shards, linger_ms, "
-                                    "max_idle_bytes, sweep_interval_ms)");
+        else rd.problem(node, path, "unknown key (known: max_history_messages, max_history_bytes, "
+                                    "max_total_history_bytes, shards, linger_ms, max_idle_bytes, sweep_interval_ms)");
       } else if (section_name == "contract") {
         if (k == "doc_types") {
           const auto* arr = node.as_array();

@@ -138,6 +138,7 @@ status_interval_ms = 250
 [hub]
 linger_ms = 5000
 max_idle_bytes = 4096
+max_total_history_bytes = 8388608
 )",
                    "m.toml", c, problems);
   ASSERT_TRUE(problems.empty()) << problems.front().where << ": " << problems.front().message;
@@ -155,6 +156,7 @@ max_idle_bytes = 4096
   EXPECT_EQ(c.postgres.status_interval, std::chrono::milliseconds(250));
   EXPECT_EQ(c.hub.linger, std::chrono::milliseconds(5000));
   EXPECT_EQ(c.hub.max_idle_bytes, 4096U);
+  EXPECT_EQ(c.hub.max_total_history_bytes, 8388608U);
 }
 
 TEST(GatewayConfig, MappingErrorsAreProblemsWithTheirFilePosition) {

@@ -41,6 +41,7 @@ void hub_sink::publish(routed_rows rows) {
     o.factory_id = m.event->factory_id;
     o.contract = m.event.get();
     o.change = m.change;
+    o.attachment_bytes = m.change ? m.change->retained_bytes() : 0;
     try {
       deliveries += batch.publish(m.channel.format(), k_invalidate_event, encoded, o).subscribers;
     } catch (const core::error_exception&) {

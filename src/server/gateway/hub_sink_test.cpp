@@ -62,6 +62,23 @@ TEST_F(HubSinkTest, ContractMessagesAreInvalidateBroadcastsCarryingTheirRecordAn
   EXPECT_EQ(sink_.metrics().messages, 2U);
 }
 
+TEST_F(HubSinkTest, ARetainedContractMessageCountsItsRecordAgainstTheHistoryBounds) {
+  auto d = hub_.subscribe("doc:wo:123", std::make_shared<recorder>());
+  auto l = hub_.subscribe("list:wo:f1", std::make_shared<recorder>());
+  sink_.publish(routed(*mapping_, wo_change(row_kind::update, "123", "f1", "done")));
+  const auto doc = hub_.subscribe("doc:wo:123", std::make_shared<recorder>(), d.position).replay;
+  const auto list = hub_.subscribe("list:wo:f1", std::make_shared<recorder>(), l.position).replay;
+  ASSERT_EQ(doc.size(), 1U);
+  ASSERT_EQ(list.size(), 1U);
+  ASSERT_TRUE(doc[0]->change);
+  const std::size_t record = doc[0]->change->retained_bytes();
+  EXPECT_GT(record, doc[0]->change->json.size());
+  // Both messages of the row hold the record, and each counts it with its frames.
+  EXPECT_EQ(doc[0]->retained_bytes, doc[0]->frames.size_bytes() + record);
+  EXPECT_EQ(list[0]->retained_bytes, list[0]->frames.size_bytes() + record);
+  EXPECT_EQ(hub_.metrics().history_bytes, doc[0]->retained_bytes + list[0]->retained_bytes);
+}
+
 TEST_F(HubSinkTest, RecordsGoToTheirTablesChannelWithTheRowsFactoryNoFramesAndNoHistory) {
   auto wo = std::make_shared<recorder>();
   auto ann = std::make_shared<recorder>();

@@ -65,9 +65,12 @@ std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h, cons
          h.messages_dropped);
   metric(out, "hub_deliveries_total", "counter", "Hub deliveries to subscriptions.", h.deliveries);
   metric(out, "hub_history_messages", "gauge", "Messages held in channel histories.", h.history_messages);
-  metric(out, "hub_history_bytes", "gauge", "Frame bytes held in channel histories.", h.history_bytes);
+  metric(out, "hub_history_bytes", "gauge", "Bytes (frames and attached records) held in channel histories.",
+         h.history_bytes);
+  metric(out, "hub_history_evicted_total", "counter",
+         "Retained messages evicted by the budget over all histories (max_total_history_bytes).", h.history_evicted);
   metric(out, "hub_idle_channels", "gauge", "Channels without subscribers kept for their linger.", h.idle_channels);
-  metric(out, "hub_idle_history_bytes", "gauge", "Frame bytes held in idle channels' histories.",
+  metric(out, "hub_idle_history_bytes", "gauge", "Bytes held in idle channels' histories.",
          h.idle_history_bytes);
   metric(out, "hub_channels_expired_total", "counter", "Idle channels freed after their linger.", h.channels_expired);
   metric(out, "hub_channels_evicted_total", "counter", "Idle channels freed early by the idle byte budget.",

@@ -38,11 +38,14 @@ TEST(PrometheusText, HubLingerGaugesAreExposed) {
   h.idle_history_bytes = 1024;
   h.channels_expired = 9;
   h.channels_evicted = 2;
+  h.history_evicted = 17;
   const std::string text = prometheus_text(g, h);
   EXPECT_NE(text.find("rtcache_hub_idle_channels 4\n"), std::string::npos);
   EXPECT_NE(text.find("rtcache_hub_idle_history_bytes 1024\n"), std::string::npos);
   EXPECT_NE(text.find("rtcache_hub_channels_expired_total 9\n"), std::string::npos);
   EXPECT_NE(text.find("rtcache_hub_channels_evicted_total 2\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE rtcache_hub_history_evicted_total counter\nrtcache_hub_history_evicted_total 17\n"),
+            std::string::npos);
 }
 
 }  // namespace

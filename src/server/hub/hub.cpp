@@ -18,53 +18,54 @@ namespace rtcache::net {
 
 namespace detail {
 
+// A FIFO over a power-of-two slot array, empty (no allocation) until the first push, then doubled as needed
+// from 4 slots. Channel histories use it: a std::deque cost ~580 bytes at its first push, which each of many
+// small channels (one doc: channel per document) paid, plus a block allocation and free every 32 messages of
+// a full channel; the ring allocates only when it grows. So does the hub's retention order.
+template <class T>
+class ring {
+ public:
+  bool empty() const noexcept { return size_ == 0; }
+  std::size_t size() const noexcept { return size_; }
+  // REQUIRES: i < size(). 0 is the oldest.
+  const T& operator[](std::size_t i) const noexcept { return slots_[(head_ + i) & (slots_.size() - 1)]; }
+  // REQUIRES for front, back and take_front: !empty().
+  const T& front() const noexcept { return (*this)[0]; }
+  const T& back() const noexcept { return (*this)[size_ - 1]; }
+  T take_front() noexcept {
+    T m = std::move(slots_[head_]);
+    head_ = (head_ + 1) & (slots_.size() - 1);
+    --size_;
+    return m;
+  }
+  // Throws only bad_alloc, and then changes nothing.
+  void push_back(T m) {
+    if (size_ == slots_.size()) grow();
+    slots_[(head_ + size_) & (slots_.size() - 1)] = std::move(m);
+    ++size_;
+  }
+  // Hands every element (and the slot array) over to `into`, destroyed by the caller outside any lock;
+  // empty after. REQUIRES: `into` is empty.
+  void move_into(std::vector<T>& into) noexcept {
+    into.swap(slots_);
+    head_ = 0;
+    size_ = 0;
+  }
+
+ private:
+  void grow() {
+    std::vector<T> bigger(std::max<std::size_t>(4, slots_.size() * 2));
+    for (std::size_t i = 0; i < size_; ++i) bigger[i] = std::move(slots_[(head_ + i) & (slots_.size() - 1)]);
+    slots_.swap(bigger);
+    head_ = 0;
+  }
+
+  std::vector<T> slots_;  // size 0 or a power of two
+  std::size_t head_ = 0;
+  std::size_t size_ = 0;
+};
+
 struct hub_channel {
-  // The history: a ring over a power-of-two slot array, empty (no allocation) until the first retained
-  // message, then doubled as needed from 4 slots. A std::deque cost ~580 bytes at its first push, which each
-  // of many small channels (one doc: channel per document) paid, plus a block allocation and free every 32
-  // messages of a full channel; the ring allocates only when it grows.
-  class ring_history {
-   public:
-    bool empty() const noexcept { return size_ == 0; }
-    std::size_t size() const noexcept { return size_; }
-    // REQUIRES: i < size(). 0 is the oldest.
-    const hub_message_ptr& operator[](std::size_t i) const noexcept { return slots_[(head_ + i) & (slots_.size() - 1)]; }
-    // REQUIRES for front, back and take_front: !empty().
-    const hub_message_ptr& front() const noexcept { return (*this)[0]; }
-    const hub_message_ptr& back() const noexcept { return (*this)[size_ - 1]; }
-    hub_message_ptr take_front() noexcept {
-      hub_message_ptr m = std::move(slots_[head_]);
-      head_ = (head_ + 1) & (slots_.size() - 1);
-      --size_;
-      return m;
-    }
-    // Throws only bad_alloc, and then changes nothing.
-    void push_back(hub_message_ptr m) {
-      if (size_ == slots_.size()) grow();
-      slots_[(head_ + size_) & (slots_.size() - 1)] = std::move(m);
-      ++size_;
-    }
-    // Hands every message (and the slot array) over to `into`, destroyed by the caller outside the channel
-    // lock; empty after. REQUIRES: `into` is empty.
-    void move_into(std::vector<hub_message_ptr>& into) noexcept {
-      into.swap(slots_);
-      head_ = 0;
-      size_ = 0;
-    }
-
-   private:
-    void grow() {
-      std::vector<hub_message_ptr> bigger(std::max<std::size_t>(4, slots_.size() * 2));
-      for (std::size_t i = 0; i < size_; ++i) bigger[i] = std::move(slots_[(head_ + i) & (slots_.size() - 1)]);
-      slots_.swap(bigger);
-      head_ = 0;
-    }
-
-    std::vector<hub_message_ptr> slots_;  // size 0 or a power of two
-    std::size_t head_ = 0;
-    std::size_t size_ = 0;
-  };
-
   hub_channel(std::string channel_name, std::string channel_epoch)
       : name(std::move(channel_name)), epoch(std::move(channel_epoch)) {}
 
@@ -83,7 +84,7 @@ struct hub_channel {
   std::atomic<bool> closed{false};
   // Guarded by mu.
   std::uint64_t offset = 0;
-  ring_history history;  // contiguous offsets; when non-empty, back()->offset == offset
+  ring<hub_message_ptr> history;  // contiguous offsets; when non-empty, back()->offset == offset
   std::size_t history_bytes = 0;
   std::uint64_t idle_seq = 0;  // non-zero while idle (no subscribers, lingering): its key in hub::idle_
   // Fan-out order is unspecified. Most channels have one subscriber (a document a client has open), held
@@ -93,6 +94,10 @@ struct hub_channel {
 };
 
 }  // namespace detail
+
+class hub::retention_order : public detail::ring<retained_entry> {
+  static_assert(sizeof(retained_entry) <= k_retention_entry_bytes);
+};
 
 namespace {
 
@@ -174,7 +179,8 @@ hub::hub(hub_config config, hub_encoder encoder, hub_epoch_source epochs, hub_cl
       epochs_(std::move(epochs)),
       shard_mask_(std::bit_ceil(std::max<std::size_t>(config.shards, 1)) - 1),
       shards_(std::make_unique<shard[]>(shard_mask_ + 1)),
-      clock_(clock ? std::move(clock) : hub_clock([] { return std::chrono::steady_clock::now(); })) {
+      clock_(clock ? std::move(clock) : hub_clock([] { return std::chrono::steady_clock::now(); })),
+      retained_(std::make_unique<retention_order>()) {
   assert(encoder_ && "hub needs an encoder");
   assert(epochs_ && "hub needs an epoch source");
   config_.shards = shard_mask_ + 1;
@@ -445,10 +451,12 @@ hub_publish_result hub::publish_on(std::shared_ptr<channel>& ch, bool cached, st
   hub_message_ptr message;
   {
     callback_scope scope;
-    message = std::make_shared<const hub_message>(hub_message{
-        offset,
-        encoder_(hub_encode_request{ch->name, offset, event, payload_json, options.contract, options.raw_payload}),
-        hub_message_meta{std::string(options.factory_id), options.origin}, options.change});
+    hub_frames frames =
+        encoder_(hub_encode_request{ch->name, offset, event, payload_json, options.contract, options.raw_payload});
+    const std::size_t retained_bytes = frames.size_bytes() + options.attachment_bytes;
+    message = std::make_shared<const hub_message>(hub_message{offset, std::move(frames),
+                                                              hub_message_meta{std::string(options.factory_id), options.origin},
+                                                              options.change, retained_bytes});
   }
   std::uint64_t added_messages = 0;
   std::uint64_t added_bytes = 0;
@@ -457,7 +465,7 @@ hub_publish_result hub::publish_on(std::shared_ptr<channel>& ch, bool cached, st
   // Takes the oldest retained message out of the history, to be destroyed after the lock.
   const auto evict_oldest = [&]() noexcept {
     hub_message_ptr m = ch->history.take_front();
-    const std::size_t b = m->frames.size_bytes();
+    const std::size_t b = m->retained_bytes;
     ch->history_bytes -= b;
     evicted_bytes += b;
     ++evicted_messages;
@@ -468,12 +476,14 @@ hub_publish_result hub::publish_on(std::shared_ptr<channel>& ch, bool cached, st
     }
   };
   if (options.retain) {
-    const std::size_t bytes = message->frames.size_bytes();
-    // A history at its message bound makes room first, so that the ring never grows past the bound (its
-    // capacity stays bit_ceil(max_history_messages)) and the push below cannot throw.
+    const std::size_t bytes = message->retained_bytes;
+    // Recorded in the retention order first: the only steps that may throw come before any change to the
+    // channel. A history at its message bound then makes room first, so that the ring never grows past the
+    // bound (its capacity stays bit_ceil(max_history_messages)) and the push below cannot throw either.
     const bool at_bound =
         config_.max_history_messages != 0 && ch->history.size() >= config_.max_history_messages;
-    if (!at_bound) ch->history.push_back(message);  // the only step that may throw; nothing has changed yet
+    retain_locked(ch, offset);
+    if (!at_bound) ch->history.push_back(message);  // if it throws, the entry above is stale: skipped when reached
     if (at_bound) {
       evict_oldest();
       ch->history.push_back(message);  // a slot is free: no allocation
@@ -510,7 +520,44 @@ hub_publish_result hub::publish_on(std::shared_ptr<channel>& ch, bool cached, st
   counters_.deliveries.fetch_add(delivered, std::memory_order_relaxed);
   lock.unlock();
   if (idle) enforce_idle_budget();
+  if (options.retain) enforce_history_budget();
   return {offset, delivered};
+}
+
+void hub::retain_locked(const std::shared_ptr<channel>& ch, std::uint64_t offset) {
+  std::lock_guard lock(retained_mu_);
+  retained_->push_back(retained_entry{ch, offset});
+}
+
+bool hub::over_history_budget_locked() const noexcept {
+  const std::uint64_t bytes = counters_.history_bytes.load(std::memory_order_relaxed) +
+                              retained_->size() * k_retention_entry_bytes;
+  return !retained_->empty() && bytes > config_.max_total_history_bytes;
+}
+
+void hub::enforce_history_budget() noexcept {
+  for (;;) {
+    retained_entry oldest;
+    {
+      std::lock_guard lock(retained_mu_);
+      if (!over_history_budget_locked()) return;
+      oldest = retained_->take_front();
+    }
+    hub_message_ptr evicted;  // destroyed after the channel lock, as is `oldest`
+    std::lock_guard lock(oldest.ch->mu);
+    channel& ch = *oldest.ch;
+    // Retention order follows each channel's offsets, so a message still held is at the front of its history;
+    // a front with a greater offset means this one was dropped already (the channel's own bounds, an
+    // unretained publish, the channel closed).
+    if (ch.history.empty() || ch.history.front()->offset != oldest.offset) continue;
+    evicted = ch.history.take_front();
+    const std::size_t b = evicted->retained_bytes;
+    ch.history_bytes -= b;
+    counters_.history_messages.fetch_sub(1, std::memory_order_relaxed);
+    counters_.history_bytes.fetch_sub(b, std::memory_order_relaxed);
+    if (ch.idle_seq != 0) counters_.idle_history_bytes.fetch_sub(b, std::memory_order_relaxed);
+    counters_.history_evicted.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 std::optional<hub_position> hub::position(std::string_view name) const {
@@ -535,6 +582,7 @@ hub_metrics hub::metrics() const noexcept {
   m.idle_history_bytes = counters_.idle_history_bytes.load(std::memory_order_relaxed);
   m.channels_expired = counters_.channels_expired.load(std::memory_order_relaxed);
   m.channels_evicted = counters_.channels_evicted.load(std::memory_order_relaxed);
+  m.history_evicted = counters_.history_evicted.load(std::memory_order_relaxed);
   return m;
 }
 

@@ -304,6 +304,119 @@ TEST_F(NoHistory, ZeroHistoryRecoversOnlyAtTheCurrentOffset) {
   EXPECT_TRUE(hub_.subscribe("doc:wo:7", std::make_shared<recorder>(), hub_position{epoch, 3}).recovered);
 }
 
+// ---- max_total_history_bytes: one bound over every channel's history ----
+
+// Room for exactly `messages` retained messages of `payload_bytes` each, bookkeeping included.
+hub_config total_budget(std::size_t messages, std::size_t payload_bytes) {
+  hub_config c = no_linger();
+  c.max_total_history_bytes = messages * (payload_bytes + k_retention_entry_bytes);
+  return c;
+}
+
+class TotalHistoryBudget : public HubTest {
+ protected:
+  TotalHistoryBudget() : HubTest(total_budget(3, 100)) {}
+
+  // Whether a client that saw `offset` of `channel` in `epoch` could resume without a refetch.
+  bool resumable(std::string_view channel, const std::string& epoch, std::uint64_t offset) {
+    return hub_.subscribe(channel, std::make_shared<recorder>(), hub_position{epoch, offset}).recovered;
+  }
+};
+
+TEST_F(TotalHistoryBudget, EvictsTheMessageRetainedLongestAgoWhateverItsChannel) {
+  auto a = hub_.subscribe("doc:wo:1", std::make_shared<recorder>());
+  auto b = hub_.subscribe("doc:wo:2", std::make_shared<recorder>());
+  auto c = hub_.subscribe("list:wo:f1", std::make_shared<recorder>());
+  publish_n("doc:wo:1", 1, payload(100));
+  publish_n("doc:wo:2", 1, payload(100));
+  publish_n("list:wo:f1", 1, payload(100));
+  EXPECT_EQ(hub_.metrics().history_messages, 3U);  // exactly the budget
+  EXPECT_EQ(hub_.metrics().history_evicted, 0U);
+
+  publish_n("doc:wo:2", 1, payload(100));  // one over: doc:wo:1's message is the oldest
+  auto m = hub_.metrics();
+  EXPECT_EQ(m.history_messages, 3U);
+  EXPECT_EQ(m.history_bytes, 300U);
+  EXPECT_EQ(m.history_evicted, 1U);
+  EXPECT_FALSE(resumable("doc:wo:1", a.position.epoch, 0));  // never a partial replay
+  EXPECT_TRUE(resumable("doc:wo:1", a.position.epoch, 1));
+  EXPECT_TRUE(resumable("doc:wo:2", b.position.epoch, 0));
+
+  publish_n("list:wo:f1", 1, payload(100));  // next oldest: doc:wo:2's first message
+  EXPECT_FALSE(resumable("doc:wo:2", b.position.epoch, 0));
+  auto join = hub_.subscribe("doc:wo:2", std::make_shared<recorder>(), hub_position{b.position.epoch, 1});
+  ASSERT_TRUE(join.recovered);
+  EXPECT_EQ(offsets_of(join.replay), range(2, 2));
+  EXPECT_TRUE(resumable("list:wo:f1", c.position.epoch, 0));
+  EXPECT_EQ(hub_.metrics().history_evicted, 2U);
+}
+
+TEST_F(TotalHistoryBudget, EveryMessageIsDeliveredLiveWhateverIsEvicted) {
+  auto r = std::make_shared<recorder>();
+  auto keeper = hub_.subscribe("doc:wo:1", r);
+  publish_n("doc:wo:1", 50, payload(100));
+  EXPECT_EQ(r->seen(), range(1, 50));
+  EXPECT_EQ(hub_.metrics().history_messages, 3U);
+  EXPECT_EQ(hub_.metrics().history_evicted, 47U);
+  auto join = hub_.subscribe("doc:wo:1", std::make_shared<recorder>(), hub_position{keeper.position.epoch, 47});
+  ASSERT_TRUE(join.recovered);
+  EXPECT_EQ(offsets_of(join.replay), range(48, 50));
+}
+
+// A message its own channel already dropped leaves its place in the retention order behind; that place
+// still counts (it is memory), and when its turn comes it is discarded without evicting anything newer.
+TEST(HubTotalHistoryBudget, PlacesOfMessagesTheirChannelDroppedCountAndEvictNothingNewer) {
+  counting_encoder encoder;
+  hub_config config = no_linger();
+  config.max_history_messages = 1;
+  // Two live messages of 100 bytes and their places: 264. A third place, stale, puts it over.
+  config.max_total_history_bytes = 2 * (100 + k_retention_entry_bytes);
+  hub h(config, encoder.get(), counter_epochs("e"));
+  auto a = h.subscribe("doc:wo:1", std::make_shared<recorder>());
+  auto b = h.subscribe("doc:wo:2", std::make_shared<recorder>());
+  ASSERT_TRUE(h.publish("doc:wo:1", "invalidate", payload(100)).accepted());
+  ASSERT_TRUE(h.publish("doc:wo:1", "invalidate", payload(100)).accepted());  // drops doc:wo:1's first
+  ASSERT_TRUE(h.publish("doc:wo:2", "invalidate", payload(100)).accepted());  // 296: the stale place goes
+  const auto m = h.metrics();
+  EXPECT_EQ(m.history_messages, 2U);
+  EXPECT_EQ(m.history_evicted, 0U);
+  EXPECT_TRUE(h.subscribe("doc:wo:1", std::make_shared<recorder>(), hub_position{a.position.epoch, 1}).recovered);
+  EXPECT_TRUE(h.subscribe("doc:wo:2", std::make_shared<recorder>(), hub_position{b.position.epoch, 0}).recovered);
+}
+
+// A channel whose own bound drops a message at every publish cannot grow the retention order without bound
+// behind an old message of a quiet channel: the places count, and the old message is evicted in its turn.
+TEST(HubTotalHistoryBudget, AHotChannelAtItsOwnBoundCannotGrowTheBookkeepingForever) {
+  counting_encoder encoder;
+  hub_config config = no_linger();
+  config.max_history_messages = 1;
+  config.max_total_history_bytes = 4096;
+  hub h(config, encoder.get(), counter_epochs("e"));
+  auto quiet = h.subscribe("doc:wo:1", std::make_shared<recorder>());
+  auto hot = h.subscribe("list:wo:f1", std::make_shared<recorder>());
+  ASSERT_TRUE(h.publish("doc:wo:1", "invalidate", "{}").accepted());
+  for (int i = 0; i < 10'000; ++i) ASSERT_TRUE(h.publish("list:wo:f1", "invalidate", "{}").accepted());
+  EXPECT_FALSE(
+      h.subscribe("doc:wo:1", std::make_shared<recorder>(), hub_position{quiet.position.epoch, 0}).recovered);
+  EXPECT_EQ(h.metrics().history_evicted, 1U);
+  EXPECT_EQ(h.metrics().history_messages, 1U);  // the hot channel's last
+}
+
+TEST(HubTotalHistoryBudget, AttachedRecordBytesCountWithTheFrames) {
+  counting_encoder encoder;
+  hub_config config = no_linger();
+  config.max_total_history_bytes = 2 * (10 + 90 + k_retention_entry_bytes);
+  hub h(config, encoder.get(), counter_epochs("e"));
+  auto a = h.subscribe("doc:wo:1", std::make_shared<recorder>());
+  hub_publish_options o;
+  o.attachment_bytes = 90;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(h.publish("doc:wo:1", "invalidate", payload(10), o).accepted());
+  const auto m = h.metrics();
+  EXPECT_EQ(m.history_messages, 2U);
+  EXPECT_EQ(m.history_bytes, 200U);
+  EXPECT_EQ(m.history_evicted, 1U);
+}
+
 TEST_F(HubTest, EncodesOncePerPublishNotPerSubscriber) {
   std::vector<std::shared_ptr<recorder>> rs;
   std::vector<hub_join> joins;
@@ -688,10 +801,12 @@ struct race_config {
   std::size_t shards;
   std::size_t history;
   int batch = 0;  // publishes per hub_batch (its remembered channels are freed and recreated under it); 0: none
+  std::size_t total = hub_config{}.max_total_history_bytes;  // max_total_history_bytes
 };
 
 void PrintTo(const race_config& c, std::ostream* os) {
-  *os << "{shards " << c.shards << ", history " << c.history << ", batch " << c.batch << "}";
+  *os << "{shards " << c.shards << ", history " << c.history << ", batch " << c.batch << ", total " << c.total
+      << "}";
 }
 
 class HubRace : public ::testing::TestWithParam<race_config> {};
@@ -706,6 +821,7 @@ TEST_P(HubRace, PublishersAndChurningSubscribersSeeGapFreeOrderedStreams) {
   hub_config config = no_linger();
   config.shards = GetParam().shards;
   config.max_history_messages = GetParam().history;
+  config.max_total_history_bytes = GetParam().total;
   counting_encoder encoder;
   hub h(config, encoder.get(), counter_epochs("e"));
 
@@ -798,12 +914,15 @@ TEST_P(HubRace, PublishersAndChurningSubscribersSeeGapFreeOrderedStreams) {
 
 INSTANTIATE_TEST_SUITE_P(Shards, HubRace,
                          ::testing::Values(race_config{1, 16}, race_config{64, 16}, race_config{64, 4096},
-                                           race_config{1, 16, 50}, race_config{64, 4096, 500}),
+                                           race_config{1, 16, 50}, race_config{64, 4096, 500},
+                                           race_config{64, 4096, 0, 40 * (7 + k_retention_entry_bytes)}),
                          [](const ::testing::TestParamInfo<race_config>& param_info) {
-                           return "shards" + std::to_string(param_info.param.shards) + "_history" +
-                                  std::to_string(param_info.param.history) +
-                                  (param_info.param.batch == 0 ? std::string()
-                                                               : "_batch" + std::to_string(param_info.param.batch));
+                           const race_config& c = param_info.param;
+                           return "shards" + std::to_string(c.shards) + "_history" + std::to_string(c.history) +
+                                  (c.batch == 0 ? std::string() : "_batch" + std::to_string(c.batch)) +
+                                  (c.total == hub_config{}.max_total_history_bytes
+                                       ? std::string()
+                                       : "_total" + std::to_string(c.total));
                          });
 
 // Joins racing with a single fast publisher on one channel: each join is atomic with respect to publishes,
@@ -968,6 +1087,29 @@ TEST_F(LingerBudgetTest, IdleHistoriesOverTheByteBudgetEvictTheOldestIdleChannel
   EXPECT_FALSE(hub_.position("doc:wo:2").has_value());
   EXPECT_FALSE(hub_.position("doc:wo:3").has_value());
   EXPECT_EQ(hub_.metrics().idle_history_bytes, 0U);
+}
+
+TEST(HubTotalHistoryBudgetLinger, EvictingFromAnIdleChannelLowersTheIdleBytes) {
+  manual_clock clock;
+  counting_encoder encoder;
+  hub_config config = lingering(std::chrono::seconds(120));
+  config.max_total_history_bytes = 2 * (100 + k_retention_entry_bytes);
+  hub h(config, encoder.get(), counter_epochs("e"), clock.get());
+  auto idle = h.subscribe("doc:wo:1", std::make_shared<recorder>());
+  ASSERT_TRUE(h.publish("doc:wo:1", "invalidate", payload(100)).accepted());
+  const std::string epoch = idle.position.epoch;
+  idle.subscription.unsubscribe();
+  EXPECT_EQ(h.metrics().idle_history_bytes, 100U);
+  auto live = h.subscribe("doc:wo:2", std::make_shared<recorder>());
+  ASSERT_TRUE(h.publish("doc:wo:2", "invalidate", payload(100)).accepted());
+  ASSERT_TRUE(h.publish("doc:wo:2", "invalidate", payload(100)).accepted());  // the idle channel's message goes
+  const auto m = h.metrics();
+  EXPECT_EQ(m.idle_history_bytes, 0U);
+  EXPECT_EQ(m.idle_channels, 1U);  // the channel itself lingers, with its epoch and offset
+  EXPECT_EQ(m.history_evicted, 1U);
+  auto back = h.subscribe("doc:wo:1", std::make_shared<recorder>(), hub_position{epoch, 1});
+  EXPECT_TRUE(back.recovered);  // nothing was missed after offset 1
+  EXPECT_FALSE(h.subscribe("doc:wo:1", std::make_shared<recorder>(), hub_position{epoch, 0}).recovered);
 }
 
 TEST_F(LingerTest, UnretainedPublishEmptiesTheHistoryAndIsDeliveredLive) {
