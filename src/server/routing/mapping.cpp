@@ -82,6 +82,7 @@ class row_mapper {
     auto pc = std::make_shared<postgres_change>();
     pc->plan_ = plan_;
     start_change(*pc, change_kind());
+    pc->entries_.reserve(row_entry_bytes());
     if (c_.kind != row_kind::del) write_record(*pc);
     if (t_.mapped()) {
       auto e = build_event(out, pc->json);
@@ -220,6 +221,15 @@ class row_mapper {
     j += to_string(type);
     j += '"';
     j += p_.columns_json_;
+  }
+
+  // What the record's and old_record's entries (add_entry) take at most: one allocation instead of a string
+  // that doubles as it grows.
+  std::size_t row_entry_bytes() const {
+    std::size_t bytes = 0;
+    for (const auto& v : c_.new_row) bytes += v.text.size() + 9;
+    for (const auto& v : c_.old_row) bytes += v.text.size() + 9;
+    return bytes;
   }
 
   std::size_t row_bytes_estimate() const {
@@ -392,6 +402,7 @@ class row_mapper {
   void fill_changes(core::event& e, const std::string& record_json) {
     std::vector<std::string> changed;
     std::vector<core::patch_entry> patch;
+    changed.reserve(cols_.size());  // one allocation each, not one per doubling
     std::size_t patch_bytes = 0;
     bool patch_ok = true;
     for (std::size_t i = 0; i < cols_.size(); ++i) {
@@ -407,6 +418,7 @@ class row_mapper {
         patch_ok = false;  // a client patching with an approximate value would show a wrong one: refetch
         continue;
       }
+      if (patch.empty()) patch.reserve(cols_.size() - i);
       core::patch_entry p{name, record_json.substr(cols_[i].json_at, cols_[i].json_len)};
       patch_bytes += name.size() + p.json_value.size() + 4;
       patch.push_back(std::move(p));
