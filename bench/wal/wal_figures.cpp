@@ -44,6 +44,10 @@ double null_ratio(const wal_figures& f) noexcept {
   return null / pg;
 }
 
+double walsender_bound_rate(const wal_figures& f) noexcept {
+  return per_second(f.rt_rows, f.walsender_cpu);
+}
+
 double ceiling_ratio(const wal_figures& f) noexcept {
   const double rt = per_second(f.rt_rows, f.rt_wall);
   const double null = per_second(f.null_rows, f.null_wall);
@@ -69,6 +73,7 @@ std::string format_figures(const wal_figures& f) {
   line(out, "rtcache_events_without_subscriber", f.rt_dropped, "events");
   line(out, "rtcache_thread_cpu_seconds", seconds(f.rt_cpu), "s", 3);
   line(out, "walsender_cpu_seconds", seconds(f.walsender_cpu), "s", 3);
+  line(out, "walsender_bound_rate", walsender_bound_rate(f), "changes/s", 0);
   line(out, "null_consumer_rows", f.null_rows, "changes");
   line(out, "null_consumer_seconds", seconds(f.null_wall), "s", 3);
   line(out, "null_consumer_rate", per_second(f.null_rows, f.null_wall), "changes/s", 0);
@@ -76,6 +81,8 @@ std::string format_figures(const wal_figures& f) {
   line(out, "null_consumer_walsender_cpu_seconds", seconds(f.null_walsender_cpu), "s", 3);
   line(out, "ratio_rtcache_to_pg", rate_ratio(f) * 100.0, "%", 1);
   line(out, "ratio_null_consumer_to_pg", null_ratio(f) * 100.0, "%", 1);
+  const double pg = per_second(f.row_changes, f.pg_wall);
+  line(out, "ratio_walsender_bound_to_pg", pg > 0.0 ? 100.0 * walsender_bound_rate(f) / pg : 0.0, "%", 1);
   line(out, "ratio_rtcache_to_null_consumer", ceiling_ratio(f) * 100.0, "%", 1);
   return out;
 }

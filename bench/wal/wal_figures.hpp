@@ -43,6 +43,11 @@ double rate_ratio(const wal_figures& f) noexcept;
 // The null consumer's row-change rate over PostgreSQL's; 0 when either is unknown.
 double null_ratio(const wal_figures& f) noexcept;
 
+// The rate the walsender serving (b) could stream at on a core of its own with a consumer that cost nothing:
+// rt_rows over its CPU time. PostgreSQL's streaming cannot go faster than this whoever consumes it; 0 when
+// unknown.
+double walsender_bound_rate(const wal_figures& f) noexcept;
+
 // rtcache's row-change rate over the null consumer's: how close rtcache runs to the ceiling streaming
 // replication sets on this machine; 0 when either is unknown.
 double ceiling_ratio(const wal_figures& f) noexcept;

@@ -23,6 +23,7 @@ wal_figures sample() {
   f.rt_events = 900'000;
   f.null_rows = 300'000;
   f.null_wall = milliseconds(1'000);  // 300,000 changes/s
+  f.walsender_cpu = milliseconds(750);  // 400,000 changes/s on a core of its own
   return f;
 }
 
@@ -57,6 +58,15 @@ TEST(WalFigures, NullConsumerIsComparedWithPostgresAndWithRtcache) {
   EXPECT_DOUBLE_EQ(ceiling_ratio(f), 0.0);
 }
 
+TEST(WalFigures, WalsenderBoundIsRowsOverTheWalsendersCpu) {
+  EXPECT_DOUBLE_EQ(walsender_bound_rate(sample()), 400'000.0);
+  wal_figures f = sample();
+  f.walsender_cpu = milliseconds(0);  // not measured
+  EXPECT_DOUBLE_EQ(walsender_bound_rate(f), 0.0);
+  const std::string report = format_figures(f);
+  EXPECT_NE(report.find("ratio_walsender_bound_to_pg 0.0 %\n"), std::string::npos) << report;
+}
+
 TEST(WalFigures, ReportPrintsBothRatesAndTheRatio) {
   const std::string report = format_figures(sample());
   EXPECT_NE(report.find("pg_decode_rate 500000 changes/s\n"), std::string::npos) << report;
@@ -68,6 +78,8 @@ TEST(WalFigures, ReportPrintsBothRatesAndTheRatio) {
   EXPECT_NE(report.find("null_consumer_rate 300000 changes/s\n"), std::string::npos) << report;
   EXPECT_NE(report.find("ratio_null_consumer_to_pg 60.0 %\n"), std::string::npos) << report;
   EXPECT_NE(report.find("ratio_rtcache_to_null_consumer 83.3 %\n"), std::string::npos) << report;
+  EXPECT_NE(report.find("walsender_bound_rate 400000 changes/s\n"), std::string::npos) << report;
+  EXPECT_NE(report.find("ratio_walsender_bound_to_pg 80.0 %\n"), std::string::npos) << report;
 }
 
 }  // namespace
