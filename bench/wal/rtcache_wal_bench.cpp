@@ -4,7 +4,7 @@
 //   (b) pg::source streaming '<rt slot>' over a replication connection -> hub_sink -> hub, with a subscriber on
 //       every channel the workload routes to, until the last commit is consumed                timed
 //   (d) the null consumer: '<null slot>' over the same kind of connection, read with the same libpq loop as
-//       (b) and thrown away: the most any replication consumer can receive here                timed
+//       (b) and thrown away: what the stream delivers to a consumer that does no work          timed
 // Exit status: 0 with figures printed, 1 on a harness error (never because of a figure), 2 on bad usage.
 #include "rtcache/core/channel_key.hpp"
 #include "rtcache/net/gateway_relay.hpp"

@@ -4,16 +4,15 @@
 # rtcache_wal_bench, which measures in the same run (a) PostgreSQL's own pgoutput decoding of the workload
 # (pg_logical_slot_get_binary_changes on one slot), (b) rtcache's pg::source streaming another slot over a
 # replication connection into the hub and (d) a null consumer reading a third slot with the same loop and
-# discarding it (the ceiling any replication consumer meets here); then (c) PostgreSQL's own streaming client,
+# discarding every message; then (c) PostgreSQL's own streaming client,
 # pg_recvlogical, on the fourth. Prints one `name value unit` line per figure. Docs: docs/benchmarks-wal.md.
 #
-#   bench/wal/run.sh [--quick] [--tcp] [--no-doc-subscribers]
+#   bench/wal/run.sh [--quick] [--unix] [--no-doc-subscribers]
 #
 # RTCACHE_WAL_BENCH_BIN  the program (default build/release/bench/wal/rtcache_wal_bench)
 # RTCACHE_WAL_BENCH_WRAP a command prefix for the program, e.g. "perf record -g -o /tmp/wal.perf --"
 # --quick                ~15,000 row changes (seconds): the smoke run of the test command
-# --tcp                  replication connections over loopback TCP (127.0.0.1) instead of the cluster's unix
-#                        socket (the default: PostgreSQL's cheapest transport, as for a co-located server)
+# --unix                 replication connections over the cluster's unix socket instead of loopback TCP
 # --no-doc-subscribers   nobody joins the doc: channels, so their messages are dropped unencoded (the hub's
 #                        rule); list:, factory: and the per-table record channels keep their subscriber
 # Exit status: non-zero only when the harness fails (cluster, SQL, program), never because of a figure.
@@ -23,13 +22,13 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 bench_bin=${RTCACHE_WAL_BENCH_BIN:-$root/build/release/bench/wal/rtcache_wal_bench}
 quick=0
 doc_subscribers=1
-transport=unix
+transport=tcp
 for a in "$@"; do
   case "$a" in
     --quick) quick=1 ;;
-    --tcp) transport=tcp ;;
+    --unix) transport=unix ;;
     --no-doc-subscribers) doc_subscribers=0 ;;
-    *) echo "usage: $0 [--quick] [--tcp] [--no-doc-subscribers]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--quick] [--unix] [--no-doc-subscribers]" >&2; exit 2 ;;
   esac
 done
 if [[ ! -x $bench_bin ]]; then
