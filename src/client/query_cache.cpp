@@ -187,17 +187,22 @@ void query_cache::complete(const cache_key& key, std::uint64_t generation, fetch
   notify();
 }
 
-query_observer query_cache::observe(const cache_key& key, query_listener listener) {
+query_observer query_cache::observe(const cache_key& key, query_listener listener, bool fetch_if_stale) {
   entry& e = ensure(key);
   const std::uint64_t id = next_id_++;
   e.listeners.emplace(id, std::make_shared<const query_listener>(std::move(listener)));
   ++e.state.observers;
   e.gc_at.reset();
-  if (e.state.fetch == fetch_status::idle && is_stale(e.state, clock_.now(), config_.stale_time)) {
+  if (fetch_if_stale && e.state.fetch == fetch_status::idle && is_stale(e.state, clock_.now(), config_.stale_time)) {
     start_fetch(key, e);
   }
   notify();
   return query_observer(shared_, key, id);
+}
+
+bool query_cache::stale(const cache_key& key) const {
+  const query_state* s = state(key);
+  return s == nullptr || is_stale(*s, clock_.now(), config_.stale_time);
 }
 
 void query_cache::remove_observer(const cache_key& key, std::uint64_t id) noexcept {

@@ -223,6 +223,7 @@ void session::on_channel_frame(const std::string& name, channel& ch, const serve
     }
     // Recovered: the remembered offset stays, and the replay that follows advances it event by event.
     if (rejoin && !r.recovered) out.not_recovered.push_back(name);
+    out.joined.push_back(name);
     return;
   }
   const bool ours = (f.join_ref && *f.join_ref == ch.join_ref) || (f.ref && *f.ref == ch.join_ref);

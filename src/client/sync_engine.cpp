@@ -25,8 +25,8 @@ live_view& live_view::operator=(live_view&& other) noexcept {
 live_view::~live_view() { reset(); }
 
 void live_view::reset() noexcept {
+  if (auto t = engine_.lock(); t && t->engine && !channels_.empty()) t->engine->unwatch(observer_.key(), channels_);
   observer_.reset();
-  if (auto t = engine_.lock(); t && t->engine && !channels_.empty()) t->engine->unwatch(channels_);
   channels_.clear();
   engine_.reset();
 }
@@ -40,7 +40,8 @@ sync_engine::sync_engine(const core::clock& clock, query_cache& cache, core::doc
       session_(types, config.session, std::move(random01)),
       coalescer_(config.coalesce),
       batch_decoder_(types, config.session.codec),
-      token_(std::make_shared<live_view::token>()) {
+      token_(std::make_shared<live_view::token>()),
+      first_fetch_wait_(config.first_fetch_wait) {
   token_->engine = this;
 }
 
@@ -75,18 +76,62 @@ core::result<live_view> sync_engine::watch(cache_key key, std::vector<std::strin
     watched.push_back(ch);
   }
   absorb(out);
+  // Channels already live (another view holds them): whatever is committed after the fetch reads reaches
+  // the client, so the fetch starts now. Otherwise it waits for the joins (first_fetch_wait).
+  const bool ready = live(watched);
   live_view view;
   view.engine_ = token_;
+  view.observer_ = cache_.observe(key, std::move(listener), ready);
+  if (!ready) {
+    waiting_view& w = waiting_[key];
+    if (w.views++ == 0) {
+      w.channels = watched;
+      w.deadline = clock_.now() + first_fetch_wait_;
+      // Data fresh enough to show, or a fetch already under way, predates the channels: it is fetched once
+      // more when they are live.
+      const query_state* s = cache_.state(key);
+      w.fetched = s != nullptr && (s->fetch == fetch_status::fetching || (s->data && !cache_.stale(key)));
+    }
+    if (first_fetch_wait_.count() <= 0) release_waiting(clock_.now());
+  }
   view.channels_ = std::move(watched);
-  view.observer_ = cache_.observe(key, std::move(listener));
   return view;
 }
 
-void sync_engine::unwatch(const std::vector<std::string>& channels) {
+void sync_engine::unwatch(const cache_key& key, const std::vector<std::string>& channels) {
+  if (auto it = waiting_.find(key); it != waiting_.end() && --it->second.views == 0) waiting_.erase(it);
   session_output out;
   for (const std::string& ch : channels) session_.unwatch(ch, out);
   absorb(out);
   if (on_requests_ && !requests_.send.empty()) on_requests_();
+}
+
+bool sync_engine::live(const std::vector<std::string>& channels) const {
+  for (const std::string& ch : channels) {
+    if (session_.channel_status(ch) != channel_state::joined) return false;
+  }
+  return true;
+}
+
+void sync_engine::release_waiting(core::time_point now) {
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    waiting_view& w = it->second;
+    if (live(w.channels)) {
+      if (w.fetched) {
+        if (cache_.refetch_if_active(it->first)) ++stats_.catch_up_refetches;
+      } else if (cache_.stale(it->first)) {
+        cache_.fetch(it->first);
+      }
+      it = waiting_.erase(it);
+      continue;
+    }
+    if (!w.fetched && now >= w.deadline) {
+      // Realtime is not there yet: show the data now, and fetch again once the channels are live.
+      if (cache_.stale(it->first)) cache_.fetch(it->first);
+      w.fetched = true;
+    }
+    ++it;
+  }
 }
 
 void sync_engine::set_access_token(std::string token) {
@@ -134,6 +179,7 @@ void sync_engine::tick() {
   if (!b.empty()) process_batch(b);
   cache_.collect_garbage(now);
   if (!recovery_.empty()) run_recovery();
+  if (!waiting_.empty()) release_waiting(now);
 }
 
 void sync_engine::flush() {
@@ -149,6 +195,9 @@ std::optional<core::time_point> sync_engine::next_wake() const {
   consider(coalescer_.deadline());
   consider(cache_.next_gc_deadline());
   if (!recovery_.empty()) consider(clock_.now());
+  for (const auto& [key, w] : waiting_) {
+    if (!w.fetched) consider(w.deadline);
+  }
   return next;
 }
 
@@ -180,7 +229,9 @@ void sync_engine::absorb(session_output& out) {
     }
   }
   for (received_event& r : out.events) offer(std::move(r.event));
+  const bool joined = !out.joined.empty();
   out = session_output{};
+  if (joined && !waiting_.empty()) release_waiting(clock_.now());
   // One refetch per query once every rejoin of this reconnect has answered, not one per channel.
   bool joining = false;
   for (const std::string& ch : session_.channels()) {

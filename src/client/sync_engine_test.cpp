@@ -95,6 +95,97 @@ TEST_F(SyncEngine, DocViewWatchesDocAndFactoryAndListViewWatchesListAndFactory) 
   EXPECT_TRUE(watched().empty()) << "a refused view leaves nothing behind";
 }
 
+// A change committed after a view's first fetch read the row, but before its channel was live on the server,
+// would reach neither the data nor the stream: the first fetch waits for the view's channels.
+TEST_F(SyncEngine, FirstFetchWaitsUntilTheViewsChannelsAreLive) {
+  auto doc = engine_.watch_doc("wo", "1", "A");
+  EXPECT_TRUE(pending_.empty()) << "no fetch before the joins";
+  engine_.start();
+  ASSERT_TRUE(engine_.take_requests().connect);
+  engine_.on_open();
+  clock_.advance(100ms);
+  engine_.tick();
+  EXPECT_TRUE(pending_.empty());
+  answer_joins(false, 0);
+  ASSERT_EQ(pending_.size(), 1U) << "fetched once both doc:wo:1 and factory:A are joined";
+  EXPECT_EQ(pending_.front().key, core::key_doc("wo", "1"));
+  complete_all();
+  clock_.advance(10s);
+  engine_.tick();
+  EXPECT_TRUE(pending_.empty());
+  EXPECT_EQ(cache_.state(core::key_doc("wo", "1"))->fetches, 1U);
+  EXPECT_EQ(engine_.stats().catch_up_refetches, 0U);
+}
+
+TEST_F(SyncEngine, ViewFetchedBeforeItsChannelsWereLiveIsFetchedAgainWhenTheyAre) {
+  auto doc = engine_.watch_doc("wo", "1", "A");
+  EXPECT_EQ(engine_.next_wake(), core::time_point{} + 500ms);
+  clock_.advance(500ms);
+  engine_.tick();
+  ASSERT_EQ(pending_.size(), 1U) << "realtime is late: the data is shown anyway";
+  complete_all();
+  connect_and_join();
+  ASSERT_EQ(pending_.size(), 1U) << "and fetched once more now that a change can no longer slip through";
+  complete_all();
+  EXPECT_EQ(cache_.state(core::key_doc("wo", "1"))->fetches, 2U);
+  EXPECT_EQ(engine_.stats().catch_up_refetches, 1U);
+}
+
+TEST_F(SyncEngine, ViewOnChannelsAlreadyLiveFetchesAtOnce) {
+  auto first = engine_.watch_list("wo", "A", 1);
+  connect_and_join();
+  complete_all();
+  auto second = engine_.watch_list("wo", "A", 2);  // list:wo:A and factory:A are joined already
+  ASSERT_EQ(pending_.size(), 1U);
+  EXPECT_EQ(pending_.front().key, core::key_list("wo", "A", 2));
+}
+
+TEST_F(SyncEngine, FetchUnderWayWhenTheViewOpensIsFollowedByOneAfterTheJoins) {
+  cache_.fetch(core::key_doc("wo", "1"));  // e.g. a prefetch on hover
+  ASSERT_EQ(pending_.size(), 1U);
+  auto doc = engine_.watch_doc("wo", "1", "A");
+  EXPECT_EQ(pending_.size(), 1U) << "the fetch under way is not duplicated";
+  connect_and_join();
+  complete_all();
+  EXPECT_EQ(cache_.state(core::key_doc("wo", "1"))->fetches, 2U) << "it may predate the channel: one more";
+  EXPECT_EQ(engine_.stats().catch_up_refetches, 1U);
+}
+
+TEST_F(SyncEngine, ViewDroppedBeforeItsChannelsJoinedFetchesNothing) {
+  auto doc = engine_.watch_doc("wo", "1", "A");
+  doc->reset();
+  connect_and_join();
+  clock_.advance(1s);
+  engine_.tick();
+  EXPECT_TRUE(pending_.empty());
+}
+
+TEST(SyncEngineNoWait, ZeroWaitFetchesAtOnceAndAgainWhenTheChannelsAreLive) {
+  core::manual_clock clock;
+  std::deque<fetch_callback> fetches;
+  query_cache cache(clock, [&](const cache_key&, fetch_callback done) { fetches.push_back(std::move(done)); });
+  engine_config config;
+  config.first_fetch_wait = 0ms;
+  sync_engine engine(clock, cache, core::doc_type_registry::defaults(), core::factory_scope::of({"A"}), config,
+                     [] { return 0.5; });
+  auto doc = engine.watch_doc("wo", "1", "A");
+  ASSERT_EQ(fetches.size(), 1U);
+  fetches.front()(fetch_result::success(json::object{}));
+  fetches.pop_front();
+  engine.start();
+  engine.on_open();
+  for (const std::string& f : engine.take_requests().send) {
+    const json::value v = json::parse(f);
+    if (v.at(3) != "phx_join") continue;
+    const std::string ref(v.at(0).as_string());
+    engine.on_frame(R"([")" + ref + R"(",")" + ref + R"(",")" + std::string(v.at(2).as_string()) +
+                        R"(","phx_reply",{"status":"ok","response":{}}])",
+                    false);
+  }
+  EXPECT_EQ(fetches.size(), 1U);
+  EXPECT_EQ(engine.stats().catch_up_refetches, 1U);
+}
+
 TEST_F(SyncEngine, LeavingAViewSendsLeaveForItsChannels) {
   auto doc = engine_.watch_doc("wo", "1", "A");
   connect_and_join();
@@ -106,8 +197,8 @@ TEST_F(SyncEngine, LeavingAViewSendsLeaveForItsChannels) {
 
 TEST_F(SyncEngine, TenUpdatesInsideOneWindowCostOneRefetch) {
   auto doc = engine_.watch_doc("wo", "1", "A");
+  connect_and_join();  // the first fetch starts once the view's channels are live
   complete_all();
-  connect_and_join();
   for (int i = 1; i <= 10; ++i) {
     deliver("doc:wo:1", R"({"type":"wo","id":"1","factoryId":"A","action":"update","version":)" + std::to_string(i + 1) +
                             R"(,"offset":)" + std::to_string(i) + "}");
@@ -127,8 +218,8 @@ TEST_F(SyncEngine, TenUpdatesInsideOneWindowCostOneRefetch) {
 
 TEST_F(SyncEngine, UpdateWithACoveringPatchIsAppliedWithoutARefetch) {
   auto doc = engine_.watch_doc("wo", "1", "A");
-  complete_all(1);
   connect_and_join();
+  complete_all(1);
   deliver("doc:wo:1",
           R"({"type":"wo","id":"1","factoryId":"A","action":"approve","changedKeys":["status"],"version":2,"patch":{"status":"approved"},"offset":1})");
   engine_.flush();
@@ -154,8 +245,8 @@ TEST_F(SyncEngine, EventDuringTheFirstFetchRefetchesAfterIt) {
 
 TEST_F(SyncEngine, EventsOfAFactoryOutsideTheScopeAreDropped) {
   auto doc = engine_.watch_doc("wo", "1", "A");
+  connect_and_join();  // the first fetch starts once the view's channels are live
   complete_all();
-  connect_and_join();
   deliver("doc:wo:1", R"({"type":"wo","id":"1","factoryId":"B","action":"update","offset":1})");
   engine_.flush();
   EXPECT_EQ(engine_.stats().drops, 1U);
@@ -169,8 +260,8 @@ TEST_F(SyncEngine, EventsOfAFactoryOutsideTheScopeAreDropped) {
 TEST_F(SyncEngine, ListCreateRefetchesOnlyTheActiveFirstPage) {
   auto page1 = engine_.watch_list("wo", "A", 1);
   auto page2 = engine_.watch_list("wo", "A", 2);
+  connect_and_join();  // the first fetch starts once the view's channels are live
   complete_all();
-  connect_and_join();
   deliver("list:wo:A", R"({"type":"wo","id":"9","factoryId":"A","action":"create","offset":1})");
   engine_.flush();
   ASSERT_EQ(pending_.size(), 1U);
@@ -180,8 +271,8 @@ TEST_F(SyncEngine, ListCreateRefetchesOnlyTheActiveFirstPage) {
 TEST_F(SyncEngine, NotRecoveredRejoinRefetchesEachActiveQueryOnceAcrossItsChannels) {
   auto list = engine_.watch_list("wo", "A");
   auto doc = engine_.watch_doc("wo", "1", "A");
+  connect_and_join();  // the first fetch starts once the view's channels are live
   complete_all();
-  connect_and_join();
   engine_.on_closed();
   EXPECT_TRUE(engine_.take_requests().send.empty());
   clock_.advance(10s);
@@ -198,8 +289,8 @@ TEST_F(SyncEngine, NotRecoveredRejoinRefetchesEachActiveQueryOnceAcrossItsChanne
 
 TEST_F(SyncEngine, RecoveredRejoinRefetchesNothing) {
   auto doc = engine_.watch_doc("wo", "1", "A");
+  connect_and_join();  // the first fetch starts once the view's channels are live
   complete_all();
-  connect_and_join();
   engine_.on_closed();
   clock_.advance(10s);
   engine_.tick();
@@ -212,6 +303,7 @@ TEST_F(SyncEngine, RecoveredRejoinRefetchesNothing) {
 
 TEST_F(SyncEngine, BatchSourceOffersTheGoodItemsAndReturnsTheRefusedOnes) {
   auto doc = engine_.watch_doc("wo", "1", "A");
+  connect_and_join();
   complete_all();
   auto items = engine_.offer_json_batch(
       R"([{"type":"wo","id":"1","factoryId":"A","action":"update"},{"type":"wo","id":"1","factoryId":"A","action":"explode"}])");

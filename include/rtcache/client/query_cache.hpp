@@ -124,8 +124,12 @@ class query_cache final : public core::cache_view {
   query_cache(const query_cache&) = delete;
   query_cache& operator=(const query_cache&) = delete;
 
-  // Adds an observer; fetches if the query is stale (mount). The listener may be empty.
-  query_observer observe(const cache_key& key, query_listener listener = {});
+  // Adds an observer; fetches if the query is stale (mount) unless `fetch_if_stale` is false (the caller
+  // fetches later, e.g. once the realtime channels feeding the query are live). The listener may be empty.
+  query_observer observe(const cache_key& key, query_listener listener = {}, bool fetch_if_stale = true);
+
+  // Whether the query needs a fetch now (absent, no data, invalidated or older than stale_time).
+  bool stale(const cache_key& key) const;
 
   // Fetches now unless a fetch is in flight (then joins it). Creates the entry if absent.
   void fetch(const cache_key& key);

@@ -64,10 +64,12 @@ struct session_output {
   bool disconnect = false;              // drop the socket now (heartbeat timeout, stop)
   std::vector<received_event> events;   // in arrival order
   std::vector<std::string> not_recovered;  // channels rejoined without recovery: refetch what they show
+  std::vector<std::string> joined;         // channels whose join (first or rejoin) the server accepted
   std::vector<session_problem> problems;
 
   bool empty() const noexcept {
-    return send.empty() && !connect && !disconnect && events.empty() && not_recovered.empty() && problems.empty();
+    return send.empty() && !connect && !disconnect && events.empty() && not_recovered.empty() && joined.empty() &&
+           problems.empty();
   }
 };
 

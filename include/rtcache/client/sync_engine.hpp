@@ -1,8 +1,9 @@
 // The client's policy loop, wired once for every transport: events received by the session go through core's
 // coalescer (250-500 ms window) -> planner (scope, version guard) -> operations run against the query cache;
 // views subscribe only the channels they need (a doc view: doc:<type>:<id> + factory:<f>; a list view:
-// list:<type>:<f> + factory:<f>) and unsubscribe when their last observer goes; a channel rejoined without
-// recovery refetches, once, the active queries it feeds. Pure: time comes from an injected clock, the socket is
+// list:<type>:<f> + factory:<f>) and unsubscribe when their last observer goes; a new view's first fetch waits
+// for its channels to be live, so that no change falls between the data and the stream; a channel rejoined
+// without recovery refetches, once, the active queries it feeds. Pure: time comes from an injected clock, the socket is
 // the caller's (it drains take_requests() after every call and calls tick() at next_wake()).
 #pragma once
 
@@ -22,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -33,6 +35,11 @@ namespace rtcache::client {
 struct engine_config {
   core::coalescer_config coalesce{};
   session_config session{};
+  // How long a new view's first fetch waits for the join replies of its channels. A change committed after
+  // the fetch read the data but before the channel was live on the server would reach neither, so the fetch
+  // starts once every channel of the view is joined. Past this wait (realtime down or slow) it starts anyway,
+  // and the view is fetched once more when its channels join. 0: fetch at once, and again at the joins.
+  std::chrono::milliseconds first_fetch_wait{500};
 };
 
 // Counters of the pipeline, for tests, the example and benchmarks.
@@ -45,6 +52,7 @@ struct engine_stats {
   std::uint64_t resyncs = 0;            // resync ops run
   std::uint64_t drops = 0;              // drop ops (out of scope, stale version, not cached)
   std::uint64_t recovery_refetches = 0;  // queries refetched because a rejoin was not recovered
+  std::uint64_t catch_up_refetches = 0;  // views fetched before their channels were live, fetched again
   std::uint64_t problems = 0;           // session problems reported
 };
 
@@ -139,10 +147,13 @@ class sync_engine {
  private:
   friend class live_view;
   core::result<live_view> watch(cache_key key, std::vector<std::string> channels, query_listener listener);
-  void unwatch(const std::vector<std::string>& channels);
+  void unwatch(const cache_key& key, const std::vector<std::string>& channels);
   void absorb(session_output& out);
   void apply(const core::operation& op);
   void run_recovery();
+  bool live(const std::vector<std::string>& channels) const;
+  // Views waiting for their channels: fetched when all are joined, or at the deadline (then again at the joins).
+  void release_waiting(core::time_point now);
 
   const core::clock& clock_;
   query_cache& cache_;
@@ -154,6 +165,14 @@ class sync_engine {
   std::shared_ptr<live_view::token> token_;
   transport_requests requests_;
   std::set<cache_key> recovery_;  // queries owed one refetch after non-recovered rejoins
+  struct waiting_view {
+    std::vector<std::string> channels;
+    core::time_point deadline;
+    bool fetched = false;  // fetched at the deadline (or had data already): fetched again once live
+    std::size_t views = 0;
+  };
+  std::map<cache_key, waiting_view> waiting_;  // bounded by the live views
+  std::chrono::milliseconds first_fetch_wait_;
   engine_stats stats_;
   std::function<void(const core::batch&, const core::plan&)> on_batch_;
   std::function<void(const session_problem&)> on_problem_;
