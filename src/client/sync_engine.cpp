@@ -90,7 +90,8 @@ core::result<live_view> sync_engine::watch(cache_key key, std::vector<std::strin
       // Data fresh enough to show, or a fetch already under way, predates the channels: it is fetched once
       // more when they are live.
       const query_state* s = cache_.state(key);
-      w.fetched = s != nullptr && (s->fetch == fetch_status::fetching || (s->data && !cache_.stale(key)));
+      w.fetches = s != nullptr ? s->fetches : 0;
+      w.early = s != nullptr && (s->fetch == fetch_status::fetching || (s->data && !cache_.stale(key)));
     }
     if (first_fetch_wait_.count() <= 0) release_waiting(clock_.now());
   }
@@ -117,7 +118,12 @@ void sync_engine::release_waiting(core::time_point now) {
   for (auto it = waiting_.begin(); it != waiting_.end();) {
     waiting_view& w = it->second;
     if (live(w.channels)) {
-      if (w.fetched) {
+      // Whatever was fetched while the channels were joining (at the deadline, or by an event on a channel
+      // another view holds) may predate them: fetched once more. Otherwise this is the view's first fetch.
+      const query_state* s = cache_.state(it->first);
+      const bool predates =
+          w.early || (s != nullptr && (s->fetches != w.fetches || s->fetch == fetch_status::fetching));
+      if (predates) {
         if (cache_.refetch_if_active(it->first)) ++stats_.catch_up_refetches;
       } else if (cache_.stale(it->first)) {
         cache_.fetch(it->first);
@@ -125,10 +131,10 @@ void sync_engine::release_waiting(core::time_point now) {
       it = waiting_.erase(it);
       continue;
     }
-    if (!w.fetched && now >= w.deadline) {
+    if (!w.waited && now >= w.deadline) {
       // Realtime is not there yet: show the data now, and fetch again once the channels are live.
       if (cache_.stale(it->first)) cache_.fetch(it->first);
-      w.fetched = true;
+      w.waited = true;
     }
     ++it;
   }
@@ -196,7 +202,7 @@ std::optional<core::time_point> sync_engine::next_wake() const {
   consider(cache_.next_gc_deadline());
   if (!recovery_.empty()) consider(clock_.now());
   for (const auto& [key, w] : waiting_) {
-    if (!w.fetched) consider(w.deadline);
+    if (!w.waited) consider(w.deadline);
   }
   return next;
 }

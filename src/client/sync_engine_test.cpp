@@ -151,6 +151,17 @@ TEST_F(SyncEngine, FetchUnderWayWhenTheViewOpensIsFollowedByOneAfterTheJoins) {
   EXPECT_EQ(engine_.stats().catch_up_refetches, 1U);
 }
 
+TEST_F(SyncEngine, FetchStartedWhileTheChannelsJoinIsFollowedByOneAfterTheJoins) {
+  auto doc = engine_.watch_doc("wo", "1", "A");
+  cache_.fetch(core::key_doc("wo", "1"));  // e.g. a list head refetch, or the app's own refresh
+  complete_all();
+  connect_and_join();
+  ASSERT_EQ(pending_.size(), 1U);
+  complete_all();
+  EXPECT_EQ(cache_.state(core::key_doc("wo", "1"))->fetches, 2U);
+  EXPECT_EQ(engine_.stats().catch_up_refetches, 1U);
+}
+
 TEST_F(SyncEngine, ViewDroppedBeforeItsChannelsJoinedFetchesNothing) {
   auto doc = engine_.watch_doc("wo", "1", "A");
   doc->reset();

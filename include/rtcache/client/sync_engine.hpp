@@ -3,8 +3,8 @@
 // views subscribe only the channels they need (a doc view: doc:<type>:<id> + factory:<f>; a list view:
 // list:<type>:<f> + factory:<f>) and unsubscribe when their last observer goes; a new view's first fetch waits
 // for its channels to be live, so that no change falls between the data and the stream; a channel rejoined
-// without recovery refetches, once, the active queries it feeds. Pure: time comes from an injected clock, the socket is
-// the caller's (it drains take_requests() after every call and calls tick() at next_wake()).
+// without recovery refetches, once, the active queries it feeds. Pure: time comes from an injected clock, the
+// socket is the caller's (it drains take_requests() after every call and calls tick() at next_wake()).
 #pragma once
 
 #include "rtcache/client/query_cache.hpp"
@@ -168,7 +168,9 @@ class sync_engine {
   struct waiting_view {
     std::vector<std::string> channels;
     core::time_point deadline;
-    bool fetched = false;  // fetched at the deadline (or had data already): fetched again once live
+    std::uint64_t fetches = 0;  // the query's fetch count when the view opened: any fetch since predates the joins
+    bool early = false;         // fresh data or a fetch under way when the view opened: predates the joins too
+    bool waited = false;        // the deadline passed (the view was fetched without waiting longer)
     std::size_t views = 0;
   };
   std::map<cache_key, waiting_view> waiting_;  // bounded by the live views
