@@ -22,7 +22,7 @@ wal_figures sample() {
   f.rt_streaming = milliseconds(1'000);
   f.rt_events = 900'000;
   f.null_rows = 300'000;
-  f.null_wall = milliseconds(1'000);  // 300,000 changes/s
+  f.null_wall = milliseconds(1'000);    // 300,000 changes/s
   f.walsender_cpu = milliseconds(750);  // 400,000 changes/s on a core of its own
   return f;
 }

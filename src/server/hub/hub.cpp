@@ -454,9 +454,9 @@ hub_publish_result hub::publish_on(std::shared_ptr<channel>& ch, bool cached, st
     hub_frames frames =
         encoder_(hub_encode_request{ch->name, offset, event, payload_json, options.contract, options.raw_payload});
     const std::size_t retained_bytes = frames.size_bytes() + options.attachment_bytes;
-    message = std::make_shared<const hub_message>(hub_message{offset, std::move(frames),
-                                                              hub_message_meta{std::string(options.factory_id), options.origin},
-                                                              options.change, retained_bytes});
+    message = std::make_shared<const hub_message>(
+        hub_message{offset, std::move(frames), hub_message_meta{std::string(options.factory_id), options.origin},
+                    options.change, retained_bytes});
   }
   std::uint64_t added_messages = 0;
   std::uint64_t added_bytes = 0;
@@ -530,8 +530,8 @@ void hub::retain_locked(const std::shared_ptr<channel>& ch, std::uint64_t offset
 }
 
 bool hub::over_history_budget_locked() const noexcept {
-  const std::uint64_t bytes = counters_.history_bytes.load(std::memory_order_relaxed) +
-                              retained_->size() * k_retention_entry_bytes;
+  const std::uint64_t bytes =
+      counters_.history_bytes.load(std::memory_order_relaxed) + retained_->size() * k_retention_entry_bytes;
   return !retained_->empty() && bytes > config_.max_total_history_bytes;
 }
 

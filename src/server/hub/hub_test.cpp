@@ -396,8 +396,7 @@ TEST(HubTotalHistoryBudget, AHotChannelAtItsOwnBoundCannotGrowTheBookkeepingFore
   auto hot = h.subscribe("list:wo:f1", std::make_shared<recorder>());
   ASSERT_TRUE(h.publish("doc:wo:1", "invalidate", "{}").accepted());
   for (int i = 0; i < 10'000; ++i) ASSERT_TRUE(h.publish("list:wo:f1", "invalidate", "{}").accepted());
-  EXPECT_FALSE(
-      h.subscribe("doc:wo:1", std::make_shared<recorder>(), hub_position{quiet.position.epoch, 0}).recovered);
+  EXPECT_FALSE(h.subscribe("doc:wo:1", std::make_shared<recorder>(), hub_position{quiet.position.epoch, 0}).recovered);
   EXPECT_EQ(h.metrics().history_evicted, 1U);
   EXPECT_EQ(h.metrics().history_messages, 1U);  // the hot channel's last
 }
@@ -805,8 +804,7 @@ struct race_config {
 };
 
 void PrintTo(const race_config& c, std::ostream* os) {
-  *os << "{shards " << c.shards << ", history " << c.history << ", batch " << c.batch << ", total " << c.total
-      << "}";
+  *os << "{shards " << c.shards << ", history " << c.history << ", batch " << c.batch << ", total " << c.total << "}";
 }
 
 class HubRace : public ::testing::TestWithParam<race_config> {};
@@ -912,18 +910,16 @@ TEST_P(HubRace, PublishersAndChurningSubscribersSeeGapFreeOrderedStreams) {
   EXPECT_EQ(after.history_bytes, 0U);
 }
 
-INSTANTIATE_TEST_SUITE_P(Shards, HubRace,
-                         ::testing::Values(race_config{1, 16}, race_config{64, 16}, race_config{64, 4096},
-                                           race_config{1, 16, 50}, race_config{64, 4096, 500},
-                                           race_config{64, 4096, 0, 40 * (7 + k_retention_entry_bytes)}),
-                         [](const ::testing::TestParamInfo<race_config>& param_info) {
-                           const race_config& c = param_info.param;
-                           return "shards" + std::to_string(c.shards) + "_history" + std::to_string(c.history) +
-                                  (c.batch == 0 ? std::string() : "_batch" + std::to_string(c.batch)) +
-                                  (c.total == hub_config{}.max_total_history_bytes
-                                       ? std::string()
-                                       : "_total" + std::to_string(c.total));
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Shards, HubRace,
+    ::testing::Values(race_config{1, 16}, race_config{64, 16}, race_config{64, 4096}, race_config{1, 16, 50},
+                      race_config{64, 4096, 500}, race_config{64, 4096, 0, 40 * (7 + k_retention_entry_bytes)}),
+    [](const ::testing::TestParamInfo<race_config>& param_info) {
+      const race_config& c = param_info.param;
+      return "shards" + std::to_string(c.shards) + "_history" + std::to_string(c.history) +
+             (c.batch == 0 ? std::string() : "_batch" + std::to_string(c.batch)) +
+             (c.total == hub_config{}.max_total_history_bytes ? std::string() : "_total" + std::to_string(c.total));
+    });
 
 // Joins racing with a single fast publisher on one channel: each join is atomic with respect to publishes,
 // so the replay and the live stream meet exactly, with nothing missing and nothing twice.
