@@ -264,9 +264,11 @@ class hub {
   void enforce_idle_budget() noexcept;
   // Frees the idle channel registered under `seq` if it is still idle under that seq. No lock held on entry.
   bool free_idle(std::uint64_t seq, const std::shared_ptr<channel>& ch) noexcept;
-  // REQUIRES ch->mu held. Records a message just appended to ch's history in the retention order. Throws only
-  // bad_alloc, and then records nothing.
-  void retain_locked(const std::shared_ptr<channel>& ch, std::uint64_t offset);
+  // REQUIRES ch->mu held. Records a message of `bytes` about to be appended to ch's history in the retention
+  // order. Returns whether all histories may now exceed max_total_history_bytes (never false when they do, as
+  // far as this thread's publishes go): the caller then runs enforce_history_budget() once the lock is released.
+  // Throws only bad_alloc, and then records nothing.
+  bool retain_locked(const std::shared_ptr<channel>& ch, std::uint64_t offset, std::size_t bytes);
   // Evicts the messages retained longest ago while all histories exceed max_total_history_bytes. No lock
   // held on entry.
   void enforce_history_budget() noexcept;

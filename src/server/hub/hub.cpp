@@ -460,6 +460,7 @@ hub_publish_result hub::publish_on(std::shared_ptr<channel>& ch, bool cached, st
   }
   std::uint64_t added_messages = 0;
   std::uint64_t added_bytes = 0;
+  bool over_budget = false;
   std::uint64_t evicted_messages = 0;
   std::uint64_t evicted_bytes = 0;
   // Takes the oldest retained message out of the history, to be destroyed after the lock.
@@ -482,7 +483,7 @@ hub_publish_result hub::publish_on(std::shared_ptr<channel>& ch, bool cached, st
     // bound (its capacity stays bit_ceil(max_history_messages)) and the push below cannot throw either.
     const bool at_bound =
         config_.max_history_messages != 0 && ch->history.size() >= config_.max_history_messages;
-    retain_locked(ch, offset);
+    over_budget = retain_locked(ch, offset, bytes);
     if (!at_bound) ch->history.push_back(message);  // if it throws, the entry above is stale: skipped when reached
     if (at_bound) {
       evict_oldest();
@@ -520,13 +521,18 @@ hub_publish_result hub::publish_on(std::shared_ptr<channel>& ch, bool cached, st
   counters_.deliveries.fetch_add(delivered, std::memory_order_relaxed);
   lock.unlock();
   if (idle) enforce_idle_budget();
-  if (options.retain) enforce_history_budget();
+  if (over_budget) enforce_history_budget();
   return {offset, delivered};
 }
 
-void hub::retain_locked(const std::shared_ptr<channel>& ch, std::uint64_t offset) {
+bool hub::retain_locked(const std::shared_ptr<channel>& ch, std::uint64_t offset, std::size_t bytes) {
   std::lock_guard lock(retained_mu_);
   retained_->push_back(retained_entry{ch, offset});
+  // The histories before this publish plus the message: at least what they hold after it (its own evictions
+  // only lower it), so the check errs towards running enforce_history_budget(), which decides under the lock.
+  const std::uint64_t held = counters_.history_bytes.load(std::memory_order_relaxed) + bytes +
+                             retained_->size() * k_retention_entry_bytes;
+  return held > config_.max_total_history_bytes;
 }
 
 bool hub::over_history_budget_locked() const noexcept {
