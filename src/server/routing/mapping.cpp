@@ -82,7 +82,7 @@ class row_mapper {
     auto pc = std::make_shared<postgres_change>();
     pc->plan_ = plan_;
     start_change(*pc, change_kind());
-    pc->entries_.reserve(row_entry_bytes());
+    pc->entries_.reserve(row_bytes(9));
     if (c_.kind != row_kind::del) write_record(*pc);
     if (t_.mapped()) {
       auto e = build_event(out, pc->json);
@@ -214,7 +214,7 @@ class row_mapper {
     pc.table = p_.table_name_;
     pc.type = type;
     std::string& j = pc.json;
-    j.reserve(p_.prefix_json_.size() + p_.columns_json_.size() + c_.commit_ts.size() + 64 + row_bytes_estimate());
+    j.reserve(p_.prefix_json_.size() + p_.columns_json_.size() + c_.commit_ts.size() + 64 + row_bytes(24));
     j += p_.prefix_json_;
     append_json_string(j, c_.commit_ts);
     j += ",\"type\":\"";
@@ -223,19 +223,12 @@ class row_mapper {
     j += p_.columns_json_;
   }
 
-  // What the record's and old_record's entries (add_entry) take at most: one allocation instead of a string
-  // that doubles as it grows.
-  std::size_t row_entry_bytes() const {
+  // The row's text values, each counted with `per_value` bytes of overhead: what the record's JSON (about 24
+  // per value) and its entries (add_entry's 9-byte header) take, so each is allocated once instead of doubling.
+  std::size_t row_bytes(std::size_t per_value) const {
     std::size_t bytes = 0;
-    for (const auto& v : c_.new_row) bytes += v.text.size() + 9;
-    for (const auto& v : c_.old_row) bytes += v.text.size() + 9;
-    return bytes;
-  }
-
-  std::size_t row_bytes_estimate() const {
-    std::size_t bytes = 0;
-    for (const auto& v : c_.new_row) bytes += v.text.size() + 24;
-    for (const auto& v : c_.old_row) bytes += v.text.size() + 24;
+    for (const auto& v : c_.new_row) bytes += v.text.size() + per_value;
+    for (const auto& v : c_.old_row) bytes += v.text.size() + per_value;
     return bytes;
   }
 
