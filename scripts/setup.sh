@@ -18,6 +18,7 @@ packages=(
   curl openssl                            # demo script: posts events, signs demo tokens
   libpq-dev                               # the PostgreSQL replication source and the demo API
   postgresql                              # PostgreSQL 15 for integration tests, benches and the demo
+  nats-server libnats-dev                 # the cluster: NATS JetStream server (2.9) and its C client (nats.c 3.4)
 )
 # The test command also needs a browser for the end-to-end suite (playwright-core drives Debian's Chromium).
 if [ "${1:-}" = "--test" ]; then packages+=(chromium); fi
