@@ -27,54 +27,67 @@ server_bin() {
   command -v "$bin"
 }
 
-free_port() {
-  python3 - <<'PY' 2>/dev/null || echo $((20000 + RANDOM % 20000))
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()
-PY
-}
-
 url() { echo "nats://127.0.0.1:$(cat "$dir/port")"; }
 
 running_pid() {
   local pid
   [ -s "$dir/pid" ] || return 1
   pid=$(cat "$dir/pid")
-  kill -0 "$pid" 2>/dev/null || return 1
+  alive "$pid" || return 1
   # A recycled pid that is not our server does not count.
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$dir/server.conf" || return 1
   echo "$pid"
 }
 
+# The monitoring port: fixed after the first start, read from the ports file nats-server writes on the first.
+monitor_port() {
+  if [ -s "$dir/monitor_port" ]; then cat "$dir/monitor_port"; return; fi
+  local pid
+  pid=$(cat "$dir/pid" 2>/dev/null) || return 1
+  sed -n 's|.*"monitoring":\["http://[^:]*:\([0-9]*\)".*|\1|p' "$dir/ports/nats-server_$pid.ports" 2>/dev/null
+}
+
 wait_ready() {
   local mport pid
-  mport=$(cat "$dir/monitor_port")
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 300); do
     if ! pid=$(running_pid); then
       echo "nats_server: nats-server in $dir exited during start; log:" >&2
       tail -n 30 "$dir/server.log" >&2 || true
       return 1
     fi
+    mport=$(monitor_port || true)
     # /healthz answers 200 once the server accepts clients and JetStream is up (recovering a store included).
-    if curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$mport/healthz" 2>/dev/null; then return 0; fi
-    sleep 0.05
+    if [ -n "$mport" ] && curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$mport/healthz" 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.02
   done
   echo "nats_server: nats-server in $dir did not become ready; log:" >&2
   tail -n 30 "$dir/server.log" >&2 || true
   return 1
 }
 
+# After the first start on OS-chosen ports, keep them: restarts come back on the same ones.
+pin_ports() {
+  local pid
+  pid=$(cat "$dir/pid")
+  if [ ! -s "$dir/port" ]; then
+    sed -n 's|.*"nats":\["nats://[^:]*:\([0-9]*\)".*|\1|p' "$dir/ports/nats-server_$pid.ports" >"$dir/port"
+  fi
+  if [ ! -s "$dir/monitor_port" ]; then monitor_port >"$dir/monitor_port.tmp" && mv "$dir/monitor_port.tmp" "$dir/monitor_port"; fi
+  write_config "$(cat "$dir/port")" "$(cat "$dir/monitor_port")"
+}
+
 write_config() {
-  # Written once; restarts reuse it so that the port, the store and the credentials stay the same.
+  local port=$1 mport=$2
+  # Port -1: the OS picks a free one, which pin_ports then keeps for restarts.
   cat >"$dir/server.conf" <<CONF
 # rtcache test nats-server (scripts/nats_server.sh)
-server_name: rtcache_test_$(cat "$dir/port")
-listen: 127.0.0.1:$(cat "$dir/port")
-http: 127.0.0.1:$(cat "$dir/monitor_port")
+server_name: rtcache_test
+listen: 127.0.0.1:$port
+http: 127.0.0.1:$mport
 pid_file: "$dir/pid"
+ports_file_dir: "$dir/ports"
 jetstream {
   store_dir: "$dir/store"
   max_memory_store: 256MB
@@ -103,26 +116,33 @@ start() {
     return 0
   fi
   if [ -n "${1:-}" ]; then echo "$1" >"$dir/port"; fi
-  if [ ! -s "$dir/port" ]; then free_port >"$dir/port"; fi
-  if [ ! -s "$dir/monitor_port" ]; then free_port >"$dir/monitor_port"; fi
-  write_config
+  mkdir -p "$dir/ports"
+  write_config "$(cat "$dir/port" 2>/dev/null || echo -1)" "$(cat "$dir/monitor_port" 2>/dev/null || echo -1)"
   rm -f "$dir/pid"
   # setsid: the server does not belong to the caller's process group, so a test runner's Ctrl-C or a kill of the
   # test's group leaves it to `stop`/`destroy` (the ctest fixture's cleanup).
   setsid "$bin" -c "$dir/server.conf" >>"$dir/server.log" 2>&1 </dev/null &
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 250); do
     [ -s "$dir/pid" ] && break
     sleep 0.02
   done
   wait_ready
+  pin_ports
   url >"$dir/url"
   echo "nats_server: running on $(url) (pid $(cat "$dir/pid"), store $dir/store, monitor http://127.0.0.1:$(cat "$dir/monitor_port"))"
+}
+
+# Gone, or a zombie: the server runs detached (setsid), so whoever adopted it reaps it in its own time.
+alive() {
+  local state
+  state=$(sed -n 's/^[0-9]* ([^)]*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
 }
 
 wait_gone() {
   local pid=$1
   for _ in $(seq 1 300); do
-    kill -0 "$pid" 2>/dev/null || return 0
+    alive "$pid" || return 0
     sleep 0.02
   done
   return 1

@@ -1,0 +1,111 @@
+// The connection against real nats-servers: settings reach nats.c, failures are values, link changes are events.
+#include "cluster/connection.hpp"
+
+#include "cluster/test_nats_server.hpp"
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <vector>
+
+namespace rtcache::cluster {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct event_log {
+  std::mutex mu;
+  std::vector<connection_event_kind> kinds;
+  connection_event_handler handler() {
+    return [this](const connection_event& e) {
+      std::lock_guard lock(mu);
+      kinds.push_back(e.kind);
+    };
+  }
+  std::size_t count(connection_event_kind k) {
+    std::lock_guard lock(mu);
+    return static_cast<std::size_t>(std::count(kinds.begin(), kinds.end(), k));
+  }
+};
+
+TEST(Connection, ConnectsAndNamesTheServer) {
+  auto conn = test::connect_or_die(test::shared_server().url());
+  EXPECT_TRUE(conn->connected());
+  EXPECT_EQ(conn->connected_url(), test::shared_server().url());
+  EXPECT_TRUE(conn->flush(2s).has_value());
+}
+
+TEST(Connection, InvalidSettingsAreRefusedBeforeAnyNetworkUse) {
+  nats_settings s;
+  s.urls = {"http://127.0.0.1:1", "nats://h"};
+  auto conn = connection::connect(s);
+  ASSERT_FALSE(conn);
+  EXPECT_EQ(conn.error().code, errc::invalid_settings);
+  EXPECT_NE(conn.error().message.find("nats_urls[0]"), std::string::npos);
+  EXPECT_NE(conn.error().message.find("nats_urls[1]"), std::string::npos);
+}
+
+TEST(Connection, NoServerListeningIsConnectFailed) {
+  auto conn = connection::connect(test::test_settings("nats://127.0.0.1:" + std::to_string(test::unused_port())));
+  ASSERT_FALSE(conn);
+  EXPECT_EQ(conn.error().code, errc::connect_failed) << conn.error().message;
+}
+
+TEST(Connection, UserAndPasswordAreSentAndWrongOnesRefused) {
+  test::nats_server server("NATS_SERVER_USER=rt NATS_SERVER_PASS=s3cret");
+  auto settings = test::test_settings(server.url());
+  auto anonymous = connection::connect(settings);
+  ASSERT_FALSE(anonymous);
+  EXPECT_EQ(anonymous.error().code, errc::connect_failed) << anonymous.error().message;
+  settings.user = "rt";
+  settings.password = "wr0ng-pw";
+  auto wrong = connection::connect(settings);
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().message.find("wr0ng-pw"), std::string::npos) << "errors never carry credentials";
+  settings.password = "s3cret";
+  auto conn = connection::connect(settings);
+  ASSERT_TRUE(conn) << conn.error().message;
+  EXPECT_TRUE((*conn)->connected());
+}
+
+TEST(Connection, TokenIsSent) {
+  test::nats_server server("NATS_SERVER_TOKEN=t0ken");
+  auto settings = test::test_settings(server.url());
+  settings.token = "nope";
+  EXPECT_FALSE(connection::connect(settings));
+  settings.token = "t0ken";
+  EXPECT_TRUE(connection::connect(settings));
+}
+
+TEST(Connection, ServerRestartIsSurfacedAsDisconnectedThenReconnected) {
+  test::nats_server server;
+  event_log log;
+  auto conn = test::connect_or_die(server.url(), log.handler());
+  server.kill9();
+  ASSERT_TRUE(test::eventually([&] { return log.count(connection_event_kind::disconnected) == 1; }, 5s));
+  EXPECT_FALSE(conn->connected());
+  server.start();
+  ASSERT_TRUE(test::eventually([&] { return log.count(connection_event_kind::reconnected) == 1; }, 10s));
+  EXPECT_TRUE(conn->connected());
+  EXPECT_EQ(conn->stats().disconnects, 1u);
+  EXPECT_EQ(conn->stats().reconnects, 1u);
+  conn.reset();
+  EXPECT_EQ(log.count(connection_event_kind::closed), 1u) << "closing waits for nats.c's last callback";
+}
+
+TEST(Connection, RetryOnFailedConnectConnectsWhenTheServerComesUp) {
+  test::nats_server server;
+  server.stop();
+  event_log log;
+  auto settings = test::test_settings(server.url());
+  settings.retry_on_failed_connect = true;
+  auto conn = connection::connect(settings, log.handler());
+  ASSERT_TRUE(conn) << conn.error().message;
+  EXPECT_FALSE((*conn)->connected());
+  server.start();
+  ASSERT_TRUE(test::eventually([&] { return log.count(connection_event_kind::connected) == 1; }, 10s));
+  EXPECT_TRUE((*conn)->connected());
+}
+
+}  // namespace
+}  // namespace rtcache::cluster

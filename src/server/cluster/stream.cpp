@@ -1,0 +1,147 @@
+// ensure_stream and friends over nats.c's stream management API.
+#include "cluster/stream.hpp"
+
+#include "cluster/nats_handles.hpp"
+
+#include <algorithm>
+#include <vector>
+
+namespace rtcache::cluster {
+
+std::string stream_identity::to_string() const {
+  return name + "@" + std::to_string(created_ns);
+}
+
+std::string_view to_string(ensure_outcome outcome) noexcept {
+  switch (outcome) {
+    case ensure_outcome::created: return "created";
+    case ensure_outcome::updated: return "updated";
+    case ensure_outcome::unchanged: return "unchanged";
+  }
+  return "unknown";
+}
+
+namespace {
+
+using detail::make_error;
+using detail::stream_info_ptr;
+
+stream_state to_state(const jsStreamInfo& si) {
+  stream_state st;
+  st.identity.name = si.Config != nullptr && si.Config->Name != nullptr ? si.Config->Name : "";
+  st.identity.created_ns = si.Created;
+  st.first_seq = si.State.FirstSeq;
+  st.last_seq = si.State.LastSeq;
+  st.messages = si.State.Msgs;
+  st.bytes = si.State.Bytes;
+  st.first_time_ns = si.State.FirstTime;
+  st.last_time_ns = si.State.LastTime;
+  st.deleted = si.State.NumDeleted;
+  st.consumers = si.State.Consumers;
+  st.replicas = si.Config != nullptr ? si.Config->Replicas : 0;
+  return st;
+}
+
+// Settings expressed as nats.c's config; the strings point into `settings` and `subjects`.
+jsStreamConfig to_config(const stream_settings& settings, std::vector<const char*>& subjects) {
+  jsStreamConfig cfg;
+  jsStreamConfig_Init(&cfg);
+  subjects.clear();
+  for (const auto& subject : settings.subjects) subjects.push_back(subject.c_str());
+  cfg.Name = settings.name.c_str();
+  cfg.Subjects = subjects.data();
+  cfg.SubjectsLen = static_cast<int>(subjects.size());
+  cfg.Retention = js_LimitsPolicy;
+  cfg.Discard = js_DiscardOld;
+  cfg.MaxAge = std::chrono::duration_cast<std::chrono::nanoseconds>(settings.max_age).count();
+  cfg.MaxBytes = settings.max_bytes;
+  cfg.Duplicates = std::chrono::duration_cast<std::chrono::nanoseconds>(settings.duplicate_window).count();
+  cfg.Storage = settings.storage == storage_kind::file ? js_FileStorage : js_MemoryStorage;
+  cfg.Replicas = settings.replicas;
+  cfg.AllowDirect = settings.allow_direct;
+  return cfg;
+}
+
+bool same_subjects(const jsStreamConfig& have, const stream_settings& want) {
+  if (have.SubjectsLen != static_cast<int>(want.subjects.size())) return false;
+  std::vector<std::string> a(have.Subjects, have.Subjects + have.SubjectsLen);
+  std::vector<std::string> b = want.subjects;
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  return a == b;
+}
+
+bool matches(const jsStreamConfig& have, const jsStreamConfig& want, const stream_settings& settings) {
+  return same_subjects(have, settings) && have.MaxAge == want.MaxAge && have.MaxBytes == want.MaxBytes &&
+         have.Duplicates == want.Duplicates && have.Replicas == want.Replicas && have.AllowDirect == want.AllowDirect &&
+         have.Retention == want.Retention && have.Discard == want.Discard;
+}
+
+result<stream_info_ptr> info(jsCtx* js, const std::string& stream) {
+  jsStreamInfo* si = nullptr;
+  jsErrCode jerr{};
+  natsStatus s = js_GetStreamInfo(&si, js, stream.c_str(), nullptr, &jerr);
+  if (s == NATS_NOT_FOUND && jerr == 0) jerr = JSStreamNotFoundErr;
+  if (s != NATS_OK) return make_error(s, jerr, "stream info of '" + stream + "'");
+  return stream_info_ptr(si);
+}
+
+}  // namespace
+
+result<ensured_stream> ensure_stream(const connection& conn, const stream_settings& settings) {
+  if (auto problems = validate(settings); !problems.empty()) {
+    std::string msg = "stream settings:";
+    for (const auto& p : problems) msg += " " + p + ";";
+    return error{errc::invalid_settings, 0, 0, msg};
+  }
+  jsCtx* js = conn.handles().js;
+  std::vector<const char*> subjects;
+  jsStreamConfig want = to_config(settings, subjects);
+
+  auto existing = info(js, settings.name);
+  if (!existing && existing.error().code != errc::stream_not_found) return existing.error();
+  if (!existing) {
+    jsStreamInfo* si = nullptr;
+    jsErrCode jerr{};
+    natsStatus s = js_AddStream(&si, js, &want, nullptr, &jerr);
+    if (s == NATS_OK) return ensured_stream{ensure_outcome::created, to_state(*stream_info_ptr(si))};
+    if (jerr != JSStreamNameExistErr) return make_error(s, jerr, "creating stream '" + settings.name + "'");
+    // Another node created it with different settings between our look-up and our create: update below.
+    existing = info(js, settings.name);
+    if (!existing) return existing.error();
+  }
+  const jsStreamConfig& have = *(*existing)->Config;
+  if (have.Storage != want.Storage) {
+    return error{errc::stream_conflict, 0, 0,
+                 "stream '" + settings.name + "' exists with " + (have.Storage == js_FileStorage ? "file" : "memory") +
+                     " storage; JetStream cannot change the storage of a stream in place (re-create it)"};
+  }
+  if (matches(have, want, settings)) return ensured_stream{ensure_outcome::unchanged, to_state(**existing)};
+  jsStreamInfo* si = nullptr;
+  jsErrCode jerr{};
+  natsStatus s = js_UpdateStream(&si, js, &want, nullptr, &jerr);
+  if (s != NATS_OK) return make_error(s, jerr, "updating stream '" + settings.name + "'");
+  return ensured_stream{ensure_outcome::updated, to_state(*stream_info_ptr(si))};
+}
+
+result<stream_state> get_stream_state(const connection& conn, const std::string& stream) {
+  auto si = info(conn.handles().js, stream);
+  if (!si) return si.error();
+  return to_state(**si);
+}
+
+result<void> purge_stream(const connection& conn, const std::string& stream) {
+  jsErrCode jerr{};
+  natsStatus s = js_PurgeStream(conn.handles().js, stream.c_str(), nullptr, &jerr);
+  if (s != NATS_OK) return make_error(s, jerr, "purging stream '" + stream + "'");
+  return {};
+}
+
+result<void> delete_stream(const connection& conn, const std::string& stream) {
+  jsErrCode jerr{};
+  natsStatus s = js_DeleteStream(conn.handles().js, stream.c_str(), nullptr, &jerr);
+  if (s != NATS_OK) return make_error(s, jerr, "deleting stream '" + stream + "'");
+  return {};
+}
+
+}  // namespace rtcache::cluster
