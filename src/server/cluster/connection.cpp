@@ -182,6 +182,7 @@ result<std::unique_ptr<connection>> connection::connect(const nats_settings& set
   if (s == NATS_OK) s = natsOptions_SetPingInterval(opts.get(), settings.ping_interval.count());
   if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(opts.get(), settings.max_pings_out);
   if (s == NATS_OK) s = natsOptions_SetMaxPendingMsgs(opts.get(), settings.subscription_pending_msgs);
+  if (s == NATS_OK) s = natsOptions_SetSendAsap(opts.get(), settings.send_asap);
   if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts.get(), on_disconnected, closure);
   if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts.get(), on_reconnected, closure);
   if (s == NATS_OK) s = natsOptions_SetClosedCB(opts.get(), on_closed, closure);
