@@ -111,6 +111,7 @@ cat "$logs/fuzz.log" | grep -E "^fuzz:" || true
 step bench-smoke build/release/bench/rtcache_core_bench --benchmark_min_time=0.01
 step bench-load-smoke bench/load/run.sh --quick
 step bench-wal-smoke bench/wal/run.sh --quick
+step bench-cluster-smoke bench/cluster/run.sh --quick
 step bench-cost-smoke bash -c 'cd sdk/ts && npm run -s bench:cost -- --quick'
 
 echo "rtcache: $passed passed, $failed failed"
