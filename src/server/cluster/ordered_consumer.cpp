@@ -81,6 +81,10 @@ result<std::uint64_t> ordered_consumer::matching_now() const {
 result<std::optional<stream_message>> ordered_consumer::next(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
+    // A restart that failed (the server unreachable at that moment) is tried again here.
+    if (!impl_->sub) {
+      if (auto r = subscribe(last_delivered_ + 1); !r) return r.error();
+    }
     auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (remaining < 0ms) remaining = 0ms;
     natsMsg* raw = nullptr;

@@ -51,7 +51,8 @@ class ordered_consumer {
 
   // The next message in stream order, or nullopt when none arrives within `timeout`. While the connection is
   // reconnecting, next() simply times out; after the reconnect, delivery continues after last_delivered().
-  // errc::connection_closed once the connection is closed for good.
+  // errc::connection_closed once the connection is closed for good; errc::consumer_failed (or timeout) when a
+  // restart after dropped messages could not create the new consumer: calling next() again retries it.
   result<std::optional<stream_message>> next(std::chrono::milliseconds timeout);
 
   // The stream sequence of the last message next() returned; start_seq - 1 before the first.
