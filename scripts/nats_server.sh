@@ -10,7 +10,8 @@
 # One directory is one server: several servers run side by side from several directories. The server listens
 # on 127.0.0.1 only; its monitoring port (DIR/monitor_port) answers /healthz, which says ok once JetStream is
 # ready, and start waits for that. NATS_SERVER_USER + NATS_SERVER_PASS or NATS_SERVER_TOKEN, given at the first
-# start, make the server require them (kept in DIR/auth.conf for restarts). NATS_SERVER_BIN overrides the binary.
+# start, make the server require them; NATS_SERVER_TLS_CERT + NATS_SERVER_TLS_KEY (PEM files) make it speak TLS
+# only (both kept in DIR/auth.conf for restarts). NATS_SERVER_BIN overrides the binary.
 set -euo pipefail
 
 usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -72,7 +73,7 @@ pin_ports() {
   local pid
   pid=$(cat "$dir/pid")
   if [ ! -s "$dir/port" ]; then
-    sed -n 's|.*"nats":\["nats://[^:]*:\([0-9]*\)".*|\1|p' "$dir/ports/nats-server_$pid.ports" >"$dir/port"
+    sed -n 's|.*"nats":\["[a-z]*://[^:]*:\([0-9]*\)".*|\1|p' "$dir/ports/nats-server_$pid.ports" >"$dir/port"
   fi
   if [ ! -s "$dir/monitor_port" ]; then monitor_port >"$dir/monitor_port.tmp" && mv "$dir/monitor_port.tmp" "$dir/monitor_port"; fi
   write_config "$(cat "$dir/port")" "$(cat "$dir/monitor_port")"
@@ -102,6 +103,9 @@ CONF
       printf 'authorization { token: "%s" }\n' "$NATS_SERVER_TOKEN" >"$dir/auth.conf"
     else
       echo "# no authorization" >"$dir/auth.conf"
+    fi
+    if [ -n "${NATS_SERVER_TLS_CERT:-}" ]; then
+      printf 'tls { cert_file: "%s", key_file: "%s" }\n' "$NATS_SERVER_TLS_CERT" "${NATS_SERVER_TLS_KEY:-}" >>"$dir/auth.conf"
     fi
   fi
 }
