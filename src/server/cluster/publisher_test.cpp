@@ -188,6 +188,40 @@ TEST(Publisher, FrozenServerEndsInTimeoutsAndAFullWindowNeverInSilence) {
   EXPECT_EQ(again->stats().duplicates, 8u) << "the timed-out messages had landed once the server woke up";
 }
 
+// While the server is away, publishes wait in nats.c's reconnect buffer; past its bound they fail at once with
+// buffer_full (the ticket fails, the watermark stops) instead of growing memory or vanishing.
+TEST(Publisher, ReconnectBufferBoundFailsPublishesWhileDisconnected) {
+  test::nats_server server;
+  auto settings = test::test_settings(server.url());
+  settings.reconnect_buffer_bytes = 8 * 1024;
+  auto conn = connection::connect(settings).value();
+  const auto st = make_stream(*conn, "rbuf");
+  outcome_log log;
+  auto pub = publisher::create(*conn, test::publisher_of(64, 1s, 3s), log.handler()).value();
+  ASSERT_TRUE(pub->wait_acked(pub->publish({st.name + ".x", "before", {}, "x"}).value(), 5s));
+  server.stop();
+  ASSERT_TRUE(test::eventually([&] { return !conn->connected(); }, 5s));
+  const std::string kilobyte(1024, 'b');
+  std::optional<error> refused;
+  int buffered = 0;
+  for (int i = 0; i < 20 && !refused; ++i) {
+    auto t = pub->publish({st.name + ".x", "during" + std::to_string(i), {}, kilobyte});
+    if (t) {
+      ++buffered;
+    } else {
+      refused = t.error();
+    }
+  }
+  ASSERT_TRUE(refused) << "20 KiB do not fit an 8 KiB reconnect buffer";
+  EXPECT_EQ(refused->code, errc::buffer_full) << refused->message;
+  EXPECT_GE(buffered, 4);
+  EXPECT_LE(buffered, 8);
+  EXPECT_EQ(pub->first_failure(), static_cast<std::uint64_t>(buffered + 2)) << "the refused publish's ticket";
+  server.start();
+  // What was buffered is sent on reconnect: acknowledged, or reported failed if the ack came too late.
+  ASSERT_TRUE(test::eventually([&] { return log.size() == static_cast<std::size_t>(buffered + 1); }, 10s));
+}
+
 // kill -9 of the server while a publisher streams, and a restart: publishing goes on throughout (it ends only
 // once 1,000 more messages were acknowledged after the restart). Every ticket gets exactly one outcome; every
 // acknowledged message is in the stream at the sequence its ack named; the failed ones, republished with their
