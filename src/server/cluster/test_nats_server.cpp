@@ -38,7 +38,11 @@ std::string random_suffix() {
 }  // namespace
 
 nats_server::nats_server(std::string extra_env) : owned_(true) {
-  dir_ = "/tmp/rtcache-nats-private-" + random_suffix();
+  // Under ctest, beside the fixture's directory, so that the fixture's cleanup also removes servers a crashed
+  // test left running.
+  const char* shared = std::getenv("RTCACHE_NATS_DIR");
+  dir_ = (shared != nullptr && *shared != '\0' ? std::string(shared) : std::string("/tmp/rtcache-nats")) + "-private-" +
+         random_suffix();
   std::string env = extra_env.empty() ? "" : extra_env + " ";
   run(env + "'" RTCACHE_NATS_SERVER_SCRIPT "' start '" + dir_ + "' >/dev/null");
   url_ = read_file(dir_ + "/url");
