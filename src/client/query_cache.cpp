@@ -243,10 +243,12 @@ bool query_cache::refetch_if_active(const cache_key& key) {
   return active;
 }
 
-std::size_t query_cache::refetch_all_active() {
+std::size_t query_cache::refetch_all_active(const std::function<bool(const cache_key&)>& which) {
   std::vector<cache_key> keys;
   keys.reserve(entries_->size());
-  for (const auto& [k, e] : *entries_) keys.push_back(k);
+  for (const auto& [k, e] : *entries_) {
+    if (!which || which(k)) keys.push_back(k);
+  }
   std::size_t n = 0;
   for (const cache_key& k : keys) {
     auto it = entries_->find(k);

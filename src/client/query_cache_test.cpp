@@ -3,6 +3,7 @@
 #include "rtcache/client/query_cache.hpp"
 
 #include <boost/json.hpp>
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -244,6 +245,17 @@ TEST_F(QueryCache, RefetchAllActiveFetchesEachActiveQueryOnce) {
   EXPECT_EQ(cache.refetch_all_active(), 2U);
   EXPECT_EQ(fetcher_.pending_fetches.size(), 2U);
   EXPECT_TRUE(cache.state(core::key_doc("wo", "3"))->invalidated);
+}
+
+TEST_F(QueryCache, RefetchAllActiveTakesOnlyTheQueriesSelected) {
+  query_cache cache(clock_, fetcher_.fn());
+  auto a = cache.observe(doc_);
+  auto b = cache.observe(core::key_list("wo", "f1", 2));
+  fetcher_.complete_next(json::object{});
+  fetcher_.complete_next(json::array{});
+  EXPECT_EQ(cache.refetch_all_active([](const cache_key& k) { return k.kind == core::cache_key_kind::doc; }), 1U);
+  EXPECT_EQ(fetcher_.pending_fetches.size(), 1U);
+  EXPECT_FALSE(cache.state(core::key_list("wo", "f1", 2))->invalidated);
 }
 
 TEST_F(QueryCache, PlannerViewReportsVersionFetchingAndFirstLoad) {

@@ -224,13 +224,12 @@ void sync_engine::absorb(session_output& out) {
     auto key = core::parse_channel_key(name, types_);
     if (!key) continue;
     for (const cache_key& k : cache_.active_keys()) {
-      const bool hit =
-          (key->kind == core::channel_kind::doc && k.kind == core::cache_key_kind::doc && k.type == key->type &&
-           k.id == key->id) ||
-          (key->kind == core::channel_kind::list && k.kind == core::cache_key_kind::list && k.type == key->type &&
-           k.factory_id == key->factory_id) ||
-          (key->kind == core::channel_kind::factory && k.kind == core::cache_key_kind::list && k.page == 1 &&
-           k.factory_id == key->factory_id);
+      const bool hit = (key->kind == core::channel_kind::doc && k.kind == core::cache_key_kind::doc &&
+                        k.type == key->type && k.id == key->id) ||
+                       (key->kind == core::channel_kind::list && k.kind == core::cache_key_kind::list && k.page == 1 &&
+                        k.type == key->type && k.factory_id == key->factory_id) ||
+                       (key->kind == core::channel_kind::factory && k.kind == core::cache_key_kind::list &&
+                        k.page == 1 && k.factory_id == key->factory_id);
       if (hit) recovery_.insert(k);
     }
   }
@@ -249,8 +248,14 @@ void sync_engine::absorb(session_output& out) {
 void sync_engine::run_recovery() {
   const std::set<cache_key> keys = std::exchange(recovery_, {});
   for (const cache_key& k : keys) {
+    if (first_fetch_pending(k)) continue;
     if (cache_.refetch_if_active(k)) ++stats_.recovery_refetches;
   }
+}
+
+bool sync_engine::first_fetch_pending(const cache_key& key) const {
+  auto it = waiting_.find(key);
+  return it != waiting_.end() && !it->second.waited;
 }
 
 void sync_engine::offer(core::event e) {
@@ -279,23 +284,25 @@ void sync_engine::apply(const core::operation& op) {
   switch (op.kind) {
     case core::op_kind::invalidate:
       ++stats_.invalidates;
-      cache_.invalidate(*op.key);  // the cache knows whether a fetch is in flight (after_fetch)
+      // The cache knows whether a fetch is in flight (after_fetch).
+      if (!first_fetch_pending(*op.key)) cache_.invalidate(*op.key);
       break;
     case core::op_kind::patch:
       ++stats_.patches;
-      if (!cache_.patch(*op.key, op.set, op.version)) cache_.invalidate(*op.key);
+      if (!cache_.patch(*op.key, op.set, op.version) && !first_fetch_pending(*op.key)) cache_.invalidate(*op.key);
       break;
     case core::op_kind::refetch_list_head:
       ++stats_.list_head_refetches;
-      cache_.refetch_if_active(*op.key);
+      if (!first_fetch_pending(*op.key)) cache_.refetch_if_active(*op.key);
       break;
     case core::op_kind::resync:
       ++stats_.resyncs;
-      cache_.refetch_all_active();
+      // Every doc and every list head; a page past the head is left alone, as every list event leaves it.
+      cache_.refetch_all_active([this](const cache_key& k) {
+        return (k.kind == core::cache_key_kind::doc || k.page == 1) && !first_fetch_pending(k);
+      });
       break;
-    case core::op_kind::drop:
-      ++stats_.drops;
-      break;
+    case core::op_kind::drop: ++stats_.drops; break;
   }
 }
 
