@@ -23,7 +23,6 @@ export {
   patchValues,
   toPayload,
   type Action,
-  type BatchItem,
   type CodecLimits,
   type EventPayload,
   type PatchEntry,

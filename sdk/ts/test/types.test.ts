@@ -41,6 +41,18 @@ describe('public API', () => {
   });
 });
 
+describe('the shipped bundle', () => {
+  test('carries no JSON text reader: payloads arrive parsed; the strict reader is the tests\' (test/text_decoder.ts)', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const dist = new URL('../dist/', import.meta.url);
+    const js = readdirSync(dist).filter((f) => f.endsWith('.js'));
+    expect(js).toContain('index.js');
+    for (const f of js) expect(readFileSync(new URL(f, dist), 'utf8'), f).not.toMatch(/parseJson|decodeBatch|unterminated string/);
+    expect('decode' in sdk.EventDecoder.prototype).toBe(false);
+    expect('decodeBatch' in sdk.EventDecoder.prototype).toBe(false);
+  });
+});
+
 describe('README', () => {
   test('the minimal example in README.md is examples/minimal.mjs, verbatim', async () => {
     const { readFileSync } = await import('node:fs');
