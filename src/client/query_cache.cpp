@@ -293,6 +293,9 @@ bool query_cache::patch(const cache_key& key, const std::vector<core::patch_entr
     if (ec) return false;  // core guarantees canonical JSON; refuse rather than half-apply
     obj[p.column] = std::move(v);
   }
+  // The object's own version column, where it has one, follows the version the doc now holds (the fetcher's
+  // success_versioned read it from there; a view showing it must not show the version before the patch).
+  if (version && obj.contains("version")) obj["version"] = *version;
   e.state.data = std::make_shared<const boost::json::value>(std::move(copy));
   if (version) e.state.data_version = version;
   e.state.data_updated_at = clock_.now();

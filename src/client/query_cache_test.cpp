@@ -258,6 +258,20 @@ TEST_F(QueryCache, RefetchAllActiveTakesOnlyTheQueriesSelected) {
   EXPECT_FALSE(cache.state(core::key_list("wo", "f1", 2))->invalidated);
 }
 
+// issue 12 (the client conformance vectors): the TypeScript SDK's cache reads a doc's version from its object,
+// so a patch writes it there; this cache kept the object's "version" at the value before the patch.
+TEST_F(QueryCache, PatchMovesTheObjectsVersionMemberWithTheVersion) {
+  query_cache cache(clock_, fetcher_.fn());
+  cache.set_query_data(doc_, json::object{{"status", "open"}, {"version", 1}}, 1);
+  ASSERT_TRUE(cache.patch(doc_, {{"status", "\"done\""}}, 2));
+  EXPECT_EQ(*cache.data(doc_), json::parse(R"({"status":"done","version":2})"));
+  EXPECT_EQ(cache.state(doc_)->data_version, 2);
+  const cache_key other = core::key_doc("wo", "2");
+  cache.set_query_data(other, json::object{{"status", "open"}}, 1);  // a version kept apart from the object
+  ASSERT_TRUE(cache.patch(other, {{"status", "\"done\""}}, 2));
+  EXPECT_EQ(*cache.data(other), json::parse(R"({"status":"done"})"));
+}
+
 TEST_F(QueryCache, PlannerViewReportsVersionFetchingAndFirstLoad) {
   query_cache cache(clock_, fetcher_.fn());
   EXPECT_FALSE(cache.doc("wo", "1").has_value());

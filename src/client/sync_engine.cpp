@@ -184,7 +184,7 @@ void sync_engine::tick() {
   core::batch b = coalescer_.take_due(now);
   if (!b.empty()) process_batch(b);
   cache_.collect_garbage(now);
-  if (!recovery_.empty()) run_recovery();
+  if (!recovery_.empty() && !rejoins_pending()) run_recovery();
   if (!waiting_.empty()) release_waiting(now);
 }
 
@@ -200,7 +200,7 @@ std::optional<core::time_point> sync_engine::next_wake() const {
   };
   consider(coalescer_.deadline());
   consider(cache_.next_gc_deadline());
-  if (!recovery_.empty()) consider(clock_.now());
+  if (!recovery_.empty() && !rejoins_pending()) consider(clock_.now());
   for (const auto& [key, w] : waiting_) {
     if (!w.waited) consider(w.deadline);
   }
@@ -238,11 +238,15 @@ void sync_engine::absorb(session_output& out) {
   out = session_output{};
   if (joined && !waiting_.empty()) release_waiting(clock_.now());
   // One refetch per query once every rejoin of this reconnect has answered, not one per channel.
-  bool joining = false;
+  if (!recovery_.empty() && !rejoins_pending()) run_recovery();
+}
+
+bool sync_engine::rejoins_pending() const {
+  // A join unanswered for join_timeout is retried later as closed, so this ends.
   for (const std::string& ch : session_.channels()) {
-    if (session_.channel_status(ch) == channel_state::joining) joining = true;
+    if (session_.channel_status(ch) == channel_state::joining) return true;
   }
-  if (!recovery_.empty() && !joining) run_recovery();
+  return false;
 }
 
 void sync_engine::run_recovery() {

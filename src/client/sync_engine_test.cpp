@@ -365,6 +365,43 @@ TEST_F(SyncEngine, OperationOnAViewWaitingForItsJoinsIsLeftToItsFirstFetch) {
   EXPECT_EQ(engine_.stats().catch_up_refetches, 0U);
 }
 
+// issue 12, finding 4: the tick ran a recovery as soon as one rejoin answered, so rejoins of one reconnect
+// answered apart refetched the same list head once per answer.
+TEST_F(SyncEngine, RecoveryWaitsForEveryRejoinOfTheReconnect) {
+  auto list = engine_.watch_list("wo", "A");
+  connect_and_join();
+  complete_all();
+  engine_.on_closed();
+  clock_.advance(10s);
+  engine_.tick();
+  ASSERT_TRUE(engine_.take_requests().connect);
+  engine_.on_open();
+  std::vector<json::value> joins;
+  for (const std::string& f : engine_.take_requests().send) joins.push_back(json::parse(f));
+  ASSERT_EQ(joins.size(), 2U);
+  const auto answer = [&](const json::value& v) {
+    const std::string ref(v.at(0).as_string());
+    engine_.on_frame(
+        R"([")" + ref + R"(",")" + ref + R"(",")" + std::string(v.at(2).as_string()) +
+            R"(","phx_reply",{"status":"ok","response":{"rtcache":{"epoch":"e2","offset":0,"recovered":false}}}])",
+        false);
+  };
+  answer(joins[0]);
+  for (int i = 0; i < 5; ++i) {
+    clock_.advance(200ms);
+    engine_.tick();
+  }
+  EXPECT_TRUE(pending_.empty()) << "the other channel's losses are not known yet";
+  answer(joins[1]);
+  ASSERT_EQ(pending_.size(), 1U);
+  EXPECT_EQ(pending_.front().key, core::key_list("wo", "A", 1));
+  complete_all();
+  clock_.advance(1s);
+  engine_.tick();
+  EXPECT_TRUE(pending_.empty());
+  EXPECT_EQ(engine_.stats().recovery_refetches, 1U);
+}
+
 TEST_F(SyncEngine, RecoveredRejoinRefetchesNothing) {
   auto doc = engine_.watch_doc("wo", "1", "A");
   connect_and_join();  // the first fetch starts once the view's channels are live

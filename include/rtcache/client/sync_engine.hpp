@@ -156,6 +156,8 @@ class sync_engine {
   // A view of `key` still waits for its channels: its first fetch comes after the joins and reads whatever an
   // operation on it now would refetch, so the operation is left to that fetch.
   bool first_fetch_pending(const cache_key& key) const;
+  // Some channel waits for a join reply: a recovery waits for them all, so each query is refetched once.
+  bool rejoins_pending() const;
   // Views waiting for their channels: fetched when all are joined, or at the deadline (then again at the joins).
   void release_waiting(core::time_point now);
 
