@@ -1,6 +1,8 @@
 // Runs every case of the shared conformance vectors (spec/vectors/, format: spec/vectors/README.md) through
-// the SDK's public policy API, as src/core/conformance_test.cpp runs them through the C++ core. No case is
-// skipped: the SDK's decoder reads raw text (duplicate keys included), so `raw_text` cases run too.
+// the SDK's public policy API, as src/core/conformance_test.cpp runs them through the C++ core, and the
+// `client` scenarios through the whole SDK on a real QueryClient (test/client_runner.ts), as
+// src/client/conformance_test.cpp runs them through the C++ SDK on its query_cache. No case is skipped: the
+// test decoder reads raw text (duplicate keys included), so `raw_text` cases run too.
 import { describe, expect, test } from 'vitest';
 import {
   CacheSnapshot,
@@ -24,6 +26,7 @@ import {
   type Operation,
   type RtEvent,
 } from '../src/index.js';
+import { runClientVector } from './client_runner.js';
 import { decodeBatchText, decodeText } from './text_decoder.js';
 import { loadCorpus, MIN_TOTAL_CASES, SUITES, type VectorCase } from './vectors.js';
 
@@ -277,5 +280,14 @@ describe('coalesce', () => {
       absorbed: b.absorbed ?? 0,
     }));
     expect(json(emitted)).toEqual(want);
+  });
+});
+
+describe('client', () => {
+  test.each(casesOf('client').map((c) => [c.name, c] as const))('%s', async (_n, c) => {
+    const out = await runClientVector(c.data);
+    expect(out.failures).toEqual([]);
+    expect(out.fetches).toEqual(c.data.fetches);
+    expect(json(out.data)).toEqual(c.data.data ?? {});
   });
 });
