@@ -446,6 +446,71 @@ describe('finding 4: duplicate work', () => {
     expect([s.be.count('list:wo:f1:1'), s.be.count('list:wo:f1:2'), s.be.count('list:pl:f1:2')]).toEqual([2, 1, 1]);
     expect(obs.getCurrentResult().data?.pages).toEqual([['a']]);
   });
+  test('issue 12, finding 4 (two-call API): rejoins answered over two windows refetch the list head once, after the last', async () => {
+    const s = setup();
+    s.cache.watchList('wo');
+    s.rt.joinAll('e1', 3);
+    s.be.state.set('list:wo:f1:1', ['a']);
+    const obs = new QueryObserver(s.qc, { queryKey: keys.list('wo', 'f1', 1), queryFn: () => s.be.read<string[]>('list:wo:f1:1') });
+    s.unsubs.push(obs.subscribe(() => {}));
+    await s.be.respondAll();
+    for (const ch of s.rt.channels) {
+      ch.drop();
+      ch.rejoin();
+    }
+    s.rt.get('list:wo:f1').reply('ok', { rtcache: { epoch: 'e2', offset: 0, recovered: false } });
+    s.clock.advance(s.cache.windowMs + 100);
+    await s.be.respondAll();
+    s.rt.get('factory:f1').reply('ok', { rtcache: { epoch: 'e2', offset: 0, recovered: false } });
+    s.clock.advance(s.cache.windowMs);
+    await s.be.respondAll();
+    s.clock.advance(10_000);
+    await s.be.respondAll();
+    expect(s.be.count('list:wo:f1:1')).toBe(2);
+  });
+
+  test('issue 12, finding 4 (two-call API): a recovery and a create landing in one timer tick fetch the list head once', async () => {
+    const s = setup();
+    s.cache.watchList('wo');
+    s.rt.joinAll('e1', 3);
+    s.be.state.set('list:wo:f1:1', ['a']);
+    const obs = new QueryObserver(s.qc, { queryKey: keys.list('wo', 'f1', 1), queryFn: () => s.be.read<string[]>('list:wo:f1:1') });
+    s.unsubs.push(obs.subscribe(() => {}));
+    await s.be.respondAll();
+    const list = s.rt.get('list:wo:f1');
+    list.drop();
+    list.rejoin();
+    list.reply('ok', { rtcache: { epoch: 'e2', offset: 0, recovered: false } });
+    s.rt.get('factory:f1').emit({ type: 'wo', id: '*', factoryId: 'f1', action: 'create', count: 1 });
+    s.clock.advance(s.cache.windowMs);
+    await s.be.respondAll();
+    await s.be.respondAll();
+    expect(s.be.count('list:wo:f1:1')).toBe(2);
+  });
+
+  test('issue 12, finding 4 (two-call API): a resync refetches an infinite list\'s first page only', async () => {
+    const s = setup({ maxPending: 1 });
+    s.cache.watchList('wo');
+    s.rt.joinAll();
+    s.be.state.set('list:wo:f1:1', ['a']);
+    s.be.state.set('list:wo:f1:2', ['b']);
+    const obs = new InfiniteQueryObserver(s.qc, {
+      queryKey: keys.lists('wo', 'f1'),
+      queryFn: ({ pageParam }) => s.be.read<string[]>(`list:wo:f1:${pageParam}`),
+      initialPageParam: 1,
+      getNextPageParam: (_l: string[], all: string[][]) => all.length + 1,
+    });
+    s.unsubs.push(obs.subscribe(() => {}));
+    await s.be.respondAll();
+    void obs.fetchNextPage();
+    await s.be.respondAll();
+    for (const id of ['1', '2']) s.rt.get('list:wo:f1').emit(upd({ id, version: 2 }));
+    s.clock.advance(s.cache.windowMs);
+    await s.be.respondAll();
+    await s.be.respondAll();
+    expect([s.be.count('list:wo:f1:1'), s.be.count('list:wo:f1:2')]).toEqual([2, 1]);
+    expect(obs.getCurrentResult().data?.pages).toEqual([['a']]);
+  });
 });
 
 describe('finding 5: realtimeQueryOptions, one call per view', () => {
