@@ -49,6 +49,12 @@ const goTo = (p, path) =>
     history.pushState(null, '', to + location.search);
     window.dispatchEvent(new Event('app:navigate'));
   }, path);
+// rtcache published a change of `type` in `factory` after `since`: its factory summary reached the browser (a
+// change reaches every channel of its transaction at once, so a channel joined later has missed it).
+const published = (p, since, type, factory) =>
+  waitFor(`a ${type} change in ${factory} published`, () =>
+    p.events(since).some((e) => e.topic === `realtime:factory:${factory}` && e.type === type && e.id === '*'),
+  );
 const detailReads = async (type, id) => (await api.log()).filter((e) => e.kind === 'detail' && e.type === type && String(e.id) === String(id));
 
 test('detail view reflects a server-side update without a reload', () =>
@@ -150,8 +156,9 @@ test('a change committed between a detail view\'s first fetch and its join appea
     await hold.held;
     await waitFor('the detail shown without its channel', async () => (await p.text('doc-version')) === `v${wo.version}`);
     const quantity = wo.quantity + 17;
+    const committed = Date.now();
     const updated = await api.update('wo', wo.id, { quantity });
-    await sleep(300);
+    await published(p, committed, 'wo', 'f1');
     hold.release();
     await waitFor('the change on screen', async () => (await p.text('field-quantity')) === String(quantity));
     await waitFor('its version on screen', async () => (await p.text('doc-version')) === `v${updated.version}`);
@@ -170,9 +177,12 @@ test('a change committed while a detail view\'s join is on its way is read by it
     await api.resetLog();
     await goTo(p, `/f2/wo/${wo.id}`);
     const heldAt = await hold.held;
-    await sleep(50);
+    // Give a fetch that does not wait for the join the time to read the row before the change (none comes).
+    await waitFor('the row read, or 150 ms', async () => Date.now() - heldAt >= 150 || (await detailReads('wo', wo.id)).length > 0);
     const quantity = wo.quantity + 23;
+    const committed = Date.now();
     await api.update('wo', wo.id, { quantity });
+    await published(p, committed, 'wo', 'f2');
     const releasedAfter = Date.now() - heldAt;
     hold.release();
     await waitFor('the change on screen', async () => (await p.text('field-quantity')) === String(quantity));
