@@ -2,11 +2,21 @@
 # Browser end-to-end tests: starts the real stack on free ports — a disposable PostgreSQL (scripts/pg_cluster.sh)
 # with the demo schema and seed, the factory API, the web app (vite preview) — runs the factory API's database
 # tests and the Playwright suite in tests/e2e (headless Debian Chromium; the suite owns rtcache, which one case
-# kills with -9 and restarts), stops everything and ends with `e2e: N passed, M failed`.
+# kills with -9 and restarts, and which reaches rtcache through a proxy that can hold a channel's join), stops
+# everything and ends with `e2e: N passed, M failed`. Screenshots go to build/e2e/screenshots; a run changes no
+# tracked file.
+#   --update-doc-images               also write the screenshots the README shows to docs/img
 #   RTCACHE_BUILD_DIR=build/release   where rtcache and rtcache_factory_api are built (default: the release preset)
 #   E2E_ONLY='burst'                  run only the browser cases whose name contains this
 #   E2E_KEEP=1                        keep var/e2e (logs, cluster) after the run
 set -uo pipefail
+shots_rel=build/e2e/screenshots
+for arg in "$@"; do
+  case $arg in
+    --update-doc-images) shots_rel=docs/img ;;
+    *) echo "e2e: unknown argument $arg (use --update-doc-images)" >&2; exit 2 ;;
+  esac
+done
 cd "$(dirname "$0")/.."
 root=$(pwd)
 state="$root/var/e2e"
@@ -102,20 +112,22 @@ fi
 # ---- the API and the web app (rtcache itself is started by the suite) ----
 secret=$(openssl rand -hex 32)
 rt_port=$(free_port)
+proxy_port=$(free_port) # the browser's way to rtcache (tests/e2e/lib.mjs, JoinDelayProxy)
 api_port=$(free_port)
 web_port=$(free_port)
 RTCACHE_JWT_SECRET="$secret" "$api_bin" serve --listen "127.0.0.1:$api_port" --conninfo "$conninfo" --dev \
   >"$logs/api.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$api_port/api/_health" "$logs/api.log"
-(cd examples/factory-app/web && FACTORY_API_URL="http://127.0.0.1:$api_port" RTCACHE_URL="http://127.0.0.1:$rt_port" \
+(cd examples/factory-app/web && FACTORY_API_URL="http://127.0.0.1:$api_port" RTCACHE_URL="http://127.0.0.1:$proxy_port" \
   WEB_PORT="$web_port" exec node node_modules/vite/bin/vite.js preview) >"$logs/web.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$web_port/" "$logs/web.log"
 
 echo "e2e: browser suite (rtcache on $rt_port, API on $api_port, web on $web_port)"
 E2E_WEB_URL="http://127.0.0.1:$web_port" E2E_API_URL="http://127.0.0.1:$api_port" \
-E2E_SCREENSHOT_DIR="$root/docs/img" E2E_LOG_DIR="$logs" CHROMIUM="$chromium" \
+E2E_PROXY_LISTEN="127.0.0.1:$proxy_port" \
+E2E_SCREENSHOT_DIR="$root/$shots_rel" E2E_LOG_DIR="$logs" CHROMIUM="$chromium" \
 RTCACHE_BIN="$rtcache_bin" RTCACHE_CONFIG="$root/examples/factory-app/rtcache.toml" \
 RTCACHE_LISTEN="127.0.0.1:$rt_port" RTCACHE_JWT_SECRET="$secret" RTCACHE_PG_CONNINFO="$conninfo" \
   node tests/e2e/run.mjs | tee "$logs/browser.log"
@@ -126,6 +138,6 @@ if [[ "$summary" =~ ^e2e:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
 else
   failed=$((failed + 1))
 fi
-echo "e2e: logs in $logs"
+echo "e2e: logs in $logs, screenshots in $shots_rel"
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

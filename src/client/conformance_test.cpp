@@ -3,7 +3,9 @@
 // through the views' query keys, events through a kind-4 broadcast received by a joined session (raw bytes
 // reach the decoder) or through the engine's batch intake, version and scope through plans the engine runs
 // against a real query_cache, plan vectors against a query_cache built to the vector's state (with the
-// operations' effects checked on it), and coalesce vectors through the engine's offer/tick/flush on a manual clock.
+// operations' effects checked on it), coalesce vectors through the engine's offer/tick/flush on a manual clock,
+// and client vectors through the whole SDK: views on a real query_cache, the session fed the server's frames,
+// a fetcher the vector answers (the fetches made and the data held are compared).
 // Loading and JSON conversions: tests/support/conformance_vectors.hpp, shared with core's runner.
 #include "conformance_vectors.hpp"
 #include "rtcache/client/query_cache.hpp"
@@ -25,7 +27,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -404,6 +408,292 @@ TEST_P(SdkConformanceCoalescer, EngineEmitsExactlyTheSpecifiedBatches) {
   EXPECT_EQ(actual, want) << "\n  expected batches: " << json::serialize(want)
                           << "\n  actual batches:   " << json::serialize(actual);
 }
+
+// ------------------------------------------------------------------------------------------------ client
+
+// One `client` vector run through the C++ SDK: a sync_engine on a query_cache and a manual clock, its requests
+// answered by the vector's steps (joins, events, the socket dropping), its fetches by a backend the vector
+// controls. A list view is a view of each loaded page (the SDK models no infinite query): page 1 at open, the
+// next page's view at nextPage.
+class client_run {
+ public:
+  explicit client_run(const json::object& c)
+      : cache_(
+            clock_, [this](const cache_key& k, fetch_callback done) { read(k, std::move(done)); }, cache_config()),
+        engine_(clock_, cache_, doc_type_registry::defaults(),
+                factory_scope::of({c.contains("factoryId") ? str(c.at("factoryId")) : std::string("f1")}),
+                engine_config_from(c), [] { return 0.5; }),
+        factory_(c.contains("factoryId") ? str(c.at("factoryId")) : std::string("f1")) {
+    if (const json::value* s = c.if_contains("server")) server_ = s->as_object();
+    engine_.start();
+    pump();
+  }
+
+  void advance_to(std::int64_t at_ms) {
+    const time_point to = time_point{} + std::chrono::milliseconds(at_ms);
+    for (int guard = 0; guard < 100000; ++guard) {
+      const auto wake = engine_.next_wake();
+      if (!wake || *wake > to) break;
+      if (*wake > clock_.now()) clock_.advance(*wake - clock_.now());
+      engine_.tick();
+      pump();
+      if (engine_.next_wake() == wake && *wake <= clock_.now()) break;  // nothing left due now
+    }
+    if (to > clock_.now()) clock_.advance(to - clock_.now());
+  }
+
+  void step(const json::object& st) {
+    static const std::set<std::string, std::less<>> kinds = {"open",    "close",  "nextPage", "seed", "join", "drop",
+                                                             "receive", "commit", "respond",  "tick", "flush"};
+    static const std::set<std::string, std::less<>> fields = {"at",     "event",     "value",         "epoch",
+                                                              "offset", "recovered", "expectFetches", "expectChannels"};
+    std::string kind;
+    for (const auto& kv : st) {
+      const std::string_view k(kv.key().data(), kv.key().size());
+      if (kinds.contains(k)) {
+        if (!kind.empty()) schema_error("a step has two kinds: " + json::serialize(st));
+        kind = k;
+      } else if (!fields.contains(k)) {
+        schema_error("unknown step field \"" + std::string(k) + "\"");
+      }
+    }
+    if (kind.empty()) schema_error("a step without a kind: " + json::serialize(st));
+    if (kind == "open") {
+      open(str(st.at("open")));
+    } else if (kind == "close") {
+      if (views_.erase(str(st.at("close"))) == 0) schema_error("no such view open");
+    } else if (kind == "nextPage") {
+      const std::string name = str(st.at("nextPage"));
+      auto it = views_.find(name);
+      if (it == views_.end()) schema_error("no list view open");
+      const auto [type, factory] = split_view(name, "list");
+      auto v = engine_.watch_list(type, factory, static_cast<std::uint32_t>(it->second.size() + 1));
+      if (!v) schema_error("watch_list refused: " + v.error().message);
+      it->second.push_back(std::move(*v));
+    } else if (kind == "seed") {
+      const auto [type, id] = split_view(str(st.at("seed")), "doc");
+      json::value value = need(st, "value");
+      const auto version = version_of(value);
+      cache_.set_query_data(key_doc(type, id), std::move(value), version);
+    } else if (kind == "join") {
+      join(str(st.at("join")), st);
+    } else if (kind == "drop") {
+      engine_.on_closed();  // the socket drops and comes back at once: every channel rejoins with its position
+      engine_.tick();
+    } else if (kind == "receive") {
+      const std::string channel = str(st.at("receive"));
+      if (engine_.realtime().channel_status(channel) != client::channel_state::joined) schema_error("not joined");
+      engine_.on_frame(R"([null,null,"realtime:)" + channel +
+                           R"(","broadcast",{"type":"broadcast","event":"invalidate","payload":)" +
+                           json::serialize(need(st, "event")) + "}]",
+                       false);
+    } else if (kind == "commit") {
+      for (const auto& kv : need(st, "commit").as_object()) server_[kv.key()] = kv.value();
+    } else if (kind == "respond") {
+      respond(str(st.at("respond")));
+    } else if (kind == "flush") {
+      engine_.flush();
+    }
+    pump();
+  }
+
+  std::map<std::string, std::uint64_t> reads;
+  json::value data_of(const std::string& key) const {
+    const auto parts = split(key);
+    std::shared_ptr<const json::value> d;
+    if (parts.size() == 3 && parts[0] == "doc") d = cache_.data(key_doc(parts[1], parts[2]));
+    if (parts.size() == 4 && parts[0] == "list") {
+      d = cache_.data(key_list(parts[1], parts[2], static_cast<std::uint32_t>(std::stoul(parts[3]))));
+    }
+    if (!(parts.size() == 3 && parts[0] == "doc") && !(parts.size() == 4 && parts[0] == "list")) {
+      schema_error("bad data key " + key);
+    }
+    return d ? *d : json::value(nullptr);
+  }
+  std::vector<std::string> channels() const { return engine_.realtime().channels(); }
+
+ private:
+  static client::query_cache_config cache_config() {
+    client::query_cache_config c;
+    c.stale_time = std::chrono::hours(24);  // data stays fresh: the policy alone decides what is fetched
+    return c;
+  }
+  static client::engine_config engine_config_from(const json::object& c) {
+    client::engine_config cfg;
+    if (auto w = opt_number<std::int64_t>(c, "windowMs")) cfg.coalesce.window = std::chrono::milliseconds(*w);
+    if (auto m = opt_number<std::size_t>(c, "maxPending")) cfg.coalesce.max_pending = *m;
+    if (auto f = opt_number<std::int64_t>(c, "firstFetchWaitMs")) cfg.first_fetch_wait = std::chrono::milliseconds(*f);
+    cfg.session.reconnect.initial = std::chrono::milliseconds(0);  // a dropped socket comes back at once
+    cfg.session.reconnect.max = std::chrono::milliseconds(0);
+    return cfg;
+  }
+  static std::vector<std::string> split(const std::string& s) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    for (std::size_t pos; (pos = s.find(':', start)) != std::string::npos; start = pos + 1) {
+      out.push_back(s.substr(start, pos - start));
+    }
+    out.push_back(s.substr(start));
+    return out;
+  }
+  static std::pair<std::string, std::string> split_view(const std::string& name, std::string_view kind) {
+    const auto parts = split(name);
+    if (parts.size() != 3 || parts[0] != kind) schema_error("bad view " + name);
+    return {parts[1], parts[2]};
+  }
+  static std::optional<std::int64_t> version_of(const json::value& v) {
+    if (const auto* o = v.if_object()) {
+      if (const auto* ver = o->if_contains("version"); ver && ver->is_int64()) return ver->as_int64();
+    }
+    return std::nullopt;
+  }
+  static std::string read_key(const cache_key& k) {
+    return k.kind == cache_key_kind::doc ? "doc:" + k.type + ":" + k.id
+                                         : "list:" + k.type + ":" + k.factory_id + ":" + std::to_string(k.page);
+  }
+
+  void open(const std::string& name) {
+    const auto parts = split(name);
+    if (views_.contains(name)) schema_error("the view is open already");
+    core::result<client::live_view> v = core::error{errc::empty, "unset"};
+    if (parts.size() == 3 && parts[0] == "doc") v = engine_.watch_doc(parts[1], parts[2], factory_);
+    if (parts.size() == 3 && parts[0] == "list") v = engine_.watch_list(parts[1], parts[2], 1);
+    if (!v) schema_error("cannot open " + name + ": " + v.error().message);
+    views_[name].push_back(std::move(*v));
+  }
+
+  void read(const cache_key& k, fetch_callback done) {
+    const std::string key = read_key(k);
+    ++reads[key];
+    const json::value* body = server_.if_contains(key);
+    in_flight_.push_back({key, body ? *body : json::value(nullptr), std::move(done)});
+  }
+
+  void respond(const std::string& key) {
+    std::deque<pending_read> due;
+    if (key == "*") {
+      due.swap(in_flight_);
+    } else {
+      auto it = std::find_if(in_flight_.begin(), in_flight_.end(), [&](const pending_read& r) { return r.key == key; });
+      if (it == in_flight_.end()) schema_error("no read of " + key + " in flight");
+      due.push_back(std::move(*it));
+      in_flight_.erase(it);
+    }
+    for (pending_read& r : due) {
+      auto version = version_of(r.body);
+      r.done(fetch_result::success(std::move(r.body), version));
+      pump();
+    }
+  }
+
+  void join(const std::string& which, const json::object& st) {
+    const std::string epoch = st.contains("epoch") ? str(st.at("epoch")) : std::string("e1");
+    const std::uint64_t offset = opt_number<std::uint64_t>(st, "offset").value_or(0);
+    const bool recovered = st.contains("recovered") && st.at("recovered").as_bool();
+    std::vector<std::pair<std::string, std::string>> answer;
+    for (const auto& [channel, ref] : joins_) {
+      if (which == "*" || which == channel) answer.emplace_back(channel, ref);
+    }
+    if (answer.empty()) schema_error("no channel waits for that join reply");
+    for (const auto& [channel, ref] : answer) {
+      joins_.erase(channel);
+      engine_.on_frame(R"([")" + ref + R"(",")" + ref + R"(","realtime:)" + channel +
+                           R"(","phx_reply",{"status":"ok","response":{"postgres_changes":[],"rtcache":{"epoch":)" +
+                           json::serialize(json::value(epoch)) + R"(,"offset":)" + std::to_string(offset) +
+                           R"(,"recovered":)" + (recovered ? "true" : "false") + "}}}]",
+                       false);
+      pump();
+    }
+  }
+
+  // Drains what the engine asks of the transport: the socket opens at once, joins wait for a `join` step,
+  // heartbeats are answered.
+  void pump() {
+    for (int guard = 0; guard < 1000; ++guard) {
+      client::transport_requests r = engine_.take_requests();
+      if (r.send.empty() && !r.connect) return;
+      for (const std::string& f : r.send) {
+        const json::value v = json::parse(f);
+        const std::string event(v.at(3).as_string());
+        const std::string topic(v.at(2).as_string());
+        if (event == "phx_join") {
+          joins_[topic.substr(client::k_topic_prefix.size())] = std::string(v.at(0).as_string());
+        } else if (event == "phx_leave") {
+          joins_.erase(topic.substr(client::k_topic_prefix.size()));
+        } else if (event == "heartbeat") {
+          const std::string ref(v.at(1).as_string());
+          engine_.on_frame(R"([null,")" + ref + R"(","phoenix","phx_reply",{"status":"ok","response":{}}])", false);
+        }
+      }
+      if (r.connect) engine_.on_open();
+    }
+    schema_error("the engine keeps asking for more");
+  }
+
+  struct pending_read {
+    std::string key;
+    json::value body;
+    fetch_callback done;
+  };
+
+  manual_clock clock_;
+  json::object server_;
+  std::deque<pending_read> in_flight_;
+  query_cache cache_;
+  sync_engine engine_;
+  std::string factory_;
+  std::map<std::string, std::vector<client::live_view>> views_;
+  std::map<std::string, std::string> joins_;  // channel -> join_ref of the join awaiting a reply
+};
+
+class SdkConformanceClient : public testing::TestWithParam<vector_case> {};
+
+TEST_P(SdkConformanceClient, TheSdkMakesExactlyTheSpecifiedFetchesAndHoldsTheSpecifiedData) {
+  const vector_case& c = GetParam();
+  RTCACHE_TRACE_CASE(c);
+  static const std::set<std::string, std::less<>> case_fields = {
+      "name",      "description", "windowMs", "maxPending", "firstFetchWaitMs",
+      "factoryId", "server",      "steps",    "fetches",    "data"};
+  for (const auto& kv : c.data) {
+    if (!case_fields.contains(std::string_view(kv.key().data(), kv.key().size()))) {
+      schema_error("unknown case field \"" + std::string(kv.key()) + "\"");
+    }
+  }
+  client_run run(c.data);
+  std::int64_t now = 0;
+  const json::array& steps = need(c.data, "steps").as_array();
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    const json::object& st = steps[i].as_object();
+    SCOPED_TRACE("step " + std::to_string(i) + ": " + json::serialize(st));
+    const std::int64_t at = need(st, "at").to_number<std::int64_t>();
+    if (at < now) schema_error("steps go back in time");
+    now = at;
+    run.advance_to(at);
+    run.step(st);
+    if (const json::value* want = st.if_contains("expectFetches")) {
+      for (const auto& kv : want->as_object()) {
+        const auto it = run.reads.find(std::string(kv.key()));
+        EXPECT_EQ(it == run.reads.end() ? 0U : it->second, kv.value().to_number<std::uint64_t>()) << kv.key();
+      }
+    }
+    if (const json::value* want = st.if_contains("expectChannels")) {
+      std::vector<std::string> expected;
+      for (const json::value& ch : want->as_array()) expected.push_back(str(ch));
+      std::sort(expected.begin(), expected.end());
+      EXPECT_EQ(run.channels(), expected);
+    }
+  }
+  json::object fetches;
+  for (const auto& [key, n] : run.reads) fetches[key] = n;
+  EXPECT_EQ(json::value(fetches), need(c.data, "fetches"));
+  if (const json::value* data = c.data.if_contains("data")) {
+    for (const auto& kv : data->as_object()) {
+      EXPECT_EQ(run.data_of(std::string(kv.key())), kv.value()) << kv.key();
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Vectors, SdkConformanceClient, testing::ValuesIn(cases_of("client")), case_name);
 
 INSTANTIATE_TEST_SUITE_P(Vectors, SdkConformanceChannelKeys, testing::ValuesIn(cases_of("channel_keys")), case_name);
 INSTANTIATE_TEST_SUITE_P(Vectors, SdkConformanceCacheKeys, testing::ValuesIn(cases_of("cache_keys")), case_name);

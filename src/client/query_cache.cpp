@@ -243,10 +243,12 @@ bool query_cache::refetch_if_active(const cache_key& key) {
   return active;
 }
 
-std::size_t query_cache::refetch_all_active() {
+std::size_t query_cache::refetch_all_active(const std::function<bool(const cache_key&)>& which) {
   std::vector<cache_key> keys;
   keys.reserve(entries_->size());
-  for (const auto& [k, e] : *entries_) keys.push_back(k);
+  for (const auto& [k, e] : *entries_) {
+    if (!which || which(k)) keys.push_back(k);
+  }
   std::size_t n = 0;
   for (const cache_key& k : keys) {
     auto it = entries_->find(k);
@@ -291,6 +293,9 @@ bool query_cache::patch(const cache_key& key, const std::vector<core::patch_entr
     if (ec) return false;  // core guarantees canonical JSON; refuse rather than half-apply
     obj[p.column] = std::move(v);
   }
+  // The object's own version column, where it has one, follows the version the doc now holds (the fetcher's
+  // success_versioned read it from there; a view showing it must not show the version before the patch).
+  if (version && obj.contains("version")) obj["version"] = *version;
   e.state.data = std::make_shared<const boost::json::value>(std::move(copy));
   if (version) e.state.data_version = version;
   e.state.data_updated_at = clock_.now();

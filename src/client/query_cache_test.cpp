@@ -3,6 +3,7 @@
 #include "rtcache/client/query_cache.hpp"
 
 #include <boost/json.hpp>
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -244,6 +245,31 @@ TEST_F(QueryCache, RefetchAllActiveFetchesEachActiveQueryOnce) {
   EXPECT_EQ(cache.refetch_all_active(), 2U);
   EXPECT_EQ(fetcher_.pending_fetches.size(), 2U);
   EXPECT_TRUE(cache.state(core::key_doc("wo", "3"))->invalidated);
+}
+
+TEST_F(QueryCache, RefetchAllActiveTakesOnlyTheQueriesSelected) {
+  query_cache cache(clock_, fetcher_.fn());
+  auto a = cache.observe(doc_);
+  auto b = cache.observe(core::key_list("wo", "f1", 2));
+  fetcher_.complete_next(json::object{});
+  fetcher_.complete_next(json::array{});
+  EXPECT_EQ(cache.refetch_all_active([](const cache_key& k) { return k.kind == core::cache_key_kind::doc; }), 1U);
+  EXPECT_EQ(fetcher_.pending_fetches.size(), 1U);
+  EXPECT_FALSE(cache.state(core::key_list("wo", "f1", 2))->invalidated);
+}
+
+// issue 12 (the client conformance vectors): the TypeScript SDK's cache reads a doc's version from its object,
+// so a patch writes it there; this cache kept the object's "version" at the value before the patch.
+TEST_F(QueryCache, PatchMovesTheObjectsVersionMemberWithTheVersion) {
+  query_cache cache(clock_, fetcher_.fn());
+  cache.set_query_data(doc_, json::object{{"status", "open"}, {"version", 1}}, 1);
+  ASSERT_TRUE(cache.patch(doc_, {{"status", "\"done\""}}, 2));
+  EXPECT_EQ(*cache.data(doc_), json::parse(R"({"status":"done","version":2})"));
+  EXPECT_EQ(cache.state(doc_)->data_version, 2);
+  const cache_key other = core::key_doc("wo", "2");
+  cache.set_query_data(other, json::object{{"status", "open"}}, 1);  // a version kept apart from the object
+  ASSERT_TRUE(cache.patch(other, {{"status", "\"done\""}}, 2));
+  EXPECT_EQ(*cache.data(other), json::parse(R"({"status":"done"})"));
 }
 
 TEST_F(QueryCache, PlannerViewReportsVersionFetchingAndFirstLoad) {

@@ -184,7 +184,7 @@ void sync_engine::tick() {
   core::batch b = coalescer_.take_due(now);
   if (!b.empty()) process_batch(b);
   cache_.collect_garbage(now);
-  if (!recovery_.empty()) run_recovery();
+  if (!recovery_.empty() && !rejoins_pending()) run_recovery();
   if (!waiting_.empty()) release_waiting(now);
 }
 
@@ -200,7 +200,7 @@ std::optional<core::time_point> sync_engine::next_wake() const {
   };
   consider(coalescer_.deadline());
   consider(cache_.next_gc_deadline());
-  if (!recovery_.empty()) consider(clock_.now());
+  if (!recovery_.empty() && !rejoins_pending()) consider(clock_.now());
   for (const auto& [key, w] : waiting_) {
     if (!w.waited) consider(w.deadline);
   }
@@ -224,13 +224,12 @@ void sync_engine::absorb(session_output& out) {
     auto key = core::parse_channel_key(name, types_);
     if (!key) continue;
     for (const cache_key& k : cache_.active_keys()) {
-      const bool hit =
-          (key->kind == core::channel_kind::doc && k.kind == core::cache_key_kind::doc && k.type == key->type &&
-           k.id == key->id) ||
-          (key->kind == core::channel_kind::list && k.kind == core::cache_key_kind::list && k.type == key->type &&
-           k.factory_id == key->factory_id) ||
-          (key->kind == core::channel_kind::factory && k.kind == core::cache_key_kind::list && k.page == 1 &&
-           k.factory_id == key->factory_id);
+      const bool hit = (key->kind == core::channel_kind::doc && k.kind == core::cache_key_kind::doc &&
+                        k.type == key->type && k.id == key->id) ||
+                       (key->kind == core::channel_kind::list && k.kind == core::cache_key_kind::list && k.page == 1 &&
+                        k.type == key->type && k.factory_id == key->factory_id) ||
+                       (key->kind == core::channel_kind::factory && k.kind == core::cache_key_kind::list &&
+                        k.page == 1 && k.factory_id == key->factory_id);
       if (hit) recovery_.insert(k);
     }
   }
@@ -239,18 +238,28 @@ void sync_engine::absorb(session_output& out) {
   out = session_output{};
   if (joined && !waiting_.empty()) release_waiting(clock_.now());
   // One refetch per query once every rejoin of this reconnect has answered, not one per channel.
-  bool joining = false;
+  if (!recovery_.empty() && !rejoins_pending()) run_recovery();
+}
+
+bool sync_engine::rejoins_pending() const {
+  // A join unanswered for join_timeout is retried later as closed, so this ends.
   for (const std::string& ch : session_.channels()) {
-    if (session_.channel_status(ch) == channel_state::joining) joining = true;
+    if (session_.channel_status(ch) == channel_state::joining) return true;
   }
-  if (!recovery_.empty() && !joining) run_recovery();
+  return false;
 }
 
 void sync_engine::run_recovery() {
   const std::set<cache_key> keys = std::exchange(recovery_, {});
   for (const cache_key& k : keys) {
+    if (first_fetch_pending(k)) continue;
     if (cache_.refetch_if_active(k)) ++stats_.recovery_refetches;
   }
+}
+
+bool sync_engine::first_fetch_pending(const cache_key& key) const {
+  auto it = waiting_.find(key);
+  return it != waiting_.end() && !it->second.waited;
 }
 
 void sync_engine::offer(core::event e) {
@@ -279,23 +288,25 @@ void sync_engine::apply(const core::operation& op) {
   switch (op.kind) {
     case core::op_kind::invalidate:
       ++stats_.invalidates;
-      cache_.invalidate(*op.key);  // the cache knows whether a fetch is in flight (after_fetch)
+      // The cache knows whether a fetch is in flight (after_fetch).
+      if (!first_fetch_pending(*op.key)) cache_.invalidate(*op.key);
       break;
     case core::op_kind::patch:
       ++stats_.patches;
-      if (!cache_.patch(*op.key, op.set, op.version)) cache_.invalidate(*op.key);
+      if (!cache_.patch(*op.key, op.set, op.version) && !first_fetch_pending(*op.key)) cache_.invalidate(*op.key);
       break;
     case core::op_kind::refetch_list_head:
       ++stats_.list_head_refetches;
-      cache_.refetch_if_active(*op.key);
+      if (!first_fetch_pending(*op.key)) cache_.refetch_if_active(*op.key);
       break;
     case core::op_kind::resync:
       ++stats_.resyncs;
-      cache_.refetch_all_active();
+      // Every doc and every list head; a page past the head is left alone, as every list event leaves it.
+      cache_.refetch_all_active([this](const cache_key& k) {
+        return (k.kind == core::cache_key_kind::doc || k.page == 1) && !first_fetch_pending(k);
+      });
       break;
-    case core::op_kind::drop:
-      ++stats_.drops;
-      break;
+    case core::op_kind::drop: ++stats_.drops; break;
   }
 }
 

@@ -298,6 +298,110 @@ TEST_F(SyncEngine, NotRecoveredRejoinRefetchesEachActiveQueryOnceAcrossItsChanne
   EXPECT_EQ(engine_.stats().recovery_refetches, 2U);
 }
 
+// issue 12, finding 4: a list channel rejoined without recovery refetched every page of the list.
+TEST_F(SyncEngine, NotRecoveredRejoinRefetchesTheListHeadButNoPagePastIt) {
+  auto page1 = engine_.watch_list("wo", "A", 1);
+  auto page2 = engine_.watch_list("wo", "A", 2);
+  connect_and_join();
+  complete_all();
+  engine_.on_closed();
+  clock_.advance(10s);
+  engine_.tick();
+  ASSERT_TRUE(engine_.take_requests().connect);
+  engine_.on_open();
+  answer_joins(false, 7);
+  ASSERT_EQ(pending_.size(), 1U);
+  EXPECT_EQ(pending_.front().key, core::key_list("wo", "A", 1));
+  EXPECT_EQ(engine_.stats().recovery_refetches, 1U);
+}
+
+// issue 12, finding 4: a resync (more distinct keys in one window than max_pending) refetched every page.
+TEST(SyncEngineResync, ResyncRefetchesEveryDocAndListHeadButNoPagePastAHead) {
+  core::manual_clock clock;
+  std::deque<cache_key> fetched;
+  std::deque<fetch_callback> fetches;
+  query_cache cache(clock, [&](const cache_key& k, fetch_callback done) {
+    fetched.push_back(k);
+    fetches.push_back(std::move(done));
+  });
+  engine_config config;
+  config.coalesce.max_pending = 1;
+  config.first_fetch_wait = 0ms;
+  sync_engine engine(clock, cache, core::doc_type_registry::defaults(), core::factory_scope::of({"A"}), config,
+                     [] { return 0.5; });
+  auto doc = engine.watch_doc("wo", "1", "A");
+  auto page1 = engine.watch_list("wo", "A", 1);
+  auto page2 = engine.watch_list("wo", "A", 2);
+  for (auto& f : fetches) f(fetch_result::success(json::object{}));
+  fetches.clear();
+  fetched.clear();
+  for (const char* id : {"1", "2"}) {
+    core::event e;
+    e.type = "wo";
+    e.id = id;
+    e.factory_id = "A";
+    engine.offer(e);
+  }
+  engine.flush();
+  EXPECT_EQ(engine.stats().resyncs, 1U);
+  EXPECT_EQ(std::set<cache_key>(fetched.begin(), fetched.end()),
+            (std::set<cache_key>{core::key_doc("wo", "1"), core::key_list("wo", "A", 1)}));
+}
+
+// issue 12: an operation on a view whose first fetch still waits for its channels is that fetch's to read
+// (the fetch starts after the joins); running it too cost a second fetch at the joins.
+TEST_F(SyncEngine, OperationOnAViewWaitingForItsJoinsIsLeftToItsFirstFetch) {
+  auto wo = engine_.watch_list("wo", "A");
+  connect_and_join();
+  complete_all();
+  auto grn = engine_.watch_list("grn", "A");  // factory:A is live, list:grn:A joining
+  deliver("factory:A", R"({"type":"grn","id":"*","factoryId":"A","action":"create","count":3,"offset":1})");
+  engine_.flush();
+  EXPECT_TRUE(pending_.empty()) << "the list head of a view still joining is not fetched yet";
+  answer_joins(false, 0);
+  ASSERT_EQ(pending_.size(), 1U);
+  complete_all();
+  EXPECT_EQ(cache_.state(core::key_list("grn", "A"))->fetches, 1U);
+  EXPECT_EQ(engine_.stats().catch_up_refetches, 0U);
+}
+
+// issue 12, finding 4: the tick ran a recovery as soon as one rejoin answered, so rejoins of one reconnect
+// answered apart refetched the same list head once per answer.
+TEST_F(SyncEngine, RecoveryWaitsForEveryRejoinOfTheReconnect) {
+  auto list = engine_.watch_list("wo", "A");
+  connect_and_join();
+  complete_all();
+  engine_.on_closed();
+  clock_.advance(10s);
+  engine_.tick();
+  ASSERT_TRUE(engine_.take_requests().connect);
+  engine_.on_open();
+  std::vector<json::value> joins;
+  for (const std::string& f : engine_.take_requests().send) joins.push_back(json::parse(f));
+  ASSERT_EQ(joins.size(), 2U);
+  const auto answer = [&](const json::value& v) {
+    const std::string ref(v.at(0).as_string());
+    engine_.on_frame(
+        R"([")" + ref + R"(",")" + ref + R"(",")" + std::string(v.at(2).as_string()) +
+            R"(","phx_reply",{"status":"ok","response":{"rtcache":{"epoch":"e2","offset":0,"recovered":false}}}])",
+        false);
+  };
+  answer(joins[0]);
+  for (int i = 0; i < 5; ++i) {
+    clock_.advance(200ms);
+    engine_.tick();
+  }
+  EXPECT_TRUE(pending_.empty()) << "the other channel's losses are not known yet";
+  answer(joins[1]);
+  ASSERT_EQ(pending_.size(), 1U);
+  EXPECT_EQ(pending_.front().key, core::key_list("wo", "A", 1));
+  complete_all();
+  clock_.advance(1s);
+  engine_.tick();
+  EXPECT_TRUE(pending_.empty());
+  EXPECT_EQ(engine_.stats().recovery_refetches, 1U);
+}
+
 TEST_F(SyncEngine, RecoveredRejoinRefetchesNothing) {
   auto doc = engine_.watch_doc("wo", "1", "A");
   connect_and_join();  // the first fetch starts once the view's channels are live

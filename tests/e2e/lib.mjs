@@ -3,6 +3,7 @@
 // WebSocket frame the app sends and receives (Playwright's websocket events, i.e. CDP Network.webSocket*).
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import net from 'node:net';
 import pg from 'pg';
 
 export const env = (name, fallback) => {
@@ -81,6 +82,134 @@ export class RtcacheProcess {
     clearTimeout(t);
     this.child = null;
   }
+}
+
+// ---- a TCP proxy in front of rtcache that can hold a channel's join (test only) ----
+
+// The browser reaches rtcache through this proxy (the web app's /realtime proxy points at it). Bytes pass
+// through untouched, except that `holdJoin(topic)` holds the next phx_join the browser sends for that topic —
+// and everything the browser sends after it on that socket — until released: on the server the channel is
+// not live meanwhile, so a change committed then reaches the client only through its data, never through the
+// stream. That is the window the SDK's join gate closes. Nothing but this suite starts it.
+export class JoinDelayProxy {
+  constructor({ listen, target }) {
+    this.listen = listen; // "127.0.0.1:port"
+    this.target = target; // "127.0.0.1:port"
+    this.holds = []; // {topic, seen, release, resolveSeen}
+    this.sockets = new Set();
+  }
+
+  async start() {
+    const [host, port] = this.listen.split(':');
+    this.server = net.createServer((client) => this.connection(client));
+    await new Promise((resolve, reject) => this.server.once('error', reject).listen(Number(port), host, resolve));
+  }
+
+  async stop() {
+    for (const s of this.sockets) s.destroy();
+    await new Promise((resolve) => this.server?.close(() => resolve()));
+  }
+
+  // Holds the next join of `topic` ("realtime:doc:wo:1"). Returns {held: Promise (the join arrived and is
+  // held; resolves to the time it arrived), release()}.
+  holdJoin(topic) {
+    const h = { topic, released: false, waiters: [] };
+    h.held = new Promise((resolve) => (h.resolveHeld = resolve));
+    h.release = () => {
+      h.released = true;
+      for (const w of h.waiters.splice(0)) w();
+    };
+    this.holds.push(h);
+    return h;
+  }
+
+  connection(client) {
+    const [host, port] = this.target.split(':');
+    const upstream = net.connect(Number(port), host);
+    this.sockets.add(client);
+    this.sockets.add(upstream);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      this.sockets.delete(client);
+      this.sockets.delete(upstream);
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+    upstream.pipe(client);
+    // Browser -> rtcache: plain bytes until the HTTP upgrade is through, then WebSocket frames one by one.
+    let buf = Buffer.alloc(0);
+    let upgraded = null; // null: headers not yet complete; false: not a WebSocket; true: frames follow
+    let queue = Promise.resolve(); // frames go out in order, each after any hold before it
+    const send = (bytes) => {
+      queue = queue.then(() => new Promise((resolve) => (upstream.destroyed ? resolve() : upstream.write(bytes, () => resolve()))));
+    };
+    client.on('data', (chunk) => {
+      buf = Buffer.concat([buf, chunk]);
+      if (upgraded === null) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = buf.subarray(0, end + 4);
+        upgraded = /^upgrade:\s*websocket/im.test(head.toString('latin1'));
+        send(head);
+        buf = buf.subarray(end + 4);
+      }
+      if (!upgraded) {
+        if (buf.length) send(buf);
+        buf = Buffer.alloc(0);
+        return;
+      }
+      for (;;) {
+        const frame = nextFrame(buf);
+        if (!frame) break;
+        buf = buf.subarray(frame.length);
+        const bytes = frame.bytes;
+        const h = frame.text && this.holdFor(frame.text);
+        if (h) {
+          h.resolveHeld(Date.now());
+          queue = queue.then(() => (h.released ? undefined : new Promise((resolve) => h.waiters.push(resolve))));
+        }
+        send(bytes);
+      }
+    });
+  }
+
+  holdFor(text) {
+    if (!text.includes('"phx_join"')) return null;
+    const i = this.holds.findIndex((h) => text.includes(`"${h.topic}"`));
+    if (i < 0) return null;
+    return this.holds.splice(i, 1)[0];
+  }
+}
+
+// One complete client frame at the start of `buf` (masked, as browsers send them): its bytes and, for a text
+// frame, its text; null while incomplete.
+function nextFrame(buf) {
+  if (buf.length < 2) return null;
+  const opcode = buf[0] & 0x0f;
+  const masked = (buf[1] & 0x80) !== 0;
+  let len = buf[1] & 0x7f;
+  let off = 2;
+  if (len === 126) {
+    if (buf.length < 4) return null;
+    len = buf.readUInt16BE(2);
+    off = 4;
+  } else if (len === 127) {
+    if (buf.length < 10) return null;
+    len = Number(buf.readBigUInt64BE(2));
+    off = 10;
+  }
+  const maskAt = off;
+  if (masked) off += 4;
+  if (buf.length < off + len) return null;
+  const bytes = Buffer.from(buf.subarray(0, off + len));
+  let text;
+  if (opcode === 1) {
+    const payload = Buffer.from(buf.subarray(off, off + len));
+    if (masked) for (let i = 0; i < payload.length; i++) payload[i] ^= buf[maskAt + (i % 4)];
+    text = payload.toString('utf8');
+  }
+  return { length: off + len, bytes, text };
 }
 
 // ---- the factory API, as the server side ----

@@ -1,10 +1,11 @@
 // The browser suite: the demo factory app in headless Chromium against the real stack. scripts/e2e.sh starts
 // PostgreSQL, the API and the web app and sets the environment; this runner owns the rtcache process (one case
-// kills it). Prints one line per case and, last, `e2e: N passed, M failed`.
+// kills it) and the proxy the browser reaches it through (cases hold a channel's join there). Prints one line
+// per case and, last, `e2e: N passed, M failed`.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { AppPage, FactoryApi, RtcacheProcess, assert, env, sleep, waitFor, withDatabase } from './lib.mjs';
+import { AppPage, FactoryApi, JoinDelayProxy, RtcacheProcess, assert, env, sleep, waitFor, withDatabase } from './lib.mjs';
 
 const WEB = env('E2E_WEB_URL');
 const API = env('E2E_API_URL');
@@ -24,6 +25,7 @@ const rtcache = new RtcacheProcess({
   logFile: join(LOGS, 'rtcache.log'),
 });
 const api = new FactoryApi(API);
+const proxy = new JoinDelayProxy({ listen: env('E2E_PROXY_LISTEN'), target: env('RTCACHE_LISTEN') });
 
 const cases = [];
 const test = (name, fn) => cases.push({ name, fn });
@@ -41,13 +43,33 @@ async function withPage(fn) {
 
 const newest = async (type, factory, page = 1) => (await api.list(type, factory, page)).items[0];
 
+// In the SPA, as a link does: history.pushState and the app's navigate event.
+const goTo = (p, path) =>
+  p.page.evaluate((to) => {
+    history.pushState(null, '', to + location.search);
+    window.dispatchEvent(new Event('app:navigate'));
+  }, path);
+// rtcache published a change of `type` in `factory` after `since`: its factory summary reached the browser (a
+// change reaches every channel of its transaction at once, so a channel joined later has missed it).
+const published = (p, since, type, factory) =>
+  waitFor(`a ${type} change in ${factory} published`, () =>
+    p.events(since).some((e) => e.topic === `realtime:factory:${factory}` && e.type === type && e.id === '*'),
+  );
+const detailReads = async (type, id) => (await api.log()).filter((e) => e.kind === 'detail' && e.type === type && String(e.id) === String(id));
+
 test('detail view reflects a server-side update without a reload', () =>
   withPage(async (p) => {
     const wo = await newest('wo', 'f1');
-    await p.open(WEB, `/f1/wo/${wo.id}`, 'f1,f2');
+    await p.open(WEB, '/f1/grn', 'f1,f2');
     await p.live();
+    await api.resetLog();
+    await goTo(p, `/f1/wo/${wo.id}`);
     await p.joined(`doc:wo:${wo.id}`);
     await waitFor('the detail view', async () => (await p.text('doc-version')) === `v${wo.version}`);
+    await sleep(SETTLE_MS);
+    // One useRealtimeQuery per view: its first fetch waited for the view's joins and was the only one.
+    const opened = await detailReads('wo', wo.id);
+    assert(opened.length === 1, `${opened.length} reads of the detail to open it`);
     await api.resetLog();
     const quantity = wo.quantity + 111;
     const updated = await api.update('wo', wo.id, { quantity, status: 'in_progress' });
@@ -90,6 +112,117 @@ test('list view refetches only its first page on create and on delete', () =>
     assert(lists.some((e) => e.page === 1), `no first-page refetch after delete: ${JSON.stringify(lists)}`);
     assert(lists.every((e) => e.page === 1), `other pages refetched after delete: ${JSON.stringify(lists)}`);
     assert(await p.notReloaded(), 'the page was reloaded');
+  }));
+
+test('a row created while the list\'s first load is in flight appears', () =>
+  withPage(async (p) => {
+    // The first read of page 1 is answered with what the list held before the create, after the create's event
+    // reached the SDK: the SDK must refetch page 1 once that first load settles (TanStack/query#8530).
+    let release;
+    const released = new Promise((resolve) => (release = resolve));
+    let held = false;
+    await p.page.route(/\/api\/dn\?factory=f1&page=1(&|$)/, async (route) => {
+      if (held) return route.continue();
+      held = true;
+      const before = await route.fetch();
+      await released;
+      await route.fulfill({ response: before });
+    });
+    await api.resetLog();
+    await p.open(WEB, '/f1/dn', 'f1,f2');
+    await waitFor('the first load of page 1 under way', async () => held && (await api.log()).some((e) => e.kind === 'list' && e.type === 'dn'));
+    const created = await api.call('POST', '/api/dn', { factory_id: 'f1', number: 'DN-E2E-FIRST', carrier: 'DHL', destination: 'Kiel' });
+    await waitFor('the create event in the browser', () =>
+      p.events().some((e) => e.topic === 'realtime:list:dn:f1' && String(e.id) === String(created.id) && e.action === 'create'),
+    );
+    await waitFor('the SDK to plan the list head refetch', async () => (await p.stats()).listRefetches >= 1);
+    release();
+    await p.testId(`row-${created.id}`).waitFor({ timeout: 15000 });
+    const reads = (await api.log()).filter((e) => e.kind === 'list' && e.type === 'dn');
+    assert(reads.length === 2 && reads.every((e) => e.page === 1), `page reads: ${JSON.stringify(reads)}`);
+  }));
+
+test('a change committed between a detail view\'s first fetch and its join appears', () =>
+  withPage(async (p) => {
+    // The doc channel's join is held at the proxy past the SDK's wait (500 ms): the view is shown from a fetch
+    // that reads the row before the change, and the server does not stream the change to a channel it has not
+    // joined. The SDK fetches the view once more when the join is through.
+    const wo = await newest('wo', 'f1');
+    await p.open(WEB, '/f1/grn', 'f1,f2');
+    await p.live();
+    const hold = proxy.holdJoin(`realtime:doc:wo:${wo.id}`);
+    await api.resetLog();
+    await goTo(p, `/f1/wo/${wo.id}`);
+    await hold.held;
+    await waitFor('the detail shown without its channel', async () => (await p.text('doc-version')) === `v${wo.version}`);
+    const quantity = wo.quantity + 17;
+    const committed = Date.now();
+    const updated = await api.update('wo', wo.id, { quantity });
+    await published(p, committed, 'wo', 'f1');
+    hold.release();
+    await waitFor('the change on screen', async () => (await p.text('field-quantity')) === String(quantity));
+    await waitFor('its version on screen', async () => (await p.text('doc-version')) === `v${updated.version}`);
+    const reads = await detailReads('wo', wo.id);
+    assert(reads.length === 2, `${reads.length} reads of the detail (expected: at the wait's bound, and once at the join)`);
+  }));
+
+test('a change committed while a detail view\'s join is on its way is read by its one fetch', () =>
+  withPage(async (p) => {
+    // The join is held briefly (well inside the SDK's 500 ms wait): the first fetch waits for it, so it reads
+    // the change committed meanwhile.
+    const wo = await newest('wo', 'f2');
+    await p.open(WEB, '/f2/grn', 'f1,f2');
+    await p.live();
+    const hold = proxy.holdJoin(`realtime:doc:wo:${wo.id}`);
+    await api.resetLog();
+    await goTo(p, `/f2/wo/${wo.id}`);
+    const heldAt = await hold.held;
+    // Give a fetch that does not wait for the join the time to read the row before the change (none comes).
+    await waitFor('the row read, or 150 ms', async () => Date.now() - heldAt >= 150 || (await detailReads('wo', wo.id)).length > 0);
+    const quantity = wo.quantity + 23;
+    const committed = Date.now();
+    await api.update('wo', wo.id, { quantity });
+    await published(p, committed, 'wo', 'f2');
+    const releasedAfter = Date.now() - heldAt;
+    hold.release();
+    await waitFor('the change on screen', async () => (await p.text('field-quantity')) === String(quantity));
+    const reads = await detailReads('wo', wo.id);
+    // Inside the wait the view is fetched once; a machine slow enough to hold the join past it fetches twice.
+    assert(reads.length === 1 || (reads.length === 2 && releasedAfter > 400), `${reads.length} reads, join held ${releasedAfter} ms`);
+    console.log(`    join held ${releasedAfter} ms -> ${reads.length} read(s) of the detail`);
+  }));
+
+test('back and forward apply the pending events when they happen', () =>
+  withPage(async (p) => {
+    // Timers are frozen once the detail view is up, so the SDK's coalescing window cannot run out: whatever is
+    // applied after back was applied by the navigation itself.
+    await p.page.clock.install();
+    const wo = await newest('wo', 'f1');
+    await p.open(WEB, '/f1/wo', 'f1,f2');
+    await p.live();
+    await p.testId(`open-${wo.id}`).click();
+    await p.joined(`doc:wo:${wo.id}`);
+    await waitFor('the detail view', async () => (await p.text('doc-version')) !== '');
+    await p.page.clock.pauseAt(Date.now() + 1000);
+    const before = await p.stats();
+    await api.update('wo', wo.id, { quantity: wo.quantity + 31 });
+    await waitFor('the event in the SDK', async () => (await p.stats()).received > before.received);
+    assert((await p.stats()).batches === before.batches, 'the event was applied before its window ended');
+    const backAt = Date.now();
+    await p.page.goBack();
+    await waitFor('the list again', async () => (await p.page.evaluate(() => location.pathname)) === '/f1/wo');
+    const back = await p.stats();
+    assert(back.batches > before.batches, `back left the event pending: ${JSON.stringify({ before, back })}`);
+    assert(back.patched + back.invalidated > before.patched + before.invalidated, 'nothing was applied');
+
+    await p.joined('list:wo:f1', backAt); // the list's rows take the next event
+    const mid = await p.stats();
+    await api.update('wo', wo.id, { priority: 2 });
+    await waitFor('the next event in the SDK', async () => (await p.stats()).received > mid.received);
+    await p.page.goForward();
+    await waitFor('the detail again', async () => (await p.page.evaluate(() => location.pathname)) === `/f1/wo/${wo.id}`);
+    assert((await p.stats()).batches > mid.batches, 'forward left the event pending');
+    await p.page.clock.resume();
   }));
 
 test('a burst of 50 updates within 200 ms causes at most 2 refetches and ends on the last version', () =>
@@ -236,6 +369,7 @@ test('after rtcache is killed (-9) and restarted, the open view catches up witho
 let passed = 0;
 let failed = 0;
 try {
+  await proxy.start();
   await rtcache.start();
   await api.init();
   browser = await chromium.launch({
@@ -261,6 +395,7 @@ try {
 } finally {
   await browser?.close().catch(() => {});
   await rtcache.stop().catch(() => {});
+  await proxy.stop().catch(() => {});
 }
 console.log(`e2e: ${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

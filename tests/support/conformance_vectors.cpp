@@ -55,7 +55,7 @@ json::value operation_to_json(const operation& op) {
 
 const std::vector<std::string>& known_suites() {
   static const std::vector<std::string> suites = {"channel_keys", "cache_keys", "events", "plan",
-                                                  "coalesce",     "version",    "scope"};
+                                                  "coalesce",     "version",    "scope",  "client"};
   return suites;
 }
 

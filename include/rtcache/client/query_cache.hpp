@@ -142,14 +142,16 @@ class query_cache final : public core::cache_view {
   // Returns true when a fetch was started or scheduled.
   bool refetch_if_active(const cache_key& key);
 
-  // Invalidates every query and refetches the active ones (the resync op). Returns fetches started or scheduled.
-  std::size_t refetch_all_active();
+  // Invalidates every query `which` selects (every query when empty) and refetches the active ones, after the
+  // current fetch where one is in flight. Returns fetches started or scheduled.
+  std::size_t refetch_all_active(const std::function<bool(const cache_key&)>& which = {});
 
   // Replaces the data (TanStack setQueryData): status success, fresh, not invalidated.
   void set_query_data(const cache_key& key, boost::json::value data, std::optional<std::int64_t> version = std::nullopt);
 
-  // Sets the listed columns (canonical JSON values) on the cached object and records `version` if given.
-  // Returns false (and changes nothing) when there is no data or the data is not a JSON object.
+  // Sets the listed columns (canonical JSON values) on the cached object and records `version` if given (also
+  // in the object's "version" member when it has one). Returns false (and changes nothing) when there is no
+  // data or the data is not a JSON object.
   bool patch(const cache_key& key, const std::vector<core::patch_entry>& set, std::optional<std::int64_t> version);
 
   // Removes inactive entries whose gc deadline is at or before `now`. Returns how many were removed.

@@ -3,8 +3,9 @@
 // views subscribe only the channels they need (a doc view: doc:<type>:<id> + factory:<f>; a list view:
 // list:<type>:<f> + factory:<f>) and unsubscribe when their last observer goes; a new view's first fetch waits
 // for its channels to be live, so that no change falls between the data and the stream; a channel rejoined
-// without recovery refetches, once, the active queries it feeds. Pure: time comes from an injected clock, the
-// socket is the caller's (it drains take_requests() after every call and calls tick() at next_wake()).
+// without recovery refetches, once, the active queries it shows (list heads only, as every list event does).
+// Pure: time comes from an injected clock, the socket is the caller's (it drains take_requests() after every
+// call and calls tick() at next_wake()).
 #pragma once
 
 #include "rtcache/client/query_cache.hpp"
@@ -49,7 +50,7 @@ struct engine_stats {
   std::uint64_t invalidates = 0;        // invalidate ops run
   std::uint64_t patches = 0;            // patch ops run (no refetch)
   std::uint64_t list_head_refetches = 0;  // refetch_list_head ops run
-  std::uint64_t resyncs = 0;            // resync ops run
+  std::uint64_t resyncs = 0;            // resync ops run (every doc and list head; no page past a head)
   std::uint64_t drops = 0;              // drop ops (out of scope, stale version, not cached)
   std::uint64_t recovery_refetches = 0;  // queries refetched because a rejoin was not recovered
   std::uint64_t catch_up_refetches = 0;  // views fetched before their channels were live, fetched again
@@ -152,6 +153,11 @@ class sync_engine {
   void apply(const core::operation& op);
   void run_recovery();
   bool live(const std::vector<std::string>& channels) const;
+  // A view of `key` still waits for its channels: its first fetch comes after the joins and reads whatever an
+  // operation on it now would refetch, so the operation is left to that fetch.
+  bool first_fetch_pending(const cache_key& key) const;
+  // Some channel waits for a join reply: a recovery waits for them all, so each query is refetched once.
+  bool rejoins_pending() const;
   // Views waiting for their channels: fetched when all are joined, or at the deadline (then again at the joins).
   void release_waiting(core::time_point now);
 

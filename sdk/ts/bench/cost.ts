@@ -1,6 +1,7 @@
-// The client cost benchmark (issue 5): replays a recorded bursty factory workload against three client
+// The client cost benchmark (issues 5 and 12): replays a recorded bursty factory workload against three client
 // strategies (per-event invalidation and the playbook's sample are the anchors; rtcache's policy is the
-// real SDK) and prints refetches, bytes refetched, events received and time stale for each.
+// real SDK, one realtimeQueryOptions query per view) and prints initial loads per view open, refetches, bytes
+// refetched, events received and time stale for each.
 //   npm run bench:cost                  the full recording (bench/workloads/factory-shift.jsonl.gz)
 //   npm run bench:cost -- --quick       the small variant (a smoke test: a few seconds)
 //   options: --workload <file>  --rtt <ms> (40)  --window <ms> (300)  --json
@@ -11,8 +12,10 @@ import { DEFAULT_RUN, STRATEGIES, runStrategy, type RunOptions, type StrategyRes
 import { loadWorkload } from './workload.js';
 
 export interface Verdict {
+  loadsPerOpen: number; // rtcache's initial loads / views opened
+  loadsGoalMet: boolean; // exactly 1.00
   refetchRatio: number; // per-event refetches / rtcache refetches
-  refetchGoalMet: boolean; // >= 10x fewer
+  refetchGoalMet: boolean; // >= 20x fewer (issue 12; issue 5 asked for 10x)
   staleBoundMs: number; // window + one round trip
   staleGoalMet: boolean; // no rtcache view stale longer than the bound after delivery, none unreflected
 }
@@ -23,9 +26,12 @@ export function verdict(results: StrategyResult[], opts: RunOptions): Verdict {
   const rt = by('rtcache');
   const refetchRatio = rt.refetches === 0 ? Infinity : naive.refetches / rt.refetches;
   const staleBoundMs = opts.windowMs + opts.rttMs;
+  const loadsPerOpen = rt.viewOpens === 0 ? 0 : rt.initialLoads / rt.viewOpens;
   return {
+    loadsPerOpen,
+    loadsGoalMet: rt.initialLoads === rt.viewOpens,
     refetchRatio,
-    refetchGoalMet: refetchRatio >= 10,
+    refetchGoalMet: refetchRatio >= 20,
     staleBoundMs,
     staleGoalMet: rt.stale.unreflected === 0 && rt.stale.maxSinceDeliveryMs <= staleBoundMs,
   };
@@ -90,16 +96,18 @@ async function main(argv: string[]): Promise<number> {
   console.log(formatTable(results));
   console.log('');
   const rt = results.find((r) => r.strategy === 'rtcache')!;
+  console.log(`initial loads per view open: ${results.map((r) => `${r.strategy} ${(r.initialLoads / r.viewOpens).toFixed(2)}`).join(', ')} (${rt.viewOpens} views; rtcache's first fetches wait for their channels' joins)`);
   if (rt.sdk) {
     const s = rt.sdk;
-    console.log(`rtcache SDK counters: received ${s.received}, patched ${s.patched}, invalidated ${s.invalidated}, list-head refetches ${s.listRefetches}, resyncs ${s.resyncs}, batches ${s.batches}, dropped scope ${s.dropped.scope} / stale ${s.dropped.stale} / not cached ${s.dropped.notCached}`);
+    console.log(`rtcache SDK counters: received ${s.received}, patched ${s.patched}, invalidated ${s.invalidated}, list-head refetches ${s.listRefetches}, resyncs ${s.resyncs}, catch-ups ${s.catchUps}, batches ${s.batches}, dropped scope ${s.dropped.scope} / stale ${s.dropped.stale} / not cached ${s.dropped.notCached} / duplicate ${s.dropped.duplicate}`);
   }
   if (rt.stale.worst) {
     const x = rt.stale.worst;
     console.log(`rtcache worst lag after delivery: ${x.view}, committed ${x.commitMs} ms, delivered ${x.deliveredMs} ms, shown ${x.reflectedMs} ms`);
   }
   const ok = (b: boolean) => (b ? 'met' : 'NOT met');
-  console.log(`goal: >= 10x fewer refetches than per-event: ${v.refetchRatio.toFixed(1)}x, ${ok(v.refetchGoalMet)}`);
+  console.log(`goal: initial loads per view open 1.00 (no extra fetch from the join gate): ${v.loadsPerOpen.toFixed(2)}, ${ok(v.loadsGoalMet)}`);
+  console.log(`goal: >= 20x fewer refetches than per-event: ${v.refetchRatio.toFixed(1)}x, ${ok(v.refetchGoalMet)}`);
   console.log(`goal: no rtcache view stale > window + round trip (${v.staleBoundMs} ms) after delivery: max ${rt.stale.maxSinceDeliveryMs} ms, never shown ${rt.stale.unreflected}, ${ok(v.staleGoalMet)}`);
   console.log(`(${wallMs} ms wall clock)`);
   return 0;

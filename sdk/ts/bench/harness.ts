@@ -13,7 +13,7 @@
 //               values does not count); a list head reflects a change when its page-1 ids are at least that
 //               revision. Changes committed under a factory other than the view's panel are not its to show.
 import { QueryClient, QueryObserver, type QueryKey } from '@tanstack/query-core';
-import { createRealtimeCache, type RealtimeCache, type RealtimeStats } from '../src/index.js';
+import { createRealtimeCache, realtimeQueryOptions, type RealtimeCache, type RealtimeStats } from '../src/index.js';
 import { postgresRecordOf, subscribeRealtime } from './playbook_sample.js';
 import { SimRealtime, VirtualClock, useVirtualTime } from './sim.js';
 import type { Commit, Delivery, Row, Workload } from './workload.js';
@@ -22,7 +22,8 @@ export const STRATEGIES = ['per-event', 'playbook', 'rtcache'] as const;
 export type StrategyName = (typeof STRATEGIES)[number];
 
 export interface RunOptions {
-  /** Modelled request round trip; the server reads its state half-way through. */
+  /** Modelled request round trip; the server reads its state half-way through. A channel's join reply
+   *  also takes one round trip. */
   rttMs: number;
   /** Coalescing window of the playbook sample and of rtcache. */
   windowMs: number;
@@ -47,6 +48,8 @@ export interface StaleStats {
 export interface StrategyResult {
   strategy: StrategyName;
   events: number;
+  /** Views opened at the start of the replay, and the queryFn calls made before the first delivery. */
+  viewOpens: number;
   initialLoads: number;
   refetches: number;
   docRefetches: number;
@@ -219,9 +222,16 @@ interface StrategyCtx {
 interface Strategy {
   /** Hands one recorded delivery to the strategy's bindings; returns how many handlers it reached. */
   deliver(d: Delivery): number;
+  /** The active query of view `v` (a mounted view). Default: a QueryObserver of `v.key` on the shared client. */
+  observe?(v: View, queryFn: () => Promise<unknown>): QueryObserver;
   stats?(): RealtimeStats;
   dispose(): Promise<void>;
 }
+
+const newClient = () =>
+  new QueryClient({
+    defaultOptions: { queries: { retry: false, staleTime: Infinity, gcTime: Infinity, refetchOnWindowFocus: false, refetchOnReconnect: false } },
+  });
 
 // Anchor 1: what a TanStack app does without a policy: every message invalidates the doc's key and the
 // type's list prefix (every page), with the default refetch of active queries. No window, no scope check,
@@ -265,32 +275,50 @@ function playbook(c: StrategyCtx): Strategy {
   };
 }
 
-// rtcache: the real SDK, one RealtimeCache per panel (its factory is the scope).
+// rtcache: the real SDK, one RealtimeCache per panel (its factory is the scope) on the panel's QueryClient,
+// each view one realtimeQueryOptions query: its channels are watched while it is observed, and its first
+// fetch waits for their joins.
 function rtcache(c: StrategyCtx): Strategy {
+  const clients = new Map<string, QueryClient>();
   const caches: RealtimeCache[] = c.w.meta.panels.map((p) => {
-    const rt = createRealtimeCache({ queryClient: c.qc, realtime: c.realtime, factoryId: p.factory, windowMs: c.opts.windowMs, clock: c.clock, visibility: null });
-    for (const d of p.docs) rt.watchDoc(d.type, d.id);
-    for (const t of p.lists) rt.watchList(t);
-    return rt;
+    const queryClient = newClient();
+    clients.set(p.factory, queryClient);
+    return createRealtimeCache({ queryClient, realtime: c.realtime, factoryId: p.factory, windowMs: c.opts.windowMs, clock: c.clock, focusManager: null, onlineManager: null });
   });
   return {
+    observe: (v, queryFn) => {
+      const qc = clients.get(v.panel)!;
+      const obs =
+        v.kind === 'doc'
+          ? new QueryObserver(qc, realtimeQueryOptions({ doc: [v.type, v.id!], queryFn }))
+          : new QueryObserver(qc, realtimeQueryOptions({ list: [v.type, v.panel], queryFn }));
+      return obs as unknown as QueryObserver;
+    },
     deliver: (d) => c.realtime.joined(d.ch)?.broadcast(d.ev) ?? 0,
     stats: () => {
       const s = caches.map((x) => x.stats());
       const sum = (f: (x: RealtimeStats) => number) => s.reduce((a, x) => a + f(x), 0);
       return {
         received: sum((x) => x.received),
-        dropped: { scope: sum((x) => x.dropped.scope), stale: sum((x) => x.dropped.stale), notCached: sum((x) => x.dropped.notCached), invalid: sum((x) => x.dropped.invalid) },
+        dropped: {
+          scope: sum((x) => x.dropped.scope),
+          stale: sum((x) => x.dropped.stale),
+          notCached: sum((x) => x.dropped.notCached),
+          invalid: sum((x) => x.dropped.invalid),
+          duplicate: sum((x) => x.dropped.duplicate),
+        },
         invalidated: sum((x) => x.invalidated),
         patched: sum((x) => x.patched),
         listRefetches: sum((x) => x.listRefetches),
         resyncs: sum((x) => x.resyncs),
         recoveries: sum((x) => x.recoveries),
+        catchUps: sum((x) => x.catchUps),
         batches: sum((x) => x.batches),
       };
     },
     dispose: async () => {
       await Promise.all(caches.map((x) => x.dispose()));
+      for (const qc of clients.values()) qc.clear();
     },
   };
 }
@@ -311,9 +339,7 @@ export async function runStrategy(w: Workload, name: StrategyName, opts: RunOpti
   const release = useVirtualTime(clock);
   const truth = new Truth(w);
   const views = viewsOf(w);
-  const qc = new QueryClient({
-    defaultOptions: { queries: { retry: false, staleTime: Infinity, gcTime: Infinity, refetchOnWindowFocus: false, refetchOnReconnect: false } },
-  });
+  const qc = newClient();
   let calls = 0;
   let docCalls = 0;
   let bytes = 0;
@@ -335,6 +361,8 @@ export async function runStrategy(w: Workload, name: StrategyName, opts: RunOpti
   let strategy: Strategy | undefined;
   let events = 0;
   try {
+    // Channels answer their joins one round trip after they are asked (the gate waits for that).
+    strategy = BUILDERS[name]({ w, qc, clock, realtime: new SimRealtime(clock, opts.rttMs), opts });
     for (const v of views) {
       const queryFn =
         v.kind === 'doc'
@@ -349,7 +377,7 @@ export async function runStrategy(w: Workload, name: StrategyName, opts: RunOpti
               bytes += listPageBytes(w);
               return respond(() => truth.readList(v.type, v.panel, clock.now()));
             };
-      const obs = new QueryObserver(qc, { queryKey: v.key, queryFn });
+      const obs = strategy.observe ? strategy.observe(v, queryFn) : new QueryObserver(qc, { queryKey: v.key, queryFn });
       const seen: Array<{ t: number; data: unknown }> = [];
       snapshots.set(v, seen);
       unsubscribes.push(
@@ -358,7 +386,6 @@ export async function runStrategy(w: Workload, name: StrategyName, opts: RunOpti
         }),
       );
     }
-    strategy = BUILDERS[name]({ w, qc, clock, realtime: new SimRealtime(), opts });
     const first = w.deliveries[0]?.at ?? w.meta.endMs;
     await clock.runUntil(Math.min(first, 1000) - 1);
     const initialCalls = calls;
@@ -378,6 +405,7 @@ export async function runStrategy(w: Workload, name: StrategyName, opts: RunOpti
     const result: StrategyResult = {
       strategy: name,
       events,
+      viewOpens: views.length,
       initialLoads: initialCalls,
       refetches: calls - initialCalls,
       docRefetches: docCalls - initialDocCalls,

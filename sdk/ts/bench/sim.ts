@@ -101,7 +101,8 @@ export function useVirtualTime(clock: VirtualClock): () => void {
 
 type Binding = { type: string; filter: Record<string, unknown>; callback: (m: any) => void };
 
-/** One channel: joins at once (answering with an rtcache position), delivers what the replay hands it. */
+/** One channel: answers its join (with an rtcache position) `joinDelayMs` later on the virtual clock, at
+ *  once without a clock; delivers what the replay hands it. */
 export class SimChannel implements ChannelLike {
   state = 'closed';
   readonly bindings: Binding[] = [];
@@ -121,9 +122,15 @@ export class SimChannel implements ChannelLike {
     return this;
   }
   subscribe(cb?: (status: string, err?: Error) => void) {
-    this.state = 'joined';
-    for (const h of this.joinHooks_) h({ rtcache: { epoch: 'bench', offset: 0, recovered: false } });
-    cb?.('SUBSCRIBED');
+    const join = () => {
+      if (this.state !== 'joining') return;
+      this.state = 'joined';
+      for (const h of this.joinHooks_) h({ rtcache: { epoch: 'bench', offset: 0, recovered: false } });
+      cb?.('SUBSCRIBED');
+    };
+    this.state = 'joining';
+    if (this.owner_.clock) this.owner_.clock.setTimeout(join, this.owner_.joinDelayMs);
+    else join();
     return this;
   }
   updateJoinPayload(): void {}
@@ -159,6 +166,10 @@ export class SimChannel implements ChannelLike {
 /** The client's realtime connection: one channel per topic, as realtime-js keeps them. */
 export class SimRealtime implements RealtimeLike {
   private readonly channels_ = new Map<string, SimChannel>();
+  constructor(
+    readonly clock?: VirtualClock,
+    readonly joinDelayMs = 0,
+  ) {}
   channel(topic: string): SimChannel {
     let ch = this.channels_.get(topic);
     if (!ch) {

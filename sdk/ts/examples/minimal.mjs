@@ -4,7 +4,7 @@
 import { createClient } from '@supabase/supabase-js';
 import { QueryClient, QueryObserver } from '@tanstack/query-core';
 import ws from 'ws'; // Node 20 has no global WebSocket; in a browser or Node 22+ leave `transport` out
-import { createRealtimeCache, keys } from '@rtcache/sdk';
+import { createRealtimeCache, realtimeQueryOptions } from '@rtcache/sdk';
 
 export function watchWorkOrder({ url, token, factoryId, id, load, onChange }) {
   const supabase = createClient(url, token, {
@@ -15,18 +15,17 @@ export function watchWorkOrder({ url, token, factoryId, id, load, onChange }) {
   const queryClient = new QueryClient();
   const rt = createRealtimeCache({ queryClient, realtime: supabase, factoryId, windowMs: 300 });
 
-  // The view: one active query for the doc, and its realtime watch.
-  const observer = new QueryObserver(queryClient, { queryKey: keys.doc('wo', id), queryFn: () => load(id) });
+  // The view: one query whose options carry its key, its channels (doc:wo:<id> + factory:<f>, watched while
+  // it is observed) and its first fetch's wait for their joins.
+  const observer = new QueryObserver(queryClient, realtimeQueryOptions({ doc: ['wo', id], queryFn: () => load(id) }));
   const unsubscribe = observer.subscribe((result) => {
     if (result.data) onChange(result.data);
   });
-  const stop = rt.watchDoc('wo', id);
 
   return {
     rt,
     queryClient,
     async close() {
-      stop();
       unsubscribe();
       await rt.dispose();
       supabase.realtime.disconnect();

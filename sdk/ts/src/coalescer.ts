@@ -91,6 +91,7 @@ interface Entry {
   ev: RtEvent;
   docOrder: number; // arrival rank of the document (type, id)
   versions: number[] | null; // every version merged into ev, distinct; null: not a contiguous run
+  merged: number; // events merged into this one (its share of the batch's `absorbed`)
 }
 
 // The lowest version of a run of distinct versions with no gap, else null.
@@ -144,6 +145,7 @@ export class Coalescer {
     const existing = this.entryIndex_.get(entryKey);
     if (existing) {
       existing.ev = mergeInto(existing.ev, e);
+      existing.merged++;
       const v = existing.versions;
       existing.versions =
         v && e.version !== undefined && !v.includes(e.version) && v.length < MAX_TRACKED_VERSIONS ? [...v, e.version] : null;
@@ -162,7 +164,7 @@ export class Coalescer {
       rank = this.nextDocRank_++;
       this.docRanks_.set(docKey, rank);
     }
-    const entry: Entry = { ev: e, docOrder: rank, versions: e.version !== undefined ? [e.version] : null };
+    const entry: Entry = { ev: e, docOrder: rank, versions: e.version !== undefined ? [e.version] : null, merged: 0 };
     this.entries_.push(entry);
     this.entryIndex_.set(entryKey, entry);
   }
@@ -179,19 +181,36 @@ export class Coalescer {
     this.docRanks_.clear();
   }
 
-  /** Flushes now regardless of the window (tab visible again, before a route change). */
-  flush(): Batch {
+  /**
+   * Takes the pending events `match` selects now (a view being left: its own events, not the window's) and
+   * leaves the others to their window, which stays as it was. A window degraded to a resync is taken whole.
+   */
+  take(match: (e: RtEvent) => boolean): Batch {
+    if (this.resync_) return this.flush();
+    const picked = this.entries_.filter((x) => match(x.ev));
+    if (picked.length === 0) return { events: [], resync: false, absorbed: 0 };
+    if (picked.length === this.entries_.length) return this.flush();
+    const chosen = new Set(picked);
+    this.entries_ = this.entries_.filter((x) => !chosen.has(x));
+    for (const [k, x] of [...this.entryIndex_]) if (chosen.has(x)) this.entryIndex_.delete(k);
+    const absorbed = picked.reduce((n, x) => n + x.merged, 0);
+    this.absorbed_ -= absorbed;
+    return { ...Coalescer.ordered(picked), resync: false, absorbed };
+  }
+
+  // A batch's events in order: documents by first arrival, one document's events by ascending version
+  // (Array.prototype.sort is stable, so unversioned ones keep arrival order).
+  private static ordered(entries: Entry[]): Pick<Batch, 'events' | 'firstVersions'> {
     const last = Number.MAX_SAFE_INTEGER;
-    // Array.prototype.sort is stable.
-    const sorted = [...this.entries_].sort((a, b) =>
+    const sorted = [...entries].sort((a, b) =>
       a.docOrder !== b.docOrder ? a.docOrder - b.docOrder : (a.ev.version ?? last) - (b.ev.version ?? last),
     );
-    const out: Batch = {
-      events: sorted.map((x) => x.ev),
-      resync: this.resync_,
-      absorbed: this.absorbed_,
-      firstVersions: sorted.map((x) => firstOfRun(x.versions)),
-    };
+    return { events: sorted.map((x) => x.ev), firstVersions: sorted.map((x) => firstOfRun(x.versions)) };
+  }
+
+  /** Flushes now regardless of the window (tab visible again, before a route change). */
+  flush(): Batch {
+    const out: Batch = { ...Coalescer.ordered(this.entries_), resync: this.resync_, absorbed: this.absorbed_ };
     this.clearEntries();
     this.deadline_ = null;
     this.resync_ = false;

@@ -4,7 +4,7 @@
 // Encoding is canonical: fixed field order, patch sorted by column, no whitespace.
 import { DocTypeRegistry, validateDocTypeName, validateId } from './doc_types.js';
 import { compareBytes, fail, ok, printable, utf8Length, type ErrorCode, type Result, type RtError } from './errors.js';
-import { esNumber, jsonString, nodeFromValue, parseJson, writeNode, type JsonNode } from './json.js';
+import { esNumber, jsonString, nodeFromValue, writeNode, type JsonNode } from './json.js';
 
 export type Action = 'create' | 'update' | 'delete' | 'approve' | 'reject';
 export const ACTIONS: readonly Action[] = ['create', 'update', 'delete', 'approve', 'reject'];
@@ -91,7 +91,7 @@ const UINT64_MAX = 2n ** 64n - 1n;
 
 const fieldError = (code: ErrorCode, field: string, what: string): RtError => ({ code, message: `field '${field}' ${what}` });
 
-function typeName(v: JsonNode): string {
+export function typeName(v: JsonNode): string {
   switch (v.t) {
     case 'arr': return 'an array';
     case 'obj': return 'an object';
@@ -323,7 +323,8 @@ function readField(e: Partial<RtEvent>, field: Field, value: JsonNode, types: Do
   }
 }
 
-function judged(root: JsonNode, types: DocTypeRegistry, limits: CodecLimits): Result<RtEvent> {
+/** Judges one parsed event by the contract (the decoder's rules; no size bound: see EventDecoder.validate). */
+export function judgeEventNode(root: JsonNode, types: DocTypeRegistry, limits: CodecLimits): Result<RtEvent> {
   try {
     return ok(decodeNode(root, types, limits));
   } catch (x) {
@@ -332,15 +333,10 @@ function judged(root: JsonNode, types: DocTypeRegistry, limits: CodecLimits): Re
   }
 }
 
-const parseError = (message: string, depth: boolean | undefined, limits: CodecLimits): Result<never> =>
-  depth ? fail('bad_json', `JSON is nested deeper than ${limits.maxDepth} levels`) : fail('bad_json', `malformed JSON: ${message}`);
-
-export interface BatchItem {
-  index: number;
-  outcome: Result<RtEvent>;
-}
-
-/** Decodes contract events (one decoder per registry and limits; stateless, so safe to share). */
+/**
+ * Validates contract events as realtime-js hands them over, already parsed (one decoder per registry and
+ * limits; stateless, so safe to share). Decoding raw text is for tests only (test/text_decoder.ts).
+ */
 export class EventDecoder {
   readonly limits: Readonly<CodecLimits>;
   constructor(
@@ -348,16 +344,6 @@ export class EventDecoder {
     limits: Partial<CodecLimits> = {},
   ) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
-  }
-
-  /** Decodes one event from its JSON text. */
-  decode(text: string): Result<RtEvent> {
-    if (text.length === 0) return fail('empty', 'event is empty');
-    const bytes = utf8Length(text);
-    if (bytes > this.limits.maxEventBytes) return fail('too_long', `event is ${bytes} bytes; the limit is ${this.limits.maxEventBytes}`);
-    const parsed = parseJson(text, this.limits.maxDepth);
-    if (!parsed.ok) return parseError(parsed.message, parsed.depth, this.limits);
-    return judged(parsed.value, this.types, this.limits);
   }
 
   /**
@@ -372,32 +358,11 @@ export class EventDecoder {
       return fail('bad_json', `JSON is nested deeper than ${this.limits.maxDepth} levels`);
     }
     if (nodeDepthExceeds(node, this.limits.maxDepth)) return fail('bad_json', `JSON is nested deeper than ${this.limits.maxDepth} levels`);
-    return this.bounded(judged(node, this.types, this.limits));
+    return this.bounded(judgeEventNode(node, this.types, this.limits));
   }
 
-  /**
-   * Decodes one event object or an array of them. A malformed document as a whole is an error; otherwise
-   * each item is judged on its own, so one bad item never loses the good ones.
-   */
-  decodeBatch(text: string): Result<BatchItem[]> {
-    if (text.length === 0) return fail('empty', 'batch is empty');
-    const bytes = utf8Length(text);
-    if (bytes > this.limits.maxBatchBytes) return fail('too_long', `batch is ${bytes} bytes; the limit is ${this.limits.maxBatchBytes}`);
-    const parsed = parseJson(text, this.limits.maxDepth + 1);
-    if (!parsed.ok) return parseError(parsed.message, parsed.depth, this.limits);
-    const root = parsed.value;
-    if (root.t !== 'arr') {
-      if (root.t !== 'obj') return fail('not_object', `a batch must be an event object or an array of them, not ${typeName(root)}`);
-      return ok([{ index: 0, outcome: this.decode(text) }]); // the single-event bound on depth stays exact
-    }
-    if (root.items.length > this.limits.maxBatchItems) {
-      return fail('too_many', `batch has ${root.items.length} events; the limit is ${this.limits.maxBatchItems}`);
-    }
-    return ok(root.items.map((item, index) => ({ index, outcome: this.bounded(judged(item, this.types, this.limits)) })));
-  }
-
-  // An item without raw text of its own is bounded by its canonical encoding.
-  private bounded(r: Result<RtEvent>): Result<RtEvent> {
+  /** An event without raw text of its own is bounded by its canonical encoding. */
+  bounded(r: Result<RtEvent>): Result<RtEvent> {
     if (r.ok && utf8Length(encodeEvent(r.value)) > this.limits.maxEventBytes) {
       return fail('too_long', `event encodes to more than ${this.limits.maxEventBytes} bytes`);
     }

@@ -59,6 +59,11 @@ export interface PoolEvents {
   lost(topic: string): void;
   /** Some channel's state changed (joined, errored, closed, refused). */
   changed(): void;
+  /**
+   * An event arrived whose `offset` is not above the last one this channel's stream delivered (a replay
+   * overlap, a re-delivery): it was already applied and is dropped before it reaches the policy.
+   */
+  duplicate?(topic: string): void;
 }
 
 interface Held {
@@ -66,6 +71,9 @@ interface Held {
   refs: number;
   channel: ChannelLike | null;
   position?: ResumePosition; // sent with every (re)join
+  // The highest offset this channel's current stream delivered. Offsets rise per channel but need not be
+  // contiguous, so only `<=` tells a repeat; a stream that restarts (a join not recovered) resets it.
+  lastOffset?: number;
   joins: number; // successful joins of this topic's channels
   refused: boolean; // the server refused the join or revoked the channel
   lastRecovered?: boolean;
@@ -100,6 +108,23 @@ export class ChannelPool {
     let joined = 0;
     for (const h of this.held_.values()) if (h.channel?.state === 'joined') joined++;
     return { channels: this.held_.size, joined, recovered: this.lastRecovered_ };
+  }
+
+  /** Whether the channel of `topic` is held and joined (its stream is live on the server). */
+  isJoined(topic: string): boolean {
+    return this.held_.get(topic)?.channel?.state === 'joined';
+  }
+
+  /**
+   * Whether any held channel still owes a join reply: joining, or errored after a drop and waiting for
+   * realtime-js to rejoin it (a channel the server refused or closed owes none).
+   */
+  rejoining(): boolean {
+    for (const h of this.held_.values()) {
+      const st = h.channel?.state;
+      if (st !== undefined && st !== 'joined' && st !== 'closed' && !h.refused) return true;
+    }
+    return false;
   }
 
   position(topic: string): ResumePosition | undefined {
@@ -197,9 +222,16 @@ export class ChannelPool {
     ch.on('broadcast', { event: 'invalidate' }, (m: { payload?: unknown }) => {
       if (!mine()) return;
       const offset = (m?.payload as { offset?: unknown } | undefined)?.offset;
-      if (held.position && typeof offset === 'number' && offset > held.position.offset) {
-        held.position = { epoch: held.position.epoch, offset };
-        ch.updateJoinPayload({ rtcache: held.position });
+      if (typeof offset === 'number' && Number.isSafeInteger(offset) && offset >= 0) {
+        if (held.lastOffset !== undefined && offset <= held.lastOffset) {
+          this.events_.duplicate?.(held.topic);
+          return;
+        }
+        held.lastOffset = offset;
+        if (held.position && offset > held.position.offset) {
+          held.position = { epoch: held.position.epoch, offset };
+          ch.updateJoinPayload({ rtcache: held.position });
+        }
       }
       this.events_.message(held.topic, m?.payload);
     });
@@ -232,7 +264,11 @@ export class ChannelPool {
     held.refused = false;
     const r = joinPosition(response);
     const recovered = r?.recovered === true;
-    if (!recovered && r?.epoch !== undefined) held.position = { epoch: r.epoch, offset: r.offset ?? 0 };
+    if (!recovered) {
+      // A new stream: it starts at the server's current offset (or, without an rtcache position, nowhere).
+      if (r?.epoch !== undefined) held.position = { epoch: r.epoch, offset: r.offset ?? 0 };
+      held.lastOffset = r?.epoch !== undefined ? (r.offset ?? 0) : undefined;
+    }
     if (held.position) ch.updateJoinPayload({ rtcache: held.position });
     if (asked) {
       held.lastRecovered = recovered;

@@ -1,6 +1,8 @@
 // Runs every case of the shared conformance vectors (spec/vectors/, format: spec/vectors/README.md) through
-// the SDK's public policy API, as src/core/conformance_test.cpp runs them through the C++ core. No case is
-// skipped: the SDK's decoder reads raw text (duplicate keys included), so `raw_text` cases run too.
+// the SDK's public policy API, as src/core/conformance_test.cpp runs them through the C++ core, and the
+// `client` scenarios through the whole SDK on a real QueryClient (test/client_runner.ts), as
+// src/client/conformance_test.cpp runs them through the C++ SDK on its query_cache. No case is skipped: the
+// test decoder reads raw text (duplicate keys included), so `raw_text` cases run too.
 import { describe, expect, test } from 'vitest';
 import {
   CacheSnapshot,
@@ -24,6 +26,8 @@ import {
   type Operation,
   type RtEvent,
 } from '../src/index.js';
+import { runClientVector } from './client_runner.js';
+import { decodeBatchText, decodeText } from './text_decoder.js';
 import { loadCorpus, MIN_TOTAL_CASES, SUITES, type VectorCase } from './vectors.js';
 
 const corpus = loadCorpus();
@@ -157,7 +161,7 @@ function limitsFrom(o: Record<string, number> | undefined): Partial<CodecLimits>
 // An accepted event encodes to `canonical`, and the canonical text decodes to the same event again.
 function expectCanonical(decoder: EventDecoder, e: RtEvent, canonical: string) {
   expect(encodeEvent(e)).toBe(canonical);
-  const again = decoder.decode(canonical);
+  const again = decodeText(decoder, canonical);
   expect(again.ok, `canonical form refused: ${JSON.stringify(again)}`).toBe(true);
   if (!again.ok) return;
   expect(again.value).toEqual(e);
@@ -173,7 +177,7 @@ describe('events', () => {
   test.each(casesOf('events').map((c) => [c.name, c] as const))('%s', (_n, c) => {
     const decoder = new EventDecoder(registryFor(c), limitsFrom(c.data.limits));
     if ('batchInput' in c.data) {
-      const items = decoder.decodeBatch(c.data.batchInput);
+      const items = decodeBatchText(decoder, c.data.batchInput);
       if (c.data.error) {
         expect(items.ok, `batch accepted: ${JSON.stringify(items)}`).toBe(false);
         if (!items.ok) expect(items.error.code, items.error.message).toBe(c.data.error);
@@ -195,7 +199,7 @@ describe('events', () => {
       });
       return;
     }
-    const decoded = decoder.decode(c.data.input);
+    const decoded = decodeText(decoder, c.data.input);
     if (c.data.error) {
       expect(decoded.ok, `accepted as ${decoded.ok ? encodeEvent(decoded.value) : ''}`).toBe(false);
       if (!decoded.ok) {
@@ -276,5 +280,14 @@ describe('coalesce', () => {
       absorbed: b.absorbed ?? 0,
     }));
     expect(json(emitted)).toEqual(want);
+  });
+});
+
+describe('client', () => {
+  test.each(casesOf('client').map((c) => [c.name, c] as const))('%s', async (_n, c) => {
+    const out = await runClientVector(c.data);
+    expect(out.failures).toEqual([]);
+    expect(out.fetches).toEqual(c.data.fetches);
+    expect(json(out.data)).toEqual(c.data.data ?? {});
   });
 });

@@ -99,7 +99,8 @@ describe('cost harness accounting on a hand-countable workload', () => {
     const r = await run('rtcache');
     expect(r).toMatchObject({ events: 14, refetches: 2, docRefetches: 1, listRefetches: 1 });
     expect(r.bytes).toBe(doc + list);
-    expect(r.sdk).toMatchObject({ received: 14, patched: 1, invalidated: 1, listRefetches: 1, batches: 5, dropped: { scope: 1, stale: 1 } });
+    expect(r).toMatchObject({ viewOpens: 2, initialLoads: 2 }); // the join gate costs no extra fetch
+    expect(r.sdk).toMatchObject({ received: 14, patched: 1, invalidated: 1, listRefetches: 1, catchUps: 0, batches: 5, dropped: { scope: 1, stale: 1 } });
     // The create and the notes edit: delivered 5 ms after commit, window 300, round trip 40.
     expect(r.stale).toMatchObject({ changes: 12, unreflected: 0, maxMs: 345, maxSinceDeliveryMs: 340 });
   });

@@ -1,6 +1,6 @@
 // Test doubles for the unit suites: an in-memory realtime client whose join replies and messages the test
-// delivers by hand, a manual clock, and a visibility source. (The integration suites use the real ones.)
-import type { ChannelLike, Clock, RealtimeLike, VisibilitySource } from '../src/index.js';
+// delivers by hand, a manual clock, and a focus/online manager. (The integration suites use the real ones.)
+import type { ChannelLike, Clock, ManagerLike, RealtimeLike } from '../src/index.js';
 
 type Hook = (response: any) => void;
 
@@ -138,18 +138,17 @@ export class ManualClock implements Clock {
   }
 }
 
-export class FakeVisibility implements VisibilitySource {
-  visibilityState = 'visible';
-  listeners = new Set<() => void>();
-  addEventListener(_t: 'visibilitychange', l: () => void) {
+/** query-core's focusManager / onlineManager as the cache uses them: subscribe, and a state the test sets. */
+export class FakeManager implements ManagerLike {
+  listeners = new Set<(state: boolean) => void>();
+  subscribe(l: (state: boolean) => void) {
     this.listeners.add(l);
+    return () => {
+      this.listeners.delete(l);
+    };
   }
-  removeEventListener(_t: 'visibilitychange', l: () => void) {
-    this.listeners.delete(l);
-  }
-  set(state: 'visible' | 'hidden') {
-    this.visibilityState = state;
-    for (const l of [...this.listeners]) l();
+  set(state: boolean) {
+    for (const l of [...this.listeners]) l(state);
   }
 }
 

@@ -2,16 +2,17 @@
 // design.md §6 means them, plus the playbook sample's known bugs pinned as regressions: unscoped bindings,
 // a patch that reads values the payload never carries, a listener never removed. A fake realtime client and
 // a manual clock drive everything; the QueryClient is the real one.
-import { QueryClient, QueryObserver } from '@tanstack/query-core';
+import { focusManager, onlineManager, QueryClient, QueryObserver } from '@tanstack/query-core';
 import { afterEach, describe, expect, test } from 'vitest';
 import { createRealtimeCache, keys, type RealtimeCache, type RealtimeCacheOptions } from '../src/index.js';
-import { FakeRealtime, FakeVisibility, ManualClock, microtasks } from './fakes.js';
+import { FakeManager, FakeRealtime, ManualClock, microtasks } from './fakes.js';
 
 interface Setup {
   qc: QueryClient;
   rt: FakeRealtime;
   clock: ManualClock;
-  vis: FakeVisibility;
+  focus: FakeManager;
+  online: FakeManager;
   cache: RealtimeCache;
 }
 const live: Setup[] = [];
@@ -19,9 +20,10 @@ function setup(opts: Partial<RealtimeCacheOptions> = {}): Setup {
   const qc = new QueryClient({ defaultOptions: { queries: { retry: false, staleTime: Infinity } } });
   const rt = new FakeRealtime();
   const clock = new ManualClock();
-  const vis = new FakeVisibility();
-  const cache = createRealtimeCache({ queryClient: qc, realtime: rt, factoryId: 'f1', clock, visibility: vis, ...opts });
-  const s = { qc, rt, clock, vis, cache };
+  const focus = new FakeManager();
+  const online = new FakeManager();
+  const cache = createRealtimeCache({ queryClient: qc, realtime: rt, factoryId: 'f1', clock, focusManager: focus, onlineManager: online, ...opts });
+  const s = { qc, rt, clock, focus, online, cache };
   live.push(s);
   return s;
 }
@@ -67,9 +69,9 @@ describe('subscriptions: scoped and disposable', () => {
 
   test('leaving a view removes its channels; events on them are no longer handled', async () => {
     const { rt, cache, qc, clock } = setup();
-    qc.setQueryData(keys.doc('wo', '123'), { version: 1 });
     const stop = cache.watchDoc('wo', '123');
     rt.joinAll();
+    qc.setQueryData(keys.doc('wo', '123'), { version: 1 });
     const ch = rt.get('doc:wo:123');
     stop();
     stop(); // idempotent
@@ -100,10 +102,10 @@ describe('subscriptions: scoped and disposable', () => {
 
   test('setFactory resubscribes every watch to the new scope and drops pending events', async () => {
     const { rt, cache, qc, clock } = setup();
-    qc.setQueryData(keys.doc('wo', '123'), { version: 1 });
     cache.watchDoc('wo', '123');
     cache.watchList('wo');
     rt.joinAll();
+    qc.setQueryData(keys.doc('wo', '123'), { version: 1 });
     rt.get('doc:wo:123').emit(ev({ version: 2 }));
     cache.setFactory('f2');
     await microtasks();
@@ -115,14 +117,14 @@ describe('subscriptions: scoped and disposable', () => {
     expect(rt.created.filter((c) => c.topic === 'realtime:doc:wo:123').length).toBe(1);
   });
 
-  test('dispose removes every channel and the visibilitychange listener (regression: listener never removed)', async () => {
-    const { rt, cache, vis } = setup();
+  test('dispose removes every channel and the focus and online listeners (regression: listener never removed)', async () => {
+    const { rt, cache, focus, online } = setup();
     cache.watchDoc('wo', '123');
     cache.watchList('wo');
-    expect(vis.listeners.size).toBe(1);
+    expect([focus.listeners.size, online.listeners.size]).toEqual([1, 1]);
     await cache.dispose();
     expect(rt.channels).toEqual([]);
-    expect(vis.listeners.size).toBe(0);
+    expect([focus.listeners.size, online.listeners.size]).toEqual([0, 0]);
     expect(cache.watchDoc('wo', '9')).toBeTypeOf('function');
     expect(rt.channels).toEqual([]);
   });
@@ -131,12 +133,12 @@ describe('subscriptions: scoped and disposable', () => {
 describe('handler: payload -> cache updates', () => {
   test('doc update: only doc:<type>:<id> is invalidated; other docs and lists untouched', () => {
     const { rt, cache, qc, clock } = setup();
+    cache.watchDoc('wo', '123');
+    rt.joinAll();
     qc.setQueryData(keys.doc('wo', '123'), { id: '123', version: 5 });
     qc.setQueryData(keys.doc('wo', '456'), { id: '456', version: 2 });
     qc.setQueryData(keys.doc('pl', '123'), { id: '123', version: 1 });
     qc.setQueryData(keys.list('wo', 'f1'), ['123']);
-    cache.watchDoc('wo', '123');
-    rt.joinAll();
     rt.get('doc:wo:123').emit(ev({ version: 6, changedKeys: ['status'] }));
     clock.advance(cache.windowMs);
     expect(invalidated(qc, keys.doc('wo', '123'))).toBe(true);
@@ -147,9 +149,9 @@ describe('handler: payload -> cache updates', () => {
 
   test('regression: changedKeys without new values never patch (the playbook read values the payload lacks)', () => {
     const { rt, cache, qc, clock } = setup();
-    qc.setQueryData(keys.doc('wo', '123'), { status: 'open', version: 1 });
     cache.watchDoc('wo', '123');
     rt.joinAll();
+    qc.setQueryData(keys.doc('wo', '123'), { status: 'open', version: 1 });
     rt.get('doc:wo:123').emit(ev({ version: 2, changedKeys: ['status'] }));
     clock.advance(cache.windowMs);
     expect(qc.getQueryData(keys.doc('wo', '123'))).toEqual({ status: 'open', version: 1 });
@@ -159,9 +161,9 @@ describe('handler: payload -> cache updates', () => {
 
   test('a patch covering every changed key is applied with its version, without invalidating', () => {
     const { rt, cache, qc, clock } = setup();
-    qc.setQueryData(keys.doc('wo', '123'), { status: 'open', qty: 1, version: 1 });
     cache.watchDoc('wo', '123');
     rt.joinAll();
+    qc.setQueryData(keys.doc('wo', '123'), { status: 'open', qty: 1, version: 1 });
     rt.get('doc:wo:123').emit(ev({ action: 'approve', version: 2, changedKeys: ['status'], patch: { status: 'approved' } }));
     clock.advance(cache.windowMs);
     expect(qc.getQueryData(keys.doc('wo', '123'))).toEqual({ status: 'approved', qty: 1, version: 2 });
@@ -170,9 +172,9 @@ describe('handler: payload -> cache updates', () => {
 
   test('a patch missing one changed key invalidates instead', () => {
     const { rt, cache, qc, clock } = setup();
-    qc.setQueryData(keys.doc('wo', '123'), { status: 'open', qty: 1, version: 1 });
     cache.watchDoc('wo', '123');
     rt.joinAll();
+    qc.setQueryData(keys.doc('wo', '123'), { status: 'open', qty: 1, version: 1 });
     rt.get('doc:wo:123').emit(ev({ version: 2, changedKeys: ['status', 'qty'], patch: { status: 'x' } }));
     clock.advance(cache.windowMs);
     expect(qc.getQueryData(keys.doc('wo', '123'))).toEqual({ status: 'open', qty: 1, version: 1 });
@@ -181,13 +183,13 @@ describe('handler: payload -> cache updates', () => {
 
   test('list create/delete: only page 1 of list:<type>:<factoryId> is invalidated; delete also the doc', () => {
     const { rt, cache, qc, clock } = setup();
+    cache.watchList('wo');
+    rt.joinAll();
     qc.setQueryData(keys.list('wo', 'f1', 1), ['a']);
     qc.setQueryData(keys.list('wo', 'f1', 2), ['b']);
     qc.setQueryData(keys.list('wo', 'f2', 1), ['c']);
     qc.setQueryData(keys.list('pl', 'f1', 1), ['d']);
     qc.setQueryData(keys.doc('wo', 'a'), { version: 1 });
-    cache.watchList('wo');
-    rt.joinAll();
     rt.get('list:wo:f1').emit(ev({ id: 'a', action: 'delete' }));
     clock.advance(cache.windowMs);
     expect(invalidated(qc, keys.list('wo', 'f1', 1))).toBe(true);
@@ -200,10 +202,10 @@ describe('handler: payload -> cache updates', () => {
 
   test('a factory summary refetches that type\'s list head in that factory', () => {
     const { rt, cache, qc, clock } = setup();
-    qc.setQueryData(keys.list('grn', 'f1', 1), ['a']);
-    qc.setQueryData(keys.list('wo', 'f1', 1), ['b']);
     cache.watchList('grn');
     rt.joinAll();
+    qc.setQueryData(keys.list('grn', 'f1', 1), ['a']);
+    qc.setQueryData(keys.list('wo', 'f1', 1), ['b']);
     rt.get('factory:f1').emit({ type: 'grn', id: '*', factoryId: 'f1', action: 'create', count: 500 });
     clock.advance(cache.windowMs);
     expect(invalidated(qc, keys.list('grn', 'f1', 1))).toBe(true);
@@ -212,9 +214,9 @@ describe('handler: payload -> cache updates', () => {
 
   test('version guard: a stale version is ignored; a newer one replaces the cached doc', () => {
     const { rt, cache, qc, clock } = setup();
-    qc.setQueryData(keys.doc('wo', '123'), { status: 'b', version: 5 });
     cache.watchDoc('wo', '123');
     rt.joinAll();
+    qc.setQueryData(keys.doc('wo', '123'), { status: 'b', version: 5 });
     const ch = rt.get('doc:wo:123');
     ch.emit(ev({ version: 4, changedKeys: ['status'], patch: { status: 'a' } }));
     clock.advance(cache.windowMs);
@@ -227,9 +229,9 @@ describe('handler: payload -> cache updates', () => {
 
   test('an event of another factory is dropped (scope check before handling)', () => {
     const { rt, cache, qc, clock } = setup();
-    qc.setQueryData(keys.doc('wo', '123'), { version: 1 });
     cache.watchDoc('wo', '123');
     rt.joinAll();
+    qc.setQueryData(keys.doc('wo', '123'), { version: 1 });
     rt.get('doc:wo:123').emit(ev({ factoryId: 'f9', version: 2 }));
     clock.advance(cache.windowMs);
     expect(invalidated(qc, keys.doc('wo', '123'))).toBe(false);
@@ -239,9 +241,9 @@ describe('handler: payload -> cache updates', () => {
   test('a payload outside the contract is refused, counted and reported, never applied', () => {
     const errors: string[] = [];
     const { rt, cache, qc, clock } = setup({ onError: (e) => errors.push(e.code) });
-    qc.setQueryData(keys.doc('wo', '123'), { version: 1 });
     cache.watchDoc('wo', '123');
     rt.joinAll();
+    qc.setQueryData(keys.doc('wo', '123'), { version: 1 });
     const ch = rt.get('doc:wo:123');
     ch.emit(ev({ action: 'explode' }));
     ch.emit(ev({ version: -1 }));
@@ -256,9 +258,9 @@ describe('handler: payload -> cache updates', () => {
 describe('debounce and coalescing', () => {
   test('10 events within 200 ms produce one handler call, when the window (opened by the first) ends', () => {
     const { rt, cache, qc, clock } = setup({ windowMs: 300 });
-    qc.setQueryData(keys.doc('wo', '123'), { version: 1 });
     cache.watchDoc('wo', '123');
     rt.joinAll();
+    qc.setQueryData(keys.doc('wo', '123'), { version: 1 });
     const ch = rt.get('doc:wo:123');
     for (let i = 0; i < 10; i++) {
       ch.emit(ev({ version: 2 + i }));
@@ -278,23 +280,52 @@ describe('debounce and coalescing', () => {
     expect(setup({}).cache.windowMs).toBe(300);
   });
 
-  test('tab visible again flushes at once; hidden does not', () => {
-    const { rt, cache, qc, vis } = setup();
-    qc.setQueryData(keys.doc('wo', '123'), { version: 1 });
+  test('focus regained (query-core focusManager) flushes at once; focus lost does not', () => {
+    const { rt, cache, qc, focus } = setup();
     cache.watchDoc('wo', '123');
     rt.joinAll();
+    qc.setQueryData(keys.doc('wo', '123'), { version: 1 });
     rt.get('doc:wo:123').emit(ev({ version: 2 }));
-    vis.set('hidden');
+    focus.set(false);
     expect(invalidated(qc, keys.doc('wo', '123'))).toBe(false);
-    vis.set('visible');
+    focus.set(true);
     expect(invalidated(qc, keys.doc('wo', '123'))).toBe(true);
+  });
+
+  test('back online (query-core onlineManager) flushes at once', () => {
+    const { rt, cache, qc, online } = setup();
+    cache.watchDoc('wo', '123');
+    rt.joinAll();
+    qc.setQueryData(keys.doc('wo', '123'), { version: 1 });
+    rt.get('doc:wo:123').emit(ev({ version: 2 }));
+    online.set(false);
+    expect(invalidated(qc, keys.doc('wo', '123'))).toBe(false);
+    online.set(true);
+    expect(invalidated(qc, keys.doc('wo', '123'))).toBe(true);
+  });
+
+  test('by default the cache listens to query-core\'s own focusManager and onlineManager (no listener of its own)', async () => {
+    const qc = new QueryClient();
+    const rt = new FakeRealtime();
+    const before = [(focusManager as unknown as { listeners: Set<unknown> }).listeners.size, (onlineManager as unknown as { listeners: Set<unknown> }).listeners.size];
+    const cache = createRealtimeCache({ queryClient: qc, realtime: rt, factoryId: 'f1', clock: new ManualClock() });
+    cache.watchDoc('wo', '1');
+    rt.joinAll();
+    qc.setQueryData(keys.doc('wo', '1'), { version: 1 });
+    rt.get('doc:wo:1').emit(ev({ id: '1', version: 2 }));
+    focusManager.setFocused(false);
+    focusManager.setFocused(true);
+    focusManager.setFocused(undefined);
+    expect(invalidated(qc, keys.doc('wo', '1'))).toBe(true);
+    await cache.dispose();
+    expect([(focusManager as unknown as { listeners: Set<unknown> }).listeners.size, (onlineManager as unknown as { listeners: Set<unknown> }).listeners.size]).toEqual(before);
   });
 
   test('flush() before a route change applies pending events now, and the timer is cleared', () => {
     const { rt, cache, qc, clock } = setup();
-    qc.setQueryData(keys.doc('wo', '123'), { version: 1 });
     cache.watchDoc('wo', '123');
     rt.joinAll();
+    qc.setQueryData(keys.doc('wo', '123'), { version: 1 });
     rt.get('doc:wo:123').emit(ev({ version: 2 }));
     expect(clock.pending()).toBe(1);
     cache.flush();
@@ -359,9 +390,9 @@ describe('resilience: resume by offset, one refetch when not recovered', () => {
 
   test('a recovered rejoin replays without any refetch', () => {
     const { rt, cache, qc, clock } = setup();
-    qc.setQueryData(keys.doc('wo', '123'), { version: 1 });
     cache.watchDoc('wo', '123');
     rt.joinAll('e1', 3);
+    qc.setQueryData(keys.doc('wo', '123'), { version: 1 });
     const ch = rt.get('doc:wo:123');
     ch.drop();
     ch.rejoin();
@@ -375,12 +406,12 @@ describe('resilience: resume by offset, one refetch when not recovered', () => {
 
   test('a rejoin answered recovered:false (new epoch) refetches the shown doc and list head once', () => {
     const { rt, cache, qc, clock } = setup();
-    qc.setQueryData(keys.doc('wo', '123'), { version: 1 });
-    qc.setQueryData(keys.list('wo', 'f1', 1), ['123']);
-    qc.setQueryData(keys.list('wo', 'f1', 2), ['9']);
     cache.watchDoc('wo', '123');
     cache.watchList('wo');
     rt.joinAll('e1', 3);
+    qc.setQueryData(keys.doc('wo', '123'), { version: 1 });
+    qc.setQueryData(keys.list('wo', 'f1', 1), ['123']);
+    qc.setQueryData(keys.list('wo', 'f1', 2), ['9']);
     for (const ch of rt.channels) {
       ch.drop();
       ch.rejoin();

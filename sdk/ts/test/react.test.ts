@@ -1,13 +1,20 @@
 // @vitest-environment jsdom
 // The React layer: hooks watch on mount and dispose on unmount, StrictMode's double effects cost no extra
 // join, and useRealtimeStatus is live. Rendered with react-dom under jsdom; realtime is the in-memory fake.
-import { QueryClient, QueryClientProvider, useQuery } from '@tanstack/react-query';
+import { QueryClient, QueryClientProvider, useQuery, type InfiniteData } from '@tanstack/react-query';
 import { Component, createElement, StrictMode, useState, type ReactNode } from 'react';
 import { act } from 'react';
 import { createRoot, type Root } from 'react-dom/client';
 import { afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { createRealtimeCache, keys, type RealtimeCache } from '../src/index.js';
-import { RealtimeProvider, useRealtimeDoc, useRealtimeList, useRealtimeStatus } from '../src/react.js';
+import {
+  RealtimeProvider,
+  useRealtimeDoc,
+  useRealtimeInfiniteQuery,
+  useRealtimeList,
+  useRealtimeQuery,
+  useRealtimeStatus,
+} from '../src/react.js';
 import { FakeRealtime, ManualClock } from './fakes.js';
 
 beforeAll(() => {
@@ -33,7 +40,7 @@ function mount(ui: ReactNode, strict = false) {
 
 function make() {
   const rt = new FakeRealtime();
-  cache = createRealtimeCache({ queryClient: new QueryClient(), realtime: rt, factoryId: 'f1', clock: new ManualClock() });
+  cache = createRealtimeCache({ queryClient: new QueryClient(), realtime: rt, factoryId: 'f1', clock: new ManualClock(), focusManager: null, onlineManager: null });
   return { rt, cache };
 }
 
@@ -50,29 +57,129 @@ function Status() {
   return createElement('span', { id: 'status' }, `${s.connected ? 'live' : 'offline'}:${s.channels}`);
 }
 
+// The two-call API: a watch and a query tied by the key only.
 function LiveDoc() {
   useRealtimeDoc('wo', '7');
   const q = useQuery({ queryKey: keys.doc('wo', '7'), queryFn: async () => ({ status: 'open', version: 1 }) });
   return createElement('b', null, q.data ? `${q.data.status}@${q.data.version}` : 'loading');
 }
 
+let loads = 0;
+// The one-call API: one hook per view.
+function RealtimeDoc({ id }: { id: string }) {
+  const q = useRealtimeQuery({ doc: ['wo', id], queryFn: async () => ({ status: 'open', version: 1, loads: ++loads }) });
+  return createElement('b', null, q.data ? `${q.data.status}@${q.data.version}` : 'loading');
+}
+function RealtimeList() {
+  const q = useRealtimeInfiniteQuery({
+    list: ['wo', 'f1'],
+    queryFn: async ({ pageParam }) => [`row${pageParam as number}`],
+    initialPageParam: 1,
+    getNextPageParam: (_l: string[], all: string[][]) => all.length + 1,
+  });
+  const data = q.data as InfiniteData<string[]> | undefined;
+  return createElement('i', null, data ? data.pages.flat().join(',') : 'loading');
+}
+
+function provide(queryClient: QueryClient, ui: ReactNode) {
+  return createElement(QueryClientProvider, { client: queryClient }, createElement(RealtimeProvider, { cache: cache! }, ui));
+}
+
 describe('React hooks', () => {
-  test('with @tanstack/react-query: a mounted view shows a patch from an event', async () => {
+  test('useRealtimeQuery: one fetch once the view\'s channels are joined, then a patch from an event', async () => {
     const rt = new FakeRealtime();
     const clock = new ManualClock();
     const queryClient = new QueryClient();
-    cache = createRealtimeCache({ queryClient, realtime: rt, factoryId: 'f1', clock });
-    await mount(
-      createElement(QueryClientProvider, { client: queryClient }, createElement(RealtimeProvider, { cache }, createElement(LiveDoc))),
-    );
+    cache = createRealtimeCache({ queryClient, realtime: rt, factoryId: 'f1', clock, focusManager: null, onlineManager: null });
+    loads = 0;
+    await mount(provide(queryClient, createElement(RealtimeDoc, { id: '7' })));
     const text = () => container!.querySelector('b')!.textContent;
+    expect(rt.topics()).toEqual(['doc:wo:7', 'factory:f1']);
+    expect(text()).toBe('loading');
+    expect(loads).toBe(0);
+    await act(async () => rt.joinAll());
     await act(() => vi.waitFor(() => expect(text()).toBe('open@1')));
     await act(async () => {
-      rt.joinAll();
       rt.get('doc:wo:7').emit({ type: 'wo', id: '7', factoryId: 'f1', action: 'approve', version: 2, changedKeys: ['status'], patch: { status: 'approved' } });
       clock.advance(cache!.windowMs);
     });
     expect(cache!.stats()).toMatchObject({ patched: 1 });
+    await act(() => vi.waitFor(() => expect(text()).toBe('approved@2')));
+    expect(loads).toBe(1);
+  });
+
+  test('useRealtimeQuery under StrictMode: one join per channel and one fetch', async () => {
+    const rt = new FakeRealtime();
+    const queryClient = new QueryClient();
+    cache = createRealtimeCache({ queryClient, realtime: rt, factoryId: 'f1', clock: new ManualClock(), focusManager: null, onlineManager: null });
+    loads = 0;
+    await mount(provide(queryClient, createElement(RealtimeDoc, { id: '8' })), true);
+    await act(async () => rt.joinAll());
+    await act(() => vi.waitFor(() => expect(container!.querySelector('b')!.textContent).toBe('open@1')));
+    expect(rt.created.length).toBe(2);
+    expect(loads).toBe(1);
+  });
+
+  test('useRealtimeInfiniteQuery: an infinite list view on list:<type>:<f> + factory:<f>', async () => {
+    const rt = new FakeRealtime();
+    const queryClient = new QueryClient();
+    cache = createRealtimeCache({ queryClient, realtime: rt, factoryId: 'f1', clock: new ManualClock(), focusManager: null, onlineManager: null });
+    await mount(provide(queryClient, createElement(RealtimeList)));
+    expect(rt.topics()).toEqual(['factory:f1', 'list:wo:f1']);
+    await act(async () => rt.joinAll());
+    await act(() => vi.waitFor(() => expect(container!.querySelector('i')!.textContent).toBe('row1')));
+  });
+
+  test('unmounting a useRealtimeQuery view flushes its pending events and leaves its channels', async () => {
+    const rt = new FakeRealtime();
+    const queryClient = new QueryClient();
+    cache = createRealtimeCache({ queryClient, realtime: rt, factoryId: 'f1', clock: new ManualClock(), focusManager: null, onlineManager: null });
+    await mount(provide(queryClient, createElement(RealtimeDoc, { id: '9' })));
+    await act(async () => rt.joinAll());
+    await act(() => vi.waitFor(() => expect(container!.querySelector('b')!.textContent).toBe('open@1')));
+    rt.get('doc:wo:9').emit({ type: 'wo', id: '9', factoryId: 'f1', action: 'approve', version: 2, changedKeys: ['status'], patch: { status: 'approved' } });
+    await act(async () => root!.render(provide(queryClient, createElement('p', null, 'elsewhere'))));
+    expect(queryClient.getQueryData(keys.doc('wo', '9'))).toMatchObject({ status: 'approved', version: 2 });
+    await act(async () => {});
+    expect(rt.channels).toEqual([]);
+  });
+
+  test('useRealtimeQuery on a QueryClient without a RealtimeCache says what is missing', async () => {
+    const queryClient = new QueryClient();
+    class Boundary extends Component<{ children?: ReactNode }, { error?: string }> {
+      override state: { error?: string } = {};
+      static getDerivedStateFromError(e: unknown) {
+        return { error: String(e) };
+      }
+      override render() {
+        return this.state.error ? createElement('em', null, this.state.error) : this.props.children;
+      }
+    }
+    const quiet = console.error;
+    console.error = () => {};
+    try {
+      await mount(createElement(QueryClientProvider, { client: queryClient }, createElement(Boundary, null, createElement(RealtimeDoc, { id: '1' }))));
+    } finally {
+      console.error = quiet;
+    }
+    expect(container!.querySelector('em')?.textContent).toMatch(/no RealtimeCache on this QueryClient/);
+  });
+
+  test('the two-call API (useRealtimeDoc + useQuery) keeps working: its data is fetched again once the channels are live', async () => {
+    const rt = new FakeRealtime();
+    const clock = new ManualClock();
+    const queryClient = new QueryClient();
+    cache = createRealtimeCache({ queryClient, realtime: rt, factoryId: 'f1', clock, focusManager: null, onlineManager: null });
+    await mount(provide(queryClient, createElement(LiveDoc)));
+    const text = () => container!.querySelector('b')!.textContent;
+    await act(() => vi.waitFor(() => expect(text()).toBe('open@1')));
+    await act(async () => rt.joinAll());
+    await act(() => vi.waitFor(() => expect(queryClient.getQueryState(keys.doc('wo', '7'))?.fetchStatus).toBe('idle')));
+    expect(cache!.stats().catchUps).toBe(1);
+    await act(async () => {
+      rt.get('doc:wo:7').emit({ type: 'wo', id: '7', factoryId: 'f1', action: 'approve', version: 2, changedKeys: ['status'], patch: { status: 'approved' } });
+      clock.advance(cache!.windowMs);
+    });
     await act(() => vi.waitFor(() => expect(text()).toBe('approved@2')));
   });
 

@@ -13,9 +13,9 @@ describe('public API', () => {
     const supabase = createClient('http://127.0.0.1:1', 'anon', { auth: { persistSession: false } });
     const realtime = new RealtimeClient('ws://127.0.0.1:1/realtime/v1', { params: { apikey: 'anon' } });
     const queryClient = new QueryClient();
-    const a = sdk.createRealtimeCache({ queryClient, realtime: supabase, factoryId: 'f1', visibility: null });
-    const b = sdk.createRealtimeCache({ queryClient, realtime: supabase.realtime, factoryId: 'f1', visibility: null });
-    const c = sdk.createRealtimeCache({ queryClient, realtime, factoryId: 'f1', visibility: null });
+    const a = sdk.createRealtimeCache({ queryClient, realtime: supabase, factoryId: 'f1', focusManager: null, onlineManager: null });
+    const b = sdk.createRealtimeCache({ queryClient, realtime: supabase.realtime, factoryId: 'f1', focusManager: null, onlineManager: null });
+    const c = sdk.createRealtimeCache({ queryClient, realtime, factoryId: 'f1', focusManager: null, onlineManager: null });
     for (const x of [a, b, c]) {
       expect(x.status()).toEqual({ connected: false, channels: 0 });
       await x.dispose();
@@ -24,7 +24,7 @@ describe('public API', () => {
 
   test('the agreed names and shapes', () => {
     expect(Object.keys(sdk)).toEqual(expect.arrayContaining(['keys', 'createRealtimeCache']));
-    expect(Object.keys(react).sort()).toEqual(['RealtimeProvider', 'useRealtimeCache', 'useRealtimeDoc', 'useRealtimeList', 'useRealtimeStatus']);
+    expect(Object.keys(react).sort()).toEqual(['RealtimeProvider', 'useRealtimeCache', 'useRealtimeDoc', 'useRealtimeInfiniteQuery', 'useRealtimeList', 'useRealtimeQuery', 'useRealtimeStatus']);
     expectTypeOf<RealtimeCacheOptions>().toHaveProperty('windowMs');
     expectTypeOf<RealtimeStatus>().toEqualTypeOf<{ connected: boolean; channels: number; lastEventAt?: number; recovered?: boolean }>();
     expectTypeOf<RealtimeStats['dropped']>().toMatchTypeOf<{ scope: number; stale: number }>();
@@ -38,6 +38,18 @@ describe('public API', () => {
     expectTypeOf(sdk.keys.doc).returns.toEqualTypeOf<readonly ['doc', string, string]>();
     expectTypeOf<sdk.RealtimeCache['watchDoc']>().returns.toEqualTypeOf<() => void>();
     expectTypeOf<sdk.RealtimeCache['watchList']>().returns.toEqualTypeOf<() => void>();
+  });
+});
+
+describe('the shipped bundle', () => {
+  test('carries no JSON text reader: payloads arrive parsed; the strict reader is the tests\' (test/text_decoder.ts)', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const dist = new URL('../dist/', import.meta.url);
+    const js = readdirSync(dist).filter((f) => f.endsWith('.js'));
+    expect(js).toContain('index.js');
+    for (const f of js) expect(readFileSync(new URL(f, dist), 'utf8'), f).not.toMatch(/parseJson|decodeBatch|unterminated string/);
+    expect('decode' in sdk.EventDecoder.prototype).toBe(false);
+    expect('decodeBatch' in sdk.EventDecoder.prototype).toBe(false);
   });
 });
 

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const SUITES = ['channel_keys', 'cache_keys', 'events', 'plan', 'coalesce', 'version', 'scope'] as const;
+export const SUITES = ['channel_keys', 'cache_keys', 'events', 'plan', 'coalesce', 'version', 'scope', 'client'] as const;
 export type SuiteName = (typeof SUITES)[number];
 export const MIN_TOTAL_CASES = 50;
 

@@ -3,11 +3,11 @@
 import { useEffect, useMemo, useState } from 'react';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { RealtimeClient } from '@supabase/realtime-js';
-import { createRealtimeCache, type RealtimeCache } from '@rtcache/sdk';
+import { createRealtimeCache, flushOnNavigate, type RealtimeCache } from '@rtcache/sdk';
 import { RealtimeProvider } from '@rtcache/sdk/react';
 import { DOC_TYPES, mintToken, setApiToken } from './api';
 import { Dashboard, LiveIndicator } from './panels';
-import { Link, navigate, onBeforeNavigate, parsePath, usePath } from './router';
+import { Link, navigate, parsePath, usePath } from './router';
 import { DetailView, ListView } from './views';
 
 // Demo users: each is a factory set the minted token is scoped to. `?as=f1` picks one on first load.
@@ -57,9 +57,8 @@ function Live({ session, onSwitchUser }: { session: Session; onSwitchUser: (user
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
-  useEffect(() => {
-    onBeforeNavigate(() => rt.flush());
-  }, [rt]);
+  // Before every route change (links, back and forward), the pending events are applied.
+  useEffect(() => flushOnNavigate(rt), [rt]);
   useEffect(() => {
     void rt.setAuth(session.token);
   }, [rt, session.token]);

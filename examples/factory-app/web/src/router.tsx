@@ -1,6 +1,6 @@
-// A small pathname router: /:factory/:type and /:factory/:type/:id. Leaving a view flushes the realtime
-// cache's pending events first (the playbook: flush before route change), then the view unmounts and its
-// watches are disposed.
+// A small pathname router on the History API: /:factory/:type and /:factory/:type/:id. The realtime cache's
+// pending events are applied before every route change, back and forward included (flushOnNavigate in App.tsx
+// wraps pushState and listens to popstate), then the view unmounts and its channels are left.
 import { useEffect, useState } from 'react';
 
 export type Route = { factory: string; type: string; id?: string };
@@ -12,13 +12,7 @@ export function parsePath(path: string): Route | null {
   return null;
 }
 
-let beforeNavigate: () => void = () => {};
-export function onBeforeNavigate(fn: () => void): void {
-  beforeNavigate = fn;
-}
-
 export function navigate(path: string, replace = false): void {
-  beforeNavigate();
   if (replace) history.replaceState(null, '', path + location.search);
   else history.pushState(null, '', path + location.search);
   window.dispatchEvent(new Event('app:navigate'));

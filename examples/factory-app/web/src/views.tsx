@@ -1,11 +1,11 @@
-// The list and detail views. Each view watches exactly the channels it shows (useRealtimeList /
-// useRealtimeDoc) and reads through TanStack Query keyed by the SDK's keys, so rtcache events patch or
-// refetch precisely what is on screen.
+// The list and detail views: one realtime query each (useRealtimeInfiniteQuery for a list, useRealtimeQuery for
+// a document). The query's options carry the SDK's key, the view's channels (watched while it is mounted) and
+// the wait of its first fetch for their joins, so rtcache events patch or refetch precisely what is on screen.
 import { useState } from 'react';
-import { type QueryClient, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useQuery, useQueryClient, type InfiniteData } from '@tanstack/react-query';
 import { keys } from '@rtcache/sdk';
-import { useRealtimeDoc, useRealtimeList } from '@rtcache/sdk/react';
-import { api, ApiError, DOC_TYPES, type Doc } from './api';
+import { useRealtimeInfiniteQuery, useRealtimeQuery } from '@rtcache/sdk/react';
+import { api, ApiError, DOC_TYPES, type Doc, type Page } from './api';
 import { Link, navigate } from './router';
 
 const HIDDEN = new Set(['id', 'factory_id', 'version', 'status', 'updated_at']);
@@ -32,13 +32,14 @@ function ErrorNote({ error }: { error: unknown }) {
   );
 }
 
-// One page of a list. Every observer of a page uses these options, so whichever one TanStack keeps, a refetch
-// also refreshes the doc cache: the list page seeds each row's doc query, never older than what it holds.
-function listQuery(qc: QueryClient, type: string, factory: string, page: number) {
-  return {
-    queryKey: keys.list(type, factory, page),
-    queryFn: async () => {
-      const p = await api.list(type, factory, page);
+// A list's rows are read from the doc cache, seeded by each page it loads (never older than what it holds),
+// so events on a row patch it in place, and a detail view opened from the list shows it at once.
+function useListView(type: string, factory: string) {
+  const qc = useQueryClient();
+  return useRealtimeInfiniteQuery({
+    list: [type, factory],
+    queryFn: async ({ pageParam }) => {
+      const p = await api.list(type, factory, pageParam as number);
       for (const d of p.items) {
         const k = keys.doc(type, String(d.id));
         const cur = qc.getQueryData<Doc>(k);
@@ -46,7 +47,9 @@ function listQuery(qc: QueryClient, type: string, factory: string, page: number)
       }
       return p;
     },
-  };
+    initialPageParam: 1,
+    getNextPageParam: (last: Page) => (last.page * last.pageSize < last.total ? last.page + 1 : undefined),
+  });
 }
 
 // One row, read from the doc cache (seeded by the list page), so events patch it in place.
@@ -74,41 +77,8 @@ function Row({ type, factory, row }: { type: string; factory: string; row: Doc }
   );
 }
 
-function ListPage({ type, factory, page }: { type: string; factory: string; page: number }) {
-  const q = useQuery(listQuery(useQueryClient(), type, factory, page));
-  if (q.error) {
-    return (
-      <tbody>
-        <tr>
-          <td colSpan={7}>
-            <ErrorNote error={q.error} />
-          </td>
-        </tr>
-      </tbody>
-    );
-  }
-  if (!q.data) {
-    return (
-      <tbody>
-        <tr>
-          <td colSpan={7}>Loading page {page}…</td>
-        </tr>
-      </tbody>
-    );
-  }
-  return (
-    <tbody data-testid={`page-${page}`} data-total={q.data.total}>
-      {q.data.items.map((d) => (
-        <Row key={d.id} type={type} factory={factory} row={d} />
-      ))}
-    </tbody>
-  );
-}
-
 // Column names, from the first page's first row (the same columns Row shows).
-function ListHead({ type, factory }: { type: string; factory: string }) {
-  const q = useQuery({ ...listQuery(useQueryClient(), type, factory, 1), enabled: false });
-  const first = q.data?.items[0];
+function ListHead({ type, first }: { type: string; first?: Doc }) {
   if (!first) return null;
   const ref = DOC_TYPES.find((t) => t.type === type)?.ref ?? 'number';
   const cols = Object.keys(first).filter((k) => !HIDDEN.has(k) && k !== ref).slice(0, 4);
@@ -127,9 +97,8 @@ function ListHead({ type, factory }: { type: string; factory: string }) {
 }
 
 // One transaction approving the first five documents of page 1: a bulk change reaches every watcher as events.
-function BulkApprove({ type, factory }: { type: string; factory: string }) {
-  const q = useQuery({ ...listQuery(useQueryClient(), type, factory, 1), enabled: false });
-  const ids = (q.data?.items ?? []).slice(0, 5).map((d) => d.id);
+function BulkApprove({ type, page }: { type: string; page?: Page }) {
+  const ids = (page?.items ?? []).slice(0, 5).map((d) => d.id);
   return (
     <button data-testid="bulk-approve" disabled={ids.length === 0} onClick={() => void api.bulk(type, 'approve', ids)}>
       Approve first {ids.length}
@@ -138,10 +107,12 @@ function BulkApprove({ type, factory }: { type: string; factory: string }) {
 }
 
 export function ListView({ type, factory }: { type: string; factory: string }) {
-  useRealtimeList(type);
-  const [pages, setPages] = useState(1); // the view is keyed by factory and type: a new list starts at page 1
+  // The view is keyed by factory and type: a new list starts at its first page. A create or delete anywhere in
+  // it refetches that first page only (the SDK trims the list to it).
+  const q = useListView(type, factory);
   const [busy, setBusy] = useState(false);
   const label = DOC_TYPES.find((t) => t.type === type)?.label ?? type;
+  const pages = (q.data as InfiniteData<Page> | undefined)?.pages ?? [];
   return (
     <section data-testid="list-view" data-type={type} data-factory={factory}>
       <header className="view-head">
@@ -162,15 +133,31 @@ export function ListView({ type, factory }: { type: string; factory: string }) {
         >
           New
         </button>
-        <BulkApprove type={type} factory={factory} />
+        <BulkApprove type={type} page={pages[0]} />
       </header>
-      <table className="docs">
-        <ListHead type={type} factory={factory} />
-        {Array.from({ length: pages }, (_, i) => (
-          <ListPage key={i + 1} type={type} factory={factory} page={i + 1} />
-        ))}
-      </table>
-      <button data-testid="load-more" onClick={() => setPages((p) => p + 1)}>
+      {q.error ? (
+        <ErrorNote error={q.error} />
+      ) : (
+        <table className="docs">
+          <ListHead type={type} first={pages[0]?.items[0]} />
+          {pages.length === 0 ? (
+            <tbody>
+              <tr>
+                <td colSpan={7}>Loading page 1…</td>
+              </tr>
+            </tbody>
+          ) : (
+            pages.map((p) => (
+              <tbody key={p.page} data-testid={`page-${p.page}`} data-total={p.total}>
+                {p.items.map((d) => (
+                  <Row key={d.id} type={type} factory={factory} row={d} />
+                ))}
+              </tbody>
+            ))
+          )}
+        </table>
+      )}
+      <button data-testid="load-more" disabled={!q.hasNextPage || q.isFetchingNextPage} onClick={() => void q.fetchNextPage()}>
         Load more
       </button>
     </section>
@@ -178,8 +165,7 @@ export function ListView({ type, factory }: { type: string; factory: string }) {
 }
 
 export function DetailView({ type, factory, id }: { type: string; factory: string; id: string }) {
-  useRealtimeDoc(type, id);
-  const q = useQuery({ queryKey: keys.doc(type, id), queryFn: () => api.doc(type, id) });
+  const q = useRealtimeQuery({ doc: [type, id], queryFn: () => api.doc(type, id) });
   const act = (fn: () => Promise<unknown>) => () => void fn().catch((e) => alert(String(e)));
   if (q.error) return <ErrorNote error={q.error} />;
   if (!q.data) return <p>Loading…</p>;

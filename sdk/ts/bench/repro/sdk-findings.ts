@@ -25,7 +25,7 @@ async function listHeadPerBatch(): Promise<boolean> {
       },
     });
     const unsub = obs.subscribe(() => {});
-    const rt = createRealtimeCache({ queryClient: qc, realtime, factoryId: 'f1', clock, visibility: null });
+    const rt = createRealtimeCache({ queryClient: qc, realtime, factoryId: 'f1', clock, focusManager: null, onlineManager: null });
     rt.watchList('wo');
     await clock.runUntil(100);
     const before = calls;
@@ -51,7 +51,7 @@ async function patchOverGap(): Promise<boolean> {
     let t = 'v1' as keyof typeof server;
     const obs = new QueryObserver(qc, { queryKey: keys.doc('wo', '1'), queryFn: () => Promise.resolve({ ...server[t] }) });
     const unsub = obs.subscribe(() => {});
-    const rt = createRealtimeCache({ queryClient: qc, realtime, factoryId: 'f1', clock, visibility: null });
+    const rt = createRealtimeCache({ queryClient: qc, realtime, factoryId: 'f1', clock, focusManager: null, onlineManager: null });
     rt.watchDoc('wo', '1');
     await clock.runUntil(100);
     t = 'v3'; // v2 changed notes (not sent), v3 changed qty_done (sent); the relay delivers v3 first

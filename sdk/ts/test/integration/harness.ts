@@ -1,10 +1,18 @@
 // Wiring for the integration tests: a real realtime-js client, a real QueryClient with observers (active
-// queries), and a tiny "backend" whose rows the query functions read and count.
+// queries, each a realtime view: realtimeQueryOptions), and a tiny "backend" whose rows the query functions
+// read and count.
 import { RealtimeClient } from '@supabase/realtime-js';
 import { InfiniteQueryObserver, QueryClient, QueryObserver, type QueryKey } from '@tanstack/query-core';
 import { inject } from 'vitest';
 import ws from 'ws';
-import { createRealtimeCache, keys, type RealtimeCache, type RealtimeCacheOptions } from '../../src/index.js';
+import {
+  createRealtimeCache,
+  keys,
+  realtimeInfiniteQueryOptions,
+  realtimeQueryOptions,
+  type RealtimeCache,
+  type RealtimeCacheOptions,
+} from '../../src/index.js';
 import { until, userToken } from './server.js';
 
 export function serverUnderTest(): { url: string; secret: string } {
@@ -63,7 +71,7 @@ export class Harness {
   readonly backend = new Backend();
   readonly realtime: RealtimeClient;
   readonly cache: RealtimeCache;
-  private readonly unsubs: Array<() => void> = [];
+  private readonly unsubs = new Map<object, () => void>();
 
   constructor(
     readonly server: { url: string; secret: string },
@@ -76,37 +84,44 @@ export class Harness {
       realtime: this.realtime,
       factoryId: opts.factoryId ?? 'f1',
       windowMs: 250,
-      visibility: null,
+      focusManager: null, onlineManager: null,
       ...opts.cache,
     });
   }
 
-  /** An active doc query (an observer is subscribed, as a mounted view has). */
+  /** A doc view (realtimeQueryOptions; an observer is subscribed, as a mounted view has): loaded once its
+   *  channels are joined. */
   async observeDoc(type: string, id: string): Promise<QueryObserver<Row>> {
-    const obs = new QueryObserver<Row>(this.qc, { queryKey: keys.doc(type, id), queryFn: () => this.backend.readDoc(type, id) });
-    this.unsubs.push(obs.subscribe(() => {}));
+    const obs = new QueryObserver<Row, Error, Row, Row, readonly unknown[]>(
+      this.qc,
+      realtimeQueryOptions({ doc: [type, id], queryFn: () => this.backend.readDoc(type, id) }) as never,
+    );
+    this.unsubs.set(obs, obs.subscribe(() => {}));
     await until(() => obs.getCurrentResult().isSuccess, 5000, `doc ${type}:${id} loaded`);
     return obs;
   }
 
   async observePage(type: string, factoryId: string, page: number): Promise<QueryObserver<string[]>> {
-    const obs = new QueryObserver<string[]>(this.qc, {
-      queryKey: keys.list(type, factoryId, page),
-      queryFn: () => this.backend.readPage(type, factoryId, page),
-    });
-    this.unsubs.push(obs.subscribe(() => {}));
+    const obs = new QueryObserver<string[], Error, string[], string[], readonly unknown[]>(
+      this.qc,
+      realtimeQueryOptions({ list: [type, factoryId], page, queryFn: () => this.backend.readPage(type, factoryId, page) }) as never,
+    );
+    this.unsubs.set(obs, obs.subscribe(() => {}));
     await until(() => obs.getCurrentResult().isSuccess, 5000, `list ${type}:${factoryId} page ${page} loaded`);
     return obs;
   }
 
   observeInfinite(type: string, factoryId: string) {
-    const obs = new InfiniteQueryObserver<{ ids: string[]; page: number }, Error, any, QueryKey, number>(this.qc, {
-      queryKey: keys.lists(type, factoryId),
-      queryFn: async ({ pageParam }) => ({ ids: await this.backend.readPage(type, factoryId, pageParam), page: pageParam }),
-      initialPageParam: 1,
-      getNextPageParam: (last) => last.page + 1,
-    });
-    this.unsubs.push(obs.subscribe(() => {}));
+    const obs = new InfiniteQueryObserver<{ ids: string[]; page: number }, Error, any, QueryKey, number>(
+      this.qc,
+      realtimeInfiniteQueryOptions<{ ids: string[]; page: number }, Error, any, number>({
+        list: [type, factoryId],
+        queryFn: async ({ pageParam }) => ({ ids: await this.backend.readPage(type, factoryId, pageParam), page: pageParam }),
+        initialPageParam: 1,
+        getNextPageParam: (last) => last.page + 1,
+      }) as never,
+    );
+    this.unsubs.set(obs, obs.subscribe(() => {}));
     return obs;
   }
 
@@ -114,8 +129,15 @@ export class Harness {
     await until(() => this.cache.status().connected, 8000, () => `channels joined: ${JSON.stringify(this.cache.status())} ${this.cache.topics()}`);
   }
 
+  /** Unmounts a view: its observer unsubscribes (the view's channels are left when nothing else holds them). */
+  unobserve(obs: object): void {
+    this.unsubs.get(obs)?.();
+    this.unsubs.delete(obs);
+  }
+
   async close(): Promise<void> {
-    for (const u of this.unsubs.splice(0)) u();
+    for (const u of this.unsubs.values()) u();
+    this.unsubs.clear();
     await this.cache.dispose();
     this.realtime.disconnect();
     this.qc.clear();

@@ -218,12 +218,15 @@ describe('rtcache serve + realtime-js + QueryClient', () => {
     const h = harness();
     const id = uniq('wo');
     h.backend.rows.set(`wo:${id}`, { id, status: 'open', qty: 1, version: 1 });
-    await h.observeDoc('wo', id);
+    const doc = await h.observeDoc('wo', id);
     const stopDoc = h.cache.watchDoc('wo', id);
     h.cache.watchList('wo');
     await h.connected();
     expect(h.realtime.getChannels().map((c) => c.topic).sort()).toEqual(['realtime:factory:f1', `realtime:doc:wo:${id}`, 'realtime:list:wo:f1'].sort());
     stopDoc();
+    await sleep(100);
+    expect(h.realtime.getChannels().length).toBe(3); // the doc view (its query) still holds doc:wo:<id>
+    h.unobserve(doc);
     await until(() => h.realtime.getChannels().length === 2, 3000, 'doc channel left');
     await h.cache.dispose();
     expect(h.realtime.getChannels()).toEqual([]);
@@ -244,7 +247,9 @@ describe('rtcache serve + realtime-js + QueryClient', () => {
     expect(h.cache.status().connected).toBe(false);
     await h.cache.setAuth(userToken(secret, ["f2"]));
     await h.connected();
+    // Loaded while its channels were refused (the gate's wait ran out): fetched once more now they are live.
+    await until(() => h.backend.count(keys.list(type, 'f2', 1)) === 2, 5000, () => `caught up; ${JSON.stringify(h.cache.stats())}`);
     await postEvents(h.server.url, h.server.secret, [{ type, id: uniq('i'), factoryId: 'f2', action: 'create' }]);
-    await until(() => h.backend.count(keys.list(type, 'f2', 1)) === 2, 5000, () => `head refetched; ${JSON.stringify(h.cache.stats())}`);
+    await until(() => h.backend.count(keys.list(type, 'f2', 1)) === 3, 5000, () => `head refetched; ${JSON.stringify(h.cache.stats())}`);
   });
 });
