@@ -12,9 +12,9 @@ include(CMakePackageConfigHelpers)
 set(RTCACHE_CMAKE_INSTALL_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/rtcache)
 set_target_properties(rtcache_core PROPERTIES EXPORT_NAME core)
 set_target_properties(rtcache_client PROPERTIES EXPORT_NAME client)
+# (Their include directory is their INSTALL_INTERFACE, set where they are defined.)
 install(TARGETS rtcache_core rtcache_client EXPORT rtcacheTargets
-        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT sdk
-        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT sdk)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/rtcache/core ${PROJECT_SOURCE_DIR}/include/rtcache/client
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/rtcache COMPONENT sdk FILES_MATCHING PATTERN "*.hpp")
 install(EXPORT rtcacheTargets NAMESPACE rtcache:: DESTINATION ${RTCACHE_CMAKE_INSTALL_DIR} COMPONENT sdk)
