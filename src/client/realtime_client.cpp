@@ -143,7 +143,8 @@ std::unique_ptr<ssl::context> make_tls_context(const tls_options& tls) {
   return ctx;
 }
 
-// "certificate verify failed: hostname mismatch": the handshake error and, when verification failed, why.
+// "certificate verify failed (SSL routines): hostname mismatch": the handshake error and, when verification
+// failed, why.
 std::string tls_failure(const beast::error_code& ec, SSL* ssl) {
   std::string message = ec.message();
   const long verify = SSL_get_verify_result(ssl);

@@ -54,7 +54,7 @@ struct tls_options {
 // Why the last connection attempt failed, or the last connection ended.
 struct transport_error {
   std::string stage;    // "tls_setup", "resolve", "connect", "tls_handshake", "ws_handshake", "read", "write"
-  std::string message;  // e.g. "certificate verify failed: unable to get local issuer certificate"
+  std::string message;  // e.g. "certificate verify failed (SSL routines): unable to get local issuer certificate"
 };
 
 struct realtime_options {
