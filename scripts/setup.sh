@@ -19,9 +19,11 @@ packages=(
   libpq-dev                               # the PostgreSQL replication source and the demo API
   postgresql                              # PostgreSQL 15 for integration tests, benches and the demo
   nats-server libnats-dev                 # the cluster: NATS JetStream server (2.9) and its C client (nats.c 3.4)
+  dpkg-dev                                # the Debian package: dpkg-shlibdeps computes its Depends
 )
-# The test command also needs a browser for the end-to-end suite (playwright-core drives Debian's Chromium).
-if [ "${1:-}" = "--test" ]; then packages+=(chromium); fi
+# The test command also needs a browser for the end-to-end suite (playwright-core drives Debian's Chromium),
+# and the package test renders the man page (groff) and verifies the systemd unit (systemd-analyze).
+if [ "${1:-}" = "--test" ]; then packages+=(chromium groff-base systemd); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds and runs every rtcache test suite: unit, conformance and gateway integration tests (release),
-# the supabase-js compatibility suite against the release binary, everything again under ASan+UBSan, the
-# threaded components under TSan, bounded fuzz runs, and a benchmark smoke run. Ends with one line of totals.
+# Builds and runs every rtcache test suite: unit, conformance and gateway integration tests (release), the
+# Debian package and the C++ SDK's CMake package, the supabase-js compatibility suite against the release
+# binary, everything again under ASan+UBSan, the threaded components under TSan, bounded fuzz runs, and a
+# benchmark smoke run. Ends with one line of totals.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -85,6 +86,9 @@ npm_suite() {
   fi
 }
 
+# The Debian package (built from the release build, unpacked into a scratch root, its binary, config, unit and
+# man page checked) and the C++ SDK installed into a scratch prefix and consumed with find_package(rtcache).
+npm_suite package scripts/package-test.sh
 # The real @supabase/supabase-js and realtime-js against the release binary.
 npm_suite compat scripts/compat.sh
 # The TypeScript SDK: conformance vectors, playbook cases, React hooks, integration against the release binary.

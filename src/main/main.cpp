@@ -1,7 +1,9 @@
 // The rtcache executable. main() wires the parts (config -> logger -> hub -> verifier -> gateway) and owns
 // them all; there are no singletons. Subcommands: `serve` (relay mode: no database) and `check-config`.
+// The help texts are the reference the man page (deploy/man/rtcache.1) is checked against.
 #include "rtcache/core/doc_types.hpp"
 #include "rtcache/net/auth.hpp"
+#include "rtcache/net/build_info.hpp"
 #include "rtcache/net/gateway.hpp"
 #include "rtcache/net/gateway_config.hpp"
 #include "rtcache/net/gateway_log.hpp"
@@ -10,14 +12,15 @@
 #include "rtcache/net/hub_sink.hpp"
 #include "rtcache/pg/source.hpp"
 
-#include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -165,6 +168,18 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
     }
   } stop_source_on_exit{source.get(), &source_thread};
 
+  // SIGHUP (systemd's ExecReload): nothing is reloadable yet, so it is logged and otherwise ignored; without a
+  // handler its default action would terminate the server. Cancelled at shutdown so ioc.run() can return.
+  boost::asio::signal_set hangups(ioc, SIGHUP);
+  std::function<void()> wait_hangup = [&] {
+    hangups.async_wait([&](const boost::system::error_code& ec, int signo) {
+      if (ec) return;
+      log.info("signal", {{"signo", signo}, {"action", "none (nothing to reload)"}});
+      wait_hangup();
+    });
+  };
+  wait_hangup();
+
   boost::asio::steady_timer drain_timer(ioc);
   boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
@@ -177,6 +192,7 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
       log.warn("shutdown.drain_timeout", {{"sessions", gw.sessions()}});
       ioc.stop();
     });
+    hangups.cancel();
     gw.stop([&] {
       log.info("shutdown.drained");
       drain_timer.cancel();
@@ -197,11 +213,47 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
   return k_exit_ok;
 }
 
+// `rtcache --version`: the version, the git commit the binary was built from and the build type.
+std::string version_text() {
+  const net::build_info& b = net::this_build();
+  std::string out = "rtcache ";
+  out.append(b.version).append(" (commit ").append(b.commit).append(", ");
+  out.append(b.build_type.empty() ? std::string_view("unspecified") : b.build_type).append(" build)");
+  return out;
+}
+
+// The help footers: what the man page's ENVIRONMENT, SIGNALS and EXIT STATUS sections say, so --help is
+// complete where no man page is installed.
+constexpr const char* k_serve_footer = R"(Environment (overrides the file; flags override both):
+  RTCACHE_JWT_SECRET            HS256 secret, >= 32 bytes (required unless public keys are given)
+  RTCACHE_JWT_PUBLIC_KEYS       RS256/ES256 keys: ALG[:KID]=PEM_FILE,... (beside or instead of the secret)
+  RTCACHE_JWT_AUDIENCE          required aud claim (default: not checked)
+  RTCACHE_SCOPE_CLAIM           dotted path of the factory scope claim (default app_metadata.factory_ids)
+  RTCACHE_PG_CONNINFO           libpq conninfo; turns the PostgreSQL source on
+  RTCACHE_LISTEN                host:port (default 127.0.0.1:4000)
+  RTCACHE_THREADS               io threads, 0 = one per core
+  RTCACHE_LOG_LEVEL             debug, info, warn, error, off (default info)
+  RTCACHE_MAX_CONNECTIONS       open WebSockets (default 10000)
+  RTCACHE_MAX_SEND_QUEUE_BYTES  per-connection send queue bound (default 4194304)
+Signals:
+  SIGINT, SIGTERM  stop accepting, close every WebSocket with 1001, exit 0 once drained
+  SIGHUP           logged; nothing is reloaded yet
+Exit status: 0 clean exit, 1 runtime failure (e.g. the port is taken), 2 configuration or command-line error.
+Logs: one logfmt line per event on stderr. Endpoints, config file and metrics: rtcache(1), docs/operations.md.)";
+
+constexpr const char* k_check_footer =
+    R"(Reads FILE and the RTCACHE_* environment exactly as `serve` does, without listening or connecting.
+Prints `ok: FILE (listen ..., threads ..., tables N, postgres on|off)`, or one `error: WHERE: PROBLEM` line per
+problem on stderr.
+Exit status: 0 valid, 2 invalid (or a command-line error).)";
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"rtcache: realtime cache invalidation for Postgres apps (Supabase Realtime protocol)"};
   app.require_subcommand(1);
+  app.set_version_flag("-V,--version", version_text(), "Print the version, git commit and build type, then exit");
+  app.footer("Run `rtcache SUBCOMMAND --help` for each subcommand's options. Manual: rtcache(1).");
 
   std::optional<std::string> config_path;
   std::optional<std::string> listen;
@@ -210,10 +262,12 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("-c,--config", config_path, "TOML config file (optional)")->check(CLI::ExistingFile);
   serve_cmd->add_option("-l,--listen", listen, "host:port to listen on (overrides config and RTCACHE_LISTEN)");
   serve_cmd->add_option("-t,--threads", threads, "io threads (0: one per core)");
+  serve_cmd->footer(k_serve_footer);
 
   std::string check_path;
   auto* check_cmd = app.add_subcommand("check-config", "Validate a config file; exit 2 on error");
   check_cmd->add_option("file", check_path, "TOML config file")->required();
+  check_cmd->footer(k_check_footer);
 
   try {
     app.parse(argc, argv);

@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
   const std::string wo = arg_or_env(argc, argv, 4, "RTCACHE_WO");
   const std::string fetch_url = arg_or_env(argc, argv, 5, "RTCACHE_FETCH_URL");
   if (url.empty() || token.empty() || factory.empty() || wo.empty()) {
-    std::cerr << "usage: rtcache_watch <ws-url> <token> <factoryId> <woId> [<fetch-url-template>]\n"
+    std::cerr << "usage: rtcache_watch <ws-or-wss-url> <token> <factoryId> <woId> [<fetch-url-template>]\n"
                  "   or: RTCACHE_URL, RTCACHE_TOKEN, RTCACHE_FACTORY, RTCACHE_WO [, RTCACHE_FETCH_URL]\n";
     return 2;
   }
@@ -139,7 +139,11 @@ int main(int argc, char** argv) {
   options.server = *server;
   options.access_token = token;
   options.scope = core::factory_scope::of({factory});
+  if (const char* ca = std::getenv("RTCACHE_CA_FILE")) options.tls.ca_file = ca;  // wss:// with a private CA
   client::realtime_client rt(ioc, clock, cache, options);
+  rt.set_error_listener([](const client::transport_error& e) {
+    std::cerr << "transport: " << e.stage << ": " << e.message << std::endl;
+  });
   rt.engine().set_problem_listener([](const client::session_problem& p) {
     std::cerr << "realtime: " << p.what << (p.channel.empty() ? "" : " on " + p.channel) << ": " << p.message
               << std::endl;

@@ -1,4 +1,5 @@
 // Prometheus text exposition of the gateway's and the hub's counters.
+#include "rtcache/net/build_info.hpp"
 #include "rtcache/net/gateway_metrics.hpp"
 
 #include <cstdio>
@@ -22,6 +23,30 @@ void metric_double(std::string& out, std::string_view name, std::string_view hel
   out.append("rtcache_").append(name).append(" ").append(buf, static_cast<std::size_t>(n > 0 ? n : 0)).append("\n");
 }
 
+// A label value as the exposition format quotes it: backslash, double quote and newline escaped.
+void label_value(std::string& out, std::string_view v) {
+  for (const char c : v) {
+    if (c == '\\' || c == '"') out.push_back('\\');
+    if (c == '\n') {
+      out.append("\\n");
+      continue;
+    }
+    out.push_back(c);
+  }
+}
+
+// rtcache_build_info{version,commit} 1: which build is running (the usual Prometheus idiom for an info metric).
+void build_info_metric(std::string& out) {
+  const build_info& b = this_build();
+  out.append("# HELP rtcache_build_info Version and git commit of the running binary.\n");
+  out.append("# TYPE rtcache_build_info gauge\n");
+  out.append("rtcache_build_info{version=\"");
+  label_value(out, b.version);
+  out.append("\",commit=\"");
+  label_value(out, b.commit);
+  out.append("\"} 1\n");
+}
+
 std::uint64_t load(const std::atomic<std::uint64_t>& c) noexcept {
   return c.load(std::memory_order_relaxed);
 }
@@ -31,6 +56,7 @@ std::uint64_t load(const std::atomic<std::uint64_t>& c) noexcept {
 std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h, const replication_status* source) {
   std::string out;
   out.reserve(4096);
+  build_info_metric(out);
   const auto conns = g.connections.load(std::memory_order_relaxed);
   metric(out, "connections", "gauge", "Open WebSocket connections.", conns < 0 ? 0 : static_cast<std::uint64_t>(conns));
   metric(out, "connections_total", "counter", "WebSocket upgrades accepted.", load(g.connections_total));

@@ -1,4 +1,5 @@
 // The /metrics exposition: hub linger gauges, and the replication gauges present only with a source.
+#include "rtcache/net/build_info.hpp"
 #include "rtcache/net/gateway_metrics.hpp"
 
 #include <gtest/gtest.h>
@@ -46,6 +47,19 @@ TEST(PrometheusText, HubLingerGaugesAreExposed) {
   EXPECT_NE(text.find("rtcache_hub_channels_evicted_total 2\n"), std::string::npos);
   EXPECT_NE(text.find("# TYPE rtcache_hub_history_evicted_total counter\nrtcache_hub_history_evicted_total 17\n"),
             std::string::npos);
+}
+
+// issue 15: /metrics names the running build, as `rtcache --version` does.
+TEST(PrometheusText, BuildInfoNamesVersionAndCommit) {
+  gateway_metrics g;
+  hub_metrics h;
+  const build_info& b = this_build();
+  ASSERT_FALSE(b.version.empty());
+  ASSERT_FALSE(b.commit.empty());
+  const std::string line =
+      "rtcache_build_info{version=\"" + std::string(b.version) + "\",commit=\"" + std::string(b.commit) + "\"} 1\n";
+  const std::string text = prometheus_text(g, h);
+  EXPECT_NE(text.find("# TYPE rtcache_build_info gauge\n" + line), std::string::npos) << text.substr(0, 300);
 }
 
 }  // namespace
