@@ -44,7 +44,8 @@ auth_result<jwks_document> parse_jwks(std::string_view json);
 // ---- the cache ---------------------------------------------------------------------------------------------
 
 struct jwks_cache_config {
-  // After a successful fetch, the next one is this much later (Supabase's edge caches its JWKS for 10 minutes).
+  // After a successful fetch, the next one is this much later. A key is published (as a standby key) before it
+  // signs anything, so a periodic refresh normally has it before its first token arrives.
   std::chrono::seconds refresh{600};
   // No two fetches start closer than this: an unknown kid refetches at most once per interval, and a failed
   // fetch is retried after it, doubling on each further failure up to `refresh`.
