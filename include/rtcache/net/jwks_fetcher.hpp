@@ -45,7 +45,7 @@ struct jwks_source {
 // GET on a new connection (redirects are not followed; a status other than 200 fails the fetch; TLS verifies
 // the peer's chain and host name and sends SNI; TLS 1.2 at least) or one read of the file, and a timer that
 // polls the cache when its next fetch is due. Unknown kids reported by the verifier start fetches on that
-// thread too (jwks_cache decides whether one may start).
+// thread too (jwks_cache decides whether one may start): no gateway thread waits for the network or the disk.
 // Thread-safety: start() and stop() from any thread (not concurrently with each other); cache() anywhere.
 class jwks_service {
  public:

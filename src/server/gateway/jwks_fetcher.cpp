@@ -262,10 +262,12 @@ struct jwks_service::impl : std::enable_shared_from_this<jwks_service::impl> {
   impl(jwks_source s, jwks_fetch_options o)
       : source(std::move(s)), options(std::move(o)), timer_strand(asio::make_strand(ioc)), timer(timer_strand) {}
 
-  // Any thread (the cache calls it from wherever a fetch is decided).
+  // Any thread (the cache calls it from wherever a fetch is decided: a verify() on a gateway thread, the
+  // timer). Runs the fetch on the service's thread, so no caller ever waits for the network or the disk; only
+  // start()'s first read of a file runs on the caller, so the keys are there before the server listens.
   void fetch(jwks_cache::fetch_done done) {
     if (stopped.load()) return done(jwks_fetch_result::failed("the JWKS service is stopped"));
-    if (!source.url) return done(read_jwks_file(source.file, options.max_bytes));
+    if (!source.url && read_files_inline.load()) return done(read_jwks_file(source.file, options.max_bytes));
     asio::post(ioc,
                [self = shared_from_this(), done = std::move(done)]() mutable { self->start_fetch(std::move(done)); });
   }
@@ -273,6 +275,7 @@ struct jwks_service::impl : std::enable_shared_from_this<jwks_service::impl> {
   // The io thread.
   void start_fetch(jwks_cache::fetch_done done) {
     if (stopped.load()) return done(jwks_fetch_result::failed("the JWKS service is stopped"));
+    if (!source.url) return done(read_jwks_file(source.file, options.max_bytes));
     auto strand = asio::make_strand(ioc);
     std::function<void()> abort;
     if (source.url->tls) {
@@ -294,8 +297,11 @@ struct jwks_service::impl : std::enable_shared_from_this<jwks_service::impl> {
       };
       op->run();
     }
-    const std::lock_guard lock(mutex);
-    abort_current = std::move(abort);
+    {
+      const std::lock_guard lock(mutex);
+      abort_current = abort;
+    }
+    if (stopped.load()) abort();  // stop() may have looked for it before it was stored
   }
 
   // The timer strand: poll the cache, then wait until its next fetch is due (or min_refetch while one runs).
@@ -327,6 +333,7 @@ struct jwks_service::impl : std::enable_shared_from_this<jwks_service::impl> {
   strand_type timer_strand;
   asio::steady_timer timer;  // timer_strand only
   std::atomic<bool> stopped{false};
+  std::atomic<bool> read_files_inline{true};  // until start() has done the first fetch
   std::thread thread;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
 
@@ -376,6 +383,7 @@ void jwks_service::start() {
   impl_->work.emplace(asio::make_work_guard(impl_->ioc));
   impl_->thread = std::thread([s = impl_] { s->ioc.run(); });
   cache_->start();
+  impl_->read_files_inline.store(false);
   asio::post(impl_->timer_strand, [s = impl_] { s->arm(); });
 }
 

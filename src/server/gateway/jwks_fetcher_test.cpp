@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -181,14 +182,15 @@ TEST(JwksService, EveryFailedFetchIsReportedWithItsReason) {
 TEST(JwksService, AFileIsReadBeforeStartReturnsAndReReadOnRefetch) {
   const std::string path = ::testing::TempDir() + "/jwks-file.json";
   std::ofstream(path) << jwks_of({public_jwk_of(ec_key(), "file-a")});
-  auto now = std::chrono::steady_clock::time_point{} + 1000h;
-  jwks_service service(jwks_source{std::nullopt, path}, {600s, 30s}, {}, {}, [&] { return now; });
+  std::atomic<std::chrono::steady_clock::time_point> now{std::chrono::steady_clock::time_point{} + 1000h};
+  jwks_service service(jwks_source{std::nullopt, path}, {600s, 30s}, {}, {}, [&] { return now.load(); });
   service.start();
   ASSERT_EQ(service.cache()->current()->size(), 1U);
   EXPECT_EQ(service.cache()->current()->at(0).kid(), "file-a");
   std::ofstream(path) << jwks_of({public_jwk_of(ec_key(), "file-b")});
-  now += 30s;
-  service.cache()->unknown_kid("file-b");
+  now.store(now.load() + 30s);
+  service.cache()->unknown_kid("file-b");  // read on the service's thread, not this one
+  ASSERT_TRUE(wait_for([&] { return service.cache()->counters().loads == 2; }));
   EXPECT_EQ(service.cache()->current()->at(0).kid(), "file-b");
   service.stop();
   std::remove(path.c_str());
