@@ -975,6 +975,18 @@ TEST_F(GatewayTest, ExpiredTokenClosesItsChannelsWithoutWaitingForAHeartbeat) {
   EXPECT_EQ(c.read_json().at("event"), "phx_close");
 }
 
+// A token whose exp is centuries away (and an API key, which never expires) must not overflow the expiry
+// timer's steady_clock arithmetic (undefined behaviour: the asan preset's UBSan run stops on it).
+TEST_F(GatewayTest, ATokenExpiringInCenturiesJoinsAndItsChannelStaysOpen) {
+  start();
+  ws_client c(port_, ws_client::url(token_for("authenticated", {"A"}, 3600LL * 24 * 365 * 500)));
+  ASSERT_TRUE(c.connected);
+  ASSERT_EQ(join(c, "realtime:list:wo:A").at("payload").at("status"), "ok");
+  ASSERT_EQ(post_events(event_json("1", "A")).status, 202U);
+  const auto m = c.read_json();
+  ASSERT_TRUE(is_invalidate(m)) << json::serialize(m);
+}
+
 TEST_F(GatewayTest, AccessTokenPushRearmsTheExpiryTimerForTheNewToken) {
   start();
   ws_client c(port_, ws_client::url(token_for("authenticated", {"A"})));  // valid for an hour
