@@ -9,7 +9,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seconds="${FUZZ_SECONDS:-20}"
-targets=(channel_key event_codec pgoutput protocol jwt)
+targets=(channel_key event_codec pgoutput protocol jwt jwks)
 cd "$root"
 
 if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then

@@ -13,7 +13,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev  # result<T>, Asio/Beast; Boost.JSON in protocol and tests
   libboost-url1.81-dev                    # gateway: request targets and query strings
   libtomlplusplus-dev                     # mapping and server config
-  libssl-dev                              # JWT signatures (OpenSSL EVP)
+  libssl-dev                              # JWT signatures (OpenSSL EVP), JWKS over TLS (libssl)
   libcli11-dev libspdlog-dev libfmt-dev   # the rtcache binary: subcommands and logs
   curl openssl                            # demo script: posts events, signs demo tokens
   libpq-dev                               # the PostgreSQL replication source and the demo API

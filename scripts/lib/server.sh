@@ -6,8 +6,9 @@
 #   pid_file   where the server's pid is kept (the tests read it to kill and restart the server)
 #   server_log where the server's output is appended
 
-# Picks a free port and a fresh HS256 secret and exports what the tests read: RTCACHE_LISTEN, RTCACHE_URL,
-# RTCACHE_JWT_SECRET, RTCACHE_BIN, RTCACHE_PID_FILE, RTCACHE_SERVER_LOG.
+# Picks a free port, a fresh HS256 secret and a fresh pair of Supabase API keys, and exports what the tests
+# read: RTCACHE_LISTEN, RTCACHE_URL, RTCACHE_JWT_SECRET, RTCACHE_PUBLISHABLE_KEYS, RTCACHE_SECRET_KEYS (one key
+# each, shaped as Supabase issues them), RTCACHE_BIN, RTCACHE_PID_FILE, RTCACHE_SERVER_LOG.
 server_env() {
   local port
   port=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
@@ -15,6 +16,11 @@ server_env() {
   export RTCACHE_URL=http://127.0.0.1:$port
   RTCACHE_JWT_SECRET=$(node -e 'console.log(require("crypto").randomBytes(32).toString("hex"))')
   export RTCACHE_JWT_SECRET
+  # sb_<kind>_ + 22 random base64url characters + "_" + 8 more, as Supabase's keys look.
+  local key='const r=(n)=>require("crypto").randomBytes(n).toString("base64url");console.log(`sb_${process.argv[1]}_${r(16)}_${r(6)}`)'
+  RTCACHE_PUBLISHABLE_KEYS=$(node -e "$key" publishable)
+  RTCACHE_SECRET_KEYS=$(node -e "$key" secret)
+  export RTCACHE_PUBLISHABLE_KEYS RTCACHE_SECRET_KEYS
   export RTCACHE_BIN=$bin RTCACHE_PID_FILE=$pid_file RTCACHE_SERVER_LOG=$server_log
 }
 

@@ -10,6 +10,7 @@
 #include "rtcache/net/gateway_relay.hpp"
 #include "rtcache/net/hub.hpp"
 #include "rtcache/net/hub_sink.hpp"
+#include "rtcache/net/jwks_fetcher.hpp"
 #include "rtcache/pg/source.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -123,8 +124,46 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
   net::logger log(cfg.log);
   auto types = cfg.doc_types.empty() ? core::doc_type_registry::defaults()
                                      : core::doc_type_registry::from(cfg.doc_types).value();
-  // HS256 secret and/or RS256/ES256 public keys ([auth] jwt_public_keys, RTCACHE_JWT_PUBLIC_KEYS).
-  const auto verifier = net::make_verifier(cfg.auth).value();
+  // With [auth] jwks_url or jwks_file: the JWKS service fetches the keys (and keeps them fresh) on a thread of
+  // its own. A URL that cannot be fetched at start does not stop the server: tokens signed with JWKS keys are
+  // refused until a fetch succeeds (retried with backoff from jwks_min_refetch_s); the secret, the public keys
+  // and the API keys work meanwhile. A file is read before the server listens (check-config read it too).
+  std::unique_ptr<net::jwks_service> jwks;
+  if (auto source = net::jwks_source_of(cfg.auth)) {
+    const std::string where = source->url ? source->url->display : source->file;
+    try {
+      jwks = std::make_unique<net::jwks_service>(
+          std::move(*source), net::jwks_cache_config_of(cfg.auth), net::jwks_fetch_options_of(cfg.auth),
+          [&log, where](const net::jwks_report& r) {
+            switch (r.event) {
+              case net::jwks_event::loaded: log.info("auth.jwks_loaded", {{"from", where}, {"keys", r.keys}}); break;
+              case net::jwks_event::key_skipped:
+                log.warn("auth.jwks_key_skipped", {{"from", where}, {"reason", r.detail}});
+                break;
+              case net::jwks_event::fetch_failed:
+                log.warn("auth.jwks_fetch_failed", {{"from", where}, {"reason", r.detail}});
+                break;
+              case net::jwks_event::rejected:
+                log.warn("auth.jwks_rejected", {{"from", where}, {"reason", r.detail}});
+                break;
+            }
+          });
+    } catch (const std::exception& e) {
+      log.error("auth.jwks_failed", {{"reason", e.what()}});
+      return k_exit_config;
+    }
+  }
+  // HS256 secret, RS256/ES256 public keys ([auth] jwt_public_keys, RTCACHE_JWT_PUBLIC_KEYS), the JWKS, and the
+  // Supabase API keys ([auth] publishable_keys / secret_keys, RTCACHE_PUBLISHABLE_KEYS / RTCACHE_SECRET_KEYS).
+  const auto verifier = net::make_verifier(cfg.auth, jwks ? jwks->cache() : nullptr).value();
+  if (jwks) jwks->start();
+  // Stopped when serve() returns, after the gateway: no fetch outlives the server.
+  struct jwks_stopper {
+    net::jwks_service* service;
+    ~jwks_stopper() {
+      if (service != nullptr) service->stop();
+    }
+  } stop_jwks_on_exit{jwks.get()};
 
   // Declaration order is destruction order reversed: the hub outlives the io_context, whose handlers hold
   // sessions that unsubscribe from the hub when destroyed.

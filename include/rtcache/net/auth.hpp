@@ -1,6 +1,8 @@
-// Who is on a connection and what they may see: verifies the JWT a client presents (on connect, on join and on
-// every access_token push) and turns it into a principal with a factory scope; decides joins against that scope.
-// Pure: no network, no clock reads (`now` is a parameter), no key fetching. Crypto is OpenSSL EVP only.
+// Who is on a connection and what they may see: verifies the credential a client presents (on connect, on join
+// and on every access_token push): a JWT, or one of Supabase's API keys (sb_publishable_..., sb_secret_...),
+// and turns it into a principal with a factory scope; decides joins against that scope.
+// Pure: no network, no clock reads (`now` is a parameter), no key fetching (keys that change at run time come
+// through a key_source, see jwks.hpp). Crypto is OpenSSL EVP only.
 #pragma once
 
 #include "rtcache/core/channel_key.hpp"
@@ -8,6 +10,7 @@
 
 #include <boost/system/result.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -41,6 +44,7 @@ enum class auth_errc {
   bad_scope,        // the factory scope claim is missing (authenticated), of the wrong type, or holds bad ids
   bad_key,          // configuration: a key is unusable (short secret, wrong key type or curve, bad PEM)
   bad_config,       // configuration: leeway, claim path, audience or keyset out of bounds
+  unknown_api_key,  // an API key (sb_publishable_... / sb_secret_...) that is not one of the configured keys
 };
 
 // Stable lower_snake name of a code ("bad_signature").
@@ -94,6 +98,8 @@ using auth_result = boost::system::result<T, auth_error>;
 //   bad_role       (rtcache's own)       403   Token role is not allowed                           Unauthorized
 //   bad_scope      (rtcache's own)       403   Token factory scope is not valid                    Unauthorized
 //   bad_key, bad_config (config only)    500   Error connecting to Realtime                        UnknownErrorOnChannel
+// And for an API key that is not configured (rtcache's own; Supabase's gateway answers "Invalid API key"):
+//   unknown_api_key  401  Invalid API key: not a publishable or secret key of this server  InvalidAPIKey
 // Where Supabase differs: it ignores nbf and has no scope; on a bad signature in an access_token push it sends
 // the Elixir term (":signature_error") where rtcache sends the readable text above.
 
@@ -119,6 +125,10 @@ enum class jwt_alg { hs256, rs256, es256 };
 
 // "HS256", "RS256", "ES256".
 std::string_view to_string(jwt_alg alg) noexcept;
+
+namespace detail {
+struct key_access;  // the auth library's own factories (JWK parsing): src/server/auth/key_impl.hpp
+}
 
 inline constexpr std::size_t k_min_hs256_secret_length = 32;  // RFC 7518 §3.2: at least the hash size
 inline constexpr std::size_t k_max_key_pem_length = 16 * 1024;
@@ -150,7 +160,74 @@ class verification_key {
   explicit verification_key(std::shared_ptr<const impl> p);
   std::shared_ptr<const impl> impl_;
   friend class jwt_verifier;
+  friend struct detail::key_access;
 };
+
+// Keys that change while the server runs: a JWKS document kept fresh by jwks_cache (jwks.hpp). The verifier
+// reads current() for every token that names a kid or needs a default key, and reports kids it found nowhere,
+// so that a rotated key set can be fetched without waiting for the next periodic refresh.
+// Thread-safety: implementations allow concurrent calls of both members from any thread.
+class key_source {
+ public:
+  virtual ~key_source() = default;
+  // The keys as last loaded (empty before the first load). Never null.
+  virtual std::shared_ptr<const std::vector<verification_key>> current() const = 0;
+  // An RS256/ES256 token named `kid` and neither the fixed keys nor current() hold it. Must not block.
+  virtual void unknown_kid(std::string_view kid) noexcept = 0;
+};
+
+// ---- Supabase API keys -------------------------------------------------------------------------------------
+// A project's publishable key (sb_publishable_..., shipped in apps: role anon) and secret keys (sb_secret_...,
+// backends only: role service_role) are opaque strings, not JWTs. A client created with a publishable key sends
+// it as the connect apikey and, until a user signs in, as every join's access_token; after setAuth(userJwt) the
+// joins carry the user's JWT.
+
+enum class api_key_kind { publishable, secret };
+
+inline constexpr std::string_view k_publishable_key_prefix = "sb_publishable_";
+inline constexpr std::string_view k_secret_key_prefix = "sb_secret_";
+// After the prefix: base64url characters (A-Z a-z 0-9 - _), this many. Supabase's keys have 31 today.
+inline constexpr std::size_t k_min_api_key_body = 16;
+inline constexpr std::size_t k_max_api_key_body = 256;
+inline constexpr std::size_t k_max_api_keys = 16;  // of each kind
+
+// The kind a presented credential claims by its prefix, or nullopt (then it is treated as a JWT).
+std::optional<api_key_kind> api_key_kind_of(std::string_view credential) noexcept;
+
+// "publishable", "secret".
+std::string_view to_string(api_key_kind kind) noexcept;
+
+// Checks a configured key's format: the prefix of `kind`, then k_min_api_key_body..k_max_api_key_body base64url
+// characters. Errors (bad_key) describe the problem without quoting the key (a secret key must never reach a
+// log or a terminal through a config problem).
+auth_result<void> check_api_key(std::string_view key, api_key_kind kind);
+
+// The configured API keys. Holds only their SHA-256 digests: the keys themselves are not kept, so nothing can
+// log them. Thread-safety: immutable after create(); match() may be called concurrently.
+class api_key_set {
+ public:
+  api_key_set() = default;  // no keys: every API key is refused (unknown_api_key)
+
+  // Errors: bad_key (check_api_key), bad_config (more than k_max_api_keys of a kind, a key listed twice).
+  static auth_result<api_key_set> create(const std::vector<std::string>& publishable,
+                                         const std::vector<std::string>& secret);
+
+  // The kind of the configured key `presented` is, or nullopt. Compares the SHA-256 of `presented` with every
+  // configured key of the kind its prefix claims, each with CRYPTO_memcmp and without stopping at a match, so
+  // the time taken does not depend on which key (if any) matched or on how many leading bytes agree.
+  std::optional<api_key_kind> match(std::string_view presented) const noexcept;
+
+  std::size_t size(api_key_kind kind) const noexcept;
+
+ private:
+  using digest = std::array<unsigned char, 32>;
+  std::vector<digest> publishable_;
+  std::vector<digest> secret_;
+};
+
+// The expiry of a principal that an API key authenticated: API keys do not expire (they are revoked by removing
+// them from the configuration). 9999-12-31T23:59:59Z: far enough, and exp + leeway stays exact.
+inline constexpr std::chrono::sys_seconds k_api_key_expires_at{std::chrono::seconds{253402300799}};
 
 // ---- the verifier ------------------------------------------------------------------------------------------
 
@@ -168,6 +245,11 @@ struct verifier_config {
   // Dotted path of the claim holding the factory scope: an array of ids, or a single id (core::validate_id).
   // REQUIRES (else bad_config): 1..k_max_claim_path_segments non-empty segments.
   std::string scope_claim = "app_metadata.factory_ids";
+  // Supabase API keys accepted wherever a token is: a publishable key is anon (no scope), a secret key
+  // service_role. Empty: every sb_publishable_/sb_secret_ credential is refused (unknown_api_key).
+  api_key_set api_keys;
+  // Keys loaded at run time (a JWKS), used beside the fixed keys; null: none. Fixed keys win a kid both hold.
+  std::shared_ptr<key_source> dynamic_keys;
 };
 
 enum class auth_role { anon, authenticated, service_role };
@@ -183,12 +265,14 @@ struct principal {
   std::string subject;                  // the sub claim, empty when absent
 };
 
-// Verifies compact JWS tokens (RFC 7515/7519) against a fixed keyset.
-// Thread-safety: immutable after create(); verify() may be called concurrently.
+// Verifies compact JWS tokens (RFC 7515/7519) against a fixed keyset and, when configured, the keys of a
+// key_source (JWKS); accepts the configured Supabase API keys too.
+// Thread-safety: immutable after create() (a key_source changes behind its own synchronisation); verify() may
+// be called concurrently.
 class jwt_verifier {
  public:
-  // Errors: bad_config (no keys, more than k_max_keys, two keys with the same non-empty kid, leeway or
-  // scope_claim out of bounds, empty audience).
+  // Errors: bad_config (no fixed keys and no key_source, more than k_max_keys, two keys with the same non-empty
+  // kid, leeway or scope_claim out of bounds, empty audience).
   static auth_result<jwt_verifier> create(std::vector<verification_key> keys, verifier_config config = {});
 
   // Checks, in order: length and shape (three strict base64url segments, header a JSON object); alg in
@@ -198,6 +282,10 @@ class jwt_verifier {
   // none); for `authenticated` it is refused; service_role ignores it.
   // The token is taken verbatim: the gateway URL-decodes the apikey query parameter first; whitespace is
   // refused, not stripped. Errors: every auth_errc except bad_key and bad_config.
+  // A credential with an API key prefix (api_key_kind_of) is not a JWT: it is looked up in config.api_keys,
+  // giving an anon principal with an empty scope (publishable) or service_role (secret), subject empty, expiring
+  // at k_api_key_expires_at; unknown_api_key otherwise. Neither the key nor any part of it is put in an error.
+  // An RS256/ES256 token whose kid no key holds is reported to the key_source (key_source::unknown_kid).
   auth_result<principal> verify(std::string_view token, std::chrono::sys_seconds now) const;
 
   // Whether a principal verified earlier has expired by `now` (the same rule as verify: now >= exp + leeway),

@@ -1,7 +1,7 @@
 // What `rtcache serve` is configured with: listen address, limits and timeouts of the gateway, the hub's
-// history bounds and linger, the JWT settings (HS256 secret and/or RS256/ES256 public keys), the doc types,
-// the table mapping (the same file may hold mapping_config.hpp's `doc_types`, [routing] and [tables."s.t"])
-// and the PostgreSQL source settings. Read from an optional TOML file, then overridden by RTCACHE_*
+// history bounds and linger, the auth settings (HS256 secret, RS256/ES256 public keys, a JWKS, Supabase API
+// keys), the doc types, the table mapping (the same file may hold mapping_config.hpp's `doc_types`, [routing]
+// and [tables."s.t"]) and the PostgreSQL source settings. Read from an optional TOML file, then overridden by RTCACHE_*
 // environment variables (docs/operations.md lists both). Config is the one place that may fail loudly: every
 // problem is reported, with its file position when it has one.
 #pragma once
@@ -9,6 +9,7 @@
 #include "rtcache/net/auth.hpp"
 #include "rtcache/net/gateway_log.hpp"
 #include "rtcache/net/hub.hpp"
+#include "rtcache/net/jwks_fetcher.hpp"
 #include "rtcache/net/mapping_config.hpp"
 
 #include <chrono>
@@ -61,17 +62,41 @@ struct public_key_setting {
   std::string where;  // where it was configured, for problems ("rtcache.toml:7:3 auth.jwt_public_keys[0]")
 };
 
+// One Supabase API key: [auth] publishable_keys = ["sb_publishable_..."] or RTCACHE_SECRET_KEYS=sb_secret_...
+struct api_key_setting {
+  std::string key;
+  std::string where;  // "rtcache.toml:9:20 auth.publishable_keys[0]" or "env RTCACHE_SECRET_KEYS[1]"; never the key
+};
+
 struct auth_settings {
-  std::string jwt_secret;                  // HS256 secret, >= 32 bytes; required unless public keys are given
+  std::string jwt_secret;  // HS256 secret, >= 32 bytes; one JWT key source (this, public keys or a JWKS) is required
   std::vector<public_key_setting> public_keys;
   std::optional<std::string> audience;     // required `aud` when set
   std::string scope_claim = "app_metadata.factory_ids";
   std::chrono::seconds leeway{30};
+  // Supabase API keys (auth.hpp: api_key_set). The environment's list replaces the file's.
+  std::vector<api_key_setting> publishable_keys;  // role anon
+  std::vector<api_key_setting> secret_keys;       // role service_role
+  // A JWKS of RS256/ES256 keys (jwks.hpp), from a URL or a file (resolved against the config file's directory);
+  // at most one of them.
+  std::string jwks_url;
+  std::string jwks_file;
+  std::chrono::seconds jwks_refresh{600};     // jwks_cache_config::refresh
+  std::chrono::seconds jwks_min_refetch{30};  // jwks_cache_config::min_refetch
+  std::chrono::milliseconds jwks_timeout{5000};
+  std::string jwks_ca_file;  // empty: the system trust store
 };
 
-// The verifier the settings describe: the HS256 secret (if set) and every public key. Errors: a key that
-// does not load (bad_key: wrong alg name, bad PEM, short secret), or the keyset as a whole (bad_config).
-auth_result<jwt_verifier> make_verifier(const auth_settings& settings);
+// The verifier the settings describe: the HS256 secret (if set), every public key, the API keys, and
+// `dynamic_keys` (the JWKS cache; required when the settings name a JWKS). Errors: a key that does not load
+// (bad_key: wrong alg name, bad PEM, short secret, a malformed API key), or the keyset as a whole (bad_config).
+auth_result<jwt_verifier> make_verifier(const auth_settings& settings,
+                                        std::shared_ptr<key_source> dynamic_keys = nullptr);
+
+// Where the settings' JWKS comes from, or nullopt when they name none. REQUIRES: validate() found no problem.
+std::optional<jwks_source> jwks_source_of(const auth_settings& settings);
+jwks_cache_config jwks_cache_config_of(const auth_settings& settings);
+jwks_fetch_options jwks_fetch_options_of(const auth_settings& settings);
 
 // The PostgreSQL change source ([postgres]); stored as plain values for the source (include/rtcache/pg).
 // RTCACHE_PG_CONNINFO overrides conninfo. `enabled` is true when the file has a [postgres] section or the
@@ -122,12 +147,17 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
                       std::vector<config_problem>& problems, const std::string& base_dir = {});
 
 // Applies RTCACHE_LISTEN, RTCACHE_THREADS, RTCACHE_LOG_LEVEL, RTCACHE_JWT_SECRET, RTCACHE_JWT_AUDIENCE,
-// RTCACHE_SCOPE_CLAIM, RTCACHE_MAX_CONNECTIONS, RTCACHE_MAX_SEND_QUEUE_BYTES, RTCACHE_PG_CONNINFO and
-// RTCACHE_JWT_PUBLIC_KEYS ("ALG[:KID]=PEM_FILE,...", appended to the file's keys) over `into`.
+// RTCACHE_SCOPE_CLAIM, RTCACHE_MAX_CONNECTIONS, RTCACHE_MAX_SEND_QUEUE_BYTES, RTCACHE_PG_CONNINFO,
+// RTCACHE_JWT_PUBLIC_KEYS ("ALG[:KID]=PEM_FILE,...", appended to the file's keys), RTCACHE_PUBLISHABLE_KEYS and
+// RTCACHE_SECRET_KEYS (comma-separated; each replaces the file's list), RTCACHE_JWKS_URL and RTCACHE_JWKS_FILE
+// over `into`.
 void apply_env(const env_lookup& env, serve_config& into, std::vector<config_problem>& problems);
 
-// Cross-field checks of a complete config: a JWT secret of at least 32 bytes or at least one public key, every
-// key loadable, doc types valid (and equal to the mapping's), non-zero bounds, a conninfo when [postgres] is on.
+// Cross-field checks of a complete config: a JWT key source (a secret of at least 32 bytes, a public key, a JWKS
+// URL or file), every key loadable, every API key well-formed (each problem names where the key was given,
+// never the key), a JWKS URL that parse_jwks_url accepts or a JWKS file with at least one usable key (not
+// both), jwks_min_refetch <= jwks_refresh, a readable jwks_ca_file, doc types valid (and equal to the
+// mapping's), non-zero bounds, a conninfo when [postgres] is on.
 void validate(const serve_config& config, std::vector<config_problem>& problems);
 
 // The whole pipeline: defaults, then the file (if `path` is set; unreadable is a problem), then the

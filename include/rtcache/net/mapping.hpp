@@ -148,10 +148,15 @@ struct mapped_row {
   std::optional<core::event> event;
   // Set when the row moved between factories: the factory it left.
   std::optional<std::string> old_factory_id;
-  // The postgres_changes record of the row as Supabase would send it.
+  // The postgres_changes record of the row as Supabase would send it. For a move it is an UPDATE whose
+  // old_record holds the old factory's values: only subscribers who may see both factories (records of
+  // public tables) receive it.
   postgres_change_ptr change;
   // For a move only: what the old factory's subscribers get, a DELETE carrying only the old row.
   postgres_change_ptr move_delete_change;
+  // For a move only: what the new factory's subscribers get, an INSERT carrying only the new row (the
+  // old values belong to the factory the row left; issue 11, finding 9).
+  postgres_change_ptr move_insert_change;
   bool is_public = false;  // the table's `public` flag: records served without factory scope
   std::vector<mapping_warning> warnings;
 };

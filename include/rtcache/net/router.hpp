@@ -49,7 +49,10 @@ struct routed_rows {
 //                            (factoryId = new), so scope filtering hands each side only to its factory.
 //   list:<type>:<factoryId>  create, update, approve, reject, delete; a move is delete in the old factory's
 //                            list then create in the new one's. Omitted when `with_list` is false.
-// A move's events carry version and ts but no changedKeys or patch: both sides refetch.
+// A move's events carry version and ts but no changedKeys or patch: both sides refetch. Its records follow the
+// events: the old factory's messages and scoped record carry mapped_row::move_delete_change (a DELETE of the old
+// row), the new factory's carry move_insert_change (an INSERT of the new row); a public table's unscoped
+// record stays the UPDATE.
 routed_rows route_row(const mapped_row& row, bool with_list = true);
 
 // As route_row, appending to `out` and taking the row's event and records instead of copying them.

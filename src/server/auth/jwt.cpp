@@ -1,6 +1,7 @@
 // JWT verification: compact JWS in, principal out. The token is untrusted bytes until its signature verifies;
 // the payload is not even decoded before that. Signatures are checked by OpenSSL EVP, claims read with simdjson.
 #include "base64url.hpp"
+#include "key_impl.hpp"
 #include "rtcache/core/identifier.hpp"
 #include "rtcache/core/json_text.hpp"
 #include "rtcache/core/json_type_name.hpp"
@@ -26,18 +27,6 @@
 namespace rtcache::net {
 
 namespace dom = simdjson::dom;
-
-struct verification_key::impl {
-  impl() = default;
-  impl(const impl&) = delete;
-  impl& operator=(const impl&) = delete;
-  ~impl() { EVP_PKEY_free(pkey); }
-
-  jwt_alg alg = jwt_alg::hs256;
-  std::string kid;
-  std::string secret;        // hs256 only
-  EVP_PKEY* pkey = nullptr;  // rs256 / es256 only; owned
-};
 
 namespace {
 
@@ -315,6 +304,7 @@ std::string_view to_string(auth_errc code) noexcept {
     case auth_errc::bad_scope: return "bad_scope";
     case auth_errc::bad_key: return "bad_key";
     case auth_errc::bad_config: return "bad_config";
+    case auth_errc::unknown_api_key: return "unknown_api_key";
   }
   return "unknown";
 }
@@ -369,40 +359,54 @@ auth_result<verification_key> verification_key::hs256(std::string_view secret, s
   return verification_key(std::move(p));
 }
 
+namespace detail {
+
+auth_result<verification_key> adopt_public_key(jwt_alg alg, EVP_PKEY* pkey, std::string kid) {
+  auto p = std::make_shared<verification_key::impl>();
+  p->pkey = pkey;  // owned from here: freed with p on every path
+  if (auto ok = check_kid(kid); !ok) return ok.error();
+  const clear_openssl_errors clear;
+  switch (alg) {
+    case jwt_alg::rs256: {
+      if (EVP_PKEY_is_a(p->pkey, "RSA") != 1) return fail(auth_errc::bad_key, "RS256 key is not an RSA key");
+      const int bits = EVP_PKEY_get_bits(p->pkey);
+      if (bits < 2048 || bits > 8192) {
+        return fail(auth_errc::bad_key, "RS256 key has " + std::to_string(bits) + " bits; 2048 to 8192 are accepted");
+      }
+      break;
+    }
+    case jwt_alg::es256: {
+      if (EVP_PKEY_is_a(p->pkey, "EC") != 1) return fail(auth_errc::bad_key, "ES256 key is not an EC key");
+      std::array<char, 80> group{};
+      std::size_t group_len = 0;
+      if (EVP_PKEY_get_group_name(p->pkey, group.data(), group.size(), &group_len) != 1 ||
+          (std::string_view(group.data(), group_len) != "prime256v1" &&
+           std::string_view(group.data(), group_len) != "P-256")) {
+        return fail(auth_errc::bad_key, "ES256 key is not on the P-256 curve");
+      }
+      break;
+    }
+    case jwt_alg::hs256: return fail(auth_errc::bad_key, "HS256 takes a secret, not a public key");
+  }
+  p->alg = alg;
+  p->kid = std::move(kid);
+  return key_access::make(std::move(p));
+}
+
+}  // namespace detail
+
 auth_result<verification_key> verification_key::rs256_public_pem(std::string_view pem, std::string kid) {
   if (auto ok = check_kid(kid); !ok) return ok.error();
   auto loaded = load_public_pem(pem, "RS256");
   if (!loaded) return loaded.error();
-  auto p = std::make_shared<impl>();
-  p->pkey = *loaded;
-  if (EVP_PKEY_is_a(p->pkey, "RSA") != 1) return fail(auth_errc::bad_key, "RS256 key is not an RSA key");
-  const int bits = EVP_PKEY_get_bits(p->pkey);
-  if (bits < 2048 || bits > 8192) {
-    return fail(auth_errc::bad_key, "RS256 key has " + std::to_string(bits) + " bits; 2048 to 8192 are accepted");
-  }
-  p->alg = jwt_alg::rs256;
-  p->kid = std::move(kid);
-  return verification_key(std::move(p));
+  return detail::adopt_public_key(jwt_alg::rs256, *loaded, std::move(kid));
 }
 
 auth_result<verification_key> verification_key::es256_public_pem(std::string_view pem, std::string kid) {
   if (auto ok = check_kid(kid); !ok) return ok.error();
   auto loaded = load_public_pem(pem, "ES256");
   if (!loaded) return loaded.error();
-  auto p = std::make_shared<impl>();
-  p->pkey = *loaded;
-  const clear_openssl_errors clear;
-  if (EVP_PKEY_is_a(p->pkey, "EC") != 1) return fail(auth_errc::bad_key, "ES256 key is not an EC key");
-  std::array<char, 80> group{};
-  std::size_t group_len = 0;
-  if (EVP_PKEY_get_group_name(p->pkey, group.data(), group.size(), &group_len) != 1 ||
-      (std::string_view(group.data(), group_len) != "prime256v1" &&
-       std::string_view(group.data(), group_len) != "P-256")) {
-    return fail(auth_errc::bad_key, "ES256 key is not on the P-256 curve");
-  }
-  p->alg = jwt_alg::es256;
-  p->kid = std::move(kid);
-  return verification_key(std::move(p));
+  return detail::adopt_public_key(jwt_alg::es256, *loaded, std::move(kid));
 }
 
 // ---- verifier ----
@@ -411,7 +415,7 @@ jwt_verifier::jwt_verifier(std::vector<verification_key> keys, verifier_config c
     : keys_(std::move(keys)), config_(std::move(config)), scope_path_(std::move(path)) {}
 
 auth_result<jwt_verifier> jwt_verifier::create(std::vector<verification_key> keys, verifier_config config) {
-  if (keys.empty()) return fail(auth_errc::bad_config, "no verification key configured");
+  if (keys.empty() && !config.dynamic_keys) return fail(auth_errc::bad_config, "no verification key configured");
   if (keys.size() > k_max_keys) {
     return fail(auth_errc::bad_config,
                 std::to_string(keys.size()) + " keys configured; the limit is " + std::to_string(k_max_keys));
@@ -468,6 +472,21 @@ auth_result<principal> jwt_verifier::verify(std::string_view token, std::chrono:
     return fail(auth_errc::too_long, "token is " + std::to_string(token.size()) + " bytes; the limit is " +
                                          std::to_string(k_max_token_length));
   }
+
+  // ---- Supabase API key (not a JWT): looked up, never parsed; the message names only its kind and length ----
+  if (const auto claimed = api_key_kind_of(token)) {
+    const auto kind = config_.api_keys.match(token);
+    if (!kind) {
+      return fail(auth_errc::unknown_api_key,
+                  std::string(to_string(*claimed)) + " API key of " + std::to_string(token.size()) +
+                      " bytes is not one of the configured " + std::string(to_string(*claimed)) + " keys (" +
+                      std::to_string(config_.api_keys.size(*claimed)) + " configured)");
+    }
+    if (*kind == api_key_kind::secret) {
+      return principal{auth_role::service_role, core::factory_scope::unscoped(), k_api_key_expires_at, {}};
+    }
+    return principal{auth_role::anon, core::factory_scope::of(std::vector<std::string>{}), k_api_key_expires_at, {}};
+  }
   const std::size_t dot1 = token.find('.');
   const std::size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
   if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) {
@@ -496,17 +515,34 @@ auth_result<principal> jwt_verifier::verify(std::string_view token, std::chrono:
   if (!header) return header.error();
 
   // ---- key ----
-  std::vector<const verification_key::impl*> candidates;
-  const auto add_defaults = [&] {
+  // The fixed keys first, then the key_source's (held alive for this call: a refresh may replace them).
+  std::shared_ptr<const std::vector<verification_key>> loaded;
+  if (config_.dynamic_keys) loaded = config_.dynamic_keys->current();
+  const auto each_key = [&](const auto& visit) {
     for (const verification_key& k : keys_) {
-      if (k.kid().empty() && k.alg() == header->alg) candidates.push_back(k.impl_.get());
+      if (visit(k)) return;
+    }
+    if (loaded) {
+      for (const verification_key& k : *loaded) {
+        if (visit(k)) return;
+      }
     }
   };
-  if (header->kid) {
-    const auto named = std::find_if(keys_.begin(), keys_.end(), [&](const verification_key& k) {
-      return !k.kid().empty() && k.kid() == *header->kid;
+  std::vector<const verification_key::impl*> candidates;
+  const auto add_defaults = [&] {
+    each_key([&](const verification_key& k) {
+      if (k.kid().empty() && k.alg() == header->alg) candidates.push_back(k.impl_.get());
+      return false;
     });
-    if (named != keys_.end()) {
+  };
+  if (header->kid) {
+    const verification_key* named = nullptr;
+    each_key([&](const verification_key& k) {
+      if (k.kid().empty() || k.kid() != *header->kid) return false;
+      named = &k;
+      return true;
+    });
+    if (named != nullptr) {
       if (named->alg() != header->alg) {
         return fail(auth_errc::key_mismatch, "kid '" + printable(*header->kid) + "' names an " +
                                                  std::string(to_string(named->alg())) + " key; the token says " +
@@ -514,6 +550,9 @@ auth_result<principal> jwt_verifier::verify(std::string_view token, std::chrono:
       }
       candidates.push_back(named->impl_.get());
     } else {
+      // An asymmetric key this server has not seen yet: the key set may have been rotated. (Supabase's HS256
+      // tokens carry a kid no JWK holds; they are checked with the secret and say nothing about the JWKS.)
+      if (config_.dynamic_keys && header->alg != jwt_alg::hs256) config_.dynamic_keys->unknown_kid(*header->kid);
       add_defaults();
       if (candidates.empty()) {
         return fail(auth_errc::unknown_key, "no key has kid '" + printable(*header->kid) + "' and no default " +

@@ -5,6 +5,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -155,6 +156,47 @@ std::string header_for(jwt_alg alg, std::string_view kid) {
   std::string h = "{\"alg\":\"" + std::string(to_string(alg)) + "\",\"typ\":\"JWT\"";
   if (!kid.empty()) h += ",\"kid\":\"" + std::string(kid) + "\"";
   return h + "}";
+}
+
+namespace {
+
+std::string bn_b64(const BIGNUM* bn, int pad) {
+  std::string out(static_cast<std::size_t>(pad > 0 ? pad : BN_num_bytes(bn)), '\0');
+  auto* to = reinterpret_cast<unsigned char*>(out.data());
+  require((pad > 0 ? BN_bn2binpad(bn, to, pad) : BN_bn2bin(bn, to)) >= 0, "BN_bn2bin");
+  return detail::base64url_encode(out);
+}
+
+std::string bn_param(EVP_PKEY* pkey, const char* name, int pad) {
+  BIGNUM* bn = nullptr;
+  require(EVP_PKEY_get_bn_param(pkey, name, &bn) == 1, name);
+  std::string out = bn_b64(bn, pad);
+  BN_free(bn);
+  return out;
+}
+
+}  // namespace
+
+std::string public_jwk_of(std::string_view private_pem_text, std::string_view kid, std::string_view extra) {
+  EVP_PKEY* pkey = read_private(private_pem_text);
+  std::string out;
+  if (EVP_PKEY_is_a(pkey, "RSA") == 1) {
+    out = R"({"kty":"RSA","n":")" + bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, 0) + R"(","e":")" +
+          bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, 0) + R"(","alg":"RS256")";
+  } else {
+    out = R"({"kty":"EC","crv":"P-256","x":")" + bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_X, 32) + R"(","y":")" +
+          bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, 32) + R"(","alg":"ES256")";
+  }
+  out += R"(,"use":"sig")";
+  if (!kid.empty()) out += R"(,"kid":")" + std::string(kid) + "\"";
+  out += extra;
+  return out + "}";
+}
+
+std::string jwks_of(const std::vector<std::string>& jwks) {
+  std::string out = R"({"keys":[)";
+  for (std::size_t i = 0; i < jwks.size(); ++i) out += (i == 0 ? "" : ",") + jwks[i];
+  return out + "]}";
 }
 
 }  // namespace rtcache::net::testing

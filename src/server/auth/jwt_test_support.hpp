@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace rtcache::net::testing {
 
@@ -25,5 +26,13 @@ std::string make_token(std::string_view header_json, std::string_view payload_js
 
 // {"alg":"<alg>","typ":"JWT"} plus ,"kid":"<kid>" when kid is not empty.
 std::string header_for(jwt_alg alg, std::string_view kid = {});
+
+// The public JWK (RFC 7517) of an RSA or EC P-256 private key PEM, as Supabase's JWKS endpoint publishes it:
+// {"kty":"RSA","n","e"} or {"kty":"EC","crv":"P-256","x","y"}, plus "kid" (when not empty), "alg" (RS256 /
+// ES256) and "use":"sig". `extra` (e.g. ,"key_ops":["verify"]) is spliced in before the closing brace.
+std::string public_jwk_of(std::string_view private_pem, std::string_view kid, std::string_view extra = {});
+
+// {"keys":[<jwk>,...]}.
+std::string jwks_of(const std::vector<std::string>& jwks);
 
 }  // namespace rtcache::net::testing

@@ -30,6 +30,8 @@ wording word(auth_errc code) {
     case auth_errc::bad_audience: return {401, "InvalidJWTToken", "Token audience is not accepted"};
     case auth_errc::bad_role: return {403, "Unauthorized", "Token role is not allowed"};
     case auth_errc::bad_scope: return {403, "Unauthorized", "Token factory scope is not valid"};
+    case auth_errc::unknown_api_key:
+      return {401, "InvalidAPIKey", "Invalid API key: not a publishable or secret key of this server"};
     case auth_errc::bad_key:
     case auth_errc::bad_config: break;
   }

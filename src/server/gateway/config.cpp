@@ -4,6 +4,7 @@
 
 #include "rtcache/core/doc_types.hpp"
 #include "rtcache/net/auth.hpp"
+#include "rtcache/net/jwks.hpp"
 
 #include <toml++/toml.h>
 
@@ -142,7 +143,48 @@ config_problem mapping_problem(std::string_view source, const core::error& e) {
 
 }  // namespace
 
-auth_result<jwt_verifier> make_verifier(const auth_settings& settings) {
+namespace {
+
+std::vector<std::string> keys_of(const std::vector<api_key_setting>& settings) {
+  std::vector<std::string> out;
+  out.reserve(settings.size());
+  for (const auto& s : settings) out.push_back(s.key);
+  return out;
+}
+
+// Stands for the JWKS while a config is validated: nothing is fetched by check-config.
+class no_keys_yet final : public key_source {
+ public:
+  std::shared_ptr<const std::vector<verification_key>> current() const override {
+    return std::make_shared<const std::vector<verification_key>>();
+  }
+  void unknown_kid(std::string_view /*kid*/) noexcept override {}
+};
+
+}  // namespace
+
+std::optional<jwks_source> jwks_source_of(const auth_settings& settings) {
+  if (!settings.jwks_url.empty()) {
+    jwks_source s;
+    s.url = parse_jwks_url(settings.jwks_url).value();
+    return s;
+  }
+  if (!settings.jwks_file.empty()) return jwks_source{std::nullopt, settings.jwks_file};
+  return std::nullopt;
+}
+
+jwks_cache_config jwks_cache_config_of(const auth_settings& settings) {
+  return {settings.jwks_refresh, settings.jwks_min_refetch};
+}
+
+jwks_fetch_options jwks_fetch_options_of(const auth_settings& settings) {
+  jwks_fetch_options o;
+  o.timeout = settings.jwks_timeout;
+  o.ca_file = settings.jwks_ca_file;
+  return o;
+}
+
+auth_result<jwt_verifier> make_verifier(const auth_settings& settings, std::shared_ptr<key_source> dynamic_keys) {
   std::vector<verification_key> keys;
   if (!settings.jwt_secret.empty()) {
     auto k = verification_key::hs256(settings.jwt_secret);
@@ -160,10 +202,14 @@ auth_result<jwt_verifier> make_verifier(const auth_settings& settings) {
     }
     keys.push_back(std::move(*k));
   }
+  auto api_keys = api_key_set::create(keys_of(settings.publishable_keys), keys_of(settings.secret_keys));
+  if (!api_keys) return api_keys.error();
   verifier_config vc;
   vc.leeway = settings.leeway;
   vc.audience = settings.audience;
   vc.scope_claim = settings.scope_claim;
+  vc.api_keys = std::move(*api_keys);
+  vc.dynamic_keys = std::move(dynamic_keys);
   return jwt_verifier::create(std::move(keys), vc);
 }
 
@@ -296,9 +342,42 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
             }
             if (ok) into.auth.public_keys.push_back(std::move(pk));
           }
+        } else if (k == "publishable_keys" || k == "secret_keys") {
+          auto& into_keys = k == "publishable_keys" ? into.auth.publishable_keys : into.auth.secret_keys;
+          const auto* arr = node.as_array();
+          if (arr == nullptr) {
+            rd.problem(node, path, "must be an array of strings");
+            continue;
+          }
+          into_keys.clear();
+          for (std::size_t i = 0; i < arr->size(); ++i) {
+            const auto& item = *arr->get(i);
+            const std::string ipath = path + "[" + std::to_string(i) + "]";
+            if (auto v = rd.str(item, ipath)) into_keys.push_back({*v, rd.at(item, ipath)});
+          }
+        } else if (k == "jwks_url") {
+          if (auto v = rd.str(node, path)) into.auth.jwks_url = *v;
+        } else if (k == "jwks_file") {
+          if (auto v = rd.str(node, path)) into.auth.jwks_file = resolve(*v, base_dir);
+        } else if (k == "jwks_ca_file") {
+          if (auto v = rd.str(node, path)) into.auth.jwks_ca_file = resolve(*v, base_dir);
+        } else if (k == "jwks_refresh_s") {
+          if (auto v = rd.integer<std::int64_t>(node, path, 10, 86'400)) {
+            into.auth.jwks_refresh = std::chrono::seconds(*v);
+          }
+        } else if (k == "jwks_min_refetch_s") {
+          if (auto v = rd.integer<std::int64_t>(node, path, 1, 3'600)) {
+            into.auth.jwks_min_refetch = std::chrono::seconds(*v);
+          }
+        } else if (k == "jwks_timeout_ms") {
+          if (auto v = rd.integer<std::int64_t>(node, path, 100, 60'000)) {
+            into.auth.jwks_timeout = std::chrono::milliseconds(*v);
+          }
         } else {
           rd.problem(node, path,
-                     "unknown key (known: jwt_secret, jwt_public_keys, audience, scope_claim, leeway_seconds)");
+                     "unknown key (known: jwt_secret, jwt_public_keys, audience, scope_claim, leeway_seconds, "
+                     "publishable_keys, secret_keys, jwks_url, jwks_file, jwks_refresh_s, jwks_min_refetch_s, "
+                     "jwks_timeout_ms, jwks_ca_file)");
         }
       } else if (section_name == "limits") {
         if (k == "max_connections") size(l.max_connections, 1, 10'000'000);
@@ -424,6 +503,32 @@ void apply_env(const env_lookup& env, serve_config& into, std::vector<config_pro
     into.postgres.conninfo = *v;
     into.postgres.enabled = true;
   }
+  // Comma-separated API keys; spaces around an item are dropped. The variable replaces the file's list, so that
+  // what the environment names is exactly what is accepted (a key left in a file cannot stay valid unseen).
+  const auto api_keys = [&](std::string_view name, std::vector<api_key_setting>& out) {
+    const auto v = env(name);
+    if (!v) return;
+    out.clear();
+    std::string_view rest = *v;
+    std::size_t index = 0;
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      std::string_view item = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+      while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+      const std::string where_item = where(name) + "[" + std::to_string(index++) + "]";
+      if (item.empty()) {
+        problems.push_back({where_item, "empty item (two commas, or a comma at an end)"});
+        continue;
+      }
+      out.push_back({std::string(item), where_item});
+    }
+  };
+  api_keys("RTCACHE_PUBLISHABLE_KEYS", into.auth.publishable_keys);
+  api_keys("RTCACHE_SECRET_KEYS", into.auth.secret_keys);
+  if (auto v = env("RTCACHE_JWKS_URL")) into.auth.jwks_url = *v;
+  if (auto v = env("RTCACHE_JWKS_FILE")) into.auth.jwks_file = *v;
   if (auto v = env("RTCACHE_JWT_PUBLIC_KEYS")) {
     // "ALG[:KID]=PEM_FILE" items separated by commas.
     std::string_view rest = *v;
@@ -460,21 +565,82 @@ void apply_env(const env_lookup& env, serve_config& into, std::vector<config_pro
   }
 }
 
+namespace {
+
+// The API keys and the JWKS settings, each problem at the place the value was given.
+bool validate_keys(const auth_settings& a, std::vector<config_problem>& problems) {
+  const std::size_t before = problems.size();
+  const auto check = [&](const std::vector<api_key_setting>& keys, api_key_kind kind, std::string_view path) {
+    if (keys.size() > k_max_api_keys) {
+      problems.push_back(
+          {std::string(path), std::to_string(keys.size()) + " keys; the limit is " + std::to_string(k_max_api_keys)});
+    }
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (auto ok = check_api_key(keys[i].key, kind); !ok) {
+        problems.push_back({keys[i].where, ok.error().message});
+        continue;
+      }
+      for (std::size_t j = 0; j < i; ++j) {
+        if (keys[j].key == keys[i].key) problems.push_back({keys[i].where, "the same key as " + keys[j].where});
+      }
+    }
+  };
+  check(a.publishable_keys, api_key_kind::publishable, "auth.publishable_keys");
+  check(a.secret_keys, api_key_kind::secret, "auth.secret_keys");
+
+  if (!a.jwks_url.empty() && !a.jwks_file.empty()) {
+    problems.push_back({"auth.jwks_url", "give jwks_url or jwks_file, not both"});
+  }
+  if (!a.jwks_url.empty()) {
+    if (auto url = parse_jwks_url(a.jwks_url); !url) {
+      problems.push_back({"auth.jwks_url", url.error().message});
+    } else if (!url->tls && !a.jwks_ca_file.empty()) {
+      problems.push_back({"auth.jwks_ca_file", "applies to https only; jwks_url is plain http"});
+    }
+  }
+  if (!a.jwks_file.empty()) {
+    if (auto text = read_file(a.jwks_file); !text) {
+      problems.push_back({"auth.jwks_file", "cannot read '" + a.jwks_file + "'"});
+    } else if (auto doc = parse_jwks(*text); !doc) {
+      problems.push_back({"auth.jwks_file", a.jwks_file + ": " + doc.error().message});
+    } else if (doc->keys.empty()) {
+      std::string why = a.jwks_file + ": no usable key";
+      for (const auto& skipped : doc->skipped) why += "; " + skipped;
+      problems.push_back({"auth.jwks_file", why});
+    }
+  }
+  if (!a.jwks_ca_file.empty() && !read_file(a.jwks_ca_file)) {
+    problems.push_back({"auth.jwks_ca_file", "cannot read '" + a.jwks_ca_file + "'"});
+  }
+  if (a.jwks_min_refetch > a.jwks_refresh) {
+    problems.push_back(
+        {"auth.jwks_min_refetch_s", "must not exceed jwks_refresh_s (" + std::to_string(a.jwks_refresh.count()) + ")"});
+  }
+  return problems.size() == before;
+}
+
+}  // namespace
+
 void validate(const serve_config& config, std::vector<config_problem>& problems) {
-  if (config.auth.jwt_secret.empty() && config.auth.public_keys.empty()) {
+  const auth_settings& a = config.auth;
+  const bool has_jwks = !a.jwks_url.empty() || !a.jwks_file.empty();
+  const bool keys_ok = validate_keys(a, problems);
+  if (a.jwt_secret.empty() && a.public_keys.empty() && !has_jwks) {
     problems.push_back({"auth.jwt_secret", "required: set RTCACHE_JWT_SECRET or [auth] jwt_secret (HS256, >= " +
                                                std::to_string(k_min_hs256_secret_length) +
-                                               " bytes), or give RS256/ES256 keys in [auth] jwt_public_keys"});
+                                               " bytes), give RS256/ES256 keys in [auth] jwt_public_keys, or a "
+                                               "JWKS in [auth] jwks_url / jwks_file"});
   } else {
     bool secret_ok = true;
-    if (!config.auth.jwt_secret.empty()) {
-      if (auto key = verification_key::hs256(config.auth.jwt_secret); !key) {
+    if (!a.jwt_secret.empty()) {
+      if (auto key = verification_key::hs256(a.jwt_secret); !key) {
         problems.push_back({"auth.jwt_secret", key.error().message});
         secret_ok = false;
       }
     }
-    if (secret_ok) {
-      if (auto v = make_verifier(config.auth); !v) problems.push_back({"auth", v.error().message});
+    if (secret_ok && keys_ok) {
+      auto v = make_verifier(a, has_jwks ? std::make_shared<no_keys_yet>() : nullptr);
+      if (!v) problems.push_back({"auth", v.error().message});
     }
   }
   if (config.postgres.enabled && config.postgres.conninfo.empty()) {

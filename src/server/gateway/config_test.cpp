@@ -277,5 +277,126 @@ jwt_public_keys = [{alg = "HS256", pem = "x"}, {alg = "RS256", pem_file = "missi
   EXPECT_EQ(env.problems[0].where, "env RTCACHE_JWT_PUBLIC_KEYS[0]");
 }
 
+// ---- Supabase API keys and JWKS (issue 11) ----
+
+const std::string k_pub = "sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH";
+const std::string k_pub2 = "sb_publishable_Zz9-8yXwVu7tSrQpOnMlKj_iHgFeDcB";
+const std::string k_sec = "sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz";
+const std::string k_sec2 = "sb_secret_aB3dE5fG7hI9jK1lM3nO5p_Q7rS9tU1v";
+
+std::string all_problems(const config_load& l) {
+  std::string all;
+  for (const auto& p : l.problems) all += p.where + ": " + p.message + "\n";
+  return all;
+}
+
+TEST_F(KeyFiles, ApiKeysFromTheFileAreAcceptedAsAnonAndServiceRole) {
+  const std::string path = write("keys.toml", R"([auth]
+jwt_secret = "0123456789abcdef0123456789abcdef"
+publishable_keys = [")" + k_pub + R"("]
+secret_keys = [")" + k_sec + R"(", ")" + k_sec2 + R"("]
+)");
+  const auto l = load_config(path, env_of({}));
+  ASSERT_TRUE(l.ok()) << all_problems(l);
+  ASSERT_EQ(l.config.auth.secret_keys.size(), 2U);
+  EXPECT_NE(l.config.auth.secret_keys[1].where.find("keys.toml:4:"), std::string::npos)
+      << l.config.auth.secret_keys[1].where;
+  EXPECT_NE(l.config.auth.secret_keys[1].where.find("auth.secret_keys[1]"), std::string::npos);
+  const auto v = make_verifier(l.config.auth).value();
+  EXPECT_EQ(v.verify(k_pub, now())->role, auth_role::anon);
+  EXPECT_EQ(v.verify(k_sec2, now())->role, auth_role::service_role);
+  EXPECT_EQ(v.verify(k_pub2, now()).error().code, auth_errc::unknown_api_key);
+}
+
+TEST_F(KeyFiles, TheEnvironmentsApiKeysReplaceTheFilesSoAKeyLeftInAFileStopsWorking) {
+  const std::string path =
+      write("keys.toml", "[auth]\npublishable_keys = [\"" + k_pub + "\"]\nsecret_keys = [\"" + k_sec + "\"]\n");
+  const auto l = load_config(path, env_of({{"RTCACHE_JWT_SECRET", std::string(k_secret)},
+                                           {"RTCACHE_SECRET_KEYS", k_sec2},
+                                           {"RTCACHE_PUBLISHABLE_KEYS", " " + k_pub + " , " + k_pub2 + " "}}));
+  ASSERT_TRUE(l.ok()) << all_problems(l);
+  const auto v = make_verifier(l.config.auth).value();
+  EXPECT_EQ(v.verify(k_sec, now()).error().code, auth_errc::unknown_api_key);  // replaced
+  EXPECT_EQ(v.verify(k_sec2, now())->role, auth_role::service_role);
+  EXPECT_EQ(v.verify(k_pub2, now())->role, auth_role::anon);
+  EXPECT_EQ(l.config.auth.publishable_keys[1].where, "env RTCACHE_PUBLISHABLE_KEYS[1]");
+}
+
+TEST_F(KeyFiles, MalformedApiKeysAreProblemsAtTheirPlaceThatNeverQuoteTheKey) {
+  const std::string path = write(
+      "bad-keys.toml", "[auth]\njwt_secret = \"" + std::string(k_secret) + "\"\npublishable_keys = [\"" + k_sec +
+                           "\", \"sb_publishable_short\", \"" + k_pub + "\", \"" + k_pub + "\"]\nsecret_keys = 5\n");
+  const auto l = load_config(path, env_of({{"RTCACHE_SECRET_KEYS", k_sec + ",," + k_pub}}));
+  ASSERT_FALSE(l.ok());
+  const std::string all = all_problems(l);
+  EXPECT_NE(all.find("bad-keys.toml:4:15 auth.secret_keys: must be an array of strings"), std::string::npos) << all;
+  EXPECT_NE(all.find("bad-keys.toml:3:21 auth.publishable_keys[0]: is a secret key (sb_secret_...), not a "
+                     "publishable key"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("auth.publishable_keys[1]: has 5 characters after sb_publishable_"), std::string::npos) << all;
+  EXPECT_NE(all.find("auth.publishable_keys[3]: the same key as "), std::string::npos) << all;
+  EXPECT_NE(all.find("bad-keys.toml:3:90 auth.publishable_keys[2]\n"), std::string::npos) << all;
+  EXPECT_NE(all.find("env RTCACHE_SECRET_KEYS[1]: empty item"), std::string::npos) << all;
+  EXPECT_NE(all.find("env RTCACHE_SECRET_KEYS[2]: is a publishable key"), std::string::npos) << all;
+  // Whatever went wrong, no key's random part reaches a problem (check-config prints them on a terminal).
+  for (const std::string& key : {k_sec, k_pub})
+    EXPECT_EQ(all.find(key.substr(key.rfind('_') - 8, 8)), std::string::npos) << all;
+}
+
+TEST_F(KeyFiles, AJwksFileVerifiesItsKeysTokensAndItsProblemsAreChecked) {
+  const std::string jwks = write("jwks.json", testing::jwks_of({testing::public_jwk_of(ec_, "ec-1")}));
+  const std::string path = write("jwks.toml", R"([auth]
+jwks_file = "jwks.json"
+jwks_refresh_s = 300
+jwks_min_refetch_s = 5
+jwks_timeout_ms = 2000
+)");
+  const auto l = load_config(path, env_of({}));
+  ASSERT_TRUE(l.ok()) << all_problems(l);    // a JWKS alone is a JWT key source: no secret needed
+  EXPECT_EQ(l.config.auth.jwks_file, jwks);  // relative to the config file
+  EXPECT_EQ(jwks_cache_config_of(l.config.auth).refresh, std::chrono::seconds(300));
+  EXPECT_EQ(jwks_cache_config_of(l.config.auth).min_refetch, std::chrono::seconds(5));
+  EXPECT_EQ(jwks_fetch_options_of(l.config.auth).timeout, std::chrono::milliseconds(2000));
+  const auto source = jwks_source_of(l.config.auth);
+  ASSERT_TRUE(source);
+  EXPECT_FALSE(source->url);
+  jwks_service service(*source, jwks_cache_config_of(l.config.auth), {}, {});
+  service.start();
+  const auto v = make_verifier(l.config.auth, service.cache()).value();
+  const auto token = testing::make_token(testing::header_for(jwt_alg::es256, "ec-1"), claims(), jwt_alg::es256, ec_);
+  EXPECT_EQ(v.verify(token, now())->role, auth_role::service_role);
+
+  write("empty.json", R"({"keys":[{"kty":"OKP","kid":"ed"}]})");
+  const std::string bad = write("bad-jwks.toml", R"([auth]
+jwks_file = "empty.json"
+jwks_url = "http://example.com/jwks.json"
+jwks_min_refetch_s = 900
+jwks_refresh_s = 600
+jwks_ca_file = "nope.pem"
+)");
+  const std::string all = all_problems(load_config(bad, env_of({})));
+  EXPECT_NE(all.find("auth.jwks_url: give jwks_url or jwks_file, not both"), std::string::npos) << all;
+  EXPECT_NE(all.find("auth.jwks_url: jwks_url 'http://example.com/jwks.json': plain http is accepted for loopback "
+                     "hosts only"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("empty.json: no usable key; keys[0] (kid 'ed'): kty 'OKP' is not supported"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("auth.jwks_min_refetch_s: must not exceed jwks_refresh_s (600)"), std::string::npos) << all;
+  EXPECT_NE(all.find("auth.jwks_ca_file: cannot read"), std::string::npos) << all;
+  const auto env = load_config(std::nullopt,
+                               env_of({{"RTCACHE_JWKS_URL", "https://abc.supabase.co/auth/v1/.well-known/jwks.json"}}));
+  EXPECT_TRUE(env.ok()) << all_problems(env);
+  EXPECT_EQ(jwks_source_of(env.config.auth)->url->host, "abc.supabase.co");
+}
+
+TEST(GatewayConfig, ApiKeysAloneAreNotAJwtKeySource) {
+  const auto l = load_config(std::nullopt, env_of({{"RTCACHE_PUBLISHABLE_KEYS", k_pub}}));
+  ASSERT_FALSE(l.ok());
+  EXPECT_EQ(l.problems[0].where, "auth.jwt_secret");
+  EXPECT_NE(l.problems[0].message.find("jwks_url"), std::string::npos) << l.problems[0].message;
+}
+
 }  // namespace
 }  // namespace rtcache::net

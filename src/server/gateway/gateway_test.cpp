@@ -870,6 +870,67 @@ TEST_F(GatewayTest, FilterCannotWidenScopeOnAnyChannel) {
   EXPECT_EQ(pc.at("payload").at("data").at("table"), "announcements");
 }
 
+// issue 11, finding 9: a row moved from f1 to f2 shows f2 the row as an INSERT (no old_record: those are f1's
+// values) and f1 a DELETE of its old row, on a contract channel and on a per-table binding, live and on replay.
+TEST_F(GatewayTest, AMovedRowReachesTheNewFactoryAsAnInsertAndTheOldOneAsADeleteLiveAndOnReplay) {
+  start();
+  const std::string bindings = R"({"config":{"postgres_changes":[{"event":"*","schema":"public"}]}})";
+  const std::string table_binding =
+      R"({"config":{"postgres_changes":[{"event":"*","schema":"public","table":"work_orders"}]}})";
+  ws_client keeper(port_, ws_client::url(service_token()));  // keeps doc:wo:7's history while f2 is away
+  ASSERT_EQ(join(keeper, "realtime:doc:wo:7").at("payload").at("status"), "ok");
+  ws_client old_owner(port_, ws_client::url(token_for("authenticated", {"f1"})));
+  ws_client new_owner(port_, ws_client::url(token_for("authenticated", {"f2"})));
+  ws_client away(port_, ws_client::url(token_for("authenticated", {"f2"})));
+  for (ws_client* c : {&old_owner, &new_owner}) {
+    ASSERT_EQ(join(*c, "realtime:doc:wo:7", "1", bindings).at("payload").at("status"), "ok");
+    c->read_until([](const json::value& v) { return v.at("event") == "system"; });
+    ASSERT_EQ(join(*c, "realtime:room-move", "2", table_binding).at("payload").at("status"), "ok");
+    c->read_until([](const json::value& v) { return v.at("event") == "system"; });
+  }
+  const auto before = join(away, "realtime:doc:wo:7", "1", bindings);
+  const auto position = before.at("payload").at("response").at("rtcache");
+  away.close();
+
+  sink_.publish(testing::routed(*mapping_, testing::wo_change(row_kind::update, "7", "f2", "open", "open", "f1")));
+
+  // The records a client gets for the move, by topic, in arrival order (the invalidates are skipped).
+  const auto records = [](ws_client& c, std::size_t n) {
+    std::vector<json::value> out;
+    while (out.size() < n) {
+      const auto v = c.read_json();
+      if (v.is_null()) break;
+      if (is_postgres_change(v)) out.push_back(v);
+    }
+    return out;
+  };
+  const auto check_insert = [](const json::value& pc) {
+    const auto& data = pc.at("payload").at("data");
+    EXPECT_EQ(data.at("type"), "INSERT") << json::serialize(pc);
+    EXPECT_FALSE(data.as_object().contains("old_record")) << json::serialize(pc);
+    EXPECT_EQ(data.at("record").at("factory_id"), "f2");
+    EXPECT_EQ(json::serialize(pc).find("f1"), std::string::npos) << json::serialize(pc);
+  };
+  for (const auto& pc : records(new_owner, 2)) check_insert(pc);  // doc:wo:7, then the per-table binding
+  for (const auto& pc : records(old_owner, 2)) {
+    const auto& data = pc.at("payload").at("data");
+    EXPECT_EQ(data.at("type"), "DELETE") << json::serialize(pc);
+    EXPECT_EQ(data.at("old_record").at("factory_id"), "f1");
+    EXPECT_EQ(json::serialize(pc).find("f2"), std::string::npos) << json::serialize(pc);
+  }
+
+  // Replayed: an f2 subscriber resuming doc:wo:7 from before the move gets the same INSERT.
+  ws_client back(port_, ws_client::url(token_for("authenticated", {"f2"})));
+  const std::string resume = R"({"config":{"postgres_changes":[{"event":"*","schema":"public"}]},"rtcache":{"epoch":)" +
+                             json::serialize(position.at("epoch")) + R"(,"offset":)" +
+                             json::serialize(position.at("offset")) + "}}";
+  const auto reply = join(back, "realtime:doc:wo:7", "1", resume);
+  ASSERT_EQ(reply.at("payload").at("response").at("rtcache").at("recovered"), true) << json::serialize(reply);
+  const auto replayed = records(back, 1);
+  ASSERT_EQ(replayed.size(), 1U);
+  check_insert(replayed[0]);
+}
+
 // ---- linger: a lone subscriber resumes ----
 
 TEST_F(GatewayTest, LoneSubscriberThatReconnectsWithinTheLingerGetsExactlyWhatItMissed) {
@@ -912,6 +973,18 @@ TEST_F(GatewayTest, ExpiredTokenClosesItsChannelsWithoutWaitingForAHeartbeat) {
   EXPECT_TRUE(std::string_view(sys.at("payload").at("message").as_string()).starts_with("Token has expired"))
       << json::serialize(sys);
   EXPECT_EQ(c.read_json().at("event"), "phx_close");
+}
+
+// A token whose exp is centuries away (and an API key, which never expires) must not overflow the expiry
+// timer's steady_clock arithmetic (undefined behaviour: the asan preset's UBSan run stops on it).
+TEST_F(GatewayTest, ATokenExpiringInCenturiesJoinsAndItsChannelStaysOpen) {
+  start();
+  ws_client c(port_, ws_client::url(token_for("authenticated", {"A"}, 3600LL * 24 * 365 * 500)));
+  ASSERT_TRUE(c.connected);
+  ASSERT_EQ(join(c, "realtime:list:wo:A").at("payload").at("status"), "ok");
+  ASSERT_EQ(post_events(event_json("1", "A")).status, 202U);
+  const auto m = c.read_json();
+  ASSERT_TRUE(is_invalidate(m)) << json::serialize(m);
 }
 
 TEST_F(GatewayTest, AccessTokenPushRearmsTheExpiryTimerForTheNewToken) {

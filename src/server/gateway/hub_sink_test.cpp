@@ -118,7 +118,7 @@ TEST_F(HubSinkTest, RecordsOfInterleavedTablesInOneTransactionEachReachTheirOwnT
   EXPECT_EQ(sink_.metrics().changes, 4U);
 }
 
-TEST_F(HubSinkTest, AMoveReachesTheOldFactoryAsADeleteAndTheNewOneAsTheRow) {
+TEST_F(HubSinkTest, AMoveReachesTheOldFactoryAsADeleteAndTheNewOneAsAnInsert) {
   auto wo = std::make_shared<recorder>();
   auto a = hub_.subscribe(postgres_table_channel("public", "work_orders"), wo);
   sink_.publish(routed(*mapping_, wo_change(row_kind::update, "7", "f2", "open", "open", "f1")));
@@ -126,6 +126,10 @@ TEST_F(HubSinkTest, AMoveReachesTheOldFactoryAsADeleteAndTheNewOneAsTheRow) {
   EXPECT_EQ(wo->got()[0]->meta.factory_id, "f1");
   EXPECT_EQ(wo->got()[0]->change->type, change_type::del);
   EXPECT_EQ(wo->got()[1]->meta.factory_id, "f2");
+  // issue 11, finding 9: the new factory gets the row as an INSERT, never the old factory's values.
+  EXPECT_EQ(wo->got()[1]->change->type, change_type::insert);
+  EXPECT_EQ(wo->got()[1]->change->json.find("old_record"), std::string::npos) << wo->got()[1]->change->json;
+  EXPECT_EQ(wo->got()[1]->change->json.find("f1"), std::string::npos) << wo->got()[1]->change->json;
 }
 
 TEST(HubSinkChannel, NoClientTopicCanNameAnInternalChannel) {

@@ -138,6 +138,8 @@ constexpr std::size_t k_keep_write_buffer = 1024;        // a larger write buffe
 // read after it.
 constexpr std::size_t k_first_read_bytes = 128;
 constexpr std::chrono::steady_clock::time_point k_never = std::chrono::steady_clock::time_point::max();
+// The longest token-expiry wait a connection arms (a connection lives far shorter; heartbeats re-check anyway).
+constexpr std::chrono::hours k_max_expiry_wait{24 * 365 * 10};
 
 class websocket_session final : public detail::session,
                                 public detail::deadline_client,
@@ -869,9 +871,11 @@ class websocket_session final : public detail::session,
     if (!earliest) {
       expiry_at_ = k_never;
     } else {
-      // The wall clock is floored to seconds, so the wait never ends before the deadline.
+      // The wall clock is floored to seconds, so the wait never ends before the deadline. A deadline beyond
+      // k_max_expiry_wait is never armed: API keys do not expire (k_api_key_expires_at is in year 9999) and a
+      // token's exp may be centuries away, and steady_clock's nanoseconds overflow past about 292 years.
       const auto wait = std::max(std::chrono::seconds(0), *earliest - gw_->now());
-      expiry_at_ = std::chrono::steady_clock::now() + wait;
+      expiry_at_ = wait > k_max_expiry_wait ? k_never : std::chrono::steady_clock::now() + wait;
     }
     rearm_deadline();
   }

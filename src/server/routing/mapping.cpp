@@ -83,7 +83,13 @@ class row_mapper {
     pc->plan_ = plan_;
     start_change(*pc, change_kind());
     pc->entries_.reserve(row_bytes(9));
-    if (c_.kind != row_kind::del) write_record(*pc);
+    std::size_t record_at = 0;
+    std::size_t record_len = 0;
+    if (c_.kind != row_kind::del) {
+      record_at = pc->json.size();
+      write_record(*pc);
+      record_len = pc->json.size() - record_at;
+    }
     if (t_.mapped()) {
       auto e = build_event(out, pc->json);
       if (!e) return e.error();
@@ -108,6 +114,15 @@ class row_mapper {
       del->entries_.assign(pc->entries_, record_entry_bytes_, old_bytes);
       del->old_entries_ = pc->old_entries_;
       out.move_delete_change = std::move(del);
+      // The new owner sees the row arrive: the record alone, as if inserted, without the old factory's values.
+      auto ins = std::make_shared<postgres_change>();
+      ins->plan_ = plan_;
+      start_change(*ins, change_type::insert);
+      ins->json.append(pc->json, record_at, record_len);
+      ins->json += ",\"errors\":null}";
+      ins->entries_.assign(pc->entries_, 0, record_entry_bytes_);
+      ins->record_entries_ = pc->record_entries_;
+      out.move_insert_change = std::move(ins);
     }
     out.change = std::move(pc);
     out.warnings = std::move(warnings_);

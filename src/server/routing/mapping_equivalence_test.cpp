@@ -237,6 +237,7 @@ std::string outcome_line(const core::result<std::optional<mapped_row>>& r) {
   };
   pin("change", g.change);
   pin("move_delete", g.move_delete_change);
+  pin("move_insert", g.move_insert_change);
   return boost::json::serialize(o);
 }
 
@@ -261,7 +262,7 @@ TEST(MappingGolden, GeneratedRowsMapToThePinnedBytes) {
       ++mapped;
       const mapped_row& g = **got;
       if (!g.warnings.empty()) ++warned;
-      if (g.move_delete_change) ++moves;
+      if (g.move_delete_change && g.move_insert_change) ++moves;
     }
     lines.push_back(outcome_line(got));
     rows.push_back(describe(c));

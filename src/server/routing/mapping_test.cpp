@@ -445,6 +445,36 @@ TEST_F(Mapping, FactoryColumnChangeIsAMoveReportingTheOldFactory) {
   EXPECT_EQ(row.change->record().at("factory_id").as_string(), "F9");
 }
 
+// issue 11, finding 9: the new owner of a moved row must not see the values it had under the old factory.
+TEST_F(Mapping, MoveGivesTheNewFactoryAnInsertOfTheNewRowWithoutTheOldValues) {
+  auto before = wo_row("123", "F7", "open");
+  before[c_body] = row_value::of("F7's confidential text");
+  auto after = wo_row("123", "F9", "open");
+  after[c_body] = row_value::of("moved");
+  const auto row = map(update_full(before, after));
+  ASSERT_TRUE(row.move_insert_change);
+  const postgres_change& ins = *row.move_insert_change;
+  EXPECT_EQ(ins.type, change_type::insert);
+  EXPECT_EQ(ins.json.find("old_record"), std::string::npos) << ins.json;
+  EXPECT_EQ(ins.json.find("F7"), std::string::npos) << ins.json;
+  EXPECT_NE(ins.json.find(R"("type":"INSERT")"), std::string::npos) << ins.json;
+  EXPECT_TRUE(ins.old_record().empty());
+  EXPECT_EQ(ins.record().at("factory_id").as_string(), "F9");
+  EXPECT_EQ(ins.record().at("body").as_string(), "moved");
+  EXPECT_FALSE(ins.record().contains("internal_notes"));  // never_send still holds
+  // The same record the UPDATE carries, minus old_record: what an insert of the new row would have produced.
+  auto inserted = wo_change(row_kind::insert);
+  inserted.new_row = after;
+  EXPECT_EQ(ins.json, map(inserted).change->json);
+  // The old owner's DELETE carries the old row only.
+  ASSERT_TRUE(row.move_delete_change);
+  EXPECT_EQ(row.move_delete_change->json.find("F9"), std::string::npos) << row.move_delete_change->json;
+  // A plain update has neither.
+  const auto plain = map(update_full(wo_row(), wo_row("123", "F7", "done")));
+  EXPECT_FALSE(plain.move_insert_change);
+  EXPECT_FALSE(plain.move_delete_change);
+}
+
 TEST_F(Mapping, MoveIsDetectedFromAKeyOnlyOldRowHoldingTheFactory) {
   auto before = wo_row();
   auto after = wo_row("123", "F9");

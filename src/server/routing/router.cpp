@@ -34,16 +34,20 @@ void route_row_into(routed_rows& out, mapped_row&& row, bool with_list) {
     const core::event& e = *row.event;
     auto gone = std::make_shared<const core::event>(move_side(e, core::action::del, *row.old_factory_id));
     auto came = std::make_shared<const core::event>(move_side(e, core::action::create, e.factory_id));
+    // Each side sees only its own half of the row: the old factory a DELETE of the old row, the new one an
+    // INSERT of the new row (issue 11, finding 9: the UPDATE's old_record holds the old factory's values).
     const postgres_change_ptr& gone_change = row.move_delete_change ? row.move_delete_change : row.change;
+    const postgres_change_ptr& came_change = row.move_insert_change ? row.move_insert_change : row.change;
     out.messages.push_back({core::channel_key::doc(e.type, e.id), gone, gone_change});
     if (with_list) out.messages.push_back({core::channel_key::list(e.type, gone->factory_id), gone, gone_change});
-    out.messages.push_back({core::channel_key::doc(e.type, e.id), came, row.change});
-    if (with_list) out.messages.push_back({core::channel_key::list(e.type, came->factory_id), came, row.change});
+    out.messages.push_back({core::channel_key::doc(e.type, e.id), came, came_change});
+    if (with_list) out.messages.push_back({core::channel_key::list(e.type, came->factory_id), came, came_change});
     if (row.is_public) {
+      // A public table's records reach everyone whatever the factory: the UPDATE as Supabase sends it.
       if (row.change) out.changes.push_back({row.change, std::nullopt});
     } else {
       if (gone_change) out.changes.push_back({gone_change, gone->factory_id});
-      if (row.change) out.changes.push_back({row.change, came->factory_id});
+      if (came_change) out.changes.push_back({came_change, came->factory_id});
     }
     return;
   }

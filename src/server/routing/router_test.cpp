@@ -40,6 +40,9 @@ mapped_row moved(std::string id, std::string from, std::string to) {
   auto del = std::make_shared<postgres_change>();
   del->type = change_type::del;
   r.move_delete_change = del;
+  auto ins = std::make_shared<postgres_change>();
+  ins->type = change_type::insert;
+  r.move_insert_change = ins;
   return r;
 }
 
@@ -82,12 +85,37 @@ TEST(RouteRow, MoveIsADeleteInTheOldFactoryAndACreateInTheNew) {
     EXPECT_EQ(m.event->version, 5);
   }
   EXPECT_EQ(out.messages[0].change, r.move_delete_change);
-  EXPECT_EQ(out.messages[2].change, r.change);
+  EXPECT_EQ(out.messages[1].change, r.move_delete_change);
   ASSERT_EQ(out.changes.size(), 2U);
   EXPECT_EQ(out.changes[0].change, r.move_delete_change);
   EXPECT_EQ(out.changes[0].factory_id, "F7");
-  EXPECT_EQ(out.changes[1].change, r.change);
+}
+
+// issue 11, finding 9: the UPDATE (old_record = the old factory's row) reaches no scoped subscriber of the new
+// factory; its doc:, list: and per-table records are the INSERT of the new row.
+TEST(RouteRow, MoveGivesTheNewFactoryTheInsertRecordNeverTheUpdate) {
+  const auto r = moved("1", "F7", "F9");
+  const auto out = route_row(r);
+  ASSERT_EQ(out.messages.size(), 4U);
+  EXPECT_EQ(out.messages[2].change, r.move_insert_change);
+  EXPECT_EQ(out.messages[3].change, r.move_insert_change);
+  ASSERT_EQ(out.changes.size(), 2U);
+  EXPECT_EQ(out.changes[1].change, r.move_insert_change);
   EXPECT_EQ(out.changes[1].factory_id, "F9");
+  for (const auto& m : out.messages) EXPECT_NE(m.change, r.change);
+  for (const auto& c : out.changes) EXPECT_NE(c.change, r.change);
+}
+
+TEST(RouteRow, MoveOfAPublicRowKeepsTheUnscopedUpdateForEveryone) {
+  auto r = moved("1", "F7", "F9");
+  r.is_public = true;
+  const auto out = route_row(r);
+  ASSERT_EQ(out.changes.size(), 1U);
+  EXPECT_EQ(out.changes[0].change, r.change);
+  EXPECT_FALSE(out.changes[0].factory_id);
+  ASSERT_EQ(out.messages.size(), 4U);  // the contract channels still carry each side's own half
+  EXPECT_EQ(out.messages[0].change, r.move_delete_change);
+  EXPECT_EQ(out.messages[2].change, r.move_insert_change);
 }
 
 TEST(RouteRow, PublicOnlyRowsYieldAnUnscopedRecordOnly) {

@@ -3,7 +3,7 @@
 import { createClient } from '@supabase/supabase-js';
 import { RealtimeClient } from '@supabase/realtime-js';
 import ws from 'ws';
-import { BASE_URL } from './env.mjs';
+import { BASE_URL, WS_URL } from './env.mjs';
 import { serviceToken } from './jwt.mjs';
 
 const open = new Set();
@@ -11,9 +11,9 @@ const open = new Set();
 // A supabase-js client (what apps use). Node 20 has no global WebSocket, so `ws` is the transport, as
 // realtime-js's own error message recommends. `vsn` is passed through createClient's `realtime` options
 // to RealtimeClient, which picks the JSON (1.0.0) or array/binary (2.0.0) serializer from it.
-export function supabaseClient({ vsn, token, realtime = {} }) {
+export function supabaseClient({ vsn, token, realtime = {}, url = BASE_URL }) {
   const log = [];
-  const client = createClient(BASE_URL, token, {
+  const client = createClient(url, token, {
     auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
     realtime: {
       vsn,
@@ -151,8 +151,8 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---- the backend's side: POST /v1/events and the REST broadcast ---------------------------------------------
 
-export async function postEvents(events, { token = serviceToken(), path = '/v1/events' } = {}) {
-  const res = await fetch(`${BASE_URL}${path}`, {
+export async function postEvents(events, { token = serviceToken(), path = '/v1/events', baseUrl = BASE_URL } = {}) {
+  const res = await fetch(`${baseUrl}${path}`, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
@@ -165,8 +165,8 @@ export async function postEvents(events, { token = serviceToken(), path = '/v1/e
   return { status: res.status, text, json: parseOrNull(text) };
 }
 
-export async function restBroadcast(messages, { token = serviceToken(), path = '/api/broadcast' } = {}) {
-  const res = await fetch(`${BASE_URL}${path}`, {
+export async function restBroadcast(messages, { token = serviceToken(), path = '/api/broadcast', baseUrl = BASE_URL } = {}) {
+  const res = await fetch(`${baseUrl}${path}`, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
@@ -205,3 +205,25 @@ export function joinPosition(response) {
 // A unique suffix so tests never share a channel by accident.
 let seq = 0;
 export const uniq = (prefix) => `${prefix}-${process.pid}-${Date.now().toString(36)}-${++seq}`;
+
+// The HTTP answer to a WebSocket upgrade with `query` (apikey=..&vsn=..): {status: 101}, or the refusal's status
+// and body.
+export function upgrade(query, { wsUrl = WS_URL } = {}) {
+  return withTimeout(
+    new Promise((resolve) => {
+      const sock = new ws(`${wsUrl}/realtime/v1/websocket?${query}`);
+      sock.on('open', () => {
+        sock.close();
+        resolve({ status: 101 });
+      });
+      sock.on('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode, body }));
+      });
+      sock.on('error', () => {});
+    }),
+    4000,
+    'upgrade',
+  );
+}

@@ -76,4 +76,56 @@ describe.each(VSNS)('vsn %s: factory scope on replicated rows', (vsn) => {
     expect(JSON.stringify(userSeen.items)).not.toContain(foreign);
     await deleteWo(sentinel);
   });
+
+  // issue 11, finding 9: the new owner of a moved row used to get the UPDATE, whose old record is the row as it
+  // was in the factory it left.
+  test('a row moved from f1 to f2 reaches f2 as an INSERT without the old values, and f1 as a DELETE', async () => {
+    const id = uniq('moved');
+    const watch = async (handle) => {
+      const seen = collector('move');
+      const channels = [
+        handle.client
+          .channel(`doc:wo:${id}`)
+          .on('postgres_changes', { event: '*', schema: 'public' }, (p) => seen.push({ tag: 'doc', ...p })),
+        handle.client
+          .channel(uniq('move-table'))
+          .on('postgres_changes', { event: '*', schema: 'public', table: 'work_orders', filter: `id=eq.${id}` }, (p) =>
+            seen.push({ tag: 'table', ...p }),
+          ),
+      ];
+      for (const ch of channels) expect((await subscribe(ch)).status, tail(handle)).toBe('SUBSCRIBED');
+      return seen;
+    };
+    const oldOwner = supabaseClient({ vsn, token: userToken({ factories: ['f1'] }) });
+    const newOwner = supabaseClient({ vsn, token: userToken({ factories: ['f2'] }) });
+    const oldSeen = await watch(oldOwner);
+    const newSeen = await watch(newOwner);
+
+    await insertWo({ id, factory: 'f1', status: 'f1-only-status', qty: 3 });
+    await updateWo(id, { factory_id: 'f2', status: 'open', qty: 7 });
+
+    // f1: its insert, then the DELETE of the row as it left (doc channel and table binding each).
+    await oldSeen.waitFor(4, 8000).catch((e) => {
+      throw new Error(`${e.message}\n${tail(oldOwner)}`);
+    });
+    const gone = oldSeen.items.filter((x) => x.eventType === 'DELETE');
+    expect(gone.map((x) => x.tag).sort()).toEqual(['doc', 'table']);
+    for (const x of gone) expect(x.old).toMatchObject({ id, factory_id: 'f1', qty: 3 });
+    expect(JSON.stringify(oldSeen.items)).not.toContain('"f2"');
+    // f2: the row arriving, as an INSERT of its new values; nothing of what it was in f1.
+    await newSeen.waitFor(2, 8000).catch((e) => {
+      throw new Error(`${e.message}\n${tail(newOwner)}`);
+    });
+    expect(newSeen.items.map((x) => [x.tag, x.eventType]).sort()).toEqual([
+      ['doc', 'INSERT'],
+      ['table', 'INSERT'],
+    ]);
+    for (const x of newSeen.items) {
+      expect(x.new).toMatchObject({ id, factory_id: 'f2', status: 'open', qty: 7 });
+      expect(x.old).toEqual({});
+    }
+    expect(JSON.stringify(newSeen.items)).not.toContain('f1-only-status');
+    expect(JSON.stringify(newSeen.items)).not.toContain('"f1"');
+    await deleteWo(id);
+  });
 });
