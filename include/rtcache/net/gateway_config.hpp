@@ -7,9 +7,11 @@
 #pragma once
 
 #include "rtcache/net/auth.hpp"
+#include "rtcache/net/channel_access.hpp"
 #include "rtcache/net/gateway_log.hpp"
 #include "rtcache/net/hub.hpp"
 #include "rtcache/net/mapping_config.hpp"
+#include "rtcache/net/rate_limit.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -25,19 +27,37 @@ namespace rtcache::net {
 
 // Per-connection and per-server bounds. Each has a stated overflow behaviour (docs/operations.md).
 struct gateway_limits {
-  std::size_t max_connections = 10000;            // open WebSockets; beyond: upgrade refused 429
-  std::size_t max_channels_per_connection = 100;  // joined topics; beyond: join refused
-  double joins_per_second = 10;                   // token bucket per connection; beyond: join refused
-  double join_burst = 20;                         // bucket capacity
-  std::size_t max_frame_bytes = 1 << 20;          // inbound WebSocket message; beyond: close 1009
-  std::size_t max_send_queue_bytes = 4 << 20;     // per connection; beyond: close 4008
-  std::size_t max_http_body_bytes = 4 << 20;      // POST bodies; beyond: 413
+  std::size_t max_connections = 10000;  // open WebSockets; beyond: upgrade refused 429
+  // Open WebSockets per client address (IPv4: the address; IPv6: its /64); beyond: upgrade refused 429.
+  // 0: no bound (behind a proxy that terminates TCP every client shares its address: bound at the proxy).
+  std::size_t max_connections_per_ip = 256;
+  std::size_t max_channels_per_connection = 100;       // joined topics; beyond: join refused
+  double joins_per_second = 10;                        // token bucket per connection; beyond: join refused
+  double join_burst = 20;                              // bucket capacity
+  std::size_t max_frame_bytes = 1 << 20;               // inbound WebSocket message; beyond: close 1009
+  std::size_t max_send_queue_bytes = 4 << 20;          // per connection; beyond: close 4008
+  std::size_t max_http_body_bytes = 4 << 20;           // POST bodies; beyond: 413
   std::chrono::milliseconds handshake_timeout{10000};  // HTTP request / upgrade / close handshake
   std::chrono::milliseconds idle_timeout{60000};       // nothing received for this long: socket dropped
   std::chrono::milliseconds close_timeout{5000};       // a started close not finished by then: socket dropped
   std::chrono::milliseconds drain_timeout{10000};      // graceful shutdown bound
   // How often the idle, token-expiry and close deadlines are checked: each fires up to this late, never early.
   std::chrono::milliseconds deadline_tick{50};
+  // Client broadcasts per connection (not service_role): messages/s and bytes/s token buckets. Beyond: the
+  // broadcast is dropped and its channel closed with a system error "Too many messages per second" then
+  // phx_close, as Supabase does; a payload over client_broadcasts.byte_burst is refused on its own.
+  broadcast_rate client_broadcasts;
+};
+
+inline constexpr std::size_t k_min_metrics_token_length = 16;
+
+// /metrics ([metrics]): who may scrape it, and where.
+struct metrics_settings {
+  // Non-empty: GET /metrics needs "Authorization: Bearer <token>" (compared in constant time); 401 otherwise.
+  std::string bearer_token;
+  // Set: /metrics (with /healthz and /readyz) is served on this address instead of the main port, which then
+  // answers /metrics with 404.
+  std::optional<std::pair<std::string, std::uint16_t>> listen;
 };
 
 struct gateway_config {
@@ -50,6 +70,10 @@ struct gateway_config {
   std::shared_ptr<const mapping_config> mapping;
   // How often the gateway calls hub::sweep() to free idle channels past their linger.
   std::chrono::milliseconds sweep_interval{1000};
+  // Private channels, public access and client broadcasts ([channels], [broadcast]; channel_access.hpp).
+  // REQUIRES: channel_access::create accepts it (validate() reports it otherwise).
+  channel_policy channels;
+  metrics_settings metrics;
 };
 
 // One RS256 / ES256 public key: [auth] jwt_public_keys = [{alg = "RS256", kid = "k1", pem_file = "k1.pem"}].
@@ -115,15 +139,18 @@ struct config_load {
 // Reads the environment: nullopt when a variable is unset. main() passes std::getenv; tests pass a map.
 using env_lookup = std::function<std::optional<std::string>(std::string_view name)>;
 
-// Parses TOML text (sections [server], [auth], [limits], [hub], [contract], [postgres], and the mapping's
-// doc_types / [routing] / [tables]; unknown keys are problems) into `into`, appending every problem found.
+// Parses TOML text (sections [server], [auth], [limits], [hub], [contract], [postgres], [channels], [broadcast],
+// [metrics], and the mapping's doc_types / [routing] / [tables]; unknown keys are problems) into `into`,
+// appending every problem found.
 // `source` names the file in messages; relative pem_file paths are resolved against `base_dir`.
 void read_config_toml(std::string_view text, std::string_view source, serve_config& into,
                       std::vector<config_problem>& problems, const std::string& base_dir = {});
 
 // Applies RTCACHE_LISTEN, RTCACHE_THREADS, RTCACHE_LOG_LEVEL, RTCACHE_JWT_SECRET, RTCACHE_JWT_AUDIENCE,
-// RTCACHE_SCOPE_CLAIM, RTCACHE_MAX_CONNECTIONS, RTCACHE_MAX_SEND_QUEUE_BYTES, RTCACHE_PG_CONNINFO and
-// RTCACHE_JWT_PUBLIC_KEYS ("ALG[:KID]=PEM_FILE,...", appended to the file's keys) over `into`.
+// RTCACHE_SCOPE_CLAIM, RTCACHE_MAX_CONNECTIONS, RTCACHE_MAX_CONNECTIONS_PER_IP, RTCACHE_MAX_SEND_QUEUE_BYTES,
+// RTCACHE_PG_CONNINFO, RTCACHE_JWT_PUBLIC_KEYS ("ALG[:KID]=PEM_FILE,...", appended to the file's keys),
+// RTCACHE_BROADCAST_FROM_CLIENTS, RTCACHE_PRIVATE_ONLY, RTCACHE_METRICS_TOKEN and RTCACHE_METRICS_LISTEN over
+// `into`.
 void apply_env(const env_lookup& env, serve_config& into, std::vector<config_problem>& problems);
 
 // Cross-field checks of a complete config: a JWT secret of at least 32 bytes or at least one public key, every
