@@ -2,6 +2,7 @@
 // endpoints, and authorises WebSocket upgrades before handing the stream to a websocket session.
 #include "state.hpp"
 
+#include "rtcache/net/metrics_access.hpp"
 #include "rtcache/net/protocol_text.hpp"
 
 #include <boost/asio/dispatch.hpp>
@@ -13,10 +14,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 
-#include <array>
 #include <thread>
 
 namespace rtcache::net {
@@ -132,20 +130,6 @@ std::optional<std::string> rest_token(const http::request<http::string_body>& re
   }
   if (auto it = req.find("apikey"); it != req.end()) return std::string(it->value());
   return std::nullopt;
-}
-
-// Whether `presented` equals `expected`, in time that depends on neither: both are hashed (SHA-256) and the
-// digests compared with CRYPTO_memcmp, so neither a byte's position nor the length leaks through timing.
-bool token_matches(std::string_view presented, std::string_view expected) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> a{};
-  std::array<unsigned char, EVP_MAX_MD_SIZE> b{};
-  unsigned alen = 0;
-  unsigned blen = 0;
-  if (EVP_Digest(presented.data(), presented.size(), a.data(), &alen, EVP_sha256(), nullptr) != 1 ||
-      EVP_Digest(expected.data(), expected.size(), b.data(), &blen, EVP_sha256(), nullptr) != 1 || alen != blen) {
-    return false;
-  }
-  return CRYPTO_memcmp(a.data(), b.data(), alen) == 0;
 }
 
 // ---- HTTP session ----
@@ -295,26 +279,20 @@ class http_session final : public detail::session, public std::enable_shared_fro
   // requests presenting it; with neither, for loopback peers only (a scraper on the same host, or behind a
   // proxy that forwards only what it should: docs/operations.md).
   void get_metrics(const http::request<http::string_body>& req) {
-    const auto& m = gw_->config.metrics;
+    std::string_view authorization;
+    if (auto it = req.find(http::field::authorization); it != req.end()) authorization = it->value();
     const auto refuse = [&](http::status status, std::string_view why) {
       gw_->metrics.metrics_refusals_total.fetch_add(1, std::memory_order_relaxed);
       respond(status, json_error(why), keep_alive_);
     };
-    if (m.listen && !metrics_only_) return refuse(http::status::not_found, "Not found");
-    if (!m.bearer_token.empty()) {
-      std::string_view presented;
-      if (auto it = req.find(http::field::authorization); it != req.end()) {
-        const std::string_view v = it->value();
-        if (v.size() > 7 && (v.substr(0, 7) == "Bearer " || v.substr(0, 7) == "bearer ")) presented = v.substr(7);
-      }
-      if (presented.empty() || !token_matches(presented, m.bearer_token)) {
+    switch (metrics_access(gw_->config.metrics, metrics_only_, address_, authorization)) {
+      case metrics_verdict::serve: break;
+      case metrics_verdict::not_found: return refuse(http::status::not_found, "Not found");
+      case metrics_verdict::unauthorized:
         return refuse(http::status::unauthorized, "/metrics needs Authorization: Bearer <metrics.bearer_token>");
-      }
-    } else if (!m.listen && !address_.is_loopback() &&
-               !(address_.is_v6() && address_.to_v6().is_v4_mapped() &&
-                 asio::ip::make_address_v4(asio::ip::v4_mapped, address_.to_v6()).is_loopback())) {
-      return refuse(http::status::forbidden,
-                    "/metrics is served to loopback clients only; set [metrics] bearer_token or [metrics] listen");
+      case metrics_verdict::forbidden:
+        return refuse(http::status::forbidden,
+                      "/metrics is served to loopback clients only; set [metrics] bearer_token or [metrics] listen");
     }
     gw_->metrics.connection_addresses.store(static_cast<std::int64_t>(gw_->addresses.addresses()),
                                             std::memory_order_relaxed);
