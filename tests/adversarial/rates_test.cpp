@@ -100,6 +100,22 @@ TEST_F(Rates, AClientBroadcastLargerThanTheByteBurstIsRefusedOnItsOwn) {
   EXPECT_TRUE(is_reply(sender.read_json(), "h"));
 }
 
+// The REST path is no way around the bound: a client's POST /api/broadcast counts against its address, and
+// a batch over it is refused whole with Supabase's 429.
+TEST_F(Rates, RestClientBroadcastsAreBoundPerAddressAndABatchOverItIsRefusedWhole) {
+  start(broadcasts(client_broadcasts::public_only, 0.001, 5));
+  ws_client other(port_, ws_client::url(token_for("anon")));
+  ASSERT_EQ(join(other, "realtime:rest").at("payload").at("status"), "ok");
+  const std::string three = R"({"messages":[{"topic":"rest","event":"a"},{"topic":"rest","event":"b"},)"
+                            R"({"topic":"rest","event":"c"}]})";
+  EXPECT_EQ(post_broadcast(three, token_for("anon")).status, 202U);
+  const auto over = post_broadcast(three, token_for("authenticated", {"A"}));  // another token, same address
+  EXPECT_EQ(over.status, 429U);
+  EXPECT_EQ(json::parse(over.body), json::parse(R"({"error":"You have exceeded your rate limit"})"));
+  EXPECT_EQ(post_broadcast(three, service_token()).status, 202U);  // the backend is not bound
+  for (const char* e : {"a", "b", "c", "a", "b", "c"}) EXPECT_EQ(other.read_json().at("payload").at("event"), e);
+}
+
 TEST_F(Rates, ServiceRoleBroadcastsAreNotBoundByTheClientRate) {
   start(broadcasts(client_broadcasts::off, 0.001, 1));
   ws_client backend(port_, ws_client::url(service_token()));

@@ -11,9 +11,12 @@
 #include "rtcache/net/auth.hpp"
 #include "rtcache/net/channel_access.hpp"
 #include "rtcache/net/hub.hpp"
+#include "rtcache/net/rate_limit.hpp"
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,6 +72,8 @@ struct relay_outcome {
   std::size_t accepted = 0;
   std::vector<relay_refusal> refused;
   std::uint64_t deliveries = 0;  // subscriber deliveries caused (informational)
+  // Set when the admission callback refused the batch: nothing was published (the caller answers 429 / 413).
+  std::optional<broadcast_limiter::verdict> limited;
 
   // {"accepted":N,"refused":[{"index":i,"code":"...","reason":"..."}]}
   std::string to_json() const;
@@ -97,8 +102,12 @@ class relay {
   // (channel_access::may_send), and private:true goes to the private channel of that name. Each refused message
   // is reported with its index and reason; the others are published. Errors (the whole body): not JSON, a
   // number out of range, too deep, not an object, no "messages" array, too many messages.
-  core::result<relay_outcome> publish_broadcasts(std::string_view body, const principal& who,
-                                                 const channel_access& access);
+  // `admit`, when given, is asked once the body is read and before anything is published whether this many
+  // messages and payload bytes may go now (the per-address bound on client broadcasts); unless it answers ok,
+  // nothing is published and relay_outcome::limited holds its answer.
+  core::result<relay_outcome> publish_broadcasts(
+      std::string_view body, const principal& who, const channel_access& access,
+      const std::function<broadcast_limiter::verdict(std::size_t messages, std::size_t bytes)>& admit = {});
 
   const core::doc_type_registry& types() const noexcept { return types_; }
 

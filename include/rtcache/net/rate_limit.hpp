@@ -4,6 +4,11 @@
 
 #include <chrono>
 #include <cstddef>
+#include <list>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
 
 namespace rtcache::net {
 
@@ -52,11 +57,39 @@ class broadcast_limiter {
   broadcast_limiter(const broadcast_rate& r, token_bucket::time_point now) noexcept
       : messages_(r.messages_per_second, r.message_burst, now), bytes_(r.bytes_per_second, r.byte_burst, now) {}
 
-  verdict admit(std::size_t payload_bytes, token_bucket::time_point now) noexcept;
+  verdict admit(std::size_t payload_bytes, token_bucket::time_point now) noexcept { return admit(1, payload_bytes, now); }
+  // `messages` at once, `payload_bytes` in all: all of them or none.
+  verdict admit(std::size_t messages, std::size_t payload_bytes, token_bucket::time_point now) noexcept;
 
  private:
   token_bucket messages_;
   token_bucket bytes_;
+};
+
+// One broadcast_limiter per client address, for client broadcasts that come without a connection to hold one
+// (POST /api/broadcast with a client's token). Bounded: at most `max_addresses` limiters; overflow rule: the one
+// used least recently is dropped (its address starts again with full buckets: to gain one burst that way, an
+// address must make max_addresses others send first).
+// Thread-safety: admit() may be called concurrently.
+class address_rate_limits {
+ public:
+  address_rate_limits(const broadcast_rate& r, std::size_t max_addresses) : rate_(r), max_(max_addresses) {}
+
+  // `key`: the address's key (address_counter::key_of).
+  broadcast_limiter::verdict admit(const std::string& key, std::size_t messages, std::size_t payload_bytes,
+                                   token_bucket::time_point now);
+  std::size_t size() const;
+
+ private:
+  struct entry {
+    std::string key;
+    broadcast_limiter limiter;
+  };
+  const broadcast_rate rate_;
+  const std::size_t max_;
+  mutable std::mutex mu_;
+  std::list<entry> lru_;  // guarded by mu_; most recently used first
+  std::unordered_map<std::string, std::list<entry>::iterator> index_;  // guarded by mu_
 };
 
 }  // namespace rtcache::net

@@ -52,5 +52,25 @@ TEST(BroadcastLimiter, APayloadLargerThanTheByteBurstIsTooLargeWhateverTheRate) 
   EXPECT_EQ(l.admit(4096, t0 + 1h), broadcast_limiter::verdict::ok);
 }
 
+TEST(BroadcastLimiter, ABatchIsAdmittedWholeOrNotAtAll) {
+  broadcast_limiter l({.messages_per_second = 1, .message_burst = 5, .bytes_per_second = 1e9, .byte_burst = 1e9}, t0);
+  EXPECT_EQ(l.admit(6, 10, t0), broadcast_limiter::verdict::rate_limited);
+  EXPECT_EQ(l.admit(5, 10, t0), broadcast_limiter::verdict::ok);  // the refusal took nothing
+  EXPECT_EQ(l.admit(1, 10, t0), broadcast_limiter::verdict::rate_limited);
+}
+
+TEST(AddressRateLimits, EachAddressHasItsOwnBucketsAndTheLeastRecentlyUsedIsDroppedBeyondTheBound) {
+  address_rate_limits limits({.messages_per_second = 0.001, .message_burst = 2, .bytes_per_second = 1e9, .byte_burst = 1e9},
+                             2);
+  EXPECT_EQ(limits.admit("a", 2, 0, t0), broadcast_limiter::verdict::ok);
+  EXPECT_EQ(limits.admit("a", 1, 0, t0), broadcast_limiter::verdict::rate_limited);
+  EXPECT_EQ(limits.admit("b", 2, 0, t0), broadcast_limiter::verdict::ok);  // its own buckets
+  EXPECT_EQ(limits.admit("a", 1, 0, t0), broadcast_limiter::verdict::rate_limited);  // a is now the most recent
+  EXPECT_EQ(limits.admit("c", 1, 0, t0), broadcast_limiter::verdict::ok);  // drops b, used least recently
+  EXPECT_EQ(limits.size(), 2U);
+  EXPECT_EQ(limits.admit("a", 1, 0, t0), broadcast_limiter::verdict::rate_limited);  // a kept its empty bucket
+  EXPECT_EQ(limits.admit("b", 2, 0, t0), broadcast_limiter::verdict::ok);            // b starts over
+}
+
 }  // namespace
 }  // namespace rtcache::net

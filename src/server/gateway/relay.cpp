@@ -308,8 +308,9 @@ core::result<relay_outcome> relay::publish_events(std::string_view body) {
   return out;
 }
 
-core::result<relay_outcome> relay::publish_broadcasts(std::string_view body, const principal& who,
-                                                      const channel_access& access) {
+core::result<relay_outcome> relay::publish_broadcasts(
+    std::string_view body, const principal& who, const channel_access& access,
+    const std::function<broadcast_limiter::verdict(std::size_t messages, std::size_t bytes)>& admit) {
   const decode_limits limits;  // the WebSocket's rules: JSON depth and numbers, name lengths
   auto doc = parse_client_json(body, limits, "body");
   if (!doc) return doc.error();
@@ -322,15 +323,27 @@ core::result<relay_outcome> relay::publish_broadcasts(std::string_view body, con
                        "messages: more than " + std::to_string(limits_.max_batch_items) + " items"};
   }
   relay_outcome out;
-  hub_batch batch(hub_);
-  std::size_t index = 0;
+  std::vector<core::result<rest_broadcast>> read;
+  read.reserve(messages->as_array().size());
+  std::size_t payload_bytes = 0;
   for (const auto& m : messages->as_array()) {
-    const std::size_t i = index++;
+    read.push_back(read_rest_broadcast(m, limits));
+    if (read.back()) payload_bytes += read.back()->payload.size();
+  }
+  if (admit) {
+    const auto verdict = admit(read.size(), payload_bytes);
+    if (verdict != broadcast_limiter::verdict::ok) {
+      out.limited = verdict;
+      return out;
+    }
+  }
+  hub_batch batch(hub_);
+  for (std::size_t i = 0; i < read.size(); ++i) {
     const std::string at = "messages[" + std::to_string(i) + "]";
     auto refuse = [&](std::string_view code, std::string reason) {
       out.refused.push_back({i, std::string(code), at + ": " + std::move(reason)});
     };
-    auto b = read_rest_broadcast(m, limits);
+    auto& b = read[i];
     if (!b) {
       refuse(core::to_string(b.error().code), b.error().message);
       continue;

@@ -41,6 +41,7 @@ gateway::state::state(asio::io_context& io, gateway_config cfg, hub& h, const jw
       relay(h, types),
       deadlines(std::make_shared<detail::session_deadlines>(io, config.limits.deadline_tick)),
       addresses(config.limits.max_connections_per_ip),
+      rest_broadcasts(config.limits.client_broadcasts, k_max_rest_broadcast_addresses),
       acceptor_strand(asio::make_strand(io)),
       acceptor(acceptor_strand),
       metrics_acceptor(acceptor_strand),
@@ -340,11 +341,27 @@ class http_session final : public detail::session, public std::enable_shared_fro
     auto who = authorise_rest(req);
     if (!who) return;
     detail::flush_scope batch;  // each connection gets the whole batch in one write, when this returns
-    auto outcome = gw_->relay.publish_broadcasts(req.body(), *who, gw_->access);
+    // A client's REST broadcasts are bounded per address as a connection's are (service_role: not at all).
+    std::function<broadcast_limiter::verdict(std::size_t, std::size_t)> admit;
+    if (who->role != auth_role::service_role) {
+      admit = [&](std::size_t messages, std::size_t bytes) {
+        return gw_->rest_broadcasts.admit(address_counter::key_of(address_), messages, bytes,
+                                          std::chrono::steady_clock::now());
+      };
+    }
+    auto outcome = gw_->relay.publish_broadcasts(req.body(), *who, gw_->access, admit);
     if (!outcome) {
       return respond(http::status::bad_request,
                      json_error(std::string(core::to_string(outcome.error().code)) + ": " + outcome.error().message),
                      keep_alive_);
+    }
+    if (outcome->limited) {
+      // Supabase's answers for its REST broadcast: 429 over the rate, 413 over the payload size.
+      gw_->metrics.client_broadcasts_limited_total.fetch_add(1, std::memory_order_relaxed);
+      if (*outcome->limited == broadcast_limiter::verdict::too_large) {
+        return respond(http::status::payload_too_large, json_error("Payload size exceeded"), keep_alive_);
+      }
+      return respond(http::status::too_many_requests, json_error("You have exceeded your rate limit"), keep_alive_);
     }
     gw_->metrics.broadcasts_total.fetch_add(outcome->accepted, std::memory_order_relaxed);
     respond(http::status::accepted, outcome->to_json(), keep_alive_);

@@ -52,6 +52,9 @@ class flush_scope {
 
 }  // namespace detail
 
+// How many client addresses' REST broadcast buckets are kept (address_rate_limits' bound).
+inline constexpr std::size_t k_max_rest_broadcast_addresses = 65536;
+
 struct gateway::state : std::enable_shared_from_this<gateway::state> {
   state(boost::asio::io_context& io, gateway_config cfg, hub& h, const jwt_verifier& v, core::doc_type_registry t,
         logger& l, wall_clock_fn clock);
@@ -83,6 +86,8 @@ struct gateway::state : std::enable_shared_from_this<gateway::state> {
 
   gateway_metrics metrics;
   address_counter addresses;  // open WebSockets per client address (limits.max_connections_per_ip)
+  // Client broadcasts that come over REST, per client address (limits.client_broadcasts, as per connection).
+  address_rate_limits rest_broadcasts;
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> next_connection_id{1};
 
