@@ -298,6 +298,7 @@ core::result<hub_join> hub::subscribe_view(std::string_view name, const core::fa
         if (!view.is_unscoped() && scoped_open >= config_.max_views_per_channel) {
           if (!evict) {
             counters_.views_refused.fetch_add(1, std::memory_order_relaxed);
+            if (g.views.empty()) s.channels.erase(it);  // max_views_per_channel 0: no group is left behind
             return core::error{core::errc::too_many, "channel '" + std::string(name) + "' has " +
                                                          std::to_string(scoped_open) +
                                                          " scoped views with subscribers (max_views_per_channel)"};
