@@ -27,20 +27,20 @@ namespace rtcache::net {
 
 // Per-connection and per-server bounds. Each has a stated overflow behaviour (docs/operations.md).
 struct gateway_limits {
-  std::size_t max_connections = 10000;  // open WebSockets; beyond: upgrade refused 429
-  // Open WebSockets per client address (IPv4: the address; IPv6: its /64); beyond: upgrade refused 429.
-  // 0: no bound (behind a proxy that terminates TCP every client shares its address: bound at the proxy).
-  std::size_t max_connections_per_ip = 256;
-  std::size_t max_channels_per_connection = 100;       // joined topics; beyond: join refused
-  double joins_per_second = 10;                        // token bucket per connection; beyond: join refused
-  double join_burst = 20;                              // bucket capacity
-  std::size_t max_frame_bytes = 1 << 20;               // inbound WebSocket message; beyond: close 1009
-  std::size_t max_send_queue_bytes = 4 << 20;          // per connection; beyond: close 4008
-  std::size_t max_http_body_bytes = 4 << 20;           // POST bodies; beyond: 413
+  std::size_t max_connections = 10000;            // open WebSockets; beyond: upgrade refused 429
+  std::size_t max_channels_per_connection = 100;  // joined topics; beyond: join refused
+  double joins_per_second = 10;                   // token bucket per connection; beyond: join refused
+  double join_burst = 20;                         // bucket capacity
+  std::size_t max_frame_bytes = 1 << 20;          // inbound WebSocket message; beyond: close 1009
+  std::size_t max_send_queue_bytes = 4 << 20;     // per connection; beyond: close 4008
+  std::size_t max_http_body_bytes = 4 << 20;      // POST bodies; beyond: 413
   std::chrono::milliseconds handshake_timeout{10000};  // HTTP request / upgrade / close handshake
   std::chrono::milliseconds idle_timeout{60000};       // nothing received for this long: socket dropped
   std::chrono::milliseconds close_timeout{5000};       // a started close not finished by then: socket dropped
   std::chrono::milliseconds drain_timeout{10000};      // graceful shutdown bound
+  // Open WebSockets per client address (IPv4: the address; IPv6: its /64); beyond: upgrade refused 429.
+  // 0: no bound (behind a proxy that terminates TCP every client shares its address: bound at the proxy).
+  std::size_t max_connections_per_ip = 256;
   // How often the idle, token-expiry and close deadlines are checked: each fires up to this late, never early.
   std::chrono::milliseconds deadline_tick{50};
   // Client broadcasts per connection (not service_role): messages/s and bytes/s token buckets. Beyond: the

@@ -421,42 +421,30 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
         else if (k == "drain_timeout_ms") ms(l.drain_timeout);
         else if (k == "deadline_tick_ms") {
           if (auto v = rd.integer<std::int64_t>(node, path, 1, 60'000)) l.deadline_tick = std::chrono::milliseconds(*v);
-        } else if (k == "max_connections_per_ip")
-          size(l.max_connections_per_ip, 0, 10'000'000);
+        } else if (k == "max_connections_per_ip") size(l.max_connections_per_ip, 0, 10'000'000);
         else if (k == "client_broadcasts_per_second") {
           if (auto v = rd.number(node, path, 0.001, 1e6)) l.client_broadcasts.messages_per_second = *v;
         } else if (k == "client_broadcast_burst") {
           if (auto v = rd.number(node, path, 1, 1e6)) l.client_broadcasts.message_burst = *v;
         } else if (k == "client_broadcast_bytes_per_second") {
-          if (auto v = rd.number(node, path, 1, static_cast<double>(k_max_bytes)))
-            l.client_broadcasts.bytes_per_second = *v;
+          if (auto v = rd.number(node, path, 1, static_cast<double>(k_max_bytes))) l.client_broadcasts.bytes_per_second = *v;
         } else if (k == "client_broadcast_bytes_burst") {
-          if (auto v = rd.number(node, path, 1024, static_cast<double>(k_max_bytes)))
-            l.client_broadcasts.byte_burst = *v;
-        } else
-          rd.problem(node, path, "unknown key");
+          if (auto v = rd.number(node, path, 1024, static_cast<double>(k_max_bytes))) l.client_broadcasts.byte_burst = *v;
+        } else rd.problem(node, path, "unknown key");
       } else if (section_name == "hub") {
         if (k == "max_history_messages") size(into.hub.max_history_messages, 0, 10'000'000);
         else if (k == "max_history_bytes") size(into.hub.max_history_bytes, 0, k_max_bytes);
         else if (k == "shards") size(into.hub.shards, 1, 65536);
         else if (k == "linger_ms") {
-          if (auto v = rd.integer<std::int64_t>(node, path, 0, k_max_ms))
-            into.hub.linger = std::chrono::milliseconds(*v);
-        } else if (k == "max_idle_bytes")
-          size(into.hub.max_idle_bytes, 0, k_max_bytes);
-        else if (k == "max_total_history_bytes")
-          size(into.hub.max_total_history_bytes, 0, k_max_bytes);
-        else if (k == "sweep_interval_ms")
-          ms(into.gateway.sweep_interval);
-        else if (k == "max_idle_channels")
-          size(into.hub.max_idle_channels, 0, 100'000'000);
-        else if (k == "max_views_per_channel")
-          size(into.hub.max_views_per_channel, 1, 100'000);
-        else
-          rd.problem(node, path,
-                     "unknown key (known: max_history_messages, max_history_bytes, "
-                     "max_total_history_bytes, shards, linger_ms, max_idle_bytes, max_idle_channels, "
-                     "max_views_per_channel, sweep_interval_ms)");
+          if (auto v = rd.integer<std::int64_t>(node, path, 0, k_max_ms)) into.hub.linger = std::chrono::milliseconds(*v);
+        } else if (k == "max_idle_bytes") size(into.hub.max_idle_bytes, 0, k_max_bytes);
+        else if (k == "max_total_history_bytes") size(into.hub.max_total_history_bytes, 0, k_max_bytes);
+        else if (k == "sweep_interval_ms") ms(into.gateway.sweep_interval);
+        else if (k == "max_idle_channels") size(into.hub.max_idle_channels, 0, 100'000'000);
+        else if (k == "max_views_per_channel") size(into.hub.max_views_per_channel, 1, 100'000);
+        else rd.problem(node, path, "unknown key (known: max_history_messages, max_history_bytes, "
+                                    "max_total_history_bytes, shards, linger_ms, max_idle_bytes, max_idle_channels, "
+                                    "max_views_per_channel, sweep_interval_ms)");
       } else if (section_name == "contract") {
         if (k == "doc_types") {
           const auto* arr = node.as_array();
@@ -479,22 +467,14 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
           if (auto v = node.value<bool>(); v && node.is_boolean()) out = *v;
           else rd.problem(node, path, "must be a boolean");
         };
-        if (k == "conninfo") {
-          if (auto v = rd.str(node, path)) pg.conninfo = *v;
-        } else if (k == "slot") {
-          if (auto v = rd.str(node, path)) pg.slot = *v;
-        } else if (k == "publication") {
-          if (auto v = rd.str(node, path)) pg.publication = *v;
-        } else if (k == "create_slot")
-          flag(pg.create_slot);
-        else if (k == "create_publication")
-          flag(pg.create_publication);
-        else if (k == "status_interval_ms")
-          ms(pg.status_interval);
-        else
-          rd.problem(node, path,
-                     "unknown key (known: conninfo, slot, publication, create_slot, "
-                     "create_publication, status_interval_ms)");
+        if (k == "conninfo") { if (auto v = rd.str(node, path)) pg.conninfo = *v; }
+        else if (k == "slot") { if (auto v = rd.str(node, path)) pg.slot = *v; }
+        else if (k == "publication") { if (auto v = rd.str(node, path)) pg.publication = *v; }
+        else if (k == "create_slot") flag(pg.create_slot);
+        else if (k == "create_publication") flag(pg.create_publication);
+        else if (k == "status_interval_ms") ms(pg.status_interval);
+        else rd.problem(node, path, "unknown key (known: conninfo, slot, publication, create_slot, "
+                                    "create_publication, status_interval_ms)");
       } else if (section_name == "broadcast") {
         if (k == "from_clients") {
           if (auto v = rd.str(node, path)) {

@@ -1,10 +1,9 @@
 // Relay mode: contract events and REST broadcasts -> channels -> hub, and the encoder that frames each
 // published message once per wire format.
-#include "rtcache/core/channel_key.hpp"
-#include "rtcache/core/identifier.hpp"
 #include "rtcache/net/gateway_relay.hpp"
 
 #include "rtcache/core/channel_key.hpp"
+#include "rtcache/core/identifier.hpp"
 #include "rtcache/net/hub_sink.hpp"
 #include "rtcache/net/protocol.hpp"
 #include "rtcache/net/protocol_join.hpp"

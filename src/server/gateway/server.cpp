@@ -34,9 +34,10 @@ gateway::state::state(asio::io_context& io, gateway_config cfg, hub& h, const jw
       verifier(v),
       types(std::move(t)),
       log(l),
-      wall_now(clock ? std::move(clock) : wall_clock_fn([] {
-        return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-      })),
+      wall_now(clock ? std::move(clock)
+                     : wall_clock_fn([] {
+                         return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+                       })),
       access(channel_access::create(config.channels).value()),
       relay(h, types),
       deadlines(std::make_shared<detail::session_deadlines>(io, config.limits.deadline_tick)),

@@ -25,8 +25,6 @@
 #include "rtcache/net/protocol_join.hpp"
 #include "rtcache/net/protocol_text.hpp"
 #include "rtcache/net/rate_limit.hpp"
-#include "session_deadlines.hpp"
-#include "state.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
