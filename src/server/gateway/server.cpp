@@ -192,7 +192,9 @@ class http_session final : public detail::session, public std::enable_shared_fro
   }
 
   void upgrade(http::request<http::string_body> req) {
+    address_slot slot;  // this connection's count against max_connections_per_ip, once taken
     auto refuse = [&](http::status status, std::string body) {
+      slot.release();  // before the answer goes out: a client that reads it may connect again at once
       gw_->metrics.connections_refused_total.fetch_add(1, std::memory_order_relaxed);
       gw_->log.info("ws.refused", {{"peer", peer_}, {"status", static_cast<unsigned>(status)}, {"body", body}});
       respond(status, std::move(body), false);
@@ -204,8 +206,8 @@ class http_session final : public detail::session, public std::enable_shared_fro
       return refuse(http::status::not_found, json_error("Not found"));
     if (gw_->stopping.load()) return refuse(http::status::service_unavailable, json_error("Server shutting down"));
     // Counted before the token is verified, so that one address cannot make the server verify tokens for more
-    // connections than its share either. Released when this returns, unless the session takes it.
-    address_slot slot = gw_->addresses.acquire(address_);
+    // connections than its share either. A refusal releases it before it answers; the session, when it ends.
+    slot = gw_->addresses.acquire(address_);
     if (!slot) {
       gw_->metrics.address_refusals_total.fetch_add(1, std::memory_order_relaxed);
       return refuse(http::status::too_many_requests, json_error("Too many connections from this address"));
