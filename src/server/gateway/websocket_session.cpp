@@ -178,6 +178,7 @@ class websocket_session final : public detail::session,
   ~websocket_session() override {
     gw_->deadlines->cancel(*this);  // first: the driver may be looking at the hook (keep_alive() returns null now)
     channels_.clear();  // unsubscribes: no deliver() runs past this line
+    address_.release();  // before the registry learns the session is gone (a drained gateway holds no count)
     gw_->remove(registry_id_);
     gw_->metrics.connections.fetch_sub(1, std::memory_order_relaxed);
   }
@@ -998,7 +999,7 @@ class websocket_session final : public detail::session,
   const protocol_version version_;
   const std::uint64_t id_;
   const std::string peer_;
-  const address_slot address_;  // this connection's count against limits.max_connections_per_ip
+  address_slot address_;  // this connection's count against limits.max_connections_per_ip
   std::uint64_t registry_id_ = 0;
 
   // Strand only.
