@@ -504,7 +504,10 @@ hub_encoder encoder_failing_while(const bool& fail) {
 
 TEST(Hub, EncoderFailureConsumesNoOffsetAndDeliversNothing) {
   bool fail = true;
-  hub h({}, encoder_failing_while(fail), counter_epochs("e"));
+  hub h(
+      {},
+      encoder_failing_while(fail),
+      counter_epochs("e"));
   auto r = std::make_shared<recorder>();
   auto join = h.subscribe("doc:wo:9", r);
   EXPECT_THROW(h.publish("doc:wo:9", "invalidate", "{}"), std::runtime_error);
@@ -582,7 +585,10 @@ TEST_F(HubTest, BatchOverMoreChannelsThanItRemembersDeliversEveryMessage) {
 
 TEST(Hub, BatchPropagatesAnEncoderFailureAndConsumesNoOffset) {
   bool fail = false;
-  hub h({}, encoder_failing_while(fail), counter_epochs("e"));
+  hub h(
+      {},
+      encoder_failing_while(fail),
+      counter_epochs("e"));
   auto r = std::make_shared<recorder>();
   auto join = h.subscribe("doc:wo:9", r);
   hub_batch batch(h);
