@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Compatibility suite: drives the real @supabase/supabase-js and @supabase/realtime-js clients (tests/compat,
 # versions pinned in its package-lock.json) against a real `rtcache serve`, in two phases:
-#   relay  `rtcache serve` with no database (tests/compat/test/*.test.mjs)
+#   relay  `rtcache serve -c tests/compat/relay.toml`, no database (tests/compat/test/*.test.mjs)
 #   pg     `rtcache serve -c` with the PostgreSQL source on a disposable cluster: scripts/compat-pg.sh
 #          (tests/compat/test/pg/*.test.mjs); PostgreSQL that cannot start is a failure
 #   RTCACHE_BIN    the server binary (default build/release/src/main/rtcache)
@@ -58,9 +58,11 @@ trap 'exit 130' INT TERM
 }
 
 relay_phase() {
-  # relay mode: `rtcache serve` with no config; tests/compat/test/*.test.mjs (vitest.config.mjs)
+  # relay mode: `rtcache serve -c tests/compat/relay.toml` (no database: private-channel rules, client
+  # broadcasts on); tests/compat/test/*.test.mjs (vitest.config.mjs)
   server_env
-  server_start serve
+  export RTCACHE_COMPAT_CONFIG=$root/tests/compat/relay.toml
+  server_start serve -c "$RTCACHE_COMPAT_CONFIG"
   if ! server_wait_ready "${READY_SECONDS:-20}" ready; then
     echo "compat: $server_error" >&2
     echo "compat: 0 passed, 1 failed"

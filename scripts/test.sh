@@ -30,18 +30,19 @@ step() {
   echo "test: $name ok ($(($SECONDS - start)) s)"
 }
 
-# suite PRESET [CTEST ARGS...]: runs ctest for a configured preset and adds its counts to the totals.
+# suite NAME PRESET [CTEST ARGS...]: runs ctest for a configured preset and adds its counts to the totals; the
+# line it prints and its log are named NAME.
 suite() {
-  local preset=$1
-  shift
-  local log="$logs/ctest-$preset.log"
+  local name=$1 preset=$2
+  shift 2
+  local log="$logs/ctest-$name.log"
   local rc=0
   ctest --preset "$preset" -j"$jobs" --timeout 300 "$@" >"$log" 2>&1 || rc=$?
   local line
   line=$(grep -E "tests passed, [0-9]+ tests failed out of [0-9]+" "$log" | tail -n 1 || true)
   if [ -z "$line" ]; then
     tail -n 40 "$log"
-    echo "test: ctest ($preset) printed no totals" >&2
+    echo "test: ctest ($name) printed no totals" >&2
     exit 1
   fi
   local total fails
@@ -49,7 +50,7 @@ suite() {
   fails=$(sed -E 's/.*tests passed, ([0-9]+) tests failed.*/\1/' <<<"$line")
   passed=$((passed + total - fails))
   failed=$((failed + fails))
-  echo "test: ctest ($preset): $line"
+  echo "test: ctest ($name): $line"
   if [ "$rc" -ne 0 ]; then
     grep -E "^\s+[0-9]+ - " "$log" | head -n 40 || true
     echo "test: failures above; full log: $log" >&2
@@ -58,7 +59,13 @@ suite() {
 
 step configure-release cmake --preset release
 step build-release cmake --build --preset release -j"$jobs"
-suite release
+suite release release -LE '^rtcache_adversarial_tests$'
+# The adversarial suite (tests/adversarial: what a hostile tenant tries) on its own line, in the totals too.
+suite adversarial release -L '^rtcache_adversarial_tests$'
+adv_line=$(grep -E "tests passed, [0-9]+ tests failed out of [0-9]+" "$logs/ctest-adversarial.log" | tail -n 1)
+adv_total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$adv_line")
+adv_failed=$(sed -E 's/.*tests passed, ([0-9]+) tests failed.*/\1/' <<<"$adv_line")
+echo "test: adversarial: $((adv_total - adv_failed)) passed, $adv_failed failed"
 
 # npm_suite NAME SCRIPT: runs a script that ends with "NAME: N passed, M failed" and adds its counts.
 npm_suite() {
@@ -98,7 +105,7 @@ npm_suite e2e scripts/e2e.sh
 
 step configure-asan cmake --preset asan
 step build-asan cmake --build --preset asan -j"$jobs"
-suite asan
+suite asan asan
 
 # ThreadSanitizer only for the components that run on several threads.
 tsan_targets=(rtcache_hub_tests)
@@ -107,7 +114,7 @@ if [ -f src/pg/CMakeLists.txt ]; then tsan_targets+=(rtcache_pg_source_tests); f
 if [ -f src/client/CMakeLists.txt ]; then tsan_targets+=(rtcache_client_integration_tests); fi
 step configure-tsan cmake --preset tsan
 step build-tsan cmake --build --preset tsan -j"$jobs" --target "${tsan_targets[@]}"
-suite tsan -L "^($(IFS='|'; echo "${tsan_targets[*]}"))\$"
+suite tsan tsan -L "^($(IFS='|'; echo "${tsan_targets[*]}"))\$"
 
 step fuzz env FUZZ_SECONDS="${FUZZ_SECONDS:-15}" scripts/fuzz.sh
 cat "$logs/fuzz.log" | grep -E "^fuzz:" || true

@@ -25,7 +25,6 @@
 #include <iostream>
 #include <memory>
 #include <optional>
-#include <random>
 #include <span>
 #include <string>
 #include <thread>
@@ -47,15 +46,6 @@ std::optional<std::string> getenv_lookup(std::string_view name) {
 
 void print_problems(const std::vector<net::config_problem>& problems) {
   for (const auto& p : problems) std::cerr << "error: " << p.where << ": " << p.message << "\n";
-}
-
-// A random boot id, so epochs differ across restarts (hub.hpp: counter_epochs).
-std::string boot_id() {
-  std::random_device rd;
-  const std::uint64_t v = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "%012llx-", static_cast<unsigned long long>(v & 0xffffffffffffULL));
-  return buf;
 }
 
 // The source's log seam into the server's logger.
@@ -167,7 +157,8 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
 
   // Declaration order is destruction order reversed: the hub outlives the io_context, whose handlers hold
   // sessions that unsubscribe from the hub when destroyed.
-  net::hub hub(cfg.hub, net::make_broadcast_encoder(), net::counter_epochs(boot_id()));
+  // Epochs: the hub's default, 128 random bits per channel view (hub.hpp: random_epochs).
+  net::hub hub(cfg.hub, net::make_broadcast_encoder());
   boost::asio::io_context ioc;
   net::gateway gw(ioc, cfg.gateway, hub, verifier, types, log);
   try {

@@ -263,6 +263,9 @@ struct principal {
   core::factory_scope scope;
   std::chrono::sys_seconds expires_at;  // the exp claim (floored); expiry itself is exp + leeway
   std::string subject;                  // the sub claim, empty when absent
+  // The verified payload (JSON text), for the claim conditions of private-channel rules (channel_access.hpp).
+  // Null when the principal was not built from a token.
+  std::shared_ptr<const std::string> claims{};
 };
 
 // Verifies compact JWS tokens (RFC 7515/7519) against a fixed keyset and, when configured, the keys of a

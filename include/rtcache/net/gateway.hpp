@@ -7,7 +7,8 @@
 //                                                     Refusals: plain HTTP, body {"error":"..."}.
 //   POST /v1/events                                   service_role; contract event(s) -> 202 relay_outcome
 //   POST /api/broadcast, /realtime/v1/api/broadcast   Supabase REST broadcast -> 202 relay_outcome
-//   GET  /healthz, /readyz, /metrics
+//   GET  /healthz, /readyz, /metrics                  /metrics: loopback peers only, unless config.metrics sets
+//                                                     a bearer token or a listen address of its own
 //
 // WebSocket close codes sent by rtcache:
 //   1001 "server shutting down"   graceful shutdown
@@ -61,9 +62,11 @@ class gateway {
   gateway(const gateway&) = delete;
   gateway& operator=(const gateway&) = delete;
 
-  // Binds config.listen_address:config.port and starts accepting. Returns the bound port.
-  // Throws boost::system::system_error when binding fails (a start-up boundary).
+  // Binds config.listen_address:config.port (and config.metrics.listen when set) and starts accepting. Returns
+  // the bound port. Throws boost::system::system_error when binding fails (a start-up boundary).
   std::uint16_t start();
+  // The bound port of config.metrics.listen after start(), 0 without one.
+  std::uint16_t metrics_port() const;
 
   // Graceful shutdown: stops accepting, answers /readyz 503, closes every WebSocket with 1001 and every idle
   // HTTP connection. `on_drained` runs (on the io_context) once every connection is gone. Idempotent.
@@ -71,6 +74,8 @@ class gateway {
 
   // Live connections (WebSocket and HTTP).
   std::size_t sessions() const noexcept;
+  // Client addresses (IPv6: /64 prefixes) holding open WebSockets, as limits.max_connections_per_ip counts them.
+  std::size_t client_addresses() const noexcept;
 
   const gateway_metrics& metrics() const noexcept;
   // Adds the replication gauges to /metrics: `provider` is called on each scrape. Any thread; replaces any

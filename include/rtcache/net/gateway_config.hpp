@@ -7,10 +7,12 @@
 #pragma once
 
 #include "rtcache/net/auth.hpp"
+#include "rtcache/net/channel_access.hpp"
 #include "rtcache/net/gateway_log.hpp"
 #include "rtcache/net/hub.hpp"
 #include "rtcache/net/jwks_fetcher.hpp"
 #include "rtcache/net/mapping_config.hpp"
+#include "rtcache/net/rate_limit.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -37,8 +39,26 @@ struct gateway_limits {
   std::chrono::milliseconds idle_timeout{60000};       // nothing received for this long: socket dropped
   std::chrono::milliseconds close_timeout{5000};       // a started close not finished by then: socket dropped
   std::chrono::milliseconds drain_timeout{10000};      // graceful shutdown bound
+  // Open WebSockets per client address (IPv4: the address; IPv6: its /64); beyond: upgrade refused 429.
+  // 0: no bound (behind a proxy that terminates TCP every client shares its address: bound at the proxy).
+  std::size_t max_connections_per_ip = 256;
   // How often the idle, token-expiry and close deadlines are checked: each fires up to this late, never early.
   std::chrono::milliseconds deadline_tick{50};
+  // Client broadcasts per connection (not service_role): messages/s and bytes/s token buckets. Beyond: the
+  // broadcast is dropped and its channel closed with a system error "Too many messages per second" then
+  // phx_close, as Supabase does; a payload over client_broadcasts.byte_burst is refused on its own.
+  broadcast_rate client_broadcasts;
+};
+
+inline constexpr std::size_t k_min_metrics_token_length = 16;
+
+// /metrics ([metrics]): who may scrape it, and where.
+struct metrics_settings {
+  // Non-empty: GET /metrics needs "Authorization: Bearer <token>" (compared in constant time); 401 otherwise.
+  std::string bearer_token;
+  // Set: /metrics (with /healthz and /readyz) is served on this address instead of the main port, which then
+  // answers /metrics with 404.
+  std::optional<std::pair<std::string, std::uint16_t>> listen;
 };
 
 struct gateway_config {
@@ -51,6 +71,10 @@ struct gateway_config {
   std::shared_ptr<const mapping_config> mapping;
   // How often the gateway calls hub::sweep() to free idle channels past their linger.
   std::chrono::milliseconds sweep_interval{1000};
+  // Private channels, public access and client broadcasts ([channels], [broadcast]; channel_access.hpp).
+  // REQUIRES: channel_access::create accepts it (validate() reports it otherwise).
+  channel_policy channels;
+  metrics_settings metrics;
 };
 
 // One RS256 / ES256 public key: [auth] jwt_public_keys = [{alg = "RS256", kid = "k1", pem_file = "k1.pem"}].
@@ -140,17 +164,19 @@ struct config_load {
 // Reads the environment: nullopt when a variable is unset. main() passes std::getenv; tests pass a map.
 using env_lookup = std::function<std::optional<std::string>(std::string_view name)>;
 
-// Parses TOML text (sections [server], [auth], [limits], [hub], [contract], [postgres], and the mapping's
-// doc_types / [routing] / [tables]; unknown keys are problems) into `into`, appending every problem found.
+// Parses TOML text (sections [server], [auth], [limits], [hub], [contract], [postgres], [channels], [broadcast],
+// [metrics], and the mapping's doc_types / [routing] / [tables]; unknown keys are problems) into `into`,
+// appending every problem found.
 // `source` names the file in messages; relative pem_file paths are resolved against `base_dir`.
 void read_config_toml(std::string_view text, std::string_view source, serve_config& into,
                       std::vector<config_problem>& problems, const std::string& base_dir = {});
 
 // Applies RTCACHE_LISTEN, RTCACHE_THREADS, RTCACHE_LOG_LEVEL, RTCACHE_JWT_SECRET, RTCACHE_JWT_AUDIENCE,
-// RTCACHE_SCOPE_CLAIM, RTCACHE_MAX_CONNECTIONS, RTCACHE_MAX_SEND_QUEUE_BYTES, RTCACHE_PG_CONNINFO,
-// RTCACHE_JWT_PUBLIC_KEYS ("ALG[:KID]=PEM_FILE,...", appended to the file's keys), RTCACHE_PUBLISHABLE_KEYS and
-// RTCACHE_SECRET_KEYS (comma-separated; each replaces the file's list), RTCACHE_JWKS_URL and RTCACHE_JWKS_FILE
-// over `into`.
+// RTCACHE_SCOPE_CLAIM, RTCACHE_MAX_CONNECTIONS, RTCACHE_MAX_CONNECTIONS_PER_IP, RTCACHE_MAX_SEND_QUEUE_BYTES,
+// RTCACHE_PG_CONNINFO, RTCACHE_JWT_PUBLIC_KEYS ("ALG[:KID]=PEM_FILE,...", appended to the file's keys),
+// RTCACHE_PUBLISHABLE_KEYS and RTCACHE_SECRET_KEYS (comma-separated; each replaces the file's list),
+// RTCACHE_JWKS_URL, RTCACHE_JWKS_FILE, RTCACHE_BROADCAST_FROM_CLIENTS, RTCACHE_PRIVATE_ONLY,
+// RTCACHE_METRICS_TOKEN and RTCACHE_METRICS_LISTEN over `into`.
 void apply_env(const env_lookup& env, serve_config& into, std::vector<config_problem>& problems);
 
 // Cross-field checks of a complete config: a JWT key source (a secret of at least 32 bytes, a public key, a JWKS

@@ -13,23 +13,28 @@ namespace rtcache::net {
 
 // Thread-safety: every member may be read and incremented concurrently.
 struct gateway_metrics {
-  std::atomic<std::int64_t> connections{0};                // open WebSocket connections (gauge)
-  std::atomic<std::uint64_t> connections_total{0};         // accepted WebSocket upgrades
-  std::atomic<std::uint64_t> connections_refused_total{0}; // upgrades refused (auth, limits, bad vsn)
-  std::atomic<std::uint64_t> messages_in_total{0};         // WebSocket messages received
-  std::atomic<std::uint64_t> messages_out_total{0};        // WebSocket messages written
-  std::atomic<std::uint64_t> bytes_out_total{0};           // WebSocket payload bytes written
-  std::atomic<std::uint64_t> frames_refused_total{0};      // inbound messages that failed to decode
-  std::atomic<std::uint64_t> queue_overflow_closes_total{0};  // connections closed with 4008
-  std::atomic<std::uint64_t> idle_closes_total{0};         // connections dropped by the idle/handshake timeout
-  std::atomic<std::uint64_t> auth_refusals_total{0};       // refused tokens: upgrade, join, access_token, REST
-  std::atomic<std::uint64_t> joins_total{0};               // successful phx_join
-  std::atomic<std::uint64_t> joins_refused_total{0};       // refused phx_join (auth, scope, limits, syntax)
-  std::atomic<std::uint64_t> joins_recovered_total{0};     // joins whose resume position was recovered
-  std::atomic<std::uint64_t> events_accepted_total{0};     // contract events accepted by POST /v1/events
-  std::atomic<std::uint64_t> events_refused_total{0};      // items refused by POST /v1/events
-  std::atomic<std::uint64_t> broadcasts_total{0};          // broadcasts published (client and REST)
-  std::atomic<std::uint64_t> http_requests_total{0};       // HTTP requests answered (upgrades excluded)
+  std::atomic<std::int64_t> connections{0};                       // open WebSocket connections (gauge)
+  std::atomic<std::uint64_t> connections_total{0};                // accepted WebSocket upgrades
+  std::atomic<std::uint64_t> connections_refused_total{0};        // upgrades refused (auth, limits, bad vsn)
+  std::atomic<std::uint64_t> messages_in_total{0};                // WebSocket messages received
+  std::atomic<std::uint64_t> messages_out_total{0};               // WebSocket messages written
+  std::atomic<std::uint64_t> bytes_out_total{0};                  // WebSocket payload bytes written
+  std::atomic<std::uint64_t> frames_refused_total{0};             // inbound messages that failed to decode
+  std::atomic<std::uint64_t> queue_overflow_closes_total{0};      // connections closed with 4008
+  std::atomic<std::uint64_t> idle_closes_total{0};                // connections dropped by the idle/handshake timeout
+  std::atomic<std::uint64_t> auth_refusals_total{0};              // refused tokens: upgrade, join, access_token, REST
+  std::atomic<std::uint64_t> joins_total{0};                      // successful phx_join
+  std::atomic<std::uint64_t> joins_refused_total{0};              // refused phx_join (auth, scope, limits, syntax)
+  std::atomic<std::uint64_t> joins_recovered_total{0};            // joins whose resume position was recovered
+  std::atomic<std::uint64_t> events_accepted_total{0};            // contract events accepted by POST /v1/events
+  std::atomic<std::uint64_t> events_refused_total{0};             // items refused by POST /v1/events
+  std::atomic<std::uint64_t> broadcasts_total{0};                 // broadcasts published (client and REST)
+  std::atomic<std::uint64_t> http_requests_total{0};              // HTTP requests answered (upgrades excluded)
+  std::atomic<std::uint64_t> address_refusals_total{0};           // upgrades refused by limits.max_connections_per_ip
+  std::atomic<std::int64_t> connection_addresses{0};              // client addresses (IPv6: /64s) with open WebSockets
+  std::atomic<std::uint64_t> client_broadcasts_refused_total{0};  // client broadcasts refused (not allowed, untagged)
+  std::atomic<std::uint64_t> client_broadcasts_limited_total{0};  // client broadcasts over the per-connection rate
+  std::atomic<std::uint64_t> metrics_refusals_total{0};           // /metrics requests refused (token, address)
 
   static void inc(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
     c.fetch_add(n, std::memory_order_relaxed);

@@ -3,14 +3,20 @@
 // frames once, for every subscriber.
 #pragma once
 
+#include "rtcache/core/channel_key.hpp"
 #include "rtcache/core/doc_types.hpp"
 #include "rtcache/core/error.hpp"
 #include "rtcache/core/event.hpp"
 #include "rtcache/core/event_codec.hpp"
+#include "rtcache/net/auth.hpp"
+#include "rtcache/net/channel_access.hpp"
 #include "rtcache/net/hub.hpp"
+#include "rtcache/net/rate_limit.hpp"
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +39,27 @@ hub_encoder make_broadcast_encoder();
 // to doc:<type>:<id> and list:<type>:<factoryId> (via the router's route_row).
 std::vector<std::string> channels_for(const core::event& e);
 
+// The hub channel of a private channel (channel_access.hpp): the name behind a control byte, which channel_name_of
+// refuses in a client's topic, so the private and the public channel of one name are distinct hub channels and no
+// client can name the private one directly. The encoder frames it under the plain topic "realtime:<name>".
+inline constexpr std::string_view k_private_channel_prefix = "\x02";
+std::string private_hub_channel(std::string_view name);
+// A hub channel name as clients know it: without k_private_channel_prefix.
+std::string_view client_channel_name(std::string_view hub_channel) noexcept;
+
+// Whether `name` is a contract channel's (doc:, list:, factory:), by its prefix.
+bool is_contract_name(std::string_view name) noexcept;
+
+// The factory a broadcast on a contract channel carries: every message on a contract channel is tagged with
+// one, whatever path published it, and subscribers filter on it (issue 11, finding 1). list:<type>:<F> and
+// factory:<F> imply F; on doc: the sender names it. It is read from the payload's "factoryId" member (the
+// field of the contract event, so a payload shaped like an event names its factory already); when present on
+// list:/factory: it must equal the implied factory. `raw`: the payload is opaque bytes (a kind-3 binary
+// broadcast), which cannot name a factory. Errors: missing_field (doc: payload without factoryId, or raw),
+// wrong_type (factoryId not a string), bad_value (not a valid id, or not the channel's factory).
+core::result<std::string> contract_broadcast_factory(const core::channel_key& key, std::string_view payload_json,
+                                                     bool raw);
+
 // One refused item of a batch.
 struct relay_refusal {
   std::size_t index = 0;
@@ -45,6 +72,8 @@ struct relay_outcome {
   std::size_t accepted = 0;
   std::vector<relay_refusal> refused;
   std::uint64_t deliveries = 0;  // subscriber deliveries caused (informational)
+  // Set when the admission callback refused the batch: nothing was published (the caller answers 429 / 413).
+  std::optional<broadcast_limiter::verdict> limited;
 
   // {"accepted":N,"refused":[{"index":i,"code":"...","reason":"..."}]}
   std::string to_json() const;
@@ -65,11 +94,20 @@ class relay {
   // items are published even when others are refused. Errors: the document as a whole is malformed.
   core::result<relay_outcome> publish_events(std::string_view body);
 
-  // POST /api/broadcast: {"messages":[{"topic","event","payload","private"?}]}. `topic` is the channel name
-  // ("room1"; a leading "realtime:" is stripped). Contract channel topics (doc:, list:, factory:) and
-  // private:true need `privileged` (service_role): rtcache has no RLS policies to consult. Errors: not JSON,
-  // not an object, no "messages" array.
-  core::result<relay_outcome> publish_broadcasts(std::string_view body, bool privileged);
+  // POST /api/broadcast: {"messages":[{"topic","event","payload","private"?}]}, sent by `who`. The body passes
+  // the WebSocket's JSON rules (protocol.hpp: parse_client_json: depth, finite numbers) and each message its name
+  // rules (read_rest_broadcast). `topic` is the channel name ("room1"; a leading "realtime:" is stripped).
+  // Contract channels (doc:, list:, factory:) need service_role and a factory (contract_broadcast_factory);
+  // `private` does not apply to them (they are authorised by the factory scope). Other channels: `access` decides
+  // (channel_access::may_send), and private:true goes to the private channel of that name. Each refused message
+  // is reported with its index and reason; the others are published. Errors (the whole body): not JSON, a
+  // number out of range, too deep, not an object, no "messages" array, too many messages.
+  // `admit`, when given, is asked once the body is read and before anything is published whether this many
+  // messages and payload bytes may go now (the per-address bound on client broadcasts); unless it answers ok,
+  // nothing is published and relay_outcome::limited holds its answer.
+  core::result<relay_outcome> publish_broadcasts(
+      std::string_view body, const principal& who, const channel_access& access,
+      const std::function<broadcast_limiter::verdict(std::size_t messages, std::size_t bytes)>& admit = {});
 
   const core::doc_type_registry& types() const noexcept { return types_; }
 

@@ -1,9 +1,22 @@
-// The hub: per channel an epoch, a monotonically increasing offset and a bounded history; a published
-// message is encoded once and fanned out to every subscriber of its channel (design.md §1, §5).
+// The hub: per channel view an epoch, a monotonically increasing offset and a bounded history; a published
+// message is encoded once per view and fanned out to every subscriber of that view (design.md §1, §5).
 // Network-free: the router publishes into it, the gateway subscribes connections to it.
+//
+// Views (issue 11, finding 3). A channel holds one view per visibility class: the set of factories whose
+// messages the view keeps (core::factory_scope; unscoped = every message). A subscriber joins the view of its
+// class; a message tagged with factory F is appended to every existing view of the channel that admits F, an
+// untagged message only to the unscoped view. Each view has its own random epoch, contiguous offsets counting
+// only the messages it admits, its own bounded history and its own lifetime (created by its first subscriber,
+// lingering when idle, freed): so a subscriber's position (epoch, offset, recovered) depends only on messages
+// it may see, and a view nobody of its class holds is freed whoever else keeps the channel open. The gateway
+// joins scoped subscribers of doc: channels to their class's view and everything else to the unscoped view.
 #pragma once
 
+#include "rtcache/core/error.hpp"
+#include "rtcache/core/factory_scope.hpp"
 #include "rtcache/net/hub_message.hpp"
+
+#include <boost/container/small_vector.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -27,13 +40,19 @@ namespace detail {
 struct hub_channel;  // defined in hub.cpp
 }
 
-// Produces the epoch of each newly created channel.
+// Produces the epoch of each newly created view.
 // REQUIRES: thread-safe, non-blocking, and never returns a value twice in one process (nor, for resume to be
-// sound across restarts, one any earlier process returned for the same channel).
+// sound across restarts, one any earlier process returned for the same channel). A server's epochs must also be
+// unguessable: an epoch a subscriber could predict would let it probe other views (random_epochs).
 using hub_epoch_source = std::function<std::string()>;
 
-// "<prefix>1", "<prefix>2", ...: unique within the process; `main()` passes a random boot id as the prefix
-// so that epochs also differ across restarts, tests pass a fixed prefix. The returned source is thread-safe.
+// 128 bits from OpenSSL's CSPRNG (RAND_bytes), as 32 lowercase hex digits, drawn per view: nothing about one
+// epoch tells anything about another, across views, channels and restarts. The hub's default. Aborts with a
+// message if the CSPRNG fails (an epoch that might repeat or be guessed must never be handed out).
+hub_epoch_source random_epochs();
+
+// "<prefix>1", "<prefix>2", ...: deterministic, for tests only. A server must not use it: the epochs count the
+// views created since start, which tells every subscriber how many channels others open (issue 11, finding 3).
 hub_epoch_source counter_epochs(std::string prefix);
 
 // The hub's only notion of time: when a channel became idle and whether its linger has passed. `main()` passes
@@ -66,6 +85,14 @@ struct hub_config {
   // channel idle the longest goes first). linger == 0: freed at once when the last subscriber leaves.
   std::chrono::milliseconds linger{120000};
   std::size_t max_idle_bytes = 64u << 20;
+  // Bound on the number of idle views, whatever their history holds: an idle view without history still costs
+  // its bookkeeping (about 900 bytes), and a client joining and leaving fresh names would otherwise leave one
+  // behind per name. Overflow rule: as for max_idle_bytes, the view idle the longest is freed first.
+  std::size_t max_idle_channels = 65536;
+  // Bound on the scoped views of one channel (the unscoped view is not counted). Overflow rule: a join that needs
+  // a new scoped view frees the channel's scoped view idle the longest first; when none is idle, the join is
+  // refused (hub::subscribe_view: too_many).
+  std::size_t max_views_per_channel = 64;
   // Shards of the channel registry; rounded up to a power of two, at least 1. Only the name -> channel
   // lookup is sharded; each channel has its own lock.
   std::size_t shards = 64;
@@ -139,32 +166,38 @@ struct hub_join {
 
 // The answer to a publish.
 struct hub_publish_result {
-  std::uint64_t offset = 0;     // the message's offset, or 0 when the channel does not exist (not encoded)
-  std::size_t subscribers = 0;  // subscribers it was delivered to
+  // The message's offset in the first view that took it (exact when the channel has one view, as every channel
+  // but a doc: channel with subscribers of several scopes has), or 0 when no view took it (not encoded).
+  std::uint64_t offset = 0;
+  std::size_t views = 0;        // views the message was appended to (each encoded once)
+  std::size_t subscribers = 0;  // subscribers it was delivered to, over all views
 
-  bool accepted() const noexcept { return offset != 0; }
+  bool accepted() const noexcept { return views != 0; }
 };
 
 // Readable at any time; each field is exact on its own, the set is not one atomic snapshot.
+// "Channels" count views (each with its epoch, history and lifetime): a doc: channel with subscribers of two
+// scopes counts two.
 struct hub_metrics {
-  std::uint64_t channels = 0;            // channels alive (with subscribers, being joined, or idle)
-  std::uint64_t idle_channels = 0;       // channels without subscribers kept for their linger
-  std::uint64_t idle_history_bytes = 0;  // bytes held in idle channels' histories (max_idle_bytes)
-  std::uint64_t channels_expired = 0;    // idle channels freed by sweep() after their linger
-  std::uint64_t channels_evicted = 0;    // idle channels freed early by the max_idle_bytes budget
+  std::uint64_t channels = 0;            // views alive (with subscribers, being joined, or idle)
+  std::uint64_t idle_channels = 0;       // views without subscribers kept for their linger (max_idle_channels)
+  std::uint64_t idle_history_bytes = 0;  // bytes held in idle views' histories (max_idle_bytes)
+  std::uint64_t channels_expired = 0;    // idle views freed by sweep() after their linger
+  std::uint64_t channels_evicted = 0;    // idle views freed early (max_idle_bytes, max_idle_channels, view bound)
+  std::uint64_t views_refused = 0;       // joins refused by max_views_per_channel
   std::uint64_t subscribers = 0;         // active subscriptions
-  std::uint64_t messages_published = 0;  // accepted publishes (each encoded once)
-  std::uint64_t messages_dropped = 0;    // publishes to a channel that did not exist
+  std::uint64_t messages_published = 0;  // messages appended to a view (each encoded once per view)
+  std::uint64_t messages_dropped = 0;    // publishes no view took (no channel, or no view admitting its factory)
   std::uint64_t deliveries = 0;          // deliver() calls
   std::uint64_t history_messages = 0;    // messages held in all histories
   std::uint64_t history_bytes = 0;       // bytes (hub_message::retained_bytes) held in all histories
   std::uint64_t history_evicted = 0;     // messages evicted by max_total_history_bytes
 };
 
-// Channel lifetime: a channel is created by its first subscribe. When its last subscriber leaves it lingers,
-// idle, for hub_config::linger (bounded by max_idle_bytes over all idle channels), then it is freed with its
-// history. A publish to a channel that does not exist is dropped without encoding (no client can be waiting
-// for it, and no client can resume into an epoch that ended).
+// View lifetime: a view is created by its first subscribe. When its last subscriber leaves it lingers, idle, for
+// hub_config::linger (bounded by max_idle_bytes and max_idle_channels over all idle views), then it is freed
+// with its history. A publish that no view admits is dropped without encoding (no client can be waiting for it,
+// and no client can resume into an epoch that ended). Below, "channel" means a view where only one matters.
 //
 // Thread-safety: every member function may be called concurrently from any number of threads. Publishes to
 // one channel are serialized by that channel's lock (offset assignment, encoding, history append and
@@ -173,9 +206,9 @@ struct hub_metrics {
 // the same channel lock, so a message is either in a join's replay or delivered live, never both or neither.
 class hub {
  public:
-  // REQUIRES: encoder and epochs are non-empty (see their REQUIRES).
+  // REQUIRES: encoder is non-empty (see its REQUIRES). `epochs` empty: random_epochs().
   // `clock` empty: std::chrono::steady_clock::now.
-  hub(hub_config config, hub_encoder encoder, hub_epoch_source epochs, hub_clock clock = {});
+  hub(hub_config config, hub_encoder encoder, hub_epoch_source epochs = {}, hub_clock clock = {});
   ~hub();
   hub(const hub&) = delete;
   hub& operator=(const hub&) = delete;
@@ -187,13 +220,25 @@ class hub {
   // With `resume`, recovery succeeds iff resume.epoch equals the channel's epoch and either
   // resume.offset == the current offset, or the history still holds resume.offset + 1 (and thus everything
   // up to the current offset). Without `resume`, recovered is false and the replay empty.
+  // This joins the channel's unscoped view (every message); it is never refused.
   // REQUIRES: channel is non-empty, subscriber is non-null, not called from deliver() or the encoder.
   hub_join subscribe(std::string_view channel, std::shared_ptr<hub_subscriber> subscriber,
                      const std::optional<hub_position>& resume = std::nullopt);
 
-  // Assigns the next offset of `channel`, encodes once, appends to the history (evicting the oldest beyond
-  // the bounds) and delivers to every subscriber, in offset order. Dropped (offset 0) if the channel does
-  // not exist. If the encoder throws, the exception propagates and nothing changes.
+  // subscribe() on the view of `channel` whose class is `view`: it holds the messages tagged with a factory
+  // `view` contains (all of them when `view` is unscoped), and its epoch, offsets, history and `recovered`
+  // count those only. Errors: too_many when the channel has max_views_per_channel scoped views and none of
+  // them is idle (hub_config::max_views_per_channel).
+  // REQUIRES: as subscribe().
+  core::result<hub_join> subscribe_view(std::string_view channel, const core::factory_scope& view,
+                                        std::shared_ptr<hub_subscriber> subscriber,
+                                        const std::optional<hub_position>& resume = std::nullopt);
+
+  // For each view of `channel` that admits the message (options.factory_id: views containing it and the
+  // unscoped view; untagged: the unscoped view only): assigns the view's next offset, encodes once, appends to
+  // its history (evicting the oldest beyond the bounds) and delivers to its subscribers, in offset order.
+  // Dropped (not accepted) when no view admits it. If the encoder throws for a view, the exception propagates;
+  // views appended to before it keep the message.
   // `options` adds the message's metadata (hub_message::meta, for subscribers to filter on) and context for the
   // encoder.
   // REQUIRES: not called from deliver() or the encoder.
@@ -206,8 +251,9 @@ class hub {
   // REQUIRES: not called from deliver() or the encoder.
   std::size_t sweep();
 
-  // The channel's current position, or nullopt if it does not exist (idle channels exist).
-  std::optional<hub_position> position(std::string_view channel) const;
+  // The position of the channel's view of class `view`, or nullopt if it does not exist (idle views exist).
+  std::optional<hub_position> position(std::string_view channel,
+                                       const core::factory_scope& view = core::factory_scope::unscoped()) const;
 
   hub_metrics metrics() const noexcept;
 
@@ -231,6 +277,7 @@ class hub {
     std::atomic<std::uint64_t> channels_expired{0};
     std::atomic<std::uint64_t> channels_evicted{0};
     std::atomic<std::uint64_t> history_evicted{0};
+    std::atomic<std::uint64_t> views_refused{0};
   };
   // A retained message in the order of retention, for max_total_history_bytes. The channel may since have
   // dropped the message under its own bounds, or closed: the entry is then stale and skipped when reached.
@@ -244,13 +291,24 @@ class hub {
     std::chrono::steady_clock::time_point since;
   };
 
+  // The views of one channel name. A registry shard maps the name to its group.
+  struct view_group;
+  using view_list = boost::container::small_vector<std::shared_ptr<channel>, 2>;
+
   shard& shard_for(std::string_view channel) const noexcept;
-  std::shared_ptr<channel> find(std::string_view channel) const;
-  // publish() on an already looked-up channel. `ch` may be null (dropped) or, when `cached`, a channel looked
-  // up earlier that has since been closed: it is then looked up once more (the name may have a new epoch).
-  hub_publish_result publish_on(std::shared_ptr<channel>& ch, bool cached, std::string_view name,
-                                std::string_view event, std::string_view payload_json,
-                                const hub_publish_options& options);
+  // The group registered under `name` (null if none) and, in `views`, its views at this instant.
+  std::shared_ptr<view_group> find(std::string_view name, view_list& views) const;
+  // publish() on views looked up earlier: each that admits the message and is still open takes it.
+  hub_publish_result publish_views(const view_list& views, std::string_view event, std::string_view payload_json,
+                                   const hub_publish_options& options);
+  // Appends to one view. Not accepted (offset 0) when the view has been closed since it was looked up.
+  hub_publish_result publish_on(const std::shared_ptr<channel>& ch, std::string_view event,
+                                std::string_view payload_json, const hub_publish_options& options);
+  // subscribe_view() once the view is found or created. `ch` is locked here; returns nullopt when it was closed
+  // meanwhile (the caller looks it up again).
+  std::optional<hub_join> join_view(const std::shared_ptr<channel>& ch, std::uint64_t id,
+                                    std::shared_ptr<hub_subscriber>& subscriber,
+                                    const std::optional<hub_position>& resume);
   void unsubscribe(const std::shared_ptr<channel>& ch, std::uint64_t id) noexcept;
   // A history handed out of a channel so that its messages are destroyed after the channel lock.
   using released_history = std::vector<hub_message_ptr>;
@@ -260,7 +318,8 @@ class hub {
   void erase_retired(const std::shared_ptr<channel>& ch) noexcept;
   // REQUIRES ch->mu held. Takes the channel out of the idle set (it has a subscriber again, or is retired).
   void leave_idle_locked(channel& ch) noexcept;
-  // Frees the oldest idle channels while the idle histories exceed max_idle_bytes. No lock held on entry.
+  // Frees the oldest idle views while the idle histories exceed max_idle_bytes or the idle views number more
+  // than max_idle_channels. No lock held on entry.
   void enforce_idle_budget() noexcept;
   // Frees the idle channel registered under `seq` if it is still idle under that seq. No lock held on entry.
   bool free_idle(std::uint64_t seq, const std::shared_ptr<channel>& ch) noexcept;
@@ -298,8 +357,8 @@ class hub {
 // ordering, delivery, drop and exception rules), but remembers the last few channels it found, so a channel
 // published to several times in the run (a transaction's list: and per-table record channels) costs one
 // registry lookup instead of one per message. Only channels that exist are remembered: a publish to a name
-// not found looks it up again next time, so a channel created by a join during the run gets every later
-// message; a remembered channel found closed is looked up again (its name may have a new epoch).
+// not found looks it up again next time; a remembered channel whose views changed since (a view created by a
+// join during the run, or closed) is looked up again, so a new view gets every later message.
 // It holds those channels alive until destroyed: keep one per batch (a transaction, a POST), not longer.
 // Thread-safety: one hub_batch is used by one thread; the hub's rules (not from a callback) apply.
 class hub_batch {
@@ -315,7 +374,9 @@ class hub_batch {
   static constexpr std::size_t k_remembered = 8;
   struct remembered {
     std::string name;
-    std::shared_ptr<detail::hub_channel> ch;
+    std::shared_ptr<hub::view_group> group;
+    std::uint64_t generation = 0;  // the group's generation when `views` was taken: stale once it moved
+    hub::view_list views;
     std::uint64_t used = 0;  // publish count at the last use; the least recently used slot is reused
   };
 

@@ -89,6 +89,25 @@ struct inbound_message {
 result<inbound_message> decode_frame(protocol_version v, std::string_view frame, bool binary,
                                      const decode_limits& limits = {});
 
+// The JSON rules every client input passes, whatever path it takes (WebSocket text frames, kind-3 meta and JSON
+// payloads, REST broadcast bodies): well-formed JSON of valid UTF-8, nested at most limits.max_json_depth, and
+// every number a finite double (Boost.JSON reads 1e400 as infinity and would write it back as `Infinity`, which is
+// not JSON: JSON.parse in a subscriber throws on it). `what` names the input in messages ("frame", "body").
+// Errors: bad_json (not JSON, too deep), bad_value (a number out of range).
+result<boost::json::value> parse_client_json(std::string_view text, const decode_limits& limits, std::string_view what);
+
+// One message of a REST broadcast body ({"messages":[...]}): {"topic","event","payload"?,"private"?}, read by
+// the WebSocket's rules: topic and event non-empty strings of at most limits.max_field_bytes; payload any JSON
+// value (parse_client_json already checked it), re-serialised; "{}" when absent or null, as realtime-js sends.
+struct rest_broadcast {
+  std::string topic;  // as sent ("room1" or "realtime:room1")
+  std::string event;
+  std::string payload;  // JSON text
+  bool is_private = false;
+};
+// Errors: not_object, missing_field, wrong_type, empty, too_long; the message names the field.
+result<rest_broadcast> read_rest_broadcast(const boost::json::value& message, const decode_limits& limits = {});
+
 // What an inbound message asks for, by topic and event.
 enum class client_event { heartbeat, join, leave, access_token, broadcast, presence, other };
 client_event classify(const inbound_message& m) noexcept;

@@ -669,8 +669,10 @@ auth_result<principal> jwt_verifier::verify(std::string_view token, std::chrono:
   }
 
   const auto expires_at = std::chrono::sys_seconds{std::chrono::seconds{*exp}};
+  // Kept verbatim for private-channel rules, which read claims of their own choosing (channel_access.hpp).
+  const auto claims_text = std::make_shared<const std::string>(*payload_json);
   if (role == auth_role::service_role) {
-    return principal{role, core::factory_scope::unscoped(), expires_at, std::move(subject)};
+    return principal{role, core::factory_scope::unscoped(), expires_at, std::move(subject), claims_text};
   }
 
   // ---- factory scope ----
@@ -698,7 +700,8 @@ auth_result<principal> jwt_verifier::verify(std::string_view token, std::chrono:
   }
   if (!present) {
     if (role == auth_role::anon)
-      return principal{role, core::factory_scope::of(std::vector<std::string>{}), expires_at, std::move(subject)};
+      return principal{role, core::factory_scope::of(std::vector<std::string>{}), expires_at, std::move(subject),
+                       claims_text};
     return fail(auth_errc::bad_scope, "claim " + path_text + " is missing");
   }
 
@@ -731,7 +734,7 @@ auth_result<principal> jwt_verifier::verify(std::string_view token, std::chrono:
     return fail(auth_errc::bad_scope, "claim " + path_text + " must be an array of factory ids or one id, not " +
                                           std::string(json_type_name(cursor.type())));
   }
-  return principal{role, core::factory_scope::of(std::move(ids)), expires_at, std::move(subject)};
+  return principal{role, core::factory_scope::of(std::move(ids)), expires_at, std::move(subject), claims_text};
 }
 
 }  // namespace rtcache::net

@@ -141,6 +141,113 @@ config_problem mapping_problem(std::string_view source, const core::error& e) {
   return {std::string(source), e.message};
 }
 
+// [[channels.private]]: rules {topic, roles, claims?, actions?} (channel_access.hpp).
+void read_private_rules(reader& rd, const toml::node& node, const std::string& path,
+                        std::vector<private_channel_rule>& into) {
+  const auto* arr = node.as_array();
+  if (arr == nullptr) {
+    rd.problem(node, path, "must be an array of tables [[channels.private]] {topic, roles, claims, actions}");
+    return;
+  }
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    const auto& item = *arr->get(i);
+    const std::string ipath = path + "[" + std::to_string(i) + "]";
+    const auto* t = item.as_table();
+    if (t == nullptr) {
+      rd.problem(item, ipath, "must be a table {topic, roles, claims, actions}");
+      continue;
+    }
+    private_channel_rule r;
+    r.where = rd.at(item, ipath);
+    bool ok = true;
+    bool has_topic = false;
+    for (const auto& [key, value] : *t) {
+      const std::string k(key.str());
+      const std::string kpath = ipath + "." + k;
+      const auto strings = [&](std::string_view what) -> std::optional<std::vector<std::string>> {
+        const auto* a = value.as_array();
+        if (a == nullptr) {
+          rd.problem(value, kpath, "must be an array of " + std::string(what));
+          return std::nullopt;
+        }
+        std::vector<std::string> out;
+        for (std::size_t j = 0; j < a->size(); ++j) {
+          auto v = rd.str(*a->get(j), kpath + "[" + std::to_string(j) + "]");
+          if (!v) return std::nullopt;
+          out.push_back(std::move(*v));
+        }
+        return out;
+      };
+      if (k == "topic") {
+        if (auto v = rd.str(value, kpath)) {
+          r.topic = *v;
+          has_topic = true;
+        } else {
+          ok = false;
+        }
+      } else if (k == "roles") {
+        auto names = strings("roles");
+        if (!names) {
+          ok = false;
+          continue;
+        }
+        for (const auto& n : *names) {
+          if (n == "anon")
+            r.roles.push_back(auth_role::anon);
+          else if (n == "authenticated")
+            r.roles.push_back(auth_role::authenticated);
+          else if (n == "service_role")
+            r.roles.push_back(auth_role::service_role);
+          else {
+            rd.problem(value, kpath, "unknown role '" + n + "' (known: anon, authenticated, service_role)");
+            ok = false;
+          }
+        }
+      } else if (k == "actions") {
+        auto names = strings("actions");
+        if (!names) {
+          ok = false;
+          continue;
+        }
+        r.read = false;
+        r.write = false;
+        for (const auto& n : *names) {
+          if (n == "read")
+            r.read = true;
+          else if (n == "write")
+            r.write = true;
+          else {
+            rd.problem(value, kpath, "unknown action '" + n + "' (known: read, write)");
+            ok = false;
+          }
+        }
+      } else if (k == "claims") {
+        const auto* ct = value.as_table();
+        if (ct == nullptr) {
+          rd.problem(value, kpath, "must be a table of claim path = value strings");
+          ok = false;
+          continue;
+        }
+        for (const auto& [ck, cv] : *ct) {
+          if (auto v = rd.str(cv, kpath + "." + std::string(ck.str()))) {
+            r.claims.emplace_back(std::string(ck.str()), *v);
+          } else {
+            ok = false;
+          }
+        }
+      } else {
+        rd.problem(value, kpath, "unknown key (known: topic, roles, claims, actions)");
+        ok = false;
+      }
+    }
+    if (!has_topic && ok) {
+      rd.problem(item, ipath, "topic is required");
+      ok = false;
+    }
+    if (ok) into.push_back(std::move(r));
+  }
+}
+
 }  // namespace
 
 namespace {
@@ -393,6 +500,15 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
         else if (k == "drain_timeout_ms") ms(l.drain_timeout);
         else if (k == "deadline_tick_ms") {
           if (auto v = rd.integer<std::int64_t>(node, path, 1, 60'000)) l.deadline_tick = std::chrono::milliseconds(*v);
+        } else if (k == "max_connections_per_ip") size(l.max_connections_per_ip, 0, 10'000'000);
+        else if (k == "client_broadcasts_per_second") {
+          if (auto v = rd.number(node, path, 0.001, 1e6)) l.client_broadcasts.messages_per_second = *v;
+        } else if (k == "client_broadcast_burst") {
+          if (auto v = rd.number(node, path, 1, 1e6)) l.client_broadcasts.message_burst = *v;
+        } else if (k == "client_broadcast_bytes_per_second") {
+          if (auto v = rd.number(node, path, 1, static_cast<double>(k_max_bytes))) l.client_broadcasts.bytes_per_second = *v;
+        } else if (k == "client_broadcast_bytes_burst") {
+          if (auto v = rd.number(node, path, 1024, static_cast<double>(k_max_bytes))) l.client_broadcasts.byte_burst = *v;
         } else rd.problem(node, path, "unknown key");
       } else if (section_name == "hub") {
         if (k == "max_history_messages") size(into.hub.max_history_messages, 0, 10'000'000);
@@ -403,8 +519,11 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
         } else if (k == "max_idle_bytes") size(into.hub.max_idle_bytes, 0, k_max_bytes);
         else if (k == "max_total_history_bytes") size(into.hub.max_total_history_bytes, 0, k_max_bytes);
         else if (k == "sweep_interval_ms") ms(into.gateway.sweep_interval);
+        else if (k == "max_idle_channels") size(into.hub.max_idle_channels, 0, 100'000'000);
+        else if (k == "max_views_per_channel") size(into.hub.max_views_per_channel, 1, 100'000);
         else rd.problem(node, path, "unknown key (known: max_history_messages, max_history_bytes, "
-                                    "max_total_history_bytes, shards, linger_ms, max_idle_bytes, sweep_interval_ms)");
+                                    "max_total_history_bytes, shards, linger_ms, max_idle_bytes, max_idle_channels, "
+                                    "max_views_per_channel, sweep_interval_ms)");
       } else if (section_name == "contract") {
         if (k == "doc_types") {
           const auto* arr = node.as_array();
@@ -435,10 +554,45 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
         else if (k == "status_interval_ms") ms(pg.status_interval);
         else rd.problem(node, path, "unknown key (known: conninfo, slot, publication, create_slot, "
                                     "create_publication, status_interval_ms)");
+      } else if (section_name == "broadcast") {
+        if (k == "from_clients") {
+          if (auto v = rd.str(node, path)) {
+            if (auto mode = parse_client_broadcasts(*v))
+              into.gateway.channels.from_clients = *mode;
+            else
+              rd.problem(node, path, mode.error().message);
+          }
+        } else {
+          rd.problem(node, path, "unknown key (known: from_clients)");
+        }
+      } else if (section_name == "channels") {
+        if (k == "private_only") {
+          if (auto v = node.value<bool>(); v && node.is_boolean())
+            into.gateway.channels.private_only = *v;
+          else
+            rd.problem(node, path, "must be a boolean");
+        } else if (k == "private") {
+          read_private_rules(rd, node, path, into.gateway.channels.private_rules);
+        } else {
+          rd.problem(node, path, "unknown key (known: private_only, private)");
+        }
+      } else if (section_name == "metrics") {
+        if (k == "bearer_token") {
+          if (auto v = rd.str(node, path)) into.gateway.metrics.bearer_token = *v;
+        } else if (k == "listen") {
+          if (auto v = rd.str(node, path)) {
+            if (auto hp = parse_listen(*v))
+              into.gateway.metrics.listen = *hp;
+            else
+              rd.problem(node, path, hp.error().message);
+          }
+        } else {
+          rd.problem(node, path, "unknown key (known: bearer_token, listen)");
+        }
       } else {
         rd.problem(section, section_name,
-                   "unknown section (known: server, auth, limits, hub, contract, postgres, doc_types, routing, "
-                   "tables)");
+                   "unknown section (known: server, auth, limits, hub, contract, postgres, channels, broadcast, "
+                   "metrics, doc_types, routing, tables)");
         break;
       }
     }
@@ -448,7 +602,8 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
 
   if (has_mapping) {
     mapping_load_options mo;
-    mo.foreign_sections = {"server", "auth", "limits", "hub", "contract", "postgres"};
+    mo.foreign_sections = {"server",   "auth",     "limits",    "hub",    "contract",
+                           "postgres", "channels", "broadcast", "metrics"};
     auto mapping = parse_mapping_config(text, source, mo);
     if (!mapping) {
       problems.push_back(mapping_problem(source, mapping.error()));
@@ -498,6 +653,28 @@ void apply_env(const env_lookup& env, serve_config& into, std::vector<config_pro
   if (auto v = env("RTCACHE_JWT_AUDIENCE")) into.auth.audience = *v;
   if (auto v = env("RTCACHE_SCOPE_CLAIM")) into.auth.scope_claim = *v;
   size("RTCACHE_MAX_CONNECTIONS", into.gateway.limits.max_connections);
+  size("RTCACHE_MAX_CONNECTIONS_PER_IP", into.gateway.limits.max_connections_per_ip);
+  if (auto v = env("RTCACHE_BROADCAST_FROM_CLIENTS")) {
+    if (auto mode = parse_client_broadcasts(*v))
+      into.gateway.channels.from_clients = *mode;
+    else
+      problems.push_back({where("RTCACHE_BROADCAST_FROM_CLIENTS"), mode.error().message});
+  }
+  if (auto v = env("RTCACHE_PRIVATE_ONLY")) {
+    if (*v == "true" || *v == "1")
+      into.gateway.channels.private_only = true;
+    else if (*v == "false" || *v == "0")
+      into.gateway.channels.private_only = false;
+    else
+      problems.push_back({where("RTCACHE_PRIVATE_ONLY"), "must be true or false, got '" + *v + "'"});
+  }
+  if (auto v = env("RTCACHE_METRICS_TOKEN")) into.gateway.metrics.bearer_token = *v;
+  if (auto v = env("RTCACHE_METRICS_LISTEN")) {
+    if (auto hp = parse_listen(*v))
+      into.gateway.metrics.listen = *hp;
+    else
+      problems.push_back({where("RTCACHE_METRICS_LISTEN"), hp.error().message});
+  }
   size("RTCACHE_MAX_SEND_QUEUE_BYTES", into.gateway.limits.max_send_queue_bytes);
   if (auto v = env("RTCACHE_PG_CONNINFO")) {
     into.postgres.conninfo = *v;
@@ -657,6 +834,18 @@ void validate(const serve_config& config, std::vector<config_problem>& problems)
   }
   const auto& l = config.gateway.limits;
   if (l.join_burst < 1) problems.push_back({"limits.join_burst", "must be at least 1"});
+  if (auto access = channel_access::create(config.gateway.channels); !access) {
+    problems.push_back({"channels.private", access.error().message});
+  }
+  const auto& m = config.gateway.metrics;
+  if (!m.bearer_token.empty() && m.bearer_token.size() < k_min_metrics_token_length) {
+    problems.push_back({"metrics.bearer_token", "must be at least " + std::to_string(k_min_metrics_token_length) +
+                                                    " bytes (a short token can be guessed)"});
+  }
+  if (m.listen && m.listen->first == config.gateway.listen_address && m.listen->second == config.gateway.port &&
+      m.listen->second != 0) {
+    problems.push_back({"metrics.listen", "must differ from server.listen"});
+  }
   if (config.gateway.listen_address.empty()) problems.push_back({"server.listen", "empty host"});
 }
 

@@ -400,3 +400,151 @@ TEST(GatewayConfig, ApiKeysAloneAreNotAJwtKeySource) {
 
 }  // namespace
 }  // namespace rtcache::net
+
+namespace rtcache::net {
+namespace {
+
+// ---- issue 11: the isolation keys ----
+
+TEST(GatewayConfig, ReadsTheIsolationKeys) {
+  serve_config c;
+  std::vector<config_problem> problems;
+  read_config_toml(R"(
+[limits]
+max_connections_per_ip = 32
+client_broadcasts_per_second = 5
+client_broadcast_burst = 8
+client_broadcast_bytes_per_second = 4096
+client_broadcast_bytes_burst = 8192
+[hub]
+max_idle_channels = 1000
+max_views_per_channel = 8
+[broadcast]
+from_clients = "public"
+[channels]
+private_only = true
+[[channels.private]]
+topic = "team:*"
+roles = ["authenticated"]
+claims = { "app_metadata.teams" = "{1}" }
+actions = ["read", "write"]
+[[channels.private]]
+topic = "announcements"
+roles = ["anon", "authenticated"]
+[metrics]
+bearer_token = "scrape-token-0123456789"
+listen = "127.0.0.1:9464"
+)",
+                   "i.toml", c, problems);
+  ASSERT_TRUE(problems.empty()) << problems.front().where << ": " << problems.front().message;
+  const auto& l = c.gateway.limits;
+  EXPECT_EQ(l.max_connections_per_ip, 32U);
+  EXPECT_EQ(l.client_broadcasts.messages_per_second, 5);
+  EXPECT_EQ(l.client_broadcasts.message_burst, 8);
+  EXPECT_EQ(l.client_broadcasts.bytes_per_second, 4096);
+  EXPECT_EQ(l.client_broadcasts.byte_burst, 8192);
+  EXPECT_EQ(c.hub.max_idle_channels, 1000U);
+  EXPECT_EQ(c.hub.max_views_per_channel, 8U);
+  const auto& ch = c.gateway.channels;
+  EXPECT_EQ(ch.from_clients, client_broadcasts::public_only);
+  EXPECT_TRUE(ch.private_only);
+  ASSERT_EQ(ch.private_rules.size(), 2U);
+  EXPECT_EQ(ch.private_rules[0].topic, "team:*");
+  EXPECT_EQ(ch.private_rules[0].roles, std::vector<auth_role>{auth_role::authenticated});
+  EXPECT_EQ(ch.private_rules[0].claims,
+            (std::vector<std::pair<std::string, std::string>>{{"app_metadata.teams", "{1}"}}));
+  EXPECT_TRUE(ch.private_rules[0].read);
+  EXPECT_TRUE(ch.private_rules[0].write);
+  EXPECT_TRUE(ch.private_rules[1].read);  // actions default to read only
+  EXPECT_FALSE(ch.private_rules[1].write);
+  EXPECT_EQ(c.gateway.metrics.bearer_token, "scrape-token-0123456789");
+  ASSERT_TRUE(c.gateway.metrics.listen.has_value());
+  EXPECT_EQ(c.gateway.metrics.listen->second, 9464);
+  std::vector<config_problem> valid;
+  c.auth.jwt_secret = std::string(k_secret);
+  validate(c, valid);
+  EXPECT_TRUE(valid.empty()) << valid.front().where << ": " << valid.front().message;
+}
+
+TEST(GatewayConfig, TheCarefulDefaults) {
+  const serve_config c;
+  EXPECT_EQ(c.gateway.channels.from_clients, client_broadcasts::off);
+  EXPECT_FALSE(c.gateway.channels.private_only);
+  EXPECT_TRUE(c.gateway.channels.private_rules.empty());
+  EXPECT_EQ(c.gateway.limits.max_connections_per_ip, 256U);
+  EXPECT_EQ(c.gateway.limits.client_broadcasts.messages_per_second, 10);
+  EXPECT_EQ(c.gateway.limits.client_broadcasts.message_burst, 20);
+  EXPECT_EQ(c.gateway.limits.client_broadcasts.bytes_per_second, 64 * 1024);
+  EXPECT_EQ(c.gateway.limits.client_broadcasts.byte_burst, 256 * 1024);
+  EXPECT_EQ(c.hub.max_idle_channels, 65536U);
+  EXPECT_EQ(c.hub.max_views_per_channel, 64U);
+  EXPECT_TRUE(c.gateway.metrics.bearer_token.empty());
+  EXPECT_FALSE(c.gateway.metrics.listen.has_value());
+}
+
+TEST(GatewayConfig, ReportsBadIsolationKeysWithTheirPositions) {
+  serve_config c;
+  std::vector<config_problem> problems;
+  read_config_toml(R"([broadcast]
+from_clients = "yes"
+[channels]
+private_only = "no"
+[[channels.private]]
+topic = "a:*"
+roles = ["admin"]
+[[channels.private]]
+roles = ["anon"]
+[[channels.private]]
+topic = "b"
+roles = ["anon"]
+actions = ["delete"]
+[metrics]
+listen = "nope"
+)",
+                   "p.toml", c, problems);
+  ASSERT_EQ(problems.size(), 6U);
+  EXPECT_EQ(problems[0].where, "p.toml:2:16 broadcast.from_clients");
+  EXPECT_EQ(problems[1].where, "p.toml:4:16 channels.private_only");
+  EXPECT_EQ(problems[2].where, "p.toml:7:9 channels.private[0].roles");
+  EXPECT_EQ(problems[3].where.rfind("p.toml:8:", 0), 0U) << problems[3].where;  // topic is required
+  EXPECT_EQ(problems[4].where, "p.toml:13:11 channels.private[2].actions");
+  EXPECT_EQ(problems[5].where, "p.toml:15:10 metrics.listen");
+}
+
+TEST(GatewayConfig, ValidateRefusesAMalformedRuleAndAShortMetricsToken) {
+  serve_config c;
+  c.auth.jwt_secret = std::string(k_secret);
+  c.gateway.channels.private_rules = {{"a::b", {auth_role::anon}, {}, true, false, "x.toml:3:1 channels.private[0]"}};
+  c.gateway.metrics.bearer_token = "short";
+  std::vector<config_problem> problems;
+  validate(c, problems);
+  ASSERT_EQ(problems.size(), 2U);
+  EXPECT_EQ(problems[0].where, "channels.private");
+  EXPECT_NE(problems[0].message.find("x.toml:3:1"), std::string::npos);
+  EXPECT_EQ(problems[1].where, "metrics.bearer_token");
+}
+
+TEST(GatewayConfig, EnvironmentSetsTheIsolationSwitches) {
+  serve_config c;
+  std::vector<config_problem> problems;
+  apply_env(env_of({{"RTCACHE_MAX_CONNECTIONS_PER_IP", "0"},
+                    {"RTCACHE_BROADCAST_FROM_CLIENTS", "all"},
+                    {"RTCACHE_PRIVATE_ONLY", "true"},
+                    {"RTCACHE_METRICS_TOKEN", "scrape-token-0123456789"},
+                    {"RTCACHE_METRICS_LISTEN", "127.0.0.1:9464"}}),
+            c, problems);
+  EXPECT_TRUE(problems.empty());
+  EXPECT_EQ(c.gateway.limits.max_connections_per_ip, 0U);
+  EXPECT_EQ(c.gateway.channels.from_clients, client_broadcasts::all);
+  EXPECT_TRUE(c.gateway.channels.private_only);
+  EXPECT_EQ(c.gateway.metrics.bearer_token, "scrape-token-0123456789");
+  EXPECT_TRUE(c.gateway.metrics.listen.has_value());
+  apply_env(env_of({{"RTCACHE_BROADCAST_FROM_CLIENTS", "sometimes"}, {"RTCACHE_PRIVATE_ONLY", "maybe"}}), c,
+            problems);
+  ASSERT_EQ(problems.size(), 2U);
+  EXPECT_EQ(problems[0].where, "env RTCACHE_BROADCAST_FROM_CLIENTS");
+  EXPECT_EQ(problems[1].where, "env RTCACHE_PRIVATE_ONLY");
+}
+
+}  // namespace
+}  // namespace rtcache::net

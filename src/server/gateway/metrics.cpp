@@ -61,7 +61,7 @@ std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h, cons
   metric(out, "connections", "gauge", "Open WebSocket connections.", conns < 0 ? 0 : static_cast<std::uint64_t>(conns));
   metric(out, "connections_total", "counter", "WebSocket upgrades accepted.", load(g.connections_total));
   metric(out, "connections_refused_total", "counter", "WebSocket upgrades refused.", load(g.connections_refused_total));
-  metric(out, "channels", "gauge", "Hub channels alive.", h.channels);
+  metric(out, "channels", "gauge", "Hub channel views alive (a doc channel has one per factory scope).", h.channels);
   metric(out, "subscriptions", "gauge", "Hub subscriptions (joined channels over all connections).", h.subscribers);
   metric(out, "messages_in_total", "counter", "WebSocket messages received.", load(g.messages_in_total));
   metric(out, "messages_out_total", "counter", "WebSocket messages written.", load(g.messages_out_total));
@@ -85,6 +85,19 @@ std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h, cons
   metric(out, "broadcasts_total", "counter", "Broadcasts published (client and REST).", load(g.broadcasts_total));
   metric(out, "http_requests_total", "counter", "HTTP requests answered (upgrades excluded).",
          load(g.http_requests_total));
+  metric(out, "address_refusals_total", "counter", "WebSocket upgrades refused by max_connections_per_ip.",
+         load(g.address_refusals_total));
+  const auto addresses = g.connection_addresses.load(std::memory_order_relaxed);
+  metric(out, "connection_addresses", "gauge", "Client addresses (IPv6: /64 prefixes) with open WebSockets.",
+         addresses < 0 ? 0 : static_cast<std::uint64_t>(addresses));
+  metric(out, "client_broadcasts_refused_total", "counter",
+         "Client broadcasts refused (not allowed, contract channel without a factory, too large).",
+         load(g.client_broadcasts_refused_total));
+  metric(out, "client_broadcasts_limited_total", "counter",
+         "Client broadcasts over the per-connection rate (the channel is closed).",
+         load(g.client_broadcasts_limited_total));
+  metric(out, "metrics_refusals_total", "counter", "GET /metrics refused (bearer token, client address).",
+         load(g.metrics_refusals_total));
   metric(out, "hub_messages_published_total", "counter", "Messages published into the hub (each encoded once).",
          h.messages_published);
   metric(out, "hub_messages_dropped_total", "counter", "Publishes to channels without subscribers.",
@@ -99,8 +112,9 @@ std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h, cons
   metric(out, "hub_idle_history_bytes", "gauge", "Bytes held in idle channels' histories.",
          h.idle_history_bytes);
   metric(out, "hub_channels_expired_total", "counter", "Idle channels freed after their linger.", h.channels_expired);
-  metric(out, "hub_channels_evicted_total", "counter", "Idle channels freed early by the idle byte budget.",
-         h.channels_evicted);
+  metric(out, "hub_channels_evicted_total", "counter",
+         "Idle channels freed early (idle byte and count budgets, views per channel).", h.channels_evicted);
+  metric(out, "hub_views_refused_total", "counter", "Joins refused by max_views_per_channel.", h.views_refused);
   if (source != nullptr) {
     metric(out, "replication_connected", "gauge", "1 while the PostgreSQL source is streaming.",
            source->connected ? 1 : 0);

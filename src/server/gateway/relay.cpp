@@ -3,6 +3,7 @@
 #include "rtcache/net/gateway_relay.hpp"
 
 #include "rtcache/core/channel_key.hpp"
+#include "rtcache/core/identifier.hpp"
 #include "rtcache/net/hub_sink.hpp"
 #include "rtcache/net/protocol.hpp"
 #include "rtcache/net/protocol_join.hpp"
@@ -84,7 +85,7 @@ constexpr std::size_t k_max_broadcast_field = 255;  // a kind-4 frame's length b
 // The general path (raw payloads, topics or events that need escaping): protocol's encode_broadcast.
 hub_frames encode_generic(const hub_encode_request& r) {
   std::string topic(k_topic_prefix);
-  topic.append(r.channel);
+  topic.append(client_channel_name(r.channel));
   std::string contract_payload;
   broadcast_message m;
   m.topic = topic;
@@ -115,10 +116,12 @@ hub_frames encode_broadcast_frames(const hub_encode_request& r) {
   // Internal channels (per-table postgres_changes records) have no frames of their own: every subscriber
   // frames the attached record with its channel's binding ids.
   if (is_internal_channel(r.channel)) return {};
-  const std::size_t topic_size = k_topic_prefix.size() + r.channel.size();
+  // A private channel is framed under its plain name: the client joined "realtime:<name>" with private:true.
+  const std::string_view channel = client_channel_name(r.channel);
+  const std::size_t topic_size = k_topic_prefix.size() + channel.size();
   if (topic_size > k_max_broadcast_field) throw_too_long("topic", topic_size);
   if (r.event.size() > k_max_broadcast_field) throw_too_long("event", r.event.size());
-  if (r.raw_payload || !is_plain_json_text(r.channel) || !is_plain_json_text(r.event) ||
+  if (r.raw_payload || !is_plain_json_text(channel) || !is_plain_json_text(r.event) ||
       (r.contract != nullptr && r.contract->offset)) {
     return encode_generic(r);
   }
@@ -150,7 +153,7 @@ hub_frames encode_broadcast_frames(const hub_encode_request& r) {
   const std::size_t topic_at = v2.size();
   v2.push_back('"');
   v2.append(k_topic_prefix);
-  v2.append(r.channel);
+  v2.append(channel);
   v2.push_back('"');
   const std::size_t topic_end = v2.size();
   v2.append(k_v2_mid);
@@ -188,6 +191,51 @@ hub_frames encode_broadcast_frames(const hub_encode_request& r) {
 
 hub_encoder make_broadcast_encoder() {
   return [](const hub_encode_request& r) -> hub_frames { return encode_broadcast_frames(r); };
+}
+
+std::string private_hub_channel(std::string_view name) {
+  std::string out(k_private_channel_prefix);
+  out.append(name);
+  return out;
+}
+
+std::string_view client_channel_name(std::string_view hub_channel) noexcept {
+  if (hub_channel.starts_with(k_private_channel_prefix)) hub_channel.remove_prefix(k_private_channel_prefix.size());
+  return hub_channel;
+}
+
+bool is_contract_name(std::string_view name) noexcept {
+  return name.starts_with("doc:") || name.starts_with("list:") || name.starts_with("factory:");
+}
+
+core::result<std::string> contract_broadcast_factory(const core::channel_key& key, std::string_view payload_json,
+                                                     bool raw) {
+  const std::string name = key.format();
+  std::optional<std::string> named;
+  if (!raw) {
+    boost::system::error_code ec;
+    const boost::json::value payload = boost::json::parse(payload_json, ec);
+    const boost::json::value* f = ec || !payload.is_object() ? nullptr : payload.get_object().if_contains("factoryId");
+    if (f != nullptr && !f->is_null()) {
+      if (!f->is_string()) return core::error{core::errc::wrong_type, name + ": payload factoryId must be a string"};
+      named = std::string(f->get_string());
+      if (auto ok = core::validate_id(*named, "payload factoryId"); !ok) {
+        return core::error{ok.error().code, name + ": " + ok.error().message};
+      }
+    }
+  }
+  if (key.kind == core::channel_kind::doc) {
+    if (named) return *named;
+    return core::error{core::errc::missing_field,
+                       name +
+                           ": a broadcast on a doc channel must name its factory: put \"factoryId\" in a JSON "
+                           "payload (every message on a contract channel is filtered by factory)"};
+  }
+  if (named && *named != key.factory_id) {
+    return core::error{core::errc::bad_value, name + ": payload factoryId '" + *named +
+                                                  "' is not the channel's factory '" + key.factory_id + "'"};
+  }
+  return key.factory_id;
 }
 
 std::vector<std::string> channels_for(const core::event& e) {
@@ -259,20 +307,14 @@ core::result<relay_outcome> relay::publish_events(std::string_view body) {
   return out;
 }
 
-namespace {
-
-bool is_contract_name(std::string_view name) noexcept {
-  return name.starts_with("doc:") || name.starts_with("list:") || name.starts_with("factory:");
-}
-
-}  // namespace
-
-core::result<relay_outcome> relay::publish_broadcasts(std::string_view body, bool privileged) {
-  boost::system::error_code ec;
-  boost::json::value doc = boost::json::parse(body, ec);
-  if (ec) return core::error{core::errc::bad_json, "body is not JSON: " + ec.message()};
-  if (!doc.is_object()) return core::error{core::errc::not_object, "body must be an object with \"messages\""};
-  const auto* messages = doc.as_object().if_contains("messages");
+core::result<relay_outcome> relay::publish_broadcasts(
+    std::string_view body, const principal& who, const channel_access& access,
+    const std::function<broadcast_limiter::verdict(std::size_t messages, std::size_t bytes)>& admit) {
+  const decode_limits limits;  // the WebSocket's rules: JSON depth and numbers, name lengths
+  auto doc = parse_client_json(body, limits, "body");
+  if (!doc) return doc.error();
+  if (!doc->is_object()) return core::error{core::errc::not_object, "body must be an object with \"messages\""};
+  const auto* messages = doc->as_object().if_contains("messages");
   if (messages == nullptr) return core::error{core::errc::missing_field, "messages: required"};
   if (!messages->is_array()) return core::error{core::errc::wrong_type, "messages: must be an array"};
   if (messages->as_array().size() > limits_.max_batch_items) {
@@ -280,50 +322,72 @@ core::result<relay_outcome> relay::publish_broadcasts(std::string_view body, boo
                        "messages: more than " + std::to_string(limits_.max_batch_items) + " items"};
   }
   relay_outcome out;
-  hub_batch batch(hub_);
-  std::size_t index = 0;
+  std::vector<core::result<rest_broadcast>> read;
+  read.reserve(messages->as_array().size());
+  std::size_t payload_bytes = 0;
   for (const auto& m : messages->as_array()) {
-    const std::size_t i = index++;
+    read.push_back(read_rest_broadcast(m, limits));
+    if (read.back()) payload_bytes += read.back()->payload.size();
+  }
+  if (admit) {
+    const auto verdict = admit(read.size(), payload_bytes);
+    if (verdict != broadcast_limiter::verdict::ok) {
+      out.limited = verdict;
+      return out;
+    }
+  }
+  hub_batch batch(hub_);
+  for (std::size_t i = 0; i < read.size(); ++i) {
+    const std::string at = "messages[" + std::to_string(i) + "]";
     auto refuse = [&](std::string_view code, std::string reason) {
-      out.refused.push_back({i, std::string(code), std::move(reason)});
+      out.refused.push_back({i, std::string(code), at + ": " + std::move(reason)});
     };
-    if (!m.is_object()) {
-      refuse("not_object", "messages[" + std::to_string(i) + "]: must be an object");
+    auto& b = read[i];
+    if (!b) {
+      refuse(core::to_string(b.error().code), b.error().message);
       continue;
     }
-    const auto& o = m.as_object();
-    const auto* topic = o.if_contains("topic");
-    const auto* event = o.if_contains("event");
-    const auto* payload = o.if_contains("payload");
-    const auto* priv = o.if_contains("private");
-    if (topic == nullptr || !topic->is_string() || event == nullptr || !event->is_string()) {
-      refuse("missing_field", "messages[" + std::to_string(i) + "]: topic and event must be strings");
-      continue;
-    }
-    if (priv != nullptr && !priv->is_bool() && !priv->is_null()) {
-      refuse("wrong_type", "messages[" + std::to_string(i) + "].private: must be a boolean");
-      continue;
-    }
-    std::string_view name = topic->as_string();
+    std::string_view name = b->topic;
     if (name.starts_with(k_topic_prefix)) name.remove_prefix(k_topic_prefix.size());
     auto checked = channel_name_of(std::string(k_topic_prefix) + std::string(name));
     if (!checked) {
-      refuse(core::to_string(checked.error().code), "messages[" + std::to_string(i) + "].topic: " +
-                                                        checked.error().message);
+      refuse(core::to_string(checked.error().code), "topic: " + checked.error().message);
       continue;
     }
-    const bool is_private = priv != nullptr && priv->is_bool() && priv->as_bool();
-    if ((is_contract_name(name) || is_private) && !privileged) {
-      refuse("not_allowed", "messages[" + std::to_string(i) +
-                                "]: contract channels and private broadcasts need a service_role token");
-      continue;
+    hub_publish_options options;
+    std::string factory;
+    std::string hub_name;
+    if (is_contract_name(name)) {
+      if (who.role != auth_role::service_role) {
+        refuse("not_allowed", "contract channels (doc:, list:, factory:) need a service_role token");
+        continue;
+      }
+      auto key = core::parse_channel_key(name, types_);
+      if (!key) {
+        refuse(core::to_string(key.error().code), "topic: " + key.error().message);
+        continue;
+      }
+      auto f = contract_broadcast_factory(*key, b->payload, false);
+      if (!f) {
+        refuse(core::to_string(f.error().code), f.error().message);
+        continue;
+      }
+      factory = std::move(*f);
+      options.factory_id = factory;
+      hub_name = std::string(name);
+    } else {
+      const access_decision d = access.may_send(who, name, b->is_private);
+      if (!d.allowed) {
+        refuse("not_allowed", d.reason);
+        continue;
+      }
+      hub_name = b->is_private ? private_hub_channel(name) : std::string(name);
     }
-    const std::string payload_json = payload == nullptr ? std::string("{}") : boost::json::serialize(*payload);
     try {
-      out.deliveries += batch.publish(name, event->as_string(), payload_json).subscribers;
+      out.deliveries += batch.publish(hub_name, b->event, b->payload, options).subscribers;
       ++out.accepted;
     } catch (const core::error_exception& e) {
-      refuse(core::to_string(e.err().code), "messages[" + std::to_string(i) + "]: " + e.err().message);
+      refuse(core::to_string(e.err().code), e.err().message);
     }
   }
   return out;

@@ -181,17 +181,66 @@ TEST(GatewayRelay, EventsMustNotCarryAnOffset) {
             R"({"accepted":0,"refused":[{"index":0,"code":"bad_value","reason":"offset: assigned by the server, must not be sent"}]})");
 }
 
-TEST(GatewayRelay, RestBroadcastToContractChannelsNeedsServiceRole) {
+principal as(auth_role role) {
+  return principal{role,
+                   role == auth_role::service_role ? core::factory_scope::unscoped() : core::factory_scope::of({"A"}),
+                   std::chrono::sys_seconds{}, "u1"};
+}
+
+// issue 11, finding 1: a service_role broadcast on doc:wo:1 carried no factory and reached every factory.
+TEST(GatewayRelay, RestBroadcastToContractChannelsNeedsServiceRoleAndAFactory) {
   hub h({}, make_broadcast_encoder(), counter_epochs("e"));
   relay r(h, core::doc_type_registry::defaults());
-  const auto body = R"({"messages":[{"topic":"doc:wo:1","event":"invalidate","payload":{}},{"topic":"room","event":"e"}]})";
-  const auto anon = r.publish_broadcasts(body, false);
+  const channel_access access = channel_access::create({false, client_broadcasts::public_only, {}}).value();
+  const auto body = R"({"messages":[{"topic":"doc:wo:1","event":"invalidate","payload":{}},)"
+                    R"({"topic":"doc:wo:1","event":"invalidate","payload":{"factoryId":"A"}},)"
+                    R"({"topic":"list:wo:A","event":"invalidate","payload":{"factoryId":"B"}},)"
+                    R"({"topic":"list:wo:A","event":"invalidate"},{"topic":"room","event":"e"}]})";
+  const auto anon = r.publish_broadcasts(body, as(auth_role::anon), access);
   ASSERT_TRUE(anon.has_value());
-  EXPECT_EQ(anon->accepted, 1U);
-  ASSERT_EQ(anon->refused.size(), 1U);
-  EXPECT_EQ(anon->refused[0].code, "not_allowed");
-  EXPECT_EQ(r.publish_broadcasts(body, true)->accepted, 2U);
-  EXPECT_FALSE(r.publish_broadcasts(R"({"msgs":[]})", true).has_value());
+  EXPECT_EQ(anon->accepted, 1U);  // the room
+  ASSERT_EQ(anon->refused.size(), 4U);
+  for (const auto& refusal : anon->refused) EXPECT_EQ(refusal.code, "not_allowed");
+  const auto service = r.publish_broadcasts(body, as(auth_role::service_role), access);
+  ASSERT_TRUE(service.has_value());
+  EXPECT_EQ(service->accepted, 3U);
+  ASSERT_EQ(service->refused.size(), 2U);
+  EXPECT_EQ(service->refused[0].index, 0U);
+  EXPECT_EQ(service->refused[0].code, "missing_field");
+  EXPECT_NE(service->refused[0].reason.find("must name its factory"), std::string::npos) << service->refused[0].reason;
+  EXPECT_EQ(service->refused[1].index, 2U);
+  EXPECT_EQ(service->refused[1].code, "bad_value");
+  EXPECT_FALSE(r.publish_broadcasts(R"({"msgs":[]})", as(auth_role::service_role), access).has_value());
+}
+
+TEST(GatewayRelay, ContractBroadcastFactoryIsImpliedByListAndFactoryTopicsAndNamedOnDocTopics) {
+  using core::channel_key;
+  EXPECT_EQ(contract_broadcast_factory(channel_key::list("wo", "A"), "{}", false).value(), "A");
+  EXPECT_EQ(contract_broadcast_factory(channel_key::factory("A"), R"({"factoryId":"A"})", false).value(), "A");
+  EXPECT_EQ(contract_broadcast_factory(channel_key::factory("A"), "raw bytes", true).value(), "A");
+  EXPECT_EQ(contract_broadcast_factory(channel_key::doc("wo", "1"), R"({"factoryId":"B","x":1})", false).value(), "B");
+  EXPECT_EQ(contract_broadcast_factory(channel_key::doc("wo", "1"), "{}", false).error().code,
+            core::errc::missing_field);
+  EXPECT_EQ(contract_broadcast_factory(channel_key::doc("wo", "1"), R"({"factoryId":"B"})", true).error().code,
+            core::errc::missing_field);
+  EXPECT_EQ(contract_broadcast_factory(channel_key::doc("wo", "1"), "[1]", false).error().code,
+            core::errc::missing_field);
+  EXPECT_EQ(contract_broadcast_factory(channel_key::doc("wo", "1"), R"({"factoryId":7})", false).error().code,
+            core::errc::wrong_type);
+  EXPECT_FALSE(contract_broadcast_factory(channel_key::doc("wo", "1"), R"({"factoryId":"a b"})", false));
+  EXPECT_EQ(contract_broadcast_factory(channel_key::list("wo", "A"), R"({"factoryId":"B"})", false).error().code,
+            core::errc::bad_value);
+}
+
+TEST(GatewayRelay, PrivateChannelsAreDistinctHubChannelsFramedUnderTheirPlainTopic) {
+  EXPECT_NE(private_hub_channel("room1"), "room1");
+  EXPECT_EQ(client_channel_name(private_hub_channel("room1")), "room1");
+  EXPECT_FALSE(channel_name_of("realtime:" + private_hub_channel("room1")).has_value());  // no client can name it
+  const auto encode = make_broadcast_encoder();
+  const auto frames = encode(hub_encode_request{private_hub_channel("room1"), 1, "e", R"({"a":1})", nullptr, false});
+  EXPECT_EQ(frames.v1_text,
+            R"({"topic":"realtime:room1","event":"broadcast","payload":{"type":"broadcast","event":"e",)"
+            R"("payload":{"a":1}},"ref":null})");
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // endpoints, and authorises WebSocket upgrades before handing the stream to a websocket session.
 #include "state.hpp"
 
+#include "rtcache/net/metrics_access.hpp"
 #include "rtcache/net/protocol_text.hpp"
 
 #include <boost/asio/dispatch.hpp>
@@ -37,10 +38,14 @@ gateway::state::state(asio::io_context& io, gateway_config cfg, hub& h, const jw
                      : wall_clock_fn([] {
                          return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
                        })),
+      access(channel_access::create(config.channels).value()),
       relay(h, types),
       deadlines(std::make_shared<detail::session_deadlines>(io, config.limits.deadline_tick)),
+      addresses(config.limits.max_connections_per_ip),
+      rest_broadcasts(config.limits.client_broadcasts, k_max_rest_broadcast_addresses),
       acceptor_strand(asio::make_strand(io)),
       acceptor(acceptor_strand),
+      metrics_acceptor(acceptor_strand),
       sweep_timer(acceptor_strand) {}
 
 void gateway::state::set_replication_provider(replication_status_provider p) {
@@ -86,6 +91,7 @@ void gateway::state::stop(std::function<void()> on_drained) {
   asio::dispatch(acceptor_strand, [self = shared_from_this()] {
     beast::error_code ignored;
     self->acceptor.close(ignored);
+    self->metrics_acceptor.close(ignored);
     self->sweep_timer.cancel();
   });
   std::vector<std::shared_ptr<detail::session>> live;
@@ -132,11 +138,15 @@ std::optional<std::string> rest_token(const http::request<http::string_body>& re
 
 class http_session final : public detail::session, public std::enable_shared_from_this<http_session> {
  public:
-  http_session(std::shared_ptr<gateway::state> gw, tcp::socket socket)
-      : gw_(std::move(gw)), stream_(std::move(socket)) {
+  // `metrics_only`: accepted on the [metrics] listen address, which serves /metrics, /healthz and /readyz only.
+  http_session(std::shared_ptr<gateway::state> gw, tcp::socket socket, bool metrics_only)
+      : gw_(std::move(gw)), stream_(std::move(socket)), metrics_only_(metrics_only) {
     beast::error_code ec;
     const auto ep = stream_.socket().remote_endpoint(ec);
-    if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    if (!ec) {
+      peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+      address_ = ep.address();
+    }
   }
 
   ~http_session() override { gw_->remove(registry_id_); }
@@ -182,7 +192,9 @@ class http_session final : public detail::session, public std::enable_shared_fro
   }
 
   void upgrade(http::request<http::string_body> req) {
+    address_slot slot;  // this connection's count against max_connections_per_ip, once taken
     auto refuse = [&](http::status status, std::string body) {
+      slot.release();  // before the answer goes out: a client that reads it may connect again at once
       gw_->metrics.connections_refused_total.fetch_add(1, std::memory_order_relaxed);
       gw_->log.info("ws.refused", {{"peer", peer_}, {"status", static_cast<unsigned>(status)}, {"body", body}});
       respond(status, std::move(body), false);
@@ -190,8 +202,16 @@ class http_session final : public detail::session, public std::enable_shared_fro
     const std::string_view target = req.target();
     auto url = boost::urls::parse_origin_form(target);
     if (!url) return refuse(http::status::bad_request, json_error("malformed request target"));
-    if (!is_websocket_path(url->path())) return refuse(http::status::not_found, json_error("Not found"));
+    if (metrics_only_ || !is_websocket_path(url->path()))
+      return refuse(http::status::not_found, json_error("Not found"));
     if (gw_->stopping.load()) return refuse(http::status::service_unavailable, json_error("Server shutting down"));
+    // Counted before the token is verified, so that one address cannot make the server verify tokens for more
+    // connections than its share either. A refusal releases it before it answers; the session, when it ends.
+    slot = gw_->addresses.acquire(address_);
+    if (!slot) {
+      gw_->metrics.address_refusals_total.fetch_add(1, std::memory_order_relaxed);
+      return refuse(http::status::too_many_requests, json_error("Too many connections from this address"));
+    }
 
     std::optional<std::string> token;
     std::optional<std::string> vsn;
@@ -220,7 +240,7 @@ class http_session final : public detail::session, public std::enable_shared_fro
     }
     upgraded_ = true;
     stream_.expires_never();
-    start_websocket_session(gw_, std::move(stream_), std::move(req), *version, std::move(*who), peer_);
+    start_websocket_session(gw_, std::move(stream_), std::move(req), *version, std::move(*who), peer_, std::move(slot));
   }
 
   void route(const http::request<http::string_body>& req) {
@@ -242,11 +262,9 @@ class http_session final : public detail::session, public std::enable_shared_fro
     }
     if (path == "/metrics") {
       if (!is_get) return method_not_allowed();
-      const auto source = gw_->replication();
-      return respond(http::status::ok,
-                     prometheus_text(gw_->metrics, gw_->the_hub.metrics(), source ? &*source : nullptr), keep_alive_,
-                     "text/plain; version=0.0.4; charset=utf-8");
+      return get_metrics(req);
     }
+    if (metrics_only_) return respond(http::status::not_found, json_error("Not found"), keep_alive_);
     if (path == "/v1/events") {
       if (method != http::verb::post) return method_not_allowed();
       return post_events(req);
@@ -259,6 +277,32 @@ class http_session final : public detail::session, public std::enable_shared_fro
       return respond(http::status::bad_request, json_error("WebSocket upgrade required"), keep_alive_);
     }
     respond(http::status::not_found, json_error("Not found"), keep_alive_);
+  }
+
+  // GET /metrics (issue 11, finding 10): with [metrics] listen, on that address only; with a bearer token, for
+  // requests presenting it; with neither, for loopback peers only (a scraper on the same host, or behind a
+  // proxy that forwards only what it should: docs/operations.md).
+  void get_metrics(const http::request<http::string_body>& req) {
+    std::string_view authorization;
+    if (auto it = req.find(http::field::authorization); it != req.end()) authorization = it->value();
+    const auto refuse = [&](http::status status, std::string_view why) {
+      gw_->metrics.metrics_refusals_total.fetch_add(1, std::memory_order_relaxed);
+      respond(status, json_error(why), keep_alive_);
+    };
+    switch (metrics_access(gw_->config.metrics, metrics_only_, address_, authorization)) {
+      case metrics_verdict::serve: break;
+      case metrics_verdict::not_found: return refuse(http::status::not_found, "Not found");
+      case metrics_verdict::unauthorized:
+        return refuse(http::status::unauthorized, "/metrics needs Authorization: Bearer <metrics.bearer_token>");
+      case metrics_verdict::forbidden:
+        return refuse(http::status::forbidden,
+                      "/metrics is served to loopback clients only; set [metrics] bearer_token or [metrics] listen");
+    }
+    gw_->metrics.connection_addresses.store(static_cast<std::int64_t>(gw_->addresses.addresses()),
+                                            std::memory_order_relaxed);
+    const auto source = gw_->replication();
+    respond(http::status::ok, prometheus_text(gw_->metrics, gw_->the_hub.metrics(), source ? &*source : nullptr),
+            keep_alive_, "text/plain; version=0.0.4; charset=utf-8");
   }
 
   // The verified principal of a REST call, or the refusal already answered.
@@ -300,11 +344,27 @@ class http_session final : public detail::session, public std::enable_shared_fro
     auto who = authorise_rest(req);
     if (!who) return;
     detail::flush_scope batch;  // each connection gets the whole batch in one write, when this returns
-    auto outcome = gw_->relay.publish_broadcasts(req.body(), who->role == auth_role::service_role);
+    // A client's REST broadcasts are bounded per address as a connection's are (service_role: not at all).
+    std::function<broadcast_limiter::verdict(std::size_t, std::size_t)> admit;
+    if (who->role != auth_role::service_role) {
+      admit = [&](std::size_t messages, std::size_t bytes) {
+        return gw_->rest_broadcasts.admit(address_counter::key_of(address_), messages, bytes,
+                                          std::chrono::steady_clock::now());
+      };
+    }
+    auto outcome = gw_->relay.publish_broadcasts(req.body(), *who, gw_->access, admit);
     if (!outcome) {
       return respond(http::status::bad_request,
                      json_error(std::string(core::to_string(outcome.error().code)) + ": " + outcome.error().message),
                      keep_alive_);
+    }
+    if (outcome->limited) {
+      // Supabase's answers for its REST broadcast: 429 over the rate, 413 over the payload size.
+      gw_->metrics.client_broadcasts_limited_total.fetch_add(1, std::memory_order_relaxed);
+      if (*outcome->limited == broadcast_limiter::verdict::too_large) {
+        return respond(http::status::payload_too_large, json_error("Payload size exceeded"), keep_alive_);
+      }
+      return respond(http::status::too_many_requests, json_error("You have exceeded your rate limit"), keep_alive_);
     }
     gw_->metrics.broadcasts_total.fetch_add(outcome->accepted, std::memory_order_relaxed);
     respond(http::status::accepted, outcome->to_json(), keep_alive_);
@@ -337,7 +397,9 @@ class http_session final : public detail::session, public std::enable_shared_fro
 
   const std::shared_ptr<gateway::state> gw_;
   beast::tcp_stream stream_;
+  const bool metrics_only_;
   std::string peer_;
+  asio::ip::address address_;  // the client's (unspecified when unknown)
   std::uint64_t registry_id_ = 0;
   // Strand only.
   beast::flat_buffer buffer_;
@@ -364,28 +426,38 @@ void arm_sweep(const std::shared_ptr<gateway::state>& gw) {
 
 constexpr std::chrono::milliseconds k_accept_retry{100};
 
-void do_accept(const std::shared_ptr<gateway::state>& gw) {
-  gw->acceptor.async_accept(asio::make_strand(gw->ioc), [gw](beast::error_code ec, tcp::socket socket) {
-    if (ec) {
-      if (ec == asio::error::operation_aborted || !gw->acceptor.is_open()) return;
-      gw->log.warn("gateway.accept_failed", {{"reason", ec.message()}});
-      // Out of file descriptors (EMFILE/ENFILE) persists until a connection closes: retrying at once would
-      // spin a core and flood the log (load benchmark, idle mode). The pending connection waits in the backlog.
-      auto retry = std::make_shared<asio::steady_timer>(gw->acceptor_strand, k_accept_retry);
-      retry->async_wait([gw, retry](beast::error_code) { do_accept(gw); });
-      return;
-    } else if (gw->stopping.load()) {
-      return;
-    } else if (gw->size() >= gw->config.limits.max_connections + 1024) {
-      beast::error_code ignored;
-      socket.close(ignored);  // beyond any upgrade we could accept: not worth an HTTP answer
-    } else {
-      beast::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);  // small frames (replies, invalidations) go out at once
-      std::make_shared<http_session>(gw, std::move(socket))->run();
-    }
-    do_accept(gw);
-  });
+void do_accept(const std::shared_ptr<gateway::state>& gw, bool metrics_only) {
+  tcp::acceptor& acceptor = metrics_only ? gw->metrics_acceptor : gw->acceptor;
+  acceptor.async_accept(
+      asio::make_strand(gw->ioc), [gw, metrics_only, &acceptor](beast::error_code ec, tcp::socket socket) {
+        if (ec) {
+          if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+          gw->log.warn("gateway.accept_failed", {{"reason", ec.message()}});
+          // Out of file descriptors (EMFILE/ENFILE) persists until a connection closes: retrying at once would
+          // spin a core and flood the log (load benchmark, idle mode). The pending connection waits in the backlog.
+          auto retry = std::make_shared<asio::steady_timer>(gw->acceptor_strand, k_accept_retry);
+          retry->async_wait([gw, retry, metrics_only](beast::error_code) { do_accept(gw, metrics_only); });
+          return;
+        } else if (gw->stopping.load()) {
+          return;
+        } else if (gw->size() >= gw->config.limits.max_connections + 1024) {
+          beast::error_code ignored;
+          socket.close(ignored);  // beyond any upgrade we could accept: not worth an HTTP answer
+        } else {
+          beast::error_code ignored;
+          socket.set_option(tcp::no_delay(true), ignored);  // small frames (replies, invalidations) go out at once
+          std::make_shared<http_session>(gw, std::move(socket), metrics_only)->run();
+        }
+        do_accept(gw, metrics_only);
+      });
+}
+
+void listen_on(tcp::acceptor& acceptor, const std::string& address, std::uint16_t port) {
+  const tcp::endpoint ep(asio::ip::make_address(address), port);
+  acceptor.open(ep.protocol());
+  acceptor.set_option(asio::socket_base::reuse_address(true));
+  acceptor.bind(ep);
+  acceptor.listen(asio::socket_base::max_listen_connections);
 }
 
 }  // namespace
@@ -402,18 +474,27 @@ gateway::~gateway() {
 
 std::uint16_t gateway::start() {
   auto& s = *state_;
-  const tcp::endpoint ep(asio::ip::make_address(s.config.listen_address), s.config.port);
-  s.acceptor.open(ep.protocol());
-  s.acceptor.set_option(asio::socket_base::reuse_address(true));
-  s.acceptor.bind(ep);
-  s.acceptor.listen(asio::socket_base::max_listen_connections);
+  listen_on(s.acceptor, s.config.listen_address, s.config.port);
   const auto port = s.acceptor.local_endpoint().port();
   s.log.info("gateway.listening", {{"address", s.config.listen_address}, {"port", port}});
-  asio::dispatch(s.acceptor_strand, [gw = state_] {
-    do_accept(gw);
+  const bool metrics_listener = s.config.metrics.listen.has_value();
+  if (metrics_listener) {
+    listen_on(s.metrics_acceptor, s.config.metrics.listen->first, s.config.metrics.listen->second);
+    s.log.info("gateway.metrics_listening",
+               {{"address", s.config.metrics.listen->first}, {"port", s.metrics_acceptor.local_endpoint().port()}});
+  }
+  asio::dispatch(s.acceptor_strand, [gw = state_, metrics_listener] {
+    do_accept(gw, false);
+    if (metrics_listener) do_accept(gw, true);
     arm_sweep(gw);
   });
   return port;
+}
+
+std::uint16_t gateway::metrics_port() const {
+  beast::error_code ec;
+  const auto ep = state_->metrics_acceptor.local_endpoint(ec);
+  return ec ? 0 : ep.port();
 }
 
 void gateway::stop(std::function<void()> on_drained) {
@@ -422,6 +503,10 @@ void gateway::stop(std::function<void()> on_drained) {
 
 std::size_t gateway::sessions() const noexcept {
   return state_->size();
+}
+
+std::size_t gateway::client_addresses() const noexcept {
+  return state_->addresses.addresses();
 }
 
 const gateway_metrics& gateway::metrics() const noexcept {

@@ -2,6 +2,7 @@
 // session interface the registry uses for graceful shutdown.
 #pragma once
 
+#include "rtcache/net/address_limit.hpp"
 #include "rtcache/net/gateway.hpp"
 
 #include "rtcache/net/protocol.hpp"
@@ -51,6 +52,9 @@ class flush_scope {
 
 }  // namespace detail
 
+// How many client addresses' REST broadcast buckets are kept (address_rate_limits' bound).
+inline constexpr std::size_t k_max_rest_broadcast_addresses = 65536;
+
 struct gateway::state : std::enable_shared_from_this<gateway::state> {
   state(boost::asio::io_context& io, gateway_config cfg, hub& h, const jwt_verifier& v, core::doc_type_registry t,
         logger& l, wall_clock_fn clock);
@@ -75,18 +79,23 @@ struct gateway::state : std::enable_shared_from_this<gateway::state> {
   const core::doc_type_registry types;
   logger& log;
   const wall_clock_fn wall_now;
+  const channel_access access;  // config.channels, compiled
   net::relay relay;
   // Every WebSocket session's idle, expiry and close deadlines, on one timer (session_deadlines.hpp).
   const std::shared_ptr<detail::session_deadlines> deadlines;
 
   gateway_metrics metrics;
+  address_counter addresses;  // open WebSockets per client address (limits.max_connections_per_ip)
+  // Client broadcasts that come over REST, per client address (limits.client_broadcasts, as per connection).
+  address_rate_limits rest_broadcasts;
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> next_connection_id{1};
 
   // Used on acceptor_strand only.
   boost::asio::strand<boost::asio::io_context::executor_type> acceptor_strand;
   boost::asio::ip::tcp::acceptor acceptor;
-  boost::asio::steady_timer sweep_timer;  // drives hub::sweep() every config.sweep_interval
+  boost::asio::ip::tcp::acceptor metrics_acceptor;  // open only with config.metrics.listen
+  boost::asio::steady_timer sweep_timer;            // drives hub::sweep() every config.sweep_interval
 
  private:
   mutable std::mutex mu_;
@@ -98,10 +107,11 @@ struct gateway::state : std::enable_shared_from_this<gateway::state> {
 };
 
 // Hands an authorised upgrade request and its TCP stream to a new WebSocket session, which accepts the upgrade.
-// The caller has reserved a slot in metrics.connections; the session releases it when it ends.
+// The caller has reserved a slot in metrics.connections and `address` (its client address's count); the
+// session releases both when it ends, whichever way it ends.
 // Defined in websocket_session.cpp.
 void start_websocket_session(std::shared_ptr<gateway::state> gw, boost::beast::tcp_stream stream,
                              boost::beast::http::request<boost::beast::http::string_body> request,
-                             protocol_version version, principal who, std::string peer);
+                             protocol_version version, principal who, std::string peer, address_slot address);
 
 }  // namespace rtcache::net

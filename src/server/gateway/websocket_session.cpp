@@ -6,6 +6,12 @@
 // PostgreSQL" push and the held deliveries are queued in that order and the channel is marked ready. Nothing
 // committed after the reply is missed, and nothing overtakes the reply.
 //
+// Isolation (issue 11, docs/security.md): a scoped connection joins a doc: channel's view of its factory scope
+// (hub.hpp), so its positions count only what it may see; every message on a contract channel is tagged with a
+// factory (client broadcasts there need service_role and name one); private channels (config.private:true) are
+// separate hub channels authorised by channel_access; client broadcasts are allowed by broadcast.from_clients and
+// bounded per connection (rate_limit.hpp).
+//
 // postgres_changes (design.md §3): on a contract channel a binding receives the records attached to that
 // channel's own messages; on any other channel the session also subscribes the channel to the internal
 // per-table channels its bindings name (hub_sink.hpp). Either way the hub message's factory is checked first
@@ -18,6 +24,7 @@
 #include "rtcache/net/postgres_delivery.hpp"
 #include "rtcache/net/protocol_join.hpp"
 #include "rtcache/net/protocol_text.hpp"
+#include "rtcache/net/rate_limit.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -86,10 +93,14 @@ class frame_fifo {
 // One joined topic. The strand owns it; the fields marked below are shared with deliver().
 struct channel_state {
   // Constant after the join.
-  std::string topic;  // "realtime:<name>"
-  std::string name;   // the hub channel
+  std::string topic;     // "realtime:<name>"
+  std::string name;      // the channel's name as the client knows it
+  std::string hub_name;  // the hub channel: `name`, or its private channel (private_hub_channel)
   std::optional<std::string> join_ref;
   std::optional<core::channel_key> key;  // set for contract channels (doc:, list:, factory:)
+  bool is_private = false;               // joined with config.private:true (never for contract channels)
+  // The hub view joined: the principal's scope on a doc: channel, unscoped on every other channel.
+  core::factory_scope view = core::factory_scope::unscoped();
   bool self = false;
   bool ack = false;
   std::vector<postgres_binding> bindings;  // postgres_changes, as joined (ids assigned)
@@ -113,8 +124,16 @@ class channel_subscriber final : public hub_subscriber {
   const std::shared_ptr<channel_state> state_;
 };
 
-bool is_contract_name(std::string_view name) noexcept {
-  return name.starts_with("doc:") || name.starts_with("list:") || name.starts_with("factory:");
+// The hub view a principal joins on a channel: its scope's on a doc: channel (events there are filtered per
+// message, so positions must be per class), the unscoped view elsewhere (list:/factory: joins are refused
+// outside the scope and carry one factory; other channels carry no factory).
+core::factory_scope view_for(const principal& who, const std::optional<core::channel_key>& key) {
+  if (key && key->kind == core::channel_kind::doc) return who.scope;
+  return core::factory_scope::unscoped();
+}
+
+bool same_view(const core::factory_scope& a, const core::factory_scope& b) noexcept {
+  return a.is_unscoped() == b.is_unscoped() && a.factory_ids() == b.factory_ids();
 }
 
 // The sessions whose writes a flush_scope on this thread holds back (state.hpp), how deep the scopes nest, and
@@ -146,20 +165,22 @@ class websocket_session final : public detail::session,
                                 public std::enable_shared_from_this<websocket_session> {
  public:
   websocket_session(std::shared_ptr<gateway::state> gw, beast::tcp_stream stream, protocol_version v, principal who,
-                    std::string peer)
+                    std::string peer, address_slot address)
       : gw_(std::move(gw)),
         strand_(stream.get_executor()),
         ws_(stream.release_socket()),
         version_(v),
         id_(gw_->next_connection_id.fetch_add(1, std::memory_order_relaxed)),
         peer_(std::move(peer)),
+        address_(std::move(address)),
         principal_(std::make_shared<const principal>(std::move(who))),
-        join_tokens_(gw_->config.limits.join_burst),
-        last_refill_(std::chrono::steady_clock::now()) {}
+        joins_(gw_->config.limits.joins_per_second, gw_->config.limits.join_burst, std::chrono::steady_clock::now()),
+        broadcasts_(gw_->config.limits.client_broadcasts, std::chrono::steady_clock::now()) {}
 
   ~websocket_session() override {
     gw_->deadlines->cancel(*this);  // first: the driver may be looking at the hook (keep_alive() returns null now)
     channels_.clear();  // unsubscribes: no deliver() runs past this line
+    address_.release();  // before the registry learns the session is gone (a drained gateway holds no count)
     gw_->remove(registry_id_);
     gw_->metrics.connections.fetch_sub(1, std::memory_order_relaxed);
   }
@@ -272,6 +293,9 @@ class websocket_session final : public detail::session,
   // some of the channel's bindings match, a push framed with their ids (per channel: ids differ).
   void frames_for(const channel_state& st, const hub_message_ptr& m, frame_set& out) const {
     if (!m->meta.factory_id.empty() && !may_deliver(*st.who, m->meta.factory_id)) return;
+    // Every message on a contract channel carries a factory (ingest refuses untagged ones); should one ever come
+    // without, only an unscoped connection may have it.
+    if (st.key && m->meta.factory_id.empty() && !st.who->scope.is_unscoped()) return;
     if (m->meta.origin == id_ && !st.self) return;
     if (const std::string* shared = select(m->frames)) {
       out_frame& f = out.f[out.n++];
@@ -657,19 +681,10 @@ class websocket_session final : public detail::session,
   }
 
   static bool same_principal(const principal& a, const principal& b) noexcept {
+    const bool same_claims = a.claims == b.claims || (a.claims && b.claims && *a.claims == *b.claims);
     return a.role == b.role && a.expires_at == b.expires_at && a.subject == b.subject &&
-           a.scope.is_unscoped() == b.scope.is_unscoped() && a.scope.factory_ids() == b.scope.factory_ids();
-  }
-
-  bool take_join_token() {
-    const auto& l = gw_->config.limits;
-    const auto now = std::chrono::steady_clock::now();
-    const double elapsed = std::chrono::duration<double>(now - last_refill_).count();
-    last_refill_ = now;
-    join_tokens_ = std::min(l.join_burst, join_tokens_ + elapsed * l.joins_per_second);
-    if (join_tokens_ < 1) return false;
-    join_tokens_ -= 1;
-    return true;
+           a.scope.is_unscoped() == b.scope.is_unscoped() && a.scope.factory_ids() == b.scope.factory_ids() &&
+           same_claims;
   }
 
   void on_join(const inbound_message& m) {
@@ -681,7 +696,9 @@ class websocket_session final : public detail::session,
     };
     auto req = parse_join(m.topic, m.payload);
     if (!req) return refuse(std::string(core::to_string(req.error().code)) + ": " + req.error().message);
-    if (!take_join_token()) return refuse("ChannelRateLimitReached: Too many joins per second");
+    if (!joins_.take(1, std::chrono::steady_clock::now())) {
+      return refuse("ChannelRateLimitReached: Too many joins per second");
+    }
     auto existing = channels_.find(m.topic);
     if (existing == channels_.end() && channels_.size() >= gw_->config.limits.max_channels_per_connection) {
       return refuse("ChannelRateLimitReached: Too many channels");
@@ -703,12 +720,16 @@ class websocket_session final : public detail::session,
 
     std::optional<core::channel_key> key;
     if (is_contract_name(req->channel)) {
+      // Contract channels are authorised by the factory scope, private:true or not (there is one of each).
       auto k = core::parse_channel_key(req->channel, gw_->types);
       if (!k) return refuse(std::string(core::to_string(k.error().code)) + ": " + k.error().message);
       const join_decision d = authorize_join(*who, *k);
       if (!d.allowed()) return refuse(d.reason);
       key = std::move(*k);
+    } else if (const access_decision d = gw_->access.may_join(*who, req->channel, req->is_private); !d.allowed) {
+      return refuse(d.reason);
     }
+    const bool is_private = !key && req->is_private;
 
     if (auto reason = refuse_bindings(req->postgres_changes, gw_->config.mapping.get())) return refuse(*reason);
     // Non-contract channels receive records through the per-table channels their bindings name.
@@ -729,8 +750,11 @@ class websocket_session final : public detail::session,
     auto st = std::make_shared<channel_state>();
     st->topic = m.topic;
     st->name = req->channel;
+    st->hub_name = is_private ? private_hub_channel(req->channel) : req->channel;
     st->join_ref = m.join_ref ? m.join_ref : m.ref;
     st->key = key;
+    st->is_private = is_private;
+    st->view = view_for(*who, key);
     st->self = req->broadcast.self;
     st->ack = req->broadcast.ack;
     st->bindings = req->postgres_changes;
@@ -740,7 +764,13 @@ class websocket_session final : public detail::session,
     }
     std::optional<hub_position> resume;
     if (req->resume) resume = hub_position{req->resume->epoch, req->resume->offset};
-    hub_join j = gw_->the_hub.subscribe(st->name, std::make_shared<channel_subscriber>(this, st), resume);
+    auto joined_view =
+        gw_->the_hub.subscribe_view(st->hub_name, st->view, std::make_shared<channel_subscriber>(this, st), resume);
+    if (!joined_view) {
+      // The channel has max_views_per_channel scopes with subscribers. The old join (if any) is gone already.
+      return refuse("ChannelRateLimitReached: Too many factory scopes on this channel");
+    }
+    hub_join j = std::move(*joined_view);
     std::vector<hub_subscription> tables;
     tables.reserve(table_channels.size());
     for (const auto& name : table_channels) {
@@ -821,6 +851,8 @@ class websocket_session final : public detail::session,
     send(encode_close(version_, st->join_ref, st->topic));
   }
 
+  // An access_token push re-decides the channel it names with the new token, and replaces the connection's token
+  // for later joins that bring none of their own (realtime-js pushes every refresh to each joined channel).
   void on_access_token(const inbound_message& m) {
     auto it = channels_.find(m.topic);
     if (it == channels_.end()) return;
@@ -831,11 +863,29 @@ class websocket_session final : public detail::session,
       gw_->metrics.auth_refusals_total.fetch_add(1, std::memory_order_relaxed);
       return revoke(it, system_refusal_message(p.error()));
     }
-    const auto& st = it->second.state;
-    if (st->key && !authorize_join(*p, *st->key).allowed()) return revoke(it, revoked_message(*st->key));
+    auto who = std::make_shared<const principal>(std::move(*p));
+    principal_ = who;  // issue 11, finding 8: later joins are authorised with the refreshed token
+    const auto st = it->second.state;
+    if (st->key && !authorize_join(*who, *st->key).allowed()) return revoke(it, revoked_message(*st->key));
+    if (st->is_private && !gw_->access.may_join(*who, st->name, true).allowed) {
+      return revoke(it, "You no longer have permission to read from this Channel topic: " + st->name);
+    }
+    if (!same_view(view_for(*who, st->key), st->view)) {
+      // A doc: channel whose scope changed: its view (epoch, offsets) belongs to the old scope, and keeping it
+      // would deliver offsets that skip what the new scope may no longer see (or miss what it now may). The
+      // channel errors, so the client rejoins with the new token into its new view (and refetches on
+      // recovered:false): realtime-js and rtcache's SDKs rejoin on phx_error by themselves.
+      gw_->log.info("ws.channel_reviewed", {{"conn", id_}, {"topic", st->topic}});
+      const auto join_ref = st->join_ref;
+      const std::string topic = st->topic;
+      drop_channel(it);
+      send(encode_channel_error(version_, join_ref, topic));
+      arm_expiry();
+      return;
+    }
     {
       std::lock_guard lock(mu_);
-      st->who = std::make_shared<const principal>(std::move(*p));
+      st->who = std::move(who);
     }
     arm_expiry();
   }
@@ -893,20 +943,49 @@ class websocket_session final : public detail::session,
       return;
     }
     const auto st = it->second.state;
+    std::shared_ptr<const principal> who;
+    {
+      std::lock_guard lock(mu_);
+      who = st->who;
+    }
+    const bool raw = b->encoding == payload_encoding::binary;
+    auto refuse = [&](std::string_view reason) {
+      gw_->metrics.client_broadcasts_refused_total.fetch_add(1, std::memory_order_relaxed);
+      if (m.ref) send(encode_reply_error(version_, to, reason));
+    };
+    std::string factory;
     if (st->key) {
-      std::shared_ptr<const principal> who;
-      {
-        std::lock_guard lock(mu_);
-        who = st->who;
-      }
+      // Contract events come from the backend: otherwise any client could forge invalidations. Even the backend's
+      // broadcasts name a factory, so that subscribers can filter them (issue 11, finding 1).
       if (who->role != auth_role::service_role) {
-        if (m.ref) send(encode_reply_error(version_, to, "Unauthorized: only service_role may broadcast on " + st->name));
-        return;
+        return refuse("Unauthorized: only service_role may broadcast on " + st->name);
+      }
+      auto f = contract_broadcast_factory(*st->key, b->payload, raw);
+      if (!f) return refuse(std::string(core::to_string(f.error().code)) + ": " + f.error().message);
+      factory = std::move(*f);
+    } else if (const access_decision d = gw_->access.may_send(*who, st->name, st->is_private); !d.allowed) {
+      return refuse(d.reason);
+    }
+    if (who->role != auth_role::service_role) {
+      // The per-connection bound, answered as Supabase answers max_events_per_second: the channel gets a system
+      // error "Too many messages per second" and is closed (docs/operations.md compares the two).
+      switch (broadcasts_.admit(b->payload.size(), std::chrono::steady_clock::now())) {
+        case broadcast_limiter::verdict::ok: break;
+        case broadcast_limiter::verdict::too_large:
+          return refuse("Payload size exceeded: a client broadcast holds at most " +
+                        std::to_string(static_cast<std::uint64_t>(gw_->config.limits.client_broadcasts.byte_burst)) +
+                        " bytes");
+        case broadcast_limiter::verdict::rate_limited:
+          gw_->metrics.client_broadcasts_limited_total.fetch_add(1, std::memory_order_relaxed);
+          return revoke(it, "Too many messages per second");
       }
     }
+    hub_publish_options options;
+    options.factory_id = factory;
+    options.origin = id_;
+    options.raw_payload = raw;
     try {
-      gw_->the_hub.publish(st->name, b->event, b->payload,
-                           hub_publish_options{{}, id_, nullptr, b->encoding == payload_encoding::binary});
+      gw_->the_hub.publish(st->hub_name, b->event, b->payload, options);
     } catch (const core::error_exception& e) {
       if (m.ref) send(encode_reply_error(version_, to, e.err().message));
       return;
@@ -924,7 +1003,7 @@ class websocket_session final : public detail::session,
   const protocol_version version_;
   const std::uint64_t id_;
   const std::string peer_;
-  const std::shared_ptr<const principal> principal_;  // from the upgrade's apikey
+  address_slot address_;  // this connection's count against limits.max_connections_per_ip
   std::uint64_t registry_id_ = 0;
 
   // Strand only.
@@ -933,11 +1012,14 @@ class websocket_session final : public detail::session,
   std::chrono::steady_clock::time_point expiry_at_ = k_never;  // the earliest token of a joined channel expires
   std::chrono::steady_clock::time_point close_at_ = k_never;   // a started close is given up
   std::chrono::steady_clock::time_point linked_at_ = k_never;  // where the hook is linked in the wheel
-  double join_tokens_;
-  std::chrono::steady_clock::time_point last_refill_;
-  std::vector<out_frame> batch_;                // the frames being written
-  std::string wbuf_;                            // their headers and small payloads, contiguous
-  std::vector<asio::const_buffer> gather_;      // runs of wbuf_ and large payloads, interleaved
+  // The token later joins without an access_token of their own are authorised with: the upgrade's apikey, then
+  // the last valid access_token pushed.
+  std::shared_ptr<const principal> principal_;
+  token_bucket joins_;                      // limits.joins_per_second / join_burst
+  broadcast_limiter broadcasts_;            // limits.client_broadcasts
+  std::vector<out_frame> batch_;            // the frames being written
+  std::string wbuf_;                        // their headers and small payloads, contiguous
+  std::vector<asio::const_buffer> gather_;  // runs of wbuf_ and large payloads, interleaved
   std::uint16_t close_code_ = 0;
   std::string_view close_text_;  // a string literal (begin_close's callers)
   bool close_started_ = false;
@@ -985,9 +1067,9 @@ flush_scope::~flush_scope() {
 
 void start_websocket_session(std::shared_ptr<gateway::state> gw, beast::tcp_stream stream,
                              http::request<http::string_body> request, protocol_version version, principal who,
-                             std::string peer) {
+                             std::string peer, address_slot address) {
   auto s = std::make_shared<websocket_session>(std::move(gw), std::move(stream), version, std::move(who),
-                                               std::move(peer));
+                                               std::move(peer), std::move(address));
   s->run(std::move(request));
 }
 

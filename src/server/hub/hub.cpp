@@ -1,10 +1,12 @@
-// The hub's registry, channels and fan-out. Locking: a registry shard's mutex guards only its name -> channel
-// map; a channel's mutex guards its position, history and subscriber list, and is held across encoding and
-// fan-out so that one channel's deliveries follow offset order. The two are never held at the same time.
+// The hub's registry, views and fan-out. Locking: a registry shard's mutex guards only its name -> view group
+// map and the groups' view lists; a view's mutex (detail::hub_channel::mu) guards its position, history and
+// subscriber list, and is held across encoding and fan-out so that one view's deliveries follow offset order.
+// The two are never held at the same time.
 #include "rtcache/net/hub.hpp"
 
 #include <boost/container/small_vector.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
+#include <openssl/rand.h>
 
 #include <algorithm>
 #include <bit>
@@ -65,9 +67,10 @@ class ring {
   std::size_t size_ = 0;
 };
 
+// One view of a channel (hub.hpp): its class, epoch, offsets, history and subscribers.
 struct hub_channel {
-  hub_channel(std::string channel_name, std::string channel_epoch)
-      : name(std::move(channel_name)), epoch(std::move(channel_epoch)) {}
+  hub_channel(std::string channel_name, core::factory_scope view_class, std::string channel_epoch)
+      : name(std::move(channel_name)), view(std::move(view_class)), epoch(std::move(channel_epoch)) {}
 
   struct entry {
     std::uint64_t id;
@@ -76,6 +79,7 @@ struct hub_channel {
 
   // Constant after construction.
   const std::string name;
+  const core::factory_scope view;  // which messages this view holds: view.contains(message factory)
   const std::string epoch;
 
   std::mutex mu;
@@ -86,7 +90,9 @@ struct hub_channel {
   std::uint64_t offset = 0;
   ring<hub_message_ptr> history;  // contiguous offsets; when non-empty, back()->offset == offset
   std::size_t history_bytes = 0;
-  std::uint64_t idle_seq = 0;  // non-zero while idle (no subscribers, lingering): its key in hub::idle_
+  // Non-zero while idle (no subscribers, lingering): its key in hub::idle_. Written under mu; read without it
+  // only as a hint (choosing a view to evict under a registry lock), which free_idle() checks under mu.
+  std::atomic<std::uint64_t> idle_seq{0};
   // Fan-out order is unspecified. Most channels have one subscriber (a document a client has open), held
   // inline: a publish reads it without chasing another pointer.
   boost::container::small_vector<entry, 1> subscribers;
@@ -126,15 +132,49 @@ struct string_hash {
   std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
 };
 
+bool same_class(const core::factory_scope& a, const core::factory_scope& b) noexcept {
+  return a.is_unscoped() == b.is_unscoped() && a.factory_ids() == b.factory_ids();
+}
+
+// Whether a view of class `view` holds a message tagged `factory` (empty: untagged, the unscoped view only).
+bool admits(const core::factory_scope& view, std::string_view factory) noexcept {
+  return view.is_unscoped() || (!factory.empty() && view.contains(factory));
+}
+
 }  // namespace
+
+// The views of one channel name, in creation order. `views` is guarded by the owning shard's mu. `generation`
+// moves (release, under that mu) whenever `views` changes and when the group leaves the registry, so a
+// hub_batch that read it (acquire) and finds it unchanged knows its copy of `views` is complete.
+struct hub::view_group {
+  std::atomic<std::uint64_t> generation{0};
+  view_list views;
+};
 
 struct hub::shard {
   std::mutex mu;
   // Guarded by mu. Open addressing, looked up by string_view: a std::unordered_map with this hash (which
   // libstdc++ deems fast, so it caches no hash codes) rehashed every key it walked past, and with 100,000
   // channels the lookup was 7% of the WAL path (docs/benchmarks-wal.md).
-  boost::unordered_flat_map<std::string, std::shared_ptr<channel>, string_hash, std::equal_to<>> channels;
+  boost::unordered_flat_map<std::string, std::shared_ptr<view_group>, string_hash, std::equal_to<>> channels;
 };
+
+hub_epoch_source random_epochs() {
+  return [] {
+    unsigned char bytes[16];
+    if (RAND_bytes(bytes, sizeof bytes) != 1) {
+      std::fprintf(stderr, "rtcache hub: RAND_bytes failed; refusing to hand out a guessable epoch\n");
+      std::abort();
+    }
+    static constexpr char k_hex[] = "0123456789abcdef";
+    std::string out(2 * sizeof bytes, '0');
+    for (std::size_t i = 0; i < sizeof bytes; ++i) {
+      out[2 * i] = k_hex[bytes[i] >> 4];
+      out[2 * i + 1] = k_hex[bytes[i] & 0xf];
+    }
+    return out;
+  };
+}
 
 hub_epoch_source counter_epochs(std::string prefix) {
   auto next = std::make_shared<std::atomic<std::uint64_t>>(0);
@@ -176,7 +216,7 @@ void hub_subscription::unsubscribe() noexcept {
 hub::hub(hub_config config, hub_encoder encoder, hub_epoch_source epochs, hub_clock clock)
     : config_(config),
       encoder_(std::move(encoder)),
-      epochs_(std::move(epochs)),
+      epochs_(epochs ? std::move(epochs) : random_epochs()),
       shard_mask_(std::bit_ceil(std::max<std::size_t>(config.shards, 1)) - 1),
       shards_(std::make_unique<shard[]>(shard_mask_ + 1)),
       clock_(clock ? std::move(clock) : hub_clock([] { return std::chrono::steady_clock::now(); })),
@@ -200,16 +240,24 @@ hub::shard& hub::shard_for(std::string_view name) const noexcept {
   return shards_[string_hash{}(name)&shard_mask_];
 }
 
-std::shared_ptr<hub::channel> hub::find(std::string_view name) const {
+std::shared_ptr<hub::view_group> hub::find(std::string_view name, view_list& views) const {
   shard& s = shard_for(name);
   std::lock_guard lock(s.mu);
   auto it = s.channels.find(name);
   if (it == s.channels.end()) return nullptr;
+  views.assign(it->second->views.begin(), it->second->views.end());
   return it->second;
 }
 
 hub_join hub::subscribe(std::string_view name, std::shared_ptr<hub_subscriber> subscriber,
                         const std::optional<hub_position>& resume) {
+  // The unscoped view is never refused: only scoped views count against max_views_per_channel.
+  return std::move(subscribe_view(name, core::factory_scope::unscoped(), std::move(subscriber), resume).value());
+}
+
+core::result<hub_join> hub::subscribe_view(std::string_view name, const core::factory_scope& view,
+                                           std::shared_ptr<hub_subscriber> subscriber,
+                                           const std::optional<hub_position>& resume) {
   require_not_in_callback("subscribe", name);
   assert(!name.empty() && "channel name must not be empty");
   assert(subscriber && "subscriber must not be null");
@@ -217,65 +265,105 @@ hub_join hub::subscribe(std::string_view name, std::shared_ptr<hub_subscriber> s
 
   for (;;) {
     std::shared_ptr<channel> ch;
+    std::shared_ptr<channel> evict;  // an idle scoped view of this channel to free first (view bound)
+    std::uint64_t evict_seq = 0;
     {
       shard& s = shard_for(name);
       std::lock_guard lock(s.mu);
       auto it = s.channels.find(name);
-      if (it == s.channels.end()) {
-        ch = std::make_shared<channel>(std::string(name), epochs_());
-        s.channels.emplace(std::string(name), ch);
-        counters_.channels.fetch_add(1, std::memory_order_relaxed);
-      } else if (it->second->closed.load(std::memory_order_acquire)) {
-        // Its last subscriber left and the registry entry is about to be erased: a new epoch starts now.
-        ch = std::make_shared<channel>(std::string(name), epochs_());
-        it->second = ch;
-        counters_.channels.fetch_add(1, std::memory_order_relaxed);
-      } else {
-        ch = it->second;
+      if (it == s.channels.end()) it = s.channels.emplace(std::string(name), std::make_shared<view_group>()).first;
+      view_group& g = *it->second;
+      std::size_t scoped_open = 0;
+      for (auto& v : g.views) {
+        const bool closed = v->closed.load(std::memory_order_acquire);
+        if (same_class(v->view, view)) {
+          if (closed) {
+            // Its last subscriber left and it is about to be erased: a new epoch starts now.
+            v = std::make_shared<channel>(std::string(name), view, epochs_());
+            g.generation.fetch_add(1, std::memory_order_release);
+            counters_.channels.fetch_add(1, std::memory_order_relaxed);
+          }
+          ch = v;
+          break;
+        }
+        if (closed || v->view.is_unscoped()) continue;
+        ++scoped_open;
+        const std::uint64_t seq = v->idle_seq.load(std::memory_order_relaxed);
+        if (seq != 0 && (evict_seq == 0 || seq < evict_seq)) {
+          evict_seq = seq;
+          evict = v;
+        }
+      }
+      if (!ch) {
+        if (!view.is_unscoped() && scoped_open >= config_.max_views_per_channel) {
+          if (!evict) {
+            counters_.views_refused.fetch_add(1, std::memory_order_relaxed);
+            if (g.views.empty()) s.channels.erase(it);  // max_views_per_channel 0: no group is left behind
+            return core::error{core::errc::too_many, "channel '" + std::string(name) + "' has " +
+                                                         std::to_string(scoped_open) +
+                                                         " scoped views with subscribers (max_views_per_channel)"};
+          }
+        } else {
+          evict.reset();
+          ch = std::make_shared<channel>(std::string(name), view, epochs_());
+          g.views.push_back(ch);
+          g.generation.fetch_add(1, std::memory_order_release);
+          counters_.channels.fetch_add(1, std::memory_order_relaxed);
+        }
       }
     }
-
-    std::unique_lock lock(ch->mu);
+    if (!ch) {
+      // Overflow rule of max_views_per_channel: the channel's scoped view idle the longest goes first.
+      if (free_idle(evict_seq, evict)) counters_.channels_evicted.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    if (auto join = join_view(ch, id, subscriber, resume)) return std::move(*join);
     // Closed between the lookup and the lock: the next lookup sees it closed and replaces it.
-    if (ch->closed.load(std::memory_order_relaxed)) continue;
-    leave_idle_locked(*ch);  // a lingering channel is live again, epoch and history intact
+  }
+}
 
-    hub_join join;
-    join.position = hub_position{ch->epoch, ch->offset};
-    if (resume && resume->epoch == ch->epoch && resume->offset <= ch->offset) {
-      if (resume->offset == ch->offset) {
-        join.recovered = true;
-      } else if (!ch->history.empty() && ch->history.front()->offset <= resume->offset + 1) {
-        assert(ch->history.back()->offset == ch->offset);
-        const std::size_t first = static_cast<std::size_t>(resume->offset + 1 - ch->history.front()->offset);
-        join.replay.reserve(ch->history.size() - first);
-        for (std::size_t i = first; i < ch->history.size(); ++i) join.replay.push_back(ch->history[i]);
-        join.recovered = true;
-      }
+std::optional<hub_join> hub::join_view(const std::shared_ptr<channel>& ch, std::uint64_t id,
+                                       std::shared_ptr<hub_subscriber>& subscriber,
+                                       const std::optional<hub_position>& resume) {
+  std::unique_lock lock(ch->mu);
+  if (ch->closed.load(std::memory_order_relaxed)) return std::nullopt;
+  leave_idle_locked(*ch);  // a lingering view is live again, epoch and history intact
+
+  hub_join join;
+  join.position = hub_position{ch->epoch, ch->offset};
+  if (resume && resume->epoch == ch->epoch && resume->offset <= ch->offset) {
+    if (resume->offset == ch->offset) {
+      join.recovered = true;
+    } else if (!ch->history.empty() && ch->history.front()->offset <= resume->offset + 1) {
+      assert(ch->history.back()->offset == ch->offset);
+      const std::size_t first = static_cast<std::size_t>(resume->offset + 1 - ch->history.front()->offset);
+      join.replay.reserve(ch->history.size() - first);
+      for (std::size_t i = first; i < ch->history.size(); ++i) join.replay.push_back(ch->history[i]);
+      join.recovered = true;
     }
+  }
+  try {
+    ch->subscribers.push_back({id, std::move(subscriber)});
     try {
-      ch->subscribers.push_back({id, std::move(subscriber)});
-      try {
-        ch->position.emplace(id, ch->subscribers.size() - 1);
-      } catch (...) {
-        ch->subscribers.pop_back();
-        throw;
-      }
+      ch->position.emplace(id, ch->subscribers.size() - 1);
     } catch (...) {
-      // Out of memory. A channel without subscribers must not stay open: close it as the last leave would
-      // (its registry entry is replaced by the next subscribe of the name).
-      if (ch->subscribers.empty()) {
-        released_history freed;
-        retire_locked(*ch, freed);
-        lock.unlock();
-        erase_retired(ch);
-      }
+      ch->subscribers.pop_back();
       throw;
     }
-    counters_.subscribers.fetch_add(1, std::memory_order_relaxed);
-    join.subscription = hub_subscription(this, ch, id);
-    return join;
+  } catch (...) {
+    // Out of memory. A view without subscribers must not stay open: close it as the last leave would
+    // (its registry entry is replaced by the next subscribe of the name).
+    if (ch->subscribers.empty()) {
+      released_history freed;
+      retire_locked(*ch, freed);
+      lock.unlock();
+      erase_retired(ch);
+    }
+    throw;
   }
+  counters_.subscribers.fetch_add(1, std::memory_order_relaxed);
+  join.subscription = hub_subscription(this, ch, id);
+  return join;
 }
 
 void hub::unsubscribe(const std::shared_ptr<channel>& ch, std::uint64_t id) noexcept {
@@ -304,7 +392,7 @@ void hub::unsubscribe(const std::shared_ptr<channel>& ch, std::uint64_t id) noex
         std::lock_guard idle_lock(idle_mu_);
         const std::uint64_t seq = next_idle_seq_++;
         idle_.emplace(seq, idle_entry{ch, clock_()});
-        ch->idle_seq = seq;
+        ch->idle_seq.store(seq, std::memory_order_relaxed);
         counters_.idle_channels.fetch_add(1, std::memory_order_relaxed);
         counters_.idle_history_bytes.fetch_add(ch->history_bytes, std::memory_order_relaxed);
         went_idle = true;
@@ -319,12 +407,13 @@ void hub::unsubscribe(const std::shared_ptr<channel>& ch, std::uint64_t id) noex
 }
 
 void hub::leave_idle_locked(channel& ch) noexcept {
-  if (ch.idle_seq == 0) return;
+  const std::uint64_t seq = ch.idle_seq.load(std::memory_order_relaxed);
+  if (seq == 0) return;
   {
     std::lock_guard idle_lock(idle_mu_);
-    idle_.erase(ch.idle_seq);
+    idle_.erase(seq);
   }
-  ch.idle_seq = 0;
+  ch.idle_seq.store(0, std::memory_order_relaxed);
   counters_.idle_channels.fetch_sub(1, std::memory_order_relaxed);
   counters_.idle_history_bytes.fetch_sub(ch.history_bytes, std::memory_order_relaxed);
 }
@@ -343,8 +432,14 @@ void hub::erase_retired(const std::shared_ptr<channel>& ch) noexcept {
   shard& s = shard_for(ch->name);
   std::lock_guard lock(s.mu);
   auto it = s.channels.find(std::string_view(ch->name));
-  // A subscribe may already have replaced the entry with the channel's next epoch.
-  if (it != s.channels.end() && it->second == ch) s.channels.erase(it);
+  if (it == s.channels.end()) return;
+  view_group& g = *it->second;
+  // A subscribe may already have replaced the view with its class's next epoch.
+  const auto v = std::find(g.views.begin(), g.views.end(), ch);
+  if (v == g.views.end()) return;
+  g.views.erase(v);
+  g.generation.fetch_add(1, std::memory_order_release);
+  if (g.views.empty()) s.channels.erase(it);
 }
 
 bool hub::free_idle(std::uint64_t seq, const std::shared_ptr<channel>& ch) noexcept {
@@ -352,7 +447,7 @@ bool hub::free_idle(std::uint64_t seq, const std::shared_ptr<channel>& ch) noexc
   {
     std::lock_guard lock(ch->mu);
     // A subscribe may have taken it out of the idle set since it was picked (it then has a new seq or none).
-    if (ch->idle_seq != seq || ch->closed.load(std::memory_order_relaxed)) return false;
+    if (ch->idle_seq.load(std::memory_order_relaxed) != seq || ch->closed.load(std::memory_order_relaxed)) return false;
     retire_locked(*ch, freed);
   }
   erase_retired(ch);
@@ -360,7 +455,8 @@ bool hub::free_idle(std::uint64_t seq, const std::shared_ptr<channel>& ch) noexc
 }
 
 void hub::enforce_idle_budget() noexcept {
-  while (counters_.idle_history_bytes.load(std::memory_order_relaxed) > config_.max_idle_bytes) {
+  while (counters_.idle_history_bytes.load(std::memory_order_relaxed) > config_.max_idle_bytes ||
+         counters_.idle_channels.load(std::memory_order_relaxed) > config_.max_idle_channels) {
     std::uint64_t seq = 0;
     std::shared_ptr<channel> ch;
     {
@@ -398,8 +494,9 @@ std::size_t hub::sweep() {
 hub_publish_result hub::publish(std::string_view name, std::string_view event, std::string_view payload_json,
                                 const hub_publish_options& options) {
   require_not_in_callback("publish", name);
-  auto ch = find(name);
-  return publish_on(ch, false, name, event, payload_json, options);
+  view_list views;
+  find(name, views);
+  return publish_views(views, event, payload_json, options);
 }
 
 hub_publish_result hub_batch::publish(std::string_view name, std::string_view event, std::string_view payload_json,
@@ -408,44 +505,54 @@ hub_publish_result hub_batch::publish(std::string_view name, std::string_view ev
   ++uses_;
   remembered* lru = &slots_[0];
   for (auto& slot : slots_) {
-    if (slot.ch && slot.name == name) {
+    if (slot.group && slot.name == name) {
       slot.used = uses_;
-      return hub_.publish_on(slot.ch, true, name, event, payload_json, options);
+      // Unchanged generation: no view was created or closed since the copy, so it is complete.
+      if (slot.group->generation.load(std::memory_order_acquire) != slot.generation) {
+        slot.views.clear();
+        slot.group = hub_.find(name, slot.views);
+        if (slot.group) slot.generation = slot.group->generation.load(std::memory_order_acquire);
+      }
+      return hub_.publish_views(slot.views, event, payload_json, options);
     }
     if (slot.used < lru->used) lru = &slot;
   }
-  auto ch = hub_.find(name);
-  if (!ch) return hub_.publish_on(ch, false, name, event, payload_json, options);
+  hub::view_list views;
+  auto group = hub_.find(name, views);
+  if (!group) return hub_.publish_views(views, event, payload_json, options);
+  // The generation is read after the copy: if a view changed in between, the next use looks it up again.
   lru->name.assign(name);
-  lru->ch = std::move(ch);
+  lru->generation = group->generation.load(std::memory_order_acquire);
+  lru->group = std::move(group);
+  lru->views = std::move(views);
   lru->used = uses_;
-  return hub_.publish_on(lru->ch, true, name, event, payload_json, options);
+  return hub_.publish_views(lru->views, event, payload_json, options);
 }
 
-hub_publish_result hub::publish_on(std::shared_ptr<channel>& ch, bool cached, std::string_view name,
-                                   std::string_view event, std::string_view payload_json,
-                                   const hub_publish_options& options) {
+hub_publish_result hub::publish_views(const view_list& views, std::string_view event, std::string_view payload_json,
+                                      const hub_publish_options& options) {
+  hub_publish_result out;
+  for (const auto& v : views) {
+    if (!admits(v->view, options.factory_id)) continue;
+    const hub_publish_result r = publish_on(v, event, payload_json, options);
+    if (!r.accepted()) continue;
+    if (out.views == 0) out.offset = r.offset;
+    ++out.views;
+    out.subscribers += r.subscribers;
+  }
+  if (out.views == 0) counters_.messages_dropped.fetch_add(1, std::memory_order_relaxed);
+  return out;
+}
+
+hub_publish_result hub::publish_on(const std::shared_ptr<channel>& ch, std::string_view event,
+                                   std::string_view payload_json, const hub_publish_options& options) {
   // Destroyed after the channel lock (declared before it). Usually one evicted message: kept inline, so a
   // publish allocates nothing for it (a std::deque here cost an allocation of ~580 bytes per publish).
   boost::container::small_vector<hub_message_ptr, 2> evicted;
   released_history freed;
-  std::unique_lock<std::mutex> lock;
-  for (;;) {
-    if (!ch) {
-      counters_.messages_dropped.fetch_add(1, std::memory_order_relaxed);
-      return {};
-    }
-    lock = std::unique_lock(ch->mu);
-    if (!ch->closed.load(std::memory_order_relaxed)) break;
-    lock.unlock();
-    if (!cached) {
-      counters_.messages_dropped.fetch_add(1, std::memory_order_relaxed);
-      return {};
-    }
-    // Remembered by a hub_batch and closed since: the name's current channel, if any, gets the message.
-    ch = find(name);
-    cached = false;
-  }
+  std::unique_lock lock(ch->mu);
+  // Closed since it was looked up: a subscribe after the close made a new view, which this publish precedes.
+  if (ch->closed.load(std::memory_order_relaxed)) return {};
 
   const std::uint64_t offset = ch->offset + 1;
   hub_message_ptr message;
@@ -481,8 +588,7 @@ hub_publish_result hub::publish_on(std::shared_ptr<channel>& ch, bool cached, st
     // Recorded in the retention order first: the only steps that may throw come before any change to the
     // channel. A history at its message bound then makes room first, so that the ring never grows past the
     // bound (its capacity stays bit_ceil(max_history_messages)) and the push below cannot throw either.
-    const bool at_bound =
-        config_.max_history_messages != 0 && ch->history.size() >= config_.max_history_messages;
+    const bool at_bound = config_.max_history_messages != 0 && ch->history.size() >= config_.max_history_messages;
     over_budget = retain_locked(ch, offset, bytes);
     if (!at_bound) ch->history.push_back(message);  // if it throws, the entry above is stale: skipped when reached
     if (at_bound) {
@@ -508,7 +614,7 @@ hub_publish_result hub::publish_on(std::shared_ptr<channel>& ch, bool cached, st
   counters_.history_messages.fetch_add(added_messages - evicted_messages, std::memory_order_relaxed);
   counters_.history_bytes.fetch_add(added_bytes - evicted_bytes, std::memory_order_relaxed);
   counters_.messages_published.fetch_add(1, std::memory_order_relaxed);
-  const bool idle = ch->idle_seq != 0;
+  const bool idle = ch->idle_seq.load(std::memory_order_relaxed) != 0;
   if (idle) counters_.idle_history_bytes.fetch_add(added_bytes - evicted_bytes, std::memory_order_relaxed);
 
   // Fan-out under the channel lock: this is what orders deliveries by offset and makes a join atomic.
@@ -522,7 +628,7 @@ hub_publish_result hub::publish_on(std::shared_ptr<channel>& ch, bool cached, st
   lock.unlock();
   if (idle) enforce_idle_budget();
   if (over_budget) enforce_history_budget();
-  return {offset, delivered};
+  return {offset, 1, delivered};
 }
 
 bool hub::retain_locked(const std::shared_ptr<channel>& ch, std::uint64_t offset, std::size_t bytes) {
@@ -530,8 +636,8 @@ bool hub::retain_locked(const std::shared_ptr<channel>& ch, std::uint64_t offset
   retained_->push_back(retained_entry{ch, offset});
   // The histories before this publish plus the message: at least what they hold after it (its own evictions
   // only lower it), so the check errs towards running enforce_history_budget(), which decides under the lock.
-  const std::uint64_t held = counters_.history_bytes.load(std::memory_order_relaxed) + bytes +
-                             retained_->size() * k_retention_entry_bytes;
+  const std::uint64_t held =
+      counters_.history_bytes.load(std::memory_order_relaxed) + bytes + retained_->size() * k_retention_entry_bytes;
   return held > config_.max_total_history_bytes;
 }
 
@@ -561,18 +667,24 @@ void hub::enforce_history_budget() noexcept {
     ch.history_bytes -= b;
     counters_.history_messages.fetch_sub(1, std::memory_order_relaxed);
     counters_.history_bytes.fetch_sub(b, std::memory_order_relaxed);
-    if (ch.idle_seq != 0) counters_.idle_history_bytes.fetch_sub(b, std::memory_order_relaxed);
+    if (ch.idle_seq.load(std::memory_order_relaxed) != 0) {
+      counters_.idle_history_bytes.fetch_sub(b, std::memory_order_relaxed);
+    }
     counters_.history_evicted.fetch_add(1, std::memory_order_relaxed);
   }
 }
 
-std::optional<hub_position> hub::position(std::string_view name) const {
+std::optional<hub_position> hub::position(std::string_view name, const core::factory_scope& view) const {
   require_not_in_callback("position", name);
-  const auto ch = find(name);
-  if (!ch) return std::nullopt;
-  std::lock_guard lock(ch->mu);
-  if (ch->closed.load(std::memory_order_relaxed)) return std::nullopt;
-  return hub_position{ch->epoch, ch->offset};
+  view_list views;
+  find(name, views);
+  for (const auto& ch : views) {
+    if (!same_class(ch->view, view)) continue;
+    std::lock_guard lock(ch->mu);
+    if (ch->closed.load(std::memory_order_relaxed)) continue;
+    return hub_position{ch->epoch, ch->offset};
+  }
+  return std::nullopt;
 }
 
 hub_metrics hub::metrics() const noexcept {
@@ -589,6 +701,7 @@ hub_metrics hub::metrics() const noexcept {
   m.channels_expired = counters_.channels_expired.load(std::memory_order_relaxed);
   m.channels_evicted = counters_.channels_evicted.load(std::memory_order_relaxed);
   m.history_evicted = counters_.history_evicted.load(std::memory_order_relaxed);
+  m.views_refused = counters_.views_refused.load(std::memory_order_relaxed);
   return m;
 }
 

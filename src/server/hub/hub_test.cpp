@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <ostream>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -1161,6 +1162,302 @@ TEST(HubLingerRace, SweepsRacingWithChurnKeepAnchoredStreamsGapFree) {
   EXPECT_EQ(m.channels, 1U);
   EXPECT_EQ(m.idle_channels, 0U);
   EXPECT_EQ(m.idle_history_bytes, 0U);
+}
+
+}  // namespace
+}  // namespace rtcache::net
+
+namespace rtcache::net {
+namespace {
+
+// ---- views: one per visibility class (issue 11, finding 3) ----
+
+core::factory_scope scope(std::initializer_list<std::string_view> ids) {
+  return core::factory_scope::of(ids);
+}
+
+hub_publish_options tagged(std::string_view factory) {
+  hub_publish_options o;
+  o.factory_id = factory;
+  return o;
+}
+
+class ViewTest : public ::testing::Test {
+ protected:
+  explicit ViewTest(hub_config config = lingering(std::chrono::seconds(120)))
+      : hub_(config, encoder_.get(), counter_epochs("e"), clock_.get()) {}
+
+  hub_join join(std::string_view name, const core::factory_scope& view, std::shared_ptr<recorder> r = nullptr,
+                const std::optional<hub_position>& resume = std::nullopt) {
+    auto j = hub_.subscribe_view(name, view, r ? std::move(r) : std::make_shared<recorder>(), resume);
+    EXPECT_TRUE(j.has_value());
+    return j ? std::move(*j) : hub_join{};
+  }
+
+  counting_encoder encoder_;
+  manual_clock clock_;
+  hub hub_;
+};
+
+TEST_F(ViewTest, AScopedViewCountsOnlyTheMessagesOfItsFactories) {
+  auto a = std::make_shared<recorder>();
+  auto all = std::make_shared<recorder>();
+  auto ja = join("doc:wo:1", scope({"A"}), a);
+  auto jall = hub_.subscribe("doc:wo:1", all);
+  ASSERT_TRUE(hub_.publish("doc:wo:1", "invalidate", "b1", tagged("B")).accepted());
+  ASSERT_TRUE(hub_.publish("doc:wo:1", "invalidate", "a1", tagged("A")).accepted());
+  ASSERT_TRUE(hub_.publish("doc:wo:1", "invalidate", "b2", tagged("B")).accepted());
+  ASSERT_TRUE(hub_.publish("doc:wo:1", "invalidate", "a2", tagged("A")).accepted());
+  EXPECT_EQ(a->seen(), range(1, 2));  // contiguous: B's messages never took an offset in A's view
+  EXPECT_EQ(all->seen(), range(1, 4));
+  EXPECT_EQ(hub_.position("doc:wo:1", scope({"A"}))->offset, 2U);
+  EXPECT_EQ(hub_.position("doc:wo:1")->offset, 4U);
+  EXPECT_NE(ja.position.epoch, jall.position.epoch);
+}
+
+TEST_F(ViewTest, AnUntaggedMessageReachesOnlyTheUnscopedView) {
+  auto a = std::make_shared<recorder>();
+  auto ja = join("doc:wo:1", scope({"A"}), a);
+  auto all = std::make_shared<recorder>();
+  auto jall = hub_.subscribe("doc:wo:1", all);
+  EXPECT_EQ(hub_.publish("doc:wo:1", "invalidate", "x").views, 1U);
+  EXPECT_TRUE(a->seen().empty());
+  EXPECT_EQ(all->seen(), range(1, 1));
+}
+
+TEST_F(ViewTest, AMessageIsEncodedOncePerViewThatTakesItNotPerSubscriber) {
+  std::vector<hub_join> joins;
+  for (int i = 0; i < 3; ++i) joins.push_back(join("doc:wo:1", scope({"A"})));
+  for (int i = 0; i < 3; ++i) joins.push_back(join("doc:wo:1", scope({"A", "B"})));
+  joins.push_back(join("doc:wo:1", scope({"C"})));
+  const auto before = encoder_.calls->load();
+  const auto r = hub_.publish("doc:wo:1", "invalidate", "a", tagged("A"));
+  EXPECT_EQ(r.views, 2U);
+  EXPECT_EQ(r.subscribers, 6U);
+  EXPECT_EQ(encoder_.calls->load() - before, 2);
+}
+
+TEST_F(ViewTest, AViewOfAScopeIsTheSameWhateverTheOrderOfItsFactories) {
+  auto first = join("doc:wo:1", scope({"B", "A"}));
+  auto second = join("doc:wo:1", scope({"A", "B", "A"}));
+  EXPECT_EQ(first.position.epoch, second.position.epoch);
+  EXPECT_EQ(hub_.metrics().channels, 1U);
+}
+
+// The attack of finding 3: a foreign subscriber's activity on a doc must not show in the attacker's position.
+TEST_F(ViewTest, AJoinToADocWhoseOnlyActivityIsForeignLooksLikeAJoinToANewDoc) {
+  auto victim = join("doc:wo:1", scope({"A"}));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(hub_.publish("doc:wo:1", "invalidate", "a", tagged("A")).accepted());
+  auto busy = join("doc:wo:1", scope({"X"}));
+  auto fresh = join("doc:wo:2", scope({"X"}));
+  EXPECT_EQ(busy.position.offset, 0U);
+  EXPECT_EQ(busy.position.offset, fresh.position.offset);
+  EXPECT_FALSE(busy.recovered);
+  // A resume into the victim's epoch from the attacker's class is not recovered (another view, another epoch).
+  auto probe = join("doc:wo:1", scope({"X"}), nullptr, victim.position);
+  EXPECT_FALSE(probe.recovered);
+  EXPECT_TRUE(probe.replay.empty());
+}
+
+TEST_F(ViewTest, AForeignSubscriberKeepingTheDocOpenDoesNotKeepAnotherClassesViewAlive) {
+  auto keeper = join("doc:wo:1", scope({"A"}));
+  auto x = join("doc:wo:1", scope({"X"}));
+  const std::string epoch = x.position.epoch;
+  x.subscription.unsubscribe();
+  clock_.advance(std::chrono::seconds(120));
+  EXPECT_EQ(hub_.sweep(), 1U);  // X's view went, A's stays
+  EXPECT_FALSE(hub_.position("doc:wo:1", scope({"X"})).has_value());
+  EXPECT_TRUE(hub_.position("doc:wo:1", scope({"A"})).has_value());
+  auto again = join("doc:wo:1", scope({"X"}), nullptr, hub_position{epoch, 0});
+  EXPECT_FALSE(again.recovered);
+  EXPECT_NE(again.position.epoch, epoch);
+}
+
+TEST_F(ViewTest, ResumeIsExactWithinAViewWhileForeignMessagesArrive) {
+  auto first = join("doc:wo:1", scope({"A"}));
+  ASSERT_TRUE(hub_.publish("doc:wo:1", "invalidate", "a1", tagged("A")).accepted());
+  const hub_position seen{first.position.epoch, 1};
+  first.subscription.unsubscribe();  // idle: lingers, and keeps appending A's messages
+  EXPECT_FALSE(hub_.publish("doc:wo:1", "invalidate", "b", tagged("B")).accepted());  // no view holds B's
+  ASSERT_TRUE(hub_.publish("doc:wo:1", "invalidate", "a2", tagged("A")).accepted());
+  auto again = join("doc:wo:1", scope({"A"}), nullptr, seen);
+  EXPECT_TRUE(again.recovered);
+  EXPECT_EQ(offsets_of(again.replay), range(2, 2));
+  EXPECT_EQ(again.replay[0]->frames.v1_text, "a2");
+}
+
+TEST_F(ViewTest, BatchReachesAViewCreatedDuringTheBatch) {
+  auto all = hub_.subscribe("doc:wo:1", std::make_shared<recorder>());
+  hub_batch batch(hub_);
+  ASSERT_EQ(batch.publish("doc:wo:1", "invalidate", "a", tagged("A")).views, 1U);
+  auto a = std::make_shared<recorder>();
+  auto ja = join("doc:wo:1", scope({"A"}), a);
+  EXPECT_EQ(batch.publish("doc:wo:1", "invalidate", "a", tagged("A")).views, 2U);
+  EXPECT_EQ(a->seen(), range(1, 1));
+}
+
+TEST(HubEpochs, RandomEpochsAre128BitHexAndNeverRepeat) {
+  const auto epochs = random_epochs();
+  std::set<std::string> seen;
+  for (int i = 0; i < 10000; ++i) {
+    const std::string e = epochs();
+    ASSERT_EQ(e.size(), 32U) << e;
+    ASSERT_EQ(e.find_first_not_of("0123456789abcdef"), std::string::npos) << e;
+    ASSERT_TRUE(seen.insert(e).second) << "repeated: " << e;
+  }
+}
+
+// issue 11, finding 3: epochs came from a process-wide counter, telling everyone how many channels others open.
+TEST(HubEpochs, EpochIsUnguessablePerChannel) {
+  counting_encoder encoder;
+  hub h(no_linger(), encoder.get());  // the default source: random_epochs()
+  auto a = h.subscribe("doc:wo:1", std::make_shared<recorder>());
+  auto b = h.subscribe("doc:wo:2", std::make_shared<recorder>());
+  auto c = h.subscribe_view("doc:wo:1", core::factory_scope::of({"A"}), std::make_shared<recorder>()).value();
+  for (const auto* j : {&a, &b, &c}) {
+    EXPECT_EQ(j->position.epoch.size(), 32U) << j->position.epoch;
+    EXPECT_EQ(j->position.epoch.find_first_not_of("0123456789abcdef"), std::string::npos);
+  }
+  EXPECT_NE(a.position.epoch, b.position.epoch);
+  EXPECT_NE(a.position.epoch, c.position.epoch);
+  // Freed and recreated: a new epoch unrelated to the first.
+  const std::string before = b.position.epoch;
+  b.subscription.unsubscribe();
+  auto again = h.subscribe("doc:wo:2", std::make_shared<recorder>());
+  EXPECT_NE(again.position.epoch, before);
+}
+
+class ViewBound : public ViewTest {
+ protected:
+  static hub_config config() {
+    hub_config c = lingering(std::chrono::seconds(120));
+    c.max_views_per_channel = 2;
+    return c;
+  }
+  ViewBound() : ViewTest(config()) {}
+};
+
+TEST_F(ViewBound, ANewViewBeyondTheBoundFreesTheChannelsOldestIdleViewFirstElseIsRefused) {
+  auto a = join("doc:wo:1", scope({"A"}));
+  auto b = join("doc:wo:1", scope({"B"}));
+  auto all = hub_.subscribe("doc:wo:1", std::make_shared<recorder>());  // the unscoped view does not count
+  // Both scoped views have subscribers: a third class is refused.
+  const auto refused = hub_.subscribe_view("doc:wo:1", scope({"C"}), std::make_shared<recorder>());
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, core::errc::too_many);
+  EXPECT_EQ(hub_.metrics().views_refused, 1U);
+  // Other channels are not affected.
+  EXPECT_TRUE(hub_.subscribe_view("doc:wo:2", scope({"C"}), std::make_shared<recorder>()).has_value());
+  // Once A's and B's views are idle, a new class frees the one idle the longest (A's).
+  a.subscription.unsubscribe();
+  clock_.advance(std::chrono::seconds(1));
+  b.subscription.unsubscribe();
+  auto c = join("doc:wo:1", scope({"C"}));
+  EXPECT_FALSE(hub_.position("doc:wo:1", scope({"A"})).has_value());
+  EXPECT_TRUE(hub_.position("doc:wo:1", scope({"B"})).has_value());
+  EXPECT_EQ(hub_.metrics().channels_evicted, 1U);
+}
+
+class IdleCountBound : public LingerTest {
+ protected:
+  static hub_config config() {
+    hub_config c = lingering(std::chrono::seconds(120));
+    c.max_idle_channels = 3;
+    return c;
+  }
+  IdleCountBound() : LingerTest(config()) {}
+};
+
+// issue 11, finding 7: 20,000 join/leave cycles left 20,000 empty channels, bounded only by their history bytes.
+TEST_F(IdleCountBound, IdleChannelsBeyondTheCountFreeTheOldestIdleFirst) {
+  for (int i = 1; i <= 5; ++i) {
+    hub_.subscribe("doc:wo:" + std::to_string(i), std::make_shared<recorder>()).subscription.unsubscribe();
+    clock_.advance(std::chrono::seconds(1));
+  }
+  const auto m = hub_.metrics();
+  EXPECT_EQ(m.idle_channels, 3U);
+  EXPECT_EQ(m.channels, 3U);
+  EXPECT_EQ(m.channels_evicted, 2U);
+  EXPECT_FALSE(hub_.position("doc:wo:1").has_value());
+  EXPECT_FALSE(hub_.position("doc:wo:2").has_value());
+  for (int i = 3; i <= 5; ++i) EXPECT_TRUE(hub_.position("doc:wo:" + std::to_string(i)).has_value()) << i;
+}
+
+}  // namespace
+}  // namespace rtcache::net
+
+namespace rtcache::net {
+namespace {
+
+// Views under concurrency: publishers of A's and B's messages (plain and batched) while churners join and leave
+// views of several classes, resuming where they left. Every stream stays contiguous and holds only its class's
+// factories; the anchored views see exactly their factories' messages.
+TEST(HubViewRace, ChurningScopedSubscribersSeeGapFreeStreamsOfTheirFactoriesOnly) {
+  constexpr int k_publishers = 2;
+  constexpr int k_publishes_each = 3000;
+  constexpr int k_churners = 3;
+  constexpr int k_joins_each = 400;
+  const std::vector<core::factory_scope> classes = {core::factory_scope::of({"A"}), core::factory_scope::of({"B"}),
+                                                    core::factory_scope::of({"A", "B"})};
+  counting_encoder encoder;
+  hub h(no_linger(), encoder.get(), counter_epochs("e"));
+  auto all = std::make_shared<recorder>();
+  auto all_join = h.subscribe("doc:wo:1", all);
+  auto only_a = std::make_shared<recorder>();
+  auto a_join = h.subscribe_view("doc:wo:1", classes[0], only_a).value();
+
+  std::atomic<bool> go{false};
+  std::atomic<std::uint64_t> published_a{0};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int p = 0; p < k_publishers; ++p) {
+    threads.emplace_back([&, p] {
+      while (!go.load()) std::this_thread::yield();
+      std::optional<hub_batch> batch;
+      for (int i = 0; i < k_publishes_each; ++i) {
+        hub_publish_options o;
+        o.factory_id = (i + p) % 2 == 0 ? "A" : "B";
+        if (p == 0) {
+          if (i % 50 == 0) batch.emplace(h);
+          ASSERT_TRUE(batch->publish("doc:wo:1", "invalidate", "{}", o).accepted());
+        } else {
+          ASSERT_TRUE(h.publish("doc:wo:1", "invalidate", "{}", o).accepted());
+        }
+        if (o.factory_id == "A") published_a.fetch_add(1);
+      }
+    });
+  }
+  for (int t = 0; t < k_churners; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<std::optional<hub_position>> last(classes.size());
+      while (!go.load()) std::this_thread::yield();
+      for (int i = 0; i < k_joins_each; ++i) {
+        const auto c = static_cast<std::size_t>(i + t) % classes.size();
+        auto r = std::make_shared<recorder>();
+        const auto resume = last[c];
+        auto join = h.subscribe_view("doc:wo:1", classes[c], r, resume).value();
+        for (int y = 0; y < 3 + (i % 5); ++y) std::this_thread::yield();
+        join.subscription.unsubscribe();
+        r->close();
+        expect_contiguous(join, resume, *r);
+        for (const auto& m : r->messages()) {
+          if (!classes[c].contains(m->meta.factory_id)) ADD_FAILURE() << "view got " << m->meta.factory_id;
+        }
+        if (::testing::Test::HasFailure()) {
+          failures.fetch_add(1);
+          return;
+        }
+        const auto seen = r->seen();
+        last[c] = hub_position{join.position.epoch, seen.empty() ? join.position.offset : seen.back()};
+      }
+    });
+  }
+  go.store(true);
+  for (auto& th : threads) th.join();
+  ASSERT_EQ(failures.load(), 0);
+  EXPECT_EQ(all->seen(), range(1, k_publishers * k_publishes_each));
+  EXPECT_EQ(only_a->seen(), range(1, published_a.load()));
+  for (const auto& m : only_a->messages()) EXPECT_EQ(m->meta.factory_id, "A");
 }
 
 }  // namespace

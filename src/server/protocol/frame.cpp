@@ -46,7 +46,10 @@ bool all_numbers_finite(const boost::json::value& v) noexcept {
   }
 }
 
-result<boost::json::value> parse_json(std::string_view text, const decode_limits& limits, std::string_view what) {
+}  // namespace
+
+result<boost::json::value> parse_client_json(std::string_view text, const decode_limits& limits,
+                                             std::string_view what) {
   boost::json::parse_options options;
   options.max_depth = limits.max_json_depth;
   boost::system::error_code ec;
@@ -59,6 +62,8 @@ result<boost::json::value> parse_json(std::string_view text, const decode_limits
   if (!all_numbers_finite(v)) return fail(errc::bad_value, std::string(what) + ": a number is out of range");
   return v;
 }
+
+namespace {
 
 // A ref or join_ref: absent, null and "" are all "no ref".
 result<std::optional<std::string>> read_ref(const boost::json::value* v, std::string_view name,
@@ -74,8 +79,9 @@ result<std::optional<std::string>> read_ref(const boost::json::value* v, std::st
   return std::optional<std::string>{std::string(s)};
 }
 
-result<std::string> read_name(const boost::json::value* v, std::string_view name, const decode_limits& limits) {
-  if (v == nullptr) return fail(errc::missing_field, "envelope has no \"" + std::string(name) + "\"");
+result<std::string> read_name(const boost::json::value* v, std::string_view name, const decode_limits& limits,
+                              std::string_view container = "envelope") {
+  if (v == nullptr) return fail(errc::missing_field, std::string(container) + " has no \"" + std::string(name) + "\"");
   if (!v->is_string()) return fail(errc::wrong_type, std::string(name) + " must be a string");
   const auto& s = v->get_string();
   if (s.empty()) return fail(errc::empty, std::string(name) + " is empty");
@@ -109,7 +115,7 @@ result<inbound_message> from_fields(const boost::json::value* join_ref, const bo
 }
 
 result<inbound_message> decode_text(protocol_version v, std::string_view frame, const decode_limits& limits) {
-  auto parsed = parse_json(frame, limits, "frame");
+  auto parsed = parse_client_json(frame, limits, "frame");
   if (!parsed) return parsed.error();
   const boost::json::value& root = *parsed;
   if (v == protocol_version::v1_0_0) {
@@ -178,7 +184,7 @@ result<inbound_message> decode_binary(std::string_view frame, const decode_limit
   m.payload["type"] = "broadcast";
   m.payload["event"] = parts[3];
   if (!parts[4].empty()) {
-    auto meta = parse_json(parts[4], limits, "binary kind-3 meta");
+    auto meta = parse_client_json(parts[4], limits, "binary kind-3 meta");
     if (!meta) return meta.error();
     if (!meta->is_object()) return fail(errc::bad_value, "binary kind-3 meta must be a JSON object");
     for (const auto& kv : meta->get_object()) {
@@ -188,7 +194,7 @@ result<inbound_message> decode_binary(std::string_view frame, const decode_limit
   }
   m.encoding = enc == 1 ? payload_encoding::json : payload_encoding::binary;
   if (m.encoding == payload_encoding::json) {
-    auto p = parse_json(payload, limits, "binary kind-3 payload");
+    auto p = parse_client_json(payload, limits, "binary kind-3 payload");
     if (!p) return p.error();
     m.payload["payload"] = std::move(*p);
   }
@@ -262,6 +268,25 @@ result<client_broadcast> read_client_broadcast(const inbound_message& m) {
   }
   const boost::json::value* payload = m.payload.if_contains("payload");
   b.payload = payload == nullptr ? std::string("{}") : boost::json::serialize(*payload);
+  return b;
+}
+
+result<rest_broadcast> read_rest_broadcast(const boost::json::value& message, const decode_limits& limits) {
+  if (!message.is_object()) return fail(errc::not_object, "must be an object {topic, event, payload, private}");
+  const auto& o = message.get_object();
+  rest_broadcast b;
+  auto topic = read_name(o.if_contains("topic"), "topic", limits, "message");
+  if (!topic) return topic.error();
+  b.topic = std::move(*topic);
+  auto event = read_name(o.if_contains("event"), "event", limits, "message");
+  if (!event) return event.error();
+  b.event = std::move(*event);
+  const boost::json::value* priv = o.if_contains("private");
+  if (priv != nullptr && !priv->is_bool() && !priv->is_null())
+    return fail(errc::wrong_type, "private must be a boolean");
+  b.is_private = priv != nullptr && priv->is_bool() && priv->get_bool();
+  const boost::json::value* payload = o.if_contains("payload");
+  b.payload = payload == nullptr || payload->is_null() ? std::string("{}") : boost::json::serialize(*payload);
   return b;
 }
 

@@ -13,8 +13,9 @@ export function sign(claims, secret = JWT_SECRET) {
 
 const now = () => Math.floor(Date.now() / 1000);
 
-// A signed-in user scoped to `factories` (the default claim path app_metadata.factory_ids).
-export function userToken({ factories = ['f1'], ttl = 3600, sub = randomUUID() } = {}) {
+// A signed-in user scoped to `factories` (the default claim path app_metadata.factory_ids); `teams`, when
+// given, goes to app_metadata.teams (the private-channel rule of tests/compat/relay.toml reads it).
+export function userToken({ factories = ['f1'], ttl = 3600, sub = randomUUID(), teams } = {}) {
   const iat = now();
   return sign({
     sub,
@@ -22,7 +23,7 @@ export function userToken({ factories = ['f1'], ttl = 3600, sub = randomUUID() }
     aud: 'authenticated',
     iat,
     exp: iat + ttl,
-    app_metadata: { factory_ids: factories },
+    app_metadata: teams ? { factory_ids: factories, teams } : { factory_ids: factories },
   });
 }
 

@@ -30,7 +30,9 @@ export async function stopServer(timeoutMs = 5000) {
 
 export async function startServer(timeoutMs = 10000) {
   const log = openSync(SERVER_LOG, 'a');
-  const child = spawn(BIN, ['serve'], {
+  // The config the script started it with (RTCACHE_COMPAT_CONFIG), if any.
+  const args = process.env.RTCACHE_COMPAT_CONFIG ? ['serve', '-c', process.env.RTCACHE_COMPAT_CONFIG] : ['serve'];
+  const child = spawn(BIN, args, {
     env: process.env, // RTCACHE_JWT_SECRET and RTCACHE_LISTEN as the script set them
     stdio: ['ignore', log, log],
     detached: true,

@@ -1,0 +1,67 @@
+// Test support: an in-process rtcache gateway on an ephemeral port, run by two io threads, with its hub, verifier
+// (HS256, k_test_secret) and a hub_sink publishing the test mapping's rows (test_rows.hpp); the suites drive it over
+// real sockets with gateway_client.hpp. Not part of any library that ships.
+#pragma once
+
+#include "gateway_client.hpp"
+#include "rtcache/net/auth.hpp"
+#include "rtcache/net/gateway.hpp"
+#include "rtcache/net/gateway_log.hpp"
+#include "rtcache/net/hub.hpp"
+#include "rtcache/net/hub_sink.hpp"
+#include "rtcache/net/mapping_config.hpp"
+#include "test_rows.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/json/value.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace rtcache::net::testing {
+
+class gateway_fixture : public ::testing::Test {
+ protected:
+  // The hub's epochs are "t1", "t2", ... unless `epochs` says otherwise (hub.hpp: counter_epochs).
+  explicit gateway_fixture(hub_config hc = {}, hub_epoch_source epochs = counter_epochs("t"));
+  ~gateway_fixture() override;
+
+  // Starts the gateway on 127.0.0.1 and an ephemeral port (port_), with the fixture's mapping unless cfg has one.
+  void start(gateway_config cfg = {});
+
+  // Polls `cond` until it holds or the bound passes (yielding, not sleeping a fixed time).
+  static bool wait_for(const std::function<bool()>& cond, std::chrono::steady_clock::duration bound = k_wait);
+
+  // Publishes 16 KiB messages to channel "flood" until a connection's send queue overflows (4008).
+  bool flood_until_overflow();
+
+  http_answer post_events(std::string body, const std::string& token = service_token());
+  http_answer post_broadcast(std::string body, const std::string& token = service_token());
+  http_answer get_metrics(std::vector<std::pair<std::string, std::string>> headers = {});
+
+  // Joins `topic` on a v1 client and returns the join reply.
+  static boost::json::value join(ws_client& c, std::string_view topic, std::string_view ref = "1",
+                                 std::string_view payload = R"({"config":{}})");
+
+  // Declaration order matters: what the io_context's handlers reach must outlive it.
+  logger log_{log_level::off};
+  jwt_verifier verifier_;
+  hub hub_;
+  std::shared_ptr<const mapping_config> mapping_ = test_mapping();  // test_rows.hpp
+  hub_sink sink_{hub_};
+  boost::asio::io_context ioc_;
+  std::optional<gateway> gw_;
+  std::vector<std::thread> threads_;
+  std::uint16_t port_ = 0;
+};
+
+}  // namespace rtcache::net::testing
