@@ -302,7 +302,7 @@ TEST_F(AuthKeys, ASecretKeyIsServiceRoleForRestAndTheSocketAndAPublishableKeyIsN
   const auto anon = post_events(event_json("1", "f1"), {{"apikey", k_publishable}});
   EXPECT_EQ(anon.status, 403U);
   EXPECT_EQ(anon.body, R"({"error":"POST /v1/events requires a service_role token"})");
-  EXPECT_EQ(http_post(port_, "/api/broadcast", R"({"messages":[{"topic":"doc:wo:1","event":"x","payload":{}}]})",
+  EXPECT_EQ(http_post(port_, "/api/broadcast", R"({"messages":[{"topic":"doc:wo:1","event":"x","payload":{"factoryId":"f1"}}]})",
                       {{"Authorization", "Bearer " + k_secret_key}})
                 .body,
             R"({"accepted":1,"refused":[]})");
