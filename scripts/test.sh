@@ -100,6 +100,9 @@ npm_suite package scripts/package-test.sh
 npm_suite compat scripts/compat.sh
 # The TypeScript SDK: conformance vectors, playbook cases, React hooks, integration against the release binary.
 npm_suite sdk-ts scripts/sdk-ts.sh
+# @rtcache/sdk packed (npm pack) and installed into scratch projects: Node without React, a Vite app with the
+# lowest and the newest peers its ranges allow (the newest part is skipped when the registry does not answer).
+npm_suite sdk-pack scripts/sdk-pack.sh
 # The factory demo in headless Chromium on the real stack: PostgreSQL, rtcache with the source, API, web app.
 npm_suite e2e scripts/e2e.sh
 
