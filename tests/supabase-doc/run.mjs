@@ -77,11 +77,10 @@ const placeholders = {
   'secret-key': apiKey('secret'),
 };
 function fill(text) {
-  const out = text.replace(/<([a-z][a-z0-9-]*)>/g, (whole, name) => {
+  return text.replace(/<([a-z][a-z0-9-]*)>/g, (whole, name) => {
     if (!(name in placeholders)) throw new Error(`unknown placeholder ${whole}: add a test value for it`);
     return placeholders[name];
   });
-  return out;
 }
 // Hosts of the hosted project -> the local stand-ins (then placeholders as above).
 let standinUrl = '';
