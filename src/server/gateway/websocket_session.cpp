@@ -23,7 +23,6 @@
 #include "rtcache/net/hub_sink.hpp"
 #include "rtcache/net/postgres_delivery.hpp"
 #include "rtcache/net/protocol_join.hpp"
-#include "rtcache/net/protocol_text.hpp"
 #include "rtcache/net/rate_limit.hpp"
 
 #include <boost/asio/dispatch.hpp>
@@ -777,18 +776,12 @@ class websocket_session final : public detail::session,
       tables.push_back(gw_->the_hub.subscribe(name, std::make_shared<channel_subscriber>(this, st)).subscription);
     }
 
-    std::string response = join_response_json(*req);
-    response.pop_back();  // the closing '}': rtcache's position goes in as one more field
-    response.append(R"(,"rtcache":{"epoch":)");
-    append_json_string(response, j.position.epoch);
-    response.append(R"(,"offset":)").append(std::to_string(j.position.offset));
-    response.append(R"(,"recovered":)").append(j.recovered ? "true" : "false").append("}}");
-
     bool overflow = false;
     {
       std::lock_guard lock(mu_);
       out_frame reply;
-      reply.owned = encode_reply_ok(version_, to, response);
+      reply.owned = encode_join_reply(version_, to, st->bindings,
+                                      join_position{j.position.epoch, j.position.offset, j.recovered});
       overflow = !enqueue_locked(std::move(reply));
       for (const auto& r : j.replay) {
         frame_set fs;
