@@ -1,4 +1,4 @@
-// The narrow interface between a change source and the hub (design.md §1, §5): the source hands over the
+// The narrow interface between a change source and the hub (docs/design.md §1, §5): the source hands over the
 // routed output of a transaction; the sink publishes it. The PostgreSQL source confirms a WAL position only
 // after publish() has returned for every message up to that position, so publish() must not return before
 // the messages are in the hub (or known to have no subscriber to reach). Tests use a recording sink.

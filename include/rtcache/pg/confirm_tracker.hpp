@@ -1,4 +1,4 @@
-// Which WAL position the source may confirm to PostgreSQL (design.md §5): the end LSN of the last commit
+// Which WAL position the source may confirm to PostgreSQL (docs/design.md §5): the end LSN of the last commit
 // whose routed output the sink accepted, never beyond. Pure bookkeeping; the I/O layer reports what it saw.
 #pragma once
 

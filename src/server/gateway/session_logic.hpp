@@ -12,7 +12,7 @@
 // separate hub channels authorised by channel_access; client broadcasts are allowed by broadcast.from_clients and
 // bounded per connection (rate_limit.hpp).
 //
-// postgres_changes (design.md §3): on a contract channel a binding receives the records attached to that
+// postgres_changes (docs/design.md §3): on a contract channel a binding receives the records attached to that
 // channel's own messages; on any other channel the join also subscribes the channel to the internal per-table
 // channels its bindings name (hub_sink.hpp). Either way the hub message's factory is checked first
 // (may_deliver), then the bindings are evaluated and the push is framed with this channel's matching ids
@@ -238,7 +238,7 @@ class session_logic {
   const channel_state* channel(std::string_view topic) const;
 
   // Any thread (deliveries call it under the send queue's lock with the gate's principal). The frames `m`
-  // becomes on `ch` for `who`: nothing unless `who`'s factory scope admits the message's factory (design.md §4)
+  // becomes on `ch` for `who`: nothing unless `who`'s factory scope admits the message's factory (docs/design.md §4)
   // and `self` allows it; then the shared frame this connection's version can carry (if any), then, when the
   // message carries a postgres_changes record some of the channel's bindings match, a push framed with their ids.
   void frames_for(const channel_state& ch, const principal& who, const hub_message_ptr& m, frame_set& out) const;
