@@ -3,19 +3,37 @@
 # copy of its seed corpus; the repo's corpus is never written. Exits non-zero if any target fails.
 #   scripts/fuzz.sh                     # the quick run CI and developers use
 #   FUZZ_SECONDS=600 scripts/fuzz.sh    # a longer run
-# All targets run at once, sharing the cores. Fuzzer output goes to a log; on failure the log's tail, the
-# crashing input (hex) and the reproducer command are printed and the scratch directory is kept.
+#   FUZZ_RUNS=10000000 FUZZ_SECONDS=7200 FUZZ_JOBS=1 scripts/fuzz.sh
+#                                       # the long run (docs/benchmarks.md): each target stops after FUZZ_RUNS
+#                                       # executions, or FUZZ_SECONDS, whichever comes first; one at a time
+#   FUZZ_TARGETS="jwt jwks" scripts/fuzz.sh   # some targets only
+# FUZZ_JOBS targets run at once (default: all), sharing the cores. Fuzzer output goes to a log; on failure the
+# log's tail, the crashing input (hex) and the reproducer command are printed and the scratch directory is kept.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seconds="${FUZZ_SECONDS:-20}"
-targets=(channel_key event_codec pgoutput protocol jwt jwks)
+runs="${FUZZ_RUNS:-0}"
+read -r -a targets <<<"${FUZZ_TARGETS:-channel_key event_codec pgoutput protocol jwt jwks}"
+jobs="${FUZZ_JOBS:-${#targets[@]}}"
 cd "$root"
 
-if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
-  echo "fuzz: FUZZ_SECONDS must be a positive integer, got '$seconds'" >&2
+for v in FUZZ_SECONDS:"$seconds" FUZZ_JOBS:"$jobs"; do
+  if ! [[ "${v#*:}" =~ ^[1-9][0-9]*$ ]]; then
+    echo "fuzz: ${v%%:*} must be a positive integer, got '${v#*:}'" >&2
+    exit 2
+  fi
+done
+if ! [[ "$runs" =~ ^[0-9]+$ ]]; then
+  echo "fuzz: FUZZ_RUNS must be a non-negative integer (0: no bound), got '$runs'" >&2
   exit 2
 fi
+for t in "${targets[@]}"; do
+  if ! [[ -d "fuzz/corpus/$t" ]]; then
+    echo "fuzz: unknown target '$t' (FUZZ_TARGETS); the targets are the folders of fuzz/corpus" >&2
+    exit 2
+  fi
+done
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/rtcache-fuzz.XXXXXX")"
 
@@ -30,25 +48,30 @@ fi
 
 declare -A pids
 for t in "${targets[@]}"; do
+  # At most FUZZ_JOBS fuzzers at once: wait for one to finish before starting the next.
+  while (( $(jobs -rp | wc -l) >= jobs )); do wait -n || true; done
   bin="build/fuzz/fuzz/${t}_fuzz"
   mkdir -p "$work/$t/corpus" "$work/$t/artifacts"
   cp -- fuzz/corpus/"$t"/* "$work/$t/corpus/"
   args=(-max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
         -artifact_prefix="$work/$t/artifacts/")
+  if (( runs > 0 )); then args+=(-runs="$runs"); fi
   if [[ -f "fuzz/$t.dict" ]]; then args+=(-dict="fuzz/$t.dict"); fi
-  "$bin" "${args[@]}" "$work/$t/corpus" >"$work/$t/fuzz.log" 2>&1 &
+  { start=$SECONDS; rc=0; "$bin" "${args[@]}" "$work/$t/corpus" >"$work/$t/fuzz.log" 2>&1 || rc=$?
+    echo $((SECONDS - start)) >"$work/$t/seconds"; echo $rc >"$work/$t/rc"; } &
   pids[$t]=$!
 done
 
 failed=0
 for t in "${targets[@]}"; do
-  rc=0
-  wait "${pids[$t]}" || rc=$?
+  wait "${pids[$t]}" 2>/dev/null || true  # may already be reaped by `wait -n`; the status is in the rc file
+  rc="$(cat "$work/$t/rc" 2>/dev/null || echo "?")"
   log="$work/$t/fuzz.log"
   execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
   corpus="$(find "$work/$t/corpus" -type f | wc -l)"
-  if [[ $rc -eq 0 ]]; then
-    printf 'fuzz: %-12s ok    %s executions in %ss, corpus %s inputs\n' "$t" "${execs:-?}" "$seconds" "$corpus"
+  ran="$(cat "$work/$t/seconds" 2>/dev/null || echo "?")"
+  if [[ "$rc" == 0 ]]; then
+    printf 'fuzz: %-12s ok    %s executions in %ss, corpus %s inputs\n' "$t" "${execs:-?}" "$ran" "$corpus"
     continue
   fi
   failed=1

@@ -22,8 +22,9 @@ packages=(
   dpkg-dev                                # the Debian package: dpkg-shlibdeps computes its Depends
 )
 # The test command also needs a browser for the end-to-end suite (playwright-core drives Debian's Chromium),
-# and the package test renders the man page (groff) and verifies the systemd unit (systemd-analyze).
-if [ "${1:-}" = "--test" ]; then packages+=(chromium groff-base systemd); fi
+# the package test renders the man page (groff) and verifies the systemd unit (systemd-analyze), and the
+# Supabase guide's test runs its reverse-proxy snippet in nginx (its own config and process, not the service).
+if [ "${1:-}" = "--test" ]; then packages+=(chromium groff-base systemd nginx); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds and runs every rtcache test suite: unit, conformance and gateway integration tests (release), the
 # Debian package and the C++ SDK's CMake package, the supabase-js compatibility suite against the release
-# binary, everything again under ASan+UBSan, the threaded components under TSan, bounded fuzz runs, and a
-# benchmark smoke run. Ends with one line of totals.
+# binary, the TypeScript SDK, the browser suite, the snippets of docs/supabase.md, everything again under
+# ASan+UBSan, the threaded components under TSan, bounded fuzz runs, and a benchmark smoke run. Ends with one
+# line of totals.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -57,6 +58,8 @@ suite() {
   fi
 }
 
+# Comments and docs cite only files of this repository (docs/design.md, docs/contributing.md, ...).
+step doc-refs scripts/check-doc-refs.sh
 step configure-release cmake --preset release
 step build-release cmake --build --preset release -j"$jobs"
 suite release release -LE '^rtcache_adversarial_tests$'
@@ -100,8 +103,14 @@ npm_suite package scripts/package-test.sh
 npm_suite compat scripts/compat.sh
 # The TypeScript SDK: conformance vectors, playbook cases, React hooks, integration against the release binary.
 npm_suite sdk-ts scripts/sdk-ts.sh
+# @rtcache/sdk packed (npm pack) and installed into scratch projects: Node without React, a Vite app with the
+# lowest and the newest peers its ranges allow (the newest part is skipped when the registry does not answer).
+npm_suite sdk-pack scripts/sdk-pack.sh
 # The factory demo in headless Chromium on the real stack: PostgreSQL, rtcache with the source, API, web app.
 npm_suite e2e scripts/e2e.sh
+# docs/supabase.md's snippets, extracted as written, against a stand-in Supabase project: SQL, hook, config, the
+# SDK through a second client and through nginx.
+npm_suite supabase-doc scripts/supabase-doc-test.sh
 
 step configure-asan cmake --preset asan
 step build-asan cmake --build --preset asan -j"$jobs"

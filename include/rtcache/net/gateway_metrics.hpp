@@ -42,7 +42,7 @@ struct gateway_metrics {
   }
 };
 
-// The change source's replication state as /metrics exposes it (design.md §5: what is confirmed to
+// The change source's replication state as /metrics exposes it (docs/design.md §5: what is confirmed to
 // PostgreSQL and how far behind it is). Plain values, so the gateway does not depend on the pg layer: main()
 // fills them from the source's status snapshot (include/rtcache/pg/source_status.hpp).
 struct replication_status {

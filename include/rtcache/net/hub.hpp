@@ -1,5 +1,5 @@
 // The hub: per channel view an epoch, a monotonically increasing offset and a bounded history; a published
-// message is encoded once per view and fanned out to every subscriber of that view (design.md §1, §5).
+// message is encoded once per view and fanned out to every subscriber of that view (docs/design.md §1, §5).
 // Network-free: the router publishes into it, the gateway subscribes connections to it.
 //
 // Views (issue 11, finding 3). A channel holds one view per visibility class: the set of factories whose

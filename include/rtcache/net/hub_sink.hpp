@@ -1,4 +1,4 @@
-// The single node's routed_sink: a transaction's routed rows into the hub (design.md §1, §3). Contract messages
+// The single node's routed_sink: a transaction's routed rows into the hub (docs/design.md §1, §3). Contract messages
 // go to their channels as broadcast `invalidate` carrying the postgres_changes record as an attachment; records
 // for bindings on other channels go to internal per-table topics that no client can join by name. A gap starts
 // the channels it touches over. Everything is durable when the call returns.

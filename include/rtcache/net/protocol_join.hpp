@@ -24,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -109,9 +110,21 @@ core::result<join_request> parse_join(std::string_view topic, const boost::json:
 std::int64_t binding_id(std::string_view event_text, std::string_view schema, std::optional<std::string_view> table,
                         std::optional<std::string_view> filter) noexcept;
 
-// The ok reply's response: {"postgres_changes":[{<client keys verbatim, in order>,"id":N},...]}.
-std::string join_response_json(const join_request& join);
+// rtcache's field of a join reply: where the joined channel's view stands at the join (the hub's answer) and
+// whether the client's resume position was recovered. The SDKs keep it and send it back as the next join's
+// resume position (join_request::resume); recovered:false tells them to refetch.
+struct join_position {
+  std::string_view epoch;  // opaque: escaped as a JSON string
+  std::uint64_t offset = 0;
+  bool recovered = false;
+};
+
+// The ok reply's response: {"postgres_changes":[{<client keys verbatim, in order>,"id":N},...],
+// "rtcache":{"epoch":<epoch>,"offset":N,"recovered":true|false}}. `bindings`: the join's postgres_changes as
+// parse_join returned them (ids assigned).
+std::string join_response_json(std::span<const postgres_binding> bindings, const join_position& position);
 // phx_reply ok carrying join_response_json.
-std::string encode_join_reply(protocol_version v, const reply_to& to, const join_request& join);
+std::string encode_join_reply(protocol_version v, const reply_to& to, std::span<const postgres_binding> bindings,
+                              const join_position& position);
 
 }  // namespace rtcache::net

@@ -1,4 +1,4 @@
-// The narrow interface between a change source and what delivers its output (design.md §1, §5; issue 13): the
+// The narrow interface between a change source and what delivers its output (docs/design.md §1, §5; issue 13): the
 // source hands over each transaction's routed output in numbered calls, reports the gaps it cannot bridge,
 // and confirms a WAL position to PostgreSQL only once the sink says every call up to it is durable.
 //

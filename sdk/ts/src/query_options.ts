@@ -14,6 +14,7 @@ import type {
   QueryFunctionContext,
   QueryKey,
   QueryObserverOptions,
+  SkipToken,
 } from '@tanstack/query-core';
 import { validateDocTypeName, validateId } from './doc_types.js';
 import { keys, type DocKey, type ListKey, type ListPrefix } from './keys.js';
@@ -70,7 +71,8 @@ export function detachGateHost(qc: QueryClient, host: GateHost): void {
 }
 
 // The query a fetch is for, and the gate that serves it. query-core puts the QueryClient in the function's
-// context (TanStack/query#8599); in versions without it, the live caches are asked in turn.
+// context (TanStack/query#8599, 5.66; every version the peer range allows); in older versions, the live
+// caches are asked in turn.
 function gateOf(ctx: { client?: QueryClient; queryKey: QueryKey }): { host: GateHost; q: Query } | undefined {
   const candidates = ctx.client ? [ctx.client] : [...hosts.keys()];
   for (const client of candidates) {
@@ -148,13 +150,16 @@ export type RealtimeListQueryInput<TQueryFnData, TError, TData> = BaseOptions<TQ
   queryFn: QueryFunction<TQueryFnData, ListKey>;
 };
 
-export type RealtimeQueryOptions<TQueryFnData, TError, TData, TKey extends QueryKey> = QueryObserverOptions<
-  TQueryFnData,
-  TError,
-  TData,
-  TQueryFnData,
-  TKey
-> & { queryKey: DataTag<TKey, TQueryFnData, TError>; queryFn: QueryFunction<TQueryFnData, TKey> };
+// queryFn is redeclared on the options without it (as react-query's own queryOptions does), not intersected
+// with theirs: before query-core 5.100.2, fetchQuery inferred its page parameter from the intersection as
+// `unknown`, and its `persister` type then refused the options.
+export type RealtimeQueryOptions<TQueryFnData, TError, TData, TKey extends QueryKey> = Omit<
+  QueryObserverOptions<TQueryFnData, TError, TData, TQueryFnData, TKey>,
+  'queryFn'
+> & {
+  queryKey: DataTag<TKey, TQueryFnData, TError>;
+  queryFn: Exclude<QueryObserverOptions<TQueryFnData, TError, TData, TQueryFnData, TKey>['queryFn'], SkipToken | undefined>;
+};
 
 /**
  * The options of one realtime view, for useQuery / QueryObserver / fetchQuery alike:

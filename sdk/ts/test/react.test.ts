@@ -31,6 +31,14 @@ afterEach(async () => {
   await cache?.dispose();
 });
 
+// Waits for `check` to pass, letting React commit between tries. Each try ends an act() scope: React 18
+// commits the updates queued in a scope only when it ends, so a wait inside one scope never sees them there.
+const eventually = (check: () => void) =>
+  vi.waitFor(async () => {
+    await act(async () => {});
+    check();
+  });
+
 function mount(ui: ReactNode, strict = false) {
   container = document.createElement('div');
   document.body.appendChild(container);
@@ -98,13 +106,13 @@ describe('React hooks', () => {
     expect(text()).toBe('loading');
     expect(loads).toBe(0);
     await act(async () => rt.joinAll());
-    await act(() => vi.waitFor(() => expect(text()).toBe('open@1')));
+    await eventually(() => expect(text()).toBe('open@1'));
     await act(async () => {
       rt.get('doc:wo:7').emit({ type: 'wo', id: '7', factoryId: 'f1', action: 'approve', version: 2, changedKeys: ['status'], patch: { status: 'approved' } });
       clock.advance(cache!.windowMs);
     });
     expect(cache!.stats()).toMatchObject({ patched: 1 });
-    await act(() => vi.waitFor(() => expect(text()).toBe('approved@2')));
+    await eventually(() => expect(text()).toBe('approved@2'));
     expect(loads).toBe(1);
   });
 
@@ -115,7 +123,7 @@ describe('React hooks', () => {
     loads = 0;
     await mount(provide(queryClient, createElement(RealtimeDoc, { id: '8' })), true);
     await act(async () => rt.joinAll());
-    await act(() => vi.waitFor(() => expect(container!.querySelector('b')!.textContent).toBe('open@1')));
+    await eventually(() => expect(container!.querySelector('b')!.textContent).toBe('open@1'));
     expect(rt.created.length).toBe(2);
     expect(loads).toBe(1);
   });
@@ -127,7 +135,7 @@ describe('React hooks', () => {
     await mount(provide(queryClient, createElement(RealtimeList)));
     expect(rt.topics()).toEqual(['factory:f1', 'list:wo:f1']);
     await act(async () => rt.joinAll());
-    await act(() => vi.waitFor(() => expect(container!.querySelector('i')!.textContent).toBe('row1')));
+    await eventually(() => expect(container!.querySelector('i')!.textContent).toBe('row1'));
   });
 
   test('unmounting a useRealtimeQuery view flushes its pending events and leaves its channels', async () => {
@@ -136,7 +144,7 @@ describe('React hooks', () => {
     cache = createRealtimeCache({ queryClient, realtime: rt, factoryId: 'f1', clock: new ManualClock(), focusManager: null, onlineManager: null });
     await mount(provide(queryClient, createElement(RealtimeDoc, { id: '9' })));
     await act(async () => rt.joinAll());
-    await act(() => vi.waitFor(() => expect(container!.querySelector('b')!.textContent).toBe('open@1')));
+    await eventually(() => expect(container!.querySelector('b')!.textContent).toBe('open@1'));
     rt.get('doc:wo:9').emit({ type: 'wo', id: '9', factoryId: 'f1', action: 'approve', version: 2, changedKeys: ['status'], patch: { status: 'approved' } });
     await act(async () => root!.render(provide(queryClient, createElement('p', null, 'elsewhere'))));
     expect(queryClient.getQueryData(keys.doc('wo', '9'))).toMatchObject({ status: 'approved', version: 2 });
@@ -172,15 +180,15 @@ describe('React hooks', () => {
     cache = createRealtimeCache({ queryClient, realtime: rt, factoryId: 'f1', clock, focusManager: null, onlineManager: null });
     await mount(provide(queryClient, createElement(LiveDoc)));
     const text = () => container!.querySelector('b')!.textContent;
-    await act(() => vi.waitFor(() => expect(text()).toBe('open@1')));
+    await eventually(() => expect(text()).toBe('open@1'));
     await act(async () => rt.joinAll());
-    await act(() => vi.waitFor(() => expect(queryClient.getQueryState(keys.doc('wo', '7'))?.fetchStatus).toBe('idle')));
+    await eventually(() => expect(queryClient.getQueryState(keys.doc('wo', '7'))?.fetchStatus).toBe('idle'));
     expect(cache!.stats().catchUps).toBe(1);
     await act(async () => {
       rt.get('doc:wo:7').emit({ type: 'wo', id: '7', factoryId: 'f1', action: 'approve', version: 2, changedKeys: ['status'], patch: { status: 'approved' } });
       clock.advance(cache!.windowMs);
     });
-    await act(() => vi.waitFor(() => expect(text()).toBe('approved@2')));
+    await eventually(() => expect(text()).toBe('approved@2'));
   });
 
   test('useRealtimeDoc joins on mount, follows the id, and leaves on unmount', async () => {

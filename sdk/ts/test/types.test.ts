@@ -4,14 +4,16 @@ import { createClient } from '@supabase/supabase-js';
 import { RealtimeClient } from '@supabase/realtime-js';
 import { QueryClient } from '@tanstack/query-core';
 import { describe, expect, expectTypeOf, test } from 'vitest';
+import ws from 'ws';
 import * as sdk from '../src/index.js';
 import * as react from '../src/react.js';
 import type { RealtimeCacheOptions, RealtimeStats, RealtimeStatus } from '../src/index.js';
 
 describe('public API', () => {
   test('createRealtimeCache takes a SupabaseClient or its RealtimeClient', async () => {
-    const supabase = createClient('http://127.0.0.1:1', 'anon', { auth: { persistSession: false } });
-    const realtime = new RealtimeClient('ws://127.0.0.1:1/realtime/v1', { params: { apikey: 'anon' } });
+    // A transport given, as Node 20 has no WebSocket (recent realtime-js versions refuse to create a client without).
+    const supabase = createClient('http://127.0.0.1:1', 'anon', { auth: { persistSession: false }, realtime: { transport: ws as never } });
+    const realtime = new RealtimeClient('ws://127.0.0.1:1/realtime/v1', { params: { apikey: 'anon' }, transport: ws as never });
     const queryClient = new QueryClient();
     const a = sdk.createRealtimeCache({ queryClient, realtime: supabase, factoryId: 'f1', focusManager: null, onlineManager: null });
     const b = sdk.createRealtimeCache({ queryClient, realtime: supabase.realtime, factoryId: 'f1', focusManager: null, onlineManager: null });

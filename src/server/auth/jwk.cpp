@@ -113,8 +113,14 @@ const unsigned char* bytes(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
 }
 
-// The public key OpenSSL builds from `params` for key type `type` ("RSA", "EC"), once its own public check passed.
-key_result<pkey_ptr> from_params(const char* type, OSSL_PARAM_BLD* bld) {
+// Whether OpenSSL's own public-key check runs on a key built from parameters. It does for EC (is the point on
+// the curve: a deterministic test). It does not for RSA: OpenSSL 3's RSA public check (SP 800-56B) runs
+// Miller-Rabin with random bases on the modulus, so one modulus could pass once and fail the next refresh, and a
+// key set must parse the same way every time. rsa_key checks what verification relies on itself instead.
+enum class openssl_check : bool { skip, run };
+
+// The public key OpenSSL builds from `params` for key type `type` ("RSA", "EC").
+key_result<pkey_ptr> from_params(const char* type, OSSL_PARAM_BLD* bld, openssl_check check_key) {
   const std::unique_ptr<OSSL_PARAM, param_free> params(OSSL_PARAM_BLD_to_param(bld));
   if (!params) return skip{"out of memory"};
   const std::unique_ptr<EVP_PKEY_CTX, pkey_ctx_free> ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
@@ -125,6 +131,7 @@ key_result<pkey_ptr> from_params(const char* type, OSSL_PARAM_BLD* bld) {
     return skip{"OpenSSL refused the key's parameters"};
   }
   pkey_ptr pkey(raw);
+  if (check_key == openssl_check::skip) return pkey;
   const std::unique_ptr<EVP_PKEY_CTX, pkey_ctx_free> check(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey.get(), nullptr));
   if (!check || EVP_PKEY_public_check(check.get()) != 1) {
     return skip{"the public key fails OpenSSL's check (a point not on the curve, or a bad modulus)"};
@@ -144,7 +151,13 @@ key_result<pkey_ptr> rsa_key(dom::object key) {
       OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get()) != 1) {
     return skip{"out of memory"};
   }
-  return from_params("RSA", bld.get());
+  // Deterministic checks (see openssl_check): an even modulus or an exponent that is even, below 3 or not below
+  // the modulus is no RSA public key. The modulus's size is checked where the key is adopted (2048 to 8192 bits).
+  if (!BN_is_odd(bn_n.get())) return skip{"the public key fails the RSA checks (the modulus n is even)"};
+  if (!BN_is_odd(bn_e.get()) || BN_is_one(bn_e.get()) || BN_cmp(bn_e.get(), bn_n.get()) >= 0) {
+    return skip{"the public key fails the RSA checks (the exponent e must be odd, at least 3 and below n)"};
+  }
+  return from_params("RSA", bld.get(), openssl_check::skip);
 }
 
 key_result<pkey_ptr> ec_key(dom::object key) {
@@ -170,7 +183,7 @@ key_result<pkey_ptr> ec_key(dom::object key) {
       OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) != 1) {
     return skip{"out of memory"};
   }
-  return from_params("EC", bld.get());
+  return from_params("EC", bld.get(), openssl_check::run);
 }
 
 key_result<verification_key> read_key(dom::element element) {

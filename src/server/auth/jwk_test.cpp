@@ -1,5 +1,6 @@
 // JWK Set parsing (issue 11, Supabase's asymmetric signing keys): keys published the way Supabase publishes
 // them verify that key's tokens; every key rtcache cannot or must not use is skipped with its reason.
+#include "base64url.hpp"
 #include "jwt_test_support.hpp"
 #include "rtcache/net/jwks.hpp"
 
@@ -137,6 +138,37 @@ TEST(Jwks, KeysRtcacheMustNotOrCannotUseAreSkippedWithTheirReason) {
   EXPECT_NE(doc.skipped[cases.size()].find("private key material ('d')"), std::string::npos);
   EXPECT_NE(doc.skipped[cases.size() + 1].find("alg 'RS384' is not supported"), std::string::npos);
   EXPECT_NE(doc.skipped[cases.size() + 2].find("use is 'enc'"), std::string::npos);
+}
+
+// Found by the jwks fuzz target: a 2048-bit modulus (a mutated real one) that OpenSSL 3's RSA public check,
+// which runs Miller-Rabin with random bases, accepted on one parse and refused on the next. A key set parses
+// the same way every time: rtcache checks RSA keys deterministically (odd n, odd e with 3 <= e < n, 2048 to 8192
+// bits) and leaves a bad modulus to fail verification.
+TEST(Jwks, AnRsaKeyParsesTheSameWayEveryTime) {
+  const std::string mutated = R"({"kty":"RSA","n":"0XQ0OnXQIfO8CBSt6vcuQ_wMnx3myMEcFoJZdXjvtE82zNtRhs--eBlbQEPvgdtY-g5lMf5NfSp15p0hyBpogJk0dFGW9DBS3ycMaiKMvTyQ-661NadGyoeXcBw5QPe3Oxhb3HHU-hTT-i1vHYAFW9pEzaGIHV4RPxeyFxvUZff57Q-5aAiFvPeBbFRS1vhiAwUol6QnFIy88TECPfWojXmqz7NHXbBmXzRKsICQYZtIC_7G_jKcvKRY2FS_nGVu-0ZbmMBlHoJY1AJ_qeOz2FiW3qn3gwDxnpVrOHJNnT2LPT4ZSHtPYfvNFpfGDbom9sXRddJeb-dfLuFOjaA2DQ","e":"AQAB","kid":"b","alg":"RS256","use":"sig"})";
+  const auto first = parse(jwks_of({mutated}));
+  for (int i = 0; i < 200; ++i) {
+    const auto again = parse(jwks_of({mutated}));
+    ASSERT_EQ(again.keys.size(), first.keys.size()) << "parse " << i;
+    ASSERT_EQ(again.skipped, first.skipped) << "parse " << i;
+  }
+}
+
+TEST(Jwks, AnRsaKeyWithAnEvenModulusOrAnUnusableExponentIsSkipped) {
+  std::string modulus(256, '\xff');  // 2048 bits, even
+  modulus.back() = '\xfe';
+  const std::string even =
+      R"({"kty":"RSA","n":")" + detail::base64url_encode(modulus) + R"(","e":"AQAB","kid":"even"})";
+  std::string e_one = public_jwk_of(rsa_key(), "e-one");
+  e_one.replace(e_one.find(R"("e":"AQAB")"), 10, R"("e":"AQ")");
+  std::string e_even = public_jwk_of(rsa_key(), "e-even");
+  e_even.replace(e_even.find(R"("e":"AQAB")"), 10, R"("e":"AQAA")");
+  const auto doc = parse(jwks_of({even, e_one, e_even}));
+  EXPECT_TRUE(doc.keys.empty());
+  ASSERT_EQ(doc.skipped.size(), 3U);
+  EXPECT_NE(doc.skipped[0].find("the modulus n is even"), std::string::npos) << doc.skipped[0];
+  EXPECT_NE(doc.skipped[1].find("the exponent e must be odd"), std::string::npos) << doc.skipped[1];
+  EXPECT_NE(doc.skipped[2].find("the exponent e must be odd"), std::string::npos) << doc.skipped[2];
 }
 
 TEST(Jwks, MalformedDocumentsAreRefusedWhole) {

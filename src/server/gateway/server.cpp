@@ -41,6 +41,7 @@ gateway::state::state(asio::io_context& io, gateway_config cfg, hub& h, const jw
       access(channel_access::create(config.channels).value()),
       relay(h, types),
       deadlines(std::make_shared<detail::session_deadlines>(io, config.limits.deadline_tick)),
+      env{config.limits, verifier, access, types, config.mapping.get(), metrics, log},
       addresses(config.limits.max_connections_per_ip),
       rest_broadcasts(config.limits.client_broadcasts, k_max_rest_broadcast_addresses),
       acceptor_strand(asio::make_strand(io)),

@@ -7,6 +7,7 @@
 
 #include "rtcache/net/protocol.hpp"
 #include "session_deadlines.hpp"
+#include "session_logic.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -85,6 +86,8 @@ struct gateway::state : std::enable_shared_from_this<gateway::state> {
   const std::shared_ptr<detail::session_deadlines> deadlines;
 
   gateway_metrics metrics;
+  // What every WebSocket session decides with (session_logic.hpp): references into the fields above.
+  const session_env env;
   address_counter addresses;  // open WebSockets per client address (limits.max_connections_per_ip)
   // Client broadcasts that come over REST, per client address (limits.client_broadcasts, as per connection).
   address_rate_limits rest_broadcasts;

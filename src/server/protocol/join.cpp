@@ -318,10 +318,10 @@ core::result<join_request> parse_join(std::string_view topic, const boost::json:
   return j;
 }
 
-std::string join_response_json(const join_request& join) {
+std::string join_response_json(std::span<const postgres_binding> bindings, const join_position& position) {
   std::string out = R"({"postgres_changes":[)";
-  for (std::size_t i = 0; i < join.postgres_changes.size(); ++i) {
-    const postgres_binding& b = join.postgres_changes[i];
+  for (std::size_t i = 0; i < bindings.size(); ++i) {
+    const postgres_binding& b = bindings[i];
     if (i != 0) out.push_back(',');
     out.push_back('{');
     for (const auto& kv : b.echo) {
@@ -334,12 +334,16 @@ std::string join_response_json(const join_request& join) {
     out.append(std::to_string(b.id));
     out.push_back('}');
   }
-  out.append("]}");
+  out.append(R"(],"rtcache":{"epoch":)");
+  append_json_string(out, position.epoch);
+  out.append(R"(,"offset":)").append(std::to_string(position.offset));
+  out.append(R"(,"recovered":)").append(position.recovered ? "true" : "false").append("}}");
   return out;
 }
 
-std::string encode_join_reply(protocol_version v, const reply_to& to, const join_request& join) {
-  return encode_reply_ok(v, to, join_response_json(join));
+std::string encode_join_reply(protocol_version v, const reply_to& to, std::span<const postgres_binding> bindings,
+                              const join_position& position) {
+  return encode_reply_ok(v, to, join_response_json(bindings, position));
 }
 
 }  // namespace rtcache::net

@@ -3,6 +3,7 @@
 #include "rtcache/net/protocol_join.hpp"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <gtest/gtest.h>
 
@@ -194,29 +195,63 @@ TEST(ProtocolJoinReply, IdenticalBindingsShareAnIdAndDifferentOnesDoNot) {
   EXPECT_NE(b[0].id, b[1].id);
 }
 
+// The position every test below joins at, and its encoding.
+constexpr join_position k_position{"e7", 41, true};
+constexpr std::string_view k_position_json = R"("rtcache":{"epoch":"e7","offset":41,"recovered":true})";
+
 TEST(ProtocolJoinReply, EchoesBindingsVerbatimAndInOrder) {
   auto j = join(k_realtime_js_join);
   ASSERT_TRUE(j.has_value());
   const auto id0 = binding_id("*", "public", "work_orders", "id=eq.1");
   const auto id1 = binding_id("INSERT", "public", std::nullopt, std::nullopt);
-  EXPECT_EQ(join_response_json(*j),
+  EXPECT_EQ(join_response_json(j->postgres_changes, k_position),
             R"({"postgres_changes":[{"event":"*","schema":"public","table":"work_orders","filter":"id=eq.1","id":)" +
-                std::to_string(id0) + R"(},{"event":"INSERT","schema":"public","id":)" + std::to_string(id1) + "}]}");
+                std::to_string(id0) + R"(},{"event":"INSERT","schema":"public","id":)" + std::to_string(id1) + "}]," +
+                std::string(k_position_json) + "}");
 }
 
 TEST(ProtocolJoinReply, KeepsNullsAndUnknownKeysButReplacesAClientId) {
   auto j = join(R"({"config":{"postgres_changes":[{"id":99,"event":"delete","schema":"s","table":null,"x":[1]}]}})");
   ASSERT_TRUE(j.has_value()) << j.error().message;
-  EXPECT_EQ(join_response_json(*j),
+  EXPECT_EQ(join_response_json(j->postgres_changes, k_position),
             R"({"postgres_changes":[{"event":"delete","schema":"s","table":null,"x":[1],"id":)" +
-                std::to_string(j->postgres_changes[0].id) + "}]}");
+                std::to_string(j->postgres_changes[0].id) + "}]," + std::string(k_position_json) + "}");
 }
 
 TEST(ProtocolJoinReply, NoBindingsIsAnEmptyList) {
   auto j = join(R"({"config":{"broadcast":{"self":true}}})");
   ASSERT_TRUE(j.has_value());
-  EXPECT_EQ(encode_join_reply(v2, {"1", "1", "realtime:room1"}, *j),
-            R"(["1","1","realtime:room1","phx_reply",{"status":"ok","response":{"postgres_changes":[]}}])");
+  EXPECT_EQ(encode_join_reply(v2, {"1", "1", "realtime:room1"}, j->postgres_changes, k_position),
+            R"(["1","1","realtime:room1","phx_reply",{"status":"ok","response":{"postgres_changes":[],)" +
+                std::string(k_position_json) + "}}]");
+}
+
+// The rtcache field, exactly as the SDKs read it (and as the gateway sent it before the encoder existed: the
+// bindings' object with this field spliced in before its closing brace). Issue 14, item 1.
+TEST(ProtocolJoinReply, CarriesThePositionAsTheLastField) {
+  EXPECT_EQ(join_response_json({}, {"", 0, false}),
+            R"({"postgres_changes":[],"rtcache":{"epoch":"","offset":0,"recovered":false}})");
+  EXPECT_EQ(join_response_json({}, {"0123456789abcdef0123456789abcdef", 18446744073709551615ULL, true}),
+            R"({"postgres_changes":[],"rtcache":{"epoch":"0123456789abcdef0123456789abcdef",)"
+            R"("offset":18446744073709551615,"recovered":true}})");
+}
+
+TEST(ProtocolJoinReply, EscapesTheEpochAsAJsonString) {
+  const auto reply = boost::json::parse(join_response_json({}, {"a\"b\\c\n\xff", 3, false}));
+  EXPECT_EQ(reply.at("rtcache").at("epoch").as_string(), "a\"b\\c\n\xEF\xBF\xBD");  // invalid UTF-8: U+FFFD
+  EXPECT_EQ(reply.at("rtcache").at("offset").as_int64(), 3);
+  EXPECT_EQ(reply.at("rtcache").at("recovered").as_bool(), false);
+}
+
+TEST(ProtocolJoinReply, V1ReplyCarriesTheSameResponse) {
+  auto j = join(k_realtime_js_join);
+  ASSERT_TRUE(j.has_value());
+  const auto frame = boost::json::parse(
+      encode_join_reply(protocol_version::v1_0_0, {"1", "2", "realtime:room1"}, j->postgres_changes, k_position));
+  EXPECT_EQ(frame.at("ref"), "2");
+  EXPECT_EQ(frame.at("event"), "phx_reply");
+  EXPECT_EQ(boost::json::serialize(frame.at("payload").at("response")),
+            join_response_json(j->postgres_changes, k_position));
 }
 
 // realtime-js's _updatePostgresBindings, transcribed: for each client binding i, the server's element i must
@@ -225,7 +260,7 @@ TEST(ProtocolJoinReply, NoBindingsIsAnEmptyList) {
 TEST(ProtocolJoinReply, SatisfiesRealtimeJsBindingCheck) {
   const boost::json::object payload = obj(k_realtime_js_join);
   auto j = parse_join("realtime:room1", payload).value();
-  const boost::json::value reply = boost::json::parse(join_response_json(j));
+  const boost::json::value reply = boost::json::parse(join_response_json(j.postgres_changes, k_position));
   const auto& server = reply.at("postgres_changes").as_array();
   const auto& client = payload.at("config").at("postgres_changes").as_array();
   ASSERT_EQ(server.size(), client.size());

@@ -1,5 +1,5 @@
 // The SDK against a real `rtcache serve` (relay mode): events POSTed by a "backend" with a service_role token
-// reach a real realtime-js client, and the QueryClient changes exactly as design.md §6 says.
+// reach a real realtime-js client, and the QueryClient changes exactly as docs/design.md §6 says.
 import { afterEach, describe, expect, test } from 'vitest';
 import { keys } from '../../src/index.js';
 import { Harness, serverUnderTest } from './harness.js';
@@ -201,7 +201,11 @@ describe('rtcache serve + realtime-js + QueryClient', () => {
     const pos = h.cache.position(`doc:wo:${id}`);
     expect(pos?.offset).toBeGreaterThan(0);
 
-    (h.realtime as unknown as { conn: { close(code: number, reason: string): void } }).conn.close(4000, 'sdk test: drop');
+    // The socket, closed under the client: realtime-js keeps it in `conn`, or (2.100+, on @supabase/phoenix)
+    // in its socket adapter's phoenix socket.
+    type Conn = { close(code: number, reason: string): void };
+    const client = h.realtime as unknown as { conn?: Conn; socketAdapter?: { socket: { conn: Conn } } };
+    (client.conn ?? client.socketAdapter!.socket.conn).close(4000, 'sdk test: drop');
     await until(() => !h.realtime.isConnected(), 2000, 'socket closed');
     await postEvents(url, secret, [3, 4, 5].map((v) => ({ type: 'wo', id, factoryId: 'f1', action: 'update', version: v, changedKeys: ['qty'], patch: { qty: v } })));
     await until(() => keeper.cache.stats().received === 4, 5000, 'keeper saw all');
