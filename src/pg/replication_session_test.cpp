@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -418,6 +419,29 @@ TEST(ReplicationSession, ATransactionResentAfterARestartGetsTheSameIds) {
     EXPECT_EQ(all[i].channels, all[first.size() + i].channels);
   }
   EXPECT_EQ(f.sink.streams(), 2U);
+}
+
+// issue 13 (commit identity): every routed item of a transaction gets its own id from (system identifier,
+// timeline, commit LSN, index), in PostgreSQL's LSN notation; two transactions never share one.
+TEST(ReplicationSession, MessageIdsNameTheCommitAndAreDistinctAcrossItems) {
+  fixture f(config(2));
+  f.feed(begin_at(0x100000010ULL));
+  f.feed(work_orders());
+  f.feed(insert_message{100, wo("w1", "f1", "1", "open")});
+  f.feed(insert_message{100, wo("w2", "f1", "1", "open")});
+  f.feed(commit_at(0x100000010ULL, 0x100000020ULL));
+  f.feed(begin_at(0x100000030ULL));
+  f.feed(insert_message{100, wo("w3", "f1", "1", "open")});
+  f.feed(commit_at(0x100000030ULL, 0x100000040ULL));
+  std::set<std::string> ids;
+  std::size_t items = 0;
+  for (const auto& c : f.sink.calls()) {
+    for (std::size_t k = 0; k < c.messages; ++k) ids.insert(net::message_id(c.position, k));
+    items += c.messages;
+  }
+  EXPECT_EQ(ids.size(), items);
+  EXPECT_TRUE(ids.contains("7000000000000000001-1-1/10-0"));
+  EXPECT_TRUE(ids.contains("7000000000000000001-1-1/30-0"));
 }
 
 // Confirm only what is durable: a sink that acknowledges later holds the confirmed position back until it does.

@@ -21,6 +21,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <iterator>
 #include <optional>
@@ -51,6 +52,18 @@ struct stream_position {
   // newest durable call's (system_identifier, timeline, confirm_lsn) and reports it as durable_anchor().
   std::uint64_t confirm_lsn = 0;
 };
+
+// The id of item `k` of the call at `p` (k: 0-based over rows.messages, then rows.changes), as described above:
+// "<system_identifier>-<timeline>-<commit_lsn high hex>/<commit_lsn low hex>-<first_index + k>", e.g.
+// "7000000000000000001-1-0/16B3F48-4". A cluster sink uses it as the JetStream Nats-Msg-Id.
+inline std::string message_id(const stream_position& p, std::size_t k) {
+  char buf[96];
+  const int n = std::snprintf(
+      buf, sizeof buf, "%llu-%u-%X/%X-%llu", static_cast<unsigned long long>(p.system_identifier),
+      static_cast<unsigned>(p.timeline), static_cast<unsigned>(p.commit_lsn >> 32),
+      static_cast<unsigned>(p.commit_lsn & 0xffffffffU), static_cast<unsigned long long>(p.first_index + k));
+  return std::string(buf, static_cast<std::size_t>(n));
+}
 
 // Part or all of one transaction's routed output. A transaction's batches are consecutive calls; the last one
 // has `last` set (it may carry no rows, when everything went out in earlier batches). A batch with no rows and
