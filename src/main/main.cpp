@@ -191,6 +191,9 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
       r.lag_seconds = st.lag_seconds;
       r.reconnects = st.reconnects;
       r.gaps = st.gaps;
+      r.reader = st.role == pg::source_role::reader;
+      r.reader_starts = st.reader_starts;
+      r.sink_stalls = st.sink_stalls;
       return r;
     });
     source_thread = std::thread([src = source.get()] { src->run(); });

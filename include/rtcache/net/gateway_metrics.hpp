@@ -53,6 +53,9 @@ struct replication_status {
   double lag_seconds = 0;          // now - commit time of the last commit received, while behind
   std::uint64_t reconnects = 0;    // connection attempts after the first
   gap_counts gaps{};               // gaps the source reported, by reason (index: gap_reason)
+  bool reader = false;             // this process holds the replication slot (issue 13: one reader at a time)
+  std::uint64_t reader_starts = 0;  // times this process took the slot and started streaming
+  std::uint64_t sink_stalls = 0;    // times it gave the slot up because the sink made nothing durable
 };
 
 // Called on every scrape (any io thread). REQUIRES: thread-safe and non-blocking (copy a snapshot).

@@ -129,6 +129,15 @@ std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h, cons
                   source->lag_seconds);
     metric(out, "replication_reconnects_total", "counter", "Source connection attempts after the first.",
            source->reconnects);
+    metric(out, "replication_reader", "gauge",
+           "1 while this process holds the replication slot; 0 on a standby (another process streams it).",
+           source->reader ? 1 : 0);
+    metric(out, "replication_reader_starts_total", "counter",
+           "Times this process took the replication slot and started streaming (take-overs included).",
+           source->reader_starts);
+    metric(out, "replication_sink_stalls_total", "counter",
+           "Times the source gave up the slot because its sink made nothing durable for publish_stall_ms.",
+           source->sink_stalls);
     out.append("# HELP rtcache_source_gaps_total Gaps the PostgreSQL source could not bridge, by reason: the "
                "channels they touch started new epochs and their clients refetch.\n");
     out.append("# TYPE rtcache_source_gaps_total counter\n");
