@@ -3,7 +3,8 @@
 // hung reader losing the slot through its wal_sender_timeout, confirming only what the sink made durable, and
 // the gaps (a dropped slot, an invalidated slot, another cluster behind the conninfo, a TRUNCATE) as the hub and
 // a client see them. Waits are for an expected state with a generous deadline; take-over times are printed and
-// recorded as test properties, never asserted (bench/cluster/reader_takeover.sh measures take-over times over many cycles).
+// recorded as test properties, never asserted (bench/cluster/reader_takeover.sh measures take-over times over many
+// cycles).
 #include "rtcache/net/gateway_relay.hpp"
 #include "rtcache/net/hub.hpp"
 #include "rtcache/net/hub_sink.hpp"
