@@ -3,6 +3,7 @@
 #pragma once
 
 #include "rtcache/net/hub.hpp"
+#include "rtcache/net/routed_sink.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -51,13 +52,18 @@ struct replication_status {
   std::uint64_t lag_bytes = 0;     // server WAL end - confirmed
   double lag_seconds = 0;          // now - commit time of the last commit received, while behind
   std::uint64_t reconnects = 0;    // connection attempts after the first
+  gap_counts gaps{};               // gaps the source reported, by reason (index: gap_reason)
+  bool reader = false;             // this process holds the replication slot (issue 13: one reader at a time)
+  std::uint64_t reader_starts = 0;  // times this process took the slot and started streaming
+  std::uint64_t sink_stalls = 0;    // times it gave the slot up because the sink made nothing durable
 };
 
 // Called on every scrape (any io thread). REQUIRES: thread-safe and non-blocking (copy a snapshot).
 using replication_status_provider = std::function<replication_status()>;
 
 // Prometheus text exposition format 0.0.4: every metric with # HELP and # TYPE, names prefixed `rtcache_`.
-// With `source`, the rtcache_replication_* gauges follow; without (relay mode) they are absent.
+// With `source`, the rtcache_replication_* gauges and rtcache_source_gaps_total{reason} (one series per
+// gap_reason, 0 included) follow; without (relay mode) they are absent.
 std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h,
                             const replication_status* source = nullptr);
 

@@ -115,6 +115,8 @@ std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h, cons
   metric(out, "hub_channels_evicted_total", "counter",
          "Idle channels freed early (idle byte and count budgets, views per channel).", h.channels_evicted);
   metric(out, "hub_views_refused_total", "counter", "Joins refused by max_views_per_channel.", h.views_refused);
+  metric(out, "hub_views_reset_total", "counter",
+         "Channel views started over by a gap in the source (new epoch; idle ones freed).", h.views_reset);
   if (source != nullptr) {
     metric(out, "replication_connected", "gauge", "1 while the PostgreSQL source is streaming.",
            source->connected ? 1 : 0);
@@ -127,6 +129,22 @@ std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h, cons
                   source->lag_seconds);
     metric(out, "replication_reconnects_total", "counter", "Source connection attempts after the first.",
            source->reconnects);
+    metric(out, "replication_reader", "gauge",
+           "1 while this process holds the replication slot; 0 on a standby (another process streams it).",
+           source->reader ? 1 : 0);
+    metric(out, "replication_reader_starts_total", "counter",
+           "Times this process took the replication slot and started streaming (take-overs included).",
+           source->reader_starts);
+    metric(out, "replication_sink_stalls_total", "counter",
+           "Times the source gave up the slot because its sink made nothing durable for publish_stall_ms.",
+           source->sink_stalls);
+    out.append("# HELP rtcache_source_gaps_total Gaps the PostgreSQL source could not bridge, by reason: the "
+               "channels they touch started new epochs and their clients refetch.\n");
+    out.append("# TYPE rtcache_source_gaps_total counter\n");
+    for (const gap_reason reason : k_gap_reasons) {
+      out.append("rtcache_source_gaps_total{reason=\"").append(to_string(reason)).append("\"} ");
+      out.append(std::to_string(source->gaps[static_cast<std::size_t>(reason)])).append("\n");
+    }
   }
   return out;
 }

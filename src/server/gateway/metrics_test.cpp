@@ -30,6 +30,46 @@ TEST(PrometheusText, ReplicationGaugesAppearOnlyWithASourceStatus) {
             std::string::npos);
   EXPECT_NE(text.find("# TYPE rtcache_replication_reconnects_total counter\nrtcache_replication_reconnects_total 3\n"),
             std::string::npos);
+  EXPECT_EQ(relay.find("rtcache_source_gaps_total"), std::string::npos);
+}
+
+// issue 13: whether this process is the slot's reader, how often it took the slot, and how often a stalled sink
+// made it give the slot up.
+TEST(PrometheusText, TheReaderFlagTakeOversAndSinkStallsAreExposed) {
+  gateway_metrics g;
+  hub_metrics h;
+  replication_status s;
+  EXPECT_NE(prometheus_text(g, h, &s).find("# TYPE rtcache_replication_reader gauge\nrtcache_replication_reader 0\n"),
+            std::string::npos);
+  s.reader = true;
+  s.reader_starts = 4;
+  s.sink_stalls = 1;
+  const std::string text = prometheus_text(g, h, &s);
+  EXPECT_NE(text.find("rtcache_replication_reader 1\n"), std::string::npos);
+  EXPECT_NE(
+      text.find("# TYPE rtcache_replication_reader_starts_total counter\nrtcache_replication_reader_starts_total 4\n"),
+      std::string::npos);
+  EXPECT_NE(text.find("rtcache_replication_sink_stalls_total 1\n"), std::string::npos);
+}
+
+// issue 13: every gap reason is a series of rtcache_source_gaps_total, zeros included, so alerts can use rate().
+TEST(PrometheusText, SourceGapsAreCountedPerReason) {
+  gateway_metrics g;
+  hub_metrics h;
+  h.views_reset = 12;
+  replication_status s;
+  s.gaps[static_cast<std::size_t>(gap_reason::slot_created)] = 2;
+  s.gaps[static_cast<std::size_t>(gap_reason::truncate)] = 5;
+  const std::string text = prometheus_text(g, h, &s);
+  EXPECT_NE(text.find("# TYPE rtcache_source_gaps_total counter\n"), std::string::npos);
+  EXPECT_NE(text.find("rtcache_source_gaps_total{reason=\"slot_created\"} 2\n"), std::string::npos);
+  EXPECT_NE(text.find("rtcache_source_gaps_total{reason=\"truncate\"} 5\n"), std::string::npos);
+  for (const gap_reason reason : k_gap_reasons) {
+    EXPECT_NE(text.find("rtcache_source_gaps_total{reason=\"" + std::string(to_string(reason)) + "\"}"),
+              std::string::npos)
+        << to_string(reason);
+  }
+  EXPECT_NE(text.find("rtcache_hub_views_reset_total 12\n"), std::string::npos);
 }
 
 TEST(PrometheusText, HubLingerGaugesAreExposed) {
