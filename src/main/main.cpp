@@ -171,7 +171,7 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
   // With [postgres] (or RTCACHE_PG_CONNINFO): the replication source on its own thread, publishing each
   // transaction into the hub through hub_sink; it confirms a WAL position only after publish() returned.
   // Declared after the gateway, so it is stopped and destroyed before the hub it publishes into.
-  net::hub_sink sink(hub);
+  net::hub_sink sink(hub, &gw.metrics());
   std::unique_ptr<pg::source> source;
   std::thread source_thread;
   if (cfg.postgres.enabled) {

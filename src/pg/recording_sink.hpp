@@ -5,8 +5,10 @@
 #include "rtcache/core/event_codec.hpp"
 #include "rtcache/net/routed_sink.hpp"
 
+#include <chrono>
 #include <cstddef>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,7 @@ class recording_sink final : public net::routed_sink {
   void publish(net::routed_rows rows) override {
     std::lock_guard lock(mutex_);
     ++publishes_;
+    commit_times_.push_back(rows.commit_time);
     for (const net::routed_message& m : rows.messages) {
       lines_.push_back(m.channel.format() + " " + core::encode(*m.event));
       events_.push_back(*m.event);
@@ -45,6 +48,11 @@ class recording_sink final : public net::routed_sink {
     std::lock_guard lock(mutex_);
     return lines_.size();
   }
+  // The commit time each publish carried, in order.
+  std::vector<std::optional<std::chrono::system_clock::time_point>> commit_times() const {
+    std::lock_guard lock(mutex_);
+    return commit_times_;
+  }
   std::size_t publishes() const {
     std::lock_guard lock(mutex_);
     return publishes_;
@@ -57,6 +65,7 @@ class recording_sink final : public net::routed_sink {
   std::vector<std::string> channels_;
   std::vector<core::event> events_;
   std::vector<std::string> changes_;
+  std::vector<std::optional<std::chrono::system_clock::time_point>> commit_times_;
 };
 
 }  // namespace rtcache::pg::test

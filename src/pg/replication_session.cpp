@@ -93,7 +93,11 @@ result<void> replication_session::on_change(const Change& change) {
     log(log_level::debug, "mapping_warning",
         {{"table", planned.plan->where()}, {"column", w.column}, {"reason", w.message}});
   }
-  if (router_.add(std::move(*mapped))) sink_->publish(router_.take_pending());
+  if (router_.add(std::move(*mapped))) {
+    net::routed_rows pending = router_.take_pending();
+    pending.commit_time = commit_time_;
+    sink_->publish(std::move(pending));
+  }
   return {};
 }
 
@@ -120,6 +124,7 @@ result<consume_outcome> replication_session::on_message(message& m) {
     auto ts = format_rfc3339(b->commit_time);
     context_.commit_ts = ts ? std::move(*ts) : std::string{};
     context_.xid = b->xid;
+    commit_time_ = to_system_time(b->commit_time);
     counters_.last_commit_time = b->commit_time;
     return out;
   }
@@ -129,6 +134,7 @@ result<consume_outcome> replication_session::on_message(message& m) {
     const std::uint64_t rows = router_.rows();
     if (!skipped) {
       net::routed_rows rest = router_.commit(context_.commit_ts);
+      rest.commit_time = commit_time_;
       if (!rest.empty()) sink_->publish(std::move(rest));
       ++counters_.transactions;
     }

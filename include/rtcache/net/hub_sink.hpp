@@ -3,11 +3,14 @@
 // for bindings on other channels go to internal per-table topics that no client can join by name.
 #pragma once
 
+#include "rtcache/net/gateway_metrics.hpp"
 #include "rtcache/net/hub.hpp"
 #include "rtcache/net/routed_sink.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -31,15 +34,22 @@ struct hub_sink_metrics {
   std::uint64_t deliveries = 0;  // subscriber deliveries caused
 };
 
+// The wall clock rows' commit times are compared with; empty: std::chrono::system_clock::now.
+using wall_clock = std::function<std::chrono::system_clock::time_point()>;
+
 // Thread-safety: publish() is called from the source's thread only (routed_sink's contract); metrics() from
-// any thread. The hub must outlive the sink.
+// any thread. The hub, and `latencies` when given, must outlive the sink.
 class hub_sink final : public routed_sink {
  public:
-  explicit hub_sink(hub& h) : hub_(h) {}
+  // `latencies`: publish() observes, per call with a commit time, clock() - commit time into its
+  // replication_commit_to_publish histogram.
+  explicit hub_sink(hub& h, const gateway_metrics* latencies = nullptr, wall_clock clock = {})
+      : hub_(h), latencies_(latencies), clock_(std::move(clock)) {}
 
   // In order: each routed_message to "<channel key>" as event `invalidate` with the contract event's canonical
   // JSON (the encoder sets each channel's offset), meta factory = the event's factory, and the record (if any)
   // attached; then each scoped_change to postgres_table_channel(schema, table), meta factory = its scope.
+  // Then, with `latencies` and rows.commit_time, observes the time since the commit.
   // Returns when every message is in the hub (or was dropped for want of a subscriber), as the source's
   // confirm rule requires. An encoder failure (a channel name too long to frame) skips that message only.
   void publish(routed_rows rows) override;
@@ -48,6 +58,8 @@ class hub_sink final : public routed_sink {
 
  private:
   hub& hub_;
+  const gateway_metrics* latencies_;
+  wall_clock clock_;
   std::atomic<std::uint64_t> messages_{0};
   std::atomic<std::uint64_t> changes_{0};
   std::atomic<std::uint64_t> deliveries_{0};

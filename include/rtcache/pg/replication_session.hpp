@@ -6,19 +6,20 @@
 #include "rtcache/core/error.hpp"
 #include "rtcache/net/mapping.hpp"
 #include "rtcache/net/mapping_config.hpp"
-#include "rtcache/net/router.hpp"
 #include "rtcache/net/routed_sink.hpp"
+#include "rtcache/net/router.hpp"
 #include "rtcache/pg/confirm_tracker.hpp"
 #include "rtcache/pg/pgoutput.hpp"
 #include "rtcache/pg/row_adapter.hpp"
 #include "rtcache/pg/source_log.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
-#include <unordered_map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace rtcache::pg {
 
@@ -89,6 +90,7 @@ class replication_session {
   net::transaction_router router_;
   confirm_tracker tracker_;
   change_context context_;
+  std::optional<std::chrono::system_clock::time_point> commit_time_;  // the open transaction's (Begin's)
   session_counters counters_;
 };
 
