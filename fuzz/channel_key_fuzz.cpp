@@ -10,6 +10,7 @@
 //   4. on failure, the error code is one of the channel key codes and the message is not empty.
 // A violated property traps (libFuzzer then records the input as a crash).
 
+#include "fuzz_check.hpp"
 #include "rtcache/core/channel_key.hpp"
 #include "rtcache/core/doc_types.hpp"
 #include "rtcache/core/error.hpp"
@@ -17,7 +18,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,19 +25,6 @@
 namespace {
 
 using namespace rtcache::core;
-
-[[noreturn]] void violated(const char* property, std::string_view input) {
-  std::fprintf(stderr, "channel_key_fuzz: property violated: %s\ninput (%zu bytes): ", property, input.size());
-  for (const char c : input) std::fprintf(stderr, "%02x", static_cast<unsigned>(static_cast<unsigned char>(c)));
-  std::fprintf(stderr, "\n");
-  __builtin_trap();
-}
-
-// CHECK(condition, what the condition means, input)
-#define CHECK(cond, what, input)                     \
-  do {                                               \
-    if (!(cond)) violated(what ": " #cond, (input)); \
-  } while (false)
 
 // The id grammar, read from identifier.hpp rather than from the implementation: 1..64 of [A-Za-z0-9_.-].
 bool is_id(std::string_view s) {
@@ -92,34 +79,34 @@ void check_with(std::string_view text, const doc_type_registry& types) {
   const bool expected = grammar_accepts(text, types);
 
   if (!parsed) {
-    CHECK(!expected, "a well-formed key was refused", text);
-    CHECK(is_channel_key_error(parsed.error().code), "refused with a code that is not a channel key error", text);
-    CHECK(!parsed.error().message.empty(), "refused without a message", text);
+    FUZZ_CHECK(!expected, "a well-formed key was refused", text);
+    FUZZ_CHECK(is_channel_key_error(parsed.error().code), "refused with a code that is not a channel key error", text);
+    FUZZ_CHECK(!parsed.error().message.empty(), "refused without a message", text);
     return;
   }
-  CHECK(expected, "an ill-formed key was accepted", text);
+  FUZZ_CHECK(expected, "an ill-formed key was accepted", text);
 
   const channel_key& key = *parsed;
-  CHECK(text.size() <= k_max_channel_key_length, "accepted key over the length bound", text);
+  FUZZ_CHECK(text.size() <= k_max_channel_key_length, "accepted key over the length bound", text);
   switch (key.kind) {
     case channel_kind::factory:
-      CHECK(key.type.empty() && key.id.empty() && is_id(key.factory_id), "factory key fields", text);
+      FUZZ_CHECK(key.type.empty() && key.id.empty() && is_id(key.factory_id), "factory key fields", text);
       break;
     case channel_kind::doc:
-      CHECK(types.contains(key.type) && is_id(key.id) && key.factory_id.empty(), "doc key fields", text);
+      FUZZ_CHECK(types.contains(key.type) && is_id(key.id) && key.factory_id.empty(), "doc key fields", text);
       break;
     case channel_kind::list:
-      CHECK(types.contains(key.type) && key.id.empty() && is_id(key.factory_id), "list key fields", text);
+      FUZZ_CHECK(types.contains(key.type) && key.id.empty() && is_id(key.factory_id), "list key fields", text);
       break;
-    default: CHECK(false, "unknown channel_kind", text);
+    default: FUZZ_CHECK(false, "unknown channel_kind", text);
   }
 
   const std::string formatted = key.format();
-  CHECK(formatted == text, "format() does not reproduce the input", text);
+  FUZZ_CHECK(formatted == text, "format() does not reproduce the input", text);
 
   const result<channel_key> reparsed = parse_channel_key(formatted, types);
-  CHECK(reparsed.has_value(), "parse(format(k)) refused", text);
-  CHECK(*reparsed == key, "parse(format(k)) != k", text);
+  FUZZ_CHECK(reparsed.has_value(), "parse(format(k)) refused", text);
+  FUZZ_CHECK(*reparsed == key, "parse(format(k)) != k", text);
 
   // The named constructors build the same key as the parser.
   channel_key built;
@@ -128,7 +115,7 @@ void check_with(std::string_view text, const doc_type_registry& types) {
     case channel_kind::doc: built = channel_key::doc(key.type, key.id); break;
     case channel_kind::list: built = channel_key::list(key.type, key.factory_id); break;
   }
-  CHECK(built == key, "named constructor builds a different key", text);
+  FUZZ_CHECK(built == key, "named constructor builds a different key", text);
 }
 
 const doc_type_registry& short_names() {

@@ -13,6 +13,7 @@
 //      indices 0..n-1 in order; with an object at the top level, one item that agrees with decode();
 //      every accepted item satisfies 1 and 2.
 
+#include "fuzz_check.hpp"
 #include "rtcache/core/doc_types.hpp"
 #include "rtcache/core/error.hpp"
 #include "rtcache/core/event.hpp"
@@ -25,7 +26,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <set>
 #include <string>
 #include <string_view>
@@ -34,22 +34,6 @@
 namespace {
 
 using namespace rtcache::core;
-
-std::string_view g_input;  // the input under test, for the report
-
-[[noreturn]] void violated(const char* property, int line) {
-  std::fprintf(stderr, "event_codec_fuzz: property violated at line %d: %s\ninput (%zu bytes): ", line, property,
-               g_input.size());
-  for (const char c : g_input) std::fprintf(stderr, "%02x", static_cast<unsigned>(static_cast<unsigned char>(c)));
-  std::fprintf(stderr, "\n");
-  __builtin_trap();
-}
-
-// CHECK(condition, what the condition means)
-#define CHECK(cond, what)                             \
-  do {                                                \
-    if (!(cond)) violated(what ": " #cond, __LINE__); \
-  } while (false)
 
 // How an independent parser judges a text.
 enum class verdict { object, array, other_value, malformed, inconclusive };
@@ -86,28 +70,28 @@ bool is_id(std::string_view s) {
 }
 
 void check_contract(const event& e, const doc_type_registry& types, const codec_limits& limits) {
-  CHECK(types.contains(e.type), "unregistered type accepted");
-  CHECK(e.is_summary() || is_id(e.id), "id outside the id grammar accepted");
-  CHECK(is_id(e.factory_id), "factoryId outside the id grammar accepted");
-  CHECK(!e.version || *e.version >= 0, "negative version accepted");
-  CHECK(!e.count || e.is_summary(), "count without a summary id accepted");
-  CHECK(!e.ts || (!e.ts->empty() && e.ts->size() <= limits.max_ts_length), "ts empty or over its bound");
+  FUZZ_CHECK(types.contains(e.type), "unregistered type accepted");
+  FUZZ_CHECK(e.is_summary() || is_id(e.id), "id outside the id grammar accepted");
+  FUZZ_CHECK(is_id(e.factory_id), "factoryId outside the id grammar accepted");
+  FUZZ_CHECK(!e.version || *e.version >= 0, "negative version accepted");
+  FUZZ_CHECK(!e.count || e.is_summary(), "count without a summary id accepted");
+  FUZZ_CHECK(!e.ts || (!e.ts->empty() && e.ts->size() <= limits.max_ts_length), "ts empty or over its bound");
   if (e.changed_keys) {
-    CHECK(e.changed_keys->size() <= limits.max_changed_keys, "changedKeys over its bound");
+    FUZZ_CHECK(e.changed_keys->size() <= limits.max_changed_keys, "changedKeys over its bound");
     std::set<std::string_view> seen;
     for (const std::string& k : *e.changed_keys) {
-      CHECK(k.size() <= limits.max_column_length, "changedKeys column over its bound");
-      CHECK(seen.insert(k).second, "duplicate changedKeys entry accepted");
+      FUZZ_CHECK(k.size() <= limits.max_column_length, "changedKeys column over its bound");
+      FUZZ_CHECK(seen.insert(k).second, "duplicate changedKeys entry accepted");
     }
   }
   if (e.patch) {
-    CHECK(e.patch->size() <= limits.max_patch_entries, "patch over its bound");
+    FUZZ_CHECK(e.patch->size() <= limits.max_patch_entries, "patch over its bound");
     for (std::size_t i = 0; i < e.patch->size(); ++i) {
       const patch_entry& p = (*e.patch)[i];
-      CHECK(p.column.size() <= limits.max_column_length, "patch column over its bound");
-      if (i > 0) CHECK((*e.patch)[i - 1].column < p.column, "patch not sorted by column or not unique");
+      FUZZ_CHECK(p.column.size() <= limits.max_column_length, "patch column over its bound");
+      if (i > 0) FUZZ_CHECK((*e.patch)[i - 1].column < p.column, "patch not sorted by column or not unique");
       const verdict v = reference_parse(p.json_value);
-      CHECK(v != verdict::malformed, "patch value is not JSON text");
+      FUZZ_CHECK(v != verdict::malformed, "patch value is not JSON text");
     }
   }
 }
@@ -116,17 +100,17 @@ void check_canonical(const event& e, event_decoder& decoder, const doc_type_regi
   check_contract(e, types, decoder.limits());
 
   const std::string encoded = encode(e);
-  CHECK(reference_parse(encoded) == verdict::object, "encode(e) is not a JSON object");
+  FUZZ_CHECK(reference_parse(encoded) == verdict::object, "encode(e) is not a JSON object");
 
   std::string appended = "prefix";
   encode_to(appended, e);
-  CHECK(appended.size() == 6 + encoded.size() && appended.compare(6, std::string::npos, encoded) == 0,
-        "encode_to does not append exactly encode(e)");
+  FUZZ_CHECK(appended.size() == 6 + encoded.size() && appended.compare(6, std::string::npos, encoded) == 0,
+             "encode_to does not append exactly encode(e)");
 
   const result<event> again = decoder.decode(encoded);
-  CHECK(again.has_value(), "decode(encode(e)) refused");
-  CHECK(*again == e, "decode(encode(e)) != e");
-  CHECK(encode(*again) == encoded, "encode(decode(encode(e))) != encode(e)");
+  FUZZ_CHECK(again.has_value(), "decode(encode(e)) refused");
+  FUZZ_CHECK(*again == e, "decode(encode(e)) != e");
+  FUZZ_CHECK(encode(*again) == encoded, "encode(decode(encode(e))) != encode(e)");
 }
 
 bool is_codec_error(errc code) {
@@ -153,8 +137,7 @@ bool is_codec_error(errc code) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const doc_type_registry types = doc_type_registry::defaults();
   static event_decoder decoder(types);
-  const std::string_view input(reinterpret_cast<const char*>(data), size);
-  g_input = input;
+  const std::string_view input = rtcache::fuzz::fuzz_input(data, size);
 
   boost::json::value reference;
   const verdict shape = reference_parse(input, &reference);
@@ -162,37 +145,38 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // One event.
   const result<event> single = decoder.decode(input);
   if (single) {
-    CHECK(shape != verdict::malformed, "decode accepted malformed JSON");
+    FUZZ_CHECK(shape != verdict::malformed, "decode accepted malformed JSON");
     check_canonical(*single, decoder, types);
   } else {
-    CHECK(is_codec_error(single.error().code), "decode refused with a code that is not a codec error");
-    CHECK(!single.error().message.empty(), "decode refused without a message");
+    FUZZ_CHECK(is_codec_error(single.error().code), "decode refused with a code that is not a codec error");
+    FUZZ_CHECK(!single.error().message.empty(), "decode refused without a message");
   }
 
   // A batch.
   const result<std::vector<batch_item>> batch = decoder.decode_batch(input);
   if (!batch) {
-    CHECK(!batch.error().message.empty(), "decode_batch refused without a message");
+    FUZZ_CHECK(!batch.error().message.empty(), "decode_batch refused without a message");
     return 0;
   }
-  CHECK(shape != verdict::malformed, "decode_batch accepted a malformed document");
+  FUZZ_CHECK(shape != verdict::malformed, "decode_batch accepted a malformed document");
   const std::vector<batch_item>& items = *batch;
   if (shape == verdict::array) {
-    CHECK(items.size() == reference.as_array().size(), "decode_batch lost or invented items");
+    FUZZ_CHECK(items.size() == reference.as_array().size(), "decode_batch lost or invented items");
   } else if (shape == verdict::object) {
-    CHECK(items.size() == 1, "decode_batch of one object did not yield one item");
+    FUZZ_CHECK(items.size() == 1, "decode_batch of one object did not yield one item");
     if (input.size() <= decoder.limits().max_event_bytes) {
       // The same object judged alone or as a batch of one gets the same answer.
-      CHECK(items[0].outcome.has_value() == single.has_value(), "decode and decode_batch disagree on one object");
-      if (single) CHECK(*items[0].outcome == *single, "decode and decode_batch decode one object differently");
+      FUZZ_CHECK(items[0].outcome.has_value() == single.has_value(), "decode and decode_batch disagree on one object");
+      if (single) FUZZ_CHECK(*items[0].outcome == *single, "decode and decode_batch decode one object differently");
     }
   }
   for (std::size_t i = 0; i < items.size(); ++i) {
-    CHECK(items[i].index == i, "batch item indices out of order");
+    FUZZ_CHECK(items[i].index == i, "batch item indices out of order");
     if (items[i].outcome) {
       check_canonical(*items[i].outcome, decoder, types);
     } else {
-      CHECK(is_codec_error(items[i].outcome.error().code), "batch item refused with a code that is not a codec error");
+      FUZZ_CHECK(is_codec_error(items[i].outcome.error().code),
+                 "batch item refused with a code that is not a codec error");
     }
   }
   return 0;

@@ -10,14 +10,13 @@
 //   4. a refused document is `malformed` with a message; an accepted one's skips each name their key;
 //   5. the OpenSSL error queue is empty after every call.
 
+#include "fuzz_check.hpp"
 #include "rtcache/net/jwks.hpp"
 
 #include <openssl/err.h>
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <set>
 #include <string>
 #include <string_view>
@@ -28,11 +27,6 @@ namespace {
 
 using namespace rtcache::net;
 
-[[noreturn]] void violated(const char* what) {
-  std::fprintf(stderr, "jwks_fuzz: property violated: %s\n", what);
-  std::abort();
-}
-
 std::vector<std::pair<jwt_alg, std::string>> summary(const jwks_document& d) {
   std::vector<std::pair<jwt_alg, std::string>> out;
   for (const auto& k : d.keys) out.emplace_back(k.alg(), k.kid());
@@ -42,29 +36,28 @@ std::vector<std::pair<jwt_alg, std::string>> summary(const jwks_document& d) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string_view json(reinterpret_cast<const char*>(data), size);
+  const std::string_view json = rtcache::fuzz::fuzz_input(data, size);
   const auto first = parse_jwks(json);
-  if (ERR_peek_error() != 0) violated("OpenSSL error queue not empty after parse_jwks");
+  FUZZ_CHECK(ERR_peek_error() == 0, "OpenSSL error queue not empty after parse_jwks");
   const auto second = parse_jwks(json);
-  if (first.has_value() != second.has_value()) violated("parse is not deterministic (accepted once)");
+  FUZZ_CHECK(first.has_value() == second.has_value(), "parse is not deterministic (accepted once)");
   if (!first) {
-    if (first.error().code != auth_errc::malformed) violated("a refused document is not malformed");
-    if (first.error().message.empty()) violated("a refusal without a message");
-    if (first.error().message != second.error().message) violated("refusal message differs between parses");
+    FUZZ_CHECK(first.error().code == auth_errc::malformed, "a refused document is not malformed");
+    FUZZ_CHECK(!first.error().message.empty(), "a refusal without a message");
+    FUZZ_CHECK(first.error().message == second.error().message, "refusal message differs between parses");
     return 0;
   }
-  if (summary(*first) != summary(*second) || first->skipped != second->skipped) {
-    violated("parse is not deterministic (keys or skips differ)");
-  }
-  if (first->keys.size() > k_max_jwks_keys) violated("more than k_max_jwks_keys keys taken");
+  FUZZ_CHECK(summary(*first) == summary(*second) && first->skipped == second->skipped,
+             "parse is not deterministic (keys or skips differ)");
+  FUZZ_CHECK(first->keys.size() <= k_max_jwks_keys, "more than k_max_jwks_keys keys taken");
   std::set<std::string> kids;
   for (const auto& k : first->keys) {
-    if (k.alg() != jwt_alg::es256 && k.alg() != jwt_alg::rs256) violated("a JWKS key that is not ES256/RS256");
-    if (k.kid().size() > k_max_kid_length) violated("a kid longer than k_max_kid_length");
-    if (!k.kid().empty() && !kids.insert(k.kid()).second) violated("two keys share a kid");
+    FUZZ_CHECK(k.alg() == jwt_alg::es256 || k.alg() == jwt_alg::rs256, "a JWKS key that is not ES256/RS256");
+    FUZZ_CHECK(k.kid().size() <= k_max_kid_length, "a kid longer than k_max_kid_length");
+    FUZZ_CHECK(k.kid().empty() || kids.insert(k.kid()).second, "two keys share a kid");
   }
   for (const auto& s : first->skipped) {
-    if (s.rfind("keys[", 0) != 0) violated("a skip that does not name its key");
+    FUZZ_CHECK(s.rfind("keys[", 0) == 0, "a skip that does not name its key");
   }
   return 0;
 }

@@ -17,6 +17,7 @@
 //   5. the OpenSSL error queue is empty after every call.
 // The keys below are throwaway test keys, generated for this harness only; they protect nothing.
 
+#include "fuzz_check.hpp"
 #include "jwt_test_support.hpp"
 #include "rtcache/core/identifier.hpp"
 #include "rtcache/net/auth.hpp"
@@ -31,7 +32,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
@@ -95,18 +95,6 @@ fVaXSpQXWO8Y1Elm8ZKRs4DcbdlGsChyrMdSN7AocyP0OHnUVo83cqOiLg==
 -----END PUBLIC KEY-----
 )";
 const std::chrono::sys_seconds k_now{std::chrono::seconds{1'700'000'000}};
-
-[[noreturn]] void violated(const char* property, std::string_view input) {
-  std::fprintf(stderr, "jwt_fuzz: property violated: %s\ntoken (%zu bytes): ", property, input.size());
-  for (const char c : input) std::fprintf(stderr, "%c", (c >= 0x20 && c < 0x7f) ? c : '?');
-  std::fprintf(stderr, "\n");
-  __builtin_trap();
-}
-
-#define CHECK(cond, what, input)                     \
-  do {                                               \
-    if (!(cond)) violated(what ": " #cond, (input)); \
-  } while (false)
 
 const jwt_verifier& verifier() {
   static const jwt_verifier v = [] {
@@ -191,7 +179,7 @@ EVP_PKEY* public_key(std::string_view pem) {
   BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
   EVP_PKEY* key = PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr);
   BIO_free(bio);
-  if (key == nullptr) __builtin_trap();
+  FUZZ_CHECK(key != nullptr, "a test public key loads", pem);
   return key;
 }
 
@@ -249,23 +237,23 @@ bool genuine(std::string_view token) {
 
 void check(std::string_view token) {
   const auth_result<principal> r = verifier().verify(token, k_now);
-  CHECK(ERR_peek_error() == 0, "OpenSSL error queue left non-empty", token);
+  FUZZ_CHECK(ERR_peek_error() == 0, "OpenSSL error queue left non-empty", token);
   if (!r) {
-    CHECK(to_string(r.error().code) != "unknown", "refusal without a named code", token);
-    CHECK(!r.error().message.empty(), "refusal without a message", token);
+    FUZZ_CHECK(to_string(r.error().code) != "unknown", "refusal without a named code", token);
+    FUZZ_CHECK(!r.error().message.empty(), "refusal without a message", token);
     const http_refusal h = to_http_refusal(r.error());
-    CHECK(h.body.rfind("{\"error\":\"", 0) == 0, "refusal body is not {\"error\":...}", token);
-    CHECK(h.status == 401 || h.status == 403, "verify refusal is not 401/403", token);
-    CHECK(!system_refusal_message(r.error()).empty(), "empty system message", token);
+    FUZZ_CHECK(h.body.rfind("{\"error\":\"", 0) == 0, "refusal body is not {\"error\":...}", token);
+    FUZZ_CHECK(h.status == 401 || h.status == 403, "verify refusal is not 401/403", token);
+    FUZZ_CHECK(!system_refusal_message(r.error()).empty(), "empty system message", token);
     return;
   }
-  CHECK(genuine(token), "a token verified without a genuine signature", token);
+  FUZZ_CHECK(genuine(token), "a token verified without a genuine signature", token);
   const principal& p = *r;
-  CHECK(p.scope.is_unscoped() == (p.role == auth_role::service_role), "unscoped iff service_role", token);
+  FUZZ_CHECK(p.scope.is_unscoped() == (p.role == auth_role::service_role), "unscoped iff service_role", token);
   for (const std::string& id : p.scope.factory_ids()) {
-    CHECK(core::validate_id(id, "id").has_value(), "scope holds an invalid id", token);
+    FUZZ_CHECK(core::validate_id(id, "id").has_value(), "scope holds an invalid id", token);
   }
-  CHECK(!verifier().check_expiry(p, k_now).has_value(), "accepted an expired token", token);
+  FUZZ_CHECK(!verifier().check_expiry(p, k_now).has_value(), "accepted an expired token", token);
 }
 
 }  // namespace
@@ -293,8 +281,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (flip != 0 && !token.empty()) {
     token[pos % token.size()] = static_cast<char>(token[pos % token.size()] ^ flip);
     const auth_result<principal> r = verifier().verify(token, k_now);
-    CHECK(!r.has_value(), "a token with a changed byte still verified", token);
-    CHECK(ERR_peek_error() == 0, "OpenSSL error queue left non-empty", token);
+    FUZZ_CHECK(!r.has_value(), "a token with a changed byte still verified", token);
+    FUZZ_CHECK(ERR_peek_error() == 0, "OpenSSL error queue left non-empty", token);
   }
   return 0;
 }

@@ -16,6 +16,7 @@
 //      values with columns in order; a tuple named earlier keeps the definition it was named with.
 // A violated property traps (libFuzzer then records the input as a crash).
 
+#include "fuzz_check.hpp"
 #include "pg_test_encoder.hpp"
 #include "rtcache/core/error.hpp"
 #include "rtcache/pg/pgoutput.hpp"
@@ -23,7 +24,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <map>
 #include <memory>
 #include <optional>
@@ -35,18 +35,6 @@
 namespace {
 
 using namespace rtcache::pg;
-
-[[noreturn]] void violated(const char* property, std::string_view input) {
-  std::fprintf(stderr, "pgoutput_fuzz: property violated: %s\nframe (%zu bytes): ", property, input.size());
-  for (const char c : input) std::fprintf(stderr, "%02x", static_cast<unsigned>(static_cast<unsigned char>(c)));
-  std::fprintf(stderr, "\n");
-  __builtin_trap();
-}
-
-#define CHECK(cond, input)                 \
-  do {                                     \
-    if (!(cond)) violated(#cond, (input)); \
-  } while (false)
 
 // ---------------------------------------------------------------------------------------------------------
 // The encoder the unit tests use (src/pg/pg_test_encoder.hpp), written from the protocol documentation,
@@ -136,19 +124,19 @@ struct session {
 };
 
 void check_cache_matches_model(const session& s, std::string_view frame) {
-  CHECK(s.cache.size() == s.model.size(), frame);
-  CHECK(s.cache.size() <= session::k_bound, frame);
+  FUZZ_CHECK(s.cache.size() == s.model.size(), "", frame);
+  FUZZ_CHECK(s.cache.size() <= session::k_bound, "", frame);
   for (const auto& [oid, rel] : s.model) {
     const auto found = s.cache.find(oid);
-    CHECK(found != nullptr && *found == rel, frame);
+    FUZZ_CHECK(found != nullptr && *found == rel, "", frame);
   }
   if (s.kept_named) {
     // Property 4, last clause: replacement in the cache does not reach an already named tuple.
-    CHECK(*s.kept_named->relation == s.kept_relation, frame);
-    CHECK(s.kept_named->values.size() == s.kept_tuple->size(), frame);
+    FUZZ_CHECK(*s.kept_named->relation == s.kept_relation, "", frame);
+    FUZZ_CHECK(s.kept_named->values.size() == s.kept_tuple->size(), "", frame);
     for (std::size_t i = 0; i < s.kept_named->values.size(); ++i) {
-      CHECK(s.kept_named->values[i].column == &s.kept_named->relation->columns[i], frame);
-      CHECK(s.kept_named->values[i].value == &(*s.kept_tuple)[i], frame);
+      FUZZ_CHECK(s.kept_named->values[i].column == &s.kept_named->relation->columns[i], "", frame);
+      FUZZ_CHECK(s.kept_named->values[i].value == &(*s.kept_tuple)[i], "", frame);
     }
   }
 }
@@ -158,22 +146,22 @@ void check_naming(session& s, std::uint32_t oid, const tuple_data& tuple, std::s
   const auto it = s.model.find(oid);
   const bool expected = it != s.model.end() && it->second.columns.size() == tuple.size();
   if (!named) {
-    CHECK(!expected, frame);
-    CHECK(named.error().code == rtcache::core::errc::bad_value && !named.error().message.empty(), frame);
+    FUZZ_CHECK(!expected, "", frame);
+    FUZZ_CHECK(named.error().code == rtcache::core::errc::bad_value && !named.error().message.empty(), "", frame);
     return;
   }
-  CHECK(expected, frame);
-  CHECK(*named->relation == it->second, frame);
-  CHECK(named->values.size() == tuple.size(), frame);
+  FUZZ_CHECK(expected, "", frame);
+  FUZZ_CHECK(*named->relation == it->second, "", frame);
+  FUZZ_CHECK(named->values.size() == tuple.size(), "", frame);
   for (std::size_t i = 0; i < tuple.size(); ++i) {
-    CHECK(named->values[i].column->name == it->second.columns[i].name, frame);
-    CHECK(named->values[i].value == &tuple[i], frame);
-    CHECK(named->find(it->second.columns[i].name) != nullptr, frame);
+    FUZZ_CHECK(named->values[i].column->name == it->second.columns[i].name, "", frame);
+    FUZZ_CHECK(named->values[i].value == &tuple[i], "", frame);
+    FUZZ_CHECK(named->find(it->second.columns[i].name) != nullptr, "", frame);
   }
   // Keep this one to check, after later Relations, that it still names the values as it did.
   s.kept_tuple = std::make_unique<tuple_data>(tuple);
   auto renamed = s.cache.name(oid, *s.kept_tuple);
-  CHECK(renamed.has_value(), frame);
+  FUZZ_CHECK(renamed.has_value(), "", frame);
   s.kept_named = std::move(*renamed);
   s.kept_relation = it->second;
 }
@@ -181,30 +169,30 @@ void check_naming(session& s, std::uint32_t oid, const tuple_data& tuple, std::s
 void check_message(session& s, std::string_view frame) {
   const auto decoded = decode_message(frame);
   if (!decoded) {
-    CHECK(is_decoder_error(decoded.error().code), frame);
-    CHECK(!decoded.error().message.empty(), frame);
+    FUZZ_CHECK(is_decoder_error(decoded.error().code), "", frame);
+    FUZZ_CHECK(!decoded.error().message.empty(), "", frame);
     return;
   }
   const message& m = *decoded;
-  CHECK(within_bounds(m), frame);
-  CHECK(encode(m) == frame, frame);  // property 2
+  FUZZ_CHECK(within_bounds(m), "", frame);
+  FUZZ_CHECK(encode(m) == frame, "", frame);  // property 2
   // Two proper prefixes: all of them would cost quadratic time per input (the unit tests cut every kind at
   // every offset). One byte short, and one picked by the frame's content, so that across runs every offset
   // is tried.
   std::size_t hash = 0;
   for (const char c : frame) hash = hash * 31 + static_cast<std::uint8_t>(c);
   for (const std::size_t n : {frame.size() - 1, hash % frame.size()}) {
-    CHECK(!decode_message(frame.substr(0, n)).has_value(), frame);
+    FUZZ_CHECK(!decode_message(frame.substr(0, n)).has_value(), "", frame);
   }
 
   if (const auto* r = std::get_if<relation_message>(&m)) {
     const bool room = s.model.count(r->oid) != 0 || s.model.size() < session::k_bound;
     const auto applied = s.cache.apply(*r);
-    CHECK(applied.has_value() == room, frame);
+    FUZZ_CHECK(applied.has_value() == room, "", frame);
     if (applied) {
       s.model[r->oid] = *r;
     } else {
-      CHECK(applied.error().code == rtcache::core::errc::too_many, frame);
+      FUZZ_CHECK(applied.error().code == rtcache::core::errc::too_many, "", frame);
     }
   } else if (const auto* i = std::get_if<insert_message>(&m)) {
     check_naming(s, i->relation_oid, i->new_tuple, frame);
@@ -219,22 +207,22 @@ void check_message(session& s, std::string_view frame) {
   // The text forms of positions and times never crash; an LSN's round-trips.
   if (const auto* c = std::get_if<commit_message>(&m)) {
     const auto parsed = parse_lsn(format_lsn(c->end_lsn));
-    CHECK(parsed.has_value() && *parsed == c->end_lsn, frame);
+    FUZZ_CHECK(parsed.has_value() && *parsed == c->end_lsn, "", frame);
     const auto text = format_rfc3339(c->commit_time);
-    CHECK(!text || text->size() == 24, frame);
+    FUZZ_CHECK(!text || text->size() == 24, "", frame);
   }
 }
 
 void check_copy_data(session& s, std::string_view frame) {
   const auto decoded = decode_copy_data(frame);
   if (!decoded) {
-    CHECK(is_decoder_error(decoded.error().code), frame);
-    CHECK(!decoded.error().message.empty(), frame);
+    FUZZ_CHECK(is_decoder_error(decoded.error().code), "", frame);
+    FUZZ_CHECK(!decoded.error().message.empty(), "", frame);
     return;
   }
-  CHECK(encode(*decoded) == frame, frame);
+  FUZZ_CHECK(encode(*decoded) == frame, "", frame);
   if (const auto* x = std::get_if<xlog_data>(&*decoded)) {
-    CHECK(x->payload.data() == frame.data() + 25 && x->payload.size() == frame.size() - 25, frame);
+    FUZZ_CHECK(x->payload.data() == frame.data() + 25 && x->payload.size() == frame.size() - 25, "", frame);
     check_message(s, x->payload);
   }
 }

@@ -13,6 +13,7 @@
 //   4. an accepted filter has at least one condition per ',' outside values (never empty for non-empty text),
 //      and evaluating it against rows of every JSON kind never crashes.
 
+#include "fuzz_check.hpp"
 #include "rtcache/net/protocol.hpp"
 #include "rtcache/net/protocol_filter.hpp"
 #include "rtcache/net/protocol_join.hpp"
@@ -23,28 +24,12 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <string>
 #include <string_view>
 
 namespace {
 
 using namespace rtcache::net;
-
-std::string_view g_input;
-
-[[noreturn]] void violated(const char* property, int line) {
-  std::fprintf(stderr, "protocol_fuzz: property violated at line %d: %s\ninput (%zu bytes): ", line, property,
-               g_input.size());
-  for (const char c : g_input) std::fprintf(stderr, "%02x", static_cast<unsigned>(static_cast<unsigned char>(c)));
-  std::fprintf(stderr, "\n");
-  __builtin_trap();
-}
-
-#define CHECK(cond, what)                             \
-  do {                                                \
-    if (!(cond)) violated(what ": " #cond, __LINE__); \
-  } while (false)
 
 bool is_json(std::string_view text, boost::json::value* out = nullptr) {
   boost::json::parse_options options;
@@ -57,16 +42,16 @@ bool is_json(std::string_view text, boost::json::value* out = nullptr) {
 
 void check_message(protocol_version v, const inbound_message& m) {
   const std::string payload = boost::json::serialize(m.payload);
-  CHECK(is_json(payload), "payload serializes to JSON");
+  FUZZ_CHECK(is_json(payload), "payload serializes to JSON");
   const std::string frame = encode_envelope(v, m.join_ref, m.ref, m.topic, m.event, payload);
-  CHECK(is_json(frame), "re-encoded envelope is JSON");
+  FUZZ_CHECK(is_json(frame), "re-encoded envelope is JSON");
   decode_limits roomy;
   roomy.max_frame_bytes = frame.size() + 1;
   roomy.max_json_depth = 64;
   auto again = decode_frame(v, frame, false, roomy);
-  CHECK(again.has_value(), "re-encoded envelope decodes");
-  CHECK(again->topic == m.topic && again->event == m.event && again->ref == m.ref, "round trip keeps fields");
-  if (v == protocol_version::v2_0_0) CHECK(again->join_ref == m.join_ref, "2.0.0 round trip keeps join_ref");
+  FUZZ_CHECK(again.has_value(), "re-encoded envelope decodes");
+  FUZZ_CHECK(again->topic == m.topic && again->event == m.event && again->ref == m.ref, "round trip keeps fields");
+  if (v == protocol_version::v2_0_0) FUZZ_CHECK(again->join_ref == m.join_ref, "2.0.0 round trip keeps join_ref");
 
   if (classify(m) != client_event::broadcast) return;
   auto b = read_client_broadcast(m);
@@ -74,15 +59,15 @@ void check_message(protocol_version v, const inbound_message& m) {
   auto f = encode_broadcast(
       {.topic = m.topic, .event = b->event, .payload = b->payload, .encoding = b->encoding, .meta_json = {}});
   if (!f) {
-    CHECK(m.topic.size() > 255 || b->event.size() > 255, "kind-4 refusal only for long fields");
+    FUZZ_CHECK(m.topic.size() > 255 || b->event.size() > 255, "kind-4 refusal only for long fields");
     return;
   }
   const std::string& k4 = f->v2_binary;
-  CHECK(k4.size() >= 5 && k4[0] == 4, "kind-4 header");
+  FUZZ_CHECK(k4.size() >= 5 && k4[0] == 4, "kind-4 header");
   const auto u8 = [&](std::size_t i) { return static_cast<std::size_t>(static_cast<unsigned char>(k4[i])); };
-  CHECK(5 + u8(1) + u8(2) + u8(3) + b->payload.size() == k4.size(), "kind-4 lengths add up");
+  FUZZ_CHECK(5 + u8(1) + u8(2) + u8(3) + b->payload.size() == k4.size(), "kind-4 lengths add up");
   if (f->has_text()) {
-    CHECK(is_json(f->v1_text) && is_json(f->v2_text), "broadcast text forms are JSON");
+    FUZZ_CHECK(is_json(f->v1_text) && is_json(f->v2_text), "broadcast text forms are JSON");
   }
 }
 
@@ -94,30 +79,30 @@ void check_join(std::string_view data) {
   // Any bytes as the epoch (the hub's are hex, the encoder escapes whatever it gets).
   const join_position position{data.substr(0, 64), data.size(), (data.size() & 1U) != 0};
   boost::json::value reply;
-  CHECK(is_json(join_response_json(j->postgres_changes, position), &reply), "join reply is JSON");
-  CHECK(reply.at("rtcache").at("offset").as_int64() == static_cast<std::int64_t>(data.size()), "offset echoed");
+  FUZZ_CHECK(is_json(join_response_json(j->postgres_changes, position), &reply), "join reply is JSON");
+  FUZZ_CHECK(reply.at("rtcache").at("offset").as_int64() == static_cast<std::int64_t>(data.size()), "offset echoed");
   const auto& list = reply.at("postgres_changes").as_array();
-  CHECK(list.size() == j->postgres_changes.size(), "one reply binding per request binding");
+  FUZZ_CHECK(list.size() == j->postgres_changes.size(), "one reply binding per request binding");
   for (std::size_t i = 0; i < list.size(); ++i) {
     const auto& a = j->postgres_changes[i];
-    CHECK(a.id != 0 && list[i].at("id").as_int64() == a.id, "ids non-zero and echoed");
-    CHECK(list[i].at("event").as_string() == a.event_text, "event echoed verbatim");
+    FUZZ_CHECK(a.id != 0 && list[i].at("id").as_int64() == a.id, "ids non-zero and echoed");
+    FUZZ_CHECK(list[i].at("event").as_string() == a.event_text, "event echoed verbatim");
     for (std::size_t k = 0; k < i; ++k) {
       const auto& b = j->postgres_changes[k];
       const bool same =
           a.event_text == b.event_text && a.schema == b.schema && a.table == b.table && a.filter == b.filter;
-      CHECK(same == (a.id == b.id), "equal ids exactly for equal bindings");
+      FUZZ_CHECK(same == (a.id == b.id), "equal ids exactly for equal bindings");
     }
   }
   std::string dummy =
       encode_join_reply(protocol_version::v2_0_0, {"1", "1", "realtime:fuzz"}, j->postgres_changes, position);
-  CHECK(is_json(dummy), "join reply frame is JSON");
+  FUZZ_CHECK(is_json(dummy), "join reply frame is JSON");
 }
 
 void check_filter(std::string_view text) {
   auto f = parse_filter(text);
   if (!f) return;
-  CHECK(text.empty() == f->conditions.empty(), "non-empty text has conditions");
+  FUZZ_CHECK(text.empty() == f->conditions.empty(), "non-empty text has conditions");
   static const boost::json::object rows[] = {
       boost::json::parse(R"({"a":1,"b":"x","c":null,"d":true,"e":1.5,"f":[1],"g":{},"h":18446744073709551615})")
           .as_object()};
@@ -136,8 +121,7 @@ void check_filter(std::string_view text) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
-  g_input = std::string_view(reinterpret_cast<const char*>(data), size);
-  const std::string_view rest = g_input.substr(1);
+  const std::string_view rest = rtcache::fuzz::fuzz_input(data, size).substr(1);
   switch (data[0] % 5) {
     case 0:
     case 1:

@@ -58,6 +58,8 @@ suite() {
   fi
 }
 
+# Comments and docs cite only files of this repository (docs/design.md, docs/contributing.md, ...).
+step doc-refs scripts/check-doc-refs.sh
 step configure-release cmake --preset release
 step build-release cmake --build --preset release -j"$jobs"
 suite release release -LE '^rtcache_adversarial_tests$'

@@ -12,7 +12,9 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,17 +23,26 @@ namespace {
 namespace pg = rtcache::pg;
 namespace net = rtcache::net;
 
+// Durable at once, like the hub.
 class counting_sink final : public net::routed_sink {
  public:
-  void publish(net::routed_rows rows) override {
-    messages_ += rows.messages.size();
-    changes_ += rows.changes.size();
+  rtcache::core::result<std::optional<net::wal_anchor>> durable_anchor() override {
+    return std::optional<net::wal_anchor>{};
   }
+  void start_stream(std::function<void()> /*wake*/) override { durable_ = 0; }
+  void publish(net::routed_batch batch) override {
+    messages_ += batch.rows.messages.size();
+    changes_ += batch.rows.changes.size();
+    durable_ = batch.position.sequence;
+  }
+  void on_gap(const net::source_gap& gap) override { durable_ = gap.position.sequence; }
+  std::uint64_t durable_through() const noexcept override { return durable_; }
   std::uint64_t messages() const noexcept { return messages_; }
 
  private:
   std::uint64_t messages_ = 0;
   std::uint64_t changes_ = 0;
+  std::uint64_t durable_ = 0;
 };
 
 const net::mapping_config& mapping() {
@@ -122,6 +133,7 @@ void run(benchmark::State& state, shape s) {
   constexpr int k_rows = 50;
   counting_sink sink;
   pg::replication_session session(mapping(), sink, nullptr);
+  session.start_stream({}, {});
   for (const auto& rel : {bench_wo(), bench_pl()}) {
     if (!session.consume_message(pg::test::encode(rel))) state.SkipWithError("relation refused");
   }

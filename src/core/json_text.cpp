@@ -1,16 +1,14 @@
 #include "rtcache/core/json_text.hpp"
 
-#include <charconv>
-#include <string>
-
 #include <array>
+#include <charconv>
 #include <cstdint>
+#include <string>
 
 namespace rtcache::core {
 
 namespace {
-constexpr std::array<char, 16> k_hex = {'0', '1', '2', '3', '4', '5', '6', '7',
-                                        '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
+constexpr std::array<char, 16> k_hex = {'0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
 }
 
 void append_json_string(std::string& out, std::string_view s) {
@@ -86,12 +84,11 @@ void append_es_number(std::string& out, double v) {
   }
 }
 
-std::string printable(std::string_view s) {
-  constexpr std::size_t k_max = 40;
+std::string printable(std::string_view s, std::size_t max_bytes) {
   std::string out;
-  for (std::size_t i = 0; i < s.size() && i < k_max; ++i) {
+  for (std::size_t i = 0; i < s.size() && i < max_bytes; ++i) {
     const auto u = static_cast<std::uint8_t>(s[i]);
-    if (u >= 0x20 && u < 0x7f) {
+    if (u >= 0x20 && u < 0x7f && u != '\\') {
       out.push_back(s[i]);
     } else {
       out += "\\x";
@@ -99,7 +96,7 @@ std::string printable(std::string_view s) {
       out.push_back(k_hex[u & 0xFU]);
     }
   }
-  if (s.size() > k_max) out += "...";
+  if (s.size() > max_bytes) out += "...";
   return out;
 }
 

@@ -1,4 +1,4 @@
-// Pins the layering rule of style.md: rtcache::core is pure policy. No I/O header, no clock read,
+// Pins the layering rule of docs/contributing.md: rtcache::core is pure policy. No I/O header, no clock read,
 // no thread — anything of the kind belongs to the pg, net or client layers around it.
 #include <gtest/gtest.h>
 

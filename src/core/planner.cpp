@@ -1,4 +1,4 @@
-// Event + cache state -> cache operations, by the rules of design.md §6 (see planner.hpp).
+// Event + cache state -> cache operations, by the rules of docs/design.md §6 (see planner.hpp).
 #include "rtcache/core/planner.hpp"
 
 #include "rtcache/core/version_guard.hpp"

@@ -1,4 +1,4 @@
-// Unit tests for the planner: every rule of planner.hpp, in its order, and batch planning (design.md §6).
+// Unit tests for the planner: every rule of planner.hpp, in its order, and batch planning (docs/design.md §6).
 #include "rtcache/core/planner.hpp"
 
 #include "rtcache/core/cache_key.hpp"
@@ -287,7 +287,7 @@ TEST(Planner, DeleteOfCachedDocRefetchesListHeadAndInvalidatesDoc) {
 }
 
 TEST(Planner, DeleteOfDocBeingFetchedInvalidatesAfterTheFetch) {
-  // design.md §6: an event that lands while the query is fetching must not be lost.
+  // docs/design.md §6: an event that lands while the query is fetching must not be lost.
   cache_snapshot cache;
   cache.put("wo", "1", cached(2, true));
   const ops got = plan_event(ev(action::del, "1", 3), scope_f1(), cache).ops;

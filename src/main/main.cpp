@@ -76,6 +76,10 @@ pg::source_config source_config_of(const net::postgres_settings& p) {
   c.create_slot = p.create_slot;
   c.create_publication = p.create_publication;
   c.status_interval = p.status_interval;
+  c.wal_sender_timeout = p.wal_sender_timeout;
+  c.standby_retry = p.standby_retry;
+  c.durability.max_unconfirmed_messages = p.max_unconfirmed_messages;
+  c.durability.stall_timeout = p.publish_stall;
   return c;
 }
 
@@ -169,7 +173,8 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
   }
 
   // With [postgres] (or RTCACHE_PG_CONNINFO): the replication source on its own thread, publishing each
-  // transaction into the hub through hub_sink; it confirms a WAL position only after publish() returned.
+  // transaction into the hub through hub_sink; it confirms a WAL position only once the sink made it durable
+  // (the hub: when publish() returned), and a gap it cannot bridge starts the channels it touches over.
   // Declared after the gateway, so it is stopped and destroyed before the hub it publishes into.
   net::hub_sink sink(hub, &gw.metrics());
   std::unique_ptr<pg::source> source;
@@ -185,6 +190,10 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
       r.lag_bytes = st.lag_bytes;
       r.lag_seconds = st.lag_seconds;
       r.reconnects = st.reconnects;
+      r.gaps = st.gaps;
+      r.reader = st.role == pg::source_role::reader;
+      r.reader_starts = st.reader_starts;
+      r.sink_stalls = st.sink_stalls;
       return r;
     });
     source_thread = std::thread([src = source.get()] { src->run(); });

@@ -2,6 +2,8 @@
 // refusal out. Every read is bounds-checked by `reader`; the first failure wins and later reads are no-ops.
 #include "rtcache/pg/pgoutput.hpp"
 
+#include "rtcache/core/json_text.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -28,23 +30,10 @@ std::string describe_byte(std::uint8_t b) {
   return hex;
 }
 
-// A name for an error message: printable ASCII kept, anything else as \xNN, at most 64 bytes shown.
+// A name for an error message (core::printable): 64 bytes shown, so a whole PostgreSQL identifier (at most
+// NAMEDATALEN - 1 = 63 bytes) is never cut.
 std::string printable(std::string_view s) {
-  constexpr std::string_view k_digits = "0123456789abcdef";
-  constexpr std::size_t k_shown = 64;
-  std::string out;
-  for (const char c : s.substr(0, k_shown)) {
-    const auto b = static_cast<std::uint8_t>(c);
-    if (b >= 0x20 && b < 0x7F && c != '\\') {
-      out += c;
-    } else {
-      out += "\\x";
-      out += k_digits[b >> 4U];
-      out += k_digits[b & 0xFU];
-    }
-  }
-  if (s.size() > k_shown) out += "...";
-  return out;
+  return core::printable(s, 64);
 }
 
 // A cursor over one message. Reads past the end, bad lengths and unterminated strings record an error

@@ -285,6 +285,21 @@ TEST(PgoutputDecode, RefusesDuplicateColumnNames) {
   EXPECT_TRUE(refused_with(decode_message(bytes), errc::duplicate_key, "column name 'a' appears more than once"));
 }
 
+// A name in a refusal is core::printable's: a whole 63-byte identifier (NAMEDATALEN - 1), each byte that is
+// not printable ASCII, and the backslash, as \xNN; a longer name is cut after 64 bytes with "...".
+TEST(PgoutputDecode, RefusalsShowAWholeIdentifierWithEveryOddByteEscaped) {
+  const std::string name = "a\\b\xC3\xA9" + std::string(58, 'x');  // 63 bytes
+  ASSERT_EQ(name.size(), 63U);
+  const std::string shown = "a\\x5cb\\xc3\\xa9" + std::string(58, 'x');
+  const auto duplicate = [](const std::string& column) {
+    return writer{}.relation(1, "s", "t", 'd', 2).column(0, column, 23, -1).column(0, column, 23, -1).bytes();
+  };
+  EXPECT_TRUE(refused_with(decode_message(duplicate(name)), errc::duplicate_key,
+                           "column name '" + shown + "' appears more than once"));
+  EXPECT_TRUE(refused_with(decode_message(duplicate(std::string(70, 'y'))), errc::duplicate_key,
+                           "column name '" + std::string(64, 'y') + "...' appears more than once"));
+}
+
 TEST(PgoutputDecode, RefusesEmptyRelationAndColumnNames) {
   EXPECT_TRUE(refused_with(decode_message(writer{}.relation(1, "s", "", 'd', 0).bytes()), errc::empty,
                            "relation name at byte 7 is empty"));

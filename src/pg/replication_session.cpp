@@ -19,13 +19,14 @@ std::string_view to_string(log_level level) noexcept {
 }
 
 replication_session::replication_session(const net::mapping_config& config, net::routed_sink& sink, log_fn log,
-                                         lsn confirmed)
+                                         lsn confirmed, durable_confirm_limits limits)
     : config_(&config),
       mapper_(config),
       sink_(&sink),
       log_(std::move(log)),
       router_(config.limits),
-      tracker_(confirmed) {}
+      tracker_(confirmed),
+      durable_(limits, confirmed) {}
 
 void replication_session::log(log_level level, std::string_view event, std::initializer_list<log_field> fields) const {
   if (log_) log_(level, event, std::span<const log_field>(fields.begin(), fields.size()));
@@ -37,6 +38,76 @@ void replication_session::reset_connection() {
   plans_.clear();
   tracker_.abandon();
   router_.begin();  // discards the rows of an unfinished transaction; they are resent
+  tx_published_ = false;
+}
+
+void replication_session::start_stream(stream_identity identity, lsn from, std::function<void()> wake) {
+  reset_connection();
+  identity_ = identity;
+  // Resent transactions are recognised against the position the server resumes from, not against what was
+  // handled: what was handled but is not durable must be published again.
+  tracker_ = confirm_tracker(from);
+  durable_.restart(from);
+  sink_->start_stream(std::move(wake));
+}
+
+net::stream_position replication_session::next_position(std::size_t messages, lsn confirm_to, std::uint64_t commit_lsn,
+                                                        std::uint32_t first_index) {
+  net::stream_position p;
+  p.sequence = durable_.record(messages, confirm_to);
+  p.system_identifier = identity_.system_identifier;
+  p.timeline = identity_.timeline;
+  p.commit_lsn = commit_lsn;
+  p.first_index = first_index;
+  p.confirm_lsn = durable_.recorded().value;
+  return p;
+}
+
+void replication_session::publish(net::routed_rows rows, bool last, lsn end_lsn) {
+  const std::size_t n = rows.messages.size() + rows.changes.size();
+  rows.commit_time = commit_time_;
+  net::routed_batch batch;
+  batch.position = next_position(n, last ? end_lsn : durable_.recorded(), tx_commit_lsn_.value, tx_index_);
+  batch.last = last;
+  batch.rows = std::move(rows);
+  tx_index_ += static_cast<std::uint32_t>(n);
+  tx_published_ = true;
+  sink_->publish(std::move(batch));
+  durable_.durable_through(sink_->durable_through());  // a synchronous sink (the hub) is durable already
+}
+
+void replication_session::count_gap(net::gap_reason reason) noexcept {
+  ++counters_.gaps[static_cast<std::size_t>(reason)];
+}
+
+void replication_session::report_gap(net::gap_reason reason, const std::string& detail, lsn resume_at) {
+  net::source_gap gap;
+  gap.position = next_position(0, resume_at, resume_at.value, 0);
+  gap.reason = reason;
+  gap.detail = detail;
+  count_gap(reason);
+  log(log_level::error, "source_gap",
+      {{"reason", std::string(net::to_string(reason))},
+       {"scope", "all"},
+       {"at", format_lsn(resume_at)},
+       {"detail", detail}});
+  sink_->on_gap(gap);
+  durable_.durable_through(sink_->durable_through());
+}
+
+void replication_session::poll_sink(time_point now) {
+  durable_.durable_through(sink_->durable_through());
+  durable_.tick(now);
+}
+
+lsn replication_session::confirm_position(time_point now) {
+  if (!tracker_.in_transaction() && tracker_.confirmed() > durable_.recorded()) {
+    net::routed_batch position;
+    position.position = next_position(0, tracker_.confirmed(), 0, 0);
+    sink_->publish(std::move(position));
+  }
+  poll_sink(now);
+  return durable_.confirmed();
 }
 
 result<consume_outcome> replication_session::consume(std::string_view payload) {
@@ -84,8 +155,10 @@ result<void> replication_session::on_change(const Change& change) {
   if (!mapped) {
     ++counters_.rows_failed;
     log(log_level::warn, "row_unmapped",
-        {{"table", planned.plan->where()}, {"xid", std::to_string(context_.xid)},
-         {"code", std::string(core::to_string(mapped.error().code))}, {"reason", mapped.error().message}});
+        {{"table", planned.plan->where()},
+         {"xid", std::to_string(context_.xid)},
+         {"code", std::string(core::to_string(mapped.error().code))},
+         {"reason", mapped.error().message}});
     return {};
   }
   ++counters_.rows_mapped;
@@ -93,11 +166,7 @@ result<void> replication_session::on_change(const Change& change) {
     log(log_level::debug, "mapping_warning",
         {{"table", planned.plan->where()}, {"column", w.column}, {"reason", w.message}});
   }
-  if (router_.add(std::move(*mapped))) {
-    net::routed_rows pending = router_.take_pending();
-    pending.commit_time = commit_time_;
-    sink_->publish(std::move(pending));
-  }
+  if (router_.add(std::move(*mapped))) publish(router_.take_pending(), false);
   return {};
 }
 
@@ -121,6 +190,9 @@ result<consume_outcome> replication_session::on_message(message& m) {
           {{"final_lsn", format_lsn(b->final_lsn)}, {"confirmed", format_lsn(tracker_.confirmed())}});
     }
     router_.begin();
+    tx_commit_lsn_ = b->final_lsn;
+    tx_index_ = 0;
+    tx_published_ = false;
     auto ts = format_rfc3339(b->commit_time);
     context_.commit_ts = ts ? std::move(*ts) : std::string{};
     context_.xid = b->xid;
@@ -134,8 +206,9 @@ result<consume_outcome> replication_session::on_message(message& m) {
     const std::uint64_t rows = router_.rows();
     if (!skipped) {
       net::routed_rows rest = router_.commit(context_.commit_ts);
-      rest.commit_time = commit_time_;
-      if (!rest.empty()) sink_->publish(std::move(rest));
+      // The last batch confirms the commit once durable; a transaction without output confirms nothing here
+      // (confirm_position hands its end to the sink with the next status update).
+      if (!rest.empty() || tx_published_) publish(std::move(rest), true, c->end_lsn);
       ++counters_.transactions;
     }
     tracker_.committed(c->end_lsn);
@@ -166,12 +239,23 @@ result<consume_outcome> replication_session::on_message(message& m) {
     ++counters_.truncates;
     auto tables = truncated_tables(*t, relations_, *config_);
     if (!tables) return tables.error();
-    for (const std::string& table : *tables) {
-      log(log_level::warn, "truncate_not_routed",
-          {{"table", table},
-           {"reason", "TRUNCATE carries no rows: no contract event is sent; clients see the rows gone on their "
-                      "next refetch"}});
-    }
+    if (tables->empty()) return out;
+    // A gap on these tables' channels, in its place: the transaction's rows before it go out first.
+    if (router_.pending_messages() != 0) publish(router_.take_pending(), false);
+    net::source_gap gap;
+    gap.position = next_position(0, durable_.recorded(), tx_commit_lsn_.value, tx_index_);
+    ++tx_index_;
+    tx_published_ = true;
+    gap.reason = net::gap_reason::truncate;
+    std::string names;
+    for (const net::gap_table& table : *tables) names += (names.empty() ? "" : ", ") + table.schema + "." + table.table;
+    gap.detail = "TRUNCATE " + names + ": no rows say which documents went";
+    gap.tables = std::move(*tables);
+    count_gap(gap.reason);
+    log(log_level::error, "source_gap",
+        {{"reason", "truncate"}, {"scope", names}, {"at", format_lsn(tx_commit_lsn_)}, {"detail", gap.detail}});
+    sink_->on_gap(gap);
+    durable_.durable_through(sink_->durable_through());
     return out;
   }
   result<void> done = std::visit(

@@ -152,16 +152,18 @@ result<net::row_change> adapt(const relation_message& rel, const delete_message&
   return c;
 }
 
-result<std::vector<std::string>> truncated_tables(const truncate_message& truncate, const relation_cache& relations,
-                                                  const net::mapping_config& config) {
-  std::vector<std::string> out;
+result<std::vector<net::gap_table>> truncated_tables(const truncate_message& truncate, const relation_cache& relations,
+                                                     const net::mapping_config& config) {
+  std::vector<net::gap_table> out;
   for (const std::uint32_t oid : truncate.relation_oids) {
     const auto rel = relations.find(oid);
     if (!rel) {
       return error{errc::bad_value, "Truncate: relation oid " + std::to_string(oid) + " has no Relation message"};
     }
     const std::string schema = rel->schema.empty() ? "pg_catalog" : rel->schema;
-    if (config.find(schema, rel->name) != nullptr) out.push_back(schema + "." + rel->name);
+    if (const net::table_mapping* t = config.find(schema, rel->name)) {
+      out.push_back({t->schema, t->table, t->doc_type.value_or(std::string{})});
+    }
   }
   return out;
 }

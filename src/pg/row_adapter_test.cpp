@@ -189,7 +189,7 @@ TEST(TruncatedTables, ListsOnlyMappedTablesInMessageOrder) {
   ASSERT_TRUE(relations.apply(other));
   const auto tables = truncated_tables(truncate_message{false, false, {16500, 16400}}, relations, mapping_of_work_orders());
   ASSERT_TRUE(tables);
-  EXPECT_EQ(*tables, std::vector<std::string>{"public.work_orders"});
+  EXPECT_EQ(*tables, (std::vector<net::gap_table>{{"public", "work_orders", "wo"}}));
 }
 
 TEST(TruncatedTables, RefusesAnOidWithoutRelation) {

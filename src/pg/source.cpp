@@ -1,23 +1,34 @@
 // The libpq logical-replication client (see source.hpp). All I/O of the pg layer is here; what it means is
-// decided by replication_session, confirm_tracker, backoff and source_problem.
+// decided by replication_session, confirm_tracker, durable_confirm, continuity, backoff and source_problem.
 #include "rtcache/pg/source.hpp"
 
+#include "rtcache/pg/continuity.hpp"
 #include "rtcache/pg/replication_session.hpp"
 
 #include <libpq-fe.h>
-#include <poll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <optional>
+#include <poll.h>
 #include <random>
 #include <string>
+#include <sys/eventfd.h>
 #include <system_error>
+#include <unistd.h>
 #include <utility>
+#include <variant>
 
 namespace rtcache::pg {
+
+std::string_view to_string(source_role role) noexcept {
+  switch (role) {
+    case source_role::none: return "none";
+    case source_role::reader: return "reader";
+    case source_role::standby: return "standby";
+  }
+  return "none";
+}
 
 namespace {
 
@@ -64,9 +75,49 @@ void put_be(std::string& out, std::uint64_t v, int bytes) {
 using maybe_problem = std::optional<problem>;
 
 bool blocks_streaming(const problem& p) {
+  // A slot in use makes a standby, an invalidated one is dropped and re-created (or refused) when the source
+  // takes the slot: neither is decided by the preflight.
   return p.severity == problem_severity::error && p.kind != problem_kind::publication_tables &&
-         p.kind != problem_kind::table_missing;
+         p.kind != problem_kind::table_missing && p.kind != problem_kind::slot_in_use &&
+         p.kind != problem_kind::slot_invalidated;
 }
+
+// The connection's `options` with `-c wal_sender_timeout=<ms>ms` appended to whatever the conninfo sets.
+std::string options_with_timeout(const std::string& conninfo, std::chrono::milliseconds timeout) {
+  std::string options;
+  char* error = nullptr;
+  if (PQconninfoOption* parsed = PQconninfoParse(conninfo.c_str(), &error)) {
+    for (PQconninfoOption* o = parsed; o->keyword != nullptr; ++o) {
+      if (std::string_view(o->keyword) == "options" && o->val != nullptr) options = o->val;
+    }
+    PQconninfoFree(parsed);
+  }
+  if (error != nullptr) PQfreemem(error);  // the connection attempt reports a malformed conninfo
+  if (timeout.count() > 0) {
+    if (!options.empty()) options += ' ';
+    options += "-c wal_sender_timeout=" + std::to_string(timeout.count()) + "ms";
+  }
+  return options;
+}
+
+// The slot as pg_replication_slots shows it.
+struct slot_row {
+  bool exists = false;
+  std::optional<std::int64_t> active_pid;
+  std::optional<lsn> confirmed;
+  std::string wal_status;
+  std::string invalidation_reason;
+};
+
+// What taking the slot came to.
+struct standing_by {
+  std::int64_t holder_pid = 0;  // 0: unknown (lost a race for a free slot)
+};
+struct streaming {};
+using take_result = std::variant<problem, standing_by, streaming>;
+
+// How a stream ended.
+enum class stream_end { stopped, sink_stalled, failed };
 
 }  // namespace
 
@@ -80,6 +131,13 @@ struct source::impl {
         return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
       };
     }
+    // Answer often enough that a live reader is never taken for a hung one.
+    status_interval = config.status_interval;
+    if (config.wal_sender_timeout.count() > 0) {
+      status_interval =
+          std::min(status_interval, std::max(config.wal_sender_timeout / 3, std::chrono::milliseconds(1)));
+    }
+    session = std::make_unique<replication_session>(*mapping, *sink, log_, lsn{}, config.durability);
   }
   ~impl() { ::close(wake_fd); }
 
@@ -89,6 +147,7 @@ struct source::impl {
   net::routed_sink* sink;
   log_fn log_;
   int wake_fd = -1;
+  std::chrono::milliseconds status_interval{1000};
 
   std::atomic<bool> stopping{false};
 
@@ -97,11 +156,38 @@ struct source::impl {
 
   // Owned by run()'s thread.
   std::unique_ptr<replication_session> session;
+  // The newest (system identifier, timeline, position) the sink made durable, across reconnects: what a new
+  // stream must continue (continuity.hpp). Unset until the first stream.
+  std::optional<net::wal_anchor> remembered;
+  source_role role = source_role::none;
   bool first_attempt = true;
   bool warned = false;
 
   void log(log_level level, std::string_view event, std::initializer_list<log_field> fields) const {
     if (log_) log_(level, event, std::span<const log_field>(fields.begin(), fields.size()));
+  }
+
+  // Logs a change of role once (info), and publishes it.
+  void become(source_role next, std::int64_t holder_pid, std::string_view why) {
+    {
+      std::lock_guard lock(status_mutex);
+      status_.role = next;
+      status_.slot_holder_pid = next == source_role::standby ? holder_pid : 0;
+      if (next == source_role::reader) ++status_.reader_starts;
+      if (next == source_role::standby && holder_pid != 0) ++status_.standby_checks;
+    }
+    if (next == role) return;
+    role = next;
+    if (next == source_role::standby) {
+      log(log_level::info, "source_role",
+          {{"role", "standby"},
+           {"slot", config.slot},
+           {"holder_pid", std::to_string(holder_pid)},
+           {"reason", std::string(why)}});
+    } else {
+      log(log_level::info, "source_role",
+          {{"role", std::string(to_string(next))}, {"slot", config.slot}, {"reason", std::string(why)}});
+    }
   }
 
   problem classify(PGconn* conn, const PGresult* res, std::string_view during) const {
@@ -114,11 +200,16 @@ struct source::impl {
     }
     std::string sqlstate = state != nullptr ? state : "";
     // libpq reports connection-time refusals without a SQLSTATE; the walsender's privilege refusal is one.
-    if (sqlstate.empty() && (text.find("replication role") != std::string::npos ||
-                             text.find("permission denied") != std::string::npos)) {
+    if (sqlstate.empty() &&
+        (text.find("replication role") != std::string::npos || text.find("permission denied") != std::string::npos)) {
       sqlstate = "42501";
     }
     return classify_server_error(sqlstate, text, during, config.slot, config.publication);
+  }
+
+  static std::string sqlstate_of(const PGresult* res) {
+    const char* state = res != nullptr ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+    return state != nullptr ? state : "";
   }
 
   void record_problem(const problem& p) {
@@ -133,8 +224,9 @@ struct source::impl {
 
   maybe_problem connect(conn_ptr& conn) const {
     const std::string timeout = std::to_string(config.connect_timeout.count());
-    const char* keys[] = {"dbname", "replication", "connect_timeout", "fallback_application_name", nullptr};
-    const char* values[] = {config.conninfo.c_str(), "database", timeout.c_str(), "rtcache", nullptr};
+    const std::string options = options_with_timeout(config.conninfo, config.wal_sender_timeout);
+    const char* keys[] = {"dbname", "replication", "connect_timeout", "fallback_application_name", "options", nullptr};
+    const char* values[] = {config.conninfo.c_str(), "database", timeout.c_str(), "rtcache", options.c_str(), nullptr};
     conn.reset(PQconnectdbParams(keys, values, 1));
     if (!conn) return problem{problem_kind::connection, problem_severity::error, "out of memory", ""};
     if (PQstatus(conn.get()) != CONNECTION_OK) return classify(conn.get(), nullptr, "connect");
@@ -149,7 +241,31 @@ struct source::impl {
     return std::nullopt;
   }
 
-  maybe_problem gather(PGconn* conn, preflight_facts& facts, std::optional<lsn>& slot_confirmed) const {
+  // The slot's row (absent: exists = false). invalidation_reason is read through row_to_json, so the query
+  // works on servers before 17, which lack the column.
+  maybe_problem read_slot(PGconn* conn, slot_row& row) const {
+    result_ptr r;
+    if (auto p = exec(conn,
+                      "SELECT active_pid, confirmed_flush_lsn, coalesce(wal_status, ''), "
+                      "coalesce(row_to_json(s)->>'invalidation_reason', '') FROM pg_replication_slots s "
+                      "WHERE slot_name = " +
+                          literal(config.slot),
+                      PGRES_TUPLES_OK, r, "slot check")) {
+      return p;
+    }
+    row = slot_row{};
+    row.exists = PQntuples(r.get()) == 1;
+    if (!row.exists) return std::nullopt;
+    if (!PQgetisnull(r.get(), 0, 0)) row.active_pid = std::stoll(PQgetvalue(r.get(), 0, 0));
+    if (!PQgetisnull(r.get(), 0, 1)) {
+      if (auto parsed = parse_lsn(PQgetvalue(r.get(), 0, 1))) row.confirmed = *parsed;
+    }
+    row.wal_status = PQgetvalue(r.get(), 0, 2);
+    row.invalidation_reason = PQgetvalue(r.get(), 0, 3);
+    return std::nullopt;
+  }
+
+  maybe_problem gather(PGconn* conn, preflight_facts& facts) const {
     result_ptr r;
     if (auto p = exec(conn, "SHOW wal_level", PGRES_TUPLES_OK, r, "SHOW wal_level")) return p;
     facts.wal_level = PQgetvalue(r.get(), 0, 0);
@@ -172,8 +288,8 @@ struct source::impl {
     facts.publication_exists = PQntuples(r.get()) == 1;
     facts.publication_all_tables = facts.publication_exists && PQgetvalue(r.get(), 0, 0)[0] == 't';
     if (auto p = exec(conn,
-                      "SELECT coalesce(plugin, ''), slot_type, active_pid, confirmed_flush_lsn FROM pg_replication_slots "
-                      "WHERE slot_name = " + literal(config.slot),
+                      "SELECT coalesce(plugin, ''), slot_type FROM pg_replication_slots WHERE slot_name = " +
+                          literal(config.slot),
                       PGRES_TUPLES_OK, r, "slot check")) {
       return p;
     }
@@ -181,11 +297,11 @@ struct source::impl {
     if (facts.slot_exists) {
       facts.slot_plugin = PQgetvalue(r.get(), 0, 0);
       facts.slot_type = PQgetvalue(r.get(), 0, 1);
-      if (!PQgetisnull(r.get(), 0, 2)) facts.slot_active_pid = std::stoll(PQgetvalue(r.get(), 0, 2));
-      if (!PQgetisnull(r.get(), 0, 3)) {
-        auto parsed = parse_lsn(PQgetvalue(r.get(), 0, 3));
-        if (parsed) slot_confirmed = *parsed;
-      }
+      slot_row row;
+      if (auto p = read_slot(conn, row)) return p;
+      facts.slot_active_pid = row.active_pid;
+      facts.slot_wal_status = row.wal_status;
+      facts.slot_invalidation_reason = row.invalidation_reason;
     }
     for (const net::table_mapping& t : mapping->tables) {
       table_facts tf;
@@ -194,10 +310,11 @@ struct source::impl {
       const std::string sql =
           "SELECT c.relreplident, pg_has_role(c.relowner, 'USAGE'), "
           "EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary), "
-          "EXISTS (SELECT 1 FROM pg_publication_tables p WHERE p.pubname = " + literal(config.publication) +
+          "EXISTS (SELECT 1 FROM pg_publication_tables p WHERE p.pubname = " +
+          literal(config.publication) +
           " AND p.schemaname = n.nspname AND p.tablename = c.relname) "
-          "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = " + literal(t.schema) +
-          " AND c.relname = " + literal(t.table) + " AND c.relkind IN ('r', 'p')";
+          "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = " +
+          literal(t.schema) + " AND c.relname = " + literal(t.table) + " AND c.relkind IN ('r', 'p')";
       if (auto p = exec(conn, sql, PGRES_TUPLES_OK, r, "table check")) return p;
       tf.exists = PQntuples(r.get()) == 1;
       if (tf.exists) {
@@ -215,23 +332,29 @@ struct source::impl {
     return {config.slot, config.publication, config.create_slot, config.create_publication};
   }
 
-  // Connect, check, create what is missing, START_REPLICATION. On success `conn` is in COPY BOTH mode.
-  maybe_problem start(conn_ptr& conn) {
+  // Connect, identify the server, check, create the publication when missing. The slot is left to take_slot().
+  maybe_problem prepare(conn_ptr& conn, server_identity& server) {
     if (auto p = connect(conn)) return p;
     result_ptr r;
     if (auto p = exec(conn.get(), "IDENTIFY_SYSTEM", PGRES_TUPLES_OK, r, "IDENTIFY_SYSTEM")) return p;
+    server.system_identifier = std::strtoull(PQgetvalue(r.get(), 0, 0), nullptr, 10);
+    server.timeline = static_cast<std::uint32_t>(std::strtoul(PQgetvalue(r.get(), 0, 1), nullptr, 10));
+    if (auto at = parse_lsn(PQgetvalue(r.get(), 0, 2))) server.wal_end = *at;
     log(log_level::info, "pg_connected",
-        {{"systemid", PQgetvalue(r.get(), 0, 0)}, {"timeline", PQgetvalue(r.get(), 0, 1)},
-         {"xlogpos", PQgetvalue(r.get(), 0, 2)}, {"dbname", PQgetisnull(r.get(), 0, 3) ? "" : PQgetvalue(r.get(), 0, 3)}});
+        {{"systemid", PQgetvalue(r.get(), 0, 0)},
+         {"timeline", PQgetvalue(r.get(), 0, 1)},
+         {"xlogpos", PQgetvalue(r.get(), 0, 2)},
+         {"dbname", PQgetisnull(r.get(), 0, 3) ? "" : PQgetvalue(r.get(), 0, 3)}});
 
     preflight_facts facts;
-    std::optional<lsn> slot_confirmed;
-    if (auto p = gather(conn.get(), facts, slot_confirmed)) return p;
+    if (auto p = gather(conn.get(), facts)) return p;
     std::optional<problem> blocking;
     for (const problem& p : evaluate_preflight(facts, options())) {
       if (blocks_streaming(p) && !blocking) {
         blocking = p;
-      } else if (!blocks_streaming(p) && !warned) {
+      } else if (!blocks_streaming(p) && p.kind != problem_kind::slot_in_use &&
+                 p.kind != problem_kind::slot_invalidated && !warned) {
+        // (take_slot decides about those two, each time it looks at the slot)
         record_problem(p);
       }
     }
@@ -251,32 +374,97 @@ struct source::impl {
       if (auto p = exec(conn.get(), sql, PGRES_COMMAND_OK, r, "CREATE PUBLICATION")) return p;
       log(log_level::info, "publication_created", {{"publication", config.publication}, {"tables", tables}});
     }
-    if (!facts.slot_exists) {
-      const std::string sql =
-          "CREATE_REPLICATION_SLOT " + quote_identifier(config.slot) + " LOGICAL pgoutput NOEXPORT_SNAPSHOT";
-      if (auto p = exec(conn.get(), sql, PGRES_TUPLES_OK, r, "CREATE_REPLICATION_SLOT")) return p;
-      auto point = parse_lsn(PQgetvalue(r.get(), 0, 1));
-      if (point) slot_confirmed = *point;
-      log(log_level::info, "slot_created", {{"slot", config.slot}, {"consistent_point", PQgetvalue(r.get(), 0, 1)}});
-    }
-
-    if (!session) {
-      session = std::make_unique<replication_session>(*mapping, *sink, log_, slot_confirmed.value_or(lsn{}));
-    } else {
-      session->reset_connection();
-    }
-    const lsn from = session->confirmed();
-    std::string names = quote_identifier(config.publication);
-    const std::string sql = "START_REPLICATION SLOT " + quote_identifier(config.slot) + " LOGICAL " +
-                            format_lsn(from) + " (proto_version '1', publication_names " + literal(names) + ")";
-    if (auto p = exec(conn.get(), sql, PGRES_COPY_BOTH, r, "START_REPLICATION")) return p;
-    log(log_level::info, "replication_started",
-        {{"slot", config.slot}, {"publication", config.publication}, {"from", format_lsn(from)}});
     return std::nullopt;
   }
 
+  // Takes the slot when it is free: drops it if invalidated and creates it if missing, checks continuity,
+  // START_REPLICATION, and reports a gap if there is one. On success `conn` is in COPY BOTH mode.
+  take_result take_slot(PGconn* conn, const server_identity& server) {
+    slot_row row;
+    if (auto p = read_slot(conn, row)) return *p;
+    if (row.active_pid) return standing_by{*row.active_pid};
+    slot_facts facts;
+    result_ptr r;
+    if (row.exists && slot_is_invalidated(row.wal_status, row.invalidation_reason)) {
+      if (!config.create_slot) {
+        return classify_server_error("55000", "cannot read from logical replication slot: wal_status " + row.wal_status,
+                                     "slot check", config.slot, config.publication);
+      }
+      // Useless as it is: only a new slot can stream again, from the current position. A gap.
+      if (exec(conn, "DROP_REPLICATION_SLOT " + quote_identifier(config.slot), PGRES_COMMAND_OK, r,
+               "DROP_REPLICATION_SLOT")) {
+        if (sqlstate_of(r.get()) == "55006" || sqlstate_of(r.get()) == "42704") return standing_by{};  // raced
+        return classify(conn, r.get(), "DROP_REPLICATION_SLOT");
+      }
+      log(log_level::warn, "slot_dropped",
+          {{"slot", config.slot},
+           {"reason", row.invalidation_reason.empty() ? "wal_status " + row.wal_status : row.invalidation_reason}});
+      facts.invalidated = true;
+      row.exists = false;
+    }
+    if (!row.exists) {
+      if (!config.create_slot) {
+        return problem{
+            problem_kind::slot_missing, problem_severity::error,
+            "replication slot \"" + config.slot + "\" does not exist and create_slot is off",
+            "set create_slot = true, or SELECT pg_create_logical_replication_slot('" + config.slot + "', 'pgoutput');"};
+      }
+      const std::string sql =
+          "CREATE_REPLICATION_SLOT " + quote_identifier(config.slot) + " LOGICAL pgoutput NOEXPORT_SNAPSHOT";
+      if (exec(conn, sql, PGRES_TUPLES_OK, r, "CREATE_REPLICATION_SLOT")) {
+        if (sqlstate_of(r.get()) == "42710") return standing_by{};  // another node created it first
+        return classify(conn, r.get(), "CREATE_REPLICATION_SLOT");
+      }
+      auto point = parse_lsn(PQgetvalue(r.get(), 0, 1));
+      if (point) facts.confirmed = *point;
+      facts.created = true;
+      log(log_level::info, "slot_created", {{"slot", config.slot}, {"consistent_point", PQgetvalue(r.get(), 0, 1)}});
+    } else {
+      facts.confirmed = row.confirmed.value_or(lsn{});
+    }
+
+    // What must be continued: the sink's memory (it outlives processes and readers) or, without it, ours.
+    auto anchor = sink->durable_anchor();
+    if (!anchor) {
+      return problem{problem_kind::sink, problem_severity::error,
+                     "the sink cannot say what it holds: " + anchor.error().message,
+                     "rtcache retries; check what the sink publishes to (in a cluster: NATS)"};
+    }
+    const std::optional<net::wal_anchor> expected = anchor->has_value() ? *anchor : remembered;
+    const continuity_verdict verdict = check_continuity(expected, server, facts);
+
+    // Where to resume: the slot's position, or, continuing this process's stream, what the sink already made
+    // durable (the server's on-disk position may lag what it was told; resending that would repeat it).
+    lsn from = facts.confirmed;
+    const stream_identity identity{server.system_identifier, server.timeline};
+    if (!verdict.gap && session->identity().system_identifier == identity.system_identifier &&
+        session->identity().timeline == identity.timeline && session->confirmed() > from) {
+      from = session->confirmed();
+    }
+    const std::string sql = "START_REPLICATION SLOT " + quote_identifier(config.slot) + " LOGICAL " + format_lsn(from) +
+                            " (proto_version '1', publication_names " + literal(quote_identifier(config.publication)) +
+                            ")";
+    if (exec(conn, sql, PGRES_COPY_BOTH, r, "START_REPLICATION")) {
+      if (sqlstate_of(r.get()) == "55006") return standing_by{};  // taken between the check and now
+      return classify(conn, r.get(), "START_REPLICATION");
+    }
+    session->start_stream(identity, from, [fd = wake_fd] {
+      const std::uint64_t one = 1;
+      [[maybe_unused]] const auto written = ::write(fd, &one, sizeof one);
+    });
+    if (verdict.gap) session->report_gap(*verdict.gap, verdict.detail, from);
+    // From here on, this stream is what the next one must continue.
+    if (verdict.gap || !remembered || remembered->system_identifier != identity.system_identifier ||
+        remembered->timeline != identity.timeline || remembered->confirm_lsn < from.value) {
+      remembered = net::wal_anchor{identity.system_identifier, identity.timeline, from.value};
+    }
+    log(log_level::info, "replication_started",
+        {{"slot", config.slot}, {"publication", config.publication}, {"from", format_lsn(from)}});
+    return streaming{};
+  }
+
   bool send_status(PGconn* conn, bool reply_requested) {
-    const lsn confirmed = session->confirmed();
+    const lsn confirmed = session->confirm_position(steady::now());
     std::string msg = "r";
     put_be(msg, confirmed.value, 8);
     put_be(msg, confirmed.value, 8);
@@ -284,6 +472,7 @@ struct source::impl {
     put_be(msg, static_cast<std::uint64_t>(pg_now_micros()), 8);
     msg += static_cast<char>(reply_requested ? 1 : 0);
     if (PQputCopyData(conn, msg.data(), static_cast<int>(msg.size())) != 1 || PQflush(conn) == -1) return false;
+    if (remembered && confirmed.value > remembered->confirm_lsn) remembered->confirm_lsn = confirmed.value;
     log(log_level::debug, "standby_status", {{"flush_lsn", format_lsn(confirmed)}});
     return true;
   }
@@ -291,9 +480,9 @@ struct source::impl {
   void publish_status(bool connected) {
     std::lock_guard lock(status_mutex);
     status_.connected = connected;
-    if (!session) return;
     const session_counters& c = session->counters();
     status_.received = session->received();
+    status_.handled = session->handled();
     status_.confirmed = session->confirmed();
     status_.server_wal_end = std::max(c.server_wal_end, status_.confirmed);
     status_.lag_bytes = lag_bytes(status_.server_wal_end, status_.confirmed);
@@ -302,43 +491,81 @@ struct source::impl {
       const std::int64_t behind = pg_now_micros() - c.last_commit_time->micros;
       status_.lag_seconds = behind > 0 ? static_cast<double>(behind) / 1e6 : 0.0;
     }
+    status_.unconfirmed_messages = session->unconfirmed_messages();
     status_.transactions = c.transactions;
     status_.rows = c.rows;
     status_.rows_mapped = c.rows_mapped;
     status_.rows_failed = c.rows_failed;
     status_.truncates = c.truncates;
+    status_.gaps = c.gaps;
   }
 
-  // Waits until `fd` is readable, stop() is called or `timeout` passes. Returns false on stop.
+  // Waits until `fd` is readable, stop() is called, the sink wakes us or `timeout` passes. Returns false on stop.
   bool wait(int fd, std::chrono::milliseconds timeout) const {
     pollfd fds[2] = {{wake_fd, POLLIN, 0}, {fd, POLLIN, 0}};
     const int count = fd >= 0 ? 2 : 1;
     const int ms = static_cast<int>(std::clamp<std::int64_t>(timeout.count(), 0, 60'000));
     ::poll(fds, static_cast<nfds_t>(count), ms);
+    if ((fds[0].revents & POLLIN) != 0) {
+      std::uint64_t drained = 0;  // a sink's wake-up, or stop(): the flag below tells them apart
+      [[maybe_unused]] const auto n = ::read(wake_fd, &drained, sizeof drained);
+    }
     return !stopping.load();
   }
 
-  // Streams until stop() (nullopt) or an error.
-  maybe_problem stream(PGconn* conn) {
-    // The clock, the stop flag and the status gauges are looked at once per k_batch messages and whenever
-    // libpq's buffer runs dry (every few dozen messages at most), not per message: under load they cost as
-    // much as decoding a small row.
+  // A standby's wait before it looks at the slot again: standby_retry x [0.5, 1.5).
+  std::chrono::milliseconds standby_delay() const {
+    const double u = std::clamp(config.random(), 0.0, 1.0);
+    return std::chrono::milliseconds(
+        static_cast<std::int64_t>(static_cast<double>(config.standby_retry.count()) * (0.5 + u)));
+  }
+
+  // Ends streaming from our side: a last status update with what is durable, then CopyDone.
+  void end_copy(PGconn* conn) {
+    send_status(conn, false);
+    PQputCopyEnd(conn, nullptr);
+    PQflush(conn);
+  }
+
+  // Streams until stop(), an error (in `failed`) or a stalled sink.
+  stream_end stream(PGconn* conn, maybe_problem& failed) {
+    // The clock, the stop flag, the sink and the status gauges are looked at once per k_batch messages and
+    // whenever libpq's buffer runs dry (every few dozen messages at most), not per message: under load they cost
+    // as much as decoding a small row.
     constexpr int k_batch = 64;
     auto next_status = steady::now();
     int batch = 0;
     for (;;) {
       if (batch == 0) {
         if (stopping.load()) {
-          send_status(conn, false);
-          PQputCopyEnd(conn, nullptr);
-          PQflush(conn);
+          end_copy(conn);
           log(log_level::info, "replication_stopped", {{"confirmed", format_lsn(session->confirmed())}});
-          return std::nullopt;
+          return stream_end::stopped;
         }
         const auto now = steady::now();
+        session->poll_sink(now);
+        if (session->stalled(now)) {
+          end_copy(conn);
+          log(log_level::error, "sink_stalled",
+              {{"unconfirmed_messages", std::to_string(session->unconfirmed_messages())},
+               {"stall_ms", std::to_string(config.durability.stall_timeout.count())},
+               {"confirmed", format_lsn(session->confirmed())},
+               {"action", "giving up the slot; resending from the confirmed position later"}});
+          return stream_end::sink_stalled;
+        }
         if (now >= next_status) {
-          if (!send_status(conn, false)) return classify(conn, nullptr, "standby status update");
-          next_status = now + config.status_interval;
+          if (!send_status(conn, false)) {
+            failed = classify(conn, nullptr, "standby status update");
+            return stream_end::failed;
+          }
+          next_status = now + status_interval;
+        }
+        if (session->backlog_full()) {
+          // Read nothing until the sink catches up (it wakes us); status updates keep the slot ours.
+          publish_status(true);
+          const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next_status - steady::now());
+          wait(-1, std::min(config.poll_timeout, std::max(left, std::chrono::milliseconds(0))));
+          continue;
         }
       }
       char* buffer = nullptr;
@@ -347,15 +574,19 @@ struct source::impl {
         auto outcome = session->consume(std::string_view(buffer, static_cast<std::size_t>(n)));
         PQfreemem(buffer);
         if (!outcome) {
-          return problem{problem_kind::server, problem_severity::error,
-                         "replication stream refused: " + outcome.error().message,
-                         "reconnecting resumes from the confirmed position; report the stream if it recurs"};
+          failed = problem{problem_kind::server, problem_severity::error,
+                           "replication stream refused: " + outcome.error().message,
+                           "reconnecting resumes from the confirmed position; report the stream if it recurs"};
+          return stream_end::failed;
         }
         if (outcome->reply_requested) {
-          if (!send_status(conn, false)) return classify(conn, nullptr, "standby status update");
-          next_status = steady::now() + config.status_interval;
+          if (!send_status(conn, false)) {
+            failed = classify(conn, nullptr, "standby status update");
+            return stream_end::failed;
+          }
+          next_status = steady::now() + status_interval;
         }
-        if (++batch == k_batch) {
+        if (++batch == k_batch || session->backlog_full()) {
           batch = 0;
           publish_status(true);
         }
@@ -366,16 +597,24 @@ struct source::impl {
         publish_status(true);  // drained: the gauges catch up before the wait
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next_status - steady::now());
         wait(PQsocket(conn), std::min(config.poll_timeout, std::max(left, std::chrono::milliseconds(0))));
-        if (PQconsumeInput(conn) == 0) return classify(conn, nullptr, "reading the replication stream");
+        if (PQconsumeInput(conn) == 0) {
+          failed = classify(conn, nullptr, "reading the replication stream");
+          return stream_end::failed;
+        }
         continue;
       }
       if (n == -1) {
         result_ptr r(PQgetResult(conn));
-        if (r && PQresultStatus(r.get()) == PGRES_FATAL_ERROR) return classify(conn, r.get(), "replication stream");
-        return problem{problem_kind::connection, problem_severity::error, "the server ended the replication stream",
-                       "rtcache reconnects with back-off"};
+        if (r && PQresultStatus(r.get()) == PGRES_FATAL_ERROR) {
+          failed = classify(conn, r.get(), "replication stream");
+        } else {
+          failed = problem{problem_kind::connection, problem_severity::error, "the server ended the replication stream",
+                           "rtcache reconnects with back-off"};
+        }
+        return stream_end::failed;
       }
-      return classify(conn, nullptr, "reading the replication stream");
+      failed = classify(conn, nullptr, "reading the replication stream");
+      return stream_end::failed;
     }
   }
 
@@ -386,32 +625,61 @@ struct source::impl {
         std::lock_guard lock(status_mutex);
         ++status_.reconnects;
       }
-      conn_ptr conn;
-      maybe_problem failed = start(conn);
       first_attempt = false;
-      if (!failed) {
+      conn_ptr conn;
+      server_identity server;
+      maybe_problem failed = prepare(conn, server);
+      bool stalled = false;
+      while (!failed && !stalled && !stopping.load()) {
+        take_result taken = take_slot(conn.get(), server);
+        if (auto* p = std::get_if<problem>(&taken)) {
+          failed = *p;
+          break;
+        }
+        if (auto* s = std::get_if<standing_by>(&taken)) {
+          // Not an error: the reader is alive. Look again soon; the connection stays open.
+          become(source_role::standby, s->holder_pid, "slot held by another process");
+          publish_status(false);
+          if (!wait(-1, standby_delay())) break;
+          continue;
+        }
         delays.reset();
+        become(source_role::reader, 0, "streaming");
         publish_status(true);
-        failed = stream(conn.get());
+        const stream_end end = stream(conn.get(), failed);
+        if (end == stream_end::stopped) break;
+        if (end == stream_end::sink_stalled) {
+          stalled = true;
+          std::lock_guard lock(status_mutex);
+          ++status_.sink_stalls;
+        }
       }
-      if (session) session->reset_connection();
-      conn.reset();
+      conn.reset();  // frees the slot (and the walsender) at once
+      session->reset_connection();
       publish_status(false);
-      if (!failed) break;
+      if (stopping.load()) break;
+      if (stalled) {
+        // Let a node that can publish take the slot; try again after the stall bound.
+        become(source_role::standby, 0, "the sink acknowledged nothing: slot given up");
+        wait(-1, config.durability.stall_timeout);
+        continue;
+      }
+      if (!failed) continue;
+      become(source_role::none, 0, "error");
       record_problem(*failed);
       const auto delay = delays.next(config.random());
       log(log_level::info, "reconnect_backoff",
           {{"delay_ms", std::to_string(delay.count())}, {"attempt", std::to_string(delays.failures())}});
       wait(-1, delay);
     }
+    become(source_role::none, 0, "stopped");
   }
 
   std::vector<problem> check() {
     conn_ptr conn;
     if (auto p = connect(conn)) return {*p};
     preflight_facts facts;
-    std::optional<lsn> ignored;
-    if (auto p = gather(conn.get(), facts, ignored)) return {*p};
+    if (auto p = gather(conn.get(), facts)) return {*p};
     return evaluate_preflight(facts, options());
   }
 };
@@ -421,7 +689,9 @@ source::source(source_config config, const net::mapping_config& mapping, net::ro
 
 source::~source() = default;
 
-void source::run() { impl_->run(); }
+void source::run() {
+  impl_->run();
+}
 
 void source::stop() noexcept {
   impl_->stopping.store(true);
@@ -434,6 +704,8 @@ source_status source::status() const {
   return impl_->status_;
 }
 
-std::vector<problem> source::check() { return impl_->check(); }
+std::vector<problem> source::check() {
+  return impl_->check();
+}
 
 }  // namespace rtcache::pg

@@ -1,6 +1,7 @@
 // Actionable problems from server errors and preflight facts (see source_problem.hpp).
 #include "rtcache/pg/source_problem.hpp"
 
+#include <algorithm>
 #include <string>
 
 namespace rtcache::pg {
@@ -13,18 +14,20 @@ std::string_view to_string(problem_kind kind) noexcept {
     case problem_kind::slot_in_use: return "slot_in_use";
     case problem_kind::slot_missing: return "slot_missing";
     case problem_kind::slot_wrong_plugin: return "slot_wrong_plugin";
+    case problem_kind::slot_invalidated: return "slot_invalidated";
     case problem_kind::publication_missing: return "publication_missing";
     case problem_kind::publication_tables: return "publication_tables";
     case problem_kind::table_missing: return "table_missing";
     case problem_kind::no_primary_key: return "no_primary_key";
     case problem_kind::no_replica_identity_full: return "no_replica_identity_full";
+    case problem_kind::sink: return "sink";
     case problem_kind::server: return "server";
   }
   return "server";
 }
 
 bool is_transient(problem_kind kind) noexcept {
-  return kind == problem_kind::connection || kind == problem_kind::slot_in_use;
+  return kind == problem_kind::connection || kind == problem_kind::slot_in_use || kind == problem_kind::sink;
 }
 
 std::string quote_identifier(std::string_view name) {
@@ -59,6 +62,19 @@ problem wal_level_problem(std::string_view found) {
           "replication in the instance settings)"};
 }
 
+problem slot_invalidated_problem(std::string_view slot, std::string_view what, bool recreated) {
+  if (recreated) {
+    return {problem_kind::slot_invalidated, problem_severity::warning,
+            "replication slot \"" + std::string(slot) + "\" was invalidated (" + std::string(what) +
+                "); rtcache drops and re-creates it, and clients refetch (a gap)",
+            "raise max_slot_wal_keep_size, or keep rtcache from falling that far behind"};
+  }
+  return {problem_kind::slot_invalidated, problem_severity::error,
+          "replication slot \"" + std::string(slot) + "\" was invalidated (" + std::string(what) + ")",
+          "SELECT pg_drop_replication_slot('" + std::string(slot) +
+              "'); then let rtcache create it (create_slot = true); raise max_slot_wal_keep_size"};
+}
+
 }  // namespace
 
 problem classify_server_error(std::string_view sqlstate, std::string_view server_message, std::string_view during,
@@ -67,9 +83,13 @@ problem classify_server_error(std::string_view sqlstate, std::string_view server
   if (sqlstate == "55006") {
     return {problem_kind::slot_in_use, problem_severity::error,
             "replication slot \"" + std::string(slot) + "\" is in use by another process (" + where + ")",
-            "stop the other consumer of the slot (another rtcache? SELECT active_pid FROM pg_replication_slots "
-            "WHERE slot_name = '" + std::string(slot) + "'), or give this source its own slot; rtcache retries "
-            "with back-off meanwhile"};
+            "in a cluster another node is the reader and this one stands by (expected); otherwise stop the other "
+            "consumer (SELECT active_pid FROM pg_replication_slots WHERE slot_name = '" + std::string(slot) +
+                "') or give this source its own slot; rtcache takes the slot over when it is free"};
+  }
+  if (sqlstate == "55000" && (contains(server_message, "cannot read from logical replication slot") ||
+                              contains(server_message, "invalidated"))) {
+    return slot_invalidated_problem(slot, where, false);
   }
   if (sqlstate == "42501" || sqlstate == "28000") {
     std::string fix = "grant the role what it lacks: ALTER ROLE <role> WITH LOGIN REPLICATION; ";
@@ -118,6 +138,19 @@ std::vector<problem> evaluate_preflight(const preflight_facts& facts, const pref
                      "replication slot \"" + options.slot + "\" is a " + facts.slot_type + " slot with plugin '" +
                          facts.slot_plugin + "', not a logical pgoutput slot",
                      "use another slot name, or drop it: SELECT pg_drop_replication_slot('" + options.slot + "');"});
+    }
+    if (facts.slot_wal_status == "lost" || !facts.slot_invalidation_reason.empty()) {
+      out.push_back(slot_invalidated_problem(
+          options.slot,
+          facts.slot_invalidation_reason.empty() ? "the server removed WAL it needed: wal_status lost"
+                                                 : "invalidation_reason " + facts.slot_invalidation_reason,
+          options.create_slot));
+    } else if (facts.slot_wal_status == "unreserved") {
+      out.push_back({problem_kind::slot_invalidated, problem_severity::warning,
+                     "replication slot \"" + options.slot +
+                         "\" needs WAL beyond max_slot_wal_keep_size (wal_status unreserved): the next checkpoint may "
+                         "invalidate it, a gap every client refetches after",
+                     "let rtcache catch up (is it running and connected?) or raise max_slot_wal_keep_size"});
     }
     if (facts.slot_active_pid) {
       out.push_back({problem_kind::slot_in_use, problem_severity::error,
@@ -188,6 +221,9 @@ std::vector<problem> evaluate_preflight(const preflight_facts& facts, const pref
                    "only if the id and factory columns are part of the key",
                    replica_identity_fix(t.schema, t.table)});
   }
+  // Errors first (a slot warning was added among them), each kind in the order above.
+  std::stable_partition(out.begin(), out.end(),
+                        [](const problem& p) { return p.severity == problem_severity::error; });
   return out;
 }
 

@@ -48,6 +48,15 @@ TEST(ClassifyServerError, UndefinedPublicationIsPublicationMissing) {
   EXPECT_TRUE(has(p.fix, "CREATE PUBLICATION \"pub\""));
 }
 
+// issue 13: START_REPLICATION on a slot the server invalidated (max_slot_wal_keep_size).
+TEST(ClassifyServerError, ReadingAnInvalidatedSlotIsSlotInvalidated) {
+  const problem p = classify_server_error("55000", "cannot read from logical replication slot \"rtcache\"",
+                                          "START_REPLICATION", "rtcache", "rtcache");
+  EXPECT_EQ(p.kind, problem_kind::slot_invalidated);
+  EXPECT_EQ(p.severity, problem_severity::error);
+  EXPECT_TRUE(has(p.fix, "pg_drop_replication_slot('rtcache')"));
+}
+
 TEST(ClassifyServerError, OtherErrorsKeepTheirSqlstate) {
   const problem p = classify_server_error("XX000", "boom", "stream", "s", "p");
   EXPECT_EQ(p.kind, problem_kind::server);
@@ -107,6 +116,39 @@ TEST(EvaluatePreflight, ActiveSlotIsInUseNamingThePid) {
   ASSERT_EQ(problems.size(), 1U);
   EXPECT_EQ(problems[0].kind, problem_kind::slot_in_use);
   EXPECT_TRUE(has(problems[0].message, "777"));
+}
+
+// issue 13: an invalidated slot is replaced (a gap: a warning) when the source may create slots, an error else.
+TEST(EvaluatePreflight, InvalidatedSlotIsAWarningWhenTheSourceReplacesItElseAnError) {
+  preflight_facts f = ready();
+  f.slot_wal_status = "lost";
+  auto problems = evaluate_preflight(f, k_options);
+  ASSERT_EQ(problems.size(), 1U);
+  EXPECT_EQ(problems[0].kind, problem_kind::slot_invalidated);
+  EXPECT_EQ(problems[0].severity, problem_severity::warning);
+  EXPECT_TRUE(has(problems[0].message, "refetch"));
+  preflight_options no_create = k_options;
+  no_create.create_slot = false;
+  problems = evaluate_preflight(f, no_create);
+  ASSERT_EQ(problems.size(), 1U);
+  EXPECT_EQ(problems[0].severity, problem_severity::error);
+  f.slot_wal_status = "reserved";
+  f.slot_invalidation_reason = "wal_removed";  // PostgreSQL 17
+  problems = evaluate_preflight(f, no_create);
+  ASSERT_EQ(problems.size(), 1U);
+  EXPECT_TRUE(has(problems[0].message, "wal_removed"));
+}
+
+TEST(EvaluatePreflight, UnreservedSlotIsAWarningAndErrorsStillComeFirst) {
+  preflight_facts f = ready();
+  f.slot_wal_status = "unreserved";
+  f.wal_level = "replica";
+  const auto problems = evaluate_preflight(f, k_options);
+  ASSERT_EQ(problems.size(), 2U);
+  EXPECT_EQ(problems[0].kind, problem_kind::wal_level);
+  EXPECT_EQ(problems[1].kind, problem_kind::slot_invalidated);
+  EXPECT_EQ(problems[1].severity, problem_severity::warning);
+  EXPECT_TRUE(has(problems[1].message, "unreserved"));
 }
 
 TEST(EvaluatePreflight, MissingSlotIsFineWhenTheSourceCreatesIt) {

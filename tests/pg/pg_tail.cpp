@@ -1,9 +1,11 @@
 // rtcache_pg_tail: runs the PostgreSQL source and prints what it routes as JSON lines on stdout, one line per
-// routed message ({"kind":"message","channel":...,"event":{...}}), per commit ({"kind":"commit","end_lsn":...})
-// and per standby status update ({"kind":"status","flush_lsn":...}); other log events go to stderr. The
-// integration tests run it as a child process to kill -9 it mid-stream.
+// routed message ({"kind":"message","channel":...,"event":{...}}), per commit ({"kind":"commit","end_lsn":...}),
+// per standby status update ({"kind":"status","flush_lsn":...}), per gap ({"kind":"gap","reason":...}) and per
+// change of role ({"kind":"role","role":"reader"|"standby"|"none",...}); other log events go to stderr. The
+// integration tests run it as a child process to kill -9 (or freeze) it mid-stream.
 //
 //   rtcache_pg_tail --conninfo STR --mapping FILE [--slot S] [--publication P] [--status-ms N]
+//                   [--wal-sender-timeout-ms N]
 //   rtcache_pg_tail --capture DIR --conninfo STR   write pgoutput fuzz seeds recorded from a fixed workload
 //
 // SIGTERM/SIGINT stop the source cleanly (a final status update is sent).
@@ -18,7 +20,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
+#include <functional>
+#include <optional>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -44,10 +49,13 @@ void emit(const std::string& line) {
   }
 }
 
+// Durable once written (as the hub is once published).
 class json_lines_sink final : public net::routed_sink {
  public:
-  void publish(net::routed_rows rows) override {
-    for (const net::routed_message& m : rows.messages) {
+  core::result<std::optional<net::wal_anchor>> durable_anchor() override { return std::optional<net::wal_anchor>{}; }
+  void start_stream(std::function<void()> /*wake*/) override { durable_.store(0); }
+  void publish(net::routed_batch batch) override {
+    for (const net::routed_message& m : batch.rows.messages) {
       std::string line = R"({"kind":"message","channel":)";
       core::append_json_string(line, m.channel.format());
       line += R"(,"event":)";
@@ -55,12 +63,25 @@ class json_lines_sink final : public net::routed_sink {
       line += "}";
       emit(line);
     }
+    durable_.store(batch.position.sequence);
   }
+  void on_gap(const net::source_gap& gap) override {
+    std::string line = R"({"kind":"gap","reason":)";
+    core::append_json_string(line, net::to_string(gap.reason));
+    emit(line + "}");
+    durable_.store(gap.position.sequence);
+  }
+  std::uint64_t durable_through() const noexcept override { return durable_.load(); }
+
+ private:
+  std::atomic<std::uint64_t> durable_{0};
 };
 
 void log_line(pg::log_level level, std::string_view event, std::span<const pg::log_field> fields) {
-  if (event == "commit" || event == "standby_status") {
-    std::string line = event == "commit" ? R"({"kind":"commit")" : R"({"kind":"status")";
+  if (event == "commit" || event == "standby_status" || event == "source_role") {
+    std::string line = event == "commit" ? R"({"kind":"commit")"
+                       : event == "source_role" ? R"({"kind":"role")"
+                                                : R"({"kind":"status")";
     for (const pg::log_field& f : fields) {
       line += ",";
       core::append_json_string(line, f.key);
@@ -78,6 +99,7 @@ void log_line(pg::log_level level, std::string_view event, std::span<const pg::l
 int usage() {
   std::fprintf(stderr,
                "usage: rtcache_pg_tail --conninfo STR --mapping FILE [--slot S] [--publication P] [--status-ms N]\n"
+               "                       [--wal-sender-timeout-ms N]\n"
                "       rtcache_pg_tail --capture DIR --conninfo STR\n");
   return 2;
 }
@@ -191,6 +213,9 @@ int main(int argc, char** argv) {
   if (args.count("--slot") != 0) config.slot = args["--slot"];
   if (args.count("--publication") != 0) config.publication = args["--publication"];
   if (args.count("--status-ms") != 0) config.status_interval = std::chrono::milliseconds(std::stoi(args["--status-ms"]));
+  if (args.count("--wal-sender-timeout-ms") != 0) {
+    config.wal_sender_timeout = std::chrono::milliseconds(std::stoi(args["--wal-sender-timeout-ms"]));
+  }
   config.backoff.initial = std::chrono::milliseconds(50);
   config.backoff.max = std::chrono::milliseconds(1000);
 

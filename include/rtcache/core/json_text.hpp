@@ -2,6 +2,7 @@
 // postgres_changes records, so that every producer writes the same bytes as JSON.stringify would.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -14,7 +15,9 @@ void append_json_string(std::string& out, std::string_view s);
 // fixed notation for 1e-7 <= |x| < 1e21, "0" for -0. REQUIRES: v is finite.
 void append_es_number(std::string& out, double v);
 
-// Printable form of untrusted input for an error message: at most 40 bytes, non-printables as \xNN.
-std::string printable(std::string_view s);
+// Printable form of untrusted input for an error message: the first `max_bytes` bytes (then "..."), printable
+// ASCII as is, every other byte and the backslash itself as \xNN, so each \xNN shown stands for one byte.
+inline constexpr std::size_t k_printable_bytes = 40;
+std::string printable(std::string_view s, std::size_t max_bytes = k_printable_bytes);
 
 }  // namespace rtcache::core

@@ -1,4 +1,4 @@
-// The planner: an event and what the cache holds -> the exact cache operations (design.md §6).
+// The planner: an event and what the cache holds -> the exact cache operations (docs/design.md §6).
 // Pure: no cache is touched here; the SDKs run the operations against their query cache.
 #pragma once
 

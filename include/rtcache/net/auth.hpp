@@ -306,7 +306,7 @@ class jwt_verifier {
   std::vector<std::string> scope_path_;
 };
 
-// ---- authorisation (design.md §4): decided per subscription, never per change ------------------------------
+// ---- authorisation (docs/design.md §4): decided per subscription, never per change ------------------------------
 
 enum class join_verdict {
   allowed,           // every event of the channel may be delivered (unscoped, or list:/factory: in scope)

@@ -133,6 +133,12 @@ struct postgres_settings {
   bool create_slot = true;
   bool create_publication = true;
   std::chrono::milliseconds status_interval{1000};
+  // One reader per slot and durable confirm (issue 13; docs/pg-source.md): the reader's own wal_sender_timeout
+  // (0: the server's), how often a standby looks at the slot, the backlog bound and the stall bound.
+  std::chrono::milliseconds wal_sender_timeout{3000};
+  std::chrono::milliseconds standby_retry{250};
+  std::size_t max_unconfirmed_messages = 16384;
+  std::chrono::milliseconds publish_stall{10000};
 };
 
 // Everything `rtcache serve` needs in relay mode.

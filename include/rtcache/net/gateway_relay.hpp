@@ -1,4 +1,4 @@
-// Relay mode's source (design.md §1): contract events POSTed by a backend and REST broadcasts, routed to
+// Relay mode's source (docs/design.md §1): contract events POSTed by a backend and REST broadcasts, routed to
 // channels and published into the hub; and the hub encoder that turns a published message into its wire
 // frames once, for every subscriber.
 #pragma once
@@ -23,7 +23,7 @@
 
 namespace rtcache::net {
 
-// The broadcast event name under which contract events reach clients (design.md §3).
+// The broadcast event name under which contract events reach clients (docs/design.md §3).
 inline constexpr std::string_view k_invalidate_event = "invalidate";
 
 // The hub encoder of the gateway: every message becomes a Supabase broadcast on topic "realtime:<channel>":

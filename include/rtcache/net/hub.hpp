@@ -1,5 +1,5 @@
 // The hub: per channel view an epoch, a monotonically increasing offset and a bounded history; a published
-// message is encoded once per view and fanned out to every subscriber of that view (design.md §1, §5).
+// message is encoded once per view and fanned out to every subscriber of that view (docs/design.md §1, §5).
 // Network-free: the router publishes into it, the gateway subscribes connections to it.
 //
 // Views (issue 11, finding 3). A channel holds one view per visibility class: the set of factories whose
@@ -118,6 +118,14 @@ class hub_subscriber {
  public:
   virtual ~hub_subscriber() = default;
   virtual void deliver(const hub_message_ptr& message) noexcept = 0;
+
+  // The view this subscription is on started over (hub::reset: a gap in the source it is fed from): it has a
+  // new epoch and no history, and what it carried before may have missed changes. Positions the subscriber
+  // holds mean nothing any more; every message delivered after this call belongs to the new epoch. Runs on the
+  // thread calling hub::reset(), under the channel lock, in order with deliveries, with deliver()'s REQUIRES.
+  // A subscriber that hands positions to a client must tell it (the gateway answers
+  // phx_error on the channel, so the client rejoins and is answered recovered:false). The default does nothing.
+  virtual void on_reset() noexcept {}
 };
 
 // Owns one subscription: unsubscribes on destruction. Move-only. An empty handle (default-constructed,
@@ -185,6 +193,7 @@ struct hub_metrics {
   std::uint64_t channels_expired = 0;    // idle views freed by sweep() after their linger
   std::uint64_t channels_evicted = 0;    // idle views freed early (max_idle_bytes, max_idle_channels, view bound)
   std::uint64_t views_refused = 0;       // joins refused by max_views_per_channel
+  std::uint64_t views_reset = 0;         // views started over by reset() (a new epoch; idle ones are freed)
   std::uint64_t subscribers = 0;         // active subscriptions
   std::uint64_t messages_published = 0;  // messages appended to a view (each encoded once per view)
   std::uint64_t messages_dropped = 0;    // publishes no view took (no channel, or no view admitting its factory)
@@ -246,6 +255,17 @@ class hub {
                              const hub_publish_options& options = {});
   // Several publishes in a row from one thread: see hub_batch.
 
+  // Starts over every view of every channel whose name `which` selects, because their source lost continuity
+  // (a gap: docs/pg-source.md). A view with subscribers gets a new epoch (from the epoch source) and loses its
+  // history; offsets go on from where they were. Each of its subscribers is told, under the view's lock, by
+  // hub_subscriber::on_reset(), between the last message of the old epoch and the first of the new. An idle
+  // view is freed (the next join creates a new one). So a resume from before the reset is never recovered,
+  // and a publish ordered after reset() returns is in the new epoch. Views created while it runs are new
+  // anyway. Returns how many views it started over (freed idle ones included).
+  // REQUIRES: `which` is cheap and does not call into the hub (it runs under a registry shard's lock); not
+  // called from deliver(), on_reset() or the encoder.
+  std::size_t reset(const std::function<bool(std::string_view channel)>& which);
+
   // Frees every idle channel whose linger has passed by clock(), oldest first. Returns how many it freed.
   // The gateway calls it from a timer; tests call it after moving their clock.
   // REQUIRES: not called from deliver() or the encoder.
@@ -278,6 +298,7 @@ class hub {
     std::atomic<std::uint64_t> channels_evicted{0};
     std::atomic<std::uint64_t> history_evicted{0};
     std::atomic<std::uint64_t> views_refused{0};
+    std::atomic<std::uint64_t> views_reset{0};
   };
   // A retained message in the order of retention, for max_total_history_bytes. The channel may since have
   // dropped the message under its own bounds, or closed: the entry is then stale and skipped when reached.

@@ -31,7 +31,7 @@ struct hub_frames {
 };
 
 // What a subscriber needs to decide, without parsing the frames, whether a message may be written to its
-// connection (design.md §4: no event of a factory outside a connection's scope is ever written to it).
+// connection (docs/design.md §4: no event of a factory outside a connection's scope is ever written to it).
 struct hub_message_meta {
   std::string factory_id;    // the factory whose data the message carries; empty for none (plain broadcast)
   std::uint64_t origin = 0;  // the publishing connection's id, 0 for server-side publishes (`self:false`)

@@ -1,6 +1,7 @@
-// The gateway's routed_sink: a transaction's routed rows into the hub (design.md §1, §3). Contract messages go
-// to their channels as broadcast `invalidate` carrying the postgres_changes record as an attachment; records
-// for bindings on other channels go to internal per-table topics that no client can join by name.
+// The single node's routed_sink: a transaction's routed rows into the hub (docs/design.md §1, §3). Contract messages
+// go to their channels as broadcast `invalidate` carrying the postgres_changes record as an attachment; records
+// for bindings on other channels go to internal per-table topics that no client can join by name. A gap starts
+// the channels it touches over. Everything is durable when the call returns.
 #pragma once
 
 #include "rtcache/net/gateway_metrics.hpp"
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -29,16 +31,27 @@ bool is_internal_channel(std::string_view name) noexcept;
 
 // What one hub_sink has published (relaxed counters; each exact on its own).
 struct hub_sink_metrics {
-  std::uint64_t messages = 0;    // contract messages published to their channels
-  std::uint64_t changes = 0;     // records published to per-table channels
-  std::uint64_t deliveries = 0;  // subscriber deliveries caused
+  std::uint64_t messages = 0;     // contract messages published to their channels
+  std::uint64_t changes = 0;      // records published to per-table channels
+  std::uint64_t deliveries = 0;   // subscriber deliveries caused
+  std::uint64_t gaps = 0;         // gaps turned into new epochs (on_gap)
+  std::uint64_t views_reset = 0;  // hub views those gaps started over
 };
 
 // The wall clock rows' commit times are compared with; empty: std::chrono::system_clock::now.
 using wall_clock = std::function<std::chrono::system_clock::time_point()>;
 
-// Thread-safety: publish() is called from the source's thread only (routed_sink's contract); metrics() from
-// any thread. The hub, and `latencies` when given, must outlive the sink.
+// Whether a gap touches the hub channel `name` (a contract channel, or a per-table record channel; relay-only
+// topics never are: no WAL feeds them):
+//   every table (gap.all()): every doc:, list:, factory: channel and every per-table record channel;
+//   tables (a TRUNCATE): for each table with a doc type D, doc:D:* and list:D:*, and every factory: channel
+//   (its summaries count changes of all types, and nothing says which factories had rows in the table); for
+//   every table, its record channel.
+bool gap_touches(const source_gap& gap, std::string_view name) noexcept;
+
+// Thread-safety: every routed_sink call but durable_through() from the source's thread only (routed_sink's
+// contract); metrics() and durable_through() from any thread. The hub, and `latencies` when given, must
+// outlive the sink.
 class hub_sink final : public routed_sink {
  public:
   // `latencies`: publish() observes, per call with a commit time, clock() - commit time into its
@@ -46,23 +59,43 @@ class hub_sink final : public routed_sink {
   explicit hub_sink(hub& h, const gateway_metrics* latencies = nullptr, wall_clock clock = {})
       : hub_(h), latencies_(latencies), clock_(std::move(clock)) {}
 
+  // Nothing: the hub forgets everything with the process, and so positions given to clients do; the source's
+  // memory across reconnects is all the continuity check needs (docs/pg-source.md, "Gaps").
+  core::result<std::optional<wal_anchor>> durable_anchor() override { return std::optional<wal_anchor>{}; }
+
+  void start_stream(std::function<void()> wake) override;
+
   // In order: each routed_message to "<channel key>" as event `invalidate` with the contract event's canonical
   // JSON (the encoder sets each channel's offset), meta factory = the event's factory, and the record (if any)
   // attached; then each scoped_change to postgres_table_channel(schema, table), meta factory = its scope.
   // Then, with `latencies` and rows.commit_time, observes the time since the commit.
-  // Returns when every message is in the hub (or was dropped for want of a subscriber), as the source's
-  // confirm rule requires. An encoder failure (a channel name too long to frame) skips that message only.
-  void publish(routed_rows rows) override;
+  // Returns when every message is in the hub (or was dropped for want of a subscriber): the batch is durable
+  // then (durable_through() moves to it). An encoder failure (a channel name too long to frame) skips that
+  // message only.
+  void publish(routed_batch batch) override;
+  // The same for rows outside any source's stream (tools and tests feeding the hub directly): durable_through()
+  // does not move.
+  void publish(const routed_rows& rows);
+
+  // Starts over (hub::reset) every channel gap_touches(): new epochs, histories dropped, live subscribers told.
+  void on_gap(const source_gap& gap) override;
+
+  std::uint64_t durable_through() const noexcept override { return durable_.load(std::memory_order_acquire); }
 
   hub_sink_metrics metrics() const noexcept;
 
  private:
+  void publish_rows(const routed_rows& rows);
+
   hub& hub_;
   const gateway_metrics* latencies_;
   wall_clock clock_;
+  std::atomic<std::uint64_t> durable_{0};
   std::atomic<std::uint64_t> messages_{0};
   std::atomic<std::uint64_t> changes_{0};
   std::atomic<std::uint64_t> deliveries_{0};
+  std::atomic<std::uint64_t> gaps_{0};
+  std::atomic<std::uint64_t> views_reset_{0};
 };
 
 }  // namespace rtcache::net

@@ -1,4 +1,4 @@
-// Mapping: one committed row change -> the contract event (design.md §2) and the Supabase postgres_changes
+// Mapping: one committed row change -> the contract event (docs/design.md §2) and the Supabase postgres_changes
 // record, with never-sent and denied columns removed. Pure: no I/O, no clock; the source feeds it rows.
 #pragma once
 

@@ -1,5 +1,5 @@
 // Which postgres_changes bindings of a channel a record satisfies, and which configured tables a binding can
-// ever receive (design.md §3, §4). Pure: the gateway evaluates these per delivery and per join.
+// ever receive (docs/design.md §3, §4). Pure: the gateway evaluates these per delivery and per join.
 //
 // A binding {event, schema, table?, filter?} matches a record when:
 //   schema  equals the record's schema, or is "*";

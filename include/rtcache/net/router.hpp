@@ -1,4 +1,4 @@
-// Routing (design.md §3): mapped rows -> messages for channel keys, and per transaction one summary per
+// Routing (docs/design.md §3): mapped rows -> messages for channel keys, and per transaction one summary per
 // (factory, type, action) on factory:<factoryId>. The server decides who gets what; clients never filter.
 #pragma once
 

@@ -1,5 +1,7 @@
-// Which WAL position the source may confirm to PostgreSQL (design.md §5): the end LSN of the last commit
-// whose routed output the sink accepted, never beyond. Pure bookkeeping; the I/O layer reports what it saw.
+// How far the source has handled the stream (docs/design.md §5): the end LSN of the last commit whose routed output
+// went to the sink, or a keepalive's WAL end between transactions. That position is confirmed to PostgreSQL
+// once the sink made it durable (durable_confirm), never before. Pure bookkeeping; the I/O layer reports what it
+// saw. (`confirmed` below: confirmable once durable.)
 #pragma once
 
 #include "rtcache/pg/pgoutput.hpp"

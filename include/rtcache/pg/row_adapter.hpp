@@ -5,6 +5,7 @@
 
 #include "rtcache/core/error.hpp"
 #include "rtcache/net/mapping.hpp"
+#include "rtcache/net/routed_sink.hpp"
 #include "rtcache/pg/pgoutput.hpp"
 
 #include <cstdint>
@@ -67,12 +68,13 @@ class row_view_builder {
   std::vector<net::row_value_view> old_row_;
 };
 
-// A Truncate has no row images: the mapper cannot name the documents or factories it removed, so it routes
-// no contract event (clients see the rows vanish on their next refetch). The decision made here: the source
-// logs one warning per truncated table the mapping configures, naming it, and counts it. This function
-// returns those tables ("schema.table"), in the message's order. Errors: bad_value when an oid has no
-// Relation in `relations` (the server sends each first, so the stream is out of step).
-result<std::vector<std::string>> truncated_tables(const truncate_message& truncate, const relation_cache& relations,
-                                                  const net::mapping_config& config);
+// A Truncate has no row images: the mapper cannot name the documents or factories it removed, so no contract
+// event can say what went. The decision made here: it is a gap on the truncated tables the mapping configures
+// (net::gap_reason::truncate, scope: those tables), which the sink turns into new epochs of their channels so
+// clients refetch. This function returns those tables with their doc types, in the message's order. Errors:
+// bad_value when an oid has no Relation in `relations` (the server sends each first, so the stream is out of
+// step).
+result<std::vector<net::gap_table>> truncated_tables(const truncate_message& truncate, const relation_cache& relations,
+                                                     const net::mapping_config& config);
 
 }  // namespace rtcache::pg

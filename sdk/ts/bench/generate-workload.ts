@@ -1,7 +1,7 @@
 // Seeded generator of the cost benchmark's recorded workloads (bench/workloads/*.jsonl). The same seed and
 // options always write the same bytes. Run: npm run bench:generate  (rewrites both committed files)
 //
-// What one client of a factory app sees over a shift, per channel, as rtcache routes it (design.md §3):
+// What one client of a factory app sees over a shift, per channel, as rtcache routes it (docs/design.md §3):
 //   - bursts: a hot doc gets 10..50 updates within 200 ms (one transaction each): doc:, list: (update) and
 //     factory: (one summary per transaction); most carry a `patch` covering the change, some (a notes edit,
 //     a column the config does not send) do not;

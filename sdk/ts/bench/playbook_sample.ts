@@ -1,4 +1,4 @@
-// Anchor 2: the playbook's sample logic (../shared/playbook/realtime_cache_invalidation.md, "realtime/
+// Anchor 2: the playbook's sample logic (the team's realtime cache invalidation playbook, "realtime/
 // subscribe.ts" and "realtime/handler.ts"), kept as written, with only what a team must change to run it
 // here: the QueryClient and the timers are passed in instead of being module globals. Its known bugs are
 // kept on purpose, because they are what ships when the sample is pasted:

@@ -1,4 +1,4 @@
-// Cache keys in TanStack Query's array form: the only place that spells them (design.md §6).
+// Cache keys in TanStack Query's array form: the only place that spells them (docs/design.md §6).
 export type DocKey = readonly ['doc', string, string];
 export type ListKey = readonly ['list', string, string, { readonly page: number }];
 export type ListPrefix = readonly ['list', string, string];

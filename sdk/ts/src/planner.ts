@@ -1,5 +1,5 @@
 // The planner: an event (or a coalesced batch) and what the cache holds -> the exact cache operations
-// (design.md §6; mirrors include/rtcache/core/planner.hpp). Pure: nothing is touched here.
+// (docs/design.md §6; mirrors include/rtcache/core/planner.hpp). Pure: nothing is touched here.
 import type { Batch } from './coalescer.js';
 import { isSummary, patchCoversChanges, type PatchEntry, type RtEvent } from './event.js';
 import { keys, type DocKey, type ListKey } from './keys.js';
@@ -52,7 +52,7 @@ const invalidate = (e: RtEvent, afterFetch: boolean): Operation => ({ op: 'inval
  * contiguous run); undefined: the event stands for `incoming` alone.
  */
 export function isNextVersion(incoming: number | undefined, cached: number | undefined, first?: number | null): boolean {
-  if (incoming === undefined) return true; // no version column: no guard, as design.md §2 says
+  if (incoming === undefined) return true; // no version column: no guard, as docs/design.md §2 says
   const from = first === undefined ? incoming : first;
   return from !== null && cached !== undefined && from === cached + 1;
 }

@@ -1,4 +1,4 @@
-// Factory scope: which factories' events this client may act on (design.md §4, §6).
+// Factory scope: which factories' events this client may act on (docs/design.md §4, §6).
 import { compareBytes } from './errors.js';
 
 export class FactoryScope {

@@ -1,5 +1,5 @@
-// The playbook's unit cases (../shared/playbook/realtime_cache_invalidation.md, "Testing Guidance"), done as
-// design.md §6 means them, plus the playbook sample's known bugs pinned as regressions: unscoped bindings,
+// The playbook's unit cases (the team's realtime cache invalidation playbook, "Testing Guidance"), done as
+// docs/design.md §6 means them, plus the playbook sample's known bugs pinned as regressions: unscoped bindings,
 // a patch that reads values the payload never carries, a listener never removed. A fake realtime client and
 // a manual clock drive everything; the QueryClient is the real one.
 import { focusManager, onlineManager, QueryClient, QueryObserver } from '@tanstack/query-core';

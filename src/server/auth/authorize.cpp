@@ -1,4 +1,4 @@
-// Join and delivery decisions against a principal's factory scope (design.md §4). Decided once per
+// Join and delivery decisions against a principal's factory scope (docs/design.md §4). Decided once per
 // subscription; per event only may_deliver runs, a binary search in a small sorted vector.
 #include "rtcache/net/auth.hpp"
 

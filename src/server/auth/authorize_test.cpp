@@ -1,4 +1,4 @@
-// Join and delivery decisions against the factory scope (design.md §4), including a client trying to reach
+// Join and delivery decisions against the factory scope (docs/design.md §4), including a client trying to reach
 // other factories' list: and factory: channels.
 #include "jwt_test_support.hpp"
 #include "rtcache/net/auth.hpp"

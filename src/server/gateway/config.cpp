@@ -552,8 +552,19 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
         else if (k == "create_slot") flag(pg.create_slot);
         else if (k == "create_publication") flag(pg.create_publication);
         else if (k == "status_interval_ms") ms(pg.status_interval);
+        else if (k == "wal_sender_timeout_ms") {
+          // 0 leaves the server's setting; otherwise at least a second: the reader answers every third of it.
+          if (auto v = rd.integer<std::int64_t>(node, path, 0, k_max_ms)) {
+            if (*v != 0 && *v < 1000) rd.problem(node, path, "must be 0 (the server's setting) or at least 1000");
+            else pg.wal_sender_timeout = std::chrono::milliseconds(*v);
+          }
+        }
+        else if (k == "standby_retry_ms") ms(pg.standby_retry);
+        else if (k == "max_unconfirmed_messages") size(pg.max_unconfirmed_messages, 1, std::int64_t{1} << 30);
+        else if (k == "publish_stall_ms") ms(pg.publish_stall);
         else rd.problem(node, path, "unknown key (known: conninfo, slot, publication, create_slot, "
-                                    "create_publication, status_interval_ms)");
+                                    "create_publication, status_interval_ms, wal_sender_timeout_ms, "
+                                    "standby_retry_ms, max_unconfirmed_messages, publish_stall_ms)");
       } else if (section_name == "broadcast") {
         if (k == "from_clients") {
           if (auto v = rd.str(node, path)) {

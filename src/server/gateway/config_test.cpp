@@ -135,6 +135,10 @@ publication = "p1"
 create_slot = false
 create_publication = false
 status_interval_ms = 250
+wal_sender_timeout_ms = 2000
+standby_retry_ms = 100
+max_unconfirmed_messages = 500
+publish_stall_ms = 4000
 [hub]
 linger_ms = 5000
 max_idle_bytes = 4096
@@ -154,6 +158,10 @@ max_total_history_bytes = 8388608
   EXPECT_FALSE(c.postgres.create_slot);
   EXPECT_FALSE(c.postgres.create_publication);
   EXPECT_EQ(c.postgres.status_interval, std::chrono::milliseconds(250));
+  EXPECT_EQ(c.postgres.wal_sender_timeout, std::chrono::milliseconds(2000));
+  EXPECT_EQ(c.postgres.standby_retry, std::chrono::milliseconds(100));
+  EXPECT_EQ(c.postgres.max_unconfirmed_messages, 500U);
+  EXPECT_EQ(c.postgres.publish_stall, std::chrono::milliseconds(4000));
   EXPECT_EQ(c.hub.linger, std::chrono::milliseconds(5000));
   EXPECT_EQ(c.hub.max_idle_bytes, 4096U);
   EXPECT_EQ(c.hub.max_total_history_bytes, 8388608U);
@@ -184,6 +192,34 @@ TEST(GatewayConfig, PostgresNeedsAConninfoWhichTheEnvironmentMayGive) {
                                                    {"RTCACHE_PG_CONNINFO", "postgresql:///app"}}));
   EXPECT_TRUE(l.config.postgres.enabled);
   EXPECT_EQ(l.config.postgres.conninfo, "postgresql:///app");
+}
+
+// issue 13: the reader's keys have safe defaults (a hung reader loses the slot within 3 s; NATS may be away 10 s)
+// and refuse values that would defeat them.
+TEST(GatewayConfig, TheReadersKeysDefaultSafelyAndRefuseWhatWouldDefeatThem) {
+  const postgres_settings defaults;
+  EXPECT_EQ(defaults.wal_sender_timeout, std::chrono::milliseconds(3000));
+  EXPECT_EQ(defaults.standby_retry, std::chrono::milliseconds(250));
+  EXPECT_EQ(defaults.max_unconfirmed_messages, 16384U);
+  EXPECT_EQ(defaults.publish_stall, std::chrono::milliseconds(10000));
+  serve_config c;
+  std::vector<config_problem> problems;
+  read_config_toml(R"([postgres]
+wal_sender_timeout_ms = 500
+standby_retry_ms = 0
+max_unconfirmed_messages = 0
+publish_stall_ms = -1
+)",
+                   "r.toml", c, problems);
+  ASSERT_EQ(problems.size(), 4U);
+  EXPECT_EQ(problems[0].where, "r.toml:2:25 postgres.wal_sender_timeout_ms");
+  EXPECT_EQ(problems[1].where, "r.toml:3:20 postgres.standby_retry_ms");
+  EXPECT_EQ(problems[2].where, "r.toml:4:28 postgres.max_unconfirmed_messages");
+  EXPECT_EQ(problems[3].where, "r.toml:5:20 postgres.publish_stall_ms");
+  problems.clear();
+  read_config_toml("[postgres]\nwal_sender_timeout_ms = 0\n", "z.toml", c, problems);
+  EXPECT_TRUE(problems.empty());
+  EXPECT_EQ(c.postgres.wal_sender_timeout, std::chrono::milliseconds(0));
 }
 
 TEST(GatewayConfig, PostgresWithoutATableMappingIsRefusedBeforeStreaming) {

@@ -509,6 +509,35 @@ TEST_F(GatewayTest, RestBroadcastReachesSubscribers) {
 namespace rtcache::net {
 namespace {
 
+// issue 13: a gap in the source (hub_sink::on_gap) errors a live subscriber's channel at once, before anything
+// of the new epoch reaches it; the client rejoins from its old position and is answered recovered:false.
+TEST_F(GatewayTest, AGapErrorsALiveChannelAndItsRejoinFromTheOldPositionIsNotRecovered) {
+  start();
+  ws_client c(port_, ws_client::url(service_token()));
+  const auto reply = join(c, "realtime:doc:wo:9", "1");
+  const std::string epoch(reply.at("payload").at("response").at("rtcache").at("epoch").as_string());
+  ASSERT_EQ(post_events(event_json("9", "A")).status, 202U);
+  EXPECT_EQ(c.read_json().at("payload").at("payload").at("offset"), 1);
+
+  source_gap gap;
+  gap.position.sequence = 1;
+  gap.reason = gap_reason::slot_created;
+  sink_.on_gap(gap);
+  ASSERT_EQ(post_events(event_json("9", "A", "approve")).status, 202U);  // new epoch: must not reach the old join
+  const auto error = c.read_json();
+  EXPECT_EQ(error.at("event"), "phx_error");
+  EXPECT_EQ(error.at("topic"), "realtime:doc:wo:9");
+
+  const auto rejoin =
+      join(c, "realtime:doc:wo:9", "3", R"({"config":{},"rtcache":{"epoch":")" + epoch + R"(","offset":1}})");
+  const auto& position = rejoin.at("payload").at("response").at("rtcache");
+  EXPECT_EQ(position.at("recovered"), false);
+  EXPECT_NE(position.at("epoch"), json::value(epoch));
+  ASSERT_EQ(post_events(event_json("9", "A", "reject")).status, 202U);
+  const auto live = c.read_json();
+  EXPECT_EQ(live.at("payload").at("payload").at("action"), "reject");
+}
+
 // ---- postgres_changes delivery (the PostgreSQL source publishes through hub_sink) ----
 
 bool is_postgres_change(const json::value& v) {

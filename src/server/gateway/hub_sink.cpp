@@ -19,7 +19,58 @@ bool is_internal_channel(std::string_view name) noexcept {
   return name.starts_with(k_internal_channel_prefix);
 }
 
-void hub_sink::publish(routed_rows rows) {
+bool gap_touches(const source_gap& gap, std::string_view name) noexcept {
+  // postgres_table_channel()'s prefix.
+  const std::string_view record_prefix = "\x01pg:";
+  if (gap.all()) {
+    return name.starts_with("doc:") || name.starts_with("list:") || name.starts_with("factory:") ||
+           name.starts_with(record_prefix);
+  }
+  bool any_doc_type = false;
+  for (const gap_table& t : gap.tables) {
+    if (name.starts_with(record_prefix)) {
+      // "\x01pg:<schema>.<table>", compared without building the name.
+      std::string_view rest = name.substr(record_prefix.size());
+      if (rest.size() == t.schema.size() + 1 + t.table.size() && rest.starts_with(t.schema) &&
+          rest[t.schema.size()] == '.' && rest.ends_with(t.table)) {
+        return true;
+      }
+      continue;
+    }
+    if (t.doc_type.empty()) continue;
+    any_doc_type = true;
+    for (const std::string_view kind : {std::string_view("doc:"), std::string_view("list:")}) {
+      if (name.size() > kind.size() + t.doc_type.size() + 1 && name.starts_with(kind) &&
+          name.substr(kind.size()).starts_with(t.doc_type) && name[kind.size() + t.doc_type.size()] == ':') {
+        return true;
+      }
+    }
+  }
+  return any_doc_type && name.starts_with("factory:");
+}
+
+void hub_sink::start_stream(std::function<void()> /*wake*/) {
+  // Every call is durable when it returns: nothing to wake for.
+  durable_.store(0, std::memory_order_release);
+}
+
+void hub_sink::on_gap(const source_gap& gap) {
+  const std::size_t views = hub_.reset([&gap](std::string_view name) { return gap_touches(gap, name); });
+  gaps_.fetch_add(1, std::memory_order_relaxed);
+  views_reset_.fetch_add(views, std::memory_order_relaxed);
+  durable_.store(gap.position.sequence, std::memory_order_release);
+}
+
+void hub_sink::publish(routed_batch batch) {
+  publish_rows(batch.rows);
+  durable_.store(batch.position.sequence, std::memory_order_release);
+}
+
+void hub_sink::publish(const routed_rows& rows) {
+  publish_rows(rows);
+}
+
+void hub_sink::publish_rows(const routed_rows& rows) {
   // A transaction's messages reach each connection as one gathered write when publish() returns.
   const detail::flush_scope flush;
   // One registry lookup per channel of the transaction, not per message (its list: and record channels repeat).
@@ -80,7 +131,8 @@ void hub_sink::publish(routed_rows rows) {
 
 hub_sink_metrics hub_sink::metrics() const noexcept {
   return {messages_.load(std::memory_order_relaxed), changes_.load(std::memory_order_relaxed),
-          deliveries_.load(std::memory_order_relaxed)};
+          deliveries_.load(std::memory_order_relaxed), gaps_.load(std::memory_order_relaxed),
+          views_reset_.load(std::memory_order_relaxed)};
 }
 
 }  // namespace rtcache::net

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <mutex>
 
 namespace rtcache::net {
@@ -162,6 +163,88 @@ TEST(HubSinkLatency, ATransactionIsTimedFromItsCommitToItsPublish) {
   rows.commit_time.reset();
   sink.publish(rows);
   EXPECT_EQ(g.replication_commit_to_publish.Collect().histogram.sample_count, 1U);
+}
+
+// ---- issue 13: the stream seam and gaps ----
+
+class reset_counter final : public hub_subscriber {
+ public:
+  void deliver(const hub_message_ptr&) noexcept override {}
+  void on_reset() noexcept override { ++resets; }
+  std::atomic<int> resets{0};
+};
+
+routed_batch batch(std::uint64_t sequence, routed_rows rows) {
+  routed_batch b;
+  b.position.sequence = sequence;
+  b.last = true;
+  b.rows = std::move(rows);
+  return b;
+}
+
+// The single node's sink is durable when publish() returns: the source may confirm at once.
+TEST_F(HubSinkTest, EveryCallIsDurableWhenItReturnsAndAStreamStartsFromNothing) {
+  sink_.start_stream([] {});
+  EXPECT_EQ(sink_.durable_through(), 0U);
+  sink_.publish(batch(1, routed(*mapping_, wo_change(row_kind::update, "1", "f1", "done"))));
+  EXPECT_EQ(sink_.durable_through(), 1U);
+  source_gap gap;
+  gap.position.sequence = 2;
+  sink_.on_gap(gap);
+  EXPECT_EQ(sink_.durable_through(), 2U);
+  sink_.start_stream([] {});
+  EXPECT_EQ(sink_.durable_through(), 0U);
+  const auto anchor = sink_.durable_anchor();
+  ASSERT_TRUE(anchor);
+  EXPECT_FALSE(anchor->has_value());  // nothing of the hub outlives the process
+}
+
+TEST(HubSinkGap, EverythingTouchesContractAndRecordChannelsButNoRelayTopic) {
+  source_gap all;
+  for (const char* name : {"doc:wo:1", "list:wo:f1", "factory:f1", "\x01pg:public.work_orders"}) {
+    EXPECT_TRUE(gap_touches(all, name)) << name;
+  }
+  for (const char* name : {"room:1", "realtime:x", "documents"}) EXPECT_FALSE(gap_touches(all, name)) << name;
+}
+
+TEST(HubSinkGap, ATruncateTouchesItsTablesDocAndListChannelsTheFactorySummariesAndItsRecordChannel) {
+  source_gap truncate;
+  truncate.reason = gap_reason::truncate;
+  truncate.tables = {{"public", "work_orders", "wo"}, {"public", "announcements", ""}};
+  for (const char* name : {"doc:wo:1", "list:wo:f1", "factory:f1", "factory:f2", "\x01pg:public.work_orders",
+                           "\x01pg:public.announcements"}) {
+    EXPECT_TRUE(gap_touches(truncate, name)) << name;
+  }
+  for (const char* name : {"doc:wox:1", "list:pl:f1", "doc:pl:1", "\x01pg:public.work_orders_x",
+                           "\x01pg:other.work_orders", "room:1", "list:wo"}) {
+    EXPECT_FALSE(gap_touches(truncate, name)) << name;
+  }
+  // A table without a doc type has no contract channels: the factory summaries stay.
+  source_gap public_only;
+  public_only.tables = {{"public", "announcements", ""}};
+  EXPECT_FALSE(gap_touches(public_only, "factory:f1"));
+}
+
+// issue 13: the hub turns a gap into new epochs: a resume from before it is not recovered, a client joined live
+// is told, and what the gap does not touch keeps its position.
+TEST_F(HubSinkTest, AGapStartsOverTheChannelsItTouchesAndTellsTheirLiveSubscribers) {
+  auto list = std::make_shared<reset_counter>();
+  auto room = std::make_shared<reset_counter>();
+  auto l = hub_.subscribe("list:wo:f1", list);
+  auto r = hub_.subscribe("room:1", room);
+  sink_.publish(routed(*mapping_, wo_change(row_kind::update, "1", "f1", "done")));
+  ASSERT_TRUE(hub_.publish("room:1", "broadcast", "{}").accepted());
+  const hub_position list_before = *hub_.position("list:wo:f1");
+  const hub_position room_before = *hub_.position("room:1");
+  source_gap gap;
+  gap.reason = gap_reason::slot_created;
+  sink_.on_gap(gap);
+  EXPECT_EQ(list->resets.load(), 1);
+  EXPECT_EQ(room->resets.load(), 0);
+  EXPECT_FALSE(hub_.subscribe("list:wo:f1", std::make_shared<recorder>(), list_before).recovered);
+  EXPECT_TRUE(hub_.subscribe("room:1", std::make_shared<recorder>(), room_before).recovered);
+  EXPECT_EQ(sink_.metrics().gaps, 1U);
+  EXPECT_EQ(sink_.metrics().views_reset, 1U);
 }
 
 }  // namespace

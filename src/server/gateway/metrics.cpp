@@ -155,6 +155,9 @@ std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h, cons
                             as_double(h.channels_evicted)));
   families.push_back(sample("hub_views_refused_total", "Joins refused by max_views_per_channel.", counter_type,
                             as_double(h.views_refused)));
+  families.push_back(sample("hub_views_reset_total",
+                            "Channel views started over by a gap in the source (new epoch; idle ones freed).",
+                            counter_type, as_double(h.views_reset)));
   if (source != nullptr) {
     families.push_back(sample("replication_connected", "1 while the PostgreSQL source is streaming.", gauge,
                               source->connected ? 1.0 : 0.0));
@@ -168,6 +171,30 @@ std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h, cons
         sample("replication_lag_seconds", "Age of the last commit received while behind.", gauge, source->lag_seconds));
     families.push_back(sample("replication_reconnects_total", "Source connection attempts after the first.",
                               counter_type, as_double(source->reconnects)));
+    families.push_back(
+        sample("replication_reader", "1 while this process holds the replication slot; 0 on a standby (another "
+                                     "process streams it).",
+               gauge, source->reader ? 1.0 : 0.0));
+    families.push_back(sample("replication_reader_starts_total",
+                              "Times this process took the replication slot and started streaming (take-overs "
+                              "included).",
+                              counter_type, as_double(source->reader_starts)));
+    families.push_back(sample("replication_sink_stalls_total",
+                              "Times the source gave up the slot because its sink made nothing durable for "
+                              "publish_stall_ms.",
+                              counter_type, as_double(source->sink_stalls)));
+    prometheus::MetricFamily gaps{"rtcache_source_gaps_total",
+                                  "Gaps the PostgreSQL source could not bridge, by reason: the channels they touch "
+                                  "started new epochs and their clients refetch.",
+                                  counter_type,
+                                  {}};
+    for (const gap_reason reason : k_gap_reasons) {
+      prometheus::ClientMetric m;
+      m.label.push_back({"reason", std::string(to_string(reason))});
+      m.counter.value = as_double(source->gaps[static_cast<std::size_t>(reason)]);
+      gaps.metric.push_back(std::move(m));
+    }
+    families.push_back(std::move(gaps));
   }
   return prometheus::TextSerializer().Serialize(families);
 }

@@ -419,6 +419,15 @@ void session_logic::on_expiry_due(const session_time& now, session_output& out) 
 
 // ---- the end of the connection ----
 
+void session_logic::on_channel_reset(const channel_state& channel, session_output& out) {
+  auto it = channels_.find(channel.topic);
+  if (it == channels_.end() || it->second.state.get() != &channel) return;
+  const auto st = it->second.state;
+  env_.log.info("ws.channel_reset", {{"conn", id_}, {"topic", st->topic}});
+  leave(it, out);
+  send(out, encode_channel_error(version_, st->join_ref, st->topic));
+}
+
 void session_logic::leave_all(session_output& out) {
   while (!channels_.empty()) leave(channels_.begin(), out);
 }

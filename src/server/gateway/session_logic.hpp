@@ -12,7 +12,7 @@
 // separate hub channels authorised by channel_access; client broadcasts are allowed by broadcast.from_clients and
 // bounded per connection (rate_limit.hpp).
 //
-// postgres_changes (design.md §3): on a contract channel a binding receives the records attached to that
+// postgres_changes (docs/design.md §3): on a contract channel a binding receives the records attached to that
 // channel's own messages; on any other channel the join also subscribes the channel to the internal per-table
 // channels its bindings name (hub_sink.hpp). Either way the hub message's factory is checked first
 // (may_deliver), then the bindings are evaluated and the push is framed with this channel's matching ids
@@ -55,6 +55,11 @@ class delivery_sink {
  public:
   // Publisher thread, under the hub channel's lock: the REQUIRES of hub_subscriber::deliver hold.
   virtual void deliver(channel_state& channel, const hub_message_ptr& message) noexcept = 0;
+  // Publisher thread, under the hub channel's lock, with deliver()'s REQUIRES: a view the channel is subscribed
+  // to started over (hub_subscriber::on_reset, a gap in the source; issue 13). Stop the channel's deliveries at
+  // once (nothing of the new epoch may follow what the client holds a position in), then have the session logic
+  // error the channel on the strand (session_logic::on_channel_reset).
+  virtual void reset(channel_state& channel) noexcept = 0;
 
  protected:
   ~delivery_sink() = default;
@@ -66,6 +71,7 @@ struct channel_state final : hub_subscriber {
   explicit channel_state(std::shared_ptr<const principal> p) : who(p), gate(std::move(p)) {}
 
   void deliver(const hub_message_ptr& message) noexcept override { sink->deliver(*this, message); }
+  void on_reset() noexcept override { sink->reset(*this); }
 
   // Constant once subscribed: deliveries read them on publisher threads without a lock.
   std::string topic;     // "realtime:<name>"
@@ -226,6 +232,11 @@ class session_logic {
   // expiry_at() has passed: channels whose token expired get a system error and phx_close; re-arms.
   void on_expiry_due(const session_time& now, session_output& out);
 
+  // A view `channel` is subscribed to started over (delivery_sink::reset; issue 13): when `channel` is still the
+  // joined channel of its topic, leave it and answer phx_error, so the client rejoins and, resuming from its old
+  // position, is answered recovered:false (it refetches). Nothing otherwise (already left, or errored by an
+  // earlier reset of one of its views).
+  void on_channel_reset(const channel_state& channel, session_output& out);
   // The send queue overflowed: close with 4008, leaving every channel.
   void on_queue_overflow(session_output& out);
   // The gateway is stopping: close with 1001, leaving every channel.
@@ -241,7 +252,7 @@ class session_logic {
   const channel_state* channel(std::string_view topic) const;
 
   // Any thread (deliveries call it under the send queue's lock with the gate's principal). The frames `m`
-  // becomes on `ch` for `who`: nothing unless `who`'s factory scope admits the message's factory (design.md §4)
+  // becomes on `ch` for `who`: nothing unless `who`'s factory scope admits the message's factory (docs/design.md §4)
   // and `self` allows it; then the shared frame this connection's version can carry (if any), then, when the
   // message carries a postgres_changes record some of the channel's bindings match, a push framed with their ids.
   void frames_for(const channel_state& ch, const principal& who, const hub_message_ptr& m, frame_set& out) const;

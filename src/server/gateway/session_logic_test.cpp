@@ -569,6 +569,31 @@ TEST_F(SessionLogic, AnAccessTokenOfAnotherScopeErrorsADocChannelSoItRejoinsItsN
   EXPECT_EQ(f[0].ref, "j1");
 }
 
+// issue 13: a gap in the source started the channel's view over (hub::reset): the channel errors, so the client
+// rejoins with its old position and is answered recovered:false; a second reset of the same (left) channel does
+// nothing, and other channels keep their joins.
+TEST_F(SessionLogic, AViewStartedOverErrorsItsChannelSoTheClientRejoinsAndRefetches) {
+  open(token("authenticated", {"A"}));
+  join("realtime:list:wo:A", "j1");
+  join("realtime:doc:wo:1", "j2");
+  const channel_state* ch = session_->channel("realtime:list:wo:A");
+  ASSERT_NE(ch, nullptr);
+  session_output out;
+  session_->on_channel_reset(*ch, out);  // `out` holds the channel alive through its leave_command
+  ASSERT_EQ(count<leave_command>(out), 1U);
+  const auto f = frames(out);
+  ASSERT_EQ(f.size(), 1U);
+  EXPECT_EQ(f[0].topic, "realtime:list:wo:A");
+  EXPECT_EQ(f[0].event, "phx_error");
+  EXPECT_EQ(f[0].ref, "j1");
+  EXPECT_EQ(session_->channel("realtime:list:wo:A"), nullptr);
+  EXPECT_NE(session_->channel("realtime:doc:wo:1"), nullptr);
+
+  session_output again;
+  session_->on_channel_reset(*ch, again);
+  EXPECT_TRUE(again.commands.empty());
+}
+
 TEST_F(SessionLogic, AnAccessTokenForATopicNotJoinedIsIgnored) {
   open(token("authenticated", {"A"}));
   EXPECT_TRUE(message(R"(["j1","2","realtime:room9","access_token",{"access_token":"garbage"}])").commands.empty());

@@ -116,6 +116,21 @@ class websocket_session final : public detail::session,
     }
   }
 
+  // Hub publisher thread, under the hub channel's lock (hub::reset). Closing the gate drops every later delivery
+  // of the channel, so none of the new epoch follows what the client holds; the strand then leaves the channel
+  // and queues phx_error after the frames already queued. (Should the channel be left and its topic joined again
+  // at the same address before the strand runs this, the new join is errored too: the client rejoins once more.)
+  void reset(channel_state& ch) noexcept override {
+    queue_.close_channel(ch.gate);
+    asio::post(strand_, [w = weak_from_this(), ch = &ch] {
+      auto self = w.lock();
+      if (!self) return;
+      session_output next;
+      self->logic_.on_channel_reset(*ch, next);
+      self->run(next);
+    });
+  }
+
   // Any thread: the end of a flush_scope that held this session's writes back. Schedules the write.
   static void end_deferral(const std::weak_ptr<websocket_session>& w) {
     auto s = w.lock();

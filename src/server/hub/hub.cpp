@@ -80,9 +80,10 @@ struct hub_channel {
   // Constant after construction.
   const std::string name;
   const core::factory_scope view;  // which messages this view holds: view.contains(message factory)
-  const std::string epoch;
 
   std::mutex mu;
+  // Guarded by mu. Replaced only by hub::reset (a gap in the source): offsets go on, the history is emptied.
+  std::string epoch;
   // Written only under mu; read under mu, or with acquire by a registry lookup deciding whether to replace
   // this channel. A closed channel is never reopened.
   std::atomic<bool> closed{false};
@@ -469,6 +470,47 @@ void hub::enforce_idle_budget() noexcept {
   }
 }
 
+std::size_t hub::reset(const std::function<bool(std::string_view)>& which) {
+  require_not_in_callback("reset", "*");
+  // The views to start over, collected shard by shard; each is then reset under its own lock only.
+  std::vector<std::shared_ptr<channel>> targets;
+  for (std::size_t i = 0; i <= shard_mask_; ++i) {
+    shard& s = shards_[i];
+    std::lock_guard lock(s.mu);
+    for (const auto& [name, group] : s.channels) {
+      if (!which(name)) continue;
+      targets.insert(targets.end(), group->views.begin(), group->views.end());
+    }
+  }
+  std::size_t done = 0;
+  for (const auto& ch : targets) {
+    released_history freed;  // destroyed after the channel lock
+    bool retired = false;
+    {
+      std::lock_guard lock(ch->mu);
+      if (ch->closed.load(std::memory_order_relaxed)) continue;
+      if (ch->subscribers.empty()) {
+        // Idle: nobody to tell; freeing it makes the next join start a new epoch.
+        retire_locked(*ch, freed);
+        retired = true;
+      } else {
+        ch->epoch = epochs_();
+        counters_.history_messages.fetch_sub(ch->history.size(), std::memory_order_relaxed);
+        counters_.history_bytes.fetch_sub(ch->history_bytes, std::memory_order_relaxed);
+        // Entries of these messages in the retention order become stale: skipped when reached.
+        ch->history.move_into(freed);
+        ch->history_bytes = 0;
+        callback_scope scope;
+        for (const auto& e : ch->subscribers) e.subscriber->on_reset();
+      }
+    }
+    if (retired) erase_retired(ch);
+    ++done;
+  }
+  counters_.views_reset.fetch_add(done, std::memory_order_relaxed);
+  return done;
+}
+
 std::size_t hub::sweep() {
   require_not_in_callback("sweep", "*");
   std::size_t freed = 0;
@@ -702,6 +744,7 @@ hub_metrics hub::metrics() const noexcept {
   m.channels_evicted = counters_.channels_evicted.load(std::memory_order_relaxed);
   m.history_evicted = counters_.history_evicted.load(std::memory_order_relaxed);
   m.views_refused = counters_.views_refused.load(std::memory_order_relaxed);
+  m.views_reset = counters_.views_reset.load(std::memory_order_relaxed);
   return m;
 }
 

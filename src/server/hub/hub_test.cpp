@@ -1460,5 +1460,112 @@ TEST(HubViewRace, ChurningScopedSubscribersSeeGapFreeStreamsOfTheirFactoriesOnly
   for (const auto& m : only_a->messages()) EXPECT_EQ(m->meta.factory_id, "A");
 }
 
+// ---- reset: a gap in the source (issue 13, "A gap is never continuity") ----
+
+// Counts resets and remembers which deliveries came before and after them.
+class reset_recorder final : public hub_subscriber {
+ public:
+  void deliver(const hub_message_ptr& message) noexcept override {
+    std::lock_guard lock(mu_);
+    events_.push_back("m" + std::to_string(message->offset));
+  }
+  void on_reset() noexcept override {
+    std::lock_guard lock(mu_);
+    events_.push_back("reset");
+  }
+  std::vector<std::string> events() const {
+    std::lock_guard lock(mu_);
+    return events_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> events_;
+};
+
+bool starts_with_list(std::string_view name) { return name.starts_with("list:"); }
+
+void publish_n_to(hub& h, std::string_view channel, int n) {
+  for (int i = 0; i < n; ++i) ASSERT_TRUE(h.publish(channel, "invalidate", "{}").accepted());
+}
+
+TEST_F(ViewTest, ResetGivesALiveViewANewEpochAnEmptyHistoryAndTellsItsSubscribersInOrder) {
+  auto r = std::make_shared<reset_recorder>();
+  auto j = hub_.subscribe("list:wo:f1", r);
+  publish_n_to(hub_, "list:wo:f1", 3);
+  const hub_position before = *hub_.position("list:wo:f1");
+  EXPECT_EQ(hub_.reset(starts_with_list), 1U);
+  publish_n_to(hub_, "list:wo:f1", 1);
+  EXPECT_EQ(r->events(), (std::vector<std::string>{"m1", "m2", "m3", "reset", "m4"}));
+  const hub_position after = *hub_.position("list:wo:f1");
+  EXPECT_NE(after.epoch, before.epoch);
+  EXPECT_EQ(after.offset, 4U);  // offsets go on; the epoch tells the streams apart
+  EXPECT_EQ(hub_.metrics().history_messages, 1U);
+  EXPECT_EQ(hub_.metrics().views_reset, 1U);
+  // A resume from before the reset is never recovered, even at an offset the new epoch has reached; one in the
+  // new epoch is exact.
+  EXPECT_FALSE(hub_.subscribe("list:wo:f1", std::make_shared<recorder>(), before).recovered);
+  EXPECT_FALSE(hub_.subscribe("list:wo:f1", std::make_shared<recorder>(), hub_position{before.epoch, 4}).recovered);
+  auto exact = hub_.subscribe("list:wo:f1", std::make_shared<recorder>(), hub_position{after.epoch, 3});
+  EXPECT_TRUE(exact.recovered);
+  EXPECT_EQ(offsets_of(exact.replay), range(4, 4));
+}
+
+TEST_F(ViewTest, ResetFreesAnIdleViewSoItsNextJoinStartsANewEpoch) {
+  auto j = hub_.subscribe("list:wo:f1", std::make_shared<recorder>());
+  publish_n_to(hub_, "list:wo:f1", 2);
+  const hub_position before = j.position;
+  j.subscription.unsubscribe();
+  ASSERT_EQ(hub_.metrics().idle_channels, 1U);
+  EXPECT_EQ(hub_.reset(starts_with_list), 1U);
+  EXPECT_EQ(hub_.metrics().idle_channels, 0U);
+  EXPECT_EQ(hub_.metrics().history_messages, 0U);
+  EXPECT_FALSE(hub_.position("list:wo:f1"));
+  auto again = hub_.subscribe("list:wo:f1", std::make_shared<recorder>(), hub_position{before.epoch, 2});
+  EXPECT_FALSE(again.recovered);
+  EXPECT_NE(again.position.epoch, before.epoch);
+}
+
+TEST_F(ViewTest, ResetStartsOverEveryViewOfTheChannelsItSelectsAndNothingElse) {
+  auto scoped = std::make_shared<reset_recorder>();
+  auto unscoped = std::make_shared<reset_recorder>();
+  auto other = std::make_shared<reset_recorder>();
+  auto a = join("list:wo:f1", scope({"f1"}), nullptr);
+  auto a2 = hub_.subscribe_view("list:wo:f1", scope({"f1"}), scoped);
+  auto b = hub_.subscribe("list:wo:f1", unscoped);
+  auto c = hub_.subscribe("room:1", other);
+  ASSERT_TRUE(hub_.publish("room:1", "broadcast", "x").accepted());
+  const hub_position room = *hub_.position("room:1");
+  EXPECT_EQ(hub_.reset(starts_with_list), 2U);
+  EXPECT_EQ(scoped->events(), (std::vector<std::string>{"reset"}));
+  EXPECT_EQ(unscoped->events(), (std::vector<std::string>{"reset"}));
+  EXPECT_EQ(other->events(), (std::vector<std::string>{"m1"}));
+  EXPECT_EQ(*hub_.position("room:1"), room);
+  EXPECT_TRUE(hub_.subscribe("room:1", std::make_shared<recorder>(), room).recovered);
+}
+
+// Resets racing with publishes and joins: every subscriber sees, per epoch, a gap-free run of offsets, and a join
+// never replays across a reset.
+TEST(HubResetRace, ResetsRacingWithPublishesKeepEachEpochGapFree) {
+  hub h(hub_config{}, counting_encoder{}.get(), counter_epochs("r"));
+  auto r = std::make_shared<reset_recorder>();
+  auto j = h.subscribe("list:wo:f1", r);
+  std::atomic<bool> done{false};
+  std::thread resetter([&] {
+    while (!done.load()) h.reset(starts_with_list);
+  });
+  for (int i = 0; i < 5000; ++i) ASSERT_TRUE(h.publish("list:wo:f1", "invalidate", "{}").accepted());
+  done.store(true);
+  resetter.join();
+  // Offsets are contiguous across the whole run (they go on after a reset), and resets only fall between them.
+  std::uint64_t expect = 1;
+  for (const std::string& e : r->events()) {
+    if (e == "reset") continue;
+    EXPECT_EQ(e, "m" + std::to_string(expect));
+    ++expect;
+  }
+  EXPECT_EQ(expect, 5001U);
+}
+
 }  // namespace
 }  // namespace rtcache::net

@@ -1,4 +1,4 @@
-// Mapping one committed row change to the contract event and the postgres_changes record (design.md §2, §4).
+// Mapping one committed row change to the contract event and the postgres_changes record (docs/design.md §2, §4).
 #include "rtcache/net/mapping.hpp"
 
 #include "rtcache/core/identifier.hpp"

@@ -1,4 +1,4 @@
-// Routing mapped rows to doc:, list: and factory: channels, and per-transaction summaries (design.md §3).
+// Routing mapped rows to doc:, list: and factory: channels, and per-transaction summaries (docs/design.md §3).
 #include "rtcache/net/router.hpp"
 
 #include <algorithm>

@@ -187,7 +187,7 @@ function parseOrNull(t) {
   }
 }
 
-// A contract event (design.md §2) as a backend posts it.
+// A contract event (docs/design.md §2) as a backend posts it.
 export function woEvent({ id = '123', factoryId = 'f1', action = 'update', version = 1, changedKeys } = {}) {
   const e = { type: 'wo', id, factoryId, action };
   if (changedKeys) e.changedKeys = changedKeys;

@@ -1,4 +1,4 @@
-// Factory scope (design.md §4): list:/factory: joins outside the scope are refused; a doc: join is allowed
+// Factory scope (docs/design.md §4): list:/factory: joins outside the scope are refused; a doc: join is allowed
 // but never delivers an event of a factory outside the scope.
 import { afterEach, describe, expect, test } from 'vitest';
 import { VSNS } from '../lib/env.mjs';

@@ -1,5 +1,5 @@
 // Tokens: refresh with setAuth keeps the channel working; expired tokens are refused on connect, on join and
-// on refresh (design.md §4).
+// on refresh (docs/design.md §4).
 import { afterEach, describe, expect, test } from 'vitest';
 import ws from 'ws';
 import { VSNS, WS_URL } from '../lib/env.mjs';

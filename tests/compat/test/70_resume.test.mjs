@@ -1,4 +1,4 @@
-// Resume by offset (design.md §5): a client that drops and rejoins with channel.updateJoinPayload({rtcache:
+// Resume by offset (docs/design.md §5): a client that drops and rejoins with channel.updateJoinPayload({rtcache:
 // {epoch, offset}}) gets exactly the events it missed, in order, then live ones.
 import { afterEach, describe, expect, test } from 'vitest';
 import { VSNS } from '../lib/env.mjs';

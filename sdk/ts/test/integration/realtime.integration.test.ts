@@ -1,5 +1,5 @@
 // The SDK against a real `rtcache serve` (relay mode): events POSTed by a "backend" with a service_role token
-// reach a real realtime-js client, and the QueryClient changes exactly as design.md §6 says.
+// reach a real realtime-js client, and the QueryClient changes exactly as docs/design.md §6 says.
 import { afterEach, describe, expect, test } from 'vitest';
 import { keys } from '../../src/index.js';
 import { Harness, serverUnderTest } from './harness.js';

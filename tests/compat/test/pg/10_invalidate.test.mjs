@@ -1,5 +1,5 @@
 // End to end with the PostgreSQL source: a committed row change reaches a subscribed supabase-js client as the
-// broadcast `invalidate` of the contract (design.md §2–§3): UPDATE on doc:<type>:<id> with changedKeys, patch
+// broadcast `invalidate` of the contract (docs/design.md §2–§3): UPDATE on doc:<type>:<id> with changedKeys, patch
 // and version; INSERT/DELETE as create/delete on list:<type>:<factory>.
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import { VSNS } from '../../lib/env.mjs';
