@@ -212,7 +212,8 @@ for r in alerts:
     assert r["expr"] and r["for"] and r["labels"]["severity"] and r["annotations"]["summary"], r["alert"]
 exported = {l.split("{")[0].split(" ")[0] for l in open(sys.argv[3]) if l.strip() and not l.startswith("#")}
 source_only = {"rtcache_replication_" + n for n in
-               ("connected", "received_lsn", "confirmed_lsn", "lag_bytes", "lag_seconds", "reconnects_total")}
+               ("connected", "received_lsn", "confirmed_lsn", "lag_bytes", "lag_seconds", "reconnects_total",
+                "reader", "reader_starts_total", "sink_stalls_total")} | {"rtcache_source_gaps_total"}
 queries = json.dumps(dashboard) + "\n".join(r["expr"] for r in alerts)
 missing = sorted(set(re.findall(r"rtcache_[a-z0-9_]+", queries)) - exported - source_only)
 if missing:
