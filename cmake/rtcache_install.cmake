@@ -35,6 +35,10 @@ install(FILES ${_deploy}/config/rtcache.env DESTINATION /etc/rtcache COMPONENT s
         PERMISSIONS OWNER_READ OWNER_WRITE)
 install(FILES ${PROJECT_SOURCE_DIR}/examples/config/rtcache.example.toml
         DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples COMPONENT server)
+# Monitoring over GET /metrics: the Grafana dashboard and the Prometheus alert rules (docs/operations.md).
+install(FILES ${_deploy}/grafana/rtcache.json DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/rtcache/grafana COMPONENT server)
+install(FILES ${_deploy}/prometheus/alerts.yml DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/rtcache/prometheus
+        COMPONENT server)
 install(FILES ${_deploy}/debian/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT server)
 install(FILES ${_deploy}/debian/lintian-overrides DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/lintian/overrides
         RENAME rtcache COMPONENT server)

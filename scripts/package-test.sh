@@ -104,10 +104,12 @@ contents() {
   has "$tmp/contents" ' \./usr/share/doc/rtcache/changelog\.Debian\.gz$'
   has "$tmp/contents" ' \./usr/share/doc/rtcache/examples/rtcache\.example\.toml$'
   has "$tmp/contents" ' \./usr/share/lintian/overrides/rtcache$'
+  has "$tmp/contents" '^-rw-r--r-- root/root .* \./usr/share/rtcache/grafana/rtcache\.json$'
+  has "$tmp/contents" '^-rw-r--r-- root/root .* \./usr/share/rtcache/prometheus/alerts\.yml$'
   # The server package carries no SDK: no headers, static libraries or CMake files.
   lacks "$tmp/contents" '/include/|\.a$|/cmake/'
 }
-check "contents: binary, unit, conffiles (env root-only), man page, copyright, changelog; no SDK" contents
+check "contents: binary, unit, conffiles (env root-only), man page, copyright, changelog, dashboard, alerts; no SDK" contents
 
 deps_resolve() {
   grep -q 'VERSION_ID="12"' /etc/os-release || fail "not Debian 12: $(grep PRETTY_NAME /etc/os-release)"
@@ -195,7 +197,28 @@ serve_unpacked() {
   done
   [ -n "$port" ] || { cat "$tmp/serve.log"; fail "the server did not report its port"; }
   get "$port" /metrics >"$tmp/metrics" || fail "GET /metrics failed"
-  has "$tmp/metrics" "^rtcache_build_info\{version=\"$version\",commit=\"$commit\"\} 1$"
+  has "$tmp/metrics" "^rtcache_build_info\{commit=\"$commit\",version=\"$version\"\} 1$"
+  # The shipped dashboard and alert rules parse, and query only metrics this server exports. The replication
+  # gauges exist only with a PostgreSQL source; the gateway suite's Monitoring tests check those against a full
+  # exposition.
+  /usr/bin/python3 - "$root/usr/share/rtcache/grafana/rtcache.json" "$root/usr/share/rtcache/prometheus/alerts.yml" \
+    "$tmp/metrics" <<'PY' || fail "the dashboard or the alert rules query metrics /metrics does not export"
+import json, re, sys, yaml
+dashboard = json.load(open(sys.argv[1]))
+rules = yaml.safe_load(open(sys.argv[2]))
+assert dashboard["panels"], "no panels"
+alerts = [r for g in rules["groups"] for r in g["rules"]]
+for r in alerts:
+    assert r["expr"] and r["for"] and r["labels"]["severity"] and r["annotations"]["summary"], r["alert"]
+exported = {l.split("{")[0].split(" ")[0] for l in open(sys.argv[3]) if l.strip() and not l.startswith("#")}
+source_only = {"rtcache_replication_" + n for n in
+               ("connected", "received_lsn", "confirmed_lsn", "lag_bytes", "lag_seconds", "reconnects_total",
+                "reader", "reader_starts_total", "sink_stalls_total")} | {"rtcache_source_gaps_total"}
+queries = json.dumps(dashboard) + "\n".join(r["expr"] for r in alerts)
+missing = sorted(set(re.findall(r"rtcache_[a-z0-9_]+", queries)) - exported - source_only)
+if missing:
+    sys.exit("not exported: " + ", ".join(missing))
+PY
   # SIGHUP (systemctl reload): logged, and the server goes on serving.
   kill -HUP "$server_pid"
   for i in $(seq 1 50); do grep -q 'event=signal signo=1' "$tmp/serve.log" && break; sleep 0.1; done
@@ -209,7 +232,7 @@ serve_unpacked() {
   [ "$rc" -eq 0 ] || { cat "$tmp/serve.log"; fail "exit status $rc after SIGTERM"; }
   has "$tmp/serve.log" 'event=serve.stopped'
 }
-check "the unpacked server serves the shipped config: /metrics build info, SIGHUP harmless, SIGTERM exits 0" serve_unpacked
+check "the unpacked server serves the shipped config: /metrics build info and every metric the dashboard and alerts query, SIGHUP harmless, SIGTERM exits 0" serve_unpacked
 
 unit() {
   local u="$root/lib/systemd/system/rtcache.service"

@@ -14,6 +14,7 @@ packages=(
   libboost-url1.81-dev                    # gateway: request targets and query strings
   libtomlplusplus-dev                     # mapping and server config
   libssl-dev                              # JWT signatures (OpenSSL EVP), JWKS over TLS (libssl)
+  prometheus-cpp-dev                      # GET /metrics: prometheus-cpp's core registry and text serializer
   libcli11-dev libspdlog-dev libfmt-dev   # the rtcache binary: subcommands and logs
   curl openssl                            # demo script: posts events, signs demo tokens
   libpq-dev                               # the PostgreSQL replication source and the demo API
@@ -23,8 +24,9 @@ packages=(
 )
 # The test command also needs a browser for the end-to-end suite (playwright-core drives Debian's Chromium),
 # the package test renders the man page (groff) and verifies the systemd unit (systemd-analyze), and the
-# Supabase guide's test runs its reverse-proxy snippet in nginx (its own config and process, not the service).
-if [ "${1:-}" = "--test" ]; then packages+=(chromium groff-base systemd nginx); fi
+# Supabase guide's test runs its reverse-proxy snippet in nginx (its own config and process, not the service);
+# the package test parses the shipped alert rules with PyYAML.
+if [ "${1:-}" = "--test" ]; then packages+=(chromium groff-base systemd nginx python3-yaml); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -176,7 +176,7 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
   // transaction into the hub through hub_sink; it confirms a WAL position only once the sink made it durable
   // (the hub: when publish() returned), and a gap it cannot bridge starts the channels it touches over.
   // Declared after the gateway, so it is stopped and destroyed before the hub it publishes into.
-  net::hub_sink sink(hub);
+  net::hub_sink sink(hub, &gw.metrics());
   std::unique_ptr<pg::source> source;
   std::thread source_thread;
   if (cfg.postgres.enabled) {

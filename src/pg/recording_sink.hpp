@@ -7,6 +7,7 @@
 #include "rtcache/core/event_codec.hpp"
 #include "rtcache/net/routed_sink.hpp"
 
+#include <chrono>
 #include <atomic>
 #include <cstddef>
 #include <functional>
@@ -49,6 +50,7 @@ class recording_sink final : public net::routed_sink {
   void publish(net::routed_batch batch) override {
     std::lock_guard lock(mutex_);
     ++publishes_;
+    commit_times_.push_back(batch.rows.commit_time);
     call c;
     c.position = batch.position;
     c.last = batch.last;
@@ -137,6 +139,11 @@ class recording_sink final : public net::routed_sink {
     std::lock_guard lock(mutex_);
     return lines_.size();
   }
+  // The commit time each publish carried, in order.
+  std::vector<std::optional<std::chrono::system_clock::time_point>> commit_times() const {
+    std::lock_guard lock(mutex_);
+    return commit_times_;
+  }
   std::size_t publishes() const {
     std::lock_guard lock(mutex_);
     return publishes_;
@@ -183,6 +190,7 @@ class recording_sink final : public net::routed_sink {
   std::vector<std::string> channels_;
   std::vector<core::event> events_;
   std::vector<std::string> changes_;
+  std::vector<std::optional<std::chrono::system_clock::time_point>> commit_times_;
   std::vector<call> calls_;
   std::vector<net::source_gap> gaps_;
 };

@@ -65,6 +65,7 @@ net::stream_position replication_session::next_position(std::size_t messages, ls
 
 void replication_session::publish(net::routed_rows rows, bool last, lsn end_lsn) {
   const std::size_t n = rows.messages.size() + rows.changes.size();
+  rows.commit_time = commit_time_;
   net::routed_batch batch;
   batch.position = next_position(n, last ? end_lsn : durable_.recorded(), tx_commit_lsn_.value, tx_index_);
   batch.last = last;
@@ -195,6 +196,7 @@ result<consume_outcome> replication_session::on_message(message& m) {
     auto ts = format_rfc3339(b->commit_time);
     context_.commit_ts = ts ? std::move(*ts) : std::string{};
     context_.xid = b->xid;
+    commit_time_ = to_system_time(b->commit_time);
     counters_.last_commit_time = b->commit_time;
     return out;
   }

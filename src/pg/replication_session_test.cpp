@@ -220,6 +220,25 @@ TEST(ReplicationSession, FlushesMidTransactionAtTheRouterBoundButConfirmsOnlyAtC
   EXPECT_EQ(f.session.confirmed(), lsn{120});
 }
 
+// issue 15: every publish of a transaction, mid-transaction flushes included, carries Begin's commit time (the
+// start of rtcache_replication_commit_to_publish_seconds).
+TEST(ReplicationSession, EveryPublishCarriesTheTransactionsCommitTime) {
+  fixture f(config(2));
+  begin_message b = begin_at(100);
+  b.commit_time = pg_timestamp{1'500'000};  // 2000-01-01T00:00:01.5Z
+  f.feed(b);
+  f.feed(work_orders());
+  f.feed(insert_message{100, wo("w1", "f1", "1", "open")});
+  f.feed(commit_at(100, 120));
+  const auto times = f.sink.commit_times();
+  ASSERT_EQ(times.size(), 2U);
+  const std::chrono::system_clock::time_point expected{std::chrono::milliseconds(946'684'801'500)};
+  for (const auto& t : times) {
+    ASSERT_TRUE(t.has_value());
+    EXPECT_EQ(*t, expected);
+  }
+}
+
 TEST(ReplicationSession, ResentTransactionBeforeConfirmedIsNotPublishedAgain) {
   fixture f(config(), lsn{500});
   f.feed(begin_at(400));

@@ -64,6 +64,16 @@ TEST_F(PgSource, EveryDmlKindReachesTheSinkAsContractEvents) {
   EXPECT_TRUE(st.connected);
   EXPECT_EQ(st.rows_mapped, 5U);
   EXPECT_GT(st.confirmed.value, 0U);
+  // issue 15: each publish carries its transaction's commit time from pgoutput (the start of
+  // rtcache_replication_commit_to_publish_seconds): the same host's clock, so within a minute of now.
+  const auto now = std::chrono::system_clock::now();
+  const auto commit_times = s.sink().commit_times();
+  ASSERT_GE(commit_times.size(), 5U);
+  for (const auto& t : commit_times) {
+    ASSERT_TRUE(t.has_value());
+    EXPECT_LE(*t, now);
+    EXPECT_GT(*t, now - std::chrono::minutes(1));
+  }
 }
 
 TEST_F(PgSource, MultiRowMultiTableTransactionSummarisesOncePerTypeAndAction) {

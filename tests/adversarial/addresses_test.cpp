@@ -47,7 +47,7 @@ TEST_F(Addresses, UpgradesBeyondThePerAddressBoundAreRefusedWith429AndAJsonBody)
   ASSERT_TRUE(c.refusal.has_value());
   EXPECT_EQ(c.refusal->status, 429U);
   EXPECT_EQ(json::parse(c.refusal->body), json::parse(R"({"error":"Too many connections from this address"})"));
-  EXPECT_EQ(gw_->metrics().address_refusals_total.load(), 1U);
+  EXPECT_EQ(gw_->metrics().address_refusals_total.Value(), 1);
   EXPECT_EQ(gw_->client_addresses(), 1U);
 }
 

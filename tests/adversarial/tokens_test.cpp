@@ -121,7 +121,7 @@ TEST_F(Tokens, MetricsNeedTheBearerTokenWhenOneIsSet) {
   const auto ok = get_metrics({{"Authorization", "Bearer scrape-token-0123456789"}});
   EXPECT_EQ(ok.status, 200U);
   EXPECT_NE(ok.body.find("rtcache_connections"), std::string::npos);
-  EXPECT_EQ(gw_->metrics().metrics_refusals_total.load(), 4U);
+  EXPECT_EQ(gw_->metrics().metrics_refusals_total.Value(), 4);
 }
 
 TEST_F(Tokens, MetricsOnAListenAddressOfTheirOwnAreNotServedOnTheMainPort) {

@@ -48,7 +48,7 @@ bool gateway_fixture::flood_until_overflow() {
   const std::string payload = "\"" + std::string(16 * 1024, 'x') + "\"";
   return wait_for([&] {
     hub_.publish("flood", "big", payload);
-    return gw_->metrics().queue_overflow_closes_total.load() >= 1;
+    return gw_->metrics().queue_overflow_closes_total.Value() >= 1;
   });
 }
 

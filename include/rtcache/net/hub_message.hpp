@@ -4,6 +4,7 @@
 
 #include "rtcache/core/event.hpp"
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -48,6 +49,9 @@ struct hub_message {
   // What the message counts against the history bounds (hub_config): its frames' bytes plus the bytes its
   // publisher declared for the attached record (hub_publish_options::attachment_bytes).
   std::size_t retained_bytes = 0;
+  // When the hub published it, by the hub's clock (hub_clock): the start of the fan-out latency
+  // (rtcache_fanout_publish_to_write_seconds).
+  std::chrono::steady_clock::time_point published_at{};
 };
 
 using hub_message_ptr = std::shared_ptr<const hub_message>;

@@ -4,10 +4,12 @@
 // the channels it touches over. Everything is durable when the call returns.
 #pragma once
 
+#include "rtcache/net/gateway_metrics.hpp"
 #include "rtcache/net/hub.hpp"
 #include "rtcache/net/routed_sink.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -36,6 +38,9 @@ struct hub_sink_metrics {
   std::uint64_t views_reset = 0;  // hub views those gaps started over
 };
 
+// The wall clock rows' commit times are compared with; empty: std::chrono::system_clock::now.
+using wall_clock = std::function<std::chrono::system_clock::time_point()>;
+
 // Whether a gap touches the hub channel `name` (a contract channel, or a per-table record channel; relay-only
 // topics never are: no WAL feeds them):
 //   every table (gap.all()): every doc:, list:, factory: channel and every per-table record channel;
@@ -45,10 +50,14 @@ struct hub_sink_metrics {
 bool gap_touches(const source_gap& gap, std::string_view name) noexcept;
 
 // Thread-safety: every routed_sink call but durable_through() from the source's thread only (routed_sink's
-// contract); metrics() and durable_through() from any thread. The hub must outlive the sink.
+// contract); metrics() and durable_through() from any thread. The hub, and `latencies` when given, must
+// outlive the sink.
 class hub_sink final : public routed_sink {
  public:
-  explicit hub_sink(hub& h) : hub_(h) {}
+  // `latencies`: publish() observes, per call with a commit time, clock() - commit time into its
+  // replication_commit_to_publish histogram.
+  explicit hub_sink(hub& h, const gateway_metrics* latencies = nullptr, wall_clock clock = {})
+      : hub_(h), latencies_(latencies), clock_(std::move(clock)) {}
 
   // Nothing: the hub forgets everything with the process, and so positions given to clients do; the source's
   // memory across reconnects is all the continuity check needs (docs/pg-source.md, "Gaps").
@@ -59,6 +68,7 @@ class hub_sink final : public routed_sink {
   // In order: each routed_message to "<channel key>" as event `invalidate` with the contract event's canonical
   // JSON (the encoder sets each channel's offset), meta factory = the event's factory, and the record (if any)
   // attached; then each scoped_change to postgres_table_channel(schema, table), meta factory = its scope.
+  // Then, with `latencies` and rows.commit_time, observes the time since the commit.
   // Returns when every message is in the hub (or was dropped for want of a subscriber): the batch is durable
   // then (durable_through() moves to it). An encoder failure (a channel name too long to frame) skips that
   // message only.
@@ -78,6 +88,8 @@ class hub_sink final : public routed_sink {
   void publish_rows(const routed_rows& rows);
 
   hub& hub_;
+  const gateway_metrics* latencies_;
+  wall_clock clock_;
   std::atomic<std::uint64_t> durable_{0};
   std::atomic<std::uint64_t> messages_{0};
   std::atomic<std::uint64_t> changes_{0};

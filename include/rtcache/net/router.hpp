@@ -7,6 +7,7 @@
 #include "rtcache/net/mapping.hpp"
 #include "rtcache/net/mapping_config.hpp"
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -40,6 +41,9 @@ struct scoped_change {
 struct routed_rows {
   std::vector<routed_message> messages;
   std::vector<scoped_change> changes;
+  // The commit time of the transaction the rows belong to, when the source knows it (pgoutput's Begin): the
+  // start of rtcache_replication_commit_to_publish_seconds.
+  std::optional<std::chrono::system_clock::time_point> commit_time;
 
   bool empty() const noexcept { return messages.empty() && changes.empty(); }
 };

@@ -4,6 +4,7 @@
 
 #include "rtcache/core/error.hpp"
 
+#include <chrono>
 #include <compare>
 #include <cstddef>
 #include <cstdint>
@@ -49,6 +50,12 @@ struct pg_timestamp {
   std::int64_t micros = 0;
   friend auto operator<=>(const pg_timestamp&, const pg_timestamp&) = default;
 };
+
+// The same instant on the system clock (the PostgreSQL epoch is 946,684,800 s after the Unix epoch).
+inline std::chrono::system_clock::time_point to_system_time(pg_timestamp t) noexcept {
+  return std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+      std::chrono::microseconds(t.micros) + std::chrono::seconds(946'684'800)));
+}
 
 // "16/B374D848": the high and low 32 bits in upper-case hex without leading zeros, as pg_lsn prints.
 std::string format_lsn(lsn position);

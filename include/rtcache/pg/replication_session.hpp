@@ -141,6 +141,7 @@ class replication_session {
   durable_confirm durable_;
   stream_identity identity_;
   change_context context_;
+  std::optional<std::chrono::system_clock::time_point> commit_time_;  // the open transaction's (Begin's)
   // The open transaction: its commit record's LSN, the index of its next routed item, and whether a batch of it
   // went to the sink (then its last batch goes too, even empty).
   lsn tx_commit_lsn_;

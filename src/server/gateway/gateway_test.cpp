@@ -16,7 +16,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <optional>
+#include <regex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -233,7 +236,7 @@ TEST_F(GatewayTest, InvalidExpiredAndAlgNoneTokensAreRefusedAtUpgradeWith401Json
   ASSERT_TRUE(missing.refusal.has_value());
   EXPECT_EQ(missing.refusal->status, 401U);
   EXPECT_EQ(missing.refusal->body, R"({"error":"API key is missing"})");
-  EXPECT_GE(gw_->metrics().auth_refusals_total.load(), 5U);
+  EXPECT_GE(gw_->metrics().auth_refusals_total.Value(), 5);
 }
 
 TEST_F(GatewayTest, BatchWithABadItemReportsIndexAndReasonAndDeliversTheGoodItems) {
@@ -411,7 +414,7 @@ TEST_F(GatewayTest, SilentSocketIsDroppedAfterTheIdleTimeout) {
   ASSERT_TRUE(c.connected);
   EXPECT_FALSE(c.read().has_value());
   EXPECT_NE(c.last_error, asio::error::timed_out) << "the server should have dropped the socket";
-  EXPECT_TRUE(wait_for([&] { return gw_->metrics().idle_closes_total.load() == 1; }));
+  EXPECT_TRUE(wait_for([&] { return gw_->metrics().idle_closes_total.Value() == 1; }));
 }
 
 TEST_F(GatewayTest, HeartbeatsKeepASocketAliveBeyondTheIdleTimeoutAndSilenceThenDropsIt) {
@@ -426,11 +429,11 @@ TEST_F(GatewayTest, HeartbeatsKeepASocketAliveBeyondTheIdleTimeoutAndSilenceThen
     ASSERT_TRUE(is_reply(c.read_json(), std::to_string(i)));
     std::this_thread::sleep_for(cfg.limits.idle_timeout / 10);
   }
-  EXPECT_EQ(gw_->metrics().idle_closes_total.load(), 0U);
+  EXPECT_EQ(gw_->metrics().idle_closes_total.Value(), 0);
   EXPECT_EQ(gw_->metrics().connections.load(), 1);
   EXPECT_FALSE(c.read().has_value());  // silent from here on
   EXPECT_NE(c.last_error, asio::error::timed_out) << "the server should have dropped the socket";
-  EXPECT_TRUE(wait_for([&] { return gw_->metrics().idle_closes_total.load() == 1; }));
+  EXPECT_TRUE(wait_for([&] { return gw_->metrics().idle_closes_total.Value() == 1; }));
 }
 
 TEST_F(GatewayTest, FragmentedInboundMessageLongerThanTheFirstReadArrivesWhole) {
@@ -781,7 +784,8 @@ TEST_F(GatewayTest, AccessTokenPushRearmsTheExpiryTimerForTheNewToken) {
 
 TEST_F(GatewayTest, MetricsCarryTheReplicationProvidersStatus) {
   start();
-  EXPECT_EQ(http_call(port_, http::verb::get, "/metrics").body.find("rtcache_replication_"), std::string::npos);
+  EXPECT_EQ(http_call(port_, http::verb::get, "/metrics").body.find("rtcache_replication_connected"),
+            std::string::npos);
   gw_->set_replication_status_provider([] {
     replication_status s;
     s.connected = true;
@@ -791,6 +795,73 @@ TEST_F(GatewayTest, MetricsCarryTheReplicationProvidersStatus) {
   const auto body = http_call(port_, http::verb::get, "/metrics").body;
   EXPECT_NE(body.find("rtcache_replication_connected 1\n"), std::string::npos);
   EXPECT_NE(body.find("rtcache_replication_lag_bytes 42\n"), std::string::npos);
+}
+
+// A text exposition (format 0.0.4) as Prometheus reads it: `# TYPE` per family, then samples
+// `name{label="value",...} number`. Every line must parse; returns each family's type and each series' value.
+struct scraped {
+  std::map<std::string, std::string> types;
+  std::map<std::string, double> values;  // "name{labels}" -> value
+  std::vector<std::string> unparsed;
+};
+
+scraped parse_exposition(const std::string& body) {
+  static const std::regex sample(R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? ([-+0-9.eE]+|NaN|[+-]Inf)$)");
+  static const std::regex type(R"(^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$)");
+  scraped out;
+  std::istringstream in(body);
+  std::string line;
+  std::smatch m;
+  while (std::getline(in, line)) {
+    if (line.empty() || line.starts_with("# HELP ")) continue;
+    if (std::regex_match(line, m, type)) {
+      out.types[m[1]] = m[2];
+    } else if (std::regex_match(line, m, sample)) {
+      out.values[m[1].str() + m[2].str()] = std::stod(m[3]);
+    } else {
+      out.unparsed.push_back(line);
+    }
+  }
+  return out;
+}
+
+// issue 15: a running gateway's /metrics parses as Prometheus text, and the latency histograms count a join's
+// reply and a broadcast's delivery.
+TEST_F(GatewayTest, MetricsScrapeParsesWithEveryLatencyHistogramCounting) {
+  gateway_config cfg;
+  cfg.channels.from_clients = client_broadcasts::public_only;
+  start(cfg);
+  ws_client c(port_, ws_client::url(token_for("anon")));
+  ASSERT_EQ(join(c, "realtime:room1").at("payload").at("status"), "ok");
+  ASSERT_EQ(http_call(port_, http::verb::post, "/realtime/v1/api/broadcast",
+                      R"({"messages":[{"topic":"room1","event":"e","payload":{"a":1},"private":false}]})",
+                      {{"apikey", token_for("anon")}})
+                .status,
+            202U);
+  ASSERT_TRUE(c.read_json().is_object());  // delivered; the histogram is observed when the write completes
+  scraped s;
+  ASSERT_TRUE(wait_for([&] {
+    s = parse_exposition(http_call(port_, http::verb::get, "/metrics").body);
+    return s.values["rtcache_fanout_publish_to_write_seconds_count"] >= 1 &&
+           s.values["rtcache_join_reply_seconds_count"] >= 1;
+  }));
+  EXPECT_TRUE(s.unparsed.empty()) << s.unparsed.front();
+  for (const std::string name : {"rtcache_replication_commit_to_publish_seconds",
+                                 "rtcache_fanout_publish_to_write_seconds", "rtcache_join_reply_seconds"}) {
+    EXPECT_EQ(s.types[name], "histogram") << name;
+    EXPECT_TRUE(s.values.contains(name + "_bucket{le=\"0.0005\"}")) << name;
+    EXPECT_TRUE(s.values.contains(name + "_bucket{le=\"10\"}")) << name;
+    EXPECT_TRUE(s.values.contains(name + "_bucket{le=\"+Inf\"}")) << name;
+    EXPECT_TRUE(s.values.contains(name + "_sum")) << name;
+    EXPECT_TRUE(s.values.contains(name + "_count")) << name;
+  }
+  EXPECT_EQ(s.values["rtcache_join_reply_seconds_count"], 1);
+  EXPECT_EQ(s.values["rtcache_join_reply_seconds_bucket{le=\"+Inf\"}"], 1);
+  EXPECT_GT(s.values["rtcache_join_reply_seconds_sum"], 0);
+  EXPECT_EQ(s.values["rtcache_fanout_publish_to_write_seconds_count"], 1);
+  EXPECT_EQ(s.values["rtcache_replication_commit_to_publish_seconds_count"], 0);  // relay mode: no source
+  EXPECT_EQ(s.types["rtcache_connections"], "gauge");
+  EXPECT_EQ(s.values["rtcache_connections"], 1);
 }
 
 }  // namespace

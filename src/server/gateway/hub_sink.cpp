@@ -117,6 +117,12 @@ void hub_sink::publish_rows(const routed_rows& rows) {
     deliveries += batch.publish(table_channel, "postgres_changes", {}, o).subscribers;
     ++changes;
   }
+  if (latencies_ != nullptr && rows.commit_time && !rows.empty()) {
+    const auto now = clock_ ? clock_() : std::chrono::system_clock::now();
+    latency_tally t;
+    t.add(std::chrono::duration_cast<std::chrono::nanoseconds>(now - *rows.commit_time));
+    t.flush(latencies_->replication_commit_to_publish);
+  }
   // Counted once per transaction (they are read only by metrics()).
   messages_.fetch_add(messages, std::memory_order_relaxed);
   changes_.fetch_add(changes, std::memory_order_relaxed);

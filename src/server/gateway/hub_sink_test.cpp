@@ -140,6 +140,31 @@ TEST(HubSinkChannel, NoClientTopicCanNameAnInternalChannel) {
   EXPECT_FALSE(channel_name_of(std::string(k_topic_prefix) + name));
 }
 
+// issue 15: rtcache_replication_commit_to_publish_seconds runs from the PostgreSQL commit time to the
+// transaction's rows being in the hub, by the sink's (manual) wall clock; rows without a commit time (the relay)
+// are not timed.
+TEST(HubSinkLatency, ATransactionIsTimedFromItsCommitToItsPublish) {
+  const auto mapping = test_mapping();
+  hub h{hub_config{}, make_broadcast_encoder(), counter_epochs("s")};
+  gateway_metrics g;
+  const std::chrono::system_clock::time_point commit{std::chrono::seconds(1'700'000'000)};
+  auto now = commit + std::chrono::milliseconds(40);
+  hub_sink sink(h, &g, [&] { return now; });
+  auto rows = routed(*mapping, wo_change(row_kind::update, "123", "f1", "done"));
+  ASSERT_FALSE(rows.empty());
+  rows.commit_time = commit;
+  sink.publish(rows);
+  auto c = g.replication_commit_to_publish.Collect().histogram;
+  EXPECT_EQ(c.sample_count, 1U);
+  EXPECT_NEAR(c.sample_sum, 0.040, 1e-9);
+  EXPECT_EQ(c.bucket[5].cumulative_count, 0U);  // <= 25 ms
+  EXPECT_EQ(c.bucket[6].cumulative_count, 1U);  // <= 50 ms
+
+  rows.commit_time.reset();
+  sink.publish(rows);
+  EXPECT_EQ(g.replication_commit_to_publish.Collect().histogram.sample_count, 1U);
+}
+
 // ---- issue 13: the stream seam and gaps ----
 
 class reset_counter final : public hub_subscriber {

@@ -1,152 +1,202 @@
-// Prometheus text exposition of the gateway's and the hub's counters.
+// The gateway's metrics on prometheus-cpp, and their text exposition with the state read at scrape time.
 #include "rtcache/net/build_info.hpp"
 #include "rtcache/net/gateway_metrics.hpp"
 
-#include <cstdio>
+#include <algorithm>
+#include <prometheus/gauge.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+#include <vector>
 
 namespace rtcache::net {
 
 namespace {
 
-void metric(std::string& out, std::string_view name, std::string_view type, std::string_view help,
-            std::uint64_t value) {
-  out.append("# HELP rtcache_").append(name).append(" ").append(help).append("\n");
-  out.append("# TYPE rtcache_").append(name).append(" ").append(type).append("\n");
-  out.append("rtcache_").append(name).append(" ").append(std::to_string(value)).append("\n");
+prometheus::Counter& counter(prometheus::Registry& r, const std::string& name, const std::string& help) {
+  return prometheus::BuildCounter().Name("rtcache_" + name).Help(help).Register(r).Add({});
 }
 
-void metric_double(std::string& out, std::string_view name, std::string_view help, double value) {
-  char buf[64];
-  const int n = std::snprintf(buf, sizeof buf, "%.6g", value);
-  out.append("# HELP rtcache_").append(name).append(" ").append(help).append("\n");
-  out.append("# TYPE rtcache_").append(name).append(" gauge\n");
-  out.append("rtcache_").append(name).append(" ").append(buf, static_cast<std::size_t>(n > 0 ? n : 0)).append("\n");
+prometheus::Histogram& histogram(prometheus::Registry& r, const std::string& name, const std::string& help) {
+  return prometheus::BuildHistogram()
+      .Name("rtcache_" + name)
+      .Help(help)
+      .Register(r)
+      .Add({}, prometheus::Histogram::BucketBoundaries(k_latency_buckets.begin(), k_latency_buckets.end()));
 }
 
-// A label value as the exposition format quotes it: backslash, double quote and newline escaped.
-void label_value(std::string& out, std::string_view v) {
-  for (const char c : v) {
-    if (c == '\\' || c == '"') out.push_back('\\');
-    if (c == '\n') {
-      out.append("\\n");
-      continue;
-    }
-    out.push_back(c);
-  }
-}
-
-// rtcache_build_info{version,commit} 1: which build is running (the usual Prometheus idiom for an info metric).
-void build_info_metric(std::string& out) {
+// rtcache_build_info{commit,version} 1: which build is running (the usual Prometheus idiom for an info metric).
+std::shared_ptr<prometheus::Registry> registry_with_build_info() {
+  auto r = std::make_shared<prometheus::Registry>();
   const build_info& b = this_build();
-  out.append("# HELP rtcache_build_info Version and git commit of the running binary.\n");
-  out.append("# TYPE rtcache_build_info gauge\n");
-  out.append("rtcache_build_info{version=\"");
-  label_value(out, b.version);
-  out.append("\",commit=\"");
-  label_value(out, b.commit);
-  out.append("\"} 1\n");
+  prometheus::BuildGauge()
+      .Name("rtcache_build_info")
+      .Help("Version and git commit of the running binary.")
+      .Register(*r)
+      .Add({{"version", std::string(b.version)}, {"commit", std::string(b.commit)}})
+      .Set(1);
+  return r;
 }
 
-std::uint64_t load(const std::atomic<std::uint64_t>& c) noexcept {
-  return c.load(std::memory_order_relaxed);
+// One unlabelled sample of state read at scrape time.
+prometheus::MetricFamily sample(const std::string& name, const std::string& help, prometheus::MetricType type,
+                                double value) {
+  prometheus::ClientMetric m;
+  if (type == prometheus::MetricType::Counter) {
+    m.counter.value = value;
+  } else {
+    m.gauge.value = value;
+  }
+  return prometheus::MetricFamily{"rtcache_" + name, help, type, {std::move(m)}};
+}
+
+double as_double(std::uint64_t v) noexcept {
+  return static_cast<double>(v);
 }
 
 }  // namespace
 
+void latency_tally::add(std::chrono::nanoseconds d) noexcept {
+  const double s = d.count() > 0 ? std::chrono::duration<double>(d).count() : 0.0;
+  const auto bound = std::lower_bound(k_latency_buckets.begin(), k_latency_buckets.end(), s);  // first bound >= s
+  buckets_[static_cast<std::size_t>(bound - k_latency_buckets.begin())] += 1;
+  sum_ += s;
+  ++count_;
+}
+
+void latency_tally::flush(prometheus::Histogram& h) {
+  if (count_ == 0) return;
+  // ObserveMultiple takes a std::vector; one per thread, reused, so a flush allocates nothing.
+  thread_local std::vector<double> increments;
+  increments.assign(buckets_.begin(), buckets_.end());
+  h.ObserveMultiple(increments, sum_);
+  buckets_.fill(0);
+  sum_ = 0;
+  count_ = 0;
+}
+
+gateway_metrics::gateway_metrics()
+    : registry(registry_with_build_info()),
+      connections_total(counter(*registry, "connections_total", "WebSocket upgrades accepted.")),
+      connections_refused_total(counter(*registry, "connections_refused_total", "WebSocket upgrades refused.")),
+      messages_in_total(counter(*registry, "messages_in_total", "WebSocket messages received.")),
+      messages_out_total(counter(*registry, "messages_out_total", "WebSocket messages written.")),
+      bytes_out_total(counter(*registry, "bytes_out_total", "WebSocket payload bytes written.")),
+      frames_refused_total(
+          counter(*registry, "frames_refused_total", "Inbound WebSocket messages that failed to decode.")),
+      queue_overflow_closes_total(
+          counter(*registry, "queue_overflow_closes_total", "Connections closed with 4008 send queue overflow.")),
+      idle_closes_total(
+          counter(*registry, "idle_closes_total", "Connections dropped by the idle or handshake timeout.")),
+      auth_refusals_total(
+          counter(*registry, "auth_refusals_total", "Tokens refused (upgrade, join, access_token, REST).")),
+      joins_total(counter(*registry, "joins_total", "Channel joins accepted.")),
+      joins_refused_total(counter(*registry, "joins_refused_total", "Channel joins refused.")),
+      joins_recovered_total(counter(*registry, "joins_recovered_total", "Joins whose resume position was recovered.")),
+      events_accepted_total(
+          counter(*registry, "events_accepted_total", "Contract events accepted by POST /v1/events.")),
+      events_refused_total(
+          counter(*registry, "events_refused_total", "Contract event items refused by POST /v1/events.")),
+      broadcasts_total(counter(*registry, "broadcasts_total", "Broadcasts published (client and REST).")),
+      http_requests_total(counter(*registry, "http_requests_total", "HTTP requests answered (upgrades excluded).")),
+      address_refusals_total(
+          counter(*registry, "address_refusals_total", "WebSocket upgrades refused by max_connections_per_ip.")),
+      client_broadcasts_refused_total(
+          counter(*registry, "client_broadcasts_refused_total",
+                  "Client broadcasts refused (not allowed, contract channel without a factory, too large).")),
+      client_broadcasts_limited_total(counter(*registry, "client_broadcasts_limited_total",
+                                              "Client broadcasts over the per-connection rate (the channel is "
+                                              "closed).")),
+      metrics_refusals_total(
+          counter(*registry, "metrics_refusals_total", "GET /metrics refused (bearer token, client address).")),
+      replication_commit_to_publish(histogram(*registry, "replication_commit_to_publish_seconds",
+                                              "PostgreSQL commit timestamp to the transaction published into the "
+                                              "hub, in seconds (wall clocks of two hosts).")),
+      fanout_publish_to_write(histogram(*registry, "fanout_publish_to_write_seconds",
+                                        "Hub publish to the socket write of the delivered frame completing, in "
+                                        "seconds.")),
+      join_reply(histogram(*registry, "join_reply_seconds", "phx_join received to its reply written, in seconds.")) {}
+
 std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h, const replication_status* source) {
-  std::string out;
-  out.reserve(4096);
-  build_info_metric(out);
+  using prometheus::MetricType;
+  std::vector<prometheus::MetricFamily> families = g.registry->Collect();
   const auto conns = g.connections.load(std::memory_order_relaxed);
-  metric(out, "connections", "gauge", "Open WebSocket connections.", conns < 0 ? 0 : static_cast<std::uint64_t>(conns));
-  metric(out, "connections_total", "counter", "WebSocket upgrades accepted.", load(g.connections_total));
-  metric(out, "connections_refused_total", "counter", "WebSocket upgrades refused.", load(g.connections_refused_total));
-  metric(out, "channels", "gauge", "Hub channel views alive (a doc channel has one per factory scope).", h.channels);
-  metric(out, "subscriptions", "gauge", "Hub subscriptions (joined channels over all connections).", h.subscribers);
-  metric(out, "messages_in_total", "counter", "WebSocket messages received.", load(g.messages_in_total));
-  metric(out, "messages_out_total", "counter", "WebSocket messages written.", load(g.messages_out_total));
-  metric(out, "bytes_out_total", "counter", "WebSocket payload bytes written.", load(g.bytes_out_total));
-  metric(out, "frames_refused_total", "counter", "Inbound WebSocket messages that failed to decode.",
-         load(g.frames_refused_total));
-  metric(out, "queue_overflow_closes_total", "counter", "Connections closed with 4008 send queue overflow.",
-         load(g.queue_overflow_closes_total));
-  metric(out, "idle_closes_total", "counter", "Connections dropped by the idle or handshake timeout.",
-         load(g.idle_closes_total));
-  metric(out, "auth_refusals_total", "counter", "Tokens refused (upgrade, join, access_token, REST).",
-         load(g.auth_refusals_total));
-  metric(out, "joins_total", "counter", "Channel joins accepted.", load(g.joins_total));
-  metric(out, "joins_refused_total", "counter", "Channel joins refused.", load(g.joins_refused_total));
-  metric(out, "joins_recovered_total", "counter", "Joins whose resume position was recovered.",
-         load(g.joins_recovered_total));
-  metric(out, "events_accepted_total", "counter", "Contract events accepted by POST /v1/events.",
-         load(g.events_accepted_total));
-  metric(out, "events_refused_total", "counter", "Contract event items refused by POST /v1/events.",
-         load(g.events_refused_total));
-  metric(out, "broadcasts_total", "counter", "Broadcasts published (client and REST).", load(g.broadcasts_total));
-  metric(out, "http_requests_total", "counter", "HTTP requests answered (upgrades excluded).",
-         load(g.http_requests_total));
-  metric(out, "address_refusals_total", "counter", "WebSocket upgrades refused by max_connections_per_ip.",
-         load(g.address_refusals_total));
   const auto addresses = g.connection_addresses.load(std::memory_order_relaxed);
-  metric(out, "connection_addresses", "gauge", "Client addresses (IPv6: /64 prefixes) with open WebSockets.",
-         addresses < 0 ? 0 : static_cast<std::uint64_t>(addresses));
-  metric(out, "client_broadcasts_refused_total", "counter",
-         "Client broadcasts refused (not allowed, contract channel without a factory, too large).",
-         load(g.client_broadcasts_refused_total));
-  metric(out, "client_broadcasts_limited_total", "counter",
-         "Client broadcasts over the per-connection rate (the channel is closed).",
-         load(g.client_broadcasts_limited_total));
-  metric(out, "metrics_refusals_total", "counter", "GET /metrics refused (bearer token, client address).",
-         load(g.metrics_refusals_total));
-  metric(out, "hub_messages_published_total", "counter", "Messages published into the hub (each encoded once).",
-         h.messages_published);
-  metric(out, "hub_messages_dropped_total", "counter", "Publishes to channels without subscribers.",
-         h.messages_dropped);
-  metric(out, "hub_deliveries_total", "counter", "Hub deliveries to subscriptions.", h.deliveries);
-  metric(out, "hub_history_messages", "gauge", "Messages held in channel histories.", h.history_messages);
-  metric(out, "hub_history_bytes", "gauge", "Bytes (frames and attached records) held in channel histories.",
-         h.history_bytes);
-  metric(out, "hub_history_evicted_total", "counter",
-         "Retained messages evicted by the budget over all histories (max_total_history_bytes).", h.history_evicted);
-  metric(out, "hub_idle_channels", "gauge", "Channels without subscribers kept for their linger.", h.idle_channels);
-  metric(out, "hub_idle_history_bytes", "gauge", "Bytes held in idle channels' histories.",
-         h.idle_history_bytes);
-  metric(out, "hub_channels_expired_total", "counter", "Idle channels freed after their linger.", h.channels_expired);
-  metric(out, "hub_channels_evicted_total", "counter",
-         "Idle channels freed early (idle byte and count budgets, views per channel).", h.channels_evicted);
-  metric(out, "hub_views_refused_total", "counter", "Joins refused by max_views_per_channel.", h.views_refused);
-  metric(out, "hub_views_reset_total", "counter",
-         "Channel views started over by a gap in the source (new epoch; idle ones freed).", h.views_reset);
+  const auto gauge = MetricType::Gauge;
+  const auto counter_type = MetricType::Counter;
+  families.push_back(
+      sample("connections", "Open WebSocket connections.", gauge, conns < 0 ? 0.0 : static_cast<double>(conns)));
+  families.push_back(sample("connection_addresses", "Client addresses (IPv6: /64 prefixes) with open WebSockets.",
+                            gauge, addresses < 0 ? 0.0 : static_cast<double>(addresses)));
+  families.push_back(sample("channels", "Hub channel views alive (a doc channel has one per factory scope).", gauge,
+                            as_double(h.channels)));
+  families.push_back(sample("subscriptions", "Hub subscriptions (joined channels over all connections).", gauge,
+                            as_double(h.subscribers)));
+  families.push_back(sample("hub_messages_published_total", "Messages published into the hub (each encoded once).",
+                            counter_type, as_double(h.messages_published)));
+  families.push_back(sample("hub_messages_dropped_total", "Publishes to channels without subscribers.", counter_type,
+                            as_double(h.messages_dropped)));
+  families.push_back(
+      sample("hub_deliveries_total", "Hub deliveries to subscriptions.", counter_type, as_double(h.deliveries)));
+  families.push_back(
+      sample("hub_history_messages", "Messages held in channel histories.", gauge, as_double(h.history_messages)));
+  families.push_back(sample("hub_history_bytes", "Bytes (frames and attached records) held in channel histories.",
+                            gauge, as_double(h.history_bytes)));
+  families.push_back(sample("hub_history_evicted_total",
+                            "Retained messages evicted by the budget over all histories (max_total_history_bytes).",
+                            counter_type, as_double(h.history_evicted)));
+  families.push_back(sample("hub_idle_channels", "Channels without subscribers kept for their linger.", gauge,
+                            as_double(h.idle_channels)));
+  families.push_back(sample("hub_idle_history_bytes", "Bytes held in idle channels' histories.", gauge,
+                            as_double(h.idle_history_bytes)));
+  families.push_back(sample("hub_channels_expired_total", "Idle channels freed after their linger.", counter_type,
+                            as_double(h.channels_expired)));
+  families.push_back(sample("hub_channels_evicted_total",
+                            "Idle channels freed early (idle byte and count budgets, views per channel).", counter_type,
+                            as_double(h.channels_evicted)));
+  families.push_back(sample("hub_views_refused_total", "Joins refused by max_views_per_channel.", counter_type,
+                            as_double(h.views_refused)));
+  families.push_back(sample("hub_views_reset_total",
+                            "Channel views started over by a gap in the source (new epoch; idle ones freed).",
+                            counter_type, as_double(h.views_reset)));
   if (source != nullptr) {
-    metric(out, "replication_connected", "gauge", "1 while the PostgreSQL source is streaming.",
-           source->connected ? 1 : 0);
-    metric(out, "replication_received_lsn", "gauge", "WAL position of the last XLogData received.",
-           source->received_lsn);
-    metric(out, "replication_confirmed_lsn", "gauge", "WAL position confirmed to PostgreSQL.",
-           source->confirmed_lsn);
-    metric(out, "replication_lag_bytes", "gauge", "Server WAL end minus the confirmed position.", source->lag_bytes);
-    metric_double(out, "replication_lag_seconds", "Age of the last commit received while behind.",
-                  source->lag_seconds);
-    metric(out, "replication_reconnects_total", "counter", "Source connection attempts after the first.",
-           source->reconnects);
-    metric(out, "replication_reader", "gauge",
-           "1 while this process holds the replication slot; 0 on a standby (another process streams it).",
-           source->reader ? 1 : 0);
-    metric(out, "replication_reader_starts_total", "counter",
-           "Times this process took the replication slot and started streaming (take-overs included).",
-           source->reader_starts);
-    metric(out, "replication_sink_stalls_total", "counter",
-           "Times the source gave up the slot because its sink made nothing durable for publish_stall_ms.",
-           source->sink_stalls);
-    out.append("# HELP rtcache_source_gaps_total Gaps the PostgreSQL source could not bridge, by reason: the "
-               "channels they touch started new epochs and their clients refetch.\n");
-    out.append("# TYPE rtcache_source_gaps_total counter\n");
+    families.push_back(sample("replication_connected", "1 while the PostgreSQL source is streaming.", gauge,
+                              source->connected ? 1.0 : 0.0));
+    families.push_back(sample("replication_received_lsn", "WAL position of the last XLogData received.", gauge,
+                              as_double(source->received_lsn)));
+    families.push_back(sample("replication_confirmed_lsn", "WAL position confirmed to PostgreSQL.", gauge,
+                              as_double(source->confirmed_lsn)));
+    families.push_back(sample("replication_lag_bytes", "Server WAL end minus the confirmed position.", gauge,
+                              as_double(source->lag_bytes)));
+    families.push_back(
+        sample("replication_lag_seconds", "Age of the last commit received while behind.", gauge, source->lag_seconds));
+    families.push_back(sample("replication_reconnects_total", "Source connection attempts after the first.",
+                              counter_type, as_double(source->reconnects)));
+    families.push_back(
+        sample("replication_reader", "1 while this process holds the replication slot; 0 on a standby (another "
+                                     "process streams it).",
+               gauge, source->reader ? 1.0 : 0.0));
+    families.push_back(sample("replication_reader_starts_total",
+                              "Times this process took the replication slot and started streaming (take-overs "
+                              "included).",
+                              counter_type, as_double(source->reader_starts)));
+    families.push_back(sample("replication_sink_stalls_total",
+                              "Times the source gave up the slot because its sink made nothing durable for "
+                              "publish_stall_ms.",
+                              counter_type, as_double(source->sink_stalls)));
+    prometheus::MetricFamily gaps{"rtcache_source_gaps_total",
+                                  "Gaps the PostgreSQL source could not bridge, by reason: the channels they touch "
+                                  "started new epochs and their clients refetch.",
+                                  counter_type,
+                                  {}};
     for (const gap_reason reason : k_gap_reasons) {
-      out.append("rtcache_source_gaps_total{reason=\"").append(to_string(reason)).append("\"} ");
-      out.append(std::to_string(source->gaps[static_cast<std::size_t>(reason)])).append("\n");
+      prometheus::ClientMetric m;
+      m.label.push_back({"reason", std::string(to_string(reason))});
+      m.counter.value = as_double(source->gaps[static_cast<std::size_t>(reason)]);
+      gaps.metric.push_back(std::move(m));
     }
+    families.push_back(std::move(gaps));
   }
-  return out;
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 }  // namespace rtcache::net

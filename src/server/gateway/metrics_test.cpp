@@ -1,18 +1,109 @@
-// The /metrics exposition: hub linger gauges, and the replication gauges present only with a source.
+// The /metrics exposition on prometheus-cpp: every metric the hand-written exposition had is still there with
+// its type and labels, the hub and replication state read at scrape time, and the latency histograms.
 #include "rtcache/net/build_info.hpp"
 #include "rtcache/net/gateway_metrics.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <iterator>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace rtcache::net {
 namespace {
 
-TEST(PrometheusText, ReplicationGaugesAppearOnlyWithASourceStatus) {
-  gateway_metrics g;
-  hub_metrics h;
-  const std::string relay = prometheus_text(g, h);
-  EXPECT_EQ(relay.find("rtcache_replication_"), std::string::npos);
+// Every metric and its type as the hand-written exposition (before prometheus-cpp, issue 15) rendered them,
+// listed from that code. Each must still be exported with the same name and type.
+const std::vector<std::pair<std::string, std::string>> k_hand_written_metrics = {
+    {"rtcache_build_info", "gauge"},
+    {"rtcache_connections", "gauge"},
+    {"rtcache_connections_total", "counter"},
+    {"rtcache_connections_refused_total", "counter"},
+    {"rtcache_channels", "gauge"},
+    {"rtcache_subscriptions", "gauge"},
+    {"rtcache_messages_in_total", "counter"},
+    {"rtcache_messages_out_total", "counter"},
+    {"rtcache_bytes_out_total", "counter"},
+    {"rtcache_frames_refused_total", "counter"},
+    {"rtcache_queue_overflow_closes_total", "counter"},
+    {"rtcache_idle_closes_total", "counter"},
+    {"rtcache_auth_refusals_total", "counter"},
+    {"rtcache_joins_total", "counter"},
+    {"rtcache_joins_refused_total", "counter"},
+    {"rtcache_joins_recovered_total", "counter"},
+    {"rtcache_events_accepted_total", "counter"},
+    {"rtcache_events_refused_total", "counter"},
+    {"rtcache_broadcasts_total", "counter"},
+    {"rtcache_http_requests_total", "counter"},
+    {"rtcache_address_refusals_total", "counter"},
+    {"rtcache_connection_addresses", "gauge"},
+    {"rtcache_client_broadcasts_refused_total", "counter"},
+    {"rtcache_client_broadcasts_limited_total", "counter"},
+    {"rtcache_metrics_refusals_total", "counter"},
+    {"rtcache_hub_messages_published_total", "counter"},
+    {"rtcache_hub_messages_dropped_total", "counter"},
+    {"rtcache_hub_deliveries_total", "counter"},
+    {"rtcache_hub_history_messages", "gauge"},
+    {"rtcache_hub_history_bytes", "gauge"},
+    {"rtcache_hub_history_evicted_total", "counter"},
+    {"rtcache_hub_idle_channels", "gauge"},
+    {"rtcache_hub_idle_history_bytes", "gauge"},
+    {"rtcache_hub_channels_expired_total", "counter"},
+    {"rtcache_hub_channels_evicted_total", "counter"},
+    {"rtcache_hub_views_refused_total", "counter"},
+    {"rtcache_replication_connected", "gauge"},
+    {"rtcache_replication_received_lsn", "gauge"},
+    {"rtcache_replication_confirmed_lsn", "gauge"},
+    {"rtcache_replication_lag_bytes", "gauge"},
+    {"rtcache_replication_lag_seconds", "gauge"},
+    {"rtcache_replication_reconnects_total", "counter"},
+    // Added by issue 13 while the move was under way.
+    {"rtcache_hub_views_reset_total", "counter"},
+    {"rtcache_replication_reader", "gauge"},
+    {"rtcache_replication_reader_starts_total", "counter"},
+    {"rtcache_replication_sink_stalls_total", "counter"},
+    {"rtcache_source_gaps_total", "counter"},  // one series per gap_reason, label `reason`
+};
 
+const std::vector<std::string> k_histograms = {"rtcache_replication_commit_to_publish_seconds",
+                                               "rtcache_fanout_publish_to_write_seconds", "rtcache_join_reply_seconds"};
+
+// name -> type from the "# TYPE" lines, and the sample lines (name{labels} value) of a text exposition.
+struct exposition {
+  std::map<std::string, std::string> types;
+  std::vector<std::string> samples;
+
+  explicit exposition(const std::string& text) {
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.starts_with("# TYPE ")) {
+        std::istringstream t(line.substr(7));
+        std::string name;
+        std::string type;
+        t >> name >> type;
+        types[name] = type;
+      } else if (!line.empty() && line[0] != '#') {
+        samples.push_back(line);
+      }
+    }
+  }
+  // The sample lines of series `name` (exact name, any labels).
+  std::vector<std::string> series(const std::string& name) const {
+    std::vector<std::string> out;
+    for (const auto& s : samples) {
+      if (s.starts_with(name + " ") || s.starts_with(name + "{")) out.push_back(s);
+    }
+    return out;
+  }
+};
+
+replication_status a_source() {
   replication_status s;
   s.connected = true;
   s.received_lsn = 0x16B3748;
@@ -20,9 +111,52 @@ TEST(PrometheusText, ReplicationGaugesAppearOnlyWithASourceStatus) {
   s.lag_bytes = 72;
   s.lag_seconds = 0.25;
   s.reconnects = 3;
+  return s;
+}
+
+// issue 15: the move to prometheus-cpp keeps every name, type and label set.
+TEST(PrometheusText, EveryMetricOfTheHandWrittenExpositionIsStillExported) {
+  gateway_metrics g;
+  hub_metrics h;
+  const replication_status s = a_source();
+  const exposition e(prometheus_text(g, h, &s));
+  for (const auto& [name, type] : k_hand_written_metrics) {
+    ASSERT_TRUE(e.types.contains(name)) << name;
+    EXPECT_EQ(e.types.at(name), type) << name;
+    const auto lines = e.series(name);
+    if (name == "rtcache_source_gaps_total") {
+      ASSERT_EQ(lines.size(), std::size(k_gap_reasons));
+      for (const gap_reason r : k_gap_reasons) {
+        EXPECT_NE(std::find(lines.begin(), lines.end(),
+                            "rtcache_source_gaps_total{reason=\"" + std::string(to_string(r)) + "\"} 0"),
+                  lines.end())
+            << to_string(r);
+      }
+      continue;
+    }
+    ASSERT_EQ(lines.size(), 1U) << name;
+    // Unlabelled, except build_info.
+    if (name != "rtcache_build_info") {
+      EXPECT_TRUE(lines[0].starts_with(name + " ")) << lines[0];
+    }
+  }
+}
+
+TEST(PrometheusText, ReplicationGaugesAppearOnlyWithASourceStatus) {
+  gateway_metrics g;
+  hub_metrics h;
+  const exposition relay(prometheus_text(g, h));
+  for (const auto& [name, type] : k_hand_written_metrics) {
+    if (name.starts_with("rtcache_replication_") || name.starts_with("rtcache_source_")) {
+      EXPECT_FALSE(relay.types.contains(name)) << name;
+    }
+  }
+
+  const replication_status s = a_source();
   const std::string text = prometheus_text(g, h, &s);
   EXPECT_NE(text.find("# TYPE rtcache_replication_connected gauge\nrtcache_replication_connected 1\n"),
-            std::string::npos);
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("rtcache_replication_received_lsn 23803720\n"), std::string::npos);
   EXPECT_NE(text.find("rtcache_replication_confirmed_lsn 23803648\n"), std::string::npos);
   EXPECT_NE(text.find("rtcache_replication_lag_bytes 72\n"), std::string::npos);
@@ -30,7 +164,7 @@ TEST(PrometheusText, ReplicationGaugesAppearOnlyWithASourceStatus) {
             std::string::npos);
   EXPECT_NE(text.find("# TYPE rtcache_replication_reconnects_total counter\nrtcache_replication_reconnects_total 3\n"),
             std::string::npos);
-  EXPECT_EQ(relay.find("rtcache_source_gaps_total"), std::string::npos);
+  EXPECT_FALSE(relay.types.contains("rtcache_source_gaps_total"));
 }
 
 // issue 13: whether this process is the slot's reader, how often it took the slot, and how often a stalled sink
@@ -89,6 +223,20 @@ TEST(PrometheusText, HubLingerGaugesAreExposed) {
             std::string::npos);
 }
 
+TEST(PrometheusText, CountersAndConnectionGaugesCarryTheirValues) {
+  gateway_metrics g;
+  hub_metrics h;
+  g.connections = 3;
+  g.connection_addresses = 2;
+  g.joins_total.Increment();
+  gateway_metrics::add(g.bytes_out_total, 1234);
+  const std::string text = prometheus_text(g, h);
+  EXPECT_NE(text.find("\nrtcache_connections 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nrtcache_connection_addresses 2\n"), std::string::npos);
+  EXPECT_NE(text.find("\nrtcache_joins_total 1\n"), std::string::npos);
+  EXPECT_NE(text.find("\nrtcache_bytes_out_total 1234\n"), std::string::npos);
+}
+
 // issue 15: /metrics names the running build, as `rtcache --version` does.
 TEST(PrometheusText, BuildInfoNamesVersionAndCommit) {
   gateway_metrics g;
@@ -96,10 +244,61 @@ TEST(PrometheusText, BuildInfoNamesVersionAndCommit) {
   const build_info& b = this_build();
   ASSERT_FALSE(b.version.empty());
   ASSERT_FALSE(b.commit.empty());
-  const std::string line =
-      "rtcache_build_info{version=\"" + std::string(b.version) + "\",commit=\"" + std::string(b.commit) + "\"} 1\n";
-  const std::string text = prometheus_text(g, h);
-  EXPECT_NE(text.find("# TYPE rtcache_build_info gauge\n" + line), std::string::npos) << text.substr(0, 300);
+  const exposition e(prometheus_text(g, h));
+  const auto lines = e.series("rtcache_build_info");
+  ASSERT_EQ(lines.size(), 1U);
+  // prometheus-cpp orders labels by name.
+  EXPECT_EQ(lines[0], "rtcache_build_info{commit=\"" + std::string(b.commit) + "\",version=\"" +
+                          std::string(b.version) + "\"} 1");
+}
+
+// issue 15: the latency histograms, with _bucket (every bound and +Inf), _sum and _count.
+TEST(PrometheusText, LatencyHistogramsAreExportedWithBucketsSumAndCount) {
+  gateway_metrics g;
+  hub_metrics h;
+  g.join_reply.Observe(0.003);
+  const exposition e(prometheus_text(g, h));
+  for (const auto& name : k_histograms) {
+    ASSERT_TRUE(e.types.contains(name)) << name;
+    EXPECT_EQ(e.types.at(name), "histogram");
+    EXPECT_EQ(e.series(name + "_bucket").size(), k_latency_buckets.size() + 1) << name;
+    EXPECT_EQ(e.series(name + "_sum").size(), 1U) << name;
+    EXPECT_EQ(e.series(name + "_count").size(), 1U) << name;
+  }
+  const auto buckets = e.series("rtcache_join_reply_seconds_bucket");
+  EXPECT_EQ(buckets.front(), "rtcache_join_reply_seconds_bucket{le=\"0.0005\"} 0");
+  EXPECT_EQ(buckets.back(), "rtcache_join_reply_seconds_bucket{le=\"+Inf\"} 1");
+  EXPECT_EQ(e.series("rtcache_join_reply_seconds_count").front(), "rtcache_join_reply_seconds_count 1");
+}
+
+// The histogram's count, sum and cumulative bucket counts.
+prometheus::ClientMetric::Histogram collected(const prometheus::Histogram& h) {
+  return h.Collect().histogram;
+}
+
+TEST(LatencyTally, AddsItsObservationsToTheHistogramAtOnceAndResets) {
+  gateway_metrics g;
+  latency_tally t;
+  t.add(std::chrono::microseconds(300));  // <= 0.5 ms
+  t.add(std::chrono::microseconds(500));  // == 0.5 ms: le is inclusive
+  t.add(std::chrono::milliseconds(3));    // <= 5 ms
+  t.add(std::chrono::seconds(20));        // +Inf
+  t.add(-std::chrono::milliseconds(1));   // clock skew: counts as 0
+  EXPECT_EQ(t.count(), 5U);
+  EXPECT_EQ(collected(g.fanout_publish_to_write).sample_count, 0U);  // nothing until flushed
+  t.flush(g.fanout_publish_to_write);
+  EXPECT_EQ(t.count(), 0U);
+  const auto c = collected(g.fanout_publish_to_write);
+  EXPECT_EQ(c.sample_count, 5U);
+  EXPECT_NEAR(c.sample_sum, 20.0038, 1e-9);
+  ASSERT_EQ(c.bucket.size(), k_latency_buckets.size() + 1);
+  EXPECT_EQ(c.bucket[0].cumulative_count, 3U);   // 0.5 ms: 0.3 ms, 0.5 ms and the clamped one
+  EXPECT_EQ(c.bucket[2].cumulative_count, 3U);   // 2.5 ms
+  EXPECT_EQ(c.bucket[3].cumulative_count, 4U);   // 5 ms
+  EXPECT_EQ(c.bucket[13].cumulative_count, 4U);  // 10 s
+  EXPECT_EQ(c.bucket[14].cumulative_count, 5U);  // +Inf
+  t.flush(g.fanout_publish_to_write);            // empty: adds nothing
+  EXPECT_EQ(collected(g.fanout_publish_to_write).sample_count, 5U);
 }
 
 }  // namespace

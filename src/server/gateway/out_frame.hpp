@@ -5,7 +5,9 @@
 #include "rtcache/net/hub_message.hpp"
 
 #include <array>
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -15,10 +17,19 @@ namespace rtcache::net {
 // Either one of a shared hub message's frames, or a frame built for this connection (a reply, a system push,
 // a postgres_changes push with this channel's binding ids).
 struct out_frame {
+  // Which latency histogram the frame's write completes (write_latency.hpp), measured from `since`.
+  enum class timed : std::uint8_t {
+    no,          // a push, a heartbeat reply, a replayed message
+    delivery,    // a live hub delivery: since = the message's publish (rtcache_fanout_publish_to_write_seconds)
+    join_reply,  // a phx_join's reply: since = the join's receipt (rtcache_join_reply_seconds)
+  };
+
   hub_message_ptr message;              // keeps *shared alive
   const std::string* shared = nullptr;  // points into message->frames
   std::string owned;
+  std::chrono::steady_clock::time_point since{};
   bool binary = false;
+  timed latency = timed::no;
 
   std::string_view bytes() const noexcept { return shared != nullptr ? std::string_view(*shared) : owned; }
 

@@ -196,7 +196,7 @@ class http_session final : public detail::session, public std::enable_shared_fro
     address_slot slot;  // this connection's count against max_connections_per_ip, once taken
     auto refuse = [&](http::status status, std::string body) {
       slot.release();  // before the answer goes out: a client that reads it may connect again at once
-      gw_->metrics.connections_refused_total.fetch_add(1, std::memory_order_relaxed);
+      gw_->metrics.connections_refused_total.Increment();
       gw_->log.info("ws.refused", {{"peer", peer_}, {"status", static_cast<unsigned>(status)}, {"body", body}});
       respond(status, std::move(body), false);
     };
@@ -210,7 +210,7 @@ class http_session final : public detail::session, public std::enable_shared_fro
     // connections than its share either. A refusal releases it before it answers; the session, when it ends.
     slot = gw_->addresses.acquire(address_);
     if (!slot) {
-      gw_->metrics.address_refusals_total.fetch_add(1, std::memory_order_relaxed);
+      gw_->metrics.address_refusals_total.Increment();
       return refuse(http::status::too_many_requests, json_error("Too many connections from this address"));
     }
 
@@ -228,7 +228,7 @@ class http_session final : public detail::session, public std::enable_shared_fro
 
     auto who = gw_->verifier.verify(token ? std::string_view(*token) : std::string_view(), gw_->now());
     if (!who) {
-      gw_->metrics.auth_refusals_total.fetch_add(1, std::memory_order_relaxed);
+      gw_->metrics.auth_refusals_total.Increment();
       const http_refusal r = to_http_refusal(who.error());
       gw_->log.info("auth.refused", {{"peer", peer_}, {"code", to_string(who.error().code)},
                                      {"detail", who.error().message}});
@@ -245,7 +245,7 @@ class http_session final : public detail::session, public std::enable_shared_fro
   }
 
   void route(const http::request<http::string_body>& req) {
-    gw_->metrics.http_requests_total.fetch_add(1, std::memory_order_relaxed);
+    gw_->metrics.http_requests_total.Increment();
     keep_alive_ = req.keep_alive();
     const std::string_view target = req.target();
     const std::string_view path = target.substr(0, target.find('?'));
@@ -287,7 +287,7 @@ class http_session final : public detail::session, public std::enable_shared_fro
     std::string_view authorization;
     if (auto it = req.find(http::field::authorization); it != req.end()) authorization = it->value();
     const auto refuse = [&](http::status status, std::string_view why) {
-      gw_->metrics.metrics_refusals_total.fetch_add(1, std::memory_order_relaxed);
+      gw_->metrics.metrics_refusals_total.Increment();
       respond(status, json_error(why), keep_alive_);
     };
     switch (metrics_access(gw_->config.metrics, metrics_only_, address_, authorization)) {
@@ -311,7 +311,7 @@ class http_session final : public detail::session, public std::enable_shared_fro
     const auto token = rest_token(req);
     auto who = gw_->verifier.verify(token ? std::string_view(*token) : std::string_view(), gw_->now());
     if (!who) {
-      gw_->metrics.auth_refusals_total.fetch_add(1, std::memory_order_relaxed);
+      gw_->metrics.auth_refusals_total.Increment();
       const http_refusal r = to_http_refusal(who.error());
       respond(static_cast<http::status>(r.status), r.body, keep_alive_);
       return std::nullopt;
@@ -323,7 +323,7 @@ class http_session final : public detail::session, public std::enable_shared_fro
     auto who = authorise_rest(req);
     if (!who) return;
     if (who->role != auth_role::service_role) {
-      gw_->metrics.auth_refusals_total.fetch_add(1, std::memory_order_relaxed);
+      gw_->metrics.auth_refusals_total.Increment();
       return respond(http::status::forbidden, json_error("POST /v1/events requires a service_role token"),
                      keep_alive_);
     }
@@ -334,8 +334,8 @@ class http_session final : public detail::session, public std::enable_shared_fro
                      json_error(std::string(core::to_string(outcome.error().code)) + ": " + outcome.error().message),
                      keep_alive_);
     }
-    gw_->metrics.events_accepted_total.fetch_add(outcome->accepted, std::memory_order_relaxed);
-    gw_->metrics.events_refused_total.fetch_add(outcome->refused.size(), std::memory_order_relaxed);
+    gateway_metrics::add(gw_->metrics.events_accepted_total, outcome->accepted);
+    gateway_metrics::add(gw_->metrics.events_refused_total, outcome->refused.size());
     gw_->log.debug("relay.events", {{"accepted", outcome->accepted}, {"refused", outcome->refused.size()},
                                     {"deliveries", outcome->deliveries}});
     respond(http::status::accepted, outcome->to_json(), keep_alive_);
@@ -361,13 +361,13 @@ class http_session final : public detail::session, public std::enable_shared_fro
     }
     if (outcome->limited) {
       // Supabase's answers for its REST broadcast: 429 over the rate, 413 over the payload size.
-      gw_->metrics.client_broadcasts_limited_total.fetch_add(1, std::memory_order_relaxed);
+      gw_->metrics.client_broadcasts_limited_total.Increment();
       if (*outcome->limited == broadcast_limiter::verdict::too_large) {
         return respond(http::status::payload_too_large, json_error("Payload size exceeded"), keep_alive_);
       }
       return respond(http::status::too_many_requests, json_error("You have exceeded your rate limit"), keep_alive_);
     }
-    gw_->metrics.broadcasts_total.fetch_add(outcome->accepted, std::memory_order_relaxed);
+    gateway_metrics::add(gw_->metrics.broadcasts_total, outcome->accepted);
     respond(http::status::accepted, outcome->to_json(), keep_alive_);
   }
 

@@ -74,15 +74,22 @@ void session_logic::frames_for(const channel_state& ch, const principal& who, co
     f.shared = shared;
     f.binary = shared == &m->frames.v2_binary;
     f.message = m;
+    f.since = m->published_at;
+    f.latency = out_frame::timed::delivery;
   }
   if (m->change && !ch.bindings.empty()) {
     const auto ids = matching_binding_ids(ch.bindings, *m->change);
-    if (!ids.empty()) out.f[out.n++].owned = encode_postgres_changes(version_, ch.topic, ids, m->change->json);
+    if (!ids.empty()) {
+      out_frame& f = out.f[out.n++];
+      f.owned = encode_postgres_changes(version_, ch.topic, ids, m->change->json);
+      f.since = m->published_at;
+      f.latency = out_frame::timed::delivery;
+    }
   }
 }
 
 void session_logic::send(session_output& out, std::string frame) {
-  out.commands.emplace_back(send_command{std::move(frame)});
+  out.commands.emplace_back(send_command{std::move(frame), std::nullopt});
 }
 
 // ---- inbound messages ----
@@ -92,7 +99,7 @@ void session_logic::on_message(std::string_view data, bool binary, const session
   dl.max_frame_bytes = env_.limits.max_frame_bytes;
   auto m = decode_frame(version_, data, binary, dl);
   if (!m) {
-    env_.metrics.frames_refused_total.fetch_add(1, std::memory_order_relaxed);
+    env_.metrics.frames_refused_total.Increment();
     env_.log.debug("ws.bad_frame",
                    {{"conn", id_}, {"code", core::to_string(m.error().code)}, {"reason", m.error().message}});
     return;
@@ -113,15 +120,16 @@ void session_logic::on_message(std::string_view data, bool binary, const session
   }
 }
 
-void session_logic::refuse_join(const reply_to& to, std::string_view topic, std::string reason, session_output& out) {
-  env_.metrics.joins_refused_total.fetch_add(1, std::memory_order_relaxed);
+void session_logic::refuse_join(const reply_to& to, std::string_view topic, std::string reason,
+                                std::chrono::steady_clock::time_point received, session_output& out) {
+  env_.metrics.joins_refused_total.Increment();
   env_.log.info("ws.join_refused", {{"conn", id_}, {"topic", topic}, {"reason", reason}});
-  send(out, encode_reply_error(version_, to, reason));
+  out.commands.emplace_back(send_command{encode_reply_error(version_, to, reason), received});
 }
 
 void session_logic::on_join(const inbound_message& m, const session_time& now, session_output& out) {
   const reply_to to = reply_to::of(m);
-  auto refuse = [&](std::string reason) { refuse_join(to, m.topic, std::move(reason), out); };
+  auto refuse = [&](std::string reason) { refuse_join(to, m.topic, std::move(reason), now.steady, out); };
   auto req = parse_join(m.topic, m.payload);
   if (!req) return refuse(std::string(core::to_string(req.error().code)) + ": " + req.error().message);
   if (!joins_.take(1, now.steady)) return refuse("ChannelRateLimitReached: Too many joins per second");
@@ -134,13 +142,13 @@ void session_logic::on_join(const inbound_message& m, const session_time& now, s
   if (req->access_token) {
     auto p = env_.verifier.verify(*req->access_token, now.wall);
     if (!p) {
-      env_.metrics.auth_refusals_total.fetch_add(1, std::memory_order_relaxed);
+      env_.metrics.auth_refusals_total.Increment();
       return refuse(join_refusal_reason(p.error()));
     }
     // supabase-js sends the connection's own token with every join: share the connection's principal then.
     who = same_principal(*p, *principal_) ? principal_ : std::make_shared<const principal>(std::move(*p));
   } else if (auto expired = env_.verifier.check_expiry(*who, now.wall)) {
-    env_.metrics.auth_refusals_total.fetch_add(1, std::memory_order_relaxed);
+    env_.metrics.auth_refusals_total.Increment();
     return refuse(join_refusal_reason(*expired));
   }
 
@@ -190,6 +198,7 @@ void session_logic::on_join(const inbound_message& m, const session_time& now, s
   cmd.tables = std::move(table_channels);
   cmd.ref = m.ref;
   cmd.join_ref = m.join_ref;
+  cmd.received = now.steady;
   out.commands.emplace_back(std::move(cmd));
 }
 
@@ -200,18 +209,23 @@ void session_logic::on_subscribed(subscribe_command& cmd, hub_join join, std::ve
   open.channel = st;
   open.frames.reserve(join.replay.size() + 2);
   const reply_to to{view(cmd.join_ref), view(cmd.ref), st->topic};
-  open.frames.push_back(out_frame::text(encode_join_reply(
+  out_frame& reply = open.frames.emplace_back(out_frame::text(encode_join_reply(
       version_, to, st->bindings, join_position{join.position.epoch, join.position.offset, join.recovered})));
+  reply.since = cmd.received;
+  reply.latency = out_frame::timed::join_reply;
   for (const auto& r : join.replay) {
     frame_set fs;
     frames_for(*st, *st->who, r, fs);
-    for (std::size_t i = 0; i < fs.n; ++i) open.frames.push_back(std::move(fs.f[i]));
+    for (std::size_t i = 0; i < fs.n; ++i) {
+      fs.f[i].latency = out_frame::timed::no;  // history: its publish is not this delivery's start
+      open.frames.push_back(std::move(fs.f[i]));
+    }
   }
   if (!st->bindings.empty()) {
     open.frames.push_back(out_frame::text(encode_postgres_subscribed(version_, st->join_ref, st->topic, st->name)));
   }
-  env_.metrics.joins_total.fetch_add(1, std::memory_order_relaxed);
-  if (join.recovered) env_.metrics.joins_recovered_total.fetch_add(1, std::memory_order_relaxed);
+  env_.metrics.joins_total.Increment();
+  if (join.recovered) env_.metrics.joins_recovered_total.Increment();
   env_.log.debug("ws.join", {{"conn", id_},
                              {"topic", st->topic},
                              {"epoch", join.position.epoch},
@@ -226,7 +240,8 @@ void session_logic::on_subscribed(subscribe_command& cmd, hub_join join, std::ve
 void session_logic::on_subscribe_refused(subscribe_command& cmd, session_output& out) {
   // The channel has max_views_per_channel scopes with subscribers. The old join (if any) is gone already.
   const reply_to to{view(cmd.join_ref), view(cmd.ref), cmd.channel->topic};
-  refuse_join(to, cmd.channel->topic, "ChannelRateLimitReached: Too many factory scopes on this channel", out);
+  refuse_join(to, cmd.channel->topic, "ChannelRateLimitReached: Too many factory scopes on this channel", cmd.received,
+              out);
 }
 
 void session_logic::leave(channel_map::iterator it, session_output& out) {
@@ -266,7 +281,7 @@ void session_logic::on_access_token(const inbound_message& m, const session_time
   if (token == nullptr || !token->is_string()) return;
   auto p = env_.verifier.verify(std::string_view(token->as_string()), now.wall);
   if (!p) {
-    env_.metrics.auth_refusals_total.fetch_add(1, std::memory_order_relaxed);
+    env_.metrics.auth_refusals_total.Increment();
     return revoke(it, system_refusal_message(p.error()), out);
   }
   auto who = std::make_shared<const principal>(std::move(*p));
@@ -308,7 +323,7 @@ void session_logic::on_broadcast(const inbound_message& m, const session_time& n
   const principal& who = *st->who;
   const bool raw = b->encoding == payload_encoding::binary;
   auto refuse = [&](std::string_view reason) {
-    env_.metrics.client_broadcasts_refused_total.fetch_add(1, std::memory_order_relaxed);
+    env_.metrics.client_broadcasts_refused_total.Increment();
     if (m.ref) send(out, encode_reply_error(version_, to, reason));
   };
   std::string factory;
@@ -333,7 +348,7 @@ void session_logic::on_broadcast(const inbound_message& m, const session_time& n
         return refuse("Payload size exceeded: a client broadcast holds at most " +
                       std::to_string(static_cast<std::uint64_t>(env_.limits.client_broadcasts.byte_burst)) + " bytes");
       case broadcast_limiter::verdict::rate_limited:
-        env_.metrics.client_broadcasts_limited_total.fetch_add(1, std::memory_order_relaxed);
+        env_.metrics.client_broadcasts_limited_total.Increment();
         return revoke(it, "Too many messages per second", out);
     }
   }
@@ -354,7 +369,7 @@ void session_logic::on_published(const publish_command& cmd, const core::error* 
     if (cmd.ref) send(out, encode_reply_error(version_, to, failure->message));
     return;
   }
-  env_.metrics.broadcasts_total.fetch_add(1, std::memory_order_relaxed);
+  env_.metrics.broadcasts_total.Increment();
   if (cmd.channel->ack && cmd.ref) send(out, encode_reply_ok(version_, to));
 }
 

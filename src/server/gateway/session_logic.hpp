@@ -98,6 +98,8 @@ struct channel_state final : hub_subscriber {
 // Queue a frame of this connection (send_queue::push).
 struct send_command {
   std::string frame;
+  // Set when the frame answers a phx_join (a refusal): when the join was read (rtcache_join_reply_seconds).
+  std::optional<std::chrono::steady_clock::time_point> join_received;
 };
 
 // Subscribe `channel` (as its own subscriber, sink set) to the view channel->view of hub channel
@@ -111,6 +113,7 @@ struct subscribe_command {
   // The join message's ref and join_ref, which its reply answers.
   std::optional<std::string> ref;
   std::optional<std::string> join_ref;
+  std::chrono::steady_clock::time_point received{};  // when the join was read (its reply is timed from it)
 };
 
 // Queue `frames` (the join reply, the replay, the "Subscribed to PostgreSQL" push) then the deliveries held for
@@ -267,7 +270,8 @@ class session_logic {
   void on_leave(const inbound_message& m, session_output& out);
   void on_access_token(const inbound_message& m, const session_time& now, session_output& out);
   void on_broadcast(const inbound_message& m, const session_time& now, session_output& out);
-  void refuse_join(const reply_to& to, std::string_view topic, std::string reason, session_output& out);
+  void refuse_join(const reply_to& to, std::string_view topic, std::string reason,
+                   std::chrono::steady_clock::time_point received, session_output& out);
   void leave(channel_map::iterator it, session_output& out);
   void revoke(channel_map::iterator it, std::string_view message, session_output& out);
   void check_expiry(const session_time& now, session_output& out);

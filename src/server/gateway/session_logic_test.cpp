@@ -211,8 +211,40 @@ TEST_F(SessionLogic, JoinReplyCarriesTheHubsPositionThenTheReplayInOrder) {
   EXPECT_EQ(frames[1].bytes(), "four");
   EXPECT_EQ(frames[2].bytes(), "five");
   EXPECT_EQ(session_->channel_count(), 1U);
-  EXPECT_EQ(metrics_.joins_total.load(), 1U);
-  EXPECT_EQ(metrics_.joins_recovered_total.load(), 1U);
+  EXPECT_EQ(metrics_.joins_total.Value(), 1);
+  EXPECT_EQ(metrics_.joins_recovered_total.Value(), 1);
+}
+
+// issue 15: rtcache_join_reply_seconds runs from the join's receipt to its reply's write; a replayed message is
+// not a live delivery, so it does not count in the fan-out latency.
+TEST_F(SessionLogic, JoinRepliesAreTimedFromTheJoinsReceiptAndReplaysAreNotTimed) {
+  open(token("authenticated", {"A"}));
+  auto out = send_join("realtime:doc:wo:1", "1", "{}", 7s);
+  auto* cmd = last<subscribe_command>(out);
+  ASSERT_NE(cmd, nullptr);
+  auto m = std::make_shared<hub_message>();
+  m->frames.v2_text = "old";
+  m->meta.factory_id = "A";
+  m->published_at = k_steady0;
+  hub_join j;
+  j.position = {"e1", 1};
+  j.replay = {m};
+  session_output answer;
+  session_->on_subscribed(*cmd, std::move(j), {}, at(9s), answer);  // the hub answered later
+  auto* open_cmd = last<open_command>(answer);
+  ASSERT_NE(open_cmd, nullptr);
+  ASSERT_EQ(open_cmd->frames.size(), 2U);
+  EXPECT_EQ(open_cmd->frames[0].latency, out_frame::timed::join_reply);
+  EXPECT_EQ(open_cmd->frames[0].since, k_steady0 + 7s);
+  EXPECT_EQ(open_cmd->frames[1].latency, out_frame::timed::no);
+
+  const auto refused = send_join("realtime:list:wo:B", "2", "{}", 11s);
+  const auto* reply = std::get_if<send_command>(&refused.commands.at(0));
+  ASSERT_NE(reply, nullptr);
+  ASSERT_TRUE(reply->join_received.has_value());
+  EXPECT_EQ(*reply->join_received, k_steady0 + 11s);
+  const auto heartbeat = message(R"([null,"9","phoenix","heartbeat",{}])", 12s);
+  EXPECT_FALSE(std::get<send_command>(heartbeat.commands.at(0)).join_received.has_value());
 }
 
 TEST_F(SessionLogic, ResumePositionGoesToTheHub) {
@@ -246,8 +278,8 @@ TEST_F(SessionLogic, JoinsOutsideTheScopeOrMalformedAreRefusedWithTheirReason) {
     EXPECT_EQ(f.payload.at("status"), "error") << topic;
     EXPECT_NE(reason_of(f).find(reason), std::string::npos) << topic << ": " << reason_of(f);
   }
-  EXPECT_EQ(metrics_.joins_refused_total.load(), 6U);
-  EXPECT_EQ(metrics_.auth_refusals_total.load(), 1U);
+  EXPECT_EQ(metrics_.joins_refused_total.Value(), 6);
+  EXPECT_EQ(metrics_.auth_refusals_total.Value(), 1);
 }
 
 TEST_F(SessionLogic, JoinsBeyondTheBurstWaitForTheBucketToRefill) {
@@ -404,7 +436,7 @@ TEST_F(SessionLogic, ClientBroadcastIsPublishedToTheHubChannelAndAckedWhenAsked)
   ASSERT_EQ(f.size(), 1U);
   EXPECT_EQ(f[0].ref, "2");
   EXPECT_EQ(f[0].payload.at("status"), "ok");
-  EXPECT_EQ(metrics_.broadcasts_total.load(), 1U);
+  EXPECT_EQ(metrics_.broadcasts_total.Value(), 1);
 }
 
 TEST_F(SessionLogic, AFailedPublishAnswersWithTheHubsError) {
@@ -418,7 +450,7 @@ TEST_F(SessionLogic, AFailedPublishAnswersWithTheHubsError) {
   const core::error e{core::errc::too_long, "event is longer than 255 bytes"};
   session_->on_published(*cmd, &e, answer);
   EXPECT_EQ(reason_of(frames(answer).at(0)), "event is longer than 255 bytes");
-  EXPECT_EQ(metrics_.broadcasts_total.load(), 0U);
+  EXPECT_EQ(metrics_.broadcasts_total.Value(), 0);
 }
 
 TEST_F(SessionLogic, BroadcastsAreRefusedOnTopicsNotJoinedAndWhenClientsMayNotSend) {
@@ -429,7 +461,7 @@ TEST_F(SessionLogic, BroadcastsAreRefusedOnTopicsNotJoinedAndWhenClientsMayNotSe
   const auto refused = message(R"(["1","3","realtime:room1","broadcast",{"event":"e"}])");
   EXPECT_EQ(count<publish_command>(refused), 0U);
   EXPECT_EQ(frames(refused).at(0).payload.at("status"), "error");
-  EXPECT_EQ(metrics_.client_broadcasts_refused_total.load(), 1U);
+  EXPECT_EQ(metrics_.client_broadcasts_refused_total.Value(), 1);
   // Without a ref nothing is answered.
   EXPECT_TRUE(message(R"(["1",null,"realtime:room1","broadcast",{"event":"e"}])").commands.empty());
 }
@@ -468,7 +500,7 @@ TEST_F(SessionLogic, BroadcastsOverTheRateCloseTheChannelUntilTheClientRejoins) 
   EXPECT_EQ(f[0].event, "system");
   EXPECT_EQ(f[0].payload.at("message"), "Too many messages per second");
   EXPECT_EQ(f[1].event, "phx_close");
-  EXPECT_EQ(metrics_.client_broadcasts_limited_total.load(), 1U);
+  EXPECT_EQ(metrics_.client_broadcasts_limited_total.Value(), 1);
   // A second later the bucket holds a message again, for a channel joined again.
   join("realtime:room1", "j2", "{}", {"e1", 5}, false, {}, 1s);
   EXPECT_EQ(count<publish_command>(message(b, 1s)), 1U);
@@ -497,7 +529,7 @@ TEST_F(SessionLogic, AnAccessTokenThatFailsRevokesItsChannel) {
   EXPECT_EQ(f[0].event, "system");
   EXPECT_EQ(f[0].payload.at("status"), "error");
   EXPECT_EQ(f[1].event, "phx_close");
-  EXPECT_EQ(metrics_.auth_refusals_total.load(), 1U);
+  EXPECT_EQ(metrics_.auth_refusals_total.Value(), 1);
 }
 
 TEST_F(SessionLogic, AnAccessTokenReplacesTheChannelsPrincipalAndTheConnectionsForLaterJoins) {
@@ -678,7 +710,7 @@ TEST_F(SessionLogic, UndecodableMessagesAreCountedAndIgnored) {
   open(token("service_role"));
   EXPECT_TRUE(message("not json").commands.empty());
   EXPECT_TRUE(message(R"({"topic":"phoenix"})").commands.empty());  // a v1 envelope on a v2 connection
-  EXPECT_EQ(metrics_.frames_refused_total.load(), 2U);
+  EXPECT_EQ(metrics_.frames_refused_total.Value(), 2);
 }
 
 TEST_F(SessionLogic, PresenceIsRefused) {
@@ -714,6 +746,22 @@ TEST_F(SessionLogic, DeliveriesOfAFactoryOutsideTheScopeBecomeNothing) {
   frame_set untagged;  // contract channels carry only tagged messages; an untagged one reaches unscoped only
   session_->frames_for(ch, *ch.who, message_of(""), untagged);
   EXPECT_EQ(untagged.n, 0U);
+}
+
+// issue 15: rtcache_fanout_publish_to_write_seconds runs from the hub's publish of the message.
+TEST_F(SessionLogic, LiveDeliveriesAreTimedFromTheHubsPublish) {
+  open(token("authenticated", {"A"}));
+  auto out = send_join("realtime:doc:wo:1");
+  const auto& ch = *last<subscribe_command>(out)->channel;
+  auto m = std::make_shared<hub_message>();
+  m->frames.v2_text = "v2";
+  m->meta.factory_id = "A";
+  m->published_at = k_steady0 + 42s;
+  frame_set fs;
+  session_->frames_for(ch, *ch.who, m, fs);
+  ASSERT_EQ(fs.n, 1U);
+  EXPECT_EQ(fs.f[0].latency, out_frame::timed::delivery);
+  EXPECT_EQ(fs.f[0].since, k_steady0 + 42s);
 }
 
 TEST_F(SessionLogic, OwnBroadcastsComeBackOnlyWithSelf) {

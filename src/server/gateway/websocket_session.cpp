@@ -8,6 +8,7 @@
 #include "session_deadlines.hpp"
 #include "session_logic.hpp"
 #include "state.hpp"
+#include "write_latency.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -160,7 +161,12 @@ class websocket_session final : public detail::session,
   }
 
   void run_command(send_command& c, bool& queued) {
-    if (!queue_.push(out_frame::text(std::move(c.frame)))) close_for_overflow();
+    out_frame f = out_frame::text(std::move(c.frame));
+    if (c.join_received) {
+      f.since = *c.join_received;
+      f.latency = out_frame::timed::join_reply;
+    }
+    if (!queue_.push(std::move(f))) close_for_overflow();
     queued = true;
   }
   void run_command(subscribe_command& c, bool&) { run_subscribe(c); }
@@ -244,7 +250,7 @@ class websocket_session final : public detail::session,
   void on_accept(const std::string& peer, beast::error_code ec) {
     if (ec) return fail(ec, "accept");
     open_ = true;
-    gw_->metrics.connections_total.fetch_add(1, std::memory_order_relaxed);
+    gw_->metrics.connections_total.Increment();
     gw_->log.info("ws.open", {{"conn", logic_.connection_id()},
                               {"peer", peer},
                               {"vsn", to_string(logic_.version())},
@@ -271,7 +277,7 @@ class websocket_session final : public detail::session,
   void on_read(beast::error_code ec, std::size_t) {
     if (ec) return fail(ec, "read");
     last_activity_ = std::chrono::steady_clock::now();
-    gw_->metrics.messages_in_total.fetch_add(1, std::memory_order_relaxed);
+    gw_->metrics.messages_in_total.Increment();
     if (!close_started_) {
       const auto data = rbuf_.cdata();
       session_output out;
@@ -300,11 +306,14 @@ class websocket_session final : public detail::session,
 
   void on_write(beast::error_code ec, std::size_t bytes) {
     const std::size_t frames = writer_.batch().size();
+    write_latencies latencies;
+    if (!ec) tally_written(writer_.batch(), std::chrono::steady_clock::now(), latencies);
     queue_.written(writer_.batch());
     writer_.written();
     if (ec) return fail(ec, "write");
-    gw_->metrics.messages_out_total.fetch_add(frames, std::memory_order_relaxed);
-    gw_->metrics.bytes_out_total.fetch_add(bytes, std::memory_order_relaxed);
+    gateway_metrics::add(gw_->metrics.messages_out_total, frames);
+    gateway_metrics::add(gw_->metrics.bytes_out_total, bytes);
+    latencies.flush(gw_->metrics);
     if (close_started_) return maybe_close();
     do_write();
   }
@@ -317,7 +326,7 @@ class websocket_session final : public detail::session,
     if (close_started_ || torn_down_) return;
     close_started_ = true;
     if (overflow) {
-      gw_->metrics.queue_overflow_closes_total.fetch_add(1, std::memory_order_relaxed);
+      gw_->metrics.queue_overflow_closes_total.Increment();
       gw_->log.warn("ws.queue_overflow",
                     {{"conn", logic_.connection_id()}, {"limit", gw_->config.limits.max_send_queue_bytes}});
     }
@@ -399,7 +408,7 @@ class websocket_session final : public detail::session,
     const auto now = std::chrono::steady_clock::now();
     if (close_at_ <= now) return drop_socket();  // the close did not finish in time
     if (open_ && now - last_activity_ >= gw_->config.limits.idle_timeout) {
-      gw_->metrics.idle_closes_total.fetch_add(1, std::memory_order_relaxed);
+      gw_->metrics.idle_closes_total.Increment();
       gw_->log.info("ws.idle_timeout", {{"conn", logic_.connection_id()}});
       return drop_socket();
     }

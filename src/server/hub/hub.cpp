@@ -605,7 +605,7 @@ hub_publish_result hub::publish_on(const std::shared_ptr<channel>& ch, std::stri
     const std::size_t retained_bytes = frames.size_bytes() + options.attachment_bytes;
     message = std::make_shared<const hub_message>(
         hub_message{offset, std::move(frames), hub_message_meta{std::string(options.factory_id), options.origin},
-                    options.change, retained_bytes});
+                    options.change, retained_bytes, clock_()});
   }
   std::uint64_t added_messages = 0;
   std::uint64_t added_bytes = 0;
