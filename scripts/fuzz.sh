@@ -7,6 +7,8 @@
 #                                       # the long run (docs/benchmarks.md): each target stops after FUZZ_RUNS
 #                                       # executions, or FUZZ_SECONDS, whichever comes first; one at a time
 #   FUZZ_TARGETS="jwt jwks" scripts/fuzz.sh   # some targets only
+# FUZZ_TIMEOUT (default 10 s) is libFuzzer's per-input limit; it is wall-clock time, so a long run on a busy
+# machine wants more (a run at nice 19 under two compiles once stalled 15 s inside ASan's allocator).
 # FUZZ_JOBS targets run at once (default: all), sharing the cores. Fuzzer output goes to a log; on failure the
 # log's tail, the crashing input (hex) and the reproducer command are printed and the scratch directory is kept.
 set -euo pipefail
@@ -14,11 +16,12 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seconds="${FUZZ_SECONDS:-20}"
 runs="${FUZZ_RUNS:-0}"
+timeout="${FUZZ_TIMEOUT:-10}"
 read -r -a targets <<<"${FUZZ_TARGETS:-channel_key event_codec pgoutput protocol jwt jwks}"
 jobs="${FUZZ_JOBS:-${#targets[@]}}"
 cd "$root"
 
-for v in FUZZ_SECONDS:"$seconds" FUZZ_JOBS:"$jobs"; do
+for v in FUZZ_SECONDS:"$seconds" FUZZ_JOBS:"$jobs" FUZZ_TIMEOUT:"$timeout"; do
   if ! [[ "${v#*:}" =~ ^[1-9][0-9]*$ ]]; then
     echo "fuzz: ${v%%:*} must be a positive integer, got '${v#*:}'" >&2
     exit 2
@@ -53,7 +56,7 @@ for t in "${targets[@]}"; do
   bin="build/fuzz/fuzz/${t}_fuzz"
   mkdir -p "$work/$t/corpus" "$work/$t/artifacts"
   cp -- fuzz/corpus/"$t"/* "$work/$t/corpus/"
-  args=(-max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
+  args=(-max_total_time="$seconds" -rss_limit_mb=2048 -timeout="$timeout" -print_final_stats=1
         -artifact_prefix="$work/$t/artifacts/")
   if (( runs > 0 )); then args+=(-runs="$runs"); fi
   if [[ -f "fuzz/$t.dict" ]]; then args+=(-dict="fuzz/$t.dict"); fi
