@@ -7,6 +7,7 @@
 #include "rtcache/net/gateway.hpp"
 #include "rtcache/net/gateway_config.hpp"
 #include "test_certs.hpp"
+#include "tls_context.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ssl.hpp>
@@ -386,6 +387,22 @@ TEST_F(GatewayTls, ReloadWithoutTlsIsAnError) {
   start();
   EXPECT_FALSE(gw_->reload_tls().has_value());
   EXPECT_EQ(gw_->tls_port(), 0);
+}
+
+// ---- the server context ----
+
+TEST(TlsContext, RequiresTls12AtLeastAsksNoClientCertificateAndReleasesIdleBuffers) {
+  const certs::test_ca ca("rtcache context test CA");
+  const auto pair = ca.issue({"localhost"});
+  const temp_file cert(pair.cert);
+  const temp_file key(pair.key);
+  auto ctx = detail::make_server_tls_context({.cert_file = cert.path, .key_file = key.path, .listen = std::nullopt});
+  ASSERT_TRUE(ctx.has_value()) << ctx.error().message;
+  SSL_CTX* native = (*ctx)->native_handle();
+  EXPECT_EQ(SSL_CTX_get_min_proto_version(native), TLS1_2_VERSION);
+  EXPECT_EQ(SSL_CTX_get_verify_mode(native), SSL_VERIFY_NONE);
+  EXPECT_NE(SSL_CTX_get_mode(native) & SSL_MODE_RELEASE_BUFFERS, 0U);
+  EXPECT_NE(SSL_CTX_get_options(native) & SSL_OP_NO_COMPRESSION, 0U);
 }
 
 // ---- config ----
