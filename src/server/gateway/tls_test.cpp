@@ -25,6 +25,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -171,6 +172,9 @@ class wss_client {
     return std::string(reply->at("payload").at("status").as_string());
   }
 
+  asio::io_context& ioc() noexcept { return ioc_; }
+  websocket::stream<tls_stream>& ws() noexcept { return ws_; }
+
   bool connected = false;
   beast::error_code error;  // of the TLS or WebSocket handshake
   beast::error_code last_error;
@@ -181,6 +185,106 @@ class wss_client {
   ssl::context ctx_;
   websocket::stream<tls_stream> ws_;
 };
+
+// ---- pings while a flood of broadcasts is being written (the write serializer, write_serializer.hpp) ----
+
+// What a client that pinged the server without pause while reading a flood saw.
+struct ping_flood_outcome {
+  int delivered = 0;  // broadcasts read, each whole and the one expected next
+  int pings = 0;      // pings the client wrote
+  int pongs = 0;      // pongs it read
+  std::string wrong;  // the first broadcast that was not the expected one
+  beast::error_code error;
+};
+
+// The payload of broadcast `i` of round `round`: 16 KiB, so that a batch write is several frames and larger than
+// what one write_some takes (the moment a pong used to slip in).
+std::string flood_payload(int round, int i) {
+  return std::string(16000, static_cast<char>('a' + round % 26)) + "#" + std::to_string(i);
+}
+
+// Joins "realtime:flood" on `ws` (its io_context `ioc`), then `rounds` times publishes `per_round` broadcasts at
+// once and reads them all while writing one ping after another (each as soon as the one before is written).
+template <class Ws>
+ping_flood_outcome read_flood_while_pinging(asio::io_context& ioc, Ws& ws, hub& h, int rounds, int per_round) {
+  ping_flood_outcome out;
+  auto cancel = [&] { beast::get_lowest_layer(ws).cancel(); };
+  ws.text(true);
+  const std::string join = v1_join("realtime:flood", "1");
+  out.error = run_bounded(
+      ioc, [&](auto done) { ws.async_write(asio::buffer(join), done); }, cancel);
+  beast::flat_buffer buffer;
+  if (!out.error) {
+    out.error = run_bounded(
+        ioc, [&](auto done) { ws.async_read(buffer, done); }, cancel);
+  }
+  if (out.error) return out;
+  if (!is_reply(json::parse(beast::buffers_to_string(buffer.data())), "1")) {
+    out.wrong = "no join reply: " + beast::buffers_to_string(buffer.data());
+    return out;
+  }
+  buffer.consume(buffer.size());
+  ws.control_callback([&](websocket::frame_type kind, beast::string_view) {
+    if (kind == websocket::frame_type::pong) ++out.pongs;
+  });
+  for (int round = 0; round < rounds && !out.error && out.wrong.empty(); ++round) {
+    for (int i = 0; i < per_round; ++i) h.publish("flood", "e", "\"" + flood_payload(round, i) + "\"");
+    int read = 0;
+    bool stop = false;
+    bool pinging = false;
+    std::function<void()> ping = [&] {
+      if (stop || pinging) return;
+      pinging = true;
+      ws.async_ping("p", [&](beast::error_code ec) {
+        pinging = false;
+        if (ec) {
+          if (!out.error) out.error = ec;
+          stop = true;
+          return;
+        }
+        ++out.pings;
+        ping();
+      });
+    };
+    std::function<void()> next = [&] {
+      ws.async_read(buffer, [&](beast::error_code ec, std::size_t) {
+        if (ec) {
+          if (!out.error) out.error = ec;
+          stop = true;
+          return;
+        }
+        const auto v = json::parse(beast::buffers_to_string(buffer.data()));
+        buffer.consume(buffer.size());
+        const auto* payload = v.is_object() ? v.as_object().if_contains("payload") : nullptr;
+        const std::string expected = flood_payload(round, read);
+        if (payload == nullptr || !payload->is_object() || !payload->as_object().contains("payload") ||
+            payload->at("payload") != json::value(expected)) {
+          out.wrong = "round " + std::to_string(round) + " message " + std::to_string(read) + ": " +
+                      json::serialize(v).substr(0, 120);
+          stop = true;
+          return;
+        }
+        ++out.delivered;
+        if (++read == per_round) {
+          stop = true;
+          return;
+        }
+        next();
+      });
+    };
+    next();
+    ping();
+    ioc.restart();
+    ioc.run_for(std::chrono::seconds(60));
+    if (!ioc.stopped()) {
+      cancel();
+      ioc.restart();
+      ioc.run();
+      if (!out.error) out.error = asio::error::timed_out;
+    }
+  }
+  return out;
+}
 
 // One HTTPS request on a fresh connection; status 0 when the exchange failed.
 testing::http_answer https_call(std::uint16_t port, const std::string& ca_pem, http::verb method, std::string target,
@@ -263,6 +367,50 @@ TEST_F(GatewayTls, WssClientTrustingTheCaJoinsAndReceivesABroadcast) {
     ASSERT_TRUE(b) << i << ": " << c.last_error.message();
     EXPECT_EQ(b->at("payload").at("payload").as_string(), std::string(20000, 'y') + std::to_string(i));
   }
+}
+
+// The gateway writes its batches outside Beast's write lock, and Beast answers each ping with a pong on its own:
+// without the write serializer a pong written while a batch is on its way splits the batch (plain TCP: the
+// client reads a corrupt frame) or is a second write at once on the SSL stream (undefined behaviour). A client
+// that pings without pause while a flood arrives gets every broadcast whole and in order, and its pongs.
+TEST_F(GatewayTls, PingsDuringAFloodOverTlsGetPongsAndEveryBroadcastArrivesWholeInOrder) {
+  start_tls();
+  wss_client c(tls_port_, ca_.cert_pem(), url(token_for("authenticated", {"A"})));
+  ASSERT_TRUE(c.connected) << c.error.message();
+  const auto out = read_flood_while_pinging(c.ioc(), c.ws(), hub_, 16, 64);
+  EXPECT_FALSE(out.error) << out.error.message() << " after " << out.delivered;
+  EXPECT_EQ(out.wrong, "");
+  EXPECT_EQ(out.delivered, 16 * 64);
+  EXPECT_GT(out.pings, 0);
+  EXPECT_GT(out.pongs, 0);
+  // The server is alive and serves a new connection.
+  wss_client after(tls_port_, ca_.cert_pem(), url(token_for("authenticated", {"A"})));
+  ASSERT_TRUE(after.connected) << after.error.message();
+  EXPECT_EQ(after.join("realtime:doc:wo:1", "1"), "ok");
+}
+
+TEST_F(GatewayTls, PingsDuringAFloodOverPlainTcpGetPongsAndEveryBroadcastArrivesWholeInOrder) {
+  start_tls();
+  asio::io_context ioc;
+  websocket::stream<beast::tcp_stream> ws(ioc);
+  auto cancel = [&] { beast::get_lowest_layer(ws).cancel(); };
+  ASSERT_FALSE(run_bounded(
+      ioc,
+      [&](auto h) {
+        beast::get_lowest_layer(ws).async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), h);
+      },
+      cancel));
+  ASSERT_FALSE(run_bounded(
+      ioc, [&](auto h) { ws.async_handshake("localhost", url(token_for("authenticated", {"A"})), h); }, cancel));
+  const auto out = read_flood_while_pinging(ioc, ws, hub_, 16, 64);
+  EXPECT_FALSE(out.error) << out.error.message() << " after " << out.delivered;
+  EXPECT_EQ(out.wrong, "");
+  EXPECT_EQ(out.delivered, 16 * 64);
+  EXPECT_GT(out.pings, 0);
+  EXPECT_GT(out.pongs, 0);
+  ws_client after(port_, url(token_for("authenticated", {"A"})));
+  ASSERT_TRUE(after.connected);
+  EXPECT_EQ(join(after, "realtime:doc:wo:1").at("payload").at("status"), "ok");
 }
 
 TEST_F(GatewayTls, PlainAndTlsListenersSideBySideBothDeliver) {

@@ -9,6 +9,7 @@
 #include "session_deadlines.hpp"
 #include "session_logic.hpp"
 #include "state.hpp"
+#include "write_serializer.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -20,6 +21,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 
 #include <algorithm>
+#include <span>
 #include <variant>
 #include <vector>
 
@@ -293,8 +295,10 @@ class websocket_session final : public detail::session,
       case send_queue::take_result::drained: return writer_.release();
       case send_queue::take_result::batch: break;
     }
-    asio::async_write(ws_.next_layer(), writer_.gather(),
-                      beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
+    // One write of the whole batch, in turn with Beast's pongs and close frame (write_serializer.hpp); not
+    // asio::async_write, which would hand the serializer the batch 64 KiB at a time.
+    ws_.next_layer().async_write_some(std::span<const asio::const_buffer>(writer_.gather()),
+                                      beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
   }
 
   void on_write(beast::error_code ec, std::size_t bytes) {
@@ -419,7 +423,7 @@ class websocket_session final : public detail::session,
 
   asio::ip::tcp::socket& socket() noexcept {
     if constexpr (std::is_same_v<NextLayer, asio::ip::tcp::socket>) {
-      return ws_.next_layer();
+      return ws_.next_layer().next_layer();
     } else {
       return beast::get_lowest_layer(ws_).socket();
     }
@@ -431,8 +435,9 @@ class websocket_session final : public detail::session,
   // ws://: a plain socket, not a beast::tcp_stream: its timers and impl would cost every idle connection memory,
   // and the timeouts here are the WebSocket stream's (handshake) and the session's own (idle, close, expiry).
   // wss://: the SSL stream the HTTP side did the TLS handshake on (its tcp_stream's timer no longer armed).
-  websocket::stream<NextLayer, false> ws_;  // no permessage-deflate (never enabled): its state is not kept
-  address_slot address_;                    // this connection's count against limits.max_connections_per_ip
+  // Between the two, the write_serializer: the gateway's batches and Beast's own frames take turns on the transport.
+  websocket::stream<write_serializer<NextLayer>, false> ws_;  // no permessage-deflate (never enabled): not kept
+  address_slot address_;  // this connection's count against limits.max_connections_per_ip
   std::uint64_t registry_id_ = 0;
 
   // Shared with deliver() (thread-safe): declared before the logic, so that it outlives the logic's channels.
