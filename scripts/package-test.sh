@@ -176,7 +176,7 @@ shipped_config() {
   env -i PATH="$PATH" bash -c 'set -a; . "$1"; exec "$2" check-config "$3"' _ "$tmp/rtcache.env" "$bin" \
     "$root/etc/rtcache/rtcache.toml" >"$tmp/check.log" 2>&1 || { cat "$tmp/check.log"; return 1; }
   cat "$tmp/check.log"
-  has "$tmp/check.log" "^ok: .*rtcache\.toml \(listen 127\.0\.0\.1:4000, threads auto, tables 0, postgres off\)$"
+  has "$tmp/check.log" "^ok: .*rtcache\.toml \(listen 127\.0\.0\.1:4000, tls off, threads auto, tables 0, postgres off\)$"
 }
 check "check-config passes on the shipped config with the env file's secret, refuses without" shipped_config
 

@@ -2,6 +2,8 @@
 // several 127.0.0.x source addresses and io threads) against a running `rtcache serve`, and a publisher that
 // POSTs contract events to /v1/events at a target rate. Modes: throughput (delivered messages/s and
 // publish-to-client latency), idle (connections held and heartbeating), slow (clients that stop reading).
+// With --tls-port the clients connect over TLS (wss://, verifying the server against --ca-file) to the server's
+// [tls] listener; the publisher and the /metrics scrapes stay on the plain port.
 // Figures go to stdout, one `name value unit` line each; progress goes to stderr.
 #include "latency_histogram.hpp"
 #include "load_jwt.hpp"
@@ -11,6 +13,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
@@ -82,7 +85,14 @@ struct options {
   int rcv_buffer = 16 * 1024;  // initial read buffer per client
   int server_pid = 0;        // for RSS samples
   std::string label;
+  std::uint16_t tls_port = 0;  // non-zero: clients connect over TLS to tls_host:tls_port
+  std::string tls_host;        // default: host
+  std::string ca_file;         // the CA the server's certificate must chain to (TLS)
+  std::string tls_name = "localhost";  // SNI and the name the certificate must carry
 };
+
+// The clients' TLS context (with --tls-port), made once in main before any worker starts.
+asio::ssl::context* g_tls = nullptr;
 
 [[noreturn]] void usage(const std::string& why) {
   std::cerr << "rtcache_load: " << why << "\n"
@@ -91,6 +101,7 @@ struct options {
                "  [--factory-channel] [--rate EV/S] [--batch N] [--publishers N] [--payload-bytes N] [--warmup S]\n"
                "  [--duration S] [--hold S] [--heartbeat S] [--slow-fraction F] [--stall S] [--slow-rcvbuf B]\n"
                "  [--server-pid P] [--vsn 1.0.0|2.0.0] [--connect-concurrency N] [--connect-timeout S] [--label L]\n"
+               "  [--tls-port N --ca-file F [--tls-host A] [--tls-name N]]\n"
                "The JWT secret defaults to $RTCACHE_JWT_SECRET.\n";
   std::exit(2);
 }
@@ -138,6 +149,10 @@ options parse_options(int argc, char** argv) {
     else if (a == "--rcv-buffer") o.rcv_buffer = integer();
     else if (a == "--server-pid") o.server_pid = integer();
     else if (a == "--label") o.label = next();
+    else if (a == "--tls-port") o.tls_port = static_cast<std::uint16_t>(integer());
+    else if (a == "--tls-host") o.tls_host = next();
+    else if (a == "--ca-file") o.ca_file = next();
+    else if (a == "--tls-name") o.tls_name = next();
     else usage("unknown option " + a);
   }
   if (o.secret.size() < 32) usage("the JWT secret (RTCACHE_JWT_SECRET or --secret) must have at least 32 bytes");
@@ -147,6 +162,8 @@ options parse_options(int argc, char** argv) {
   }
   if (o.vsn != "1.0.0" && o.vsn != "2.0.0") usage("--vsn must be 1.0.0 or 2.0.0");
   if (o.label.empty()) o.label = o.mode;
+  if (o.tls_host.empty()) o.tls_host = o.host;
+  if (o.tls_port != 0 && o.ca_file.empty()) usage("--tls-port needs --ca-file");
   return o;
 }
 
@@ -315,8 +332,12 @@ class client : public std::enable_shared_from_this<client> {
     socket_.bind(tcp::endpoint(src, 0), ec);
     if (ec) return fail("bind: " + ec.message());
     buf_.resize(static_cast<std::size_t>(std::max(o.rcv_buffer, 512)));
-    socket_.async_connect(tcp::endpoint(asio::ip::make_address(o.host), o.port),
-                          [self = shared_from_this()](boost::system::error_code e) { self->on_connect(e); });
+    const bool tls = o.tls_port != 0;
+    socket_.async_connect(tcp::endpoint(asio::ip::make_address(tls ? o.tls_host : o.host), tls ? o.tls_port : o.port),
+                          [self = shared_from_this()](boost::system::error_code e) {
+                            if (e || g_tls == nullptr) return self->on_connect(e);
+                            self->start_tls();
+                          });
   }
 
   void send_heartbeat() {
@@ -364,6 +385,18 @@ class client : public std::enable_shared_from_this<client> {
     }
   }
 
+  void start_tls() {
+    const auto& o = w_.opts();
+    tls_.emplace(socket_, *g_tls);
+    SSL_ctrl(tls_->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+             const_cast<char*>(o.tls_name.c_str()));
+    tls_->set_verify_callback(asio::ssl::host_name_verification(o.tls_name));
+    tls_->async_handshake(asio::ssl::stream_base::client, [self = shared_from_this()](boost::system::error_code e) {
+      if (e) return self->fail("tls handshake: " + e.message());
+      self->on_connect(e);
+    });
+  }
+
   void on_connect(boost::system::error_code ec) {
     if (ec) return fail("connect: " + ec.message());
     const auto& o = w_.opts();
@@ -371,7 +404,8 @@ class client : public std::enable_shared_from_this<client> {
     token_ = user_token(o.secret, "load-" + std::to_string(index_), {factory_name(factory_)}, now,
                         std::chrono::hours(24));
     std::string req = "GET /realtime/v1/websocket?apikey=" + token_ + "&vsn=" + o.vsn +
-                      " HTTP/1.1\r\nHost: " + o.host + ":" + std::to_string(o.port) +
+                      " HTTP/1.1\r\nHost: " + (g_tls ? o.tls_name : o.host) + ":" +
+                      std::to_string(g_tls ? o.tls_port : o.port) +
                       "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
     state_ = state::upgrading;
@@ -383,10 +417,13 @@ class client : public std::enable_shared_from_this<client> {
   void read() {
     if (state_ == state::closed) return;
     if (have_ == buf_.size()) buf_.resize(buf_.size() * 2);
-    socket_.async_read_some(asio::buffer(buf_.data() + have_, buf_.size() - have_),
-                            [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-                              self->on_read(ec, n);
-                            });
+    auto handler = [self = shared_from_this()](boost::system::error_code ec, std::size_t n) { self->on_read(ec, n); };
+    const auto into = asio::buffer(buf_.data() + have_, buf_.size() - have_);
+    if (tls_) {
+      tls_->async_read_some(into, std::move(handler));
+    } else {
+      socket_.async_read_some(into, std::move(handler));
+    }
   }
 
   void on_read(boost::system::error_code ec, std::size_t n) {
@@ -579,17 +616,23 @@ class client : public std::enable_shared_from_this<client> {
     writing_ = true;
     inflight_.swap(out_);
     out_.clear();
-    asio::async_write(socket_, asio::buffer(inflight_), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+    auto handler = [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
       self->writing_ = false;
       self->inflight_.clear();
       if (ec) return self->fail("write: " + ec.message());
       self->flush();
-    });
+    };
+    if (tls_) {
+      asio::async_write(*tls_, asio::buffer(inflight_), std::move(handler));
+    } else {
+      asio::async_write(socket_, asio::buffer(inflight_), std::move(handler));
+    }
   }
 
   worker& w_;
   const int index_;
   tcp::socket socket_;
+  std::optional<asio::ssl::stream<tcp::socket&>> tls_;  // over socket_, with --tls-port
   state state_ = state::connecting;
   int factory_ = 0;
   int doc_ = 0;
@@ -1001,6 +1044,14 @@ int main(int argc, char** argv) {
   using namespace rtcache::load;
   const options o = parse_options(argc, argv);
   try {
+    std::optional<boost::asio::ssl::context> tls;
+    if (o.tls_port != 0) {
+      tls.emplace(boost::asio::ssl::context::tls_client);
+      tls->set_verify_mode(boost::asio::ssl::verify_peer);
+      tls->load_verify_file(o.ca_file);
+      SSL_CTX_set_mode(tls->native_handle(), SSL_MODE_RELEASE_BUFFERS);  // thousands of idle clients
+      g_tls = &*tls;
+    }
     if (o.mode == "throughput") return run_throughput(o);
     if (o.mode == "idle") return run_idle(o);
     return run_slow(o);

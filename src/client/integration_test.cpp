@@ -1,25 +1,30 @@
 // The SDK against the real gateway, in-process on an ephemeral port: subscribe -> invalidate -> refetch, patch
 // without refetch, scope drop, reconnect with back-off and resume by offset (recovered), and a server restart
-// (new epochs: not recovered -> exactly one refetch). The client runs on its own io thread; the test reads its
-// state by posting to that thread and waits on conditions with a bound, never on a fixed sleep.
-#include "rtcache/client/realtime_client.hpp"
-
+// (new epochs: not recovered -> exactly one refetch), and wss:// against the gateway's [tls] listener with a
+// custom CA (issue 15; certificates from tests/support/test_certs.hpp). The client runs on its own io thread; the test
+// reads its state by posting to that thread and waits on conditions with a bound, never on a fixed sleep.
 #include "jwt_test_support.hpp"
+#include "rtcache/client/realtime_client.hpp"
 #include "rtcache/net/gateway.hpp"
 #include "rtcache/net/gateway_relay.hpp"
+#include "test_certs.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
+
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 namespace rtcache::client {
@@ -42,7 +47,8 @@ std::string token_for(std::string_view role, const std::vector<std::string>& fac
     payload += "]}";
   }
   payload += "}";
-  return net::testing::make_token(net::testing::header_for(net::jwt_alg::hs256), payload, net::jwt_alg::hs256, k_secret);
+  return net::testing::make_token(net::testing::header_for(net::jwt_alg::hs256), payload, net::jwt_alg::hs256,
+                                  k_secret);
 }
 
 // Keeps a hub channel (and its history) alive while no WebSocket client is on it.
@@ -98,12 +104,18 @@ class ClientIntegration : public ::testing::Test {
     net::gateway_config cfg;
     cfg.listen_address = "127.0.0.1";
     cfg.port = port;
+    if (tls_) {  // TLS only: the client can reach the gateway over wss:// and nothing else
+      cfg.plain_listener = false;
+      cfg.tls = *tls_;
+      cfg.tls.listen = std::pair<std::string, std::uint16_t>{"127.0.0.1", port};
+    }
     // The port of a stopped gateway is free once its acceptor has closed; retry the bind for a bounded time.
     const auto deadline = std::chrono::steady_clock::now() + k_wait;
     for (;;) {
       gw_.emplace(server_ioc_, cfg, *hub_, verifier_, core::doc_type_registry::defaults(), log_);
       try {
         port_ = gw_->start();
+        if (tls_) port_ = gw_->tls_port();
         break;
       } catch (const boost::system::system_error&) {
         gw_.reset();
@@ -139,7 +151,10 @@ class ClientIntegration : public ::testing::Test {
       });
     });
     realtime_options options;
-    options.server = parse_server_url("ws://127.0.0.1:" + std::to_string(port_)).value();
+    options.server = parse_server_url(client_url_.empty() ? "ws://127.0.0.1:" + std::to_string(port_)
+                                                          : client_url_ + ":" + std::to_string(port_))
+                         .value();
+    options.tls = client_tls_;
     options.access_token = std::move(token);
     options.scope = std::move(scope);
     options.engine.coalesce.window = 250ms;
@@ -207,6 +222,11 @@ class ClientIntegration : public ::testing::Test {
     ASSERT_EQ(outcome->accepted, 1U) << outcome->to_json();
   }
 
+  // With tls_: the gateway serves wss:// only, with these files; the client uses client_url_ and client_tls_.
+  std::optional<net::tls_settings> tls_;
+  std::string client_url_;  // scheme://host without the port; empty: ws://127.0.0.1
+  tls_options client_tls_;
+
   net::logger log_{net::log_level::off};
   net::jwt_verifier verifier_;
   std::unique_ptr<net::hub> hub_;
@@ -224,6 +244,41 @@ class ClientIntegration : public ::testing::Test {
   live_view view_;
   std::thread client_thread_;
 };
+
+// A PEM file in the temp directory, removed with the test.
+struct pem_file {
+  explicit pem_file(const std::string& content)
+      : path((std::filesystem::temp_directory_path() /
+              ("rtcache-sdk-gw-tls-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".pem"))
+                 .string()) {
+    std::ofstream(path) << content;
+  }
+  ~pem_file() { std::filesystem::remove(path); }
+  std::string path;
+  static inline int counter = 0;
+};
+
+// issue 15: the SDK's wss:// against rtcache itself. The gateway's certificate names localhost only and is signed
+// by a CA the system store does not know: the client must be given that CA and must ask for localhost (SNI and
+// the name check) to get in.
+TEST_F(ClientIntegration, WssWithACustomCaReachesTheGatewaysTlsListenerJoinsAndGetsTheEvent) {
+  const rtcache::testing::test_ca ca("rtcache SDK test CA");
+  const auto server_cert = ca.issue({"localhost"});
+  const pem_file cert(server_cert.cert);
+  const pem_file key(server_cert.key);
+  tls_ = net::tls_settings{.cert_file = cert.path, .key_file = key.path, .listen = std::nullopt};
+  start_server();
+  client_url_ = "wss://localhost";
+  client_tls_ = tls_options{.ca_file = {}, .ca_pem = ca.cert_pem()};
+  start_client(token_for("authenticated", {"A"}), core::factory_scope::of({"A"}));
+  wait_ready();
+  EXPECT_FALSE(on_client([&] { return client_->last_error().has_value(); }));
+  backend_.put(R"(["doc","wo","1"])", json::parse(R"({"id":"1","status":"in_progress","version":2})"));
+  publish(R"({"type":"wo","id":"1","factoryId":"A","action":"update","version":2})");
+  ASSERT_TRUE(wait_client([&] { return status() == "in_progress" && idle(); }));
+  EXPECT_EQ(on_client([&] { return fetches(); }), 2U);
+  EXPECT_EQ(gw_->metrics().connections.load(), 1);
+}
 
 TEST_F(ClientIntegration, SubscribeThenAnUpdateWithoutPatchRefetchesTheDoc) {
   start_server();

@@ -90,8 +90,10 @@ int check_config(const std::string& path) {
     return k_exit_config;
   }
   const auto& g = load.config.gateway;
-  std::cout << "ok: " << path << " (listen " << g.listen_address << ":" << g.port << ", threads "
-            << (g.threads == 0 ? std::string("auto") : std::to_string(g.threads)) << ", tables "
+  std::cout << "ok: " << path << " (listen "
+            << (g.plain_listener ? g.listen_address + ":" + std::to_string(g.port) : std::string("off")) << ", tls "
+            << (g.tls.enabled() ? g.tls.listen->first + ":" + std::to_string(g.tls.listen->second) : std::string("off"))
+            << ", threads " << (g.threads == 0 ? std::string("auto") : std::to_string(g.threads)) << ", tables "
             << (load.config.mapping ? load.config.mapping->tables.size() : 0) << ", postgres "
             << (load.config.postgres.enabled ? "on" : "off") << ")\n";
   return k_exit_ok;
@@ -100,8 +102,11 @@ int check_config(const std::string& path) {
 int serve(const std::optional<std::string>& config_path, const std::optional<std::string>& listen,
           std::optional<std::size_t> threads) {
   auto load = net::load_config(config_path, getenv_lookup);
-  if (listen) {
+  if (listen && *listen == "off") {
+    load.config.gateway.plain_listener = false;
+  } else if (listen) {
     if (auto hp = net::parse_listen(*listen)) {
+      load.config.gateway.plain_listener = true;
       load.config.gateway.listen_address = hp->first;
       load.config.gateway.port = hp->second;
     } else {
@@ -207,13 +212,19 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
     }
   } stop_source_on_exit{source.get(), &source_thread};
 
-  // SIGHUP (systemd's ExecReload): nothing is reloadable yet, so it is logged and otherwise ignored; without a
+  // SIGHUP (systemd's ExecReload): with [tls], re-reads the certificate and key for new connections (a failure
+  // is logged by the gateway and the previous certificate stays); otherwise logged and ignored. Without a
   // handler its default action would terminate the server. Cancelled at shutdown so ioc.run() can return.
   boost::asio::signal_set hangups(ioc, SIGHUP);
   std::function<void()> wait_hangup = [&] {
     hangups.async_wait([&](const boost::system::error_code& ec, int signo) {
       if (ec) return;
-      log.info("signal", {{"signo", signo}, {"action", "none (nothing to reload)"}});
+      if (cfg.gateway.tls.enabled()) {
+        log.info("signal", {{"signo", signo}, {"action", "reload tls"}});
+        (void)gw.reload_tls();  // logs tls.reloaded or tls.reload_failed
+      } else {
+        log.info("signal", {{"signo", signo}, {"action", "none (nothing to reload: no [tls])"}});
+      }
       wait_hangup();
     });
   };
@@ -269,21 +280,26 @@ constexpr const char* k_serve_footer = R"(Environment (overrides the file; flags
   RTCACHE_JWT_AUDIENCE          required aud claim (default: not checked)
   RTCACHE_SCOPE_CLAIM           dotted path of the factory scope claim (default app_metadata.factory_ids)
   RTCACHE_PG_CONNINFO           libpq conninfo; turns the PostgreSQL source on
-  RTCACHE_LISTEN                host:port (default 127.0.0.1:4000)
+  RTCACHE_LISTEN                host:port (default 127.0.0.1:4000), or off (TLS only)
+  RTCACHE_TLS_CERT_FILE         wss://: PEM certificate chain ([tls] cert_file)
+  RTCACHE_TLS_KEY_FILE          wss://: PEM private key ([tls] key_file)
+  RTCACHE_TLS_LISTEN            wss://: host:port of the TLS listener ([tls] listen)
   RTCACHE_THREADS               io threads, 0 = one per core
   RTCACHE_LOG_LEVEL             debug, info, warn, error, off (default info)
   RTCACHE_MAX_CONNECTIONS       open WebSockets (default 10000)
   RTCACHE_MAX_SEND_QUEUE_BYTES  per-connection send queue bound (default 4194304)
 Signals:
   SIGINT, SIGTERM  stop accepting, close every WebSocket with 1001, exit 0 once drained
-  SIGHUP           logged; nothing is reloaded yet
+  SIGHUP           with [tls]: re-read cert_file and key_file for new connections (open ones keep
+                   theirs; a failed reload is logged and the previous certificate stays); else logged
 Exit status: 0 clean exit, 1 runtime failure (e.g. the port is taken), 2 configuration or command-line error.
 Logs: one logfmt line per event on stderr. Endpoints, config file and metrics: rtcache(1), docs/operations.md.)";
 
 constexpr const char* k_check_footer =
     R"(Reads FILE and the RTCACHE_* environment exactly as `serve` does, without listening or connecting.
-Prints `ok: FILE (listen ..., threads ..., tables N, postgres on|off)`, or one `error: WHERE: PROBLEM` line per
-problem on stderr.
+Prints `ok: FILE (listen ...|off, tls ...|off, threads ..., tables N, postgres on|off)`, or one
+`error: WHERE: PROBLEM` line per problem on stderr. With [tls], the certificate and key are loaded and checked
+against each other.
 Exit status: 0 valid, 2 invalid (or a command-line error).)";
 
 }  // namespace
@@ -297,9 +313,12 @@ int main(int argc, char** argv) {
   std::optional<std::string> config_path;
   std::optional<std::string> listen;
   std::optional<std::size_t> threads;
-  auto* serve_cmd = app.add_subcommand("serve", "Run the server: relay mode (POST /v1/events), plus the PostgreSQL source when [postgres] is configured");
+  auto* serve_cmd = app.add_subcommand(
+      "serve",
+      "Run the server: relay mode (POST /v1/events), plus the PostgreSQL source when [postgres] is configured");
   serve_cmd->add_option("-c,--config", config_path, "TOML config file (optional)")->check(CLI::ExistingFile);
-  serve_cmd->add_option("-l,--listen", listen, "host:port to listen on (overrides config and RTCACHE_LISTEN)");
+  serve_cmd->add_option("-l,--listen", listen,
+                        "host:port to listen on for ws:// (overrides config and RTCACHE_LISTEN); off: TLS only");
   serve_cmd->add_option("-t,--threads", threads, "io threads (0: one per core)");
   serve_cmd->footer(k_serve_footer);
 

@@ -1,6 +1,7 @@
 // The gateway: one port serving the Supabase Realtime WebSocket protocol (Phoenix vsn 1.0.0 and 2.0.0) and the
 // HTTP endpoints of relay mode, on Boost.Beast. One io_context run by N threads; every connection has its own
-// strand, one write in flight and a send queue bounded in bytes.
+// strand, one write in flight and a send queue bounded in bytes. With config.tls, a second listener serves the
+// same endpoints over TLS (wss://, https://); config.plain_listener = false leaves only that one.
 //
 // Endpoints:
 //   GET  /realtime/v1/websocket, /socket/websocket   WebSocket upgrade; query apikey, vsn; header x-api-key.
@@ -32,6 +33,7 @@
 #pragma once
 
 #include "rtcache/core/doc_types.hpp"
+#include "rtcache/core/error.hpp"
 #include "rtcache/net/auth.hpp"
 #include "rtcache/net/gateway_config.hpp"
 #include "rtcache/net/gateway_log.hpp"
@@ -62,9 +64,18 @@ class gateway {
   gateway(const gateway&) = delete;
   gateway& operator=(const gateway&) = delete;
 
-  // Binds config.listen_address:config.port (and config.metrics.listen when set) and starts accepting. Returns
-  // the bound port. Throws boost::system::system_error when binding fails (a start-up boundary).
+  // Binds config.listen_address:config.port (unless config.plain_listener is false), config.tls.listen (when
+  // TLS is on) and config.metrics.listen (when set), and starts accepting. Returns the plain listener's bound
+  // port (0 without one). Throws boost::system::system_error when binding fails, std::runtime_error when the TLS
+  // certificate or key does not load (start-up boundaries).
   std::uint16_t start();
+  // The bound port of config.tls.listen after start(), 0 without TLS.
+  std::uint16_t tls_port() const;
+  // Re-reads config.tls's certificate and key (SIGHUP). On success new TLS connections get the new context;
+  // connections already open keep theirs. On failure (the error says which file and why) the gateway keeps
+  // serving the previous certificate. Both are logged (tls.reloaded, tls.reload_failed). Errors also when TLS
+  // is off or start() has not run. Any thread.
+  core::result<void> reload_tls();
   // The bound port of config.metrics.listen after start(), 0 without one.
   std::uint16_t metrics_port() const;
 

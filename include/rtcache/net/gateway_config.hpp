@@ -61,10 +61,21 @@ struct metrics_settings {
   std::optional<std::pair<std::string, std::uint16_t>> listen;
 };
 
+// wss:// ([tls]): the certificate and key the TLS listener serves, and where it listens. cert_file, key_file and
+// listen are given together or not at all. SIGHUP re-reads both files for new connections (gateway::reload_tls).
+struct tls_settings {
+  std::string cert_file;                                        // PEM certificate chain, the server's certificate first
+  std::string key_file;                                         // PEM private key (unencrypted)
+  std::optional<std::pair<std::string, std::uint16_t>> listen;  // the wss:// listener; set: TLS on
+  bool enabled() const noexcept { return listen.has_value(); }
+};
+
 struct gateway_config {
   std::string listen_address = "127.0.0.1";
   std::uint16_t port = 4000;  // 0: an ephemeral port (tests)
-  std::size_t threads = 0;    // io_context threads; 0: one per core
+  // false ([server] listen = "off", RTCACHE_LISTEN=off): no plain ws:// listener; requires tls.
+  bool plain_listener = true;
+  std::size_t threads = 0;  // io_context threads; 0: one per core
   gateway_limits limits;
   // The configured tables, for postgres_changes joins: which tables a binding may name (unconfigured
   // concrete tables are refused) and which per-table channels a wildcard binding expands to. Null: none.
@@ -75,6 +86,7 @@ struct gateway_config {
   // REQUIRES: channel_access::create accepts it (validate() reports it otherwise).
   channel_policy channels;
   metrics_settings metrics;
+  tls_settings tls;
 };
 
 // One RS256 / ES256 public key: [auth] jwt_public_keys = [{alg = "RS256", kid = "k1", pem_file = "k1.pem"}].
@@ -171,7 +183,7 @@ struct config_load {
 using env_lookup = std::function<std::optional<std::string>(std::string_view name)>;
 
 // Parses TOML text (sections [server], [auth], [limits], [hub], [contract], [postgres], [channels], [broadcast],
-// [metrics], and the mapping's doc_types / [routing] / [tables]; unknown keys are problems) into `into`,
+// [metrics], [tls], and the mapping's doc_types / [routing] / [tables]; unknown keys are problems) into `into`,
 // appending every problem found.
 // `source` names the file in messages; relative pem_file paths are resolved against `base_dir`.
 void read_config_toml(std::string_view text, std::string_view source, serve_config& into,
@@ -182,14 +194,16 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
 // RTCACHE_PG_CONNINFO, RTCACHE_JWT_PUBLIC_KEYS ("ALG[:KID]=PEM_FILE,...", appended to the file's keys),
 // RTCACHE_PUBLISHABLE_KEYS and RTCACHE_SECRET_KEYS (comma-separated; each replaces the file's list),
 // RTCACHE_JWKS_URL, RTCACHE_JWKS_FILE, RTCACHE_BROADCAST_FROM_CLIENTS, RTCACHE_PRIVATE_ONLY,
-// RTCACHE_METRICS_TOKEN and RTCACHE_METRICS_LISTEN over `into`.
+// RTCACHE_METRICS_TOKEN, RTCACHE_METRICS_LISTEN, RTCACHE_TLS_CERT_FILE, RTCACHE_TLS_KEY_FILE and
+// RTCACHE_TLS_LISTEN over `into`. RTCACHE_LISTEN=off turns the plain listener off.
 void apply_env(const env_lookup& env, serve_config& into, std::vector<config_problem>& problems);
 
 // Cross-field checks of a complete config: a JWT key source (a secret of at least 32 bytes, a public key, a JWKS
 // URL or file), every key loadable, every API key well-formed (each problem names where the key was given,
 // never the key), a JWKS URL that parse_jwks_url accepts or a JWKS file with at least one usable key (not
 // both), jwks_min_refetch <= jwks_refresh, a readable jwks_ca_file, doc types valid (and equal to the
-// mapping's), non-zero bounds, a conninfo when [postgres] is on.
+// mapping's), non-zero bounds, a conninfo when [postgres] is on, [tls] complete with files that load and a key
+// that matches the certificate, and at least one listener.
 void validate(const serve_config& config, std::vector<config_problem>& problems);
 
 // The whole pipeline: defaults, then the file (if `path` is set; unreadable is a problem), then the
@@ -197,6 +211,7 @@ void validate(const serve_config& config, std::vector<config_problem>& problems)
 config_load load_config(const std::optional<std::string>& path, const env_lookup& env);
 
 // Parses "host:port" ("127.0.0.1:4000", "[::1]:4000", "0.0.0.0:0"). Errors: bad_value.
+// ([server] listen and RTCACHE_LISTEN also take "off": no plain listener.)
 core::result<std::pair<std::string, std::uint16_t>> parse_listen(std::string_view text);
 
 }  // namespace rtcache::net

@@ -5,6 +5,7 @@
 #include "rtcache/core/doc_types.hpp"
 #include "rtcache/net/auth.hpp"
 #include "rtcache/net/jwks.hpp"
+#include "tls_context.hpp"
 
 #include <toml++/toml.h>
 
@@ -359,9 +360,12 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
       if (section_name == "server") {
         if (k == "listen") {
           if (auto s = rd.str(node, path)) {
-            if (auto hp = parse_listen(*s)) {
+            if (*s == "off") {
+              g.plain_listener = false;
+            } else if (auto hp = parse_listen(*s)) {
               g.listen_address = hp->first;
               g.port = hp->second;
+              g.plain_listener = true;
             } else {
               rd.problem(node, path, hp.error().message);
             }
@@ -600,10 +604,26 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
         } else {
           rd.problem(node, path, "unknown key (known: bearer_token, listen)");
         }
+      } else if (section_name == "tls") {
+        auto& t = into.gateway.tls;
+        if (k == "cert_file") {
+          if (auto v = rd.str(node, path)) t.cert_file = resolve(*v, base_dir);
+        } else if (k == "key_file") {
+          if (auto v = rd.str(node, path)) t.key_file = resolve(*v, base_dir);
+        } else if (k == "listen") {
+          if (auto v = rd.str(node, path)) {
+            if (auto hp = parse_listen(*v))
+              t.listen = *hp;
+            else
+              rd.problem(node, path, hp.error().message);
+          }
+        } else {
+          rd.problem(node, path, "unknown key (known: cert_file, key_file, listen)");
+        }
       } else {
         rd.problem(section, section_name,
                    "unknown section (known: server, auth, limits, hub, contract, postgres, channels, broadcast, "
-                   "metrics, doc_types, routing, tables)");
+                   "metrics, tls, doc_types, routing, tables)");
         break;
       }
     }
@@ -614,7 +634,7 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
   if (has_mapping) {
     mapping_load_options mo;
     mo.foreign_sections = {"server",   "auth",     "limits",    "hub",    "contract",
-                           "postgres", "channels", "broadcast", "metrics"};
+                           "postgres", "channels", "broadcast", "metrics", "tls"};
     auto mapping = parse_mapping_config(text, source, mo);
     if (!mapping) {
       problems.push_back(mapping_problem(source, mapping.error()));
@@ -648,7 +668,10 @@ void apply_env(const env_lookup& env, serve_config& into, std::vector<config_pro
     }
   };
   if (auto v = env("RTCACHE_LISTEN")) {
-    if (auto hp = parse_listen(*v)) {
+    if (*v == "off") {
+      into.gateway.plain_listener = false;
+    } else if (auto hp = parse_listen(*v)) {
+      into.gateway.plain_listener = true;
       into.gateway.listen_address = hp->first;
       into.gateway.port = hp->second;
     } else {
@@ -685,6 +708,14 @@ void apply_env(const env_lookup& env, serve_config& into, std::vector<config_pro
       into.gateway.metrics.listen = *hp;
     else
       problems.push_back({where("RTCACHE_METRICS_LISTEN"), hp.error().message});
+  }
+  if (auto v = env("RTCACHE_TLS_CERT_FILE")) into.gateway.tls.cert_file = *v;
+  if (auto v = env("RTCACHE_TLS_KEY_FILE")) into.gateway.tls.key_file = *v;
+  if (auto v = env("RTCACHE_TLS_LISTEN")) {
+    if (auto hp = parse_listen(*v))
+      into.gateway.tls.listen = *hp;
+    else
+      problems.push_back({where("RTCACHE_TLS_LISTEN"), hp.error().message});
   }
   size("RTCACHE_MAX_SEND_QUEUE_BYTES", into.gateway.limits.max_send_queue_bytes);
   if (auto v = env("RTCACHE_PG_CONNINFO")) {
@@ -807,6 +838,39 @@ bool validate_keys(const auth_settings& a, std::vector<config_problem>& problems
   return problems.size() == before;
 }
 
+// [tls]: all three keys or none; the files load and the key matches the certificate (the same loading the
+// listener and a reload do); the listeners differ; at least one listener.
+void validate_tls(const gateway_config& g, std::vector<config_problem>& problems) {
+  const tls_settings& t = g.tls;
+  const bool any = !t.cert_file.empty() || !t.key_file.empty() || t.listen.has_value();
+  if (!any) {
+    if (!g.plain_listener) {
+      problems.push_back({"server.listen", "is off and [tls] is not configured: rtcache would not listen at all"});
+    }
+    return;
+  }
+  const std::size_t before = problems.size();
+  const auto missing = [&](std::string_view key, std::string_view env) {
+    problems.push_back({"tls." + std::string(key), "required with [tls] (or " + std::string(env) +
+                                                       "): give cert_file, key_file and listen together"});
+  };
+  if (t.cert_file.empty()) missing("cert_file", "RTCACHE_TLS_CERT_FILE");
+  if (t.key_file.empty()) missing("key_file", "RTCACHE_TLS_KEY_FILE");
+  if (!t.listen) missing("listen", "RTCACHE_TLS_LISTEN");
+  if (problems.size() != before) return;
+  if (auto ctx = detail::make_server_tls_context(t); !ctx) {
+    const std::string& m = ctx.error().message;
+    const auto colon = m.find(": ");
+    problems.push_back({m.substr(0, colon), colon == std::string::npos ? m : m.substr(colon + 2)});
+  }
+  if (g.plain_listener && t.listen->first == g.listen_address && t.listen->second == g.port && g.port != 0) {
+    problems.push_back({"tls.listen", "must differ from server.listen (ws:// and wss:// need listeners of their own)"});
+  }
+  if (g.metrics.listen && *g.metrics.listen == *t.listen && t.listen->second != 0) {
+    problems.push_back({"tls.listen", "must differ from metrics.listen"});
+  }
+}
+
 }  // namespace
 
 void validate(const serve_config& config, std::vector<config_problem>& problems) {
@@ -858,6 +922,7 @@ void validate(const serve_config& config, std::vector<config_problem>& problems)
     problems.push_back({"metrics.listen", "must differ from server.listen"});
   }
   if (config.gateway.listen_address.empty()) problems.push_back({"server.listen", "empty host"});
+  validate_tls(config.gateway, problems);
 }
 
 config_load load_config(const std::optional<std::string>& path, const env_lookup& env) {

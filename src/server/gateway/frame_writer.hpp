@@ -1,7 +1,8 @@
 // Internal to the gateway: how a connection's queued frames go to its TCP stream. Server frames are unmasked, so
 // a frame is a small RFC 6455 header plus the payload, and a whole batch of them goes out in one gather write
 // (one sendmsg) instead of one Beast write, and one syscall, per message (docs/benchmarks-gateway.md). Beast
-// still writes the close frame and its automatic pong. Pure: builds buffers, performs no I/O.
+// still writes the close frame and its automatic pong; write_serializer.hpp keeps those from landing inside a
+// batch. Pure: builds buffers, performs no I/O.
 #pragma once
 
 #include "out_frame.hpp"

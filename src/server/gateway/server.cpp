@@ -1,9 +1,10 @@
-// The listener and the HTTP side of the gateway: accepts TCP connections, answers the REST and health
-// endpoints, and authorises WebSocket upgrades before handing the stream to a websocket session.
-#include "state.hpp"
-
+// The listeners and the HTTP side of the gateway: accepts TCP connections (and on the TLS listener completes the
+// TLS handshake with the current certificate), answers the REST and health endpoints, and authorises WebSocket
+// upgrades before handing the stream to a websocket session. One HTTP session for both: the stream is a template
+// parameter.
 #include "rtcache/net/metrics_access.hpp"
 #include "rtcache/net/protocol_text.hpp"
+#include "state.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -14,8 +15,13 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
+#include <openssl/bn.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
+#include <stdexcept>
 #include <thread>
+#include <type_traits>
 
 namespace rtcache::net {
 
@@ -47,6 +53,7 @@ gateway::state::state(asio::io_context& io, gateway_config cfg, hub& h, const jw
       acceptor_strand(asio::make_strand(io)),
       acceptor(acceptor_strand),
       metrics_acceptor(acceptor_strand),
+      tls_acceptor(acceptor_strand),
       sweep_timer(acceptor_strand) {}
 
 void gateway::state::set_replication_provider(replication_status_provider p) {
@@ -93,6 +100,7 @@ void gateway::state::stop(std::function<void()> on_drained) {
     beast::error_code ignored;
     self->acceptor.close(ignored);
     self->metrics_acceptor.close(ignored);
+    self->tls_acceptor.close(ignored);
     self->sweep_timer.cancel();
   });
   std::vector<std::shared_ptr<detail::session>> live;
@@ -137,13 +145,21 @@ std::optional<std::string> rest_token(const http::request<http::string_body>& re
 
 // ---- HTTP session ----
 
-class http_session final : public detail::session, public std::enable_shared_from_this<http_session> {
+using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+
+// `Stream`: beast::tcp_stream (the plain and metrics listeners) or tls_stream (the TLS listener).
+template <class Stream>
+class http_session final : public detail::session, public std::enable_shared_from_this<http_session<Stream>> {
+  using std::enable_shared_from_this<http_session>::shared_from_this;
+  using std::enable_shared_from_this<http_session>::weak_from_this;
+  static constexpr bool k_tls = std::is_same_v<Stream, tls_stream>;
+
  public:
   // `metrics_only`: accepted on the [metrics] listen address, which serves /metrics, /healthz and /readyz only.
-  http_session(std::shared_ptr<gateway::state> gw, tcp::socket socket, bool metrics_only)
-      : gw_(std::move(gw)), stream_(std::move(socket)), metrics_only_(metrics_only) {
+  http_session(std::shared_ptr<gateway::state> gw, Stream stream, bool metrics_only)
+      : gw_(std::move(gw)), stream_(std::move(stream)), metrics_only_(metrics_only) {
     beast::error_code ec;
-    const auto ep = stream_.socket().remote_endpoint(ec);
+    const auto ep = tcp_layer().socket().remote_endpoint(ec);
     if (!ec) {
       peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
       address_ = ep.address();
@@ -155,24 +171,45 @@ class http_session final : public detail::session, public std::enable_shared_fro
   void run() {
     registry_id_ = gw_->add(weak_from_this());
     if (gw_->stopping.load()) return;  // registered after stop() looked: just end
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); });
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->start(); });
   }
 
   void shutdown() override {
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
       if (self->upgraded_ || self->writing_) return;  // a response in flight closes after it is written
       beast::error_code ignored;
-      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-      self->stream_.close();
+      self->tcp_layer().socket().shutdown(tcp::socket::shutdown_both, ignored);
+      self->tcp_layer().close();
     });
   }
 
  private:
+  beast::tcp_stream& tcp_layer() noexcept { return beast::get_lowest_layer(stream_); }
+
+  void start() {
+    if constexpr (k_tls) {
+      // The TLS handshake is bounded like the HTTP request that follows it.
+      tcp_layer().expires_after(gw_->config.limits.handshake_timeout);
+      stream_.async_handshake(asio::ssl::stream_base::server,
+                              beast::bind_front_handler(&http_session::on_handshake, shared_from_this()));
+    } else {
+      do_read();
+    }
+  }
+
+  void on_handshake(beast::error_code ec) {
+    if (ec) {
+      gw_->log.info("tls.handshake_failed", {{"peer", peer_}, {"reason", ec.message()}});
+      return close_socket();
+    }
+    do_read();
+  }
+
   void do_read() {
     parser_.emplace();
     parser_->body_limit(gw_->config.limits.max_http_body_bytes);
     parser_->header_limit(16 * 1024);
-    stream_.expires_after(gw_->config.limits.handshake_timeout);
+    tcp_layer().expires_after(gw_->config.limits.handshake_timeout);
     http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&http_session::on_read, shared_from_this()));
   }
 
@@ -181,10 +218,10 @@ class http_session final : public detail::session, public std::enable_shared_fro
       return close();
     }
     if (ec == http::error::body_limit) {
-      return respond(http::status::payload_too_large, json_error("request body exceeds " +
-                                                                 std::to_string(gw_->config.limits.max_http_body_bytes) +
-                                                                 " bytes"),
-                     false);
+      return respond(
+          http::status::payload_too_large,
+          json_error("request body exceeds " + std::to_string(gw_->config.limits.max_http_body_bytes) + " bytes"),
+          false);
     }
     if (ec) return close();
     auto req = parser_->release();
@@ -230,8 +267,8 @@ class http_session final : public detail::session, public std::enable_shared_fro
     if (!who) {
       gw_->metrics.auth_refusals_total.Increment();
       const http_refusal r = to_http_refusal(who.error());
-      gw_->log.info("auth.refused", {{"peer", peer_}, {"code", to_string(who.error().code)},
-                                     {"detail", who.error().message}});
+      gw_->log.info("auth.refused",
+                    {{"peer", peer_}, {"code", to_string(who.error().code)}, {"detail", who.error().message}});
       return refuse(static_cast<http::status>(r.status), r.body);
     }
     const auto max = static_cast<std::int64_t>(gw_->config.limits.max_connections);
@@ -240,7 +277,7 @@ class http_session final : public detail::session, public std::enable_shared_fro
       return refuse(http::status::too_many_requests, json_error("Too many connections"));
     }
     upgraded_ = true;
-    stream_.expires_never();
+    tcp_layer().expires_never();
     start_websocket_session(gw_, std::move(stream_), std::move(req), *version, std::move(*who), peer_, std::move(slot));
   }
 
@@ -371,7 +408,9 @@ class http_session final : public detail::session, public std::enable_shared_fro
     respond(http::status::accepted, outcome->to_json(), keep_alive_);
   }
 
-  void method_not_allowed() { respond(http::status::method_not_allowed, json_error("Method not allowed"), keep_alive_); }
+  void method_not_allowed() {
+    respond(http::status::method_not_allowed, json_error("Method not allowed"), keep_alive_);
+  }
 
   void respond(http::status status, std::string body, bool keep_alive,
                std::string_view content_type = "application/json") {
@@ -382,7 +421,7 @@ class http_session final : public detail::session, public std::enable_shared_fro
     res->body() = std::move(body);
     res->prepare_payload();
     writing_ = true;
-    stream_.expires_after(gw_->config.limits.handshake_timeout);
+    tcp_layer().expires_after(gw_->config.limits.handshake_timeout);
     http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
       self->writing_ = false;
       if (ec || !res->keep_alive()) return self->close();
@@ -390,14 +429,25 @@ class http_session final : public detail::session, public std::enable_shared_fro
     });
   }
 
+  // Ends the connection: over TLS with close_notify first (bounded by close_timeout), so that a client reading
+  // to the end of the stream sees a clean end.
   void close() {
+    if constexpr (k_tls) {
+      tcp_layer().expires_after(gw_->config.limits.close_timeout);
+      stream_.async_shutdown([self = shared_from_this()](beast::error_code) { self->close_socket(); });
+    } else {
+      close_socket();
+    }
+  }
+
+  void close_socket() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.close();
+    tcp_layer().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    tcp_layer().close();
   }
 
   const std::shared_ptr<gateway::state> gw_;
-  beast::tcp_stream stream_;
+  Stream stream_;
   const bool metrics_only_;
   std::string peer_;
   asio::ip::address address_;  // the client's (unspecified when unknown)
@@ -427,30 +477,49 @@ void arm_sweep(const std::shared_ptr<gateway::state>& gw) {
 
 constexpr std::chrono::milliseconds k_accept_retry{100};
 
-void do_accept(const std::shared_ptr<gateway::state>& gw, bool metrics_only) {
-  tcp::acceptor& acceptor = metrics_only ? gw->metrics_acceptor : gw->acceptor;
-  acceptor.async_accept(
-      asio::make_strand(gw->ioc), [gw, metrics_only, &acceptor](beast::error_code ec, tcp::socket socket) {
-        if (ec) {
-          if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-          gw->log.warn("gateway.accept_failed", {{"reason", ec.message()}});
-          // Out of file descriptors (EMFILE/ENFILE) persists until a connection closes: retrying at once would
-          // spin a core and flood the log (load benchmark, idle mode). The pending connection waits in the backlog.
-          auto retry = std::make_shared<asio::steady_timer>(gw->acceptor_strand, k_accept_retry);
-          retry->async_wait([gw, retry, metrics_only](beast::error_code) { do_accept(gw, metrics_only); });
-          return;
-        } else if (gw->stopping.load()) {
-          return;
-        } else if (gw->size() >= gw->config.limits.max_connections + 1024) {
-          beast::error_code ignored;
-          socket.close(ignored);  // beyond any upgrade we could accept: not worth an HTTP answer
-        } else {
-          beast::error_code ignored;
-          socket.set_option(tcp::no_delay(true), ignored);  // small frames (replies, invalidations) go out at once
-          std::make_shared<http_session>(gw, std::move(socket), metrics_only)->run();
-        }
-        do_accept(gw, metrics_only);
-      });
+enum class listener { main, metrics, tls };
+
+tcp::acceptor& acceptor_of(gateway::state& gw, listener which) {
+  switch (which) {
+    case listener::metrics: return gw.metrics_acceptor;
+    case listener::tls: return gw.tls_acceptor;
+    case listener::main: break;
+  }
+  return gw.acceptor;
+}
+
+void do_accept(const std::shared_ptr<gateway::state>& gw, listener which) {
+  tcp::acceptor& acceptor = acceptor_of(*gw, which);
+  acceptor.async_accept(asio::make_strand(gw->ioc), [gw, which, &acceptor](beast::error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+      gw->log.warn("gateway.accept_failed", {{"reason", ec.message()}});
+      // Out of file descriptors (EMFILE/ENFILE) persists until a connection closes: retrying at once would
+      // spin a core and flood the log (load benchmark, idle mode). The pending connection waits in the backlog.
+      auto retry = std::make_shared<asio::steady_timer>(gw->acceptor_strand, k_accept_retry);
+      retry->async_wait([gw, retry, which](beast::error_code) { do_accept(gw, which); });
+      return;
+    } else if (gw->stopping.load()) {
+      return;
+    } else if (gw->size() >= gw->config.limits.max_connections + 1024) {
+      beast::error_code ignored;
+      socket.close(ignored);  // beyond any upgrade we could accept: not worth an HTTP answer
+    } else {
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);  // small frames (replies, invalidations) go out at once
+      if (which == listener::tls) {
+        // The context current now: a reload after this line serves the next connection, not this one.
+        const auto ctx = gw->tls->current();
+        std::make_shared<http_session<tls_stream>>(gw, tls_stream(beast::tcp_stream(std::move(socket)), *ctx), false)
+            ->run();
+      } else {
+        std::make_shared<http_session<beast::tcp_stream>>(gw, beast::tcp_stream(std::move(socket)),
+                                                          which == listener::metrics)
+            ->run();
+      }
+    }
+    do_accept(gw, which);
+  });
 }
 
 void listen_on(tcp::acceptor& acceptor, const std::string& address, std::uint16_t port) {
@@ -475,21 +544,82 @@ gateway::~gateway() {
 
 std::uint16_t gateway::start() {
   auto& s = *state_;
-  listen_on(s.acceptor, s.config.listen_address, s.config.port);
-  const auto port = s.acceptor.local_endpoint().port();
-  s.log.info("gateway.listening", {{"address", s.config.listen_address}, {"port", port}});
+  const bool plain_listener = s.config.plain_listener;
+  const bool tls_listener = s.config.tls.enabled();
+  if (tls_listener) {
+    auto ctx = detail::make_server_tls_context(s.config.tls);
+    if (!ctx) throw std::runtime_error(ctx.error().message);
+    s.tls = std::make_unique<detail::tls_context_holder>(std::move(*ctx));
+  }
+  std::uint16_t port = 0;
+  if (plain_listener) {
+    listen_on(s.acceptor, s.config.listen_address, s.config.port);
+    port = s.acceptor.local_endpoint().port();
+    s.log.info("gateway.listening", {{"address", s.config.listen_address}, {"port", port}});
+  }
+  if (tls_listener) {
+    listen_on(s.tls_acceptor, s.config.tls.listen->first, s.config.tls.listen->second);
+    s.log.info("gateway.tls_listening", {{"address", s.config.tls.listen->first},
+                                         {"port", s.tls_acceptor.local_endpoint().port()},
+                                         {"cert_file", s.config.tls.cert_file}});
+  }
   const bool metrics_listener = s.config.metrics.listen.has_value();
   if (metrics_listener) {
     listen_on(s.metrics_acceptor, s.config.metrics.listen->first, s.config.metrics.listen->second);
     s.log.info("gateway.metrics_listening",
                {{"address", s.config.metrics.listen->first}, {"port", s.metrics_acceptor.local_endpoint().port()}});
   }
-  asio::dispatch(s.acceptor_strand, [gw = state_, metrics_listener] {
-    do_accept(gw, false);
-    if (metrics_listener) do_accept(gw, true);
+  asio::dispatch(s.acceptor_strand, [gw = state_, plain_listener, tls_listener, metrics_listener] {
+    if (plain_listener) do_accept(gw, listener::main);
+    if (tls_listener) do_accept(gw, listener::tls);
+    if (metrics_listener) do_accept(gw, listener::metrics);
     arm_sweep(gw);
   });
   return port;
+}
+
+std::uint16_t gateway::tls_port() const {
+  beast::error_code ec;
+  const auto ep = state_->tls_acceptor.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+namespace {
+
+// What the log says of the certificate a context serves: its subject and serial number.
+std::pair<std::string, std::string> describe_certificate(asio::ssl::context& ctx) {
+  X509* cert = SSL_CTX_get0_certificate(ctx.native_handle());
+  if (cert == nullptr) return {};
+  std::string subject;
+  if (char* text = X509_NAME_oneline(X509_get_subject_name(cert), nullptr, 0)) {
+    subject = text;
+    OPENSSL_free(text);
+  }
+  std::string serial;
+  if (BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr)) {
+    if (char* hex = BN_bn2hex(bn)) {
+      serial = hex;
+      OPENSSL_free(hex);
+    }
+    BN_free(bn);
+  }
+  return {subject, serial};
+}
+
+}  // namespace
+
+core::result<void> gateway::reload_tls() {
+  auto& s = *state_;
+  if (!s.tls) return core::error{core::errc::bad_value, "TLS is not configured ([tls])"};
+  auto ctx = detail::make_server_tls_context(s.config.tls);
+  if (!ctx) {
+    s.log.error("tls.reload_failed", {{"reason", ctx.error().message}, {"action", "keeping the previous certificate"}});
+    return ctx.error();
+  }
+  const auto [subject, serial] = describe_certificate(**ctx);
+  s.tls->replace(std::move(*ctx));
+  s.log.info("tls.reloaded", {{"cert_file", s.config.tls.cert_file}, {"subject", subject}, {"serial", serial}});
+  return {};
 }
 
 std::uint16_t gateway::metrics_port() const {

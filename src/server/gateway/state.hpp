@@ -4,10 +4,10 @@
 
 #include "rtcache/net/address_limit.hpp"
 #include "rtcache/net/gateway.hpp"
-
 #include "rtcache/net/protocol.hpp"
 #include "session_deadlines.hpp"
 #include "session_logic.hpp"
+#include "tls_context.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -15,6 +15,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -93,11 +94,14 @@ struct gateway::state : std::enable_shared_from_this<gateway::state> {
   address_rate_limits rest_broadcasts;
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> next_connection_id{1};
+  // With config.tls: the context new wss:// connections get (set by gateway::start(), swapped by reload_tls()).
+  std::unique_ptr<detail::tls_context_holder> tls;
 
   // Used on acceptor_strand only.
   boost::asio::strand<boost::asio::io_context::executor_type> acceptor_strand;
   boost::asio::ip::tcp::acceptor acceptor;
   boost::asio::ip::tcp::acceptor metrics_acceptor;  // open only with config.metrics.listen
+  boost::asio::ip::tcp::acceptor tls_acceptor;      // open only with config.tls
   boost::asio::steady_timer sweep_timer;            // drives hub::sweep() every config.sweep_interval
 
  private:
@@ -114,6 +118,11 @@ struct gateway::state : std::enable_shared_from_this<gateway::state> {
 // session releases both when it ends, whichever way it ends.
 // Defined in websocket_session.cpp.
 void start_websocket_session(std::shared_ptr<gateway::state> gw, boost::beast::tcp_stream stream,
+                             boost::beast::http::request<boost::beast::http::string_body> request,
+                             protocol_version version, principal who, std::string peer, address_slot address);
+// The same over TLS: the stream has completed its TLS handshake.
+void start_websocket_session(std::shared_ptr<gateway::state> gw,
+                             boost::beast::ssl_stream<boost::beast::tcp_stream> stream,
                              boost::beast::http::request<boost::beast::http::string_body> request,
                              protocol_version version, principal who, std::string peer, address_slot address);
 

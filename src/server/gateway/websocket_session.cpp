@@ -2,22 +2,27 @@
 // logic (session_logic.hpp: every protocol decision), runs the commands it returns against the hub and the send
 // queue (send_queue.hpp), writes queued frames (frame_writer.hpp), closes, and keeps the idle, token-expiry and
 // close deadlines. Everything but deliver() runs on the connection's strand; deliver() runs on hub publisher
-// threads and only offers the message to the send queue and posts.
+// threads and only offers the message to the send queue and posts. One implementation for ws:// and wss://: the
+// stream under the WebSocket is a template parameter (a TCP socket, or Beast's SSL stream over TCP).
 #include "frame_writer.hpp"
 #include "send_queue.hpp"
 #include "session_deadlines.hpp"
 #include "session_logic.hpp"
 #include "state.hpp"
 #include "write_latency.hpp"
+#include "write_serializer.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 
 #include <algorithm>
+#include <span>
 #include <variant>
 #include <vector>
 
@@ -30,14 +35,21 @@ namespace websocket = beast::websocket;
 
 namespace {
 
-class websocket_session;
+// A session whose writes a flush_scope held back: the scope's end lets it write.
+class deferred_writer {
+ public:
+  virtual void end_deferral() = 0;
+
+ protected:
+  ~deferred_writer() = default;
+};
 
 // The sessions whose writes a flush_scope on this thread holds back (state.hpp), how deep the scopes nest, and
 // the outermost scope's process-unique token (a session registers once per scope).
 struct deferred_flushes {
   int depth = 0;
   std::uint64_t token = 0;
-  std::vector<std::weak_ptr<websocket_session>> sessions;
+  std::vector<std::weak_ptr<deferred_writer>> sessions;
 };
 thread_local deferred_flushes t_deferred;
 std::atomic<std::uint64_t> g_next_scope_token{1};
@@ -49,16 +61,22 @@ std::atomic<std::uint64_t> g_next_scope_token{1};
 constexpr std::size_t k_first_read_bytes = 128;
 constexpr std::chrono::steady_clock::time_point k_never = session_logic::k_never;
 
+// `NextLayer`: what the WebSocket runs over, a TCP socket (ws://) or beast::ssl_stream<beast::tcp_stream> (wss://).
+template <class NextLayer>
 class websocket_session final : public detail::session,
                                 public detail::deadline_client,
                                 public delivery_sink,
-                                public std::enable_shared_from_this<websocket_session> {
+                                public deferred_writer,
+                                public std::enable_shared_from_this<websocket_session<NextLayer>> {
+  using std::enable_shared_from_this<websocket_session>::shared_from_this;
+  using std::enable_shared_from_this<websocket_session>::weak_from_this;
+
  public:
-  websocket_session(std::shared_ptr<gateway::state> gw, beast::tcp_stream stream, protocol_version v, principal who,
+  websocket_session(std::shared_ptr<gateway::state> gw, NextLayer stream, protocol_version v, principal who,
                     address_slot address)
       : gw_(std::move(gw)),
         strand_(stream.get_executor()),
-        ws_(stream.release_socket()),
+        ws_(std::move(stream)),
         address_(std::move(address)),
         queue_(gw_->config.limits.max_send_queue_bytes),
         logic_(gw_->env, v, gw_->next_connection_id.fetch_add(1, std::memory_order_relaxed), std::move(who),
@@ -132,11 +150,9 @@ class websocket_session final : public detail::session,
   }
 
   // Any thread: the end of a flush_scope that held this session's writes back. Schedules the write.
-  static void end_deferral(const std::weak_ptr<websocket_session>& w) {
-    auto s = w.lock();
-    if (!s) return;
-    s->queue_.end_deferral();
-    post_write(w);
+  void end_deferral() override {
+    queue_.end_deferral();
+    post_write(weak_from_this());
   }
 
   // Any thread. Runs do_write on the session's strand if the session still exists.
@@ -300,8 +316,10 @@ class websocket_session final : public detail::session,
       case send_queue::take_result::drained: return writer_.release();
       case send_queue::take_result::batch: break;
     }
-    asio::async_write(beast::get_lowest_layer(ws_), writer_.gather(),
-                      beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
+    // One write of the whole batch, in turn with Beast's pongs and close frame (write_serializer.hpp); not
+    // asio::async_write, which would hand the serializer the batch 64 KiB at a time.
+    ws_.next_layer().async_write_some(std::span<const asio::const_buffer>(writer_.gather()),
+                                      beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
   }
 
   void on_write(beast::error_code ec, std::size_t bytes) {
@@ -374,7 +392,7 @@ class websocket_session final : public detail::session,
     close_at_ = k_never;
     rearm_deadline();  // unlinks: torn down
     beast::error_code ignored;
-    beast::get_lowest_layer(ws_).close(ignored);
+    socket().close(ignored);
     gw_->log.info("ws.close", {{"conn", logic_.connection_id()},
                                {"where", what},
                                {"reason", ec.message()},
@@ -424,16 +442,26 @@ class websocket_session final : public detail::session,
   void drop_socket() {
     dropped_ = true;
     beast::error_code ignored;
-    beast::get_lowest_layer(ws_).close(ignored);
+    socket().close(ignored);
+  }
+
+  asio::ip::tcp::socket& socket() noexcept {
+    if constexpr (std::is_same_v<NextLayer, asio::ip::tcp::socket>) {
+      return ws_.next_layer().next_layer();
+    } else {
+      return beast::get_lowest_layer(ws_).socket();
+    }
   }
 
   // Constant after construction.
   const std::shared_ptr<gateway::state> gw_;
   const asio::any_io_executor strand_;
-  // A plain socket, not a beast::tcp_stream: its timers and impl would cost every idle connection memory, and
-  // the timeouts here are the WebSocket stream's (handshake) and the session's own (idle, close, expiry).
-  websocket::stream<asio::ip::tcp::socket, false> ws_;  // no permessage-deflate (never enabled): its state is not kept
-  address_slot address_;                                // this connection's count against limits.max_connections_per_ip
+  // ws://: a plain socket, not a beast::tcp_stream: its timers and impl would cost every idle connection memory,
+  // and the timeouts here are the WebSocket stream's (handshake) and the session's own (idle, close, expiry).
+  // wss://: the SSL stream the HTTP side did the TLS handshake on (its tcp_stream's timer no longer armed).
+  // Between the two, the write_serializer: the gateway's batches and Beast's own frames take turns on the transport.
+  websocket::stream<write_serializer<NextLayer>, false> ws_;  // no permessage-deflate (never enabled): not kept
+  address_slot address_;  // this connection's count against limits.max_connections_per_ip
   std::uint64_t registry_id_ = 0;
 
   // Shared with deliver() (thread-safe): declared before the logic, so that it outlives the logic's channels.
@@ -467,9 +495,11 @@ flush_scope::flush_scope() noexcept {
 
 flush_scope::~flush_scope() {
   if (--t_deferred.depth > 0) return;
-  std::vector<std::weak_ptr<websocket_session>> sessions;
+  std::vector<std::weak_ptr<deferred_writer>> sessions;
   sessions.swap(t_deferred.sessions);
-  for (const auto& w : sessions) websocket_session::end_deferral(w);
+  for (const auto& w : sessions) {
+    if (auto s = w.lock()) s->end_deferral();
+  }
 }
 
 }  // namespace detail
@@ -477,8 +507,16 @@ flush_scope::~flush_scope() {
 void start_websocket_session(std::shared_ptr<gateway::state> gw, beast::tcp_stream stream,
                              http::request<http::string_body> request, protocol_version version, principal who,
                              std::string peer, address_slot address) {
-  auto s = std::make_shared<websocket_session>(std::move(gw), std::move(stream), version, std::move(who),
-                                               std::move(address));
+  auto s = std::make_shared<websocket_session<asio::ip::tcp::socket>>(std::move(gw), stream.release_socket(), version,
+                                                                      std::move(who), std::move(address));
+  s->run(std::move(request), std::move(peer));
+}
+
+void start_websocket_session(std::shared_ptr<gateway::state> gw, beast::ssl_stream<beast::tcp_stream> stream,
+                             http::request<http::string_body> request, protocol_version version, principal who,
+                             std::string peer, address_slot address) {
+  auto s = std::make_shared<websocket_session<beast::ssl_stream<beast::tcp_stream>>>(
+      std::move(gw), std::move(stream), version, std::move(who), std::move(address));
   s->run(std::move(request), std::move(peer));
 }
 

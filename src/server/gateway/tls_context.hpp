@@ -1,0 +1,41 @@
+// Internal to the gateway: the server's TLS context from [tls] cert_file and key_file (PEM), and the holder that
+// hands the current context to new connections and swaps it on reload (SIGHUP). OpenSSL's SSL objects keep a
+// reference to the SSL_CTX they were made from, so a connection keeps the context it started with for as long
+// as it lives, whatever reloads happen meanwhile.
+#pragma once
+
+#include "rtcache/core/error.hpp"
+#include "rtcache/net/gateway_config.hpp"
+
+#include <boost/asio/ssl/context.hpp>
+
+#include <memory>
+#include <mutex>
+
+namespace rtcache::net::detail {
+
+// A server context: TLS 1.2 minimum, OpenSSL's default ciphers, no client certificates, no compression,
+// read/write buffers released while a connection is idle. Errors (bad_value), each naming the file: a file
+// that cannot be read, a certificate or key that is not PEM, a key that does not match the certificate.
+core::result<std::shared_ptr<boost::asio::ssl::context>> make_server_tls_context(const tls_settings& settings);
+
+// The context new TLS connections are made with. Thread-safe.
+class tls_context_holder {
+ public:
+  explicit tls_context_holder(std::shared_ptr<boost::asio::ssl::context> initial) : current_(std::move(initial)) {}
+
+  std::shared_ptr<boost::asio::ssl::context> current() const {
+    std::lock_guard lock(mu_);
+    return current_;
+  }
+  void replace(std::shared_ptr<boost::asio::ssl::context> next) {
+    std::lock_guard lock(mu_);
+    current_ = std::move(next);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<boost::asio::ssl::context> current_;
+};
+
+}  // namespace rtcache::net::detail
