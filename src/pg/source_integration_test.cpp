@@ -65,13 +65,14 @@ TEST_F(PgSource, EveryDmlKindReachesTheSinkAsContractEvents) {
   EXPECT_EQ(st.rows_mapped, 5U);
   EXPECT_GT(st.confirmed.value, 0U);
   // issue 15: each publish carries its transaction's commit time from pgoutput (the start of
-  // rtcache_replication_commit_to_publish_seconds): the same host's clock, so within a minute of now.
+  // rtcache_replication_commit_to_publish_seconds): the same host's clock, so within a minute of now (and not
+  // after it, give or take PostgreSQL's microsecond rounding).
+  ASSERT_TRUE(eventually([&] { return s.sink().commit_times().size() >= 5U; }));
   const auto now = std::chrono::system_clock::now();
   const auto commit_times = s.sink().commit_times();
-  ASSERT_GE(commit_times.size(), 5U);
   for (const auto& t : commit_times) {
     ASSERT_TRUE(t.has_value());
-    EXPECT_LE(*t, now);
+    EXPECT_LE(*t, now + std::chrono::seconds(1));
     EXPECT_GT(*t, now - std::chrono::minutes(1));
   }
 }
@@ -481,8 +482,8 @@ TEST_F(PgSource, SourceProcessKilledMidStreamLosesNothingAndRepeatsOnlyUnconfirm
   const int total = written.load();
   // What PostgreSQL recorded as confirmed, read once the walsender noticed the kill. The last status the first
   // process logged may never have arrived: a socket closed with unread data (the stream) is reset, and what was
-  // still in its send buffer is dropped. So repeats are judged against the slot, and the slot must never be
-  // ahead of what the process sent.
+  // still in its send buffer is dropped; and a status the process sent may not have reached its log (killed
+  // before the line was flushed). So repeats are judged against what the slot holds.
   db slot;
   ASSERT_TRUE(eventually([&] {
     return slot.exec("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'kill_slot' AND active") == "0";
@@ -504,9 +505,6 @@ TEST_F(PgSource, SourceProcessKilledMidStreamLosesNothingAndRepeatsOnlyUnconfirm
   const tail_output a = read_tail(dir + "/first.jsonl");
   const tail_output b = read_tail(dir + "/second.jsonl");
   ASSERT_FALSE(a.last_status.empty());
-  const auto flushed = parse_lsn(a.last_status);
-  ASSERT_TRUE(flushed);
-  EXPECT_LE(*confirmed, *flushed) << "the slot is confirmed at " << confirmed_text << ", past the last status sent";
   std::map<std::string, int> seen_a, seen_b;
   for (const auto& [channel, end] : a.doc_events) ++seen_a[channel];
   for (const auto& [channel, end] : b.doc_events) ++seen_b[channel];

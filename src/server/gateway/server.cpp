@@ -157,7 +157,7 @@ class http_session final : public detail::session, public std::enable_shared_fro
  public:
   // `metrics_only`: accepted on the [metrics] listen address, which serves /metrics, /healthz and /readyz only.
   http_session(std::shared_ptr<gateway::state> gw, Stream stream, bool metrics_only)
-      : gw_(std::move(gw)), stream_(std::move(stream)), metrics_only_(metrics_only) {
+      : gw_(std::move(gw)), stream_(std::move(stream)), executor_(stream_.get_executor()), metrics_only_(metrics_only) {
     beast::error_code ec;
     const auto ep = tcp_layer().socket().remote_endpoint(ec);
     if (!ec) {
@@ -171,11 +171,13 @@ class http_session final : public detail::session, public std::enable_shared_fro
   void run() {
     registry_id_ = gw_->add(weak_from_this());
     if (gw_->stopping.load()) return;  // registered after stop() looked: just end
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->start(); });
+    asio::dispatch(executor_, [self = shared_from_this()] { self->start(); });
   }
 
+  // Called from the thread that stops the gateway. It must not touch stream_: an upgrade on the session's strand
+  // may be moving it into the WebSocket session at this moment (a moved-from stream has no executor either).
   void shutdown() override {
-    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+    asio::post(executor_, [self = shared_from_this()] {
       if (self->upgraded_ || self->writing_) return;  // a response in flight closes after it is written
       beast::error_code ignored;
       self->tcp_layer().socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -448,6 +450,7 @@ class http_session final : public detail::session, public std::enable_shared_fro
 
   const std::shared_ptr<gateway::state> gw_;
   Stream stream_;
+  const asio::any_io_executor executor_;  // stream_'s strand, kept: stream_ is moved away by an upgrade
   const bool metrics_only_;
   std::string peer_;
   asio::ip::address address_;  // the client's (unspecified when unknown)
