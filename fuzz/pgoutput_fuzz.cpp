@@ -37,7 +37,7 @@ namespace {
 using namespace rtcache::pg;
 
 // ---------------------------------------------------------------------------------------------------------
-// The encoder the unit tests use (src/pg/pg_test_encoder.hpp), written from the protocol documentation,
+// The encoder the unit tests use (tests/support/pg_test_encoder.hpp), written from the protocol documentation,
 // independent of the decoder. CopyData is encoded here with every field, send times included.
 
 using test::encode;

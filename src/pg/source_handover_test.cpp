@@ -9,7 +9,7 @@
 #include "rtcache/net/hub.hpp"
 #include "rtcache/net/hub_sink.hpp"
 #include "rtcache/pg/source.hpp"
-#include "source_test_support.hpp"
+#include "pg_source_fixture.hpp"
 
 #include <gtest/gtest.h>
 

@@ -3,7 +3,7 @@
 // publication and slot. Waiting is for an expected state with a generous deadline, never a timing assertion.
 #include "rtcache/pg/source.hpp"
 
-#include "source_test_support.hpp"
+#include "pg_source_fixture.hpp"
 
 #include <gtest/gtest.h>
 #include <libpq-fe.h>

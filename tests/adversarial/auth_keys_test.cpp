@@ -4,8 +4,8 @@
 // and a clear body; no key ever reaches a log line; a JWKS served by a local HTTP server verifies its tokens,
 // rotates without a restart, and no stream of unknown kids makes rtcache fetch it more than once per interval.
 // Every wait is on a condition with a bound; the JWKS clock is a manual one the test moves.
-#include "../../src/server/auth/jwt_test_support.hpp"
 #include "../../src/server/gateway/test_http_server.hpp"
+#include "jwt_test_support.hpp"
 #include "rtcache/net/gateway.hpp"
 #include "rtcache/net/jwks_fetcher.hpp"
 
@@ -302,7 +302,8 @@ TEST_F(AuthKeys, ASecretKeyIsServiceRoleForRestAndTheSocketAndAPublishableKeyIsN
   const auto anon = post_events(event_json("1", "f1"), {{"apikey", k_publishable}});
   EXPECT_EQ(anon.status, 403U);
   EXPECT_EQ(anon.body, R"({"error":"POST /v1/events requires a service_role token"})");
-  EXPECT_EQ(http_post(port_, "/api/broadcast", R"({"messages":[{"topic":"doc:wo:1","event":"x","payload":{"factoryId":"f1"}}]})",
+  EXPECT_EQ(http_post(port_, "/api/broadcast",
+                      R"({"messages":[{"topic":"doc:wo:1","event":"x","payload":{"factoryId":"f1"}}]})",
                       {{"Authorization", "Bearer " + k_secret_key}})
                 .body,
             R"({"accepted":1,"refused":[]})");

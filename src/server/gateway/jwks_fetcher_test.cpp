@@ -3,7 +3,7 @@
 // large, not 200, untrusted certificate) ending as a failed fetch that keeps the last good keys.
 #include "rtcache/net/jwks_fetcher.hpp"
 
-#include "../auth/jwt_test_support.hpp"
+#include "jwt_test_support.hpp"
 #include "test_http_server.hpp"
 
 #include <gtest/gtest.h>

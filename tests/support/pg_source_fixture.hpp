@@ -1,7 +1,7 @@
 // Test support for the PostgreSQL source's integration tests (source_integration_test.cpp,
 // source_handover_test.cpp): the test cluster the ctest fixture started (RTCACHE_PG_CLUSTER), a plain SQL
-// connection, bounded waits, a source running on its own thread, and rtcache_pg_tail as a child process. Not part
-// of any library.
+// connection, bounded waits, a source running on its own thread, and rtcache_pg_tail as a child process (part of
+// rtcache_pg_test_support, tests/support/CMakeLists.txt; the test target defines RTCACHE_PG_TAIL).
 #pragma once
 
 #include "recording_sink.hpp"
