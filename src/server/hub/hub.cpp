@@ -253,7 +253,7 @@ std::shared_ptr<hub::view_group> hub::find(std::string_view name, view_list& vie
 hub_join hub::subscribe(std::string_view name, std::shared_ptr<hub_subscriber> subscriber,
                         const std::optional<hub_position>& resume) {
   // The unscoped view is never refused: only scoped views count against max_views_per_channel.
-  return std::move(subscribe_view(name, core::factory_scope::unscoped(), std::move(subscriber), resume).value());
+  return subscribe_view(name, core::factory_scope::unscoped(), std::move(subscriber), resume).value();
 }
 
 core::result<hub_join> hub::subscribe_view(std::string_view name, const core::factory_scope& view,
