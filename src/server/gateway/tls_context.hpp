@@ -4,13 +4,13 @@
 // as it lives, whatever reloads happen meanwhile.
 #pragma once
 
+#include "rtcache/core/annotated_mutex.hpp"
 #include "rtcache/core/error.hpp"
 #include "rtcache/net/gateway_config.hpp"
 
 #include <boost/asio/ssl/context.hpp>
 
 #include <memory>
-#include <mutex>
 
 namespace rtcache::net::detail {
 
@@ -25,17 +25,17 @@ class tls_context_holder {
   explicit tls_context_holder(std::shared_ptr<boost::asio::ssl::context> initial) : current_(std::move(initial)) {}
 
   std::shared_ptr<boost::asio::ssl::context> current() const {
-    std::lock_guard lock(mu_);
+    core::mutex_lock lock(mu_);
     return current_;
   }
   void replace(std::shared_ptr<boost::asio::ssl::context> next) {
-    std::lock_guard lock(mu_);
+    core::mutex_lock lock(mu_);
     current_ = std::move(next);
   }
 
  private:
-  mutable std::mutex mu_;
-  std::shared_ptr<boost::asio::ssl::context> current_;
+  mutable core::annotated_mutex mu_;
+  std::shared_ptr<boost::asio::ssl::context> current_ RTCACHE_GUARDED_BY(mu_);
 };
 
 }  // namespace rtcache::net::detail
