@@ -5,7 +5,7 @@ target_compile_options(rtcache_warnings INTERFACE
   -Wold-style-cast -Woverloaded-virtual -Wimplicit-fallthrough
   # GCC 12 reports -Wrestrict false positives inside std::string at -O3 (GCC bug 105329).
   $<$<CXX_COMPILER_ID:GNU>:-Wno-restrict>
-  # Clang checks the lock rules written with core/thread_annotations.hpp (GCC ignores the annotations).
+  # Clang checks the lock rules written with rtcache/sync/thread_annotations.hpp (GCC ignores the annotations).
   $<$<CXX_COMPILER_ID:Clang>:-Wthread-safety>
   $<$<BOOL:${RTCACHE_WERROR}>:-Werror>)
 

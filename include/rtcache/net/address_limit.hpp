@@ -4,7 +4,7 @@
 // nothing); an IPv4-mapped IPv6 address counts as its IPv4 address.
 #pragma once
 
-#include "rtcache/core/annotated_mutex.hpp"
+#include "rtcache/sync/annotated_mutex.hpp"
 
 #include <boost/asio/ip/address.hpp>
 
@@ -61,7 +61,7 @@ class address_counter {
   void release(const std::string& key) noexcept;
 
   const std::size_t max_;
-  mutable core::annotated_mutex mu_;
+  mutable sync::annotated_mutex mu_;
   // No zero entries.
   std::unordered_map<std::string, std::size_t> counts_ RTCACHE_GUARDED_BY(mu_);
   std::atomic<std::size_t> addresses_{0};  // counts_.size(), readable without mu_

@@ -12,10 +12,10 @@
 // joins scoped subscribers of doc: channels to their class's view and everything else to the unscoped view.
 #pragma once
 
-#include "rtcache/core/annotated_mutex.hpp"
 #include "rtcache/core/error.hpp"
 #include "rtcache/core/factory_scope.hpp"
 #include "rtcache/net/hub_message.hpp"
+#include "rtcache/sync/annotated_mutex.hpp"
 
 #include <boost/container/small_vector.hpp>
 
@@ -357,12 +357,12 @@ class hub {
 
   std::atomic<std::uint64_t> next_subscription_id_{1};
   // Lock order: a channel's mu may be held while taking idle_mu_, never the reverse.
-  core::annotated_mutex idle_mu_;
+  sync::annotated_mutex idle_mu_;
   // Idle channels by the sequence number they went idle with (ascending = oldest first).
   std::map<std::uint64_t, idle_entry> idle_ RTCACHE_GUARDED_BY(idle_mu_);
   std::uint64_t next_idle_seq_ RTCACHE_GUARDED_BY(idle_mu_) = 1;
   // Lock order: a channel's mu may be held while taking retained_mu_, never the reverse.
-  mutable core::annotated_mutex retained_mu_;
+  mutable sync::annotated_mutex retained_mu_;
   std::unique_ptr<retention_order> retained_ RTCACHE_PT_GUARDED_BY(retained_mu_);
   mutable counters counters_;
 };

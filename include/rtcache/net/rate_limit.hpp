@@ -2,7 +2,7 @@
 // (messages per second and bytes per second). Pure: the caller passes `now`; tests move a time value.
 #pragma once
 
-#include "rtcache/core/annotated_mutex.hpp"
+#include "rtcache/sync/annotated_mutex.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -90,7 +90,7 @@ class address_rate_limits {
   };
   const broadcast_rate rate_;
   const std::size_t max_;
-  mutable core::annotated_mutex mu_;
+  mutable sync::annotated_mutex mu_;
   std::list<entry> lru_ RTCACHE_GUARDED_BY(mu_);  // most recently used first
   std::unordered_map<std::string, std::list<entry>::iterator> index_ RTCACHE_GUARDED_BY(mu_);
 };

@@ -11,8 +11,8 @@
 
 #include "frame_writer.hpp"
 #include "out_frame.hpp"
-#include "rtcache/core/annotated_mutex.hpp"
 #include "rtcache/net/auth.hpp"
+#include "rtcache/sync/annotated_mutex.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -146,7 +146,7 @@ class send_queue {
 
   // Also guards the fields of this connection's channel_gates (which the analysis cannot name: they live in
   // other objects).
-  mutable core::annotated_mutex mu_;
+  mutable sync::annotated_mutex mu_;
   frame_fifo queue_ RTCACHE_GUARDED_BY(mu_);
   std::size_t bytes_ RTCACHE_GUARDED_BY(mu_) = 0;             // queue_ + channels' held frames + the write in flight
   std::uint64_t deferral_token_ RTCACHE_GUARDED_BY(mu_) = 0;  // the last scope that registered this queue
@@ -160,7 +160,7 @@ class send_queue {
 template <class Frames>
 send_queue::offered send_queue::offer(channel_gate& g, std::uint64_t scope, Frames&& frames) {
   offered r;
-  core::mutex_lock lock(mu_);
+  sync::mutex_lock lock(mu_);
   if (closing_ || g.closed_) return r;
   frame_set fs;
   frames(*g.who_, fs);

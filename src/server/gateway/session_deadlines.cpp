@@ -23,7 +23,7 @@ session_deadlines::session_deadlines(asio::io_context& ioc, std::chrono::millise
 void session_deadlines::schedule(deadline_client& c, time_point at) {
   bool start = false;
   {
-    core::mutex_lock lock(mu_);
+    sync::mutex_lock lock(mu_);
     wheel_.schedule(c, at);
     start = !std::exchange(armed_, true);
   }
@@ -31,12 +31,12 @@ void session_deadlines::schedule(deadline_client& c, time_point at) {
 }
 
 void session_deadlines::cancel(deadline_client& c) noexcept {
-  core::mutex_lock lock(mu_);
+  sync::mutex_lock lock(mu_);
   wheel_.cancel(c);
 }
 
 std::size_t session_deadlines::size() const {
-  core::mutex_lock lock(mu_);
+  sync::mutex_lock lock(mu_);
   return wheel_.size();
 }
 
@@ -47,13 +47,13 @@ void session_deadlines::arm() {
 
 void session_deadlines::on_tick(const boost::system::error_code& ec) {
   if (ec) {
-    core::mutex_lock lock(mu_);
+    sync::mutex_lock lock(mu_);
     armed_ = false;
     return;
   }
   bool again = false;
   {
-    core::mutex_lock lock(mu_);
+    sync::mutex_lock lock(mu_);
     wheel_.advance(std::chrono::steady_clock::now(), [this](deadline_hook& h) {
       auto& c = static_cast<deadline_client&>(h);
       if (auto keep = c.keep_alive()) due_.emplace_back(&c, std::move(keep));

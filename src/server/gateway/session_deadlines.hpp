@@ -5,8 +5,8 @@
 // told on the driver's strand, from where it posts to its own strand.
 #pragma once
 
-#include "rtcache/core/annotated_mutex.hpp"
 #include "rtcache/net/deadline_wheel.hpp"
+#include "rtcache/sync/annotated_mutex.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -63,7 +63,7 @@ class session_deadlines : public std::enable_shared_from_this<session_deadlines>
 
   // The wheel's tick, constant: arm() reads it here, without the lock the wheel is guarded by.
   const deadline_wheel::duration tick_;
-  mutable core::annotated_mutex mu_;
+  mutable sync::annotated_mutex mu_;
   deadline_wheel wheel_ RTCACHE_GUARDED_BY(mu_);
   bool armed_ RTCACHE_GUARDED_BY(mu_) = false;  // a timer wait is pending or about to be
 };

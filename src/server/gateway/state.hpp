@@ -2,10 +2,10 @@
 // session interface the registry uses for graceful shutdown.
 #pragma once
 
-#include "rtcache/core/annotated_mutex.hpp"
 #include "rtcache/net/address_limit.hpp"
 #include "rtcache/net/gateway.hpp"
 #include "rtcache/net/protocol.hpp"
+#include "rtcache/sync/annotated_mutex.hpp"
 #include "session_deadlines.hpp"
 #include "session_logic.hpp"
 #include "tls_context.hpp"
@@ -105,7 +105,7 @@ struct gateway::state : std::enable_shared_from_this<gateway::state> {
   boost::asio::steady_timer sweep_timer;            // drives hub::sweep() every config.sweep_interval
 
  private:
-  mutable core::annotated_mutex mu_;
+  mutable sync::annotated_mutex mu_;
   std::uint64_t next_session_id_ RTCACHE_GUARDED_BY(mu_) = 1;
   std::unordered_map<std::uint64_t, std::weak_ptr<detail::session>> sessions_ RTCACHE_GUARDED_BY(mu_);
   std::function<void()> on_drained_ RTCACHE_GUARDED_BY(mu_);

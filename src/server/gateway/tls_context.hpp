@@ -4,9 +4,9 @@
 // as it lives, whatever reloads happen meanwhile.
 #pragma once
 
-#include "rtcache/core/annotated_mutex.hpp"
 #include "rtcache/core/error.hpp"
 #include "rtcache/net/gateway_config.hpp"
+#include "rtcache/sync/annotated_mutex.hpp"
 
 #include <boost/asio/ssl/context.hpp>
 
@@ -25,16 +25,16 @@ class tls_context_holder {
   explicit tls_context_holder(std::shared_ptr<boost::asio::ssl::context> initial) : current_(std::move(initial)) {}
 
   std::shared_ptr<boost::asio::ssl::context> current() const {
-    core::mutex_lock lock(mu_);
+    sync::mutex_lock lock(mu_);
     return current_;
   }
   void replace(std::shared_ptr<boost::asio::ssl::context> next) {
-    core::mutex_lock lock(mu_);
+    sync::mutex_lock lock(mu_);
     current_ = std::move(next);
   }
 
  private:
-  mutable core::annotated_mutex mu_;
+  mutable sync::annotated_mutex mu_;
   std::shared_ptr<boost::asio::ssl::context> current_ RTCACHE_GUARDED_BY(mu_);
 };
 

@@ -80,7 +80,7 @@ struct hub_channel {
   const std::string name;
   const core::factory_scope view;  // which messages this view holds: view.contains(message factory)
 
-  core::annotated_mutex mu;
+  sync::annotated_mutex mu;
   // Replaced only by hub::reset (a gap in the source): offsets go on, the history is emptied.
   std::string epoch RTCACHE_GUARDED_BY(mu);
   // Written only under mu; read under mu, or with acquire by a registry lookup deciding whether to replace
@@ -153,7 +153,7 @@ struct hub::view_group {
 };
 
 struct hub::shard {
-  core::annotated_mutex mu;
+  sync::annotated_mutex mu;
   // Open addressing, looked up by string_view: a std::unordered_map with this hash (which
   // libstdc++ deems fast, so it caches no hash codes) rehashed every key it walked past, and with 100,000
   // channels the lookup was 7% of the WAL path (docs/benchmarks-wal.md).
@@ -260,7 +260,7 @@ hub::shard& hub::shard_for(std::string_view name) const noexcept {
 
 std::shared_ptr<hub::view_group> hub::find(std::string_view name, view_list& views) const {
   shard& s = shard_for(name);
-  core::mutex_lock lock(s.mu);
+  sync::mutex_lock lock(s.mu);
   auto it = s.channels.find(name);
   if (it == s.channels.end()) return nullptr;
   views.assign(it->second->views.begin(), it->second->views.end());
@@ -287,7 +287,7 @@ core::result<hub_join> hub::subscribe_view(std::string_view name, const core::fa
     std::uint64_t evict_seq = 0;
     {
       shard& s = shard_for(name);
-      core::mutex_lock lock(s.mu);
+      sync::mutex_lock lock(s.mu);
       auto it = s.channels.find(name);
       if (it == s.channels.end()) it = s.channels.emplace(std::string(name), std::make_shared<view_group>()).first;
       view_group& g = *it->second;
@@ -343,7 +343,7 @@ core::result<hub_join> hub::subscribe_view(std::string_view name, const core::fa
 std::optional<hub_join> hub::join_view(const std::shared_ptr<channel>& ch, std::uint64_t id,
                                        std::shared_ptr<hub_subscriber>& subscriber,
                                        const std::optional<hub_position>& resume) {
-  core::mutex_lock lock(ch->mu);
+  sync::mutex_lock lock(ch->mu);
   if (ch->closed.load(std::memory_order_relaxed)) return std::nullopt;
   view_locked::leave_idle(*this, *ch);  // a lingering view is live again, epoch and history intact
 
@@ -392,7 +392,7 @@ void hub::unsubscribe(const std::shared_ptr<channel>& ch, std::uint64_t id) noex
   bool retired = false;
   bool went_idle = false;
   {
-    core::mutex_lock lock(ch->mu);
+    sync::mutex_lock lock(ch->mu);
     auto it = ch->position.find(id);
     if (it == ch->position.end()) return;  // already unsubscribed
     const std::size_t index = it->second;
@@ -407,7 +407,7 @@ void hub::unsubscribe(const std::shared_ptr<channel>& ch, std::uint64_t id) noex
 
     if (ch->subscribers.empty()) {
       if (config_.linger.count() > 0) {
-        core::mutex_lock idle_lock(idle_mu_);
+        sync::mutex_lock idle_lock(idle_mu_);
         const std::uint64_t seq = next_idle_seq_++;
         idle_.emplace(seq, idle_entry{ch, clock_()});
         ch->idle_seq.store(seq, std::memory_order_relaxed);
@@ -428,7 +428,7 @@ void hub::view_locked::leave_idle(hub& h, channel& ch) noexcept {
   const std::uint64_t seq = ch.idle_seq.load(std::memory_order_relaxed);
   if (seq == 0) return;
   {
-    core::mutex_lock idle_lock(h.idle_mu_);
+    sync::mutex_lock idle_lock(h.idle_mu_);
     h.idle_.erase(seq);
   }
   ch.idle_seq.store(0, std::memory_order_relaxed);
@@ -448,7 +448,7 @@ void hub::view_locked::retire(hub& h, channel& ch, released_history& freed) noex
 
 void hub::erase_retired(const std::shared_ptr<channel>& ch) noexcept {
   shard& s = shard_for(ch->name);
-  core::mutex_lock lock(s.mu);
+  sync::mutex_lock lock(s.mu);
   auto it = s.channels.find(std::string_view(ch->name));
   if (it == s.channels.end()) return;
   view_group& g = *it->second;
@@ -463,7 +463,7 @@ void hub::erase_retired(const std::shared_ptr<channel>& ch) noexcept {
 bool hub::free_idle(std::uint64_t seq, const std::shared_ptr<channel>& ch) noexcept {
   released_history freed;
   {
-    core::mutex_lock lock(ch->mu);
+    sync::mutex_lock lock(ch->mu);
     // A subscribe may have taken it out of the idle set since it was picked (it then has a new seq or none).
     if (ch->idle_seq.load(std::memory_order_relaxed) != seq || ch->closed.load(std::memory_order_relaxed)) return false;
     view_locked::retire(*this, *ch, freed);
@@ -478,7 +478,7 @@ void hub::enforce_idle_budget() noexcept {
     std::uint64_t seq = 0;
     std::shared_ptr<channel> ch;
     {
-      core::mutex_lock idle_lock(idle_mu_);
+      sync::mutex_lock idle_lock(idle_mu_);
       if (idle_.empty()) return;
       seq = idle_.begin()->first;
       ch = idle_.begin()->second.ch;
@@ -493,7 +493,7 @@ std::size_t hub::reset(const std::function<bool(std::string_view)>& which) {
   std::vector<std::shared_ptr<channel>> targets;
   for (std::size_t i = 0; i <= shard_mask_; ++i) {
     shard& s = shards_[i];
-    core::mutex_lock lock(s.mu);
+    sync::mutex_lock lock(s.mu);
     for (const auto& [name, group] : s.channels) {
       if (!which(name)) continue;
       targets.insert(targets.end(), group->views.begin(), group->views.end());
@@ -504,7 +504,7 @@ std::size_t hub::reset(const std::function<bool(std::string_view)>& which) {
     released_history freed;  // destroyed after the channel lock
     bool retired = false;
     {
-      core::mutex_lock lock(ch->mu);
+      sync::mutex_lock lock(ch->mu);
       if (ch->closed.load(std::memory_order_relaxed)) continue;
       if (ch->subscribers.empty()) {
         // Idle: nobody to tell; freeing it makes the next join start a new epoch.
@@ -535,7 +535,7 @@ std::size_t hub::sweep() {
     std::uint64_t seq = 0;
     std::shared_ptr<channel> ch;
     {
-      core::mutex_lock idle_lock(idle_mu_);
+      sync::mutex_lock idle_lock(idle_mu_);
       if (idle_.empty()) break;
       const auto& oldest = *idle_.begin();
       if (clock_() - oldest.second.since < config_.linger) break;
@@ -609,7 +609,7 @@ hub_publish_result hub::publish_on(const std::shared_ptr<channel>& ch, std::stri
   // publish allocates nothing for it (a std::deque here cost an allocation of ~580 bytes per publish).
   boost::container::small_vector<hub_message_ptr, 2> evicted;
   released_history freed;
-  core::mutex_lock lock(ch->mu);
+  sync::mutex_lock lock(ch->mu);
   // Closed since it was looked up: a subscribe after the close made a new view, which this publish precedes.
   if (ch->closed.load(std::memory_order_relaxed)) return {};
 
@@ -691,7 +691,7 @@ hub_publish_result hub::publish_on(const std::shared_ptr<channel>& ch, std::stri
 }
 
 bool hub::view_locked::retain(hub& h, const std::shared_ptr<channel>& ch, std::uint64_t offset, std::size_t bytes) {
-  core::mutex_lock lock(h.retained_mu_);
+  sync::mutex_lock lock(h.retained_mu_);
   h.retained_->push_back(retained_entry{ch, offset});
   // The histories before this publish plus the message: at least what they hold after it (its own evictions
   // only lower it), so the check errs towards running enforce_history_budget(), which decides under the lock.
@@ -710,13 +710,13 @@ void hub::enforce_history_budget() noexcept {
   for (;;) {
     retained_entry oldest;
     {
-      core::mutex_lock lock(retained_mu_);
+      sync::mutex_lock lock(retained_mu_);
       if (!over_history_budget_locked()) return;
       oldest = retained_->take_front();
     }
     hub_message_ptr evicted;  // destroyed after the channel lock, as is `oldest`
     channel& ch = *oldest.ch;
-    core::mutex_lock lock(ch.mu);  // through `ch`, the name the analysis sees the fields accessed by
+    sync::mutex_lock lock(ch.mu);  // through `ch`, the name the analysis sees the fields accessed by
     // Retention order follows each channel's offsets, so a message still held is at the front of its history;
     // a front with a greater offset means this one was dropped already (the channel's own bounds, an
     // unretained publish, the channel closed).
@@ -739,7 +739,7 @@ std::optional<hub_position> hub::position(std::string_view name, const core::fac
   find(name, views);
   for (const auto& ch : views) {
     if (!same_class(ch->view, view)) continue;
-    core::mutex_lock lock(ch->mu);
+    sync::mutex_lock lock(ch->mu);
     if (ch->closed.load(std::memory_order_relaxed)) continue;
     return hub_position{ch->epoch, ch->offset};
   }

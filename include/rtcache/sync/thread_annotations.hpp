@@ -10,9 +10,9 @@
 #define RTCACHE_THREAD_ANNOTATION(x)
 #endif
 
-// A type that is a lock (core::annotated_mutex).
+// A type that is a lock (sync::annotated_mutex).
 #define RTCACHE_CAPABILITY(name) RTCACHE_THREAD_ANNOTATION(capability(name))
-// An RAII type that holds a lock for its lifetime (core::mutex_lock).
+// An RAII type that holds a lock for its lifetime (sync::mutex_lock).
 #define RTCACHE_SCOPED_CAPABILITY RTCACHE_THREAD_ANNOTATION(scoped_lockable)
 // A member read or written only with the lock held.
 #define RTCACHE_GUARDED_BY(x) RTCACHE_THREAD_ANNOTATION(guarded_by(x))

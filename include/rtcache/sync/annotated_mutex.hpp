@@ -4,11 +4,11 @@
 // and std::unique_lock: every member is an inline call of the standard one.
 #pragma once
 
-#include "rtcache/core/thread_annotations.hpp"
+#include "rtcache/sync/thread_annotations.hpp"
 
 #include <mutex>
 
-namespace rtcache::core {
+namespace rtcache::sync {
 
 class RTCACHE_CAPABILITY("mutex") annotated_mutex {
  public:
@@ -44,4 +44,4 @@ class RTCACHE_SCOPED_CAPABILITY mutex_lock {
   annotated_mutex* m_;
 };
 
-}  // namespace rtcache::core
+}  // namespace rtcache::sync
