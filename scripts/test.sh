@@ -112,8 +112,8 @@ npm_suite e2e scripts/e2e.sh
 # SDK through a second client and through nginx.
 npm_suite supabase-doc scripts/supabase-doc-test.sh
 
-# The lock rules (rtcache/sync/thread_annotations.hpp) of the hub, the gateway and the PostgreSQL source, checked
-# by clang-14's thread-safety analysis with -Werror: parsed only, no code generated (the tsa preset).
+# The lock rules (rtcache/sync/thread_annotations.hpp) of the hub, the gateway, the JWKS cache and the PostgreSQL
+# source, checked by clang-14's thread-safety analysis with -Werror: parsed only, no code generated (the tsa preset).
 step configure-tsa cmake --preset tsa
 step build-tsa cmake --build --preset tsa -j"$jobs"
 
