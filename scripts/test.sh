@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds and runs every rtcache test suite: unit, conformance and gateway integration tests (release), the
 # Debian package and the C++ SDK's CMake package, the supabase-js compatibility suite against the release
-# binary, the TypeScript SDK, the browser suite, the snippets of docs/supabase.md, everything again under
-# ASan+UBSan, the threaded components under TSan, bounded fuzz runs, and a benchmark smoke run. Ends with one
-# line of totals.
+# binary, the TypeScript SDK, the browser suite, the snippets of docs/supabase.md, the lock rules under clang's
+# thread-safety analysis, everything again under ASan+UBSan, the threaded components under TSan, bounded fuzz
+# runs, and a benchmark smoke run. Ends with one line of totals.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -111,6 +111,11 @@ npm_suite e2e scripts/e2e.sh
 # docs/supabase.md's snippets, extracted as written, against a stand-in Supabase project: SQL, hook, config, the
 # SDK through a second client and through nginx.
 npm_suite supabase-doc scripts/supabase-doc-test.sh
+
+# The lock rules (rtcache/sync/thread_annotations.hpp) of the hub, the gateway, the JWKS cache and the PostgreSQL
+# source, checked by clang-14's thread-safety analysis with -Werror: parsed only, no code generated (the tsa preset).
+step configure-tsa cmake --preset tsa
+step build-tsa cmake --build --preset tsa -j"$jobs"
 
 step configure-asan cmake --preset asan
 # Only the test binaries (and what they run): the server, examples and tools are built and tested in release.

@@ -4,6 +4,7 @@
 
 #include "rtcache/pg/continuity.hpp"
 #include "rtcache/pg/replication_session.hpp"
+#include "rtcache/sync/annotated_mutex.hpp"
 
 #include <libpq-fe.h>
 
@@ -151,8 +152,9 @@ struct source::impl {
 
   std::atomic<bool> stopping{false};
 
-  mutable std::mutex status_mutex;
-  source_status status_;  // guarded by status_mutex
+  // What status() reports: written by run()'s thread, read by any.
+  mutable sync::annotated_mutex status_mutex;
+  source_status status_ RTCACHE_GUARDED_BY(status_mutex);
 
   // Owned by run()'s thread.
   std::unique_ptr<replication_session> session;
@@ -170,7 +172,7 @@ struct source::impl {
   // Logs a change of role once (info), and publishes it.
   void become(source_role next, std::int64_t holder_pid, std::string_view why) {
     {
-      std::lock_guard lock(status_mutex);
+      sync::mutex_lock lock(status_mutex);
       status_.role = next;
       status_.slot_holder_pid = next == source_role::standby ? holder_pid : 0;
       if (next == source_role::reader) ++status_.reader_starts;
@@ -217,7 +219,7 @@ struct source::impl {
     log(warn ? log_level::warn : log_level::error, "pg_problem",
         {{"kind", std::string(to_string(p.kind))}, {"message", p.message}, {"fix", p.fix}});
     if (!warn) {
-      std::lock_guard lock(status_mutex);
+      sync::mutex_lock lock(status_mutex);
       status_.last_error = std::string(to_string(p.kind)) + ": " + p.message;
     }
   }
@@ -478,7 +480,7 @@ struct source::impl {
   }
 
   void publish_status(bool connected) {
-    std::lock_guard lock(status_mutex);
+    sync::mutex_lock lock(status_mutex);
     status_.connected = connected;
     const session_counters& c = session->counters();
     status_.received = session->received();
@@ -622,7 +624,7 @@ struct source::impl {
     backoff delays(config.backoff);
     while (!stopping.load()) {
       if (!first_attempt) {
-        std::lock_guard lock(status_mutex);
+        sync::mutex_lock lock(status_mutex);
         ++status_.reconnects;
       }
       first_attempt = false;
@@ -650,7 +652,7 @@ struct source::impl {
         if (end == stream_end::stopped) break;
         if (end == stream_end::sink_stalled) {
           stalled = true;
-          std::lock_guard lock(status_mutex);
+          sync::mutex_lock lock(status_mutex);
           ++status_.sink_stalls;
         }
       }
@@ -700,7 +702,7 @@ void source::stop() noexcept {
 }
 
 source_status source::status() const {
-  std::lock_guard lock(impl_->status_mutex);
+  sync::mutex_lock lock(impl_->status_mutex);
   return impl_->status_;
 }
 

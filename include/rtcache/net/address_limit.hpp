@@ -4,12 +4,13 @@
 // nothing); an IPv4-mapped IPv6 address counts as its IPv4 address.
 #pragma once
 
+#include "rtcache/sync/annotated_mutex.hpp"
+
 #include <boost/asio/ip/address.hpp>
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 
@@ -60,9 +61,10 @@ class address_counter {
   void release(const std::string& key) noexcept;
 
   const std::size_t max_;
-  mutable std::mutex mu_;
-  std::unordered_map<std::string, std::size_t> counts_;  // guarded by mu_; no zero entries
-  std::atomic<std::size_t> addresses_{0};                // counts_.size(), readable without mu_
+  mutable sync::annotated_mutex mu_;
+  // No zero entries.
+  std::unordered_map<std::string, std::size_t> counts_ RTCACHE_GUARDED_BY(mu_);
+  std::atomic<std::size_t> addresses_{0};  // counts_.size(), readable without mu_
 };
 
 }  // namespace rtcache::net

@@ -15,6 +15,7 @@
 #include "rtcache/core/error.hpp"
 #include "rtcache/core/factory_scope.hpp"
 #include "rtcache/net/hub_message.hpp"
+#include "rtcache/sync/annotated_mutex.hpp"
 
 #include <boost/container/small_vector.hpp>
 
@@ -25,7 +26,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -333,26 +333,19 @@ class hub {
   void unsubscribe(const std::shared_ptr<channel>& ch, std::uint64_t id) noexcept;
   // A history handed out of a channel so that its messages are destroyed after the channel lock.
   using released_history = std::vector<hub_message_ptr>;
-  // REQUIRES ch->mu held, `freed` empty. Closes the channel and hands its history to `freed` (counters
-  // updated); the caller then erases its registry entry with erase_retired() after releasing ch->mu.
-  void retire_locked(channel& ch, released_history& freed) noexcept;
+  // The steps that run under a view's lock (retire, leave the idle set, enter the retention order), declared in
+  // hub.cpp next to the view's type, where the compiler can check that the lock is held.
+  struct view_locked;
   void erase_retired(const std::shared_ptr<channel>& ch) noexcept;
-  // REQUIRES ch->mu held. Takes the channel out of the idle set (it has a subscriber again, or is retired).
-  void leave_idle_locked(channel& ch) noexcept;
   // Frees the oldest idle views while the idle histories exceed max_idle_bytes or the idle views number more
   // than max_idle_channels. No lock held on entry.
-  void enforce_idle_budget() noexcept;
+  void enforce_idle_budget() noexcept RTCACHE_EXCLUDES(idle_mu_);
   // Frees the idle channel registered under `seq` if it is still idle under that seq. No lock held on entry.
-  bool free_idle(std::uint64_t seq, const std::shared_ptr<channel>& ch) noexcept;
-  // REQUIRES ch->mu held. Records a message of `bytes` about to be appended to ch's history in the retention
-  // order. Returns whether all histories may now exceed max_total_history_bytes (never false when they do, as
-  // far as this thread's publishes go): the caller then runs enforce_history_budget() once the lock is released.
-  // Throws only bad_alloc, and then records nothing.
-  bool retain_locked(const std::shared_ptr<channel>& ch, std::uint64_t offset, std::size_t bytes);
+  bool free_idle(std::uint64_t seq, const std::shared_ptr<channel>& ch) noexcept RTCACHE_EXCLUDES(idle_mu_);
   // Evicts the messages retained longest ago while all histories exceed max_total_history_bytes. No lock
   // held on entry.
-  void enforce_history_budget() noexcept;
-  bool over_history_budget_locked() const noexcept;  // REQUIRES retained_mu_ held
+  void enforce_history_budget() noexcept RTCACHE_EXCLUDES(retained_mu_);
+  bool over_history_budget_locked() const noexcept RTCACHE_REQUIRES(retained_mu_);
 
   // Constant after construction.
   hub_config config_;
@@ -364,13 +357,13 @@ class hub {
 
   std::atomic<std::uint64_t> next_subscription_id_{1};
   // Lock order: a channel's mu may be held while taking idle_mu_, never the reverse.
-  std::mutex idle_mu_;
-  // Guarded by idle_mu_: idle channels by the sequence number they went idle with (ascending = oldest first).
-  std::map<std::uint64_t, idle_entry> idle_;
-  std::uint64_t next_idle_seq_ = 1;
+  sync::annotated_mutex idle_mu_;
+  // Idle channels by the sequence number they went idle with (ascending = oldest first).
+  std::map<std::uint64_t, idle_entry> idle_ RTCACHE_GUARDED_BY(idle_mu_);
+  std::uint64_t next_idle_seq_ RTCACHE_GUARDED_BY(idle_mu_) = 1;
   // Lock order: a channel's mu may be held while taking retained_mu_, never the reverse.
-  mutable std::mutex retained_mu_;
-  std::unique_ptr<retention_order> retained_;  // guarded by retained_mu_
+  mutable sync::annotated_mutex retained_mu_;
+  std::unique_ptr<retention_order> retained_ RTCACHE_PT_GUARDED_BY(retained_mu_);
   mutable counters counters_;
 };
 

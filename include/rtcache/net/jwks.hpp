@@ -6,13 +6,13 @@
 #pragma once
 
 #include "rtcache/net/auth.hpp"
+#include "rtcache/sync/annotated_mutex.hpp"
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -129,11 +129,12 @@ class jwks_cache final : public key_source, public std::enable_shared_from_this<
  private:
   jwks_cache(jwks_cache_config config, fetch_fn fetch, clock_fn clock, report_fn report);
 
-  // Marks a fetch started if one may start now (REQUIRES mutex_); the caller then calls begin_fetch().
-  bool claim_fetch_locked(std::chrono::steady_clock::time_point now);
-  void begin_fetch();  // mutex_ not held
-  void finish_fetch(jwks_fetch_result r);
-  std::chrono::seconds retry_delay_locked() const;
+  // Marks a fetch started if one may start now; the caller then calls begin_fetch().
+  bool claim_fetch_locked(std::chrono::steady_clock::time_point now) RTCACHE_REQUIRES(mutex_);
+  // Without the lock: the fetch may complete synchronously, inside fetch_, and finish_fetch() takes it.
+  void begin_fetch() RTCACHE_EXCLUDES(mutex_);
+  void finish_fetch(jwks_fetch_result r) RTCACHE_EXCLUDES(mutex_);
+  std::chrono::seconds retry_delay_locked() const RTCACHE_REQUIRES(mutex_);
 
   // Constant after construction.
   const jwks_cache_config config_;
@@ -141,15 +142,14 @@ class jwks_cache final : public key_source, public std::enable_shared_from_this<
   const clock_fn clock_;
   const report_fn report_;
 
-  mutable std::mutex mutex_;
-  // Guarded by mutex_.
-  std::shared_ptr<const std::vector<verification_key>> keys_;
-  bool started_ = false;
-  bool fetching_ = false;
-  std::optional<std::chrono::steady_clock::time_point> last_start_;
-  std::chrono::steady_clock::time_point next_due_{};
-  std::uint32_t consecutive_failures_ = 0;
-  stats stats_;
+  mutable sync::annotated_mutex mutex_;
+  std::shared_ptr<const std::vector<verification_key>> keys_ RTCACHE_GUARDED_BY(mutex_);
+  bool started_ RTCACHE_GUARDED_BY(mutex_) = false;
+  bool fetching_ RTCACHE_GUARDED_BY(mutex_) = false;
+  std::optional<std::chrono::steady_clock::time_point> last_start_ RTCACHE_GUARDED_BY(mutex_);
+  std::chrono::steady_clock::time_point next_due_ RTCACHE_GUARDED_BY(mutex_) = {};
+  std::uint32_t consecutive_failures_ RTCACHE_GUARDED_BY(mutex_) = 0;
+  stats stats_ RTCACHE_GUARDED_BY(mutex_);
 };
 
 }  // namespace rtcache::net

@@ -2,10 +2,11 @@
 // (messages per second and bytes per second). Pure: the caller passes `now`; tests move a time value.
 #pragma once
 
+#include "rtcache/sync/annotated_mutex.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <list>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -57,7 +58,9 @@ class broadcast_limiter {
   broadcast_limiter(const broadcast_rate& r, token_bucket::time_point now) noexcept
       : messages_(r.messages_per_second, r.message_burst, now), bytes_(r.bytes_per_second, r.byte_burst, now) {}
 
-  verdict admit(std::size_t payload_bytes, token_bucket::time_point now) noexcept { return admit(1, payload_bytes, now); }
+  verdict admit(std::size_t payload_bytes, token_bucket::time_point now) noexcept {
+    return admit(1, payload_bytes, now);
+  }
   // `messages` at once, `payload_bytes` in all: all of them or none.
   verdict admit(std::size_t messages, std::size_t payload_bytes, token_bucket::time_point now) noexcept;
 
@@ -87,9 +90,9 @@ class address_rate_limits {
   };
   const broadcast_rate rate_;
   const std::size_t max_;
-  mutable std::mutex mu_;
-  std::list<entry> lru_;  // guarded by mu_; most recently used first
-  std::unordered_map<std::string, std::list<entry>::iterator> index_;  // guarded by mu_
+  mutable sync::annotated_mutex mu_;
+  std::list<entry> lru_ RTCACHE_GUARDED_BY(mu_);  // most recently used first
+  std::unordered_map<std::string, std::list<entry>::iterator> index_ RTCACHE_GUARDED_BY(mu_);
 };
 
 }  // namespace rtcache::net

@@ -32,7 +32,7 @@ jwks_cache::jwks_cache(jwks_cache_config config, fetch_fn fetch, clock_fn clock,
 
 void jwks_cache::start() {
   {
-    const std::lock_guard lock(mutex_);
+    const sync::mutex_lock lock(mutex_);
     if (started_) return;
     started_ = true;
     if (!claim_fetch_locked(clock_())) return;
@@ -42,7 +42,7 @@ void jwks_cache::start() {
 
 void jwks_cache::poll() {
   {
-    const std::lock_guard lock(mutex_);
+    const sync::mutex_lock lock(mutex_);
     const auto now = clock_();
     if (!started_ || fetching_ || now < next_due_) return;
     if (!claim_fetch_locked(now)) return;
@@ -51,19 +51,19 @@ void jwks_cache::poll() {
 }
 
 std::optional<std::chrono::steady_clock::time_point> jwks_cache::next_due() const {
-  const std::lock_guard lock(mutex_);
+  const sync::mutex_lock lock(mutex_);
   if (!started_ || fetching_) return std::nullopt;
   return next_due_;
 }
 
 std::shared_ptr<const std::vector<verification_key>> jwks_cache::current() const {
-  const std::lock_guard lock(mutex_);
+  const sync::mutex_lock lock(mutex_);
   return keys_;
 }
 
 void jwks_cache::unknown_kid(std::string_view /*kid*/) noexcept {
   {
-    const std::lock_guard lock(mutex_);
+    const sync::mutex_lock lock(mutex_);
     if (!started_ || fetching_) return;
     const auto now = clock_();
     // The rate limit: whatever kids tokens name, at most one fetch starts per min_refetch.
@@ -74,7 +74,7 @@ void jwks_cache::unknown_kid(std::string_view /*kid*/) noexcept {
 }
 
 jwks_cache::stats jwks_cache::counters() const {
-  const std::lock_guard lock(mutex_);
+  const sync::mutex_lock lock(mutex_);
   stats s = stats_;
   s.fetching = fetching_;
   return s;
@@ -111,7 +111,7 @@ void jwks_cache::finish_fetch(jwks_fetch_result r) {
   std::optional<auth_result<jwks_document>> parsed;
   if (r.body) parsed = parse_jwks(*r.body);  // parsed outside the lock: verifications keep running
   {
-    const std::lock_guard lock(mutex_);
+    const sync::mutex_lock lock(mutex_);
     const auto now = clock_();
     fetching_ = false;
     if (parsed && *parsed) {

@@ -43,7 +43,7 @@ std::string address_counter::key_of(const boost::asio::ip::address& a) {
 address_slot address_counter::acquire(const boost::asio::ip::address& a) {
   if (max_ == 0) return address_slot(this, {});
   std::string key = key_of(a);
-  std::lock_guard lock(mu_);
+  sync::mutex_lock lock(mu_);
   auto [it, inserted] = counts_.try_emplace(key, 0);
   if (it->second >= max_) return {};
   ++it->second;
@@ -53,7 +53,7 @@ address_slot address_counter::acquire(const boost::asio::ip::address& a) {
 
 void address_counter::release(const std::string& key) noexcept {
   if (max_ == 0) return;
-  std::lock_guard lock(mu_);
+  sync::mutex_lock lock(mu_);
   auto it = counts_.find(key);
   if (it == counts_.end()) return;
   if (--it->second == 0) {
@@ -63,7 +63,7 @@ void address_counter::release(const std::string& key) noexcept {
 }
 
 std::size_t address_counter::count(const boost::asio::ip::address& a) const {
-  std::lock_guard lock(mu_);
+  sync::mutex_lock lock(mu_);
   const auto it = counts_.find(key_of(a));
   return it == counts_.end() ? 0 : it->second;
 }

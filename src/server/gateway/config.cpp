@@ -162,7 +162,11 @@ void read_private_rules(reader& rd, const toml::node& node, const std::string& p
     r.where = rd.at(item, ipath);
     bool ok = true;
     bool has_topic = false;
-    for (const auto& [key, value] : *t) {
+    // Named references rather than a structured binding: the lambdas below use `value`, and clang 14 (the tsa
+    // preset) cannot capture a structured binding.
+    for (const auto& entry : *t) {
+      const auto& key = entry.first;
+      const auto& value = entry.second;
       const std::string k(key.str());
       const std::string kpath = ipath + "." + k;
       const auto strings = [&](std::string_view what) -> std::optional<std::vector<std::string>> {
@@ -346,7 +350,9 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
       rd.problem(section, section_name, "must be a table ([" + section_name + "])");
       continue;
     }
-    for (const auto& [key, node] : *table) {
+    for (const auto& entry : *table) {  // not a structured binding: as in read_private_rules
+      const auto& key = entry.first;
+      const auto& node = entry.second;
       const std::string k(key.str());
       const std::string path = section_name + "." + k;
       auto& g = into.gateway;

@@ -2,6 +2,8 @@
 // the service owns; and the timer that polls the cache.
 #include "rtcache/net/jwks_fetcher.hpp"
 
+#include "rtcache/sync/annotated_mutex.hpp"
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -21,7 +23,6 @@
 #include <cctype>
 #include <fstream>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -298,7 +299,7 @@ struct jwks_service::impl : std::enable_shared_from_this<jwks_service::impl> {
       op->run();
     }
     {
-      const std::lock_guard lock(mutex);
+      const sync::mutex_lock lock(mutex);
       abort_current = abort;
     }
     if (stopped.load()) abort();  // stop() may have looked for it before it was stored
@@ -337,9 +338,9 @@ struct jwks_service::impl : std::enable_shared_from_this<jwks_service::impl> {
   std::thread thread;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
 
-  std::mutex mutex;
-  // Guarded by mutex.
-  std::function<void()> abort_current;  // aborts the last fetch started (harmless once it finished)
+  sync::annotated_mutex mutex;
+  // Aborts the last fetch started (harmless once it finished).
+  std::function<void()> abort_current RTCACHE_GUARDED_BY(mutex);
 };
 
 jwks_service::jwks_service(jwks_source source, jwks_cache_config config, jwks_fetch_options options,
@@ -393,7 +394,7 @@ void jwks_service::stop() {
   asio::post(impl_->timer_strand, [s = impl_] { s->timer.cancel(); });
   std::function<void()> abort;
   {
-    const std::lock_guard lock(impl_->mutex);
+    const sync::mutex_lock lock(impl_->mutex);
     abort = std::move(impl_->abort_current);
   }
   if (abort) abort();

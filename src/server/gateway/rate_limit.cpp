@@ -33,7 +33,7 @@ broadcast_limiter::verdict broadcast_limiter::admit(std::size_t messages, std::s
 
 broadcast_limiter::verdict address_rate_limits::admit(const std::string& key, std::size_t messages,
                                                       std::size_t payload_bytes, token_bucket::time_point now) {
-  std::lock_guard lock(mu_);
+  sync::mutex_lock lock(mu_);
   auto it = index_.find(key);
   if (it == index_.end()) {
     if (max_ == 0) return broadcast_limiter(rate_, now).admit(messages, payload_bytes, now);
@@ -50,7 +50,7 @@ broadcast_limiter::verdict address_rate_limits::admit(const std::string& key, st
 }
 
 std::size_t address_rate_limits::size() const {
-  std::lock_guard lock(mu_);
+  sync::mutex_lock lock(mu_);
   return index_.size();
 }
 

@@ -54,12 +54,12 @@ bool send_queue::hold_writes() const noexcept {
 }
 
 bool send_queue::push(out_frame f) {
-  std::lock_guard lock(mu_);
+  sync::mutex_lock lock(mu_);
   return enqueue(std::move(f));
 }
 
 bool send_queue::open(channel_gate& g, std::vector<out_frame>& frames) {
-  std::lock_guard lock(mu_);
+  sync::mutex_lock lock(mu_);
   bool overflow = false;
   for (auto& f : frames) {
     if (overflow) break;
@@ -79,23 +79,23 @@ bool send_queue::open(channel_gate& g, std::vector<out_frame>& frames) {
 }
 
 void send_queue::set_principal(channel_gate& g, std::shared_ptr<const principal> who) {
-  std::lock_guard lock(mu_);
+  sync::mutex_lock lock(mu_);
   g.who_ = std::move(who);
 }
 
 void send_queue::close_channel(channel_gate& g) noexcept {
-  std::lock_guard lock(mu_);
+  sync::mutex_lock lock(mu_);
   drop_held(g);
 }
 
 void send_queue::close() noexcept {
-  std::lock_guard lock(mu_);
+  sync::mutex_lock lock(mu_);
   closing_ = true;
   drop_queue();
 }
 
 send_queue::take_result send_queue::take(std::vector<out_frame>& batch, bool may_write) {
-  std::lock_guard lock(mu_);
+  sync::mutex_lock lock(mu_);
   flush_posted_ = false;
   if (writing_ || queue_.empty() || !may_write || hold_writes()) {
     return !writing_ && queue_.empty() ? take_result::drained : take_result::busy;
@@ -111,33 +111,33 @@ send_queue::take_result send_queue::take(std::vector<out_frame>& batch, bool may
 }
 
 void send_queue::written(const std::vector<out_frame>& batch) noexcept {
-  std::lock_guard lock(mu_);
+  sync::mutex_lock lock(mu_);
   writing_ = false;
   for (const auto& f : batch) bytes_ -= f.bytes().size();
 }
 
 bool send_queue::writing() const {
-  std::lock_guard lock(mu_);
+  sync::mutex_lock lock(mu_);
   return writing_;
 }
 
 void send_queue::end_deferral() noexcept {
-  std::lock_guard lock(mu_);
+  sync::mutex_lock lock(mu_);
   --deferrals_;
 }
 
 std::size_t send_queue::bytes() const {
-  std::lock_guard lock(mu_);
+  sync::mutex_lock lock(mu_);
   return bytes_;
 }
 
 std::size_t send_queue::size() const {
-  std::lock_guard lock(mu_);
+  sync::mutex_lock lock(mu_);
   return queue_.size();
 }
 
 std::size_t send_queue::held(const channel_gate& g) const {
-  std::lock_guard lock(mu_);
+  sync::mutex_lock lock(mu_);
   return g.held_.size();
 }
 

@@ -12,11 +12,11 @@
 #include "frame_writer.hpp"
 #include "out_frame.hpp"
 #include "rtcache/net/auth.hpp"
+#include "rtcache/sync/annotated_mutex.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -129,38 +129,38 @@ class send_queue {
 
  private:
   enum class admission { ok, dropped, overflow };
-  // REQUIRES: mu_ held. Counts `bytes` against the bound. On overflow the queue is dropped; once overflowed or
-  // closing, everything is dropped.
-  admission admit(std::size_t bytes);
-  // REQUIRES: mu_ held. Returns false when `f` overflowed the bound.
-  bool enqueue(out_frame f);
-  // REQUIRES: mu_ held. Frees every queued frame (not those in flight, nor channels' held frames).
-  void drop_queue() noexcept;
-  // REQUIRES: mu_ held.
-  void drop_held(channel_gate& g) noexcept;
-  // REQUIRES: mu_ held. Whether writes wait for a flush_scope to end: while one holds them back and less than a
-  // full write batch is queued.
-  bool hold_writes() const noexcept;
+  // Counts `bytes` against the bound. On overflow the queue is dropped; once overflowed or closing, everything
+  // is dropped.
+  admission admit(std::size_t bytes) RTCACHE_REQUIRES(mu_);
+  // Returns false when `f` overflowed the bound.
+  bool enqueue(out_frame f) RTCACHE_REQUIRES(mu_);
+  // Frees every queued frame (not those in flight, nor channels' held frames).
+  void drop_queue() noexcept RTCACHE_REQUIRES(mu_);
+  void drop_held(channel_gate& g) noexcept RTCACHE_REQUIRES(mu_);
+  // Whether writes wait for a flush_scope to end: while one holds them back and less than a full write batch is
+  // queued.
+  bool hold_writes() const noexcept RTCACHE_REQUIRES(mu_);
 
   // Constant after construction.
   const std::size_t max_bytes_;
 
-  mutable std::mutex mu_;
-  // Guarded by mu_.
-  frame_fifo queue_;
-  std::size_t bytes_ = 0;             // queue_ + channels' held frames + the write in flight
-  std::uint64_t deferral_token_ = 0;  // the last scope that registered this queue
-  std::uint32_t deferrals_ = 0;       // flush_scopes holding writes back (each ends once)
-  bool writing_ = false;
-  bool flush_posted_ = false;
-  bool closing_ = false;
-  bool overflow_ = false;
+  // Also guards the fields of this connection's channel_gates (which the analysis cannot name: they live in
+  // other objects).
+  mutable sync::annotated_mutex mu_;
+  frame_fifo queue_ RTCACHE_GUARDED_BY(mu_);
+  std::size_t bytes_ RTCACHE_GUARDED_BY(mu_) = 0;             // queue_ + channels' held frames + the write in flight
+  std::uint64_t deferral_token_ RTCACHE_GUARDED_BY(mu_) = 0;  // the last scope that registered this queue
+  std::uint32_t deferrals_ RTCACHE_GUARDED_BY(mu_) = 0;       // flush_scopes holding writes back (each ends once)
+  bool writing_ RTCACHE_GUARDED_BY(mu_) = false;
+  bool flush_posted_ RTCACHE_GUARDED_BY(mu_) = false;
+  bool closing_ RTCACHE_GUARDED_BY(mu_) = false;
+  bool overflow_ RTCACHE_GUARDED_BY(mu_) = false;
 };
 
 template <class Frames>
 send_queue::offered send_queue::offer(channel_gate& g, std::uint64_t scope, Frames&& frames) {
   offered r;
-  std::lock_guard lock(mu_);
+  sync::mutex_lock lock(mu_);
   if (closing_ || g.closed_) return r;
   frame_set fs;
   frames(*g.who_, fs);

@@ -57,14 +57,14 @@ gateway::state::state(asio::io_context& io, gateway_config cfg, hub& h, const jw
       sweep_timer(acceptor_strand) {}
 
 void gateway::state::set_replication_provider(replication_status_provider p) {
-  std::lock_guard lock(mu_);
+  sync::mutex_lock lock(mu_);
   replication_ = std::move(p);
 }
 
 std::optional<replication_status> gateway::state::replication() const {
   replication_status_provider p;
   {
-    std::lock_guard lock(mu_);
+    sync::mutex_lock lock(mu_);
     p = replication_;
   }
   if (!p) return std::nullopt;
@@ -72,7 +72,7 @@ std::optional<replication_status> gateway::state::replication() const {
 }
 
 std::uint64_t gateway::state::add(std::weak_ptr<detail::session> s) {
-  std::lock_guard lock(mu_);
+  sync::mutex_lock lock(mu_);
   const auto id = next_session_id_++;
   sessions_.emplace(id, std::move(s));
   return id;
@@ -81,7 +81,7 @@ std::uint64_t gateway::state::add(std::weak_ptr<detail::session> s) {
 void gateway::state::remove(std::uint64_t id) {
   std::function<void()> drained;
   {
-    std::lock_guard lock(mu_);
+    sync::mutex_lock lock(mu_);
     sessions_.erase(id);
     if (sessions_.empty() && stopping.load() && on_drained_) drained = std::exchange(on_drained_, nullptr);
   }
@@ -89,7 +89,7 @@ void gateway::state::remove(std::uint64_t id) {
 }
 
 std::size_t gateway::state::size() const {
-  std::lock_guard lock(mu_);
+  sync::mutex_lock lock(mu_);
   return sessions_.size();
 }
 
@@ -105,7 +105,7 @@ void gateway::state::stop(std::function<void()> on_drained) {
   });
   std::vector<std::shared_ptr<detail::session>> live;
   {
-    std::lock_guard lock(mu_);
+    sync::mutex_lock lock(mu_);
     for (auto& [id, w] : sessions_) {
       if (auto s = w.lock()) live.push_back(std::move(s));
     }

@@ -15,12 +15,15 @@ constexpr std::size_t k_slots = 1024;
 }  // namespace
 
 session_deadlines::session_deadlines(asio::io_context& ioc, std::chrono::milliseconds tick)
-    : strand_(asio::make_strand(ioc)), timer_(strand_), wheel_(std::max(tick, std::chrono::milliseconds(1)), k_slots, std::chrono::steady_clock::now()) {}
+    : strand_(asio::make_strand(ioc)),
+      timer_(strand_),
+      tick_(std::max(tick, std::chrono::milliseconds(1))),
+      wheel_(tick_, k_slots, std::chrono::steady_clock::now()) {}
 
 void session_deadlines::schedule(deadline_client& c, time_point at) {
   bool start = false;
   {
-    std::lock_guard lock(mu_);
+    sync::mutex_lock lock(mu_);
     wheel_.schedule(c, at);
     start = !std::exchange(armed_, true);
   }
@@ -28,29 +31,29 @@ void session_deadlines::schedule(deadline_client& c, time_point at) {
 }
 
 void session_deadlines::cancel(deadline_client& c) noexcept {
-  std::lock_guard lock(mu_);
+  sync::mutex_lock lock(mu_);
   wheel_.cancel(c);
 }
 
 std::size_t session_deadlines::size() const {
-  std::lock_guard lock(mu_);
+  sync::mutex_lock lock(mu_);
   return wheel_.size();
 }
 
 void session_deadlines::arm() {
-  timer_.expires_after(wheel_.tick());  // tick() is constant: no lock needed
+  timer_.expires_after(tick_);
   timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) { self->on_tick(ec); });
 }
 
 void session_deadlines::on_tick(const boost::system::error_code& ec) {
   if (ec) {
-    std::lock_guard lock(mu_);
+    sync::mutex_lock lock(mu_);
     armed_ = false;
     return;
   }
   bool again = false;
   {
-    std::lock_guard lock(mu_);
+    sync::mutex_lock lock(mu_);
     wheel_.advance(std::chrono::steady_clock::now(), [this](deadline_hook& h) {
       auto& c = static_cast<deadline_client&>(h);
       if (auto keep = c.keep_alive()) due_.emplace_back(&c, std::move(keep));

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "rtcache/net/deadline_wheel.hpp"
+#include "rtcache/sync/annotated_mutex.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -13,7 +14,6 @@
 
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -61,10 +61,11 @@ class session_deadlines : public std::enable_shared_from_this<session_deadlines>
   boost::asio::steady_timer timer_;
   std::vector<std::pair<deadline_client*, std::shared_ptr<void>>> due_;
 
-  mutable std::mutex mu_;
-  // Guarded by mu_.
-  deadline_wheel wheel_;
-  bool armed_ = false;  // a timer wait is pending or about to be
+  // The wheel's tick, constant: arm() reads it here, without the lock the wheel is guarded by.
+  const deadline_wheel::duration tick_;
+  mutable sync::annotated_mutex mu_;
+  deadline_wheel wheel_ RTCACHE_GUARDED_BY(mu_);
+  bool armed_ RTCACHE_GUARDED_BY(mu_) = false;  // a timer wait is pending or about to be
 };
 
 }  // namespace rtcache::net::detail

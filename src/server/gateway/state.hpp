@@ -5,6 +5,7 @@
 #include "rtcache/net/address_limit.hpp"
 #include "rtcache/net/gateway.hpp"
 #include "rtcache/net/protocol.hpp"
+#include "rtcache/sync/annotated_mutex.hpp"
 #include "session_deadlines.hpp"
 #include "session_logic.hpp"
 #include "tls_context.hpp"
@@ -21,7 +22,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -105,12 +105,11 @@ struct gateway::state : std::enable_shared_from_this<gateway::state> {
   boost::asio::steady_timer sweep_timer;            // drives hub::sweep() every config.sweep_interval
 
  private:
-  mutable std::mutex mu_;
-  // Guarded by mu_.
-  std::uint64_t next_session_id_ = 1;
-  std::unordered_map<std::uint64_t, std::weak_ptr<detail::session>> sessions_;
-  std::function<void()> on_drained_;
-  replication_status_provider replication_;
+  mutable sync::annotated_mutex mu_;
+  std::uint64_t next_session_id_ RTCACHE_GUARDED_BY(mu_) = 1;
+  std::unordered_map<std::uint64_t, std::weak_ptr<detail::session>> sessions_ RTCACHE_GUARDED_BY(mu_);
+  std::function<void()> on_drained_ RTCACHE_GUARDED_BY(mu_);
+  replication_status_provider replication_ RTCACHE_GUARDED_BY(mu_);
 };
 
 // Hands an authorised upgrade request and its TCP stream to a new WebSocket session, which accepts the upgrade.

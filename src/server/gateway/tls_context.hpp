@@ -6,11 +6,11 @@
 
 #include "rtcache/core/error.hpp"
 #include "rtcache/net/gateway_config.hpp"
+#include "rtcache/sync/annotated_mutex.hpp"
 
 #include <boost/asio/ssl/context.hpp>
 
 #include <memory>
-#include <mutex>
 
 namespace rtcache::net::detail {
 
@@ -25,17 +25,17 @@ class tls_context_holder {
   explicit tls_context_holder(std::shared_ptr<boost::asio::ssl::context> initial) : current_(std::move(initial)) {}
 
   std::shared_ptr<boost::asio::ssl::context> current() const {
-    std::lock_guard lock(mu_);
+    sync::mutex_lock lock(mu_);
     return current_;
   }
   void replace(std::shared_ptr<boost::asio::ssl::context> next) {
-    std::lock_guard lock(mu_);
+    sync::mutex_lock lock(mu_);
     current_ = std::move(next);
   }
 
  private:
-  mutable std::mutex mu_;
-  std::shared_ptr<boost::asio::ssl::context> current_;
+  mutable sync::annotated_mutex mu_;
+  std::shared_ptr<boost::asio::ssl::context> current_ RTCACHE_GUARDED_BY(mu_);
 };
 
 }  // namespace rtcache::net::detail

@@ -13,7 +13,6 @@
 #include <cassert>
 #include <cstdio>
 #include <cstdlib>
-#include <mutex>
 #include <unordered_map>
 
 namespace rtcache::net {
@@ -81,23 +80,24 @@ struct hub_channel {
   const std::string name;
   const core::factory_scope view;  // which messages this view holds: view.contains(message factory)
 
-  std::mutex mu;
-  // Guarded by mu. Replaced only by hub::reset (a gap in the source): offsets go on, the history is emptied.
-  std::string epoch;
+  sync::annotated_mutex mu;
+  // Replaced only by hub::reset (a gap in the source): offsets go on, the history is emptied.
+  std::string epoch RTCACHE_GUARDED_BY(mu);
   // Written only under mu; read under mu, or with acquire by a registry lookup deciding whether to replace
   // this channel. A closed channel is never reopened.
   std::atomic<bool> closed{false};
-  // Guarded by mu.
-  std::uint64_t offset = 0;
-  ring<hub_message_ptr> history;  // contiguous offsets; when non-empty, back()->offset == offset
-  std::size_t history_bytes = 0;
+  std::uint64_t offset RTCACHE_GUARDED_BY(mu) = 0;
+  // Contiguous offsets; when non-empty, back()->offset == offset.
+  ring<hub_message_ptr> history RTCACHE_GUARDED_BY(mu);
+  std::size_t history_bytes RTCACHE_GUARDED_BY(mu) = 0;
   // Non-zero while idle (no subscribers, lingering): its key in hub::idle_. Written under mu; read without it
   // only as a hint (choosing a view to evict under a registry lock), which free_idle() checks under mu.
   std::atomic<std::uint64_t> idle_seq{0};
   // Fan-out order is unspecified. Most channels have one subscriber (a document a client has open), held
   // inline: a publish reads it without chasing another pointer.
-  boost::container::small_vector<entry, 1> subscribers;
-  std::unordered_map<std::uint64_t, std::size_t> position;  // subscription id -> index in subscribers
+  boost::container::small_vector<entry, 1> subscribers RTCACHE_GUARDED_BY(mu);
+  // Subscription id -> index in subscribers.
+  std::unordered_map<std::uint64_t, std::size_t> position RTCACHE_GUARDED_BY(mu);
 };
 
 }  // namespace detail
@@ -153,11 +153,28 @@ struct hub::view_group {
 };
 
 struct hub::shard {
-  std::mutex mu;
-  // Guarded by mu. Open addressing, looked up by string_view: a std::unordered_map with this hash (which
+  sync::annotated_mutex mu;
+  // Open addressing, looked up by string_view: a std::unordered_map with this hash (which
   // libstdc++ deems fast, so it caches no hash codes) rehashed every key it walked past, and with 100,000
   // channels the lookup was 7% of the WAL path (docs/benchmarks-wal.md).
-  boost::unordered_flat_map<std::string, std::shared_ptr<view_group>, string_hash, std::equal_to<>> channels;
+  boost::unordered_flat_map<std::string, std::shared_ptr<view_group>, string_hash, std::equal_to<>> channels
+      RTCACHE_GUARDED_BY(mu);
+};
+
+// hub.hpp's view_locked: what runs under a view's lock and touches hub-wide state besides the view.
+struct hub::view_locked {
+  // `freed` empty. Closes the channel and hands its history to `freed` (counters updated); the caller then
+  // erases its registry entry with erase_retired() after releasing ch.mu.
+  static void retire(hub& h, channel& ch, released_history& freed) noexcept RTCACHE_REQUIRES(ch.mu)
+      RTCACHE_EXCLUDES(h.idle_mu_);
+  // Takes the channel out of the idle set (it has a subscriber again, or is retired).
+  static void leave_idle(hub& h, channel& ch) noexcept RTCACHE_REQUIRES(ch.mu) RTCACHE_EXCLUDES(h.idle_mu_);
+  // Records a message of `bytes` about to be appended to ch's history in the retention order: under ch's lock,
+  // so that the order follows each channel's offsets. Returns whether all histories may now exceed
+  // max_total_history_bytes (never false when they do, as far as this thread's publishes go): the caller then
+  // runs enforce_history_budget() once the lock is released. Throws only bad_alloc, and then records nothing.
+  static bool retain(hub& h, const std::shared_ptr<channel>& ch, std::uint64_t offset, std::size_t bytes)
+      RTCACHE_REQUIRES(ch->mu) RTCACHE_EXCLUDES(h.retained_mu_);
 };
 
 hub_epoch_source random_epochs() {
@@ -243,7 +260,7 @@ hub::shard& hub::shard_for(std::string_view name) const noexcept {
 
 std::shared_ptr<hub::view_group> hub::find(std::string_view name, view_list& views) const {
   shard& s = shard_for(name);
-  std::lock_guard lock(s.mu);
+  sync::mutex_lock lock(s.mu);
   auto it = s.channels.find(name);
   if (it == s.channels.end()) return nullptr;
   views.assign(it->second->views.begin(), it->second->views.end());
@@ -253,7 +270,7 @@ std::shared_ptr<hub::view_group> hub::find(std::string_view name, view_list& vie
 hub_join hub::subscribe(std::string_view name, std::shared_ptr<hub_subscriber> subscriber,
                         const std::optional<hub_position>& resume) {
   // The unscoped view is never refused: only scoped views count against max_views_per_channel.
-  return std::move(subscribe_view(name, core::factory_scope::unscoped(), std::move(subscriber), resume).value());
+  return subscribe_view(name, core::factory_scope::unscoped(), std::move(subscriber), resume).value();
 }
 
 core::result<hub_join> hub::subscribe_view(std::string_view name, const core::factory_scope& view,
@@ -270,7 +287,7 @@ core::result<hub_join> hub::subscribe_view(std::string_view name, const core::fa
     std::uint64_t evict_seq = 0;
     {
       shard& s = shard_for(name);
-      std::lock_guard lock(s.mu);
+      sync::mutex_lock lock(s.mu);
       auto it = s.channels.find(name);
       if (it == s.channels.end()) it = s.channels.emplace(std::string(name), std::make_shared<view_group>()).first;
       view_group& g = *it->second;
@@ -326,9 +343,9 @@ core::result<hub_join> hub::subscribe_view(std::string_view name, const core::fa
 std::optional<hub_join> hub::join_view(const std::shared_ptr<channel>& ch, std::uint64_t id,
                                        std::shared_ptr<hub_subscriber>& subscriber,
                                        const std::optional<hub_position>& resume) {
-  std::unique_lock lock(ch->mu);
+  sync::mutex_lock lock(ch->mu);
   if (ch->closed.load(std::memory_order_relaxed)) return std::nullopt;
-  leave_idle_locked(*ch);  // a lingering view is live again, epoch and history intact
+  view_locked::leave_idle(*this, *ch);  // a lingering view is live again, epoch and history intact
 
   hub_join join;
   join.position = hub_position{ch->epoch, ch->offset};
@@ -356,7 +373,7 @@ std::optional<hub_join> hub::join_view(const std::shared_ptr<channel>& ch, std::
     // (its registry entry is replaced by the next subscribe of the name).
     if (ch->subscribers.empty()) {
       released_history freed;
-      retire_locked(*ch, freed);
+      view_locked::retire(*this, *ch, freed);
       lock.unlock();
       erase_retired(ch);
     }
@@ -375,7 +392,7 @@ void hub::unsubscribe(const std::shared_ptr<channel>& ch, std::uint64_t id) noex
   bool retired = false;
   bool went_idle = false;
   {
-    std::lock_guard lock(ch->mu);
+    sync::mutex_lock lock(ch->mu);
     auto it = ch->position.find(id);
     if (it == ch->position.end()) return;  // already unsubscribed
     const std::size_t index = it->second;
@@ -390,7 +407,7 @@ void hub::unsubscribe(const std::shared_ptr<channel>& ch, std::uint64_t id) noex
 
     if (ch->subscribers.empty()) {
       if (config_.linger.count() > 0) {
-        std::lock_guard idle_lock(idle_mu_);
+        sync::mutex_lock idle_lock(idle_mu_);
         const std::uint64_t seq = next_idle_seq_++;
         idle_.emplace(seq, idle_entry{ch, clock_()});
         ch->idle_seq.store(seq, std::memory_order_relaxed);
@@ -398,7 +415,7 @@ void hub::unsubscribe(const std::shared_ptr<channel>& ch, std::uint64_t id) noex
         counters_.idle_history_bytes.fetch_add(ch->history_bytes, std::memory_order_relaxed);
         went_idle = true;
       } else {
-        retire_locked(*ch, freed_history);
+        view_locked::retire(*this, *ch, freed_history);
         retired = true;
       }
     }
@@ -407,31 +424,31 @@ void hub::unsubscribe(const std::shared_ptr<channel>& ch, std::uint64_t id) noex
   if (went_idle) enforce_idle_budget();
 }
 
-void hub::leave_idle_locked(channel& ch) noexcept {
+void hub::view_locked::leave_idle(hub& h, channel& ch) noexcept {
   const std::uint64_t seq = ch.idle_seq.load(std::memory_order_relaxed);
   if (seq == 0) return;
   {
-    std::lock_guard idle_lock(idle_mu_);
-    idle_.erase(seq);
+    sync::mutex_lock idle_lock(h.idle_mu_);
+    h.idle_.erase(seq);
   }
   ch.idle_seq.store(0, std::memory_order_relaxed);
-  counters_.idle_channels.fetch_sub(1, std::memory_order_relaxed);
-  counters_.idle_history_bytes.fetch_sub(ch.history_bytes, std::memory_order_relaxed);
+  h.counters_.idle_channels.fetch_sub(1, std::memory_order_relaxed);
+  h.counters_.idle_history_bytes.fetch_sub(ch.history_bytes, std::memory_order_relaxed);
 }
 
-void hub::retire_locked(channel& ch, released_history& freed) noexcept {
-  leave_idle_locked(ch);
+void hub::view_locked::retire(hub& h, channel& ch, released_history& freed) noexcept {
+  leave_idle(h, ch);
   ch.closed.store(true, std::memory_order_release);
-  counters_.history_messages.fetch_sub(ch.history.size(), std::memory_order_relaxed);
-  counters_.history_bytes.fetch_sub(ch.history_bytes, std::memory_order_relaxed);
-  counters_.channels.fetch_sub(1, std::memory_order_relaxed);
+  h.counters_.history_messages.fetch_sub(ch.history.size(), std::memory_order_relaxed);
+  h.counters_.history_bytes.fetch_sub(ch.history_bytes, std::memory_order_relaxed);
+  h.counters_.channels.fetch_sub(1, std::memory_order_relaxed);
   ch.history.move_into(freed);
   ch.history_bytes = 0;
 }
 
 void hub::erase_retired(const std::shared_ptr<channel>& ch) noexcept {
   shard& s = shard_for(ch->name);
-  std::lock_guard lock(s.mu);
+  sync::mutex_lock lock(s.mu);
   auto it = s.channels.find(std::string_view(ch->name));
   if (it == s.channels.end()) return;
   view_group& g = *it->second;
@@ -446,10 +463,10 @@ void hub::erase_retired(const std::shared_ptr<channel>& ch) noexcept {
 bool hub::free_idle(std::uint64_t seq, const std::shared_ptr<channel>& ch) noexcept {
   released_history freed;
   {
-    std::lock_guard lock(ch->mu);
+    sync::mutex_lock lock(ch->mu);
     // A subscribe may have taken it out of the idle set since it was picked (it then has a new seq or none).
     if (ch->idle_seq.load(std::memory_order_relaxed) != seq || ch->closed.load(std::memory_order_relaxed)) return false;
-    retire_locked(*ch, freed);
+    view_locked::retire(*this, *ch, freed);
   }
   erase_retired(ch);
   return true;
@@ -461,7 +478,7 @@ void hub::enforce_idle_budget() noexcept {
     std::uint64_t seq = 0;
     std::shared_ptr<channel> ch;
     {
-      std::lock_guard idle_lock(idle_mu_);
+      sync::mutex_lock idle_lock(idle_mu_);
       if (idle_.empty()) return;
       seq = idle_.begin()->first;
       ch = idle_.begin()->second.ch;
@@ -476,7 +493,7 @@ std::size_t hub::reset(const std::function<bool(std::string_view)>& which) {
   std::vector<std::shared_ptr<channel>> targets;
   for (std::size_t i = 0; i <= shard_mask_; ++i) {
     shard& s = shards_[i];
-    std::lock_guard lock(s.mu);
+    sync::mutex_lock lock(s.mu);
     for (const auto& [name, group] : s.channels) {
       if (!which(name)) continue;
       targets.insert(targets.end(), group->views.begin(), group->views.end());
@@ -487,11 +504,11 @@ std::size_t hub::reset(const std::function<bool(std::string_view)>& which) {
     released_history freed;  // destroyed after the channel lock
     bool retired = false;
     {
-      std::lock_guard lock(ch->mu);
+      sync::mutex_lock lock(ch->mu);
       if (ch->closed.load(std::memory_order_relaxed)) continue;
       if (ch->subscribers.empty()) {
         // Idle: nobody to tell; freeing it makes the next join start a new epoch.
-        retire_locked(*ch, freed);
+        view_locked::retire(*this, *ch, freed);
         retired = true;
       } else {
         ch->epoch = epochs_();
@@ -518,7 +535,7 @@ std::size_t hub::sweep() {
     std::uint64_t seq = 0;
     std::shared_ptr<channel> ch;
     {
-      std::lock_guard idle_lock(idle_mu_);
+      sync::mutex_lock idle_lock(idle_mu_);
       if (idle_.empty()) break;
       const auto& oldest = *idle_.begin();
       if (clock_() - oldest.second.since < config_.linger) break;
@@ -592,7 +609,7 @@ hub_publish_result hub::publish_on(const std::shared_ptr<channel>& ch, std::stri
   // publish allocates nothing for it (a std::deque here cost an allocation of ~580 bytes per publish).
   boost::container::small_vector<hub_message_ptr, 2> evicted;
   released_history freed;
-  std::unique_lock lock(ch->mu);
+  sync::mutex_lock lock(ch->mu);
   // Closed since it was looked up: a subscribe after the close made a new view, which this publish precedes.
   if (ch->closed.load(std::memory_order_relaxed)) return {};
 
@@ -613,7 +630,7 @@ hub_publish_result hub::publish_on(const std::shared_ptr<channel>& ch, std::stri
   std::uint64_t evicted_messages = 0;
   std::uint64_t evicted_bytes = 0;
   // Takes the oldest retained message out of the history, to be destroyed after the lock.
-  const auto evict_oldest = [&]() noexcept {
+  const auto evict_oldest = [&]() RTCACHE_REQUIRES(ch->mu) noexcept {
     hub_message_ptr m = ch->history.take_front();
     const std::size_t b = m->retained_bytes;
     ch->history_bytes -= b;
@@ -631,7 +648,7 @@ hub_publish_result hub::publish_on(const std::shared_ptr<channel>& ch, std::stri
     // channel. A history at its message bound then makes room first, so that the ring never grows past the
     // bound (its capacity stays bit_ceil(max_history_messages)) and the push below cannot throw either.
     const bool at_bound = config_.max_history_messages != 0 && ch->history.size() >= config_.max_history_messages;
-    over_budget = retain_locked(ch, offset, bytes);
+    over_budget = view_locked::retain(*this, ch, offset, bytes);
     if (!at_bound) ch->history.push_back(message);  // if it throws, the entry above is stale: skipped when reached
     if (at_bound) {
       evict_oldest();
@@ -673,14 +690,14 @@ hub_publish_result hub::publish_on(const std::shared_ptr<channel>& ch, std::stri
   return {offset, 1, delivered};
 }
 
-bool hub::retain_locked(const std::shared_ptr<channel>& ch, std::uint64_t offset, std::size_t bytes) {
-  std::lock_guard lock(retained_mu_);
-  retained_->push_back(retained_entry{ch, offset});
+bool hub::view_locked::retain(hub& h, const std::shared_ptr<channel>& ch, std::uint64_t offset, std::size_t bytes) {
+  sync::mutex_lock lock(h.retained_mu_);
+  h.retained_->push_back(retained_entry{ch, offset});
   // The histories before this publish plus the message: at least what they hold after it (its own evictions
   // only lower it), so the check errs towards running enforce_history_budget(), which decides under the lock.
   const std::uint64_t held =
-      counters_.history_bytes.load(std::memory_order_relaxed) + bytes + retained_->size() * k_retention_entry_bytes;
-  return held > config_.max_total_history_bytes;
+      h.counters_.history_bytes.load(std::memory_order_relaxed) + bytes + h.retained_->size() * k_retention_entry_bytes;
+  return held > h.config_.max_total_history_bytes;
 }
 
 bool hub::over_history_budget_locked() const noexcept {
@@ -693,13 +710,13 @@ void hub::enforce_history_budget() noexcept {
   for (;;) {
     retained_entry oldest;
     {
-      std::lock_guard lock(retained_mu_);
+      sync::mutex_lock lock(retained_mu_);
       if (!over_history_budget_locked()) return;
       oldest = retained_->take_front();
     }
     hub_message_ptr evicted;  // destroyed after the channel lock, as is `oldest`
-    std::lock_guard lock(oldest.ch->mu);
     channel& ch = *oldest.ch;
+    sync::mutex_lock lock(ch.mu);  // through `ch`, the name the analysis sees the fields accessed by
     // Retention order follows each channel's offsets, so a message still held is at the front of its history;
     // a front with a greater offset means this one was dropped already (the channel's own bounds, an
     // unretained publish, the channel closed).
@@ -722,7 +739,7 @@ std::optional<hub_position> hub::position(std::string_view name, const core::fac
   find(name, views);
   for (const auto& ch : views) {
     if (!same_class(ch->view, view)) continue;
-    std::lock_guard lock(ch->mu);
+    sync::mutex_lock lock(ch->mu);
     if (ch->closed.load(std::memory_order_relaxed)) continue;
     return hub_position{ch->epoch, ch->offset};
   }
