@@ -8,6 +8,7 @@
 
 #include "rtcache/net/auth.hpp"
 #include "rtcache/net/channel_access.hpp"
+#include "rtcache/net/config_problem.hpp"
 #include "rtcache/net/gateway_log.hpp"
 #include "rtcache/net/hub.hpp"
 #include "rtcache/net/jwks_fetcher.hpp"
@@ -28,13 +29,13 @@ namespace rtcache::net {
 
 // Per-connection and per-server bounds. Each has a stated overflow behaviour (docs/operations.md).
 struct gateway_limits {
-  std::size_t max_connections = 10000;            // open WebSockets; beyond: upgrade refused 429
-  std::size_t max_channels_per_connection = 100;  // joined topics; beyond: join refused
-  double joins_per_second = 10;                   // token bucket per connection; beyond: join refused
-  double join_burst = 20;                         // bucket capacity
-  std::size_t max_frame_bytes = 1 << 20;          // inbound WebSocket message; beyond: close 1009
-  std::size_t max_send_queue_bytes = 4 << 20;     // per connection; beyond: close 4008
-  std::size_t max_http_body_bytes = 4 << 20;      // POST bodies; beyond: 413
+  std::size_t max_connections = 10000;                 // open WebSockets; beyond: upgrade refused 429
+  std::size_t max_channels_per_connection = 100;       // joined topics; beyond: join refused
+  double joins_per_second = 10;                        // token bucket per connection; beyond: join refused
+  double join_burst = 20;                              // bucket capacity
+  std::size_t max_frame_bytes = 1 << 20;               // inbound WebSocket message; beyond: close 1009
+  std::size_t max_send_queue_bytes = 4 << 20;          // per connection; beyond: close 4008
+  std::size_t max_http_body_bytes = 4 << 20;           // POST bodies; beyond: 413
   std::chrono::milliseconds handshake_timeout{10000};  // HTTP request / upgrade / close handshake
   std::chrono::milliseconds idle_timeout{60000};       // nothing received for this long: socket dropped
   std::chrono::milliseconds close_timeout{5000};       // a started close not finished by then: socket dropped
@@ -92,9 +93,9 @@ struct gateway_config {
 // One RS256 / ES256 public key: [auth] jwt_public_keys = [{alg = "RS256", kid = "k1", pem_file = "k1.pem"}].
 // pem_file is read when the config is loaded (relative to the config file's directory) into `pem`.
 struct public_key_setting {
-  std::string alg;  // "RS256" or "ES256"
-  std::string kid;  // empty: the default key of its alg (auth.hpp: verification_key)
-  std::string pem;  // SubjectPublicKeyInfo PEM text
+  std::string alg;    // "RS256" or "ES256"
+  std::string kid;    // empty: the default key of its alg (auth.hpp: verification_key)
+  std::string pem;    // SubjectPublicKeyInfo PEM text
   std::string where;  // where it was configured, for problems ("rtcache.toml:7:3 auth.jwt_public_keys[0]")
 };
 
@@ -107,7 +108,7 @@ struct api_key_setting {
 struct auth_settings {
   std::string jwt_secret;  // HS256 secret, >= 32 bytes; one JWT key source (this, public keys or a JWKS) is required
   std::vector<public_key_setting> public_keys;
-  std::optional<std::string> audience;     // required `aud` when set
+  std::optional<std::string> audience;  // required `aud` when set
   std::string scope_claim = "app_metadata.factory_ids";
   std::chrono::seconds leeway{30};
   // Supabase API keys (auth.hpp: api_key_set). The environment's list replaces the file's.
@@ -164,13 +165,6 @@ struct serve_config {
   // are the server's doc types too ([contract] doc_types, if also given, must list the same ones).
   std::shared_ptr<const mapping_config> mapping;
   postgres_settings postgres;
-};
-
-// One problem: where ("config.toml:12:5 limits.max_frame_bytes" or "env RTCACHE_LISTEN") and what.
-struct config_problem {
-  std::string where;
-  std::string message;
-  friend bool operator==(const config_problem&, const config_problem&) = default;
 };
 
 struct config_load {

@@ -1,13 +1,10 @@
 // serve_config from TOML and the environment. Every problem is collected, never just the first, and each names
 // its file position or variable, so `rtcache check-config` can print them all.
-#include "rtcache/net/gateway_config.hpp"
-
 #include "rtcache/core/doc_types.hpp"
 #include "rtcache/net/auth.hpp"
+#include "rtcache/net/gateway_config.hpp"
 #include "rtcache/net/jwks.hpp"
 #include "tls_context.hpp"
-
-#include <toml++/toml.h>
 
 #include <algorithm>
 #include <charconv>
@@ -15,6 +12,7 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <toml++/toml.h>
 
 namespace rtcache::net {
 
@@ -82,8 +80,8 @@ class reader {
     }
     const std::int64_t v = n.as_integer()->get();
     if (v < min || v > max) {
-      problem(n, path, "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " +
-                           std::to_string(v));
+      problem(n, path,
+              "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + std::to_string(v));
       return std::nullopt;
     }
     return static_cast<T>(v);
@@ -114,7 +112,7 @@ class reader {
 constexpr std::int64_t k_max_bytes = std::int64_t{1} << 40;
 constexpr std::int64_t k_max_ms = 24LL * 3600 * 1000;
 
-// Top-level keys that belong to the mapping (mapping_config.hpp), parsed by parse_mapping_config.
+// Top-level keys that belong to the mapping (mapping_config.hpp), read by read_mapping_config.
 bool is_mapping_key(std::string_view k) noexcept {
   return k == "doc_types" || k == "routing" || k == "tables";
 }
@@ -130,16 +128,6 @@ std::optional<std::string> read_file(const std::string& path) {
 std::string resolve(const std::string& path, const std::string& base_dir) {
   if (base_dir.empty() || std::filesystem::path(path).is_absolute()) return path;
   return (std::filesystem::path(base_dir) / path).string();
-}
-
-// parse_mapping_config's message is "<source>:<line>:<col>: <path>: <what>": the position becomes `where`.
-config_problem mapping_problem(std::string_view source, const core::error& e) {
-  std::string_view m = e.message;
-  if (m.starts_with(source)) {
-    const auto sep = m.find(": ", source.size());
-    if (sep != std::string_view::npos) return {std::string(m.substr(0, sep)), std::string(m.substr(sep + 2))};
-  }
-  return {std::string(source), e.message};
 }
 
 // [[channels.private]]: rules {topic, roles, claims?, actions?} (channel_access.hpp).
@@ -301,8 +289,10 @@ auth_result<jwt_verifier> make_verifier(const auth_settings& settings, std::shar
   }
   for (const auto& pk : settings.public_keys) {
     auth_result<verification_key> k = auth_error{auth_errc::bad_key, "alg '" + pk.alg + "': must be RS256 or ES256"};
-    if (pk.alg == "RS256") k = verification_key::rs256_public_pem(pk.pem, pk.kid);
-    else if (pk.alg == "ES256") k = verification_key::es256_public_pem(pk.pem, pk.kid);
+    if (pk.alg == "RS256")
+      k = verification_key::rs256_public_pem(pk.pem, pk.kid);
+    else if (pk.alg == "ES256")
+      k = verification_key::es256_public_pem(pk.pem, pk.kid);
     if (!k) {
       auto e = k.error();
       if (!pk.where.empty()) e.message = pk.where + ": " + e.message;
@@ -374,7 +364,10 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
           size(g.threads, 0, 1024);
         } else if (k == "log_level") {
           if (auto s = rd.str(node, path)) {
-            if (auto lv = parse_log_level(*s)) into.log = *lv; else rd.problem(node, path, lv.error().message);
+            if (auto lv = parse_log_level(*s))
+              into.log = *lv;
+            else
+              rd.problem(node, path, lv.error().message);
           }
         } else {
           rd.problem(node, path, "unknown key (known: listen, threads, log_level)");
@@ -491,43 +484,69 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
                      "jwks_timeout_ms, jwks_ca_file)");
         }
       } else if (section_name == "limits") {
-        if (k == "max_connections") size(l.max_connections, 1, 10'000'000);
-        else if (k == "max_channels_per_connection") size(l.max_channels_per_connection, 1, 100'000);
-        else if (k == "joins_per_second") { if (auto v = rd.number(node, path, 0.001, 1e6)) l.joins_per_second = *v; }
-        else if (k == "join_burst") { if (auto v = rd.number(node, path, 1, 1e6)) l.join_burst = *v; }
-        else if (k == "max_frame_bytes") size(l.max_frame_bytes, 1024, k_max_bytes);
-        else if (k == "max_send_queue_bytes") size(l.max_send_queue_bytes, 1024, k_max_bytes);
-        else if (k == "max_http_body_bytes") size(l.max_http_body_bytes, 1024, k_max_bytes);
-        else if (k == "handshake_timeout_ms") ms(l.handshake_timeout);
-        else if (k == "idle_timeout_ms") ms(l.idle_timeout);
-        else if (k == "close_timeout_ms") ms(l.close_timeout);
-        else if (k == "drain_timeout_ms") ms(l.drain_timeout);
+        if (k == "max_connections")
+          size(l.max_connections, 1, 10'000'000);
+        else if (k == "max_channels_per_connection")
+          size(l.max_channels_per_connection, 1, 100'000);
+        else if (k == "joins_per_second") {
+          if (auto v = rd.number(node, path, 0.001, 1e6)) l.joins_per_second = *v;
+        } else if (k == "join_burst") {
+          if (auto v = rd.number(node, path, 1, 1e6)) l.join_burst = *v;
+        } else if (k == "max_frame_bytes")
+          size(l.max_frame_bytes, 1024, k_max_bytes);
+        else if (k == "max_send_queue_bytes")
+          size(l.max_send_queue_bytes, 1024, k_max_bytes);
+        else if (k == "max_http_body_bytes")
+          size(l.max_http_body_bytes, 1024, k_max_bytes);
+        else if (k == "handshake_timeout_ms")
+          ms(l.handshake_timeout);
+        else if (k == "idle_timeout_ms")
+          ms(l.idle_timeout);
+        else if (k == "close_timeout_ms")
+          ms(l.close_timeout);
+        else if (k == "drain_timeout_ms")
+          ms(l.drain_timeout);
         else if (k == "deadline_tick_ms") {
           if (auto v = rd.integer<std::int64_t>(node, path, 1, 60'000)) l.deadline_tick = std::chrono::milliseconds(*v);
-        } else if (k == "max_connections_per_ip") size(l.max_connections_per_ip, 0, 10'000'000);
+        } else if (k == "max_connections_per_ip")
+          size(l.max_connections_per_ip, 0, 10'000'000);
         else if (k == "client_broadcasts_per_second") {
           if (auto v = rd.number(node, path, 0.001, 1e6)) l.client_broadcasts.messages_per_second = *v;
         } else if (k == "client_broadcast_burst") {
           if (auto v = rd.number(node, path, 1, 1e6)) l.client_broadcasts.message_burst = *v;
         } else if (k == "client_broadcast_bytes_per_second") {
-          if (auto v = rd.number(node, path, 1, static_cast<double>(k_max_bytes))) l.client_broadcasts.bytes_per_second = *v;
+          if (auto v = rd.number(node, path, 1, static_cast<double>(k_max_bytes)))
+            l.client_broadcasts.bytes_per_second = *v;
         } else if (k == "client_broadcast_bytes_burst") {
-          if (auto v = rd.number(node, path, 1024, static_cast<double>(k_max_bytes))) l.client_broadcasts.byte_burst = *v;
-        } else rd.problem(node, path, "unknown key");
+          if (auto v = rd.number(node, path, 1024, static_cast<double>(k_max_bytes)))
+            l.client_broadcasts.byte_burst = *v;
+        } else
+          rd.problem(node, path, "unknown key");
       } else if (section_name == "hub") {
-        if (k == "max_history_messages") size(into.hub.max_history_messages, 0, 10'000'000);
-        else if (k == "max_history_bytes") size(into.hub.max_history_bytes, 0, k_max_bytes);
-        else if (k == "shards") size(into.hub.shards, 1, 65536);
+        if (k == "max_history_messages")
+          size(into.hub.max_history_messages, 0, 10'000'000);
+        else if (k == "max_history_bytes")
+          size(into.hub.max_history_bytes, 0, k_max_bytes);
+        else if (k == "shards")
+          size(into.hub.shards, 1, 65536);
         else if (k == "linger_ms") {
-          if (auto v = rd.integer<std::int64_t>(node, path, 0, k_max_ms)) into.hub.linger = std::chrono::milliseconds(*v);
-        } else if (k == "max_idle_bytes") size(into.hub.max_idle_bytes, 0, k_max_bytes);
-        else if (k == "max_total_history_bytes") size(into.hub.max_total_history_bytes, 0, k_max_bytes);
-        else if (k == "sweep_interval_ms") ms(into.gateway.sweep_interval);
-        else if (k == "max_idle_channels") size(into.hub.max_idle_channels, 0, 100'000'000);
-        else if (k == "max_views_per_channel") size(into.hub.max_views_per_channel, 1, 100'000);
-        else rd.problem(node, path, "unknown key (known: max_history_messages, max_history_bytes, "
-                                    "max_total_history_bytes, shards, linger_ms, max_idle_bytes, max_idle_channels, "
-                                    "max_views_per_channel, sweep_interval_ms)");
+          if (auto v = rd.integer<std::int64_t>(node, path, 0, k_max_ms))
+            into.hub.linger = std::chrono::milliseconds(*v);
+        } else if (k == "max_idle_bytes")
+          size(into.hub.max_idle_bytes, 0, k_max_bytes);
+        else if (k == "max_total_history_bytes")
+          size(into.hub.max_total_history_bytes, 0, k_max_bytes);
+        else if (k == "sweep_interval_ms")
+          ms(into.gateway.sweep_interval);
+        else if (k == "max_idle_channels")
+          size(into.hub.max_idle_channels, 0, 100'000'000);
+        else if (k == "max_views_per_channel")
+          size(into.hub.max_views_per_channel, 1, 100'000);
+        else
+          rd.problem(node, path,
+                     "unknown key (known: max_history_messages, max_history_bytes, "
+                     "max_total_history_bytes, shards, linger_ms, max_idle_bytes, max_idle_channels, "
+                     "max_views_per_channel, sweep_interval_ms)");
       } else if (section_name == "contract") {
         if (k == "doc_types") {
           const auto* arr = node.as_array();
@@ -547,28 +566,42 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
         auto& pg = into.postgres;
         pg.enabled = true;
         auto flag = [&](bool& out) {
-          if (auto v = node.value<bool>(); v && node.is_boolean()) out = *v;
-          else rd.problem(node, path, "must be a boolean");
+          if (auto v = node.value<bool>(); v && node.is_boolean())
+            out = *v;
+          else
+            rd.problem(node, path, "must be a boolean");
         };
-        if (k == "conninfo") { if (auto v = rd.str(node, path)) pg.conninfo = *v; }
-        else if (k == "slot") { if (auto v = rd.str(node, path)) pg.slot = *v; }
-        else if (k == "publication") { if (auto v = rd.str(node, path)) pg.publication = *v; }
-        else if (k == "create_slot") flag(pg.create_slot);
-        else if (k == "create_publication") flag(pg.create_publication);
-        else if (k == "status_interval_ms") ms(pg.status_interval);
+        if (k == "conninfo") {
+          if (auto v = rd.str(node, path)) pg.conninfo = *v;
+        } else if (k == "slot") {
+          if (auto v = rd.str(node, path)) pg.slot = *v;
+        } else if (k == "publication") {
+          if (auto v = rd.str(node, path)) pg.publication = *v;
+        } else if (k == "create_slot")
+          flag(pg.create_slot);
+        else if (k == "create_publication")
+          flag(pg.create_publication);
+        else if (k == "status_interval_ms")
+          ms(pg.status_interval);
         else if (k == "wal_sender_timeout_ms") {
           // 0 leaves the server's setting; otherwise at least a second: the reader answers every third of it.
           if (auto v = rd.integer<std::int64_t>(node, path, 0, k_max_ms)) {
-            if (*v != 0 && *v < 1000) rd.problem(node, path, "must be 0 (the server's setting) or at least 1000");
-            else pg.wal_sender_timeout = std::chrono::milliseconds(*v);
+            if (*v != 0 && *v < 1000)
+              rd.problem(node, path, "must be 0 (the server's setting) or at least 1000");
+            else
+              pg.wal_sender_timeout = std::chrono::milliseconds(*v);
           }
-        }
-        else if (k == "standby_retry_ms") ms(pg.standby_retry);
-        else if (k == "max_unconfirmed_messages") size(pg.max_unconfirmed_messages, 1, std::int64_t{1} << 30);
-        else if (k == "publish_stall_ms") ms(pg.publish_stall);
-        else rd.problem(node, path, "unknown key (known: conninfo, slot, publication, create_slot, "
-                                    "create_publication, status_interval_ms, wal_sender_timeout_ms, "
-                                    "standby_retry_ms, max_unconfirmed_messages, publish_stall_ms)");
+        } else if (k == "standby_retry_ms")
+          ms(pg.standby_retry);
+        else if (k == "max_unconfirmed_messages")
+          size(pg.max_unconfirmed_messages, 1, std::int64_t{1} << 30);
+        else if (k == "publish_stall_ms")
+          ms(pg.publish_stall);
+        else
+          rd.problem(node, path,
+                     "unknown key (known: conninfo, slot, publication, create_slot, "
+                     "create_publication, status_interval_ms, wal_sender_timeout_ms, "
+                     "standby_retry_ms, max_unconfirmed_messages, publish_stall_ms)");
       } else if (section_name == "broadcast") {
         if (k == "from_clients") {
           if (auto v = rd.str(node, path)) {
@@ -633,14 +666,12 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
 
   if (has_mapping) {
     mapping_load_options mo;
-    mo.foreign_sections = {"server",   "auth",     "limits",    "hub",    "contract",
+    mo.foreign_sections = {"server",   "auth",     "limits",    "hub",     "contract",
                            "postgres", "channels", "broadcast", "metrics", "tls"};
-    auto mapping = parse_mapping_config(text, source, mo);
-    if (!mapping) {
-      problems.push_back(mapping_problem(source, mapping.error()));
-      return;
-    }
-    auto shared = std::make_shared<const mapping_config>(std::move(*mapping));
+    const std::size_t before = problems.size();
+    auto mapping = read_mapping_config(text, source, mo, problems);
+    if (problems.size() != before) return;
+    auto shared = std::make_shared<const mapping_config>(std::move(mapping));
     if (contract_types) {
       auto types = core::doc_type_registry::from(*contract_types);
       if (types && types->names() != shared->doc_types.names()) {
@@ -680,8 +711,10 @@ void apply_env(const env_lookup& env, serve_config& into, std::vector<config_pro
   }
   size("RTCACHE_THREADS", into.gateway.threads);
   if (auto v = env("RTCACHE_LOG_LEVEL")) {
-    if (auto lv = parse_log_level(*v)) into.log = *lv;
-    else problems.push_back({where("RTCACHE_LOG_LEVEL"), lv.error().message});
+    if (auto lv = parse_log_level(*v))
+      into.log = *lv;
+    else
+      problems.push_back({where("RTCACHE_LOG_LEVEL"), lv.error().message});
   }
   if (auto v = env("RTCACHE_JWT_SECRET")) into.auth.jwt_secret = *v;
   if (auto v = env("RTCACHE_JWT_AUDIENCE")) into.auth.audience = *v;
@@ -899,8 +932,9 @@ void validate(const serve_config& config, std::vector<config_problem>& problems)
     problems.push_back({"postgres.conninfo", "required with [postgres]: set it or RTCACHE_PG_CONNINFO"});
   }
   if (config.postgres.enabled && (!config.mapping || config.mapping->tables.empty())) {
-    problems.push_back({"postgres", "the source needs a table mapping: add [tables.\"schema.table\"] sections "
-                                    "(see examples/config/rtcache.example.toml)"});
+    problems.push_back({"postgres",
+                        "the source needs a table mapping: add [tables.\"schema.table\"] sections "
+                        "(see examples/config/rtcache.example.toml)"});
   }
   if (!config.doc_types.empty()) {
     if (auto types = core::doc_type_registry::from(config.doc_types); !types) {

@@ -1,7 +1,6 @@
 // The serve config: TOML sections, environment overrides, and precise problems for check-config.
-#include "rtcache/net/gateway_config.hpp"
-
 #include "../auth/jwt_test_support.hpp"
+#include "rtcache/net/gateway_config.hpp"
 
 #include <gtest/gtest.h>
 
@@ -170,12 +169,31 @@ max_total_history_bytes = 8388608
 TEST(GatewayConfig, MappingErrorsAreProblemsWithTheirFilePosition) {
   serve_config c;
   std::vector<config_problem> problems;
-  read_config_toml("[server]\nthreads = 1\n[tables.\"public.t\"]\ndoc_type = \"nope\"\nid_column = \"id\"\n"
-                   "factory_column = \"f\"\n",
-                   "e.toml", c, problems);
+  read_config_toml(
+      "[server]\nthreads = 1\n[tables.\"public.t\"]\ndoc_type = \"nope\"\nid_column = \"id\"\n"
+      "factory_column = \"f\"\n",
+      "e.toml", c, problems);
   ASSERT_EQ(problems.size(), 1U);
-  EXPECT_EQ(problems[0].where, "e.toml:4:12");
-  EXPECT_NE(problems[0].message.find("doc_type"), std::string::npos) << problems[0].message;
+  EXPECT_EQ(problems[0].where, "e.toml:4:12 tables.'public.t'.doc_type");
+  EXPECT_NE(problems[0].message.find("doc type 'nope' is not registered"), std::string::npos) << problems[0].message;
+  EXPECT_FALSE(c.mapping);
+}
+
+// issue 14, item 3: the mapping reports like every other section: all of its problems, each at its place.
+TEST(GatewayConfig, EveryMappingProblemIsReportedBesideTheOthers) {
+  serve_config c;
+  std::vector<config_problem> problems;
+  read_config_toml(
+      "[server]\nthreads = -1\n[routing]\nlist_row_limit = 0\n[tables.a]\npublic = 'yes'\n"
+      "[tables.b]\ndoc_type = 'wo'\n",
+      "f.toml", c, problems);
+  ASSERT_EQ(problems.size(), 5U);
+  EXPECT_EQ(problems[0].where, "f.toml:2:11 server.threads");
+  EXPECT_EQ(problems[1].where, "f.toml:4:18 routing.list_row_limit");
+  EXPECT_EQ(problems[2].where, "f.toml:6:10 tables.'a'.public");
+  EXPECT_EQ(problems[3].where, "f.toml:7:1 tables.'b'");
+  EXPECT_EQ(problems[3].message, "doc_type 'wo' needs id_column");
+  EXPECT_EQ(problems[4], (config_problem{"f.toml:7:1 tables.'b'", "doc_type 'wo' needs factory_column"}));
   EXPECT_FALSE(c.mapping);
 }
 
@@ -248,8 +266,9 @@ class KeyFiles : public ::testing::Test {
   }
 
   static std::string claims() {
-    const auto exp = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch()).count() + 3600;
+    const auto exp =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() +
+        3600;
     return R"({"role":"service_role","exp":)" + std::to_string(exp) + "}";
   }
   static std::chrono::sys_seconds now() {
@@ -273,13 +292,14 @@ jwt_public_keys = [{alg = "RS256", kid = "r1", pem_file = "rsa.pem"}, {alg = "ES
   ASSERT_EQ(l.config.auth.public_keys.size(), 2U);
   const auto v = make_verifier(l.config.auth);
   ASSERT_TRUE(v);
-  EXPECT_TRUE(v->verify(testing::make_token(testing::header_for(jwt_alg::rs256, "r1"), claims(), jwt_alg::rs256, rsa_),
-                        now()));
-  EXPECT_TRUE(v->verify(testing::make_token(testing::header_for(jwt_alg::es256), claims(), jwt_alg::es256, ec_), now()));
+  EXPECT_TRUE(
+      v->verify(testing::make_token(testing::header_for(jwt_alg::rs256, "r1"), claims(), jwt_alg::rs256, rsa_), now()));
+  EXPECT_TRUE(
+      v->verify(testing::make_token(testing::header_for(jwt_alg::es256), claims(), jwt_alg::es256, ec_), now()));
   // An HS256 token cannot pass: no secret is configured.
-  EXPECT_FALSE(v->verify(testing::make_token(testing::header_for(jwt_alg::hs256), claims(), jwt_alg::hs256,
-                                             std::string(k_secret)),
-                         now()));
+  EXPECT_FALSE(v->verify(
+      testing::make_token(testing::header_for(jwt_alg::hs256), claims(), jwt_alg::hs256, std::string(k_secret)),
+      now()));
 }
 
 TEST_F(KeyFiles, EnvironmentAddsKeysBesideTheSecret) {
@@ -289,11 +309,11 @@ TEST_F(KeyFiles, EnvironmentAddsKeysBesideTheSecret) {
   ASSERT_TRUE(l.ok()) << l.problems.front().where << ": " << l.problems.front().message;
   const auto v = make_verifier(l.config.auth);
   ASSERT_TRUE(v);
-  EXPECT_TRUE(v->verify(testing::make_token(testing::header_for(jwt_alg::rs256, "k9"), claims(), jwt_alg::rs256, rsa_),
-                        now()));
-  EXPECT_TRUE(v->verify(testing::make_token(testing::header_for(jwt_alg::hs256), claims(), jwt_alg::hs256,
-                                            std::string(k_secret)),
-                        now()));
+  EXPECT_TRUE(
+      v->verify(testing::make_token(testing::header_for(jwt_alg::rs256, "k9"), claims(), jwt_alg::rs256, rsa_), now()));
+  EXPECT_TRUE(v->verify(
+      testing::make_token(testing::header_for(jwt_alg::hs256), claims(), jwt_alg::hs256, std::string(k_secret)),
+      now()));
 }
 
 TEST_F(KeyFiles, BadKeysAreProblemsNamingWhereTheyWereConfigured) {
@@ -575,8 +595,7 @@ TEST(GatewayConfig, EnvironmentSetsTheIsolationSwitches) {
   EXPECT_TRUE(c.gateway.channels.private_only);
   EXPECT_EQ(c.gateway.metrics.bearer_token, "scrape-token-0123456789");
   EXPECT_TRUE(c.gateway.metrics.listen.has_value());
-  apply_env(env_of({{"RTCACHE_BROADCAST_FROM_CLIENTS", "sometimes"}, {"RTCACHE_PRIVATE_ONLY", "maybe"}}), c,
-            problems);
+  apply_env(env_of({{"RTCACHE_BROADCAST_FROM_CLIENTS", "sometimes"}, {"RTCACHE_PRIVATE_ONLY", "maybe"}}), c, problems);
   ASSERT_EQ(problems.size(), 2U);
   EXPECT_EQ(problems[0].where, "env RTCACHE_BROADCAST_FROM_CLIENTS");
   EXPECT_EQ(problems[1].where, "env RTCACHE_PRIVATE_ONLY");
