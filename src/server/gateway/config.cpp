@@ -3,6 +3,7 @@
 #include "config_keys.hpp"
 #include "rtcache/core/doc_types.hpp"
 #include "rtcache/net/auth.hpp"
+#include "rtcache/net/config_key_list.hpp"
 #include "rtcache/net/gateway_config.hpp"
 #include "rtcache/net/jwks.hpp"
 #include "tls_context.hpp"
@@ -496,6 +497,44 @@ void validate(const serve_config& config, std::vector<config_problem>& problems)
   }
   if (config.gateway.listen_address.empty()) problems.push_back({"server.listen", "empty host"});
   validate_tls(config.gateway, problems);
+}
+
+namespace {
+
+// Bounds as docs show them: whole numbers without a fraction.
+std::string show_number(double v) {
+  if (v == static_cast<double>(static_cast<std::int64_t>(v))) return std::to_string(static_cast<std::int64_t>(v));
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+std::string type_of(const config_key& key) {
+  switch (key.type) {
+    case key_type::text: return "string";
+    case key_type::file: return "file (relative: to the config file)";
+    case key_type::integer: return "integer " + show_number(key.min) + "..." + show_number(key.max);
+    case key_type::number: return "number " + show_number(key.min) + "..." + show_number(key.max);
+    case key_type::boolean: return "boolean";
+    case key_type::choice:
+    case key_type::listen:
+    case key_type::list: return std::string(key.values);
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string config_keys_markdown() {
+  std::string out = "| key | type | variable | default | meaning |\n| --- | --- | --- | --- | --- |\n";
+  for (const auto& key : detail::config_keys()) {
+    const std::string def = detail::default_of(key);
+    const bool plain = def == "none" || def.starts_with("the ");
+    out += "| `[" + std::string(key.section) + "] " + std::string(key.name) + "` | " + type_of(key) + " | " +
+           (key.env.empty() ? std::string() : "`" + std::string(key.env) + "`") + " | " +
+           (plain ? def : "`" + def + "`") + " | " + std::string(key.doc) + " |\n";
+  }
+  return out;
 }
 
 config_load load_config(const std::optional<std::string>& path, const env_lookup& env) {
