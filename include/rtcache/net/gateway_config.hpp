@@ -176,20 +176,19 @@ struct config_load {
 // Reads the environment: nullopt when a variable is unset. main() passes std::getenv; tests pass a map.
 using env_lookup = std::function<std::optional<std::string>(std::string_view name)>;
 
-// Parses TOML text (sections [server], [auth], [limits], [hub], [contract], [postgres], [channels], [broadcast],
-// [metrics], [tls], and the mapping's doc_types / [routing] / [tables]; unknown keys are problems) into `into`,
-// appending every problem found.
-// `source` names the file in messages; relative pem_file paths are resolved against `base_dir`.
+// Parses TOML text into `into`, appending every problem found (in file order, each at file:line:col): the keys
+// of src/server/gateway/config_keys.cpp's table (`rtcache config-keys` lists them; unknown sections and keys are
+// problems), and the mapping's doc_types / [routing] / [tables] (read_mapping_config).
+// `source` names the file in messages; relative file paths (pem_file, jwks_file, the TLS files) are resolved
+// against `base_dir`.
 void read_config_toml(std::string_view text, std::string_view source, serve_config& into,
                       std::vector<config_problem>& problems, const std::string& base_dir = {});
 
-// Applies RTCACHE_LISTEN, RTCACHE_THREADS, RTCACHE_LOG_LEVEL, RTCACHE_JWT_SECRET, RTCACHE_JWT_AUDIENCE,
-// RTCACHE_SCOPE_CLAIM, RTCACHE_MAX_CONNECTIONS, RTCACHE_MAX_CONNECTIONS_PER_IP, RTCACHE_MAX_SEND_QUEUE_BYTES,
-// RTCACHE_PG_CONNINFO, RTCACHE_JWT_PUBLIC_KEYS ("ALG[:KID]=PEM_FILE,...", appended to the file's keys),
-// RTCACHE_PUBLISHABLE_KEYS and RTCACHE_SECRET_KEYS (comma-separated; each replaces the file's list),
-// RTCACHE_JWKS_URL, RTCACHE_JWKS_FILE, RTCACHE_BROADCAST_FROM_CLIENTS, RTCACHE_PRIVATE_ONLY,
-// RTCACHE_METRICS_TOKEN, RTCACHE_METRICS_LISTEN, RTCACHE_TLS_CERT_FILE, RTCACHE_TLS_KEY_FILE and
-// RTCACHE_TLS_LISTEN over `into`. RTCACHE_LISTEN=off turns the plain listener off.
+// Applies the RTCACHE_* variable of every key that has one (the same table; `rtcache config-keys` lists them)
+// over `into`, with the key's type and bounds: a refused variable is a problem ("env RTCACHE_...") and leaves
+// the value as it was. RTCACHE_LISTEN=off turns the plain listener off; RTCACHE_JWT_PUBLIC_KEYS
+// ("ALG[:KID]=PEM_FILE,...") adds to the file's keys; RTCACHE_PUBLISHABLE_KEYS and RTCACHE_SECRET_KEYS
+// (comma-separated) each replace the file's list.
 void apply_env(const env_lookup& env, serve_config& into, std::vector<config_problem>& problems);
 
 // Cross-field checks of a complete config: a JWT key source (a secret of at least 32 bytes, a public key, a JWKS
