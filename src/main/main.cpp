@@ -1,9 +1,11 @@
 // The rtcache executable. main() wires the parts (config -> logger -> hub -> verifier -> gateway) and owns
-// them all; there are no singletons. Subcommands: `serve` (relay mode: no database) and `check-config`.
+// them all; there are no singletons. Subcommands: `serve` (relay mode: no database), `check-config` and
+// `config-keys`.
 // The help texts are the reference the man page (deploy/man/rtcache.1) is checked against.
 #include "rtcache/core/doc_types.hpp"
 #include "rtcache/net/auth.hpp"
 #include "rtcache/net/build_info.hpp"
+#include "rtcache/net/config_key_list.hpp"
 #include "rtcache/net/gateway.hpp"
 #include "rtcache/net/gateway_config.hpp"
 #include "rtcache/net/gateway_log.hpp"
@@ -251,7 +253,8 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
 
   std::size_t n = cfg.gateway.threads;
   if (n == 0) n = std::max(1U, std::thread::hardware_concurrency());
-  log.info("serve.start", {{"mode", source ? "postgres" : "relay"}, {"threads", n}, {"doc_types", types.names().size()}});
+  log.info("serve.start",
+           {{"mode", source ? "postgres" : "relay"}, {"threads", n}, {"doc_types", types.names().size()}});
   std::vector<std::thread> pool;
   pool.reserve(n - 1);
   for (std::size_t i = 1; i < n; ++i) pool.emplace_back([&] { ioc.run(); });
@@ -293,6 +296,7 @@ Signals:
   SIGHUP           with [tls]: re-read cert_file and key_file for new connections (open ones keep
                    theirs; a failed reload is logged and the previous certificate stays); else logged
 Exit status: 0 clean exit, 1 runtime failure (e.g. the port is taken), 2 configuration or command-line error.
+Every config key and its variable: rtcache config-keys.
 Logs: one logfmt line per event on stderr. Endpoints, config file and metrics: rtcache(1), docs/operations.md.)";
 
 constexpr const char* k_check_footer =
@@ -301,6 +305,11 @@ Prints `ok: FILE (listen ...|off, tls ...|off, threads ..., tables N, postgres o
 `error: WHERE: PROBLEM` line per problem on stderr. With [tls], the certificate and key are loaded and checked
 against each other.
 Exit status: 0 valid, 2 invalid (or a command-line error).)";
+
+constexpr const char* k_keys_footer =
+    R"(One row per key: [section] key, type and bounds, its RTCACHE_* variable (the variable overrides the file),
+default and meaning; the key list of docs/operations.md ("Config keys"), generated from the table the readers use.
+Exit status: 0.)";
 
 }  // namespace
 
@@ -327,6 +336,9 @@ int main(int argc, char** argv) {
   check_cmd->add_option("file", check_path, "TOML config file")->required();
   check_cmd->footer(k_check_footer);
 
+  auto* keys_cmd = app.add_subcommand("config-keys", "Print every config file key as a Markdown table");
+  keys_cmd->footer(k_keys_footer);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -335,6 +347,10 @@ int main(int argc, char** argv) {
   try {
     if (*serve_cmd) return serve(config_path, listen, threads);
     if (*check_cmd) return check_config(check_path);
+    if (*keys_cmd) {
+      std::cout << net::config_keys_markdown();
+      return k_exit_ok;
+    }
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
     return k_exit_runtime;

@@ -8,6 +8,7 @@
 
 #include "rtcache/net/auth.hpp"
 #include "rtcache/net/channel_access.hpp"
+#include "rtcache/net/config_problem.hpp"
 #include "rtcache/net/gateway_log.hpp"
 #include "rtcache/net/hub.hpp"
 #include "rtcache/net/jwks_fetcher.hpp"
@@ -28,13 +29,13 @@ namespace rtcache::net {
 
 // Per-connection and per-server bounds. Each has a stated overflow behaviour (docs/operations.md).
 struct gateway_limits {
-  std::size_t max_connections = 10000;            // open WebSockets; beyond: upgrade refused 429
-  std::size_t max_channels_per_connection = 100;  // joined topics; beyond: join refused
-  double joins_per_second = 10;                   // token bucket per connection; beyond: join refused
-  double join_burst = 20;                         // bucket capacity
-  std::size_t max_frame_bytes = 1 << 20;          // inbound WebSocket message; beyond: close 1009
-  std::size_t max_send_queue_bytes = 4 << 20;     // per connection; beyond: close 4008
-  std::size_t max_http_body_bytes = 4 << 20;      // POST bodies; beyond: 413
+  std::size_t max_connections = 10000;                 // open WebSockets; beyond: upgrade refused 429
+  std::size_t max_channels_per_connection = 100;       // joined topics; beyond: join refused
+  double joins_per_second = 10;                        // token bucket per connection; beyond: join refused
+  double join_burst = 20;                              // bucket capacity
+  std::size_t max_frame_bytes = 1 << 20;               // inbound WebSocket message; beyond: close 1009
+  std::size_t max_send_queue_bytes = 4 << 20;          // per connection; beyond: close 4008
+  std::size_t max_http_body_bytes = 4 << 20;           // POST bodies; beyond: 413
   std::chrono::milliseconds handshake_timeout{10000};  // HTTP request / upgrade / close handshake
   std::chrono::milliseconds idle_timeout{60000};       // nothing received for this long: socket dropped
   std::chrono::milliseconds close_timeout{5000};       // a started close not finished by then: socket dropped
@@ -92,9 +93,9 @@ struct gateway_config {
 // One RS256 / ES256 public key: [auth] jwt_public_keys = [{alg = "RS256", kid = "k1", pem_file = "k1.pem"}].
 // pem_file is read when the config is loaded (relative to the config file's directory) into `pem`.
 struct public_key_setting {
-  std::string alg;  // "RS256" or "ES256"
-  std::string kid;  // empty: the default key of its alg (auth.hpp: verification_key)
-  std::string pem;  // SubjectPublicKeyInfo PEM text
+  std::string alg;    // "RS256" or "ES256"
+  std::string kid;    // empty: the default key of its alg (auth.hpp: verification_key)
+  std::string pem;    // SubjectPublicKeyInfo PEM text
   std::string where;  // where it was configured, for problems ("rtcache.toml:7:3 auth.jwt_public_keys[0]")
 };
 
@@ -107,7 +108,7 @@ struct api_key_setting {
 struct auth_settings {
   std::string jwt_secret;  // HS256 secret, >= 32 bytes; one JWT key source (this, public keys or a JWKS) is required
   std::vector<public_key_setting> public_keys;
-  std::optional<std::string> audience;     // required `aud` when set
+  std::optional<std::string> audience;  // required `aud` when set
   std::string scope_claim = "app_metadata.factory_ids";
   std::chrono::seconds leeway{30};
   // Supabase API keys (auth.hpp: api_key_set). The environment's list replaces the file's.
@@ -166,13 +167,6 @@ struct serve_config {
   postgres_settings postgres;
 };
 
-// One problem: where ("config.toml:12:5 limits.max_frame_bytes" or "env RTCACHE_LISTEN") and what.
-struct config_problem {
-  std::string where;
-  std::string message;
-  friend bool operator==(const config_problem&, const config_problem&) = default;
-};
-
 struct config_load {
   serve_config config;
   std::vector<config_problem> problems;  // empty: usable
@@ -182,20 +176,19 @@ struct config_load {
 // Reads the environment: nullopt when a variable is unset. main() passes std::getenv; tests pass a map.
 using env_lookup = std::function<std::optional<std::string>(std::string_view name)>;
 
-// Parses TOML text (sections [server], [auth], [limits], [hub], [contract], [postgres], [channels], [broadcast],
-// [metrics], [tls], and the mapping's doc_types / [routing] / [tables]; unknown keys are problems) into `into`,
-// appending every problem found.
-// `source` names the file in messages; relative pem_file paths are resolved against `base_dir`.
+// Parses TOML text into `into`, appending every problem found (in file order, each at file:line:col): the keys
+// of src/server/gateway/config_keys.cpp's table (`rtcache config-keys` lists them; unknown sections and keys are
+// problems), and the mapping's doc_types / [routing] / [tables] (read_mapping_config).
+// `source` names the file in messages; relative file paths (pem_file, jwks_file, the TLS files) are resolved
+// against `base_dir`.
 void read_config_toml(std::string_view text, std::string_view source, serve_config& into,
                       std::vector<config_problem>& problems, const std::string& base_dir = {});
 
-// Applies RTCACHE_LISTEN, RTCACHE_THREADS, RTCACHE_LOG_LEVEL, RTCACHE_JWT_SECRET, RTCACHE_JWT_AUDIENCE,
-// RTCACHE_SCOPE_CLAIM, RTCACHE_MAX_CONNECTIONS, RTCACHE_MAX_CONNECTIONS_PER_IP, RTCACHE_MAX_SEND_QUEUE_BYTES,
-// RTCACHE_PG_CONNINFO, RTCACHE_JWT_PUBLIC_KEYS ("ALG[:KID]=PEM_FILE,...", appended to the file's keys),
-// RTCACHE_PUBLISHABLE_KEYS and RTCACHE_SECRET_KEYS (comma-separated; each replaces the file's list),
-// RTCACHE_JWKS_URL, RTCACHE_JWKS_FILE, RTCACHE_BROADCAST_FROM_CLIENTS, RTCACHE_PRIVATE_ONLY,
-// RTCACHE_METRICS_TOKEN, RTCACHE_METRICS_LISTEN, RTCACHE_TLS_CERT_FILE, RTCACHE_TLS_KEY_FILE and
-// RTCACHE_TLS_LISTEN over `into`. RTCACHE_LISTEN=off turns the plain listener off.
+// Applies the RTCACHE_* variable of every key that has one (the same table; `rtcache config-keys` lists them)
+// over `into`, with the key's type and bounds: a refused variable is a problem ("env RTCACHE_...") and leaves
+// the value as it was. RTCACHE_LISTEN=off turns the plain listener off; RTCACHE_JWT_PUBLIC_KEYS
+// ("ALG[:KID]=PEM_FILE,...") adds to the file's keys; RTCACHE_PUBLISHABLE_KEYS and RTCACHE_SECRET_KEYS
+// (comma-separated) each replace the file's list.
 void apply_env(const env_lookup& env, serve_config& into, std::vector<config_problem>& problems);
 
 // Cross-field checks of a complete config: a JWT key source (a secret of at least 32 bytes, a public key, a JWKS

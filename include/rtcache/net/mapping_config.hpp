@@ -21,6 +21,7 @@
 
 #include "rtcache/core/doc_types.hpp"
 #include "rtcache/core/error.hpp"
+#include "rtcache/net/config_problem.hpp"
 
 #include <cstddef>
 #include <filesystem>
@@ -45,13 +46,13 @@ struct status_rule {
 struct table_mapping {
   std::string schema;
   std::string table;
-  std::optional<std::string> doc_type;   // absent: public-only table
-  std::string id_column;                 // set iff doc_type is
-  std::string factory_column;            // set iff doc_type is
+  std::optional<std::string> doc_type;  // absent: public-only table
+  std::string id_column;                // set iff doc_type is
+  std::string factory_column;           // set iff doc_type is
   std::optional<std::string> version_column;
   std::optional<status_rule> status;
-  std::vector<std::string> patch;        // sorted, unique, disjoint from never_send, none denied
-  std::vector<std::string> never_send;   // sorted, unique
+  std::vector<std::string> patch;       // sorted, unique, disjoint from never_send, none denied
+  std::vector<std::string> never_send;  // sorted, unique
   bool is_public = false;
 
   bool mapped() const noexcept { return doc_type.has_value(); }
@@ -62,8 +63,8 @@ struct table_mapping {
 
 // Bounds of the per-transaction router (router.hpp states their overflow behaviour).
 struct routing_limits {
-  std::size_t list_row_limit = 1000;   // rows per transaction that still get per-row list: messages
-  std::size_t flush_messages = 4096;   // pending per-row messages at which the source should drain
+  std::size_t list_row_limit = 1000;  // rows per transaction that still get per-row list: messages
+  std::size_t flush_messages = 4096;  // pending per-row messages at which the source should drain
 
   friend bool operator==(const routing_limits&, const routing_limits&) = default;
 };
@@ -84,8 +85,9 @@ struct mapping_load_options {
   std::vector<std::string> foreign_sections;
 };
 
-// Parses and validates TOML text. `source_name` prefixes every error ("rtcache.toml:12:3: ...").
-// Errors (message names file:line:column and the key path):
+// Parses and validates TOML text. `source_name` prefixes every problem ("rtcache.toml:12:3: ..."). Every problem
+// is found, not just the first: the error's message has one line per problem, in file order, and the code of
+// the first. Codes (each line names file:line:column and the key path):
 //   bad_value        TOML syntax error; invalid value (empty list, bad identifier, conflicting settings)
 //   unknown_field    a key this format does not define
 //   wrong_type       a key holding the wrong TOML type
@@ -95,9 +97,14 @@ struct mapping_load_options {
 //   unknown_doc_type a doc_type not in doc_types
 //   bad_char / too_long / empty  an identifier (schema, table, column) outside 1..63 printable bytes
 //   (a column in patch that the default deny list covers is bad_value: it would never be sent)
-core::result<mapping_config> parse_mapping_config(std::string_view toml_text,
-                                                  std::string_view source_name = "<config>",
+core::result<mapping_config> parse_mapping_config(std::string_view toml_text, std::string_view source_name = "<config>",
                                                   const mapping_load_options& options = {});
+
+// The same reading, reporting in config_problem.hpp's model (as gateway_config.hpp's reader does): one problem
+// per refusal, `where` = "<source>:<line>:<col> <path>", in file order, appended to `problems`. The result is
+// usable only when nothing was appended.
+mapping_config read_mapping_config(std::string_view toml_text, std::string_view source_name,
+                                   const mapping_load_options& options, std::vector<config_problem>& problems);
 
 // Reads `path` and parses it as above; an unreadable file is errc::empty with the OS reason.
 core::result<mapping_config> load_mapping_config(const std::filesystem::path& path,
@@ -107,10 +114,9 @@ core::result<mapping_config> load_mapping_config(const std::filesystem::path& pa
 // non-alphanumeric byte and at lower-to-upper case changes, compared case-insensitively) is one of
 // k_denied_words. Denied columns never travel, whatever the configuration says.
 inline constexpr std::string_view k_denied_words[] = {
-    "password", "passwd", "pwd",    "passphrase", "secret", "secrets",    "token",      "tokens",
-    "key",      "keys",   "apikey", "salt",       "hash",   "hashed",     "digest",     "credential",
-    "credentials", "otp", "totp",   "mfa",        "pin",    "ssn",        "signature",  "cookie",
-    "jwt",      "nonce"};
+    "password", "passwd", "pwd",  "passphrase", "secret",    "secrets", "token",      "tokens",      "key",
+    "keys",     "apikey", "salt", "hash",       "hashed",    "digest",  "credential", "credentials", "otp",
+    "totp",     "mfa",    "pin",  "ssn",        "signature", "cookie",  "jwt",        "nonce"};
 
 bool is_denied_column(std::string_view column) noexcept;
 

@@ -1,20 +1,21 @@
 // serve_config from TOML and the environment. Every problem is collected, never just the first, and each names
 // its file position or variable, so `rtcache check-config` can print them all.
-#include "rtcache/net/gateway_config.hpp"
-
+#include "config_keys.hpp"
 #include "rtcache/core/doc_types.hpp"
 #include "rtcache/net/auth.hpp"
+#include "rtcache/net/config_key_list.hpp"
+#include "rtcache/net/gateway_config.hpp"
 #include "rtcache/net/jwks.hpp"
 #include "tls_context.hpp"
 
-#include <toml++/toml.h>
-
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <limits>
 #include <sstream>
+#include <toml++/toml.h>
+#include <type_traits>
+#include <variant>
 
 namespace rtcache::net {
 
@@ -48,209 +49,146 @@ core::result<std::pair<std::string, std::uint16_t>> parse_listen(std::string_vie
 
 namespace {
 
-class reader {
- public:
-  reader(std::string_view source, std::vector<config_problem>& problems) : source_(source), problems_(problems) {}
+using detail::config_key;
+using detail::key_reader;
+using detail::key_type;
+using detail::key_value;
 
-  std::string at(const toml::node& n, std::string_view path) const {
-    const auto& r = n.source();
-    return std::string(source_) + ":" + std::to_string(r.begin.line) + ":" + std::to_string(r.begin.column) + " " +
-           std::string(path);
-  }
-  void problem(const toml::node& n, std::string_view path, std::string message) {
-    const auto& b = n.source().begin;
-    found_.push_back({{b.line, b.column}, {at(n, path), std::move(message)}});
-  }
-
-  // toml++ iterates keys in sorted order; report problems in file order instead.
-  void flush() {
-    std::stable_sort(found_.begin(), found_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (auto& f : found_) problems_.push_back(std::move(f.second));
-    found_.clear();
-  }
-
-  std::optional<std::string> str(const toml::node& n, std::string_view path) {
-    if (auto v = n.value<std::string>(); v && n.is_string()) return *v;
-    problem(n, path, "must be a string");
-    return std::nullopt;
-  }
-  template <class T>
-  std::optional<T> integer(const toml::node& n, std::string_view path, std::int64_t min, std::int64_t max) {
-    if (!n.is_integer()) {
-      problem(n, path, "must be an integer");
-      return std::nullopt;
-    }
-    const std::int64_t v = n.as_integer()->get();
-    if (v < min || v > max) {
-      problem(n, path, "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " +
-                           std::to_string(v));
-      return std::nullopt;
-    }
-    return static_cast<T>(v);
-  }
-  std::optional<double> number(const toml::node& n, std::string_view path, double min, double max) {
-    double v = 0;
-    if (n.is_integer()) {
-      v = static_cast<double>(n.as_integer()->get());
-    } else if (n.is_floating_point()) {
-      v = n.as_floating_point()->get();
-    } else {
-      problem(n, path, "must be a number");
-      return std::nullopt;
-    }
-    if (!(v >= min && v <= max)) {
-      problem(n, path, "must be between " + std::to_string(min) + " and " + std::to_string(max));
-      return std::nullopt;
-    }
-    return v;
-  }
-
- private:
-  std::string_view source_;
-  std::vector<config_problem>& problems_;
-  std::vector<std::pair<std::pair<toml::source_index, toml::source_index>, config_problem>> found_;
-};
-
-constexpr std::int64_t k_max_bytes = std::int64_t{1} << 40;
-constexpr std::int64_t k_max_ms = 24LL * 3600 * 1000;
-
-// Top-level keys that belong to the mapping (mapping_config.hpp), parsed by parse_mapping_config.
+// Top-level keys that belong to the mapping (mapping_config.hpp), read by read_mapping_config.
 bool is_mapping_key(std::string_view k) noexcept {
   return k == "doc_types" || k == "routing" || k == "tables";
 }
 
-std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::string resolve(const std::string& path, const std::string& base_dir) {
-  if (base_dir.empty() || std::filesystem::path(path).is_absolute()) return path;
-  return (std::filesystem::path(base_dir) / path).string();
-}
-
-// parse_mapping_config's message is "<source>:<line>:<col>: <path>: <what>": the position becomes `where`.
-config_problem mapping_problem(std::string_view source, const core::error& e) {
-  std::string_view m = e.message;
-  if (m.starts_with(source)) {
-    const auto sep = m.find(": ", source.size());
-    if (sep != std::string_view::npos) return {std::string(m.substr(0, sep)), std::string(m.substr(sep + 2))};
+const config_key* find_key(std::string_view section, std::string_view name) {
+  for (const auto& k : detail::config_keys()) {
+    if (k.section == section && k.name == name) return &k;
   }
-  return {std::string(source), e.message};
+  return nullptr;
 }
 
-// [[channels.private]]: rules {topic, roles, claims?, actions?} (channel_access.hpp).
-void read_private_rules(reader& rd, const toml::node& node, const std::string& path,
-                        std::vector<private_channel_rule>& into) {
-  const auto* arr = node.as_array();
-  if (arr == nullptr) {
-    rd.problem(node, path, "must be an array of tables [[channels.private]] {topic, roles, claims, actions}");
-    return;
+std::string known_keys(std::string_view section) {
+  std::string out;
+  for (const auto& k : detail::config_keys()) {
+    if (k.section == section) out += (out.empty() ? "" : ", ") + std::string(k.name);
   }
-  for (std::size_t i = 0; i < arr->size(); ++i) {
-    const auto& item = *arr->get(i);
-    const std::string ipath = path + "[" + std::to_string(i) + "]";
-    const auto* t = item.as_table();
-    if (t == nullptr) {
-      rd.problem(item, ipath, "must be a table {topic, roles, claims, actions}");
-      continue;
-    }
-    private_channel_rule r;
-    r.where = rd.at(item, ipath);
-    bool ok = true;
-    bool has_topic = false;
-    // Named references rather than a structured binding: the lambdas below use `value`, and clang 14 (the tsa
-    // preset) cannot capture a structured binding.
-    for (const auto& entry : *t) {
-      const auto& key = entry.first;
-      const auto& value = entry.second;
-      const std::string k(key.str());
-      const std::string kpath = ipath + "." + k;
-      const auto strings = [&](std::string_view what) -> std::optional<std::vector<std::string>> {
-        const auto* a = value.as_array();
-        if (a == nullptr) {
-          rd.problem(value, kpath, "must be an array of " + std::string(what));
-          return std::nullopt;
-        }
-        std::vector<std::string> out;
-        for (std::size_t j = 0; j < a->size(); ++j) {
-          auto v = rd.str(*a->get(j), kpath + "[" + std::to_string(j) + "]");
-          if (!v) return std::nullopt;
-          out.push_back(std::move(*v));
-        }
-        return out;
-      };
-      if (k == "topic") {
-        if (auto v = rd.str(value, kpath)) {
-          r.topic = *v;
-          has_topic = true;
-        } else {
-          ok = false;
-        }
-      } else if (k == "roles") {
-        auto names = strings("roles");
-        if (!names) {
-          ok = false;
-          continue;
-        }
-        for (const auto& n : *names) {
-          if (n == "anon")
-            r.roles.push_back(auth_role::anon);
-          else if (n == "authenticated")
-            r.roles.push_back(auth_role::authenticated);
-          else if (n == "service_role")
-            r.roles.push_back(auth_role::service_role);
-          else {
-            rd.problem(value, kpath, "unknown role '" + n + "' (known: anon, authenticated, service_role)");
-            ok = false;
-          }
-        }
-      } else if (k == "actions") {
-        auto names = strings("actions");
-        if (!names) {
-          ok = false;
-          continue;
-        }
-        r.read = false;
-        r.write = false;
-        for (const auto& n : *names) {
-          if (n == "read")
-            r.read = true;
-          else if (n == "write")
-            r.write = true;
-          else {
-            rd.problem(value, kpath, "unknown action '" + n + "' (known: read, write)");
-            ok = false;
-          }
-        }
-      } else if (k == "claims") {
-        const auto* ct = value.as_table();
-        if (ct == nullptr) {
-          rd.problem(value, kpath, "must be a table of claim path = value strings");
-          ok = false;
-          continue;
-        }
-        for (const auto& [ck, cv] : *ct) {
-          if (auto v = rd.str(cv, kpath + "." + std::string(ck.str()))) {
-            r.claims.emplace_back(std::string(ck.str()), *v);
+  return out;
+}
+
+std::string known_sections() {
+  std::string out;
+  for (const auto s : detail::config_sections()) out += std::string(s) + ", ";
+  return out + "doc_types, routing, tables";
+}
+
+// Integer bounds print as integers, others as std::to_string does.
+std::string bounds_problem(const config_key& key, const key_value& v) {
+  if (key.type == key_type::integer) {
+    return "must be between " + std::to_string(static_cast<std::int64_t>(key.min)) + " and " +
+           std::to_string(static_cast<std::int64_t>(key.max)) + ", got " + std::to_string(std::get<std::int64_t>(v));
+  }
+  return "must be between " + std::to_string(key.min) + " and " + std::to_string(key.max);
+}
+
+bool within(const config_key& key, const key_value& v) {
+  if (key.type == key_type::integer) {
+    const auto n = std::get<std::int64_t>(v);
+    return static_cast<double>(n) >= key.min && static_cast<double>(n) <= key.max;
+  }
+  if (key.type == key_type::number) {
+    const double d = std::get<double>(v);
+    return d >= key.min && d <= key.max;
+  }
+  return true;
+}
+
+// Stores a value of the key's type (bounds already checked); the problem's message, if any.
+std::optional<std::string> store(const config_key& key, const key_value& v, serve_config& into) {
+  if (key.set != nullptr) return key.set(into, v);
+  std::visit(
+      [&](auto field) {
+        if constexpr (!std::is_same_v<decltype(field), std::monostate>) {
+          auto& out = field(into);
+          using T = std::decay_t<decltype(out)>;
+          if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, std::optional<std::string>>) {
+            out = std::get<std::string>(v);
+          } else if constexpr (std::is_same_v<T, bool>) {
+            out = std::get<bool>(v);
+          } else if constexpr (std::is_same_v<T, double>) {
+            out = std::get<double>(v);
+          } else if constexpr (std::is_same_v<T, std::size_t>) {
+            out = static_cast<std::size_t>(std::get<std::int64_t>(v));
           } else {
-            ok = false;
+            out = T(std::get<std::int64_t>(v));
           }
         }
-      } else {
-        rd.problem(value, kpath, "unknown key (known: topic, roles, claims, actions)");
-        ok = false;
+      },
+      key.field);
+  return std::nullopt;
+}
+
+// The TOML node as the key's type, or nullopt after reporting why not.
+std::optional<key_value> value_of(const config_key& key, const toml::node& n, const std::string& path, key_reader& rd) {
+  switch (key.type) {
+    case key_type::text:
+    case key_type::choice:
+    case key_type::listen:
+      if (auto s = rd.str(n, path)) return key_value{*s};
+      return std::nullopt;
+    case key_type::file:
+      if (auto s = rd.str(n, path)) return key_value{rd.resolve(*s)};
+      return std::nullopt;
+    case key_type::integer:
+      if (!n.is_integer()) {
+        rd.problem(n, path, "must be an integer");
+        return std::nullopt;
       }
-    }
-    if (!has_topic && ok) {
-      rd.problem(item, ipath, "topic is required");
-      ok = false;
-    }
-    if (ok) into.push_back(std::move(r));
+      return key_value{n.as_integer()->get()};
+    case key_type::number:
+      if (n.is_integer()) return key_value{static_cast<double>(n.as_integer()->get())};
+      if (n.is_floating_point()) return key_value{n.as_floating_point()->get()};
+      rd.problem(n, path, "must be a number");
+      return std::nullopt;
+    case key_type::boolean:
+      if (n.is_boolean()) return key_value{n.as_boolean()->get()};
+      rd.problem(n, path, "must be a boolean");
+      return std::nullopt;
+    case key_type::list: break;
   }
+  return std::nullopt;
+}
+
+// The variable's text as the key's type, or the problem's message.
+std::variant<key_value, std::string> value_of(const config_key& key, const std::string& text) {
+  switch (key.type) {
+    case key_type::integer: {
+      std::int64_t n = 0;
+      const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+      if (ec != std::errc{} || p != text.data() + text.size() || text.empty()) {
+        return "must be an integer, got '" + text + "'";
+      }
+      return key_value{n};
+    }
+    case key_type::number: {
+      char* end = nullptr;
+      const double d = std::strtod(text.c_str(), &end);
+      if (text.empty() || end != text.c_str() + text.size()) return "must be a number, got '" + text + "'";
+      return key_value{d};
+    }
+    case key_type::boolean:
+      if (text == "true" || text == "1") return key_value{true};
+      if (text == "false" || text == "0") return key_value{false};
+      return "must be true or false, got '" + text + "'";
+    default: return key_value{text};
+  }
+}
+
+// One key's TOML value: read, checked against its bounds, stored; or reported at its position.
+void read_key(const config_key& key, const toml::node& n, const std::string& path, key_reader& rd, serve_config& into) {
+  if (key.type == key_type::list) return key.read_toml(rd, n, path, into);
+  auto v = value_of(key, n, path, rd);
+  if (!v) return;
+  if (!within(key, *v)) return rd.problem(n, path, bounds_problem(key, *v));
+  if (auto why = store(key, *v, into)) rd.problem(n, path, std::move(*why));
 }
 
 }  // namespace
@@ -305,8 +243,10 @@ auth_result<jwt_verifier> make_verifier(const auth_settings& settings, std::shar
   }
   for (const auto& pk : settings.public_keys) {
     auth_result<verification_key> k = auth_error{auth_errc::bad_key, "alg '" + pk.alg + "': must be RS256 or ES256"};
-    if (pk.alg == "RS256") k = verification_key::rs256_public_pem(pk.pem, pk.kid);
-    else if (pk.alg == "ES256") k = verification_key::es256_public_pem(pk.pem, pk.kid);
+    if (pk.alg == "RS256")
+      k = verification_key::rs256_public_pem(pk.pem, pk.kid);
+    else if (pk.alg == "ES256")
+      k = verification_key::es256_public_pem(pk.pem, pk.kid);
     if (!k) {
       auto e = k.error();
       if (!pk.where.empty()) e.message = pk.where + ": " + e.message;
@@ -336,317 +276,49 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
                         std::string(e.description())});
     return;
   }
-  reader rd(source, problems);
-  std::optional<std::vector<std::string>> contract_types;
   bool has_mapping = false;
-  for (const auto& [section_key, section] : root) {
-    const std::string section_name(section_key.str());
-    if (is_mapping_key(section_name)) {
-      has_mapping = true;
-      continue;
-    }
-    const auto* table = section.as_table();
-    if (table == nullptr) {
-      rd.problem(section, section_name, "must be a table ([" + section_name + "])");
-      continue;
-    }
-    for (const auto& entry : *table) {  // not a structured binding: as in read_private_rules
-      const auto& key = entry.first;
-      const auto& node = entry.second;
-      const std::string k(key.str());
-      const std::string path = section_name + "." + k;
-      auto& g = into.gateway;
-      auto& l = into.gateway.limits;
-      auto ms = [&](std::chrono::milliseconds& out) {
-        if (auto v = rd.integer<std::int64_t>(node, path, 1, k_max_ms)) out = std::chrono::milliseconds(*v);
-      };
-      auto size = [&](std::size_t& out, std::int64_t min, std::int64_t max) {
-        if (auto v = rd.integer<std::size_t>(node, path, min, max)) out = *v;
-      };
-      if (section_name == "server") {
-        if (k == "listen") {
-          if (auto s = rd.str(node, path)) {
-            if (*s == "off") {
-              g.plain_listener = false;
-            } else if (auto hp = parse_listen(*s)) {
-              g.listen_address = hp->first;
-              g.port = hp->second;
-              g.plain_listener = true;
-            } else {
-              rd.problem(node, path, hp.error().message);
-            }
-          }
-        } else if (k == "threads") {
-          size(g.threads, 0, 1024);
-        } else if (k == "log_level") {
-          if (auto s = rd.str(node, path)) {
-            if (auto lv = parse_log_level(*s)) into.log = *lv; else rd.problem(node, path, lv.error().message);
-          }
+  {
+    key_reader rd(source, base_dir, problems);
+    for (const auto& [section_key, section] : root) {
+      const std::string section_name(section_key.str());
+      if (is_mapping_key(section_name)) {
+        has_mapping = true;
+        continue;
+      }
+      const auto sections = detail::config_sections();
+      if (std::find(sections.begin(), sections.end(), section_name) == sections.end()) {
+        rd.problem(section, section_name, "unknown section (known: " + known_sections() + ")");
+        continue;
+      }
+      const auto* table = section.as_table();
+      if (table == nullptr) {
+        rd.problem(section, section_name, "must be a table ([" + section_name + "])");
+        continue;
+      }
+      if (section_name == "postgres") into.postgres.enabled = true;  // an empty [postgres] turns it on too
+      for (const auto& [key, node] : *table) {
+        const std::string k(key.str());
+        const std::string path = section_name + "." + k;
+        if (const config_key* entry = find_key(section_name, k)) {
+          read_key(*entry, node, path, rd, into);
         } else {
-          rd.problem(node, path, "unknown key (known: listen, threads, log_level)");
+          rd.problem(node, path, "unknown key (known: " + known_keys(section_name) + ")");
         }
-      } else if (section_name == "auth") {
-        if (k == "jwt_secret") {
-          if (auto s = rd.str(node, path)) into.auth.jwt_secret = *s;
-        } else if (k == "audience") {
-          if (auto s = rd.str(node, path)) into.auth.audience = *s;
-        } else if (k == "scope_claim") {
-          if (auto s = rd.str(node, path)) into.auth.scope_claim = *s;
-        } else if (k == "leeway_seconds") {
-          if (auto v = rd.integer<std::int64_t>(node, path, 0, k_max_leeway.count())) {
-            into.auth.leeway = std::chrono::seconds(*v);
-          }
-        } else if (k == "jwt_public_keys") {
-          const auto* arr = node.as_array();
-          if (arr == nullptr) {
-            rd.problem(node, path, "must be an array of tables {alg, kid?, pem_file | pem}");
-            continue;
-          }
-          for (std::size_t i = 0; i < arr->size(); ++i) {
-            const auto& item = *arr->get(i);
-            const std::string ipath = path + "[" + std::to_string(i) + "]";
-            const auto* kt = item.as_table();
-            if (kt == nullptr) {
-              rd.problem(item, ipath, "must be a table {alg, kid?, pem_file | pem}");
-              continue;
-            }
-            public_key_setting pk;
-            pk.where = rd.at(item, ipath);
-            bool has_pem = false;
-            bool ok = true;
-            for (const auto& [kk, kn] : *kt) {
-              const std::string kname(kk.str());
-              const std::string kpath = ipath + "." + kname;
-              auto v = rd.str(kn, kpath);
-              if (!v) {
-                ok = false;
-                continue;
-              }
-              if (kname == "alg") {
-                pk.alg = *v;
-                if (pk.alg != "RS256" && pk.alg != "ES256") {
-                  rd.problem(kn, kpath, "must be \"RS256\" or \"ES256\" (the HS256 secret is auth.jwt_secret)");
-                  ok = false;
-                }
-              } else if (kname == "kid") {
-                pk.kid = *v;
-              } else if (kname == "pem") {
-                if (has_pem) rd.problem(kn, kpath, "give either pem or pem_file, not both");
-                pk.pem = *v;
-                has_pem = true;
-              } else if (kname == "pem_file") {
-                if (has_pem) rd.problem(kn, kpath, "give either pem or pem_file, not both");
-                has_pem = true;
-                const std::string file = resolve(*v, base_dir);
-                if (auto pem = read_file(file)) {
-                  pk.pem = std::move(*pem);
-                } else {
-                  rd.problem(kn, kpath, "cannot read '" + file + "'");
-                  ok = false;
-                }
-              } else {
-                rd.problem(kn, kpath, "unknown key (known: alg, kid, pem_file, pem)");
-                ok = false;
-              }
-            }
-            if (pk.alg.empty() && ok) {
-              rd.problem(item, ipath, "alg is required (\"RS256\" or \"ES256\")");
-              ok = false;
-            }
-            if (!has_pem && ok) {
-              rd.problem(item, ipath, "pem_file or pem is required");
-              ok = false;
-            }
-            if (ok) into.auth.public_keys.push_back(std::move(pk));
-          }
-        } else if (k == "publishable_keys" || k == "secret_keys") {
-          auto& into_keys = k == "publishable_keys" ? into.auth.publishable_keys : into.auth.secret_keys;
-          const auto* arr = node.as_array();
-          if (arr == nullptr) {
-            rd.problem(node, path, "must be an array of strings");
-            continue;
-          }
-          into_keys.clear();
-          for (std::size_t i = 0; i < arr->size(); ++i) {
-            const auto& item = *arr->get(i);
-            const std::string ipath = path + "[" + std::to_string(i) + "]";
-            if (auto v = rd.str(item, ipath)) into_keys.push_back({*v, rd.at(item, ipath)});
-          }
-        } else if (k == "jwks_url") {
-          if (auto v = rd.str(node, path)) into.auth.jwks_url = *v;
-        } else if (k == "jwks_file") {
-          if (auto v = rd.str(node, path)) into.auth.jwks_file = resolve(*v, base_dir);
-        } else if (k == "jwks_ca_file") {
-          if (auto v = rd.str(node, path)) into.auth.jwks_ca_file = resolve(*v, base_dir);
-        } else if (k == "jwks_refresh_s") {
-          if (auto v = rd.integer<std::int64_t>(node, path, 10, 86'400)) {
-            into.auth.jwks_refresh = std::chrono::seconds(*v);
-          }
-        } else if (k == "jwks_min_refetch_s") {
-          if (auto v = rd.integer<std::int64_t>(node, path, 1, 3'600)) {
-            into.auth.jwks_min_refetch = std::chrono::seconds(*v);
-          }
-        } else if (k == "jwks_timeout_ms") {
-          if (auto v = rd.integer<std::int64_t>(node, path, 100, 60'000)) {
-            into.auth.jwks_timeout = std::chrono::milliseconds(*v);
-          }
-        } else {
-          rd.problem(node, path,
-                     "unknown key (known: jwt_secret, jwt_public_keys, audience, scope_claim, leeway_seconds, "
-                     "publishable_keys, secret_keys, jwks_url, jwks_file, jwks_refresh_s, jwks_min_refetch_s, "
-                     "jwks_timeout_ms, jwks_ca_file)");
-        }
-      } else if (section_name == "limits") {
-        if (k == "max_connections") size(l.max_connections, 1, 10'000'000);
-        else if (k == "max_channels_per_connection") size(l.max_channels_per_connection, 1, 100'000);
-        else if (k == "joins_per_second") { if (auto v = rd.number(node, path, 0.001, 1e6)) l.joins_per_second = *v; }
-        else if (k == "join_burst") { if (auto v = rd.number(node, path, 1, 1e6)) l.join_burst = *v; }
-        else if (k == "max_frame_bytes") size(l.max_frame_bytes, 1024, k_max_bytes);
-        else if (k == "max_send_queue_bytes") size(l.max_send_queue_bytes, 1024, k_max_bytes);
-        else if (k == "max_http_body_bytes") size(l.max_http_body_bytes, 1024, k_max_bytes);
-        else if (k == "handshake_timeout_ms") ms(l.handshake_timeout);
-        else if (k == "idle_timeout_ms") ms(l.idle_timeout);
-        else if (k == "close_timeout_ms") ms(l.close_timeout);
-        else if (k == "drain_timeout_ms") ms(l.drain_timeout);
-        else if (k == "deadline_tick_ms") {
-          if (auto v = rd.integer<std::int64_t>(node, path, 1, 60'000)) l.deadline_tick = std::chrono::milliseconds(*v);
-        } else if (k == "max_connections_per_ip") size(l.max_connections_per_ip, 0, 10'000'000);
-        else if (k == "client_broadcasts_per_second") {
-          if (auto v = rd.number(node, path, 0.001, 1e6)) l.client_broadcasts.messages_per_second = *v;
-        } else if (k == "client_broadcast_burst") {
-          if (auto v = rd.number(node, path, 1, 1e6)) l.client_broadcasts.message_burst = *v;
-        } else if (k == "client_broadcast_bytes_per_second") {
-          if (auto v = rd.number(node, path, 1, static_cast<double>(k_max_bytes))) l.client_broadcasts.bytes_per_second = *v;
-        } else if (k == "client_broadcast_bytes_burst") {
-          if (auto v = rd.number(node, path, 1024, static_cast<double>(k_max_bytes))) l.client_broadcasts.byte_burst = *v;
-        } else rd.problem(node, path, "unknown key");
-      } else if (section_name == "hub") {
-        if (k == "max_history_messages") size(into.hub.max_history_messages, 0, 10'000'000);
-        else if (k == "max_history_bytes") size(into.hub.max_history_bytes, 0, k_max_bytes);
-        else if (k == "shards") size(into.hub.shards, 1, 65536);
-        else if (k == "linger_ms") {
-          if (auto v = rd.integer<std::int64_t>(node, path, 0, k_max_ms)) into.hub.linger = std::chrono::milliseconds(*v);
-        } else if (k == "max_idle_bytes") size(into.hub.max_idle_bytes, 0, k_max_bytes);
-        else if (k == "max_total_history_bytes") size(into.hub.max_total_history_bytes, 0, k_max_bytes);
-        else if (k == "sweep_interval_ms") ms(into.gateway.sweep_interval);
-        else if (k == "max_idle_channels") size(into.hub.max_idle_channels, 0, 100'000'000);
-        else if (k == "max_views_per_channel") size(into.hub.max_views_per_channel, 1, 100'000);
-        else rd.problem(node, path, "unknown key (known: max_history_messages, max_history_bytes, "
-                                    "max_total_history_bytes, shards, linger_ms, max_idle_bytes, max_idle_channels, "
-                                    "max_views_per_channel, sweep_interval_ms)");
-      } else if (section_name == "contract") {
-        if (k == "doc_types") {
-          const auto* arr = node.as_array();
-          if (arr == nullptr) {
-            rd.problem(node, path, "must be an array of strings");
-            continue;
-          }
-          into.doc_types.clear();
-          for (std::size_t i = 0; i < arr->size(); ++i) {
-            if (auto s = rd.str(*arr->get(i), path + "[" + std::to_string(i) + "]")) into.doc_types.push_back(*s);
-          }
-          contract_types = into.doc_types;
-        } else {
-          rd.problem(node, path, "unknown key (known: doc_types)");
-        }
-      } else if (section_name == "postgres") {
-        auto& pg = into.postgres;
-        pg.enabled = true;
-        auto flag = [&](bool& out) {
-          if (auto v = node.value<bool>(); v && node.is_boolean()) out = *v;
-          else rd.problem(node, path, "must be a boolean");
-        };
-        if (k == "conninfo") { if (auto v = rd.str(node, path)) pg.conninfo = *v; }
-        else if (k == "slot") { if (auto v = rd.str(node, path)) pg.slot = *v; }
-        else if (k == "publication") { if (auto v = rd.str(node, path)) pg.publication = *v; }
-        else if (k == "create_slot") flag(pg.create_slot);
-        else if (k == "create_publication") flag(pg.create_publication);
-        else if (k == "status_interval_ms") ms(pg.status_interval);
-        else if (k == "wal_sender_timeout_ms") {
-          // 0 leaves the server's setting; otherwise at least a second: the reader answers every third of it.
-          if (auto v = rd.integer<std::int64_t>(node, path, 0, k_max_ms)) {
-            if (*v != 0 && *v < 1000) rd.problem(node, path, "must be 0 (the server's setting) or at least 1000");
-            else pg.wal_sender_timeout = std::chrono::milliseconds(*v);
-          }
-        }
-        else if (k == "standby_retry_ms") ms(pg.standby_retry);
-        else if (k == "max_unconfirmed_messages") size(pg.max_unconfirmed_messages, 1, std::int64_t{1} << 30);
-        else if (k == "publish_stall_ms") ms(pg.publish_stall);
-        else rd.problem(node, path, "unknown key (known: conninfo, slot, publication, create_slot, "
-                                    "create_publication, status_interval_ms, wal_sender_timeout_ms, "
-                                    "standby_retry_ms, max_unconfirmed_messages, publish_stall_ms)");
-      } else if (section_name == "broadcast") {
-        if (k == "from_clients") {
-          if (auto v = rd.str(node, path)) {
-            if (auto mode = parse_client_broadcasts(*v))
-              into.gateway.channels.from_clients = *mode;
-            else
-              rd.problem(node, path, mode.error().message);
-          }
-        } else {
-          rd.problem(node, path, "unknown key (known: from_clients)");
-        }
-      } else if (section_name == "channels") {
-        if (k == "private_only") {
-          if (auto v = node.value<bool>(); v && node.is_boolean())
-            into.gateway.channels.private_only = *v;
-          else
-            rd.problem(node, path, "must be a boolean");
-        } else if (k == "private") {
-          read_private_rules(rd, node, path, into.gateway.channels.private_rules);
-        } else {
-          rd.problem(node, path, "unknown key (known: private_only, private)");
-        }
-      } else if (section_name == "metrics") {
-        if (k == "bearer_token") {
-          if (auto v = rd.str(node, path)) into.gateway.metrics.bearer_token = *v;
-        } else if (k == "listen") {
-          if (auto v = rd.str(node, path)) {
-            if (auto hp = parse_listen(*v))
-              into.gateway.metrics.listen = *hp;
-            else
-              rd.problem(node, path, hp.error().message);
-          }
-        } else {
-          rd.problem(node, path, "unknown key (known: bearer_token, listen)");
-        }
-      } else if (section_name == "tls") {
-        auto& t = into.gateway.tls;
-        if (k == "cert_file") {
-          if (auto v = rd.str(node, path)) t.cert_file = resolve(*v, base_dir);
-        } else if (k == "key_file") {
-          if (auto v = rd.str(node, path)) t.key_file = resolve(*v, base_dir);
-        } else if (k == "listen") {
-          if (auto v = rd.str(node, path)) {
-            if (auto hp = parse_listen(*v))
-              t.listen = *hp;
-            else
-              rd.problem(node, path, hp.error().message);
-          }
-        } else {
-          rd.problem(node, path, "unknown key (known: cert_file, key_file, listen)");
-        }
-      } else {
-        rd.problem(section, section_name,
-                   "unknown section (known: server, auth, limits, hub, contract, postgres, channels, broadcast, "
-                   "metrics, tls, doc_types, routing, tables)");
-        break;
       }
     }
-    if (section_name == "postgres") into.postgres.enabled = true;  // an empty [postgres] turns it on too
-  }
-  rd.flush();
+  }  // rd reports its problems here, in file order
+  // [contract] doc_types, when given, must agree with the mapping's list.
+  std::optional<std::vector<std::string>> contract_types;
+  if (root["contract"]["doc_types"].is_array()) contract_types = into.doc_types;
 
   if (has_mapping) {
     mapping_load_options mo;
-    mo.foreign_sections = {"server",   "auth",     "limits",    "hub",    "contract",
+    mo.foreign_sections = {"server",   "auth",     "limits",    "hub",     "contract",
                            "postgres", "channels", "broadcast", "metrics", "tls"};
-    auto mapping = parse_mapping_config(text, source, mo);
-    if (!mapping) {
-      problems.push_back(mapping_problem(source, mapping.error()));
-      return;
-    }
-    auto shared = std::make_shared<const mapping_config>(std::move(*mapping));
+    const std::size_t before = problems.size();
+    auto mapping = read_mapping_config(text, source, mo, problems);
+    if (problems.size() != before) return;
+    auto shared = std::make_shared<const mapping_config>(std::move(mapping));
     if (contract_types) {
       auto types = core::doc_type_registry::from(*contract_types);
       if (types && types->names() != shared->doc_types.names()) {
@@ -661,131 +333,26 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
 }
 
 void apply_env(const env_lookup& env, serve_config& into, std::vector<config_problem>& problems) {
-  auto where = [](std::string_view name) { return "env " + std::string(name); };
-  auto size = [&](std::string_view name, std::size_t& out) {
-    if (auto v = env(name)) {
-      std::size_t n = 0;
-      const auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-      if (ec != std::errc{} || p != v->data() + v->size() || v->empty()) {
-        problems.push_back({where(name), "must be a non-negative integer, got '" + *v + "'"});
-      } else {
-        out = n;
-      }
+  key_reader rd("", "", problems);
+  for (const auto& key : detail::config_keys()) {
+    if (key.env.empty()) continue;
+    const auto text = env(key.env);
+    if (!text) continue;
+    const std::string where = "env " + std::string(key.env);
+    if (key.type == key_type::list) {
+      key.read_env(rd, *text, where, into);
+      continue;
     }
-  };
-  if (auto v = env("RTCACHE_LISTEN")) {
-    if (*v == "off") {
-      into.gateway.plain_listener = false;
-    } else if (auto hp = parse_listen(*v)) {
-      into.gateway.plain_listener = true;
-      into.gateway.listen_address = hp->first;
-      into.gateway.port = hp->second;
-    } else {
-      problems.push_back({where("RTCACHE_LISTEN"), hp.error().message});
+    auto v = value_of(key, *text);
+    if (auto* why = std::get_if<std::string>(&v)) {
+      rd.problem(where, std::move(*why));
+      continue;
     }
-  }
-  size("RTCACHE_THREADS", into.gateway.threads);
-  if (auto v = env("RTCACHE_LOG_LEVEL")) {
-    if (auto lv = parse_log_level(*v)) into.log = *lv;
-    else problems.push_back({where("RTCACHE_LOG_LEVEL"), lv.error().message});
-  }
-  if (auto v = env("RTCACHE_JWT_SECRET")) into.auth.jwt_secret = *v;
-  if (auto v = env("RTCACHE_JWT_AUDIENCE")) into.auth.audience = *v;
-  if (auto v = env("RTCACHE_SCOPE_CLAIM")) into.auth.scope_claim = *v;
-  size("RTCACHE_MAX_CONNECTIONS", into.gateway.limits.max_connections);
-  size("RTCACHE_MAX_CONNECTIONS_PER_IP", into.gateway.limits.max_connections_per_ip);
-  if (auto v = env("RTCACHE_BROADCAST_FROM_CLIENTS")) {
-    if (auto mode = parse_client_broadcasts(*v))
-      into.gateway.channels.from_clients = *mode;
-    else
-      problems.push_back({where("RTCACHE_BROADCAST_FROM_CLIENTS"), mode.error().message});
-  }
-  if (auto v = env("RTCACHE_PRIVATE_ONLY")) {
-    if (*v == "true" || *v == "1")
-      into.gateway.channels.private_only = true;
-    else if (*v == "false" || *v == "0")
-      into.gateway.channels.private_only = false;
-    else
-      problems.push_back({where("RTCACHE_PRIVATE_ONLY"), "must be true or false, got '" + *v + "'"});
-  }
-  if (auto v = env("RTCACHE_METRICS_TOKEN")) into.gateway.metrics.bearer_token = *v;
-  if (auto v = env("RTCACHE_METRICS_LISTEN")) {
-    if (auto hp = parse_listen(*v))
-      into.gateway.metrics.listen = *hp;
-    else
-      problems.push_back({where("RTCACHE_METRICS_LISTEN"), hp.error().message});
-  }
-  if (auto v = env("RTCACHE_TLS_CERT_FILE")) into.gateway.tls.cert_file = *v;
-  if (auto v = env("RTCACHE_TLS_KEY_FILE")) into.gateway.tls.key_file = *v;
-  if (auto v = env("RTCACHE_TLS_LISTEN")) {
-    if (auto hp = parse_listen(*v))
-      into.gateway.tls.listen = *hp;
-    else
-      problems.push_back({where("RTCACHE_TLS_LISTEN"), hp.error().message});
-  }
-  size("RTCACHE_MAX_SEND_QUEUE_BYTES", into.gateway.limits.max_send_queue_bytes);
-  if (auto v = env("RTCACHE_PG_CONNINFO")) {
-    into.postgres.conninfo = *v;
-    into.postgres.enabled = true;
-  }
-  // Comma-separated API keys; spaces around an item are dropped. The variable replaces the file's list, so that
-  // what the environment names is exactly what is accepted (a key left in a file cannot stay valid unseen).
-  const auto api_keys = [&](std::string_view name, std::vector<api_key_setting>& out) {
-    const auto v = env(name);
-    if (!v) return;
-    out.clear();
-    std::string_view rest = *v;
-    std::size_t index = 0;
-    while (!rest.empty()) {
-      const auto comma = rest.find(',');
-      std::string_view item = rest.substr(0, comma);
-      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-      while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-      const std::string where_item = where(name) + "[" + std::to_string(index++) + "]";
-      if (item.empty()) {
-        problems.push_back({where_item, "empty item (two commas, or a comma at an end)"});
-        continue;
-      }
-      out.push_back({std::string(item), where_item});
-    }
-  };
-  api_keys("RTCACHE_PUBLISHABLE_KEYS", into.auth.publishable_keys);
-  api_keys("RTCACHE_SECRET_KEYS", into.auth.secret_keys);
-  if (auto v = env("RTCACHE_JWKS_URL")) into.auth.jwks_url = *v;
-  if (auto v = env("RTCACHE_JWKS_FILE")) into.auth.jwks_file = *v;
-  if (auto v = env("RTCACHE_JWT_PUBLIC_KEYS")) {
-    // "ALG[:KID]=PEM_FILE" items separated by commas.
-    std::string_view rest = *v;
-    std::size_t index = 0;
-    while (!rest.empty()) {
-      const auto comma = rest.find(',');
-      const std::string_view item = rest.substr(0, comma);
-      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-      const std::string where_item = where("RTCACHE_JWT_PUBLIC_KEYS") + "[" + std::to_string(index++) + "]";
-      const auto eq = item.find('=');
-      if (eq == std::string_view::npos || eq == 0 || eq + 1 == item.size()) {
-        problems.push_back({where_item, "expected ALG[:KID]=PEM_FILE, got '" + std::string(item) + "'"});
-        continue;
-      }
-      public_key_setting pk;
-      const std::string_view head = item.substr(0, eq);
-      const auto colon = head.find(':');
-      pk.alg = std::string(head.substr(0, colon));
-      if (colon != std::string_view::npos) pk.kid = std::string(head.substr(colon + 1));
-      pk.where = where_item;
-      if (pk.alg != "RS256" && pk.alg != "ES256") {
-        problems.push_back({where_item, "alg must be RS256 or ES256, got '" + pk.alg + "'"});
-        continue;
-      }
-      const std::string file(item.substr(eq + 1));
-      auto pem = read_file(file);
-      if (!pem) {
-        problems.push_back({where_item, "cannot read '" + file + "'"});
-        continue;
-      }
-      pk.pem = std::move(*pem);
-      into.auth.public_keys.push_back(std::move(pk));
+    const auto& value = std::get<key_value>(v);
+    if (!within(key, value)) {
+      rd.problem(where, bounds_problem(key, value));
+    } else if (auto why = store(key, value, into)) {
+      rd.problem(where, std::move(*why));
     }
   }
 }
@@ -824,7 +391,7 @@ bool validate_keys(const auth_settings& a, std::vector<config_problem>& problems
     }
   }
   if (!a.jwks_file.empty()) {
-    if (auto text = read_file(a.jwks_file); !text) {
+    if (auto text = detail::read_text_file(a.jwks_file); !text) {
       problems.push_back({"auth.jwks_file", "cannot read '" + a.jwks_file + "'"});
     } else if (auto doc = parse_jwks(*text); !doc) {
       problems.push_back({"auth.jwks_file", a.jwks_file + ": " + doc.error().message});
@@ -834,7 +401,7 @@ bool validate_keys(const auth_settings& a, std::vector<config_problem>& problems
       problems.push_back({"auth.jwks_file", why});
     }
   }
-  if (!a.jwks_ca_file.empty() && !read_file(a.jwks_ca_file)) {
+  if (!a.jwks_ca_file.empty() && !detail::read_text_file(a.jwks_ca_file)) {
     problems.push_back({"auth.jwks_ca_file", "cannot read '" + a.jwks_ca_file + "'"});
   }
   if (a.jwks_min_refetch > a.jwks_refresh) {
@@ -905,8 +472,9 @@ void validate(const serve_config& config, std::vector<config_problem>& problems)
     problems.push_back({"postgres.conninfo", "required with [postgres]: set it or RTCACHE_PG_CONNINFO"});
   }
   if (config.postgres.enabled && (!config.mapping || config.mapping->tables.empty())) {
-    problems.push_back({"postgres", "the source needs a table mapping: add [tables.\"schema.table\"] sections "
-                                    "(see examples/config/rtcache.example.toml)"});
+    problems.push_back({"postgres",
+                        "the source needs a table mapping: add [tables.\"schema.table\"] sections "
+                        "(see examples/config/rtcache.example.toml)"});
   }
   if (!config.doc_types.empty()) {
     if (auto types = core::doc_type_registry::from(config.doc_types); !types) {
@@ -931,10 +499,48 @@ void validate(const serve_config& config, std::vector<config_problem>& problems)
   validate_tls(config.gateway, problems);
 }
 
+namespace {
+
+// Bounds as docs show them: whole numbers without a fraction.
+std::string show_number(double v) {
+  if (v == static_cast<double>(static_cast<std::int64_t>(v))) return std::to_string(static_cast<std::int64_t>(v));
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+std::string type_of(const config_key& key) {
+  switch (key.type) {
+    case key_type::text: return "string";
+    case key_type::file: return "file (relative: to the config file)";
+    case key_type::integer: return "integer " + show_number(key.min) + "..." + show_number(key.max);
+    case key_type::number: return "number " + show_number(key.min) + "..." + show_number(key.max);
+    case key_type::boolean: return "boolean";
+    case key_type::choice:
+    case key_type::listen:
+    case key_type::list: return std::string(key.values);
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string config_keys_markdown() {
+  std::string out = "| key | type | variable | default | meaning |\n| --- | --- | --- | --- | --- |\n";
+  for (const auto& key : detail::config_keys()) {
+    const std::string def = detail::default_of(key);
+    const bool plain = def == "none" || def.starts_with("the ");
+    out += "| `[" + std::string(key.section) + "] " + std::string(key.name) + "` | " + type_of(key) + " | " +
+           (key.env.empty() ? std::string() : "`" + std::string(key.env) + "`") + " | " +
+           (plain ? def : "`" + def + "`") + " | " + std::string(key.doc) + " |\n";
+  }
+  return out;
+}
+
 config_load load_config(const std::optional<std::string>& path, const env_lookup& env) {
   config_load out;
   if (path) {
-    if (auto text = read_file(*path)) {
+    if (auto text = detail::read_text_file(*path)) {
       read_config_toml(*text, *path, out.config, out.problems, std::filesystem::path(*path).parent_path().string());
     } else {
       out.problems.push_back({*path, "cannot be read"});

@@ -1,11 +1,13 @@
 // The serve config: TOML sections, environment overrides, and precise problems for check-config.
 #include "jwt_test_support.hpp"
+#include "rtcache/net/config_key_list.hpp"
 #include "rtcache/net/gateway_config.hpp"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 
 namespace rtcache::net {
@@ -174,8 +176,26 @@ TEST(GatewayConfig, MappingErrorsAreProblemsWithTheirFilePosition) {
       "factory_column = \"f\"\n",
       "e.toml", c, problems);
   ASSERT_EQ(problems.size(), 1U);
-  EXPECT_EQ(problems[0].where, "e.toml:4:12");
-  EXPECT_NE(problems[0].message.find("doc_type"), std::string::npos) << problems[0].message;
+  EXPECT_EQ(problems[0].where, "e.toml:4:12 tables.'public.t'.doc_type");
+  EXPECT_NE(problems[0].message.find("doc type 'nope' is not registered"), std::string::npos) << problems[0].message;
+  EXPECT_FALSE(c.mapping);
+}
+
+// issue 14, item 3: the mapping reports like every other section: all of its problems, each at its place.
+TEST(GatewayConfig, EveryMappingProblemIsReportedBesideTheOthers) {
+  serve_config c;
+  std::vector<config_problem> problems;
+  read_config_toml(
+      "[server]\nthreads = -1\n[routing]\nlist_row_limit = 0\n[tables.a]\npublic = 'yes'\n"
+      "[tables.b]\ndoc_type = 'wo'\n",
+      "f.toml", c, problems);
+  ASSERT_EQ(problems.size(), 5U);
+  EXPECT_EQ(problems[0].where, "f.toml:2:11 server.threads");
+  EXPECT_EQ(problems[1].where, "f.toml:4:18 routing.list_row_limit");
+  EXPECT_EQ(problems[2].where, "f.toml:6:10 tables.'a'.public");
+  EXPECT_EQ(problems[3].where, "f.toml:7:1 tables.'b'");
+  EXPECT_EQ(problems[3].message, "doc_type 'wo' needs id_column");
+  EXPECT_EQ(problems[4], (config_problem{"f.toml:7:1 tables.'b'", "doc_type 'wo' needs factory_column"}));
   EXPECT_FALSE(c.mapping);
 }
 
@@ -581,6 +601,174 @@ TEST(GatewayConfig, EnvironmentSetsTheIsolationSwitches) {
   ASSERT_EQ(problems.size(), 2U);
   EXPECT_EQ(problems[0].where, "env RTCACHE_BROADCAST_FROM_CLIENTS");
   EXPECT_EQ(problems[1].where, "env RTCACHE_PRIVATE_ONLY");
+}
+
+}  // namespace
+}  // namespace rtcache::net
+
+namespace rtcache::net {
+namespace {
+
+// ---- issue 14, item 3: one table of keys drives the file and the environment ----
+
+std::string listed(const std::vector<config_problem>& problems) {
+  std::string all;
+  for (const auto& p : problems) all += p.where + ": " + p.message + "\n";
+  return all;
+}
+
+TEST(ConfigKeys, EachTypeRefusesWhatItCannotHoldAllAtOnceWithTheirPositions) {
+  serve_config c;
+  std::vector<config_problem> problems;
+  read_config_toml(R"([server]
+threads = 1025
+log_level = "loud"
+[limits]
+joins_per_second = 0
+join_burst = "many"
+max_frame_bytes = 1.5
+[channels]
+private_only = 1
+[metrics]
+listen = "127.0.0.1"
+bearer_token = 42
+[postgres]
+slot = true
+)",
+                   "t.toml", c, problems);
+  EXPECT_EQ(listed(problems),
+            "t.toml:2:11 server.threads: must be between 0 and 1024, got 1025\n"
+            "t.toml:3:13 server.log_level: log level 'loud' is not one of debug, info, warn, error, off\n"
+            "t.toml:5:20 limits.joins_per_second: must be between 0.001000 and 1000000.000000\n"
+            "t.toml:6:14 limits.join_burst: must be a number\n"
+            "t.toml:7:19 limits.max_frame_bytes: must be an integer\n"
+            "t.toml:9:16 channels.private_only: must be a boolean\n"
+            "t.toml:11:10 metrics.listen: listen '127.0.0.1': expected host:port\n"
+            "t.toml:12:16 metrics.bearer_token: must be a string\n"
+            "t.toml:14:8 postgres.slot: must be a string\n");
+  // Nothing refused was stored.
+  const serve_config defaults;
+  EXPECT_EQ(c.gateway.threads, defaults.gateway.threads);
+  EXPECT_EQ(c.gateway.limits.joins_per_second, defaults.gateway.limits.joins_per_second);
+  EXPECT_FALSE(c.gateway.metrics.listen);
+  EXPECT_EQ(c.postgres.slot, "rtcache");
+}
+
+TEST(ConfigKeys, BoundsAreInclusiveAndEveryTypeStoresItsValue) {
+  serve_config c;
+  std::vector<config_problem> problems;
+  read_config_toml(R"([server]
+threads = 1024
+[auth]
+leeway_seconds = 300
+audience = "authenticated"
+jwks_ca_file = "ca.pem"
+[limits]
+joins_per_second = 0.001
+max_frame_bytes = 1024
+[postgres]
+create_slot = false
+[tls]
+cert_file = "/abs/cert.pem"
+key_file = "key.pem"
+listen = "[::1]:4443"
+)",
+                   "b.toml", c, problems, "/etc/rtcache");
+  ASSERT_TRUE(problems.empty()) << listed(problems);
+  EXPECT_EQ(c.gateway.threads, 1024U);
+  EXPECT_EQ(c.auth.leeway, std::chrono::seconds(300));
+  EXPECT_EQ(c.auth.audience, "authenticated");
+  EXPECT_EQ(c.auth.jwks_ca_file, "/etc/rtcache/ca.pem");  // relative to the file's directory
+  EXPECT_EQ(c.gateway.limits.joins_per_second, 0.001);
+  EXPECT_EQ(c.gateway.limits.max_frame_bytes, 1024U);
+  EXPECT_FALSE(c.postgres.create_slot);
+  EXPECT_TRUE(c.postgres.enabled);
+  EXPECT_EQ(c.gateway.tls.cert_file, "/abs/cert.pem");
+  EXPECT_EQ(c.gateway.tls.key_file, "/etc/rtcache/key.pem");
+  EXPECT_EQ(c.gateway.tls.listen, (std::pair<std::string, std::uint16_t>{"::1", 4443}));
+}
+
+TEST(ConfigKeys, UnknownKeysAndSectionsNameWhatIsKnown) {
+  serve_config c;
+  std::vector<config_problem> problems;
+  read_config_toml("[limits]\nmax_conections = 5\n[hubb]\n[tls]\ncert = 'x'\n", "u.toml", c, problems);
+  ASSERT_EQ(problems.size(), 3U) << listed(problems);
+  EXPECT_EQ(problems[0].where, "u.toml:2:18 limits.max_conections");
+  EXPECT_EQ(problems[0].message.rfind("unknown key (known: max_connections, max_connections_per_ip, ", 0), 0U)
+      << problems[0].message;
+  EXPECT_EQ(problems[1].where, "u.toml:3:1 hubb");  // an empty unknown section too
+  EXPECT_EQ(problems[1].message.rfind("unknown section (known: server, auth, limits, hub, contract, ", 0), 0U)
+      << problems[1].message;
+  EXPECT_EQ(problems[2].message, "unknown key (known: cert_file, key_file, listen)");
+}
+
+TEST(ConfigKeys, TheEnvironmentOverridesTheFileAndAFailedVariableLeavesTheFilesValue) {
+  serve_config c;
+  std::vector<config_problem> problems;
+  read_config_toml(R"([server]
+threads = 3
+log_level = "warn"
+[limits]
+max_connections = 50
+max_send_queue_bytes = 8192
+[metrics]
+listen = "127.0.0.1:9000"
+)",
+                   "e.toml", c, problems);
+  ASSERT_TRUE(problems.empty()) << listed(problems);
+  apply_env(env_of({{"RTCACHE_THREADS", "5"},
+                    {"RTCACHE_LOG_LEVEL", "noisy"},
+                    {"RTCACHE_MAX_CONNECTIONS", "0"},
+                    {"RTCACHE_MAX_SEND_QUEUE_BYTES", "100"},
+                    {"RTCACHE_METRICS_LISTEN", "127.0.0.1:9100"},
+                    {"RTCACHE_PRIVATE_ONLY", "1"},
+                    {"RTCACHE_JWT_AUDIENCE", "aud"}}),
+            c, problems);
+  EXPECT_EQ(listed(problems),
+            "env RTCACHE_LOG_LEVEL: log level 'noisy' is not one of debug, info, warn, error, off\n"
+            "env RTCACHE_MAX_CONNECTIONS: must be between 1 and 10000000, got 0\n"
+            "env RTCACHE_MAX_SEND_QUEUE_BYTES: must be between 1024 and 1099511627776, got 100\n");
+  EXPECT_EQ(c.gateway.threads, 5U);   // the variable wins
+  EXPECT_EQ(c.log, log_level::warn);  // refused: the file's value stays
+  EXPECT_EQ(c.gateway.limits.max_connections, 50U);
+  EXPECT_EQ(c.gateway.limits.max_send_queue_bytes, 8192U);
+  EXPECT_EQ(c.gateway.metrics.listen, (std::pair<std::string, std::uint16_t>{"127.0.0.1", 9100}));
+  EXPECT_TRUE(c.gateway.channels.private_only);
+  EXPECT_EQ(c.auth.audience, "aud");
+}
+
+TEST(ConfigKeys, TheKeyListShowsEveryKeyWithItsDefaultBoundsAndVariable) {
+  const std::string md = config_keys_markdown();
+  EXPECT_EQ(md.rfind("| key | type | variable | default | meaning |\n| --- | --- | --- | --- | --- |\n", 0), 0U);
+  EXPECT_NE(md.find("| `[server] listen` | `\"host:port\"` or `\"off\"` | `RTCACHE_LISTEN` | `\"127.0.0.1:4000\"` |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| `[server] threads` | integer 0...1024 | `RTCACHE_THREADS` | `0` |"), std::string::npos);
+  EXPECT_NE(md.find("| `[limits] joins_per_second` | number 0.001...1000000 |  | `10` |"), std::string::npos);
+  EXPECT_NE(md.find("| `[hub] linger_ms` | integer 0...86400000 |  | `120000` |"), std::string::npos);
+  EXPECT_NE(md.find("| `[auth] audience` | string | `RTCACHE_JWT_AUDIENCE` | none |"), std::string::npos);
+  EXPECT_NE(md.find("| `[channels] private_only` | boolean | `RTCACHE_PRIVATE_ONLY` | `false` |"), std::string::npos);
+  // One row per key: each key the file reads is listed, and nothing else.
+  std::size_t rows = 0;
+  for (std::size_t at = md.find("\n| `["); at != std::string::npos; at = md.find("\n| `[", at + 1)) ++rows;
+  EXPECT_EQ(rows, 61U);
+}
+
+// docs/operations.md's key table is what the table prints: a key added, removed or changed in code without the
+// docs (or the other way round) fails here. Refresh with: rtcache config-keys, pasted between the markers.
+TEST(ConfigKeys, DocsOperationsHoldsTheKeyTable) {
+  std::ifstream in(std::string(RTCACHE_SOURCE_DIR) + "/docs/operations.md", std::ios::binary);
+  ASSERT_TRUE(in) << "docs/operations.md";
+  const std::string docs{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  const std::string begin = "<!-- config-keys: generated by `rtcache config-keys` -->\n";
+  const std::string end = "<!-- /config-keys -->";
+  const auto from = docs.find(begin);
+  const auto to = docs.find(end);
+  ASSERT_NE(from, std::string::npos) << "no '" << begin << "' marker in docs/operations.md";
+  ASSERT_NE(to, std::string::npos) << "no '" << end << "' marker in docs/operations.md";
+  ASSERT_LT(from, to);
+  EXPECT_EQ(docs.substr(from + begin.size(), to - from - begin.size()), config_keys_markdown())
+      << "docs/operations.md's key table differs from `rtcache config-keys`";
 }
 
 }  // namespace

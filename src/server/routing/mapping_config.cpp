@@ -1,14 +1,15 @@
 // Loading the mapping configuration from TOML: every key checked, every refusal naming file:line:column and
-// the key path. toml++ throws on syntax errors; that exception stops here and becomes an error value.
+// the key path, all of them at once. toml++ throws on syntax errors; that exception stops here and becomes a
+// problem.
 #include "rtcache/net/mapping_config.hpp"
-
-#include <toml++/toml.h>
 
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <toml++/toml.h>
 #include <tuple>
 #include <utility>
 
@@ -38,53 +39,67 @@ std::string quote_text(std::string_view s) {
   return out + "'";
 }
 
-// Collects the context of one parse: where the text came from.
+// One refusal: its code (parse_mapping_config's error code is the first one's), where and what.
+struct finding {
+  errc code;
+  toml::source_position pos;
+  std::string path;
+  std::string what;
+};
+
+// Collects every problem of one parse, keeping on after each: a bad key is reported and the next one read. A
+// table with a problem of its own skips the checks across its keys (which would only repeat it).
 class loader {
  public:
   loader(std::string_view source, const mapping_load_options& options) : source_(source), options_(options) {}
 
-  result<mapping_config> load(std::string_view text) {
+  mapping_config load(std::string_view text) {
+    mapping_config config;
     toml::table root;
     try {
       root = toml::parse(text, source_);
     } catch (const toml::parse_error& e) {
-      return error{errc::bad_value, at(e.source()) + "TOML syntax error: " + std::string(e.description())};
+      report(errc::bad_value, e.source(), "", "TOML syntax error: " + std::string(e.description()));
+      return config;
     }
-    mapping_config config;
     // doc_types first: tables are checked against it whatever the key order in the file.
-    if (const auto* node = root.get("doc_types")) {
-      if (auto ok = read_doc_types(*node, config); !ok) return ok.error();
-    }
+    bool doc_types_ok = true;
+    if (const auto* node = root.get("doc_types")) doc_types_ok = read_doc_types(*node, config);
     for (auto&& [key, node] : root) {
       const std::string_view name = key.str();
       if (name == "doc_types") continue;
       if (name == "routing") {
-        if (auto ok = read_routing(key, node, config.limits); !ok) return ok.error();
+        read_routing(node, config.limits);
       } else if (name == "tables") {
-        if (auto ok = read_tables(key, node, config); !ok) return ok.error();
+        read_tables(node, config, doc_types_ok);
       } else if (std::find(options_.foreign_sections.begin(), options_.foreign_sections.end(), name) ==
                  options_.foreign_sections.end()) {
-        return error{errc::unknown_field, at(key.source()) + quote_text(name) +
-                                              ": unknown key; expected doc_types, routing or tables"};
+        report(errc::unknown_field, key.source(), quote_text(name),
+               "unknown key; expected doc_types, routing or tables");
       }
     }
     std::sort(config.tables.begin(), config.tables.end(), [](const table_mapping& a, const table_mapping& b) {
       return std::tie(a.schema, a.table) < std::tie(b.schema, b.table);
     });
+    // toml++ iterates keys sorted; report in file order.
+    std::stable_sort(findings_.begin(), findings_.end(), [](const finding& a, const finding& b) {
+      return std::tie(a.pos.line, a.pos.column) < std::tie(b.pos.line, b.pos.column);
+    });
     return config;
   }
 
- private:
-  std::string at(const toml::source_region& where) const {
+  const std::vector<finding>& findings() const noexcept { return findings_; }
+
+  // "<source>:<line>:<col>" (or the source alone when the position is unknown).
+  std::string at(const toml::source_position& pos) const {
     std::string out(source_);
-    if (where.begin.line != 0) {
-      out += ':' + std::to_string(where.begin.line) + ':' + std::to_string(where.begin.column);
-    }
-    return out + ": ";
+    if (pos.line != 0) out += ':' + std::to_string(pos.line) + ':' + std::to_string(pos.column);
+    return out;
   }
 
-  error fail(errc code, const toml::source_region& where, const std::string& path, const std::string& what) const {
-    return error{code, at(where) + path + ": " + what};
+ private:
+  void report(errc code, const toml::source_region& where, std::string path, std::string what) {
+    findings_.push_back({code, where.begin, std::move(path), std::move(what)});
   }
 
   static std::string_view type_name(const toml::node& n) {
@@ -99,70 +114,95 @@ class loader {
     }
   }
 
-  error wrong_type(const toml::node& n, const std::string& path, std::string_view want) const {
-    return fail(errc::wrong_type, n.source(), path,
-                "must be " + std::string(want) + ", not " + std::string(type_name(n)));
+  void wrong_type(const toml::node& n, const std::string& path, std::string_view want) {
+    report(errc::wrong_type, n.source(), path, "must be " + std::string(want) + ", not " + std::string(type_name(n)));
   }
 
   // 1..63 bytes without control characters: what PostgreSQL identifiers and core's column check allow.
-  result<void> check_identifier(std::string_view id, const toml::source_region& where, const std::string& path,
-                                std::string_view what) const {
-    if (id.empty()) return fail(errc::empty, where, path, std::string(what) + " is empty");
+  bool check_identifier(std::string_view id, const toml::source_region& where, const std::string& path,
+                        std::string_view what) {
+    if (id.empty()) {
+      report(errc::empty, where, path, std::string(what) + " is empty");
+      return false;
+    }
     if (id.size() > k_max_identifier) {
-      return fail(errc::too_long, where, path,
-                  std::string(what) + " " + quote_text(id) + " is " + std::to_string(id.size()) +
-                      " bytes; PostgreSQL's limit is 63");
+      report(errc::too_long, where, path,
+             std::string(what) + " " + quote_text(id) + " is " + std::to_string(id.size()) +
+                 " bytes; PostgreSQL's limit is 63");
+      return false;
     }
     for (char c : id) {
       const auto u = static_cast<unsigned char>(c);
       if (u < 0x20 || u == 0x7f) {
-        return fail(errc::bad_char, where, path, std::string(what) + " " + quote_text(id) + " has a control character");
+        report(errc::bad_char, where, path, std::string(what) + " " + quote_text(id) + " has a control character");
+        return false;
       }
     }
-    return {};
+    return true;
   }
 
-  result<std::string> read_string(const toml::node& n, const std::string& path) const {
-    if (!n.is_string()) return wrong_type(n, path, "a string");
+  std::optional<std::string> read_string(const toml::node& n, const std::string& path) {
+    if (!n.is_string()) {
+      wrong_type(n, path, "a string");
+      return std::nullopt;
+    }
     return std::string(n.as_string()->get());
   }
 
-  // An array of distinct strings; each checked as an identifier when `identifiers`.
-  result<std::vector<std::string>> read_string_list(const toml::node& n, const std::string& path,
-                                                    bool identifiers) const {
+  // An array of distinct strings; each checked as an identifier when `identifiers`. Every bad item is reported;
+  // nullopt when there was one.
+  std::optional<std::vector<std::string>> read_string_list(const toml::node& n, const std::string& path,
+                                                           bool identifiers) {
     const auto* arr = n.as_array();
-    if (arr == nullptr) return wrong_type(n, path, "an array of strings");
+    if (arr == nullptr) {
+      wrong_type(n, path, "an array of strings");
+      return std::nullopt;
+    }
     std::vector<std::string> out;
+    bool ok = true;
     for (std::size_t i = 0; i < arr->size(); ++i) {
       const toml::node& item = *arr->get(i);
       const std::string item_path = path + "[" + std::to_string(i) + "]";
-      if (!item.is_string()) return wrong_type(item, item_path, "a string");
+      if (!item.is_string()) {
+        wrong_type(item, item_path, "a string");
+        ok = false;
+        continue;
+      }
       std::string s(item.as_string()->get());
-      if (identifiers) {
-        if (auto ok = check_identifier(s, item.source(), item_path, "column"); !ok) return ok.error();
+      if (identifiers && !check_identifier(s, item.source(), item_path, "column")) {
+        ok = false;
+        continue;
       }
       if (std::find(out.begin(), out.end(), s) != out.end()) {
-        return fail(errc::duplicate_key, item.source(), item_path, quote_text(s) + " is listed twice");
+        report(errc::duplicate_key, item.source(), item_path, quote_text(s) + " is listed twice");
+        ok = false;
+        continue;
       }
       out.push_back(std::move(s));
     }
+    if (!ok) return std::nullopt;
     return out;
   }
 
-  result<void> read_doc_types(const toml::node& n, mapping_config& config) const {
+  bool read_doc_types(const toml::node& n, mapping_config& config) {
     auto names = read_string_list(n, "doc_types", false);
-    if (!names) return names.error();
-    if (names->empty()) return fail(errc::empty, n.source(), "doc_types", "must list at least one type");
+    if (!names) return false;
+    if (names->empty()) {
+      report(errc::empty, n.source(), "doc_types", "must list at least one type");
+      return false;
+    }
     auto registry = core::doc_type_registry::from(*names);
-    if (!registry) return fail(registry.error().code, n.source(), "doc_types", registry.error().message);
+    if (!registry) {
+      report(registry.error().code, n.source(), "doc_types", registry.error().message);
+      return false;
+    }
     config.doc_types = std::move(*registry);
-    return {};
+    return true;
   }
 
-  result<void> read_routing(const toml::key& key, const toml::node& n, routing_limits& limits) const {
+  void read_routing(const toml::node& n, routing_limits& limits) {
     const auto* tbl = n.as_table();
     if (tbl == nullptr) return wrong_type(n, "routing", "a table");
-    (void)key;
     for (auto&& [k, v] : *tbl) {
       const std::string path = "routing." + std::string(k.str());
       std::size_t* target = nullptr;
@@ -171,22 +211,25 @@ class loader {
       } else if (k.str() == "flush_messages") {
         target = &limits.flush_messages;
       } else {
-        return fail(errc::unknown_field, k.source(), path, "unknown key; expected list_row_limit or flush_messages");
+        report(errc::unknown_field, k.source(), path, "unknown key; expected list_row_limit or flush_messages");
+        continue;
       }
-      if (!v.is_integer()) return wrong_type(v, path, "an integer");
+      if (!v.is_integer()) {
+        wrong_type(v, path, "an integer");
+        continue;
+      }
       const std::int64_t value = v.as_integer()->get();
       if (value < 1 || value > 100'000'000) {
-        return fail(errc::bad_value, v.source(), path, "must be in 1..100000000, not " + std::to_string(value));
+        report(errc::bad_value, v.source(), path, "must be in 1..100000000, not " + std::to_string(value));
+        continue;
       }
       *target = static_cast<std::size_t>(value);
     }
-    return {};
   }
 
-  result<void> read_tables(const toml::key& key, const toml::node& n, mapping_config& config) const {
+  void read_tables(const toml::node& n, mapping_config& config, bool doc_types_ok) {
     const auto* tbl = n.as_table();
     if (tbl == nullptr) return wrong_type(n, "tables", "a table");
-    (void)key;
     // toml++ iterates keys sorted; walk them in file order so "twice" names the later occurrence.
     std::vector<std::pair<const toml::key*, const toml::node*>> entries;
     for (auto&& [k, v] : *tbl) entries.emplace_back(&k, &v);
@@ -197,31 +240,36 @@ class loader {
     });
     for (const auto& [kp, vp] : entries) {
       const toml::key& k = *kp;
-      auto t = read_table(k, *vp, config);
-      if (!t) return t.error();
+      auto t = read_table(k, *vp, config, doc_types_ok);
+      if (!t) continue;
+      bool unique = true;
       for (const auto& other : config.tables) {
         if (other.schema == t->schema && other.table == t->table) {
-          return fail(errc::duplicate_key, k.source(), "tables." + quote_text(k.str()),
-                      "table " + t->qualified_name() + " is configured twice");
-        }
-        if (t->doc_type && other.doc_type == t->doc_type) {
-          return fail(errc::duplicate_key, k.source(), "tables." + quote_text(k.str()),
-                      "doc type '" + *t->doc_type + "' is already mapped by table " + other.qualified_name());
+          report(errc::duplicate_key, k.source(), "tables." + quote_text(k.str()),
+                 "table " + t->qualified_name() + " is configured twice");
+          unique = false;
+        } else if (t->doc_type && other.doc_type == t->doc_type) {
+          report(errc::duplicate_key, k.source(), "tables." + quote_text(k.str()),
+                 "doc type '" + *t->doc_type + "' is already mapped by table " + other.qualified_name());
+          unique = false;
         }
       }
-      config.tables.push_back(std::move(*t));
+      if (unique) config.tables.push_back(std::move(*t));
     }
-    return {};
   }
 
-  result<table_mapping> read_table(const toml::key& key, const toml::node& n, const mapping_config& config) const {
+  // The table's entry, or nullopt when it has a problem (every one reported).
+  std::optional<table_mapping> read_table(const toml::key& key, const toml::node& n, const mapping_config& config,
+                                          bool doc_types_ok) {
     const std::string name(key.str());
     const std::string path = "tables." + quote_text(name);
     const auto* tbl = n.as_table();
     if (tbl == nullptr) {
-      return fail(errc::wrong_type, n.source(), path,
-                  "must be a table (write [tables.\"schema.table\"], quoted: a dotted key nests tables)");
+      report(errc::wrong_type, n.source(), path,
+             "must be a table (write [tables.\"schema.table\"], quoted: a dotted key nests tables)");
+      return std::nullopt;
     }
+    const std::size_t before = findings_.size();
     table_mapping t;
     const auto dot = name.find('.');
     if (dot == std::string::npos) {
@@ -230,12 +278,12 @@ class loader {
     } else {
       t.schema = name.substr(0, dot);
       t.table = name.substr(dot + 1);
-      if (t.table.find('.') != std::string::npos) {
-        return fail(errc::bad_value, key.source(), path, "must be \"schema.table\" with a single '.'");
-      }
     }
-    if (auto ok = check_identifier(t.schema, key.source(), path, "schema"); !ok) return ok.error();
-    if (auto ok = check_identifier(t.table, key.source(), path, "table"); !ok) return ok.error();
+    if (dot != std::string::npos && t.table.find('.') != std::string::npos) {
+      report(errc::bad_value, key.source(), path, "must be \"schema.table\" with a single '.'");
+    } else if (check_identifier(t.schema, key.source(), path, "schema")) {
+      check_identifier(t.table, key.source(), path, "table");
+    }
 
     const toml::node* status_column_node = nullptr;
     const toml::node* approve_node = nullptr;
@@ -246,19 +294,19 @@ class loader {
       const std::string fpath = path + "." + std::string(field);
       if (field == "doc_type") {
         auto s = read_string(v, fpath);
-        if (!s) return s.error();
-        if (!config.doc_types.contains(*s)) {
+        if (!s) continue;
+        if (doc_types_ok && !config.doc_types.contains(*s)) {
           std::string known;
           for (const auto& d : config.doc_types.names()) known += (known.empty() ? "" : " ") + d;
-          return fail(errc::unknown_doc_type, v.source(), fpath,
-                      "doc type " + quote_text(*s) + " is not registered (doc_types: " + known + ")");
+          report(errc::unknown_doc_type, v.source(), fpath,
+                 "doc type " + quote_text(*s) + " is not registered (doc_types: " + known + ")");
+          continue;
         }
         t.doc_type = std::move(*s);
       } else if (field == "id_column" || field == "factory_column" || field == "version_column" ||
                  field == "status_column") {
         auto s = read_string(v, fpath);
-        if (!s) return s.error();
-        if (auto ok = check_identifier(*s, v.source(), fpath, "column"); !ok) return ok.error();
+        if (!s || !check_identifier(*s, v.source(), fpath, "column")) continue;
         if (field == "id_column") {
           t.id_column = std::move(*s);
         } else if (field == "factory_column") {
@@ -273,23 +321,22 @@ class loader {
         (field == "approve_values" ? approve_node : reject_node) = &v;
       } else if (field == "patch") {
         patch_node = &v;
-        auto list = read_string_list(v, fpath, true);
-        if (!list) return list.error();
-        t.patch = std::move(*list);
+        if (auto list = read_string_list(v, fpath, true)) t.patch = std::move(*list);
       } else if (field == "never_send") {
-        auto list = read_string_list(v, fpath, true);
-        if (!list) return list.error();
-        t.never_send = std::move(*list);
+        if (auto list = read_string_list(v, fpath, true)) t.never_send = std::move(*list);
       } else if (field == "public") {
-        if (!v.is_boolean()) return wrong_type(v, fpath, "a boolean");
+        if (!v.is_boolean()) {
+          wrong_type(v, fpath, "a boolean");
+          continue;
+        }
         t.is_public = v.as_boolean()->get();
       } else if (v.is_table()) {
-        return fail(errc::unknown_field, k.source(), fpath,
-                    "unknown key holding a table; a dotted table name nests: quote it, [tables.\"schema.table\"]");
+        report(errc::unknown_field, k.source(), fpath,
+               "unknown key holding a table; a dotted table name nests: quote it, [tables.\"schema.table\"]");
       } else {
-        return fail(errc::unknown_field, k.source(), fpath,
-                    "unknown key; expected doc_type, id_column, factory_column, version_column, status_column, "
-                    "approve_values, reject_values, patch, never_send or public");
+        report(errc::unknown_field, k.source(), fpath,
+               "unknown key; expected doc_type, id_column, factory_column, version_column, status_column, "
+               "approve_values, reject_values, patch, never_send or public");
       }
     }
 
@@ -297,71 +344,65 @@ class loader {
     std::vector<std::string> approve;
     std::vector<std::string> reject;
     if (approve_node != nullptr) {
-      auto list = read_string_list(*approve_node, path + ".approve_values", false);
-      if (!list) return list.error();
-      approve = std::move(*list);
+      if (auto list = read_string_list(*approve_node, path + ".approve_values", false)) approve = std::move(*list);
     }
     if (reject_node != nullptr) {
-      auto list = read_string_list(*reject_node, path + ".reject_values", false);
-      if (!list) return list.error();
-      reject = std::move(*list);
+      if (auto list = read_string_list(*reject_node, path + ".reject_values", false)) reject = std::move(*list);
     }
+    // The checks across keys: only on keys that read cleanly, so that no problem is reported twice.
+    if (findings_.size() != before) return std::nullopt;
     if (t.status) {
       if (approve.empty() && reject.empty()) {
-        return fail(errc::missing_field, status_column_node->source(), path + ".status_column",
-                    "needs approve_values or reject_values (non-empty)");
+        report(errc::missing_field, status_column_node->source(), path + ".status_column",
+               "needs approve_values or reject_values (non-empty)");
       }
       for (const auto& a : approve) {
         if (std::find(reject.begin(), reject.end(), a) != reject.end()) {
-          return fail(errc::duplicate_key, reject_node->source(), path + ".reject_values",
-                      quote_text(a) + " is also in approve_values");
+          report(errc::duplicate_key, reject_node->source(), path + ".reject_values",
+                 quote_text(a) + " is also in approve_values");
         }
       }
       t.status->approve_values = std::move(approve);
       t.status->reject_values = std::move(reject);
     } else if (approve_node != nullptr || reject_node != nullptr) {
       const toml::node& where = approve_node != nullptr ? *approve_node : *reject_node;
-      return fail(errc::missing_field, where.source(),
-                  path + (approve_node != nullptr ? ".approve_values" : ".reject_values"),
-                  "needs status_column: the column whose change to these values is detected");
+      report(errc::missing_field, where.source(),
+             path + (approve_node != nullptr ? ".approve_values" : ".reject_values"),
+             "needs status_column: the column whose change to these values is detected");
     }
 
     if (t.doc_type) {
       if (t.id_column.empty()) {
-        return fail(errc::missing_field, n.source(), path, "doc_type " + quote_text(*t.doc_type) + " needs id_column");
+        report(errc::missing_field, n.source(), path, "doc_type " + quote_text(*t.doc_type) + " needs id_column");
       }
       if (t.factory_column.empty()) {
-        return fail(errc::missing_field, n.source(), path,
-                    "doc_type " + quote_text(*t.doc_type) + " needs factory_column");
+        report(errc::missing_field, n.source(), path, "doc_type " + quote_text(*t.doc_type) + " needs factory_column");
       }
-    } else {
-      if (!t.is_public) {
-        return fail(errc::missing_field, n.source(), path,
-                    "needs doc_type (a mapped table) or public = true (postgres_changes only)");
-      }
-      if (!t.id_column.empty() || !t.factory_column.empty() || t.version_column || t.status || !t.patch.empty()) {
-        return fail(errc::bad_value, n.source(), path,
-                    "id_column, factory_column, version_column, status_column and patch need a doc_type");
-      }
+    } else if (!t.is_public) {
+      report(errc::missing_field, n.source(), path,
+             "needs doc_type (a mapped table) or public = true (postgres_changes only)");
+    } else if (!t.id_column.empty() || !t.factory_column.empty() || t.version_column || t.status || !t.patch.empty()) {
+      report(errc::bad_value, n.source(), path,
+             "id_column, factory_column, version_column, status_column and patch need a doc_type");
     }
 
     for (const auto& col : t.patch) {
       if (std::find(t.never_send.begin(), t.never_send.end(), col) != t.never_send.end()) {
-        return fail(errc::duplicate_key, patch_node->source(), path + ".patch",
-                    "column " + quote_text(col) + " is both in patch and in never_send");
-      }
-      if (is_denied_column(col)) {
-        return fail(errc::bad_value, patch_node->source(), path + ".patch",
-                    "column " + quote_text(col) + " matches the default deny list and is never sent");
+        report(errc::duplicate_key, patch_node->source(), path + ".patch",
+               "column " + quote_text(col) + " is both in patch and in never_send");
+      } else if (is_denied_column(col)) {
+        report(errc::bad_value, patch_node->source(), path + ".patch",
+               "column " + quote_text(col) + " matches the default deny list and is never sent");
       }
     }
     // Identity columns travel as id/factoryId in every event; refusing to send them makes no sense.
     for (const auto* col : {&t.id_column, &t.factory_column}) {
       if (!col->empty() && std::find(t.never_send.begin(), t.never_send.end(), *col) != t.never_send.end()) {
-        return fail(errc::bad_value, n.source(), path + ".never_send",
-                    "column " + quote_text(*col) + " identifies the document and is always sent");
+        report(errc::bad_value, n.source(), path + ".never_send",
+               "column " + quote_text(*col) + " identifies the document and is always sent");
       }
     }
+    if (findings_.size() != before) return std::nullopt;
     std::sort(t.patch.begin(), t.patch.end());
     std::sort(t.never_send.begin(), t.never_send.end());
     return t;
@@ -369,11 +410,18 @@ class loader {
 
   std::string source_;
   const mapping_load_options& options_;
+  std::vector<finding> findings_;
 };
 
-bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
-bool is_lower_or_digit(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-bool is_alnum(char c) { return is_upper(c) || is_lower_or_digit(c); }
+bool is_upper(char c) {
+  return c >= 'A' && c <= 'Z';
+}
+bool is_lower_or_digit(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+bool is_alnum(char c) {
+  return is_upper(c) || is_lower_or_digit(c);
+}
 
 }  // namespace
 
@@ -411,9 +459,28 @@ bool is_denied_column(std::string_view column) noexcept {
   return false;
 }
 
+mapping_config read_mapping_config(std::string_view toml_text, std::string_view source_name,
+                                   const mapping_load_options& options, std::vector<config_problem>& problems) {
+  loader l(source_name, options);
+  mapping_config config = l.load(toml_text);
+  for (const auto& f : l.findings()) {
+    problems.push_back({l.at(f.pos) + (f.path.empty() ? "" : " " + f.path), f.what});
+  }
+  return config;
+}
+
 result<mapping_config> parse_mapping_config(std::string_view toml_text, std::string_view source_name,
                                             const mapping_load_options& options) {
-  return loader(source_name, options).load(toml_text);
+  loader l(source_name, options);
+  mapping_config config = l.load(toml_text);
+  if (l.findings().empty()) return config;
+  // One line per problem, in file order; the code is the first problem's.
+  std::string message;
+  for (const auto& f : l.findings()) {
+    if (!message.empty()) message += '\n';
+    message += l.at(f.pos) + ": " + (f.path.empty() ? "" : f.path + ": ") + f.what;
+  }
+  return error{l.findings().front().code, std::move(message)};
 }
 
 result<mapping_config> load_mapping_config(const std::filesystem::path& path, const mapping_load_options& options) {

@@ -122,15 +122,13 @@ TEST(MappingConfig, RefusesUnknownTopLevelKeysButSkipsForeignSections) {
 TEST(MappingConfig, RefusesUnknownTableKeysNamingPositionAndPath) {
   auto e = refusal("[tables.\"public.wo\"]\npublic = true\nid_colum = 'id'\n");
   EXPECT_EQ(e.code, errc::unknown_field);
-  EXPECT_NE(e.message.find("test.toml:3:1: tables.'public.wo'.id_colum: unknown key"), std::string::npos)
-      << e.message;
+  EXPECT_NE(e.message.find("test.toml:3:1: tables.'public.wo'.id_colum: unknown key"), std::string::npos) << e.message;
 }
 
 TEST(MappingConfig, RefusesWrongTypes) {
   auto e = refusal(std::string(k_valid) + "public = 'yes'\n");
   EXPECT_EQ(e.code, errc::wrong_type);
-  EXPECT_NE(e.message.find("tables.'public.work_orders'.public: must be a boolean, not a string"),
-            std::string::npos)
+  EXPECT_NE(e.message.find("tables.'public.work_orders'.public: must be a boolean, not a string"), std::string::npos)
       << e.message;
 
   e = refusal("[tables.\"public.wo\"]\npublic = true\nnever_send = 'secret_col'\n");
@@ -164,8 +162,8 @@ TEST(MappingConfig, RefusesTheSameTableTwice) {
 }
 
 TEST(MappingConfig, RefusesADocTypeMappedByTwoTables) {
-  auto e = refusal(std::string(k_valid) +
-                   "[tables.\"public.wo2\"]\ndoc_type='wo'\nid_column='id'\nfactory_column='f'\n");
+  auto e =
+      refusal(std::string(k_valid) + "[tables.\"public.wo2\"]\ndoc_type='wo'\nid_column='id'\nfactory_column='f'\n");
   EXPECT_EQ(e.code, errc::duplicate_key);
   EXPECT_NE(e.message.find("doc type 'wo' is already mapped by table public.work_orders"), std::string::npos)
       << e.message;
@@ -254,9 +252,47 @@ TEST(MappingConfig, RefusesBadIdentifiers) {
 TEST(MappingConfig, RefusesOutOfRangeRoutingLimits) {
   auto e = refusal("[routing]\nlist_row_limit = 0\n");
   EXPECT_EQ(e.code, errc::bad_value);
-  EXPECT_NE(e.message.find("routing.list_row_limit: must be in 1..100000000, not 0"), std::string::npos)
-      << e.message;
+  EXPECT_NE(e.message.find("routing.list_row_limit: must be in 1..100000000, not 0"), std::string::npos) << e.message;
   EXPECT_EQ(refusal("[routing]\nbatch = 3\n").code, errc::unknown_field);
+}
+
+// issue 14, item 3: every problem at once, in file order, each with its position; the code is the first one's.
+TEST(MappingConfig, ReportsEveryProblemAtOnceInFileOrder) {
+  constexpr std::string_view text = R"([tables.wo]
+doc_type = 'wo'
+id_column = 'id'
+factory_column = 'f'
+never_send = ['a', 'a']
+colour = 'red'
+[routing]
+flush_messages = 0
+[tables.news]
+public = 'yes'
+)";
+  auto e = refusal(text);
+  EXPECT_EQ(e.code, errc::duplicate_key);
+  EXPECT_EQ(e.message,
+            "test.toml:5:20: tables.'wo'.never_send[1]: 'a' is listed twice\n"
+            "test.toml:6:1: tables.'wo'.colour: unknown key; expected doc_type, id_column, factory_column, "
+            "version_column, status_column, approve_values, reject_values, patch, never_send or public\n"
+            "test.toml:8:18: routing.flush_messages: must be in 1..100000000, not 0\n"
+            "test.toml:10:10: tables.'news'.public: must be a boolean, not a string");
+  std::vector<config_problem> problems;
+  read_mapping_config(text, "test.toml", {}, problems);
+  ASSERT_EQ(problems.size(), 4U);
+  EXPECT_EQ(problems[0], (config_problem{"test.toml:5:20 tables.'wo'.never_send[1]", "'a' is listed twice"}));
+  EXPECT_EQ(problems[2].where, "test.toml:8:18 routing.flush_messages");
+  EXPECT_EQ(problems[3].where, "test.toml:10:10 tables.'news'.public");
+}
+
+// A table's own problem is reported once: the checks across its keys (here: needs id_column) wait for it.
+TEST(MappingConfig, ATableWithAProblemSkipsTheChecksAcrossItsKeys) {
+  std::vector<config_problem> problems;
+  read_mapping_config("[tables.wo]\ndoc_type = 3\n[tables.x]\ndoc_type = 'lot'\n", "t.toml", {}, problems);
+  ASSERT_EQ(problems.size(), 3U);
+  EXPECT_EQ(problems[0].where, "t.toml:2:12 tables.'wo'.doc_type");
+  EXPECT_EQ(problems[1].message, "doc_type 'lot' needs id_column");
+  EXPECT_EQ(problems[2].message, "doc_type 'lot' needs factory_column");
 }
 
 TEST(MappingConfig, ReportsAnUnreadableFile) {
