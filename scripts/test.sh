@@ -32,12 +32,15 @@ step() {
 }
 
 # suite NAME PRESET [CTEST ARGS...]: runs ctest for a configured preset and adds its counts to the totals; the
-# line it prints and its log are named NAME.
+# line it prints and its log are named NAME. In a preset with RTCACHE_CTEST_PER_BINARY (asan) a CTest case is a
+# whole GoogleTest binary: its TESTs are counted from the binary's JSON report (scripts/gtest-totals.py).
 suite() {
   local name=$1 preset=$2
   shift 2
   local log="$logs/ctest-$name.log"
+  local reports="$root/build/$preset/gtest"
   local rc=0
+  rm -rf "$reports"
   ctest --preset "$preset" -j"$jobs" --timeout 300 "$@" >"$log" 2>&1 || rc=$?
   local line
   line=$(grep -E "tests passed, [0-9]+ tests failed out of [0-9]+" "$log" | tail -n 1 || true)
@@ -47,12 +50,21 @@ suite() {
     exit 1
   fi
   local total fails
-  total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
-  fails=$(sed -E 's/.*tests passed, ([0-9]+) tests failed.*/\1/' <<<"$line")
+  if [ -d "$reports" ]; then
+    local counts
+    counts=$(scripts/gtest-totals.py "$log" "$reports")
+    read -r total fails <<<"$(head -n 1 <<<"$counts")"
+    total=$((total + fails))
+    line="$((total - fails)) of $total tests passed, $fails failed (GoogleTest binaries counted by TEST; ctest: $line)"
+  else
+    total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
+    fails=$(sed -E 's/.*tests passed, ([0-9]+) tests failed.*/\1/' <<<"$line")
+  fi
   passed=$((passed + total - fails))
   failed=$((failed + fails))
   echo "test: ctest ($name): $line"
   if [ "$rc" -ne 0 ]; then
+    if [ -d "$reports" ]; then tail -n +2 <<<"$counts" | head -n 40; fi
     grep -E "^\s+[0-9]+ - " "$log" | head -n 40 || true
     echo "test: failures above; full log: $log" >&2
   fi
