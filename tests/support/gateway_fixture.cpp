@@ -44,10 +44,11 @@ bool gateway_fixture::wait_for(const std::function<bool()>& cond, std::chrono::s
   return true;
 }
 
-bool gateway_fixture::flood_until_overflow() {
+bool gateway_fixture::flood_until_overflow(std::chrono::milliseconds pause) {
   const std::string payload = "\"" + std::string(16 * 1024, 'x') + "\"";
   return wait_for([&] {
     hub_.publish("flood", "big", payload);
+    if (pause.count() > 0) std::this_thread::sleep_for(pause);
     return gw_->metrics().queue_overflow_closes_total.Value() >= 1;
   });
 }

@@ -42,7 +42,9 @@ class gateway_fixture : public ::testing::Test {
   static bool wait_for(const std::function<bool()>& cond, std::chrono::steady_clock::duration bound = k_wait);
 
   // Publishes 16 KiB messages to channel "flood" until a connection's send queue overflows (4008).
-  bool flood_until_overflow();
+  // `pause` between publishes lets the server's writer start on the socket before the queue overflows (a tight
+  // loop on a loaded machine can overflow the queue before the first write begins, leaving no write in flight).
+  bool flood_until_overflow(std::chrono::milliseconds pause = std::chrono::milliseconds(0));
 
   http_answer post_events(std::string body, const std::string& token = service_token());
   http_answer post_broadcast(std::string body, const std::string& token = service_token());

@@ -298,7 +298,9 @@ TEST_F(GatewayTest, OverflowCloseReachesAClientThatResumesReadingAfterTheCloseTi
   ws_client c(port_, ws_client::url(service_token()), 4096);
   ASSERT_TRUE(c.connected);
   ASSERT_EQ(join(c, "realtime:flood").at("payload").at("status"), "ok");
-  ASSERT_TRUE(flood_until_overflow());
+  // Published 5 ms apart, so the server is writing to this client's full socket when the queue overflows (in a
+  // tight loop the queue could overflow before the first write began: no frame before the close, CI saw it).
+  ASSERT_TRUE(flood_until_overflow(std::chrono::milliseconds(5)));
   // Stay away for ten close timeouts: the write the server had in flight is stuck on this client's full
   // socket, and the close frame must wait for it rather than the socket being dropped.
   std::this_thread::sleep_for(10 * cfg.limits.close_timeout);
