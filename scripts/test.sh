@@ -51,11 +51,11 @@ suite() {
   fi
   local total fails
   if [ -d "$reports" ]; then
-    local counts
+    local counts ok
     counts=$(scripts/gtest-totals.py "$log" "$reports")
-    read -r total fails <<<"$(head -n 1 <<<"$counts")"
-    total=$((total + fails))
-    line="$((total - fails)) of $total tests passed, $fails failed (GoogleTest binaries counted by TEST; ctest: $line)"
+    read -r ok fails <<<"$(head -n 1 <<<"$counts")"  # the script prints "PASSED FAILED"
+    total=$((ok + fails))
+    line="$ok of $total tests passed, $fails failed (GoogleTest binaries counted by TEST; ctest: $line)"
   else
     total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
     fails=$(sed -E 's/.*tests passed, ([0-9]+) tests failed.*/\1/' <<<"$line")
