@@ -175,6 +175,17 @@ TEST(PositionBook, AGapChangesTheEpochOfTheChannelsItCoversOnly) {
   EXPECT_EQ(book.position("room1", s, u), room);  // never fed by the WAL
 }
 
+// issue 13: a TRUNCATE starts over every factory summary on every node, as it does on a single node.
+TEST(PositionBook, ATruncateChangesTheEpochOfEveryFactorySummary) {
+  position_book book(epoch_deriver(k_secret), "rtcache@1", 100);
+  const auto s = next_state(fresh_state(0), "F1", 1);
+  const auto f1 = factory_scope::of({"F1"});
+  const auto summary = book.position("factory:F1", s, f1);
+  book.apply_gap(5, gap_message{"truncate", {{"public", "work_orders", "wo"}}, ""});
+  EXPECT_NE(book.position("factory:F1", s, f1).epoch, summary.epoch);
+  EXPECT_EQ(book.position("factory:F1", s, f1).offset, summary.offset);
+}
+
 // --- A model of the whole position scheme: a writer that forgets, two nodes fed independently, and clients that
 // resume anywhere. Every recovery must replay exactly what the client missed.
 
@@ -258,7 +269,7 @@ struct model_node {
 
 TEST(PositionModel, NoResumeIsEverRecoveredWithAReplayOtherThanWhatTheClientMissed) {
   std::mt19937_64 rng(20251119);
-  const std::vector<std::string> channels = {"doc:wo:1", "doc:wo:2", "list:wo:F1", "room"};
+  const std::vector<std::string> channels = {"doc:wo:1", "doc:wo:2", "list:wo:F1", "factory:F1", "room"};
   const std::vector<std::string> factories = {"F1", "F2", "F3"};
   const std::vector<factory_scope> views = {factory_scope::unscoped(), factory_scope::of({"F1"}),
                                             factory_scope::of({"F1", "F2"})};
@@ -281,7 +292,9 @@ TEST(PositionModel, NoResumeIsEverRecoveredWithAReplayOtherThanWhatTheClientMiss
       const auto r = rng() % 100;
       if (r < 70) {
         const std::string& ch = channels[rng() % channels.size()];
-        const std::string f = ch == "room" ? "" : ch == "list:wo:F1" ? "F1" : factories[rng() % factories.size()];
+        const std::string f = ch == "room"                               ? ""
+                              : ch == "list:wo:F1" || ch == "factory:F1" ? "F1"
+                                                                         : factories[rng() % factories.size()];
         w.publish(ch, f);
       } else if (r < 74) {
         w.table.erase(channels[rng() % channels.size()]);  // the writer forgets
