@@ -9,6 +9,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <stdexcept>
 
 namespace rtcache::cluster {
 namespace {
@@ -132,6 +133,14 @@ TEST(ViewPosition, EpochsAre128BitHexAndDifferPerChannelViewGenerationGapIdentit
   all.insert(epoch_deriver(k_secret + "x").epoch(b, factory_scope::of({"F1"})));
   all.insert(d.unknown_epoch(b, factory_scope::of({"F1"}), "limbo:0"));
   EXPECT_EQ(all.size(), 10u);
+}
+
+// issue 11: epochs must be unguessable; under an empty or short key anyone could compute them. The assert that
+// stood here vanished from release builds, which then derived epochs under an empty key.
+TEST(ViewPosition, ASecretShorterThan32BytesIsRefused) {
+  EXPECT_THROW(epoch_deriver(""), std::invalid_argument);
+  EXPECT_THROW(epoch_deriver(std::string(k_min_secret_bytes - 1, 'k')), std::invalid_argument);
+  EXPECT_NO_THROW(epoch_deriver(std::string(k_min_secret_bytes, 'k')));
 }
 
 // issue 11: a foreign factory's messages on a shared doc channel change nothing a single-factory view shows.

@@ -4,9 +4,9 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include <cassert>
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
 
 namespace rtcache::cluster {
 
@@ -35,7 +35,11 @@ std::uint64_t view_offset(const channel_state& state, const core::factory_scope&
 }
 
 epoch_deriver::epoch_deriver(std::string secret) : secret_(std::move(secret)) {
-  assert(!secret_.empty() && "the cluster secret must not be empty");
+  // Not an assert: a release build would derive epochs under an empty or short key, which anyone can compute.
+  if (secret_.size() < k_min_secret_bytes) {
+    throw std::invalid_argument("cluster secret: " + std::to_string(secret_.size()) + " bytes, at least " +
+                                std::to_string(k_min_secret_bytes) + " are needed to derive unguessable epochs");
+  }
 }
 
 std::string epoch_deriver::digest(std::string_view data) const {

@@ -6,6 +6,7 @@
 #include "cluster/positions.hpp"
 #include "rtcache/core/factory_scope.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -32,12 +33,16 @@ struct epoch_basis {
   std::uint64_t gap = 0;             // stream sequence of the last gap marker covering the channel
 };
 
+// The shortest cluster secret an epoch_deriver takes (the JWT secret's bound): 256 bits, HMAC-SHA256's key size.
+inline constexpr std::size_t k_min_secret_bytes = 32;
+
 // Derives epochs. The key is the cluster's secret ([cluster] secret): without it nobody can compute or
 // recognise an epoch, and epochs of different channels, views or generations are unrelated.
 // Thread-safety: immutable; epoch() may run concurrently.
 class epoch_deriver {
  public:
-  // REQUIRES: secret is not empty (the config refuses less than 32 bytes).
+  // Throws std::invalid_argument (a start-up error) for a secret shorter than k_min_secret_bytes: epochs under
+  // an empty or short key would be guessable, which issue 11 forbids.
   explicit epoch_deriver(std::string secret);
 
   // HMAC-SHA256(secret, "rtcache-epoch-v1" 0 identity 0 channel 0 view class 0 generation 0 gap), its first 16
