@@ -1,7 +1,7 @@
 // The channel states a node (or the writer) holds in memory: channel -> (state, the stream sequence of the message
 // that set it), bounded by a count with the least recently used channel forgotten first. Forgetting is always
-// safe: a node that does not hold a channel looks its state up in the stream (node.hpp), and the writer does the
-// same before it assigns the channel's next counter (docs/cluster.md, "Forgetting"). Pure.
+// safe: a node that does not hold a channel looks its state up in the stream (the applier, still to be built), and the
+// writer does the same before it assigns the channel's next counter (docs/cluster.md, (f)). Pure.
 #pragma once
 
 #include "cluster/positions.hpp"
@@ -40,7 +40,7 @@ class channel_table {
   std::size_t size() const noexcept { return map_.size(); }
   std::size_t capacity() const noexcept { return max_; }
   // Channels forgotten by the bound (and by clear()) since construction: a lookup that started before a change
-  // of this count may have raced a forgotten update (node.hpp re-checks).
+  // of this count may have raced a forgotten update (the applier must re-check).
   std::uint64_t forgotten() const noexcept { return forgotten_; }
 
  private:

@@ -1,6 +1,6 @@
 // What a node knows about positions, as a pure object: the channel states it applied (channel_table), the gap
 // markers (gap_index), the stream's identity and the epoch key. Given a channel's state it answers any view's
-// position; every node that applied the same stream answers the same (docs/cluster.md, "Positions"). Pure.
+// position; every node that applied the same stream answers the same (docs/cluster.md, (c) and (f)). Pure.
 #pragma once
 
 #include "cluster/channel_table.hpp"
@@ -35,7 +35,7 @@ class position_book {
   void apply(std::uint64_t seq, std::string_view channel, const channel_state& state);
   // A gap marker at `seq`.
   void apply_gap(std::uint64_t seq, const gap_message& gap);
-  // A state learned from the stream or the ledger rather than applied in order (node.hpp's lookups).
+  // A state learned from the stream or the ledger rather than applied in order (the applier's lookups).
   void learn(std::string_view channel, const channel_entry& entry) { table_.put(channel, entry); }
   void forget(std::string_view channel) { table_.erase(channel); }
 

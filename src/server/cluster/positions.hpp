@@ -1,5 +1,5 @@
 // A channel's counters as the writer assigns them and every node reads them back from the stream (docs/cluster.md,
-// "Positions"). Pure: no I/O, no clock.
+// (c) and (f)). Pure: no I/O, no clock.
 //
 // A channel is split into partitions by factory (subject.hpp). The writer keeps one contiguous counter per
 // partition and writes, into a header of each message of the channel, the counters of *every* partition of the

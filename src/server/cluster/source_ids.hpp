@@ -1,6 +1,6 @@
 // Where each message of the main stream came from, as ids and headers: the Nats-Msg-Id JetStream de-duplicates on
 // (derived from the commit identity of a WAL transaction, or from the relay ingest message), and the writer's
-// anchors that let a new writer continue exactly where the stream ends (docs/cluster.md, "One writer"). Pure.
+// anchors that let a new writer continue exactly where the stream ends (docs/cluster.md, (b), (c) and (f)). Pure.
 #pragma once
 
 #include "rtcache/core/error.hpp"

@@ -1,6 +1,6 @@
 // Where a message lives in the stream: the subject of each channel partition, of each per-table record channel
 // and of the control messages, and the key-value keys of the channel ledger. Pure text functions, the same on
-// every node (docs/cluster.md, "Subjects").
+// every node (docs/cluster.md, (d) and (f)).
 //
 // A channel partition is (hub channel name, factory): the messages of one channel that carry one factory, or
 // none ("untagged": public and private channels, whose messages carry no factory). A subscriber's view of a

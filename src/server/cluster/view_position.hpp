@@ -1,6 +1,6 @@
 // A subscriber's position derived from a channel's state (positions.hpp): the offset of a view, and its epoch as
 // an HMAC under the cluster's secret, the same on every node and telling a subscriber nothing but "your view
-// started over" (docs/cluster.md, "Positions"; docs/security.md). Pure apart from OpenSSL's HMAC.
+// started over" (docs/cluster.md, (c) and (f); docs/security.md). Pure apart from OpenSSL's HMAC.
 #pragma once
 
 #include "cluster/positions.hpp"
@@ -18,7 +18,8 @@ namespace rtcache::cluster {
 std::string view_class_text(const core::factory_scope& view);
 
 // Whether a view of class `view` holds the messages of partition `factory` (empty: untagged), as the hub
-// decides (hub.hpp): the unscoped view holds everything, a scoped view the partitions of its factories.
+// decides (include/rtcache/net/hub.hpp): the unscoped view holds everything, a scoped view the partitions of its
+// factories.
 bool view_admits(const core::factory_scope& view, std::string_view factory) noexcept;
 
 // The view's offset: the sum of the counters of the partitions it admits.
