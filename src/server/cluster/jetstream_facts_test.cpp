@@ -52,5 +52,45 @@ TEST(JetStreamFacts, DuplicatesAreAnsweredBeforeTheExpectedLastSequenceIsChecked
   EXPECT_EQ(get_stream_state(*conn, st.name)->last_seq, 2u);
 }
 
+// The last message over a wildcard of subjects, by direct get: how a node finds a channel's latest state (every
+// message of a channel carries the counters of all its partitions) without knowing which partitions exist.
+TEST(JetStreamFacts, DirectGetLastBySubjectAcceptsAWildcard) {
+  auto conn = test::connect_or_die(test::shared_server().url());
+  const auto st = test::test_stream("facts");
+  ASSERT_TRUE(ensure_stream(*conn, st));
+  publish_sync(*conn, st.name + ".c.a.f1", "1", 0);
+  publish_sync(*conn, st.name + ".c.a.f2", "2", 0);
+  publish_sync(*conn, st.name + ".c.b.f1", "3", 0);
+  jsDirectGetMsgOptions o;
+  jsDirectGetMsgOptions_Init(&o);
+  const std::string wildcard = st.name + ".c.a.*";
+  o.LastBySubject = wildcard.c_str();
+  natsMsg* m = nullptr;
+  ASSERT_EQ(js_DirectGetMsg(&m, conn->handles().js, st.name.c_str(), nullptr, &o), NATS_OK);
+  EXPECT_STREQ(natsMsg_GetSubject(m), (st.name + ".c.a.f2").c_str());
+  natsMsg_Destroy(m);
+  const std::string none = st.name + ".c.zz.*";
+  o.LastBySubject = none.c_str();
+  EXPECT_EQ(js_DirectGetMsg(&m, conn->handles().js, st.name.c_str(), nullptr, &o), NATS_NOT_FOUND);
+}
+
+// A key-value Create succeeds only for a key never written (or deleted): the ledger's proof that a channel never
+// had a first incarnation.
+TEST(JetStreamFacts, KeyValueCreateRefusesAnExistingKey) {
+  auto conn = test::connect_or_die(test::shared_server().url());
+  kvConfig kc;
+  kvConfig_Init(&kc);
+  const std::string bucket = test::unique_name("factskv");
+  kc.Bucket = bucket.c_str();
+  kc.MaxBytes = 1 << 20;
+  kvStore* kv = nullptr;
+  ASSERT_EQ(js_CreateKeyValue(&kv, conn->handles().js, &kc), NATS_OK);
+  std::uint64_t rev = 0;
+  EXPECT_EQ(kvStore_CreateString(&rev, kv, "k", "0"), NATS_OK);
+  EXPECT_NE(kvStore_CreateString(&rev, kv, "k", "1"), NATS_OK);
+  kvStore_Destroy(kv);
+  js_DeleteKeyValue(conn->handles().js, bucket.c_str());
+}
+
 }  // namespace
 }  // namespace rtcache::cluster

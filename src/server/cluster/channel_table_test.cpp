@@ -1,0 +1,93 @@
+// The bounded channel table and gap coverage.
+#include "cluster/channel_table.hpp"
+
+#include "cluster/gap_index.hpp"
+
+#include <gtest/gtest.h>
+
+namespace rtcache::cluster {
+namespace {
+
+channel_entry entry(std::uint64_t seq) {
+  channel_entry e;
+  e.state.partitions.push_back({"F1", seq});
+  e.seq = seq;
+  return e;
+}
+
+TEST(ChannelTable, ForgetsTheLeastRecentlyUsedChannelBeyondItsBound) {
+  channel_table t(3);
+  t.put("a", entry(1));
+  t.put("b", entry(2));
+  t.put("c", entry(3));
+  ASSERT_NE(t.find("a"), nullptr);  // a is now the most recently used
+  t.put("d", entry(4));             // b goes
+  EXPECT_EQ(t.size(), 3u);
+  EXPECT_EQ(t.find("b"), nullptr);
+  EXPECT_EQ(t.forgotten(), 1u);
+  t.put("c", entry(9));  // a replacement is no insertion
+  EXPECT_EQ(t.size(), 3u);
+  EXPECT_EQ(t.find("c")->seq, 9u);
+  EXPECT_EQ(t.find("a")->seq, 1u);
+  t.erase("a");
+  EXPECT_EQ(t.size(), 2u);
+  t.clear();
+  EXPECT_EQ(t.size(), 0u);
+  EXPECT_EQ(t.forgotten(), 3u);
+  for (std::uint64_t i = 0; i < 1000; ++i) t.put("k" + std::to_string(i), entry(i + 1));
+  EXPECT_EQ(t.size(), 3u);
+  EXPECT_EQ(t.find("k999")->seq, 1000u);
+}
+
+TEST(GapIndex, CoversContractChannelsByDocTypeOrAll) {
+  const gap_message wo{"truncate", {{"public", "work_orders", "wo"}, {"public", "log", ""}}, ""};
+  EXPECT_TRUE(gap_covers(wo, "doc:wo:1"));
+  EXPECT_TRUE(gap_covers(wo, "list:wo:F1"));
+  EXPECT_FALSE(gap_covers(wo, "doc:po:1"));
+  EXPECT_FALSE(gap_covers(wo, "room"));
+  const gap_message all{"slot_created", {}, ""};
+  EXPECT_TRUE(gap_covers(all, "factory:F1"));
+  EXPECT_TRUE(gap_covers(all, "doc:po:1"));
+  EXPECT_FALSE(gap_covers(all, "room"));
+  EXPECT_FALSE(gap_covers(all, "\x02doc:wo:1"));  // a private channel named like a contract one
+}
+
+// issue 13: a TRUNCATE of a mapped table changes the factory summaries (they count documents of every type), so
+// the single node starts every factory: channel over (net::gap_touches, docs/pg-source.md); the cluster must too,
+// or a summary subscriber resumes across the TRUNCATE with recovered:true and a stale count.
+TEST(GapIndex, ATruncateOfATableWithADocTypeCoversEveryFactorySummary) {
+  const gap_message wo{"truncate", {{"public", "work_orders", "wo"}}, ""};
+  const gap_message log_only{"truncate", {{"public", "log", ""}}, ""};  // postgres_changes only: no documents
+  EXPECT_TRUE(gap_covers(wo, "factory:F1"));
+  EXPECT_TRUE(gap_covers(wo, "factory:F2"));
+  EXPECT_FALSE(gap_covers(log_only, "factory:F1"));
+  EXPECT_FALSE(gap_covers(log_only, "doc:wo:1"));
+
+  gap_index g;
+  g.add(10, log_only);
+  EXPECT_EQ(g.covering("factory:F1"), 0u);
+  g.add(20, wo);
+  EXPECT_EQ(g.covering("factory:F1"), 20u);
+  EXPECT_EQ(g.covering("factory:F2"), 20u);
+  EXPECT_EQ(g.covering("doc:po:1"), 0u);
+  g.clear();
+  EXPECT_EQ(g.covering("factory:F1"), 0u);
+}
+
+TEST(GapIndex, TheLatestCoveringMarkerWinsAndRepeatsChangeNothing) {
+  gap_index g;
+  EXPECT_EQ(g.covering("doc:wo:1"), 0u);
+  g.add(10, gap_message{"truncate", {{"public", "work_orders", "wo"}}, ""});
+  g.add(20, gap_message{"slot_created", {}, ""});
+  g.add(30, gap_message{"truncate", {{"public", "purchase_orders", "po"}}, ""});
+  EXPECT_EQ(g.covering("doc:wo:1"), 20u);
+  EXPECT_EQ(g.covering("list:po:F1"), 30u);
+  EXPECT_EQ(g.covering("factory:F1"), 30u);
+  EXPECT_EQ(g.covering("room"), 0u);
+  g.add(10, gap_message{"truncate", {{"public", "work_orders", "wo"}}, ""});  // loaded again
+  EXPECT_EQ(g.covering("doc:wo:1"), 20u);
+  EXPECT_EQ(g.latest(), 30u);
+}
+
+}  // namespace
+}  // namespace rtcache::cluster

@@ -1,0 +1,64 @@
+// What a node knows about positions, as a pure object: the channel states it applied (channel_table), the gap
+// markers (gap_index), the stream's identity and the epoch key. Given a channel's state it answers any view's
+// position; every node that applied the same stream answers the same (docs/cluster.md, (c) and (f)). Pure.
+#pragma once
+
+#include "cluster/channel_table.hpp"
+#include "cluster/gap_index.hpp"
+#include "cluster/view_position.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace rtcache::cluster {
+
+struct view_position {
+  std::string epoch;
+  std::uint64_t offset = 0;
+
+  friend bool operator==(const view_position&, const view_position&) = default;
+};
+
+// Thread-safety: none; the node locks.
+class position_book {
+ public:
+  // `identity`: the main stream's (and the ledger's) identity text; it is part of every epoch, so a stream created
+  // again gives every channel a new one.
+  position_book(epoch_deriver deriver, std::string identity, std::size_t max_channels);
+
+  // Forgets every channel and marker and takes a new identity: the stream was created again, or this node lost
+  // messages (its next message is not the one after the last it applied) and can vouch for nothing it held.
+  void reset(std::string identity);
+
+  // The message at `seq` set `channel` to `state` (its positions header).
+  void apply(std::uint64_t seq, std::string_view channel, const channel_state& state);
+  // A gap marker at `seq`.
+  void apply_gap(std::uint64_t seq, const gap_message& gap);
+  // A state learned from the stream or the ledger rather than applied in order (the applier's lookups).
+  void learn(std::string_view channel, const channel_entry& entry) { table_.put(channel, entry); }
+  void forget(std::string_view channel) { table_.erase(channel); }
+
+  // The channel's entry, nullptr when this node does not hold it.
+  const channel_entry* find(std::string_view channel) { return table_.find(channel); }
+
+  // The position of `view` on `channel` when the channel is in `state`.
+  view_position position(std::string_view channel, const channel_state& state, const core::factory_scope& view) const;
+  // The position of a view of a channel whose state cannot be known (`what` says why: "limbo:<generation>",
+  // "malformed:<seq>"): offset 0 and an epoch no known state has, the same on every node.
+  view_position unknown_position(std::string_view channel, const core::factory_scope& view,
+                                 std::string_view what) const;
+
+  const std::string& identity() const noexcept { return identity_; }
+  std::uint64_t gap_latest() const noexcept { return gaps_.latest(); }
+  std::uint64_t gap_covering(std::string_view channel) const { return gaps_.covering(channel); }
+  const channel_table& table() const noexcept { return table_; }
+
+ private:
+  epoch_deriver deriver_;
+  std::string identity_;
+  channel_table table_;
+  gap_index gaps_;
+};
+
+}  // namespace rtcache::cluster

@@ -1,0 +1,81 @@
+// Where each message of the main stream came from, as ids and headers: the Nats-Msg-Id JetStream de-duplicates on
+// (derived from the commit identity of a WAL transaction, or from the relay ingest message), and the writer's
+// anchors that let a new writer continue exactly where the stream ends (docs/cluster.md, (b), (c) and (f)). Pure.
+#pragma once
+
+#include "rtcache/core/error.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace rtcache::cluster {
+
+// One routed message of a WAL transaction: which PostgreSQL cluster and timeline, the transaction's commit LSN
+// and the message's index in the transaction's routed output (net/routed_sink.hpp numbers them). Ordered by
+// (commit_lsn, index) within one (system_identifier, timeline).
+struct wal_message_id {
+  std::uint64_t system_identifier = 0;
+  std::uint32_t timeline = 0;
+  std::uint64_t commit_lsn = 0;
+  std::uint32_t index = 0;
+
+  friend bool operator==(const wal_message_id&, const wal_message_id&) = default;
+};
+
+// One message republished from the ingest stream: the ingest stream's incarnation (its created_ns), the ingest
+// message's sequence and the item's index in it.
+struct ingest_message_id {
+  std::int64_t ingest_created_ns = 0;
+  std::uint64_t ingest_seq = 0;
+  std::uint32_t index = 0;
+
+  friend bool operator==(const ingest_message_id&, const ingest_message_id&) = default;
+};
+
+using message_source = std::variant<std::monostate, wal_message_id, ingest_message_id>;
+
+// PostgreSQL's text form of an LSN: upper and lower 32 bits in upper-case hex, "16/B374D848".
+std::string format_lsn(std::uint64_t lsn);
+std::optional<std::uint64_t> parse_lsn(std::string_view text);
+
+// "<system_identifier>-<timeline>-<commit_lsn as %X/%X>-<index>", the id net/routed_sink.hpp specifies.
+std::string wal_msg_id(const wal_message_id& id);
+// "i-<ingest_created_ns>-<ingest_seq>-<index>".
+std::string ingest_msg_id(const ingest_message_id& id);
+// Either form; monostate for anything else (control messages carry ids of their own, or none).
+message_source parse_msg_id(std::string_view msg_id);
+
+// The writer's WAL state after a message, carried by every message a writer publishes once it has WAL state:
+// the newest source call that is completely in the stream up to and including this message (its confirm_lsn: what
+// the source may confirm once this message is stored), and the last WAL message published (what a new writer
+// skips when its source replays from the slot's confirmed position).
+inline constexpr std::string_view k_wal_header = "Rtcache-Wal";
+struct wal_anchor_state {
+  std::uint64_t system_identifier = 0;
+  std::uint32_t timeline = 0;
+  std::uint64_t confirm_lsn = 0;
+  std::uint64_t last_commit_lsn = 0;  // of the last WAL message published (0: none yet on this timeline)
+  std::uint32_t last_index = 0;
+
+  friend bool operator==(const wal_anchor_state&, const wal_anchor_state&) = default;
+};
+// "<system_identifier>/<timeline>/<confirm_lsn>/<last_commit_lsn>/<last_index>", LSNs as format_lsn.
+std::string encode_wal_anchor(const wal_anchor_state& a);
+core::result<wal_anchor_state> decode_wal_anchor(std::string_view header);
+
+// The writer's ingest state after a message: the ingest stream's incarnation and the last ingest message whose
+// items are all in the main stream. A new writer skips ingest messages at or below it.
+inline constexpr std::string_view k_ingest_header = "Rtcache-Ingest";
+struct ingest_anchor_state {
+  std::int64_t ingest_created_ns = 0;
+  std::uint64_t last_ingest_seq = 0;
+
+  friend bool operator==(const ingest_anchor_state&, const ingest_anchor_state&) = default;
+};
+std::string encode_ingest_anchor(const ingest_anchor_state& a);
+core::result<ingest_anchor_state> decode_ingest_anchor(std::string_view header);
+
+}  // namespace rtcache::cluster
