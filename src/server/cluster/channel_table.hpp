@@ -1,7 +1,7 @@
-// The channel states a node (or the writer) holds in memory: channel -> (state, the stream sequence of the message
-// that set it), bounded by a count with the least recently used channel forgotten first. Forgetting is always
-// safe: a node that does not hold a channel looks its state up in the stream (the applier, still to be built), and the
-// writer does the same before it assigns the channel's next counter (docs/cluster.md, (f)). Pure.
+// The channel states a node (or the writer) holds in memory: channel -> (the partitions it remembers, the stream
+// sequence of the latest message applied), bounded by a count with the least recently used channel forgotten first.
+// Forgetting is always safe: a node that does not hold a channel looks its state up in the stream (the applier, still
+// to be built), and the writer does the same before it assigns the channel's next counter (docs/cluster.md, (f)). Pure.
 #pragma once
 
 #include "cluster/positions.hpp"
@@ -18,7 +18,7 @@ namespace rtcache::cluster {
 
 struct channel_entry {
   channel_state state;
-  std::uint64_t seq = 0;  // the stream sequence of the message that set `state` (0: learned without one)
+  std::uint64_t seq = 0;  // the stream sequence of the latest message applied to `state` (0: only learned)
 };
 
 // Thread-safety: none; the owner locks.

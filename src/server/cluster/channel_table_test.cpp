@@ -10,7 +10,7 @@ namespace {
 
 channel_entry entry(std::uint64_t seq) {
   channel_entry e;
-  e.state.partitions.push_back({"F1", seq});
+  e.state.put("F1", partition_state{0, 1, seq});
   e.seq = seq;
   return e;
 }

@@ -12,23 +12,47 @@ void position_book::reset(std::string identity) {
   gaps_.clear();
 }
 
-void position_book::apply(std::uint64_t seq, std::string_view channel, const channel_state& state) {
-  table_.put(channel, channel_entry{state, seq});
+void position_book::apply(std::uint64_t seq, std::string_view channel, std::string_view factory,
+                          const partition_state& state) {
+  channel_entry entry;
+  if (const channel_entry* held = table_.find(channel)) entry = *held;
+  entry.state.put(factory, state);
+  entry.seq = seq;
+  table_.put(channel, std::move(entry));
+}
+
+void position_book::learn(std::string_view channel, std::string_view factory, const partition_state& state) {
+  channel_entry entry;
+  if (const channel_entry* held = table_.find(channel)) entry = *held;
+  if (const partition_state* known = entry.state.find(factory); known != nullptr && known->last >= state.last) {
+    return;  // a lookup that raced a newer message changes nothing
+  }
+  entry.state.put(factory, state);
+  table_.put(channel, std::move(entry));
 }
 
 void position_book::apply_gap(std::uint64_t seq, const gap_message& gap) {
   gaps_.add(seq, gap);
 }
 
-view_position position_book::position(std::string_view channel, const channel_state& state,
+std::vector<partition_fact> position_book::held_facts(const channel_state& state, const core::factory_scope& view,
+                                                      std::uint64_t first_seq) {
+  std::vector<partition_fact> out;
+  for (const auto& p : state.partitions) {
+    if (view_admits(view, p.factory)) out.push_back(fact_of(p.factory, p.state, first_seq));
+  }
+  return out;
+}
+
+view_position position_book::position(std::string_view channel, std::span<const partition_fact> facts,
                                       const core::factory_scope& view) const {
-  const epoch_basis basis{identity_, channel, state.generation, gaps_.covering(channel)};
-  return view_position{deriver_.epoch(basis, view), view_offset(state, view)};
+  const epoch_basis basis{identity_, channel, gaps_.covering(channel)};
+  return view_position{deriver_.epoch(basis, facts, view), view_offset(facts, view)};
 }
 
 view_position position_book::unknown_position(std::string_view channel, const core::factory_scope& view,
                                               std::string_view what) const {
-  const epoch_basis basis{identity_, channel, 0, gaps_.covering(channel)};
+  const epoch_basis basis{identity_, channel, gaps_.covering(channel)};
   return view_position{deriver_.unknown_epoch(basis, view, what), 0};
 }
 

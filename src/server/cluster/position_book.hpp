@@ -8,8 +8,10 @@
 #include "cluster/view_position.hpp"
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace rtcache::cluster {
 
@@ -31,21 +33,30 @@ class position_book {
   // messages (its next message is not the one after the last it applied) and can vouch for nothing it held.
   void reset(std::string identity);
 
-  // The message at `seq` set `channel` to `state` (its positions header).
-  void apply(std::uint64_t seq, std::string_view channel, const channel_state& state);
+  // The message at `seq` of `channel`'s partition `factory` set that partition to `state` (its position header).
+  void apply(std::uint64_t seq, std::string_view channel, std::string_view factory, const partition_state& state);
   // A gap marker at `seq`.
   void apply_gap(std::uint64_t seq, const gap_message& gap);
-  // A state learned from the stream or the ledger rather than applied in order (the applier's lookups).
-  void learn(std::string_view channel, const channel_entry& entry) { table_.put(channel, entry); }
+  // A partition's state learned from the stream (its latest message, looked up by subject) rather than applied in
+  // order (the applier's lookups).
+  void learn(std::string_view channel, std::string_view factory, const partition_state& state);
   void forget(std::string_view channel) { table_.erase(channel); }
 
   // The channel's entry, nullptr when this node does not hold it.
   const channel_entry* find(std::string_view channel) { return table_.find(channel); }
 
-  // The position of `view` on `channel` when the channel is in `state`.
-  view_position position(std::string_view channel, const channel_state& state, const core::factory_scope& view) const;
-  // The position of a view of a channel whose state cannot be known (`what` says why: "limbo:<generation>",
-  // "malformed:<seq>"): offset 0 and an epoch no known state has, the same on every node.
+  // The facts of the partitions of `state` that `view` admits, live or in limbo by `first_seq` (the stream's
+  // first sequence). A partition the view admits and `state` lacks is for the caller to look up (its latest
+  // message by subject; failing that, the ledger's key for it: limbo at the ledger's generation, or never started).
+  static std::vector<partition_fact> held_facts(const channel_state& state, const core::factory_scope& view,
+                                                std::uint64_t first_seq);
+
+  // The position of `view` on `channel` given the facts of the partitions it admits (others are ignored): a
+  // function of those facts, the stream identity and the gaps covering the channel only.
+  view_position position(std::string_view channel, std::span<const partition_fact> facts,
+                         const core::factory_scope& view) const;
+  // The position of a view of a channel whose state cannot be known (`what` says why: "malformed:<seq>"):
+  // offset 0 and an epoch no known state has, the same on every node.
   view_position unknown_position(std::string_view channel, const core::factory_scope& view,
                                  std::string_view what) const;
 

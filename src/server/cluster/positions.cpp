@@ -4,6 +4,7 @@
 #include "cluster/subject.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <charconv>
 
 namespace rtcache::cluster {
@@ -12,9 +13,9 @@ namespace {
 
 using core::errc;
 
-// Upper bound of a valid header: per partition a token of up to 3 * 64 bytes (an escaped factory id), '=', 16
-// digits and ',', plus the generation and own token.
-constexpr std::size_t k_max_header_bytes = 64 + (k_max_partitions + 1) * (3 * 64 + 20);
+// Upper bound of a valid header: a generation (20 digits), a token of up to 3 * 64 bytes (an escaped factory id),
+// a counter (16 digits) and two '/'.
+constexpr std::size_t k_max_header_bytes = 20 + 3 * 64 + 16 + 2;
 
 core::error bad(std::string what) {
   return core::error{errc::bad_value, std::string(k_positions_header) + ": " + std::move(what)};
@@ -35,92 +36,77 @@ std::optional<std::string> factory_of_token(std::string_view token) {
 
 }  // namespace
 
-std::uint64_t channel_state::counter(std::string_view factory) const noexcept {
-  for (const auto& p : partitions) {
-    if (p.factory == factory) return p.counter;
+partition_state next_state(const partition_state* live, std::uint64_t seq, incarnation start) {
+  assert(seq > 0 && (live == nullptr || live->last < seq));
+  if (live != nullptr && live->counter < k_max_counter) {
+    return partition_state{live->generation, live->counter + 1, seq};
   }
-  return 0;
+  const std::uint64_t generation = live == nullptr && start == incarnation::first ? 0 : seq;
+  return partition_state{generation, 1, seq};
 }
 
-channel_state fresh_state(std::uint64_t generation) {
-  channel_state s;
-  s.generation = generation;
-  return s;
+const partition_state* channel_state::find(std::string_view factory) const noexcept {
+  auto it = std::lower_bound(partitions.begin(), partitions.end(), factory,
+                             [](const partition_entry& p, std::string_view f) { return p.factory < f; });
+  return it != partitions.end() && it->factory == factory ? &it->state : nullptr;
 }
 
-channel_state next_state(const channel_state& before, std::string_view factory, std::uint64_t seq) {
-  channel_state after = before;
-  auto it = std::lower_bound(after.partitions.begin(), after.partitions.end(), factory,
-                             [](const partition_counter& p, std::string_view f) { return p.factory < f; });
-  const bool exists = it != after.partitions.end() && it->factory == factory;
-  const bool overflow = exists ? it->counter >= k_max_counter : after.partitions.size() >= k_max_partitions;
-  if (overflow) {
-    after = fresh_state(seq);
-    after.partitions.push_back({std::string(factory), 1});
-    return after;
-  }
-  if (exists) {
-    ++it->counter;
+void channel_state::put(std::string_view factory, const partition_state& state) {
+  auto it = std::lower_bound(partitions.begin(), partitions.end(), factory,
+                             [](const partition_entry& p, std::string_view f) { return p.factory < f; });
+  if (it != partitions.end() && it->factory == factory) {
+    it->state = state;
   } else {
-    after.partitions.insert(it, partition_counter{std::string(factory), 1});
+    partitions.insert(it, partition_entry{std::string(factory), state});
   }
-  return after;
+  while (partitions.size() > k_max_partitions) {
+    auto oldest = partitions.end();
+    for (auto p = partitions.begin(); p != partitions.end(); ++p) {
+      if (p->factory != factory && (oldest == partitions.end() || p->state.last < oldest->state.last)) oldest = p;
+    }
+    partitions.erase(oldest);
+  }
 }
 
-std::string encode_positions(const message_positions& p) {
+void channel_state::erase(std::string_view factory) {
+  auto it = std::lower_bound(partitions.begin(), partitions.end(), factory,
+                             [](const partition_entry& p, std::string_view f) { return p.factory < f; });
+  if (it != partitions.end() && it->factory == factory) partitions.erase(it);
+}
+
+std::string encode_position(const message_position& p) {
   std::string out = std::to_string(p.state.generation);
   out.push_back('/');
   out.append(factory_token(p.factory));
   out.push_back('/');
-  bool first = true;
-  for (const auto& part : p.state.partitions) {
-    if (!first) out.push_back(',');
-    first = false;
-    out.append(factory_token(part.factory)).push_back('=');
-    out.append(std::to_string(part.counter));
-  }
+  out.append(std::to_string(p.state.counter));
   return out;
 }
 
-core::result<message_positions> decode_positions(std::string_view header) {
+core::result<message_position> decode_position(std::string_view header, std::uint64_t seq) {
   if (header.size() > k_max_header_bytes) {
     return core::error{errc::too_long, std::string(k_positions_header) + ": " + std::to_string(header.size()) +
                                            " bytes, over the bound of " + std::to_string(k_max_header_bytes)};
   }
   const auto slash1 = header.find('/');
   const auto slash2 = slash1 == std::string_view::npos ? slash1 : header.find('/', slash1 + 1);
-  if (slash2 == std::string_view::npos) return bad("expected <generation>/<own partition>/<partitions>");
-  message_positions out;
+  if (slash2 == std::string_view::npos) return bad("expected <generation>/<partition>/<counter>");
+  message_position out;
+  out.state.last = seq;
   if (!parse_u64(header.substr(0, slash1), out.state.generation)) return bad("generation is not a decimal number");
-  auto own = factory_of_token(header.substr(slash1 + 1, slash2 - slash1 - 1));
-  if (!own) return bad("own partition is not a factory token");
-  out.factory = std::move(*own);
-  std::string_view rest = header.substr(slash2 + 1);
-  if (rest.empty()) return bad("no partitions");
-  while (!rest.empty()) {
-    const auto comma = rest.find(',');
-    const std::string_view item = rest.substr(0, comma);
-    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-    if (comma != std::string_view::npos && rest.empty()) return bad("trailing ','");
-    const auto eq = item.find('=');
-    if (eq == std::string_view::npos) return bad("partition without '='");
-    auto factory = factory_of_token(item.substr(0, eq));
-    if (!factory) return bad("partition is not a factory token");
-    std::uint64_t counter = 0;
-    if (!parse_u64(item.substr(eq + 1), counter) || counter == 0 || counter > k_max_counter) {
-      return bad("counter of partition '" + std::string(item.substr(0, eq)) + "' is not in 1.." +
-                 std::to_string(k_max_counter));
-    }
-    if (!out.state.partitions.empty() && !(out.state.partitions.back().factory < *factory)) {
-      return bad("partitions are not sorted and unique");
-    }
-    if (out.state.partitions.size() == k_max_partitions) {
-      return core::error{errc::too_many, std::string(k_positions_header) + ": more than " +
-                                             std::to_string(k_max_partitions) + " partitions"};
-    }
-    out.state.partitions.push_back({std::move(*factory), counter});
+  if (out.state.generation > seq) {
+    return bad("generation " + std::to_string(out.state.generation) + " is after the message's sequence " +
+               std::to_string(seq));
   }
-  if (out.state.counter(out.factory) == 0) return bad("own partition is not listed");
+  auto own = factory_of_token(header.substr(slash1 + 1, slash2 - slash1 - 1));
+  if (!own) return bad("partition is not a factory token");
+  out.factory = std::move(*own);
+  // A generation g > 0 spans sequences g..seq, generation 0 spans 1..seq: the counter cannot exceed that.
+  const std::uint64_t span = out.state.generation == 0 ? seq : seq - out.state.generation + 1;
+  if (!parse_u64(header.substr(slash2 + 1), out.state.counter) || out.state.counter == 0 ||
+      out.state.counter > k_max_counter || out.state.counter > span) {
+    return bad("counter is not in 1.." + std::to_string(std::min(k_max_counter, span)));
+  }
   return out;
 }
 

@@ -89,8 +89,8 @@ std::string subjects::ingest(std::string_view node_id) const {
   return prefix + ".i." + encode_token(node_id);
 }
 
-std::string ledger_key(std::string_view channel) {
-  return escape(channel, '=');
+std::string ledger_key(std::string_view channel, std::string_view factory) {
+  return escape(channel, '=') + "." + escape(factory, '=');  // escape("") is the escape byte alone: "="
 }
 
 }  // namespace rtcache::cluster

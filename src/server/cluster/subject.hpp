@@ -51,7 +51,10 @@ struct subjects {
   std::string everything() const { return prefix + ".*.>"; }
 };
 
-// Key-value keys allow [-/_=.a-zA-Z0-9]: the channel goes in with '=' as the escape byte instead of '%'.
-std::string ledger_key(std::string_view channel);
+// The ledger's key of one partition (positions.hpp: generations, and the proof of a first incarnation, are per
+// partition): "<channel>.<factory>". Key-value keys allow [-/_=.a-zA-Z0-9]: both go in with '=' as the escape byte
+// instead of '%' (so neither holds a '.'), the untagged partition as "=" (which no escaped id is). The keys of one
+// channel's partitions are "<channel>.*".
+std::string ledger_key(std::string_view channel, std::string_view factory);
 
 }  // namespace rtcache::cluster

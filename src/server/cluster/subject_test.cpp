@@ -40,10 +40,21 @@ TEST(Subjects, DistinctChannelsAndPartitionsNeverShareASubject) {
 }
 
 TEST(Subjects, LedgerKeysUseOnlyKeyValueCharacters) {
-  const std::string k = ledger_key(std::string("doc:wo:1.2 \x02", 12));
-  EXPECT_EQ(k, "doc=3Awo=3A1=2E2=20=02");
+  const std::string k = ledger_key(std::string("doc:wo:1.2 \x02", 12), "F.1");
+  EXPECT_EQ(k, "doc=3Awo=3A1=2E2=20=02.F=2E1");
   EXPECT_EQ(k.find_first_not_of("-/_=.abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"),
             std::string::npos);
+}
+
+// Generations are per partition (issue 11, finding 3), so is the ledger: one key per partition, distinct for
+// distinct (channel, factory) pairs, the untagged partition included.
+TEST(Subjects, LedgerKeysArePerPartitionAndNeverShared) {
+  std::set<std::string> keys;
+  for (const char* channel : {"doc:wo:1", "doc:wo:1.F1", "doc:wo:1.="}) {
+    for (const char* factory : {"", "F1", "=", "F1.F2", "F"}) keys.insert(ledger_key(channel, factory));
+  }
+  EXPECT_EQ(keys.size(), 15u);
+  EXPECT_EQ(ledger_key("room", ""), "room.=");
 }
 
 }  // namespace

@@ -4,9 +4,11 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
+#include <vector>
 
 namespace rtcache::cluster {
 
@@ -26,10 +28,16 @@ bool view_admits(const core::factory_scope& view, std::string_view factory) noex
   return view.is_unscoped() || (!factory.empty() && view.contains(factory));
 }
 
-std::uint64_t view_offset(const channel_state& state, const core::factory_scope& view) noexcept {
+partition_fact fact_of(std::string_view factory, const partition_state& state, std::uint64_t first_seq) {
+  partition_fact f{std::string(factory), state.generation, std::nullopt};
+  if (is_live(state, first_seq)) f.counter = state.counter;
+  return f;
+}
+
+std::uint64_t view_offset(std::span<const partition_fact> facts, const core::factory_scope& view) noexcept {
   std::uint64_t sum = 0;
-  for (const auto& p : state.partitions) {
-    if (view_admits(view, p.factory)) sum += p.counter;  // < 64 * 2^53: no overflow
+  for (const auto& p : facts) {
+    if (p.counter && view_admits(view, p.factory)) sum += *p.counter;  // partitions * 2^53: no overflow in practice
   }
   return sum;
 }
@@ -68,29 +76,43 @@ void append_field(std::string& out, std::string_view field) {
   out.push_back('\0');
 }
 
-std::string basis_text(const epoch_basis& b, const core::factory_scope& view, std::string_view generation) {
+std::string basis_text(const epoch_basis& b, const core::factory_scope& view) {
   std::string data;
   data.reserve(64 + b.stream_identity.size() + b.channel.size());
-  append_field(data, "rtcache-epoch-v1");
+  append_field(data, "rtcache-epoch-v2");
   append_field(data, b.stream_identity);
   append_field(data, b.channel);  // no NUL inside: channel names refuse control bytes, internal ones use \x01/\x02
   append_field(data, view_class_text(view));
-  append_field(data, generation);
-  data.append(std::to_string(b.gap));
+  append_field(data, std::to_string(b.gap));
   return data;
 }
 
 }  // namespace
 
-std::string epoch_deriver::epoch(const epoch_basis& basis, const core::factory_scope& view) const {
-  return digest(basis_text(basis, view, std::to_string(basis.generation)));
+std::string epoch_deriver::epoch(const epoch_basis& basis, std::span<const partition_fact> facts,
+                                 const core::factory_scope& view) const {
+  std::vector<const partition_fact*> counted;
+  for (const auto& f : facts) {
+    if (view_admits(view, f.factory) && (!f.counter || f.generation != 0)) counted.push_back(&f);
+  }
+  std::sort(counted.begin(), counted.end(),
+            [](const partition_fact* x, const partition_fact* y) { return x->factory < y->factory; });
+  std::string data = basis_text(basis, view);
+  append_field(data, "partitions");
+  for (const partition_fact* f : counted) {
+    // A factory id holds no NUL (core::validate_id); the untagged partition is the empty field.
+    append_field(data, f->factory);
+    append_field(data, (f->counter ? "" : "limbo:") + std::to_string(f->generation));
+  }
+  return digest(data);
 }
 
 std::string epoch_deriver::unknown_epoch(const epoch_basis& basis, const core::factory_scope& view,
                                          std::string_view what) const {
-  std::string generation = "unknown:";
-  generation.append(what);
-  return digest(basis_text(basis, view, generation));
+  std::string data = basis_text(basis, view);
+  append_field(data, "unknown");
+  data.append(what);
+  return digest(data);
 }
 
 }  // namespace rtcache::cluster
