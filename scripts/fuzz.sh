@@ -7,6 +7,9 @@
 #                                       # the long run (docs/benchmarks.md): each target stops after FUZZ_RUNS
 #                                       # executions, or FUZZ_SECONDS, whichever comes first; one at a time
 #   FUZZ_TARGETS="jwt jwks" scripts/fuzz.sh   # some targets only
+#   FUZZ_FORK=1 FUZZ_TARGETS=pgoutput FUZZ_RUNS=10000000 FUZZ_SECONDS=7200 FUZZ_TIMEOUT=60 scripts/fuzz.sh
+#                                       # libFuzzer's fork mode: FUZZ_FORK worker processes, restarted every
+#                                       # few seconds, one corpus; FUZZ_RUNS counts executions over all of them
 # FUZZ_TIMEOUT (default 10 s) is libFuzzer's per-input limit; it is wall-clock time, so a long run on a busy
 # machine wants more (a run at nice 19 under two compiles once stalled 15 s inside ASan's allocator).
 # FUZZ_JOBS targets run at once (default: all), sharing the cores. Fuzzer output goes to a log; on failure the
@@ -17,6 +20,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seconds="${FUZZ_SECONDS:-20}"
 runs="${FUZZ_RUNS:-0}"
 timeout="${FUZZ_TIMEOUT:-10}"
+fork="${FUZZ_FORK:-0}"
 read -r -a targets <<<"${FUZZ_TARGETS:-channel_key event_codec pgoutput protocol jwt jwks}"
 jobs="${FUZZ_JOBS:-${#targets[@]}}"
 cd "$root"
@@ -27,6 +31,10 @@ for v in FUZZ_SECONDS:"$seconds" FUZZ_JOBS:"$jobs" FUZZ_TIMEOUT:"$timeout"; do
     exit 2
   fi
 done
+if ! [[ "$fork" =~ ^[0-9]+$ ]]; then
+  echo "fuzz: FUZZ_FORK must be a non-negative integer (0: fuzz in one process), got '$fork'" >&2
+  exit 2
+fi
 if ! [[ "$runs" =~ ^[0-9]+$ ]]; then
   echo "fuzz: FUZZ_RUNS must be a non-negative integer (0: no bound), got '$runs'" >&2
   exit 2
@@ -59,6 +67,7 @@ for t in "${targets[@]}"; do
   args=(-max_total_time="$seconds" -rss_limit_mb=2048 -timeout="$timeout" -print_final_stats=1
         -artifact_prefix="$work/$t/artifacts/")
   if (( runs > 0 )); then args+=(-runs="$runs"); fi
+  if (( fork > 0 )); then args+=(-fork="$fork"); fi
   if [[ -f "fuzz/$t.dict" ]]; then args+=(-dict="fuzz/$t.dict"); fi
   { start=$SECONDS; rc=0; "$bin" "${args[@]}" "$work/$t/corpus" >"$work/$t/fuzz.log" 2>&1 || rc=$?
     echo $((SECONDS - start)) >"$work/$t/seconds"; echo $rc >"$work/$t/rc"; } &
@@ -71,6 +80,8 @@ for t in "${targets[@]}"; do
   rc="$(cat "$work/$t/rc" 2>/dev/null || echo "?")"
   log="$work/$t/fuzz.log"
   execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
+  # Fork mode prints no final stats: its last "#N:" line counts the executions of every worker.
+  [[ -n "$execs" ]] || execs="$(sed -n 's/^#\([0-9]*\): .*/\1/p' "$log" | tail -n 1)"
   corpus="$(find "$work/$t/corpus" -type f | wc -l)"
   ran="$(cat "$work/$t/seconds" 2>/dev/null || echo "?")"
   if [[ "$rc" == 0 ]]; then
