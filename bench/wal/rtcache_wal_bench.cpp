@@ -6,11 +6,11 @@
 //   (d) the null consumer: '<null slot>' over the same kind of connection, read with the same libpq loop as
 //       (b) and thrown away: what the stream delivers to a consumer that does no work          timed
 // Exit status: 0 with figures printed, 1 on a harness error (never because of a figure), 2 on bad usage.
+#include "routing/mapping_config.hpp"
 #include "rtcache/core/channel_key.hpp"
 #include "rtcache/net/gateway_relay.hpp"
 #include "rtcache/net/hub.hpp"
 #include "rtcache/net/hub_sink.hpp"
-#include "rtcache/net/mapping_config.hpp"
 #include "rtcache/pg/pgoutput.hpp"
 #include "rtcache/pg/source.hpp"
 #include "wal_figures.hpp"
@@ -40,6 +40,7 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 using rtcache::bench::wal_figures;
+namespace routing = rtcache::routing;
 
 struct options {
   std::string conninfo;
@@ -204,7 +205,7 @@ struct progress {
 };
 
 // (b) rtcache's path. Returns false on a harness error.
-bool measure_rtcache(const options& o, const rtcache::net::mapping_config& mapping, PGconn* sql, wal_figures& f) {
+bool measure_rtcache(const options& o, const routing::mapping_config& mapping, PGconn* sql, wal_figures& f) {
   namespace net = rtcache::net;
   namespace pg = rtcache::pg;
 
@@ -419,7 +420,7 @@ bool measure_null(const options& o, wal_figures& f) {
 
 int main(int argc, char** argv) {
   const options o = parse_options(argc, argv);
-  auto mapping = rtcache::net::load_mapping_config(o.mapping_path);
+  auto mapping = routing::load_mapping_config(o.mapping_path);
   if (!mapping) {
     std::cerr << "rtcache_wal_bench: " << mapping.error().message << "\n";
     return 1;

@@ -46,7 +46,7 @@ std::optional<std::string> getenv_lookup(std::string_view name) {
   return std::string(v);
 }
 
-void print_problems(const std::vector<net::config_problem>& problems) {
+void print_problems(const std::vector<core::config_problem>& problems) {
   for (const auto& p : problems) std::cerr << "error: " << p.where << ": " << p.message << "\n";
 }
 

@@ -5,11 +5,11 @@
 // a client see them. Waits are for an expected state with a generous deadline; take-over times are printed and
 // recorded as test properties, never asserted (bench/cluster/reader_takeover.sh measures take-over times over many
 // cycles).
+#include "pg_source_fixture.hpp"
 #include "rtcache/net/gateway_relay.hpp"
 #include "rtcache/net/hub.hpp"
 #include "rtcache/net/hub_sink.hpp"
 #include "rtcache/pg/source.hpp"
-#include "pg_source_fixture.hpp"
 
 #include <gtest/gtest.h>
 
@@ -329,7 +329,7 @@ TEST_F(PgHandover, TheIssuesScenarioADroppedSlotIsAGapAndAResumeFromBeforeItIsNo
   EXPECT_FALSE(resumes(h.hub, "list:wo:F1", before));
   EXPECT_NE(h.hub.position("list:wo:F1")->epoch, before.epoch);
   const source_status st = s.src().status();
-  EXPECT_EQ(st.gaps[static_cast<std::size_t>(net::gap_reason::slot_created)], 1U);
+  EXPECT_EQ(st.gaps[static_cast<std::size_t>(routing::gap_reason::slot_created)], 1U);
   EXPECT_EQ(s.count_logs("source_gap", "reason", "slot_created"), 1U);
   EXPECT_EQ(h.sink.metrics().gaps, 1U);
   joined.subscription.unsubscribe();
@@ -360,7 +360,8 @@ TEST_F(PgHandover, ATruncateMakesThatTablesChannelsStartOverAndLeavesOthersAlone
   d.exec("TRUNCATE trhub_wo");
   // The hub resets the touched channels one by one; the sink counts the gap once all of them are done.
   ASSERT_TRUE(eventually([&] { return h.sink.metrics().gaps == 1; }));
-  ASSERT_TRUE(eventually([&] { return s.src().status().gaps[static_cast<std::size_t>(net::gap_reason::truncate)] == 1; }));
+  ASSERT_TRUE(
+      eventually([&] { return s.src().status().gaps[static_cast<std::size_t>(routing::gap_reason::truncate)] == 1; }));
   EXPECT_EQ(views["list:wo:f1"]->resets.load(), 1);
   EXPECT_EQ(views["doc:wo:w1"]->resets.load(), 1);
   EXPECT_EQ(views["factory:f1"]->resets.load(), 1);
@@ -401,7 +402,7 @@ TEST_F(PgHandover, AnInvalidatedSlotIsDetectedReplacedAndReportedAsAGap) {
 
   running_source second("inval", shared_slot("inval"));
   ASSERT_TRUE(second.wait_streaming());
-  EXPECT_EQ(second.src().status().gaps[static_cast<std::size_t>(net::gap_reason::slot_invalidated)], 1U);
+  EXPECT_EQ(second.src().status().gaps[static_cast<std::size_t>(routing::gap_reason::slot_invalidated)], 1U);
   EXPECT_EQ(second.count_logs("slot_dropped"), 1U);
   EXPECT_EQ(second.count_logs("source_gap", "reason", "slot_invalidated"), 1U);
   ASSERT_EQ(second.sink().gaps().size(), 1U);
@@ -453,7 +454,7 @@ TEST_F(PgHandover, AnotherClusterBehindTheSameConninfoIsAGap) {
   std::system((script + " destroy " + dir_b + " >/dev/null").c_str());
   ASSERT_TRUE(gap);
   EXPECT_TRUE(delivered);
-  EXPECT_EQ(st.gaps[static_cast<std::size_t>(net::gap_reason::system_changed)], 1U);
+  EXPECT_EQ(st.gaps[static_cast<std::size_t>(routing::gap_reason::system_changed)], 1U);
   EXPECT_EQ(s.count_logs("source_gap", "reason", "system_changed"), 1U);
 }
 

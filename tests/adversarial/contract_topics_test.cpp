@@ -102,8 +102,8 @@ TEST_F(ContractTopics, ReplicatedRowsReachOnlyTheirFactoryLiveAndOnResume) {
   ws_client b(port_, ws_client::url(token_for("authenticated", {"f2"})));
   const auto reply = join(b, "realtime:doc:wo:77");
   const std::string epoch = epoch_of(reply);
-  sink_.publish(routed(*mapping_, wo_change(row_kind::update, "77", "f1", "done")));
-  sink_.publish(routed(*mapping_, wo_change(row_kind::update, "77", "f2", "done")));
+  sink_.publish(routed(*mapping_, wo_change(routing::row_kind::update, "77", "f1", "done")));
+  sink_.publish(routed(*mapping_, wo_change(routing::row_kind::update, "77", "f2", "done")));
   const auto m = b.read_json();
   EXPECT_EQ(m.at("payload").at("payload").at("factoryId"), "f2");
   EXPECT_EQ(m.at("payload").at("payload").at("offset"), 1);  // f1's row took no offset in f2's view
@@ -115,7 +115,7 @@ TEST_F(ContractTopics, ReplicatedRowsReachOnlyTheirFactoryLiveAndOnResume) {
   EXPECT_EQ(position(r2).at("recovered"), true);
   const auto replayed = again.read_json();
   EXPECT_EQ(replayed.at("payload").at("payload").at("factoryId"), "f2");
-  sink_.publish(routed(*mapping_, wo_change(row_kind::update, "77", "f2", "open")));
+  sink_.publish(routed(*mapping_, wo_change(routing::row_kind::update, "77", "f2", "open")));
   EXPECT_EQ(again.read_json().at("payload").at("payload").at("offset"), 2);
 }
 

@@ -4,12 +4,12 @@
 #pragma once
 
 #include "gateway_client.hpp"
+#include "routing/mapping_config.hpp"
 #include "rtcache/net/auth.hpp"
 #include "rtcache/net/gateway.hpp"
 #include "rtcache/net/gateway_log.hpp"
 #include "rtcache/net/hub.hpp"
 #include "rtcache/net/hub_sink.hpp"
-#include "rtcache/net/mapping_config.hpp"
 #include "test_rows.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -58,7 +58,7 @@ class gateway_fixture : public ::testing::Test {
   logger log_{log_level::off};
   jwt_verifier verifier_;
   hub hub_;
-  std::shared_ptr<const mapping_config> mapping_ = test_mapping();  // test_rows.hpp
+  std::shared_ptr<const routing::mapping_config> mapping_ = test_mapping();  // test_rows.hpp
   hub_sink sink_{hub_};
   boost::asio::io_context ioc_;
   std::optional<gateway> gw_;

@@ -6,13 +6,13 @@
 // problem is reported, with its file position when it has one.
 #pragma once
 
+#include "routing/mapping_config.hpp"
+#include "rtcache/core/config_problem.hpp"
 #include "rtcache/net/auth.hpp"
 #include "rtcache/net/channel_access.hpp"
-#include "rtcache/net/config_problem.hpp"
 #include "rtcache/net/gateway_log.hpp"
 #include "rtcache/net/hub.hpp"
 #include "rtcache/net/jwks_fetcher.hpp"
-#include "rtcache/net/mapping_config.hpp"
 #include "rtcache/net/rate_limit.hpp"
 
 #include <chrono>
@@ -80,7 +80,7 @@ struct gateway_config {
   gateway_limits limits;
   // The configured tables, for postgres_changes joins: which tables a binding may name (unconfigured
   // concrete tables are refused) and which per-table channels a wildcard binding expands to. Null: none.
-  std::shared_ptr<const mapping_config> mapping;
+  std::shared_ptr<const routing::mapping_config> mapping;
   // How often the gateway calls hub::sweep() to free idle channels past their linger.
   std::chrono::milliseconds sweep_interval{1000};
   // Private channels, public access and client broadcasts ([channels], [broadcast]; channel_access.hpp).
@@ -163,13 +163,13 @@ struct serve_config {
   log_level log = log_level::info;
   // The table mapping, when the file has top-level `doc_types`, [routing] or [tables.*]. Its doc types then
   // are the server's doc types too ([contract] doc_types, if also given, must list the same ones).
-  std::shared_ptr<const mapping_config> mapping;
+  std::shared_ptr<const routing::mapping_config> mapping;
   postgres_settings postgres;
 };
 
 struct config_load {
   serve_config config;
-  std::vector<config_problem> problems;  // empty: usable
+  std::vector<core::config_problem> problems;  // empty: usable
   bool ok() const noexcept { return problems.empty(); }
 };
 
@@ -182,14 +182,14 @@ using env_lookup = std::function<std::optional<std::string>(std::string_view nam
 // `source` names the file in messages; relative file paths (pem_file, jwks_file, the TLS files) are resolved
 // against `base_dir`.
 void read_config_toml(std::string_view text, std::string_view source, serve_config& into,
-                      std::vector<config_problem>& problems, const std::string& base_dir = {});
+                      std::vector<core::config_problem>& problems, const std::string& base_dir = {});
 
 // Applies the RTCACHE_* variable of every key that has one (the same table; `rtcache config-keys` lists them)
 // over `into`, with the key's type and bounds: a refused variable is a problem ("env RTCACHE_...") and leaves
 // the value as it was. RTCACHE_LISTEN=off turns the plain listener off; RTCACHE_JWT_PUBLIC_KEYS
 // ("ALG[:KID]=PEM_FILE,...") adds to the file's keys; RTCACHE_PUBLISHABLE_KEYS and RTCACHE_SECRET_KEYS
 // (comma-separated) each replace the file's list.
-void apply_env(const env_lookup& env, serve_config& into, std::vector<config_problem>& problems);
+void apply_env(const env_lookup& env, serve_config& into, std::vector<core::config_problem>& problems);
 
 // Cross-field checks of a complete config: a JWT key source (a secret of at least 32 bytes, a public key, a JWKS
 // URL or file), every key loadable, every API key well-formed (each problem names where the key was given,
@@ -197,7 +197,7 @@ void apply_env(const env_lookup& env, serve_config& into, std::vector<config_pro
 // both), jwks_min_refetch <= jwks_refresh, a readable jwks_ca_file, doc types valid (and equal to the
 // mapping's), non-zero bounds, a conninfo when [postgres] is on, [tls] complete with files that load and a key
 // that matches the certificate, and at least one listener.
-void validate(const serve_config& config, std::vector<config_problem>& problems);
+void validate(const serve_config& config, std::vector<core::config_problem>& problems);
 
 // The whole pipeline: defaults, then the file (if `path` is set; unreadable is a problem), then the
 // environment, then validate().

@@ -4,8 +4,8 @@
 // a scrape is not one atomic snapshot.
 #pragma once
 
+#include "routing/routed_sink.hpp"
 #include "rtcache/net/hub.hpp"
-#include "rtcache/net/routed_sink.hpp"
 
 #include <array>
 #include <atomic>
@@ -94,14 +94,14 @@ class gateway_metrics {
 // PostgreSQL and how far behind it is). Plain values, so the gateway does not depend on the pg layer: main()
 // fills them from the source's status snapshot (include/rtcache/pg/source_status.hpp).
 struct replication_status {
-  bool connected = false;          // streaming
-  std::uint64_t received_lsn = 0;  // start of the last XLogData received
-  std::uint64_t confirmed_lsn = 0; // flush position confirmed to the server
-  std::uint64_t lag_bytes = 0;     // server WAL end - confirmed
-  double lag_seconds = 0;          // now - commit time of the last commit received, while behind
-  std::uint64_t reconnects = 0;    // connection attempts after the first
-  gap_counts gaps{};               // gaps the source reported, by reason (index: gap_reason)
-  bool reader = false;             // this process holds the replication slot (issue 13: one reader at a time)
+  bool connected = false;           // streaming
+  std::uint64_t received_lsn = 0;   // start of the last XLogData received
+  std::uint64_t confirmed_lsn = 0;  // flush position confirmed to the server
+  std::uint64_t lag_bytes = 0;      // server WAL end - confirmed
+  double lag_seconds = 0;           // now - commit time of the last commit received, while behind
+  std::uint64_t reconnects = 0;     // connection attempts after the first
+  routing::gap_counts gaps{};       // gaps the source reported, by reason (index: gap_reason)
+  bool reader = false;              // this process holds the replication slot (issue 13: one reader at a time)
   std::uint64_t reader_starts = 0;  // times this process took the slot and started streaming
   std::uint64_t sink_stalls = 0;    // times it gave the slot up because the sink made nothing durable
 };
@@ -113,7 +113,6 @@ using replication_status_provider = std::function<replication_status()>;
 // names prefixed `rtcache_`. With `source`, the rtcache_replication_* gauges and counters and
 // rtcache_source_gaps_total{reason} (one series per gap_reason, 0 included) follow; without (relay mode) they are
 // absent. The histograms are always present.
-std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h,
-                            const replication_status* source = nullptr);
+std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h, const replication_status* source = nullptr);
 
 }  // namespace rtcache::net

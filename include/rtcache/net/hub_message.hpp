@@ -12,12 +12,15 @@
 #include <string>
 #include <string_view>
 
+namespace rtcache::routing {
+// A postgres_changes record (routing/mapping.hpp). Declared here so that a hub message can carry one without the
+// hub depending on routing: the hub only stores and hands out the pointer.
+struct postgres_change;
+}  // namespace rtcache::routing
+
 namespace rtcache::net {
 
-// A postgres_changes record (mapping.hpp). Declared here so that a hub message can carry one without the hub
-// depending on routing: the hub only stores and hands out the pointer.
-struct postgres_change;
-using postgres_change_ptr = std::shared_ptr<const postgres_change>;
+using postgres_change_ptr = std::shared_ptr<const routing::postgres_change>;
 
 // The wire frames of one message. The hub treats each as opaque bytes: the protocol component builds them
 // and the gateway picks the one its connection speaks. A format nobody needs may be left empty.

@@ -4,9 +4,9 @@
 // the channels it touches over. Everything is durable when the call returns.
 #pragma once
 
+#include "routing/routed_sink.hpp"
 #include "rtcache/net/gateway_metrics.hpp"
 #include "rtcache/net/hub.hpp"
-#include "rtcache/net/routed_sink.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -47,12 +47,12 @@ using wall_clock = std::function<std::chrono::system_clock::time_point()>;
 //   tables (a TRUNCATE): for each table with a doc type D, doc:D:* and list:D:*, and every factory: channel
 //   (its summaries count changes of all types, and nothing says which factories had rows in the table); for
 //   every table, its record channel.
-bool gap_touches(const source_gap& gap, std::string_view name) noexcept;
+bool gap_touches(const routing::source_gap& gap, std::string_view name) noexcept;
 
 // Thread-safety: every routed_sink call but durable_through() from the source's thread only (routed_sink's
 // contract); metrics() and durable_through() from any thread. The hub, and `latencies` when given, must
 // outlive the sink.
-class hub_sink final : public routed_sink {
+class hub_sink final : public routing::routed_sink {
  public:
   // `latencies`: publish() observes, per call with a commit time, clock() - commit time into its
   // replication_commit_to_publish histogram.
@@ -61,7 +61,9 @@ class hub_sink final : public routed_sink {
 
   // Nothing: the hub forgets everything with the process, and so positions given to clients do; the source's
   // memory across reconnects is all the continuity check needs (docs/pg-source.md, "Gaps").
-  core::result<std::optional<wal_anchor>> durable_anchor() override { return std::optional<wal_anchor>{}; }
+  core::result<std::optional<routing::wal_anchor>> durable_anchor() override {
+    return std::optional<routing::wal_anchor>{};
+  }
 
   void start_stream(std::function<void()> wake) override;
 
@@ -72,20 +74,20 @@ class hub_sink final : public routed_sink {
   // Returns when every message is in the hub (or was dropped for want of a subscriber): the batch is durable
   // then (durable_through() moves to it). An encoder failure (a channel name too long to frame) skips that
   // message only.
-  void publish(routed_batch batch) override;
+  void publish(routing::routed_batch batch) override;
   // The same for rows outside any source's stream (tools and tests feeding the hub directly): durable_through()
   // does not move.
-  void publish(const routed_rows& rows);
+  void publish(const routing::routed_rows& rows);
 
   // Starts over (hub::reset) every channel gap_touches(): new epochs, histories dropped, live subscribers told.
-  void on_gap(const source_gap& gap) override;
+  void on_gap(const routing::source_gap& gap) override;
 
   std::uint64_t durable_through() const noexcept override { return durable_.load(std::memory_order_acquire); }
 
   hub_sink_metrics metrics() const noexcept;
 
  private:
-  void publish_rows(const routed_rows& rows);
+  void publish_rows(const routing::routed_rows& rows);
 
   hub& hub_;
   const gateway_metrics* latencies_;

@@ -10,8 +10,8 @@
 // Before streaming it checks continuity (continuity.hpp) and reports a gap to the sink when it cannot prove it.
 #pragma once
 
-#include "rtcache/net/mapping_config.hpp"
-#include "rtcache/net/routed_sink.hpp"
+#include "routing/mapping_config.hpp"
+#include "routing/routed_sink.hpp"
 #include "rtcache/pg/backoff.hpp"
 #include "rtcache/pg/durable_confirm.hpp"
 #include "rtcache/pg/source_log.hpp"
@@ -58,7 +58,7 @@ class source {
  public:
   // `mapping` and `sink` must outlive the source. Throws std::system_error if the wake-up eventfd cannot be
   // created (start-up only).
-  source(source_config config, const net::mapping_config& mapping, net::routed_sink& sink, log_fn log);
+  source(source_config config, const routing::mapping_config& mapping, routing::routed_sink& sink, log_fn log);
   ~source();
   source(const source&) = delete;
   source& operator=(const source&) = delete;

@@ -266,7 +266,7 @@ auth_result<jwt_verifier> make_verifier(const auth_settings& settings, std::shar
 }
 
 void read_config_toml(std::string_view text, std::string_view source, serve_config& into,
-                      std::vector<config_problem>& problems, const std::string& base_dir) {
+                      std::vector<core::config_problem>& problems, const std::string& base_dir) {
   toml::table root;
   try {
     root = toml::parse(text, source);
@@ -312,13 +312,13 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
   if (root["contract"]["doc_types"].is_array()) contract_types = into.doc_types;
 
   if (has_mapping) {
-    mapping_load_options mo;
+    routing::mapping_load_options mo;
     mo.foreign_sections = {"server",   "auth",     "limits",    "hub",     "contract",
                            "postgres", "channels", "broadcast", "metrics", "tls"};
     const std::size_t before = problems.size();
-    auto mapping = read_mapping_config(text, source, mo, problems);
+    auto mapping = routing::read_mapping_config(text, source, mo, problems);
     if (problems.size() != before) return;
-    auto shared = std::make_shared<const mapping_config>(std::move(mapping));
+    auto shared = std::make_shared<const routing::mapping_config>(std::move(mapping));
     if (contract_types) {
       auto types = core::doc_type_registry::from(*contract_types);
       if (types && types->names() != shared->doc_types.names()) {
@@ -332,7 +332,7 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
   }
 }
 
-void apply_env(const env_lookup& env, serve_config& into, std::vector<config_problem>& problems) {
+void apply_env(const env_lookup& env, serve_config& into, std::vector<core::config_problem>& problems) {
   key_reader rd("", "", problems);
   for (const auto& key : detail::config_keys()) {
     if (key.env.empty()) continue;
@@ -360,7 +360,7 @@ void apply_env(const env_lookup& env, serve_config& into, std::vector<config_pro
 namespace {
 
 // The API keys and the JWKS settings, each problem at the place the value was given.
-bool validate_keys(const auth_settings& a, std::vector<config_problem>& problems) {
+bool validate_keys(const auth_settings& a, std::vector<core::config_problem>& problems) {
   const std::size_t before = problems.size();
   const auto check = [&](const std::vector<api_key_setting>& keys, api_key_kind kind, std::string_view path) {
     if (keys.size() > k_max_api_keys) {
@@ -413,7 +413,7 @@ bool validate_keys(const auth_settings& a, std::vector<config_problem>& problems
 
 // [tls]: all three keys or none; the files load and the key matches the certificate (the same loading the
 // listener and a reload do); the listeners differ; at least one listener.
-void validate_tls(const gateway_config& g, std::vector<config_problem>& problems) {
+void validate_tls(const gateway_config& g, std::vector<core::config_problem>& problems) {
   const tls_settings& t = g.tls;
   const bool any = !t.cert_file.empty() || !t.key_file.empty() || t.listen.has_value();
   if (!any) {
@@ -446,7 +446,7 @@ void validate_tls(const gateway_config& g, std::vector<config_problem>& problems
 
 }  // namespace
 
-void validate(const serve_config& config, std::vector<config_problem>& problems) {
+void validate(const serve_config& config, std::vector<core::config_problem>& problems) {
   const auth_settings& a = config.auth;
   const bool has_jwks = !a.jwks_url.empty() || !a.jwks_file.empty();
   const bool keys_ok = validate_keys(a, problems);

@@ -25,7 +25,7 @@ namespace rtcache::net::detail {
 // directory relative file names are resolved against (the config file's; empty for the environment).
 class key_reader {
  public:
-  key_reader(std::string_view source, std::string base_dir, std::vector<config_problem>& problems)
+  key_reader(std::string_view source, std::string base_dir, std::vector<core::config_problem>& problems)
       : source_(source), base_dir_(std::move(base_dir)), problems_(problems) {}
   key_reader(const key_reader&) = delete;
   key_reader& operator=(const key_reader&) = delete;
@@ -46,8 +46,8 @@ class key_reader {
  private:
   std::string_view source_;
   std::string base_dir_;
-  std::vector<config_problem>& problems_;
-  std::vector<std::pair<std::pair<toml::source_index, toml::source_index>, config_problem>> found_;
+  std::vector<core::config_problem>& problems_;
+  std::vector<std::pair<std::pair<toml::source_index, toml::source_index>, core::config_problem>> found_;
 };
 
 enum class key_type {

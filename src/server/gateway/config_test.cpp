@@ -25,7 +25,7 @@ constexpr std::string_view k_secret = "0123456789abcdef0123456789abcdef";
 
 TEST(GatewayConfig, ReadsEverySection) {
   serve_config c;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_config_toml(R"(
 [server]
 listen = "0.0.0.0:4100"
@@ -61,7 +61,7 @@ doc_types = ["wo", "pl"]
 
 TEST(GatewayConfig, ReportsEveryProblemWithItsPosition) {
   serve_config c;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_config_toml("[server]\nlisten = \"nope\"\nthreads = -1\ncolour = 1\n[limits]\nmax_frame_bytes = \"big\"\n",
                    "b.toml", c, problems);
   ASSERT_EQ(problems.size(), 4U);
@@ -74,7 +74,7 @@ TEST(GatewayConfig, ReportsEveryProblemWithItsPosition) {
 
 TEST(GatewayConfig, SyntaxErrorIsOneProblemWithItsPosition) {
   serve_config c;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_config_toml("[server\n", "c.toml", c, problems);
   ASSERT_EQ(problems.size(), 1U);
   EXPECT_EQ(problems[0].where.rfind("c.toml:1:", 0), 0U);
@@ -105,7 +105,7 @@ TEST(GatewayConfig, ShortSecretAndBadDocTypesAreRefused) {
   serve_config c;
   c.auth.jwt_secret = "short";
   c.doc_types = {"Bad-Type"};
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   validate(c, problems);
   ASSERT_EQ(problems.size(), 2U);
   EXPECT_EQ(problems[0].where, "auth.jwt_secret");
@@ -116,7 +116,7 @@ TEST(GatewayConfig, ShortSecretAndBadDocTypesAreRefused) {
 
 TEST(GatewayConfig, MappingSectionsAndPostgresAreReadFromTheSameFile) {
   serve_config c;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_config_toml(R"(
 doc_types = ["wo", "lot"]
 [server]
@@ -170,7 +170,7 @@ max_total_history_bytes = 8388608
 
 TEST(GatewayConfig, MappingErrorsAreProblemsWithTheirFilePosition) {
   serve_config c;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_config_toml(
       "[server]\nthreads = 1\n[tables.\"public.t\"]\ndoc_type = \"nope\"\nid_column = \"id\"\n"
       "factory_column = \"f\"\n",
@@ -184,7 +184,7 @@ TEST(GatewayConfig, MappingErrorsAreProblemsWithTheirFilePosition) {
 // issue 14, item 3: the mapping reports like every other section: all of its problems, each at its place.
 TEST(GatewayConfig, EveryMappingProblemIsReportedBesideTheOthers) {
   serve_config c;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_config_toml(
       "[server]\nthreads = -1\n[routing]\nlist_row_limit = 0\n[tables.a]\npublic = 'yes'\n"
       "[tables.b]\ndoc_type = 'wo'\n",
@@ -195,7 +195,7 @@ TEST(GatewayConfig, EveryMappingProblemIsReportedBesideTheOthers) {
   EXPECT_EQ(problems[2].where, "f.toml:6:10 tables.'a'.public");
   EXPECT_EQ(problems[3].where, "f.toml:7:1 tables.'b'");
   EXPECT_EQ(problems[3].message, "doc_type 'wo' needs id_column");
-  EXPECT_EQ(problems[4], (config_problem{"f.toml:7:1 tables.'b'", "doc_type 'wo' needs factory_column"}));
+  EXPECT_EQ(problems[4], (core::config_problem{"f.toml:7:1 tables.'b'", "doc_type 'wo' needs factory_column"}));
   EXPECT_FALSE(c.mapping);
 }
 
@@ -203,7 +203,7 @@ TEST(GatewayConfig, PostgresNeedsAConninfoWhichTheEnvironmentMayGive) {
   serve_config c;
   c.auth.jwt_secret = std::string(k_secret);
   c.postgres.enabled = true;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   validate(c, problems);
   ASSERT_EQ(problems.size(), 2U);
   EXPECT_EQ(problems[0].where, "postgres.conninfo");
@@ -223,7 +223,7 @@ TEST(GatewayConfig, TheReadersKeysDefaultSafelyAndRefuseWhatWouldDefeatThem) {
   EXPECT_EQ(defaults.max_unconfirmed_messages, 16384U);
   EXPECT_EQ(defaults.publish_stall, std::chrono::milliseconds(10000));
   serve_config c;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_config_toml(R"([postgres]
 wal_sender_timeout_ms = 500
 standby_retry_ms = 0
@@ -466,7 +466,7 @@ namespace {
 
 TEST(GatewayConfig, ReadsTheIsolationKeys) {
   serve_config c;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_config_toml(R"(
 [limits]
 max_connections_per_ip = 32
@@ -518,7 +518,7 @@ listen = "127.0.0.1:9464"
   EXPECT_EQ(c.gateway.metrics.bearer_token, "scrape-token-0123456789");
   ASSERT_TRUE(c.gateway.metrics.listen.has_value());
   EXPECT_EQ(c.gateway.metrics.listen->second, 9464);
-  std::vector<config_problem> valid;
+  std::vector<core::config_problem> valid;
   c.auth.jwt_secret = std::string(k_secret);
   validate(c, valid);
   EXPECT_TRUE(valid.empty()) << valid.front().where << ": " << valid.front().message;
@@ -542,7 +542,7 @@ TEST(GatewayConfig, TheCarefulDefaults) {
 
 TEST(GatewayConfig, ReportsBadIsolationKeysWithTheirPositions) {
   serve_config c;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_config_toml(R"([broadcast]
 from_clients = "yes"
 [channels]
@@ -574,7 +574,7 @@ TEST(GatewayConfig, ValidateRefusesAMalformedRuleAndAShortMetricsToken) {
   c.auth.jwt_secret = std::string(k_secret);
   c.gateway.channels.private_rules = {{"a::b", {auth_role::anon}, {}, true, false, "x.toml:3:1 channels.private[0]"}};
   c.gateway.metrics.bearer_token = "short";
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   validate(c, problems);
   ASSERT_EQ(problems.size(), 2U);
   EXPECT_EQ(problems[0].where, "channels.private");
@@ -584,7 +584,7 @@ TEST(GatewayConfig, ValidateRefusesAMalformedRuleAndAShortMetricsToken) {
 
 TEST(GatewayConfig, EnvironmentSetsTheIsolationSwitches) {
   serve_config c;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   apply_env(env_of({{"RTCACHE_MAX_CONNECTIONS_PER_IP", "0"},
                     {"RTCACHE_BROADCAST_FROM_CLIENTS", "all"},
                     {"RTCACHE_PRIVATE_ONLY", "true"},
@@ -611,7 +611,7 @@ namespace {
 
 // ---- issue 14, item 3: one table of keys drives the file and the environment ----
 
-std::string listed(const std::vector<config_problem>& problems) {
+std::string listed(const std::vector<core::config_problem>& problems) {
   std::string all;
   for (const auto& p : problems) all += p.where + ": " + p.message + "\n";
   return all;
@@ -619,7 +619,7 @@ std::string listed(const std::vector<config_problem>& problems) {
 
 TEST(ConfigKeys, EachTypeRefusesWhatItCannotHoldAllAtOnceWithTheirPositions) {
   serve_config c;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_config_toml(R"([server]
 threads = 1025
 log_level = "loud"
@@ -656,7 +656,7 @@ slot = true
 
 TEST(ConfigKeys, BoundsAreInclusiveAndEveryTypeStoresItsValue) {
   serve_config c;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_config_toml(R"([server]
 threads = 1024
 [auth]
@@ -690,7 +690,7 @@ listen = "[::1]:4443"
 
 TEST(ConfigKeys, UnknownKeysAndSectionsNameWhatIsKnown) {
   serve_config c;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_config_toml("[limits]\nmax_conections = 5\n[hubb]\n[tls]\ncert = 'x'\n", "u.toml", c, problems);
   ASSERT_EQ(problems.size(), 3U) << listed(problems);
   EXPECT_EQ(problems[0].where, "u.toml:2:18 limits.max_conections");
@@ -704,7 +704,7 @@ TEST(ConfigKeys, UnknownKeysAndSectionsNameWhatIsKnown) {
 
 TEST(ConfigKeys, TheEnvironmentOverridesTheFileAndAFailedVariableLeavesTheFilesValue) {
   serve_config c;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_config_toml(R"([server]
 threads = 3
 log_level = "warn"

@@ -2,9 +2,9 @@
 // internal per-table channels.
 #include "rtcache/net/hub_sink.hpp"
 
+#include "routing/mapping.hpp"
 #include "rtcache/core/event_codec.hpp"
 #include "rtcache/net/gateway_relay.hpp"
-#include "rtcache/net/mapping.hpp"
 #include "state.hpp"
 
 namespace rtcache::net {
@@ -19,7 +19,7 @@ bool is_internal_channel(std::string_view name) noexcept {
   return name.starts_with(k_internal_channel_prefix);
 }
 
-bool gap_touches(const source_gap& gap, std::string_view name) noexcept {
+bool gap_touches(const routing::source_gap& gap, std::string_view name) noexcept {
   // postgres_table_channel()'s prefix.
   const std::string_view record_prefix = "\x01pg:";
   if (gap.all()) {
@@ -27,7 +27,7 @@ bool gap_touches(const source_gap& gap, std::string_view name) noexcept {
            name.starts_with(record_prefix);
   }
   bool any_doc_type = false;
-  for (const gap_table& t : gap.tables) {
+  for (const routing::gap_table& t : gap.tables) {
     if (name.starts_with(record_prefix)) {
       // "\x01pg:<schema>.<table>", compared without building the name.
       std::string_view rest = name.substr(record_prefix.size());
@@ -54,23 +54,23 @@ void hub_sink::start_stream(std::function<void()> /*wake*/) {
   durable_.store(0, std::memory_order_release);
 }
 
-void hub_sink::on_gap(const source_gap& gap) {
+void hub_sink::on_gap(const routing::source_gap& gap) {
   const std::size_t views = hub_.reset([&gap](std::string_view name) { return gap_touches(gap, name); });
   gaps_.fetch_add(1, std::memory_order_relaxed);
   views_reset_.fetch_add(views, std::memory_order_relaxed);
   durable_.store(gap.position.sequence, std::memory_order_release);
 }
 
-void hub_sink::publish(routed_batch batch) {
+void hub_sink::publish(routing::routed_batch batch) {
   publish_rows(batch.rows);
   durable_.store(batch.position.sequence, std::memory_order_release);
 }
 
-void hub_sink::publish(const routed_rows& rows) {
+void hub_sink::publish(const routing::routed_rows& rows) {
   publish_rows(rows);
 }
 
-void hub_sink::publish_rows(const routed_rows& rows) {
+void hub_sink::publish_rows(const routing::routed_rows& rows) {
   // A transaction's messages reach each connection as one gathered write when publish() returns.
   const detail::flush_scope flush;
   // One registry lookup per channel of the transaction, not per message (its list: and record channels repeat).
@@ -103,7 +103,7 @@ void hub_sink::publish_rows(const routed_rows& rows) {
   // A transaction's records are mostly of one or two tables: the channel name is rebuilt only when the table
   // changes (it is longer than the small-string buffer, so each build is an allocation).
   std::string table_channel;
-  const postgres_change* named = nullptr;
+  const routing::postgres_change* named = nullptr;
   for (const auto& c : rows.changes) {
     if (!c.change) continue;
     if (named == nullptr || named->table != c.change->table || named->schema != c.change->schema) {

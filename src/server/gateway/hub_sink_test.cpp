@@ -38,7 +38,7 @@ class recorder final : public hub_subscriber {
 
 class HubSinkTest : public ::testing::Test {
  protected:
-  std::shared_ptr<const mapping_config> mapping_ = test_mapping();
+  std::shared_ptr<const routing::mapping_config> mapping_ = test_mapping();
   hub hub_{hub_config{}, make_broadcast_encoder(), counter_epochs("s")};
   hub_sink sink_{hub_};
 };
@@ -48,7 +48,7 @@ TEST_F(HubSinkTest, ContractMessagesAreInvalidateBroadcastsCarryingTheirRecordAn
   auto list = std::make_shared<recorder>();
   auto d = hub_.subscribe("doc:wo:123", doc);
   auto l = hub_.subscribe("list:wo:f1", list);
-  sink_.publish(routed(*mapping_, wo_change(row_kind::update, "123", "f1", "done")));
+  sink_.publish(routed(*mapping_, wo_change(routing::row_kind::update, "123", "f1", "done")));
 
   ASSERT_EQ(doc->got().size(), 1U);
   ASSERT_EQ(list->got().size(), 1U);
@@ -59,14 +59,14 @@ TEST_F(HubSinkTest, ContractMessagesAreInvalidateBroadcastsCarryingTheirRecordAn
   ASSERT_TRUE(m.change);
   EXPECT_EQ(m.change->table, "work_orders");
   EXPECT_EQ(m.change->json.find("secret notes"), std::string::npos);  // never_send removed by the mapping
-  EXPECT_EQ(list->got()[0]->change, m.change);                       // one record, shared
+  EXPECT_EQ(list->got()[0]->change, m.change);                        // one record, shared
   EXPECT_EQ(sink_.metrics().messages, 2U);
 }
 
 TEST_F(HubSinkTest, ARetainedContractMessageCountsItsRecordAgainstTheHistoryBounds) {
   auto d = hub_.subscribe("doc:wo:123", std::make_shared<recorder>());
   auto l = hub_.subscribe("list:wo:f1", std::make_shared<recorder>());
-  sink_.publish(routed(*mapping_, wo_change(row_kind::update, "123", "f1", "done")));
+  sink_.publish(routed(*mapping_, wo_change(routing::row_kind::update, "123", "f1", "done")));
   const auto doc = hub_.subscribe("doc:wo:123", std::make_shared<recorder>(), d.position).replay;
   const auto list = hub_.subscribe("list:wo:f1", std::make_shared<recorder>(), l.position).replay;
   ASSERT_EQ(doc.size(), 1U);
@@ -85,7 +85,7 @@ TEST_F(HubSinkTest, RecordsGoToTheirTablesChannelWithTheRowsFactoryNoFramesAndNo
   auto ann = std::make_shared<recorder>();
   auto a = hub_.subscribe(postgres_table_channel("public", "work_orders"), wo);
   auto b = hub_.subscribe(postgres_table_channel("public", "announcements"), ann);
-  sink_.publish(routed(*mapping_, wo_change(row_kind::insert, "7", "f2", "open")));
+  sink_.publish(routed(*mapping_, wo_change(routing::row_kind::insert, "7", "f2", "open")));
   sink_.publish(routed(*mapping_, announcement("1", "hello")));
 
   ASSERT_EQ(wo->got().size(), 1U);
@@ -103,10 +103,10 @@ TEST_F(HubSinkTest, RecordsOfInterleavedTablesInOneTransactionEachReachTheirOwnT
   auto ann = std::make_shared<recorder>();
   auto a = hub_.subscribe(postgres_table_channel("public", "work_orders"), wo);
   auto b = hub_.subscribe(postgres_table_channel("public", "announcements"), ann);
-  routed_rows tx;
-  for (auto part : {routed(*mapping_, wo_change(row_kind::insert, "1", "f1", "open")),
+  routing::routed_rows tx;
+  for (auto part : {routed(*mapping_, wo_change(routing::row_kind::insert, "1", "f1", "open")),
                     routed(*mapping_, announcement("1", "hello")),
-                    routed(*mapping_, wo_change(row_kind::insert, "2", "f1", "open")),
+                    routed(*mapping_, wo_change(routing::row_kind::insert, "2", "f1", "open")),
                     routed(*mapping_, announcement("2", "again"))}) {
     for (auto& c : part.changes) tx.changes.push_back(std::move(c));
   }
@@ -122,13 +122,13 @@ TEST_F(HubSinkTest, RecordsOfInterleavedTablesInOneTransactionEachReachTheirOwnT
 TEST_F(HubSinkTest, AMoveReachesTheOldFactoryAsADeleteAndTheNewOneAsAnInsert) {
   auto wo = std::make_shared<recorder>();
   auto a = hub_.subscribe(postgres_table_channel("public", "work_orders"), wo);
-  sink_.publish(routed(*mapping_, wo_change(row_kind::update, "7", "f2", "open", "open", "f1")));
+  sink_.publish(routed(*mapping_, wo_change(routing::row_kind::update, "7", "f2", "open", "open", "f1")));
   ASSERT_EQ(wo->got().size(), 2U);
   EXPECT_EQ(wo->got()[0]->meta.factory_id, "f1");
-  EXPECT_EQ(wo->got()[0]->change->type, change_type::del);
+  EXPECT_EQ(wo->got()[0]->change->type, routing::change_type::del);
   EXPECT_EQ(wo->got()[1]->meta.factory_id, "f2");
   // issue 11, finding 9: the new factory gets the row as an INSERT, never the old factory's values.
-  EXPECT_EQ(wo->got()[1]->change->type, change_type::insert);
+  EXPECT_EQ(wo->got()[1]->change->type, routing::change_type::insert);
   EXPECT_EQ(wo->got()[1]->change->json.find("old_record"), std::string::npos) << wo->got()[1]->change->json;
   EXPECT_EQ(wo->got()[1]->change->json.find("f1"), std::string::npos) << wo->got()[1]->change->json;
 }
@@ -150,7 +150,7 @@ TEST(HubSinkLatency, ATransactionIsTimedFromItsCommitToItsPublish) {
   const std::chrono::system_clock::time_point commit{std::chrono::seconds(1'700'000'000)};
   auto now = commit + std::chrono::milliseconds(40);
   hub_sink sink(h, &g, [&] { return now; });
-  auto rows = routed(*mapping, wo_change(row_kind::update, "123", "f1", "done"));
+  auto rows = routed(*mapping, wo_change(routing::row_kind::update, "123", "f1", "done"));
   ASSERT_FALSE(rows.empty());
   rows.commit_time = commit;
   sink.publish(rows);
@@ -174,8 +174,8 @@ class reset_counter final : public hub_subscriber {
   std::atomic<int> resets{0};
 };
 
-routed_batch batch(std::uint64_t sequence, routed_rows rows) {
-  routed_batch b;
+routing::routed_batch batch(std::uint64_t sequence, routing::routed_rows rows) {
+  routing::routed_batch b;
   b.position.sequence = sequence;
   b.last = true;
   b.rows = std::move(rows);
@@ -186,9 +186,9 @@ routed_batch batch(std::uint64_t sequence, routed_rows rows) {
 TEST_F(HubSinkTest, EveryCallIsDurableWhenItReturnsAndAStreamStartsFromNothing) {
   sink_.start_stream([] {});
   EXPECT_EQ(sink_.durable_through(), 0U);
-  sink_.publish(batch(1, routed(*mapping_, wo_change(row_kind::update, "1", "f1", "done"))));
+  sink_.publish(batch(1, routed(*mapping_, wo_change(routing::row_kind::update, "1", "f1", "done"))));
   EXPECT_EQ(sink_.durable_through(), 1U);
-  source_gap gap;
+  routing::source_gap gap;
   gap.position.sequence = 2;
   sink_.on_gap(gap);
   EXPECT_EQ(sink_.durable_through(), 2U);
@@ -200,7 +200,7 @@ TEST_F(HubSinkTest, EveryCallIsDurableWhenItReturnsAndAStreamStartsFromNothing) 
 }
 
 TEST(HubSinkGap, EverythingTouchesContractAndRecordChannelsButNoRelayTopic) {
-  source_gap all;
+  routing::source_gap all;
   for (const char* name : {"doc:wo:1", "list:wo:f1", "factory:f1", "\x01pg:public.work_orders"}) {
     EXPECT_TRUE(gap_touches(all, name)) << name;
   }
@@ -208,8 +208,8 @@ TEST(HubSinkGap, EverythingTouchesContractAndRecordChannelsButNoRelayTopic) {
 }
 
 TEST(HubSinkGap, ATruncateTouchesItsTablesDocAndListChannelsTheFactorySummariesAndItsRecordChannel) {
-  source_gap truncate;
-  truncate.reason = gap_reason::truncate;
+  routing::source_gap truncate;
+  truncate.reason = routing::gap_reason::truncate;
   truncate.tables = {{"public", "work_orders", "wo"}, {"public", "announcements", ""}};
   for (const char* name : {"doc:wo:1", "list:wo:f1", "factory:f1", "factory:f2", "\x01pg:public.work_orders",
                            "\x01pg:public.announcements"}) {
@@ -220,7 +220,7 @@ TEST(HubSinkGap, ATruncateTouchesItsTablesDocAndListChannelsTheFactorySummariesA
     EXPECT_FALSE(gap_touches(truncate, name)) << name;
   }
   // A table without a doc type has no contract channels: the factory summaries stay.
-  source_gap public_only;
+  routing::source_gap public_only;
   public_only.tables = {{"public", "announcements", ""}};
   EXPECT_FALSE(gap_touches(public_only, "factory:f1"));
 }
@@ -232,12 +232,12 @@ TEST_F(HubSinkTest, AGapStartsOverTheChannelsItTouchesAndTellsTheirLiveSubscribe
   auto room = std::make_shared<reset_counter>();
   auto l = hub_.subscribe("list:wo:f1", list);
   auto r = hub_.subscribe("room:1", room);
-  sink_.publish(routed(*mapping_, wo_change(row_kind::update, "1", "f1", "done")));
+  sink_.publish(routed(*mapping_, wo_change(routing::row_kind::update, "1", "f1", "done")));
   ASSERT_TRUE(hub_.publish("room:1", "broadcast", "{}").accepted());
   const hub_position list_before = *hub_.position("list:wo:f1");
   const hub_position room_before = *hub_.position("room:1");
-  source_gap gap;
-  gap.reason = gap_reason::slot_created;
+  routing::source_gap gap;
+  gap.reason = routing::gap_reason::slot_created;
   sink_.on_gap(gap);
   EXPECT_EQ(list->resets.load(), 1);
   EXPECT_EQ(room->resets.load(), 0);

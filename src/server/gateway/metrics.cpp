@@ -171,10 +171,10 @@ std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h, cons
         sample("replication_lag_seconds", "Age of the last commit received while behind.", gauge, source->lag_seconds));
     families.push_back(sample("replication_reconnects_total", "Source connection attempts after the first.",
                               counter_type, as_double(source->reconnects)));
-    families.push_back(
-        sample("replication_reader", "1 while this process holds the replication slot; 0 on a standby (another "
-                                     "process streams it).",
-               gauge, source->reader ? 1.0 : 0.0));
+    families.push_back(sample("replication_reader",
+                              "1 while this process holds the replication slot; 0 on a standby (another "
+                              "process streams it).",
+                              gauge, source->reader ? 1.0 : 0.0));
     families.push_back(sample("replication_reader_starts_total",
                               "Times this process took the replication slot and started streaming (take-overs "
                               "included).",
@@ -188,7 +188,7 @@ std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h, cons
                                   "started new epochs and their clients refetch.",
                                   counter_type,
                                   {}};
-    for (const gap_reason reason : k_gap_reasons) {
+    for (const routing::gap_reason reason : routing::k_gap_reasons) {
       prometheus::ClientMetric m;
       m.label.push_back({"reason", std::string(to_string(reason))});
       m.counter.value = as_double(source->gaps[static_cast<std::size_t>(reason)]);

@@ -125,8 +125,8 @@ TEST(PrometheusText, EveryMetricOfTheHandWrittenExpositionIsStillExported) {
     EXPECT_EQ(e.types.at(name), type) << name;
     const auto lines = e.series(name);
     if (name == "rtcache_source_gaps_total") {
-      ASSERT_EQ(lines.size(), std::size(k_gap_reasons));
-      for (const gap_reason r : k_gap_reasons) {
+      ASSERT_EQ(lines.size(), std::size(routing::k_gap_reasons));
+      for (const routing::gap_reason r : routing::k_gap_reasons) {
         EXPECT_NE(std::find(lines.begin(), lines.end(),
                             "rtcache_source_gaps_total{reason=\"" + std::string(to_string(r)) + "\"} 0"),
                   lines.end())
@@ -192,13 +192,13 @@ TEST(PrometheusText, SourceGapsAreCountedPerReason) {
   hub_metrics h;
   h.views_reset = 12;
   replication_status s;
-  s.gaps[static_cast<std::size_t>(gap_reason::slot_created)] = 2;
-  s.gaps[static_cast<std::size_t>(gap_reason::truncate)] = 5;
+  s.gaps[static_cast<std::size_t>(routing::gap_reason::slot_created)] = 2;
+  s.gaps[static_cast<std::size_t>(routing::gap_reason::truncate)] = 5;
   const std::string text = prometheus_text(g, h, &s);
   EXPECT_NE(text.find("# TYPE rtcache_source_gaps_total counter\n"), std::string::npos);
   EXPECT_NE(text.find("rtcache_source_gaps_total{reason=\"slot_created\"} 2\n"), std::string::npos);
   EXPECT_NE(text.find("rtcache_source_gaps_total{reason=\"truncate\"} 5\n"), std::string::npos);
-  for (const gap_reason reason : k_gap_reasons) {
+  for (const routing::gap_reason reason : routing::k_gap_reasons) {
     EXPECT_NE(text.find("rtcache_source_gaps_total{reason=\"" + std::string(to_string(reason)) + "\"}"),
               std::string::npos)
         << to_string(reason);

@@ -1,14 +1,13 @@
 // Relay mode: contract events and REST broadcasts -> channels -> hub, and the encoder that frames each
 // published message once per wire format.
-#include "rtcache/net/gateway_relay.hpp"
-
+#include "routing/router.hpp"
 #include "rtcache/core/channel_key.hpp"
 #include "rtcache/core/identifier.hpp"
+#include "rtcache/net/gateway_relay.hpp"
 #include "rtcache/net/hub_sink.hpp"
 #include "rtcache/net/protocol.hpp"
 #include "rtcache/net/protocol_join.hpp"
 #include "rtcache/net/protocol_text.hpp"
-#include "rtcache/net/router.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -77,9 +76,9 @@ std::string_view contract_text(const hub_encode_request& r, std::string& scratch
 constexpr std::size_t k_max_broadcast_field = 255;  // a kind-4 frame's length bytes
 
 [[noreturn]] void throw_too_long(std::string_view what, std::size_t size) {
-  throw core::error_exception(core::error{core::errc::too_long, "broadcast " + std::string(what) + " is " +
-                                                                    std::to_string(size) +
-                                                                    " bytes; a kind-4 frame holds at most 255"});
+  throw core::error_exception(core::error{
+      core::errc::too_long,
+      "broadcast " + std::string(what) + " is " + std::to_string(size) + " bytes; a kind-4 frame holds at most 255"});
 }
 
 // The general path (raw payloads, topics or events that need escaping): protocol's encode_broadcast.
@@ -244,9 +243,9 @@ std::vector<std::string> channels_for(const core::event& e) {
     out.push_back(core::channel_key::factory(e.factory_id).format());
     return out;
   }
-  mapped_row row;
+  routing::mapped_row row;
   row.event = e;
-  for (const auto& m : route_row(row).messages) out.push_back(m.channel.format());
+  for (const auto& m : routing::route_row(row).messages) out.push_back(m.channel.format());
   return out;
 }
 
@@ -272,8 +271,8 @@ namespace {
 std::uint64_t publish_event_in(hub_batch& batch, const core::event& e) {
   std::uint64_t deliveries = 0;
   for (const auto& channel : channels_for(e)) {
-    deliveries += batch.publish(channel, k_invalidate_event, {}, hub_publish_options{e.factory_id, 0, &e, false})
-                      .subscribers;
+    deliveries +=
+        batch.publish(channel, k_invalidate_event, {}, hub_publish_options{e.factory_id, 0, &e, false}).subscribers;
   }
   return deliveries;
 }
@@ -293,8 +292,8 @@ core::result<relay_outcome> relay::publish_events(std::string_view body) {
   hub_batch batch(hub_);  // a POSTed batch's events share their list: and factory: channels
   for (const auto& item : *items) {
     if (!item.outcome) {
-      out.refused.push_back({item.index, std::string(core::to_string(item.outcome.error().code)),
-                             item.outcome.error().message});
+      out.refused.push_back(
+          {item.index, std::string(core::to_string(item.outcome.error().code)), item.outcome.error().message});
       continue;
     }
     if (item.outcome->offset) {  // offsets are the hub's to assign

@@ -170,7 +170,7 @@ void session_logic::on_join(const inbound_message& m, const session_time& now, s
   std::vector<std::string> table_channels;
   if (!key) {
     for (const auto& b : req->postgres_changes) {
-      for (const table_mapping* t : binding_tables(b, env_.mapping)) {
+      for (const routing::table_mapping* t : binding_tables(b, env_.mapping)) {
         auto name = postgres_table_channel(t->schema, t->table);
         if (std::find(table_channels.begin(), table_channels.end(), name) == table_channels.end()) {
           table_channels.push_back(std::move(name));

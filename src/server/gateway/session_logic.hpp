@@ -20,6 +20,7 @@
 #pragma once
 
 #include "out_frame.hpp"
+#include "routing/mapping_config.hpp"
 #include "rtcache/core/channel_key.hpp"
 #include "rtcache/core/doc_types.hpp"
 #include "rtcache/core/factory_scope.hpp"
@@ -29,7 +30,6 @@
 #include "rtcache/net/gateway_log.hpp"
 #include "rtcache/net/gateway_metrics.hpp"
 #include "rtcache/net/hub.hpp"
-#include "rtcache/net/mapping_config.hpp"
 #include "rtcache/net/protocol.hpp"
 #include "rtcache/net/protocol_join.hpp"
 #include "rtcache/net/rate_limit.hpp"
@@ -180,7 +180,7 @@ struct session_env {
   const jwt_verifier& verifier;
   const channel_access& access;
   const core::doc_type_registry& types;
-  const mapping_config* mapping;  // the configured tables, for postgres_changes; nullptr: none
+  const routing::mapping_config* mapping;  // the configured tables, for postgres_changes; nullptr: none
   gateway_metrics& metrics;
   logger& log;
 };

@@ -158,7 +158,7 @@ class SessionLogic : public ::testing::Test {
       jwt_verifier::create({verification_key::hs256(k_test_secret).value()}, verifier_config{}).value();
   channel_access access_;
   core::doc_type_registry types_ = core::doc_type_registry::defaults();
-  std::shared_ptr<const mapping_config> mapping_ = testing::test_mapping();
+  std::shared_ptr<const routing::mapping_config> mapping_ = testing::test_mapping();
   gateway_metrics metrics_;
   logger log_{log_level::off};
   std::optional<session_env> env_;
@@ -797,7 +797,8 @@ TEST_F(SessionLogic, ARecordBecomesAPushWithTheChannelsMatchingBindingIds) {
                            {"event":"DELETE","schema":"public","table":"work_orders"}]}})");
   const auto& ch = *last<subscribe_command>(out)->channel;
   auto m = std::make_shared<hub_message>();
-  m->change = testing::routed(*mapping_, testing::wo_change(row_kind::update, "1", "A", "done")).changes.at(0).change;
+  m->change =
+      testing::routed(*mapping_, testing::wo_change(routing::row_kind::update, "1", "A", "done")).changes.at(0).change;
   frame_set fs;
   session_->frames_for(ch, session_->connection_principal(), m, fs);
   ASSERT_EQ(fs.n, 1U);  // no broadcast frame (none encoded), one push

@@ -581,7 +581,7 @@ class TlsConfig : public ::testing::Test {
 
 TEST_F(TlsConfig, ValidTlsSectionFromTomlLoads) {
   serve_config cfg;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_config_toml("[auth]\njwt_secret = \"" + std::string(testing::k_test_secret) +
                        "\"\n[server]\nlisten = \"off\"\n[tls]\ncert_file = \"" + cert_.path + "\"\nkey_file = \"" +
                        key_.path + "\"\nlisten = \"0.0.0.0:4443\"\n",

@@ -5,7 +5,7 @@
 
 #include <string>
 
-namespace rtcache::net {
+namespace rtcache::core {
 
 // `where`: "config.toml:12:5 limits.max_frame_bytes" (file:line:column, then the key path) for a value in a
 // file, "env RTCACHE_LISTEN" for a variable, or a key path alone ("auth.jwt_secret") for a cross-field check.
@@ -15,4 +15,4 @@ struct config_problem {
   friend bool operator==(const config_problem&, const config_problem&) = default;
 };
 
-}  // namespace rtcache::net
+}  // namespace rtcache::core

@@ -19,9 +19,9 @@
 //   public = false                            # postgres_changes of this table served without factory scope
 #pragma once
 
+#include "rtcache/core/config_problem.hpp"
 #include "rtcache/core/doc_types.hpp"
 #include "rtcache/core/error.hpp"
-#include "rtcache/net/config_problem.hpp"
 
 #include <cstddef>
 #include <filesystem>
@@ -30,7 +30,7 @@
 #include <string_view>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::routing {
 
 // Approve/reject detection: an UPDATE whose `column` changed to one of these values (text form).
 struct status_rule {
@@ -104,7 +104,7 @@ core::result<mapping_config> parse_mapping_config(std::string_view toml_text, st
 // per refusal, `where` = "<source>:<line>:<col> <path>", in file order, appended to `problems`. The result is
 // usable only when nothing was appended.
 mapping_config read_mapping_config(std::string_view toml_text, std::string_view source_name,
-                                   const mapping_load_options& options, std::vector<config_problem>& problems);
+                                   const mapping_load_options& options, std::vector<core::config_problem>& problems);
 
 // Reads `path` and parses it as above; an unreadable file is errc::empty with the OS reason.
 core::result<mapping_config> load_mapping_config(const std::filesystem::path& path,
@@ -120,4 +120,4 @@ inline constexpr std::string_view k_denied_words[] = {
 
 bool is_denied_column(std::string_view column) noexcept;
 
-}  // namespace rtcache::net
+}  // namespace rtcache::routing

@@ -2,10 +2,10 @@
 // (factory, type, action) on factory:<factoryId>. The server decides who gets what; clients never filter.
 #pragma once
 
+#include "routing/mapping.hpp"
+#include "routing/mapping_config.hpp"
 #include "rtcache/core/channel_key.hpp"
 #include "rtcache/core/event.hpp"
-#include "rtcache/net/mapping.hpp"
-#include "rtcache/net/mapping_config.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -17,7 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::routing {
 
 using event_ptr = std::shared_ptr<const core::event>;
 
@@ -111,10 +111,10 @@ class transaction_router {
   bool open_ = false;
   std::size_t rows_ = 0;
   routed_rows pending_;
-  std::vector<summary_slot> summaries_;                   // first-seen order
+  std::vector<summary_slot> summaries_;  // first-seen order
   // "factory\0type\0action" -> summaries_ slot; consulted only past k_linear_summaries slots (a transaction
   // usually touches a handful of (factory, type, action), found faster by a scan than by hashing a key).
   std::unordered_map<std::string, std::size_t> index_;
 };
 
-}  // namespace rtcache::net
+}  // namespace rtcache::routing

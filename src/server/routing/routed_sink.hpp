@@ -16,8 +16,8 @@
 // durable_through() moves so a source that paused reading (backlog bound) resumes at once.
 #pragma once
 
+#include "routing/router.hpp"
 #include "rtcache/core/error.hpp"
-#include "rtcache/net/router.hpp"
 
 #include <array>
 #include <cstdint>
@@ -29,7 +29,7 @@
 #include <string_view>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::routing {
 
 // Where one sink call stands: in the source's numbering and in the WAL. Together with the index of a message in
 // the call, it identifies every routed message uniquely and deterministically (the same transaction routed again
@@ -172,4 +172,4 @@ class routed_sink {
   virtual std::uint64_t durable_through() const noexcept = 0;
 };
 
-}  // namespace rtcache::net
+}  // namespace rtcache::routing

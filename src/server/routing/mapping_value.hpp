@@ -10,15 +10,15 @@
 #include <string>
 #include <string_view>
 
-namespace rtcache::net {
+namespace rtcache::routing {
 
 // Built-in type OIDs (pg_type.h) that typing and naming know.
 namespace pg_oid {
 inline constexpr std::uint32_t bool_ = 16, bytea = 17, char_ = 18, name = 19, int8 = 20, int2 = 21, int4 = 23,
-                               text = 25, oid = 26, json = 114, xml = 142, float4 = 700, float8 = 701,
-                               money = 790, bpchar = 1042, varchar = 1043, date = 1082, time = 1083,
-                               timestamp = 1114, timestamptz = 1184, interval = 1186, timetz = 1266,
-                               numeric = 1700, uuid = 2950, jsonb = 3802;
+                               text = 25, oid = 26, json = 114, xml = 142, float4 = 700, float8 = 701, money = 790,
+                               bpchar = 1042, varchar = 1043, date = 1082, time = 1083, timestamp = 1114,
+                               timestamptz = 1184, interval = 1186, timetz = 1266, numeric = 1700, uuid = 2950,
+                               jsonb = 3802;
 }  // namespace pg_oid
 
 // The type's name as Supabase reports it in `columns` ("int4", "timestamptz", "_int4" for int4[]).
@@ -57,4 +57,4 @@ json_written append_typed_json(std::string& out, std::uint32_t type_oid, std::st
 void append_json(std::string& out, const boost::json::value& v);
 using core::append_json_string;  // one escaper for every producer of JSON text
 
-}  // namespace rtcache::net
+}  // namespace rtcache::routing

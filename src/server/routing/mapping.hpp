@@ -2,9 +2,9 @@
 // record, with never-sent and denied columns removed. Pure: no I/O, no clock; the source feeds it rows.
 #pragma once
 
+#include "routing/mapping_config.hpp"
 #include "rtcache/core/error.hpp"
 #include "rtcache/core/event.hpp"
-#include "rtcache/net/mapping_config.hpp"
 
 #include <boost/json/object.hpp>
 
@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::routing {
 
 // ---------------------------------------------------------------------------------------------------------
 // Input: a row change in plain terms (the pgoutput adapter converts to this; mapping does not depend on it).
@@ -220,4 +220,4 @@ class mapper {
   const mapping_config* config_;
 };
 
-}  // namespace rtcache::net
+}  // namespace rtcache::routing
