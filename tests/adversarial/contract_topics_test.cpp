@@ -9,7 +9,7 @@
 
 #include <string>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 namespace json = boost::json;
@@ -25,7 +25,7 @@ std::string epoch_of(const json::value& reply) {
 // The server's own epochs: random_epochs(), as `rtcache serve` runs.
 class ContractTopics : public gateway_fixture {
  protected:
-  explicit ContractTopics(hub_config c = {}) : gateway_fixture(c, hub_epoch_source{}) {}
+  explicit ContractTopics(hub::hub_config c = {}) : gateway_fixture(c, hub::hub_epoch_source{}) {}
 };
 
 // ---- finding 1: untagged publishes to contract topics ----
@@ -85,7 +85,7 @@ TEST_F(ContractTopics, ListAndFactoryTopicsImplyTheirFactoryAndRefuseAnotherOne)
 
 TEST_F(ContractTopics, ClientsCannotBroadcastOnContractTopicsEvenWithAFactory) {
   gateway_config cfg;
-  cfg.channels.from_clients = client_broadcasts::all;
+  cfg.channels.from_clients = auth::client_broadcasts::all;
   start(cfg);
   ws_client a(port_, ws_client::url(token_for("authenticated", {"A"})));
   ASSERT_EQ(join(a, "realtime:doc:wo:9").at("payload").at("status"), "ok");
@@ -169,8 +169,8 @@ TEST_F(ContractTopics, ResumeIsRecoveredByOwnHistoryOnlyAndAForeignEpochRecovers
   EXPECT_TRUE(is_reply(attacker.read_json(), "h"));
 }
 
-hub_config no_linger() {
-  hub_config c;
+hub::hub_config no_linger() {
+  hub::hub_config c;
   c.linger = std::chrono::milliseconds(0);
   return c;
 }
@@ -216,4 +216,4 @@ TEST_F(ContractTopics, EpochsAre128BitRandomHexPerChannel) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-namespace rtcache::net::testing {
+namespace rtcache::testing {
 
 inline constexpr std::string_view k_test_mapping = R"(
 [tables."public.work_orders"]
@@ -77,4 +77,4 @@ inline routing::routed_rows routed(const routing::mapping_config& config, const 
   return routing::route_row(*mapped);
 }
 
-}  // namespace rtcache::net::testing
+}  // namespace rtcache::testing

@@ -1,4 +1,4 @@
-// One problem found in configuration, the model every config reader reports in (gateway_config.hpp's serve
+// One problem found in configuration, the model every config reader reports in (gateway/config.hpp's serve
 // config, mapping_config.hpp's table mapping): where it is and what is wrong, every problem at once, never just
 // the first. `rtcache check-config` prints each as "error: WHERE: MESSAGE".
 #pragma once

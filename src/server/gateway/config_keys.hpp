@@ -5,7 +5,7 @@
 // which report in the same model (config_problem.hpp).
 #pragma once
 
-#include "rtcache/net/gateway_config.hpp"
+#include "gateway/config.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -19,7 +19,7 @@
 #include <variant>
 #include <vector>
 
-namespace rtcache::net::detail {
+namespace rtcache::gateway::detail {
 
 // Collects the problems of one reading: positioned ones (TOML) sorted into file order at flush(), and the
 // directory relative file names are resolved against (the config file's; empty for the environment).
@@ -103,4 +103,4 @@ std::optional<std::string> read_text_file(const std::string& path);
 // The key's default, as the table in docs shows it ("10000", "\"info\"", "none").
 std::string default_of(const config_key& key);
 
-}  // namespace rtcache::net::detail
+}  // namespace rtcache::gateway::detail

@@ -1,7 +1,8 @@
 // The serve config: TOML sections, environment overrides, and precise problems for check-config.
+#include "gateway/config.hpp"
+
+#include "gateway/config_key_list.hpp"
 #include "jwt_test_support.hpp"
-#include "rtcache/net/config_key_list.hpp"
-#include "rtcache/net/gateway_config.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +11,7 @@
 #include <iterator>
 #include <map>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 env_lookup env_of(std::map<std::string, std::string> vars) {
@@ -294,14 +295,15 @@ jwt_public_keys = [{alg = "RS256", kid = "r1", pem_file = "rsa.pem"}, {alg = "ES
   ASSERT_EQ(l.config.auth.public_keys.size(), 2U);
   const auto v = make_verifier(l.config.auth);
   ASSERT_TRUE(v);
-  EXPECT_TRUE(
-      v->verify(testing::make_token(testing::header_for(jwt_alg::rs256, "r1"), claims(), jwt_alg::rs256, rsa_), now()));
-  EXPECT_TRUE(
-      v->verify(testing::make_token(testing::header_for(jwt_alg::es256), claims(), jwt_alg::es256, ec_), now()));
-  // An HS256 token cannot pass: no secret is configured.
-  EXPECT_FALSE(v->verify(
-      testing::make_token(testing::header_for(jwt_alg::hs256), claims(), jwt_alg::hs256, std::string(k_secret)),
+  EXPECT_TRUE(v->verify(
+      testing::make_token(testing::header_for(auth::jwt_alg::rs256, "r1"), claims(), auth::jwt_alg::rs256, rsa_),
       now()));
+  EXPECT_TRUE(v->verify(
+      testing::make_token(testing::header_for(auth::jwt_alg::es256), claims(), auth::jwt_alg::es256, ec_), now()));
+  // An HS256 token cannot pass: no secret is configured.
+  EXPECT_FALSE(v->verify(testing::make_token(testing::header_for(auth::jwt_alg::hs256), claims(), auth::jwt_alg::hs256,
+                                             std::string(k_secret)),
+                         now()));
 }
 
 TEST_F(KeyFiles, EnvironmentAddsKeysBesideTheSecret) {
@@ -311,11 +313,12 @@ TEST_F(KeyFiles, EnvironmentAddsKeysBesideTheSecret) {
   ASSERT_TRUE(l.ok()) << l.problems.front().where << ": " << l.problems.front().message;
   const auto v = make_verifier(l.config.auth);
   ASSERT_TRUE(v);
-  EXPECT_TRUE(
-      v->verify(testing::make_token(testing::header_for(jwt_alg::rs256, "k9"), claims(), jwt_alg::rs256, rsa_), now()));
   EXPECT_TRUE(v->verify(
-      testing::make_token(testing::header_for(jwt_alg::hs256), claims(), jwt_alg::hs256, std::string(k_secret)),
+      testing::make_token(testing::header_for(auth::jwt_alg::rs256, "k9"), claims(), auth::jwt_alg::rs256, rsa_),
       now()));
+  EXPECT_TRUE(v->verify(testing::make_token(testing::header_for(auth::jwt_alg::hs256), claims(), auth::jwt_alg::hs256,
+                                            std::string(k_secret)),
+                        now()));
 }
 
 TEST_F(KeyFiles, BadKeysAreProblemsNamingWhereTheyWereConfigured) {
@@ -361,9 +364,9 @@ secret_keys = [")" + k_sec + R"(", ")" + k_sec2 + R"("]
       << l.config.auth.secret_keys[1].where;
   EXPECT_NE(l.config.auth.secret_keys[1].where.find("auth.secret_keys[1]"), std::string::npos);
   const auto v = make_verifier(l.config.auth).value();
-  EXPECT_EQ(v.verify(k_pub, now())->role, auth_role::anon);
-  EXPECT_EQ(v.verify(k_sec2, now())->role, auth_role::service_role);
-  EXPECT_EQ(v.verify(k_pub2, now()).error().code, auth_errc::unknown_api_key);
+  EXPECT_EQ(v.verify(k_pub, now())->role, auth::auth_role::anon);
+  EXPECT_EQ(v.verify(k_sec2, now())->role, auth::auth_role::service_role);
+  EXPECT_EQ(v.verify(k_pub2, now()).error().code, auth::auth_errc::unknown_api_key);
 }
 
 TEST_F(KeyFiles, TheEnvironmentsApiKeysReplaceTheFilesSoAKeyLeftInAFileStopsWorking) {
@@ -374,9 +377,9 @@ TEST_F(KeyFiles, TheEnvironmentsApiKeysReplaceTheFilesSoAKeyLeftInAFileStopsWork
                                            {"RTCACHE_PUBLISHABLE_KEYS", " " + k_pub + " , " + k_pub2 + " "}}));
   ASSERT_TRUE(l.ok()) << all_problems(l);
   const auto v = make_verifier(l.config.auth).value();
-  EXPECT_EQ(v.verify(k_sec, now()).error().code, auth_errc::unknown_api_key);  // replaced
-  EXPECT_EQ(v.verify(k_sec2, now())->role, auth_role::service_role);
-  EXPECT_EQ(v.verify(k_pub2, now())->role, auth_role::anon);
+  EXPECT_EQ(v.verify(k_sec, now()).error().code, auth::auth_errc::unknown_api_key);  // replaced
+  EXPECT_EQ(v.verify(k_sec2, now())->role, auth::auth_role::service_role);
+  EXPECT_EQ(v.verify(k_pub2, now())->role, auth::auth_role::anon);
   EXPECT_EQ(l.config.auth.publishable_keys[1].where, "env RTCACHE_PUBLISHABLE_KEYS[1]");
 }
 
@@ -422,8 +425,9 @@ jwks_timeout_ms = 2000
   jwks_service service(*source, jwks_cache_config_of(l.config.auth), {}, {});
   service.start();
   const auto v = make_verifier(l.config.auth, service.cache()).value();
-  const auto token = testing::make_token(testing::header_for(jwt_alg::es256, "ec-1"), claims(), jwt_alg::es256, ec_);
-  EXPECT_EQ(v.verify(token, now())->role, auth_role::service_role);
+  const auto token =
+      testing::make_token(testing::header_for(auth::jwt_alg::es256, "ec-1"), claims(), auth::jwt_alg::es256, ec_);
+  EXPECT_EQ(v.verify(token, now())->role, auth::auth_role::service_role);
 
   write("empty.json", R"({"keys":[{"kty":"OKP","kid":"ed"}]})");
   const std::string bad = write("bad-jwks.toml", R"([auth]
@@ -457,9 +461,9 @@ TEST(GatewayConfig, ApiKeysAloneAreNotAJwtKeySource) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 // ---- issue 11: the isolation keys ----
@@ -504,11 +508,11 @@ listen = "127.0.0.1:9464"
   EXPECT_EQ(c.hub.max_idle_channels, 1000U);
   EXPECT_EQ(c.hub.max_views_per_channel, 8U);
   const auto& ch = c.gateway.channels;
-  EXPECT_EQ(ch.from_clients, client_broadcasts::public_only);
+  EXPECT_EQ(ch.from_clients, auth::client_broadcasts::public_only);
   EXPECT_TRUE(ch.private_only);
   ASSERT_EQ(ch.private_rules.size(), 2U);
   EXPECT_EQ(ch.private_rules[0].topic, "team:*");
-  EXPECT_EQ(ch.private_rules[0].roles, std::vector<auth_role>{auth_role::authenticated});
+  EXPECT_EQ(ch.private_rules[0].roles, std::vector<auth::auth_role>{auth::auth_role::authenticated});
   EXPECT_EQ(ch.private_rules[0].claims,
             (std::vector<std::pair<std::string, std::string>>{{"app_metadata.teams", "{1}"}}));
   EXPECT_TRUE(ch.private_rules[0].read);
@@ -526,7 +530,7 @@ listen = "127.0.0.1:9464"
 
 TEST(GatewayConfig, TheCarefulDefaults) {
   const serve_config c;
-  EXPECT_EQ(c.gateway.channels.from_clients, client_broadcasts::off);
+  EXPECT_EQ(c.gateway.channels.from_clients, auth::client_broadcasts::off);
   EXPECT_FALSE(c.gateway.channels.private_only);
   EXPECT_TRUE(c.gateway.channels.private_rules.empty());
   EXPECT_EQ(c.gateway.limits.max_connections_per_ip, 256U);
@@ -572,7 +576,8 @@ listen = "nope"
 TEST(GatewayConfig, ValidateRefusesAMalformedRuleAndAShortMetricsToken) {
   serve_config c;
   c.auth.jwt_secret = std::string(k_secret);
-  c.gateway.channels.private_rules = {{"a::b", {auth_role::anon}, {}, true, false, "x.toml:3:1 channels.private[0]"}};
+  c.gateway.channels.private_rules = {
+      {"a::b", {auth::auth_role::anon}, {}, true, false, "x.toml:3:1 channels.private[0]"}};
   c.gateway.metrics.bearer_token = "short";
   std::vector<core::config_problem> problems;
   validate(c, problems);
@@ -593,7 +598,7 @@ TEST(GatewayConfig, EnvironmentSetsTheIsolationSwitches) {
             c, problems);
   EXPECT_TRUE(problems.empty());
   EXPECT_EQ(c.gateway.limits.max_connections_per_ip, 0U);
-  EXPECT_EQ(c.gateway.channels.from_clients, client_broadcasts::all);
+  EXPECT_EQ(c.gateway.channels.from_clients, auth::client_broadcasts::all);
   EXPECT_TRUE(c.gateway.channels.private_only);
   EXPECT_EQ(c.gateway.metrics.bearer_token, "scrape-token-0123456789");
   EXPECT_TRUE(c.gateway.metrics.listen.has_value());
@@ -604,9 +609,9 @@ TEST(GatewayConfig, EnvironmentSetsTheIsolationSwitches) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 // ---- issue 14, item 3: one table of keys drives the file and the environment ----
@@ -772,4 +777,4 @@ TEST(ConfigKeys, DocsOperationsHoldsTheKeyTable) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

@@ -2,11 +2,11 @@
 // Beast client drives it over real sockets. Every wait is on a condition with a bounded timeout; the only sleeps
 // outlast a configured server timeout (a client that resumes reading late) or pace heartbeats well inside one,
 // never an assertion on time.
-#include "rtcache/net/gateway.hpp"
+#include "gateway/gateway.hpp"
 
 #include "gateway_fixture.hpp"
-#include "rtcache/net/hub_sink.hpp"
-#include "rtcache/net/protocol_join.hpp"
+#include "ingest/hub_sink.hpp"
+#include "protocol/join.hpp"
 #include "test_rows.hpp"
 
 #include <boost/asio/error.hpp>
@@ -24,7 +24,7 @@
 #include <thread>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 namespace asio = boost::asio;
@@ -64,8 +64,8 @@ TEST_F(GatewayTest, JoinWithBindingsRepliesWithTheBindingsAndIdsThenSubscribedTo
          R"("presence":{"key":"","enabled":false},"postgres_changes":[{"event":"*","schema":"public",)"
          R"("table":"work_orders","filter":"id=eq.1"},{"event":"INSERT","schema":"public"}],"private":false},)"
          R"("version":"realtime-js/2.112.0"}])");
-  const auto id0 = binding_id("*", "public", "work_orders", "id=eq.1");
-  const auto id1 = binding_id("INSERT", "public", std::nullopt, std::nullopt);
+  const auto id0 = protocol::binding_id("*", "public", "work_orders", "id=eq.1");
+  const auto id1 = protocol::binding_id("INSERT", "public", std::nullopt, std::nullopt);
   EXPECT_EQ(c.read(), R"(["1","1","realtime:room1","phx_reply",{"status":"ok","response":{"postgres_changes":[)"
                       R"({"event":"*","schema":"public","table":"work_orders","filter":"id=eq.1","id":)" +
                           std::to_string(id0) + R"(},{"event":"INSERT","schema":"public","id":)" + std::to_string(id1) +
@@ -367,7 +367,7 @@ TEST_F(GatewayTest, FramesOf64KiBAndMoreArriveWholeAndInOrderInBothVersions) {
 
 TEST_F(GatewayTest, ClientBroadcastReachesOtherSubscribersAndTheSenderOnlyWithSelf) {
   gateway_config cfg;
-  cfg.channels.from_clients = client_broadcasts::public_only;  // off by default
+  cfg.channels.from_clients = auth::client_broadcasts::public_only;  // off by default
   start(cfg);
   ws_client sender(port_, ws_client::url(token_for("anon")));
   ws_client other(port_, ws_client::url(token_for("anon")));
@@ -496,7 +496,7 @@ TEST_F(GatewayTest, HealthzReadyzAndMetricsAnswer) {
 
 TEST_F(GatewayTest, RestBroadcastReachesSubscribers) {
   gateway_config cfg;
-  cfg.channels.from_clients = client_broadcasts::public_only;  // an anon token's REST broadcast is a client's
+  cfg.channels.from_clients = auth::client_broadcasts::public_only;  // an anon token's REST broadcast is a client's
   start(cfg);
   ws_client c(port_, ws_client::url(token_for("anon")));
   ASSERT_EQ(join(c, "realtime:room1").at("payload").at("status"), "ok");
@@ -508,9 +508,9 @@ TEST_F(GatewayTest, RestBroadcastReachesSubscribers) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 // issue 13: a gap in the source (hub_sink::on_gap) errors a live subscriber's channel at once, before anything
@@ -555,7 +555,7 @@ TEST_F(GatewayTest, DocChannelBindingGetsOnlyThatRowsRecordsInSupabasesShape) {
   const auto reply =
       join(c, "realtime:doc:wo:123", "1", R"({"config":{"postgres_changes":[{"event":"*","schema":"public"}]}})");
   ASSERT_EQ(reply.at("payload").at("status"), "ok");
-  const auto id = binding_id("*", "public", std::nullopt, std::nullopt);
+  const auto id = protocol::binding_id("*", "public", std::nullopt, std::nullopt);
   c.read_until([](const json::value& v) { return v.at("event") == "system"; });
 
   sink_.publish(testing::routed(*mapping_, testing::wo_change(routing::row_kind::update, "124", "f1", "done")));
@@ -591,7 +591,7 @@ TEST_F(GatewayTest, AnyChannelBindingFollowsEventFilterAndFactoryScopeInVsn2) {
   const auto reply = c.read_json();
   ASSERT_EQ(reply.at(4).at("status"), "ok") << json::serialize(reply);
   c.read_json();  // Subscribed to PostgreSQL
-  const auto id = binding_id("UPDATE", "public", "work_orders", "status=eq.open");
+  const auto id = protocol::binding_id("UPDATE", "public", "work_orders", "status=eq.open");
 
   using testing::wo_change;
   sink_.publish(testing::routed(*mapping_, wo_change(routing::row_kind::update, "1", "f2", "open")));  // other factory
@@ -835,7 +835,7 @@ scraped parse_exposition(const std::string& body) {
 // reply and a broadcast's delivery.
 TEST_F(GatewayTest, MetricsScrapeParsesWithEveryLatencyHistogramCounting) {
   gateway_config cfg;
-  cfg.channels.from_clients = client_broadcasts::public_only;
+  cfg.channels.from_clients = auth::client_broadcasts::public_only;
   start(cfg);
   ws_client c(port_, ws_client::url(token_for("anon")));
   ASSERT_EQ(join(c, "realtime:room1").at("payload").at("status"), "ok");
@@ -871,4 +871,4 @@ TEST_F(GatewayTest, MetricsScrapeParsesWithEveryLatencyHistogramCounting) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

@@ -1,6 +1,7 @@
 // The gateway's metrics on prometheus-cpp, and their text exposition with the state read at scrape time.
-#include "rtcache/net/build_info.hpp"
-#include "rtcache/net/gateway_metrics.hpp"
+#include "gateway/metrics.hpp"
+
+#include "gateway/build_info.hpp"
 
 #include <algorithm>
 #include <prometheus/gauge.h>
@@ -8,7 +9,7 @@
 #include <prometheus/text_serializer.h>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 namespace {
 
@@ -74,6 +75,14 @@ void latency_tally::flush(prometheus::Histogram& h) {
   count_ = 0;
 }
 
+std::function<void(std::chrono::nanoseconds)> commit_to_publish_observer(const gateway_metrics& g) {
+  return [&g](std::chrono::nanoseconds d) {
+    latency_tally t;
+    t.add(d);
+    t.flush(g.replication_commit_to_publish);
+  };
+}
+
 gateway_metrics::gateway_metrics()
     : registry(registry_with_build_info()),
       connections_total(counter(*registry, "connections_total", "WebSocket upgrades accepted.")),
@@ -116,7 +125,7 @@ gateway_metrics::gateway_metrics()
                                         "seconds.")),
       join_reply(histogram(*registry, "join_reply_seconds", "phx_join received to its reply written, in seconds.")) {}
 
-std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h, const replication_status* source) {
+std::string prometheus_text(const gateway_metrics& g, const hub::hub_metrics& h, const replication_status* source) {
   using prometheus::MetricType;
   std::vector<prometheus::MetricFamily> families = g.registry->Collect();
   const auto conns = g.connections.load(std::memory_order_relaxed);
@@ -199,4 +208,4 @@ std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h, cons
   return prometheus::TextSerializer().Serialize(families);
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

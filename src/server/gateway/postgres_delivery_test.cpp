@@ -1,6 +1,6 @@
 // postgres_changes bindings against records (event, schema/table wildcards, filters on the right row) and
 // against the configured tables (expansion, refusal of tables rtcache does not serve).
-#include "rtcache/net/postgres_delivery.hpp"
+#include "gateway/postgres_delivery.hpp"
 
 #include "test_rows.hpp"
 
@@ -8,16 +8,16 @@
 
 #include <gtest/gtest.h>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 using testing::routed;
 using testing::test_mapping;
 using testing::wo_change;
 
-std::vector<postgres_binding> bindings(std::string_view json_array) {
+std::vector<protocol::postgres_binding> bindings(std::string_view json_array) {
   auto payload = boost::json::parse(R"({"config":{"postgres_changes":)" + std::string(json_array) + "}}").as_object();
-  return parse_join("realtime:room1", payload).value().postgres_changes;
+  return protocol::parse_join("realtime:room1", payload).value().postgres_changes;
 }
 
 routing::postgres_change_ptr record_of(const routing::row_change& c) {
@@ -99,4 +99,4 @@ TEST(PostgresDelivery, ConcreteTableThatIsNeitherMappedNorPublicIsRefusedWithSup
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

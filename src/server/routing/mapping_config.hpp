@@ -100,7 +100,7 @@ struct mapping_load_options {
 core::result<mapping_config> parse_mapping_config(std::string_view toml_text, std::string_view source_name = "<config>",
                                                   const mapping_load_options& options = {});
 
-// The same reading, reporting in config_problem.hpp's model (as gateway_config.hpp's reader does): one problem
+// The same reading, reporting in config_problem.hpp's model (as gateway/config.hpp's reader does): one problem
 // per refusal, `where` = "<source>:<line>:<col> <path>", in file order, appended to `problems`. The result is
 // usable only when nothing was appended.
 mapping_config read_mapping_config(std::string_view toml_text, std::string_view source_name,

@@ -8,7 +8,7 @@
 //          broadcast) decoded; binary kind 4 (server -> client broadcast) encoded. Binary length fields are
 //          single bytes, so a topic, event, ref or meta longer than 255 bytes cannot be framed.
 //
-// Join payloads, join replies and postgres_changes bindings: protocol_join.hpp. Filters: protocol_filter.hpp.
+// Join payloads, join replies and postgres_changes bindings: protocol/join.hpp. Filters: protocol/filter.hpp.
 #pragma once
 
 #include "rtcache/core/error.hpp"
@@ -22,11 +22,7 @@
 #include <string>
 #include <string_view>
 
-namespace rtcache::net {
-
-using core::errc;
-using core::error;
-using core::result;
+namespace rtcache::protocol {
 
 // ---- protocol version -----------------------------------------------------------------------------------
 
@@ -37,11 +33,11 @@ std::string_view to_string(protocol_version v) noexcept;
 
 // Parses the value of the `vsn` query parameter. nullopt (parameter absent) -> 1.0.0, as Phoenix does.
 // Errors: bad_value for any other value, including an empty one ("unsupported vsn '3.0.0'").
-result<protocol_version> parse_vsn(std::optional<std::string_view> value);
+core::result<protocol_version> parse_vsn(std::optional<std::string_view> value);
 
 // Finds `vsn` in a raw query string ("apikey=...&vsn=2.0.0&log_level=info", no leading '?') and parses it
 // with parse_vsn. The first `vsn` parameter counts; values are not percent-decoded (no valid vsn needs it).
-result<protocol_version> parse_vsn_from_query(std::string_view query);
+core::result<protocol_version> parse_vsn_from_query(std::string_view query);
 
 // ---- inbound frames ---------------------------------------------------------------------------------------
 
@@ -86,15 +82,16 @@ struct inbound_message {
 //   empty        empty frame, empty topic or empty event
 // Lenient where realtime-js requires it: join_ref may be missing, null or ""; ref may be null; unknown keys
 // of a 1.0.0 envelope are ignored. Duplicate JSON keys: the last one wins.
-result<inbound_message> decode_frame(protocol_version v, std::string_view frame, bool binary,
-                                     const decode_limits& limits = {});
+core::result<inbound_message> decode_frame(protocol_version v, std::string_view frame, bool binary,
+                                           const decode_limits& limits = {});
 
 // The JSON rules every client input passes, whatever path it takes (WebSocket text frames, kind-3 meta and JSON
 // payloads, REST broadcast bodies): well-formed JSON of valid UTF-8, nested at most limits.max_json_depth, and
 // every number a finite double (Boost.JSON reads 1e400 as infinity and would write it back as `Infinity`, which is
 // not JSON: JSON.parse in a subscriber throws on it). `what` names the input in messages ("frame", "body").
 // Errors: bad_json (not JSON, too deep), bad_value (a number out of range).
-result<boost::json::value> parse_client_json(std::string_view text, const decode_limits& limits, std::string_view what);
+core::result<boost::json::value> parse_client_json(std::string_view text, const decode_limits& limits,
+                                                   std::string_view what);
 
 // One message of a REST broadcast body ({"messages":[...]}): {"topic","event","payload"?,"private"?}, read by
 // the WebSocket's rules: topic and event non-empty strings of at most limits.max_field_bytes; payload any JSON
@@ -106,7 +103,7 @@ struct rest_broadcast {
   bool is_private = false;
 };
 // Errors: not_object, missing_field, wrong_type, empty, too_long; the message names the field.
-result<rest_broadcast> read_rest_broadcast(const boost::json::value& message, const decode_limits& limits = {});
+core::result<rest_broadcast> read_rest_broadcast(const boost::json::value& message, const decode_limits& limits = {});
 
 // What an inbound message asks for, by topic and event.
 enum class client_event { heartbeat, join, leave, access_token, broadcast, presence, other };
@@ -122,7 +119,7 @@ struct client_broadcast {
 };
 // Errors: bad_value when m.event is not "broadcast"; not_object / wrong_type / missing_field when the payload
 // lacks a string "event" or "type" is present and not "broadcast".
-result<client_broadcast> read_client_broadcast(const inbound_message& m);
+core::result<client_broadcast> read_client_broadcast(const inbound_message& m);
 
 // ---- outbound frames --------------------------------------------------------------------------------------
 // Every function returns a complete frame. All are text frames except broadcast_frames::v2_binary.
@@ -163,7 +160,7 @@ std::string encode_close(protocol_version v, std::optional<std::string_view> joi
 std::string encode_channel_error(protocol_version v, std::optional<std::string_view> join_ref, std::string_view topic);
 
 // A postgres_changes push for one channel: {"ids":[...],"data":<data_json>}, join_ref and ref null (fan-out).
-// The ids are the channel's matching binding ids (protocol_join.hpp); data_json is encoded once per change
+// The ids are the channel's matching binding ids (protocol/join.hpp); data_json is encoded once per change
 // and shared by every channel.
 std::string encode_postgres_changes(protocol_version v, std::string_view topic, std::span<const std::int64_t> ids,
                                     std::string_view data_json);
@@ -189,6 +186,6 @@ struct broadcast_frames {
 };
 
 // Errors: too_long when topic, event or meta exceeds 255 bytes (the kind-4 length bytes).
-result<broadcast_frames> encode_broadcast(const broadcast_message& m);
+core::result<broadcast_frames> encode_broadcast(const broadcast_message& m);
 
-}  // namespace rtcache::net
+}  // namespace rtcache::protocol

@@ -3,8 +3,8 @@
 // that `rtcache serve` can build the verifier before the gateway's io_context exists and stop both in order.
 #pragma once
 
+#include "auth/jwks.hpp"
 #include "rtcache/core/error.hpp"
-#include "rtcache/net/jwks.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 // A parsed JWKS URL.
 struct jwks_url {
@@ -30,9 +30,9 @@ struct jwks_url {
 core::result<jwks_url> parse_jwks_url(std::string_view text);
 
 struct jwks_fetch_options {
-  std::chrono::milliseconds timeout{5000};   // one fetch, all of it: resolve, connect, TLS, request, response
-  std::size_t max_bytes = k_max_jwks_bytes;  // a larger response body fails the fetch
-  std::string ca_file;                       // PEM bundle to verify the server with; empty: the system's trust store
+  std::chrono::milliseconds timeout{5000};         // one fetch, all of it: resolve, connect, TLS, request, response
+  std::size_t max_bytes = auth::k_max_jwks_bytes;  // a larger response body fails the fetch
+  std::string ca_file;  // PEM bundle to verify the server with; empty: the system's trust store
 };
 
 // Where the keys come from: exactly one of url / file.
@@ -52,14 +52,14 @@ class jwks_service {
   // Throws std::runtime_error (a start-up boundary) when the TLS context cannot be set up: an unreadable or
   // empty ca_file. `clock` defaults to std::chrono::steady_clock (tests inject a manual one; the refresh timer
   // then waits real time for the differences it computes).
-  jwks_service(jwks_source source, jwks_cache_config config, jwks_fetch_options options, jwks_cache::report_fn report,
-               jwks_cache::clock_fn clock = {});
+  jwks_service(jwks_source source, auth::jwks_cache_config config, jwks_fetch_options options,
+               auth::jwks_cache::report_fn report, auth::jwks_cache::clock_fn clock = {});
   ~jwks_service();  // stop()
   jwks_service(const jwks_service&) = delete;
   jwks_service& operator=(const jwks_service&) = delete;
 
   // The verifier's key_source.
-  const std::shared_ptr<jwks_cache>& cache() const noexcept { return cache_; }
+  const std::shared_ptr<auth::jwks_cache>& cache() const noexcept { return cache_; }
 
   // Starts the thread, the first fetch and the refresh timer. A file source is read before start() returns.
   void start();
@@ -71,7 +71,7 @@ class jwks_service {
 
  private:
   std::shared_ptr<impl> impl_;
-  std::shared_ptr<jwks_cache> cache_;
+  std::shared_ptr<auth::jwks_cache> cache_;
 };
 
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

@@ -6,14 +6,14 @@
 // problem is reported, with its file position when it has one.
 #pragma once
 
+#include "auth/auth.hpp"
+#include "auth/channel_access.hpp"
+#include "gateway/jwks_fetcher.hpp"
+#include "gateway/log.hpp"
+#include "hub/hub.hpp"
+#include "ingest/rate_limit.hpp"
 #include "routing/mapping_config.hpp"
 #include "rtcache/core/config_problem.hpp"
-#include "rtcache/net/auth.hpp"
-#include "rtcache/net/channel_access.hpp"
-#include "rtcache/net/gateway_log.hpp"
-#include "rtcache/net/hub.hpp"
-#include "rtcache/net/jwks_fetcher.hpp"
-#include "rtcache/net/rate_limit.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -25,7 +25,7 @@
 #include <string_view>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 // Per-connection and per-server bounds. Each has a stated overflow behaviour (docs/operations.md).
 struct gateway_limits {
@@ -48,7 +48,7 @@ struct gateway_limits {
   // Client broadcasts per connection (not service_role): messages/s and bytes/s token buckets. Beyond: the
   // broadcast is dropped and its channel closed with a system error "Too many messages per second" then
   // phx_close, as Supabase does; a payload over client_broadcasts.byte_burst is refused on its own.
-  broadcast_rate client_broadcasts;
+  ingest::broadcast_rate client_broadcasts;
 };
 
 inline constexpr std::size_t k_min_metrics_token_length = 16;
@@ -85,7 +85,7 @@ struct gateway_config {
   std::chrono::milliseconds sweep_interval{1000};
   // Private channels, public access and client broadcasts ([channels], [broadcast]; channel_access.hpp).
   // REQUIRES: channel_access::create accepts it (validate() reports it otherwise).
-  channel_policy channels;
+  auth::channel_policy channels;
   metrics_settings metrics;
   tls_settings tls;
 };
@@ -127,12 +127,12 @@ struct auth_settings {
 // The verifier the settings describe: the HS256 secret (if set), every public key, the API keys, and
 // `dynamic_keys` (the JWKS cache; required when the settings name a JWKS). Errors: a key that does not load
 // (bad_key: wrong alg name, bad PEM, short secret, a malformed API key), or the keyset as a whole (bad_config).
-auth_result<jwt_verifier> make_verifier(const auth_settings& settings,
-                                        std::shared_ptr<key_source> dynamic_keys = nullptr);
+auth::auth_result<auth::jwt_verifier> make_verifier(const auth_settings& settings,
+                                                    std::shared_ptr<auth::key_source> dynamic_keys = nullptr);
 
 // Where the settings' JWKS comes from, or nullopt when they name none. REQUIRES: validate() found no problem.
 std::optional<jwks_source> jwks_source_of(const auth_settings& settings);
-jwks_cache_config jwks_cache_config_of(const auth_settings& settings);
+auth::jwks_cache_config jwks_cache_config_of(const auth_settings& settings);
 jwks_fetch_options jwks_fetch_options_of(const auth_settings& settings);
 
 // The PostgreSQL change source ([postgres]); stored as plain values for the source (include/rtcache/pg).
@@ -157,7 +157,7 @@ struct postgres_settings {
 // Everything `rtcache serve` needs in relay mode.
 struct serve_config {
   gateway_config gateway;
-  hub_config hub;
+  hub::hub_config hub;
   auth_settings auth;
   std::vector<std::string> doc_types;  // empty: the playbook's defaults
   log_level log = log_level::info;
@@ -207,4 +207,4 @@ config_load load_config(const std::optional<std::string>& path, const env_lookup
 // ([server] listen and RTCACHE_LISTEN also take "off": no plain listener.)
 core::result<std::pair<std::string, std::uint16_t>> parse_listen(std::string_view text);
 
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

@@ -3,13 +3,13 @@
 // Pure: the gateway passes the request's facts.
 #pragma once
 
-#include "rtcache/net/gateway_config.hpp"
+#include "gateway/config.hpp"
 
 #include <boost/asio/ip/address.hpp>
 
 #include <string_view>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 enum class metrics_verdict {
   serve,
@@ -30,4 +30,4 @@ bool token_matches(std::string_view presented, std::string_view expected);
 // Whether `a` is a loopback address (127.0.0.0/8, ::1, or IPv4-mapped loopback).
 bool is_loopback(const boost::asio::ip::address& a) noexcept;
 
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

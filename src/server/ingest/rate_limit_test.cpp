@@ -1,9 +1,9 @@
 // Token buckets and the per-connection bound on client broadcasts (issue 11, finding 5), on a moved time value.
-#include "rtcache/net/rate_limit.hpp"
+#include "ingest/rate_limit.hpp"
 
 #include <gtest/gtest.h>
 
-namespace rtcache::net {
+namespace rtcache::ingest {
 namespace {
 
 using namespace std::chrono_literals;
@@ -60,17 +60,17 @@ TEST(BroadcastLimiter, ABatchIsAdmittedWholeOrNotAtAll) {
 }
 
 TEST(AddressRateLimits, EachAddressHasItsOwnBucketsAndTheLeastRecentlyUsedIsDroppedBeyondTheBound) {
-  address_rate_limits limits({.messages_per_second = 0.001, .message_burst = 2, .bytes_per_second = 1e9, .byte_burst = 1e9},
-                             2);
+  address_rate_limits limits(
+      {.messages_per_second = 0.001, .message_burst = 2, .bytes_per_second = 1e9, .byte_burst = 1e9}, 2);
   EXPECT_EQ(limits.admit("a", 2, 0, t0), broadcast_limiter::verdict::ok);
   EXPECT_EQ(limits.admit("a", 1, 0, t0), broadcast_limiter::verdict::rate_limited);
-  EXPECT_EQ(limits.admit("b", 2, 0, t0), broadcast_limiter::verdict::ok);  // its own buckets
+  EXPECT_EQ(limits.admit("b", 2, 0, t0), broadcast_limiter::verdict::ok);            // its own buckets
   EXPECT_EQ(limits.admit("a", 1, 0, t0), broadcast_limiter::verdict::rate_limited);  // a is now the most recent
-  EXPECT_EQ(limits.admit("c", 1, 0, t0), broadcast_limiter::verdict::ok);  // drops b, used least recently
+  EXPECT_EQ(limits.admit("c", 1, 0, t0), broadcast_limiter::verdict::ok);            // drops b, used least recently
   EXPECT_EQ(limits.size(), 2U);
   EXPECT_EQ(limits.admit("a", 1, 0, t0), broadcast_limiter::verdict::rate_limited);  // a kept its empty bucket
   EXPECT_EQ(limits.admit("b", 2, 0, t0), broadcast_limiter::verdict::ok);            // b starts over
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::ingest

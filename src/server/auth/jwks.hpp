@@ -5,7 +5,7 @@
 // the clock.
 #pragma once
 
-#include "rtcache/net/auth.hpp"
+#include "auth/auth.hpp"
 #include "rtcache/sync/annotated_mutex.hpp"
 
 #include <chrono>
@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::auth {
 
 // ---- parsing -----------------------------------------------------------------------------------------------
 
@@ -152,4 +152,4 @@ class jwks_cache final : public key_source, public std::enable_shared_from_this<
   stats stats_ RTCACHE_GUARDED_BY(mutex_);
 };
 
-}  // namespace rtcache::net
+}  // namespace rtcache::auth

@@ -3,15 +3,15 @@
 // frames once, for every subscriber.
 #pragma once
 
+#include "auth/auth.hpp"
+#include "auth/channel_access.hpp"
+#include "hub/hub.hpp"
+#include "ingest/rate_limit.hpp"
 #include "rtcache/core/channel_key.hpp"
 #include "rtcache/core/doc_types.hpp"
 #include "rtcache/core/error.hpp"
 #include "rtcache/core/event.hpp"
 #include "rtcache/core/event_codec.hpp"
-#include "rtcache/net/auth.hpp"
-#include "rtcache/net/channel_access.hpp"
-#include "rtcache/net/hub.hpp"
-#include "rtcache/net/rate_limit.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -21,7 +21,7 @@
 #include <string_view>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::ingest {
 
 // The broadcast event name under which contract events reach clients (docs/design.md §3).
 inline constexpr std::string_view k_invalidate_event = "invalidate";
@@ -33,7 +33,7 @@ inline constexpr std::string_view k_invalidate_event = "invalidate";
 // request carries one (payload_json) and encoded from the event otherwise; the frames are byte for byte what
 // protocol's encode_broadcast builds. Throws core::error_exception (too_long) when the topic or event cannot
 // be framed (over 255 bytes, the kind-4 bound, as encode_broadcast); the publish then fails.
-hub_encoder make_broadcast_encoder();
+hub::hub_encoder make_broadcast_encoder();
 
 // The channels a contract event is published to: a summary (id "*") to factory:<factoryId>; any other event
 // to doc:<type>:<id> and list:<type>:<factoryId> (via the router's route_row).
@@ -84,7 +84,7 @@ struct relay_outcome {
 class relay {
  public:
   // `h` must outlive the relay.
-  relay(hub& h, core::doc_type_registry types, core::codec_limits limits = {});
+  relay(hub::hub& h, core::doc_type_registry types, core::codec_limits limits = {});
 
   // Publishes one contract event to channels_for(e), with the event's factory as the messages' scope.
   // Returns the deliveries made. REQUIRES: e is valid (decoded or built from validated parts).
@@ -95,7 +95,7 @@ class relay {
   core::result<relay_outcome> publish_events(std::string_view body);
 
   // POST /api/broadcast: {"messages":[{"topic","event","payload","private"?}]}, sent by `who`. The body passes
-  // the WebSocket's JSON rules (protocol.hpp: parse_client_json: depth, finite numbers) and each message its name
+  // the WebSocket's JSON rules (protocol/frame.hpp: parse_client_json: depth, finite numbers) and each message its name
   // rules (read_rest_broadcast). `topic` is the channel name ("room1"; a leading "realtime:" is stripped).
   // Contract channels (doc:, list:, factory:) need service_role and a factory (contract_broadcast_factory);
   // `private` does not apply to them (they are authorised by the factory scope). Other channels: `access` decides
@@ -106,15 +106,15 @@ class relay {
   // messages and payload bytes may go now (the per-address bound on client broadcasts); unless it answers ok,
   // nothing is published and relay_outcome::limited holds its answer.
   core::result<relay_outcome> publish_broadcasts(
-      std::string_view body, const principal& who, const channel_access& access,
+      std::string_view body, const auth::principal& who, const auth::channel_access& access,
       const std::function<broadcast_limiter::verdict(std::size_t messages, std::size_t bytes)>& admit = {});
 
   const core::doc_type_registry& types() const noexcept { return types_; }
 
  private:
-  hub& hub_;
+  hub::hub& hub_;
   const core::doc_type_registry types_;
   const core::codec_limits limits_;
 };
 
-}  // namespace rtcache::net
+}  // namespace rtcache::ingest

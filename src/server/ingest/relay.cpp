@@ -1,13 +1,14 @@
 // Relay mode: contract events and REST broadcasts -> channels -> hub, and the encoder that frames each
 // published message once per wire format.
+#include "ingest/relay.hpp"
+
+#include "ingest/hub_sink.hpp"
+#include "protocol/frame.hpp"
+#include "protocol/join.hpp"
+#include "protocol/text.hpp"
 #include "routing/router.hpp"
 #include "rtcache/core/channel_key.hpp"
 #include "rtcache/core/identifier.hpp"
-#include "rtcache/net/gateway_relay.hpp"
-#include "rtcache/net/hub_sink.hpp"
-#include "rtcache/net/protocol.hpp"
-#include "rtcache/net/protocol_join.hpp"
-#include "rtcache/net/protocol_text.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -17,7 +18,7 @@
 #include <charconv>
 #include <optional>
 
-namespace rtcache::net {
+namespace rtcache::ingest {
 
 namespace {
 
@@ -66,7 +67,7 @@ void append_contract_with_offset(std::string& out, const core::event& e, std::ui
 
 // The canonical encoding of a contract message's event without offset: the publisher's when it gave one
 // (hub_sink encodes an event once for all of its channels), else encoded into `scratch`.
-std::string_view contract_text(const hub_encode_request& r, std::string& scratch) {
+std::string_view contract_text(const hub::hub_encode_request& r, std::string& scratch) {
   if (!r.payload_json.empty()) return r.payload_json;
   scratch.clear();
   core::encode_to(scratch, *r.contract);
@@ -82,11 +83,11 @@ constexpr std::size_t k_max_broadcast_field = 255;  // a kind-4 frame's length b
 }
 
 // The general path (raw payloads, topics or events that need escaping): protocol's encode_broadcast.
-hub_frames encode_generic(const hub_encode_request& r) {
-  std::string topic(k_topic_prefix);
+hub::hub_frames encode_generic(const hub::hub_encode_request& r) {
+  std::string topic(protocol::k_topic_prefix);
   topic.append(client_channel_name(r.channel));
   std::string contract_payload;
-  broadcast_message m;
+  protocol::broadcast_message m;
   m.topic = topic;
   m.event = r.event;
   if (r.contract != nullptr && r.contract->offset) {
@@ -99,25 +100,25 @@ hub_frames encode_generic(const hub_encode_request& r) {
     m.payload = contract_payload;
   } else {
     m.payload = r.payload_json;
-    m.encoding = r.raw_payload ? payload_encoding::binary : payload_encoding::json;
+    m.encoding = r.raw_payload ? protocol::payload_encoding::binary : protocol::payload_encoding::json;
   }
-  auto frames = encode_broadcast(m);
+  auto frames = protocol::encode_broadcast(m);
   if (!frames) throw core::error_exception(frames.error());
-  hub_frames out{std::move(frames->v1_text), std::move(frames->v2_text), {}};
+  hub::hub_frames out{std::move(frames->v1_text), std::move(frames->v2_text), {}};
   // Sessions send a JSON broadcast as text in both versions; only a raw payload needs the kind-4 frame.
-  if (m.encoding == payload_encoding::binary) out.v2_binary = std::move(frames->v2_binary);
+  if (m.encoding == protocol::payload_encoding::binary) out.v2_binary = std::move(frames->v2_binary);
   return out;
 }
 
 // The gateway's encoder. JSON broadcasts (contract events included) take a fast path when the topic and event
 // need no escaping, which every contract channel name satisfies.
-hub_frames encode_broadcast_frames(const hub_encode_request& r) {
+hub::hub_frames encode_broadcast_frames(const hub::hub_encode_request& r) {
   // Internal channels (per-table postgres_changes records) have no frames of their own: every subscriber
   // frames the attached record with its channel's binding ids.
   if (is_internal_channel(r.channel)) return {};
   // A private channel is framed under its plain name: the client joined "realtime:<name>" with private:true.
   const std::string_view channel = client_channel_name(r.channel);
-  const std::size_t topic_size = k_topic_prefix.size() + channel.size();
+  const std::size_t topic_size = protocol::k_topic_prefix.size() + channel.size();
   if (topic_size > k_max_broadcast_field) throw_too_long("topic", topic_size);
   if (r.event.size() > k_max_broadcast_field) throw_too_long("event", r.event.size());
   if (r.raw_payload || !is_plain_json_text(channel) || !is_plain_json_text(r.event) ||
@@ -144,14 +145,14 @@ hub_frames encode_broadcast_frames(const hub_encode_request& r) {
     offset.emplace(r.offset);
   }
   const std::size_t payload_size = payload.size() + (offset ? offset->text().size() : 0);
-  hub_frames f;
+  hub::hub_frames f;
   std::string& v2 = f.v2_text;
   v2.reserve(k_v2_head.size() + topic_size + 2 + k_v2_mid.size() + k_inner_head.size() + r.event.size() +
              k_inner_mid.size() + payload_size + 2);
   v2.append(k_v2_head);
   const std::size_t topic_at = v2.size();
   v2.push_back('"');
-  v2.append(k_topic_prefix);
+  v2.append(protocol::k_topic_prefix);
   v2.append(channel);
   v2.push_back('"');
   const std::size_t topic_end = v2.size();
@@ -188,8 +189,8 @@ hub_frames encode_broadcast_frames(const hub_encode_request& r) {
 
 }  // namespace
 
-hub_encoder make_broadcast_encoder() {
-  return [](const hub_encode_request& r) -> hub_frames { return encode_broadcast_frames(r); };
+hub::hub_encoder make_broadcast_encoder() {
+  return [](const hub::hub_encode_request& r) -> hub::hub_frames { return encode_broadcast_frames(r); };
 }
 
 std::string private_hub_channel(std::string_view name) {
@@ -254,25 +255,25 @@ std::string relay_outcome::to_json() const {
   for (std::size_t i = 0; i < refused.size(); ++i) {
     if (i != 0) out.push_back(',');
     out.append(R"({"index":)").append(std::to_string(refused[i].index)).append(R"(,"code":)");
-    append_json_string(out, refused[i].code);
+    protocol::append_json_string(out, refused[i].code);
     out.append(R"(,"reason":)");
-    append_json_string(out, refused[i].reason);
+    protocol::append_json_string(out, refused[i].reason);
     out.push_back('}');
   }
   out.append("]}");
   return out;
 }
 
-relay::relay(hub& h, core::doc_type_registry types, core::codec_limits limits)
+relay::relay(hub::hub& h, core::doc_type_registry types, core::codec_limits limits)
     : hub_(h), types_(std::move(types)), limits_(limits) {}
 
 namespace {
 
-std::uint64_t publish_event_in(hub_batch& batch, const core::event& e) {
+std::uint64_t publish_event_in(hub::hub_batch& batch, const core::event& e) {
   std::uint64_t deliveries = 0;
   for (const auto& channel : channels_for(e)) {
-    deliveries +=
-        batch.publish(channel, k_invalidate_event, {}, hub_publish_options{e.factory_id, 0, &e, false}).subscribers;
+    deliveries += batch.publish(channel, k_invalidate_event, {}, hub::hub_publish_options{e.factory_id, 0, &e, false})
+                      .subscribers;
   }
   return deliveries;
 }
@@ -280,7 +281,7 @@ std::uint64_t publish_event_in(hub_batch& batch, const core::event& e) {
 }  // namespace
 
 std::uint64_t relay::publish_event(const core::event& e) {
-  hub_batch batch(hub_);
+  hub::hub_batch batch(hub_);
   return publish_event_in(batch, e);
 }
 
@@ -289,7 +290,7 @@ core::result<relay_outcome> relay::publish_events(std::string_view body) {
   auto items = decoder.decode_batch(body);
   if (!items) return items.error();
   relay_outcome out;
-  hub_batch batch(hub_);  // a POSTed batch's events share their list: and factory: channels
+  hub::hub_batch batch(hub_);  // a POSTed batch's events share their list: and factory: channels
   for (const auto& item : *items) {
     if (!item.outcome) {
       out.refused.push_back(
@@ -307,10 +308,10 @@ core::result<relay_outcome> relay::publish_events(std::string_view body) {
 }
 
 core::result<relay_outcome> relay::publish_broadcasts(
-    std::string_view body, const principal& who, const channel_access& access,
+    std::string_view body, const auth::principal& who, const auth::channel_access& access,
     const std::function<broadcast_limiter::verdict(std::size_t messages, std::size_t bytes)>& admit) {
-  const decode_limits limits;  // the WebSocket's rules: JSON depth and numbers, name lengths
-  auto doc = parse_client_json(body, limits, "body");
+  const protocol::decode_limits limits;  // the WebSocket's rules: JSON depth and numbers, name lengths
+  auto doc = protocol::parse_client_json(body, limits, "body");
   if (!doc) return doc.error();
   if (!doc->is_object()) return core::error{core::errc::not_object, "body must be an object with \"messages\""};
   const auto* messages = doc->as_object().if_contains("messages");
@@ -321,11 +322,11 @@ core::result<relay_outcome> relay::publish_broadcasts(
                        "messages: more than " + std::to_string(limits_.max_batch_items) + " items"};
   }
   relay_outcome out;
-  std::vector<core::result<rest_broadcast>> read;
+  std::vector<core::result<protocol::rest_broadcast>> read;
   read.reserve(messages->as_array().size());
   std::size_t payload_bytes = 0;
   for (const auto& m : messages->as_array()) {
-    read.push_back(read_rest_broadcast(m, limits));
+    read.push_back(protocol::read_rest_broadcast(m, limits));
     if (read.back()) payload_bytes += read.back()->payload.size();
   }
   if (admit) {
@@ -335,7 +336,7 @@ core::result<relay_outcome> relay::publish_broadcasts(
       return out;
     }
   }
-  hub_batch batch(hub_);
+  hub::hub_batch batch(hub_);
   for (std::size_t i = 0; i < read.size(); ++i) {
     const std::string at = "messages[" + std::to_string(i) + "]";
     auto refuse = [&](std::string_view code, std::string reason) {
@@ -347,17 +348,17 @@ core::result<relay_outcome> relay::publish_broadcasts(
       continue;
     }
     std::string_view name = b->topic;
-    if (name.starts_with(k_topic_prefix)) name.remove_prefix(k_topic_prefix.size());
-    auto checked = channel_name_of(std::string(k_topic_prefix) + std::string(name));
+    if (name.starts_with(protocol::k_topic_prefix)) name.remove_prefix(protocol::k_topic_prefix.size());
+    auto checked = protocol::channel_name_of(std::string(protocol::k_topic_prefix) + std::string(name));
     if (!checked) {
       refuse(core::to_string(checked.error().code), "topic: " + checked.error().message);
       continue;
     }
-    hub_publish_options options;
+    hub::hub_publish_options options;
     std::string factory;
     std::string hub_name;
     if (is_contract_name(name)) {
-      if (who.role != auth_role::service_role) {
+      if (who.role != auth::auth_role::service_role) {
         refuse("not_allowed", "contract channels (doc:, list:, factory:) need a service_role token");
         continue;
       }
@@ -375,7 +376,7 @@ core::result<relay_outcome> relay::publish_broadcasts(
       options.factory_id = factory;
       hub_name = std::string(name);
     } else {
-      const access_decision d = access.may_send(who, name, b->is_private);
+      const auth::access_decision d = access.may_send(who, name, b->is_private);
       if (!d.allowed) {
         refuse("not_allowed", d.reason);
         continue;
@@ -392,4 +393,4 @@ core::result<relay_outcome> relay::publish_broadcasts(
   return out;
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::ingest

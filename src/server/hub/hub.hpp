@@ -12,9 +12,9 @@
 // joins scoped subscribers of doc: channels to their class's view and everything else to the unscoped view.
 #pragma once
 
+#include "hub/message.hpp"
 #include "rtcache/core/error.hpp"
 #include "rtcache/core/factory_scope.hpp"
-#include "rtcache/net/hub_message.hpp"
 #include "rtcache/sync/annotated_mutex.hpp"
 
 #include <boost/container/small_vector.hpp>
@@ -32,7 +32,7 @@
 #include <utility>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::hub {
 
 class hub;
 class hub_batch;
@@ -399,4 +399,4 @@ class hub_batch {
   std::uint64_t uses_ = 0;
 };
 
-}  // namespace rtcache::net
+}  // namespace rtcache::hub

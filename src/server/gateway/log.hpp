@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 enum class log_level { debug, info, warn, error, off };
 
@@ -65,4 +65,4 @@ class logger {
   std::mutex mu_;  // serializes lines
 };
 
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

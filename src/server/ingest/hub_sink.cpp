@@ -1,13 +1,12 @@
 // Routed rows into the hub: contract messages to their channels (with the record attached), records to the
 // internal per-table channels.
-#include "rtcache/net/hub_sink.hpp"
+#include "ingest/hub_sink.hpp"
 
+#include "ingest/relay.hpp"
 #include "routing/mapping.hpp"
 #include "rtcache/core/event_codec.hpp"
-#include "rtcache/net/gateway_relay.hpp"
-#include "state.hpp"
 
-namespace rtcache::net {
+namespace rtcache::ingest {
 
 std::string postgres_table_channel(std::string_view schema, std::string_view table) {
   std::string out(k_internal_channel_prefix);
@@ -71,10 +70,18 @@ void hub_sink::publish(const routing::routed_rows& rows) {
 }
 
 void hub_sink::publish_rows(const routing::routed_rows& rows) {
-  // A transaction's messages reach each connection as one gathered write when publish() returns.
-  const detail::flush_scope flush;
+  // A transaction's messages reach each connection as one gathered write when publish() returns (the gateway's
+  // scope).
+  if (scope_) {
+    scope_([&] { publish_in_scope(rows); });
+  } else {
+    publish_in_scope(rows);
+  }
+}
+
+void hub_sink::publish_in_scope(const routing::routed_rows& rows) {
   // One registry lookup per channel of the transaction, not per message (its list: and record channels repeat).
-  hub_batch batch(hub_);
+  hub::hub_batch batch(hub_);
   std::uint64_t deliveries = 0;
   std::uint64_t messages = 0;
   std::uint64_t changes = 0;
@@ -88,7 +95,7 @@ void hub_sink::publish_rows(const routing::routed_rows& rows) {
       core::encode_to(encoded, *m.event);
       encoded_event = m.event.get();
     }
-    hub_publish_options o;
+    hub::hub_publish_options o;
     o.factory_id = m.event->factory_id;
     o.contract = m.event.get();
     o.change = m.change;
@@ -110,18 +117,16 @@ void hub_sink::publish_rows(const routing::routed_rows& rows) {
       table_channel = postgres_table_channel(c.change->schema, c.change->table);
       named = c.change.get();
     }
-    hub_publish_options o;
+    hub::hub_publish_options o;
     if (c.factory_id) o.factory_id = *c.factory_id;
     o.change = c.change;
     o.retain = false;
     deliveries += batch.publish(table_channel, "postgres_changes", {}, o).subscribers;
     ++changes;
   }
-  if (latencies_ != nullptr && rows.commit_time && !rows.empty()) {
+  if (latencies_ && rows.commit_time && !rows.empty()) {
     const auto now = clock_ ? clock_() : std::chrono::system_clock::now();
-    latency_tally t;
-    t.add(std::chrono::duration_cast<std::chrono::nanoseconds>(now - *rows.commit_time));
-    t.flush(latencies_->replication_commit_to_publish);
+    latencies_(std::chrono::duration_cast<std::chrono::nanoseconds>(now - *rows.commit_time));
   }
   // Counted once per transaction (they are read only by metrics()).
   messages_.fetch_add(messages, std::memory_order_relaxed);
@@ -135,4 +140,4 @@ hub_sink_metrics hub_sink::metrics() const noexcept {
           views_reset_.load(std::memory_order_relaxed)};
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::ingest

@@ -5,7 +5,7 @@
 
 #include <string_view>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 struct build_info {
   std::string_view version;     // the CMake project version, e.g. "0.1.0"
@@ -16,4 +16,4 @@ struct build_info {
 // Constant for the life of the process.
 const build_info& this_build() noexcept;
 
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

@@ -1,9 +1,9 @@
 // Token buckets and the client broadcast bound (rate_limit.hpp).
-#include "rtcache/net/rate_limit.hpp"
+#include "ingest/rate_limit.hpp"
 
 #include <algorithm>
 
-namespace rtcache::net {
+namespace rtcache::ingest {
 
 double token_bucket::available(time_point now) noexcept {
   if (now > last_) {
@@ -54,4 +54,4 @@ std::size_t address_rate_limits::size() const {
   return index_.size();
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::ingest

@@ -1,7 +1,8 @@
 // Relay routing and the broadcast encoder, without sockets.
-#include "rtcache/net/gateway_relay.hpp"
-#include "rtcache/net/protocol.hpp"
-#include "rtcache/net/protocol_join.hpp"
+#include "ingest/relay.hpp"
+
+#include "protocol/frame.hpp"
+#include "protocol/join.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::ingest {
 namespace {
 
 core::event ev(std::string id, std::string factory, core::action a = core::action::update) {
@@ -32,27 +33,26 @@ TEST(GatewayRelay, RowEventsGoToDocAndListSummariesToFactory) {
 TEST(GatewayRelay, EncoderPutsTheChannelOffsetIntoTheContractPayload) {
   const auto encode = make_broadcast_encoder();
   const auto e = ev("1", "A");
-  const auto frames = encode(hub_encode_request{"doc:wo:1", 42, "invalidate", "", &e, false});
+  const auto frames = encode(hub::hub_encode_request{"doc:wo:1", 42, "invalidate", "", &e, false});
   EXPECT_EQ(frames.v1_text,
             R"({"topic":"realtime:doc:wo:1","event":"broadcast","payload":{"type":"broadcast","event":"invalidate",)"
             R"("payload":{"type":"wo","id":"1","factoryId":"A","action":"update","offset":42}},"ref":null})");
-  EXPECT_EQ(frames.v2_text,
-            R"([null,null,"realtime:doc:wo:1","broadcast",{"type":"broadcast","event":"invalidate",)"
-            R"("payload":{"type":"wo","id":"1","factoryId":"A","action":"update","offset":42}}])");
+  EXPECT_EQ(frames.v2_text, R"([null,null,"realtime:doc:wo:1","broadcast",{"type":"broadcast","event":"invalidate",)"
+                            R"("payload":{"type":"wo","id":"1","factoryId":"A","action":"update","offset":42}}])");
 }
 
 // The frames protocol's encode_broadcast builds for the same message: what the encoder must reproduce byte
 // for byte, whichever path it takes.
-broadcast_frames reference_frames(std::string_view channel, std::uint64_t offset, std::string_view event,
-                                  std::string_view payload_json, const core::event* contract) {
-  const std::string topic = std::string(k_topic_prefix) + std::string(channel);
+protocol::broadcast_frames reference_frames(std::string_view channel, std::uint64_t offset, std::string_view event,
+                                            std::string_view payload_json, const core::event* contract) {
+  const std::string topic = std::string(protocol::k_topic_prefix) + std::string(channel);
   std::string payload(payload_json);
   if (contract != nullptr) {
     core::event e = *contract;
     e.offset = offset;
     payload = core::encode(e);
   }
-  return encode_broadcast({.topic = topic, .event = event, .payload = payload}).value();
+  return protocol::encode_broadcast({.topic = topic, .event = event, .payload = payload}).value();
 }
 
 core::event rich_event() {
@@ -61,8 +61,8 @@ core::event rich_event() {
   e.version = 12;
   e.ts = "2026-11-25T10:00:00Z";
   // A patch value that is an object with a count member must not fool the offset splice.
-  e.patch = std::vector<core::patch_entry>{{"meta", R"({"a":1,"count":2})"}, {"note", R"("x,\"count\":9")"},
-                                           {"qty", "5"}};
+  e.patch =
+      std::vector<core::patch_entry>{{"meta", R"({"a":1,"count":2})"}, {"note", R"("x,\"count\":9")"}, {"qty", "5"}};
   return e;
 }
 
@@ -76,12 +76,12 @@ TEST(GatewayRelay, EncoderFramesEqualTheProtocolEncodingOfTheEventWithItsOffset)
   for (const core::event& e : {ev("1", "A"), rich_event(), summary, counted_patch}) {
     for (const std::uint64_t offset : {std::uint64_t{1}, std::uint64_t{987654321}, UINT64_MAX}) {
       const auto want = reference_frames("list:wo:f1", offset, "invalidate", "", &e);
-      const auto got = encode(hub_encode_request{"list:wo:f1", offset, "invalidate", "", &e, false});
+      const auto got = encode(hub::hub_encode_request{"list:wo:f1", offset, "invalidate", "", &e, false});
       EXPECT_EQ(got.v1_text, want.v1_text) << core::encode(e);
       EXPECT_EQ(got.v2_text, want.v2_text) << core::encode(e);
       // The publisher's own encoding of the event (hub_sink encodes once for all of a row's channels).
       const std::string encoded = core::encode(e);
-      const auto spliced = encode(hub_encode_request{"list:wo:f1", offset, "invalidate", encoded, &e, false});
+      const auto spliced = encode(hub::hub_encode_request{"list:wo:f1", offset, "invalidate", encoded, &e, false});
       EXPECT_EQ(spliced.v1_text, want.v1_text) << encoded;
       EXPECT_EQ(spliced.v2_text, want.v2_text) << encoded;
     }
@@ -95,12 +95,12 @@ TEST(GatewayRelay, EncoderFramesEqualTheProtocolEncodingOfJsonBroadcasts) {
   };
   const std::vector<sample> samples{
       {"room1", "cursor", R"({"x":1,"y":[1,2]})"},
-      {"room \"quoted\"", "ev\\ent", "{}"},       // needs escaping: the general path
-      {"caf\xC3\xA9", "\x01ctl", R"("text")"},     // non-ASCII and a control byte
-      {"bad\xFFutf8", "e", "[]"},                   // invalid UTF-8 becomes U+FFFD, as the protocol does
+      {"room \"quoted\"", "ev\\ent", "{}"},     // needs escaping: the general path
+      {"caf\xC3\xA9", "\x01ctl", R"("text")"},  // non-ASCII and a control byte
+      {"bad\xFFutf8", "e", "[]"},               // invalid UTF-8 becomes U+FFFD, as the protocol does
   };
   for (const auto& s : samples) {
-    const auto got = encode(hub_encode_request{s.channel, 5, s.event, s.payload, nullptr, false});
+    const auto got = encode(hub::hub_encode_request{s.channel, 5, s.event, s.payload, nullptr, false});
     const auto want = reference_frames(s.channel, 5, s.event, s.payload, nullptr);
     EXPECT_EQ(got.v1_text, want.v1_text) << s.channel;
     EXPECT_EQ(got.v2_text, want.v2_text) << s.channel;
@@ -109,9 +109,9 @@ TEST(GatewayRelay, EncoderFramesEqualTheProtocolEncodingOfJsonBroadcasts) {
 
 TEST(GatewayRelay, JsonBroadcastsHaveNoBinaryFrameSinceSessionsSendThemAsText) {
   const auto e = ev("1", "A");
-  const auto contract = make_broadcast_encoder()(hub_encode_request{"doc:wo:1", 1, "invalidate", "", &e, false});
+  const auto contract = make_broadcast_encoder()(hub::hub_encode_request{"doc:wo:1", 1, "invalidate", "", &e, false});
   EXPECT_TRUE(contract.v2_binary.empty());
-  const auto plain = make_broadcast_encoder()(hub_encode_request{"room", 1, "ev", "{}", nullptr, false});
+  const auto plain = make_broadcast_encoder()(hub::hub_encode_request{"room", 1, "ev", "{}", nullptr, false});
   EXPECT_TRUE(plain.v2_binary.empty());
   EXPECT_EQ(plain.size_bytes(), plain.v1_text.size() + plain.v2_text.size());
 }
@@ -119,44 +119,44 @@ TEST(GatewayRelay, JsonBroadcastsHaveNoBinaryFrameSinceSessionsSendThemAsText) {
 TEST(GatewayRelay, EncoderSetsTheChannelOffsetEvenWhenTheEventCarriesOne) {
   auto e = ev("1", "A");
   e.offset = 3;
-  const auto got = make_broadcast_encoder()(hub_encode_request{"doc:wo:1", 8, "invalidate", "", &e, false});
+  const auto got = make_broadcast_encoder()(hub::hub_encode_request{"doc:wo:1", 8, "invalidate", "", &e, false});
   EXPECT_EQ(got.v2_text, reference_frames("doc:wo:1", 8, "invalidate", "", &e).v2_text);
   EXPECT_NE(got.v2_text.find(R"("offset":8})"), std::string::npos);
 }
 
 TEST(GatewayRelay, EncoderRefusesTopicsAndEventsAKindFourFrameCannotHold) {
   const auto encode = make_broadcast_encoder();
-  const std::string name_fits(255 - k_topic_prefix.size(), 'a');
-  EXPECT_NO_THROW(encode(hub_encode_request{name_fits, 1, "e", "{}", nullptr, false}));
-  const std::string name_too_long(256 - k_topic_prefix.size(), 'a');
+  const std::string name_fits(255 - protocol::k_topic_prefix.size(), 'a');
+  EXPECT_NO_THROW(encode(hub::hub_encode_request{name_fits, 1, "e", "{}", nullptr, false}));
+  const std::string name_too_long(256 - protocol::k_topic_prefix.size(), 'a');
   try {
-    encode(hub_encode_request{name_too_long, 1, "e", "{}", nullptr, false});
+    encode(hub::hub_encode_request{name_too_long, 1, "e", "{}", nullptr, false});
     ADD_FAILURE() << "a 256-byte topic was framed";
   } catch (const core::error_exception& x) {
     EXPECT_EQ(x.err().code, core::errc::too_long);
   }
-  EXPECT_THROW(encode(hub_encode_request{"room", 1, std::string(256, 'e'), "{}", nullptr, false}),
+  EXPECT_THROW(encode(hub::hub_encode_request{"room", 1, std::string(256, 'e'), "{}", nullptr, false}),
                core::error_exception);
 }
 
 TEST(GatewayRelay, RawPayloadIsBinaryOnly) {
-  const auto frames = make_broadcast_encoder()(hub_encode_request{"room", 1, "bin", "\x01\x02", nullptr, true});
+  const auto frames = make_broadcast_encoder()(hub::hub_encode_request{"room", 1, "bin", "\x01\x02", nullptr, true});
   EXPECT_TRUE(frames.v1_text.empty());
   EXPECT_TRUE(frames.v2_text.empty());
   EXPECT_FALSE(frames.v2_binary.empty());
 }
 
-struct collector final : hub_subscriber {
-  void deliver(const hub_message_ptr& m) noexcept override {
+struct collector final : hub::hub_subscriber {
+  void deliver(const hub::hub_message_ptr& m) noexcept override {
     std::lock_guard lock(mu);
     got.push_back(m);
   }
   std::mutex mu;
-  std::vector<hub_message_ptr> got;
+  std::vector<hub::hub_message_ptr> got;
 };
 
 TEST(GatewayRelay, PublishedEventsCarryTheirFactoryAsMessageScope) {
-  hub h({}, make_broadcast_encoder(), counter_epochs("e"));
+  hub::hub h({}, make_broadcast_encoder(), hub::counter_epochs("e"));
   relay r(h, core::doc_type_registry::defaults());
   auto c = std::make_shared<collector>();
   auto j = h.subscribe("list:wo:A", c);
@@ -171,37 +171,39 @@ TEST(GatewayRelay, PublishedEventsCarryTheirFactoryAsMessageScope) {
 }
 
 TEST(GatewayRelay, EventsMustNotCarryAnOffset) {
-  hub h({}, make_broadcast_encoder(), counter_epochs("e"));
+  hub::hub h({}, make_broadcast_encoder(), hub::counter_epochs("e"));
   relay r(h, core::doc_type_registry::defaults());
   const auto out = r.publish_events(R"({"type":"wo","id":"1","factoryId":"A","action":"create","offset":3})");
   ASSERT_TRUE(out.has_value());
   EXPECT_EQ(out->accepted, 0U);
   ASSERT_EQ(out->refused.size(), 1U);
-  EXPECT_EQ(out->to_json(),
-            R"({"accepted":0,"refused":[{"index":0,"code":"bad_value","reason":"offset: assigned by the server, must not be sent"}]})");
+  EXPECT_EQ(
+      out->to_json(),
+      R"({"accepted":0,"refused":[{"index":0,"code":"bad_value","reason":"offset: assigned by the server, must not be sent"}]})");
 }
 
-principal as(auth_role role) {
-  return principal{role,
-                   role == auth_role::service_role ? core::factory_scope::unscoped() : core::factory_scope::of({"A"}),
-                   std::chrono::sys_seconds{}, "u1"};
+auth::principal as(auth::auth_role role) {
+  return auth::principal{
+      role, role == auth::auth_role::service_role ? core::factory_scope::unscoped() : core::factory_scope::of({"A"}),
+      std::chrono::sys_seconds{}, "u1"};
 }
 
 // issue 11, finding 1: a service_role broadcast on doc:wo:1 carried no factory and reached every factory.
 TEST(GatewayRelay, RestBroadcastToContractChannelsNeedsServiceRoleAndAFactory) {
-  hub h({}, make_broadcast_encoder(), counter_epochs("e"));
+  hub::hub h({}, make_broadcast_encoder(), hub::counter_epochs("e"));
   relay r(h, core::doc_type_registry::defaults());
-  const channel_access access = channel_access::create({false, client_broadcasts::public_only, {}}).value();
+  const auth::channel_access access =
+      auth::channel_access::create({false, auth::client_broadcasts::public_only, {}}).value();
   const auto body = R"({"messages":[{"topic":"doc:wo:1","event":"invalidate","payload":{}},)"
                     R"({"topic":"doc:wo:1","event":"invalidate","payload":{"factoryId":"A"}},)"
                     R"({"topic":"list:wo:A","event":"invalidate","payload":{"factoryId":"B"}},)"
                     R"({"topic":"list:wo:A","event":"invalidate"},{"topic":"room","event":"e"}]})";
-  const auto anon = r.publish_broadcasts(body, as(auth_role::anon), access);
+  const auto anon = r.publish_broadcasts(body, as(auth::auth_role::anon), access);
   ASSERT_TRUE(anon.has_value());
   EXPECT_EQ(anon->accepted, 1U);  // the room
   ASSERT_EQ(anon->refused.size(), 4U);
   for (const auto& refusal : anon->refused) EXPECT_EQ(refusal.code, "not_allowed");
-  const auto service = r.publish_broadcasts(body, as(auth_role::service_role), access);
+  const auto service = r.publish_broadcasts(body, as(auth::auth_role::service_role), access);
   ASSERT_TRUE(service.has_value());
   EXPECT_EQ(service->accepted, 3U);
   ASSERT_EQ(service->refused.size(), 2U);
@@ -210,7 +212,7 @@ TEST(GatewayRelay, RestBroadcastToContractChannelsNeedsServiceRoleAndAFactory) {
   EXPECT_NE(service->refused[0].reason.find("must name its factory"), std::string::npos) << service->refused[0].reason;
   EXPECT_EQ(service->refused[1].index, 2U);
   EXPECT_EQ(service->refused[1].code, "bad_value");
-  EXPECT_FALSE(r.publish_broadcasts(R"({"msgs":[]})", as(auth_role::service_role), access).has_value());
+  EXPECT_FALSE(r.publish_broadcasts(R"({"msgs":[]})", as(auth::auth_role::service_role), access).has_value());
 }
 
 TEST(GatewayRelay, ContractBroadcastFactoryIsImpliedByListAndFactoryTopicsAndNamedOnDocTopics) {
@@ -235,13 +237,15 @@ TEST(GatewayRelay, ContractBroadcastFactoryIsImpliedByListAndFactoryTopicsAndNam
 TEST(GatewayRelay, PrivateChannelsAreDistinctHubChannelsFramedUnderTheirPlainTopic) {
   EXPECT_NE(private_hub_channel("room1"), "room1");
   EXPECT_EQ(client_channel_name(private_hub_channel("room1")), "room1");
-  EXPECT_FALSE(channel_name_of("realtime:" + private_hub_channel("room1")).has_value());  // no client can name it
+  EXPECT_FALSE(
+      protocol::channel_name_of("realtime:" + private_hub_channel("room1")).has_value());  // no client can name it
   const auto encode = make_broadcast_encoder();
-  const auto frames = encode(hub_encode_request{private_hub_channel("room1"), 1, "e", R"({"a":1})", nullptr, false});
+  const auto frames =
+      encode(hub::hub_encode_request{private_hub_channel("room1"), 1, "e", R"({"a":1})", nullptr, false});
   EXPECT_EQ(frames.v1_text,
             R"({"topic":"realtime:room1","event":"broadcast","payload":{"type":"broadcast","event":"e",)"
             R"("payload":{"a":1}},"ref":null})");
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::ingest

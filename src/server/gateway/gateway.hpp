@@ -32,14 +32,14 @@
 // realtime-js ignores it; rtcache SDKs store it and send it back as the join's resume position.
 #pragma once
 
+#include "auth/auth.hpp"
+#include "gateway/config.hpp"
+#include "gateway/log.hpp"
+#include "gateway/metrics.hpp"
+#include "hub/hub.hpp"
+#include "ingest/relay.hpp"
 #include "rtcache/core/doc_types.hpp"
 #include "rtcache/core/error.hpp"
-#include "rtcache/net/auth.hpp"
-#include "rtcache/net/gateway_config.hpp"
-#include "rtcache/net/gateway_log.hpp"
-#include "rtcache/net/gateway_metrics.hpp"
-#include "rtcache/net/gateway_relay.hpp"
-#include "rtcache/net/hub.hpp"
 
 #include <boost/asio/io_context.hpp>
 
@@ -48,17 +48,22 @@
 #include <functional>
 #include <memory>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 // The wall clock used for token expiry; tests inject a fixed one.
 using wall_clock_fn = std::function<std::chrono::sys_seconds()>;
+
+// Runs `publish` with the WebSocket writes of every connection that receives deliveries on this thread held
+// back until it returns, then written at once: a transaction's frames reach each connection in one write. The
+// hub_sink's publish scope (ingest::publish_scope); the REST endpoints hold the same scope around a batch.
+void flush_scoped(const std::function<void()>& publish);
 
 // Thread-safety: start() and stop() may be called from any thread; everything else runs on the io_context.
 // REQUIRES: `hub`, `verifier`, `log` outlive the io_context's handlers (declare them before the io_context);
 // the io_context outlives the gateway's sessions (they keep the gateway's state alive on their own).
 class gateway {
  public:
-  gateway(boost::asio::io_context& ioc, gateway_config config, hub& h, const jwt_verifier& verifier,
+  gateway(boost::asio::io_context& ioc, gateway_config config, hub::hub& h, const auth::jwt_verifier& verifier,
           core::doc_type_registry types, logger& log, wall_clock_fn now = {});
   ~gateway();
   gateway(const gateway&) = delete;
@@ -93,7 +98,7 @@ class gateway {
   // earlier provider; an empty one removes the gauges.
   void set_replication_status_provider(replication_status_provider provider);
   // The relay publishing into this gateway's hub (what the HTTP endpoints call).
-  net::relay& relay() noexcept;
+  ingest::relay& relay() noexcept;
 
   struct state;  // shared by the listener and every session
 
@@ -101,4 +106,4 @@ class gateway {
   std::shared_ptr<state> state_;
 };
 
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

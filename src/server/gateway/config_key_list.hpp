@@ -4,11 +4,11 @@
 
 #include <string>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 // Every key of the file, one Markdown table row each: `[section] key`, type and bounds, RTCACHE_* variable,
 // default, meaning. `rtcache config-keys` prints it; docs/operations.md ("Config keys") holds it verbatim,
 // which ConfigKeys.DocsOperationsHoldsTheKeyTable checks.
 std::string config_keys_markdown();
 
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 class deadline_wheel;
 
@@ -113,4 +113,4 @@ std::size_t deadline_wheel::advance(time_point now, F&& due) {
   return fired;
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

@@ -4,9 +4,8 @@
 // the channels it touches over. Everything is durable when the call returns.
 #pragma once
 
+#include "hub/hub.hpp"
 #include "routing/routed_sink.hpp"
-#include "rtcache/net/gateway_metrics.hpp"
-#include "rtcache/net/hub.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -16,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-namespace rtcache::net {
+namespace rtcache::ingest {
 
 // The prefix of internal hub channels. It starts with a control byte, which channel_name_of refuses in a
 // client's topic, so no client can join, resume or broadcast to an internal channel.
@@ -41,6 +40,16 @@ struct hub_sink_metrics {
 // The wall clock rows' commit times are compared with; empty: std::chrono::system_clock::now.
 using wall_clock = std::function<std::chrono::system_clock::time_point()>;
 
+// Takes one observation of the time from a transaction's commit to its rows being in the hub. The gateway's
+// metrics provide one (gateway::commit_to_publish_observer) that adds it to the
+// rtcache_replication_commit_to_publish_seconds histogram; the sink does not depend on the gateway.
+using latency_observer = std::function<void(std::chrono::nanoseconds)>;
+
+// Runs `publish` (one transaction's publishes into the hub) inside whatever the consumers of the hub need around
+// it. The gateway's (gateway::flush_scoped) holds WebSocket writes back until the transaction is in the hub, so
+// each connection gets it in one write. Empty: `publish` runs as is.
+using publish_scope = std::function<void(const std::function<void()>& publish)>;
+
 // Whether a gap touches the hub channel `name` (a contract channel, or a per-table record channel; relay-only
 // topics never are: no WAL feeds them):
 //   every table (gap.all()): every doc:, list:, factory: channel and every per-table record channel;
@@ -50,14 +59,14 @@ using wall_clock = std::function<std::chrono::system_clock::time_point()>;
 bool gap_touches(const routing::source_gap& gap, std::string_view name) noexcept;
 
 // Thread-safety: every routed_sink call but durable_through() from the source's thread only (routed_sink's
-// contract); metrics() and durable_through() from any thread. The hub, and `latencies` when given, must
+// contract); metrics() and durable_through() from any thread. The hub, and what `latencies` refers to, must
 // outlive the sink.
 class hub_sink final : public routing::routed_sink {
  public:
-  // `latencies`: publish() observes, per call with a commit time, clock() - commit time into its
-  // replication_commit_to_publish histogram.
-  explicit hub_sink(hub& h, const gateway_metrics* latencies = nullptr, wall_clock clock = {})
-      : hub_(h), latencies_(latencies), clock_(std::move(clock)) {}
+  // `latencies`: publish() gives it, per call with a commit time, clock() - commit time.
+  // `scope`: what each transaction's publishes run inside (publish_scope).
+  explicit hub_sink(hub::hub& h, latency_observer latencies = {}, wall_clock clock = {}, publish_scope scope = {})
+      : hub_(h), latencies_(std::move(latencies)), clock_(std::move(clock)), scope_(std::move(scope)) {}
 
   // Nothing: the hub forgets everything with the process, and so positions given to clients do; the source's
   // memory across reconnects is all the continuity check needs (docs/pg-source.md, "Gaps").
@@ -88,10 +97,12 @@ class hub_sink final : public routing::routed_sink {
 
  private:
   void publish_rows(const routing::routed_rows& rows);
+  void publish_in_scope(const routing::routed_rows& rows);
 
-  hub& hub_;
-  const gateway_metrics* latencies_;
+  hub::hub& hub_;
+  latency_observer latencies_;
   wall_clock clock_;
+  publish_scope scope_;
   std::atomic<std::uint64_t> durable_{0};
   std::atomic<std::uint64_t> messages_{0};
   std::atomic<std::uint64_t> changes_{0};
@@ -100,4 +111,4 @@ class hub_sink final : public routing::routed_sink {
   std::atomic<std::uint64_t> views_reset_{0};
 };
 
-}  // namespace rtcache::net
+}  // namespace rtcache::ingest

@@ -18,7 +18,7 @@ namespace rtcache::routing {
 struct postgres_change;
 }  // namespace rtcache::routing
 
-namespace rtcache::net {
+namespace rtcache::hub {
 
 using postgres_change_ptr = std::shared_ptr<const routing::postgres_change>;
 
@@ -95,4 +95,4 @@ struct hub_publish_options {
 // not call into the hub. It may throw; the publish then has no effect (no offset is consumed).
 using hub_encoder = std::function<hub_frames(const hub_encode_request&)>;
 
-}  // namespace rtcache::net
+}  // namespace rtcache::hub

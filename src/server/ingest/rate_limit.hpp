@@ -11,7 +11,7 @@
 #include <string_view>
 #include <unordered_map>
 
-namespace rtcache::net {
+namespace rtcache::ingest {
 
 // `rate` tokens per second accrue up to `capacity`; the bucket starts full.
 // Thread-safety: none (one connection's strand owns it).
@@ -95,4 +95,4 @@ class address_rate_limits {
   std::unordered_map<std::string, std::list<entry>::iterator> index_ RTCACHE_GUARDED_BY(mu_);
 };
 
-}  // namespace rtcache::net
+}  // namespace rtcache::ingest

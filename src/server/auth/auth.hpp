@@ -22,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::auth {
 
 // ---- errors ------------------------------------------------------------------------------------------------
 
@@ -97,7 +97,7 @@ using auth_result = boost::system::result<T, auth_error>;
 //   bad_audience   (rtcache's own)       401   Token audience is not accepted                      InvalidJWTToken
 //   bad_role       (rtcache's own)       403   Token role is not allowed                           Unauthorized
 //   bad_scope      (rtcache's own)       403   Token factory scope is not valid                    Unauthorized
-//   bad_key, bad_config (config only)    500   Error connecting to Realtime                        UnknownErrorOnChannel
+//   bad_key, bad_config (config only)    500   Error connecting to Realtime UnknownErrorOnChannel
 // And for an API key that is not configured (rtcache's own; Supabase's gateway answers "Invalid API key"):
 //   unknown_api_key  401  Invalid API key: not a publishable or secret key of this server  InvalidAPIKey
 // Where Supabase differs: it ignores nbf and has no scope; on a bad signature in an access_token push it sends
@@ -332,4 +332,4 @@ bool may_deliver(const principal& who, std::string_view factory_id) noexcept;
 // "You no longer have permission to read from this Channel topic: <key>".
 std::string revoked_message(const core::channel_key& key);
 
-}  // namespace rtcache::net
+}  // namespace rtcache::auth

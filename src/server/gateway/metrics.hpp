@@ -4,8 +4,8 @@
 // a scrape is not one atomic snapshot.
 #pragma once
 
+#include "hub/hub.hpp"
 #include "routing/routed_sink.hpp"
-#include "rtcache/net/hub.hpp"
 
 #include <array>
 #include <atomic>
@@ -19,7 +19,7 @@
 #include <prometheus/registry.h>
 #include <string>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 // The latency histograms' upper bounds in seconds (the +Inf bucket follows): 0.5 ms to 10 s, about three per
 // decade.
@@ -113,6 +113,11 @@ using replication_status_provider = std::function<replication_status()>;
 // names prefixed `rtcache_`. With `source`, the rtcache_replication_* gauges and counters and
 // rtcache_source_gaps_total{reason} (one series per gap_reason, 0 included) follow; without (relay mode) they are
 // absent. The histograms are always present.
-std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h, const replication_status* source = nullptr);
+std::string prometheus_text(const gateway_metrics& g, const hub::hub_metrics& h,
+                            const replication_status* source = nullptr);
 
-}  // namespace rtcache::net
+// The hub_sink's latency observer (ingest::latency_observer): each observation goes into
+// g.replication_commit_to_publish through a latency_tally. `g` must outlive the observer.
+std::function<void(std::chrono::nanoseconds)> commit_to_publish_observer(const gateway_metrics& g);
+
+}  // namespace rtcache::gateway

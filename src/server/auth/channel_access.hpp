@@ -16,8 +16,8 @@
 // Unlike RLS, rules cannot query tables: conditions are on the token's claims and the topic only.
 #pragma once
 
+#include "auth/auth.hpp"
 #include "rtcache/core/error.hpp"
-#include "rtcache/net/auth.hpp"
 
 #include <cstddef>
 #include <optional>
@@ -26,7 +26,7 @@
 #include <utility>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::auth {
 
 // broadcast.from_clients: whether connections that are not service_role may send broadcasts (WebSocket and
 // POST /api/broadcast). service_role may always.
@@ -111,4 +111,4 @@ std::optional<std::vector<std::string_view>> match_channel_pattern(std::string_v
 // Malformed JSON or a missing path: false.
 bool claim_holds(std::string_view claims_json, std::string_view path, std::string_view value);
 
-}  // namespace rtcache::net
+}  // namespace rtcache::auth

@@ -15,9 +15,9 @@
 // known keys with the wrong type are refused. null counts as absent.
 #pragma once
 
+#include "protocol/filter.hpp"
+#include "protocol/frame.hpp"
 #include "rtcache/core/error.hpp"
-#include "rtcache/net/protocol.hpp"
-#include "rtcache/net/protocol_filter.hpp"
 
 #include <boost/json/object.hpp>
 
@@ -29,7 +29,7 @@
 #include <string_view>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::protocol {
 
 // "realtime:".
 inline constexpr std::string_view k_topic_prefix = "realtime:";
@@ -127,4 +127,4 @@ std::string join_response_json(std::span<const postgres_binding> bindings, const
 std::string encode_join_reply(protocol_version v, const reply_to& to, std::span<const postgres_binding> bindings,
                               const join_position& position);
 
-}  // namespace rtcache::net
+}  // namespace rtcache::protocol

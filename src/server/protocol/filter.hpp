@@ -22,7 +22,7 @@
 #include <string_view>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::protocol {
 
 enum class filter_op { eq, neq, lt, lte, gt, gte, in, is_null, not_null };
 
@@ -71,4 +71,4 @@ core::result<postgres_filter> parse_filter(std::string_view text, const filter_l
 // Pure: no allocation beyond temporaries, no state.
 bool filter_matches(const postgres_filter& filter, const boost::json::object& row) noexcept;
 
-}  // namespace rtcache::net
+}  // namespace rtcache::protocol

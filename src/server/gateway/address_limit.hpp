@@ -14,7 +14,7 @@
 #include <string>
 #include <unordered_map>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 class address_counter;
 
@@ -67,4 +67,4 @@ class address_counter {
   std::atomic<std::size_t> addresses_{0};  // counts_.size(), readable without mu_
 };
 
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

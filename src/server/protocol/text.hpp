@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-namespace rtcache::net {
+namespace rtcache::protocol {
 
 // Whether `s` is well-formed UTF-8 (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF).
 bool is_valid_utf8(std::string_view s) noexcept;
@@ -14,4 +14,4 @@ bool is_valid_utf8(std::string_view s) noexcept;
 // each maximal invalid UTF-8 subsequence becomes U+FFFD, so the output is always valid JSON and UTF-8.
 void append_json_string(std::string& out, std::string_view s);
 
-}  // namespace rtcache::net
+}  // namespace rtcache::protocol
