@@ -621,7 +621,7 @@ struct source::impl {
   }
 
   void run() {
-    backoff delays(config.backoff);
+    core::backoff delays(config.backoff);
     while (!stopping.load()) {
       if (!first_attempt) {
         sync::mutex_lock lock(status_mutex);

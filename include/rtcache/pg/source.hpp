@@ -12,7 +12,7 @@
 
 #include "routing/mapping_config.hpp"
 #include "routing/routed_sink.hpp"
-#include "rtcache/pg/backoff.hpp"
+#include "rtcache/core/backoff.hpp"
 #include "rtcache/pg/durable_confirm.hpp"
 #include "rtcache/pg/source_log.hpp"
 #include "rtcache/pg/source_problem.hpp"
@@ -47,7 +47,7 @@ struct source_config {
   // Backlog and stall bounds of an acknowledging sink (durable_confirm.hpp). A reader that gives up the slot
   // because the sink stalled stands by for stall_timeout before it tries to take the slot again.
   durable_confirm_limits durability;
-  backoff_policy backoff;
+  core::backoff_policy backoff;
   // Uniform draws in [0, 1) for the back-off and standby jitter; empty: a seeded std::mt19937_64.
   std::function<double()> random;
 };
