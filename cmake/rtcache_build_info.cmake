@@ -1,4 +1,4 @@
-# rtcache::build_info — version, git commit and build type of this build (include/rtcache/net/build_info.hpp).
+# rtcache::build_info — version, git commit and build type of this build (src/server/gateway/build_info.hpp).
 # The source is regenerated on every build by cmake/rtcache_build_info_gen.cmake (it only changes when the
 # commit does). RTCACHE_GIT_COMMIT overrides the commit for builds without a repository.
 find_package(Git QUIET)
@@ -15,5 +15,5 @@ add_custom_target(rtcache_build_info_gen
 add_library(rtcache_build_info STATIC ${_rtcache_build_info_cpp})
 add_library(rtcache::build_info ALIAS rtcache_build_info)
 add_dependencies(rtcache_build_info rtcache_build_info_gen)
-target_include_directories(rtcache_build_info PUBLIC ${PROJECT_SOURCE_DIR}/include)
+target_include_directories(rtcache_build_info PUBLIC ${PROJECT_SOURCE_DIR}/src/server ${PROJECT_SOURCE_DIR}/include)
 target_link_libraries(rtcache_build_info PRIVATE rtcache_warnings)

@@ -10,8 +10,8 @@
 //   4. a refused document is `malformed` with a message; an accepted one's skips each name their key;
 //   5. the OpenSSL error queue is empty after every call.
 
+#include "auth/jwks.hpp"
 #include "fuzz_check.hpp"
-#include "rtcache/net/jwks.hpp"
 
 #include <openssl/err.h>
 
@@ -25,10 +25,10 @@
 
 namespace {
 
-using namespace rtcache::net;
+namespace auth = rtcache::auth;
 
-std::vector<std::pair<jwt_alg, std::string>> summary(const jwks_document& d) {
-  std::vector<std::pair<jwt_alg, std::string>> out;
+std::vector<std::pair<auth::jwt_alg, std::string>> summary(const auth::jwks_document& d) {
+  std::vector<std::pair<auth::jwt_alg, std::string>> out;
   for (const auto& k : d.keys) out.emplace_back(k.alg(), k.kid());
   return out;
 }
@@ -37,23 +37,24 @@ std::vector<std::pair<jwt_alg, std::string>> summary(const jwks_document& d) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view json = rtcache::fuzz::fuzz_input(data, size);
-  const auto first = parse_jwks(json);
+  const auto first = auth::parse_jwks(json);
   FUZZ_CHECK(ERR_peek_error() == 0, "OpenSSL error queue not empty after parse_jwks");
-  const auto second = parse_jwks(json);
+  const auto second = auth::parse_jwks(json);
   FUZZ_CHECK(first.has_value() == second.has_value(), "parse is not deterministic (accepted once)");
   if (!first) {
-    FUZZ_CHECK(first.error().code == auth_errc::malformed, "a refused document is not malformed");
+    FUZZ_CHECK(first.error().code == auth::auth_errc::malformed, "a refused document is not malformed");
     FUZZ_CHECK(!first.error().message.empty(), "a refusal without a message");
     FUZZ_CHECK(first.error().message == second.error().message, "refusal message differs between parses");
     return 0;
   }
   FUZZ_CHECK(summary(*first) == summary(*second) && first->skipped == second->skipped,
              "parse is not deterministic (keys or skips differ)");
-  FUZZ_CHECK(first->keys.size() <= k_max_jwks_keys, "more than k_max_jwks_keys keys taken");
+  FUZZ_CHECK(first->keys.size() <= auth::k_max_jwks_keys, "more than k_max_jwks_keys keys taken");
   std::set<std::string> kids;
   for (const auto& k : first->keys) {
-    FUZZ_CHECK(k.alg() == jwt_alg::es256 || k.alg() == jwt_alg::rs256, "a JWKS key that is not ES256/RS256");
-    FUZZ_CHECK(k.kid().size() <= k_max_kid_length, "a kid longer than k_max_kid_length");
+    FUZZ_CHECK(k.alg() == auth::jwt_alg::es256 || k.alg() == auth::jwt_alg::rs256,
+               "a JWKS key that is not ES256/RS256");
+    FUZZ_CHECK(k.kid().size() <= auth::k_max_kid_length, "a kid longer than k_max_kid_length");
     FUZZ_CHECK(k.kid().empty() || kids.insert(k.kid()).second, "two keys share a kid");
   }
   for (const auto& s : first->skipped) {

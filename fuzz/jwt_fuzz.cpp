@@ -17,10 +17,10 @@
 //   5. the OpenSSL error queue is empty after every call.
 // The keys below are throwaway test keys, generated for this harness only; they protect nothing.
 
+#include "auth/auth.hpp"
 #include "fuzz_check.hpp"
 #include "jwt_test_support.hpp"
 #include "rtcache/core/identifier.hpp"
-#include "rtcache/net/auth.hpp"
 
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
@@ -41,7 +41,7 @@
 namespace {
 
 using namespace rtcache;
-using namespace rtcache::net;
+using namespace rtcache::auth;
 
 constexpr std::string_view k_secret = "fuzz-only-hs256-secret-0123456789-abcdef";
 constexpr std::string_view k_rsa_private = R"(-----BEGIN PRIVATE KEY-----
@@ -96,13 +96,13 @@ fVaXSpQXWO8Y1Elm8ZKRs4DcbdlGsChyrMdSN7AocyP0OHnUVo83cqOiLg==
 )";
 const std::chrono::sys_seconds k_now{std::chrono::seconds{1'700'000'000}};
 
-const jwt_verifier& verifier() {
-  static const jwt_verifier v = [] {
-    std::vector<verification_key> keys;
-    keys.push_back(verification_key::hs256(k_secret).value());
-    keys.push_back(verification_key::rs256_public_pem(k_rsa_public, "rsa-1").value());
-    keys.push_back(verification_key::es256_public_pem(k_ec_public).value());
-    return jwt_verifier::create(std::move(keys)).value();
+const auth::jwt_verifier& verifier() {
+  static const auth::jwt_verifier v = [] {
+    std::vector<auth::verification_key> keys;
+    keys.push_back(auth::verification_key::hs256(k_secret).value());
+    keys.push_back(auth::verification_key::rs256_public_pem(k_rsa_public, "rsa-1").value());
+    keys.push_back(auth::verification_key::es256_public_pem(k_ec_public).value());
+    return auth::jwt_verifier::create(std::move(keys)).value();
   }();
   return v;
 }
@@ -231,25 +231,25 @@ bool genuine(std::string_view token) {
   const std::string_view sig_text = token.substr(last + 1);
   const std::optional<std::string> sig = oracle_decode(sig_text);
   if (!sig || oracle_encode(*sig) != sig_text) return false;
-  if (*sig == testing::sign(jwt_alg::hs256, k_secret, input)) return true;
+  if (*sig == testing::sign(auth::jwt_alg::hs256, k_secret, input)) return true;
   return rsa_genuine(input, *sig) || ecdsa_genuine(input, *sig);
 }
 
 void check(std::string_view token) {
-  const auth_result<principal> r = verifier().verify(token, k_now);
+  const auth::auth_result<auth::principal> r = verifier().verify(token, k_now);
   FUZZ_CHECK(ERR_peek_error() == 0, "OpenSSL error queue left non-empty", token);
   if (!r) {
     FUZZ_CHECK(to_string(r.error().code) != "unknown", "refusal without a named code", token);
     FUZZ_CHECK(!r.error().message.empty(), "refusal without a message", token);
-    const http_refusal h = to_http_refusal(r.error());
+    const auth::http_refusal h = auth::to_http_refusal(r.error());
     FUZZ_CHECK(h.body.rfind("{\"error\":\"", 0) == 0, "refusal body is not {\"error\":...}", token);
     FUZZ_CHECK(h.status == 401 || h.status == 403, "verify refusal is not 401/403", token);
-    FUZZ_CHECK(!system_refusal_message(r.error()).empty(), "empty system message", token);
+    FUZZ_CHECK(!auth::system_refusal_message(r.error()).empty(), "empty system message", token);
     return;
   }
   FUZZ_CHECK(genuine(token), "a token verified without a genuine signature", token);
-  const principal& p = *r;
-  FUZZ_CHECK(p.scope.is_unscoped() == (p.role == auth_role::service_role), "unscoped iff service_role", token);
+  const auth::principal& p = *r;
+  FUZZ_CHECK(p.scope.is_unscoped() == (p.role == auth::auth_role::service_role), "unscoped iff service_role", token);
   for (const std::string& id : p.scope.factory_ids()) {
     FUZZ_CHECK(core::validate_id(id, "id").has_value(), "scope holds an invalid id", token);
   }
@@ -271,16 +271,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::uint8_t flip = data[4];
   const std::string_view body = rest.substr(4);
   const std::size_t nul = body.find('\0');
-  if (nul == std::string_view::npos || body.size() > k_max_token_length) return 0;
+  if (nul == std::string_view::npos || body.size() > auth::k_max_token_length) return 0;
   const std::string_view header = body.substr(0, nul);
   const std::string_view payload = body.substr(nul + 1);
-  const jwt_alg alg = signer == 0 ? jwt_alg::hs256 : signer == 1 ? jwt_alg::rs256 : jwt_alg::es256;
+  const auth::jwt_alg alg = signer == 0   ? auth::jwt_alg::hs256
+                            : signer == 1 ? auth::jwt_alg::rs256
+                                          : auth::jwt_alg::es256;
   const std::string_view key = signer == 0 ? k_secret : signer == 1 ? k_rsa_private : k_ec_private;
   std::string token = testing::make_token(header, payload, alg, key);
   check(token);
   if (flip != 0 && !token.empty()) {
     token[pos % token.size()] = static_cast<char>(token[pos % token.size()] ^ flip);
-    const auth_result<principal> r = verifier().verify(token, k_now);
+    const auth::auth_result<auth::principal> r = verifier().verify(token, k_now);
     FUZZ_CHECK(!r.has_value(), "a token with a changed byte still verified", token);
     FUZZ_CHECK(ERR_peek_error() == 0, "OpenSSL error queue left non-empty", token);
   }

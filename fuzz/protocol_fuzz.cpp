@@ -14,9 +14,9 @@
 //      and evaluating it against rows of every JSON kind never crashes.
 
 #include "fuzz_check.hpp"
-#include "rtcache/net/protocol.hpp"
-#include "rtcache/net/protocol_filter.hpp"
-#include "rtcache/net/protocol_join.hpp"
+#include "protocol/filter.hpp"
+#include "protocol/frame.hpp"
+#include "protocol/join.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -29,7 +29,7 @@
 
 namespace {
 
-using namespace rtcache::net;
+namespace protocol = rtcache::protocol;
 
 bool is_json(std::string_view text, boost::json::value* out = nullptr) {
   boost::json::parse_options options;
@@ -40,23 +40,24 @@ bool is_json(std::string_view text, boost::json::value* out = nullptr) {
   return !ec;
 }
 
-void check_message(protocol_version v, const inbound_message& m) {
+void check_message(protocol::protocol_version v, const protocol::inbound_message& m) {
   const std::string payload = boost::json::serialize(m.payload);
   FUZZ_CHECK(is_json(payload), "payload serializes to JSON");
-  const std::string frame = encode_envelope(v, m.join_ref, m.ref, m.topic, m.event, payload);
+  const std::string frame = protocol::encode_envelope(v, m.join_ref, m.ref, m.topic, m.event, payload);
   FUZZ_CHECK(is_json(frame), "re-encoded envelope is JSON");
-  decode_limits roomy;
+  protocol::decode_limits roomy;
   roomy.max_frame_bytes = frame.size() + 1;
   roomy.max_json_depth = 64;
-  auto again = decode_frame(v, frame, false, roomy);
+  auto again = protocol::decode_frame(v, frame, false, roomy);
   FUZZ_CHECK(again.has_value(), "re-encoded envelope decodes");
   FUZZ_CHECK(again->topic == m.topic && again->event == m.event && again->ref == m.ref, "round trip keeps fields");
-  if (v == protocol_version::v2_0_0) FUZZ_CHECK(again->join_ref == m.join_ref, "2.0.0 round trip keeps join_ref");
+  if (v == protocol::protocol_version::v2_0_0)
+    FUZZ_CHECK(again->join_ref == m.join_ref, "2.0.0 round trip keeps join_ref");
 
-  if (classify(m) != client_event::broadcast) return;
-  auto b = read_client_broadcast(m);
+  if (protocol::classify(m) != protocol::client_event::broadcast) return;
+  auto b = protocol::read_client_broadcast(m);
   if (!b) return;
-  auto f = encode_broadcast(
+  auto f = protocol::encode_broadcast(
       {.topic = m.topic, .event = b->event, .payload = b->payload, .encoding = b->encoding, .meta_json = {}});
   if (!f) {
     FUZZ_CHECK(m.topic.size() > 255 || b->event.size() > 255, "kind-4 refusal only for long fields");
@@ -74,12 +75,12 @@ void check_message(protocol_version v, const inbound_message& m) {
 void check_join(std::string_view data) {
   boost::json::value v;
   if (!is_json(data, &v) || !v.is_object()) return;
-  auto j = parse_join("realtime:fuzz", v.get_object());
+  auto j = protocol::parse_join("realtime:fuzz", v.get_object());
   if (!j) return;
   // Any bytes as the epoch (the hub's are hex, the encoder escapes whatever it gets).
-  const join_position position{data.substr(0, 64), data.size(), (data.size() & 1U) != 0};
+  const protocol::join_position position{data.substr(0, 64), data.size(), (data.size() & 1U) != 0};
   boost::json::value reply;
-  FUZZ_CHECK(is_json(join_response_json(j->postgres_changes, position), &reply), "join reply is JSON");
+  FUZZ_CHECK(is_json(protocol::join_response_json(j->postgres_changes, position), &reply), "join reply is JSON");
   FUZZ_CHECK(reply.at("rtcache").at("offset").as_int64() == static_cast<std::int64_t>(data.size()), "offset echoed");
   const auto& list = reply.at("postgres_changes").as_array();
   FUZZ_CHECK(list.size() == j->postgres_changes.size(), "one reply binding per request binding");
@@ -94,13 +95,13 @@ void check_join(std::string_view data) {
       FUZZ_CHECK(same == (a.id == b.id), "equal ids exactly for equal bindings");
     }
   }
-  std::string dummy =
-      encode_join_reply(protocol_version::v2_0_0, {"1", "1", "realtime:fuzz"}, j->postgres_changes, position);
+  std::string dummy = protocol::encode_join_reply(protocol::protocol_version::v2_0_0, {"1", "1", "realtime:fuzz"},
+                                                  j->postgres_changes, position);
   FUZZ_CHECK(is_json(dummy), "join reply frame is JSON");
 }
 
 void check_filter(std::string_view text) {
-  auto f = parse_filter(text);
+  auto f = protocol::parse_filter(text);
   if (!f) return;
   FUZZ_CHECK(text.empty() == f->conditions.empty(), "non-empty text has conditions");
   static const boost::json::object rows[] = {
@@ -111,10 +112,10 @@ void check_filter(std::string_view text) {
     for (const boost::json::value& v : {boost::json::value(nullptr), boost::json::value(-3), boost::json::value(2.5),
                                         boost::json::value("s"), boost::json::value(false)}) {
       row[c.column] = v;
-      (void)filter_matches(*f, row);
+      (void)protocol::filter_matches(*f, row);
     }
   }
-  for (const auto& row : rows) (void)filter_matches(*f, row);
+  for (const auto& row : rows) (void)protocol::filter_matches(*f, row);
 }
 
 }  // namespace
@@ -126,8 +127,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 0:
     case 1:
     case 2: {
-      const auto v = data[0] % 5 == 0 ? protocol_version::v1_0_0 : protocol_version::v2_0_0;
-      auto m = decode_frame(v, rest, data[0] % 5 == 2);
+      const auto v = data[0] % 5 == 0 ? protocol::protocol_version::v1_0_0 : protocol::protocol_version::v2_0_0;
+      auto m = protocol::decode_frame(v, rest, data[0] % 5 == 2);
       if (m) check_message(v, *m);
       break;
     }

@@ -308,7 +308,7 @@ sdk_install() {
     [ -f "$sdk/$f" ] || fail "SDK install lacks $f"
   done
   # The SDK only: no server headers, no binary, nothing under /etc.
-  [ ! -e "$sdk/include/rtcache/net" ] && [ ! -e "$sdk/bin" ] && [ ! -e "$sdk/etc" ] || fail "server files in the SDK install: $(ls "$sdk")"
+  [ ! -e "$sdk/include/rtcache/pg" ] && [ ! -e "$sdk/bin" ] && [ ! -e "$sdk/etc" ] || fail "server files in the SDK install: $(ls "$sdk")"
 }
 check "cmake --install --component sdk: headers, static libraries, rtcacheConfig.cmake; no server files" sdk_install
 

@@ -136,6 +136,7 @@ suite asan asan
 
 # ThreadSanitizer only for the components that run on several threads.
 tsan_targets=(rtcache_hub_tests)
+if [ -f src/server/ingest/CMakeLists.txt ]; then tsan_targets+=(rtcache_ingest_tests); fi
 if [ -f src/server/gateway/CMakeLists.txt ]; then tsan_targets+=(rtcache_gateway_tests); fi
 if [ -f src/pg/CMakeLists.txt ]; then tsan_targets+=(rtcache_pg_source_tests); fi
 if [ -f src/client/CMakeLists.txt ]; then tsan_targets+=(rtcache_client_integration_tests); fi

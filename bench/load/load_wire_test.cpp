@@ -1,10 +1,9 @@
 // The load generator's wire pieces: RFC 6455 client framing, the HS256 tokens it connects with (checked by
 // rtcache's own verifier), and the latency histogram's quantiles.
+#include "auth/auth.hpp"
 #include "latency_histogram.hpp"
 #include "load_jwt.hpp"
 #include "ws_frame.hpp"
-
-#include "rtcache/net/auth.hpp"
 
 #include <gtest/gtest.h>
 
@@ -28,7 +27,8 @@ std::string server_frame(ws_opcode op, std::size_t n, bool fin = true) {
 }
 
 TEST(LoadWsFrame, ReadsSevenSixteenAndSixtyFourBitLengths) {
-  for (const std::size_t n : {std::size_t{0}, std::size_t{125}, std::size_t{126}, std::size_t{65535}, std::size_t{65536}}) {
+  for (const std::size_t n :
+       {std::size_t{0}, std::size_t{125}, std::size_t{126}, std::size_t{65535}, std::size_t{65536}}) {
     const auto f = server_frame(ws_opcode::text, n);
     const auto r = parse_frame_header(f);
     ASSERT_EQ(r.status, ws_parse_status::ok) << n;
@@ -98,10 +98,10 @@ TEST(LoadJwt, Base64UrlFollowsRfc4648WithoutPadding) {
 
 constexpr std::string_view k_secret = "load-generator-test-secret-0123456789abcdef";
 
-net::jwt_verifier verifier(std::string_view secret) {
-  auto key = net::verification_key::hs256(secret);
+auth::jwt_verifier verifier(std::string_view secret) {
+  auto key = auth::verification_key::hs256(secret);
   EXPECT_TRUE(key.has_value());
-  auto v = net::jwt_verifier::create({*key});
+  auto v = auth::jwt_verifier::create({*key});
   EXPECT_TRUE(v.has_value());
   return std::move(*v);
 }
@@ -111,7 +111,7 @@ TEST(LoadJwt, UserTokenVerifiesWithTheServersVerifierAndCarriesItsScope) {
   const auto token = user_token(k_secret, "load-1", {"f1", "f3"}, now, std::chrono::hours(1));
   const auto p = verifier(k_secret).verify(token, now);
   ASSERT_TRUE(p.has_value());
-  EXPECT_EQ(p->role, net::auth_role::authenticated);
+  EXPECT_EQ(p->role, auth::auth_role::authenticated);
   EXPECT_EQ(p->subject, "load-1");
   EXPECT_TRUE(p->scope.contains("f1"));
   EXPECT_TRUE(p->scope.contains("f3"));
@@ -123,7 +123,7 @@ TEST(LoadJwt, ServiceTokenIsServiceRoleAndAnotherSecretIsRefused) {
   const auto token = service_token(k_secret, now, std::chrono::hours(1));
   const auto p = verifier(k_secret).verify(token, now);
   ASSERT_TRUE(p.has_value());
-  EXPECT_EQ(p->role, net::auth_role::service_role);
+  EXPECT_EQ(p->role, auth::auth_role::service_role);
   EXPECT_FALSE(verifier("another-secret-of-enough-length-0123456789").verify(token, now).has_value());
 }
 

@@ -4,8 +4,8 @@
 // 3-column user edits and deletes of bench_wo / bench_pl under REPLICA IDENTITY FULL. items/s = row changes/s.
 // The end-to-end figure stays bench/wal/run.sh; this one isolates the part the hub does not share.
 #include "pg_test_encoder.hpp"
-#include "rtcache/net/mapping_config.hpp"
-#include "rtcache/net/routed_sink.hpp"
+#include "routing/mapping_config.hpp"
+#include "routing/routed_sink.hpp"
 #include "rtcache/pg/replication_session.hpp"
 
 #include <benchmark/benchmark.h>
@@ -21,21 +21,21 @@
 namespace {
 
 namespace pg = rtcache::pg;
-namespace net = rtcache::net;
+namespace routing = rtcache::routing;
 
 // Durable at once, like the hub.
-class counting_sink final : public net::routed_sink {
+class counting_sink final : public routing::routed_sink {
  public:
-  rtcache::core::result<std::optional<net::wal_anchor>> durable_anchor() override {
-    return std::optional<net::wal_anchor>{};
+  rtcache::core::result<std::optional<routing::wal_anchor>> durable_anchor() override {
+    return std::optional<routing::wal_anchor>{};
   }
   void start_stream(std::function<void()> /*wake*/) override { durable_ = 0; }
-  void publish(net::routed_batch batch) override {
+  void publish(routing::routed_batch batch) override {
     messages_ += batch.rows.messages.size();
     changes_ += batch.rows.changes.size();
     durable_ = batch.position.sequence;
   }
-  void on_gap(const net::source_gap& gap) override { durable_ = gap.position.sequence; }
+  void on_gap(const routing::source_gap& gap) override { durable_ = gap.position.sequence; }
   std::uint64_t durable_through() const noexcept override { return durable_; }
   std::uint64_t messages() const noexcept { return messages_; }
 
@@ -45,9 +45,9 @@ class counting_sink final : public net::routed_sink {
   std::uint64_t durable_ = 0;
 };
 
-const net::mapping_config& mapping() {
-  static const net::mapping_config config = [] {
-    auto c = net::load_mapping_config(RTCACHE_WAL_MAPPING);
+const routing::mapping_config& mapping() {
+  static const routing::mapping_config config = [] {
+    auto c = routing::load_mapping_config(RTCACHE_WAL_MAPPING);
     if (!c) {
       std::cerr << "map_route_bench: " << c.error().message << "\n";
       std::exit(1);
@@ -63,9 +63,11 @@ pg::relation_message bench_wo() {
   r.schema = "public";
   r.name = "bench_wo";
   r.identity = pg::replica_identity::full;
-  r.columns = {{true, "id", 25, -1},          {true, "factory_id", 25, -1},  {true, "version", 20, -1},
-               {true, "status", 25, -1},      {true, "qty", 23, -1},         {true, "due_date", 1082, -1},
-               {true, "notes", 25, -1},       {true, "internal_cost", 1700, 786438}, {true, "updated_at", 1184, -1}};
+  r.columns = {{true, "id", 25, -1},          {true, "factory_id", 25, -1},
+               {true, "version", 20, -1},     {true, "status", 25, -1},
+               {true, "qty", 23, -1},         {true, "due_date", 1082, -1},
+               {true, "notes", 25, -1},       {true, "internal_cost", 1700, 786438},
+               {true, "updated_at", 1184, -1}};
   return r;
 }
 
@@ -75,8 +77,8 @@ pg::relation_message bench_pl() {
   r.schema = "public";
   r.name = "bench_pl";
   r.identity = pg::replica_identity::full;
-  r.columns = {{true, "id", 25, -1},   {true, "factory_id", 25, -1}, {true, "version", 20, -1},
-               {true, "status", 25, -1}, {true, "lines", 23, -1},    {true, "picker", 25, -1},
+  r.columns = {{true, "id", 25, -1},          {true, "factory_id", 25, -1}, {true, "version", 20, -1},
+               {true, "status", 25, -1},      {true, "lines", 23, -1},      {true, "picker", 25, -1},
                {true, "updated_at", 1184, -1}};
   return r;
 }
@@ -115,7 +117,9 @@ std::vector<std::string> changes(shape s, int rows) {
   for (int i = 0; i < rows; ++i) {
     const bool wo = i % 3 != 2;
     const std::uint32_t oid = wo ? 16401 : 16402;
-    auto row = [&](int version, int status) { return wo ? wo_row(i + 1, version, status) : pl_row(i + 1, version, status); };
+    auto row = [&](int version, int status) {
+      return wo ? wo_row(i + 1, version, status) : pl_row(i + 1, version, status);
+    };
     switch (s) {
       case shape::insert: out.push_back(pg::test::encode(pg::insert_message{oid, row(1, 0)})); break;
       case shape::update:
@@ -159,9 +163,15 @@ void run(benchmark::State& state, shape s) {
       static_cast<double>(sink.messages()) / static_cast<double>(state.iterations() * k_rows);
 }
 
-void BM_SourceStage_Insert(benchmark::State& state) { run(state, shape::insert); }
-void BM_SourceStage_Update(benchmark::State& state) { run(state, shape::update); }
-void BM_SourceStage_Delete(benchmark::State& state) { run(state, shape::del); }
+void BM_SourceStage_Insert(benchmark::State& state) {
+  run(state, shape::insert);
+}
+void BM_SourceStage_Update(benchmark::State& state) {
+  run(state, shape::update);
+}
+void BM_SourceStage_Delete(benchmark::State& state) {
+  run(state, shape::del);
+}
 
 BENCHMARK(BM_SourceStage_Insert);
 BENCHMARK(BM_SourceStage_Update);

@@ -6,11 +6,11 @@
 //   (d) the null consumer: '<null slot>' over the same kind of connection, read with the same libpq loop as
 //       (b) and thrown away: what the stream delivers to a consumer that does no work          timed
 // Exit status: 0 with figures printed, 1 on a harness error (never because of a figure), 2 on bad usage.
+#include "hub/hub.hpp"
+#include "ingest/hub_sink.hpp"
+#include "ingest/relay.hpp"
+#include "routing/mapping_config.hpp"
 #include "rtcache/core/channel_key.hpp"
-#include "rtcache/net/gateway_relay.hpp"
-#include "rtcache/net/hub.hpp"
-#include "rtcache/net/hub_sink.hpp"
-#include "rtcache/net/mapping_config.hpp"
 #include "rtcache/pg/pgoutput.hpp"
 #include "rtcache/pg/source.hpp"
 #include "wal_figures.hpp"
@@ -40,6 +40,9 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 using rtcache::bench::wal_figures;
+namespace hub = rtcache::hub;
+namespace ingest = rtcache::ingest;
+namespace routing = rtcache::routing;
 
 struct options {
   std::string conninfo;
@@ -117,11 +120,9 @@ options parse_options(int argc, char** argv) {
 }
 
 // Counts deliveries; the cheapest subscriber that still makes the hub encode and fan out every message.
-class counting_subscriber final : public rtcache::net::hub_subscriber {
+class counting_subscriber final : public hub::hub_subscriber {
  public:
-  void deliver(const rtcache::net::hub_message_ptr&) noexcept override {
-    delivered_.fetch_add(1, std::memory_order_relaxed);
-  }
+  void deliver(const hub::hub_message_ptr&) noexcept override { delivered_.fetch_add(1, std::memory_order_relaxed); }
   std::uint64_t delivered() const noexcept { return delivered_.load(std::memory_order_relaxed); }
 
  private:
@@ -204,14 +205,13 @@ struct progress {
 };
 
 // (b) rtcache's path. Returns false on a harness error.
-bool measure_rtcache(const options& o, const rtcache::net::mapping_config& mapping, PGconn* sql, wal_figures& f) {
-  namespace net = rtcache::net;
+bool measure_rtcache(const options& o, const routing::mapping_config& mapping, PGconn* sql, wal_figures& f) {
   namespace pg = rtcache::pg;
 
-  net::hub hub(net::hub_config{}, net::make_broadcast_encoder(), net::counter_epochs("bench"));
-  net::hub_sink sink(hub);
+  hub::hub hub(hub::hub_config{}, ingest::make_broadcast_encoder(), hub::counter_epochs("bench"));
+  ingest::hub_sink sink(hub);
   auto subscriber = std::make_shared<counting_subscriber>();
-  std::vector<net::hub_subscription> subscriptions;
+  std::vector<hub::hub_subscription> subscriptions;
   auto join = [&](const std::string& channel) {
     subscriptions.push_back(hub.subscribe(channel, subscriber).subscription);
   };
@@ -228,7 +228,7 @@ bool measure_rtcache(const options& o, const rtcache::net::mapping_config& mappi
     join(rtcache::core::channel_key::factory("f" + std::to_string(fa)).format());
   for (const std::string& t : o.tables) {
     const auto dot = t.find('.');
-    join(net::postgres_table_channel(t.substr(0, dot), t.substr(dot + 1)));
+    join(ingest::postgres_table_channel(t.substr(0, dot), t.substr(dot + 1)));
   }
   std::cout << "# (b) pg::source slot " << o.rt_slot << " -> hub_sink -> hub; one subscriber on " << docs << " doc:, "
             << lists << " list:, " << o.factories << " factory: and " << o.tables.size()
@@ -303,7 +303,7 @@ bool measure_rtcache(const options& o, const rtcache::net::mapping_config& mappi
   runner.join();
 
   const pg::source_status status = source.status();
-  const net::hub_metrics hm = hub.metrics();
+  const hub::hub_metrics hm = hub.metrics();
   {
     std::lock_guard lock(p.mutex);
     if (!finished) {
@@ -419,7 +419,7 @@ bool measure_null(const options& o, wal_figures& f) {
 
 int main(int argc, char** argv) {
   const options o = parse_options(argc, argv);
-  auto mapping = rtcache::net::load_mapping_config(o.mapping_path);
+  auto mapping = routing::load_mapping_config(o.mapping_path);
   if (!mapping) {
     std::cerr << "rtcache_wal_bench: " << mapping.error().message << "\n";
     return 1;

@@ -3,10 +3,10 @@
 // (new epochs: not recovered -> exactly one refetch), and wss:// against the gateway's [tls] listener with a
 // custom CA (issue 15; certificates from tests/support/test_certs.hpp). The client runs on its own io thread; the test
 // reads its state by posting to that thread and waits on conditions with a bound, never on a fixed sleep.
+#include "gateway/gateway.hpp"
+#include "ingest/relay.hpp"
 #include "jwt_test_support.hpp"
 #include "rtcache/client/realtime_client.hpp"
-#include "rtcache/net/gateway.hpp"
-#include "rtcache/net/gateway_relay.hpp"
 #include "test_certs.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -38,8 +38,9 @@ constexpr std::string_view k_secret = "rtcache-test-secret-0123456789abcdef";
 constexpr auto k_wait = 15s;
 
 std::string token_for(std::string_view role, const std::vector<std::string>& factories = {}) {
-  const auto exp = std::chrono::duration_cast<std::chrono::seconds>(
-                       std::chrono::system_clock::now().time_since_epoch()).count() + 3600;
+  const auto exp =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() +
+      3600;
   std::string payload = R"({"role":")" + std::string(role) + R"(","sub":"u1","exp":)" + std::to_string(exp);
   if (role != "service_role") {
     payload += R"(,"app_metadata":{"factory_ids":[)";
@@ -47,13 +48,13 @@ std::string token_for(std::string_view role, const std::vector<std::string>& fac
     payload += "]}";
   }
   payload += "}";
-  return net::testing::make_token(net::testing::header_for(net::jwt_alg::hs256), payload, net::jwt_alg::hs256,
-                                  k_secret);
+  return rtcache::testing::make_token(rtcache::testing::header_for(auth::jwt_alg::hs256), payload, auth::jwt_alg::hs256,
+                                      k_secret);
 }
 
 // Keeps a hub channel (and its history) alive while no WebSocket client is on it.
-struct keeper final : net::hub_subscriber {
-  void deliver(const net::hub_message_ptr&) noexcept override {}
+struct keeper final : hub::hub_subscriber {
+  void deliver(const hub::hub_message_ptr&) noexcept override {}
 };
 
 // The application's backend as the fetcher sees it: documents by key, and a count of fetches per key.
@@ -79,8 +80,9 @@ class backend {
 class ClientIntegration : public ::testing::Test {
  protected:
   ClientIntegration()
-      : verifier_(net::jwt_verifier::create({net::verification_key::hs256(k_secret).value()}).value()),
-        hub_(std::make_unique<net::hub>(net::hub_config{}, net::make_broadcast_encoder(), net::counter_epochs("t"))) {
+      : verifier_(auth::jwt_verifier::create({auth::verification_key::hs256(k_secret).value()}).value()),
+        hub_(
+            std::make_unique<hub::hub>(hub::hub_config{}, ingest::make_broadcast_encoder(), hub::counter_epochs("t"))) {
     backend_.put(R"(["doc","wo","1"])", json::parse(R"({"id":"1","status":"open","version":1})"));
   }
 
@@ -101,7 +103,7 @@ class ClientIntegration : public ::testing::Test {
   }
 
   void start_server(std::uint16_t port = 0) {
-    net::gateway_config cfg;
+    gateway::gateway_config cfg;
     cfg.listen_address = "127.0.0.1";
     cfg.port = port;
     if (tls_) {  // TLS only: the client can reach the gateway over wss:// and nothing else
@@ -139,7 +141,7 @@ class ClientIntegration : public ::testing::Test {
   // A server restart: the gateway and the hub go (histories and epochs with them); a new one takes the port.
   void restart_server_with_new_epochs() {
     stop_server();
-    hub_ = std::make_unique<net::hub>(net::hub_config{}, net::make_broadcast_encoder(), net::counter_epochs("r"));
+    hub_ = std::make_unique<hub::hub>(hub::hub_config{}, ingest::make_broadcast_encoder(), hub::counter_epochs("r"));
     start_server(port_);
   }
 
@@ -216,23 +218,23 @@ class ClientIntegration : public ::testing::Test {
   }
 
   void publish(std::string_view json_text) {
-    net::relay r(*hub_, core::doc_type_registry::defaults());
+    ingest::relay r(*hub_, core::doc_type_registry::defaults());
     auto outcome = r.publish_events(json_text);
     ASSERT_TRUE(outcome.has_value());
     ASSERT_EQ(outcome->accepted, 1U) << outcome->to_json();
   }
 
   // With tls_: the gateway serves wss:// only, with these files; the client uses client_url_ and client_tls_.
-  std::optional<net::tls_settings> tls_;
+  std::optional<gateway::tls_settings> tls_;
   std::string client_url_;  // scheme://host without the port; empty: ws://127.0.0.1
   tls_options client_tls_;
 
-  net::logger log_{net::log_level::off};
-  net::jwt_verifier verifier_;
-  std::unique_ptr<net::hub> hub_;
+  gateway::logger log_{gateway::log_level::off};
+  auth::jwt_verifier verifier_;
+  std::unique_ptr<hub::hub> hub_;
   asio::io_context server_ioc_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-  std::optional<net::gateway> gw_;
+  std::optional<gateway::gateway> gw_;
   std::vector<std::thread> server_threads_;
   std::uint16_t port_ = 0;
 
@@ -266,7 +268,7 @@ TEST_F(ClientIntegration, WssWithACustomCaReachesTheGatewaysTlsListenerJoinsAndG
   const auto server_cert = ca.issue({"localhost"});
   const pem_file cert(server_cert.cert);
   const pem_file key(server_cert.key);
-  tls_ = net::tls_settings{.cert_file = cert.path, .key_file = key.path, .listen = std::nullopt};
+  tls_ = gateway::tls_settings{.cert_file = cert.path, .key_file = key.path, .listen = std::nullopt};
   start_server();
   client_url_ = "wss://localhost";
   client_tls_ = tls_options{.ca_file = {}, .ca_pem = ca.cert_pem()};

@@ -2,17 +2,17 @@
 // them all; there are no singletons. Subcommands: `serve` (relay mode: no database), `check-config` and
 // `config-keys`.
 // The help texts are the reference the man page (deploy/man/rtcache.1) is checked against.
+#include "auth/auth.hpp"
+#include "gateway/build_info.hpp"
+#include "gateway/config.hpp"
+#include "gateway/config_key_list.hpp"
+#include "gateway/gateway.hpp"
+#include "gateway/jwks_fetcher.hpp"
+#include "gateway/log.hpp"
+#include "hub/hub.hpp"
+#include "ingest/hub_sink.hpp"
+#include "ingest/relay.hpp"
 #include "rtcache/core/doc_types.hpp"
-#include "rtcache/net/auth.hpp"
-#include "rtcache/net/build_info.hpp"
-#include "rtcache/net/config_key_list.hpp"
-#include "rtcache/net/gateway.hpp"
-#include "rtcache/net/gateway_config.hpp"
-#include "rtcache/net/gateway_log.hpp"
-#include "rtcache/net/gateway_relay.hpp"
-#include "rtcache/net/hub.hpp"
-#include "rtcache/net/hub_sink.hpp"
-#include "rtcache/net/jwks_fetcher.hpp"
 #include "rtcache/pg/source.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -46,22 +46,22 @@ std::optional<std::string> getenv_lookup(std::string_view name) {
   return std::string(v);
 }
 
-void print_problems(const std::vector<net::config_problem>& problems) {
+void print_problems(const std::vector<core::config_problem>& problems) {
   for (const auto& p : problems) std::cerr << "error: " << p.where << ": " << p.message << "\n";
 }
 
 // The source's log seam into the server's logger.
-pg::log_fn source_logger(net::logger& log) {
+pg::log_fn source_logger(gateway::logger& log) {
   return [&log](pg::log_level level, std::string_view event, std::span<const pg::log_field> fields) {
-    net::log_level l = net::log_level::info;
+    gateway::log_level l = gateway::log_level::info;
     switch (level) {
-      case pg::log_level::debug: l = net::log_level::debug; break;
-      case pg::log_level::info: l = net::log_level::info; break;
-      case pg::log_level::warn: l = net::log_level::warn; break;
-      case pg::log_level::error: l = net::log_level::error; break;
+      case pg::log_level::debug: l = gateway::log_level::debug; break;
+      case pg::log_level::info: l = gateway::log_level::info; break;
+      case pg::log_level::warn: l = gateway::log_level::warn; break;
+      case pg::log_level::error: l = gateway::log_level::error; break;
     }
     if (!log.enabled(l)) return;
-    std::vector<net::log_field> out;
+    std::vector<gateway::log_field> out;
     out.reserve(fields.size());
     for (const auto& f : fields) out.emplace_back(f.key, f.value);
     std::string name = event.starts_with("pg_") ? "" : "pg.";
@@ -70,7 +70,7 @@ pg::log_fn source_logger(net::logger& log) {
   };
 }
 
-pg::source_config source_config_of(const net::postgres_settings& p) {
+pg::source_config source_config_of(const gateway::postgres_settings& p) {
   pg::source_config c;
   c.conninfo = p.conninfo;
   c.slot = p.slot;
@@ -86,7 +86,7 @@ pg::source_config source_config_of(const net::postgres_settings& p) {
 }
 
 int check_config(const std::string& path) {
-  const auto load = net::load_config(path, getenv_lookup);
+  const auto load = gateway::load_config(path, getenv_lookup);
   if (!load.ok()) {
     print_problems(load.problems);
     return k_exit_config;
@@ -103,11 +103,11 @@ int check_config(const std::string& path) {
 
 int serve(const std::optional<std::string>& config_path, const std::optional<std::string>& listen,
           std::optional<std::size_t> threads) {
-  auto load = net::load_config(config_path, getenv_lookup);
+  auto load = gateway::load_config(config_path, getenv_lookup);
   if (listen && *listen == "off") {
     load.config.gateway.plain_listener = false;
   } else if (listen) {
-    if (auto hp = net::parse_listen(*listen)) {
+    if (auto hp = gateway::parse_listen(*listen)) {
       load.config.gateway.plain_listener = true;
       load.config.gateway.listen_address = hp->first;
       load.config.gateway.port = hp->second;
@@ -120,31 +120,31 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
     print_problems(load.problems);
     return k_exit_config;
   }
-  const net::serve_config& cfg = load.config;
+  const gateway::serve_config& cfg = load.config;
 
-  net::logger log(cfg.log);
+  gateway::logger log(cfg.log);
   auto types = cfg.doc_types.empty() ? core::doc_type_registry::defaults()
                                      : core::doc_type_registry::from(cfg.doc_types).value();
   // With [auth] jwks_url or jwks_file: the JWKS service fetches the keys (and keeps them fresh) on a thread of
   // its own. A URL that cannot be fetched at start does not stop the server: tokens signed with JWKS keys are
   // refused until a fetch succeeds (retried with backoff from jwks_min_refetch_s); the secret, the public keys
   // and the API keys work meanwhile. A file is read before the server listens (check-config read it too).
-  std::unique_ptr<net::jwks_service> jwks;
-  if (auto source = net::jwks_source_of(cfg.auth)) {
+  std::unique_ptr<gateway::jwks_service> jwks;
+  if (auto source = gateway::jwks_source_of(cfg.auth)) {
     const std::string where = source->url ? source->url->display : source->file;
     try {
-      jwks = std::make_unique<net::jwks_service>(
-          std::move(*source), net::jwks_cache_config_of(cfg.auth), net::jwks_fetch_options_of(cfg.auth),
-          [&log, where](const net::jwks_report& r) {
+      jwks = std::make_unique<gateway::jwks_service>(
+          std::move(*source), gateway::jwks_cache_config_of(cfg.auth), gateway::jwks_fetch_options_of(cfg.auth),
+          [&log, where](const auth::jwks_report& r) {
             switch (r.event) {
-              case net::jwks_event::loaded: log.info("auth.jwks_loaded", {{"from", where}, {"keys", r.keys}}); break;
-              case net::jwks_event::key_skipped:
+              case auth::jwks_event::loaded: log.info("auth.jwks_loaded", {{"from", where}, {"keys", r.keys}}); break;
+              case auth::jwks_event::key_skipped:
                 log.warn("auth.jwks_key_skipped", {{"from", where}, {"reason", r.detail}});
                 break;
-              case net::jwks_event::fetch_failed:
+              case auth::jwks_event::fetch_failed:
                 log.warn("auth.jwks_fetch_failed", {{"from", where}, {"reason", r.detail}});
                 break;
-              case net::jwks_event::rejected:
+              case auth::jwks_event::rejected:
                 log.warn("auth.jwks_rejected", {{"from", where}, {"reason", r.detail}});
                 break;
             }
@@ -156,11 +156,11 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
   }
   // HS256 secret, RS256/ES256 public keys ([auth] jwt_public_keys, RTCACHE_JWT_PUBLIC_KEYS), the JWKS, and the
   // Supabase API keys ([auth] publishable_keys / secret_keys, RTCACHE_PUBLISHABLE_KEYS / RTCACHE_SECRET_KEYS).
-  const auto verifier = net::make_verifier(cfg.auth, jwks ? jwks->cache() : nullptr).value();
+  const auto verifier = gateway::make_verifier(cfg.auth, jwks ? jwks->cache() : nullptr).value();
   if (jwks) jwks->start();
   // Stopped when serve() returns, after the gateway: no fetch outlives the server.
   struct jwks_stopper {
-    net::jwks_service* service;
+    gateway::jwks_service* service;
     ~jwks_stopper() {
       if (service != nullptr) service->stop();
     }
@@ -169,9 +169,9 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
   // Declaration order is destruction order reversed: the hub outlives the io_context, whose handlers hold
   // sessions that unsubscribe from the hub when destroyed.
   // Epochs: the hub's default, 128 random bits per channel view (hub.hpp: random_epochs).
-  net::hub hub(cfg.hub, net::make_broadcast_encoder());
+  hub::hub hub(cfg.hub, ingest::make_broadcast_encoder());
   boost::asio::io_context ioc;
-  net::gateway gw(ioc, cfg.gateway, hub, verifier, types, log);
+  gateway::gateway gw(ioc, cfg.gateway, hub, verifier, types, log);
   try {
     gw.start();
   } catch (const std::exception& e) {
@@ -183,14 +183,14 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
   // transaction into the hub through hub_sink; it confirms a WAL position only once the sink made it durable
   // (the hub: when publish() returned), and a gap it cannot bridge starts the channels it touches over.
   // Declared after the gateway, so it is stopped and destroyed before the hub it publishes into.
-  net::hub_sink sink(hub, &gw.metrics());
+  ingest::hub_sink sink(hub, gateway::commit_to_publish_observer(gw.metrics()), {}, gateway::flush_scoped);
   std::unique_ptr<pg::source> source;
   std::thread source_thread;
   if (cfg.postgres.enabled) {
     source = std::make_unique<pg::source>(source_config_of(cfg.postgres), *cfg.mapping, sink, source_logger(log));
     gw.set_replication_status_provider([src = source.get()] {
       const pg::source_status st = src->status();
-      net::replication_status r;
+      gateway::replication_status r;
       r.connected = st.connected;
       r.received_lsn = st.received.value;
       r.confirmed_lsn = st.confirmed.value;
@@ -268,7 +268,7 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
 
 // `rtcache --version`: the version, the git commit the binary was built from and the build type.
 std::string version_text() {
-  const net::build_info& b = net::this_build();
+  const gateway::build_info& b = gateway::this_build();
   std::string out = "rtcache ";
   out.append(b.version).append(" (commit ").append(b.commit).append(", ");
   out.append(b.build_type.empty() ? std::string_view("unspecified") : b.build_type).append(" build)");
@@ -348,7 +348,7 @@ int main(int argc, char** argv) {
     if (*serve_cmd) return serve(config_path, listen, threads);
     if (*check_cmd) return check_config(check_path);
     if (*keys_cmd) {
-      std::cout << net::config_keys_markdown();
+      std::cout << gateway::config_keys_markdown();
       return k_exit_ok;
     }
   } catch (const std::exception& e) {

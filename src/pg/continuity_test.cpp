@@ -7,7 +7,7 @@
 namespace rtcache::pg {
 namespace {
 
-using net::gap_reason;
+using routing::gap_reason;
 
 constexpr std::uint64_t k_system = 7300000000000000001ULL;
 
@@ -19,7 +19,7 @@ slot_facts slot(std::uint64_t confirmed, bool created = false, bool invalidated 
   return {created, invalidated, lsn{confirmed}};
 }
 
-net::wal_anchor remembered(std::uint64_t confirmed, std::uint64_t system = k_system, std::uint32_t timeline = 1) {
+routing::wal_anchor remembered(std::uint64_t confirmed, std::uint64_t system = k_system, std::uint32_t timeline = 1) {
   return {system, timeline, confirmed};
 }
 
@@ -48,7 +48,7 @@ TEST(Continuity, ASlotCreatedAfterWeStreamedIsAGap) {
 }
 
 TEST(Continuity, AnInvalidatedSlotIsAGapEvenOnAFirstStart) {
-  for (const auto& r : {std::optional<net::wal_anchor>{}, std::optional<net::wal_anchor>{remembered(1000)}}) {
+  for (const auto& r : {std::optional<routing::wal_anchor>{}, std::optional<routing::wal_anchor>{remembered(1000)}}) {
     const auto v = check_continuity(r, server(), slot(4000, true, true));
     ASSERT_TRUE(v.gap);
     EXPECT_EQ(*v.gap, gap_reason::slot_invalidated);

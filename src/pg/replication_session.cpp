@@ -18,7 +18,7 @@ std::string_view to_string(log_level level) noexcept {
   return "info";
 }
 
-replication_session::replication_session(const net::mapping_config& config, net::routed_sink& sink, log_fn log,
+replication_session::replication_session(const routing::mapping_config& config, routing::routed_sink& sink, log_fn log,
                                          lsn confirmed, durable_confirm_limits limits)
     : config_(&config),
       mapper_(config),
@@ -51,9 +51,9 @@ void replication_session::start_stream(stream_identity identity, lsn from, std::
   sink_->start_stream(std::move(wake));
 }
 
-net::stream_position replication_session::next_position(std::size_t messages, lsn confirm_to, std::uint64_t commit_lsn,
-                                                        std::uint32_t first_index) {
-  net::stream_position p;
+routing::stream_position replication_session::next_position(std::size_t messages, lsn confirm_to,
+                                                            std::uint64_t commit_lsn, std::uint32_t first_index) {
+  routing::stream_position p;
   p.sequence = durable_.record(messages, confirm_to);
   p.system_identifier = identity_.system_identifier;
   p.timeline = identity_.timeline;
@@ -63,10 +63,10 @@ net::stream_position replication_session::next_position(std::size_t messages, ls
   return p;
 }
 
-void replication_session::publish(net::routed_rows rows, bool last, lsn end_lsn) {
+void replication_session::publish(routing::routed_rows rows, bool last, lsn end_lsn) {
   const std::size_t n = rows.messages.size() + rows.changes.size();
   rows.commit_time = commit_time_;
-  net::routed_batch batch;
+  routing::routed_batch batch;
   batch.position = next_position(n, last ? end_lsn : durable_.recorded(), tx_commit_lsn_.value, tx_index_);
   batch.last = last;
   batch.rows = std::move(rows);
@@ -76,18 +76,18 @@ void replication_session::publish(net::routed_rows rows, bool last, lsn end_lsn)
   durable_.durable_through(sink_->durable_through());  // a synchronous sink (the hub) is durable already
 }
 
-void replication_session::count_gap(net::gap_reason reason) noexcept {
+void replication_session::count_gap(routing::gap_reason reason) noexcept {
   ++counters_.gaps[static_cast<std::size_t>(reason)];
 }
 
-void replication_session::report_gap(net::gap_reason reason, const std::string& detail, lsn resume_at) {
-  net::source_gap gap;
+void replication_session::report_gap(routing::gap_reason reason, const std::string& detail, lsn resume_at) {
+  routing::source_gap gap;
   gap.position = next_position(0, resume_at, resume_at.value, 0);
   gap.reason = reason;
   gap.detail = detail;
   count_gap(reason);
   log(log_level::error, "source_gap",
-      {{"reason", std::string(net::to_string(reason))},
+      {{"reason", std::string(routing::to_string(reason))},
        {"scope", "all"},
        {"at", format_lsn(resume_at)},
        {"detail", detail}});
@@ -102,7 +102,7 @@ void replication_session::poll_sink(time_point now) {
 
 lsn replication_session::confirm_position(time_point now) {
   if (!tracker_.in_transaction() && tracker_.confirmed() > durable_.recorded()) {
-    net::routed_batch position;
+    routing::routed_batch position;
     position.position = next_position(0, tracker_.confirmed(), 0, 0);
     sink_->publish(std::move(position));
   }
@@ -162,7 +162,7 @@ result<void> replication_session::on_change(const Change& change) {
     return {};
   }
   ++counters_.rows_mapped;
-  for (const net::mapping_warning& w : mapped->warnings) {
+  for (const routing::mapping_warning& w : mapped->warnings) {
     log(log_level::debug, "mapping_warning",
         {{"table", planned.plan->where()}, {"column", w.column}, {"reason", w.message}});
   }
@@ -205,7 +205,7 @@ result<consume_outcome> replication_session::on_message(message& m) {
     const bool skipped = tracker_.skipping();
     const std::uint64_t rows = router_.rows();
     if (!skipped) {
-      net::routed_rows rest = router_.commit(context_.commit_ts);
+      routing::routed_rows rest = router_.commit(context_.commit_ts);
       // The last batch confirms the commit once durable; a transaction without output confirms nothing here
       // (confirm_position hands its end to the sink with the next status update).
       if (!rest.empty() || tx_published_) publish(std::move(rest), true, c->end_lsn);
@@ -242,13 +242,14 @@ result<consume_outcome> replication_session::on_message(message& m) {
     if (tables->empty()) return out;
     // A gap on these tables' channels, in its place: the transaction's rows before it go out first.
     if (router_.pending_messages() != 0) publish(router_.take_pending(), false);
-    net::source_gap gap;
+    routing::source_gap gap;
     gap.position = next_position(0, durable_.recorded(), tx_commit_lsn_.value, tx_index_);
     ++tx_index_;
     tx_published_ = true;
-    gap.reason = net::gap_reason::truncate;
+    gap.reason = routing::gap_reason::truncate;
     std::string names;
-    for (const net::gap_table& table : *tables) names += (names.empty() ? "" : ", ") + table.schema + "." + table.table;
+    for (const routing::gap_table& table : *tables)
+      names += (names.empty() ? "" : ", ") + table.schema + "." + table.table;
     gap.detail = "TRUNCATE " + names + ": no rows say which documents went";
     gap.tables = std::move(*tables);
     count_gap(gap.reason);

@@ -20,10 +20,11 @@ namespace {
 
 using test::xlog;
 
-net::mapping_config config(std::size_t flush_messages = 4096) {
-  auto c = net::parse_mapping_config(R"(
+routing::mapping_config config(std::size_t flush_messages = 4096) {
+  auto c = routing::parse_mapping_config(R"(
 [routing]
-flush_messages = )" + std::to_string(flush_messages) + R"(
+flush_messages = )" + std::to_string(flush_messages) +
+                                         R"(
 [tables."public.work_orders"]
 doc_type = "wo"
 id_column = "id"
@@ -61,7 +62,8 @@ relation_message pick_lists() {
   return r;
 }
 
-tuple_data wo(const std::string& id, const std::string& factory, const std::string& version, const std::string& status) {
+tuple_data wo(const std::string& id, const std::string& factory, const std::string& version,
+              const std::string& status) {
   return {column_value::text(id), column_value::text(factory), column_value::text(version), column_value::text(status)};
 }
 
@@ -72,20 +74,21 @@ struct logged {
 };
 
 struct fixture {
-  net::mapping_config mapping;
+  routing::mapping_config mapping;
   test::recording_sink sink;
   std::vector<logged> logs;
   replication_session session;
 
-  explicit fixture(net::mapping_config m, lsn confirmed = {}, durable_confirm_limits limits = {})
+  explicit fixture(routing::mapping_config m, lsn confirmed = {}, durable_confirm_limits limits = {})
       : mapping(std::move(m)),
-        session(mapping, sink,
-                [this](log_level level, std::string_view event, std::span<const log_field> fields) {
-                  logged l{level, std::string(event), {}};
-                  for (const log_field& f : fields) l.fields.emplace_back(std::string(f.key), f.value);
-                  logs.push_back(std::move(l));
-                },
-                confirmed, limits) {
+        session(
+            mapping, sink,
+            [this](log_level level, std::string_view event, std::span<const log_field> fields) {
+              logged l{level, std::string(event), {}};
+              for (const log_field& f : fields) l.fields.emplace_back(std::string(f.key), f.value);
+              logs.push_back(std::move(l));
+            },
+            confirmed, limits) {
     session.start_stream(k_identity, confirmed, [this] { ++wakes; });
   }
 
@@ -106,7 +109,9 @@ struct fixture {
 
 const replication_session::time_point t0{};
 
-begin_message begin_at(std::uint64_t final_lsn, std::uint32_t xid = 7) { return {lsn{final_lsn}, pg_timestamp{0}, xid}; }
+begin_message begin_at(std::uint64_t final_lsn, std::uint32_t xid = 7) {
+  return {lsn{final_lsn}, pg_timestamp{0}, xid};
+}
 commit_message commit_at(std::uint64_t commit_lsn, std::uint64_t end_lsn) {
   return {0, lsn{commit_lsn}, lsn{end_lsn}, pg_timestamp{0}};
 }
@@ -316,15 +321,15 @@ TEST(ReplicationSession, TruncateOfAMappedTableIsAGapOnThatTableInItsPlace) {
   f.feed(insert_message{100, wo("w2", "f1", "1", "open")});
   f.feed(commit_at(100, 120));
   EXPECT_EQ(f.session.counters().truncates, 1U);
-  EXPECT_EQ(f.session.counters().gaps[static_cast<std::size_t>(net::gap_reason::truncate)], 1U);
+  EXPECT_EQ(f.session.counters().gaps[static_cast<std::size_t>(routing::gap_reason::truncate)], 1U);
   EXPECT_TRUE(f.logged_event("source_gap"));
   const auto calls = f.sink.calls();
   ASSERT_EQ(calls.size(), 3U);
   EXPECT_EQ(calls[0].channels, (std::vector<std::string>{"doc:wo:w1", "list:wo:f1"}));
   ASSERT_TRUE(calls[1].gap);
-  EXPECT_EQ(calls[1].gap_value.reason, net::gap_reason::truncate);
+  EXPECT_EQ(calls[1].gap_value.reason, routing::gap_reason::truncate);
   EXPECT_EQ(calls[1].gap_value.tables,
-            (std::vector<net::gap_table>{{"public", "pick_lists", "pl"}, {"public", "work_orders", "wo"}}));
+            (std::vector<routing::gap_table>{{"public", "pick_lists", "pl"}, {"public", "work_orders", "wo"}}));
   EXPECT_EQ(calls[1].position.commit_lsn, 100U);
   EXPECT_EQ(calls[1].position.first_index, 3U);  // after w1's doc and list messages and its record
   EXPECT_EQ(calls[2].channels, (std::vector<std::string>{"doc:wo:w2", "list:wo:f1", "factory:f1"}));
@@ -455,7 +460,7 @@ TEST(ReplicationSession, MessageIdsNameTheCommitAndAreDistinctAcrossItems) {
   std::set<std::string> ids;
   std::size_t items = 0;
   for (const auto& c : f.sink.calls()) {
-    for (std::size_t k = 0; k < c.messages; ++k) ids.insert(net::message_id(c.position, k));
+    for (std::size_t k = 0; k < c.messages; ++k) ids.insert(routing::message_id(c.position, k));
     items += c.messages;
   }
   EXPECT_EQ(ids.size(), items);
@@ -580,15 +585,15 @@ TEST(ReplicationSession, ARestartResendsWhatWasNotDurableAndSkipsWhatWas) {
 
 TEST(ReplicationSession, AGapFoundAtTheStartGoesToTheSinkForEveryChannel) {
   fixture f(config(), lsn{4000});
-  f.session.report_gap(net::gap_reason::slot_created, "the slot was created", lsn{4000});
+  f.session.report_gap(routing::gap_reason::slot_created, "the slot was created", lsn{4000});
   const auto gaps = f.sink.gaps();
   ASSERT_EQ(gaps.size(), 1U);
   EXPECT_TRUE(gaps[0].all());
-  EXPECT_EQ(gaps[0].reason, net::gap_reason::slot_created);
+  EXPECT_EQ(gaps[0].reason, routing::gap_reason::slot_created);
   EXPECT_EQ(gaps[0].position.sequence, 1U);
   EXPECT_EQ(gaps[0].position.commit_lsn, 4000U);
   EXPECT_EQ(gaps[0].position.confirm_lsn, 4000U);
-  EXPECT_EQ(f.session.counters().gaps[static_cast<std::size_t>(net::gap_reason::slot_created)], 1U);
+  EXPECT_EQ(f.session.counters().gaps[static_cast<std::size_t>(routing::gap_reason::slot_created)], 1U);
   ASSERT_TRUE(f.logged_event("source_gap"));
   for (const logged& l : f.logs) {
     if (l.event == "source_gap") {
@@ -600,7 +605,7 @@ TEST(ReplicationSession, AGapFoundAtTheStartGoesToTheSinkForEveryChannel) {
 // The fuzz seeds recorded from a real PostgreSQL 15 (rtcache_pg_tail --capture): every message of every
 // recorded transaction goes through the whole path without an error.
 TEST(ReplicationSession, ReplaysStreamsRecordedFromPostgres) {
-  auto mapping = net::parse_mapping_config(R"(
+  auto mapping = routing::parse_mapping_config(R"(
 [tables."public.capture_wo"]
 doc_type = "wo"
 id_column = "id"
@@ -616,7 +621,8 @@ factory_column = "factory_id"
   ASSERT_TRUE(mapping) << mapping.error().message;
   fixture f(std::move(mapping).value());
   std::vector<std::filesystem::path> seeds;
-  for (const auto& entry : std::filesystem::directory_iterator(std::string(RTCACHE_SOURCE_DIR) + "/fuzz/corpus/pgoutput")) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(RTCACHE_SOURCE_DIR) + "/fuzz/corpus/pgoutput")) {
     if (entry.path().filename().string().rfind("recorded_", 0) == 0) seeds.push_back(entry.path());
   }
   std::sort(seeds.begin(), seeds.end());
@@ -651,8 +657,9 @@ factory_column = "factory_id"
   const auto channels = f.sink.channels();
   EXPECT_NE(std::find(channels.begin(), channels.end(), "list:wo:f2"), channels.end());  // the factory move
   const auto events = f.sink.events();
-  EXPECT_NE(std::find_if(events.begin(), events.end(), [](const core::event& e) { return e.act == core::action::approve; }),
-            events.end());
+  EXPECT_NE(
+      std::find_if(events.begin(), events.end(), [](const core::event& e) { return e.act == core::action::approve; }),
+      events.end());
 }
 
 }  // namespace

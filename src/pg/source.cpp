@@ -123,7 +123,7 @@ enum class stream_end { stopped, sink_stalled, failed };
 }  // namespace
 
 struct source::impl {
-  impl(source_config c, const net::mapping_config& m, net::routed_sink& s, log_fn l)
+  impl(source_config c, const routing::mapping_config& m, routing::routed_sink& s, log_fn l)
       : config(std::move(c)), mapping(&m), sink(&s), log_(std::move(l)) {
     wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_fd < 0) throw std::system_error(errno, std::generic_category(), "rtcache pg source: eventfd");
@@ -144,8 +144,8 @@ struct source::impl {
 
   // Constant after construction.
   source_config config;
-  const net::mapping_config* mapping;
-  net::routed_sink* sink;
+  const routing::mapping_config* mapping;
+  routing::routed_sink* sink;
   log_fn log_;
   int wake_fd = -1;
   std::chrono::milliseconds status_interval{1000};
@@ -160,7 +160,7 @@ struct source::impl {
   std::unique_ptr<replication_session> session;
   // The newest (system identifier, timeline, position) the sink made durable, across reconnects: what a new
   // stream must continue (continuity.hpp). Unset until the first stream.
-  std::optional<net::wal_anchor> remembered;
+  std::optional<routing::wal_anchor> remembered;
   source_role role = source_role::none;
   bool first_attempt = true;
   bool warned = false;
@@ -305,7 +305,7 @@ struct source::impl {
       facts.slot_wal_status = row.wal_status;
       facts.slot_invalidation_reason = row.invalidation_reason;
     }
-    for (const net::table_mapping& t : mapping->tables) {
+    for (const routing::table_mapping& t : mapping->tables) {
       table_facts tf;
       tf.schema = t.schema;
       tf.table = t.table;
@@ -432,7 +432,7 @@ struct source::impl {
                      "the sink cannot say what it holds: " + anchor.error().message,
                      "rtcache retries; check what the sink publishes to (in a cluster: NATS)"};
     }
-    const std::optional<net::wal_anchor> expected = anchor->has_value() ? *anchor : remembered;
+    const std::optional<routing::wal_anchor> expected = anchor->has_value() ? *anchor : remembered;
     const continuity_verdict verdict = check_continuity(expected, server, facts);
 
     // Where to resume: the slot's position, or, continuing this process's stream, what the sink already made
@@ -458,7 +458,7 @@ struct source::impl {
     // From here on, this stream is what the next one must continue.
     if (verdict.gap || !remembered || remembered->system_identifier != identity.system_identifier ||
         remembered->timeline != identity.timeline || remembered->confirm_lsn < from.value) {
-      remembered = net::wal_anchor{identity.system_identifier, identity.timeline, from.value};
+      remembered = routing::wal_anchor{identity.system_identifier, identity.timeline, from.value};
     }
     log(log_level::info, "replication_started",
         {{"slot", config.slot}, {"publication", config.publication}, {"from", format_lsn(from)}});
@@ -621,7 +621,7 @@ struct source::impl {
   }
 
   void run() {
-    backoff delays(config.backoff);
+    core::backoff delays(config.backoff);
     while (!stopping.load()) {
       if (!first_attempt) {
         sync::mutex_lock lock(status_mutex);
@@ -686,7 +686,7 @@ struct source::impl {
   }
 };
 
-source::source(source_config config, const net::mapping_config& mapping, net::routed_sink& sink, log_fn log)
+source::source(source_config config, const routing::mapping_config& mapping, routing::routed_sink& sink, log_fn log)
     : impl_(std::make_unique<impl>(std::move(config), mapping, sink, std::move(log))) {}
 
 source::~source() = default;

@@ -5,11 +5,11 @@
 // a client see them. Waits are for an expected state with a generous deadline; take-over times are printed and
 // recorded as test properties, never asserted (bench/cluster/reader_takeover.sh measures take-over times over many
 // cycles).
-#include "rtcache/net/gateway_relay.hpp"
-#include "rtcache/net/hub.hpp"
-#include "rtcache/net/hub_sink.hpp"
-#include "rtcache/pg/source.hpp"
+#include "hub/hub.hpp"
+#include "ingest/hub_sink.hpp"
+#include "ingest/relay.hpp"
 #include "pg_source_fixture.hpp"
+#include "rtcache/pg/source.hpp"
 
 #include <gtest/gtest.h>
 
@@ -262,21 +262,21 @@ TEST_F(PgHandover, AReaderWhoseSinkStallsGivesUpTheSlotToOneThatCanPublish) {
 // A gap is never continuity: what the hub and a client make of it.
 
 // A hub subscriber that counts deliveries and resets.
-class client_view final : public net::hub_subscriber {
+class client_view final : public hub::hub_subscriber {
  public:
-  void deliver(const net::hub_message_ptr&) noexcept override { ++messages; }
+  void deliver(const hub::hub_message_ptr&) noexcept override { ++messages; }
   void on_reset() noexcept override { ++resets; }
   std::atomic<int> messages{0};
   std::atomic<int> resets{0};
 };
 
 struct hub_with_sink {
-  net::hub hub{net::hub_config{}, net::make_broadcast_encoder()};
-  net::hub_sink sink{hub};
+  hub::hub hub{hub::hub_config{}, ingest::make_broadcast_encoder()};
+  ingest::hub_sink sink{hub};
 };
 
 // Whether a join of `channel` resuming from `from` is recovered.
-bool resumes(net::hub& h, const std::string& channel, const net::hub_position& from) {
+bool resumes(hub::hub& h, const std::string& channel, const hub::hub_position& from) {
   auto join = h.subscribe(channel, std::make_shared<client_view>(), from);
   return join.recovered;
 }
@@ -308,7 +308,7 @@ TEST_F(PgHandover, TheIssuesScenarioADroppedSlotIsAGapAndAResumeFromBeforeItIsNo
   auto joined = h.hub.subscribe("list:wo:F1", live);
   d.exec("UPDATE gapdrop_wo SET qty = 2 WHERE id = 'r1'");
   ASSERT_TRUE(eventually([&] { return live->messages.load() == 1; }));
-  const net::hub_position before = *h.hub.position("list:wo:F1");
+  const hub::hub_position before = *h.hub.position("list:wo:F1");
   EXPECT_TRUE(resumes(h.hub, "list:wo:F1", before));
 
   d.exec("ALTER ROLE gapdrop_role NOLOGIN");
@@ -329,7 +329,7 @@ TEST_F(PgHandover, TheIssuesScenarioADroppedSlotIsAGapAndAResumeFromBeforeItIsNo
   EXPECT_FALSE(resumes(h.hub, "list:wo:F1", before));
   EXPECT_NE(h.hub.position("list:wo:F1")->epoch, before.epoch);
   const source_status st = s.src().status();
-  EXPECT_EQ(st.gaps[static_cast<std::size_t>(net::gap_reason::slot_created)], 1U);
+  EXPECT_EQ(st.gaps[static_cast<std::size_t>(routing::gap_reason::slot_created)], 1U);
   EXPECT_EQ(s.count_logs("source_gap", "reason", "slot_created"), 1U);
   EXPECT_EQ(h.sink.metrics().gaps, 1U);
   joined.subscription.unsubscribe();
@@ -346,7 +346,7 @@ TEST_F(PgHandover, ATruncateMakesThatTablesChannelsStartOverAndLeavesOthersAlone
   running_source s("trhub", {}, &h.sink);
   ASSERT_TRUE(s.wait_streaming());
   std::map<std::string, std::shared_ptr<client_view>> views;
-  std::vector<net::hub_subscription> subs;
+  std::vector<hub::hub_subscription> subs;
   for (const char* channel : {"list:wo:f1", "doc:wo:w1", "factory:f1", "list:pl:f1", "doc:pl:p1"}) {
     views[channel] = std::make_shared<client_view>();
     subs.push_back(h.hub.subscribe(channel, views[channel]).subscription);
@@ -354,13 +354,14 @@ TEST_F(PgHandover, ATruncateMakesThatTablesChannelsStartOverAndLeavesOthersAlone
   d.exec("INSERT INTO trhub_wo VALUES ('w1', 'f1', 1, 'open', 1, NULL)");
   d.exec("INSERT INTO trhub_pl VALUES ('p1', 'f1')");
   ASSERT_TRUE(eventually([&] { return views["list:pl:f1"]->messages.load() == 1; }));
-  std::map<std::string, net::hub_position> before;
+  std::map<std::string, hub::hub_position> before;
   for (const auto& [channel, view] : views) before[channel] = *h.hub.position(channel);
 
   d.exec("TRUNCATE trhub_wo");
   // The hub resets the touched channels one by one; the sink counts the gap once all of them are done.
   ASSERT_TRUE(eventually([&] { return h.sink.metrics().gaps == 1; }));
-  ASSERT_TRUE(eventually([&] { return s.src().status().gaps[static_cast<std::size_t>(net::gap_reason::truncate)] == 1; }));
+  ASSERT_TRUE(
+      eventually([&] { return s.src().status().gaps[static_cast<std::size_t>(routing::gap_reason::truncate)] == 1; }));
   EXPECT_EQ(views["list:wo:f1"]->resets.load(), 1);
   EXPECT_EQ(views["doc:wo:w1"]->resets.load(), 1);
   EXPECT_EQ(views["factory:f1"]->resets.load(), 1);
@@ -401,7 +402,7 @@ TEST_F(PgHandover, AnInvalidatedSlotIsDetectedReplacedAndReportedAsAGap) {
 
   running_source second("inval", shared_slot("inval"));
   ASSERT_TRUE(second.wait_streaming());
-  EXPECT_EQ(second.src().status().gaps[static_cast<std::size_t>(net::gap_reason::slot_invalidated)], 1U);
+  EXPECT_EQ(second.src().status().gaps[static_cast<std::size_t>(routing::gap_reason::slot_invalidated)], 1U);
   EXPECT_EQ(second.count_logs("slot_dropped"), 1U);
   EXPECT_EQ(second.count_logs("source_gap", "reason", "slot_invalidated"), 1U);
   ASSERT_EQ(second.sink().gaps().size(), 1U);
@@ -453,7 +454,7 @@ TEST_F(PgHandover, AnotherClusterBehindTheSameConninfoIsAGap) {
   std::system((script + " destroy " + dir_b + " >/dev/null").c_str());
   ASSERT_TRUE(gap);
   EXPECT_TRUE(delivered);
-  EXPECT_EQ(st.gaps[static_cast<std::size_t>(net::gap_reason::system_changed)], 1U);
+  EXPECT_EQ(st.gaps[static_cast<std::size_t>(routing::gap_reason::system_changed)], 1U);
   EXPECT_EQ(s.count_logs("source_gap", "reason", "system_changed"), 1U);
 }
 

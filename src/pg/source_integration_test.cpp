@@ -1,29 +1,29 @@
 // Integration tests of the PostgreSQL source against a real PostgreSQL 15, started by the ctest fixture
 // (scripts/pg_cluster.sh; the cluster directory comes in RTCACHE_PG_CLUSTER). Each test uses its own tables,
 // publication and slot. Waiting is for an expected state with a generous deadline, never a timing assertion.
+#include "pg_source_fixture.hpp"
 #include "rtcache/pg/source.hpp"
 
-#include "pg_source_fixture.hpp"
+#include <libpq-fe.h>
 
 #include <gtest/gtest.h>
-#include <libpq-fe.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-#include <fcntl.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <set>
+#include <signal.h>
 #include <sstream>
 #include <string>
+#include <sys/wait.h>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 namespace rtcache::pg {
@@ -31,7 +31,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using namespace test;
-
 
 TEST_F(PgSource, EveryDmlKindReachesTheSinkAsContractEvents) {
   db d;
@@ -82,8 +81,9 @@ TEST_F(PgSource, MultiRowMultiTableTransactionSummarisesOncePerTypeAndAction) {
   create_tables(d, "multi");
   running_source s("multi");
   ASSERT_TRUE(s.wait_streaming());
-  d.exec("BEGIN; INSERT INTO multi_wo SELECT 'w' || i, 'f1', 1, 'open', i, NULL FROM generate_series(1, 3) i; "
-         "INSERT INTO multi_pl VALUES ('p1', 'f1'), ('p2', 'f2'); COMMIT");
+  d.exec(
+      "BEGIN; INSERT INTO multi_wo SELECT 'w' || i, 'f1', 1, 'open', i, NULL FROM generate_series(1, 3) i; "
+      "INSERT INTO multi_pl VALUES ('p1', 'f1'), ('p2', 'f2'); COMMIT");
   ASSERT_TRUE(eventually([&] { return s.src().status().transactions >= 1; }));
   const auto events = s.sink().events();
   const auto channels = s.sink().channels();
@@ -91,8 +91,8 @@ TEST_F(PgSource, MultiRowMultiTableTransactionSummarisesOncePerTypeAndAction) {
   for (std::size_t i = 0; i < events.size(); ++i) {
     if (events[i].is_summary()) summaries[channels[i] + "/" + events[i].type] = events[i].count.value_or(0);
   }
-  EXPECT_EQ(summaries, (std::map<std::string, std::uint64_t>{
-                           {"factory:f1/wo", 3}, {"factory:f1/pl", 1}, {"factory:f2/pl", 1}}));
+  EXPECT_EQ(summaries,
+            (std::map<std::string, std::uint64_t>{{"factory:f1/wo", 3}, {"factory:f1/pl", 1}, {"factory:f2/pl", 1}}));
   EXPECT_EQ(doc_channels(channels).size(), 5U);
 }
 
@@ -201,8 +201,8 @@ TEST_F(PgSource, TruncateOfAMappedTableIsReportedAsAGapOnThatTable) {
   EXPECT_EQ(s.count_logs("source_gap", "reason", "truncate"), 1U);
   const auto gaps = s.sink().gaps();
   ASSERT_EQ(gaps.size(), 1U);
-  EXPECT_EQ(gaps[0].tables, (std::vector<net::gap_table>{{"public", "trunc_wo", "wo"}}));
-  EXPECT_EQ(s.src().status().gaps[static_cast<std::size_t>(net::gap_reason::truncate)], 1U);
+  EXPECT_EQ(gaps[0].tables, (std::vector<routing::gap_table>{{"public", "trunc_wo", "wo"}}));
+  EXPECT_EQ(s.src().status().gaps[static_cast<std::size_t>(routing::gap_reason::truncate)], 1U);
   EXPECT_EQ(doc_channels(s.sink().channels()), std::vector<std::string>{"doc:wo:w2"});
 }
 
@@ -267,7 +267,8 @@ TEST_F(PgSource, PostgresKilledMidStreamResumesWithNothingLost) {
   const int survived = std::stoi(d.exec("SELECT count(*) FROM crash_wo"));
   ASSERT_LE(survived, before_crash + 1);
   insert_each(d, "crash_wo", 100001, 100005);
-  ASSERT_TRUE(eventually([&] { return doc_channels(s.sink().channels()).size() >= static_cast<std::size_t>(survived + 5); }));
+  ASSERT_TRUE(
+      eventually([&] { return doc_channels(s.sink().channels()).size() >= static_cast<std::size_t>(survived + 5); }));
   std::vector<std::string> got = doc_channels(s.sink().channels());
   std::set<std::string> unique(got.begin(), got.end());
   EXPECT_EQ(unique.size(), got.size()) << "duplicated events";
@@ -288,7 +289,8 @@ TEST_F(PgSource, StatusReportsPositionsAndLag) {
   // Idle: keepalives move the confirmed position up to what the server has sent.
   ASSERT_TRUE(eventually([&] { return s.src().status().confirmed >= *server_now; }));
   ASSERT_TRUE(eventually([&] {
-    return d.exec("SELECT confirmed_flush_lsn >= '" + current + "'::pg_lsn FROM pg_replication_slots WHERE slot_name = "
+    return d.exec("SELECT confirmed_flush_lsn >= '" + current +
+                  "'::pg_lsn FROM pg_replication_slots WHERE slot_name = "
                   "'stat_slot'") == "t";
   }));
   const source_status st = s.src().status();
@@ -460,8 +462,9 @@ TEST_F(PgSource, SourceProcessKilledMidStreamLosesNothingAndRepeatsOnlyUnconfirm
   std::ofstream(mapping_path) << mapping_toml("kill");
 
   child first = spawn_tail(dir + "/first.jsonl", mapping_path);
-  ASSERT_TRUE(eventually([&] { return read_file(dir + "/first.jsonl.err").find("replication_started") != std::string::npos; }))
-      << read_file(dir + "/first.jsonl.err");
+  ASSERT_TRUE(eventually([&] {
+    return read_file(dir + "/first.jsonl.err").find("replication_started") != std::string::npos;
+  })) << read_file(dir + "/first.jsonl.err");
   // The writer keeps committing across the kill and stops 100 rows after it.
   std::atomic<int> written{0};
   std::atomic<int> stop_at{1'000'000};
@@ -532,12 +535,15 @@ TEST_F(PgSource, SourceProcessKilledMidStreamLosesNothingAndRepeatsOnlyUnconfirm
   const int first_b = std::stoi(order.front().substr(std::string("doc:wo:w").size()));
   EXPECT_EQ(order, expected_docs(first_b, total));
   RecordProperty("repeated_after_kill", std::to_string(repeated));
-  std::printf("killed after %zu commits; %zu events delivered again (slot confirmed %s, last status sent %s); %d rows "
-              "in all\n",
-              a.commits, repeated, confirmed_text.c_str(), a.last_status.c_str(), total);
+  std::printf(
+      "killed after %zu commits; %zu events delivered again (slot confirmed %s, last status sent %s); %d rows "
+      "in all\n",
+      a.commits, repeated, confirmed_text.c_str(), a.last_status.c_str(), total);
 
   db cleanup;
-  eventually([&] { return cleanup.exec("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'kill_slot' AND active") == "0"; });
+  eventually([&] {
+    return cleanup.exec("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'kill_slot' AND active") == "0";
+  });
   cleanup.exec("SELECT pg_drop_replication_slot('kill_slot')");
   cleanup.exec("DROP PUBLICATION IF EXISTS kill_pub");
   std::filesystem::remove_all(dir);

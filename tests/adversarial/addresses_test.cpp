@@ -10,7 +10,7 @@
 #include <memory>
 #include <string>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 namespace json = boost::json;
@@ -127,4 +127,4 @@ TEST_F(Addresses, AnUpgradeRefusedByTheGlobalBoundReleasesItsAddressCount) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

@@ -5,9 +5,9 @@
 // rotates without a restart, and no stream of unknown kids makes rtcache fetch it more than once per interval.
 // Every wait is on a condition with a bound; the JWKS clock is a manual one the test moves.
 #include "../../src/server/gateway/test_http_server.hpp"
+#include "gateway/gateway.hpp"
+#include "gateway/jwks_fetcher.hpp"
 #include "jwt_test_support.hpp"
-#include "rtcache/net/gateway.hpp"
-#include "rtcache/net/jwks_fetcher.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -30,7 +30,7 @@
 #include <thread>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 namespace asio = boost::asio;
@@ -62,7 +62,7 @@ std::string user_claims(const std::vector<std::string>& factories) {
 }
 
 std::string hs256_user(const std::vector<std::string>& factories) {
-  return testing::make_token(testing::header_for(jwt_alg::hs256), user_claims(factories), jwt_alg::hs256,
+  return testing::make_token(testing::header_for(auth::jwt_alg::hs256), user_claims(factories), auth::jwt_alg::hs256,
                              std::string(k_secret));
 }
 
@@ -203,7 +203,7 @@ bool wait_for(const std::function<bool()>& cond) {
 
 class AuthKeys : public ::testing::Test {
  protected:
-  AuthKeys() : hub_(hub_config{}, make_broadcast_encoder(), counter_epochs("adv")) {}
+  AuthKeys() : hub_(hub::hub_config{}, ingest::make_broadcast_encoder(), hub::counter_epochs("adv")) {}
 
   ~AuthKeys() override {
     if (gw_) {
@@ -223,11 +223,11 @@ class AuthKeys : public ::testing::Test {
     a.jwt_secret = std::string(k_secret);
     a.publishable_keys = {{k_publishable, "test"}};
     a.secret_keys = {{k_secret_key, "test"}};
-    std::shared_ptr<key_source> dynamic;
+    std::shared_ptr<auth::key_source> dynamic;
     if (!jwks_url.empty()) {
       jwks_ = std::make_unique<jwks_service>(jwks_source{parse_jwks_url(jwks_url).value(), {}},
-                                             jwks_cache_config{3600s, 30s}, jwks_fetch_options{},
-                                             jwks_cache::report_fn{}, [this] {
+                                             auth::jwks_cache_config{3600s, 30s}, jwks_fetch_options{},
+                                             auth::jwks_cache::report_fn{}, [this] {
                                                const std::lock_guard lock(clock_mu_);
                                                return clock_;
                                              });
@@ -267,8 +267,8 @@ class AuthKeys : public ::testing::Test {
   std::mutex clock_mu_;
   std::chrono::steady_clock::time_point clock_ = std::chrono::steady_clock::time_point{} + 1000h;
   std::unique_ptr<jwks_service> jwks_;
-  std::optional<jwt_verifier> verifier_;
-  hub hub_;
+  std::optional<auth::jwt_verifier> verifier_;
+  hub::hub hub_;
   asio::io_context ioc_;
   std::optional<gateway> gw_;
   std::vector<std::thread> threads_;
@@ -363,11 +363,11 @@ TEST_F(AuthKeys, AJwksSignedTokenJoinsAndARotatedKeySetIsTakenWithoutRestartAtMo
   jwks_server.serve(testing::jwks_of({testing::public_jwk_of(key_a, "key-a")}));
   start(jwks_server.url());
   ASSERT_TRUE(wait_for([&] { return jwks_->cache()->counters().loads == 1; }));
-  const auto token = [&](jwt_alg alg, const std::string& key, std::string_view kid) {
+  const auto token = [&](auth::jwt_alg alg, const std::string& key, std::string_view kid) {
     return testing::make_token(testing::header_for(alg, kid), user_claims({"f1"}), alg, key);
   };
-  const std::string token_a = token(jwt_alg::es256, key_a, "key-a");
-  const std::string token_b = token(jwt_alg::rs256, key_b, "key-b");
+  const std::string token_a = token(auth::jwt_alg::es256, key_a, "key-a");
+  const std::string token_b = token(auth::jwt_alg::rs256, key_b, "key-b");
 
   ws_client c(port_, k_publishable);
   ASSERT_TRUE(c.connected);
@@ -379,8 +379,8 @@ TEST_F(AuthKeys, AJwksSignedTokenJoinsAndARotatedKeySetIsTakenWithoutRestartAtMo
   // tokens name unknown kids (an attacker minting kids cannot make rtcache hammer the URL).
   jwks_server.serve(testing::jwks_of({testing::public_jwk_of(key_b, "key-b")}));
   for (int i = 0; i < 10; ++i) {  // a connection's join burst is 20: stay inside it
-    const auto r =
-        c.join("doc:wo:" + std::to_string(i), with_token(token(jwt_alg::es256, key_a, "kid-" + std::to_string(i))));
+    const auto r = c.join("doc:wo:" + std::to_string(i),
+                          with_token(token(auth::jwt_alg::es256, key_a, "kid-" + std::to_string(i))));
     ASSERT_EQ(r.at("status"), "error");
     EXPECT_EQ(r.at("response").at("reason"),
               "JwtSignerError: Failed to generate JWT signer, check your JWT secret or JWKS configuration");
@@ -408,8 +408,8 @@ TEST_F(AuthKeys, WhileTheJwksCannotBeFetchedItsTokensAreRefusedAndEveryOtherCred
   start(jwks_server.url());
   ASSERT_TRUE(wait_for([&] { return jwks_->cache()->counters().failures == 1; }));
   const std::string key_a = testing::generate_ec_private_pem("P-256");
-  const std::string token_a =
-      testing::make_token(testing::header_for(jwt_alg::es256, "key-a"), user_claims({"f1"}), jwt_alg::es256, key_a);
+  const std::string token_a = testing::make_token(testing::header_for(auth::jwt_alg::es256, "key-a"),
+                                                  user_claims({"f1"}), auth::jwt_alg::es256, key_a);
   ws_client refused(port_, token_a);
   ASSERT_TRUE(refused.refusal);
   EXPECT_EQ(refused.refusal->status, 401U);
@@ -419,4 +419,4 @@ TEST_F(AuthKeys, WhileTheJwksCannotBeFetchedItsTokensAreRefusedAndEveryOtherCred
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

@@ -9,7 +9,7 @@
 
 #include <string>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 namespace json = boost::json;
@@ -25,7 +25,7 @@ std::string epoch_of(const json::value& reply) {
 // The server's own epochs: random_epochs(), as `rtcache serve` runs.
 class ContractTopics : public gateway_fixture {
  protected:
-  explicit ContractTopics(hub_config c = {}) : gateway_fixture(c, hub_epoch_source{}) {}
+  explicit ContractTopics(hub::hub_config c = {}) : gateway_fixture(c, hub::hub_epoch_source{}) {}
 };
 
 // ---- finding 1: untagged publishes to contract topics ----
@@ -85,7 +85,7 @@ TEST_F(ContractTopics, ListAndFactoryTopicsImplyTheirFactoryAndRefuseAnotherOne)
 
 TEST_F(ContractTopics, ClientsCannotBroadcastOnContractTopicsEvenWithAFactory) {
   gateway_config cfg;
-  cfg.channels.from_clients = client_broadcasts::all;
+  cfg.channels.from_clients = auth::client_broadcasts::all;
   start(cfg);
   ws_client a(port_, ws_client::url(token_for("authenticated", {"A"})));
   ASSERT_EQ(join(a, "realtime:doc:wo:9").at("payload").at("status"), "ok");
@@ -102,8 +102,8 @@ TEST_F(ContractTopics, ReplicatedRowsReachOnlyTheirFactoryLiveAndOnResume) {
   ws_client b(port_, ws_client::url(token_for("authenticated", {"f2"})));
   const auto reply = join(b, "realtime:doc:wo:77");
   const std::string epoch = epoch_of(reply);
-  sink_.publish(routed(*mapping_, wo_change(row_kind::update, "77", "f1", "done")));
-  sink_.publish(routed(*mapping_, wo_change(row_kind::update, "77", "f2", "done")));
+  sink_.publish(routed(*mapping_, wo_change(routing::row_kind::update, "77", "f1", "done")));
+  sink_.publish(routed(*mapping_, wo_change(routing::row_kind::update, "77", "f2", "done")));
   const auto m = b.read_json();
   EXPECT_EQ(m.at("payload").at("payload").at("factoryId"), "f2");
   EXPECT_EQ(m.at("payload").at("payload").at("offset"), 1);  // f1's row took no offset in f2's view
@@ -115,7 +115,7 @@ TEST_F(ContractTopics, ReplicatedRowsReachOnlyTheirFactoryLiveAndOnResume) {
   EXPECT_EQ(position(r2).at("recovered"), true);
   const auto replayed = again.read_json();
   EXPECT_EQ(replayed.at("payload").at("payload").at("factoryId"), "f2");
-  sink_.publish(routed(*mapping_, wo_change(row_kind::update, "77", "f2", "open")));
+  sink_.publish(routed(*mapping_, wo_change(routing::row_kind::update, "77", "f2", "open")));
   EXPECT_EQ(again.read_json().at("payload").at("payload").at("offset"), 2);
 }
 
@@ -169,8 +169,8 @@ TEST_F(ContractTopics, ResumeIsRecoveredByOwnHistoryOnlyAndAForeignEpochRecovers
   EXPECT_TRUE(is_reply(attacker.read_json(), "h"));
 }
 
-hub_config no_linger() {
-  hub_config c;
+hub::hub_config no_linger() {
+  hub::hub_config c;
   c.linger = std::chrono::milliseconds(0);
   return c;
 }
@@ -216,4 +216,4 @@ TEST_F(ContractTopics, EpochsAre128BitRandomHexPerChannel) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

@@ -1,5 +1,5 @@
 // Frames and bodies a hostile client sends (issue 11, finding 4): every ingest path applies the WebSocket's JSON
-// rules (protocol.hpp: parse_client_json), so numbers JSON cannot carry never reach a subscriber.
+// rules (protocol/frame.hpp: parse_client_json), so numbers JSON cannot carry never reach a subscriber.
 #include "gateway_fixture.hpp"
 
 #include <boost/json.hpp>
@@ -8,7 +8,7 @@
 
 #include <string>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 namespace json = boost::json;
@@ -83,4 +83,4 @@ TEST_F(Frames, PostedEventWithAPatchNumberJsonCannotCarryIsRefused) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

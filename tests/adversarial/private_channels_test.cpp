@@ -9,7 +9,7 @@
 
 #include <string>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 namespace json = boost::json;
@@ -19,13 +19,14 @@ constexpr std::string_view k_private = R"({"config":{"private":true}})";
 
 // team:<id> is readable by authenticated users whose app_metadata.teams holds <id>, writable too;
 // inbox:<sub> is readable by its user only.
-gateway_config with_rules(client_broadcasts from_clients = client_broadcasts::all, bool private_only = false) {
+gateway_config with_rules(auth::client_broadcasts from_clients = auth::client_broadcasts::all,
+                          bool private_only = false) {
   gateway_config cfg;
   cfg.channels.from_clients = from_clients;
   cfg.channels.private_only = private_only;
   cfg.channels.private_rules = {
-      {"team:*", {auth_role::authenticated}, {{"app_metadata.teams", "{1}"}}, true, true, "test rule 0"},
-      {"inbox:*", {auth_role::authenticated}, {{"sub", "{1}"}}, true, false, "test rule 1"}};
+      {"team:*", {auth::auth_role::authenticated}, {{"app_metadata.teams", "{1}"}}, true, true, "test rule 0"},
+      {"inbox:*", {auth::auth_role::authenticated}, {{"sub", "{1}"}}, true, false, "test rule 1"}};
   return cfg;
 }
 
@@ -105,7 +106,7 @@ TEST_F(PrivateChannels, SendsToAPrivateChannelNeedAWriteGrant) {
 }
 
 TEST_F(PrivateChannels, PrivateOnlyTurnsPublicNonContractChannelsOff) {
-  start(with_rules(client_broadcasts::all, true));
+  start(with_rules(auth::client_broadcasts::all, true));
   ws_client c(port_, ws_client::url(member_of("t1")));
   const auto refused = join(c, "realtime:room1");
   EXPECT_EQ(status_of(refused), "error");
@@ -131,4 +132,4 @@ TEST_F(PrivateChannels, ARefreshedTokenThatLosesTheRuleClosesThePrivateChannel) 
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

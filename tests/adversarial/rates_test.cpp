@@ -9,7 +9,7 @@
 
 #include <string>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 namespace json = boost::json;
@@ -17,7 +17,7 @@ using namespace testing;
 
 class Rates : public gateway_fixture {};
 
-gateway_config broadcasts(client_broadcasts mode, double per_second = 10, double burst = 20) {
+gateway_config broadcasts(auth::client_broadcasts mode, double per_second = 10, double burst = 20) {
   gateway_config cfg;
   cfg.channels.from_clients = mode;
   cfg.limits.client_broadcasts.messages_per_second = per_second;
@@ -48,7 +48,7 @@ TEST_F(Rates, ClientBroadcastsAreOffByDefault) {
 }
 
 TEST_F(Rates, FromClientsPublicRelaysOnPublicChannels) {
-  start(broadcasts(client_broadcasts::public_only));
+  start(broadcasts(auth::client_broadcasts::public_only));
   ws_client sender(port_, ws_client::url(token_for("anon")));
   ws_client other(port_, ws_client::url(token_for("anon")));
   ASSERT_EQ(join(sender, "realtime:room").at("payload").at("status"), "ok");
@@ -59,7 +59,7 @@ TEST_F(Rates, FromClientsPublicRelaysOnPublicChannels) {
 
 // issue 11, finding 5: an anon client sent 3,000 broadcasts in a burst; all were relayed, no error.
 TEST_F(Rates, ABurstBeyondTheRateClosesTheSendersChannelWithTooManyMessagesPerSecond) {
-  start(broadcasts(client_broadcasts::public_only, 0.001, 5));
+  start(broadcasts(auth::client_broadcasts::public_only, 0.001, 5));
   ws_client sender(port_, ws_client::url(token_for("anon")));
   ws_client other(port_, ws_client::url(token_for("anon")));
   ASSERT_EQ(join(sender, "realtime:flood").at("payload").at("status"), "ok");
@@ -84,7 +84,7 @@ TEST_F(Rates, ABurstBeyondTheRateClosesTheSendersChannelWithTooManyMessagesPerSe
 }
 
 TEST_F(Rates, AClientBroadcastLargerThanTheByteBurstIsRefusedOnItsOwn) {
-  gateway_config cfg = broadcasts(client_broadcasts::public_only);
+  gateway_config cfg = broadcasts(auth::client_broadcasts::public_only);
   cfg.limits.client_broadcasts.byte_burst = 2048;
   start(cfg);
   ws_client sender(port_, ws_client::url(token_for("anon")));
@@ -103,7 +103,7 @@ TEST_F(Rates, AClientBroadcastLargerThanTheByteBurstIsRefusedOnItsOwn) {
 // The REST path is no way around the bound: a client's POST /api/broadcast counts against its address, and
 // a batch over it is refused whole with Supabase's 429.
 TEST_F(Rates, RestClientBroadcastsAreBoundPerAddressAndABatchOverItIsRefusedWhole) {
-  start(broadcasts(client_broadcasts::public_only, 0.001, 5));
+  start(broadcasts(auth::client_broadcasts::public_only, 0.001, 5));
   ws_client other(port_, ws_client::url(token_for("anon")));
   ASSERT_EQ(join(other, "realtime:rest").at("payload").at("status"), "ok");
   const std::string three = R"({"messages":[{"topic":"rest","event":"a"},{"topic":"rest","event":"b"},)"
@@ -117,7 +117,7 @@ TEST_F(Rates, RestClientBroadcastsAreBoundPerAddressAndABatchOverItIsRefusedWhol
 }
 
 TEST_F(Rates, ServiceRoleBroadcastsAreNotBoundByTheClientRate) {
-  start(broadcasts(client_broadcasts::off, 0.001, 1));
+  start(broadcasts(auth::client_broadcasts::off, 0.001, 1));
   ws_client backend(port_, ws_client::url(service_token()));
   ws_client other(port_, ws_client::url(token_for("anon")));
   ASSERT_EQ(join(backend, "realtime:feed").at("payload").at("status"), "ok");
@@ -129,8 +129,8 @@ TEST_F(Rates, ServiceRoleBroadcastsAreNotBoundByTheClientRate) {
 // issue 11, finding 7: 20,000 join/leave cycles left 20,000 empty channels (~895 B each).
 class IdleChannels : public gateway_fixture {
  protected:
-  static hub_config config() {
-    hub_config c;
+  static hub::hub_config config() {
+    hub::hub_config c;
     c.max_idle_channels = 8;
     return c;
   }
@@ -159,4 +159,4 @@ TEST_F(IdleChannels, JoinLeaveCyclesLeaveAtMostMaxIdleChannelsOldestIdleFreedFir
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

@@ -10,7 +10,7 @@
 
 #include <string>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 namespace json = boost::json;
@@ -143,4 +143,4 @@ TEST_F(Tokens, MetricsOnAListenAddressOfTheirOwnAreNotServedOnTheMainPort) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

@@ -9,27 +9,27 @@
 //   rtcache_pg_tail --capture DIR --conninfo STR   write pgoutput fuzz seeds recorded from a fixed workload
 //
 // SIGTERM/SIGINT stop the source cleanly (a final status update is sent).
+#include "routing/mapping_config.hpp"
 #include "rtcache/core/event_codec.hpp"
 #include "rtcache/core/json_text.hpp"
-#include "rtcache/net/mapping_config.hpp"
 #include "rtcache/pg/pgoutput.hpp"
 #include "rtcache/pg/source.hpp"
 
 #include <libpq-fe.h>
-#include <pthread.h>
-#include <signal.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
-#include <functional>
-#include <optional>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <optional>
+#include <pthread.h>
+#include <signal.h>
 #include <string>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -50,12 +50,14 @@ void emit(const std::string& line) {
 }
 
 // Durable once written (as the hub is once published).
-class json_lines_sink final : public net::routed_sink {
+class json_lines_sink final : public routing::routed_sink {
  public:
-  core::result<std::optional<net::wal_anchor>> durable_anchor() override { return std::optional<net::wal_anchor>{}; }
+  core::result<std::optional<routing::wal_anchor>> durable_anchor() override {
+    return std::optional<routing::wal_anchor>{};
+  }
   void start_stream(std::function<void()> /*wake*/) override { durable_.store(0); }
-  void publish(net::routed_batch batch) override {
-    for (const net::routed_message& m : batch.rows.messages) {
+  void publish(routing::routed_batch batch) override {
+    for (const routing::routed_message& m : batch.rows.messages) {
       std::string line = R"({"kind":"message","channel":)";
       core::append_json_string(line, m.channel.format());
       line += R"(,"event":)";
@@ -65,9 +67,9 @@ class json_lines_sink final : public net::routed_sink {
     }
     durable_.store(batch.position.sequence);
   }
-  void on_gap(const net::source_gap& gap) override {
+  void on_gap(const routing::source_gap& gap) override {
     std::string line = R"({"kind":"gap","reason":)";
-    core::append_json_string(line, net::to_string(gap.reason));
+    core::append_json_string(line, routing::to_string(gap.reason));
     emit(line + "}");
     durable_.store(gap.position.sequence);
   }
@@ -79,7 +81,7 @@ class json_lines_sink final : public net::routed_sink {
 
 void log_line(pg::log_level level, std::string_view event, std::span<const pg::log_field> fields) {
   if (event == "commit" || event == "standby_status" || event == "source_role") {
-    std::string line = event == "commit" ? R"({"kind":"commit")"
+    std::string line = event == "commit"        ? R"({"kind":"commit")"
                        : event == "source_role" ? R"({"kind":"role")"
                                                 : R"({"kind":"status")";
     for (const pg::log_field& f : fields) {
@@ -203,7 +205,7 @@ int main(int argc, char** argv) {
   if (args.count("--capture") != 0) return capture(args["--capture"], args["--conninfo"]);
   if (args.count("--mapping") == 0) return usage();
 
-  auto mapping = net::load_mapping_config(args["--mapping"]);
+  auto mapping = routing::load_mapping_config(args["--mapping"]);
   if (!mapping) {
     std::fprintf(stderr, "%s\n", mapping.error().message.c_str());
     return 1;
@@ -212,7 +214,8 @@ int main(int argc, char** argv) {
   config.conninfo = args["--conninfo"];
   if (args.count("--slot") != 0) config.slot = args["--slot"];
   if (args.count("--publication") != 0) config.publication = args["--publication"];
-  if (args.count("--status-ms") != 0) config.status_interval = std::chrono::milliseconds(std::stoi(args["--status-ms"]));
+  if (args.count("--status-ms") != 0)
+    config.status_interval = std::chrono::milliseconds(std::stoi(args["--status-ms"]));
   if (args.count("--wal-sender-timeout-ms") != 0) {
     config.wal_sender_timeout = std::chrono::milliseconds(std::stoi(args["--wal-sender-timeout-ms"]));
   }

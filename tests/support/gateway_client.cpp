@@ -12,7 +12,7 @@
 
 #include <gtest/gtest.h>
 
-namespace rtcache::net::testing {
+namespace rtcache::testing {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -206,4 +206,4 @@ std::string event_json(std::string_view id, std::string_view factory, std::strin
          std::string(action) + R"("})";
 }
 
-}  // namespace rtcache::net::testing
+}  // namespace rtcache::testing

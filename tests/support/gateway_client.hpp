@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-namespace rtcache::net::testing {
+namespace rtcache::testing {
 
 // The HS256 secret every socket-level suite's verifier trusts.
 inline constexpr std::string_view k_test_secret = "rtcache-test-secret-0123456789abcdef";
@@ -115,4 +115,4 @@ bool is_invalidate(const boost::json::value& v);
 // A contract event of type wo as a backend posts it.
 std::string event_json(std::string_view id, std::string_view factory, std::string_view action = "update");
 
-}  // namespace rtcache::net::testing
+}  // namespace rtcache::testing

@@ -1,20 +1,20 @@
 // The in-process gateway the socket-level suites run against (gateway_fixture.hpp).
 #include "gateway_fixture.hpp"
 
+#include "ingest/relay.hpp"
 #include "rtcache/core/doc_types.hpp"
-#include "rtcache/net/gateway_relay.hpp"
 
 #include <boost/beast/http/verb.hpp>
 #include <boost/json/parse.hpp>
 
-namespace rtcache::net::testing {
+namespace rtcache::testing {
 
 namespace http = boost::beast::http;
 namespace json = boost::json;
 
-gateway_fixture::gateway_fixture(hub_config hc, hub_epoch_source epochs)
-    : verifier_(jwt_verifier::create({verification_key::hs256(k_test_secret).value()}).value()),
-      hub_(hc, make_broadcast_encoder(), std::move(epochs)) {}
+gateway_fixture::gateway_fixture(hub::hub_config hc, hub::hub_epoch_source epochs)
+    : verifier_(auth::jwt_verifier::create({auth::verification_key::hs256(k_test_secret).value()}).value()),
+      hub_(hc, ingest::make_broadcast_encoder(), std::move(epochs)) {}
 
 gateway_fixture::~gateway_fixture() {
   if (gw_) {
@@ -26,7 +26,7 @@ gateway_fixture::~gateway_fixture() {
   gw_.reset();
 }
 
-void gateway_fixture::start(gateway_config cfg) {
+void gateway_fixture::start(gateway::gateway_config cfg) {
   cfg.listen_address = "127.0.0.1";
   cfg.port = 0;
   if (!cfg.mapping) cfg.mapping = mapping_;
@@ -71,4 +71,4 @@ json::value gateway_fixture::join(ws_client& c, std::string_view topic, std::str
   return c.read_until([&](const json::value& v) { return is_reply(v, ref); });
 }
 
-}  // namespace rtcache::net::testing
+}  // namespace rtcache::testing

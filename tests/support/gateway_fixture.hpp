@@ -3,13 +3,13 @@
 // real sockets with gateway_client.hpp. Not part of any library that ships.
 #pragma once
 
+#include "auth/auth.hpp"
+#include "gateway/gateway.hpp"
+#include "gateway/log.hpp"
 #include "gateway_client.hpp"
-#include "rtcache/net/auth.hpp"
-#include "rtcache/net/gateway.hpp"
-#include "rtcache/net/gateway_log.hpp"
-#include "rtcache/net/hub.hpp"
-#include "rtcache/net/hub_sink.hpp"
-#include "rtcache/net/mapping_config.hpp"
+#include "hub/hub.hpp"
+#include "ingest/hub_sink.hpp"
+#include "routing/mapping_config.hpp"
 #include "test_rows.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -27,16 +27,16 @@
 #include <thread>
 #include <vector>
 
-namespace rtcache::net::testing {
+namespace rtcache::testing {
 
 class gateway_fixture : public ::testing::Test {
  protected:
   // The hub's epochs are "t1", "t2", ... unless `epochs` says otherwise (hub.hpp: counter_epochs).
-  explicit gateway_fixture(hub_config hc = {}, hub_epoch_source epochs = counter_epochs("t"));
+  explicit gateway_fixture(hub::hub_config hc = {}, hub::hub_epoch_source epochs = hub::counter_epochs("t"));
   ~gateway_fixture() override;
 
   // Starts the gateway on 127.0.0.1 and an ephemeral port (port_), with the fixture's mapping unless cfg has one.
-  void start(gateway_config cfg = {});
+  void start(gateway::gateway_config cfg = {});
 
   // Polls `cond` until it holds or the bound passes (yielding, not sleeping a fixed time).
   static bool wait_for(const std::function<bool()>& cond, std::chrono::steady_clock::duration bound = k_wait);
@@ -55,15 +55,15 @@ class gateway_fixture : public ::testing::Test {
                                  std::string_view payload = R"({"config":{}})");
 
   // Declaration order matters: what the io_context's handlers reach must outlive it.
-  logger log_{log_level::off};
-  jwt_verifier verifier_;
-  hub hub_;
-  std::shared_ptr<const mapping_config> mapping_ = test_mapping();  // test_rows.hpp
-  hub_sink sink_{hub_};
+  gateway::logger log_{gateway::log_level::off};
+  auth::jwt_verifier verifier_;
+  hub::hub hub_;
+  std::shared_ptr<const routing::mapping_config> mapping_ = test_mapping();  // test_rows.hpp
+  ingest::hub_sink sink_{hub_, {}, {}, gateway::flush_scoped};  // as main wires it: one write per transaction
   boost::asio::io_context ioc_;
-  std::optional<gateway> gw_;
+  std::optional<gateway::gateway> gw_;
   std::vector<std::thread> threads_;
   std::uint16_t port_ = 0;
 };
 
-}  // namespace rtcache::net::testing
+}  // namespace rtcache::testing

@@ -19,7 +19,7 @@
 #include <stdexcept>
 #include <vector>
 
-namespace rtcache::net::testing {
+namespace rtcache::testing {
 
 namespace {
 
@@ -116,9 +116,9 @@ std::string public_pem_of(std::string_view private_pem_text) {
   return drain(bio.get());
 }
 
-std::string sign(jwt_alg alg, std::string_view key, std::string_view signing_input) {
+std::string sign(auth::jwt_alg alg, std::string_view key, std::string_view signing_input) {
   switch (alg) {
-    case jwt_alg::hs256: {
+    case auth::jwt_alg::hs256: {
       unsigned char mac[EVP_MAX_MD_SIZE];
       unsigned int len = 0;
       require(HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), bytes(signing_input), signing_input.size(),
@@ -126,10 +126,10 @@ std::string sign(jwt_alg alg, std::string_view key, std::string_view signing_inp
               "HMAC");
       return std::string(reinterpret_cast<const char*>(mac), len);
     }
-    case jwt_alg::rs256: {
+    case auth::jwt_alg::rs256: {
       return digest_sign(read_private(key), signing_input);
     }
-    case jwt_alg::es256: {
+    case auth::jwt_alg::es256: {
       const std::string der = digest_sign(read_private(key), signing_input);
       const unsigned char* p = bytes(der);
       const std::unique_ptr<ECDSA_SIG, ecdsa_sig_free> sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
@@ -146,13 +146,14 @@ std::string sign(jwt_alg alg, std::string_view key, std::string_view signing_inp
   throw std::runtime_error("test signer: unknown alg");
 }
 
-std::string make_token(std::string_view header_json, std::string_view payload_json, jwt_alg alg, std::string_view key) {
-  std::string input = detail::base64url_encode(header_json) + "." + detail::base64url_encode(payload_json);
+std::string make_token(std::string_view header_json, std::string_view payload_json, auth::jwt_alg alg,
+                       std::string_view key) {
+  std::string input = auth::detail::base64url_encode(header_json) + "." + auth::detail::base64url_encode(payload_json);
   const std::string sig = sign(alg, key, input);
-  return input + "." + detail::base64url_encode(sig);
+  return input + "." + auth::detail::base64url_encode(sig);
 }
 
-std::string header_for(jwt_alg alg, std::string_view kid) {
+std::string header_for(auth::jwt_alg alg, std::string_view kid) {
   std::string h = "{\"alg\":\"" + std::string(to_string(alg)) + "\",\"typ\":\"JWT\"";
   if (!kid.empty()) h += ",\"kid\":\"" + std::string(kid) + "\"";
   return h + "}";
@@ -164,7 +165,7 @@ std::string bn_b64(const BIGNUM* bn, int pad) {
   std::string out(static_cast<std::size_t>(pad > 0 ? pad : BN_num_bytes(bn)), '\0');
   auto* to = reinterpret_cast<unsigned char*>(out.data());
   require((pad > 0 ? BN_bn2binpad(bn, to, pad) : BN_bn2bin(bn, to)) >= 0, "BN_bn2bin");
-  return detail::base64url_encode(out);
+  return auth::detail::base64url_encode(out);
 }
 
 std::string bn_param(EVP_PKEY* pkey, const char* name, int pad) {
@@ -199,4 +200,4 @@ std::string jwks_of(const std::vector<std::string>& jwks) {
   return out + "]}";
 }
 
-}  // namespace rtcache::net::testing
+}  // namespace rtcache::testing

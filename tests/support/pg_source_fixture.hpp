@@ -113,8 +113,8 @@ inline std::string mapping_toml(const std::string& prefix) {
          "doc_type = \"pl\"\nid_column = \"id\"\nfactory_column = \"factory_id\"\n";
 }
 
-inline net::mapping_config mapping_for(const std::string& prefix) {
-  auto m = net::parse_mapping_config(mapping_toml(prefix));
+inline routing::mapping_config mapping_for(const std::string& prefix) {
+  auto m = routing::parse_mapping_config(mapping_toml(prefix));
   EXPECT_TRUE(m) << m.error().message;
   return std::move(m).value();
 }
@@ -142,7 +142,7 @@ struct log_record {
 // publication dropped unless the test named the slot (it then shares another source's).
 class running_source {
  public:
-  explicit running_source(const std::string& prefix, source_config config = {}, net::routed_sink* sink = nullptr)
+  explicit running_source(const std::string& prefix, source_config config = {}, routing::routed_sink* sink = nullptr)
       : mapping_(mapping_for(prefix)) {
     if (config.conninfo.empty()) config.conninfo = conninfo();
     owns_slot_ = config.slot == "rtcache";
@@ -210,7 +210,7 @@ class running_source {
   const std::string& slot() const { return slot_; }
 
  private:
-  net::mapping_config mapping_;
+  routing::mapping_config mapping_;
   recording_sink sink_;
   std::unique_ptr<source> source_;
   std::thread thread_;
@@ -317,7 +317,7 @@ inline std::string describe(const std::vector<problem>& problems) {
 }
 
 inline std::vector<problem> check_with(const std::string& prefix, source_config config) {
-  const net::mapping_config mapping = mapping_for(prefix);
+  const routing::mapping_config mapping = mapping_for(prefix);
   test::recording_sink sink;
   if (config.conninfo.empty()) config.conninfo = conninfo();
   source src(config, mapping, sink, {});

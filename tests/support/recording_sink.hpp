@@ -4,11 +4,11 @@
 // ack_all), as an asynchronous sink (JetStream) would. Not part of the library.
 #pragma once
 
+#include "routing/routed_sink.hpp"
 #include "rtcache/core/event_codec.hpp"
-#include "rtcache/net/routed_sink.hpp"
 
-#include <chrono>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <mutex>
@@ -18,19 +18,19 @@
 
 namespace rtcache::pg::test {
 
-class recording_sink final : public net::routed_sink {
+class recording_sink final : public routing::routed_sink {
  public:
   // One publish() or on_gap() as the sink saw it.
   struct call {
-    net::stream_position position;
+    routing::stream_position position;
     bool gap = false;
     bool last = false;
     std::size_t messages = 0;  // rows.messages + rows.changes
     std::vector<std::string> channels;
-    net::source_gap gap_value;  // when gap
+    routing::source_gap gap_value;  // when gap
   };
 
-  core::result<std::optional<net::wal_anchor>> durable_anchor() override {
+  core::result<std::optional<routing::wal_anchor>> durable_anchor() override {
     std::lock_guard lock(mutex_);
     ++anchor_reads_;
     if (anchor_error_) return core::error{core::errc::bad_value, *anchor_error_};
@@ -47,7 +47,7 @@ class recording_sink final : public net::routed_sink {
     durable_.store(0, std::memory_order_release);
   }
 
-  void publish(net::routed_batch batch) override {
+  void publish(routing::routed_batch batch) override {
     std::lock_guard lock(mutex_);
     ++publishes_;
     commit_times_.push_back(batch.rows.commit_time);
@@ -55,13 +55,13 @@ class recording_sink final : public net::routed_sink {
     c.position = batch.position;
     c.last = batch.last;
     c.messages = batch.rows.messages.size() + batch.rows.changes.size();
-    for (const net::routed_message& m : batch.rows.messages) {
+    for (const routing::routed_message& m : batch.rows.messages) {
       lines_.push_back(m.channel.format() + " " + core::encode(*m.event));
       events_.push_back(*m.event);
       channels_.push_back(m.channel.format());
       c.channels.push_back(m.channel.format());
     }
-    for (const net::scoped_change& ch : batch.rows.changes) changes_.push_back(ch.change->json);
+    for (const routing::scoped_change& ch : batch.rows.changes) changes_.push_back(ch.change->json);
     outstanding_ += c.messages;
     if (outstanding_ > max_outstanding_) max_outstanding_ = outstanding_;
     calls_.push_back(std::move(c));
@@ -69,7 +69,7 @@ class recording_sink final : public net::routed_sink {
     if (!hold_) ack_locked(issued_);
   }
 
-  void on_gap(const net::source_gap& gap) override {
+  void on_gap(const routing::source_gap& gap) override {
     std::lock_guard lock(mutex_);
     call c;
     c.position = gap.position;
@@ -102,7 +102,7 @@ class recording_sink final : public net::routed_sink {
     std::lock_guard lock(mutex_);
     ack_locked(issued_);
   }
-  void set_anchor(std::optional<net::wal_anchor> anchor) {
+  void set_anchor(std::optional<routing::wal_anchor> anchor) {
     std::lock_guard lock(mutex_);
     anchor_ = anchor;
   }
@@ -131,7 +131,7 @@ class recording_sink final : public net::routed_sink {
     std::lock_guard lock(mutex_);
     return calls_;
   }
-  std::vector<net::source_gap> gaps() const {
+  std::vector<routing::source_gap> gaps() const {
     std::lock_guard lock(mutex_);
     return gaps_;
   }
@@ -181,7 +181,7 @@ class recording_sink final : public net::routed_sink {
   std::size_t max_outstanding_ = 0;
   bool hold_ = false;
   std::function<void()> wake_;
-  std::optional<net::wal_anchor> anchor_;
+  std::optional<routing::wal_anchor> anchor_;
   std::optional<std::string> anchor_error_;
   std::size_t publishes_ = 0;
   std::size_t streams_ = 0;
@@ -192,7 +192,7 @@ class recording_sink final : public net::routed_sink {
   std::vector<std::string> changes_;
   std::vector<std::optional<std::chrono::system_clock::time_point>> commit_times_;
   std::vector<call> calls_;
-  std::vector<net::source_gap> gaps_;
+  std::vector<routing::source_gap> gaps_;
 };
 
 }  // namespace rtcache::pg::test

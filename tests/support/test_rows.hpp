@@ -2,10 +2,10 @@
 // mapper and router, so gateway tests publish exactly what the PostgreSQL source would.
 #pragma once
 
-#include "rtcache/net/mapping.hpp"
-#include "rtcache/net/mapping_config.hpp"
-#include "rtcache/net/mapping_value.hpp"
-#include "rtcache/net/router.hpp"
+#include "routing/mapping.hpp"
+#include "routing/mapping_config.hpp"
+#include "routing/mapping_value.hpp"
+#include "routing/router.hpp"
 
 #include <memory>
 #include <string>
@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-namespace rtcache::net::testing {
+namespace rtcache::testing {
 
 inline constexpr std::string_view k_test_mapping = R"(
 [tables."public.work_orders"]
@@ -27,52 +27,54 @@ never_send = ["internal_notes"]
 public = true
 )";
 
-inline std::shared_ptr<const mapping_config> test_mapping() {
-  return std::make_shared<const mapping_config>(parse_mapping_config(k_test_mapping, "test.toml").value());
+inline std::shared_ptr<const routing::mapping_config> test_mapping() {
+  return std::make_shared<const routing::mapping_config>(
+      routing::parse_mapping_config(k_test_mapping, "test.toml").value());
 }
 
 // work_orders(id int8 key, factory_id text, status text, version int8, internal_notes text)
-inline row_change wo_change(row_kind kind, std::string id, std::string factory, std::string status,
-                            std::string old_status = "open", std::string old_factory = {}) {
-  row_change c;
+inline routing::row_change wo_change(routing::row_kind kind, std::string id, std::string factory, std::string status,
+                                     std::string old_status = "open", std::string old_factory = {}) {
+  routing::row_change c;
   c.schema = "public";
   c.table = "work_orders";
   c.kind = kind;
-  c.columns = {{"id", pg_oid::int8, "", true},
-               {"factory_id", pg_oid::text, "", false},
-               {"status", pg_oid::text, "", false},
-               {"version", pg_oid::int8, "", false},
-               {"internal_notes", pg_oid::text, "", false}};
+  c.columns = {{"id", routing::pg_oid::int8, "", true},
+               {"factory_id", routing::pg_oid::text, "", false},
+               {"status", routing::pg_oid::text, "", false},
+               {"version", routing::pg_oid::int8, "", false},
+               {"internal_notes", routing::pg_oid::text, "", false}};
   c.commit_ts = "2025-11-19T00:22:40.877Z";
   auto row = [&](const std::string& f, const std::string& s) {
-    return std::vector<row_value>{row_value::of(id), row_value::of(f), row_value::of(s), row_value::of("2"),
-                                  row_value::of("secret notes")};
+    return std::vector<routing::row_value>{routing::row_value::of(id), routing::row_value::of(f),
+                                           routing::row_value::of(s), routing::row_value::of("2"),
+                                           routing::row_value::of("secret notes")};
   };
   if (old_factory.empty()) old_factory = factory;
-  if (kind != row_kind::del) c.new_row = row(factory, status);
-  if (kind != row_kind::insert) {
-    c.old_kind = old_row_kind::full;
+  if (kind != routing::row_kind::del) c.new_row = row(factory, status);
+  if (kind != routing::row_kind::insert) {
+    c.old_kind = routing::old_row_kind::full;
     c.old_row = row(old_factory, old_status);
   }
   return c;
 }
 
-inline row_change announcement(std::string id, std::string text) {
-  row_change c;
+inline routing::row_change announcement(std::string id, std::string text) {
+  routing::row_change c;
   c.schema = "public";
   c.table = "announcements";
-  c.kind = row_kind::insert;
-  c.columns = {{"id", pg_oid::int8, "", true}, {"text", pg_oid::text, "", false}};
-  c.new_row = {row_value::of(std::move(id)), row_value::of(std::move(text))};
+  c.kind = routing::row_kind::insert;
+  c.columns = {{"id", routing::pg_oid::int8, "", true}, {"text", routing::pg_oid::text, "", false}};
+  c.new_row = {routing::row_value::of(std::move(id)), routing::row_value::of(std::move(text))};
   c.commit_ts = "2025-11-19T00:22:40.877Z";
   return c;
 }
 
 // The routed output of one row (per-row messages and records, no summaries).
-inline routed_rows routed(const mapping_config& config, const row_change& change) {
-  mapper m(config);
+inline routing::routed_rows routed(const routing::mapping_config& config, const routing::row_change& change) {
+  routing::mapper m(config);
   auto mapped = m.map(change).value();
-  return route_row(*mapped);
+  return routing::route_row(*mapped);
 }
 
-}  // namespace rtcache::net::testing
+}  // namespace rtcache::testing

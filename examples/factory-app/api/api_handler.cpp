@@ -32,7 +32,7 @@ std::string_view bearer(std::string_view header) {
 
 }  // namespace
 
-api_handler::api_handler(store& db, const net::jwt_verifier& verifier, std::optional<std::string> dev_secret,
+api_handler::api_handler(store& db, const auth::jwt_verifier& verifier, std::optional<std::string> dev_secret,
                          wall_clock now)
     : db_(db), verifier_(verifier), dev_secret_(std::move(dev_secret)), now_(std::move(now)) {}
 
@@ -59,7 +59,7 @@ api_response api_handler::handle(std::string_view method, std::string_view targe
   const auto now = std::chrono::floor<std::chrono::seconds>(now_());
   auto who = verifier_.verify(bearer(authorization), now);
   if (!who) {
-    const auto refusal = net::to_http_refusal(who.error());
+    const auto refusal = auth::to_http_refusal(who.error());
     return {refusal.status, refusal.body};
   }
 
@@ -78,10 +78,10 @@ api_response api_handler::handle(std::string_view method, std::string_view targe
   return res;
 }
 
-api_response api_handler::dispatch(const route& r, const net::principal& who, std::string_view body) {
+api_response api_handler::dispatch(const route& r, const auth::principal& who, std::string_view body) {
   const doc_table& t = *r.table;
   const bool writes = r.kind != route_kind::list && r.kind != route_kind::detail;
-  if (writes && who.role == net::auth_role::anon) return error_response({403, "anon tokens are read-only"});
+  if (writes && who.role == auth::auth_role::anon) return error_response({403, "anon tokens are read-only"});
   switch (r.kind) {
     case route_kind::list: return from(db_.list(t, who.scope, r.factory, r.page, r.page_size));
     case route_kind::detail: return from(db_.get(t, who.scope, r.id));

@@ -3,9 +3,9 @@
 // HTTP server feeds it, and the integration tests call it directly.
 #pragma once
 
+#include "auth/auth.hpp"
 #include "request_log.hpp"
 #include "routes.hpp"
-#include "rtcache/net/auth.hpp"
 #include "store.hpp"
 
 #include <chrono>
@@ -30,7 +30,7 @@ class api_handler {
  public:
   // `dev_secret`: when set, the dev endpoints (/api/_token, /api/_requests) are served and tokens are minted
   // with it; when empty they answer 404. Demo and tests only.
-  api_handler(store& db, const net::jwt_verifier& verifier, std::optional<std::string> dev_secret, wall_clock now);
+  api_handler(store& db, const auth::jwt_verifier& verifier, std::optional<std::string> dev_secret, wall_clock now);
 
   // `authorization` is the Authorization header ("Bearer <jwt>"), empty when absent.
   api_response handle(std::string_view method, std::string_view target, std::string_view authorization,
@@ -39,11 +39,11 @@ class api_handler {
   const request_log& log() const noexcept { return log_; }
 
  private:
-  api_response dispatch(const route& r, const net::principal& who, std::string_view body);
+  api_response dispatch(const route& r, const auth::principal& who, std::string_view body);
   api_response mint_token(std::string_view body);
 
   store& db_;
-  const net::jwt_verifier& verifier_;
+  const auth::jwt_verifier& verifier_;
   std::optional<std::string> dev_secret_;
   wall_clock now_;
   request_log log_;

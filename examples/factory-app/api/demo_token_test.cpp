@@ -1,7 +1,7 @@
 // Demo tokens are accepted by rtcache's own verifier, with the scope they were minted for.
 #include "demo_token.hpp"
 
-#include "rtcache/net/auth.hpp"
+#include "auth/auth.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,8 +11,8 @@ namespace {
 constexpr std::string_view k_secret = "0123456789abcdef0123456789abcdef-demo";
 const std::chrono::sys_seconds k_now{std::chrono::seconds(1'800'000'000)};
 
-net::jwt_verifier verifier(std::string_view secret) {
-  return net::jwt_verifier::create({net::verification_key::hs256(secret).value()}).value();
+auth::jwt_verifier verifier(std::string_view secret) {
+  return auth::jwt_verifier::create({auth::verification_key::hs256(secret).value()}).value();
 }
 
 TEST(DemoToken, VerifiesWithTheFactoryScopeItWasMintedFor) {
@@ -21,7 +21,7 @@ TEST(DemoToken, VerifiesWithTheFactoryScopeItWasMintedFor) {
   req.expires_at = k_now + std::chrono::hours(1);
   auto who = verifier(k_secret).verify(mint_demo_token(k_secret, req), k_now);
   ASSERT_TRUE(who.has_value()) << who.error().message;
-  EXPECT_EQ(who->role, net::auth_role::authenticated);
+  EXPECT_EQ(who->role, auth::auth_role::authenticated);
   EXPECT_TRUE(who->scope.contains("f1"));
   EXPECT_TRUE(who->scope.contains("f3"));
   EXPECT_FALSE(who->scope.contains("f2"));
@@ -43,7 +43,7 @@ TEST(DemoToken, AnotherSecretDoesNotVerify) {
   req.expires_at = k_now + std::chrono::hours(1);
   auto who = verifier("another-secret-another-secret-another").verify(mint_demo_token(k_secret, req), k_now);
   ASSERT_FALSE(who.has_value());
-  EXPECT_EQ(who.error().code, net::auth_errc::bad_signature);
+  EXPECT_EQ(who.error().code, auth::auth_errc::bad_signature);
 }
 
 TEST(DemoToken, ExpiresAtItsExp) {
@@ -52,7 +52,7 @@ TEST(DemoToken, ExpiresAtItsExp) {
   req.expires_at = k_now;
   auto who = verifier(k_secret).verify(mint_demo_token(k_secret, req), k_now + std::chrono::seconds(31));
   ASSERT_FALSE(who.has_value());
-  EXPECT_EQ(who.error().code, net::auth_errc::expired);
+  EXPECT_EQ(who.error().code, auth::auth_errc::expired);
 }
 
 }  // namespace

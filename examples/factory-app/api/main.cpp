@@ -3,8 +3,8 @@
 // PostgreSQL and rtcache's replication source.
 #include "activity.hpp"
 #include "api_handler.hpp"
+#include "auth/auth.hpp"
 #include "http_server.hpp"
-#include "rtcache/net/auth.hpp"
 #include "store.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -36,12 +36,12 @@ extern "C" void on_signal(int) {
 
 int run_serve(const std::string& listen, const std::string& conninfo, bool dev) {
   const std::string secret = env_or("RTCACHE_JWT_SECRET", "");
-  auto key = net::verification_key::hs256(secret);
+  auto key = auth::verification_key::hs256(secret);
   if (!key) {
     std::cerr << "error: RTCACHE_JWT_SECRET: " << key.error().message << "\n";
     return 2;
   }
-  auto verifier = net::jwt_verifier::create({*key});
+  auto verifier = auth::jwt_verifier::create({*key});
   if (!verifier) {
     std::cerr << "error: " << verifier.error().message << "\n";
     return 2;

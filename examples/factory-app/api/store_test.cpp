@@ -84,7 +84,7 @@ class FactoryApi : public ::testing::Test {
     auto db = store::connect(conninfo_);
     ASSERT_TRUE(db.has_value()) << db.error().message;
     db_.emplace(std::move(*db));
-    verifier_.emplace(net::jwt_verifier::create({net::verification_key::hs256(k_secret).value()}).value());
+    verifier_.emplace(auth::jwt_verifier::create({auth::verification_key::hs256(k_secret).value()}).value());
     handler_.emplace(*db_, *verifier_, std::string(k_secret), [] { return std::chrono::system_clock::now(); });
   }
 
@@ -115,7 +115,7 @@ class FactoryApi : public ::testing::Test {
   static inline std::string db_name_;
   static inline std::string conninfo_;
   std::optional<store> db_;
-  std::optional<net::jwt_verifier> verifier_;
+  std::optional<auth::jwt_verifier> verifier_;
   std::optional<api_handler> handler_;
 };
 

@@ -1,10 +1,10 @@
 // A gap is never continuity (issue 13): before it streams, the source decides from what the server reports and
 // what it remembers whether the WAL it is about to read continues what it delivered before. When it cannot prove
-// it, the answer is a gap (net::gap_reason), which the sink turns into new epochs. Pure: the I/O client gathers
+// it, the answer is a gap (routing::gap_reason), which the sink turns into new epochs. Pure: the I/O client gathers
 // the facts.
 #pragma once
 
-#include "rtcache/net/routed_sink.hpp"
+#include "routing/routed_sink.hpp"
 #include "rtcache/pg/pgoutput.hpp"
 
 #include <cstdint>
@@ -33,8 +33,8 @@ struct slot_facts {
 bool slot_is_invalidated(std::string_view wal_status, std::string_view invalidation_reason) noexcept;
 
 struct continuity_verdict {
-  std::optional<net::gap_reason> gap;  // nullopt: continuous (or nothing to be continuous with)
-  std::string detail;                  // what was found, for the log line
+  std::optional<routing::gap_reason> gap;  // nullopt: continuous (or nothing to be continuous with)
+  std::string detail;                      // what was found, for the log line
 };
 
 // `remembered`: the newest (system identifier, timeline, confirmed position) the source confirmed to a slot,
@@ -50,7 +50,7 @@ struct continuity_verdict {
 // With nothing remembered there is nothing to be continuous with: no gap (a first start). A slot whose confirmed
 // position lags the remembered one is continuous: the server resends from it (after a crash its on-disk state
 // lags), and what was delivered twice is harmless.
-continuity_verdict check_continuity(const std::optional<net::wal_anchor>& remembered, const server_identity& server,
+continuity_verdict check_continuity(const std::optional<routing::wal_anchor>& remembered, const server_identity& server,
                                     const slot_facts& slot);
 
 }  // namespace rtcache::pg

@@ -4,11 +4,11 @@
 // reports. The I/O client feeds it bytes from libpq and the clock; benchmarks and tests feed it recorded bytes.
 #pragma once
 
+#include "routing/mapping.hpp"
+#include "routing/mapping_config.hpp"
+#include "routing/routed_sink.hpp"
+#include "routing/router.hpp"
 #include "rtcache/core/error.hpp"
-#include "rtcache/net/mapping.hpp"
-#include "rtcache/net/mapping_config.hpp"
-#include "rtcache/net/routed_sink.hpp"
-#include "rtcache/net/router.hpp"
 #include "rtcache/pg/confirm_tracker.hpp"
 #include "rtcache/pg/durable_confirm.hpp"
 #include "rtcache/pg/pgoutput.hpp"
@@ -34,7 +34,7 @@ struct session_counters {
   std::uint64_t rows_failed = 0;
   std::uint64_t truncates = 0;
   std::uint64_t skipped_transactions = 0;  // resent transactions already confirmed (not delivered again)
-  net::gap_counts gaps{};
+  routing::gap_counts gaps{};
   lsn server_wal_end;
   std::optional<pg_timestamp> last_commit_time;  // of the last Begin/Commit received
 };
@@ -58,7 +58,7 @@ class replication_session {
   using time_point = std::chrono::steady_clock::time_point;
 
   // `config`, `sink` and `log` must outlive the session. `confirmed`: where streaming resumes.
-  replication_session(const net::mapping_config& config, net::routed_sink& sink, log_fn log, lsn confirmed = {},
+  replication_session(const routing::mapping_config& config, routing::routed_sink& sink, log_fn log, lsn confirmed = {},
                       durable_confirm_limits limits = {});
 
   // Starts (or restarts) a stream of `identity` from `from`, the position confirmed to the server (where it
@@ -79,7 +79,7 @@ class replication_session {
 
   // Reports a gap found before streaming (check_continuity): an error-level "source_gap" log line, a count, and
   // routed_sink::on_gap for every channel (scope all). `resume_at` is where the stream goes on from.
-  void report_gap(net::gap_reason reason, const std::string& detail, lsn resume_at);
+  void report_gap(routing::gap_reason reason, const std::string& detail, lsn resume_at);
 
   // Reads the sink's durable_through() and runs the stall clock at `now`.
   void poll_sink(time_point now);
@@ -113,21 +113,21 @@ class replication_session {
   result<consume_outcome> on_message(message& m);
   void log(log_level level, std::string_view event, std::initializer_list<log_field> fields) const;
   // Hands `rows` to the sink as the open transaction's next batch (the last one with `last`, confirming end_lsn).
-  void publish(net::routed_rows rows, bool last, lsn end_lsn = {});
+  void publish(routing::routed_rows rows, bool last, lsn end_lsn = {});
   // Records the next sink call and says where it stands.
-  net::stream_position next_position(std::size_t messages, lsn confirm_to, std::uint64_t commit_lsn,
-                                     std::uint32_t first_index);
-  void count_gap(net::gap_reason reason) noexcept;
+  routing::stream_position next_position(std::size_t messages, lsn confirm_to, std::uint64_t commit_lsn,
+                                         std::uint32_t first_index);
+  void count_gap(routing::gap_reason reason) noexcept;
 
-  const net::mapping_config* config_;
-  net::mapper mapper_;
-  net::routed_sink* sink_;
+  const routing::mapping_config* config_;
+  routing::mapper mapper_;
+  routing::routed_sink* sink_;
   log_fn log_;
   // The mapper's plan of each relation definition in use (mapper::plan), rebuilt when the Relation for its oid
   // is replaced, dropped with every Type message and on reconnect. At most one entry per cached relation.
   struct planned_relation {
     std::shared_ptr<const relation_message> relation;  // the definition the plan was made from
-    net::relation_plan_ptr plan;                       // null: a table the mapping does not name
+    routing::relation_plan_ptr plan;                   // null: a table the mapping does not name
   };
   const planned_relation& plan_for(const std::shared_ptr<const relation_message>& rel);
 
@@ -136,7 +136,7 @@ class replication_session {
   std::unordered_map<std::uint32_t, planned_relation> plans_;
   row_view_builder views_;
   message decoded_;  // the last decoded message; its tuples' storage is reused by the next change
-  net::transaction_router router_;
+  routing::transaction_router router_;
   confirm_tracker tracker_;
   durable_confirm durable_;
   stream_identity identity_;

@@ -10,9 +10,9 @@
 // Before streaming it checks continuity (continuity.hpp) and reports a gap to the sink when it cannot prove it.
 #pragma once
 
-#include "rtcache/net/mapping_config.hpp"
-#include "rtcache/net/routed_sink.hpp"
-#include "rtcache/pg/backoff.hpp"
+#include "routing/mapping_config.hpp"
+#include "routing/routed_sink.hpp"
+#include "rtcache/core/backoff.hpp"
 #include "rtcache/pg/durable_confirm.hpp"
 #include "rtcache/pg/source_log.hpp"
 #include "rtcache/pg/source_problem.hpp"
@@ -47,7 +47,7 @@ struct source_config {
   // Backlog and stall bounds of an acknowledging sink (durable_confirm.hpp). A reader that gives up the slot
   // because the sink stalled stands by for stall_timeout before it tries to take the slot again.
   durable_confirm_limits durability;
-  backoff_policy backoff;
+  core::backoff_policy backoff;
   // Uniform draws in [0, 1) for the back-off and standby jitter; empty: a seeded std::mt19937_64.
   std::function<double()> random;
 };
@@ -58,7 +58,7 @@ class source {
  public:
   // `mapping` and `sink` must outlive the source. Throws std::system_error if the wake-up eventfd cannot be
   // created (start-up only).
-  source(source_config config, const net::mapping_config& mapping, net::routed_sink& sink, log_fn log);
+  source(source_config config, const routing::mapping_config& mapping, routing::routed_sink& sink, log_fn log);
   ~source();
   source(const source&) = delete;
   source& operator=(const source&) = delete;

@@ -3,7 +3,7 @@
 // Pure: the I/O client collects the facts and the SQLSTATEs; this decides what they mean.
 #pragma once
 
-#include "rtcache/net/mapping_config.hpp"
+#include "routing/mapping_config.hpp"
 
 #include <cstdint>
 #include <optional>

@@ -2,7 +2,7 @@
 // value the gateway's /metrics and logs read. source::status() returns a copy taken under a lock.
 #pragma once
 
-#include "rtcache/net/routed_sink.hpp"
+#include "routing/routed_sink.hpp"
 #include "rtcache/pg/pgoutput.hpp"
 
 #include <cstdint>
@@ -35,7 +35,7 @@ struct source_status {
   std::uint64_t rows_mapped = 0;           // rows that produced routed output
   std::uint64_t rows_failed = 0;           // rows the mapper refused (logged with the reason, then skipped)
   std::uint64_t truncates = 0;             // Truncate messages
-  net::gap_counts gaps{};                  // gaps reported to the sink, by reason (index: net::gap_reason)
+  routing::gap_counts gaps{};              // gaps reported to the sink, by reason (index: routing::gap_reason)
   std::uint64_t reconnects = 0;            // connection attempts after the first
   std::uint64_t reader_starts = 0;         // times this source started streaming (became the reader)
   std::uint64_t standby_checks = 0;        // times it found the slot held by another process

@@ -67,7 +67,7 @@ export function rng(seed: number): () => number {
 
 const EPOCH_ISO = '2026-01-02T06:00:00.000Z';
 const EPOCH = Date.parse(EPOCH_ISO);
-const LIST_ROW_LIMIT = 1000; // the router's default (include/rtcache/net/mapping_config.hpp)
+const LIST_ROW_LIMIT = 1000; // the router's default (src/server/routing/mapping_config.hpp)
 const FACTORIES = ['f1', 'f2', 'f3'];
 const LIST_SIZE: Record<string, number> = { f1: 2400, f2: 300, f3: 300 };
 

@@ -1,13 +1,13 @@
 // Supabase API keys: format checks for the configured keys and the constant-time lookup of a presented one.
 // Only SHA-256 digests of the keys are kept (OpenSSL EVP), compared with CRYPTO_memcmp.
-#include "rtcache/net/auth.hpp"
+#include "auth/auth.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
 
-namespace rtcache::net {
+namespace rtcache::auth {
 
 namespace {
 
@@ -125,4 +125,4 @@ std::size_t api_key_set::size(api_key_kind kind) const noexcept {
   return kind == api_key_kind::publishable ? publishable_.size() : secret_.size();
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::auth

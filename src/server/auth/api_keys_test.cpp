@@ -1,13 +1,13 @@
 // Supabase API keys (issue 11): the format a configured key must have, the lookup of a presented key (publishable
 // -> anon, secret -> service_role), and what a refusal may say (never the key).
-#include "rtcache/net/auth.hpp"
+#include "auth/auth.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::auth {
 namespace {
 
 using namespace std::chrono_literals;
@@ -132,4 +132,4 @@ TEST(VerifyApiKey, AnUnlistedKeyIsRefusedAsAnInvalidApiKeyWithoutQuotingIt) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::auth

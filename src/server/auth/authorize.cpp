@@ -1,8 +1,8 @@
 // Join and delivery decisions against a principal's factory scope (docs/design.md §4). Decided once per
 // subscription; per event only may_deliver runs, a binary search in a small sorted vector.
-#include "rtcache/net/auth.hpp"
+#include "auth/auth.hpp"
 
-namespace rtcache::net {
+namespace rtcache::auth {
 
 join_decision authorize_join(const principal& who, const core::channel_key& key) {
   if (who.scope.is_unscoped()) return {join_verdict::allowed, {}};
@@ -27,4 +27,4 @@ std::string revoked_message(const core::channel_key& key) {
   return "You no longer have permission to read from this Channel topic: " + key.format();
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::auth

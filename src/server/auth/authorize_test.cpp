@@ -1,11 +1,11 @@
 // Join and delivery decisions against the factory scope (docs/design.md §4), including a client trying to reach
 // other factories' list: and factory: channels.
+#include "auth/auth.hpp"
 #include "jwt_test_support.hpp"
-#include "rtcache/net/auth.hpp"
 
 #include <gtest/gtest.h>
 
-namespace rtcache::net {
+namespace rtcache::auth {
 namespace {
 
 using core::channel_key;
@@ -101,4 +101,4 @@ TEST(AuthorizeJoin, VerifiedTokenCannotReachAnotherFactory) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::auth

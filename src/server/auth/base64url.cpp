@@ -4,7 +4,7 @@
 #include <array>
 #include <cstdint>
 
-namespace rtcache::net::detail {
+namespace rtcache::auth::detail {
 
 namespace {
 
@@ -62,4 +62,4 @@ std::string base64url_encode(std::string_view bytes) {
   return out;
 }
 
-}  // namespace rtcache::net::detail
+}  // namespace rtcache::auth::detail

@@ -5,7 +5,7 @@
 
 #include <string>
 
-namespace rtcache::net::detail {
+namespace rtcache::auth::detail {
 namespace {
 
 TEST(Base64url, RoundTripsEveryLengthAndByte) {
@@ -56,4 +56,4 @@ TEST(Base64url, RefusesNonZeroTrailingBitsSoEncodingsAreUnique) {
 }
 
 }  // namespace
-}  // namespace rtcache::net::detail
+}  // namespace rtcache::auth::detail

@@ -1,6 +1,6 @@
 // Private-channel rules, the public-access switch and broadcast.from_clients (channel_access.hpp). A join or a
 // send is decided once, when it happens; nothing here runs per delivered message.
-#include "rtcache/net/channel_access.hpp"
+#include "auth/channel_access.hpp"
 
 #include <simdjson.h>
 
@@ -8,7 +8,7 @@
 #include <charconv>
 #include <cstdint>
 
-namespace rtcache::net {
+namespace rtcache::auth {
 
 namespace {
 
@@ -238,4 +238,4 @@ access_decision channel_access::may_send(const principal& who, std::string_view 
   return {false, "Unauthorized"};
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::auth

@@ -1,12 +1,12 @@
 // Private-channel rules, the public-access switch and broadcast.from_clients (issue 11, findings 2 and 5): the
 // pure decisions the gateway asks for at each join and each send.
-#include "rtcache/net/channel_access.hpp"
+#include "auth/channel_access.hpp"
 
 #include <gtest/gtest.h>
 
 #include <memory>
 
-namespace rtcache::net {
+namespace rtcache::auth {
 namespace {
 
 using namespace std::chrono_literals;
@@ -146,4 +146,4 @@ TEST(ChannelAccess, FromClientsParsesItsThreeValues) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::auth

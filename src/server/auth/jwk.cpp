@@ -1,10 +1,10 @@
 // JWK Set -> verification keys: the members read with simdjson, the key built by OpenSSL (EVP_PKEY_fromdata)
 // from its public parameters and checked by OpenSSL (EVP_PKEY_public_check). No arithmetic of our own.
+#include "auth/jwks.hpp"
 #include "base64url.hpp"
 #include "key_impl.hpp"
 #include "rtcache/core/json_text.hpp"
 #include "rtcache/core/json_type_name.hpp"
-#include "rtcache/net/jwks.hpp"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -17,7 +17,7 @@
 #include <array>
 #include <stdexcept>
 
-namespace rtcache::net {
+namespace rtcache::auth {
 
 namespace dom = simdjson::dom;
 
@@ -310,4 +310,4 @@ auth_result<jwks_document> parse_jwks(std::string_view json) {
   return out;
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::auth

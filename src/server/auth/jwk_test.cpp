@@ -1,15 +1,15 @@
 // JWK Set parsing (issue 11, Supabase's asymmetric signing keys): keys published the way Supabase publishes
 // them verify that key's tokens; every key rtcache cannot or must not use is skipped with its reason.
+#include "auth/jwks.hpp"
 #include "base64url.hpp"
 #include "jwt_test_support.hpp"
-#include "rtcache/net/jwks.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::auth {
 namespace {
 
 using testing::header_for;
@@ -145,7 +145,8 @@ TEST(Jwks, KeysRtcacheMustNotOrCannotUseAreSkippedWithTheirReason) {
 // the same way every time: rtcache checks RSA keys deterministically (odd n, odd e with 3 <= e < n, 2048 to 8192
 // bits) and leaves a bad modulus to fail verification.
 TEST(Jwks, AnRsaKeyParsesTheSameWayEveryTime) {
-  const std::string mutated = R"({"kty":"RSA","n":"0XQ0OnXQIfO8CBSt6vcuQ_wMnx3myMEcFoJZdXjvtE82zNtRhs--eBlbQEPvgdtY-g5lMf5NfSp15p0hyBpogJk0dFGW9DBS3ycMaiKMvTyQ-661NadGyoeXcBw5QPe3Oxhb3HHU-hTT-i1vHYAFW9pEzaGIHV4RPxeyFxvUZff57Q-5aAiFvPeBbFRS1vhiAwUol6QnFIy88TECPfWojXmqz7NHXbBmXzRKsICQYZtIC_7G_jKcvKRY2FS_nGVu-0ZbmMBlHoJY1AJ_qeOz2FiW3qn3gwDxnpVrOHJNnT2LPT4ZSHtPYfvNFpfGDbom9sXRddJeb-dfLuFOjaA2DQ","e":"AQAB","kid":"b","alg":"RS256","use":"sig"})";
+  const std::string mutated =
+      R"({"kty":"RSA","n":"0XQ0OnXQIfO8CBSt6vcuQ_wMnx3myMEcFoJZdXjvtE82zNtRhs--eBlbQEPvgdtY-g5lMf5NfSp15p0hyBpogJk0dFGW9DBS3ycMaiKMvTyQ-661NadGyoeXcBw5QPe3Oxhb3HHU-hTT-i1vHYAFW9pEzaGIHV4RPxeyFxvUZff57Q-5aAiFvPeBbFRS1vhiAwUol6QnFIy88TECPfWojXmqz7NHXbBmXzRKsICQYZtIC_7G_jKcvKRY2FS_nGVu-0ZbmMBlHoJY1AJ_qeOz2FiW3qn3gwDxnpVrOHJNnT2LPT4ZSHtPYfvNFpfGDbom9sXRddJeb-dfLuFOjaA2DQ","e":"AQAB","kid":"b","alg":"RS256","use":"sig"})";
   const auto first = parse(jwks_of({mutated}));
   for (int i = 0; i < 200; ++i) {
     const auto again = parse(jwks_of({mutated}));
@@ -193,4 +194,4 @@ TEST(Jwks, AtMostMaxKeysAreTakenFromOneDocument) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::auth

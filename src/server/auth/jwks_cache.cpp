@@ -1,10 +1,10 @@
 // When to fetch the JWKS and what to keep: the policy of jwks.hpp. The fetch itself is injected.
-#include "rtcache/net/jwks.hpp"
+#include "auth/jwks.hpp"
 
 #include <algorithm>
 #include <cassert>
 
-namespace rtcache::net {
+namespace rtcache::auth {
 
 std::string_view to_string(jwks_event e) noexcept {
   switch (e) {
@@ -140,4 +140,4 @@ void jwks_cache::finish_fetch(jwks_fetch_result r) {
   }
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::auth

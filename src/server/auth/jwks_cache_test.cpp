@@ -1,7 +1,7 @@
 // The JWKS cache's policy (issue 11): when it fetches (start, periodic refresh, unknown kid, retry after a
 // failure), how often at most, and which keys it keeps. A manual clock and a fetcher the test completes by hand.
+#include "auth/jwks.hpp"
 #include "jwt_test_support.hpp"
-#include "rtcache/net/jwks.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::auth {
 namespace {
 
 using namespace std::chrono_literals;
@@ -177,4 +177,4 @@ TEST(JwksCacheSync, AFetchThatCompletesInsideTheFetchCallIsTaken) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::auth

@@ -1,11 +1,11 @@
 // JWT verification: compact JWS in, principal out. The token is untrusted bytes until its signature verifies;
 // the payload is not even decoded before that. Signatures are checked by OpenSSL EVP, claims read with simdjson.
+#include "auth/auth.hpp"
 #include "base64url.hpp"
 #include "key_impl.hpp"
 #include "rtcache/core/identifier.hpp"
 #include "rtcache/core/json_text.hpp"
 #include "rtcache/core/json_type_name.hpp"
-#include "rtcache/net/auth.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -24,7 +24,7 @@
 #include <cmath>
 #include <cstring>
 
-namespace rtcache::net {
+namespace rtcache::auth {
 
 namespace dom = simdjson::dom;
 
@@ -737,4 +737,4 @@ auth_result<principal> jwt_verifier::verify(std::string_view token, std::chrono:
   return principal{role, core::factory_scope::of(std::move(ids)), expires_at, std::move(subject), claims_text};
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::auth

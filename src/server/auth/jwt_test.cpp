@@ -1,9 +1,9 @@
 // The JWT verifier against tokens minted in-test with keys generated in-test: every algorithm accepted when
 // genuine, every forgery, tampering, malformation and claim problem refused with its code.
+#include "auth/auth.hpp"
 #include "base64url.hpp"
 #include "jwt_test_support.hpp"
 #include "rtcache/core/identifier.hpp"
-#include "rtcache/net/auth.hpp"
 
 #include <openssl/err.h>
 
@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::auth {
 namespace {
 
 using namespace std::chrono_literals;
@@ -703,4 +703,4 @@ TEST(JwtVerifier, ValueOnRefusalThrowsTheAuthError) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::auth

@@ -1,14 +1,14 @@
 // Internal to rtcache::auth: what a verification_key holds, and the factories the PEM and JWK loaders share.
 #pragma once
 
-#include "rtcache/net/auth.hpp"
+#include "auth/auth.hpp"
 
 #include <openssl/evp.h>
 
 #include <memory>
 #include <string>
 
-namespace rtcache::net {
+namespace rtcache::auth {
 
 struct verification_key::impl {
   impl() = default;
@@ -36,4 +36,4 @@ struct key_access {
 auth_result<verification_key> adopt_public_key(jwt_alg alg, EVP_PKEY* pkey, std::string kid);
 
 }  // namespace detail
-}  // namespace rtcache::net
+}  // namespace rtcache::auth

@@ -1,9 +1,9 @@
 // What a client is told when its token is refused, in the words supabase/realtime uses (user_socket.ex
 // error_response/1, realtime_channel.ex shutdown_response/2), so realtime-js users see familiar errors.
 // The precise auth_error::message stays in rtcache's logs: it can name keys and claim values.
-#include "rtcache/net/auth.hpp"
+#include "auth/auth.hpp"
 
-namespace rtcache::net {
+namespace rtcache::auth {
 
 namespace {
 
@@ -85,4 +85,4 @@ std::string system_refusal_message(const auth_error& e) {
   return text_with_detail(e);
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::auth

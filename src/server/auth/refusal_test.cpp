@@ -1,10 +1,10 @@
 // What clients are told for each refusal: the HTTP answer before the upgrade, the phx_join reason and the
 // system message, worded as supabase/realtime words them.
-#include "rtcache/net/auth.hpp"
+#include "auth/auth.hpp"
 
 #include <gtest/gtest.h>
 
-namespace rtcache::net {
+namespace rtcache::auth {
 namespace {
 
 auth_error err(auth_errc code, std::int64_t seconds_past_exp = 0) {
@@ -76,4 +76,4 @@ TEST(AuthRefusal, SystemMessageOnRefreshFailure) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::auth

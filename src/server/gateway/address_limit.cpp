@@ -1,9 +1,9 @@
 // Open connections per client address (address_limit.hpp).
-#include "rtcache/net/address_limit.hpp"
+#include "gateway/address_limit.hpp"
 
 #include <utility>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 address_slot::address_slot(address_slot&& other) noexcept
     : owner_(std::exchange(other.owner_, nullptr)), key_(std::move(other.key_)) {}
@@ -68,4 +68,4 @@ std::size_t address_counter::count(const boost::asio::ip::address& a) const {
   return it == counts_.end() ? 0 : it->second;
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

@@ -1,12 +1,12 @@
 // Open connections per client address (issue 11, finding 6): the bound, the keys IPv6 is counted under, and
 // release by RAII however a connection ends.
-#include "rtcache/net/address_limit.hpp"
+#include "gateway/address_limit.hpp"
 
 #include <gtest/gtest.h>
 
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 using boost::asio::ip::make_address;
@@ -51,4 +51,4 @@ TEST(AddressCounter, ZeroMeansNoBound) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

@@ -1,11 +1,12 @@
 // serve_config from TOML and the environment. Every problem is collected, never just the first, and each names
 // its file position or variable, so `rtcache check-config` can print them all.
+#include "gateway/config.hpp"
+
+#include "auth/auth.hpp"
+#include "auth/jwks.hpp"
 #include "config_keys.hpp"
+#include "gateway/config_key_list.hpp"
 #include "rtcache/core/doc_types.hpp"
-#include "rtcache/net/auth.hpp"
-#include "rtcache/net/config_key_list.hpp"
-#include "rtcache/net/gateway_config.hpp"
-#include "rtcache/net/jwks.hpp"
 #include "tls_context.hpp"
 
 #include <algorithm>
@@ -17,7 +18,7 @@
 #include <type_traits>
 #include <variant>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 core::result<std::pair<std::string, std::uint16_t>> parse_listen(std::string_view text) {
   const auto bad = [&](std::string_view why) {
@@ -203,10 +204,10 @@ std::vector<std::string> keys_of(const std::vector<api_key_setting>& settings) {
 }
 
 // Stands for the JWKS while a config is validated: nothing is fetched by check-config.
-class no_keys_yet final : public key_source {
+class no_keys_yet final : public auth::key_source {
  public:
-  std::shared_ptr<const std::vector<verification_key>> current() const override {
-    return std::make_shared<const std::vector<verification_key>>();
+  std::shared_ptr<const std::vector<auth::verification_key>> current() const override {
+    return std::make_shared<const std::vector<auth::verification_key>>();
   }
   void unknown_kid(std::string_view /*kid*/) noexcept override {}
 };
@@ -223,7 +224,7 @@ std::optional<jwks_source> jwks_source_of(const auth_settings& settings) {
   return std::nullopt;
 }
 
-jwks_cache_config jwks_cache_config_of(const auth_settings& settings) {
+auth::jwks_cache_config jwks_cache_config_of(const auth_settings& settings) {
   return {settings.jwks_refresh, settings.jwks_min_refetch};
 }
 
@@ -234,19 +235,21 @@ jwks_fetch_options jwks_fetch_options_of(const auth_settings& settings) {
   return o;
 }
 
-auth_result<jwt_verifier> make_verifier(const auth_settings& settings, std::shared_ptr<key_source> dynamic_keys) {
-  std::vector<verification_key> keys;
+auth::auth_result<auth::jwt_verifier> make_verifier(const auth_settings& settings,
+                                                    std::shared_ptr<auth::key_source> dynamic_keys) {
+  std::vector<auth::verification_key> keys;
   if (!settings.jwt_secret.empty()) {
-    auto k = verification_key::hs256(settings.jwt_secret);
+    auto k = auth::verification_key::hs256(settings.jwt_secret);
     if (!k) return k.error();
     keys.push_back(std::move(*k));
   }
   for (const auto& pk : settings.public_keys) {
-    auth_result<verification_key> k = auth_error{auth_errc::bad_key, "alg '" + pk.alg + "': must be RS256 or ES256"};
+    auth::auth_result<auth::verification_key> k =
+        auth::auth_error{auth::auth_errc::bad_key, "alg '" + pk.alg + "': must be RS256 or ES256"};
     if (pk.alg == "RS256")
-      k = verification_key::rs256_public_pem(pk.pem, pk.kid);
+      k = auth::verification_key::rs256_public_pem(pk.pem, pk.kid);
     else if (pk.alg == "ES256")
-      k = verification_key::es256_public_pem(pk.pem, pk.kid);
+      k = auth::verification_key::es256_public_pem(pk.pem, pk.kid);
     if (!k) {
       auto e = k.error();
       if (!pk.where.empty()) e.message = pk.where + ": " + e.message;
@@ -254,19 +257,19 @@ auth_result<jwt_verifier> make_verifier(const auth_settings& settings, std::shar
     }
     keys.push_back(std::move(*k));
   }
-  auto api_keys = api_key_set::create(keys_of(settings.publishable_keys), keys_of(settings.secret_keys));
+  auto api_keys = auth::api_key_set::create(keys_of(settings.publishable_keys), keys_of(settings.secret_keys));
   if (!api_keys) return api_keys.error();
-  verifier_config vc;
+  auth::verifier_config vc;
   vc.leeway = settings.leeway;
   vc.audience = settings.audience;
   vc.scope_claim = settings.scope_claim;
   vc.api_keys = std::move(*api_keys);
   vc.dynamic_keys = std::move(dynamic_keys);
-  return jwt_verifier::create(std::move(keys), vc);
+  return auth::jwt_verifier::create(std::move(keys), vc);
 }
 
 void read_config_toml(std::string_view text, std::string_view source, serve_config& into,
-                      std::vector<config_problem>& problems, const std::string& base_dir) {
+                      std::vector<core::config_problem>& problems, const std::string& base_dir) {
   toml::table root;
   try {
     root = toml::parse(text, source);
@@ -312,13 +315,13 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
   if (root["contract"]["doc_types"].is_array()) contract_types = into.doc_types;
 
   if (has_mapping) {
-    mapping_load_options mo;
+    routing::mapping_load_options mo;
     mo.foreign_sections = {"server",   "auth",     "limits",    "hub",     "contract",
                            "postgres", "channels", "broadcast", "metrics", "tls"};
     const std::size_t before = problems.size();
-    auto mapping = read_mapping_config(text, source, mo, problems);
+    auto mapping = routing::read_mapping_config(text, source, mo, problems);
     if (problems.size() != before) return;
-    auto shared = std::make_shared<const mapping_config>(std::move(mapping));
+    auto shared = std::make_shared<const routing::mapping_config>(std::move(mapping));
     if (contract_types) {
       auto types = core::doc_type_registry::from(*contract_types);
       if (types && types->names() != shared->doc_types.names()) {
@@ -332,7 +335,7 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
   }
 }
 
-void apply_env(const env_lookup& env, serve_config& into, std::vector<config_problem>& problems) {
+void apply_env(const env_lookup& env, serve_config& into, std::vector<core::config_problem>& problems) {
   key_reader rd("", "", problems);
   for (const auto& key : detail::config_keys()) {
     if (key.env.empty()) continue;
@@ -360,15 +363,15 @@ void apply_env(const env_lookup& env, serve_config& into, std::vector<config_pro
 namespace {
 
 // The API keys and the JWKS settings, each problem at the place the value was given.
-bool validate_keys(const auth_settings& a, std::vector<config_problem>& problems) {
+bool validate_keys(const auth_settings& a, std::vector<core::config_problem>& problems) {
   const std::size_t before = problems.size();
-  const auto check = [&](const std::vector<api_key_setting>& keys, api_key_kind kind, std::string_view path) {
-    if (keys.size() > k_max_api_keys) {
-      problems.push_back(
-          {std::string(path), std::to_string(keys.size()) + " keys; the limit is " + std::to_string(k_max_api_keys)});
+  const auto check = [&](const std::vector<api_key_setting>& keys, auth::api_key_kind kind, std::string_view path) {
+    if (keys.size() > auth::k_max_api_keys) {
+      problems.push_back({std::string(path),
+                          std::to_string(keys.size()) + " keys; the limit is " + std::to_string(auth::k_max_api_keys)});
     }
     for (std::size_t i = 0; i < keys.size(); ++i) {
-      if (auto ok = check_api_key(keys[i].key, kind); !ok) {
+      if (auto ok = auth::check_api_key(keys[i].key, kind); !ok) {
         problems.push_back({keys[i].where, ok.error().message});
         continue;
       }
@@ -377,8 +380,8 @@ bool validate_keys(const auth_settings& a, std::vector<config_problem>& problems
       }
     }
   };
-  check(a.publishable_keys, api_key_kind::publishable, "auth.publishable_keys");
-  check(a.secret_keys, api_key_kind::secret, "auth.secret_keys");
+  check(a.publishable_keys, auth::api_key_kind::publishable, "auth.publishable_keys");
+  check(a.secret_keys, auth::api_key_kind::secret, "auth.secret_keys");
 
   if (!a.jwks_url.empty() && !a.jwks_file.empty()) {
     problems.push_back({"auth.jwks_url", "give jwks_url or jwks_file, not both"});
@@ -393,7 +396,7 @@ bool validate_keys(const auth_settings& a, std::vector<config_problem>& problems
   if (!a.jwks_file.empty()) {
     if (auto text = detail::read_text_file(a.jwks_file); !text) {
       problems.push_back({"auth.jwks_file", "cannot read '" + a.jwks_file + "'"});
-    } else if (auto doc = parse_jwks(*text); !doc) {
+    } else if (auto doc = auth::parse_jwks(*text); !doc) {
       problems.push_back({"auth.jwks_file", a.jwks_file + ": " + doc.error().message});
     } else if (doc->keys.empty()) {
       std::string why = a.jwks_file + ": no usable key";
@@ -413,7 +416,7 @@ bool validate_keys(const auth_settings& a, std::vector<config_problem>& problems
 
 // [tls]: all three keys or none; the files load and the key matches the certificate (the same loading the
 // listener and a reload do); the listeners differ; at least one listener.
-void validate_tls(const gateway_config& g, std::vector<config_problem>& problems) {
+void validate_tls(const gateway_config& g, std::vector<core::config_problem>& problems) {
   const tls_settings& t = g.tls;
   const bool any = !t.cert_file.empty() || !t.key_file.empty() || t.listen.has_value();
   if (!any) {
@@ -446,19 +449,19 @@ void validate_tls(const gateway_config& g, std::vector<config_problem>& problems
 
 }  // namespace
 
-void validate(const serve_config& config, std::vector<config_problem>& problems) {
+void validate(const serve_config& config, std::vector<core::config_problem>& problems) {
   const auth_settings& a = config.auth;
   const bool has_jwks = !a.jwks_url.empty() || !a.jwks_file.empty();
   const bool keys_ok = validate_keys(a, problems);
   if (a.jwt_secret.empty() && a.public_keys.empty() && !has_jwks) {
     problems.push_back({"auth.jwt_secret", "required: set RTCACHE_JWT_SECRET or [auth] jwt_secret (HS256, >= " +
-                                               std::to_string(k_min_hs256_secret_length) +
+                                               std::to_string(auth::k_min_hs256_secret_length) +
                                                " bytes), give RS256/ES256 keys in [auth] jwt_public_keys, or a "
                                                "JWKS in [auth] jwks_url / jwks_file"});
   } else {
     bool secret_ok = true;
     if (!a.jwt_secret.empty()) {
-      if (auto key = verification_key::hs256(a.jwt_secret); !key) {
+      if (auto key = auth::verification_key::hs256(a.jwt_secret); !key) {
         problems.push_back({"auth.jwt_secret", key.error().message});
         secret_ok = false;
       }
@@ -483,7 +486,7 @@ void validate(const serve_config& config, std::vector<config_problem>& problems)
   }
   const auto& l = config.gateway.limits;
   if (l.join_burst < 1) problems.push_back({"limits.join_burst", "must be at least 1"});
-  if (auto access = channel_access::create(config.gateway.channels); !access) {
+  if (auto access = auth::channel_access::create(config.gateway.channels); !access) {
     problems.push_back({"channels.private", access.error().message});
   }
   const auto& m = config.gateway.metrics;
@@ -551,4 +554,4 @@ config_load load_config(const std::optional<std::string>& path, const env_lookup
   return out;
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

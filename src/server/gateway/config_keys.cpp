@@ -1,15 +1,15 @@
 // The serve config's keys (config_keys.hpp): the table, and the readers of its structured keys.
 #include "config_keys.hpp"
 
+#include "auth/auth.hpp"
 #include "rtcache/core/doc_types.hpp"
-#include "rtcache/net/auth.hpp"
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
-namespace rtcache::net::detail {
+namespace rtcache::gateway::detail {
 
 std::string key_reader::at(const toml::node& n, std::string_view path) const {
   const auto& r = n.source();
@@ -209,7 +209,7 @@ void read_doc_types(key_reader& rd, const toml::node& node, const std::string& p
 
 // [[channels.private]]: rules {topic, roles, claims?, actions?} (channel_access.hpp).
 void read_private_rules(key_reader& rd, const toml::node& node, const std::string& path,
-                        std::vector<private_channel_rule>& into) {
+                        std::vector<auth::private_channel_rule>& into) {
   const auto* arr = node.as_array();
   if (arr == nullptr) {
     rd.problem(node, path, "must be an array of tables [[channels.private]] {topic, roles, claims, actions}");
@@ -223,7 +223,7 @@ void read_private_rules(key_reader& rd, const toml::node& node, const std::strin
       rd.problem(item, ipath, "must be a table {topic, roles, claims, actions}");
       continue;
     }
-    private_channel_rule r;
+    auth::private_channel_rule r;
     r.where = rd.at(item, ipath);
     bool ok = true;
     bool has_topic = false;
@@ -263,11 +263,11 @@ void read_private_rules(key_reader& rd, const toml::node& node, const std::strin
         }
         for (const auto& n : *names) {
           if (n == "anon")
-            r.roles.push_back(auth_role::anon);
+            r.roles.push_back(auth::auth_role::anon);
           else if (n == "authenticated")
-            r.roles.push_back(auth_role::authenticated);
+            r.roles.push_back(auth::auth_role::authenticated);
           else if (n == "service_role")
-            r.roles.push_back(auth_role::service_role);
+            r.roles.push_back(auth::auth_role::service_role);
           else {
             rd.problem(value, kpath, "unknown role '" + n + "' (known: anon, authenticated, service_role)");
             ok = false;
@@ -416,7 +416,7 @@ const config_key k_keys[] = {
      .name = "leeway_seconds",
      .type = key_type::integer,
      .min = 0,
-     .max = static_cast<double>(k_max_leeway.count()),
+     .max = static_cast<double>(auth::k_max_leeway.count()),
      .doc = "clock skew tolerated on `exp`, `nbf` and `iat`",
      .field = +[](serve_config& c) -> std::chrono::seconds& { return c.auth.leeway; }},
     {.section = "auth",
@@ -690,16 +690,16 @@ const config_key k_keys[] = {
      .doc = "may connections that are not service_role broadcast? (\"Isolation settings\")",
      .values = "`off`, `public`, `all`",
      .set = [](serve_config& c, const key_value& v) -> std::optional<std::string> {
-       auto mode = parse_client_broadcasts(std::get<std::string>(v));
+       auto mode = auth::parse_client_broadcasts(std::get<std::string>(v));
        if (!mode) return mode.error().message;
        c.gateway.channels.from_clients = *mode;
        return std::nullopt;
      },
      .show = [](const serve_config& c) -> std::string {
        switch (c.gateway.channels.from_clients) {
-         case client_broadcasts::off: return "\"off\"";
-         case client_broadcasts::public_only: return "\"public\"";
-         case client_broadcasts::all: return "\"all\"";
+         case auth::client_broadcasts::off: return "\"off\"";
+         case auth::client_broadcasts::public_only: return "\"public\"";
+         case auth::client_broadcasts::all: return "\"all\"";
        }
        return "";
      }},
@@ -876,4 +876,4 @@ std::string default_of(const config_key& key) {
       key.field);
 }
 
-}  // namespace rtcache::net::detail
+}  // namespace rtcache::gateway::detail

@@ -5,7 +5,7 @@
 // which report in the same model (config_problem.hpp).
 #pragma once
 
-#include "rtcache/net/gateway_config.hpp"
+#include "gateway/config.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -19,13 +19,13 @@
 #include <variant>
 #include <vector>
 
-namespace rtcache::net::detail {
+namespace rtcache::gateway::detail {
 
 // Collects the problems of one reading: positioned ones (TOML) sorted into file order at flush(), and the
 // directory relative file names are resolved against (the config file's; empty for the environment).
 class key_reader {
  public:
-  key_reader(std::string_view source, std::string base_dir, std::vector<config_problem>& problems)
+  key_reader(std::string_view source, std::string base_dir, std::vector<core::config_problem>& problems)
       : source_(source), base_dir_(std::move(base_dir)), problems_(problems) {}
   key_reader(const key_reader&) = delete;
   key_reader& operator=(const key_reader&) = delete;
@@ -46,8 +46,8 @@ class key_reader {
  private:
   std::string_view source_;
   std::string base_dir_;
-  std::vector<config_problem>& problems_;
-  std::vector<std::pair<std::pair<toml::source_index, toml::source_index>, config_problem>> found_;
+  std::vector<core::config_problem>& problems_;
+  std::vector<std::pair<std::pair<toml::source_index, toml::source_index>, core::config_problem>> found_;
 };
 
 enum class key_type {
@@ -103,4 +103,4 @@ std::optional<std::string> read_text_file(const std::string& path);
 // The key's default, as the table in docs shows it ("10000", "\"info\"", "none").
 std::string default_of(const config_key& key);
 
-}  // namespace rtcache::net::detail
+}  // namespace rtcache::gateway::detail

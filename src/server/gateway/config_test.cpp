@@ -1,7 +1,8 @@
 // The serve config: TOML sections, environment overrides, and precise problems for check-config.
+#include "gateway/config.hpp"
+
+#include "gateway/config_key_list.hpp"
 #include "jwt_test_support.hpp"
-#include "rtcache/net/config_key_list.hpp"
-#include "rtcache/net/gateway_config.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +11,7 @@
 #include <iterator>
 #include <map>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 env_lookup env_of(std::map<std::string, std::string> vars) {
@@ -25,7 +26,7 @@ constexpr std::string_view k_secret = "0123456789abcdef0123456789abcdef";
 
 TEST(GatewayConfig, ReadsEverySection) {
   serve_config c;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_config_toml(R"(
 [server]
 listen = "0.0.0.0:4100"
@@ -61,7 +62,7 @@ doc_types = ["wo", "pl"]
 
 TEST(GatewayConfig, ReportsEveryProblemWithItsPosition) {
   serve_config c;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_config_toml("[server]\nlisten = \"nope\"\nthreads = -1\ncolour = 1\n[limits]\nmax_frame_bytes = \"big\"\n",
                    "b.toml", c, problems);
   ASSERT_EQ(problems.size(), 4U);
@@ -74,7 +75,7 @@ TEST(GatewayConfig, ReportsEveryProblemWithItsPosition) {
 
 TEST(GatewayConfig, SyntaxErrorIsOneProblemWithItsPosition) {
   serve_config c;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_config_toml("[server\n", "c.toml", c, problems);
   ASSERT_EQ(problems.size(), 1U);
   EXPECT_EQ(problems[0].where.rfind("c.toml:1:", 0), 0U);
@@ -105,7 +106,7 @@ TEST(GatewayConfig, ShortSecretAndBadDocTypesAreRefused) {
   serve_config c;
   c.auth.jwt_secret = "short";
   c.doc_types = {"Bad-Type"};
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   validate(c, problems);
   ASSERT_EQ(problems.size(), 2U);
   EXPECT_EQ(problems[0].where, "auth.jwt_secret");
@@ -116,7 +117,7 @@ TEST(GatewayConfig, ShortSecretAndBadDocTypesAreRefused) {
 
 TEST(GatewayConfig, MappingSectionsAndPostgresAreReadFromTheSameFile) {
   serve_config c;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_config_toml(R"(
 doc_types = ["wo", "lot"]
 [server]
@@ -170,7 +171,7 @@ max_total_history_bytes = 8388608
 
 TEST(GatewayConfig, MappingErrorsAreProblemsWithTheirFilePosition) {
   serve_config c;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_config_toml(
       "[server]\nthreads = 1\n[tables.\"public.t\"]\ndoc_type = \"nope\"\nid_column = \"id\"\n"
       "factory_column = \"f\"\n",
@@ -184,7 +185,7 @@ TEST(GatewayConfig, MappingErrorsAreProblemsWithTheirFilePosition) {
 // issue 14, item 3: the mapping reports like every other section: all of its problems, each at its place.
 TEST(GatewayConfig, EveryMappingProblemIsReportedBesideTheOthers) {
   serve_config c;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_config_toml(
       "[server]\nthreads = -1\n[routing]\nlist_row_limit = 0\n[tables.a]\npublic = 'yes'\n"
       "[tables.b]\ndoc_type = 'wo'\n",
@@ -195,7 +196,7 @@ TEST(GatewayConfig, EveryMappingProblemIsReportedBesideTheOthers) {
   EXPECT_EQ(problems[2].where, "f.toml:6:10 tables.'a'.public");
   EXPECT_EQ(problems[3].where, "f.toml:7:1 tables.'b'");
   EXPECT_EQ(problems[3].message, "doc_type 'wo' needs id_column");
-  EXPECT_EQ(problems[4], (config_problem{"f.toml:7:1 tables.'b'", "doc_type 'wo' needs factory_column"}));
+  EXPECT_EQ(problems[4], (core::config_problem{"f.toml:7:1 tables.'b'", "doc_type 'wo' needs factory_column"}));
   EXPECT_FALSE(c.mapping);
 }
 
@@ -203,7 +204,7 @@ TEST(GatewayConfig, PostgresNeedsAConninfoWhichTheEnvironmentMayGive) {
   serve_config c;
   c.auth.jwt_secret = std::string(k_secret);
   c.postgres.enabled = true;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   validate(c, problems);
   ASSERT_EQ(problems.size(), 2U);
   EXPECT_EQ(problems[0].where, "postgres.conninfo");
@@ -223,7 +224,7 @@ TEST(GatewayConfig, TheReadersKeysDefaultSafelyAndRefuseWhatWouldDefeatThem) {
   EXPECT_EQ(defaults.max_unconfirmed_messages, 16384U);
   EXPECT_EQ(defaults.publish_stall, std::chrono::milliseconds(10000));
   serve_config c;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_config_toml(R"([postgres]
 wal_sender_timeout_ms = 500
 standby_retry_ms = 0
@@ -294,14 +295,15 @@ jwt_public_keys = [{alg = "RS256", kid = "r1", pem_file = "rsa.pem"}, {alg = "ES
   ASSERT_EQ(l.config.auth.public_keys.size(), 2U);
   const auto v = make_verifier(l.config.auth);
   ASSERT_TRUE(v);
-  EXPECT_TRUE(
-      v->verify(testing::make_token(testing::header_for(jwt_alg::rs256, "r1"), claims(), jwt_alg::rs256, rsa_), now()));
-  EXPECT_TRUE(
-      v->verify(testing::make_token(testing::header_for(jwt_alg::es256), claims(), jwt_alg::es256, ec_), now()));
-  // An HS256 token cannot pass: no secret is configured.
-  EXPECT_FALSE(v->verify(
-      testing::make_token(testing::header_for(jwt_alg::hs256), claims(), jwt_alg::hs256, std::string(k_secret)),
+  EXPECT_TRUE(v->verify(
+      testing::make_token(testing::header_for(auth::jwt_alg::rs256, "r1"), claims(), auth::jwt_alg::rs256, rsa_),
       now()));
+  EXPECT_TRUE(v->verify(
+      testing::make_token(testing::header_for(auth::jwt_alg::es256), claims(), auth::jwt_alg::es256, ec_), now()));
+  // An HS256 token cannot pass: no secret is configured.
+  EXPECT_FALSE(v->verify(testing::make_token(testing::header_for(auth::jwt_alg::hs256), claims(), auth::jwt_alg::hs256,
+                                             std::string(k_secret)),
+                         now()));
 }
 
 TEST_F(KeyFiles, EnvironmentAddsKeysBesideTheSecret) {
@@ -311,11 +313,12 @@ TEST_F(KeyFiles, EnvironmentAddsKeysBesideTheSecret) {
   ASSERT_TRUE(l.ok()) << l.problems.front().where << ": " << l.problems.front().message;
   const auto v = make_verifier(l.config.auth);
   ASSERT_TRUE(v);
-  EXPECT_TRUE(
-      v->verify(testing::make_token(testing::header_for(jwt_alg::rs256, "k9"), claims(), jwt_alg::rs256, rsa_), now()));
   EXPECT_TRUE(v->verify(
-      testing::make_token(testing::header_for(jwt_alg::hs256), claims(), jwt_alg::hs256, std::string(k_secret)),
+      testing::make_token(testing::header_for(auth::jwt_alg::rs256, "k9"), claims(), auth::jwt_alg::rs256, rsa_),
       now()));
+  EXPECT_TRUE(v->verify(testing::make_token(testing::header_for(auth::jwt_alg::hs256), claims(), auth::jwt_alg::hs256,
+                                            std::string(k_secret)),
+                        now()));
 }
 
 TEST_F(KeyFiles, BadKeysAreProblemsNamingWhereTheyWereConfigured) {
@@ -361,9 +364,9 @@ secret_keys = [")" + k_sec + R"(", ")" + k_sec2 + R"("]
       << l.config.auth.secret_keys[1].where;
   EXPECT_NE(l.config.auth.secret_keys[1].where.find("auth.secret_keys[1]"), std::string::npos);
   const auto v = make_verifier(l.config.auth).value();
-  EXPECT_EQ(v.verify(k_pub, now())->role, auth_role::anon);
-  EXPECT_EQ(v.verify(k_sec2, now())->role, auth_role::service_role);
-  EXPECT_EQ(v.verify(k_pub2, now()).error().code, auth_errc::unknown_api_key);
+  EXPECT_EQ(v.verify(k_pub, now())->role, auth::auth_role::anon);
+  EXPECT_EQ(v.verify(k_sec2, now())->role, auth::auth_role::service_role);
+  EXPECT_EQ(v.verify(k_pub2, now()).error().code, auth::auth_errc::unknown_api_key);
 }
 
 TEST_F(KeyFiles, TheEnvironmentsApiKeysReplaceTheFilesSoAKeyLeftInAFileStopsWorking) {
@@ -374,9 +377,9 @@ TEST_F(KeyFiles, TheEnvironmentsApiKeysReplaceTheFilesSoAKeyLeftInAFileStopsWork
                                            {"RTCACHE_PUBLISHABLE_KEYS", " " + k_pub + " , " + k_pub2 + " "}}));
   ASSERT_TRUE(l.ok()) << all_problems(l);
   const auto v = make_verifier(l.config.auth).value();
-  EXPECT_EQ(v.verify(k_sec, now()).error().code, auth_errc::unknown_api_key);  // replaced
-  EXPECT_EQ(v.verify(k_sec2, now())->role, auth_role::service_role);
-  EXPECT_EQ(v.verify(k_pub2, now())->role, auth_role::anon);
+  EXPECT_EQ(v.verify(k_sec, now()).error().code, auth::auth_errc::unknown_api_key);  // replaced
+  EXPECT_EQ(v.verify(k_sec2, now())->role, auth::auth_role::service_role);
+  EXPECT_EQ(v.verify(k_pub2, now())->role, auth::auth_role::anon);
   EXPECT_EQ(l.config.auth.publishable_keys[1].where, "env RTCACHE_PUBLISHABLE_KEYS[1]");
 }
 
@@ -422,8 +425,9 @@ jwks_timeout_ms = 2000
   jwks_service service(*source, jwks_cache_config_of(l.config.auth), {}, {});
   service.start();
   const auto v = make_verifier(l.config.auth, service.cache()).value();
-  const auto token = testing::make_token(testing::header_for(jwt_alg::es256, "ec-1"), claims(), jwt_alg::es256, ec_);
-  EXPECT_EQ(v.verify(token, now())->role, auth_role::service_role);
+  const auto token =
+      testing::make_token(testing::header_for(auth::jwt_alg::es256, "ec-1"), claims(), auth::jwt_alg::es256, ec_);
+  EXPECT_EQ(v.verify(token, now())->role, auth::auth_role::service_role);
 
   write("empty.json", R"({"keys":[{"kty":"OKP","kid":"ed"}]})");
   const std::string bad = write("bad-jwks.toml", R"([auth]
@@ -457,16 +461,16 @@ TEST(GatewayConfig, ApiKeysAloneAreNotAJwtKeySource) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 // ---- issue 11: the isolation keys ----
 
 TEST(GatewayConfig, ReadsTheIsolationKeys) {
   serve_config c;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_config_toml(R"(
 [limits]
 max_connections_per_ip = 32
@@ -504,11 +508,11 @@ listen = "127.0.0.1:9464"
   EXPECT_EQ(c.hub.max_idle_channels, 1000U);
   EXPECT_EQ(c.hub.max_views_per_channel, 8U);
   const auto& ch = c.gateway.channels;
-  EXPECT_EQ(ch.from_clients, client_broadcasts::public_only);
+  EXPECT_EQ(ch.from_clients, auth::client_broadcasts::public_only);
   EXPECT_TRUE(ch.private_only);
   ASSERT_EQ(ch.private_rules.size(), 2U);
   EXPECT_EQ(ch.private_rules[0].topic, "team:*");
-  EXPECT_EQ(ch.private_rules[0].roles, std::vector<auth_role>{auth_role::authenticated});
+  EXPECT_EQ(ch.private_rules[0].roles, std::vector<auth::auth_role>{auth::auth_role::authenticated});
   EXPECT_EQ(ch.private_rules[0].claims,
             (std::vector<std::pair<std::string, std::string>>{{"app_metadata.teams", "{1}"}}));
   EXPECT_TRUE(ch.private_rules[0].read);
@@ -518,7 +522,7 @@ listen = "127.0.0.1:9464"
   EXPECT_EQ(c.gateway.metrics.bearer_token, "scrape-token-0123456789");
   ASSERT_TRUE(c.gateway.metrics.listen.has_value());
   EXPECT_EQ(c.gateway.metrics.listen->second, 9464);
-  std::vector<config_problem> valid;
+  std::vector<core::config_problem> valid;
   c.auth.jwt_secret = std::string(k_secret);
   validate(c, valid);
   EXPECT_TRUE(valid.empty()) << valid.front().where << ": " << valid.front().message;
@@ -526,7 +530,7 @@ listen = "127.0.0.1:9464"
 
 TEST(GatewayConfig, TheCarefulDefaults) {
   const serve_config c;
-  EXPECT_EQ(c.gateway.channels.from_clients, client_broadcasts::off);
+  EXPECT_EQ(c.gateway.channels.from_clients, auth::client_broadcasts::off);
   EXPECT_FALSE(c.gateway.channels.private_only);
   EXPECT_TRUE(c.gateway.channels.private_rules.empty());
   EXPECT_EQ(c.gateway.limits.max_connections_per_ip, 256U);
@@ -542,7 +546,7 @@ TEST(GatewayConfig, TheCarefulDefaults) {
 
 TEST(GatewayConfig, ReportsBadIsolationKeysWithTheirPositions) {
   serve_config c;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_config_toml(R"([broadcast]
 from_clients = "yes"
 [channels]
@@ -572,9 +576,10 @@ listen = "nope"
 TEST(GatewayConfig, ValidateRefusesAMalformedRuleAndAShortMetricsToken) {
   serve_config c;
   c.auth.jwt_secret = std::string(k_secret);
-  c.gateway.channels.private_rules = {{"a::b", {auth_role::anon}, {}, true, false, "x.toml:3:1 channels.private[0]"}};
+  c.gateway.channels.private_rules = {
+      {"a::b", {auth::auth_role::anon}, {}, true, false, "x.toml:3:1 channels.private[0]"}};
   c.gateway.metrics.bearer_token = "short";
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   validate(c, problems);
   ASSERT_EQ(problems.size(), 2U);
   EXPECT_EQ(problems[0].where, "channels.private");
@@ -584,7 +589,7 @@ TEST(GatewayConfig, ValidateRefusesAMalformedRuleAndAShortMetricsToken) {
 
 TEST(GatewayConfig, EnvironmentSetsTheIsolationSwitches) {
   serve_config c;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   apply_env(env_of({{"RTCACHE_MAX_CONNECTIONS_PER_IP", "0"},
                     {"RTCACHE_BROADCAST_FROM_CLIENTS", "all"},
                     {"RTCACHE_PRIVATE_ONLY", "true"},
@@ -593,7 +598,7 @@ TEST(GatewayConfig, EnvironmentSetsTheIsolationSwitches) {
             c, problems);
   EXPECT_TRUE(problems.empty());
   EXPECT_EQ(c.gateway.limits.max_connections_per_ip, 0U);
-  EXPECT_EQ(c.gateway.channels.from_clients, client_broadcasts::all);
+  EXPECT_EQ(c.gateway.channels.from_clients, auth::client_broadcasts::all);
   EXPECT_TRUE(c.gateway.channels.private_only);
   EXPECT_EQ(c.gateway.metrics.bearer_token, "scrape-token-0123456789");
   EXPECT_TRUE(c.gateway.metrics.listen.has_value());
@@ -604,14 +609,14 @@ TEST(GatewayConfig, EnvironmentSetsTheIsolationSwitches) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 // ---- issue 14, item 3: one table of keys drives the file and the environment ----
 
-std::string listed(const std::vector<config_problem>& problems) {
+std::string listed(const std::vector<core::config_problem>& problems) {
   std::string all;
   for (const auto& p : problems) all += p.where + ": " + p.message + "\n";
   return all;
@@ -619,7 +624,7 @@ std::string listed(const std::vector<config_problem>& problems) {
 
 TEST(ConfigKeys, EachTypeRefusesWhatItCannotHoldAllAtOnceWithTheirPositions) {
   serve_config c;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_config_toml(R"([server]
 threads = 1025
 log_level = "loud"
@@ -656,7 +661,7 @@ slot = true
 
 TEST(ConfigKeys, BoundsAreInclusiveAndEveryTypeStoresItsValue) {
   serve_config c;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_config_toml(R"([server]
 threads = 1024
 [auth]
@@ -690,7 +695,7 @@ listen = "[::1]:4443"
 
 TEST(ConfigKeys, UnknownKeysAndSectionsNameWhatIsKnown) {
   serve_config c;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_config_toml("[limits]\nmax_conections = 5\n[hubb]\n[tls]\ncert = 'x'\n", "u.toml", c, problems);
   ASSERT_EQ(problems.size(), 3U) << listed(problems);
   EXPECT_EQ(problems[0].where, "u.toml:2:18 limits.max_conections");
@@ -704,7 +709,7 @@ TEST(ConfigKeys, UnknownKeysAndSectionsNameWhatIsKnown) {
 
 TEST(ConfigKeys, TheEnvironmentOverridesTheFileAndAFailedVariableLeavesTheFilesValue) {
   serve_config c;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_config_toml(R"([server]
 threads = 3
 log_level = "warn"
@@ -772,4 +777,4 @@ TEST(ConfigKeys, DocsOperationsHoldsTheKeyTable) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

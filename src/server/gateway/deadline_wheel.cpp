@@ -1,9 +1,9 @@
 // The deadline wheel's linking (deadline_wheel.hpp); advance() is a template in the header.
-#include "rtcache/net/deadline_wheel.hpp"
+#include "gateway/deadline_wheel.hpp"
 
 #include <cassert>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 deadline_wheel::deadline_wheel(duration tick, std::size_t slots, time_point origin)
     : tick_(tick), origin_(origin), slots_(slots, nullptr) {
@@ -53,4 +53,4 @@ void deadline_wheel::cancel(deadline_hook& h) noexcept {
   --size_;
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

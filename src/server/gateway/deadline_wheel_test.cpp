@@ -1,7 +1,7 @@
 // Unit tests for the deadline wheel: deadlines fire at the first advance at or after them and never before,
 // rescheduling and cancelling relink in place, and hooks of later turns, time jumps and past deadlines are
 // handled. Time is a value the test moves; nothing sleeps.
-#include "rtcache/net/deadline_wheel.hpp"
+#include "gateway/deadline_wheel.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 using namespace std::chrono_literals;
@@ -150,4 +150,4 @@ TEST(DeadlineWheel, DestroyingTheWheelUnlinksItsHooks) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

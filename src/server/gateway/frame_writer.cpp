@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 std::size_t frame_header(std::array<char, k_max_frame_header>& h, bool binary, std::size_t size) noexcept {
   h[0] = static_cast<char>(binary ? 0x82 : 0x81);  // FIN, no RSV bits, opcode
@@ -79,4 +79,4 @@ void frame_writer::release() noexcept {
   std::string().swap(copied_);
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

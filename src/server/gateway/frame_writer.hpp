@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 // Bounds of one gather write.
 inline constexpr std::size_t k_write_batch_frames = 256;        // frames per write
@@ -84,4 +84,4 @@ class frame_writer {
   std::vector<boost::asio::const_buffer> gather_;  // runs of copied_ and long payloads, interleaved
 };
 
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 std::vector<std::uint8_t> header(bool binary, std::size_t size) {
@@ -99,7 +99,7 @@ TEST(FrameWriter, LongPayloadsAreReferencedInPlaceNotCopied) {
 }
 
 TEST(FrameWriter, SharedHubFramesAreWrittenFromTheMessage) {
-  auto m = std::make_shared<hub_message>();
+  auto m = std::make_shared<hub::hub_message>();
   m->frames.v2_binary = std::string(2000, 'z');
   out_frame f;
   f.message = m;
@@ -199,4 +199,4 @@ TEST(WriteBatchBound, AnyMixOfSizesGathersIntoAtMostSixteenBuffers) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

@@ -2,11 +2,11 @@
 // Beast client drives it over real sockets. Every wait is on a condition with a bounded timeout; the only sleeps
 // outlast a configured server timeout (a client that resumes reading late) or pace heartbeats well inside one,
 // never an assertion on time.
-#include "rtcache/net/gateway.hpp"
+#include "gateway/gateway.hpp"
 
 #include "gateway_fixture.hpp"
-#include "rtcache/net/hub_sink.hpp"
-#include "rtcache/net/protocol_join.hpp"
+#include "ingest/hub_sink.hpp"
+#include "protocol/join.hpp"
 #include "test_rows.hpp"
 
 #include <boost/asio/error.hpp>
@@ -24,7 +24,7 @@
 #include <thread>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 namespace asio = boost::asio;
@@ -64,12 +64,11 @@ TEST_F(GatewayTest, JoinWithBindingsRepliesWithTheBindingsAndIdsThenSubscribedTo
          R"("presence":{"key":"","enabled":false},"postgres_changes":[{"event":"*","schema":"public",)"
          R"("table":"work_orders","filter":"id=eq.1"},{"event":"INSERT","schema":"public"}],"private":false},)"
          R"("version":"realtime-js/2.112.0"}])");
-  const auto id0 = binding_id("*", "public", "work_orders", "id=eq.1");
-  const auto id1 = binding_id("INSERT", "public", std::nullopt, std::nullopt);
+  const auto id0 = protocol::binding_id("*", "public", "work_orders", "id=eq.1");
+  const auto id1 = protocol::binding_id("INSERT", "public", std::nullopt, std::nullopt);
   EXPECT_EQ(c.read(), R"(["1","1","realtime:room1","phx_reply",{"status":"ok","response":{"postgres_changes":[)"
                       R"({"event":"*","schema":"public","table":"work_orders","filter":"id=eq.1","id":)" +
-                          std::to_string(id0) + R"(},{"event":"INSERT","schema":"public","id":)" +
-                          std::to_string(id1) +
+                          std::to_string(id0) + R"(},{"event":"INSERT","schema":"public","id":)" + std::to_string(id1) +
                           R"(}],"rtcache":{"epoch":"t1","offset":0,"recovered":false}}}])");
   EXPECT_EQ(c.read(), R"(["1",null,"realtime:room1","system",{"extension":"postgres_changes","status":"ok",)"
                       R"("message":"Subscribed to PostgreSQL","channel":"room1"}])");
@@ -108,7 +107,8 @@ TEST_F(GatewayTest, ResumeAfterDisconnectGetsExactlyTheMissedMessagesThenLiveOne
   ASSERT_EQ(post_events(event_json("7", "A", "reject")).status, 202U);
 
   ws_client c(port_, ws_client::url(service_token()));
-  const auto reply = join(c, "realtime:doc:wo:7", "5", R"({"config":{},"rtcache":{"epoch":")" + epoch + R"(","offset":1}})");
+  const auto reply =
+      join(c, "realtime:doc:wo:7", "5", R"({"config":{},"rtcache":{"epoch":")" + epoch + R"(","offset":1}})");
   EXPECT_EQ(reply.at("payload").at("response").at("rtcache"),
             json::parse(R"({"epoch":")" + epoch + R"(","offset":3,"recovered":true})"));
   const auto first = c.read_json();
@@ -212,9 +212,9 @@ TEST_F(GatewayTest, ListAndFactoryJoinsOutsideTheScopeAreRefused) {
 TEST_F(GatewayTest, InvalidExpiredAndAlgNoneTokensAreRefusedAtUpgradeWith401Json) {
   start();
   const std::string expired = token_for("anon", {}, -3600);
-  const std::string wrong_key = hs256(R"({"alg":"HS256","typ":"JWT"})",
-                                      R"({"role":"anon","exp":)" + std::to_string(unix_now() + 60) + "}",
-                                      "another-secret-another-secret-0123456789");
+  const std::string wrong_key =
+      hs256(R"({"alg":"HS256","typ":"JWT"})", R"({"role":"anon","exp":)" + std::to_string(unix_now() + 60) + "}",
+            "another-secret-another-secret-0123456789");
   const std::string alg_none = b64url(R"({"alg":"none","typ":"JWT"})") + "." +
                                b64url(R"({"role":"service_role","exp":)" + std::to_string(unix_now() + 60) + "}") + ".";
   struct refused_case {
@@ -367,12 +367,14 @@ TEST_F(GatewayTest, FramesOf64KiBAndMoreArriveWholeAndInOrderInBothVersions) {
 
 TEST_F(GatewayTest, ClientBroadcastReachesOtherSubscribersAndTheSenderOnlyWithSelf) {
   gateway_config cfg;
-  cfg.channels.from_clients = client_broadcasts::public_only;  // off by default
+  cfg.channels.from_clients = auth::client_broadcasts::public_only;  // off by default
   start(cfg);
   ws_client sender(port_, ws_client::url(token_for("anon")));
   ws_client other(port_, ws_client::url(token_for("anon")));
   ASSERT_EQ(join(sender, "realtime:room", "1", R"({"config":{"broadcast":{"self":false,"ack":true}}})")
-                .at("payload").at("status"), "ok");
+                .at("payload")
+                .at("status"),
+            "ok");
   ASSERT_EQ(join(other, "realtime:room").at("payload").at("status"), "ok");
   sender.send(R"({"topic":"realtime:room","event":"broadcast","payload":{"type":"broadcast","event":"hi",)"
               R"("payload":{"n":1}},"ref":"2","join_ref":"1"})");
@@ -494,7 +496,7 @@ TEST_F(GatewayTest, HealthzReadyzAndMetricsAnswer) {
 
 TEST_F(GatewayTest, RestBroadcastReachesSubscribers) {
   gateway_config cfg;
-  cfg.channels.from_clients = client_broadcasts::public_only;  // an anon token's REST broadcast is a client's
+  cfg.channels.from_clients = auth::client_broadcasts::public_only;  // an anon token's REST broadcast is a client's
   start(cfg);
   ws_client c(port_, ws_client::url(token_for("anon")));
   ASSERT_EQ(join(c, "realtime:room1").at("payload").at("status"), "ok");
@@ -506,9 +508,9 @@ TEST_F(GatewayTest, RestBroadcastReachesSubscribers) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 // issue 13: a gap in the source (hub_sink::on_gap) errors a live subscriber's channel at once, before anything
@@ -521,9 +523,9 @@ TEST_F(GatewayTest, AGapErrorsALiveChannelAndItsRejoinFromTheOldPositionIsNotRec
   ASSERT_EQ(post_events(event_json("9", "A")).status, 202U);
   EXPECT_EQ(c.read_json().at("payload").at("payload").at("offset"), 1);
 
-  source_gap gap;
+  routing::source_gap gap;
   gap.position.sequence = 1;
-  gap.reason = gap_reason::slot_created;
+  gap.reason = routing::gap_reason::slot_created;
   sink_.on_gap(gap);
   ASSERT_EQ(post_events(event_json("9", "A", "approve")).status, 202U);  // new epoch: must not reach the old join
   const auto error = c.read_json();
@@ -550,14 +552,14 @@ bool is_postgres_change(const json::value& v) {
 TEST_F(GatewayTest, DocChannelBindingGetsOnlyThatRowsRecordsInSupabasesShape) {
   start();
   ws_client c(port_, ws_client::url(token_for("authenticated", {"f1"})));
-  const auto reply = join(c, "realtime:doc:wo:123", "1",
-                          R"({"config":{"postgres_changes":[{"event":"*","schema":"public"}]}})");
+  const auto reply =
+      join(c, "realtime:doc:wo:123", "1", R"({"config":{"postgres_changes":[{"event":"*","schema":"public"}]}})");
   ASSERT_EQ(reply.at("payload").at("status"), "ok");
-  const auto id = binding_id("*", "public", std::nullopt, std::nullopt);
+  const auto id = protocol::binding_id("*", "public", std::nullopt, std::nullopt);
   c.read_until([](const json::value& v) { return v.at("event") == "system"; });
 
-  sink_.publish(testing::routed(*mapping_, testing::wo_change(row_kind::update, "124", "f1", "done")));
-  sink_.publish(testing::routed(*mapping_, testing::wo_change(row_kind::update, "123", "f1", "done")));
+  sink_.publish(testing::routed(*mapping_, testing::wo_change(routing::row_kind::update, "124", "f1", "done")));
+  sink_.publish(testing::routed(*mapping_, testing::wo_change(routing::row_kind::update, "123", "f1", "done")));
   // The contract message first (invalidate), then the record for the binding, both of row 123 only.
   const auto inv = c.read_json();
   ASSERT_TRUE(is_invalidate(inv)) << json::serialize(inv);
@@ -589,13 +591,13 @@ TEST_F(GatewayTest, AnyChannelBindingFollowsEventFilterAndFactoryScopeInVsn2) {
   const auto reply = c.read_json();
   ASSERT_EQ(reply.at(4).at("status"), "ok") << json::serialize(reply);
   c.read_json();  // Subscribed to PostgreSQL
-  const auto id = binding_id("UPDATE", "public", "work_orders", "status=eq.open");
+  const auto id = protocol::binding_id("UPDATE", "public", "work_orders", "status=eq.open");
 
   using testing::wo_change;
-  sink_.publish(testing::routed(*mapping_, wo_change(row_kind::update, "1", "f2", "open")));  // other factory
-  sink_.publish(testing::routed(*mapping_, wo_change(row_kind::update, "2", "f1", "done")));  // filter
-  sink_.publish(testing::routed(*mapping_, wo_change(row_kind::insert, "3", "f1", "open")));  // event
-  sink_.publish(testing::routed(*mapping_, wo_change(row_kind::update, "4", "f1", "open")));  // delivered
+  sink_.publish(testing::routed(*mapping_, wo_change(routing::row_kind::update, "1", "f2", "open")));  // other factory
+  sink_.publish(testing::routed(*mapping_, wo_change(routing::row_kind::update, "2", "f1", "done")));  // filter
+  sink_.publish(testing::routed(*mapping_, wo_change(routing::row_kind::insert, "3", "f1", "open")));  // event
+  sink_.publish(testing::routed(*mapping_, wo_change(routing::row_kind::update, "4", "f1", "open")));  // delivered
   const auto pc = c.read_json();
   ASSERT_TRUE(is_postgres_change(pc)) << json::serialize(pc);
   EXPECT_TRUE(pc.at(0).is_null());
@@ -613,7 +615,7 @@ TEST_F(GatewayTest, PublicTableRecordsReachUnscopedConnectionsAndMappedOnesDoNot
                 .at("status"),
             "ok");
   c.read_until([](const json::value& v) { return v.at("event") == "system"; });
-  sink_.publish(testing::routed(*mapping_, testing::wo_change(row_kind::insert, "9", "f1", "open")));
+  sink_.publish(testing::routed(*mapping_, testing::wo_change(routing::row_kind::insert, "9", "f1", "open")));
   sink_.publish(testing::routed(*mapping_, testing::announcement("1", "hello")));
   const auto pc = c.read_json();
   ASSERT_TRUE(is_postgres_change(pc)) << json::serialize(pc);
@@ -642,7 +644,7 @@ TEST_F(GatewayTest, FilterCannotWidenScopeOnAnyChannel) {
                 .at("status"),
             "ok");
   c.read_until([](const json::value& v) { return v.at("event") == "system"; });
-  sink_.publish(testing::routed(*mapping_, testing::wo_change(row_kind::insert, "5", "f2", "open")));
+  sink_.publish(testing::routed(*mapping_, testing::wo_change(routing::row_kind::insert, "5", "f2", "open")));
   // Published after it from the same thread: had the f2 record been written, it would come first.
   sink_.publish(testing::routed(*mapping_, testing::announcement("2", "marker")));
   const auto pc = c.read_json();
@@ -672,7 +674,8 @@ TEST_F(GatewayTest, AMovedRowReachesTheNewFactoryAsAnInsertAndTheOldOneAsADelete
   const auto position = before.at("payload").at("response").at("rtcache");
   away.close();
 
-  sink_.publish(testing::routed(*mapping_, testing::wo_change(row_kind::update, "7", "f2", "open", "open", "f1")));
+  sink_.publish(
+      testing::routed(*mapping_, testing::wo_change(routing::row_kind::update, "7", "f2", "open", "open", "f1")));
 
   // The records a client gets for the move, by topic, in arrival order (the invalidates are skipped).
   const auto records = [](ws_client& c, std::size_t n) {
@@ -729,7 +732,8 @@ TEST_F(GatewayTest, LoneSubscriberThatReconnectsWithinTheLingerGetsExactlyWhatIt
   ASSERT_EQ(post_events(event_json("77", "A", "approve")).status, 202U);
 
   ws_client c(port_, ws_client::url(service_token()));
-  const auto reply = join(c, "realtime:doc:wo:77", "2", R"({"config":{},"rtcache":{"epoch":")" + epoch + R"(","offset":1}})");
+  const auto reply =
+      join(c, "realtime:doc:wo:77", "2", R"({"config":{},"rtcache":{"epoch":")" + epoch + R"(","offset":1}})");
   EXPECT_EQ(reply.at("payload").at("response").at("rtcache"),
             json::parse(R"({"epoch":")" + epoch + R"(","offset":2,"recovered":true})"));
   const auto missed = c.read_json();
@@ -831,7 +835,7 @@ scraped parse_exposition(const std::string& body) {
 // reply and a broadcast's delivery.
 TEST_F(GatewayTest, MetricsScrapeParsesWithEveryLatencyHistogramCounting) {
   gateway_config cfg;
-  cfg.channels.from_clients = client_broadcasts::public_only;
+  cfg.channels.from_clients = auth::client_broadcasts::public_only;
   start(cfg);
   ws_client c(port_, ws_client::url(token_for("anon")));
   ASSERT_EQ(join(c, "realtime:room1").at("payload").at("status"), "ok");
@@ -867,4 +871,4 @@ TEST_F(GatewayTest, MetricsScrapeParsesWithEveryLatencyHistogramCounting) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

@@ -1,6 +1,6 @@
 // Fetching the JWKS: Boost.Beast's HTTP client over Asio SSL (OpenSSL), one bounded GET per fetch, on a thread
 // the service owns; and the timer that polls the cache.
-#include "rtcache/net/jwks_fetcher.hpp"
+#include "gateway/jwks_fetcher.hpp"
 
 #include "rtcache/sync/annotated_mutex.hpp"
 
@@ -28,7 +28,7 @@
 #include <stdexcept>
 #include <thread>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -112,7 +112,7 @@ template <class Stream>
 class fetch_op : public std::enable_shared_from_this<fetch_op<Stream>> {
  public:
   fetch_op(strand_type strand, Stream stream, const jwks_url& url, const jwks_fetch_options& options,
-           jwks_cache::fetch_done done)
+           auth::jwks_cache::fetch_done done)
       : strand_(std::move(strand)),
         stream_(std::move(stream)),
         resolver_(strand_),
@@ -206,7 +206,7 @@ class fetch_op : public std::enable_shared_from_this<fetch_op<Stream>> {
         why += " (redirects are not followed: configure the final URL)";
       return fail_text(why);
     }
-    finish(jwks_fetch_result::of(std::move(parser_.release().body())));
+    finish(auth::jwks_fetch_result::of(std::move(parser_.release().body())));
   }
 
   void fail(std::string_view what, const beast::error_code& ec) {
@@ -217,9 +217,9 @@ class fetch_op : public std::enable_shared_from_this<fetch_op<Stream>> {
     fail_text(std::string(what) + ": " + describe(ec));
   }
 
-  void fail_text(std::string why) { finish(jwks_fetch_result::failed(url_.display + ": " + std::move(why))); }
+  void fail_text(std::string why) { finish(auth::jwks_fetch_result::failed(url_.display + ": " + std::move(why))); }
 
-  void finish(jwks_fetch_result r) {
+  void finish(auth::jwks_fetch_result r) {
     if (!done_) return;
     deadline_.cancel();
     beast::error_code ignored;
@@ -235,24 +235,24 @@ class fetch_op : public std::enable_shared_from_this<fetch_op<Stream>> {
   asio::steady_timer deadline_;
   const jwks_url url_;
   const jwks_fetch_options options_;
-  jwks_cache::fetch_done done_;
+  auth::jwks_cache::fetch_done done_;
   bool timed_out_ = false;
   http::request<http::empty_body> request_;
   beast::flat_buffer buffer_;
   http::response_parser<http::string_body> parser_;
 };
 
-jwks_fetch_result read_jwks_file(const std::string& path, std::size_t max_bytes) {
+auth::jwks_fetch_result read_jwks_file(const std::string& path, std::size_t max_bytes) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return jwks_fetch_result::failed(path + ": cannot be read");
+  if (!in) return auth::jwks_fetch_result::failed(path + ": cannot be read");
   std::string text;
   text.resize(max_bytes + 1);
   in.read(text.data(), static_cast<std::streamsize>(text.size()));
   text.resize(static_cast<std::size_t>(in.gcount()));
   if (text.size() > max_bytes) {
-    return jwks_fetch_result::failed(path + ": larger than " + std::to_string(max_bytes) + " bytes");
+    return auth::jwks_fetch_result::failed(path + ": larger than " + std::to_string(max_bytes) + " bytes");
   }
-  return jwks_fetch_result::of(std::move(text));
+  return auth::jwks_fetch_result::of(std::move(text));
 }
 
 }  // namespace
@@ -266,16 +266,16 @@ struct jwks_service::impl : std::enable_shared_from_this<jwks_service::impl> {
   // Any thread (the cache calls it from wherever a fetch is decided: a verify() on a gateway thread, the
   // timer). Runs the fetch on the service's thread, so no caller ever waits for the network or the disk; only
   // start()'s first read of a file runs on the caller, so the keys are there before the server listens.
-  void fetch(jwks_cache::fetch_done done) {
-    if (stopped.load()) return done(jwks_fetch_result::failed("the JWKS service is stopped"));
+  void fetch(auth::jwks_cache::fetch_done done) {
+    if (stopped.load()) return done(auth::jwks_fetch_result::failed("the JWKS service is stopped"));
     if (!source.url && read_files_inline.load()) return done(read_jwks_file(source.file, options.max_bytes));
     asio::post(ioc,
                [self = shared_from_this(), done = std::move(done)]() mutable { self->start_fetch(std::move(done)); });
   }
 
   // The io thread.
-  void start_fetch(jwks_cache::fetch_done done) {
-    if (stopped.load()) return done(jwks_fetch_result::failed("the JWKS service is stopped"));
+  void start_fetch(auth::jwks_cache::fetch_done done) {
+    if (stopped.load()) return done(auth::jwks_fetch_result::failed("the JWKS service is stopped"));
     if (!source.url) return done(read_jwks_file(source.file, options.max_bytes));
     auto strand = asio::make_strand(ioc);
     std::function<void()> abort;
@@ -324,8 +324,8 @@ struct jwks_service::impl : std::enable_shared_from_this<jwks_service::impl> {
   // Constant after construction (cache, clock and the intervals are set by the service's constructor).
   const jwks_source source;
   const jwks_fetch_options options;
-  std::shared_ptr<jwks_cache> cache;
-  jwks_cache::clock_fn clock;
+  std::shared_ptr<auth::jwks_cache> cache;
+  auth::jwks_cache::clock_fn clock;
   std::chrono::seconds refresh{};
   std::chrono::seconds min_refetch{};
   std::unique_ptr<ssl::context> tls;
@@ -343,8 +343,8 @@ struct jwks_service::impl : std::enable_shared_from_this<jwks_service::impl> {
   std::function<void()> abort_current RTCACHE_GUARDED_BY(mutex);
 };
 
-jwks_service::jwks_service(jwks_source source, jwks_cache_config config, jwks_fetch_options options,
-                           jwks_cache::report_fn report, jwks_cache::clock_fn clock) {
+jwks_service::jwks_service(jwks_source source, auth::jwks_cache_config config, jwks_fetch_options options,
+                           auth::jwks_cache::report_fn report, auth::jwks_cache::clock_fn clock) {
   if (!clock) clock = [] { return std::chrono::steady_clock::now(); };
   impl_ = std::make_shared<impl>(std::move(source), std::move(options));
   impl_->clock = clock;
@@ -365,11 +365,11 @@ jwks_service::jwks_service(jwks_source source, jwks_cache_config config, jwks_fe
   }
   // The cache reaches the service weakly: a fetch decided after the service is gone fails instead of crashing.
   std::weak_ptr<impl> weak = impl_;
-  cache_ = jwks_cache::create(
+  cache_ = auth::jwks_cache::create(
       config,
-      [weak](jwks_cache::fetch_done done) {
+      [weak](auth::jwks_cache::fetch_done done) {
         if (auto s = weak.lock()) return s->fetch(std::move(done));
-        done(jwks_fetch_result::failed("the JWKS service is gone"));
+        done(auth::jwks_fetch_result::failed("the JWKS service is gone"));
       },
       std::move(clock), std::move(report));
   impl_->cache = cache_;
@@ -402,4 +402,4 @@ void jwks_service::stop() {
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

@@ -1,7 +1,7 @@
 // The JWKS fetcher and service (issue 11): the URL rules (https, or http to loopback only), a fetch over plain
 // HTTP and over TLS verified against jwks_ca_file, and every failure a fetch can meet (refused, stalled, too
 // large, not 200, untrusted certificate) ending as a failed fetch that keeps the last good keys.
-#include "rtcache/net/jwks_fetcher.hpp"
+#include "gateway/jwks_fetcher.hpp"
 
 #include "jwt_test_support.hpp"
 #include "test_http_server.hpp"
@@ -16,7 +16,7 @@
 #include <mutex>
 #include <thread>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 using namespace std::chrono_literals;
@@ -41,14 +41,14 @@ bool wait_for(const std::function<bool()>& cond, std::chrono::steady_clock::dura
 // Collects what a service reports.
 struct reports {
   std::mutex mu;
-  std::vector<jwks_report> got;
-  jwks_cache::report_fn fn() {
-    return [this](const jwks_report& r) {
+  std::vector<auth::jwks_report> got;
+  auth::jwks_cache::report_fn fn() {
+    return [this](const auth::jwks_report& r) {
       const std::lock_guard lock(mu);
       got.push_back(r);
     };
   }
-  std::optional<jwks_report> last() {
+  std::optional<auth::jwks_report> last() {
     const std::lock_guard lock(mu);
     if (got.empty()) return std::nullopt;
     return got.back();
@@ -67,7 +67,7 @@ std::string first_fetch(jwks_source source, jwks_fetch_options options = {}) {
   EXPECT_TRUE(wait_for([&] { return r.last().has_value(); }));
   const auto last = r.last();
   service.stop();
-  if (!last || last->event == jwks_event::loaded) return {};
+  if (!last || last->event == auth::jwks_event::loaded) return {};
   return last->detail.empty() ? "(no detail)" : last->detail;
 }
 
@@ -197,4 +197,4 @@ TEST(JwksService, AFileIsReadBeforeStartReturnsAndReReadOnRefetch) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

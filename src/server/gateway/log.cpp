@@ -1,11 +1,11 @@
 // key=value log lines on stderr: one event per line, quoted only when a value needs it.
-#include "rtcache/net/gateway_log.hpp"
+#include "gateway/log.hpp"
 
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 std::string_view to_string(log_level l) noexcept {
   switch (l) {
@@ -83,8 +83,8 @@ void logger::write(log_level l, std::string_view event, std::span<const log_fiel
   std::tm tm{};
   gmtime_r(&t, &tm);
   char ts[64];
-  std::snprintf(ts, sizeof ts, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  std::snprintf(ts, sizeof ts, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
   std::string line = ts;
   line.append(format(l, event, fields));
   line.push_back('\n');
@@ -93,4 +93,4 @@ void logger::write(log_level l, std::string_view event, std::span<const log_fiel
   std::fflush(out_);
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

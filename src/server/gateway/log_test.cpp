@@ -1,9 +1,9 @@
 // Log lines split unambiguously: values that need it are quoted and escaped.
-#include "rtcache/net/gateway_log.hpp"
+#include "gateway/log.hpp"
 
 #include <gtest/gtest.h>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 TEST(GatewayLog, FormatsKeyValuePairsAndQuotesOnlyWhenNeeded) {
@@ -23,4 +23,4 @@ TEST(GatewayLog, ParsesLevelsAndRefusesOthers) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

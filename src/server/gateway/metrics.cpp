@@ -1,6 +1,7 @@
 // The gateway's metrics on prometheus-cpp, and their text exposition with the state read at scrape time.
-#include "rtcache/net/build_info.hpp"
-#include "rtcache/net/gateway_metrics.hpp"
+#include "gateway/metrics.hpp"
+
+#include "gateway/build_info.hpp"
 
 #include <algorithm>
 #include <prometheus/gauge.h>
@@ -8,7 +9,7 @@
 #include <prometheus/text_serializer.h>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 namespace {
 
@@ -74,6 +75,14 @@ void latency_tally::flush(prometheus::Histogram& h) {
   count_ = 0;
 }
 
+std::function<void(std::chrono::nanoseconds)> commit_to_publish_observer(const gateway_metrics& g) {
+  return [&g](std::chrono::nanoseconds d) {
+    latency_tally t;
+    t.add(d);
+    t.flush(g.replication_commit_to_publish);
+  };
+}
+
 gateway_metrics::gateway_metrics()
     : registry(registry_with_build_info()),
       connections_total(counter(*registry, "connections_total", "WebSocket upgrades accepted.")),
@@ -116,7 +125,7 @@ gateway_metrics::gateway_metrics()
                                         "seconds.")),
       join_reply(histogram(*registry, "join_reply_seconds", "phx_join received to its reply written, in seconds.")) {}
 
-std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h, const replication_status* source) {
+std::string prometheus_text(const gateway_metrics& g, const hub::hub_metrics& h, const replication_status* source) {
   using prometheus::MetricType;
   std::vector<prometheus::MetricFamily> families = g.registry->Collect();
   const auto conns = g.connections.load(std::memory_order_relaxed);
@@ -171,10 +180,10 @@ std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h, cons
         sample("replication_lag_seconds", "Age of the last commit received while behind.", gauge, source->lag_seconds));
     families.push_back(sample("replication_reconnects_total", "Source connection attempts after the first.",
                               counter_type, as_double(source->reconnects)));
-    families.push_back(
-        sample("replication_reader", "1 while this process holds the replication slot; 0 on a standby (another "
-                                     "process streams it).",
-               gauge, source->reader ? 1.0 : 0.0));
+    families.push_back(sample("replication_reader",
+                              "1 while this process holds the replication slot; 0 on a standby (another "
+                              "process streams it).",
+                              gauge, source->reader ? 1.0 : 0.0));
     families.push_back(sample("replication_reader_starts_total",
                               "Times this process took the replication slot and started streaming (take-overs "
                               "included).",
@@ -188,7 +197,7 @@ std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h, cons
                                   "started new epochs and their clients refetch.",
                                   counter_type,
                                   {}};
-    for (const gap_reason reason : k_gap_reasons) {
+    for (const routing::gap_reason reason : routing::k_gap_reasons) {
       prometheus::ClientMetric m;
       m.label.push_back({"reason", std::string(to_string(reason))});
       m.counter.value = as_double(source->gaps[static_cast<std::size_t>(reason)]);
@@ -199,4 +208,4 @@ std::string prometheus_text(const gateway_metrics& g, const hub_metrics& h, cons
   return prometheus::TextSerializer().Serialize(families);
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

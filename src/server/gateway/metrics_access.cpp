@@ -1,12 +1,12 @@
 // Who may read GET /metrics (metrics_access.hpp).
-#include "rtcache/net/metrics_access.hpp"
+#include "gateway/metrics_access.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include <array>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 bool token_matches(std::string_view presented, std::string_view expected) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> a{};
@@ -41,4 +41,4 @@ metrics_verdict metrics_access(const metrics_settings& settings, bool on_metrics
   return metrics_verdict::serve;
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

@@ -1,10 +1,10 @@
 // Who may read GET /metrics (issue 11, finding 10): a configured bearer token, a listen address of its own, and
 // loopback peers only when neither is configured.
-#include "rtcache/net/metrics_access.hpp"
+#include "gateway/metrics_access.hpp"
 
 #include <gtest/gtest.h>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 using boost::asio::ip::make_address;
@@ -23,7 +23,8 @@ TEST(MetricsAccess, WithNeitherTokenNorListenOnlyLoopbackPeersAreServed) {
 TEST(MetricsAccess, ATokenIsRequiredFromEveryPeerLoopbackIncluded) {
   metrics_settings s;
   s.bearer_token = "scrape-token-0123456789";
-  EXPECT_EQ(metrics_access(s, false, make_address("10.0.0.5"), "Bearer scrape-token-0123456789"), metrics_verdict::serve);
+  EXPECT_EQ(metrics_access(s, false, make_address("10.0.0.5"), "Bearer scrape-token-0123456789"),
+            metrics_verdict::serve);
   EXPECT_EQ(metrics_access(s, false, make_address("127.0.0.1"), ""), metrics_verdict::unauthorized);
   EXPECT_EQ(metrics_access(s, false, make_address("127.0.0.1"), "Bearer scrape-token-012345678"),
             metrics_verdict::unauthorized);
@@ -49,4 +50,4 @@ TEST(TokenMatches, EqualOnlyForTheSameBytes) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

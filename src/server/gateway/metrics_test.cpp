@@ -1,7 +1,8 @@
 // The /metrics exposition on prometheus-cpp: every metric the hand-written exposition had is still there with
 // its type and labels, the hub and replication state read at scrape time, and the latency histograms.
-#include "rtcache/net/build_info.hpp"
-#include "rtcache/net/gateway_metrics.hpp"
+#include "gateway/metrics.hpp"
+
+#include "gateway/build_info.hpp"
 
 #include <gtest/gtest.h>
 
@@ -14,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 // Every metric and its type as the hand-written exposition (before prometheus-cpp, issue 15) rendered them,
@@ -117,7 +118,7 @@ replication_status a_source() {
 // issue 15: the move to prometheus-cpp keeps every name, type and label set.
 TEST(PrometheusText, EveryMetricOfTheHandWrittenExpositionIsStillExported) {
   gateway_metrics g;
-  hub_metrics h;
+  hub::hub_metrics h;
   const replication_status s = a_source();
   const exposition e(prometheus_text(g, h, &s));
   for (const auto& [name, type] : k_hand_written_metrics) {
@@ -125,8 +126,8 @@ TEST(PrometheusText, EveryMetricOfTheHandWrittenExpositionIsStillExported) {
     EXPECT_EQ(e.types.at(name), type) << name;
     const auto lines = e.series(name);
     if (name == "rtcache_source_gaps_total") {
-      ASSERT_EQ(lines.size(), std::size(k_gap_reasons));
-      for (const gap_reason r : k_gap_reasons) {
+      ASSERT_EQ(lines.size(), std::size(routing::k_gap_reasons));
+      for (const routing::gap_reason r : routing::k_gap_reasons) {
         EXPECT_NE(std::find(lines.begin(), lines.end(),
                             "rtcache_source_gaps_total{reason=\"" + std::string(to_string(r)) + "\"} 0"),
                   lines.end())
@@ -144,7 +145,7 @@ TEST(PrometheusText, EveryMetricOfTheHandWrittenExpositionIsStillExported) {
 
 TEST(PrometheusText, ReplicationGaugesAppearOnlyWithASourceStatus) {
   gateway_metrics g;
-  hub_metrics h;
+  hub::hub_metrics h;
   const exposition relay(prometheus_text(g, h));
   for (const auto& [name, type] : k_hand_written_metrics) {
     if (name.starts_with("rtcache_replication_") || name.starts_with("rtcache_source_")) {
@@ -171,7 +172,7 @@ TEST(PrometheusText, ReplicationGaugesAppearOnlyWithASourceStatus) {
 // made it give the slot up.
 TEST(PrometheusText, TheReaderFlagTakeOversAndSinkStallsAreExposed) {
   gateway_metrics g;
-  hub_metrics h;
+  hub::hub_metrics h;
   replication_status s;
   EXPECT_NE(prometheus_text(g, h, &s).find("# TYPE rtcache_replication_reader gauge\nrtcache_replication_reader 0\n"),
             std::string::npos);
@@ -189,16 +190,16 @@ TEST(PrometheusText, TheReaderFlagTakeOversAndSinkStallsAreExposed) {
 // issue 13: every gap reason is a series of rtcache_source_gaps_total, zeros included, so alerts can use rate().
 TEST(PrometheusText, SourceGapsAreCountedPerReason) {
   gateway_metrics g;
-  hub_metrics h;
+  hub::hub_metrics h;
   h.views_reset = 12;
   replication_status s;
-  s.gaps[static_cast<std::size_t>(gap_reason::slot_created)] = 2;
-  s.gaps[static_cast<std::size_t>(gap_reason::truncate)] = 5;
+  s.gaps[static_cast<std::size_t>(routing::gap_reason::slot_created)] = 2;
+  s.gaps[static_cast<std::size_t>(routing::gap_reason::truncate)] = 5;
   const std::string text = prometheus_text(g, h, &s);
   EXPECT_NE(text.find("# TYPE rtcache_source_gaps_total counter\n"), std::string::npos);
   EXPECT_NE(text.find("rtcache_source_gaps_total{reason=\"slot_created\"} 2\n"), std::string::npos);
   EXPECT_NE(text.find("rtcache_source_gaps_total{reason=\"truncate\"} 5\n"), std::string::npos);
-  for (const gap_reason reason : k_gap_reasons) {
+  for (const routing::gap_reason reason : routing::k_gap_reasons) {
     EXPECT_NE(text.find("rtcache_source_gaps_total{reason=\"" + std::string(to_string(reason)) + "\"}"),
               std::string::npos)
         << to_string(reason);
@@ -208,7 +209,7 @@ TEST(PrometheusText, SourceGapsAreCountedPerReason) {
 
 TEST(PrometheusText, HubLingerGaugesAreExposed) {
   gateway_metrics g;
-  hub_metrics h;
+  hub::hub_metrics h;
   h.idle_channels = 4;
   h.idle_history_bytes = 1024;
   h.channels_expired = 9;
@@ -225,7 +226,7 @@ TEST(PrometheusText, HubLingerGaugesAreExposed) {
 
 TEST(PrometheusText, CountersAndConnectionGaugesCarryTheirValues) {
   gateway_metrics g;
-  hub_metrics h;
+  hub::hub_metrics h;
   g.connections = 3;
   g.connection_addresses = 2;
   g.joins_total.Increment();
@@ -240,7 +241,7 @@ TEST(PrometheusText, CountersAndConnectionGaugesCarryTheirValues) {
 // issue 15: /metrics names the running build, as `rtcache --version` does.
 TEST(PrometheusText, BuildInfoNamesVersionAndCommit) {
   gateway_metrics g;
-  hub_metrics h;
+  hub::hub_metrics h;
   const build_info& b = this_build();
   ASSERT_FALSE(b.version.empty());
   ASSERT_FALSE(b.commit.empty());
@@ -255,7 +256,7 @@ TEST(PrometheusText, BuildInfoNamesVersionAndCommit) {
 // issue 15: the latency histograms, with _bucket (every bound and +Inf), _sum and _count.
 TEST(PrometheusText, LatencyHistogramsAreExportedWithBucketsSumAndCount) {
   gateway_metrics g;
-  hub_metrics h;
+  hub::hub_metrics h;
   g.join_reply.Observe(0.003);
   const exposition e(prometheus_text(g, h));
   for (const auto& name : k_histograms) {
@@ -301,5 +302,19 @@ TEST(LatencyTally, AddsItsObservationsToTheHistogramAtOnceAndResets) {
   EXPECT_EQ(collected(g.fanout_publish_to_write).sample_count, 5U);
 }
 
+// issue 15: the hub_sink's commit-to-publish observations land in rtcache_replication_commit_to_publish_seconds
+// (ingest's HubSinkLatency test pins what the sink observes; this pins where the gateway puts it).
+TEST(LatencyTally, TheCommitToPublishObserverFillsTheReplicationHistogram) {
+  gateway_metrics g;
+  const auto observe = commit_to_publish_observer(g);
+  observe(std::chrono::milliseconds(40));
+  const auto c = collected(g.replication_commit_to_publish);
+  EXPECT_EQ(c.sample_count, 1U);
+  EXPECT_NEAR(c.sample_sum, 0.040, 1e-9);
+  EXPECT_EQ(c.bucket[5].cumulative_count, 0U);  // <= 25 ms
+  EXPECT_EQ(c.bucket[6].cumulative_count, 1U);  // <= 50 ms
+  EXPECT_EQ(collected(g.fanout_publish_to_write).sample_count, 0U);
+}
+
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

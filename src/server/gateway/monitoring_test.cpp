@@ -2,7 +2,7 @@
 // (deploy/prometheus/alerts.yml) query only metrics that /metrics exports: every rtcache_* name they mention must
 // be a series of the exposition with every family present (a source status given, so the pg-mode gauges are
 // there too). A renamed or dropped metric fails here before an operator finds an empty panel.
-#include "rtcache/net/gateway_metrics.hpp"
+#include "gateway/metrics.hpp"
 
 #include <boost/json.hpp>
 
@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 namespace json = boost::json;
@@ -40,7 +40,7 @@ std::set<std::string> metric_names_in(const std::string& text) {
 // Every series name (labels stripped) of a full exposition: all families, replication ones included.
 std::set<std::string> exported_series() {
   gateway_metrics g;
-  hub_metrics h;
+  hub::hub_metrics h;
   replication_status s;
   s.connected = true;
   std::set<std::string> out;
@@ -131,4 +131,4 @@ TEST(Monitoring, EveryAlertHasAForSeverityAndSummaryAndQueriesOnlyExportedMetric
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

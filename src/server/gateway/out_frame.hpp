@@ -2,7 +2,7 @@
 // holds it and the frame writer frames it. Encode once, send many: a hub message's frame is shared, not copied.
 #pragma once
 
-#include "rtcache/net/hub_message.hpp"
+#include "hub/message.hpp"
 
 #include <array>
 #include <chrono>
@@ -12,7 +12,7 @@
 #include <string_view>
 #include <utility>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 // Either one of a shared hub message's frames, or a frame built for this connection (a reply, a system push,
 // a postgres_changes push with this channel's binding ids).
@@ -24,7 +24,7 @@ struct out_frame {
     join_reply,  // a phx_join's reply: since = the join's receipt (rtcache_join_reply_seconds)
   };
 
-  hub_message_ptr message;              // keeps *shared alive
+  hub::hub_message_ptr message;         // keeps *shared alive
   const std::string* shared = nullptr;  // points into message->frames
   std::string owned;
   std::chrono::steady_clock::time_point since{};
@@ -48,4 +48,4 @@ struct frame_set {
   std::size_t n = 0;
 };
 
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

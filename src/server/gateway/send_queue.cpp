@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 void frame_fifo::pop_front() noexcept {
   ++head_;
@@ -78,7 +78,7 @@ bool send_queue::open(channel_gate& g, std::vector<out_frame>& frames) {
   return !overflow;
 }
 
-void send_queue::set_principal(channel_gate& g, std::shared_ptr<const principal> who) {
+void send_queue::set_principal(channel_gate& g, std::shared_ptr<const auth::principal> who) {
   sync::mutex_lock lock(mu_);
   g.who_ = std::move(who);
 }
@@ -141,4 +141,4 @@ std::size_t send_queue::held(const channel_gate& g) const {
   return g.held_.size();
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

@@ -9,9 +9,9 @@
 // held frames, under one lock: nothing published after the join is missed, and nothing overtakes the reply.
 #pragma once
 
+#include "auth/auth.hpp"
 #include "frame_writer.hpp"
 #include "out_frame.hpp"
-#include "rtcache/net/auth.hpp"
 #include "rtcache/sync/annotated_mutex.hpp"
 
 #include <cstddef>
@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 // A FIFO of frames that owns no memory while empty (a std::deque allocates ~580 bytes on construction, which
 // every idle connection would pay) and gives back a large buffer once drained.
@@ -49,16 +49,16 @@ class send_queue;
 // mutex of the send_queue of the channel's connection, and only send_queue reads or writes them.
 class channel_gate {
  public:
-  explicit channel_gate(std::shared_ptr<const principal> who) noexcept : who_(std::move(who)) {}
+  explicit channel_gate(std::shared_ptr<const auth::principal> who) noexcept : who_(std::move(who)) {}
   channel_gate(const channel_gate&) = delete;
   channel_gate& operator=(const channel_gate&) = delete;
 
  private:
   friend class send_queue;
-  std::shared_ptr<const principal> who_;  // the channel's principal as deliveries filter by it
-  std::vector<out_frame> held_;           // counted in the queue's bytes
-  bool ready_ = false;                    // open() ran: deliveries are queued, not held
-  bool closed_ = false;                   // left, revoked or closing: deliveries are dropped
+  std::shared_ptr<const auth::principal> who_;  // the channel's principal as deliveries filter by it
+  std::vector<out_frame> held_;                 // counted in the queue's bytes
+  bool ready_ = false;                          // open() ran: deliveries are queued, not held
+  bool closed_ = false;                         // left, revoked or closing: deliveries are dropped
 };
 
 // Thread-safety: every member may be called from any thread; the comments say which thread calls each in the
@@ -96,7 +96,7 @@ class send_queue {
   bool open(channel_gate& g, std::vector<out_frame>& frames);
 
   // Strand: later deliveries on `g` are filtered for `who` (an access_token push).
-  void set_principal(channel_gate& g, std::shared_ptr<const principal> who);
+  void set_principal(channel_gate& g, std::shared_ptr<const auth::principal> who);
 
   // Strand: `g` was left: its deliveries are dropped from now on and its held frames released.
   void close_channel(channel_gate& g) noexcept;
@@ -187,4 +187,4 @@ send_queue::offered send_queue::offer(channel_gate& g, std::uint64_t scope, Fram
   return r;
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

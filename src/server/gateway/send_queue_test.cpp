@@ -12,22 +12,22 @@
 #include <thread>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
-std::shared_ptr<const principal> anyone() {
-  return std::make_shared<const principal>(
-      principal{auth_role::anon, core::factory_scope::unscoped(), std::chrono::sys_seconds{}, {}, nullptr});
+std::shared_ptr<const auth::principal> anyone() {
+  return std::make_shared<const auth::principal>(
+      auth::principal{auth::auth_role::anon, core::factory_scope::unscoped(), std::chrono::sys_seconds{}, {}, nullptr});
 }
 
 // A delivery that becomes one text frame.
 auto frame(std::string text) {
-  return [text = std::move(text)](const principal&, frame_set& fs) { fs.f[fs.n++] = out_frame::text(text); };
+  return [text = std::move(text)](const auth::principal&, frame_set& fs) { fs.f[fs.n++] = out_frame::text(text); };
 }
 
 // A delivery that must not be decided at all (the channel or the connection is closed).
 auto never(bool& called) {
-  return [&called](const principal&, frame_set&) { called = true; };
+  return [&called](const auth::principal&, frame_set&) { called = true; };
 }
 
 std::vector<std::string> texts(const std::vector<out_frame>& frames) {
@@ -231,8 +231,8 @@ TEST(SendQueue, DeliveriesAreDecidedForTheGatesCurrentPrincipal) {
   auto first = anyone();
   auto second = anyone();
   channel_gate g(first);
-  const principal* seen = nullptr;
-  auto record = [&](const principal& who, frame_set&) { seen = &who; };
+  const auth::principal* seen = nullptr;
+  auto record = [&](const auth::principal& who, frame_set&) { seen = &who; };
   q.offer(g, 0, record);
   EXPECT_EQ(seen, first.get());
   q.set_principal(g, second);
@@ -269,4 +269,4 @@ TEST(SendQueue, AJoinOpenedDuringConcurrentDeliveriesKeepsTheReplyFirstAndMisses
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

@@ -2,8 +2,8 @@
 // TLS handshake with the current certificate), answers the REST and health endpoints, and authorises WebSocket
 // upgrades before handing the stream to a websocket session. One HTTP session for both: the stream is a template
 // parameter.
-#include "rtcache/net/metrics_access.hpp"
-#include "rtcache/net/protocol_text.hpp"
+#include "gateway/metrics_access.hpp"
+#include "protocol/text.hpp"
 #include "state.hpp"
 
 #include <boost/asio/dispatch.hpp>
@@ -23,7 +23,7 @@
 #include <thread>
 #include <type_traits>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -32,7 +32,7 @@ using tcp = asio::ip::tcp;
 
 // ---- state ----
 
-gateway::state::state(asio::io_context& io, gateway_config cfg, hub& h, const jwt_verifier& v,
+gateway::state::state(asio::io_context& io, gateway_config cfg, hub::hub& h, const auth::jwt_verifier& v,
                       core::doc_type_registry t, logger& l, wall_clock_fn clock)
     : ioc(io),
       config(std::move(cfg)),
@@ -40,11 +40,10 @@ gateway::state::state(asio::io_context& io, gateway_config cfg, hub& h, const jw
       verifier(v),
       types(std::move(t)),
       log(l),
-      wall_now(clock ? std::move(clock)
-                     : wall_clock_fn([] {
-                         return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-                       })),
-      access(channel_access::create(config.channels).value()),
+      wall_now(clock ? std::move(clock) : wall_clock_fn([] {
+        return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+      })),
+      access(auth::channel_access::create(config.channels).value()),
       relay(h, types),
       deadlines(std::make_shared<detail::session_deadlines>(io, config.limits.deadline_tick)),
       env{config.limits, verifier, access, types, config.mapping.get(), metrics, log},
@@ -124,7 +123,7 @@ namespace {
 
 std::string json_error(std::string_view message) {
   std::string out = R"({"error":)";
-  append_json_string(out, message);
+  protocol::append_json_string(out, message);
   out.push_back('}');
   return out;
 }
@@ -262,13 +261,13 @@ class http_session final : public detail::session, public std::enable_shared_fro
     if (!token) {
       if (auto it = req.find("x-api-key"); it != req.end()) token = std::string(it->value());
     }
-    auto version = parse_vsn(vsn ? std::optional<std::string_view>(*vsn) : std::nullopt);
+    auto version = protocol::parse_vsn(vsn ? std::optional<std::string_view>(*vsn) : std::nullopt);
     if (!version) return refuse(http::status::bad_request, json_error(version.error().message));
 
     auto who = gw_->verifier.verify(token ? std::string_view(*token) : std::string_view(), gw_->now());
     if (!who) {
       gw_->metrics.auth_refusals_total.Increment();
-      const http_refusal r = to_http_refusal(who.error());
+      const auth::http_refusal r = auth::to_http_refusal(who.error());
       gw_->log.info("auth.refused",
                     {{"peer", peer_}, {"code", to_string(who.error().code)}, {"detail", who.error().message}});
       return refuse(static_cast<http::status>(r.status), r.body);
@@ -346,12 +345,12 @@ class http_session final : public detail::session, public std::enable_shared_fro
   }
 
   // The verified principal of a REST call, or the refusal already answered.
-  std::optional<principal> authorise_rest(const http::request<http::string_body>& req) {
+  std::optional<auth::principal> authorise_rest(const http::request<http::string_body>& req) {
     const auto token = rest_token(req);
     auto who = gw_->verifier.verify(token ? std::string_view(*token) : std::string_view(), gw_->now());
     if (!who) {
       gw_->metrics.auth_refusals_total.Increment();
-      const http_refusal r = to_http_refusal(who.error());
+      const auth::http_refusal r = auth::to_http_refusal(who.error());
       respond(static_cast<http::status>(r.status), r.body, keep_alive_);
       return std::nullopt;
     }
@@ -361,10 +360,9 @@ class http_session final : public detail::session, public std::enable_shared_fro
   void post_events(const http::request<http::string_body>& req) {
     auto who = authorise_rest(req);
     if (!who) return;
-    if (who->role != auth_role::service_role) {
+    if (who->role != auth::auth_role::service_role) {
       gw_->metrics.auth_refusals_total.Increment();
-      return respond(http::status::forbidden, json_error("POST /v1/events requires a service_role token"),
-                     keep_alive_);
+      return respond(http::status::forbidden, json_error("POST /v1/events requires a service_role token"), keep_alive_);
     }
     detail::flush_scope batch;  // each connection gets the whole batch in one write, when this returns
     auto outcome = gw_->relay.publish_events(req.body());
@@ -375,8 +373,9 @@ class http_session final : public detail::session, public std::enable_shared_fro
     }
     gateway_metrics::add(gw_->metrics.events_accepted_total, outcome->accepted);
     gateway_metrics::add(gw_->metrics.events_refused_total, outcome->refused.size());
-    gw_->log.debug("relay.events", {{"accepted", outcome->accepted}, {"refused", outcome->refused.size()},
-                                    {"deliveries", outcome->deliveries}});
+    gw_->log.debug(
+        "relay.events",
+        {{"accepted", outcome->accepted}, {"refused", outcome->refused.size()}, {"deliveries", outcome->deliveries}});
     respond(http::status::accepted, outcome->to_json(), keep_alive_);
   }
 
@@ -385,8 +384,8 @@ class http_session final : public detail::session, public std::enable_shared_fro
     if (!who) return;
     detail::flush_scope batch;  // each connection gets the whole batch in one write, when this returns
     // A client's REST broadcasts are bounded per address as a connection's are (service_role: not at all).
-    std::function<broadcast_limiter::verdict(std::size_t, std::size_t)> admit;
-    if (who->role != auth_role::service_role) {
+    std::function<ingest::broadcast_limiter::verdict(std::size_t, std::size_t)> admit;
+    if (who->role != auth::auth_role::service_role) {
       admit = [&](std::size_t messages, std::size_t bytes) {
         return gw_->rest_broadcasts.admit(address_counter::key_of(address_), messages, bytes,
                                           std::chrono::steady_clock::now());
@@ -401,7 +400,7 @@ class http_session final : public detail::session, public std::enable_shared_fro
     if (outcome->limited) {
       // Supabase's answers for its REST broadcast: 429 over the rate, 413 over the payload size.
       gw_->metrics.client_broadcasts_limited_total.Increment();
-      if (*outcome->limited == broadcast_limiter::verdict::too_large) {
+      if (*outcome->limited == ingest::broadcast_limiter::verdict::too_large) {
         return respond(http::status::payload_too_large, json_error("Payload size exceeded"), keep_alive_);
       }
       return respond(http::status::too_many_requests, json_error("You have exceeded your rate limit"), keep_alive_);
@@ -537,7 +536,7 @@ void listen_on(tcp::acceptor& acceptor, const std::string& address, std::uint16_
 
 // ---- gateway ----
 
-gateway::gateway(asio::io_context& ioc, gateway_config config, hub& h, const jwt_verifier& verifier,
+gateway::gateway(asio::io_context& ioc, gateway_config config, hub::hub& h, const auth::jwt_verifier& verifier,
                  core::doc_type_registry types, logger& log, wall_clock_fn now)
     : state_(std::make_shared<state>(ioc, std::move(config), h, verifier, std::move(types), log, std::move(now))) {}
 
@@ -651,8 +650,13 @@ void gateway::set_replication_status_provider(replication_status_provider provid
   state_->set_replication_provider(std::move(provider));
 }
 
-net::relay& gateway::relay() noexcept {
+ingest::relay& gateway::relay() noexcept {
   return state_->relay;
 }
 
-}  // namespace rtcache::net
+void flush_scoped(const std::function<void()>& publish) {
+  const detail::flush_scope flush;
+  publish();
+}
+
+}  // namespace rtcache::gateway

@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-namespace rtcache::net::detail {
+namespace rtcache::gateway::detail {
 
 namespace asio = boost::asio;
 
@@ -67,4 +67,4 @@ void session_deadlines::on_tick(const boost::system::error_code& ec) {
   if (again) arm();
 }
 
-}  // namespace rtcache::net::detail
+}  // namespace rtcache::gateway::detail

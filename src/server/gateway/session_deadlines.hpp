@@ -5,7 +5,7 @@
 // told on the driver's strand, from where it posts to its own strand.
 #pragma once
 
-#include "rtcache/net/deadline_wheel.hpp"
+#include "gateway/deadline_wheel.hpp"
 #include "rtcache/sync/annotated_mutex.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-namespace rtcache::net::detail {
+namespace rtcache::gateway::detail {
 
 // What a session embeds to be driven by session_deadlines.
 class deadline_client : public deadline_hook {
@@ -68,4 +68,4 @@ class session_deadlines : public std::enable_shared_from_this<session_deadlines>
   bool armed_ RTCACHE_GUARDED_BY(mu_) = false;  // a timer wait is pending or about to be
 };
 
-}  // namespace rtcache::net::detail
+}  // namespace rtcache::gateway::detail

@@ -5,12 +5,13 @@
 #include "session_deadlines.hpp"
 
 #include <boost/asio/io_context.hpp>
+
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <memory>
 
-namespace rtcache::net::detail {
+namespace rtcache::gateway::detail {
 namespace {
 
 using namespace std::chrono_literals;
@@ -94,4 +95,4 @@ TEST(SessionDeadlines, RescheduledLaterIsNotToldAtTheEarlierDeadline) {
 }
 
 }  // namespace
-}  // namespace rtcache::net::detail
+}  // namespace rtcache::gateway::detail

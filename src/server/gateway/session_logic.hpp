@@ -19,20 +19,20 @@
 // (frames_for).
 #pragma once
 
+#include "auth/auth.hpp"
+#include "auth/channel_access.hpp"
+#include "gateway/config.hpp"
+#include "gateway/log.hpp"
+#include "gateway/metrics.hpp"
+#include "hub/hub.hpp"
+#include "ingest/rate_limit.hpp"
 #include "out_frame.hpp"
+#include "protocol/frame.hpp"
+#include "protocol/join.hpp"
+#include "routing/mapping_config.hpp"
 #include "rtcache/core/channel_key.hpp"
 #include "rtcache/core/doc_types.hpp"
 #include "rtcache/core/factory_scope.hpp"
-#include "rtcache/net/auth.hpp"
-#include "rtcache/net/channel_access.hpp"
-#include "rtcache/net/gateway_config.hpp"
-#include "rtcache/net/gateway_log.hpp"
-#include "rtcache/net/gateway_metrics.hpp"
-#include "rtcache/net/hub.hpp"
-#include "rtcache/net/mapping_config.hpp"
-#include "rtcache/net/protocol.hpp"
-#include "rtcache/net/protocol_join.hpp"
-#include "rtcache/net/rate_limit.hpp"
 #include "send_queue.hpp"
 
 #include <chrono>
@@ -46,7 +46,7 @@
 #include <variant>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 struct channel_state;
 
@@ -54,7 +54,7 @@ struct channel_state;
 class delivery_sink {
  public:
   // Publisher thread, under the hub channel's lock: the REQUIRES of hub_subscriber::deliver hold.
-  virtual void deliver(channel_state& channel, const hub_message_ptr& message) noexcept = 0;
+  virtual void deliver(channel_state& channel, const hub::hub_message_ptr& message) noexcept = 0;
   // Publisher thread, under the hub channel's lock, with deliver()'s REQUIRES: a view the channel is subscribed
   // to started over (hub_subscriber::on_reset, a gap in the source; issue 13). Stop the channel's deliveries at
   // once (nothing of the new epoch may follow what the client holds a position in), then have the session logic
@@ -67,10 +67,10 @@ class delivery_sink {
 
 // One joined channel. The session logic creates it at a join; it is the hub subscriber of the channel's
 // subscriptions (so it lives as long as they do) and holds the channel's gate in the connection's send queue.
-struct channel_state final : hub_subscriber {
-  explicit channel_state(std::shared_ptr<const principal> p) : who(p), gate(std::move(p)) {}
+struct channel_state final : hub::hub_subscriber {
+  explicit channel_state(std::shared_ptr<const auth::principal> p) : who(p), gate(std::move(p)) {}
 
-  void deliver(const hub_message_ptr& message) noexcept override { sink->deliver(*this, message); }
+  void deliver(const hub::hub_message_ptr& message) noexcept override { sink->deliver(*this, message); }
   void on_reset() noexcept override { sink->reset(*this); }
 
   // Constant once subscribed: deliveries read them on publisher threads without a lock.
@@ -81,14 +81,14 @@ struct channel_state final : hub_subscriber {
   std::optional<core::channel_key> key;  // set for contract channels (doc:, list:, factory:)
   // The hub view joined: the principal's scope on a doc: channel, unscoped on every other channel.
   core::factory_scope view = core::factory_scope::unscoped();
-  std::vector<postgres_binding> bindings;  // postgres_changes, as joined (ids assigned)
-  bool is_private = false;                 // joined with config.private:true (never for contract channels)
-  bool self = false;                       // config.broadcast.self: this connection's broadcasts come back
-  bool ack = false;                        // config.broadcast.ack: client broadcasts are acknowledged
-  delivery_sink* sink = nullptr;           // set by the session before it subscribes
+  std::vector<protocol::postgres_binding> bindings;  // postgres_changes, as joined (ids assigned)
+  bool is_private = false;                           // joined with config.private:true (never for contract channels)
+  bool self = false;                                 // config.broadcast.self: this connection's broadcasts come back
+  bool ack = false;                                  // config.broadcast.ack: client broadcasts are acknowledged
+  delivery_sink* sink = nullptr;                     // set by the session before it subscribes
 
   // The session logic's (strand only): the principal the channel is authorised for.
-  std::shared_ptr<const principal> who;
+  std::shared_ptr<const auth::principal> who;
   // The deliveries' copy of `who`, and whether they are held, queued or dropped: guarded by the send queue.
   channel_gate gate;
 };
@@ -108,7 +108,7 @@ struct send_command {
 // held until the open_command of the answer.
 struct subscribe_command {
   std::shared_ptr<channel_state> channel;
-  std::optional<hub_position> resume;
+  std::optional<hub::hub_position> resume;
   std::vector<std::string> tables;
   // The join message's ref and join_ref, which its reply answers.
   std::optional<std::string> ref;
@@ -127,14 +127,14 @@ struct open_command {
 // subscriptions (destroying the handles unsubscribes).
 struct leave_command {
   std::shared_ptr<channel_state> channel;
-  hub_subscription subscription;
-  std::vector<hub_subscription> tables;
+  hub::hub_subscription subscription;
+  std::vector<hub::hub_subscription> tables;
 };
 
 // Filter the channel's deliveries for `who` from now on (send_queue::set_principal).
 struct principal_command {
   std::shared_ptr<channel_state> channel;
-  std::shared_ptr<const principal> who;
+  std::shared_ptr<const auth::principal> who;
 };
 
 // Publish a client broadcast to channel->hub_name (meta: factory_id, origin = this connection), then answer
@@ -177,10 +177,10 @@ struct session_time {
 // What every session of a gateway decides with; constant, shared by all sessions, outlives them.
 struct session_env {
   const gateway_limits& limits;
-  const jwt_verifier& verifier;
-  const channel_access& access;
+  const auth::jwt_verifier& verifier;
+  const auth::channel_access& access;
   const core::doc_type_registry& types;
-  const mapping_config* mapping;  // the configured tables, for postgres_changes; nullptr: none
+  const routing::mapping_config* mapping;  // the configured tables, for postgres_changes; nullptr: none
   gateway_metrics& metrics;
   logger& log;
 };
@@ -198,14 +198,15 @@ class session_logic {
 
   // `who`: the principal the upgrade authenticated; `now`: when the connection opened (the rate limits start
   // full).
-  session_logic(const session_env& env, protocol_version v, std::uint64_t connection_id, principal who, time_point now);
+  session_logic(const session_env& env, protocol::protocol_version v, std::uint64_t connection_id, auth::principal who,
+                time_point now);
   session_logic(const session_logic&) = delete;
   session_logic& operator=(const session_logic&) = delete;
 
-  protocol_version version() const noexcept { return version_; }
+  protocol::protocol_version version() const noexcept { return version_; }
   std::uint64_t connection_id() const noexcept { return id_; }
   // The token later joins without an access_token of their own are authorised with.
-  const principal& connection_principal() const noexcept { return *principal_; }
+  const auth::principal& connection_principal() const noexcept { return *principal_; }
 
   // One inbound WebSocket message (`binary`: its opcode). Undecodable messages are counted and ignored.
   //   heartbeat     its reply; then channels whose token expired get a system error and phx_close
@@ -221,7 +222,7 @@ class session_logic {
 
   // The hub answered a subscribe_command: `join` (its subscription, position and replay) and the per-table
   // subscriptions in the order of cmd.tables. Adds the channel to the table and returns its open_command.
-  void on_subscribed(subscribe_command& cmd, hub_join join, std::vector<hub_subscription> tables,
+  void on_subscribed(subscribe_command& cmd, hub::hub_join join, std::vector<hub::hub_subscription> tables,
                      const session_time& now, session_output& out);
   // The hub refused the view (max_views_per_channel): the join is refused.
   void on_subscribe_refused(subscribe_command& cmd, session_output& out);
@@ -255,22 +256,23 @@ class session_logic {
   // becomes on `ch` for `who`: nothing unless `who`'s factory scope admits the message's factory (docs/design.md §4)
   // and `self` allows it; then the shared frame this connection's version can carry (if any), then, when the
   // message carries a postgres_changes record some of the channel's bindings match, a push framed with their ids.
-  void frames_for(const channel_state& ch, const principal& who, const hub_message_ptr& m, frame_set& out) const;
+  void frames_for(const channel_state& ch, const auth::principal& who, const hub::hub_message_ptr& m,
+                  frame_set& out) const;
 
  private:
   struct joined {
     std::shared_ptr<channel_state> state;
-    hub_subscription subscription;
-    std::vector<hub_subscription> tables;  // per-table postgres_changes channels (non-contract channels only)
+    hub::hub_subscription subscription;
+    std::vector<hub::hub_subscription> tables;  // per-table postgres_changes channels (non-contract channels only)
   };
   using channel_map = std::map<std::string, joined, std::less<>>;
 
   void send(session_output& out, std::string frame);
-  void on_join(const inbound_message& m, const session_time& now, session_output& out);
-  void on_leave(const inbound_message& m, session_output& out);
-  void on_access_token(const inbound_message& m, const session_time& now, session_output& out);
-  void on_broadcast(const inbound_message& m, const session_time& now, session_output& out);
-  void refuse_join(const reply_to& to, std::string_view topic, std::string reason,
+  void on_join(const protocol::inbound_message& m, const session_time& now, session_output& out);
+  void on_leave(const protocol::inbound_message& m, session_output& out);
+  void on_access_token(const protocol::inbound_message& m, const session_time& now, session_output& out);
+  void on_broadcast(const protocol::inbound_message& m, const session_time& now, session_output& out);
+  void refuse_join(const protocol::reply_to& to, std::string_view topic, std::string reason,
                    std::chrono::steady_clock::time_point received, session_output& out);
   void leave(channel_map::iterator it, session_output& out);
   void revoke(channel_map::iterator it, std::string_view message, session_output& out);
@@ -282,16 +284,16 @@ class session_logic {
   // Constant after construction.
   const session_env& env_;
   const std::uint64_t id_;
-  const protocol_version version_;
+  const protocol::protocol_version version_;
 
   bool closed_ = false;  // closed or disconnected: no deadline is armed any more
   time_point expiry_at_ = k_never;
   // The token later joins without an access_token of their own are authorised with: the upgrade's apikey, then
   // the last valid access_token pushed.
-  std::shared_ptr<const principal> principal_;
-  token_bucket joins_;            // limits.joins_per_second / join_burst
-  broadcast_limiter broadcasts_;  // limits.client_broadcasts
-  channel_map channels_;          // by topic
+  std::shared_ptr<const auth::principal> principal_;
+  ingest::token_bucket joins_;            // limits.joins_per_second / join_burst
+  ingest::broadcast_limiter broadcasts_;  // limits.client_broadcasts
+  channel_map channels_;                  // by topic
 };
 
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

@@ -7,8 +7,8 @@
 #include "session_logic.hpp"
 
 #include "gateway_client.hpp"  // hs256, k_test_secret
-#include "rtcache/net/gateway_relay.hpp"
-#include "rtcache/net/hub_sink.hpp"
+#include "ingest/hub_sink.hpp"
+#include "ingest/relay.hpp"
 #include "test_rows.hpp"
 
 #include <boost/json/parse.hpp>
@@ -20,14 +20,14 @@
 #include <string>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 using namespace std::chrono_literals;
 namespace json = boost::json;
 using testing::k_test_secret;
 
-constexpr auto v2 = protocol_version::v2_0_0;
+constexpr auto v2 = protocol::protocol_version::v2_0_0;
 constexpr std::uint64_t k_connection = 7;
 // The manual clock's start: any steady instant, and a wall time in 2027.
 const std::chrono::steady_clock::time_point k_steady0 = std::chrono::steady_clock::time_point{} + 1000h;
@@ -73,11 +73,11 @@ class SessionLogic : public ::testing::Test {
     return *session_;
   }
 
-  void allow_client_broadcasts(std::vector<private_channel_rule> rules = {}) {
-    channel_policy p;
-    p.from_clients = client_broadcasts::all;
+  void allow_client_broadcasts(std::vector<auth::private_channel_rule> rules = {}) {
+    auth::channel_policy p;
+    p.from_clients = auth::client_broadcasts::all;
     p.private_rules = std::move(rules);
-    access_ = channel_access::create(std::move(p)).value();
+    access_ = auth::channel_access::create(std::move(p)).value();
   }
 
   session_time at(std::chrono::seconds after) const { return {k_steady0 + after, k_wall0 + after}; }
@@ -101,8 +101,8 @@ class SessionLogic : public ::testing::Test {
 
   // Joins `topic` as the hub would answer at `position`, with `replay`; returns the open_command's frames.
   std::vector<out_frame> join(std::string_view topic, std::string_view ref = "1", std::string_view payload = "{}",
-                              hub_position position = {"e1", 5}, bool recovered = false,
-                              std::vector<hub_message_ptr> replay = {}, std::chrono::seconds after = 0s) {
+                              hub::hub_position position = {"e1", 5}, bool recovered = false,
+                              std::vector<hub::hub_message_ptr> replay = {}, std::chrono::seconds after = 0s) {
     auto out = send_join(topic, ref, payload, after);
     auto* cmd = last<subscribe_command>(out);
     if (cmd == nullptr) {
@@ -110,11 +110,12 @@ class SessionLogic : public ::testing::Test {
       return {};
     }
     session_output answer;
-    hub_join j;
+    hub::hub_join j;
     j.position = std::move(position);
     j.recovered = recovered;
     j.replay = std::move(replay);
-    session_->on_subscribed(*cmd, std::move(j), std::vector<hub_subscription>(cmd->tables.size()), at(after), answer);
+    session_->on_subscribed(*cmd, std::move(j), std::vector<hub::hub_subscription>(cmd->tables.size()), at(after),
+                            answer);
     EXPECT_EQ(answer.commands.size(), 1U);
     auto* open = last<open_command>(answer);
     return open == nullptr ? std::vector<out_frame>{} : std::move(open->frames);
@@ -154,11 +155,12 @@ class SessionLogic : public ::testing::Test {
   }
 
   gateway_limits limits_;
-  jwt_verifier verifier_ =
-      jwt_verifier::create({verification_key::hs256(k_test_secret).value()}, verifier_config{}).value();
-  channel_access access_;
+  auth::jwt_verifier verifier_ =
+      auth::jwt_verifier::create({auth::verification_key::hs256(k_test_secret).value()}, auth::verifier_config{})
+          .value();
+  auth::channel_access access_;
   core::doc_type_registry types_ = core::doc_type_registry::defaults();
-  std::shared_ptr<const mapping_config> mapping_ = testing::test_mapping();
+  std::shared_ptr<const routing::mapping_config> mapping_ = testing::test_mapping();
   gateway_metrics metrics_;
   logger log_{log_level::off};
   std::optional<session_env> env_;
@@ -194,10 +196,10 @@ TEST_F(SessionLogic, ListAndNonContractChannelsJoinTheUnscopedView) {
 TEST_F(SessionLogic, JoinReplyCarriesTheHubsPositionThenTheReplayInOrder) {
   open(token("authenticated", {"A"}));
   auto replayed = [](std::string text) {
-    auto m = std::make_shared<hub_message>();
+    auto m = std::make_shared<hub::hub_message>();
     m->frames.v2_text = std::move(text);
     m->meta.factory_id = "A";
-    return hub_message_ptr(m);
+    return hub::hub_message_ptr(m);
   };
   const auto frames = join("realtime:doc:wo:1", "3", R"({"rtcache":{"epoch":"e1","offset":3}})", {"e1", 5}, true,
                            {replayed("four"), replayed("five")});
@@ -222,11 +224,11 @@ TEST_F(SessionLogic, JoinRepliesAreTimedFromTheJoinsReceiptAndReplaysAreNotTimed
   auto out = send_join("realtime:doc:wo:1", "1", "{}", 7s);
   auto* cmd = last<subscribe_command>(out);
   ASSERT_NE(cmd, nullptr);
-  auto m = std::make_shared<hub_message>();
+  auto m = std::make_shared<hub::hub_message>();
   m->frames.v2_text = "old";
   m->meta.factory_id = "A";
   m->published_at = k_steady0;
-  hub_join j;
+  hub::hub_join j;
   j.position = {"e1", 1};
   j.replay = {m};
   session_output answer;
@@ -253,7 +255,7 @@ TEST_F(SessionLogic, ResumePositionGoesToTheHub) {
   auto* cmd = last<subscribe_command>(out);
   ASSERT_NE(cmd, nullptr);
   ASSERT_TRUE(cmd->resume.has_value());
-  EXPECT_EQ(*cmd->resume, (hub_position{"e9", 42}));
+  EXPECT_EQ(*cmd->resume, (hub::hub_position{"e9", 42}));
 }
 
 TEST_F(SessionLogic, JoinsOutsideTheScopeOrMalformedAreRefusedWithTheirReason) {
@@ -330,15 +332,15 @@ TEST_F(SessionLogic, AJoinWithTheConnectionsOwnTokenSharesItsPrincipal) {
 }
 
 TEST_F(SessionLogic, PrivateChannelsNeedARuleAndAreTheirOwnHubChannel) {
-  private_channel_rule rule;
+  auth::private_channel_rule rule;
   rule.topic = "room:*";
-  rule.roles = {auth_role::authenticated};
+  rule.roles = {auth::auth_role::authenticated};
   allow_client_broadcasts({rule});
   open(token("authenticated", {"A"}));
   auto out = send_join("realtime:room:1", "1", R"({"config":{"private":true}})");
   auto* cmd = last<subscribe_command>(out);
   ASSERT_NE(cmd, nullptr);
-  EXPECT_EQ(cmd->channel->hub_name, private_hub_channel("room:1"));
+  EXPECT_EQ(cmd->channel->hub_name, ingest::private_hub_channel("room:1"));
   EXPECT_TRUE(cmd->channel->is_private);
   const auto refused = send_join("realtime:other", "2", R"({"config":{"private":true}})");
   EXPECT_EQ(reason_of(frames(refused).at(0)),
@@ -353,8 +355,8 @@ TEST_F(SessionLogic, BindingsOfANonContractChannelExpandToEachConfiguredTableOnc
   auto* cmd = last<subscribe_command>(out);
   ASSERT_NE(cmd, nullptr);
   // In the mapping's order (binding_tables), each table once.
-  EXPECT_EQ(cmd->tables, (std::vector<std::string>{postgres_table_channel("public", "announcements"),
-                                                   postgres_table_channel("public", "work_orders")}));
+  EXPECT_EQ(cmd->tables, (std::vector<std::string>{ingest::postgres_table_channel("public", "announcements"),
+                                                   ingest::postgres_table_channel("public", "work_orders")}));
   // On a contract channel the records come attached to the channel's own messages.
   auto doc =
       send_join("realtime:doc:wo:1", "2", R"({"config":{"postgres_changes":[{"event":"*","schema":"public"}]}})");
@@ -722,8 +724,8 @@ TEST_F(SessionLogic, PresenceIsRefused) {
 
 // ---- deliveries (frames_for) ----
 
-hub_message_ptr message_of(std::string factory, std::uint64_t origin = 0) {
-  auto m = std::make_shared<hub_message>();
+hub::hub_message_ptr message_of(std::string factory, std::uint64_t origin = 0) {
+  auto m = std::make_shared<hub::hub_message>();
   m->frames.v1_text = "v1";
   m->frames.v2_text = "v2";
   m->meta.factory_id = std::move(factory);
@@ -753,7 +755,7 @@ TEST_F(SessionLogic, LiveDeliveriesAreTimedFromTheHubsPublish) {
   open(token("authenticated", {"A"}));
   auto out = send_join("realtime:doc:wo:1");
   const auto& ch = *last<subscribe_command>(out)->channel;
-  auto m = std::make_shared<hub_message>();
+  auto m = std::make_shared<hub::hub_message>();
   m->frames.v2_text = "v2";
   m->meta.factory_id = "A";
   m->published_at = k_steady0 + 42s;
@@ -781,7 +783,7 @@ TEST_F(SessionLogic, OwnBroadcastsComeBackOnlyWithSelf) {
 TEST_F(SessionLogic, ARawBroadcastReachesAV2ConnectionAsItsBinaryFrame) {
   open(token("service_role"));
   auto out = send_join("realtime:room1");
-  auto m = std::make_shared<hub_message>();
+  auto m = std::make_shared<hub::hub_message>();
   m->frames.v2_binary = "kind4";
   frame_set fs;
   session_->frames_for(*last<subscribe_command>(out)->channel, session_->connection_principal(), m, fs);
@@ -796,8 +798,9 @@ TEST_F(SessionLogic, ARecordBecomesAPushWithTheChannelsMatchingBindingIds) {
                        R"({"config":{"postgres_changes":[{"event":"UPDATE","schema":"public","table":"work_orders"},
                            {"event":"DELETE","schema":"public","table":"work_orders"}]}})");
   const auto& ch = *last<subscribe_command>(out)->channel;
-  auto m = std::make_shared<hub_message>();
-  m->change = testing::routed(*mapping_, testing::wo_change(row_kind::update, "1", "A", "done")).changes.at(0).change;
+  auto m = std::make_shared<hub::hub_message>();
+  m->change =
+      testing::routed(*mapping_, testing::wo_change(routing::row_kind::update, "1", "A", "done")).changes.at(0).change;
   frame_set fs;
   session_->frames_for(ch, session_->connection_principal(), m, fs);
   ASSERT_EQ(fs.n, 1U);  // no broadcast frame (none encoded), one push
@@ -807,4 +810,4 @@ TEST_F(SessionLogic, ARecordBecomesAPushWithTheChannelsMatchingBindingIds) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

@@ -2,9 +2,9 @@
 // session interface the registry uses for graceful shutdown.
 #pragma once
 
-#include "rtcache/net/address_limit.hpp"
-#include "rtcache/net/gateway.hpp"
-#include "rtcache/net/protocol.hpp"
+#include "gateway/address_limit.hpp"
+#include "gateway/gateway.hpp"
+#include "protocol/frame.hpp"
 #include "rtcache/sync/annotated_mutex.hpp"
 #include "session_deadlines.hpp"
 #include "session_logic.hpp"
@@ -26,7 +26,7 @@
 #include <string>
 #include <unordered_map>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 namespace detail {
 
@@ -58,8 +58,8 @@ class flush_scope {
 inline constexpr std::size_t k_max_rest_broadcast_addresses = 65536;
 
 struct gateway::state : std::enable_shared_from_this<gateway::state> {
-  state(boost::asio::io_context& io, gateway_config cfg, hub& h, const jwt_verifier& v, core::doc_type_registry t,
-        logger& l, wall_clock_fn clock);
+  state(boost::asio::io_context& io, gateway_config cfg, hub::hub& h, const auth::jwt_verifier& v,
+        core::doc_type_registry t, logger& l, wall_clock_fn clock);
 
   std::chrono::sys_seconds now() const { return wall_now(); }
 
@@ -76,13 +76,13 @@ struct gateway::state : std::enable_shared_from_this<gateway::state> {
   // Constant after construction.
   boost::asio::io_context& ioc;
   const gateway_config config;
-  hub& the_hub;
-  const jwt_verifier& verifier;
+  hub::hub& the_hub;
+  const auth::jwt_verifier& verifier;
   const core::doc_type_registry types;
   logger& log;
   const wall_clock_fn wall_now;
-  const channel_access access;  // config.channels, compiled
-  net::relay relay;
+  const auth::channel_access access;  // config.channels, compiled
+  ingest::relay relay;
   // Every WebSocket session's idle, expiry and close deadlines, on one timer (session_deadlines.hpp).
   const std::shared_ptr<detail::session_deadlines> deadlines;
 
@@ -91,7 +91,7 @@ struct gateway::state : std::enable_shared_from_this<gateway::state> {
   const session_env env;
   address_counter addresses;  // open WebSockets per client address (limits.max_connections_per_ip)
   // Client broadcasts that come over REST, per client address (limits.client_broadcasts, as per connection).
-  address_rate_limits rest_broadcasts;
+  ingest::address_rate_limits rest_broadcasts;
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> next_connection_id{1};
   // With config.tls: the context new wss:// connections get (set by gateway::start(), swapped by reload_tls()).
@@ -118,11 +118,13 @@ struct gateway::state : std::enable_shared_from_this<gateway::state> {
 // Defined in websocket_session.cpp.
 void start_websocket_session(std::shared_ptr<gateway::state> gw, boost::beast::tcp_stream stream,
                              boost::beast::http::request<boost::beast::http::string_body> request,
-                             protocol_version version, principal who, std::string peer, address_slot address);
+                             protocol::protocol_version version, auth::principal who, std::string peer,
+                             address_slot address);
 // The same over TLS: the stream has completed its TLS handshake.
 void start_websocket_session(std::shared_ptr<gateway::state> gw,
                              boost::beast::ssl_stream<boost::beast::tcp_stream> stream,
                              boost::beast::http::request<boost::beast::http::string_body> request,
-                             protocol_version version, principal who, std::string peer, address_slot address);
+                             protocol::protocol_version version, auth::principal who, std::string peer,
+                             address_slot address);
 
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

@@ -22,7 +22,7 @@
 #include <thread>
 #include <vector>
 
-namespace rtcache::net::testing {
+namespace rtcache::testing {
 
 // A self-signed certificate for `ip_san` (an IP address SAN and CN) made from `private_key_pem`, as PEM.
 inline std::string self_signed_cert(const std::string& private_key_pem, const std::string& ip_san) {
@@ -192,4 +192,4 @@ class test_http_server {
   std::string location_;
 };
 
-}  // namespace rtcache::net::testing
+}  // namespace rtcache::testing

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace rtcache::net::detail {
+namespace rtcache::gateway::detail {
 
 namespace {
 
@@ -98,4 +98,4 @@ core::result<std::shared_ptr<ssl::context>> make_server_tls_context(const tls_se
   return ctx;
 }
 
-}  // namespace rtcache::net::detail
+}  // namespace rtcache::gateway::detail

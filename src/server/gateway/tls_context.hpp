@@ -4,15 +4,15 @@
 // as it lives, whatever reloads happen meanwhile.
 #pragma once
 
+#include "gateway/config.hpp"
 #include "rtcache/core/error.hpp"
-#include "rtcache/net/gateway_config.hpp"
 #include "rtcache/sync/annotated_mutex.hpp"
 
 #include <boost/asio/ssl/context.hpp>
 
 #include <memory>
 
-namespace rtcache::net::detail {
+namespace rtcache::gateway::detail {
 
 // A server context: TLS 1.2 minimum, OpenSSL's default ciphers, no client certificates, no compression,
 // read/write buffers released while a connection is idle. Errors (bad_value), each naming the file: a file
@@ -38,4 +38,4 @@ class tls_context_holder {
   std::shared_ptr<boost::asio::ssl::context> current_ RTCACHE_GUARDED_BY(mu_);
 };
 
-}  // namespace rtcache::net::detail
+}  // namespace rtcache::gateway::detail

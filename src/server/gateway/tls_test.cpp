@@ -3,9 +3,9 @@
 // here that trust that CA. Covers delivery over TLS, plain and TLS listeners side by side, TLS only, the REST and
 // /metrics endpoints over TLS, a client that does not trust the CA, the SIGHUP reload (gateway::reload_tls,
 // the function main's SIGHUP handler calls) and the config checks of [tls]. Every wait is bounded.
+#include "gateway/config.hpp"
+#include "gateway/gateway.hpp"
 #include "gateway_fixture.hpp"
-#include "rtcache/net/gateway.hpp"
-#include "rtcache/net/gateway_config.hpp"
 #include "test_certs.hpp"
 #include "tls_context.hpp"
 
@@ -31,7 +31,7 @@
 #include <string>
 #include <unistd.h>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 namespace asio = boost::asio;
@@ -206,7 +206,7 @@ std::string flood_payload(int round, int i) {
 // Joins "realtime:flood" on `ws` (its io_context `ioc`), then `rounds` times publishes `per_round` broadcasts at
 // once and reads them all while writing one ping after another (each as soon as the one before is written).
 template <class Ws>
-ping_flood_outcome read_flood_while_pinging(asio::io_context& ioc, Ws& ws, hub& h, int rounds, int per_round) {
+ping_flood_outcome read_flood_while_pinging(asio::io_context& ioc, Ws& ws, hub::hub& h, int rounds, int per_round) {
   ping_flood_outcome out;
   auto cancel = [&] { beast::get_lowest_layer(ws).cancel(); };
   ws.text(true);
@@ -581,7 +581,7 @@ class TlsConfig : public ::testing::Test {
 
 TEST_F(TlsConfig, ValidTlsSectionFromTomlLoads) {
   serve_config cfg;
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_config_toml("[auth]\njwt_secret = \"" + std::string(testing::k_test_secret) +
                        "\"\n[server]\nlisten = \"off\"\n[tls]\ncert_file = \"" + cert_.path + "\"\nkey_file = \"" +
                        key_.path + "\"\nlisten = \"0.0.0.0:4443\"\n",
@@ -660,4 +660,4 @@ TEST_F(TlsConfig, TlsListenerMustDifferFromThePlainOne) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

@@ -26,7 +26,7 @@
 #include <variant>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -72,8 +72,8 @@ class websocket_session final : public detail::session,
   using std::enable_shared_from_this<websocket_session>::weak_from_this;
 
  public:
-  websocket_session(std::shared_ptr<gateway::state> gw, NextLayer stream, protocol_version v, principal who,
-                    address_slot address)
+  websocket_session(std::shared_ptr<gateway::state> gw, NextLayer stream, protocol::protocol_version v,
+                    auth::principal who, address_slot address)
       : gw_(std::move(gw)),
         strand_(stream.get_executor()),
         ws_(std::move(stream)),
@@ -120,10 +120,10 @@ class websocket_session final : public detail::session,
   // Hub publisher thread, under the hub channel's lock. Never blocks beyond the send queue's lock, never calls
   // into the hub: the session logic decides what the message becomes on the channel (under that lock, with the
   // channel's principal), the queue holds or queues it, and a write or the 4008 close is posted to the strand.
-  void deliver(channel_state& ch, const hub_message_ptr& m) noexcept override {
+  void deliver(channel_state& ch, const hub::hub_message_ptr& m) noexcept override {
     const std::uint64_t scope = t_deferred.depth > 0 ? t_deferred.token : 0;
-    const auto r =
-        queue_.offer(ch.gate, scope, [&](const principal& who, frame_set& fs) { logic_.frames_for(ch, who, m, fs); });
+    const auto r = queue_.offer(ch.gate, scope,
+                                [&](const auth::principal& who, frame_set& fs) { logic_.frames_for(ch, who, m, fs); });
     if (r.deferred) t_deferred.sessions.push_back(weak_from_this());  // released when the scope ends
     if (r.overflow) {
       asio::post(strand_, [w = weak_from_this()] {
@@ -204,7 +204,7 @@ class websocket_session final : public detail::session,
     if (!view) {
       logic_.on_subscribe_refused(c, next);
     } else {
-      std::vector<hub_subscription> tables;
+      std::vector<hub::hub_subscription> tables;
       tables.reserve(c.tables.size());
       for (const auto& name : c.tables) tables.push_back(gw_->the_hub.subscribe(name, c.channel).subscription);
       logic_.on_subscribed(c, std::move(*view), std::move(tables), times(), next);
@@ -219,7 +219,7 @@ class websocket_session final : public detail::session,
   }
 
   void run_publish(publish_command& c) {
-    hub_publish_options options;
+    hub::hub_publish_options options;
     options.factory_id = c.factory_id;
     options.origin = logic_.connection_id();
     options.raw_payload = c.raw;
@@ -505,19 +505,19 @@ flush_scope::~flush_scope() {
 }  // namespace detail
 
 void start_websocket_session(std::shared_ptr<gateway::state> gw, beast::tcp_stream stream,
-                             http::request<http::string_body> request, protocol_version version, principal who,
-                             std::string peer, address_slot address) {
+                             http::request<http::string_body> request, protocol::protocol_version version,
+                             auth::principal who, std::string peer, address_slot address) {
   auto s = std::make_shared<websocket_session<asio::ip::tcp::socket>>(std::move(gw), stream.release_socket(), version,
                                                                       std::move(who), std::move(address));
   s->run(std::move(request), std::move(peer));
 }
 
 void start_websocket_session(std::shared_ptr<gateway::state> gw, beast::ssl_stream<beast::tcp_stream> stream,
-                             http::request<http::string_body> request, protocol_version version, principal who,
-                             std::string peer, address_slot address) {
+                             http::request<http::string_body> request, protocol::protocol_version version,
+                             auth::principal who, std::string peer, address_slot address) {
   auto s = std::make_shared<websocket_session<beast::ssl_stream<beast::tcp_stream>>>(
       std::move(gw), std::move(stream), version, std::move(who), std::move(address));
   s->run(std::move(request), std::move(peer));
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

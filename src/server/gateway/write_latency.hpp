@@ -4,13 +4,13 @@
 // the histograms once per write. Pure: the caller passes the write's completion time.
 #pragma once
 
+#include "gateway/metrics.hpp"
 #include "out_frame.hpp"
-#include "rtcache/net/gateway_metrics.hpp"
 
 #include <chrono>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 struct write_latencies {
   latency_tally fanout;
@@ -35,4 +35,4 @@ inline void tally_written(const std::vector<out_frame>& batch, std::chrono::stea
   }
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

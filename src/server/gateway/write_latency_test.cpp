@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 using namespace std::chrono_literals;
@@ -45,4 +45,4 @@ TEST(WriteLatency, DeliveriesAndJoinRepliesAreTimedFromTheirStartWhenTheWriteCom
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

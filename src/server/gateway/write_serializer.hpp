@@ -39,7 +39,7 @@
 #include <type_traits>
 #include <utility>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 
 // Operations that may wait behind the running one; beyond: no_buffer_space.
 inline constexpr std::size_t k_max_waiting_writes = 3;
@@ -192,4 +192,4 @@ void teardown(boost::beast::role_type role, write_serializer<NextLayer>& stream,
   teardown(role, stream.next_layer(), ec);
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::gateway {
 namespace {
 
 namespace asio = boost::asio;
@@ -152,4 +152,4 @@ TEST(WriteSerializer, AFailedWriteHandsTheStreamToTheNextWhichFailsToo) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::gateway

@@ -2,7 +2,7 @@
 // map and the groups' view lists; a view's mutex (detail::hub_channel::mu) guards its position, history and
 // subscriber list, and is held across encoding and fan-out so that one view's deliveries follow offset order.
 // The two are never held at the same time.
-#include "rtcache/net/hub.hpp"
+#include "hub/hub.hpp"
 
 #include <boost/container/small_vector.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
@@ -15,7 +15,7 @@
 #include <cstdlib>
 #include <unordered_map>
 
-namespace rtcache::net {
+namespace rtcache::hub {
 
 namespace detail {
 
@@ -765,4 +765,4 @@ hub_metrics hub::metrics() const noexcept {
   return m;
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::hub

@@ -1,9 +1,9 @@
 // Unit tests for the hub: offsets and epochs, resume (exact, never partial), history bounds, encode-once
 // fan-out, unsubscribe and channel lifetime, and a multi-threaded race that must stay gap- and duplicate-free
 // under ThreadSanitizer. Nothing here sleeps: ordering is asserted, not timed.
-#include "rtcache/net/hub.hpp"
+#include "hub/hub.hpp"
 
-#include "rtcache/net/hub_message.hpp"
+#include "hub/message.hpp"
 
 #include <gtest/gtest.h>
 
@@ -23,7 +23,7 @@
 #include <utility>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::hub {
 namespace {
 
 using offsets = std::vector<std::uint64_t>;
@@ -504,10 +504,7 @@ hub_encoder encoder_failing_while(const bool& fail) {
 
 TEST(Hub, EncoderFailureConsumesNoOffsetAndDeliversNothing) {
   bool fail = true;
-  hub h(
-      {},
-      encoder_failing_while(fail),
-      counter_epochs("e"));
+  hub h({}, encoder_failing_while(fail), counter_epochs("e"));
   auto r = std::make_shared<recorder>();
   auto join = h.subscribe("doc:wo:9", r);
   EXPECT_THROW(h.publish("doc:wo:9", "invalidate", "{}"), std::runtime_error);
@@ -585,10 +582,7 @@ TEST_F(HubTest, BatchOverMoreChannelsThanItRemembersDeliversEveryMessage) {
 
 TEST(Hub, BatchPropagatesAnEncoderFailureAndConsumesNoOffset) {
   bool fail = false;
-  hub h(
-      {},
-      encoder_failing_while(fail),
-      counter_epochs("e"));
+  hub h({}, encoder_failing_while(fail), counter_epochs("e"));
   auto r = std::make_shared<recorder>();
   auto join = h.subscribe("doc:wo:9", r);
   hub_batch batch(h);
@@ -1165,9 +1159,9 @@ TEST(HubLingerRace, SweepsRacingWithChurnKeepAnchoredStreamsGapFree) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::hub
 
-namespace rtcache::net {
+namespace rtcache::hub {
 namespace {
 
 // ---- views: one per visibility class (issue 11, finding 3) ----
@@ -1384,9 +1378,9 @@ TEST_F(IdleCountBound, IdleChannelsBeyondTheCountFreeTheOldestIdleFirst) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::hub
 
-namespace rtcache::net {
+namespace rtcache::hub {
 namespace {
 
 // Views under concurrency: publishers of A's and B's messages (plain and batched) while churners join and leave
@@ -1483,7 +1477,9 @@ class reset_recorder final : public hub_subscriber {
   std::vector<std::string> events_;
 };
 
-bool starts_with_list(std::string_view name) { return name.starts_with("list:"); }
+bool starts_with_list(std::string_view name) {
+  return name.starts_with("list:");
+}
 
 void publish_n_to(hub& h, std::string_view channel, int n) {
   for (int i = 0; i < n; ++i) ASSERT_TRUE(h.publish(channel, "invalidate", "{}").accepted());
@@ -1568,4 +1564,4 @@ TEST(HubResetRace, ResetsRacingWithPublishesKeepEachEpochGapFree) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::hub

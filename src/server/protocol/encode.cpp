@@ -1,12 +1,12 @@
 // Outbound side of the wire protocol: replies, system pushes, closes, postgres_changes pushes and broadcasts,
 // each built by splicing already-encoded JSON so a fan-out payload is serialized once and shared.
-#include "rtcache/net/protocol.hpp"
-#include "rtcache/net/protocol_text.hpp"
+#include "protocol/frame.hpp"
+#include "protocol/text.hpp"
 
 #include <cstddef>
 #include <string>
 
-namespace rtcache::net {
+namespace rtcache::protocol {
 namespace {
 
 void append_opt(std::string& out, std::optional<std::string_view> s) {
@@ -131,15 +131,15 @@ std::string encode_postgres_changes(protocol_version v, std::string_view topic, 
   return encode_envelope(v, std::nullopt, std::nullopt, topic, "postgres_changes", p);
 }
 
-result<broadcast_frames> encode_broadcast(const broadcast_message& m) {
+core::result<broadcast_frames> encode_broadcast(const broadcast_message& m) {
   const struct {
     std::string_view name;
     std::size_t size;
   } fields[] = {{"topic", m.topic.size()}, {"event", m.event.size()}, {"meta", m.meta_json.size()}};
   for (const auto& f : fields) {
     if (f.size > 255) {
-      return error{errc::too_long, "broadcast " + std::string(f.name) + " is " + std::to_string(f.size) +
-                                       " bytes; a kind-4 frame holds at most 255"};
+      return core::error{core::errc::too_long, "broadcast " + std::string(f.name) + " is " + std::to_string(f.size) +
+                                                   " bytes; a kind-4 frame holds at most 255"};
     }
   }
   broadcast_frames frames;
@@ -164,4 +164,4 @@ result<broadcast_frames> encode_broadcast(const broadcast_message& m) {
   return frames;
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::protocol

@@ -1,6 +1,6 @@
 // Tests for outbound frames: exact bytes of every reply, push and broadcast form, in both versions.
-#include "rtcache/net/protocol.hpp"
-#include "rtcache/net/protocol_text.hpp"
+#include "protocol/frame.hpp"
+#include "protocol/text.hpp"
 
 #include <boost/json/parse.hpp>
 
@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <string>
 
-namespace rtcache::net {
+namespace rtcache::protocol {
 namespace {
 
 constexpr auto v1 = protocol_version::v1_0_0;
@@ -144,7 +144,7 @@ TEST(ProtocolBroadcast, RefusesFieldsOver255BytesAndAcceptsExactly255) {
   const std::string topic256 = topic255 + "x";
   auto t = encode_broadcast({.topic = topic256, .event = "e", .payload = "{}"});
   ASSERT_FALSE(t.has_value());
-  EXPECT_EQ(t.error().code, errc::too_long);
+  EXPECT_EQ(t.error().code, core::errc::too_long);
   EXPECT_NE(t.error().message.find("topic"), std::string::npos);
   const std::string long_event(256, 'e');
   auto e = encode_broadcast({.topic = "realtime:a", .event = long_event, .payload = "{}"});
@@ -189,4 +189,4 @@ TEST(ProtocolRoundTrip, EveryV1TextFrameDecodesBack) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::protocol

@@ -1,6 +1,6 @@
 // postgres_changes filters: the `col=op.value[,...]` grammar parsed once per binding, and its evaluation
 // against a row with PostgreSQL's comparison semantics.
-#include "rtcache/net/protocol_filter.hpp"
+#include "protocol/filter.hpp"
 
 #include <boost/json/value.hpp>
 
@@ -13,7 +13,7 @@
 #include <system_error>
 #include <utility>
 
-namespace rtcache::net {
+namespace rtcache::protocol {
 namespace {
 
 using core::errc;
@@ -37,14 +37,16 @@ class filter_parser {
     for (;;) {
       ++condition_;
       if (condition_ > limits_.max_conditions) {
-        return error{errc::too_many, "filter has more than " + std::to_string(limits_.max_conditions) + " conditions"};
+        return core::error{core::errc::too_many,
+                           "filter has more than " + std::to_string(limits_.max_conditions) + " conditions"};
       }
       auto c = condition();
       if (!c) return c.error();
       f.conditions.push_back(std::move(*c));
       skip_space();
       if (at_end()) return f;
-      if (peek() != ',') return fail(errc::bad_value, "unexpected '" + std::string(1, peek()) + "' after the value");
+      if (peek() != ',')
+        return fail(core::errc::bad_value, "unexpected '" + std::string(1, peek()) + "' after the value");
       ++pos_;
     }
   }
@@ -56,33 +58,33 @@ class filter_parser {
     while (!at_end() && is_space(peek())) ++pos_;
   }
 
-  error fail(errc code, std::string what) const {
-    return error{code, "filter condition " + std::to_string(condition_) + " (at byte " + std::to_string(pos_) +
-                           "): " + std::move(what)};
+  core::error fail(core::errc code, std::string what) const {
+    return core::error{code, "filter condition " + std::to_string(condition_) + " (at byte " + std::to_string(pos_) +
+                                 "): " + std::move(what)};
   }
 
   core::result<filter_condition> condition() {
     filter_condition c;
     skip_space();
-    if (at_end() || peek() == ',') return fail(errc::empty_segment, "empty condition");
+    if (at_end() || peek() == ',') return fail(core::errc::empty_segment, "empty condition");
     const std::size_t start = pos_;
     while (!at_end() && peek() != '=' && !is_space(peek()) && peek() != ',') {
       const char ch = peek();
       if (ch == '(' || ch == ')' || ch == '"' || ch == '\\') {
-        return fail(errc::bad_char, "column name contains '" + std::string(1, ch) + "'");
+        return fail(core::errc::bad_char, "column name contains '" + std::string(1, ch) + "'");
       }
       ++pos_;
     }
     c.column = std::string(text_.substr(start, pos_ - start));
     skip_space();
     if (at_end() || peek() != '=') {
-      if (c.column.empty()) return fail(errc::empty_segment, "empty column");
-      return fail(errc::bad_value, "missing '=' after column '" + c.column.substr(0, 63) + "'");
+      if (c.column.empty()) return fail(core::errc::empty_segment, "empty column");
+      return fail(core::errc::bad_value, "missing '=' after column '" + c.column.substr(0, 63) + "'");
     }
-    if (c.column.empty()) return fail(errc::empty_segment, "empty column");
+    if (c.column.empty()) return fail(core::errc::empty_segment, "empty column");
     if (c.column.size() > k_max_column_bytes) {
-      return fail(errc::too_long, "column name is " + std::to_string(c.column.size()) + " bytes, over the bound of " +
-                                      std::to_string(k_max_column_bytes));
+      return fail(core::errc::too_long, "column name is " + std::to_string(c.column.size()) +
+                                            " bytes, over the bound of " + std::to_string(k_max_column_bytes));
     }
     ++pos_;  // '='
     skip_space();
@@ -90,7 +92,8 @@ class filter_parser {
     if (op == "is" || op == "not") {
       const std::string_view rest = op == "is" ? std::string_view(".null") : std::string_view(".is.null");
       if (text_.substr(pos_, rest.size()) != rest || !ends_value(pos_ + rest.size())) {
-        return fail(errc::bad_value, std::string(op) + " supports only " + (op == "is" ? "is.null" : "not.is.null"));
+        return fail(core::errc::bad_value,
+                    std::string(op) + " supports only " + (op == "is" ? "is.null" : "not.is.null"));
       }
       pos_ += rest.size();
       c.op = op == "is" ? filter_op::is_null : filter_op::not_null;
@@ -102,12 +105,13 @@ class filter_parser {
       if (op == to_string(k)) known = k;
     }
     if (!known) {
-      if (op.empty()) return fail(errc::bad_value, "missing operator after '='");
-      return fail(errc::bad_value,
+      if (op.empty()) return fail(core::errc::bad_value, "missing operator after '='");
+      return fail(core::errc::bad_value,
                   "unknown operator '" + std::string(op.substr(0, 16)) + "' (" + std::string(k_supported) + ")");
     }
     c.op = *known;
-    if (at_end() || peek() != '.') return fail(errc::bad_value, "missing '.' after operator '" + std::string(op) + "'");
+    if (at_end() || peek() != '.')
+      return fail(core::errc::bad_value, "missing '.' after operator '" + std::string(op) + "'");
     ++pos_;
     if (c.op != filter_op::in) {
       auto v = value(false);
@@ -115,20 +119,20 @@ class filter_parser {
       c.values.push_back(std::move(*v));
       return c;
     }
-    if (at_end() || peek() != '(') return fail(errc::bad_value, "in needs a parenthesized list: in.(a,b)");
+    if (at_end() || peek() != '(') return fail(core::errc::bad_value, "in needs a parenthesized list: in.(a,b)");
     ++pos_;
     for (;;) {
       if (c.values.size() == limits_.max_in_values) {
-        return fail(errc::too_many, "in list has more than " + std::to_string(limits_.max_in_values) + " values");
+        return fail(core::errc::too_many, "in list has more than " + std::to_string(limits_.max_in_values) + " values");
       }
       skip_space();
-      if (at_end()) return fail(errc::bad_value, "unbalanced parentheses: in.( is never closed");
-      if (peek() == ',' || peek() == ')') return fail(errc::empty_segment, "empty value in in.(...)");
+      if (at_end()) return fail(core::errc::bad_value, "unbalanced parentheses: in.( is never closed");
+      if (peek() == ',' || peek() == ')') return fail(core::errc::empty_segment, "empty value in in.(...)");
       auto v = value(true);
       if (!v) return v.error();
       c.values.push_back(std::move(*v));
       skip_space();
-      if (at_end()) return fail(errc::bad_value, "unbalanced parentheses: in.( is never closed");
+      if (at_end()) return fail(core::errc::bad_value, "unbalanced parentheses: in.( is never closed");
       if (peek() == ')') {
         ++pos_;
         return c;
@@ -156,12 +160,12 @@ class filter_parser {
     if (!at_end() && peek() == '"') {
       ++pos_;
       for (;;) {
-        if (at_end()) return fail(errc::bad_value, "unterminated quoted value");
+        if (at_end()) return fail(core::errc::bad_value, "unterminated quoted value");
         char ch = peek();
         ++pos_;
         if (ch == '"') break;
         if (ch == '\\') {
-          if (at_end()) return fail(errc::bad_value, "unterminated quoted value");
+          if (at_end()) return fail(core::errc::bad_value, "unterminated quoted value");
           ch = peek();
           ++pos_;
         }
@@ -169,7 +173,7 @@ class filter_parser {
       }
       skip_space();
       if (!at_end() && peek() != ',' && !(in_list && peek() == ')')) {
-        return fail(errc::bad_value, "text after a closing quote");
+        return fail(core::errc::bad_value, "text after a closing quote");
       }
       return out;
     }
@@ -177,8 +181,8 @@ class filter_parser {
       const char ch = peek();
       if (ch == ',' || (in_list && ch == ')')) break;
       if (ch == '(' || ch == ')') {
-        return fail(errc::bad_value, "unbalanced parentheses: '" + std::string(1, ch) + "' outside in.(...) " +
-                                         "(quote the value to use it literally)");
+        return fail(core::errc::bad_value, "unbalanced parentheses: '" + std::string(1, ch) + "' outside in.(...) " +
+                                               "(quote the value to use it literally)");
       }
       if (ch == '"') return fail(errc::bad_value, "a quote inside an unquoted value");
       if (ch == '\\' && pos_ + 1 < text_.size() && text_[pos_ + 1] == ',') {
@@ -312,8 +316,8 @@ std::string_view to_string(filter_op op) noexcept {
 
 core::result<postgres_filter> parse_filter(std::string_view text, const filter_limits& limits) {
   if (text.size() > limits.max_bytes) {
-    return error{errc::too_long, "filter is " + std::to_string(text.size()) + " bytes, over the bound of " +
-                                     std::to_string(limits.max_bytes)};
+    return core::error{core::errc::too_long, "filter is " + std::to_string(text.size()) + " bytes, over the bound of " +
+                                                 std::to_string(limits.max_bytes)};
   }
   return filter_parser(text, limits).run();
 }
@@ -326,4 +330,4 @@ bool filter_matches(const postgres_filter& filter, const boost::json::object& ro
   return true;
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::protocol

@@ -1,5 +1,5 @@
 // Tests for postgres_changes filters: the grammar, every refusal, and evaluation against rows.
-#include "rtcache/net/protocol_filter.hpp"
+#include "protocol/filter.hpp"
 
 #include <boost/json/parse.hpp>
 
@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::protocol {
 namespace {
 
 using core::errc;
@@ -20,7 +20,7 @@ postgres_filter parse(std::string_view text) {
   return f.has_value() ? *f : postgres_filter{};
 }
 
-::testing::AssertionResult refused(std::string_view text, errc code, std::string_view needle = {},
+::testing::AssertionResult refused(std::string_view text, core::errc code, std::string_view needle = {},
                                    const filter_limits& limits = {}) {
   auto f = parse_filter(text, limits);
   if (f.has_value()) return ::testing::AssertionFailure() << "accepted " << text;
@@ -88,60 +88,60 @@ TEST(ProtocolFilterParse, AcceptsSupabasesEscapedComma) {
 }
 
 TEST(ProtocolFilterParse, RefusesUnknownOperators) {
-  EXPECT_TRUE(refused("a=like.x%", errc::bad_value, "unknown operator 'like'"));
-  EXPECT_TRUE(refused("a=ilike.x", errc::bad_value, "supported: eq"));
-  EXPECT_TRUE(refused("a=is.true", errc::bad_value, "is.null"));
-  EXPECT_TRUE(refused("a=not.eq.1", errc::bad_value, "not.is.null"));
-  EXPECT_TRUE(refused("a=.1", errc::bad_value, "missing operator"));
+  EXPECT_TRUE(refused("a=like.x%", core::errc::bad_value, "unknown operator 'like'"));
+  EXPECT_TRUE(refused("a=ilike.x", core::errc::bad_value, "supported: eq"));
+  EXPECT_TRUE(refused("a=is.true", core::errc::bad_value, "is.null"));
+  EXPECT_TRUE(refused("a=not.eq.1", core::errc::bad_value, "not.is.null"));
+  EXPECT_TRUE(refused("a=.1", core::errc::bad_value, "missing operator"));
 }
 
 TEST(ProtocolFilterParse, RefusesMissingSeparators) {
-  EXPECT_TRUE(refused("a", errc::bad_value, "missing '='"));
-  EXPECT_TRUE(refused("a eq.1", errc::bad_value, "missing '='"));
-  EXPECT_TRUE(refused("a=eq", errc::bad_value, "missing '.'"));
-  EXPECT_TRUE(refused("a=eq.1,b=gt.2,c", errc::bad_value, "condition 3"));
+  EXPECT_TRUE(refused("a", core::errc::bad_value, "missing '='"));
+  EXPECT_TRUE(refused("a eq.1", core::errc::bad_value, "missing '='"));
+  EXPECT_TRUE(refused("a=eq", core::errc::bad_value, "missing '.'"));
+  EXPECT_TRUE(refused("a=eq.1,b=gt.2,c", core::errc::bad_value, "condition 3"));
 }
 
 TEST(ProtocolFilterParse, RefusesEmptyPieces) {
-  EXPECT_TRUE(refused("=eq.1", errc::empty_segment, "empty column"));
-  EXPECT_TRUE(refused("a=eq.1,", errc::empty_segment, "empty condition"));
-  EXPECT_TRUE(refused("a=eq.1,,b=eq.2", errc::empty_segment, "condition 2"));
-  EXPECT_TRUE(refused(",a=eq.1", errc::empty_segment));
-  EXPECT_TRUE(refused("a=in.()", errc::empty_segment, "empty value"));
-  EXPECT_TRUE(refused("a=in.(1,,2)", errc::empty_segment));
+  EXPECT_TRUE(refused("=eq.1", core::errc::empty_segment, "empty column"));
+  EXPECT_TRUE(refused("a=eq.1,", core::errc::empty_segment, "empty condition"));
+  EXPECT_TRUE(refused("a=eq.1,,b=eq.2", core::errc::empty_segment, "condition 2"));
+  EXPECT_TRUE(refused(",a=eq.1", core::errc::empty_segment));
+  EXPECT_TRUE(refused("a=in.()", core::errc::empty_segment, "empty value"));
+  EXPECT_TRUE(refused("a=in.(1,,2)", core::errc::empty_segment));
 }
 
 TEST(ProtocolFilterParse, RefusesUnbalancedParentheses) {
-  EXPECT_TRUE(refused("a=in.(1,2", errc::bad_value, "never closed"));
-  EXPECT_TRUE(refused("a=in.1,2", errc::bad_value, "parenthesized"));
-  EXPECT_TRUE(refused("a=in.(1))", errc::bad_value, "unexpected ')'"));
-  EXPECT_TRUE(refused("a=eq.(1)", errc::bad_value, "unbalanced parentheses"));
-  EXPECT_TRUE(refused("a=eq.1)", errc::bad_value, "unbalanced parentheses"));
-  EXPECT_TRUE(refused("a=in.(1,(2))", errc::bad_value, "unbalanced parentheses"));
+  EXPECT_TRUE(refused("a=in.(1,2", core::errc::bad_value, "never closed"));
+  EXPECT_TRUE(refused("a=in.1,2", core::errc::bad_value, "parenthesized"));
+  EXPECT_TRUE(refused("a=in.(1))", core::errc::bad_value, "unexpected ')'"));
+  EXPECT_TRUE(refused("a=eq.(1)", core::errc::bad_value, "unbalanced parentheses"));
+  EXPECT_TRUE(refused("a=eq.1)", core::errc::bad_value, "unbalanced parentheses"));
+  EXPECT_TRUE(refused("a=in.(1,(2))", core::errc::bad_value, "unbalanced parentheses"));
 }
 
 TEST(ProtocolFilterParse, RefusesBadQuotesAndColumns) {
   EXPECT_TRUE(refused(R"(a=eq."open)", errc::bad_value, "unterminated"));
-  EXPECT_TRUE(refused(R"(a=eq."x"y)", errc::bad_value, "after a closing quote"));
+  EXPECT_TRUE(refused(R"(a=eq."x"y)", core::errc::bad_value, "after a closing quote"));
   EXPECT_TRUE(refused(R"(a=eq.x"y)", errc::bad_value, "quote inside"));
-  EXPECT_TRUE(refused("a(b=eq.1", errc::bad_char, "column"));
-  EXPECT_TRUE(refused(std::string(64, 'c') + "=eq.1", errc::too_long, "column"));
+  EXPECT_TRUE(refused("a(b=eq.1", core::errc::bad_char, "column"));
+  EXPECT_TRUE(refused(std::string(64, 'c') + "=eq.1", core::errc::too_long, "column"));
   EXPECT_TRUE(parse_filter(std::string(63, 'c') + "=eq.1").has_value());
 }
 
 TEST(ProtocolFilterParse, EnforcesItsBounds) {
   filter_limits limits;
   limits.max_bytes = 10;
-  EXPECT_TRUE(refused("abcdef=eq.1", errc::too_long, "bound of 10", limits));
+  EXPECT_TRUE(refused("abcdef=eq.1", core::errc::too_long, "bound of 10", limits));
   EXPECT_TRUE(parse_filter("abcde=eq.1", limits).has_value());
   limits = {};
   limits.max_conditions = 2;
   EXPECT_TRUE(parse_filter("a=eq.1,b=eq.2", limits).has_value());
-  EXPECT_TRUE(refused("a=eq.1,b=eq.2,c=eq.3", errc::too_many, "2 conditions", limits));
+  EXPECT_TRUE(refused("a=eq.1,b=eq.2,c=eq.3", core::errc::too_many, "2 conditions", limits));
   limits = {};
   limits.max_in_values = 3;
   EXPECT_TRUE(parse_filter("a=in.(1,2,3)", limits).has_value());
-  EXPECT_TRUE(refused("a=in.(1,2,3,4)", errc::too_many, "3 values", limits));
+  EXPECT_TRUE(refused("a=in.(1,2,3,4)", core::errc::too_many, "3 values", limits));
 }
 
 // ---- evaluation ---------------------------------------------------------------------------------------------------
@@ -205,4 +205,4 @@ TEST(ProtocolFilterMatch, AllConditionsMustHold) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::protocol

@@ -1,7 +1,8 @@
 // Inbound side of the wire protocol: the vsn query parameter, and frames (1.0.0 objects, 2.0.0 arrays,
 // 2.0.0 binary kind 3) decoded into inbound_message values.
-#include "rtcache/net/protocol.hpp"
-#include "rtcache/net/protocol_text.hpp"
+#include "protocol/frame.hpp"
+
+#include "protocol/text.hpp"
 
 #include <boost/json/error.hpp>
 #include <boost/json/parse.hpp>
@@ -14,11 +15,11 @@
 #include <string>
 #include <utility>
 
-namespace rtcache::net {
+namespace rtcache::protocol {
 namespace {
 
-error fail(errc code, std::string message) {
-  return error{code, std::move(message)};
+core::error fail(core::errc code, std::string message) {
+  return core::error{code, std::move(message)};
 }
 
 // A short, printable excerpt of untrusted text for an error message.
@@ -48,53 +49,54 @@ bool all_numbers_finite(const boost::json::value& v) noexcept {
 
 }  // namespace
 
-result<boost::json::value> parse_client_json(std::string_view text, const decode_limits& limits,
-                                             std::string_view what) {
+core::result<boost::json::value> parse_client_json(std::string_view text, const decode_limits& limits,
+                                                   std::string_view what) {
   boost::json::parse_options options;
   options.max_depth = limits.max_json_depth;
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(text, ec, {}, options);
   if (ec == boost::json::error::too_deep) {
-    return fail(errc::bad_json,
+    return fail(core::errc::bad_json,
                 std::string(what) + ": JSON nested deeper than " + std::to_string(limits.max_json_depth) + " levels");
   }
-  if (ec) return fail(errc::bad_json, std::string(what) + ": not well-formed JSON (" + ec.message() + ")");
-  if (!all_numbers_finite(v)) return fail(errc::bad_value, std::string(what) + ": a number is out of range");
+  if (ec) return fail(core::errc::bad_json, std::string(what) + ": not well-formed JSON (" + ec.message() + ")");
+  if (!all_numbers_finite(v)) return fail(core::errc::bad_value, std::string(what) + ": a number is out of range");
   return v;
 }
 
 namespace {
 
 // A ref or join_ref: absent, null and "" are all "no ref".
-result<std::optional<std::string>> read_ref(const boost::json::value* v, std::string_view name,
-                                            const decode_limits& limits) {
+core::result<std::optional<std::string>> read_ref(const boost::json::value* v, std::string_view name,
+                                                  const decode_limits& limits) {
   if (v == nullptr || v->is_null()) return std::optional<std::string>{};
-  if (!v->is_string()) return fail(errc::wrong_type, std::string(name) + " must be a string or null");
+  if (!v->is_string()) return fail(core::errc::wrong_type, std::string(name) + " must be a string or null");
   const auto& s = v->get_string();
   if (s.size() > limits.max_field_bytes) {
-    return fail(errc::too_long, std::string(name) + " is " + std::to_string(s.size()) + " bytes, over the bound of " +
-                                    std::to_string(limits.max_field_bytes));
+    return fail(core::errc::too_long, std::string(name) + " is " + std::to_string(s.size()) +
+                                          " bytes, over the bound of " + std::to_string(limits.max_field_bytes));
   }
   if (s.empty()) return std::optional<std::string>{};
   return std::optional<std::string>{std::string(s)};
 }
 
-result<std::string> read_name(const boost::json::value* v, std::string_view name, const decode_limits& limits,
-                              std::string_view container = "envelope") {
-  if (v == nullptr) return fail(errc::missing_field, std::string(container) + " has no \"" + std::string(name) + "\"");
-  if (!v->is_string()) return fail(errc::wrong_type, std::string(name) + " must be a string");
+core::result<std::string> read_name(const boost::json::value* v, std::string_view name, const decode_limits& limits,
+                                    std::string_view container = "envelope") {
+  if (v == nullptr)
+    return fail(core::errc::missing_field, std::string(container) + " has no \"" + std::string(name) + "\"");
+  if (!v->is_string()) return fail(core::errc::wrong_type, std::string(name) + " must be a string");
   const auto& s = v->get_string();
-  if (s.empty()) return fail(errc::empty, std::string(name) + " is empty");
+  if (s.empty()) return fail(core::errc::empty, std::string(name) + " is empty");
   if (s.size() > limits.max_field_bytes) {
-    return fail(errc::too_long, std::string(name) + " is " + std::to_string(s.size()) + " bytes, over the bound of " +
-                                    std::to_string(limits.max_field_bytes));
+    return fail(core::errc::too_long, std::string(name) + " is " + std::to_string(s.size()) +
+                                          " bytes, over the bound of " + std::to_string(limits.max_field_bytes));
   }
   return std::string(s);
 }
 
-result<inbound_message> from_fields(const boost::json::value* join_ref, const boost::json::value* ref,
-                                    const boost::json::value* topic, const boost::json::value* event,
-                                    const boost::json::value* payload, const decode_limits& limits) {
+core::result<inbound_message> from_fields(const boost::json::value* join_ref, const boost::json::value* ref,
+                                          const boost::json::value* topic, const boost::json::value* event,
+                                          const boost::json::value* payload, const decode_limits& limits) {
   inbound_message m;
   auto jr = read_ref(join_ref, "join_ref", limits);
   if (!jr) return jr.error();
@@ -108,55 +110,58 @@ result<inbound_message> from_fields(const boost::json::value* join_ref, const bo
   auto e = read_name(event, "event", limits);
   if (!e) return e.error();
   m.event = std::move(*e);
-  if (payload == nullptr) return fail(errc::missing_field, "envelope has no \"payload\"");
-  if (!payload->is_object()) return fail(errc::not_object, "payload must be a JSON object");
+  if (payload == nullptr) return fail(core::errc::missing_field, "envelope has no \"payload\"");
+  if (!payload->is_object()) return fail(core::errc::not_object, "payload must be a JSON object");
   m.payload = payload->get_object();
   return m;
 }
 
-result<inbound_message> decode_text(protocol_version v, std::string_view frame, const decode_limits& limits) {
+core::result<inbound_message> decode_text(protocol_version v, std::string_view frame, const decode_limits& limits) {
   auto parsed = parse_client_json(frame, limits, "frame");
   if (!parsed) return parsed.error();
   const boost::json::value& root = *parsed;
   if (v == protocol_version::v1_0_0) {
-    if (!root.is_object()) return fail(errc::not_object, "a vsn 1.0.0 envelope must be a JSON object");
+    if (!root.is_object()) return fail(core::errc::not_object, "a vsn 1.0.0 envelope must be a JSON object");
     const auto& o = root.get_object();
     return from_fields(o.if_contains("join_ref"), o.if_contains("ref"), o.if_contains("topic"), o.if_contains("event"),
                        o.if_contains("payload"), limits);
   }
   if (!root.is_array()) {
-    return fail(errc::wrong_type, "a vsn 2.0.0 envelope must be a JSON array [join_ref, ref, topic, event, payload]");
+    return fail(core::errc::wrong_type,
+                "a vsn 2.0.0 envelope must be a JSON array [join_ref, ref, topic, event, payload]");
   }
   const auto& a = root.get_array();
   if (a.size() != 5) {
     return fail(
-        errc::bad_segment_count,
+        core::errc::bad_segment_count,
         "a vsn 2.0.0 envelope has 5 elements [join_ref, ref, topic, event, payload], got " + std::to_string(a.size()));
   }
   return from_fields(&a[0], &a[1], &a[2], &a[3], &a[4], limits);
 }
 
 // kind 3: [3][joinRefLen][refLen][topicLen][eventLen][metaLen][enc] joinRef ref topic event meta payload
-result<inbound_message> decode_binary(std::string_view frame, const decode_limits& limits) {
+core::result<inbound_message> decode_binary(std::string_view frame, const decode_limits& limits) {
   const auto u8 = [&](std::size_t i) { return static_cast<std::size_t>(static_cast<unsigned char>(frame[i])); };
   const std::size_t kind = u8(0);
   if (kind != 3) {
-    return fail(errc::bad_value, "binary frame kind " + std::to_string(kind) +
-                                     " is not a client broadcast (only kind 3 is accepted from clients)");
+    return fail(core::errc::bad_value, "binary frame kind " + std::to_string(kind) +
+                                           " is not a client broadcast (only kind 3 is accepted from clients)");
   }
   constexpr std::size_t k_header = 7;
   if (frame.size() < k_header) {
-    return fail(errc::bad_value,
+    return fail(core::errc::bad_value,
                 "binary kind-3 frame of " + std::to_string(frame.size()) + " bytes is shorter than its 7-byte header");
   }
   const std::size_t lengths[5] = {u8(1), u8(2), u8(3), u8(4), u8(5)};
   const std::size_t enc = u8(6);
-  if (enc > 1) return fail(errc::bad_value, "binary kind-3 payload encoding " + std::to_string(enc) + " is not 0 or 1");
+  if (enc > 1)
+    return fail(core::errc::bad_value, "binary kind-3 payload encoding " + std::to_string(enc) + " is not 0 or 1");
   std::size_t fields = 0;
   for (std::size_t n : lengths) fields += n;
   if (frame.size() - k_header < fields) {
-    return fail(errc::bad_value, "binary kind-3 frame is truncated: its header announces " + std::to_string(fields) +
-                                     " bytes of fields, " + std::to_string(frame.size() - k_header) + " follow");
+    return fail(core::errc::bad_value, "binary kind-3 frame is truncated: its header announces " +
+                                           std::to_string(fields) + " bytes of fields, " +
+                                           std::to_string(frame.size() - k_header) + " follow");
   }
   static constexpr std::string_view names[5] = {"join_ref", "ref", "topic", "event", "meta"};
   std::string_view parts[5];
@@ -165,11 +170,11 @@ result<inbound_message> decode_binary(std::string_view frame, const decode_limit
     parts[i] = frame.substr(at, lengths[i]);
     at += lengths[i];
     if (i < 4 && parts[i].size() > limits.max_field_bytes) {
-      return fail(errc::too_long, std::string(names[i]) + " is " + std::to_string(parts[i].size()) +
-                                      " bytes, over the bound of " + std::to_string(limits.max_field_bytes));
+      return fail(core::errc::too_long, std::string(names[i]) + " is " + std::to_string(parts[i].size()) +
+                                            " bytes, over the bound of " + std::to_string(limits.max_field_bytes));
     }
     if (i < 4 && !is_valid_utf8(parts[i])) {
-      return fail(errc::bad_char, "binary kind-3 " + std::string(names[i]) + " is not valid UTF-8");
+      return fail(core::errc::bad_char, "binary kind-3 " + std::string(names[i]) + " is not valid UTF-8");
     }
   }
   const std::string_view payload = frame.substr(at);
@@ -177,8 +182,8 @@ result<inbound_message> decode_binary(std::string_view frame, const decode_limit
   inbound_message m;
   if (!parts[0].empty()) m.join_ref = std::string(parts[0]);
   if (!parts[1].empty()) m.ref = std::string(parts[1]);
-  if (parts[2].empty()) return fail(errc::empty, "topic is empty");
-  if (parts[3].empty()) return fail(errc::empty, "broadcast event is empty");
+  if (parts[2].empty()) return fail(core::errc::empty, "topic is empty");
+  if (parts[3].empty()) return fail(core::errc::empty, "broadcast event is empty");
   m.topic = std::string(parts[2]);
   m.event = "broadcast";
   m.payload["type"] = "broadcast";
@@ -186,7 +191,7 @@ result<inbound_message> decode_binary(std::string_view frame, const decode_limit
   if (!parts[4].empty()) {
     auto meta = parse_client_json(parts[4], limits, "binary kind-3 meta");
     if (!meta) return meta.error();
-    if (!meta->is_object()) return fail(errc::bad_value, "binary kind-3 meta must be a JSON object");
+    if (!meta->is_object()) return fail(core::errc::bad_value, "binary kind-3 meta must be a JSON object");
     for (const auto& kv : meta->get_object()) {
       if (kv.key() == "type" || kv.key() == "event" || kv.key() == "payload") continue;  // the frame's own win
       m.payload[kv.key()] = kv.value();
@@ -208,14 +213,14 @@ std::string_view to_string(protocol_version v) noexcept {
   return v == protocol_version::v2_0_0 ? "2.0.0" : "1.0.0";
 }
 
-result<protocol_version> parse_vsn(std::optional<std::string_view> value) {
+core::result<protocol_version> parse_vsn(std::optional<std::string_view> value) {
   if (!value) return protocol_version::v1_0_0;
   if (*value == "1.0.0") return protocol_version::v1_0_0;
   if (*value == "2.0.0") return protocol_version::v2_0_0;
-  return fail(errc::bad_value, "unsupported vsn '" + excerpt(*value) + "': expected 1.0.0 or 2.0.0");
+  return fail(core::errc::bad_value, "unsupported vsn '" + excerpt(*value) + "': expected 1.0.0 or 2.0.0");
 }
 
-result<protocol_version> parse_vsn_from_query(std::string_view query) {
+core::result<protocol_version> parse_vsn_from_query(std::string_view query) {
   while (!query.empty()) {
     const std::size_t amp = query.find('&');
     const std::string_view param = query.substr(0, amp);
@@ -228,15 +233,15 @@ result<protocol_version> parse_vsn_from_query(std::string_view query) {
   return parse_vsn(std::nullopt);
 }
 
-result<inbound_message> decode_frame(protocol_version v, std::string_view frame, bool binary,
-                                     const decode_limits& limits) {
+core::result<inbound_message> decode_frame(protocol_version v, std::string_view frame, bool binary,
+                                           const decode_limits& limits) {
   if (frame.size() > limits.max_frame_bytes) {
-    return fail(errc::too_long, "frame of " + std::to_string(frame.size()) + " bytes is over the bound of " +
-                                    std::to_string(limits.max_frame_bytes));
+    return fail(core::errc::too_long, "frame of " + std::to_string(frame.size()) + " bytes is over the bound of " +
+                                          std::to_string(limits.max_frame_bytes));
   }
-  if (frame.empty()) return fail(errc::empty, "empty frame");
+  if (frame.empty()) return fail(core::errc::empty, "empty frame");
   if (!binary) return decode_text(v, frame, limits);
-  if (v == protocol_version::v1_0_0) return fail(errc::bad_value, "binary frames are not part of vsn 1.0.0");
+  if (v == protocol_version::v1_0_0) return fail(core::errc::bad_value, "binary frames are not part of vsn 1.0.0");
   return decode_binary(frame, limits);
 }
 
@@ -250,15 +255,15 @@ client_event classify(const inbound_message& m) noexcept {
   return client_event::other;
 }
 
-result<client_broadcast> read_client_broadcast(const inbound_message& m) {
-  if (m.event != "broadcast") return fail(errc::bad_value, "event '" + excerpt(m.event) + "' is not a broadcast");
+core::result<client_broadcast> read_client_broadcast(const inbound_message& m) {
+  if (m.event != "broadcast") return fail(core::errc::bad_value, "event '" + excerpt(m.event) + "' is not a broadcast");
   const boost::json::value* type = m.payload.if_contains("type");
   if (type != nullptr && !(type->is_string() && type->get_string() == "broadcast")) {
-    return fail(errc::bad_value, "broadcast payload.type must be \"broadcast\"");
+    return fail(core::errc::bad_value, "broadcast payload.type must be \"broadcast\"");
   }
   const boost::json::value* event = m.payload.if_contains("event");
-  if (event == nullptr) return fail(errc::missing_field, "broadcast payload has no \"event\"");
-  if (!event->is_string()) return fail(errc::wrong_type, "broadcast payload.event must be a string");
+  if (event == nullptr) return fail(core::errc::missing_field, "broadcast payload has no \"event\"");
+  if (!event->is_string()) return fail(core::errc::wrong_type, "broadcast payload.event must be a string");
   client_broadcast b;
   b.event = std::string(event->get_string());
   if (m.raw_payload) {
@@ -271,8 +276,8 @@ result<client_broadcast> read_client_broadcast(const inbound_message& m) {
   return b;
 }
 
-result<rest_broadcast> read_rest_broadcast(const boost::json::value& message, const decode_limits& limits) {
-  if (!message.is_object()) return fail(errc::not_object, "must be an object {topic, event, payload, private}");
+core::result<rest_broadcast> read_rest_broadcast(const boost::json::value& message, const decode_limits& limits) {
+  if (!message.is_object()) return fail(core::errc::not_object, "must be an object {topic, event, payload, private}");
   const auto& o = message.get_object();
   rest_broadcast b;
   auto topic = read_name(o.if_contains("topic"), "topic", limits, "message");
@@ -283,7 +288,7 @@ result<rest_broadcast> read_rest_broadcast(const boost::json::value& message, co
   b.event = std::move(*event);
   const boost::json::value* priv = o.if_contains("private");
   if (priv != nullptr && !priv->is_bool() && !priv->is_null())
-    return fail(errc::wrong_type, "private must be a boolean");
+    return fail(core::errc::wrong_type, "private must be a boolean");
   b.is_private = priv != nullptr && priv->is_bool() && priv->get_bool();
   const boost::json::value* payload = o.if_contains("payload");
   b.payload = payload == nullptr || payload->is_null() ? std::string("{}") : boost::json::serialize(*payload);
@@ -298,4 +303,4 @@ reply_to reply_to::of(const inbound_message& m) noexcept {
   return to;
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::protocol

@@ -1,5 +1,5 @@
 // Tests for inbound frames: vsn negotiation, 1.0.0 objects, 2.0.0 arrays and binary kind 3, every refusal.
-#include "rtcache/net/protocol.hpp"
+#include "protocol/frame.hpp"
 
 #include <boost/json/serialize.hpp>
 
@@ -8,14 +8,15 @@
 #include <string>
 #include <string_view>
 
-namespace rtcache::net {
+namespace rtcache::protocol {
 namespace {
 
 using namespace std::string_literals;
 constexpr auto v1 = protocol_version::v1_0_0;
 constexpr auto v2 = protocol_version::v2_0_0;
 
-::testing::AssertionResult refused(const result<inbound_message>& r, errc code, std::string_view needle = {}) {
+::testing::AssertionResult refused(const core::result<inbound_message>& r, core::errc code,
+                                   std::string_view needle = {}) {
   if (r.has_value()) return ::testing::AssertionFailure() << "accepted, topic " << r->topic;
   if (r.error().code != code) {
     return ::testing::AssertionFailure() << "refused with " << core::to_string(r.error().code) << " (\""
@@ -57,7 +58,7 @@ TEST(ProtocolVsn, RefusesUnknownAndEmptyVersions) {
   for (auto q : {"vsn=3.0.0", "vsn=", "vsn", "apikey=a&vsn=2.0", "vsn=2.0.0x"}) {
     auto r = parse_vsn_from_query(q);
     ASSERT_FALSE(r.has_value()) << q;
-    EXPECT_EQ(r.error().code, errc::bad_value) << q;
+    EXPECT_EQ(r.error().code, core::errc::bad_value) << q;
     EXPECT_NE(r.error().message.find("unsupported vsn"), std::string::npos);
   }
 }
@@ -96,22 +97,23 @@ TEST(ProtocolDecodeV1, IgnoresUnknownEnvelopeKeys) {
 }
 
 TEST(ProtocolDecodeV1, RefusesWrongShapes) {
-  EXPECT_TRUE(refused(decode_frame(v1, R"(["1","1","t","e",{}])", false), errc::not_object, "1.0.0"));
-  EXPECT_TRUE(refused(decode_frame(v1, R"({"event":"e","payload":{}})", false), errc::missing_field, "topic"));
-  EXPECT_TRUE(refused(decode_frame(v1, R"({"topic":"t","payload":{}})", false), errc::missing_field, "event"));
-  EXPECT_TRUE(refused(decode_frame(v1, R"({"topic":"t","event":"e"})", false), errc::missing_field, "payload"));
-  EXPECT_TRUE(refused(decode_frame(v1, R"({"topic":1,"event":"e","payload":{}})", false), errc::wrong_type, "topic"));
-  EXPECT_TRUE(refused(decode_frame(v1, R"({"topic":"t","event":"e","payload":[]})", false), errc::not_object));
+  EXPECT_TRUE(refused(decode_frame(v1, R"(["1","1","t","e",{}])", false), core::errc::not_object, "1.0.0"));
+  EXPECT_TRUE(refused(decode_frame(v1, R"({"event":"e","payload":{}})", false), core::errc::missing_field, "topic"));
+  EXPECT_TRUE(refused(decode_frame(v1, R"({"topic":"t","payload":{}})", false), core::errc::missing_field, "event"));
+  EXPECT_TRUE(refused(decode_frame(v1, R"({"topic":"t","event":"e"})", false), core::errc::missing_field, "payload"));
   EXPECT_TRUE(
-      refused(decode_frame(v1, R"({"topic":"t","event":"e","payload":{},"ref":7})", false), errc::wrong_type, "ref"));
+      refused(decode_frame(v1, R"({"topic":1,"event":"e","payload":{}})", false), core::errc::wrong_type, "topic"));
+  EXPECT_TRUE(refused(decode_frame(v1, R"({"topic":"t","event":"e","payload":[]})", false), core::errc::not_object));
+  EXPECT_TRUE(refused(decode_frame(v1, R"({"topic":"t","event":"e","payload":{},"ref":7})", false),
+                      core::errc::wrong_type, "ref"));
   EXPECT_TRUE(refused(decode_frame(v1, R"({"topic":"t","event":"e","payload":{},"join_ref":true})", false),
-                      errc::wrong_type, "join_ref"));
-  EXPECT_TRUE(refused(decode_frame(v1, R"({"topic":"","event":"e","payload":{}})", false), errc::empty, "topic"));
+                      core::errc::wrong_type, "join_ref"));
+  EXPECT_TRUE(refused(decode_frame(v1, R"({"topic":"","event":"e","payload":{}})", false), core::errc::empty, "topic"));
 }
 
 TEST(ProtocolDecodeV1, RefusesBinaryFrames) {
   EXPECT_TRUE(
-      refused(decode_frame(v1, kind3("1", "2", "realtime:a", "e", "", 1, "{}"), true), errc::bad_value, "1.0.0"));
+      refused(decode_frame(v1, kind3("1", "2", "realtime:a", "e", "", 1, "{}"), true), core::errc::bad_value, "1.0.0"));
 }
 
 // ---- 2.0.0 text -----------------------------------------------------------------------------------------------
@@ -152,33 +154,35 @@ TEST(ProtocolDecodeV2, ClassifiesEvents) {
 }
 
 TEST(ProtocolDecodeV2, RefusesWrongShapes) {
-  EXPECT_TRUE(refused(decode_frame(v2, R"({"topic":"t","event":"e","payload":{}})", false), errc::wrong_type, "array"));
-  EXPECT_TRUE(refused(decode_frame(v2, R"(["1","1","t","e"])", false), errc::bad_segment_count, "got 4"));
-  EXPECT_TRUE(refused(decode_frame(v2, R"(["1","1","t","e",{},1])", false), errc::bad_segment_count, "got 6"));
-  EXPECT_TRUE(refused(decode_frame(v2, R"(["1","1",null,"e",{}])", false), errc::wrong_type, "topic"));
-  EXPECT_TRUE(refused(decode_frame(v2, R"(["1","1","t",5,{}])", false), errc::wrong_type, "event"));
-  EXPECT_TRUE(refused(decode_frame(v2, R"(["1","1","t","e","str"])", false), errc::not_object, "payload"));
-  EXPECT_TRUE(refused(decode_frame(v2, R"([1,"1","t","e",{}])", false), errc::wrong_type, "join_ref"));
-  EXPECT_TRUE(refused(decode_frame(v2, R"(["1","1","t","",{}])", false), errc::empty, "event"));
+  EXPECT_TRUE(
+      refused(decode_frame(v2, R"({"topic":"t","event":"e","payload":{}})", false), core::errc::wrong_type, "array"));
+  EXPECT_TRUE(refused(decode_frame(v2, R"(["1","1","t","e"])", false), core::errc::bad_segment_count, "got 4"));
+  EXPECT_TRUE(refused(decode_frame(v2, R"(["1","1","t","e",{},1])", false), core::errc::bad_segment_count, "got 6"));
+  EXPECT_TRUE(refused(decode_frame(v2, R"(["1","1",null,"e",{}])", false), core::errc::wrong_type, "topic"));
+  EXPECT_TRUE(refused(decode_frame(v2, R"(["1","1","t",5,{}])", false), core::errc::wrong_type, "event"));
+  EXPECT_TRUE(refused(decode_frame(v2, R"(["1","1","t","e","str"])", false), core::errc::not_object, "payload"));
+  EXPECT_TRUE(refused(decode_frame(v2, R"([1,"1","t","e",{}])", false), core::errc::wrong_type, "join_ref"));
+  EXPECT_TRUE(refused(decode_frame(v2, R"(["1","1","t","",{}])", false), core::errc::empty, "event"));
 }
 
 TEST(ProtocolDecode, RefusesMalformedJson) {
-  EXPECT_TRUE(refused(decode_frame(v2, R"(["1","1","t","e",{}] x)", false), errc::bad_json));
-  EXPECT_TRUE(refused(decode_frame(v2, R"(["1","1","t","e",{})", false), errc::bad_json));
-  EXPECT_TRUE(refused(decode_frame(v2, "[\"1\",\"1\",\"t\xff\",\"e\",{}]", false), errc::bad_json));
-  EXPECT_TRUE(refused(decode_frame(v2, R"(["1","1","t","e",{},])", false), errc::bad_json));
+  EXPECT_TRUE(refused(decode_frame(v2, R"(["1","1","t","e",{}] x)", false), core::errc::bad_json));
+  EXPECT_TRUE(refused(decode_frame(v2, R"(["1","1","t","e",{})", false), core::errc::bad_json));
+  EXPECT_TRUE(refused(decode_frame(v2, "[\"1\",\"1\",\"t\xff\",\"e\",{}]", false), core::errc::bad_json));
+  EXPECT_TRUE(refused(decode_frame(v2, R"(["1","1","t","e",{},])", false), core::errc::bad_json));
 }
 
 TEST(ProtocolDecode, RefusesNumbersOutsideADouble) {
-  EXPECT_TRUE(refused(decode_frame(v2, R"(["1","1","t","e",{"n":1e400}])", false), errc::bad_value, "out of range"));
+  EXPECT_TRUE(
+      refused(decode_frame(v2, R"(["1","1","t","e",{"n":1e400}])", false), core::errc::bad_value, "out of range"));
 }
 
 TEST(ProtocolDecode, RefusesNestingBeyondTheDepthBound) {
   decode_limits limits;
   limits.max_json_depth = 4;
   // The envelope array is level 1.
-  EXPECT_TRUE(refused(decode_frame(v2, R"(["1","1","t","e",{"a":{"b":{"c":{"d":1}}}}])", false, limits), errc::bad_json,
-                      "deeper than 4"));
+  EXPECT_TRUE(refused(decode_frame(v2, R"(["1","1","t","e",{"a":{"b":{"c":{"d":1}}}}])", false, limits),
+                      core::errc::bad_json, "deeper than 4"));
   EXPECT_TRUE(decode_frame(v2, R"(["1","1","t","e",{"a":{"b":{"c":1}}}])", false, limits).has_value());
 }
 
@@ -188,21 +192,22 @@ TEST(ProtocolDecode, RefusesFramesOverTheSizeBoundAndAcceptsOneAtIt) {
   limits.max_frame_bytes = frame.size();
   EXPECT_TRUE(decode_frame(v2, frame, false, limits).has_value());
   limits.max_frame_bytes = frame.size() - 1;
-  EXPECT_TRUE(refused(decode_frame(v2, frame, false, limits), errc::too_long, "bound"));
+  EXPECT_TRUE(refused(decode_frame(v2, frame, false, limits), core::errc::too_long, "bound"));
 }
 
 TEST(ProtocolDecode, RefusesEmptyFrames) {
-  EXPECT_TRUE(refused(decode_frame(v2, "", false), errc::empty));
-  EXPECT_TRUE(refused(decode_frame(v2, "", true), errc::empty));
+  EXPECT_TRUE(refused(decode_frame(v2, "", false), core::errc::empty));
+  EXPECT_TRUE(refused(decode_frame(v2, "", true), core::errc::empty));
 }
 
 TEST(ProtocolDecode, RefusesFieldsOver255Bytes) {
   const std::string long_topic(256, 't');
-  EXPECT_TRUE(refused(decode_frame(v2, R"(["1","1",")" + long_topic + R"(","e",{}])", false), errc::too_long, "topic"));
+  EXPECT_TRUE(
+      refused(decode_frame(v2, R"(["1","1",")" + long_topic + R"(","e",{}])", false), core::errc::too_long, "topic"));
   EXPECT_TRUE(decode_frame(v2, R"(["1","1",")" + long_topic.substr(1) + R"(","e",{}])", false).has_value());
   EXPECT_TRUE(refused(
       decode_frame(v1, R"({"topic":"t","event":"e","payload":{},"ref":")" + std::string(256, '1') + "\"}", false),
-      errc::too_long, "ref"));
+      core::errc::too_long, "ref"));
 }
 
 // ---- 2.0.0 binary kind 3 ---------------------------------------------------------------------------------------
@@ -248,35 +253,36 @@ TEST(ProtocolDecodeKind3, MergesMetaKeysIntoThePayload) {
 }
 
 TEST(ProtocolDecodeKind3, RefusesEveryMalformedFrame) {
-  EXPECT_TRUE(
-      refused(decode_frame(v2, std::string("\x04\x01\x01\x00\x01", 5) + "ae{}", true), errc::bad_value, "kind 4"));
-  EXPECT_TRUE(refused(decode_frame(v2, std::string("\x03\x01\x01", 3), true), errc::bad_value, "header"));
-  EXPECT_TRUE(
-      refused(decode_frame(v2, kind3("1", "2", "realtime:a", "e", "", 2, "{}"), true), errc::bad_value, "encoding 2"));
+  EXPECT_TRUE(refused(decode_frame(v2, std::string("\x04\x01\x01\x00\x01", 5) + "ae{}", true), core::errc::bad_value,
+                      "kind 4"));
+  EXPECT_TRUE(refused(decode_frame(v2, std::string("\x03\x01\x01", 3), true), core::errc::bad_value, "header"));
+  EXPECT_TRUE(refused(decode_frame(v2, kind3("1", "2", "realtime:a", "e", "", 2, "{}"), true), core::errc::bad_value,
+                      "encoding 2"));
   std::string truncated = kind3("1", "2", "realtime:a", "e", "", 1, "");
   truncated.pop_back();
-  EXPECT_TRUE(refused(decode_frame(v2, truncated, true), errc::bad_value, "truncated"));
-  EXPECT_TRUE(refused(decode_frame(v2, kind3("1", "2", "realtime:a", "e", "[1]", 1, "{}"), true), errc::bad_value,
+  EXPECT_TRUE(refused(decode_frame(v2, truncated, true), core::errc::bad_value, "truncated"));
+  EXPECT_TRUE(refused(decode_frame(v2, kind3("1", "2", "realtime:a", "e", "[1]", 1, "{}"), true), core::errc::bad_value,
                       "meta must be a JSON object"));
   EXPECT_TRUE(
-      refused(decode_frame(v2, kind3("1", "2", "realtime:a", "e", "{", 1, "{}"), true), errc::bad_json, "meta"));
+      refused(decode_frame(v2, kind3("1", "2", "realtime:a", "e", "{", 1, "{}"), true), core::errc::bad_json, "meta"));
+  EXPECT_TRUE(refused(decode_frame(v2, kind3("1", "2", "realtime:a", "e", "", 1, "{x"), true), core::errc::bad_json,
+                      "payload"));
+  EXPECT_TRUE(refused(decode_frame(v2, kind3("1", "2", "realtime:\xff", "e", "", 1, "{}"), true), core::errc::bad_char,
+                      "topic"));
+  EXPECT_TRUE(refused(decode_frame(v2, kind3("1", "2", "", "e", "", 1, "{}"), true), core::errc::empty, "topic"));
   EXPECT_TRUE(
-      refused(decode_frame(v2, kind3("1", "2", "realtime:a", "e", "", 1, "{x"), true), errc::bad_json, "payload"));
-  EXPECT_TRUE(
-      refused(decode_frame(v2, kind3("1", "2", "realtime:\xff", "e", "", 1, "{}"), true), errc::bad_char, "topic"));
-  EXPECT_TRUE(refused(decode_frame(v2, kind3("1", "2", "", "e", "", 1, "{}"), true), errc::empty, "topic"));
-  EXPECT_TRUE(refused(decode_frame(v2, kind3("1", "2", "realtime:a", "", "", 1, "{}"), true), errc::empty, "event"));
+      refused(decode_frame(v2, kind3("1", "2", "realtime:a", "", "", 1, "{}"), true), core::errc::empty, "event"));
 }
 
 TEST(ProtocolReadBroadcast, RefusesNonBroadcastsAndBadShapes) {
   auto m = decode_frame(v2, R"(["1","1","realtime:a","presence",{}])", false).value();
-  EXPECT_EQ(read_client_broadcast(m).error().code, errc::bad_value);
+  EXPECT_EQ(read_client_broadcast(m).error().code, core::errc::bad_value);
   m = decode_frame(v2, R"(["1","1","realtime:a","broadcast",{"type":"broadcast"}])", false).value();
-  EXPECT_EQ(read_client_broadcast(m).error().code, errc::missing_field);
+  EXPECT_EQ(read_client_broadcast(m).error().code, core::errc::missing_field);
   m = decode_frame(v2, R"(["1","1","realtime:a","broadcast",{"event":3}])", false).value();
-  EXPECT_EQ(read_client_broadcast(m).error().code, errc::wrong_type);
+  EXPECT_EQ(read_client_broadcast(m).error().code, core::errc::wrong_type);
   m = decode_frame(v2, R"(["1","1","realtime:a","broadcast",{"type":"presence","event":"e"}])", false).value();
-  EXPECT_EQ(read_client_broadcast(m).error().code, errc::bad_value);
+  EXPECT_EQ(read_client_broadcast(m).error().code, core::errc::bad_value);
 }
 
 TEST(ProtocolReadBroadcast, MissingUserPayloadIsAnEmptyObject) {
@@ -296,4 +302,4 @@ TEST(ProtocolReplyTo, CopiesRefsAndTopicOfTheMessage) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::protocol

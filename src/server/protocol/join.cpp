@@ -1,7 +1,8 @@
 // phx_join payloads parsed into join_request values, binding ids, and the join reply that echoes the
 // client's postgres_changes bindings exactly as realtime-js compares them.
-#include "rtcache/net/protocol_join.hpp"
-#include "rtcache/net/protocol_text.hpp"
+#include "protocol/join.hpp"
+
+#include "protocol/text.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -13,7 +14,7 @@
 #include <tuple>
 #include <utility>
 
-namespace rtcache::net {
+namespace rtcache::protocol {
 namespace {
 
 using core::errc;
@@ -24,8 +25,8 @@ constexpr std::size_t k_max_epoch_bytes = 64;
 constexpr std::uint64_t k_max_safe_integer = (std::uint64_t{1} << 53) - 1;  // Number.MAX_SAFE_INTEGER
 constexpr std::int64_t k_id_modulus = 2147483647;                           // ids are 1 .. 2^31-1
 
-error fail(errc code, std::string path, std::string_view what) {
-  return error{code, std::move(path) + ": " + std::string(what)};
+core::error fail(core::errc code, std::string path, std::string_view what) {
+  return core::error{code, std::move(path) + ": " + std::string(what)};
 }
 
 // The member `key` of `o`, with null treated as absent.
@@ -38,7 +39,7 @@ core::result<bool> read_bool(const boost::json::object& o, std::string_view key,
                              bool fallback) {
   const boost::json::value* v = member(o, key);
   if (v == nullptr) return fallback;
-  if (!v->is_bool()) return fail(errc::wrong_type, path + "." + std::string(key), "must be a boolean");
+  if (!v->is_bool()) return fail(core::errc::wrong_type, path + "." + std::string(key), "must be a boolean");
   return v->get_bool();
 }
 
@@ -46,25 +47,25 @@ core::result<const boost::json::object*> read_object(const boost::json::object& 
                                                      const std::string& path) {
   const boost::json::value* v = member(o, key);
   if (v == nullptr) return static_cast<const boost::json::object*>(nullptr);
-  if (!v->is_object()) return fail(errc::wrong_type, path + std::string(key), "must be an object");
+  if (!v->is_object()) return fail(core::errc::wrong_type, path + std::string(key), "must be an object");
   return &v->get_object();
 }
 
 // A non-negative integer that a JavaScript number holds exactly.
 core::result<std::uint64_t> read_count(const boost::json::value& v, const std::string& path) {
   if (v.is_int64()) {
-    if (v.get_int64() < 0) return fail(errc::bad_value, path, "must not be negative");
+    if (v.get_int64() < 0) return fail(core::errc::bad_value, path, "must not be negative");
     if (static_cast<std::uint64_t>(v.get_int64()) > k_max_safe_integer) {
-      return fail(errc::bad_value, path, "is above 2^53-1");
+      return fail(core::errc::bad_value, path, "is above 2^53-1");
     }
     return static_cast<std::uint64_t>(v.get_int64());
   }
   if (v.is_uint64()) {
-    if (v.get_uint64() > k_max_safe_integer) return fail(errc::bad_value, path, "is above 2^53-1");
+    if (v.get_uint64() > k_max_safe_integer) return fail(core::errc::bad_value, path, "is above 2^53-1");
     return v.get_uint64();
   }
-  if (v.is_double()) return fail(errc::bad_value, path, "must be an integer");
-  return fail(errc::wrong_type, path, "must be a number");
+  if (v.is_double()) return fail(core::errc::bad_value, path, "must be an integer");
+  return fail(core::errc::wrong_type, path, "must be a number");
 }
 
 core::result<broadcast_config> read_broadcast(const boost::json::object& config) {
@@ -102,9 +103,9 @@ core::result<presence_config> read_presence(const boost::json::object& config, c
   if (*obj == nullptr) return p;
   const boost::json::value* key = member(**obj, "key");
   if (key != nullptr) {
-    if (!key->is_string()) return fail(errc::wrong_type, "config.presence.key", "must be a string");
+    if (!key->is_string()) return fail(core::errc::wrong_type, "config.presence.key", "must be a string");
     if (key->get_string().size() > limits.max_presence_key_bytes) {
-      return fail(errc::too_long, "config.presence.key",
+      return fail(core::errc::too_long, "config.presence.key",
                   "is over the bound of " + std::to_string(limits.max_presence_key_bytes) + " bytes");
     }
     p.key = std::string(key->get_string());
@@ -121,24 +122,25 @@ core::result<std::optional<std::string>> read_name(const boost::json::object& o,
   const boost::json::value* v = member(o, key);
   if (v == nullptr) return std::optional<std::string>{};
   const std::string where = path + "." + std::string(key);
-  if (!v->is_string()) return fail(errc::wrong_type, where, "must be a string");
+  if (!v->is_string()) return fail(core::errc::wrong_type, where, "must be a string");
   const auto& s = v->get_string();
-  if (s.empty()) return fail(errc::empty_segment, where, "is empty");
+  if (s.empty()) return fail(core::errc::empty_segment, where, "is empty");
   if (s.size() > limits.max_name_bytes) {
-    return fail(errc::too_long, where, "is over the bound of " + std::to_string(limits.max_name_bytes) + " bytes");
+    return fail(core::errc::too_long, where,
+                "is over the bound of " + std::to_string(limits.max_name_bytes) + " bytes");
   }
   return std::optional<std::string>{std::string(s)};
 }
 
 core::result<postgres_binding> read_binding(const boost::json::value& v, const std::string& path,
                                             const join_limits& limits) {
-  if (!v.is_object()) return fail(errc::not_object, path, "must be an object {event, schema, table?, filter?}");
+  if (!v.is_object()) return fail(core::errc::not_object, path, "must be an object {event, schema, table?, filter?}");
   const boost::json::object& o = v.get_object();
   postgres_binding b;
 
   const boost::json::value* event = member(o, "event");
-  if (event == nullptr) return fail(errc::missing_field, path + ".event", "is required");
-  if (!event->is_string()) return fail(errc::wrong_type, path + ".event", "must be a string");
+  if (event == nullptr) return fail(core::errc::missing_field, path + ".event", "is required");
+  if (!event->is_string()) return fail(core::errc::wrong_type, path + ".event", "must be a string");
   b.event_text = std::string(event->get_string());
   std::string lower = b.event_text;
   for (char& c : lower)
@@ -152,13 +154,13 @@ core::result<postgres_binding> read_binding(const boost::json::value& v, const s
   } else if (lower == "delete") {
     b.event = change_event::delete_;
   } else {
-    return fail(errc::bad_value, path + ".event",
+    return fail(core::errc::bad_value, path + ".event",
                 "'" + b.event_text.substr(0, 32) + "' is not one of *, INSERT, UPDATE, DELETE");
   }
 
   auto schema = read_name(o, "schema", path, limits);
   if (!schema) return schema.error();
-  if (!*schema) return fail(errc::missing_field, path + ".schema", "is required");
+  if (!*schema) return fail(core::errc::missing_field, path + ".schema", "is required");
   b.schema = std::move(**schema);
   auto table = read_name(o, "table", path, limits);
   if (!table) return table.error();
@@ -166,10 +168,10 @@ core::result<postgres_binding> read_binding(const boost::json::value& v, const s
 
   const boost::json::value* filter = member(o, "filter");
   if (filter != nullptr) {
-    if (!filter->is_string()) return fail(errc::wrong_type, path + ".filter", "must be a string");
+    if (!filter->is_string()) return fail(core::errc::wrong_type, path + ".filter", "must be a string");
     b.filter = std::string(filter->get_string());
     auto parsed = parse_filter(*b.filter, limits.filter);
-    if (!parsed) return error{parsed.error().code, path + ".filter: " + parsed.error().message};
+    if (!parsed) return core::error{parsed.error().code, path + ".filter: " + parsed.error().message};
     b.parsed_filter = std::move(*parsed);
   }
 
@@ -186,20 +188,20 @@ core::result<std::optional<resume_position>> read_resume(const boost::json::obje
   const boost::json::object& o = **obj;
   resume_position r;
   const boost::json::value* epoch = member(o, "epoch");
-  if (epoch == nullptr) return fail(errc::missing_field, "rtcache.epoch", "is required");
-  if (!epoch->is_string()) return fail(errc::wrong_type, "rtcache.epoch", "must be a string");
+  if (epoch == nullptr) return fail(core::errc::missing_field, "rtcache.epoch", "is required");
+  if (!epoch->is_string()) return fail(core::errc::wrong_type, "rtcache.epoch", "must be a string");
   const auto& e = epoch->get_string();
-  if (e.empty()) return fail(errc::empty_segment, "rtcache.epoch", "is empty");
+  if (e.empty()) return fail(core::errc::empty_segment, "rtcache.epoch", "is empty");
   if (e.size() > k_max_epoch_bytes) {
-    return fail(errc::too_long, "rtcache.epoch",
+    return fail(core::errc::too_long, "rtcache.epoch",
                 "is over the bound of " + std::to_string(k_max_epoch_bytes) + " bytes");
   }
   for (const char c : e) {
-    if (c < 0x21 || c > 0x7e) return fail(errc::bad_char, "rtcache.epoch", "must be printable ASCII");
+    if (c < 0x21 || c > 0x7e) return fail(core::errc::bad_char, "rtcache.epoch", "must be printable ASCII");
   }
   r.epoch = std::string(e);
   const boost::json::value* offset = member(o, "offset");
-  if (offset == nullptr) return fail(errc::missing_field, "rtcache.offset", "is required");
+  if (offset == nullptr) return fail(core::errc::missing_field, "rtcache.offset", "is required");
   auto n = read_count(*offset, "rtcache.offset");
   if (!n) return n.error();
   r.offset = *n;
@@ -213,20 +215,20 @@ using binding_identity = std::tuple<std::string, std::string, std::optional<std:
 
 core::result<std::string> channel_name_of(std::string_view topic) {
   if (!topic.starts_with(k_topic_prefix)) {
-    return error{errc::bad_prefix, "topic must start with \"realtime:\""};
+    return core::error{core::errc::bad_prefix, "topic must start with \"realtime:\""};
   }
   if (topic.size() == k_topic_prefix.size()) {
-    return error{errc::empty_segment, "topic \"realtime:\" has no channel name"};
+    return core::error{core::errc::empty_segment, "topic \"realtime:\" has no channel name"};
   }
   if (topic.size() > k_max_topic_bytes) {
-    return error{errc::too_long, "topic is " + std::to_string(topic.size()) + " bytes, over the bound of " +
-                                     std::to_string(k_max_topic_bytes)};
+    return core::error{core::errc::too_long, "topic is " + std::to_string(topic.size()) + " bytes, over the bound of " +
+                                                 std::to_string(k_max_topic_bytes)};
   }
   for (const char c : topic) {
     const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) return error{errc::bad_char, "topic contains a control character"};
+    if (u < 0x20 || u == 0x7f) return core::error{core::errc::bad_char, "topic contains a control character"};
   }
-  if (!is_valid_utf8(topic)) return error{errc::bad_char, "topic is not valid UTF-8"};
+  if (!is_valid_utf8(topic)) return core::error{core::errc::bad_char, "topic is not valid UTF-8"};
   return std::string(topic.substr(k_topic_prefix.size()));
 }
 
@@ -263,9 +265,9 @@ core::result<join_request> parse_join(std::string_view topic, const boost::json:
   j.channel = std::move(*name);
 
   if (const boost::json::value* token = member(payload, "access_token")) {
-    if (!token->is_string()) return fail(errc::wrong_type, "access_token", "must be a string");
+    if (!token->is_string()) return fail(core::errc::wrong_type, "access_token", "must be a string");
     if (token->get_string().size() > limits.max_token_bytes) {
-      return fail(errc::too_long, "access_token",
+      return fail(core::errc::too_long, "access_token",
                   "is over the bound of " + std::to_string(limits.max_token_bytes) + " bytes");
     }
     j.access_token = std::string(token->get_string());
@@ -291,11 +293,11 @@ core::result<join_request> parse_join(std::string_view topic, const boost::json:
 
   const boost::json::value* changes = member(config, "postgres_changes");
   if (changes == nullptr) return j;
-  if (!changes->is_array()) return fail(errc::wrong_type, "config.postgres_changes", "must be an array");
+  if (!changes->is_array()) return fail(core::errc::wrong_type, "config.postgres_changes", "must be an array");
   const auto& list = changes->get_array();
   if (list.size() > limits.max_bindings) {
     return fail(
-        errc::too_many, "config.postgres_changes",
+        core::errc::too_many, "config.postgres_changes",
         "has " + std::to_string(list.size()) + " bindings, over the bound of " + std::to_string(limits.max_bindings));
   }
   std::map<binding_identity, std::int64_t> ids;  // identity -> id
@@ -346,4 +348,4 @@ std::string encode_join_reply(protocol_version v, const reply_to& to, std::span<
   return encode_reply_ok(v, to, join_response_json(bindings, position));
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::protocol

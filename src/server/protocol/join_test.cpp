@@ -1,6 +1,6 @@
 // Tests for phx_join: payload parsing, the resume position, binding ids, and the join reply that
 // realtime-js's _updatePostgresBindings must accept binding for binding.
-#include "rtcache/net/protocol_join.hpp"
+#include "protocol/join.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-namespace rtcache::net {
+namespace rtcache::protocol {
 namespace {
 
 constexpr auto v2 = protocol_version::v2_0_0;
@@ -23,7 +23,7 @@ core::result<join_request> join(std::string_view payload_json, std::string_view 
   return parse_join(topic, obj(payload_json));
 }
 
-::testing::AssertionResult refused(const core::result<join_request>& r, errc code, std::string_view needle = {}) {
+::testing::AssertionResult refused(const core::result<join_request>& r, core::errc code, std::string_view needle = {}) {
   if (r.has_value()) return ::testing::AssertionFailure() << "accepted";
   if (r.error().code != code) {
     return ::testing::AssertionFailure() << "refused with " << core::to_string(r.error().code) << " (\""
@@ -48,12 +48,12 @@ TEST(ProtocolTopic, NamesTheChannel) {
 }
 
 TEST(ProtocolTopic, RefusesBareAndForeignTopics) {
-  EXPECT_EQ(channel_name_of("realtime:").error().code, errc::empty_segment);
-  EXPECT_EQ(channel_name_of("room1").error().code, errc::bad_prefix);
-  EXPECT_EQ(channel_name_of("phoenix").error().code, errc::bad_prefix);
-  EXPECT_EQ(channel_name_of("realtime:" + std::string(247, 'x')).error().code, errc::too_long);
+  EXPECT_EQ(channel_name_of("realtime:").error().code, core::errc::empty_segment);
+  EXPECT_EQ(channel_name_of("room1").error().code, core::errc::bad_prefix);
+  EXPECT_EQ(channel_name_of("phoenix").error().code, core::errc::bad_prefix);
+  EXPECT_EQ(channel_name_of("realtime:" + std::string(247, 'x')).error().code, core::errc::too_long);
   EXPECT_TRUE(channel_name_of("realtime:" + std::string(246, 'x')).has_value());
-  EXPECT_EQ(channel_name_of("realtime:a\nb").error().code, errc::bad_char);
+  EXPECT_EQ(channel_name_of("realtime:a\nb").error().code, core::errc::bad_char);
 }
 
 TEST(ProtocolJoin, ParsesWhatRealtimeJsSends) {
@@ -113,54 +113,57 @@ TEST(ProtocolJoin, ReadsTheResumePositionAtTheTopLevel) {
 }
 
 TEST(ProtocolJoin, RefusesMalformedResumePositions) {
-  EXPECT_TRUE(refused(join(R"({"rtcache":5})"), errc::wrong_type, "rtcache"));
-  EXPECT_TRUE(refused(join(R"({"rtcache":{"offset":1}})"), errc::missing_field, "rtcache.epoch"));
-  EXPECT_TRUE(refused(join(R"({"rtcache":{"epoch":"e"}})"), errc::missing_field, "rtcache.offset"));
-  EXPECT_TRUE(refused(join(R"({"rtcache":{"epoch":7,"offset":1}})"), errc::wrong_type, "rtcache.epoch"));
-  EXPECT_TRUE(refused(join(R"({"rtcache":{"epoch":"","offset":1}})"), errc::empty_segment, "rtcache.epoch"));
-  EXPECT_TRUE(refused(join(R"({"rtcache":{"epoch":"a b","offset":1}})"), errc::bad_char, "rtcache.epoch"));
-  EXPECT_TRUE(refused(join(R"({"rtcache":{"epoch":")" + std::string(65, 'e') + R"(","offset":1}})"), errc::too_long));
-  EXPECT_TRUE(refused(join(R"({"rtcache":{"epoch":"e","offset":-1}})"), errc::bad_value, "negative"));
-  EXPECT_TRUE(refused(join(R"({"rtcache":{"epoch":"e","offset":1.5}})"), errc::bad_value, "integer"));
-  EXPECT_TRUE(refused(join(R"({"rtcache":{"epoch":"e","offset":"1"}})"), errc::wrong_type, "rtcache.offset"));
-  EXPECT_TRUE(refused(join(R"({"rtcache":{"epoch":"e","offset":9007199254740992}})"), errc::bad_value, "2^53"));
+  EXPECT_TRUE(refused(join(R"({"rtcache":5})"), core::errc::wrong_type, "rtcache"));
+  EXPECT_TRUE(refused(join(R"({"rtcache":{"offset":1}})"), core::errc::missing_field, "rtcache.epoch"));
+  EXPECT_TRUE(refused(join(R"({"rtcache":{"epoch":"e"}})"), core::errc::missing_field, "rtcache.offset"));
+  EXPECT_TRUE(refused(join(R"({"rtcache":{"epoch":7,"offset":1}})"), core::errc::wrong_type, "rtcache.epoch"));
+  EXPECT_TRUE(refused(join(R"({"rtcache":{"epoch":"","offset":1}})"), core::errc::empty_segment, "rtcache.epoch"));
+  EXPECT_TRUE(refused(join(R"({"rtcache":{"epoch":"a b","offset":1}})"), core::errc::bad_char, "rtcache.epoch"));
+  EXPECT_TRUE(
+      refused(join(R"({"rtcache":{"epoch":")" + std::string(65, 'e') + R"(","offset":1}})"), core::errc::too_long));
+  EXPECT_TRUE(refused(join(R"({"rtcache":{"epoch":"e","offset":-1}})"), core::errc::bad_value, "negative"));
+  EXPECT_TRUE(refused(join(R"({"rtcache":{"epoch":"e","offset":1.5}})"), core::errc::bad_value, "integer"));
+  EXPECT_TRUE(refused(join(R"({"rtcache":{"epoch":"e","offset":"1"}})"), core::errc::wrong_type, "rtcache.offset"));
+  EXPECT_TRUE(refused(join(R"({"rtcache":{"epoch":"e","offset":9007199254740992}})"), core::errc::bad_value, "2^53"));
 }
 
 TEST(ProtocolJoin, RefusesWrongTypesWithThePath) {
-  EXPECT_TRUE(refused(join(R"({"config":[]})"), errc::wrong_type, "config"));
-  EXPECT_TRUE(refused(join(R"({"config":{"broadcast":{"ack":"yes"}}})"), errc::wrong_type, "config.broadcast.ack"));
-  EXPECT_TRUE(refused(join(R"({"config":{"broadcast":{"replay":{"since":-1}}}})"), errc::bad_value,
+  EXPECT_TRUE(refused(join(R"({"config":[]})"), core::errc::wrong_type, "config"));
+  EXPECT_TRUE(
+      refused(join(R"({"config":{"broadcast":{"ack":"yes"}}})"), core::errc::wrong_type, "config.broadcast.ack"));
+  EXPECT_TRUE(refused(join(R"({"config":{"broadcast":{"replay":{"since":-1}}}})"), core::errc::bad_value,
                       "config.broadcast.replay.since"));
-  EXPECT_TRUE(refused(join(R"({"config":{"presence":{"key":5}}})"), errc::wrong_type, "config.presence.key"));
-  EXPECT_TRUE(refused(join(R"({"config":{"private":"no"}})"), errc::wrong_type, "config.private"));
-  EXPECT_TRUE(refused(join(R"({"config":{"postgres_changes":{}}})"), errc::wrong_type, "config.postgres_changes"));
-  EXPECT_TRUE(refused(join(R"({"access_token":5})"), errc::wrong_type, "access_token"));
-  EXPECT_TRUE(refused(join(R"({})", "realtime:"), errc::empty_segment));
-  EXPECT_TRUE(refused(join(R"({})", "room"), errc::bad_prefix));
+  EXPECT_TRUE(refused(join(R"({"config":{"presence":{"key":5}}})"), core::errc::wrong_type, "config.presence.key"));
+  EXPECT_TRUE(refused(join(R"({"config":{"private":"no"}})"), core::errc::wrong_type, "config.private"));
+  EXPECT_TRUE(
+      refused(join(R"({"config":{"postgres_changes":{}}})"), core::errc::wrong_type, "config.postgres_changes"));
+  EXPECT_TRUE(refused(join(R"({"access_token":5})"), core::errc::wrong_type, "access_token"));
+  EXPECT_TRUE(refused(join(R"({})", "realtime:"), core::errc::empty_segment));
+  EXPECT_TRUE(refused(join(R"({})", "room"), core::errc::bad_prefix));
 }
 
 TEST(ProtocolJoin, RefusesMalformedBindings) {
   auto pc = [](std::string_view bindings) {
     return join(R"({"config":{"postgres_changes":)" + std::string(bindings) + "}}");
   };
-  EXPECT_TRUE(refused(pc(R"([1])"), errc::not_object, "config.postgres_changes[0]"));
-  EXPECT_TRUE(refused(pc(R"([{"schema":"public"}])"), errc::missing_field, "[0].event"));
-  EXPECT_TRUE(refused(pc(R"([{"event":"*"}])"), errc::missing_field, "[0].schema"));
+  EXPECT_TRUE(refused(pc(R"([1])"), core::errc::not_object, "config.postgres_changes[0]"));
+  EXPECT_TRUE(refused(pc(R"([{"schema":"public"}])"), core::errc::missing_field, "[0].event"));
+  EXPECT_TRUE(refused(pc(R"([{"event":"*"}])"), core::errc::missing_field, "[0].schema"));
   EXPECT_TRUE(refused(pc(R"([{"event":"*","schema":"public"},{"event":"TRUNCATE","schema":"public"}])"),
-                      errc::bad_value, "[1].event"));
-  EXPECT_TRUE(refused(pc(R"([{"event":1,"schema":"public"}])"), errc::wrong_type, "[0].event"));
-  EXPECT_TRUE(refused(pc(R"([{"event":"*","schema":""}])"), errc::empty_segment, "[0].schema"));
-  EXPECT_TRUE(refused(pc(R"([{"event":"*","schema":"public","table":3}])"), errc::wrong_type, "[0].table"));
-  EXPECT_TRUE(refused(pc(R"([{"event":"*","schema":"public","filter":"id=like.1"}])"), errc::bad_value,
+                      core::errc::bad_value, "[1].event"));
+  EXPECT_TRUE(refused(pc(R"([{"event":1,"schema":"public"}])"), core::errc::wrong_type, "[0].event"));
+  EXPECT_TRUE(refused(pc(R"([{"event":"*","schema":""}])"), core::errc::empty_segment, "[0].schema"));
+  EXPECT_TRUE(refused(pc(R"([{"event":"*","schema":"public","table":3}])"), core::errc::wrong_type, "[0].table"));
+  EXPECT_TRUE(refused(pc(R"([{"event":"*","schema":"public","filter":"id=like.1"}])"), core::errc::bad_value,
                       "config.postgres_changes[0].filter: filter condition 1"));
-  EXPECT_TRUE(refused(pc(R"([{"event":"*","schema":")" + std::string(64, 's') + R"("}])"), errc::too_long));
+  EXPECT_TRUE(refused(pc(R"([{"event":"*","schema":")" + std::string(64, 's') + R"("}])"), core::errc::too_long));
 }
 
 TEST(ProtocolJoin, RefusesMoreBindingsThanTheBound) {
   std::string list = "[";
   for (int i = 0; i < 33; ++i) list += std::string(i ? "," : "") + R"({"event":"*","schema":"public"})";
   list += "]";
-  EXPECT_TRUE(refused(join(R"({"config":{"postgres_changes":)" + list + "}}"), errc::too_many, "33 bindings"));
+  EXPECT_TRUE(refused(join(R"({"config":{"postgres_changes":)" + list + "}}"), core::errc::too_many, "33 bindings"));
 }
 
 TEST(ProtocolJoin, EventIsMatchedCaseInsensitivelyButKeptVerbatim) {
@@ -280,4 +283,4 @@ TEST(ProtocolJoinReply, SatisfiesRealtimeJsBindingCheck) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::protocol

@@ -1,9 +1,9 @@
 // UTF-8 validation and JSON string literals for the protocol codec.
-#include "rtcache/net/protocol_text.hpp"
+#include "protocol/text.hpp"
 
 #include <cstddef>
 
-namespace rtcache::net {
+namespace rtcache::protocol {
 namespace {
 
 // Length of the well-formed UTF-8 sequence starting at s[i], or 0 when the bytes there are not one.
@@ -87,4 +87,4 @@ void append_json_string(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::protocol

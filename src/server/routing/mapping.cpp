@@ -1,8 +1,8 @@
 // Mapping one committed row change to the contract event and the postgres_changes record (docs/design.md §2, §4).
-#include "rtcache/net/mapping.hpp"
+#include "routing/mapping.hpp"
 
+#include "routing/mapping_value.hpp"
 #include "rtcache/core/identifier.hpp"
-#include "rtcache/net/mapping_value.hpp"
 
 #include <algorithm>
 #include <array>
@@ -10,7 +10,7 @@
 #include <cstring>
 #include <span>
 
-namespace rtcache::net {
+namespace rtcache::routing {
 
 using core::errc;
 using core::error;
@@ -154,12 +154,12 @@ class row_mapper {
     const std::size_t n = p_.columns_.size();
     const bool wants_new = c_.kind != row_kind::del;
     if (wants_new ? c_.new_row.size() != n : !c_.new_row.empty()) {
-      return error{errc::bad_value, where() + ": new row has " + std::to_string(c_.new_row.size()) +
-                                        " values for " + std::to_string(n) + " columns"};
+      return error{errc::bad_value, where() + ": new row has " + std::to_string(c_.new_row.size()) + " values for " +
+                                        std::to_string(n) + " columns"};
     }
     if (c_.old_kind == old_row_kind::none ? !c_.old_row.empty() : c_.old_row.size() != n) {
-      return error{errc::bad_value, where() + ": old row has " + std::to_string(c_.old_row.size()) +
-                                        " values for " + std::to_string(n) + " columns"};
+      return error{errc::bad_value, where() + ": old row has " + std::to_string(c_.old_row.size()) + " values for " +
+                                        std::to_string(n) + " columns"};
     }
     if (c_.kind == row_kind::insert && c_.old_kind != old_row_kind::none) {
       return error{errc::bad_value, where() + ": an INSERT carries no old row"};
@@ -206,8 +206,8 @@ class row_mapper {
     const std::uint32_t oid = p_.columns_[i].type_oid;
     const json_written w = append_typed_json(out, oid, v.text);
     if (!w.exact && w.string && expects_non_string(oid)) {
-      warnings_.push_back({p_.columns_[i].name, "value '" + show(v.text) + "' is not a valid " +
-                                                    pg_type_name(oid) + "; sent as a string"});
+      warnings_.push_back({p_.columns_[i].name,
+                           "value '" + show(v.text) + "' is not a valid " + pg_type_name(oid) + "; sent as a string"});
     }
     return w.exact;
   }
@@ -305,14 +305,15 @@ class row_mapper {
   // The id or factory text of the row: from the new row, or from the old row for a DELETE.
   result<std::string> identity_value(const std::optional<std::size_t>& idx, const std::string& column,
                                      std::string_view what) const {
-    if (!idx) return error{errc::missing_field, where() + ": the relation has no column '" + column + "' (" +
-                                                     std::string(what) + ")"};
+    if (!idx)
+      return error{errc::missing_field,
+                   where() + ": the relation has no column '" + column + "' (" + std::string(what) + ")"};
     const row_value_view* v = nullptr;
     if (c_.kind == row_kind::del) {
       v = known_old(*idx);
       if (v == nullptr) {
-        return error{errc::missing_field, where() + ": the DELETE's old row does not hold column '" + column +
-                                              "' (" + std::string(what) +
+        return error{errc::missing_field, where() + ": the DELETE's old row does not hold column '" + column + "' (" +
+                                              std::string(what) +
                                               "); set REPLICA IDENTITY FULL or include it in the identity"};
       }
     } else {
@@ -330,8 +331,8 @@ class row_mapper {
       return error{errc::empty, where() + ": column '" + column + "' (" + std::string(what) + ") is null"};
     }
     if (auto ok = core::validate_id(v.text, what); !ok) {
-      return error{ok.error().code, where() + ": column '" + column + "' value '" + show(v.text) +
-                                        "' is not a valid " + std::string(what) + ": " + ok.error().message};
+      return error{ok.error().code, where() + ": column '" + column + "' value '" + show(v.text) + "' is not a valid " +
+                                        std::string(what) + ": " + ok.error().message};
     }
     return std::string(v.text);
   }
@@ -398,8 +399,8 @@ class row_mapper {
     std::int64_t version = 0;
     const auto r = std::from_chars(v->text.data(), v->text.data() + v->text.size(), version);
     if (r.ec != std::errc{} || r.ptr != v->text.data() + v->text.size() || version < 0) {
-      warnings_.push_back({*t_.version_column, "version '" + show(v->text) +
-                                                   "' is not a non-negative 64-bit integer; no version sent"});
+      warnings_.push_back({*t_.version_column,
+                           "version '" + show(v->text) + "' is not a non-negative 64-bit integer; no version sent"});
       return;
     }
     e.version = version;
@@ -470,8 +471,7 @@ std::string_view to_string(change_type t) noexcept {
   return "UPDATE";
 }
 
-relation_plan_ptr mapper::plan(std::string_view schema, std::string_view table,
-                               std::vector<row_column> columns) const {
+relation_plan_ptr mapper::plan(std::string_view schema, std::string_view table, std::vector<row_column> columns) const {
   const table_mapping* t = config_->find(schema, table);
   if (t == nullptr) return nullptr;
   auto p = std::make_shared<relation_plan>();
@@ -584,4 +584,4 @@ void postgres_change::build_objects() const {
   read(old_record_, old_entries_);
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::routing

@@ -1,7 +1,7 @@
 // Loading the mapping configuration from TOML: every key checked, every refusal naming file:line:column and
 // the key path, all of them at once. toml++ throws on syntax errors; that exception stops here and becomes a
 // problem.
-#include "rtcache/net/mapping_config.hpp"
+#include "routing/mapping_config.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -13,7 +13,7 @@
 #include <tuple>
 #include <utility>
 
-namespace rtcache::net {
+namespace rtcache::routing {
 
 using core::errc;
 using core::error;
@@ -460,7 +460,7 @@ bool is_denied_column(std::string_view column) noexcept {
 }
 
 mapping_config read_mapping_config(std::string_view toml_text, std::string_view source_name,
-                                   const mapping_load_options& options, std::vector<config_problem>& problems) {
+                                   const mapping_load_options& options, std::vector<core::config_problem>& problems) {
   loader l(source_name, options);
   mapping_config config = l.load(toml_text);
   for (const auto& f : l.findings()) {
@@ -492,4 +492,4 @@ result<mapping_config> load_mapping_config(const std::filesystem::path& path, co
   return parse_mapping_config(text.str(), path.string(), options);
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::routing

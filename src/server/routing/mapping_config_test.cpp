@@ -1,10 +1,10 @@
-#include "rtcache/net/mapping_config.hpp"
+#include "routing/mapping_config.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace rtcache::net {
+namespace rtcache::routing {
 namespace {
 
 using core::errc;
@@ -277,17 +277,17 @@ public = 'yes'
             "version_column, status_column, approve_values, reject_values, patch, never_send or public\n"
             "test.toml:8:18: routing.flush_messages: must be in 1..100000000, not 0\n"
             "test.toml:10:10: tables.'news'.public: must be a boolean, not a string");
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_mapping_config(text, "test.toml", {}, problems);
   ASSERT_EQ(problems.size(), 4U);
-  EXPECT_EQ(problems[0], (config_problem{"test.toml:5:20 tables.'wo'.never_send[1]", "'a' is listed twice"}));
+  EXPECT_EQ(problems[0], (core::config_problem{"test.toml:5:20 tables.'wo'.never_send[1]", "'a' is listed twice"}));
   EXPECT_EQ(problems[2].where, "test.toml:8:18 routing.flush_messages");
   EXPECT_EQ(problems[3].where, "test.toml:10:10 tables.'news'.public");
 }
 
 // A table's own problem is reported once: the checks across its keys (here: needs id_column) wait for it.
 TEST(MappingConfig, ATableWithAProblemSkipsTheChecksAcrossItsKeys) {
-  std::vector<config_problem> problems;
+  std::vector<core::config_problem> problems;
   read_mapping_config("[tables.wo]\ndoc_type = 3\n[tables.x]\ndoc_type = 'lot'\n", "t.toml", {}, problems);
   ASSERT_EQ(problems.size(), 3U);
   EXPECT_EQ(problems[0].where, "t.toml:2:12 tables.'wo'.doc_type");
@@ -313,4 +313,4 @@ TEST(DenyList, DeniesColumnsWithASecretWord) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::routing

@@ -5,13 +5,13 @@
 //   RTCACHE_WRITE_MAPPING_GOLDEN=1 ./rtcache_routing_tests --gtest_filter='MappingGolden.*'
 // and the diff of the file is the review of the change. (The rows come from std::mt19937 through libstdc++'s
 // distributions: another standard library would draw other rows and needs its own file.)
+#include "routing/mapping.hpp"
+#include "routing/mapping_value.hpp"
 #include "rtcache/core/event_codec.hpp"
-#include "rtcache/net/mapping.hpp"
-#include "rtcache/net/mapping_value.hpp"
-
-#include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+
+#include <gtest/gtest.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::routing {
 namespace {
 
 constexpr std::string_view k_config = R"(
@@ -57,18 +57,23 @@ struct column_kind {
 // invalid UTF-8, numbers beyond double, NaN, invalid JSON.
 const std::vector<column_kind>& kinds() {
   static const std::vector<column_kind> k = {
-      {pg_oid::text, "", {"open", "", "quote \" and \\ back", "line\nbreak\ttab\r", std::string("nul\x01\x1f", 5),
-                          "caf\xc3\xa9 \xe2\x82\xac", "bad \xff\xfe utf8", "approved", "rejected", "\x7f del"}},
+      {pg_oid::text,
+       "",
+       {"open", "", "quote \" and \\ back", "line\nbreak\ttab\r", std::string("nul\x01\x1f", 5),
+        "caf\xc3\xa9 \xe2\x82\xac", "bad \xff\xfe utf8", "approved", "rejected", "\x7f del"}},
       {pg_oid::varchar, "", {"F7", "F9", "f1", "x y", "\"q\""}},
-      {pg_oid::int8, "", {"0", "42", "-7", "9223372036854775807", "-9223372036854775808", "9223372036854775808",
-                          "12abc", "", "007", "+5"}},
+      {pg_oid::int8,
+       "",
+       {"0", "42", "-7", "9223372036854775807", "-9223372036854775808", "9223372036854775808", "12abc", "", "007",
+        "+5"}},
       {pg_oid::int4, "", {"1", "-2147483648", "3.5", "x"}},
       {pg_oid::int2, "", {"12", "-1"}},
       {pg_oid::oid, "", {"4294967295", "16384"}},
       {pg_oid::bool_, "", {"t", "f", "true", "maybe"}},
-      {pg_oid::numeric, "", {"12.50", "0", "-0", "1e21", "123456789012345678901234567890.123456789", "NaN",
-                             "Infinity", "-Infinity", "0.1", "1e400", "abc", "42", "9007199254740993",
-                             "-0.000000123", "100000000000000000000"}},
+      {pg_oid::numeric,
+       "",
+       {"12.50", "0", "-0", "1e21", "123456789012345678901234567890.123456789", "NaN", "Infinity", "-Infinity", "0.1",
+        "1e400", "abc", "42", "9007199254740993", "-0.000000123", "100000000000000000000"}},
       {pg_oid::float8, "", {"3.14", "1e-7", "1e+308", "-1.5e-300", "NaN", "2"}},
       {pg_oid::float4, "", {"1.5", "0.1"}},
       {pg_oid::json, "", {R"({"a":[1,2.5,"x",null,true]})", "[]", "3", "\"s\"", "{", "1.0", R"({"n":{"m":{}}})"}},
@@ -115,8 +120,8 @@ class generator {
     add("internal_notes", pg_oid::text, false);
     add("api_key", pg_oid::text, false);
     add("author_email", pg_oid::text, false);
-    static const std::vector<std::string> extra = {"qty", "price", "spec", "urgent", "ratio", "tags", "due", "mood",
-                                                   "note", "blob", "when", "uid", "small", "ref"};
+    static const std::vector<std::string> extra = {"qty",  "price", "spec", "urgent", "ratio", "tags",  "due",
+                                                   "mood", "note",  "blob", "when",   "uid",   "small", "ref"};
     const std::size_t n = pick(extra.size() + 1);
     for (std::size_t i = 0; i < n; ++i) {
       const auto& k = kinds()[pick(kinds().size())];
@@ -228,7 +233,8 @@ std::string outcome_line(const core::result<std::optional<mapped_row>>& r) {
   if (g.old_factory_id) o["old_factory_id"] = *g.old_factory_id;
   o["public"] = g.is_public;
   boost::json::array warnings;
-  for (const auto& w : g.warnings) warnings.push_back(boost::json::array{boost::json::string(w.column), boost::json::string(w.message)});
+  for (const auto& w : g.warnings)
+    warnings.push_back(boost::json::array{boost::json::string(w.column), boost::json::string(w.message)});
   o["warnings"] = std::move(warnings);
   // The record's JSON, and the objects a filter evaluates (their number kinds are pinned too: 1 and 1.0 differ).
   auto pin = [&](std::string_view key, const postgres_change_ptr& c) {
@@ -331,4 +337,4 @@ TEST(MappingEquivalence, UnconfiguredTableHasNoPlan) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::routing

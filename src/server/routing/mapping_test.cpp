@@ -1,17 +1,17 @@
-#include "rtcache/net/mapping.hpp"
+#include "routing/mapping.hpp"
 
+#include "routing/mapping_value.hpp"
 #include "rtcache/core/event_codec.hpp"
-#include "rtcache/net/mapping_value.hpp"
-
-#include <gtest/gtest.h>
 
 #include <boost/json/serialize.hpp>
+
+#include <gtest/gtest.h>
 
 #include <string>
 #include <thread>
 #include <vector>
 
-namespace rtcache::net {
+namespace rtcache::routing {
 namespace {
 
 using core::action;
@@ -40,19 +40,26 @@ constexpr std::string_view k_ts = "2025-11-19T00:22:40.877Z";
 enum col : std::size_t { c_id, c_factory, c_status, c_version, c_due, c_qty, c_spec, c_urgent, c_notes, c_key, c_body };
 
 std::vector<row_column> wo_columns() {
-  return {{"id", pg_oid::int8, "", true},          {"factory_id", pg_oid::text, "", false},
-          {"status", pg_oid::text, "", false},     {"version", pg_oid::int8, "", false},
-          {"due_date", pg_oid::date, "", false},   {"quantity", pg_oid::numeric, "", false},
-          {"spec", pg_oid::jsonb, "", false},      {"urgent", pg_oid::bool_, "", false},
-          {"internal_notes", pg_oid::text, "", false}, {"api_key", pg_oid::text, "", false},
+  return {{"id", pg_oid::int8, "", true},
+          {"factory_id", pg_oid::text, "", false},
+          {"status", pg_oid::text, "", false},
+          {"version", pg_oid::int8, "", false},
+          {"due_date", pg_oid::date, "", false},
+          {"quantity", pg_oid::numeric, "", false},
+          {"spec", pg_oid::jsonb, "", false},
+          {"urgent", pg_oid::bool_, "", false},
+          {"internal_notes", pg_oid::text, "", false},
+          {"api_key", pg_oid::text, "", false},
           {"body", pg_oid::text, "", false}};
 }
 
 std::vector<row_value> wo_row(std::string id = "123", std::string factory = "F7", std::string status = "open") {
-  return {row_value::of(std::move(id)), row_value::of(std::move(factory)), row_value::of(std::move(status)),
-          row_value::of("3"),           row_value::of("2025-12-01"),      row_value::of("12.50"),
-          row_value::of(R"({"w": 2})"), row_value::of("f"),                row_value::of("call Bob"),
-          row_value::of("sk_live_1"),   row_value::of("long text")};
+  return {row_value::of(std::move(id)),     row_value::of(std::move(factory)),
+          row_value::of(std::move(status)), row_value::of("3"),
+          row_value::of("2025-12-01"),      row_value::of("12.50"),
+          row_value::of(R"({"w": 2})"),     row_value::of("f"),
+          row_value::of("call Bob"),        row_value::of("sk_live_1"),
+          row_value::of("long text")};
 }
 
 row_change wo_change(row_kind kind) {
@@ -123,8 +130,9 @@ TEST_F(Mapping, InsertIsACreateWithVersionAndTs) {
   const auto row = map(insert_row());
   ASSERT_TRUE(row.event);
   const core::event& e = *row.event;
-  EXPECT_EQ(core::encode(e),
-            R"({"type":"wo","id":"123","factoryId":"F7","action":"create","version":3,"ts":"2025-11-19T00:22:40.877Z"})");
+  EXPECT_EQ(
+      core::encode(e),
+      R"({"type":"wo","id":"123","factoryId":"F7","action":"create","version":3,"ts":"2025-11-19T00:22:40.877Z"})");
   EXPECT_FALSE(row.old_factory_id);
   EXPECT_TRUE(row.warnings.empty());
   expect_round_trip(e);
@@ -134,13 +142,14 @@ TEST_F(Mapping, InsertRecordHasTheSupabaseShapeWithoutSecrets) {
   const auto row = map(insert_row());
   ASSERT_TRUE(row.change);
   EXPECT_EQ(row.change->type, change_type::insert);
-  EXPECT_EQ(row.change->json,
-            R"({"schema":"public","table":"work_orders","commit_timestamp":"2025-11-19T00:22:40.877Z","type":"INSERT",)"
-            R"("columns":[{"name":"id","type":"int8"},{"name":"factory_id","type":"text"},{"name":"status","type":"text"},)"
-            R"({"name":"version","type":"int8"},{"name":"due_date","type":"date"},{"name":"quantity","type":"numeric"},)"
-            R"({"name":"spec","type":"jsonb"},{"name":"urgent","type":"bool"},{"name":"body","type":"text"}],)"
-            R"("record":{"id":123,"factory_id":"F7","status":"open","version":3,"due_date":"2025-12-01",)"
-            R"("quantity":12.5,"spec":{"w":2},"urgent":false,"body":"long text"},"errors":null})");
+  EXPECT_EQ(
+      row.change->json,
+      R"({"schema":"public","table":"work_orders","commit_timestamp":"2025-11-19T00:22:40.877Z","type":"INSERT",)"
+      R"("columns":[{"name":"id","type":"int8"},{"name":"factory_id","type":"text"},{"name":"status","type":"text"},)"
+      R"({"name":"version","type":"int8"},{"name":"due_date","type":"date"},{"name":"quantity","type":"numeric"},)"
+      R"({"name":"spec","type":"jsonb"},{"name":"urgent","type":"bool"},{"name":"body","type":"text"}],)"
+      R"("record":{"id":123,"factory_id":"F7","status":"open","version":3,"due_date":"2025-12-01",)"
+      R"("quantity":12.5,"spec":{"w":2},"urgent":false,"body":"long text"},"errors":null})");
   EXPECT_TRUE(row.change->old_record().empty());
   EXPECT_EQ(row.change->record().at("id").as_int64(), 123);
 }
@@ -197,8 +206,8 @@ TEST_F(Mapping, UpdateWithFullOldRowListsChangedKeysAndPatchesAllowedColumns) {
   EXPECT_EQ(e.version, 4);
   EXPECT_EQ(e.changed_keys, (std::vector<std::string>{"version", "due_date", "quantity", "urgent", "body"}));
   ASSERT_TRUE(e.patch);
-  EXPECT_EQ(*e.patch, (std::vector<core::patch_entry>{{"due_date", "\"2026-01-15\""}, {"quantity", "7"},
-                                                       {"urgent", "true"}}));
+  EXPECT_EQ(*e.patch,
+            (std::vector<core::patch_entry>{{"due_date", "\"2026-01-15\""}, {"quantity", "7"}, {"urgent", "true"}}));
   EXPECT_FALSE(e.patch_covers_changes());
   expect_round_trip(e);
 }
@@ -211,11 +220,10 @@ TEST_F(Mapping, PatchCarriesTypedJsonForEveryAllowedType) {
   after[c_due] = row_value::null();
   const auto row = map(update_full(wo_row(), after));
   ASSERT_TRUE(row.event && row.event->patch);
-  EXPECT_EQ(*row.event->patch,
-            (std::vector<core::patch_entry>{{"due_date", "null"},
-                                            {"quantity", "0.25"},
-                                            {"spec", R"({"w":2.5,"tags":["a","b"]})"},
-                                            {"status", "\"in_progress\""}}));
+  EXPECT_EQ(*row.event->patch, (std::vector<core::patch_entry>{{"due_date", "null"},
+                                                               {"quantity", "0.25"},
+                                                               {"spec", R"({"w":2.5,"tags":["a","b"]})"},
+                                                               {"status", "\"in_progress\""}}));
   EXPECT_TRUE(row.event->patch_covers_changes());
   expect_round_trip(*row.event);
 }
@@ -500,8 +508,10 @@ TEST_F(Mapping, PublicTablesGetARecordButNoEvent) {
   c.schema = "public";
   c.table = "announcements";
   c.kind = row_kind::insert;
-  c.columns = {{"id", pg_oid::uuid, "", true}, {"title", pg_oid::text, "", false},
-               {"author_email", pg_oid::text, "", false}, {"level", 16500, "alert_level", false}};
+  c.columns = {{"id", pg_oid::uuid, "", true},
+               {"title", pg_oid::text, "", false},
+               {"author_email", pg_oid::text, "", false},
+               {"level", 16500, "alert_level", false}};
   c.new_row = {row_value::of("0b8f7c4e-1d2a-4f0e-9a55-6c1f3e2d4b5a"), row_value::of("Shutdown Friday"),
                row_value::of("boss@example.com"), row_value::of("high")};
   c.commit_ts = std::string(k_ts);
@@ -517,4 +527,4 @@ TEST_F(Mapping, PublicTablesGetARecordButNoEvent) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::routing

@@ -1,5 +1,5 @@
 // Column values from PostgreSQL text output to typed JSON, and the canonical JSON writer routing shares.
-#include "rtcache/net/mapping_value.hpp"
+#include "routing/mapping_value.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/parse_options.hpp>
@@ -11,7 +11,7 @@
 #include <system_error>
 #include <utility>
 
-namespace rtcache::net {
+namespace rtcache::routing {
 
 namespace {
 
@@ -22,27 +22,38 @@ struct oid_name {
 
 // pg_type.typname of the built-in types Supabase reports; arrays carry the element name with a '_' prefix.
 constexpr std::array k_type_names = {
-    oid_name{16, "bool"},         oid_name{17, "bytea"},       oid_name{18, "char"},
-    oid_name{19, "name"},         oid_name{20, "int8"},        oid_name{21, "int2"},
-    oid_name{23, "int4"},         oid_name{24, "regproc"},     oid_name{25, "text"},
-    oid_name{26, "oid"},          oid_name{114, "json"},       oid_name{142, "xml"},
-    oid_name{199, "_json"},       oid_name{600, "point"},      oid_name{650, "cidr"},
-    oid_name{700, "float4"},      oid_name{701, "float8"},     oid_name{774, "macaddr8"},
-    oid_name{790, "money"},       oid_name{829, "macaddr"},    oid_name{869, "inet"},
-    oid_name{1000, "_bool"},      oid_name{1001, "_bytea"},    oid_name{1005, "_int2"},
-    oid_name{1007, "_int4"},      oid_name{1009, "_text"},     oid_name{1014, "_bpchar"},
-    oid_name{1015, "_varchar"},   oid_name{1016, "_int8"},     oid_name{1021, "_float4"},
-    oid_name{1022, "_float8"},    oid_name{1028, "_oid"},      oid_name{1041, "_inet"},
-    oid_name{1042, "bpchar"},     oid_name{1043, "varchar"},   oid_name{1082, "date"},
-    oid_name{1083, "time"},       oid_name{1114, "timestamp"}, oid_name{1115, "_timestamp"},
-    oid_name{1182, "_date"},      oid_name{1183, "_time"},     oid_name{1184, "timestamptz"},
-    oid_name{1185, "_timestamptz"}, oid_name{1186, "interval"}, oid_name{1187, "_interval"},
-    oid_name{1231, "_numeric"},   oid_name{1266, "timetz"},    oid_name{1270, "_timetz"},
-    oid_name{1560, "bit"},        oid_name{1562, "varbit"},    oid_name{1700, "numeric"},
-    oid_name{2950, "uuid"},       oid_name{2951, "_uuid"},     oid_name{3220, "pg_lsn"},
-    oid_name{3614, "tsvector"},   oid_name{3802, "jsonb"},     oid_name{3807, "_jsonb"},
-    oid_name{3904, "int4range"},  oid_name{3906, "numrange"},  oid_name{3908, "tsrange"},
-    oid_name{3910, "tstzrange"},  oid_name{3912, "daterange"}, oid_name{3926, "int8range"},
+    oid_name{16, "bool"},           oid_name{17, "bytea"},
+    oid_name{18, "char"},           oid_name{19, "name"},
+    oid_name{20, "int8"},           oid_name{21, "int2"},
+    oid_name{23, "int4"},           oid_name{24, "regproc"},
+    oid_name{25, "text"},           oid_name{26, "oid"},
+    oid_name{114, "json"},          oid_name{142, "xml"},
+    oid_name{199, "_json"},         oid_name{600, "point"},
+    oid_name{650, "cidr"},          oid_name{700, "float4"},
+    oid_name{701, "float8"},        oid_name{774, "macaddr8"},
+    oid_name{790, "money"},         oid_name{829, "macaddr"},
+    oid_name{869, "inet"},          oid_name{1000, "_bool"},
+    oid_name{1001, "_bytea"},       oid_name{1005, "_int2"},
+    oid_name{1007, "_int4"},        oid_name{1009, "_text"},
+    oid_name{1014, "_bpchar"},      oid_name{1015, "_varchar"},
+    oid_name{1016, "_int8"},        oid_name{1021, "_float4"},
+    oid_name{1022, "_float8"},      oid_name{1028, "_oid"},
+    oid_name{1041, "_inet"},        oid_name{1042, "bpchar"},
+    oid_name{1043, "varchar"},      oid_name{1082, "date"},
+    oid_name{1083, "time"},         oid_name{1114, "timestamp"},
+    oid_name{1115, "_timestamp"},   oid_name{1182, "_date"},
+    oid_name{1183, "_time"},        oid_name{1184, "timestamptz"},
+    oid_name{1185, "_timestamptz"}, oid_name{1186, "interval"},
+    oid_name{1187, "_interval"},    oid_name{1231, "_numeric"},
+    oid_name{1266, "timetz"},       oid_name{1270, "_timetz"},
+    oid_name{1560, "bit"},          oid_name{1562, "varbit"},
+    oid_name{1700, "numeric"},      oid_name{2950, "uuid"},
+    oid_name{2951, "_uuid"},        oid_name{3220, "pg_lsn"},
+    oid_name{3614, "tsvector"},     oid_name{3802, "jsonb"},
+    oid_name{3807, "_jsonb"},       oid_name{3904, "int4range"},
+    oid_name{3906, "numrange"},     oid_name{3908, "tsrange"},
+    oid_name{3910, "tstzrange"},    oid_name{3912, "daterange"},
+    oid_name{3926, "int8range"},
 };
 
 // A finite decimal as sign, significant digits (no leading or trailing zeros) and the power of ten of the
@@ -94,7 +105,9 @@ std::optional<decimal> parse_decimal(std::string_view s) {
   return d;
 }
 
-typed_value as_string(std::string_view text, bool exact) { return {boost::json::string(text), exact}; }
+typed_value as_string(std::string_view text, bool exact) {
+  return {boost::json::string(text), exact};
+}
 
 typed_value integer_value(std::string_view text) {
   std::int64_t v = 0;
@@ -246,4 +259,4 @@ void append_json(std::string& out, const boost::json::value& v) {
   }
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::routing

@@ -1,10 +1,10 @@
-#include "rtcache/net/mapping_value.hpp"
+#include "routing/mapping_value.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace rtcache::net {
+namespace rtcache::routing {
 namespace {
 
 std::string json_of(std::uint32_t oid, std::string_view text) {
@@ -13,7 +13,9 @@ std::string json_of(std::uint32_t oid, std::string_view text) {
   return out;
 }
 
-bool exact(std::uint32_t oid, std::string_view text) { return type_text_value(oid, text).exact; }
+bool exact(std::uint32_t oid, std::string_view text) {
+  return type_text_value(oid, text).exact;
+}
 
 TEST(MappingValue, BoolsBecomeTrueAndFalse) {
   EXPECT_EQ(json_of(pg_oid::bool_, "t"), "true");
@@ -92,4 +94,4 @@ TEST(MappingValue, TypeNamesFollowPgType) {
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::routing

@@ -1,12 +1,12 @@
 // Routing mapped rows to doc:, list: and factory: channels, and per-transaction summaries (docs/design.md §3).
-#include "rtcache/net/router.hpp"
+#include "routing/router.hpp"
 
 #include <algorithm>
 #include <cassert>
 #include <memory>
 #include <utility>
 
-namespace rtcache::net {
+namespace rtcache::routing {
 
 namespace {
 
@@ -115,8 +115,8 @@ routed_rows transaction_router::commit(std::string_view commit_ts) {
     e.act = s.act;
     e.count = s.count;
     if (!commit_ts.empty()) e.ts = std::string(commit_ts);
-    out.messages.push_back(
-        {core::channel_key::factory(std::move(s.factory_id)), std::make_shared<const core::event>(std::move(e)), nullptr});
+    out.messages.push_back({core::channel_key::factory(std::move(s.factory_id)),
+                            std::make_shared<const core::event>(std::move(e)), nullptr});
   }
   summaries_.clear();
   index_.clear();
@@ -147,4 +147,4 @@ void transaction_router::count(const std::string& factory_id, const std::string&
   }
 }
 
-}  // namespace rtcache::net
+}  // namespace rtcache::routing

@@ -1,13 +1,13 @@
-#include "rtcache/net/router.hpp"
+#include "routing/router.hpp"
 
+#include "routing/mapping_value.hpp"
 #include "rtcache/core/event_codec.hpp"
-#include "rtcache/net/mapping_value.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace rtcache::net {
+namespace rtcache::routing {
 namespace {
 
 using core::action;
@@ -214,8 +214,8 @@ TEST(TransactionRouter, BeginDiscardsAnUnfinishedTransaction) {
   router.begin();  // the connection dropped mid-transaction; the server resends it
   router.add(row("wo", "2", "F7", action::create));
   const auto out = router.commit(k_ts);
-  EXPECT_EQ(describe(out.messages), (std::vector<std::string>{"doc:wo:2 create F7", "list:wo:F7 create F7",
-                                                              "factory:F7 create F7 x1"}));
+  EXPECT_EQ(describe(out.messages),
+            (std::vector<std::string>{"doc:wo:2 create F7", "list:wo:F7 create F7", "factory:F7 create F7 x1"}));
 }
 
 TEST(TransactionRouter, BulkTransactionStopsListMessagesAfterTheLimitButKeepsDocsAndCounts) {
@@ -257,8 +257,9 @@ TEST(TransactionRouter, BulkTransactionAsksForDrainsThatBoundPendingOutput) {
   for (const auto& m : out.messages) published_docs += m.channel.kind == core::channel_kind::doc;
   EXPECT_EQ(published_docs, 10'000U);
   const std::vector<routed_message> summaries(out.messages.end() - 4, out.messages.end());
-  EXPECT_EQ(describe(summaries), (std::vector<std::string>{"factory:F0 create F0 x2500", "factory:F1 create F1 x2500",
-                                                           "factory:F2 create F2 x2500", "factory:F3 create F3 x2500"}));
+  EXPECT_EQ(describe(summaries),
+            (std::vector<std::string>{"factory:F0 create F0 x2500", "factory:F1 create F1 x2500",
+                                      "factory:F2 create F2 x2500", "factory:F3 create F3 x2500"}));
 }
 
 TEST(TransactionRouter, MapsAndRoutesAMultiTableTransactionEndToEnd) {
@@ -271,15 +272,16 @@ factory_column = "factory_id"
 doc_type = "lot"
 id_column = "code"
 factory_column = "factory_id"
-)").value();
+)")
+                          .value();
   const mapper m(config);
   auto change = [](std::string table, row_kind kind, std::string id, std::string factory) {
     row_change c;
     c.schema = "public";
     c.table = std::move(table);
     c.kind = kind;
-    c.columns = {{"id", pg_oid::int8, "", true}, {"code", pg_oid::text, "", false},
-                 {"factory_id", pg_oid::text, "", false}};
+    c.columns = {
+        {"id", pg_oid::int8, "", true}, {"code", pg_oid::text, "", false}, {"factory_id", pg_oid::text, "", false}};
     std::vector<row_value> values{row_value::of(id), row_value::of(id), row_value::of(std::move(factory))};
     if (kind == row_kind::del) {
       c.old_kind = old_row_kind::full;
@@ -292,23 +294,25 @@ factory_column = "factory_id"
   };
   transaction_router router;
   router.begin();
-  for (const auto& c : {change("work_orders", row_kind::insert, "1", "F1"), change("lots", row_kind::insert, "L1", "F1"),
-                        change("work_orders", row_kind::update, "1", "F1"), change("lots", row_kind::del, "L0", "F2"),
-                        change("audit", row_kind::insert, "1", "F1")}) {
+  for (const auto& c :
+       {change("work_orders", row_kind::insert, "1", "F1"), change("lots", row_kind::insert, "L1", "F1"),
+        change("work_orders", row_kind::update, "1", "F1"), change("lots", row_kind::del, "L0", "F2"),
+        change("audit", row_kind::insert, "1", "F1")}) {
     auto mapped = m.map(c);
     ASSERT_TRUE(mapped.has_value()) << mapped.error().message;
     if (*mapped) router.add(**mapped);
   }
   const auto out = router.commit(k_ts);
-  EXPECT_EQ(describe(out.messages),
-            (std::vector<std::string>{"doc:wo:1 create F1", "list:wo:F1 create F1", "doc:lot:L1 create F1",
-                                      "list:lot:F1 create F1", "doc:wo:1 update F1", "list:wo:F1 update F1",
-                                      "doc:lot:L0 delete F2", "list:lot:F2 delete F2", "factory:F1 create F1 x1",
-                                      "factory:F1 create F1 x1", "factory:F1 update F1 x1", "factory:F2 delete F2 x1"}));
+  EXPECT_EQ(
+      describe(out.messages),
+      (std::vector<std::string>{"doc:wo:1 create F1", "list:wo:F1 create F1", "doc:lot:L1 create F1",
+                                "list:lot:F1 create F1", "doc:wo:1 update F1", "list:wo:F1 update F1",
+                                "doc:lot:L0 delete F2", "list:lot:F2 delete F2", "factory:F1 create F1 x1",
+                                "factory:F1 create F1 x1", "factory:F1 update F1 x1", "factory:F2 delete F2 x1"}));
   EXPECT_EQ(out.messages[8].event->type, "wo");
   EXPECT_EQ(out.messages[9].event->type, "lot");
   EXPECT_EQ(out.changes.size(), 4U);
 }
 
 }  // namespace
-}  // namespace rtcache::net
+}  // namespace rtcache::routing
