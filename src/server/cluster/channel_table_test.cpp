@@ -53,7 +53,7 @@ TEST(GapIndex, CoversContractChannelsByDocTypeOrAll) {
 }
 
 // issue 13: a TRUNCATE of a mapped table changes the factory summaries (they count documents of every type), so
-// the single node starts every factory: channel over (net::gap_touches, docs/pg-source.md); the cluster must too,
+// the single node starts every factory: channel over (ingest::gap_touches, docs/pg-source.md); the cluster must too,
 // or a summary subscriber resumes across the TRUNCATE with recovered:true and a stale count.
 TEST(GapIndex, ATruncateOfATableWithADocTypeCoversEveryFactorySummary) {
   const gap_message wo{"truncate", {{"public", "work_orders", "wo"}}, ""};

@@ -34,7 +34,7 @@ bool gap_covers(const gap_message& gap, std::string_view channel) {
   if (!is_contract_channel(channel)) return false;
   if (gap.all()) return true;
   // A factory summary counts documents of every type: a TRUNCATE of any mapped table may have changed it
-  // (net::gap_touches, docs/pg-source.md). Issue 13: the cluster starts over what the single node starts over.
+  // (ingest::gap_touches, docs/pg-source.md). Issue 13: the cluster starts over what the single node starts over.
   if (channel.starts_with("factory:")) return touches_a_doc_type(gap);
   const std::string_view type = doc_type_of(channel);
   if (type.empty()) return false;

@@ -16,7 +16,7 @@ namespace rtcache::cluster {
 // What a gap covers: with no tables, every contract channel (doc:, list:, factory:); with tables, the doc: and
 // list: channels of their doc types (a TRUNCATE: every document of the type may be gone, every list changed) and,
 // when a table has a doc type, every factory: channel (a summary counts documents of all types). The same
-// channels the single node starts over (net::gap_touches). Public and private channels are never fed by the WAL
+// channels the single node starts over (ingest::gap_touches). Public and private channels are never fed by the WAL
 // and never covered; per-table record channels are, but carry no positions.
 bool gap_covers(const gap_message& gap, std::string_view channel);
 

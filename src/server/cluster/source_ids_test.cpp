@@ -1,7 +1,7 @@
 // Message ids and writer anchors.
 #include "cluster/source_ids.hpp"
 
-#include "rtcache/net/routed_sink.hpp"
+#include "routing/routed_sink.hpp"
 
 #include <gtest/gtest.h>
 
@@ -28,21 +28,21 @@ TEST(SourceIds, WalMessageIdsFollowTheCommitIdentity) {
   EXPECT_NE(wal_msg_id({id.system_identifier, 3, id.commit_lsn, 13}), text);
 }
 
-// The PostgreSQL source names each routed message (net::message_id); the cluster de-duplicates on that id and
+// The PostgreSQL source names each routed message (routing::message_id); the cluster de-duplicates on that id and
 // reads the commit identity back from it, so the two spellings must be one.
 TEST(SourceIds, WalMessageIdsAreTheIdsTheRoutedSinkGives) {
-  net::stream_position p;
+  routing::stream_position p;
   p.system_identifier = 7000000000000000001ull;
   p.timeline = 1;
   p.commit_lsn = 0x16B3F48;
   p.first_index = 3;
   for (std::size_t k : {0u, 1u, 7u}) {
     const wal_message_id id{p.system_identifier, p.timeline, p.commit_lsn, static_cast<std::uint32_t>(3 + k)};
-    EXPECT_EQ(wal_msg_id(id), net::message_id(p, k));
-    EXPECT_EQ(std::get<wal_message_id>(parse_msg_id(net::message_id(p, k))), id);
+    EXPECT_EQ(wal_msg_id(id), routing::message_id(p, k));
+    EXPECT_EQ(std::get<wal_message_id>(parse_msg_id(routing::message_id(p, k))), id);
   }
   p.commit_lsn = 0xFFFFFFFF00000001ull;
-  EXPECT_EQ(wal_msg_id({p.system_identifier, p.timeline, p.commit_lsn, 3}), net::message_id(p, 0));
+  EXPECT_EQ(wal_msg_id({p.system_identifier, p.timeline, p.commit_lsn, 3}), routing::message_id(p, 0));
 }
 
 TEST(SourceIds, IngestMessageIdsFollowTheIngestMessage) {

@@ -20,7 +20,7 @@ namespace rtcache::cluster {
 std::string view_class_text(const core::factory_scope& view);
 
 // Whether a view of class `view` holds the messages of partition `factory` (empty: untagged), as the hub
-// decides (include/rtcache/net/hub.hpp): the unscoped view holds everything, a scoped view the partitions of its
+// decides (src/server/hub/hub.hpp): the unscoped view holds everything, a scoped view the partitions of its
 // factories.
 bool view_admits(const core::factory_scope& view, std::string_view factory) noexcept;
 

@@ -62,7 +62,7 @@ struct gap_table_ref {
 
 // Continuity lost (kind 3): every channel it covers starts a new epoch at this message.
 struct gap_message {
-  std::string reason;                 // net::gap_reason's name, or a cluster reason ("collapse")
+  std::string reason;                 // routing::gap_reason's name, or a cluster reason ("collapse")
   std::vector<gap_table_ref> tables;  // empty: every contract channel
   std::string detail;
 
