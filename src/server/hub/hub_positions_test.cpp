@@ -9,14 +9,18 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -381,6 +385,168 @@ TEST(HubPositions, WithoutPositionsAViewJoinedAtAnOriginCountsOnFromIt) {
   EXPECT_EQ(h.publish("room", "invalidate", "{}").offset, 6u);
   EXPECT_EQ(h.position("room"), (hub_position{"E", 6}));
   EXPECT_EQ(h.metrics().messages_repeated, 0u);
+}
+
+// ---- concurrency: an applier publishing and resetting at a book's positions while clients join and resume ----
+
+// A channel's position as a node's book holds it; the applier and the joiners order their hub calls with their
+// book reads and writes by the book's lock, as docs/cluster.md says a node must.
+struct book {
+  std::mutex mu;
+  std::map<std::string, hub_position> at;
+};
+
+// Checks, as deliveries arrive, that within one position run they continue each other (same epoch, next offset);
+// a reset may start a new run anywhere. Payloads carry the epoch, frames "epoch@offset".
+class run_checker final : public hub_subscriber {
+ public:
+  explicit run_checker(hub_position start) : next_(std::move(start)) {}
+  void deliver(const hub_message_ptr& message) noexcept override {
+    const std::string& f = message->frames.v1_text;
+    const std::string epoch = f.substr(0, f.find('@'));
+    std::lock_guard lock(mu_);
+    if (next_ && (epoch != next_->epoch || message->offset != next_->offset + 1)) ++breaks_;
+    next_ = hub_position{epoch, message->offset};
+  }
+  void on_reset() noexcept override {
+    std::lock_guard lock(mu_);
+    next_.reset();
+  }
+  int breaks() const {
+    std::lock_guard lock(mu_);
+    return breaks_;
+  }
+  std::optional<hub_position> last() const {
+    std::lock_guard lock(mu_);
+    return next_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::optional<hub_position> next_;
+  int breaks_ = 0;
+};
+
+TEST(HubPositionsRace, JoinsAndResumesRacingWithAnApplierNeverSeeARunBrokenOrAReplayNotMissed) {
+  hub_config c = lingering();
+  c.max_history_messages = 16;
+  hub h(c, [](const hub_encode_request& r) {
+    hub_frames f;
+    f.v1_text = std::string(r.payload_json) + "@" + std::to_string(r.offset);
+    return f;
+  });
+  const std::vector<std::string> channels = {"doc:wo:1", "doc:wo:2", "list:wo:F1"};
+  book b;
+  for (const auto& ch : channels) b.at[ch] = hub_position{ch + "#0", 0};
+  std::atomic<bool> done{false};
+  std::atomic<int> failures{0};
+  std::atomic<int> recovered{0};
+  std::atomic<int> joins{0};
+  // A subscriber on each channel throughout, so every view exists and takes every message.
+  std::vector<std::shared_ptr<run_checker>> standing;
+  std::vector<hub_subscription> standing_subs;
+  for (const auto& ch : channels) {
+    standing.push_back(std::make_shared<run_checker>(b.at[ch]));
+    standing_subs.push_back(
+        std::move(h.subscribe_view_at(ch, factory_scope::unscoped(), b.at[ch], standing.back())->subscription));
+  }
+
+  std::thread applier([&] {
+    std::mt19937 rng(7);
+    int generation = 0;
+    for (int i = 0; i < 4000; ++i) {
+      std::this_thread::yield();  // lets joiners in between messages
+      const std::string& ch = channels[rng() % channels.size()];
+      std::lock_guard lock(b.mu);
+      hub_position& p = b.at[ch];
+      const auto roll = rng() % 100;
+      if (roll < 3) {
+        // A gap covering doc: channels: new epochs, offsets kept.
+        for (auto& [name, pos] : b.at) {
+          if (name.starts_with("doc:")) pos.epoch = name + "#" + std::to_string(++generation);
+        }
+        struct per_channel final : hub_view_positions {
+          const std::map<std::string, hub_position>* at;
+          std::optional<hub_position> position_of(std::string_view channel, const factory_scope&) const override {
+            return at->at(std::string(channel));
+          }
+        } per;
+        per.at = &b.at;
+        h.reset_at([](std::string_view n) { return n.starts_with("doc:"); }, per);
+        continue;
+      }
+      if (roll < 6) {
+        p = hub_position{ch + "#" + std::to_string(++generation), rng() % 5};  // a partition's new generation
+      }
+      ++p.offset;
+      named_positions at;
+      at.by_class["*"] = p;
+      hub_publish_options o;
+      o.positions = &at;
+      if (!h.publish(ch, "invalidate", p.epoch, o).accepted() && h.position(ch)) failures.fetch_add(1);
+      if (roll % 7 == 0) h.publish(ch, "invalidate", p.epoch, o);  // a repeat: must not be appended
+    }
+    done.store(true);
+  });
+
+  std::vector<std::thread> joiners;
+  for (int t = 0; t < 3; ++t) {
+    joiners.emplace_back([&, t] {
+      std::mt19937 rng(static_cast<unsigned>(100 + t));
+      std::map<std::string, hub_position> seen;  // what this client last held, per channel
+      while (!done.load()) {
+        const std::string& ch = channels[rng() % channels.size()];
+        std::optional<hub_position> resume;
+        if (auto it = seen.find(ch); it != seen.end()) resume = it->second;
+        std::shared_ptr<run_checker> r;
+        hub_join j;
+        {
+          std::lock_guard lock(b.mu);
+          r = std::make_shared<run_checker>(b.at[ch]);
+          auto joined = h.subscribe_view_at(ch, factory_scope::unscoped(), b.at[ch], r, resume);
+          if (!joined) {
+            failures.fetch_add(1);
+            return;
+          }
+          j = std::move(*joined);
+          joins.fetch_add(1);
+        }
+        if (j.recovered) {
+          recovered.fetch_add(1);
+          // Exactly what the client missed: resume.offset + 1 .. the join's offset, in the join's epoch.
+          if (resume->epoch != j.position.epoch || j.replay.size() != j.position.offset - resume->offset) {
+            failures.fetch_add(1);
+          }
+          for (std::size_t k = 0; k < j.replay.size(); ++k) {
+            const std::string& f = j.replay[k]->frames.v1_text;
+            if (j.replay[k]->offset != resume->offset + 1 + k || f.substr(0, f.find('@')) != j.position.epoch) {
+              failures.fetch_add(1);
+            }
+          }
+        }
+        for (int k = 0; k < 50 && !done.load(); ++k) std::this_thread::yield();
+        j.subscription.unsubscribe();
+        if (r->breaks() != 0) failures.fetch_add(1);
+        if (auto last = r->last()) {
+          seen[ch] = *last;
+        } else {
+          seen.erase(ch);
+        }
+      }
+    });
+  }
+  applier.join();
+  for (auto& th : joiners) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  for (std::size_t i = 0; i < channels.size(); ++i) {
+    EXPECT_EQ(standing[i]->breaks(), 0) << channels[i];
+    EXPECT_EQ(h.position(channels[i]), b.at[channels[i]]) << channels[i];
+  }
+  standing_subs.clear();
+  std::printf("joins %d, recovered %d, views reset %llu\n", joins.load(), recovered.load(),
+              static_cast<unsigned long long>(h.metrics().views_reset));
+  EXPECT_GT(h.metrics().views_reset, 0u);
+  EXPECT_GT(h.metrics().messages_repeated, 0u);
 }
 
 }  // namespace
