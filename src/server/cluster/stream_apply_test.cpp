@@ -163,6 +163,24 @@ TEST(StreamApply, AGapMarkerStartsOverTheCoveredChannelsViewsAndLeavesOthersAlon
   EXPECT_EQ(n.a.stats().gaps, 1u);
 }
 
+TEST(StreamApply, APartitionsNewGenerationStartsItsViewsOverAtTheSchemesPosition) {
+  node n;
+  test::stream_writer w("rtcache");
+  const auto f1 = factory_scope::of({"F1"});
+  auto sub = n.join("doc:wo:1", f1);
+  n.apply_ok(w.channel("doc:wo:1", "F1", "1"));
+  n.apply_ok(w.channel("doc:wo:1", "F1", "2"));
+  const auto before = *n.h.position("doc:wo:1", f1);
+  // The partition's last message left the stream; the writer starts generation 3 with counter 1.
+  n.apply_ok(w.channel("doc:wo:1", "F1", "3", false, true));
+  EXPECT_EQ(sub->events(), (std::vector<std::string>{"1:1", "2:2", "reset", "1:3"}));
+  EXPECT_EQ(n.h.position("doc:wo:1", f1), as_hub(w.expected(std::string(k_identity), "doc:wo:1", f1)));
+  EXPECT_NE(n.h.position("doc:wo:1", f1)->epoch, before.epoch);
+  bool recovered = true;
+  n.join("doc:wo:1", f1, before, &recovered);
+  EXPECT_FALSE(recovered) << "a position of the old incarnation is never continued";
+}
+
 TEST(StreamApply, AMalformedMessageIsRefusedCountedAndChangesNothing) {
   node n;
   test::stream_writer w("rtcache");

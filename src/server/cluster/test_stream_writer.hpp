@@ -29,13 +29,14 @@ class stream_writer {
       : subjects_{std::move(prefix)}, next_seq_(first_seq) {}
 
   // A channel message of partition (channel, factory) at the next sequence: subject, Nats-Msg-Id, Rtcache-Pos
-  // from next_state, body from encode_body.
+  // from next_state, body from encode_body. `restart`: the writer found the partition in limbo (its last message
+  // left the stream), so the message starts a later incarnation (generation = its sequence).
   stream_message channel(const std::string& channel, const std::string& factory, std::string payload = "{}",
-                         bool contract = false) {
+                         bool contract = false, bool restart = false) {
     const std::uint64_t seq = next_seq_++;
     auto& held = states_[{channel, factory}];
-    const partition_state* live = held.counter == 0 ? nullptr : &held;
-    held = next_state(live, seq, incarnation::first);
+    const partition_state* live = held.counter == 0 || restart ? nullptr : &held;
+    held = next_state(live, seq, held.counter == 0 ? incarnation::first : incarnation::later);
     channel_message body;
     body.channel = channel;
     body.event = "invalidate";
