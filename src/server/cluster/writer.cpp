@@ -48,9 +48,10 @@ struct writer::impl {
   channel_table table;
   stream_identity identity;
   std::uint64_t first_seq = 1;
-  std::uint64_t next_seq = 1;     // the sequence the next message will get
-  std::uint64_t last_ticket = 0;  // of the current publisher
-  wal_anchor_state anchor;        // as of the last message published (acknowledged or in flight)
+  std::optional<std::chrono::steady_clock::time_point> first_seq_read;  // when first_seq was read
+  std::uint64_t next_seq = 1;                                           // the sequence the next message will get
+  std::uint64_t last_ticket = 0;                                        // of the current publisher
+  wal_anchor_state anchor;  // as of the last message published (acknowledged or in flight)
   std::string scratch_body;
   std::string scratch_event;
 
@@ -139,6 +140,7 @@ struct writer::impl {
     if (!st) return fail_with(st.error());
     identity = st->identity;
     first_seq = st->first_seq;
+    first_seq_read = settings.clock();
     next_seq = st->last_seq + 1;
     anchor = {};
     if (st->last_seq >= st->first_seq && st->last_seq > 0) {
@@ -239,6 +241,10 @@ struct writer::impl {
 
   // Refreshes the stream's first sequence (liveness of the partitions held in memory is judged by it).
   result<void> refresh_first_seq() {
+    const auto now = settings.clock();
+    if (settings.first_seq_refresh > 0ms && first_seq_read && now - *first_seq_read < settings.first_seq_refresh) {
+      return {};
+    }
     auto st = get_stream_state(conn, settings.stream);
     if (!st) return st.error();
     if (st->identity != identity) {
@@ -246,6 +252,7 @@ struct writer::impl {
                           "the stream " + identity.to_string() + " was replaced by " + st->identity.to_string());
     }
     first_seq = st->first_seq;
+    first_seq_read = now;
     return {};
   }
 
@@ -364,7 +371,6 @@ struct writer::impl {
       if (auto r = refresh_first_seq(); !r) return fail(r.error());
     }
     const std::size_t n = rows.messages.size() + rows.changes.size();
-    const std::uint64_t tickets_before = last_ticket;
     anchor_to(p);
     for (std::size_t k = 0; k < n; ++k) {
       const wal_message_id id{p.system_identifier, p.timeline, p.commit_lsn,
@@ -373,6 +379,7 @@ struct writer::impl {
         sent(&writer_stats::skipped);
         continue;
       }
+      if (k >= rows.messages.size() && !rows.changes[k - rows.messages.size()].change) continue;  // as the hub sink
       anchor.last_commit_lsn = id.commit_lsn;
       anchor.last_index = id.index;
       if (k + 1 == n) anchor.confirm_lsn = p.confirm_lsn;
@@ -403,8 +410,9 @@ struct writer::impl {
         sent(&writer_stats::records);
       }
     }
-    if (last_ticket == tickets_before && p.confirm_lsn > anchor.confirm_lsn) {
-      // The WAL position moved with nothing of its own in the stream: say so, so that durable_anchor() (here or
+    if (p.confirm_lsn > anchor.confirm_lsn) {
+      // The WAL position moved with nothing of its own in the stream (a position-only call, or its last item had
+      // nothing to publish): say so, so that durable_anchor() (here or
       // in the next writer) is never behind what the source confirmed.
       anchor.confirm_lsn = p.confirm_lsn;
       if (!send(subj.control("wal"), {}, encode_body(position_message{}), std::nullopt)) return;

@@ -63,6 +63,14 @@ struct writer_settings {
   // looked up in the stream the next time it is written (no position changes).
   std::size_t max_channels = 100'000;
   publisher_settings publisher;  // expect_stream is set to `stream`
+  // How old the stream's first sequence may be when the writer judges whether a partition it holds is live. 0: read
+  // it once per call that carries channel messages (one round trip per transaction), so liveness is judged as the
+  // pure model says. Larger saves that round trip at a cost: a partition whose latest message left the stream
+  // within the interval is counted on instead of starting a new generation (a node that saw it in limbo then
+  // answers recovered:false to a client that refetched meanwhile; never a false recovery).
+  std::chrono::milliseconds first_seq_refresh = 0ms;
+  // The clock of first_seq_refresh (tests inject one).
+  std::function<std::chrono::steady_clock::time_point()> clock = [] { return std::chrono::steady_clock::now(); };
   // Bound of each lookup (stream state, last message by subject, ledger) and of waiting for messages in flight
   // before one.
   std::chrono::milliseconds lookup_timeout = 5s;

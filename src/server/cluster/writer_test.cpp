@@ -90,8 +90,9 @@ class harness {
     s.publisher = test::publisher_of(256, 2s, 2s);
     return s;
   }
-  std::unique_ptr<writer> make(std::size_t max_channels = 1000) const {
-    auto w = writer::create(*conn_, settings(max_channels));
+  std::unique_ptr<writer> make(std::size_t max_channels = 1000) const { return make_with(settings(max_channels)); }
+  std::unique_ptr<writer> make_with(const writer_settings& s) const {
+    auto w = writer::create(*conn_, s);
     if (!w) throw std::runtime_error(w.error().message);
     (*w)->start_stream([] {});
     return std::move(*w);
@@ -326,7 +327,11 @@ TEST(Writer, DurableThroughNeverPassesAnUnacknowledgedMessage) {
   test::nats_server server;
   harness h(server.url());
   source src;
-  auto w = h.make();
+  // The first sequence read at start-up stays good: publish() makes no round trip before it sends, so the frozen
+  // server holds the messages themselves, not a stream-info request.
+  auto settings = h.settings();
+  settings.first_seq_refresh = std::chrono::hours(1);
+  auto w = h.make_with(settings);
   w->publish(src.txn({doc_message("1", "F1")}));
   ASSERT_TRUE(durable(*w, 1));
   const auto frozen = src.txn({doc_message("1", "F1"), doc_message("2", "F1")});
@@ -335,6 +340,7 @@ TEST(Writer, DurableThroughNeverPassesAnUnacknowledgedMessage) {
   // The acknowledgements never come: the publisher reports timeouts after ack_timeout, and the call stays out.
   ASSERT_TRUE(test::eventually([&] { return w->failure().has_value(); }, 10s));
   EXPECT_EQ(w->failure()->code, errc::timeout);
+  EXPECT_NE(w->failure()->message.find("publish of ticket"), std::string::npos) << w->failure()->message;
   EXPECT_EQ(w->durable_through(), 1u);
   w->publish(src.txn({doc_message("3", "F1")}));  // stopped: nothing is sent, nothing confirmed
   EXPECT_EQ(w->durable_through(), 1u);
@@ -478,6 +484,52 @@ TEST(Writer, APositionAloneMovesTheAnchorANewWriterReports) {
   }
   auto w2 = h.make();
   EXPECT_EQ(w2->durable_anchor().value(), (routing::wal_anchor{k_system, 1, 0x5000}));
+}
+
+TEST(Writer, RecordsGoToTheirTablesRecordSubjectWithoutPositions) {
+  harness h;
+  source src;
+  auto w = h.make();
+  auto change = std::make_shared<routing::postgres_change>();
+  change->schema = "public";
+  change->table = "work_orders";
+  change->json = R"({"schema":"public","table":"work_orders","type":"UPDATE"})";
+  auto b = src.txn({doc_message("1", "F1")});
+  b.rows.messages[0].change = change;
+  b.rows.changes.push_back({change, std::string("F1")});
+  b.rows.changes.push_back({nullptr, std::nullopt});  // nothing to publish, as the hub sink skips it
+  w->publish(b);
+  ASSERT_TRUE(durable(*w, 1));
+  const auto got = h.read();
+  ASSERT_EQ(got.size(), 3u) << "the message, the record, and a position message for the call's confirm LSN";
+  EXPECT_EQ(got[0].message->record, change->json);
+  EXPECT_EQ(got[1].msg_id, routing::message_id(b.position, 1));
+  EXPECT_EQ(got[1].subject, subjects{h.name()}.records(std::string("\x01pg:public.work_orders")));
+  EXPECT_EQ(got[2].subject, subjects{h.name()}.control("wal"));
+  EXPECT_EQ(got[2].anchor->confirm_lsn, b.position.confirm_lsn);
+}
+
+TEST(Writer, WithinTheRefreshIntervalTheFirstSequenceReadLastDecidesLiveness) {
+  harness h;
+  source src;
+  auto now = std::chrono::steady_clock::time_point{};
+  auto settings = h.settings();
+  settings.first_seq_refresh = 10s;
+  settings.clock = [&] { return now; };
+  auto w = h.make_with(settings);
+  w->publish(src.txn({doc_message("1", "F1")}));
+  ASSERT_TRUE(durable(*w, 1));
+  h.purge();
+  w->publish(src.txn({doc_message("1", "F1")}));  // first sequence read 0 s ago: still counted on
+  ASSERT_TRUE(durable(*w, 2));
+  h.purge();
+  now += 10s;
+  w->publish(src.txn({doc_message("1", "F1")}));  // read again: its latest message left, a new generation
+  ASSERT_TRUE(durable(*w, 3));
+  const auto got = h.read(h.state().last_seq);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].position.state, (partition_state{got[0].seq, 1, got[0].seq}));
+  EXPECT_EQ(w->stats().generations, 1u) << "the second message counted on (counter 2, generation 0)";
 }
 
 }  // namespace
