@@ -62,7 +62,9 @@ struct writer_settings {
   // Channels whose partitions the writer remembers. Overflow: the least recently used channel is forgotten and
   // looked up in the stream the next time it is written (no position changes).
   std::size_t max_channels = 100'000;
-  publisher_settings publisher;  // expect_stream is set to `stream`
+  // expect_stream is set to `stream`. max_in_flight must exceed what the source leaves unconfirmed (its backlog
+  // bound plus one batch): a publish that finds the window full for stall_timeout stops the writer like any failure.
+  publisher_settings publisher;
   // How old the stream's first sequence may be when the writer judges whether a partition it holds is live. 0: read
   // it once per call that carries channel messages (one round trip per transaction), so liveness is judged as the
   // pure model says. Larger saves that round trip at a cost: a partition whose latest message left the stream
