@@ -78,8 +78,10 @@ struct writer::impl {
 
   void fail(error e) {
     std::lock_guard lock(mu);
-    if (e.js_code == k_wrong_last_sequence) fenced.store(true);
-    if (!failed) failed = std::move(e);
+    if (!failed) {
+      if (e.js_code == k_wrong_last_sequence) fenced.store(true);
+      failed = std::move(e);
+    }
     cv.notify_all();
   }
 
@@ -102,8 +104,13 @@ struct writer::impl {
           e = writer_error(errc::publish_rejected, "message predicted at " + std::to_string(predicted) +
                                                        " was stored at " + std::to_string(o.stream_seq));
         }
-        if (e.js_code == k_wrong_last_sequence) fenced.store(true);
-        if (!failed) failed = std::move(e);
+        // Only a refusal that is the first failure proves another writer: after a bad outcome of its own (a
+        // duplicate takes no sequence, a lost message leaves a hole) the writer's later predictions are off, and
+        // their refusals say nothing about anyone else.
+        if (!failed) {
+          if (e.js_code == k_wrong_last_sequence) fenced.store(true);
+          failed = std::move(e);
+        }
       }
       if (calls.outcome(o.ticket, good)) {
         durable.store(calls.durable_through(), std::memory_order_release);

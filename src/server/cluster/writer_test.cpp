@@ -294,6 +294,38 @@ TEST(Writer, ReplayedMessagesCarryTheSameIdsAsTheOriginals) {
   EXPECT_EQ(parse_msg_id(got[1].msg_id), message_source(wal_message_id{k_system, 1, b.position.commit_lsn, 1}));
 }
 
+// A stream purged to nothing gives a new writer no anchor: the source's replay is then answered by JetStream's
+// duplicate window (a purge keeps it). A duplicate takes no sequence, so the writer's next prediction is off and
+// JetStream refuses the message after it (10071): a failure of the writer's own, after which it starts over, not a
+// sign of another writer.
+TEST(Writer, AReplayAnsweredAsDuplicatesIsAFailureNotAFence) {
+  harness h;
+  source src;
+  // The old writer published the first part of a transaction (a batch before its commit) and died.
+  auto part = src.txn({doc_message("1", "F1")});
+  part.last = false;
+  part.position.confirm_lsn = 0x1000;
+  {
+    auto w = h.make();
+    w->publish(part);
+    ASSERT_TRUE(durable(*w, 1));
+  }
+  h.purge();
+  auto w2 = h.make();
+  EXPECT_FALSE(w2->durable_anchor().value()) << "an empty stream holds no anchor";
+  w2->start_stream([] {});
+  src.restart();
+  // The source replays the whole transaction: the stored message, then one never published, back to back.
+  auto whole = src.at(part.position.commit_lsn, {doc_message("1", "F1"), doc_message("1", "F1")});
+  w2->publish(whole);
+  ASSERT_TRUE(test::eventually([&] { return w2->failure().has_value(); }, 5s));
+  EXPECT_NE(w2->failure()->message.find("duplicate"), std::string::npos) << w2->failure()->message;
+  EXPECT_EQ(w2->durable_through(), 0u);
+  // Starting over waits for every outcome (the refusal included) and must find the writer still unfenced.
+  EXPECT_TRUE(w2->durable_anchor());
+  EXPECT_FALSE(w2->fenced());
+}
+
 TEST(Writer, ASecondWriterAppendingFencesTheFirst) {
   harness h;
   source src;
