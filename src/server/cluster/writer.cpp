@@ -10,6 +10,7 @@
 #include "rtcache/core/event_codec.hpp"
 
 #include <condition_variable>
+#include <deque>
 #include <tuple>
 #include <vector>
 
@@ -60,6 +61,15 @@ struct writer::impl {
   std::condition_variable cv;
   durable_calls calls;
   std::uint64_t ticket_base = 0;  // ticket t is predicted at stream sequence ticket_base + t
+  // The anchor each message in flight carries, from ticket first_anchor_ticket on (at most the publisher's window
+  // plus the rest of one call: nothing is sent after a failure but the rest of the call it struck).
+  std::deque<wal_anchor_state> sent_anchors;
+  std::uint64_t first_anchor_ticket = 1;
+  // The furthest anchor JetStream confirmed by an acknowledgement, duplicates included: a duplicate proves its
+  // original, and with it every message its writer published before it (expected sequences admit no hole), is
+  // or was in the stream. Survives starting over, so that a replay into a stream purged to nothing, answered
+  // from JetStream's duplicate window, is skipped the second time instead of failing again until the window ends.
+  std::optional<wal_anchor_state> proven;
   std::optional<error> failed;
   std::function<void()> wake;
   writer_stats counters;
@@ -112,9 +122,17 @@ struct writer::impl {
           failed = std::move(e);
         }
       }
+      if (o.acknowledged && o.ticket >= first_anchor_ticket && o.ticket - first_anchor_ticket < sent_anchors.size()) {
+        const auto& a = sent_anchors[o.ticket - first_anchor_ticket];
+        if (!proven || ahead(a, *proven)) proven = a;
+      }
       if (calls.outcome(o.ticket, good)) {
         durable.store(calls.durable_through(), std::memory_order_release);
         w = wake;
+      }
+      while (!sent_anchors.empty() && first_anchor_ticket <= calls.good_through()) {
+        sent_anchors.pop_front();
+        ++first_anchor_ticket;
       }
       cv.notify_all();
     }
@@ -137,6 +155,8 @@ struct writer::impl {
       std::lock_guard lock(mu);
       if (fenced.load()) return *failed;
       calls.reset();
+      sent_anchors.clear();
+      first_anchor_ticket = 1;
       failed.reset();
       durable.store(0);
       ++counters.resyncs;
@@ -158,6 +178,10 @@ struct writer::impl {
           if (auto a = decode_wal_anchor(*h)) anchor = *a;
         }
       }
+    }
+    {
+      std::lock_guard lock(mu);
+      if (proven && ahead(*proven, anchor)) anchor = *proven;
     }
     publisher_settings ps = settings.publisher;
     ps.expect_stream = settings.stream;
@@ -315,6 +339,13 @@ struct writer::impl {
     return failed.value_or(writer_error(errc::timeout, "messages in flight not acknowledged in time"));
   }
 
+  // Whether `a` is past `b`: the same PostgreSQL timeline and a later last WAL message, or `b` knows none.
+  static bool ahead(const wal_anchor_state& a, const wal_anchor_state& b) {
+    if (b.system_identifier == 0 && b.last_commit_lsn == 0) return a.last_commit_lsn != 0;
+    return a.system_identifier == b.system_identifier && a.timeline == b.timeline &&
+           std::tie(a.last_commit_lsn, a.last_index) > std::tie(b.last_commit_lsn, b.last_index);
+  }
+
   bool replayed(const wal_message_id& id) const {
     return anchor.last_commit_lsn != 0 && anchor.system_identifier == id.system_identifier &&
            anchor.timeline == id.timeline &&
@@ -334,6 +365,10 @@ struct writer::impl {
     m.msg_id = msg_id;
     m.headers = headers;
     m.data = body;
+    {
+      std::lock_guard lock(mu);
+      sent_anchors.push_back(anchor);  // for ticket last_ticket + 1: tickets are taken in this thread's order
+    }
     auto t = pub->publish(m);
     if (!t) {
       fail(t.error());

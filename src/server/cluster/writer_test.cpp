@@ -324,6 +324,16 @@ TEST(Writer, AReplayAnsweredAsDuplicatesIsAFailureNotAFence) {
   // Starting over waits for every outcome (the refusal included) and must find the writer still unfenced.
   EXPECT_TRUE(w2->durable_anchor());
   EXPECT_FALSE(w2->fenced());
+  // The duplicate proved the first message stored: the next replay skips it and publishes the rest, once.
+  w2->start_stream([] {});
+  src.restart();
+  whole.position.sequence = ++src.sequence;
+  w2->publish(whole);
+  ASSERT_TRUE(durable(*w2, 1)) << (w2->failure() ? w2->failure()->message : "");
+  const auto got = h.read(h.state().first_seq);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].msg_id, routing::message_id(whole.position, 1));
+  EXPECT_EQ(got[0].position.state, (partition_state{got[0].seq, 1, got[0].seq}));
 }
 
 TEST(Writer, ASecondWriterAppendingFencesTheFirst) {
