@@ -70,6 +70,7 @@ struct writer::impl {
   // or was in the stream. Survives starting over, so that a replay into a stream purged to nothing, answered
   // from JetStream's duplicate window, is skipped the second time instead of failing again until the window ends.
   std::optional<wal_anchor_state> proven;
+  stream_identity proven_in;  // the stream incarnation `proven` speaks of: another one holds none of it
   std::optional<error> failed;
   std::function<void()> wake;
   writer_stats counters;
@@ -181,6 +182,8 @@ struct writer::impl {
     }
     {
       std::lock_guard lock(mu);
+      if (proven_in != identity) proven.reset();  // the stream was created again
+      proven_in = identity;
       if (proven && ahead(*proven, anchor)) anchor = *proven;
     }
     publisher_settings ps = settings.publisher;
@@ -206,7 +209,12 @@ struct writer::impl {
       std::lock_guard lock(mu);
       return *failed;
     }
-    if (pub && drain()) return {};
+    if (pub && drain()) {
+      // Nothing failed; but a stream created again under the writer voids everything it knows.
+      auto st = get_stream_state(conn, settings.stream);
+      if (!st) return fail_with(st.error());
+      if (st->identity == identity) return {};
+    }
     return start_over();
   }
 
@@ -270,7 +278,8 @@ struct writer::impl {
     return {};
   }
 
-  // Refreshes the stream's first sequence (liveness of the partitions held in memory is judged by it).
+  // Refreshes the stream's first sequence (liveness of the partitions held in memory is judged by it), and checks
+  // that the stream is still the incarnation the writer knows.
   result<void> refresh_first_seq() {
     const auto now = settings.clock();
     if (settings.first_seq_refresh > 0ms && first_seq_read && now - *first_seq_read < settings.first_seq_refresh) {
@@ -409,9 +418,9 @@ struct writer::impl {
     const auto& p = batch.position;
     const auto& rows = batch.rows;
     if (stopped()) return;  // confirms nothing more: the call is never recorded
-    if (!rows.messages.empty()) {
-      if (auto r = refresh_first_seq(); !r) return fail(r.error());
-    }
+    // Also for calls without channel messages: it is where a stream created again is noticed before anything is
+    // skipped as already stored or refused as if another writer had appended.
+    if (auto r = refresh_first_seq(); !r) return fail(r.error());
     const std::size_t n = rows.messages.size() + rows.changes.size();
     anchor_to(p);
     for (std::size_t k = 0; k < n; ++k) {
@@ -466,6 +475,7 @@ struct writer::impl {
   void on_gap(const routing::source_gap& gap) {
     const auto& p = gap.position;
     if (stopped()) return;
+    if (auto r = refresh_first_seq(); !r) return fail(r.error());
     anchor_to(p);
     const wal_message_id id{p.system_identifier, p.timeline, p.commit_lsn, p.first_index};
     const bool in_transaction = gap.reason == routing::gap_reason::truncate && p.commit_lsn != 0;

@@ -336,6 +336,42 @@ TEST(Writer, AReplayAnsweredAsDuplicatesIsAFailureNotAFence) {
   EXPECT_EQ(got[0].position.state, (partition_state{got[0].seq, 1, got[0].seq}));
 }
 
+// A stream deleted and created again holds nothing of the old one: the writer stops at its next call, then starts
+// over from the new stream, where the source's replay is published again, not skipped.
+TEST(Writer, AStreamCreatedAgainIsWrittenFromScratch) {
+  harness h;
+  source src;
+  const auto first = src.txn({doc_message("1", "F1")});
+  auto w = h.make();
+  w->publish(first);
+  ASSERT_TRUE(durable(*w, 1));
+  ASSERT_TRUE(delete_stream(h.conn(), h.name()));
+  auto settings = test::test_stream("writer");
+  settings.name = h.name();
+  settings.subjects = {h.name() + ".>"};
+  ASSERT_TRUE(ensure_stream(h.conn(), settings));
+  routing::routed_batch position;  // a call with nothing to skip or count: still no false fence
+  position.position = first.position;
+  position.position.sequence = ++src.sequence;
+  position.position.commit_lsn = 0;
+  position.position.confirm_lsn = first.position.confirm_lsn + 0x10;
+  w->publish(position);
+  ASSERT_TRUE(w->failure());
+  EXPECT_EQ(w->failure()->code, errc::stream_conflict);
+  EXPECT_FALSE(w->fenced());
+  EXPECT_FALSE(w->durable_anchor().value()) << "the new stream holds no anchor";
+  w->start_stream([] {});
+  src.restart();
+  auto replay = first;
+  replay.position.sequence = ++src.sequence;
+  w->publish(replay);
+  ASSERT_TRUE(durable(*w, 1));
+  const auto got = h.read();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].seq, 1u);
+  EXPECT_EQ(got[0].msg_id, routing::message_id(first.position, 0));
+}
+
 TEST(Writer, ASecondWriterAppendingFencesTheFirst) {
   harness h;
   source src;
