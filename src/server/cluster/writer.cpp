@@ -140,12 +140,12 @@ struct writer::impl {
     if (w) w();
   }
 
-  // Waits until every message published has its outcome. False when one failed or the wait timed out.
-  bool drain() {
+  // Waits until every message published has its outcome, at most `bound`. False when one failed or the wait
+  // timed out.
+  bool drain(std::chrono::milliseconds bound) {
     if (last_ticket == 0) return !stopped();
     std::unique_lock lock(mu);
-    cv.wait_for(lock, settings.publisher.ack_timeout + 2s,
-                [&] { return failed.has_value() || calls.good_through() >= last_ticket; });
+    cv.wait_for(lock, bound, [&] { return failed.has_value() || calls.good_through() >= last_ticket; });
     return !failed && calls.good_through() >= last_ticket;
   }
 
@@ -209,7 +209,7 @@ struct writer::impl {
       std::lock_guard lock(mu);
       return *failed;
     }
-    if (pub && drain()) {
+    if (pub && drain(settings.publisher.ack_timeout + 2s)) {
       // Nothing failed; but a stream created again under the writer voids everything it knows.
       auto st = get_stream_state(conn, settings.stream);
       if (!st) return fail_with(st.error());
@@ -309,7 +309,7 @@ struct writer::impl {
       if (is_live(*held, first_seq)) live = held;
     } else {
       // The stream answers only for what it stored: wait for every message in flight first.
-      if (!drain()) return failed_error();
+      if (!drain(settings.lookup_timeout)) return failed_error();
       {
         std::lock_guard lock(mu);
         ++counters.lookups;

@@ -74,8 +74,10 @@ struct writer_settings {
   // The clock of first_seq_refresh (tests inject one).
   std::function<std::chrono::steady_clock::time_point()> clock = [] { return std::chrono::steady_clock::now(); };
   // Bound of each lookup (stream state, last message by subject, ledger) and of waiting for messages in flight
-  // before one.
-  std::chrono::milliseconds lookup_timeout = 5s;
+  // before one. Lookups run on the source's thread, which also answers PostgreSQL's keepalives: keep it below the
+  // replication connection's wal_sender_timeout (docs/cluster.md (a): 3 s), so that a writer that cannot reach
+  // NATS fails (and its source gives up the slot) rather than losing the slot to a missed keepalive.
+  std::chrono::milliseconds lookup_timeout = 2s;
 };
 
 struct writer_stats {

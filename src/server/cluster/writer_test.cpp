@@ -445,6 +445,29 @@ TEST(Writer, DurableThroughNeverPassesAnUnacknowledgedMessage) {
   EXPECT_EQ(got[3].message->channel, "doc:wo:3");
 }
 
+// The publisher's window is the writer's bound on messages in flight: a publish that finds it full for
+// stall_timeout stops the writer like any failure; nothing of the call is confirmed.
+TEST(Writer, AFullWindowStopsTheWriterAndConfirmsNothingBeyondIt) {
+  test::nats_server server;
+  harness h(server.url());
+  source src;
+  auto settings = h.settings();
+  settings.first_seq_refresh = std::chrono::hours(1);  // no round trip before the messages go out
+  settings.publisher = test::publisher_of(2, 200ms, 5s);
+  auto w = h.make_with(settings);
+  w->publish(src.txn({doc_message("1", "F1")}));
+  ASSERT_TRUE(durable(*w, 1));
+  server.pause();
+  // One partition the writer holds: no lookup waits for the frozen server, the third message finds the window full.
+  w->publish(src.txn({doc_message("1", "F1"), doc_message("1", "F1"), doc_message("1", "F1")}));
+  ASSERT_TRUE(w->failure());
+  EXPECT_EQ(w->failure()->code, errc::too_many_in_flight);
+  EXPECT_EQ(w->durable_through(), 1u);
+  server.resume();
+  ASSERT_TRUE(test::eventually([&] { return h.conn().connected(); }, 5s));
+  EXPECT_EQ(w->durable_through(), 1u) << "the two messages that went out land, but their call is incomplete";
+}
+
 TEST(Writer, APartitionWhoseLastMessageLeftTheStreamStartsANewGeneration) {
   harness h;
   source src;
