@@ -42,7 +42,8 @@ struct writer::impl {
   const connection& conn;
   writer_settings settings;
   subjects subj;
-  kv_ptr ledger;
+  detail::js_ctx_ptr js;  // the ledger's requests wait at most lookup_timeout (nats.c's default is 5 s)
+  kv_ptr ledger;          // destroyed before `js`, which it uses
 
   // Source thread only:
   std::unique_ptr<publisher> pub;
@@ -164,7 +165,7 @@ struct writer::impl {
     }
     last_ticket = 0;
     table.clear();
-    auto st = get_stream_state(conn, settings.stream);
+    auto st = get_stream_state(conn, settings.stream, settings.lookup_timeout);
     if (!st) return fail_with(st.error());
     identity = st->identity;
     first_seq = st->first_seq;
@@ -211,7 +212,7 @@ struct writer::impl {
     }
     if (pub && drain(settings.publisher.ack_timeout + 2s)) {
       // Nothing failed; but a stream created again under the writer voids everything it knows.
-      auto st = get_stream_state(conn, settings.stream);
+      auto st = get_stream_state(conn, settings.stream, settings.lookup_timeout);
       if (!st) return fail_with(st.error());
       if (st->identity == identity) return {};
     }
@@ -285,7 +286,7 @@ struct writer::impl {
     if (settings.first_seq_refresh > 0ms && first_seq_read && now - *first_seq_read < settings.first_seq_refresh) {
       return {};
     }
-    auto st = get_stream_state(conn, settings.stream);
+    auto st = get_stream_state(conn, settings.stream, settings.lookup_timeout);
     if (!st) return st.error();
     if (st->identity != identity) {
       return writer_error(errc::stream_conflict,
@@ -506,13 +507,24 @@ writer::~writer() = default;
 
 result<std::unique_ptr<writer>> writer::create(const connection& conn, writer_settings settings) {
   if (settings.ledger.empty()) settings.ledger = ledger_bucket(settings.stream);
-  if (settings.max_channels == 0) {
-    return writer_error(errc::invalid_settings, "max_channels must be >= 1");
+  if (settings.max_channels == 0 || settings.lookup_timeout <= 0ms || settings.first_seq_refresh < 0ms ||
+      !settings.clock) {
+    return writer_error(errc::invalid_settings,
+                        "max_channels must be >= 1, lookup_timeout > 0, first_seq_refresh >= 0 and clock set");
   }
   auto p = std::make_unique<impl>(conn, std::move(settings));
-  jsCtx* js = conn.handles().js;
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = p->settings.lookup_timeout.count();
+  jsCtx* raw_js = nullptr;
+  natsStatus s = natsConnection_JetStream(&raw_js, conn.handles().nc, &jo);
+  if (s != NATS_OK) return detail::make_error(s, "writer: creating its JetStream context");
+  p->js.reset(raw_js);
+  // The stream first: a writer for a stream that does not exist leaves no ledger bucket behind.
+  if (auto r = p->start_over(); !r) return r.error();
+  jsCtx* js = raw_js;
   kvStore* kv = nullptr;
-  natsStatus s = js_KeyValue(&kv, js, p->settings.ledger.c_str());
+  s = js_KeyValue(&kv, js, p->settings.ledger.c_str());
   if (s == NATS_NOT_FOUND) {
     kvConfig kc;
     kvConfig_Init(&kc);
@@ -522,7 +534,6 @@ result<std::unique_ptr<writer>> writer::create(const connection& conn, writer_se
   }
   if (s != NATS_OK) return detail::make_error(s, "writer: opening the ledger bucket '" + p->settings.ledger + "'");
   p->ledger.reset(kv);
-  if (auto r = p->start_over(); !r) return r.error();
   return std::unique_ptr<writer>(new writer(std::move(p)));
 }
 

@@ -587,6 +587,22 @@ TEST(Writer, APositionAloneMovesTheAnchorANewWriterReports) {
   EXPECT_EQ(w2->durable_anchor().value(), (routing::wal_anchor{k_system, 1, 0x5000}));
 }
 
+TEST(Writer, SettingsOutOfRangeAreRefused) {
+  harness h;
+  auto s = h.settings();
+  s.max_channels = 0;
+  EXPECT_EQ(writer::create(h.conn(), s).error().code, errc::invalid_settings);
+  s = h.settings();
+  s.lookup_timeout = 0ms;
+  EXPECT_EQ(writer::create(h.conn(), s).error().code, errc::invalid_settings);
+  s = h.settings();
+  s.clock = {};
+  EXPECT_EQ(writer::create(h.conn(), s).error().code, errc::invalid_settings);
+  s = h.settings();
+  s.stream = h.name() + "_missing";
+  EXPECT_EQ(writer::create(h.conn(), s).error().code, errc::stream_not_found);
+}
+
 TEST(Writer, RecordsGoToTheirTablesRecordSubjectWithoutPositions) {
   harness h;
   source src;
