@@ -4,10 +4,12 @@
 // conditions (the applier's last applied sequence), never on time.
 #include "cluster/applier.hpp"
 
+#include "cluster/nats_handles.hpp"
 #include "cluster/publisher.hpp"
 #include "cluster/stream.hpp"
 #include "cluster/test_nats_server.hpp"
 #include "cluster/test_stream_writer.hpp"
+#include "cluster/writer.hpp"
 #include "hub/hub.hpp"
 
 #include <gtest/gtest.h>
@@ -70,6 +72,8 @@ struct cluster_fixture {
   test::stream_writer w{st.name};
   std::unique_ptr<publisher> pub = publisher::create(*conn).value();
   std::string identity = get_stream_state(*conn, st.name).value().identity.to_string();
+
+  ~cluster_fixture() { (void)delete_stream(*conn, st.name); }
 
   struct node {
     std::unique_ptr<hub::hub> h = std::make_unique<hub::hub>(lingering(), payload_encoder());
@@ -262,6 +266,75 @@ TEST(Applier, AMalformedMessageIsSkippedCountedLoggedAndShownToNoClient) {
   EXPECT_NE(n->log[0].find("seq 2"), std::string::npos) << n->log[0];
   EXPECT_EQ(n->log[0].find("garbage"), std::string::npos) << "no payload in the log";
   EXPECT_EQ(n->a->last_applied(), 4u);
+}
+
+// The writer's own output (cluster/writer.hpp: contract events, positions, WAL anchors, gap markers, position-only
+// messages), not messages built by hand: two nodes apply it alike.
+TEST(Applier, WhatTheWriterPublishesReachesEveryNodeAtTheSamePositions) {
+  cluster_fixture f;
+  auto a = f.start_node("a");
+  auto b = f.start_node("b");
+  const auto f1 = factory_scope::of({"F1"});
+  auto on_a = f.join(*a, "doc:wo:1", f1);
+  auto on_b = f.join(*b, "doc:wo:1", f1);
+  auto all_b = f.join(*b, "doc:wo:1", factory_scope::unscoped());
+  writer_settings ws;
+  ws.stream = f.st.name;
+  ws.publisher = test::publisher_of(256, 2s, 2s);
+  auto w = writer::create(*f.conn, ws).value();
+  w->start_stream([] {});
+  const auto doc = [](const std::string& factory) {
+    auto e = std::make_shared<core::event>();
+    e->type = "wo";
+    e->id = "1";
+    e->factory_id = factory;
+    return routing::routed_message{core::channel_key::doc("wo", "1"), e, nullptr};
+  };
+  std::uint64_t call = 0;
+  std::uint64_t lsn = 0x1000;
+  const auto txn = [&](std::vector<routing::routed_message> ms) {
+    routing::routed_batch batch;
+    batch.position.sequence = ++call;
+    batch.position.system_identifier = 7;
+    batch.position.timeline = 1;
+    batch.position.commit_lsn = lsn += 0x100;
+    batch.position.confirm_lsn = lsn + 0x10;
+    batch.last = true;
+    batch.rows.messages = std::move(ms);
+    w->publish(std::move(batch));
+  };
+  txn({doc("F1"), doc("F2")});
+  txn({doc("F1")});
+  routing::source_gap gap;
+  gap.position.sequence = ++call;
+  gap.position.system_identifier = 7;
+  gap.position.timeline = 1;
+  gap.position.commit_lsn = lsn += 0x100;
+  gap.position.confirm_lsn = lsn + 0x10;
+  gap.reason = routing::gap_reason::truncate;
+  gap.tables = {{"public", "work_orders", "wo"}};
+  w->on_gap(gap);
+  txn({doc("F1")});
+  ASSERT_TRUE(test::eventually([&] { return w->durable_through() >= call; }, 10s));
+  const std::uint64_t last = get_stream_state(*f.conn, f.st.name).value().last_seq;
+  f.catch_up(*a, last);
+  f.catch_up(*b, last);
+  EXPECT_EQ(a->a->stats().apply.refused, 0u) << (a->log.empty() ? "" : a->log[0]);
+  EXPECT_EQ(a->a->stats().apply.published, 4u);
+  EXPECT_EQ(a->a->stats().apply.gaps, 1u);
+  // Frames are the contract payloads; offsets: the gap starts a new epoch, the counters go on.
+  const auto offsets = [](const std::vector<std::string>& events) {
+    std::vector<std::string> out;
+    for (const auto& e : events) out.push_back(e.substr(0, e.find(':')));
+    return out;
+  };
+  EXPECT_EQ(offsets(on_a->events()), (std::vector<std::string>{"1", "2", "reset", "3"}));
+  EXPECT_EQ(on_a->events(), on_b->events());
+  EXPECT_EQ(offsets(all_b->events()), (std::vector<std::string>{"1", "2", "3", "reset", "4"}));
+  EXPECT_NE(on_a->events()[0].find(R"("factoryId":"F1")"), std::string::npos) << on_a->events()[0];
+  EXPECT_EQ(a->h->position("doc:wo:1", f1), b->h->position("doc:wo:1", f1));
+  EXPECT_EQ(a->a->position_of("doc:wo:1", factory_scope::unscoped()), b->h->position("doc:wo:1"));
+  js_DeleteKeyValue(f.conn->handles().js, ledger_bucket(f.st.name).c_str());
 }
 
 TEST(Applier, RunsOnItsOwnThreadUntilStopped) {
