@@ -64,10 +64,12 @@ result<bool> applier::poll(std::chrono::milliseconds timeout) {
   lag_.store(consumer_->pending(), std::memory_order_release);
   last_applied_.store(m.seq, std::memory_order_release);
   caught_up_.store(consumer_->pending() == 0, std::memory_order_release);
+  if (std::chrono::steady_clock::now() - refreshed_ >= settings_.first_seq_refresh) refresh_first_seq();
   return true;
 }
 
 void applier::refresh_first_seq() {
+  refreshed_ = std::chrono::steady_clock::now();
   auto state = get_stream_state(conn_, settings_.stream);
   if (!state) return;  // unreachable now: the last known first sequence stands
   {

@@ -32,6 +32,10 @@ struct applier_settings {
   // How long run()'s thread waits for a message before it looks at the stream's state again (its first sequence:
   // which partitions are live) and at stop().
   std::chrono::milliseconds idle_poll{200};
+  // How old the stream's first sequence (which partitions are live) may grow while messages keep arriving; it is
+  // also read whenever no message arrived within a poll. A partition whose latest message left the stream is
+  // judged live until then: a needless recovered:false on the nodes that judged it sooner, never a false recovery.
+  std::chrono::milliseconds first_seq_refresh{1000};
   core::doc_type_registry types = core::doc_type_registry::defaults();
   // Where a refused message is reported (one line, no payload). Empty: stderr.
   std::function<void(std::string_view line)> log;
@@ -92,6 +96,7 @@ class applier {
   mutable sync::annotated_mutex mu_;
   stream_applier applier_ RTCACHE_GUARDED_BY(mu_);
   std::uint64_t first_seq_ RTCACHE_GUARDED_BY(mu_) = 0;
+  std::chrono::steady_clock::time_point refreshed_ = std::chrono::steady_clock::now();  // the polling thread's
   std::atomic<std::uint64_t> last_applied_{0};
   std::atomic<std::uint64_t> lag_{0};
   std::atomic<bool> caught_up_{false};
