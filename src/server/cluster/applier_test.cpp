@@ -268,6 +268,30 @@ TEST(Applier, AMalformedMessageIsSkippedCountedLoggedAndShownToNoClient) {
   EXPECT_EQ(n->a->last_applied(), 4u);
 }
 
+TEST(Applier, APartitionWhoseLastMessageLeftTheStreamIsInLimboUntilItsNextGeneration) {
+  cluster_fixture f;
+  auto n = f.start_node("a");
+  const auto f1 = factory_scope::of({"F1"});
+  auto sub = f.join(*n, "doc:wo:1", f1);
+  f.publish({f.w.channel("doc:wo:1", "F1", "1"), f.w.channel("doc:wo:1", "F1", "2")});
+  f.catch_up(*n);
+  const auto live = n->a->position_of("doc:wo:1", f1);
+  ASSERT_TRUE(purge_stream(*f.conn, f.st.name));  // first sequence 3: the partition's last message is gone
+  ASSERT_TRUE(n->a->poll(50ms));                  // nothing arrives: the applier reads the stream's state again
+  const auto limbo = n->a->position_of("doc:wo:1", f1);
+  EXPECT_EQ(limbo, as_hub(f.w.expected(f.identity, "doc:wo:1", f1, 3)));
+  EXPECT_EQ(limbo.offset, 0u);
+  EXPECT_NE(limbo.epoch, live.epoch);
+  // The writer finds the partition in limbo and starts generation 3; the view starts over there.
+  f.publish({f.w.channel("doc:wo:1", "F1", "3", false, true)});
+  f.catch_up(*n);
+  EXPECT_EQ(sub->events(), (std::vector<std::string>{"1:1", "2:2", "reset", "1:3"}));
+  EXPECT_EQ(n->h->position("doc:wo:1", f1), as_hub(f.w.expected(f.identity, "doc:wo:1", f1, 3)));
+  hub::hub_join j;
+  f.join(*n, "doc:wo:1", f1, live, &j);
+  EXPECT_FALSE(j.recovered) << "a position of the partition's old incarnation";
+}
+
 // The writer's own output (cluster/writer.hpp: contract events, positions, WAL anchors, gap markers, position-only
 // messages), not messages built by hand: two nodes apply it alike.
 TEST(Applier, WhatTheWriterPublishesReachesEveryNodeAtTheSamePositions) {

@@ -155,7 +155,11 @@ core::result<void> stream_applier::apply_record(const parsed_subject& s, record_
   if (body.factory) o.factory_id = *body.factory;
   o.change = *r;
   o.retain = false;
-  hub_.publish(body.channel, "postgres_changes", {}, o);
+  try {
+    hub_.publish(body.channel, "postgres_changes", {}, o);
+  } catch (const core::error_exception& e) {
+    return refused("record not framed: " + e.err().message);
+  }
   ++stats_.records;
   return {};
 }

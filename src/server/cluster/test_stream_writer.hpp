@@ -79,13 +79,14 @@ class stream_writer {
 
   // The position the pure scheme gives `view` of `channel` after the messages built so far (a book that applied
   // them all, every partition live), independently of the applier.
-  view_position expected(const std::string& identity, const std::string& channel,
-                         const core::factory_scope& view) const {
+  // `first_seq`: the stream's first sequence (which partitions are live).
+  view_position expected(const std::string& identity, const std::string& channel, const core::factory_scope& view,
+                         std::uint64_t first_seq = 1) const {
     position_book book(epoch_deriver(test_secret()), identity, 1000);
     for (const auto& a : applied_) book.apply(a.seq, a.channel, a.factory, a.state);
     for (const auto& [seq, g] : gaps_) book.apply_gap(seq, g);
     std::vector<partition_fact> facts;
-    if (const channel_entry* e = book.find(channel)) facts = position_book::held_facts(e->state, view, 1);
+    if (const channel_entry* e = book.find(channel)) facts = position_book::held_facts(e->state, view, first_seq);
     return book.position(channel, facts, view);
   }
 
