@@ -10,6 +10,7 @@ namespace rtcache::cluster {
 
 result<std::unique_ptr<applier>> applier::start(const connection& conn, hub::hub& target, epoch_deriver deriver,
                                                 applier_settings settings) {
+  if (settings.apply.prefix.empty()) settings.apply.prefix = settings.stream;
   auto state = get_stream_state(conn, settings.stream);
   if (!state) return state.error();
   std::unique_ptr<applier> a(new applier(conn, target, std::move(deriver), state->identity.to_string(),

@@ -25,7 +25,7 @@ namespace rtcache::cluster {
 
 struct applier_settings {
   std::string stream;           // the main stream's name
-  stream_apply_settings apply;  // its subject prefix, this node's id, bounds
+  stream_apply_settings apply;  // its subject prefix (empty: `stream`, as the writer names subjects), node id, bounds
   // First stream sequence to apply; 0 or 1: from the first message the stream holds. A node applies from the
   // beginning of what the stream holds: positions are derived from the partitions' states, which it learns there.
   std::uint64_t start_seq = 0;

@@ -93,7 +93,6 @@ struct cluster_fixture {
     auto n = std::make_unique<node>();
     applier_settings s;
     s.stream = st.name;
-    s.apply.prefix = st.name;
     s.apply.node_id = id;
     s.start_seq = start_seq;
     s.idle_poll = 20ms;
