@@ -420,7 +420,7 @@ TEST(Writer, DurableThroughNeverPassesAnUnacknowledgedMessage) {
   EXPECT_EQ(w->failure()->code, errc::timeout);
   // Which timeout says so first depends on the machine's load: the publisher's per-message ack timeout, or the
   // writer's own wait for its messages in flight. Either is about the frozen messages, not a stream-info request.
-  const auto& why = w->failure()->message;
+  const std::string why = w->failure()->message;  // failure() returns a copy
   EXPECT_TRUE(why.find("publish of ticket") != std::string::npos ||
               why.find("messages in flight not acknowledged") != std::string::npos)
       << why;
