@@ -5,12 +5,15 @@
 //    and at 200 B over 10,000 distinct subjects (subject per channel);
 // 2. ordered-consumer read throughput over what (1) stored;
 // 3. publish -> consumer latency, p50/p99/max, at a paced 5,000 msgs/s;
-// 4. range fetch of one subject's messages among others: direct get vs a filtered consumer.
+// 4. range fetch of one subject's messages among others: direct get vs a filtered consumer;
+// 5. the writer (cluster/writer.hpp): transactions of 3 channel messages until durable, first touch of each
+//    partition (lookup + ledger key) and then warm, with the stream's first sequence read per call or every 100 ms.
 #include "cluster/connection.hpp"
 #include "cluster/ordered_consumer.hpp"
 #include "cluster/publisher.hpp"
 #include "cluster/range_fetch.hpp"
 #include "cluster/stream.hpp"
+#include "cluster/writer.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -182,6 +185,58 @@ void range_fetch(const connection& conn, int channels, int per_channel, int roun
   (void)delete_stream(conn, st.name);
 }
 
+rtcache::routing::routed_batch writer_txn(std::uint64_t call, std::uint64_t index, std::uint64_t docs) {
+  rtcache::routing::routed_batch b;
+  b.position.sequence = call;
+  b.position.system_identifier = 1;
+  b.position.timeline = 1;
+  b.position.commit_lsn = 0x1000 + call * 0x100;
+  b.position.confirm_lsn = b.position.commit_lsn + 0x10;
+  b.last = true;
+  for (std::uint64_t k = 0; k < 3; ++k) {
+    auto e = std::make_shared<rtcache::core::event>();
+    e->type = "wo";
+    e->id = std::to_string((index * 3 + k) % docs);
+    e->factory_id = "F1";
+    b.rows.messages.push_back({rtcache::core::channel_key::doc("wo", e->id), e, nullptr});
+  }
+  return b;
+}
+
+// Transactions per second through the writer until durable: first over `docs` fresh partitions (each a lookup and
+// a ledger key), then `txns` more over the same, warm.
+void writer_throughput(const connection& conn, std::uint64_t docs, std::uint64_t txns,
+                       std::chrono::milliseconds refresh) {
+  const auto st = bench_stream("writer");
+  must(ensure_stream(conn, st), "stream");
+  writer_settings ws;
+  ws.stream = st.name;
+  ws.first_seq_refresh = refresh;
+  ws.publisher.max_in_flight = 8192;
+  auto w = must(writer::create(conn, ws), "writer");
+  w->start_stream([] {});
+  std::uint64_t call = 0;
+  auto run = [&](std::uint64_t count) {
+    const auto start = clock_type::now();
+    for (std::uint64_t i = 0; i < count; ++i) {
+      ++call;
+      w->publish(writer_txn(call, call - 1, docs));
+    }
+    while (w->durable_through() < call) {
+      if (w->failure()) die("writer: " + w->failure()->message);
+      std::this_thread::sleep_for(100us);
+    }
+    return std::chrono::duration<double>(clock_type::now() - start).count();
+  };
+  const std::string label = refresh.count() == 0 ? "first_seq per call" : "first_seq every 100 ms";
+  const double first = run(docs / 3);
+  figure("writer first touch (lookup + ledger), " + label, static_cast<double>(docs) / first, "partitions/s");
+  const double warm = run(txns);
+  figure("writer warm, 3 msgs/txn, " + label, static_cast<double>(txns) / warm, "txns/s");
+  w.reset();
+  (void)delete_stream(conn, st.name);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -227,6 +282,9 @@ int main(int argc, char** argv) {
     latency(url, 5000, quick ? 1s : 5s, asap);
     range_fetch(*conn, 100, quick ? 5 : 10, quick ? 20 : 200, label);
     range_fetch(*conn, 10, quick ? 20 : 100, quick ? 10 : 50, label);
+    if (!asap) {
+      for (auto refresh : {0ms, 100ms}) writer_throughput(*conn, quick ? 300 : 3000, quick ? 2000 : 20000, refresh);
+    }
   }
   return 0;
 }

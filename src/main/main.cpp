@@ -3,6 +3,7 @@
 // `config-keys`.
 // The help texts are the reference the man page (deploy/man/rtcache.1) is checked against.
 #include "auth/auth.hpp"
+#include "cluster/probe.hpp"
 #include "gateway/build_info.hpp"
 #include "gateway/config.hpp"
 #include "gateway/config_key_list.hpp"
@@ -39,6 +40,9 @@ using namespace rtcache;
 constexpr int k_exit_ok = 0;
 constexpr int k_exit_runtime = 1;
 constexpr int k_exit_config = 2;
+// check-config only: the config is valid but NATS refused the [cluster] settings (unreachable, authentication,
+// TLS, JetStream not answering).
+constexpr int k_exit_cluster = 3;
 
 std::optional<std::string> getenv_lookup(std::string_view name) {
   const char* v = std::getenv(std::string(name).c_str());
@@ -91,13 +95,27 @@ int check_config(const std::string& path) {
     print_problems(load.problems);
     return k_exit_config;
   }
+  // [cluster]: reach NATS with this node's settings and read (never create) the stream's state; "ok" only after.
+  std::optional<cluster::probe_report> probe;
+  const auto stream = gateway::stream_settings_of(load.config).name;
+  if (load.config.cluster.enabled) {
+    probe = cluster::probe_stream(gateway::nats_settings_of(load.config), stream);
+    if (!probe->ok()) {
+      std::cerr << "error: cluster.nats_urls: " << cluster::describe(*probe, stream) << "\n";
+      return k_exit_cluster;
+    }
+  }
   const auto& g = load.config.gateway;
   std::cout << "ok: " << path << " (listen "
             << (g.plain_listener ? g.listen_address + ":" + std::to_string(g.port) : std::string("off")) << ", tls "
             << (g.tls.enabled() ? g.tls.listen->first + ":" + std::to_string(g.tls.listen->second) : std::string("off"))
             << ", threads " << (g.threads == 0 ? std::string("auto") : std::to_string(g.threads)) << ", tables "
             << (load.config.mapping ? load.config.mapping->tables.size() : 0) << ", postgres "
-            << (load.config.postgres.enabled ? "on" : "off") << ")\n";
+            << (load.config.postgres.enabled ? "on" : "off") << (probe ? ", cluster on" : "") << ")\n";
+  if (probe) {
+    std::cout << "cluster: node " << gateway::node_id_of(load.config) << ", " << cluster::describe(*probe, stream)
+              << "\n";
+  }
   return k_exit_ok;
 }
 
@@ -116,6 +134,9 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
     }
   }
   if (threads) load.config.gateway.threads = *threads;
+  if (load.ok()) {
+    for (auto& p : gateway::unserved(load.config)) load.problems.push_back(std::move(p));
+  }
   if (!load.ok()) {
     print_problems(load.problems);
     return k_exit_config;
@@ -291,6 +312,11 @@ constexpr const char* k_serve_footer = R"(Environment (overrides the file; flags
   RTCACHE_LOG_LEVEL             debug, info, warn, error, off (default info)
   RTCACHE_MAX_CONNECTIONS       open WebSockets (default 10000)
   RTCACHE_MAX_SEND_QUEUE_BYTES  per-connection send queue bound (default 4194304)
+  RTCACHE_CLUSTER_NATS_URLS     [cluster] NATS servers, comma-separated (check-config reaches them; serve
+                                refuses [cluster] until clustering is served)
+  RTCACHE_CLUSTER_NODE_ID       [cluster] this node's id (default: host name:port)
+  RTCACHE_CLUSTER_SECRET        [cluster] the cluster secret, >= 32 bytes (or RTCACHE_CLUSTER_SECRET_FILE)
+  RTCACHE_CLUSTER_PASSWORD      [cluster] NATS password (or RTCACHE_CLUSTER_TOKEN, _CREDENTIALS_FILE, ...)
 Signals:
   SIGINT, SIGTERM  stop accepting, close every WebSocket with 1001, exit 0 once drained
   SIGHUP           with [tls]: re-read cert_file and key_file for new connections (open ones keep
@@ -300,11 +326,14 @@ Every config key and its variable: rtcache config-keys.
 Logs: one logfmt line per event on stderr. Endpoints, config file and metrics: rtcache(1), docs/operations.md.)";
 
 constexpr const char* k_check_footer =
-    R"(Reads FILE and the RTCACHE_* environment exactly as `serve` does, without listening or connecting.
-Prints `ok: FILE (listen ...|off, tls ...|off, threads ..., tables N, postgres on|off)`, or one
+    R"(Reads FILE and the RTCACHE_* environment exactly as `serve` does, without listening.
+Prints `ok: FILE (listen ...|off, tls ...|off, threads ..., tables N, postgres on|off[, cluster on])`, or one
 `error: WHERE: PROBLEM` line per problem on stderr. With [tls], the certificate and key are loaded and checked
-against each other.
-Exit status: 0 valid, 2 invalid (or a command-line error).)";
+against each other. With [cluster] (or RTCACHE_CLUSTER_NATS_URLS), a valid config then connects to NATS and
+reads the stream's state without creating it: `cluster: node ID, reachable (URL), stream NAME exists with N
+messages` (or `does not exist: a node creates it when it starts`), or `error: cluster.nats_urls: unreachable|
+authentication refused|TLS failed|...: DETAIL`.
+Exit status: 0 valid, 2 invalid (or a command-line error), 3 valid but NATS refused the [cluster] settings.)";
 
 constexpr const char* k_keys_footer =
     R"(One row per key: [section] key, type and bounds, its RTCACHE_* variable (the variable overrides the file),

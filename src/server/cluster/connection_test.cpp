@@ -79,27 +79,8 @@ TEST(Connection, TokenIsSent) {
   EXPECT_TRUE(connection::connect(settings));
 }
 
-// A private CA and a server certificate for localhost / 127.0.0.1, made with openssl for this test.
-struct test_pki {
-  std::string dir = "/tmp/rtcache-nats-tls-" + test::unique_name("pki");
-  test_pki() {
-    const std::string script =
-        "set -e; mkdir -p '" + dir + "' && cd '" + dir +
-        "'\n"
-        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=rtcache-test-ca\n"
-        "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost\n"
-        "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.ext\n"
-        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 1 "
-        "-extfile san.ext\n";
-    if (std::system(("bash -c \"$(cat <<'EOS'\n" + script + "EOS\n)\" >/dev/null 2>&1").c_str()) != 0) {
-      throw std::runtime_error("openssl could not make the test certificates in " + dir);
-    }
-  }
-  ~test_pki() { std::system(("rm -rf '" + dir + "'").c_str()); }
-};
-
 TEST(Connection, TlsWithTheServersCaConnectsAndWithoutItIsRefused) {
-  test_pki pki;
+  test::test_pki pki;
   test::nats_server server("NATS_SERVER_TLS_CERT=" + pki.dir + "/server.pem NATS_SERVER_TLS_KEY=" + pki.dir +
                            "/server.key");
   auto settings = test::test_settings(server.url());

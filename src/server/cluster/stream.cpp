@@ -77,10 +77,10 @@ bool matches(const jsStreamConfig& have, const jsStreamConfig& want, const strea
          have.Retention == want.Retention && have.Discard == want.Discard;
 }
 
-result<stream_info_ptr> info(jsCtx* js, const std::string& stream) {
+result<stream_info_ptr> info(jsCtx* js, const std::string& stream, jsOptions* opts = nullptr) {
   jsStreamInfo* si = nullptr;
   jsErrCode jerr{};
-  natsStatus s = js_GetStreamInfo(&si, js, stream.c_str(), nullptr, &jerr);
+  natsStatus s = js_GetStreamInfo(&si, js, stream.c_str(), opts, &jerr);
   if (s == NATS_NOT_FOUND && jerr == 0) jerr = JSStreamNotFoundErr;
   if (s != NATS_OK) return make_error(s, jerr, "stream info of '" + stream + "'");
   return stream_info_ptr(si);
@@ -126,6 +126,16 @@ result<ensured_stream> ensure_stream(const connection& conn, const stream_settin
 
 result<stream_state> get_stream_state(const connection& conn, const std::string& stream) {
   auto si = info(conn.handles().js, stream);
+  if (!si) return si.error();
+  return to_state(**si);
+}
+
+result<stream_state> get_stream_state(const connection& conn, const std::string& stream,
+                                      std::chrono::milliseconds timeout) {
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = timeout.count();
+  auto si = info(conn.handles().js, stream, &jo);
   if (!si) return si.error();
   return to_state(**si);
 }

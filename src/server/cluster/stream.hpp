@@ -60,6 +60,9 @@ result<ensured_stream> ensure_stream(const connection& conn, const stream_settin
 
 // errc::stream_not_found when the stream does not exist.
 result<stream_state> get_stream_state(const connection& conn, const std::string& stream);
+// The same, waiting at most `timeout` for the server's answer (errc::timeout) instead of nats.c's default 5 s.
+result<stream_state> get_stream_state(const connection& conn, const std::string& stream,
+                                      std::chrono::milliseconds timeout);
 
 // Removes every message (first_seq moves to last_seq + 1; the identity stays). For operators and tests.
 result<void> purge_stream(const connection& conn, const std::string& stream);

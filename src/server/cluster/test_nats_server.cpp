@@ -167,4 +167,22 @@ bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds tim
   }
 }
 
+test_pki::test_pki() : dir("/tmp/rtcache-nats-tls-" + unique_name("pki")) {
+  const std::string script =
+      "set -e; mkdir -p '" + dir + "' && cd '" + dir +
+      "'\n"
+      "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=rtcache-test-ca\n"
+      "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost\n"
+      "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.ext\n"
+      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 1 "
+      "-extfile san.ext\n";
+  if (std::system(("bash -c \"$(cat <<'EOS'\n" + script + "EOS\n)\" >/dev/null 2>&1").c_str()) != 0) {
+    throw std::runtime_error("openssl could not make the test certificates in " + dir);
+  }
+}
+
+test_pki::~test_pki() {
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
 }  // namespace rtcache::cluster::test

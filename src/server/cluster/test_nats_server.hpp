@@ -67,6 +67,20 @@ publisher_settings publisher_of(std::size_t max_in_flight, std::chrono::millisec
 // A local TCP port nothing listens on (bound once by the OS, then released).
 int unused_port();
 
+// A private CA and a server certificate for localhost / 127.0.0.1, made with openssl in a directory of their own
+// (ca.pem, server.pem, server.key), removed with the object.
+struct test_pki {
+  std::string dir;
+  test_pki();
+  ~test_pki();
+  test_pki(const test_pki&) = delete;
+  test_pki& operator=(const test_pki&) = delete;
+  // extra_env for nats_server: a server that speaks TLS only, with this certificate.
+  std::string server_env() const {
+    return "NATS_SERVER_TLS_CERT=" + dir + "/server.pem NATS_SERVER_TLS_KEY=" + dir + "/server.key";
+  }
+};
+
 // Polls `pred` every few milliseconds until it holds or `timeout` passes; returns its last value.
 bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
 

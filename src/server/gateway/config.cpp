@@ -4,6 +4,7 @@
 
 #include "auth/auth.hpp"
 #include "auth/jwks.hpp"
+#include "cluster/view_position.hpp"
 #include "config_keys.hpp"
 #include "gateway/config_key_list.hpp"
 #include "rtcache/core/doc_types.hpp"
@@ -16,6 +17,7 @@
 #include <sstream>
 #include <toml++/toml.h>
 #include <type_traits>
+#include <unistd.h>
 #include <variant>
 
 namespace rtcache::gateway {
@@ -299,6 +301,7 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
         continue;
       }
       if (section_name == "postgres") into.postgres.enabled = true;  // an empty [postgres] turns it on too
+      if (section_name == "cluster") into.cluster.enabled = true;    // so does an empty [cluster]
       for (const auto& [key, node] : *table) {
         const std::string k(key.str());
         const std::string path = section_name + "." + k;
@@ -316,8 +319,8 @@ void read_config_toml(std::string_view text, std::string_view source, serve_conf
 
   if (has_mapping) {
     routing::mapping_load_options mo;
-    mo.foreign_sections = {"server",   "auth",     "limits",    "hub",     "contract",
-                           "postgres", "channels", "broadcast", "metrics", "tls"};
+    mo.foreign_sections = {"server",   "auth",      "limits",  "hub", "contract", "postgres",
+                           "channels", "broadcast", "metrics", "tls", "cluster"};
     const std::size_t before = problems.size();
     auto mapping = routing::read_mapping_config(text, source, mo, problems);
     if (problems.size() != before) return;
@@ -447,7 +450,113 @@ void validate_tls(const gateway_config& g, std::vector<core::config_problem>& pr
   }
 }
 
+// cluster::validate names the settings' fields ("nats_urls[1]: ...", "max_age_s: ..."); each is reported under
+// the config key that sets it. Fields no key sets (reconnect and ping tuning) are reported under "cluster".
+core::config_problem cluster_problem(const std::string& problem) {
+  static constexpr std::pair<std::string_view, std::string_view> k_keys[] = {
+      {"nats_urls", "nats_urls"},
+      {"name", "node_id"},
+      {"credentials", ""},
+      {"nkey", "nkey"},
+      {"user", "user"},
+      {"password", "password"},
+      {"tls", "tls_cert_file"},
+      {"connect_timeout", "connect_timeout_ms"},
+      {"stream", "stream"},
+      {"subjects", "stream"},
+      {"max_age_s", "max_age_s"},
+      {"max_bytes", "max_bytes"},
+      {"duplicate_window", "duplicate_window_s"},
+      {"replicas", "replicas"},
+  };
+  const auto colon = problem.find(": ");
+  if (colon == std::string::npos) return {"cluster", problem};
+  const std::string field = problem.substr(0, colon);
+  const auto bracket = field.find('[');
+  const std::string_view base = std::string_view(field).substr(0, bracket);
+  const std::string index = bracket == std::string::npos ? "" : field.substr(bracket);
+  for (const auto& [from, to] : k_keys) {
+    if (from != base) continue;
+    if (to.empty()) return {"cluster", problem.substr(colon + 2)};
+    // subjects derive from the stream's name: their index is not the operator's.
+    return {"cluster." + std::string(to) + (from == "subjects" ? "" : index), problem.substr(colon + 2)};
+  }
+  return {"cluster", problem};
+}
+
+// [cluster]: the NATS layer's own checks under the keys, the files nats.c will read, the secret, the node id.
+void validate_cluster(const serve_config& config, std::vector<core::config_problem>& problems) {
+  const cluster_settings& c = config.cluster;
+  for (const auto& p : cluster::validate(nats_settings_of(config))) problems.push_back(cluster_problem(p));
+  for (const auto& p : cluster::validate(stream_settings_of(config))) problems.push_back(cluster_problem(p));
+  const std::pair<std::string_view, const std::string*> files[] = {
+      {"credentials_file", &c.nats.credentials_file}, {"nkey_seed_file", &c.nats.nkey_seed_file},
+      {"tls_ca_file", &c.nats.tls.ca_file},           {"tls_cert_file", &c.nats.tls.cert_file},
+      {"tls_key_file", &c.nats.tls.key_file},
+  };
+  for (const auto& [key, file] : files) {
+    if (!file->empty() && !detail::read_text_file(*file)) {
+      problems.push_back({"cluster." + std::string(key), "cannot read '" + *file + "'"});
+    }
+  }
+  if (c.secret_where.empty()) {
+    problems.push_back(
+        {"cluster.secret_file", "required with [cluster]: the cluster secret (the same on every node, >= " +
+                                    std::to_string(cluster::k_min_secret_bytes) +
+                                    " bytes) in a file named by secret_file / RTCACHE_CLUSTER_SECRET_FILE, or in "
+                                    "RTCACHE_CLUSTER_SECRET"});
+  } else if (c.secret.size() < cluster::k_min_secret_bytes) {
+    problems.push_back({c.secret_where, std::to_string(c.secret.size()) +
+                                            " bytes; the cluster secret must be at least " +
+                                            std::to_string(cluster::k_min_secret_bytes) +
+                                            " bytes (epochs derived from a short key can be guessed)"});
+  }
+  if (c.node_id && c.node_id->empty()) {
+    problems.push_back({"cluster.node_id", "must not be empty (leave it out for host name and port)"});
+  } else if (!c.node_id) {
+    const bool tls_only = !config.gateway.plain_listener && config.gateway.tls.listen;
+    const std::uint16_t port = tls_only ? config.gateway.tls.listen->second : config.gateway.port;
+    if (port == 0) {
+      problems.push_back({"cluster.node_id",
+                          "required when the listener's port is 0 (ephemeral): the default, host name and port, "
+                          "would not tell nodes on one host apart"});
+    }
+  }
+}
+
 }  // namespace
+
+std::string node_id_of(const serve_config& config) {
+  if (config.cluster.node_id) return *config.cluster.node_id;
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  const auto& g = config.gateway;
+  const std::uint16_t port = !g.plain_listener && g.tls.listen ? g.tls.listen->second : g.port;
+  return std::string(*host != '\0' ? host : "localhost") + ":" + std::to_string(port);
+}
+
+cluster::nats_settings nats_settings_of(const serve_config& config) {
+  cluster::nats_settings s = config.cluster.nats;
+  s.name = node_id_of(config);
+  return s;
+}
+
+cluster::stream_settings stream_settings_of(const serve_config& config) {
+  cluster::stream_settings s = config.cluster.stream;
+  s.subjects = {s.name + ".>"};
+  return s;
+}
+
+std::vector<core::config_problem> unserved(const serve_config& config) {
+  std::vector<core::config_problem> out;
+  if (config.cluster.enabled) {
+    out.push_back({"cluster",
+                   "clustering is not served yet: this build checks a [cluster] section (rtcache check-config "
+                   "reaches NATS with it) but runs one node only; remove [cluster] and RTCACHE_CLUSTER_NATS_URLS "
+                   "to serve"});
+  }
+  return out;
+}
 
 void validate(const serve_config& config, std::vector<core::config_problem>& problems) {
   const auth_settings& a = config.auth;
@@ -500,6 +609,7 @@ void validate(const serve_config& config, std::vector<core::config_problem>& pro
   }
   if (config.gateway.listen_address.empty()) problems.push_back({"server.listen", "empty host"});
   validate_tls(config.gateway, problems);
+  if (config.cluster.enabled) validate_cluster(config, problems);
 }
 
 namespace {

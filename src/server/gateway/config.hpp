@@ -8,6 +8,7 @@
 
 #include "auth/auth.hpp"
 #include "auth/channel_access.hpp"
+#include "cluster/settings.hpp"
 #include "gateway/jwks_fetcher.hpp"
 #include "gateway/log.hpp"
 #include "hub/hub.hpp"
@@ -154,6 +155,25 @@ struct postgres_settings {
   std::chrono::milliseconds publish_stall{10000};
 };
 
+// The cluster on NATS JetStream ([cluster]; docs/cluster.md). `enabled` is true when the file has a [cluster]
+// section or RTCACHE_CLUSTER_NATS_URLS is set. Every node of a cluster reads the same file; what differs per
+// node (node_id, the listener) comes from the environment or the default. The NATS layer's own checks
+// (cluster::validate) judge `nats` and `stream`; validate() reports them under the config keys.
+struct cluster_settings {
+  bool enabled = false;
+  // urls, credentials, TLS and connect_timeout from the keys; `name` is filled from the node id (nats_settings_of).
+  cluster::nats_settings nats;
+  // name from `stream`; subjects "<stream>.>" (stream_settings_of).
+  cluster::stream_settings stream;
+  // This node's name in the cluster (and its NATS connection name). Unset: host name + ":" + the listener's
+  // port (node_id_of).
+  std::optional<std::string> node_id;
+  // The HMAC key epochs are derived from (cluster::epoch_deriver), >= cluster::k_min_secret_bytes. Read from
+  // secret_file (one trailing newline dropped) or RTCACHE_CLUSTER_SECRET; never in a message or a log.
+  std::string secret;
+  std::string secret_where;  // where it came from, for problems: "cluster.secret_file" or "env RTCACHE_CLUSTER_SECRET"
+};
+
 // Everything `rtcache serve` needs in relay mode.
 struct serve_config {
   gateway_config gateway;
@@ -165,7 +185,20 @@ struct serve_config {
   // are the server's doc types too ([contract] doc_types, if also given, must list the same ones).
   std::shared_ptr<const routing::mapping_config> mapping;
   postgres_settings postgres;
+  cluster_settings cluster;
 };
+
+// This node's id: [cluster] node_id, else "<host name>:<port>" with the plain listener's port (the TLS
+// listener's when the plain one is off).
+std::string node_id_of(const serve_config& config);
+// What the NATS layer is given: the configured settings with the node id as the connection name, and the
+// stream's subjects under its name.
+cluster::nats_settings nats_settings_of(const serve_config& config);
+cluster::stream_settings stream_settings_of(const serve_config& config);
+
+// What `serve` cannot run yet although the config is valid: a [cluster] section (check-config checks it and
+// reaches NATS; serving it is still to be built, docs/cluster.md). Empty: serve may start.
+std::vector<core::config_problem> unserved(const serve_config& config);
 
 struct config_load {
   serve_config config;
@@ -196,7 +229,9 @@ void apply_env(const env_lookup& env, serve_config& into, std::vector<core::conf
 // never the key), a JWKS URL that parse_jwks_url accepts or a JWKS file with at least one usable key (not
 // both), jwks_min_refetch <= jwks_refresh, a readable jwks_ca_file, doc types valid (and equal to the
 // mapping's), non-zero bounds, a conninfo when [postgres] is on, [tls] complete with files that load and a key
-// that matches the certificate, and at least one listener.
+// that matches the certificate, and at least one listener. With [cluster]: cluster::validate's problems of the
+// NATS and stream settings, each under its key ("cluster.nats_urls[1]"), readable credential and TLS files, a
+// secret of at least 32 bytes, and a node id (required when the listener's port is ephemeral).
 void validate(const serve_config& config, std::vector<core::config_problem>& problems);
 
 // The whole pipeline: defaults, then the file (if `path` is set; unreadable is a problem), then the

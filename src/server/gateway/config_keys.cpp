@@ -318,6 +318,50 @@ void read_private_rules(key_reader& rd, const toml::node& node, const std::strin
   }
 }
 
+// [cluster] nats_urls = ["nats://host:port", ...]: replaces the list; turns the cluster on. The URLs are judged by
+// cluster::validate (validate() reports them under the key).
+void read_nats_urls(key_reader& rd, const toml::node& node, const std::string& path, serve_config& into) {
+  into.cluster.enabled = true;
+  const auto* arr = node.as_array();
+  if (arr == nullptr) {
+    rd.problem(node, path, "must be an array of strings (\"nats://host:port\")");
+    return;
+  }
+  into.cluster.nats.urls.clear();
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    if (auto v = rd.str(*arr->get(i), path + "[" + std::to_string(i) + "]")) into.cluster.nats.urls.push_back(*v);
+  }
+}
+
+// RTCACHE_CLUSTER_NATS_URLS: comma-separated, spaces around an item dropped; replaces the file's list.
+void read_nats_urls_env(key_reader& rd, std::string_view text, const std::string& where, serve_config& into) {
+  into.cluster.enabled = true;
+  into.cluster.nats.urls.clear();
+  std::string_view rest = text;
+  std::size_t index = 0;
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item.empty()) {
+      rd.problem(where + "[" + std::to_string(index++) + "]", "empty item (two commas, or a comma at an end)");
+      continue;
+    }
+    ++index;
+    into.cluster.nats.urls.emplace_back(item);
+  }
+}
+
+// A secret as read from a file: one trailing newline ("\n" or "\r\n", as `echo` and editors leave) is not part
+// of it, so the file and RTCACHE_CLUSTER_SECRET give the same key for the same text.
+std::string without_final_newline(std::string text) {
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  if (!text.empty() && text.back() == '\r') text.pop_back();
+  return text;
+}
+
 // ---- scalar keys that are more than a field ----
 
 std::optional<std::string> set_listen(std::optional<std::pair<std::string, std::uint16_t>>& out, const key_value& v) {
@@ -830,6 +874,186 @@ const config_key k_keys[] = {
      .max = k_max_ms,
      .doc = "give up the slot when the sink made nothing durable for this long",
      .field = +[](serve_config& c) -> std::chrono::milliseconds& { return c.postgres.publish_stall; }},
+    // [cluster]
+    {.section = "cluster",
+     .name = "nats_urls",
+     .type = key_type::list,
+     .env = "RTCACHE_CLUSTER_NATS_URLS",
+     .doc = "the NATS servers (JetStream) of the cluster (docs/cluster.md); the section or the variable "
+            "(comma-separated, **replaces** the file's list) turns clustering on",
+     .values = "array of `\"nats://host:port\"` or `\"tls://host:port\"`",
+     .show = none,
+     .read_toml = read_nats_urls,
+     .read_env = read_nats_urls_env},
+    {.section = "cluster",
+     .name = "stream",
+     .type = key_type::text,
+     .env = "RTCACHE_CLUSTER_STREAM",
+     .doc = "the JetStream stream every node shares (1-64 of `A-Z a-z 0-9 _ -`); its subjects are `<stream>.>`",
+     .field = +[](serve_config& c) -> std::string& { return c.cluster.stream.name; }},
+    {.section = "cluster",
+     .name = "node_id",
+     .type = key_type::text,
+     .env = "RTCACHE_CLUSTER_NODE_ID",
+     .doc = "this node's name in the cluster and its NATS connection name; give it per node through the variable "
+            "(the nodes share the file); required when the listener's port is 0",
+     .field = +[](serve_config& c) -> std::optional<std::string>& { return c.cluster.node_id; },
+     .show = [](const serve_config& /*c*/) -> std::string { return "the host name and listener port (`host:4000`)"; }},
+    {.section = "cluster",
+     .name = "secret_file",
+     .type = key_type::file,
+     .env = "RTCACHE_CLUSTER_SECRET_FILE",
+     .doc = "file holding the cluster secret (the key epochs are derived from; the same on every node), at least "
+            "32 bytes, one trailing newline dropped; or `RTCACHE_CLUSTER_SECRET`",
+     .set = [](serve_config& c, const key_value& v) -> std::optional<std::string> {
+       const auto& file = std::get<std::string>(v);
+       auto text = read_text_file(file);
+       if (!text) return "cannot read '" + file + "'";
+       c.cluster.secret = without_final_newline(std::move(*text));
+       c.cluster.secret_where = "cluster.secret_file";
+       return std::nullopt;
+     },
+     .show = none},
+    {.section = "cluster",
+     .name = "secret",
+     .type = key_type::list,
+     .env = "RTCACHE_CLUSTER_SECRET",
+     .doc = "the cluster secret itself, from the environment only (never in the file); wins over `secret_file`",
+     .values = "string (variable only)",
+     .show = none,
+     .read_toml =
+         [](key_reader& rd, const toml::node& n, const std::string& path, serve_config& /*c*/) {
+           rd.problem(n, path,
+                      "the cluster secret is not read from the file: give secret_file (a file holding it) or "
+                      "RTCACHE_CLUSTER_SECRET");
+         },
+     .read_env =
+         [](key_reader& /*rd*/, std::string_view text, const std::string& where, serve_config& c) {
+           c.cluster.secret = std::string(text);
+           c.cluster.secret_where = where;
+         }},
+    {.section = "cluster",
+     .name = "max_age_s",
+     .type = key_type::integer,
+     .min = 0,
+     .max = 10.0 * 365 * 86'400,
+     .env = "RTCACHE_CLUSTER_MAX_AGE_S",
+     .doc = "the stream keeps messages this long (resumes older than this refetch); 0: no age limit",
+     .field = +[](serve_config& c) -> std::chrono::seconds& { return c.cluster.stream.max_age; }},
+    {.section = "cluster",
+     .name = "max_bytes",
+     .type = key_type::integer,
+     .min = -1,
+     .max = static_cast<double>(std::int64_t{1} << 50),
+     .env = "RTCACHE_CLUSTER_MAX_BYTES",
+     .doc = "the stream's size bound (reserved against the server's `max_file_store`); -1: none",
+     .set = [](serve_config& c, const key_value& v) -> std::optional<std::string> {
+       c.cluster.stream.max_bytes = std::get<std::int64_t>(v);
+       return std::nullopt;
+     },
+     .show = [](const serve_config& c) { return std::to_string(c.cluster.stream.max_bytes); }},
+    {.section = "cluster",
+     .name = "duplicate_window_s",
+     .type = key_type::integer,
+     .min = 1,
+     .max = 7.0 * 86'400,
+     .env = "RTCACHE_CLUSTER_DUPLICATE_WINDOW_S",
+     .doc = "a republished message id within this window is stored once (docs/cluster.md, (b)); at most `max_age_s`",
+     .set = [](serve_config& c, const key_value& v) -> std::optional<std::string> {
+       c.cluster.stream.duplicate_window = std::chrono::seconds(std::get<std::int64_t>(v));
+       return std::nullopt;
+     },
+     .show =
+         [](const serve_config& c) {
+           return std::to_string(
+               std::chrono::duration_cast<std::chrono::seconds>(c.cluster.stream.duplicate_window).count());
+         }},
+    {.section = "cluster",
+     .name = "replicas",
+     .type = key_type::integer,
+     .min = 1,
+     .max = 5,
+     .env = "RTCACHE_CLUSTER_REPLICAS",
+     .doc = "copies of each message: 1 on one nats-server, 3 on a three-server NATS cluster",
+     .set = [](serve_config& c, const key_value& v) -> std::optional<std::string> {
+       c.cluster.stream.replicas = static_cast<int>(std::get<std::int64_t>(v));
+       return std::nullopt;
+     },
+     .show = [](const serve_config& c) { return std::to_string(c.cluster.stream.replicas); }},
+    {.section = "cluster",
+     .name = "connect_timeout_ms",
+     .type = key_type::integer,
+     .min = 1,
+     .max = 60'000,
+     .env = "RTCACHE_CLUSTER_CONNECT_TIMEOUT_MS",
+     .doc = "one connection attempt to one NATS server",
+     .field = +[](serve_config& c) -> std::chrono::milliseconds& { return c.cluster.nats.connect_timeout; }},
+    {.section = "cluster",
+     .name = "credentials_file",
+     .type = key_type::file,
+     .env = "RTCACHE_CLUSTER_CREDENTIALS_FILE",
+     .doc = "NATS `.creds` file (user JWT and nkey seed); one kind of credentials at most",
+     .field = +[](serve_config& c) -> std::string& { return c.cluster.nats.credentials_file; }},
+    {.section = "cluster",
+     .name = "nkey",
+     .type = key_type::text,
+     .env = "RTCACHE_CLUSTER_NKEY",
+     .doc = "the user's public nkey (`U...`), with `nkey_seed_file`",
+     .field = +[](serve_config& c) -> std::string& { return c.cluster.nats.nkey; }},
+    {.section = "cluster",
+     .name = "nkey_seed_file",
+     .type = key_type::file,
+     .env = "RTCACHE_CLUSTER_NKEY_SEED_FILE",
+     .doc = "file holding the nkey's seed, which signs the server's nonce",
+     .field = +[](serve_config& c) -> std::string& { return c.cluster.nats.nkey_seed_file; }},
+    {.section = "cluster",
+     .name = "user",
+     .type = key_type::text,
+     .env = "RTCACHE_CLUSTER_USER",
+     .doc = "NATS user, with `password`",
+     .field = +[](serve_config& c) -> std::string& { return c.cluster.nats.user; }},
+    {.section = "cluster",
+     .name = "password",
+     .type = key_type::text,
+     .env = "RTCACHE_CLUSTER_PASSWORD",
+     .doc = "NATS password; prefer the variable",
+     .field = +[](serve_config& c) -> std::string& { return c.cluster.nats.password; }},
+    {.section = "cluster",
+     .name = "token",
+     .type = key_type::text,
+     .env = "RTCACHE_CLUSTER_TOKEN",
+     .doc = "NATS token; prefer the variable",
+     .field = +[](serve_config& c) -> std::string& { return c.cluster.nats.token; }},
+    {.section = "cluster",
+     .name = "tls_required",
+     .type = key_type::boolean,
+     .env = "RTCACHE_CLUSTER_TLS_REQUIRED",
+     .doc = "refuse a NATS server that does not speak TLS (implied by `tls://` URLs and the TLS files)",
+     .field = +[](serve_config& c) -> bool& { return c.cluster.nats.tls.required; }},
+    {.section = "cluster",
+     .name = "tls_ca_file",
+     .type = key_type::file,
+     .env = "RTCACHE_CLUSTER_TLS_CA_FILE",
+     .doc = "PEM bundle that signs the NATS servers' certificates; none: the system trust store",
+     .field = +[](serve_config& c) -> std::string& { return c.cluster.nats.tls.ca_file; }},
+    {.section = "cluster",
+     .name = "tls_cert_file",
+     .type = key_type::file,
+     .env = "RTCACHE_CLUSTER_TLS_CERT_FILE",
+     .doc = "client certificate (PEM) for servers that verify clients, with `tls_key_file`",
+     .field = +[](serve_config& c) -> std::string& { return c.cluster.nats.tls.cert_file; }},
+    {.section = "cluster",
+     .name = "tls_key_file",
+     .type = key_type::file,
+     .env = "RTCACHE_CLUSTER_TLS_KEY_FILE",
+     .doc = "the client certificate's private key (PEM)",
+     .field = +[](serve_config& c) -> std::string& { return c.cluster.nats.tls.key_file; }},
+    {.section = "cluster",
+     .name = "tls_expected_hostname",
+     .type = key_type::text,
+     .env = "RTCACHE_CLUSTER_TLS_EXPECTED_HOSTNAME",
+     .doc = "the name to verify in the servers' certificates when it differs from the URLs' host",
+     .field = +[](serve_config& c) -> std::string& { return c.cluster.nats.tls.expected_hostname; }},
 };
 
 }  // namespace

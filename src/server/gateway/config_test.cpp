@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <unistd.h>
 
 namespace rtcache::gateway {
 namespace {
@@ -756,7 +757,7 @@ TEST(ConfigKeys, TheKeyListShowsEveryKeyWithItsDefaultBoundsAndVariable) {
   // One row per key: each key the file reads is listed, and nothing else.
   std::size_t rows = 0;
   for (std::size_t at = md.find("\n| `["); at != std::string::npos; at = md.find("\n| `[", at + 1)) ++rows;
-  EXPECT_EQ(rows, 61U);
+  EXPECT_EQ(rows, 82U);
 }
 
 // docs/operations.md's key table is what the table prints: a key added, removed or changed in code without the
@@ -774,6 +775,257 @@ TEST(ConfigKeys, DocsOperationsHoldsTheKeyTable) {
   ASSERT_LT(from, to);
   EXPECT_EQ(docs.substr(from + begin.size(), to - from - begin.size()), config_keys_markdown())
       << "docs/operations.md's key table differs from `rtcache config-keys`";
+}
+
+// ---- [cluster] (issue 13): the NATS layer's settings from the file and the environment ----
+
+class ClusterConfig : public ::testing::Test {
+ protected:
+  ClusterConfig() {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("rtcache-cluster-config-test-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    secret_file_ = write("cluster.secret", std::string(k_cluster_secret) + "\n");
+  }
+  ~ClusterConfig() override { std::filesystem::remove_all(dir_); }
+
+  std::string write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name, std::ios::binary) << text;
+    return (dir_ / name).string();
+  }
+
+  // The file, then the environment, then validate(), as load_config does; the file's relative names against dir_.
+  config_load load(const std::string& toml, std::map<std::string, std::string> env = {}) {
+    env.emplace("RTCACHE_JWT_SECRET", std::string(k_secret));
+    return load_config(write("rtcache.toml", toml), env_of(std::move(env)));
+  }
+
+  std::string file() const { return (dir_ / "rtcache.toml").string(); }
+
+  static std::string listed(const std::vector<core::config_problem>& problems) {
+    std::string out;
+    for (const auto& p : problems) out += p.where + ": " + p.message + "\n";
+    return out;
+  }
+
+  static constexpr std::string_view k_cluster_secret = "cluster-secret-0123456789abcdef-0123456789";
+  std::filesystem::path dir_;
+  std::string secret_file_;
+};
+
+TEST_F(ClusterConfig, TheSectionFillsTheNatsLayersSettings) {
+  write("ca.pem", "ca");
+  write("nkey.seed", "SU...");
+  const auto l = load(R"([cluster]
+nats_urls = ["nats://10.0.0.1:4222", "tls://nats-2.internal:4222"]
+stream = "factory_events"
+node_id = "node-a"
+secret_file = "cluster.secret"
+max_age_s = 3600
+max_bytes = 536870912
+duplicate_window_s = 60
+replicas = 3
+connect_timeout_ms = 500
+nkey = "UABC"
+nkey_seed_file = "nkey.seed"
+tls_required = true
+tls_ca_file = "ca.pem"
+tls_expected_hostname = "nats.internal"
+)");
+  ASSERT_TRUE(l.ok()) << listed(l.problems);
+  const auto& c = l.config.cluster;
+  EXPECT_TRUE(c.enabled);
+  EXPECT_EQ(c.secret, k_cluster_secret) << "one trailing newline is not part of the secret";
+  const auto nats = nats_settings_of(l.config);
+  EXPECT_EQ(nats.urls, (std::vector<std::string>{"nats://10.0.0.1:4222", "tls://nats-2.internal:4222"}));
+  EXPECT_EQ(nats.name, "node-a");
+  EXPECT_EQ(nats.connect_timeout, std::chrono::milliseconds(500));
+  EXPECT_EQ(nats.nkey, "UABC");
+  EXPECT_EQ(nats.nkey_seed_file, (dir_ / "nkey.seed").string()) << "relative to the config file";
+  EXPECT_TRUE(nats.tls.required);
+  EXPECT_EQ(nats.tls.ca_file, (dir_ / "ca.pem").string());
+  EXPECT_EQ(nats.tls.expected_hostname, "nats.internal");
+  const auto stream = stream_settings_of(l.config);
+  EXPECT_EQ(stream.name, "factory_events");
+  EXPECT_EQ(stream.subjects, (std::vector<std::string>{"factory_events.>"}));
+  EXPECT_EQ(stream.max_age, std::chrono::seconds(3600));
+  EXPECT_EQ(stream.max_bytes, 536870912);
+  EXPECT_EQ(stream.duplicate_window, std::chrono::seconds(60));
+  EXPECT_EQ(stream.replicas, 3);
+  EXPECT_TRUE(cluster::validate(nats).empty());
+  EXPECT_TRUE(cluster::validate(stream).empty());
+}
+
+TEST_F(ClusterConfig, DefaultsAreTheNatsLayersAndTheNodeIdIsHostAndPort) {
+  const auto l = load("[server]\nlisten = \"0.0.0.0:4100\"\n[cluster]\nnats_urls = [\"nats://127.0.0.1:4222\"]\n",
+                      {{"RTCACHE_CLUSTER_SECRET_FILE", secret_file_}});
+  ASSERT_TRUE(l.ok()) << listed(l.problems);
+  const auto stream = stream_settings_of(l.config);
+  EXPECT_EQ(stream.name, "rtcache");
+  EXPECT_EQ(stream.subjects, (std::vector<std::string>{"rtcache.>"}));
+  EXPECT_EQ(stream.max_age, cluster::stream_settings{}.max_age);
+  EXPECT_EQ(stream.max_bytes, cluster::stream_settings{}.max_bytes);
+  EXPECT_EQ(stream.duplicate_window, cluster::stream_settings{}.duplicate_window);
+  char host[256] = {};
+  ASSERT_EQ(::gethostname(host, sizeof host - 1), 0);
+  EXPECT_EQ(node_id_of(l.config), std::string(host) + ":4100");
+  EXPECT_EQ(nats_settings_of(l.config).name, std::string(host) + ":4100");
+}
+
+TEST_F(ClusterConfig, EveryRefusalNamesItsKey) {
+  write("cert.pem", "c");
+  const auto l = load(R"([cluster]
+nats_urls = ["nats://127.0.0.1:4222", "http://127.0.0.1:4222", "nats://nohost"]
+stream = "has.dot"
+max_age_s = 60
+max_bytes = 0
+duplicate_window_s = 120
+replicas = 0
+user = "rt"
+tls_cert_file = "cert.pem"
+tls_ca_file = "missing-ca.pem"
+secret_file = "missing.secret"
+colour = "blue"
+)");
+  EXPECT_EQ(
+      listed(l.problems),
+      file() + ":7:12 cluster.replicas: must be between 1 and 5, got 0\n" + file() +
+          ":11:15 cluster.secret_file: cannot read '" + (dir_ / "missing.secret").string() + "'\n" + file() +
+          ":12:10 cluster.colour: unknown key (known: nats_urls, stream, node_id, secret_file, secret, "
+          "max_age_s, max_bytes, duplicate_window_s, replicas, connect_timeout_ms, credentials_file, nkey, "
+          "nkey_seed_file, user, password, token, tls_required, tls_ca_file, tls_cert_file, tls_key_file, "
+          "tls_expected_hostname)\n"
+          "cluster.nats_urls[1]: must start with nats:// or tls://\n"
+          "cluster.nats_urls[2]: needs host:port\n"
+          "cluster.password: a user needs a password\n"
+          "cluster.tls_cert_file: cert_file and key_file go together\n"
+          "cluster.stream: 1-64 characters of [A-Za-z0-9_-]\n"
+          "cluster.max_bytes: must be > 0, or -1 for no limit\n"
+          "cluster.duplicate_window_s: must not exceed max_age_s (the server refuses it)\n"
+          "cluster.tls_ca_file: cannot read '" +
+          (dir_ / "missing-ca.pem").string() +
+          "'\n"
+          "cluster.secret_file: required with [cluster]: the cluster secret (the same on every node, >= 32 bytes) "
+          "in a file named by secret_file / RTCACHE_CLUSTER_SECRET_FILE, or in RTCACHE_CLUSTER_SECRET\n");
+}
+
+TEST_F(ClusterConfig, AnEmptyListANegativeAgeAndTheSecretInTheFileAreRefused) {
+  const auto l = load("[cluster]\nnats_urls = []\nmax_age_s = -1\nsecret = \"" + std::string(k_cluster_secret) +
+                      "\"\nsecret_file = \"cluster.secret\"\n");
+  EXPECT_EQ(listed(l.problems),
+            file() + ":3:13 cluster.max_age_s: must be between 0 and 315360000, got -1\n" + file() +
+                ":4:10 cluster.secret: the cluster secret is not read from the file: give secret_file (a "
+                "file holding it) or RTCACHE_CLUSTER_SECRET\n"
+                "cluster.nats_urls: at least one URL is required\n");
+  EXPECT_EQ(listed(l.problems).find(k_cluster_secret), std::string::npos) << "a problem never quotes the secret";
+}
+
+TEST_F(ClusterConfig, AShortSecretIsRefusedWithoutBeingQuoted) {
+  const std::string short_secret = "only-31-bytes-of-cluster-secret";
+  ASSERT_EQ(short_secret.size(), 31U);
+  write("short.secret", short_secret + "\n");
+  const std::string toml = "[cluster]\nnats_urls = [\"nats://127.0.0.1:4222\"]\nsecret_file = \"short.secret\"\n";
+  const auto from_file = load(toml);
+  EXPECT_EQ(listed(from_file.problems),
+            "cluster.secret_file: 31 bytes; the cluster secret must be at least 32 bytes (epochs derived from a "
+            "short key can be guessed)\n");
+  const auto from_env = load(toml, {{"RTCACHE_CLUSTER_SECRET", short_secret}});
+  EXPECT_EQ(listed(from_env.problems),
+            "env RTCACHE_CLUSTER_SECRET: 31 bytes; the cluster secret must be at least 32 bytes (epochs derived "
+            "from a short key can be guessed)\n");
+  EXPECT_EQ(listed(from_env.problems).find(short_secret), std::string::npos);
+  EXPECT_TRUE(load(toml, {{"RTCACHE_CLUSTER_SECRET", short_secret + "!"}}).ok()) << "32 bytes are enough";
+}
+
+TEST_F(ClusterConfig, TheEnvironmentOverridesTheFileAndAloneTurnsTheClusterOn) {
+  const auto l = load(R"([server]
+listen = "127.0.0.1:0"
+[cluster]
+nats_urls = ["nats://file-host:4222"]
+stream = "from_file"
+secret_file = "cluster.secret"
+max_age_s = 600
+)",
+                      {{"RTCACHE_CLUSTER_NATS_URLS", "nats://a:4222, nats://b:4222"},
+                       {"RTCACHE_CLUSTER_NODE_ID", "node-b"},
+                       {"RTCACHE_CLUSTER_SECRET", "another-secret-of-at-least-32-bytes!"},
+                       {"RTCACHE_CLUSTER_MAX_AGE_S", "7200"},
+                       {"RTCACHE_CLUSTER_USER", "rt"},
+                       {"RTCACHE_CLUSTER_PASSWORD", "pw"},
+                       {"RTCACHE_CLUSTER_TLS_REQUIRED", "1"}});
+  ASSERT_TRUE(l.ok()) << listed(l.problems);
+  const auto nats = nats_settings_of(l.config);
+  EXPECT_EQ(nats.urls, (std::vector<std::string>{"nats://a:4222", "nats://b:4222"})) << "the variable replaces";
+  EXPECT_EQ(nats.name, "node-b");
+  EXPECT_EQ(nats.user, "rt");
+  EXPECT_EQ(nats.password, "pw");
+  EXPECT_TRUE(nats.tls.required);
+  EXPECT_EQ(l.config.cluster.secret, "another-secret-of-at-least-32-bytes!") << "the variable wins over secret_file";
+  EXPECT_EQ(stream_settings_of(l.config).name, "from_file");
+  EXPECT_EQ(stream_settings_of(l.config).max_age, std::chrono::seconds(7200));
+
+  const auto env_only = load_config(std::nullopt, env_of({{"RTCACHE_JWT_SECRET", std::string(k_secret)},
+                                                          {"RTCACHE_CLUSTER_NATS_URLS", "nats://127.0.0.1:4222"},
+                                                          {"RTCACHE_CLUSTER_SECRET_FILE", secret_file_}}));
+  ASSERT_TRUE(env_only.ok()) << listed(env_only.problems);
+  EXPECT_TRUE(env_only.config.cluster.enabled);
+  EXPECT_EQ(env_only.config.cluster.secret, k_cluster_secret);
+
+  const auto refused = load_config(std::nullopt, env_of({{"RTCACHE_JWT_SECRET", std::string(k_secret)},
+                                                         {"RTCACHE_CLUSTER_NATS_URLS", "nats://a:4222,,ftp://b:1"},
+                                                         {"RTCACHE_CLUSTER_MAX_BYTES", "-2"},
+                                                         {"RTCACHE_CLUSTER_SECRET_FILE", "/nonexistent/secret"}}));
+  EXPECT_EQ(listed(refused.problems),
+            "env RTCACHE_CLUSTER_NATS_URLS[1]: empty item (two commas, or a comma at an end)\n"
+            "env RTCACHE_CLUSTER_SECRET_FILE: cannot read '/nonexistent/secret'\n"
+            "env RTCACHE_CLUSTER_MAX_BYTES: must be between -1 and 1125899906842624, got -2\n"
+            "cluster.nats_urls[1]: must start with nats:// or tls://\n"
+            "cluster.secret_file: required with [cluster]: the cluster secret (the same on every node, >= 32 bytes) "
+            "in a file named by secret_file / RTCACHE_CLUSTER_SECRET_FILE, or in RTCACHE_CLUSTER_SECRET\n");
+}
+
+TEST_F(ClusterConfig, AnEphemeralPortNeedsANodeIdAndAnEmptyOneIsRefused) {
+  const std::string toml =
+      "[server]\nlisten = \"127.0.0.1:0\"\n[cluster]\nnats_urls = [\"nats://127.0.0.1:4222\"]\n"
+      "secret_file = \"cluster.secret\"\n";
+  EXPECT_EQ(listed(load(toml).problems),
+            "cluster.node_id: required when the listener's port is 0 (ephemeral): the default, host name and port, "
+            "would not tell nodes on one host apart\n");
+  EXPECT_TRUE(load(toml, {{"RTCACHE_CLUSTER_NODE_ID", "n1"}}).ok());
+  EXPECT_EQ(listed(load(toml, {{"RTCACHE_CLUSTER_NODE_ID", ""}}).problems),
+            "cluster.node_id: must not be empty (leave it out for host name and port)\n");
+  EXPECT_EQ(listed(load(toml, {{"RTCACHE_CLUSTER_NODE_ID", "a\tb"}}).problems),
+            "cluster.node_id: contains control characters\n");
+}
+
+TEST_F(ClusterConfig, WithoutTheSectionNothingChangesAndTheMappingSharesTheFile) {
+  const auto none = load("[server]\nlisten = \"127.0.0.1:4000\"\n");
+  ASSERT_TRUE(none.ok()) << listed(none.problems);
+  EXPECT_FALSE(none.config.cluster.enabled);
+  EXPECT_TRUE(unserved(none.config).empty()) << "serve starts as before";
+
+  const auto with_mapping = load(R"(doc_types = ["wo"]
+[cluster]
+nats_urls = ["nats://127.0.0.1:4222"]
+secret_file = "cluster.secret"
+[tables."public.work_orders"]
+doc_type = "wo"
+id_column = "id"
+factory_column = "factory_id"
+)");
+  EXPECT_TRUE(with_mapping.ok()) << listed(with_mapping.problems);
+  EXPECT_TRUE(with_mapping.config.cluster.enabled);
+}
+
+TEST_F(ClusterConfig, ServeRefusesAClusterSectionItCannotRunYet) {
+  const auto l = load("[cluster]\nnats_urls = [\"nats://127.0.0.1:4222\"]\nsecret_file = \"cluster.secret\"\n");
+  ASSERT_TRUE(l.ok()) << listed(l.problems);
+  const auto refused = unserved(l.config);
+  ASSERT_EQ(refused.size(), 1U);
+  EXPECT_EQ(refused[0].where, "cluster");
+  EXPECT_NE(refused[0].message.find("clustering is not served yet"), std::string::npos) << refused[0].message;
+  EXPECT_TRUE(unserved(load("").config).empty());
 }
 
 }  // namespace

@@ -68,8 +68,11 @@ class ring {
 
 // One view of a channel (hub.hpp): its class, epoch, offsets, history and subscribers.
 struct hub_channel {
-  hub_channel(std::string channel_name, core::factory_scope view_class, std::string channel_epoch)
-      : name(std::move(channel_name)), view(std::move(view_class)), epoch(std::move(channel_epoch)) {}
+  hub_channel(std::string channel_name, core::factory_scope view_class, hub_position start)
+      : name(std::move(channel_name)),
+        view(std::move(view_class)),
+        epoch(std::move(start.epoch)),
+        offset(start.offset) {}
 
   struct entry {
     std::uint64_t id;
@@ -81,12 +84,16 @@ struct hub_channel {
   const core::factory_scope view;  // which messages this view holds: view.contains(message factory)
 
   sync::annotated_mutex mu;
-  // Replaced only by hub::reset (a gap in the source): offsets go on, the history is emptied.
+  // Replaced by hub::reset (a gap in the source: offsets go on, the history is emptied), and with positions from
+  // outside when the view starts over (view_locked::start_over: epoch and offset as named).
   std::string epoch RTCACHE_GUARDED_BY(mu);
   // Written only under mu; read under mu, or with acquire by a registry lookup deciding whether to replace
   // this channel. A closed channel is never reopened.
   std::atomic<bool> closed{false};
   std::uint64_t offset RTCACHE_GUARDED_BY(mu) = 0;
+  // Moves each time the view starts over (view_locked::start_over): retention-order entries of an earlier
+  // incarnation are stale even where a new epoch repeats their offset.
+  std::uint32_t incarnation RTCACHE_GUARDED_BY(mu) = 0;
   // Contiguous offsets; when non-empty, back()->offset == offset.
   ring<hub_message_ptr> history RTCACHE_GUARDED_BY(mu);
   std::size_t history_bytes RTCACHE_GUARDED_BY(mu) = 0;
@@ -175,6 +182,12 @@ struct hub::view_locked {
   // runs enforce_history_budget() once the lock is released. Throws only bad_alloc, and then records nothing.
   static bool retain(hub& h, const std::shared_ptr<channel>& ch, std::uint64_t offset, std::size_t bytes)
       RTCACHE_REQUIRES(ch->mu) RTCACHE_EXCLUDES(h.retained_mu_);
+  // The view starts over at `at` (a gap, or positions from outside that it does not continue): its subscribers
+  // are told (on_reset), its history goes to `freed` (counters updated, idle bytes included), it takes `at` and a
+  // new incarnation. Its subscribers stay: what is delivered after belongs to the new position. The caller counts
+  // hub_metrics::views_reset.
+  static void start_over(hub& h, channel& ch, hub_position at, released_history& freed) noexcept
+      RTCACHE_REQUIRES(ch.mu);
 };
 
 hub_epoch_source random_epochs() {
@@ -276,7 +289,21 @@ hub_join hub::subscribe(std::string_view name, std::shared_ptr<hub_subscriber> s
 core::result<hub_join> hub::subscribe_view(std::string_view name, const core::factory_scope& view,
                                            std::shared_ptr<hub_subscriber> subscriber,
                                            const std::optional<hub_position>& resume) {
+  return subscribe_impl(name, view, nullptr, std::move(subscriber), resume);
+}
+
+core::result<hub_join> hub::subscribe_view_at(std::string_view name, const core::factory_scope& view,
+                                              const hub_position& origin, std::shared_ptr<hub_subscriber> subscriber,
+                                              const std::optional<hub_position>& resume) {
+  return subscribe_impl(name, view, &origin, std::move(subscriber), resume);
+}
+
+core::result<hub_join> hub::subscribe_impl(std::string_view name, const core::factory_scope& view,
+                                           const hub_position* origin, std::shared_ptr<hub_subscriber> subscriber,
+                                           const std::optional<hub_position>& resume) {
   require_not_in_callback("subscribe", name);
+  // A new view starts at the origin named from outside, or at a drawn epoch and offset 0.
+  const auto start = [&] { return origin != nullptr ? *origin : hub_position{epochs_(), 0}; };
   assert(!name.empty() && "channel name must not be empty");
   assert(subscriber && "subscriber must not be null");
   const std::uint64_t id = next_subscription_id_.fetch_add(1, std::memory_order_relaxed);
@@ -297,7 +324,7 @@ core::result<hub_join> hub::subscribe_view(std::string_view name, const core::fa
         if (same_class(v->view, view)) {
           if (closed) {
             // Its last subscriber left and it is about to be erased: a new epoch starts now.
-            v = std::make_shared<channel>(std::string(name), view, epochs_());
+            v = std::make_shared<channel>(std::string(name), view, start());
             g.generation.fetch_add(1, std::memory_order_release);
             counters_.channels.fetch_add(1, std::memory_order_relaxed);
           }
@@ -323,7 +350,7 @@ core::result<hub_join> hub::subscribe_view(std::string_view name, const core::fa
           }
         } else {
           evict.reset();
-          ch = std::make_shared<channel>(std::string(name), view, epochs_());
+          ch = std::make_shared<channel>(std::string(name), view, start());
           g.views.push_back(ch);
           g.generation.fetch_add(1, std::memory_order_release);
           counters_.channels.fetch_add(1, std::memory_order_relaxed);
@@ -335,16 +362,22 @@ core::result<hub_join> hub::subscribe_view(std::string_view name, const core::fa
       if (free_idle(evict_seq, evict)) counters_.channels_evicted.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
-    if (auto join = join_view(ch, id, subscriber, resume)) return std::move(*join);
+    if (auto join = join_view(ch, id, subscriber, resume, origin)) return std::move(*join);
     // Closed between the lookup and the lock: the next lookup sees it closed and replaces it.
   }
 }
 
 std::optional<hub_join> hub::join_view(const std::shared_ptr<channel>& ch, std::uint64_t id,
                                        std::shared_ptr<hub_subscriber>& subscriber,
-                                       const std::optional<hub_position>& resume) {
+                                       const std::optional<hub_position>& resume, const hub_position* origin) {
+  released_history reset_freed;  // what a start-over drops, destroyed after the lock
   sync::mutex_lock lock(ch->mu);
   if (ch->closed.load(std::memory_order_relaxed)) return std::nullopt;
+  if (origin != nullptr && (ch->epoch != origin->epoch || ch->offset != origin->offset)) {
+    // Positions from outside say the view stands elsewhere: what it holds is not continuous with that.
+    view_locked::start_over(*this, *ch, *origin, reset_freed);
+    counters_.views_reset.fetch_add(1, std::memory_order_relaxed);
+  }
   view_locked::leave_idle(*this, *ch);  // a lingering view is live again, epoch and history intact
 
   hub_join join;
@@ -446,6 +479,28 @@ void hub::view_locked::retire(hub& h, channel& ch, released_history& freed) noex
   ch.history_bytes = 0;
 }
 
+void hub::view_locked::start_over(hub& h, channel& ch, hub_position at, released_history& freed) noexcept {
+  {
+    callback_scope scope;
+    for (const auto& e : ch.subscribers) e.subscriber->on_reset();
+  }
+  h.counters_.history_messages.fetch_sub(ch.history.size(), std::memory_order_relaxed);
+  h.counters_.history_bytes.fetch_sub(ch.history_bytes, std::memory_order_relaxed);
+  if (ch.idle_seq.load(std::memory_order_relaxed) != 0) {
+    h.counters_.idle_history_bytes.fetch_sub(ch.history_bytes, std::memory_order_relaxed);
+  }
+  // Entries of these messages in the retention order become stale: skipped when reached.
+  if (freed.empty()) {
+    ch.history.move_into(freed);
+  } else {
+    while (!ch.history.empty()) ch.history.take_front();  // destroyed here, under the lock: rare (two resets)
+  }
+  ch.history_bytes = 0;
+  ch.epoch = std::move(at.epoch);
+  ch.offset = at.offset;
+  ++ch.incarnation;
+}
+
 void hub::erase_retired(const std::shared_ptr<channel>& ch) noexcept {
   shard& s = shard_for(ch->name);
   sync::mutex_lock lock(s.mu);
@@ -511,17 +566,40 @@ std::size_t hub::reset(const std::function<bool(std::string_view)>& which) {
         view_locked::retire(*this, *ch, freed);
         retired = true;
       } else {
-        ch->epoch = epochs_();
-        counters_.history_messages.fetch_sub(ch->history.size(), std::memory_order_relaxed);
-        counters_.history_bytes.fetch_sub(ch->history_bytes, std::memory_order_relaxed);
-        // Entries of these messages in the retention order become stale: skipped when reached.
-        ch->history.move_into(freed);
-        ch->history_bytes = 0;
-        callback_scope scope;
-        for (const auto& e : ch->subscribers) e.subscriber->on_reset();
+        // Offsets go on: a client's old offset can never meet the new epoch's history.
+        view_locked::start_over(*this, *ch, hub_position{epochs_(), ch->offset}, freed);
       }
     }
     if (retired) erase_retired(ch);
+    ++done;
+  }
+  counters_.views_reset.fetch_add(done, std::memory_order_relaxed);
+  return done;
+}
+
+std::size_t hub::reset_at(const std::function<bool(std::string_view)>& which, const hub_view_positions& where) {
+  require_not_in_callback("reset_at", "*");
+  std::vector<std::shared_ptr<channel>> targets;
+  for (std::size_t i = 0; i <= shard_mask_; ++i) {
+    shard& s = shards_[i];
+    sync::mutex_lock lock(s.mu);
+    for (const auto& [name, group] : s.channels) {
+      if (!which(name)) continue;
+      targets.insert(targets.end(), group->views.begin(), group->views.end());
+    }
+  }
+  std::size_t done = 0;
+  for (const auto& ch : targets) {
+    released_history freed;  // destroyed after the channel lock
+    sync::mutex_lock lock(ch->mu);
+    if (ch->closed.load(std::memory_order_relaxed)) continue;
+    std::optional<hub_position> at;
+    {
+      callback_scope scope;
+      at = where.position_of(ch->name, ch->view);
+    }
+    if (!at || (at->epoch == ch->epoch && at->offset == ch->offset)) continue;
+    view_locked::start_over(*this, *ch, std::move(*at), freed);
     ++done;
   }
   counters_.views_reset.fetch_add(done, std::memory_order_relaxed);
@@ -609,11 +687,31 @@ hub_publish_result hub::publish_on(const std::shared_ptr<channel>& ch, std::stri
   // publish allocates nothing for it (a std::deque here cost an allocation of ~580 bytes per publish).
   boost::container::small_vector<hub_message_ptr, 2> evicted;
   released_history freed;
+  released_history reset_freed;  // what a start-over (positions from outside) drops
   sync::mutex_lock lock(ch->mu);
   // Closed since it was looked up: a subscribe after the close made a new view, which this publish precedes.
   if (ch->closed.load(std::memory_order_relaxed)) return {};
 
-  const std::uint64_t offset = ch->offset + 1;
+  std::uint64_t offset = ch->offset + 1;
+  if (options.positions != nullptr) {
+    std::optional<hub_position> p;
+    {
+      callback_scope scope;
+      p = options.positions->position_of(ch->name, ch->view);
+    }
+    if (!p || p->offset == 0) return {};  // no position of this view's: not taken
+    if (p->epoch == ch->epoch && p->offset <= ch->offset) {
+      // Counted already: a join at an origin after this message, or the same message again.
+      counters_.messages_repeated.fetch_add(1, std::memory_order_relaxed);
+      return {};
+    }
+    if (p->epoch != ch->epoch || p->offset != offset) {
+      // Not the continuation of what the view holds: it starts over just before this message.
+      view_locked::start_over(*this, *ch, hub_position{p->epoch, p->offset - 1}, reset_freed);
+      counters_.views_reset.fetch_add(1, std::memory_order_relaxed);
+    }
+    offset = p->offset;
+  }
   hub_message_ptr message;
   {
     callback_scope scope;
@@ -692,7 +790,7 @@ hub_publish_result hub::publish_on(const std::shared_ptr<channel>& ch, std::stri
 
 bool hub::view_locked::retain(hub& h, const std::shared_ptr<channel>& ch, std::uint64_t offset, std::size_t bytes) {
   sync::mutex_lock lock(h.retained_mu_);
-  h.retained_->push_back(retained_entry{ch, offset});
+  h.retained_->push_back(retained_entry{ch, offset, ch->incarnation});
   // The histories before this publish plus the message: at least what they hold after it (its own evictions
   // only lower it), so the check errs towards running enforce_history_budget(), which decides under the lock.
   const std::uint64_t held =
@@ -717,10 +815,13 @@ void hub::enforce_history_budget() noexcept {
     hub_message_ptr evicted;  // destroyed after the channel lock, as is `oldest`
     channel& ch = *oldest.ch;
     sync::mutex_lock lock(ch.mu);  // through `ch`, the name the analysis sees the fields accessed by
-    // Retention order follows each channel's offsets, so a message still held is at the front of its history;
-    // a front with a greater offset means this one was dropped already (the channel's own bounds, an
-    // unretained publish, the channel closed).
-    if (ch.history.empty() || ch.history.front()->offset != oldest.offset) continue;
+    // Retention order follows each channel's offsets within an incarnation, so a message still held is at the
+    // front of its history; a front with a greater offset, or another incarnation (the view started over, maybe
+    // at a lower offset), means this one was dropped already (the channel's own bounds, an unretained publish, a
+    // start-over, the channel closed).
+    if (ch.history.empty() || ch.history.front()->offset != oldest.offset || ch.incarnation != oldest.incarnation) {
+      continue;
+    }
     evicted = ch.history.take_front();
     const std::size_t b = evicted->retained_bytes;
     ch.history_bytes -= b;
@@ -762,6 +863,7 @@ hub_metrics hub::metrics() const noexcept {
   m.history_evicted = counters_.history_evicted.load(std::memory_order_relaxed);
   m.views_refused = counters_.views_refused.load(std::memory_order_relaxed);
   m.views_reset = counters_.views_reset.load(std::memory_order_relaxed);
+  m.messages_repeated = counters_.messages_repeated.load(std::memory_order_relaxed);
   return m;
 }
 

@@ -10,6 +10,16 @@
 // lingering when idle, freed): so a subscriber's position (epoch, offset, recovered) depends only on messages
 // it may see, and a view nobody of its class holds is freed whoever else keeps the channel open. The gateway
 // joins scoped subscribers of doc: channels to their class's view and everything else to the unscoped view.
+//
+// Positions from outside (issue 13, docs/cluster.md (f)). By default the hub draws each view's epoch and counts
+// its offsets. A cluster node instead derives every view's position from the shared stream, the same on every
+// node, and hands it in: it joins a view at the position it names (subscribe_view_at), publishes each message
+// with the position it has in each view it reaches (hub_publish_options::positions, asked per view class: a
+// scoped view counts its own factories' messages, the unscoped view all), and names the positions views start
+// over at after a gap (reset_at). A message that does not continue a view (another epoch, or an offset that is
+// not the next) starts the view over at that message, as a gap would: its subscribers are told
+// (hub_subscriber::on_reset) and its history goes, so nothing from before is ever replayed as continuous. A
+// message the view already counted is not appended again. Without these options nothing changes.
 #pragma once
 
 #include "hub/message.hpp"
@@ -128,6 +138,19 @@ class hub_subscriber {
   virtual void on_reset() noexcept {}
 };
 
+// Positions from outside (cluster mode): the position a view has once a message is in it, or the position it
+// starts over at. Asked per view, for the views that exist (the hub knows which; the caller knows their positions).
+// Threading: called on the caller's thread under the view's lock, with deliver()'s REQUIRES (no blocking, no call
+// into the hub).
+class hub_view_positions {
+ public:
+  virtual ~hub_view_positions() = default;
+  // The position of the view of class `view` of `channel`: for a publish, the message's epoch and offset in that
+  // view (a view that admits the message is asked; offset 0 is not a message's); for reset_at, where the view
+  // starts over. nullopt: the caller names none for this view, which is then left as it is.
+  virtual std::optional<hub_position> position_of(std::string_view channel, const core::factory_scope& view) const = 0;
+};
+
 // Owns one subscription: unsubscribes on destruction. Move-only. An empty handle (default-constructed,
 // moved-from or already unsubscribed) does nothing.
 // REQUIRES: the hub outlives every non-empty handle. Thread-safety: one handle must not be used from two
@@ -193,10 +216,13 @@ struct hub_metrics {
   std::uint64_t channels_expired = 0;    // idle views freed by sweep() after their linger
   std::uint64_t channels_evicted = 0;    // idle views freed early (max_idle_bytes, max_idle_channels, view bound)
   std::uint64_t views_refused = 0;       // joins refused by max_views_per_channel
-  std::uint64_t views_reset = 0;         // views started over by reset() (a new epoch; idle ones are freed)
+  std::uint64_t views_reset = 0;         // views started over: reset() (a new epoch; idle ones are freed), and
+                                         // with positions from outside, reset_at() and not-continuing messages
+  std::uint64_t messages_repeated = 0;   // appends skipped: a view had already counted the position named
   std::uint64_t subscribers = 0;         // active subscriptions
   std::uint64_t messages_published = 0;  // messages appended to a view (each encoded once per view)
-  std::uint64_t messages_dropped = 0;    // publishes no view took (no channel, or no view admitting its factory)
+  std::uint64_t messages_dropped = 0;    // publishes no view took (no channel, no view admitting its factory, or
+                                         // with positions from outside, none named or all repeats)
   std::uint64_t deliveries = 0;          // deliver() calls
   std::uint64_t history_messages = 0;    // messages held in all histories
   std::uint64_t history_bytes = 0;       // bytes (hub_message::retained_bytes) held in all histories
@@ -243,6 +269,17 @@ class hub {
                                         std::shared_ptr<hub_subscriber> subscriber,
                                         const std::optional<hub_position>& resume = std::nullopt);
 
+  // subscribe_view() at a position named from outside (cluster mode): a view this call creates starts at
+  // `origin` (its epoch and offset, no history) instead of a drawn epoch and offset 0; an existing view at another
+  // position starts over at `origin` first (as a message that does not continue it would: its subscribers are
+  // told, its history goes). `resume` is then judged against the view as for subscribe_view(): recovered iff its
+  // epoch is the view's and its offset is the current one or within the history. The caller keeps the view's
+  // later messages in step with `origin` (it publishes them with positions, ordered with this call).
+  // REQUIRES: as subscribe().
+  core::result<hub_join> subscribe_view_at(std::string_view channel, const core::factory_scope& view,
+                                           const hub_position& origin, std::shared_ptr<hub_subscriber> subscriber,
+                                           const std::optional<hub_position>& resume = std::nullopt);
+
   // For each view of `channel` that admits the message (options.factory_id: views containing it and the
   // unscoped view; untagged: the unscoped view only): assigns the view's next offset, encodes once, appends to
   // its history (evicting the oldest beyond the bounds) and delivers to its subscribers, in offset order.
@@ -250,6 +287,12 @@ class hub {
   // views appended to before it keep the message.
   // `options` adds the message's metadata (hub_message::meta, for subscribers to filter on) and context for the
   // encoder.
+  // With options.positions (cluster mode), each admitting view is asked the message's position p in it, and:
+  // nullopt or offset 0: the view does not take it; p.epoch is the view's and p.offset <= its offset: counted
+  // already (a join at an origin after it, a replay), not appended again (hub_metrics::messages_repeated);
+  // p.offset is the next offset in the view's epoch: appended at it; anything else (another epoch, a skipped
+  // offset): the view starts over at (p.epoch, p.offset - 1), its history dropped and its subscribers told
+  // (hub_subscriber::on_reset, before the message is delivered to them), and then takes the message at p.offset.
   // REQUIRES: not called from deliver() or the encoder.
   hub_publish_result publish(std::string_view channel, std::string_view event, std::string_view payload_json,
                              const hub_publish_options& options = {});
@@ -265,6 +308,15 @@ class hub {
   // REQUIRES: `which` is cheap and does not call into the hub (it runs under a registry shard's lock); not
   // called from deliver(), on_reset() or the encoder.
   std::size_t reset(const std::function<bool(std::string_view channel)>& which);
+
+  // reset() with positions from outside (cluster mode: a gap marker in the stream, or a node that lost messages):
+  // every view of a channel `which` selects whose position is not where.position_of(channel, view) starts over
+  // there: it takes that epoch and offset, loses its history, and its subscribers are told (on_reset) between the
+  // last message of the old position and the first of the new. An idle view starts over in place (nobody to
+  // tell). A view `where` names no position for (nullopt), or whose position it names already, is left alone.
+  // Returns how many views started over.
+  // REQUIRES: as reset(); `where` as hub_view_positions says.
+  std::size_t reset_at(const std::function<bool(std::string_view channel)>& which, const hub_view_positions& where);
 
   // Frees every idle channel whose linger has passed by clock(), oldest first. Returns how many it freed.
   // The gateway calls it from a timer; tests call it after moving their clock.
@@ -299,12 +351,16 @@ class hub {
     std::atomic<std::uint64_t> history_evicted{0};
     std::atomic<std::uint64_t> views_refused{0};
     std::atomic<std::uint64_t> views_reset{0};
+    std::atomic<std::uint64_t> messages_repeated{0};
   };
   // A retained message in the order of retention, for max_total_history_bytes. The channel may since have
   // dropped the message under its own bounds, or closed: the entry is then stale and skipped when reached.
   struct retained_entry {
     std::shared_ptr<channel> ch;
     std::uint64_t offset = 0;
+    // The view's incarnation when the message was retained (it moves when the view starts over at a position
+    // from outside, which may repeat an offset of the old epoch): an entry of an earlier one is stale.
+    std::uint32_t incarnation = 0;
   };
   class retention_order;  // hub.cpp: a ring of retained_entry
   struct idle_entry {
@@ -327,9 +383,13 @@ class hub {
                                 std::string_view payload_json, const hub_publish_options& options);
   // subscribe_view() once the view is found or created. `ch` is locked here; returns nullopt when it was closed
   // meanwhile (the caller looks it up again).
+  // With `origin` (subscribe_view_at), a view at another position starts over there first.
   std::optional<hub_join> join_view(const std::shared_ptr<channel>& ch, std::uint64_t id,
                                     std::shared_ptr<hub_subscriber>& subscriber,
-                                    const std::optional<hub_position>& resume);
+                                    const std::optional<hub_position>& resume, const hub_position* origin);
+  core::result<hub_join> subscribe_impl(std::string_view channel, const core::factory_scope& view,
+                                        const hub_position* origin, std::shared_ptr<hub_subscriber> subscriber,
+                                        const std::optional<hub_position>& resume);
   void unsubscribe(const std::shared_ptr<channel>& ch, std::uint64_t id) noexcept;
   // A history handed out of a channel so that its messages are destroyed after the channel lock.
   using released_history = std::vector<hub_message_ptr>;

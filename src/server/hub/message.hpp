@@ -20,6 +20,8 @@ struct postgres_change;
 
 namespace rtcache::hub {
 
+class hub_view_positions;  // hub.hpp
+
 using postgres_change_ptr = std::shared_ptr<const routing::postgres_change>;
 
 // The wire frames of one message. The hub treats each as opaque bytes: the protocol component builds them
@@ -88,6 +90,9 @@ struct hub_publish_options {
   // (offsets stay contiguous: a later resume into it is not recovered). For channels nobody resumes, such
   // as the internal per-table postgres_changes topics, whose records the frame bytes would not account for.
   bool retain = true;
+  // Cluster mode: the message's position in each view it reaches, named from outside (hub.hpp, "Positions from
+  // outside"; hub::publish). Null: each view counts its own offsets (the single-node default).
+  const hub_view_positions* positions = nullptr;
 };
 
 // Builds the frames of one message. Called exactly once per accepted publish, never per subscriber.

@@ -4,6 +4,9 @@
 #include "routing/mapping_value.hpp"
 #include "rtcache/core/identifier.hpp"
 
+#include <boost/json/parse.hpp>
+#include <boost/json/parse_options.hpp>
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -557,8 +560,80 @@ const boost::json::object& postgres_change::old_record() const {
   return old_record_;
 }
 
-// The objects the eager mapper used to build: each entry typed as the record's JSON was (type_text_value).
+namespace {
+
+// A record's JSON nests a json/jsonb value (at most 32 deep: type_text_value) two levels down.
+boost::json::parse_options record_parse_options() {
+  boost::json::parse_options opts;
+  opts.max_depth = 40;
+  return opts;
+}
+
+}  // namespace
+
+result<std::shared_ptr<const postgres_change>> postgres_change::from_json(std::string json) {
+  boost::system::error_code ec;
+  const boost::json::value doc = boost::json::parse(json, ec, {}, record_parse_options());
+  if (ec) return error{errc::bad_json, "postgres_changes record: not JSON (" + ec.message() + ")"};
+  if (!doc.is_object()) return error{errc::not_object, "postgres_changes record: not a JSON object"};
+  const auto& o = doc.get_object();
+  std::string_view fields[3];
+  const char* const names[3] = {"schema", "table", "type"};
+  for (int i = 0; i < 3; ++i) {
+    const auto* v = o.if_contains(names[i]);
+    if (v == nullptr)
+      return error{errc::missing_field, std::string("postgres_changes record: no \"") + names[i] + "\""};
+    if (!v->is_string() || v->get_string().empty()) {
+      return error{errc::wrong_type,
+                   std::string("postgres_changes record: \"") + names[i] + "\" must be a non-empty string"};
+    }
+    fields[i] = v->get_string();
+  }
+  auto pc = std::make_shared<postgres_change>();
+  if (fields[2] == "INSERT") {
+    pc->type = change_type::insert;
+  } else if (fields[2] == "UPDATE") {
+    pc->type = change_type::update;
+  } else if (fields[2] == "DELETE") {
+    pc->type = change_type::del;
+  } else {
+    return error{errc::bad_value, "postgres_changes record: \"type\" must be INSERT, UPDATE or DELETE, not \"" +
+                                      std::string(fields[2].substr(0, 32)) + "\""};
+  }
+  // As the mapper writes them: a record unless deleted, an old record unless inserted.
+  const bool wants[2] = {pc->type != change_type::del, pc->type != change_type::insert};
+  const char* const members[2] = {"record", "old_record"};
+  for (int i = 0; i < 2; ++i) {
+    const auto* v = o.if_contains(members[i]);
+    if (v != nullptr && !v->is_object()) {
+      return error{errc::wrong_type, std::string("postgres_changes record: \"") + members[i] + "\" must be an object"};
+    }
+    if ((v != nullptr) != wants[i]) {
+      return error{errc::bad_value, std::string("postgres_changes record: a ") + std::string(fields[2]) +
+                                        (wants[i] ? " needs \"" : " has no \"") + members[i] + "\""};
+    }
+  }
+  pc->schema = std::string(fields[0]);
+  pc->table = std::string(fields[1]);
+  pc->json = std::move(json);
+  pc->from_text_ = true;
+  return std::shared_ptr<const postgres_change>(std::move(pc));
+}
+
+// The objects the eager mapper used to build: each entry typed as the record's JSON was (type_text_value). A
+// record read back from its JSON (from_json, which checked it) takes its members as they are.
 void postgres_change::build_objects() const {
+  if (from_text_) {
+    boost::system::error_code ec;
+    boost::json::value doc = boost::json::parse(json, ec, {}, record_parse_options());
+    if (ec || !doc.is_object()) return;
+    auto& o = doc.get_object();
+    if (auto* r = o.if_contains("record"); r != nullptr && r->is_object()) record_ = std::move(r->get_object());
+    if (auto* r = o.if_contains("old_record"); r != nullptr && r->is_object()) {
+      old_record_ = std::move(r->get_object());
+    }
+    return;
+  }
   if (!plan_) return;
   const auto& columns = plan_->columns_;
   std::size_t at = 0;

@@ -117,9 +117,20 @@ struct postgres_change {
     return sizeof(postgres_change) + json.capacity() + entries_.capacity();
   }
 
+  // A record received as its JSON text, as the mapper writes it (a cluster node applying the shared stream
+  // attaches records the node that read the WAL mapped; issue 13). schema, table and type are read from it;
+  // record()/old_record() are its "record" and "old_record" members, parsed on first use, so a filter sees the
+  // same objects as on the node that mapped it. `json` is kept as it is. Errors, each naming the member: bad_json
+  // (not JSON, or nested deeper than a record can be), not_object, missing_field / wrong_type (schema, table or
+  // type not a non-empty string; record or old_record not an object), bad_value (type not INSERT, UPDATE or
+  // DELETE; record present for a DELETE or missing otherwise; old_record present for an INSERT or missing
+  // otherwise).
+  static core::result<std::shared_ptr<const postgres_change>> from_json(std::string json);
+
  private:
   friend class row_mapper;  // mapping.cpp: fills the fields below
   void build_objects() const;
+  bool from_text_ = false;  // from_json: the objects come from `json`, not from a plan and entries
 
   // What record()/old_record() are typed from: entries {column index u32, value_state u8, length u32, bytes},
   // first `record_entries_` for the record, then the old_record's. Null plan: both objects empty.

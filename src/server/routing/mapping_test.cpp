@@ -526,5 +526,67 @@ TEST_F(Mapping, PublicTablesGetARecordButNoEvent) {
             R"("title":"Shutdown Friday","level":"high"},"errors":null})");
 }
 
+// issue 13: a cluster node attaches records it did not map, read back from their JSON; filters must see the same
+// fields and objects as on the node that mapped them.
+TEST_F(Mapping, ARecordReadBackFromItsJsonHasTheSameFieldsAndObjects) {
+  auto after = wo_row();
+  after[c_qty] = row_value::of("0.25");
+  // Nested as deep as a jsonb value may be (32) inside the record: still readable back.
+  after[c_spec] = row_value::of(std::string(30, '[') + R"({"w": 2.50, "tags": ["a", "b"]})" + std::string(30, ']'));
+  after[c_due] = row_value::null();
+  after[c_version] = row_value::of("4");
+  auto del = wo_change(row_kind::del);
+  del.old_kind = old_row_kind::full;
+  del.old_row = wo_row();
+  const auto moved = map(update_full(wo_row(), wo_row("123", "F9")));
+  std::vector<postgres_change_ptr> changes = {
+      map(update_full(wo_row(), after)).change,           map(insert_row()).change, map(del).change,
+      map(key_only(update_full(wo_row(), after))).change, moved.move_delete_change, moved.move_insert_change};
+  for (const auto& change : changes) {
+    ASSERT_TRUE(change);
+    auto back = postgres_change::from_json(change->json);
+    ASSERT_TRUE(back) << back.error().message << "\n" << change->json;
+    EXPECT_EQ((*back)->schema, change->schema);
+    EXPECT_EQ((*back)->table, change->table);
+    EXPECT_EQ((*back)->type, change->type);
+    EXPECT_EQ((*back)->json, change->json);
+    EXPECT_EQ((*back)->record(), change->record()) << change->json;
+    EXPECT_EQ((*back)->old_record(), change->old_record()) << change->json;
+  }
+  EXPECT_FALSE(changes[0]->record().at("spec").is_string());  // the deep jsonb really is a JSON value
+}
+
+TEST_F(Mapping, AMalformedRecordIsRefusedWithAReasonNamingWhatIsWrong) {
+  const std::string ok = map(update_full(wo_row(), wo_row("123", "F7", "done"))).change->json;
+  ASSERT_TRUE(postgres_change::from_json(ok));
+  struct bad_case {
+    std::string json;
+    errc code;
+    std::string_view names;  // what the message must mention
+  };
+  const std::vector<bad_case> cases = {
+      {"", errc::bad_json, "not JSON"},
+      {R"({"schema":"public")", errc::bad_json, "not JSON"},
+      {std::string(64, '[') + std::string(64, ']'), errc::bad_json, "not JSON"},
+      {"[]", errc::not_object, "object"},
+      {R"({"schema":"public","table":"t"})", errc::missing_field, "type"},
+      {R"({"schema":1,"table":"t","type":"INSERT","record":{}})", errc::wrong_type, "schema"},
+      {R"({"schema":"public","table":"","type":"INSERT","record":{}})", errc::wrong_type, "table"},
+      {R"({"schema":"p","table":"t","type":"MERGE","record":{}})", errc::bad_value, "MERGE"},
+      {R"({"schema":"p","table":"t","type":"INSERT","record":[]})", errc::wrong_type, "record"},
+      {R"({"schema":"p","table":"t","type":"INSERT"})", errc::bad_value, "record"},
+      {R"({"schema":"p","table":"t","type":"INSERT","record":{},"old_record":{}})", errc::bad_value, "old_record"},
+      {R"({"schema":"p","table":"t","type":"DELETE","record":{},"old_record":{}})", errc::bad_value, "record"},
+      {R"({"schema":"p","table":"t","type":"UPDATE","record":{}})", errc::bad_value, "old_record"},
+      {R"({"schema":"p","table":"t","type":"UPDATE","record":{},"old_record":"x"})", errc::wrong_type, "old_record"},
+  };
+  for (const auto& c : cases) {
+    const auto r = postgres_change::from_json(c.json);
+    ASSERT_FALSE(r) << c.json;
+    EXPECT_EQ(r.error().code, c.code) << c.json << ": " << r.error().message;
+    EXPECT_NE(r.error().message.find(c.names), std::string::npos) << c.json << ": " << r.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace rtcache::routing

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# `rtcache check-config` and `rtcache serve` with a [cluster] section, against the nats-server of the ctest
+# fixture nats_test_server (scripts/nats_server.sh): the exit status and the line of each outcome.
+#   check_config_cluster_test.sh RTCACHE_BIN NATS_SERVER_SCRIPT NATS_DIR
+set -euo pipefail
+bin=$1
+nats=$2
+nats_dir=$3
+work=$(mktemp -d /tmp/rtcache-check-config-cluster.XXXXXX)
+private="$nats_dir-private-check-config-$$"
+trap '"$nats" destroy "$private" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+
+failures=0
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+
+url=$(cat "$nats_dir/url")
+printf 'cluster-secret-for-the-check-config-test-0123456789\n' >"$work/cluster.secret"
+export RTCACHE_JWT_SECRET=0123456789abcdef0123456789abcdef
+
+config() {  # config NAME URL [extra lines...]
+  local name=$1 u=$2
+  shift 2
+  {
+    printf '[server]\nlisten = "127.0.0.1:4999"\n[cluster]\nnats_urls = ["%s"]\nsecret_file = "cluster.secret"\n' "$u"
+    printf 'stream = "check_config_%s_%s"\n' "$name" "$$"
+    for line in "$@"; do printf '%s\n' "$line"; done
+  } >"$work/$name.toml"
+  echo "$work/$name.toml"
+}
+
+# run NAME CONFIG: sets rc, out (stdout) and err (stderr)
+run() {
+  rc=0
+  "$bin" check-config "$2" >"$work/$1.out" 2>"$work/$1.err" || rc=$?
+  out=$(cat "$work/$1.out")
+  err=$(cat "$work/$1.err")
+}
+
+# Reachable, no such stream: valid (a node creates it), exit 0.
+run reachable "$(config reachable "$url")"
+[ "$rc" -eq 0 ] || fail "reachable: exit $rc, expected 0 ($err)"
+grep -qE "^ok: .*reachable\.toml \(listen 127\.0\.0\.1:4999, tls off, threads auto, tables 0, postgres off, cluster on\)$" <<<"$out" ||
+  fail "reachable: no ok line: $out"
+grep -qE "^cluster: node [^ ]+:4999, reachable \($url\), stream check_config_reachable_$$ does not exist: a node creates it when it starts$" <<<"$out" ||
+  fail "reachable: no cluster line: $out"
+
+# Nothing listening: exit 3, "unreachable".
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+run unreachable "$(config unreachable "nats://127.0.0.1:$port")"
+[ "$rc" -eq 3 ] || fail "unreachable: exit $rc, expected 3"
+grep -q "^error: cluster.nats_urls: unreachable: " <<<"$err" || fail "unreachable: $err"
+[ -z "$out" ] || fail "unreachable: printed ok: $out"
+
+# A server that wants a password, given a wrong one: exit 3, "authentication refused", the password not shown.
+NATS_SERVER_USER=rt NATS_SERVER_PASS=s3cret "$nats" start "$private" >/dev/null
+private_url=$(cat "$private/url")
+RTCACHE_CLUSTER_USER=rt RTCACHE_CLUSTER_PASSWORD=wr0ng-pw run wrong_password "$(config wrong_password "$private_url")"
+[ "$rc" -eq 3 ] || fail "wrong password: exit $rc, expected 3"
+grep -q "^error: cluster.nats_urls: authentication refused: " <<<"$err" || fail "wrong password: $err"
+grep -q "wr0ng-pw" "$work/wrong_password.err" "$work/wrong_password.out" && fail "wrong password: the password was printed"
+RTCACHE_CLUSTER_USER=rt RTCACHE_CLUSTER_PASSWORD=s3cret run right_password "$(config right_password "$private_url")"
+[ "$rc" -eq 0 ] || fail "right password: exit $rc, expected 0 ($err)"
+
+# An invalid [cluster] is a config error: exit 2, nothing dialled.
+run invalid "$(config invalid "http://127.0.0.1:1" "max_bytes = 0")"
+[ "$rc" -eq 2 ] || fail "invalid: exit $rc, expected 2"
+grep -q "^error: cluster.nats_urls\[0\]: must start with nats:// or tls://$" <<<"$err" || fail "invalid: $err"
+grep -q "^error: cluster.max_bytes: must be > 0, or -1 for no limit$" <<<"$err" || fail "invalid: $err"
+
+# Without [cluster] nothing changes: the ok line as before, no cluster line.
+printf '[server]\nlisten = "127.0.0.1:4999"\n' >"$work/plain.toml"
+run plain "$work/plain.toml"
+[ "$rc" -eq 0 ] || fail "plain: exit $rc ($err)"
+[ "$out" = "ok: $work/plain.toml (listen 127.0.0.1:4999, tls off, threads auto, tables 0, postgres off)" ] ||
+  fail "plain: $out"
+
+# serve refuses a [cluster] it cannot run, before it listens.
+rc=0
+timeout 20 "$bin" serve -c "$work/reachable.toml" >"$work/serve.out" 2>"$work/serve.err" || rc=$?
+[ "$rc" -eq 2 ] || fail "serve: exit $rc, expected 2"
+grep -q "^error: cluster: clustering is not served yet" "$work/serve.err" || fail "serve: $(cat "$work/serve.err")"
+
+if [ "$failures" -gt 0 ]; then
+  echo "$failures failure(s)" >&2
+  exit 1
+fi
+echo "check-config with [cluster]: every case passed"
