@@ -1,0 +1,107 @@
+// The applier: on every node, the main stream read in order (ordered_consumer) from a start sequence and applied
+// to the node's position book and hub (stream_apply.hpp), so that every node holds the same positions and serves
+// the same resumes (docs/cluster.md, "The applier"). It keeps the last stream sequence it applied and its lag, from
+// which readiness follows: caught up when the consumer has nothing pending.
+#pragma once
+
+#include "cluster/connection.hpp"
+#include "cluster/error.hpp"
+#include "cluster/ordered_consumer.hpp"
+#include "cluster/stream_apply.hpp"
+#include "hub/hub.hpp"
+#include "rtcache/sync/annotated_mutex.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+
+namespace rtcache::cluster {
+
+struct applier_settings {
+  std::string stream;           // the main stream's name
+  stream_apply_settings apply;  // its subject prefix (empty: `stream`, as the writer names subjects), node id, bounds
+  // First stream sequence to apply; 0 or 1: from the first message the stream holds. A node applies from the
+  // beginning of what the stream holds: positions are derived from the partitions' states, which it learns there.
+  std::uint64_t start_seq = 0;
+  // How long run()'s thread waits for a message before it looks at the stream's state again (its first sequence:
+  // which partitions are live) and at stop().
+  std::chrono::milliseconds idle_poll{200};
+  // How old the stream's first sequence (which partitions are live) may grow while messages keep arriving; it is
+  // also read whenever no message arrived within a poll. A partition whose latest message left the stream is
+  // judged live until then: a needless recovered:false on the nodes that judged it sooner, never a false recovery.
+  std::chrono::milliseconds first_seq_refresh{1000};
+  core::doc_type_registry types = core::doc_type_registry::defaults();
+  // Where a refused message is reported (one line, no payload). Empty: stderr.
+  std::function<void(std::string_view line)> log;
+};
+
+struct applier_stats {
+  std::uint64_t last_applied = 0;  // stream sequence of the last message applied (refused ones included)
+  std::uint64_t lag = 0;           // messages the server still had to deliver then (ordered_consumer::pending)
+  stream_apply_stats apply;
+};
+
+// Thread-safety: poll() is for one thread at a time (the consumer's reader; run() starts one). join(),
+// position_of(), stats(), last_applied(), lag() and caught_up() may be called from any thread: joins take the same
+// lock as applying a message, so a join is ordered with the book updates and hub calls around it.
+// Lock order: the applier's lock -> the hub's channel locks -> subscriber locks.
+class applier {
+ public:
+  // Reads the stream's identity (part of every epoch) and first sequence, and starts the consumer at
+  // settings.start_seq. REQUIRES: `conn` and `target` outlive the applier. errc::stream_not_found when the
+  // stream does not exist. Throws std::invalid_argument for a secret the epoch deriver refuses (start-up).
+  static result<std::unique_ptr<applier>> start(const connection& conn, hub::hub& target, epoch_deriver deriver,
+                                                applier_settings settings);
+  ~applier();
+  applier(const applier&) = delete;
+  applier& operator=(const applier&) = delete;
+
+  // Waits up to `timeout` for the next message and applies it. true: one was taken (applied or refused, see
+  // stats); false: none arrived (the stream's first sequence is then read again). Errors are the consumer's
+  // (connection closed, a consumer restart that failed: calling again retries).
+  result<bool> poll(std::chrono::milliseconds timeout);
+
+  // A thread that polls until stop() (or the applier's destruction). Errors of poll() are retried after
+  // idle_poll; a closed connection ends the thread.
+  void run();
+  void stop();
+
+  // A client's join of `view` on `channel` at the position this node's book names now (hub::subscribe_view_at).
+  core::result<hub::hub_join> join(std::string_view channel, const core::factory_scope& view,
+                                   std::shared_ptr<hub::hub_subscriber> subscriber,
+                                   const std::optional<hub::hub_position>& resume = std::nullopt);
+  hub::hub_position position_of(std::string_view channel, const core::factory_scope& view);
+
+  std::uint64_t last_applied() const noexcept { return last_applied_.load(std::memory_order_acquire); }
+  std::uint64_t lag() const noexcept { return lag_.load(std::memory_order_acquire); }
+  // Caught up: a message was applied and the server had nothing more to deliver when it sent it, or the stream
+  // held nothing past the start. The basis of readiness (a node serves joins once caught up).
+  bool caught_up() const noexcept { return caught_up_.load(std::memory_order_acquire); }
+  applier_stats stats() const;
+
+ private:
+  applier(const connection& conn, hub::hub& target, epoch_deriver deriver, std::string identity,
+          std::uint64_t first_seq, applier_settings settings);
+  void refresh_first_seq();
+
+  const connection& conn_;
+  applier_settings settings_;
+  std::unique_ptr<ordered_consumer> consumer_;  // the polling thread's
+  mutable sync::annotated_mutex mu_;
+  stream_applier applier_ RTCACHE_GUARDED_BY(mu_);
+  std::uint64_t first_seq_ RTCACHE_GUARDED_BY(mu_) = 0;
+  std::chrono::steady_clock::time_point refreshed_ = std::chrono::steady_clock::now();  // the polling thread's
+  std::atomic<std::uint64_t> last_applied_{0};
+  std::atomic<std::uint64_t> lag_{0};
+  std::atomic<bool> caught_up_{false};
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace rtcache::cluster

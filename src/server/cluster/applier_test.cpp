@@ -1,0 +1,375 @@
+// The applier against a real nats-server: messages published into the stream in the writer's format reach the hub's
+// views at the positions the pure scheme gives; two nodes applying one stream agree, so a client resumes on either;
+// a node that starts late catches up; gaps and malformed messages behave as on every node. Waiting is on
+// conditions (the applier's last applied sequence), never on time.
+#include "cluster/applier.hpp"
+
+#include "cluster/nats_handles.hpp"
+#include "cluster/publisher.hpp"
+#include "cluster/stream.hpp"
+#include "cluster/test_nats_server.hpp"
+#include "cluster/test_stream_writer.hpp"
+#include "cluster/writer.hpp"
+#include "hub/hub.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace rtcache::cluster {
+namespace {
+
+using namespace std::chrono_literals;
+using core::factory_scope;
+
+class recorder final : public hub::hub_subscriber {
+ public:
+  void deliver(const hub::hub_message_ptr& m) noexcept override {
+    std::lock_guard lock(mu_);
+    events_.push_back(std::to_string(m->offset) + ":" + m->frames.v1_text);
+  }
+  void on_reset() noexcept override {
+    std::lock_guard lock(mu_);
+    events_.push_back("reset");
+  }
+  std::vector<std::string> events() const {
+    std::lock_guard lock(mu_);
+    return events_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> events_;
+};
+
+hub::hub_config lingering() {
+  hub::hub_config c;
+  c.linger = std::chrono::minutes(1);
+  return c;
+}
+
+hub::hub_encoder payload_encoder() {
+  return [](const hub::hub_encode_request& r) {
+    hub::hub_frames f;
+    f.v1_text = std::string(r.payload_json);
+    return f;
+  };
+}
+
+std::vector<std::string> offsets_and_payloads(const std::vector<hub::hub_message_ptr>& replay) {
+  std::vector<std::string> out;
+  for (const auto& m : replay) out.push_back(std::to_string(m->offset) + ":" + m->frames.v1_text);
+  return out;
+}
+
+// One stream, its writer model, and nodes (a hub and an applier each) applying it.
+struct cluster_fixture {
+  std::unique_ptr<connection> conn = test::connect_or_die(test::shared_server().url());
+  stream_settings st = make_stream();
+  test::stream_writer w{st.name};
+  std::unique_ptr<publisher> pub = publisher::create(*conn).value();
+  std::string identity = get_stream_state(*conn, st.name).value().identity.to_string();
+
+  ~cluster_fixture() { (void)delete_stream(*conn, st.name); }
+
+  struct node {
+    std::unique_ptr<hub::hub> h = std::make_unique<hub::hub>(lingering(), payload_encoder());
+    std::unique_ptr<applier> a;
+    std::vector<std::string> log;
+    std::vector<hub::hub_subscription> subs;
+  };
+
+  stream_settings make_stream() {
+    stream_settings s = test::test_stream("apply");
+    auto r = ensure_stream(*conn, s);
+    if (!r) throw std::runtime_error(r.error().message);
+    return s;
+  }
+
+  std::unique_ptr<node> start_node(const std::string& id, std::uint64_t start_seq = 0) {
+    auto n = std::make_unique<node>();
+    applier_settings s;
+    s.stream = st.name;
+    s.apply.node_id = id;
+    s.start_seq = start_seq;
+    s.idle_poll = 20ms;
+    s.log = [raw = n.get()](std::string_view line) { raw->log.emplace_back(line); };
+    auto a = applier::start(*conn, *n->h, epoch_deriver(test::test_secret()), s);
+    if (!a) throw std::runtime_error(a.error().message);
+    n->a = std::move(*a);
+    return n;
+  }
+
+  // Publishes the messages in order and checks the stream gave them the sequences the writer predicted.
+  void publish(const std::vector<stream_message>& ms) {
+    std::uint64_t last = 0;
+    for (const auto& m : ms) {
+      const auto id = m.header_value(msg_id_header);
+      last = pub->publish({m.subject, id ? *id : std::string_view{}, m.headers, m.data}).value();
+    }
+    ASSERT_TRUE(pub->wait_acked(last, 10s));
+    ASSERT_EQ(get_stream_state(*conn, st.name).value().last_seq, w.next_seq() - 1);
+  }
+
+  // Polls the node's applier until it applied everything published so far.
+  static void catch_up(node& n, std::uint64_t through) {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (n.a->last_applied() < through && std::chrono::steady_clock::now() < deadline) {
+      ASSERT_TRUE(n.a->poll(200ms));
+    }
+    ASSERT_EQ(n.a->last_applied(), through);
+  }
+  void catch_up(node& n) { catch_up(n, w.next_seq() - 1); }
+
+  std::shared_ptr<recorder> join(node& n, const std::string& channel, const factory_scope& view,
+                                 const std::optional<hub::hub_position>& resume = std::nullopt,
+                                 hub::hub_join* out = nullptr) {
+    auto s = std::make_shared<recorder>();
+    auto j = n.a->join(channel, view, s, resume);
+    EXPECT_TRUE(j);
+    if (out) {
+      out->position = j->position;
+      out->recovered = j->recovered;
+      out->replay = j->replay;
+    }
+    n.subs.push_back(std::move(j->subscription));
+    return s;
+  }
+};
+
+hub::hub_position as_hub(const view_position& p) {
+  return {p.epoch, p.offset};
+}
+
+TEST(Applier, MessagesInTheStreamReachHubSubscribersAtTheSchemesPositions) {
+  cluster_fixture f;
+  auto n = f.start_node("a");
+  const auto f1 = factory_scope::of({"F1"});
+  auto scoped = f.join(*n, "doc:wo:1", f1);
+  auto all = f.join(*n, "doc:wo:1", factory_scope::unscoped());
+  f.publish({f.w.channel("doc:wo:1", "F1", "1"), f.w.channel("doc:wo:1", "F2", "2"), f.w.channel("doc:wo:1", "F1", "3"),
+             f.w.channel("list:wo:F1", "F1", "4")});
+  f.catch_up(*n);
+  EXPECT_EQ(scoped->events(), (std::vector<std::string>{"1:1", "2:3"}));
+  EXPECT_EQ(all->events(), (std::vector<std::string>{"1:1", "2:2", "3:3"}));
+  EXPECT_EQ(n->h->position("doc:wo:1", f1), as_hub(f.w.expected(f.identity, "doc:wo:1", f1)));
+  EXPECT_EQ(n->h->position("doc:wo:1"), as_hub(f.w.expected(f.identity, "doc:wo:1", factory_scope::unscoped())));
+  EXPECT_EQ(n->a->position_of("list:wo:F1", f1), as_hub(f.w.expected(f.identity, "list:wo:F1", f1)));
+  EXPECT_EQ(n->a->stats().apply.published, 4u);
+  EXPECT_EQ(n->a->lag(), 0u);
+  EXPECT_TRUE(n->a->caught_up());
+}
+
+TEST(Applier, TwoNodesGiveTheSamePositionsAndAPositionFromOneResumesOnTheOther) {
+  cluster_fixture f;
+  auto a = f.start_node("a");
+  auto b = f.start_node("b");
+  const auto f1 = factory_scope::of({"F1"});
+  auto on_a = f.join(*a, "doc:wo:1", f1);
+  auto keeper_b = f.join(*b, "doc:wo:1", f1);  // B's view exists, so it keeps history
+  f.publish(
+      {f.w.channel("doc:wo:1", "F1", "1"), f.w.channel("doc:wo:1", "F2", "x"), f.w.channel("doc:wo:1", "F1", "2")});
+  f.catch_up(*a);
+  f.catch_up(*b);
+  const auto client = *a->h->position("doc:wo:1", f1);  // the client's position, from node A
+  EXPECT_EQ(b->h->position("doc:wo:1", f1), client);
+  EXPECT_EQ(a->a->position_of("doc:wo:1", factory_scope::unscoped()),
+            b->a->position_of("doc:wo:1", factory_scope::unscoped()));
+  // The client's node goes away; it misses two messages and resumes on B.
+  f.publish(
+      {f.w.channel("doc:wo:1", "F1", "3"), f.w.channel("doc:wo:1", "F3", "y"), f.w.channel("doc:wo:1", "F1", "4")});
+  f.catch_up(*b);
+  hub::hub_join j;
+  f.join(*b, "doc:wo:1", f1, client, &j);
+  EXPECT_TRUE(j.recovered);
+  EXPECT_EQ(offsets_and_payloads(j.replay), (std::vector<std::string>{"3:3", "4:4"})) << "exactly what it missed";
+  f.catch_up(*a);
+  EXPECT_EQ(a->h->position("doc:wo:1", f1), j.position);
+}
+
+TEST(Applier, ALateNodeCatchesUpFromTheStartAndServesAResumeFromBeforeItStarted) {
+  cluster_fixture f;
+  auto a = f.start_node("a");
+  const auto f1 = factory_scope::of({"F1"});
+  auto on_a = f.join(*a, "doc:wo:1", f1);
+  f.publish({f.w.channel("doc:wo:1", "F1", "1"), f.w.channel("doc:wo:1", "F1", "2")});
+  f.catch_up(*a);
+  const auto client = *a->h->position("doc:wo:1", f1);
+  f.publish({f.w.channel("doc:wo:1", "F2", "x"), f.w.channel("doc:wo:1", "F1", "3")});
+  // B starts after all of it, from sequence 1. A view it holds from before it caught up keeps what it applies.
+  auto b = f.start_node("b", 1);
+  EXPECT_FALSE(b->a->caught_up());
+  auto keeper_b = f.join(*b, "doc:wo:1", f1);
+  f.catch_up(*b);
+  EXPECT_TRUE(b->a->caught_up());
+  EXPECT_EQ(b->a->lag(), 0u);
+  hub::hub_join j;
+  f.join(*b, "doc:wo:1", f1, client, &j);
+  EXPECT_TRUE(j.recovered);
+  EXPECT_EQ(offsets_and_payloads(j.replay), (std::vector<std::string>{"3:3"}));
+  f.catch_up(*a);
+  EXPECT_EQ(b->h->position("doc:wo:1", f1), a->h->position("doc:wo:1", f1));
+}
+
+TEST(Applier, AScopedViewNeverReceivesAForeignFactorysMessage) {
+  cluster_fixture f;
+  auto n = f.start_node("a");
+  const auto f1 = factory_scope::of({"F1"});
+  auto scoped = f.join(*n, "doc:wo:1", f1);
+  const auto before = *n->h->position("doc:wo:1", f1);
+  f.publish({f.w.channel("doc:wo:1", "F2", "secret"), f.w.channel("doc:wo:1", "", "untagged"),
+             f.w.channel("doc:wo:2", "F1", "other doc")});
+  f.catch_up(*n);
+  EXPECT_TRUE(scoped->events().empty());
+  EXPECT_EQ(n->h->position("doc:wo:1", f1), before);
+}
+
+TEST(Applier, AGapMarkerStartsOverTheCoveredChannelsAndLeavesOthersAlone) {
+  cluster_fixture f;
+  auto n = f.start_node("a");
+  const auto f1 = factory_scope::of({"F1"});
+  auto wo = f.join(*n, "doc:wo:1", f1);
+  auto pl = f.join(*n, "doc:pl:1", f1);
+  f.publish({f.w.channel("doc:wo:1", "F1", "1"), f.w.channel("doc:pl:1", "F1", "1")});
+  f.catch_up(*n);
+  const auto wo_before = *n->h->position("doc:wo:1", f1);
+  const auto pl_before = *n->h->position("doc:pl:1", f1);
+  f.publish({f.w.gap({gap_table_ref{"public", "work_orders", "wo"}}), f.w.channel("doc:wo:1", "F1", "2")});
+  f.catch_up(*n);
+  EXPECT_EQ(wo->events(), (std::vector<std::string>{"1:1", "reset", "2:2"}));
+  EXPECT_EQ(pl->events(), (std::vector<std::string>{"1:1"}));
+  EXPECT_EQ(n->h->position("doc:wo:1", f1), as_hub(f.w.expected(f.identity, "doc:wo:1", f1)));
+  hub::hub_join j;
+  f.join(*n, "doc:wo:1", f1, wo_before, &j);
+  EXPECT_FALSE(j.recovered) << "a gap is never continuity";
+  f.join(*n, "doc:pl:1", f1, pl_before, &j);
+  EXPECT_TRUE(j.recovered);
+}
+
+TEST(Applier, AMalformedMessageIsSkippedCountedLoggedAndShownToNoClient) {
+  cluster_fixture f;
+  auto n = f.start_node("a");
+  const auto f1 = factory_scope::of({"F1"});
+  auto sub = f.join(*n, "doc:wo:1", f1);
+  const auto subject = f.w.subject_of().partition("doc:wo:1", "F1");
+  f.publish({f.w.channel("doc:wo:1", "F1", "1"), f.w.raw(subject, "garbage"),
+             f.w.raw(subject, "R\x01\xff", {{std::string(k_positions_header), "0/F1/2"}}),
+             f.w.channel("doc:wo:1", "F1", "2")});
+  f.catch_up(*n);
+  EXPECT_EQ(sub->events(), (std::vector<std::string>{"1:1", "2:2"}));
+  EXPECT_EQ(n->a->stats().apply.refused, 2u);
+  ASSERT_EQ(n->log.size(), 2u);
+  EXPECT_NE(n->log[0].find("seq 2"), std::string::npos) << n->log[0];
+  EXPECT_EQ(n->log[0].find("garbage"), std::string::npos) << "no payload in the log";
+  EXPECT_EQ(n->a->last_applied(), 4u);
+}
+
+TEST(Applier, APartitionWhoseLastMessageLeftTheStreamIsInLimboUntilItsNextGeneration) {
+  cluster_fixture f;
+  auto n = f.start_node("a");
+  const auto f1 = factory_scope::of({"F1"});
+  auto sub = f.join(*n, "doc:wo:1", f1);
+  f.publish({f.w.channel("doc:wo:1", "F1", "1"), f.w.channel("doc:wo:1", "F1", "2")});
+  f.catch_up(*n);
+  const auto live = n->a->position_of("doc:wo:1", f1);
+  ASSERT_TRUE(purge_stream(*f.conn, f.st.name));  // first sequence 3: the partition's last message is gone
+  ASSERT_TRUE(n->a->poll(50ms));                  // nothing arrives: the applier reads the stream's state again
+  const auto limbo = n->a->position_of("doc:wo:1", f1);
+  EXPECT_EQ(limbo, as_hub(f.w.expected(f.identity, "doc:wo:1", f1, 3)));
+  EXPECT_EQ(limbo.offset, 0u);
+  EXPECT_NE(limbo.epoch, live.epoch);
+  // The writer finds the partition in limbo and starts generation 3; the view starts over there.
+  f.publish({f.w.channel("doc:wo:1", "F1", "3", false, true)});
+  f.catch_up(*n);
+  EXPECT_EQ(sub->events(), (std::vector<std::string>{"1:1", "2:2", "reset", "1:3"}));
+  EXPECT_EQ(n->h->position("doc:wo:1", f1), as_hub(f.w.expected(f.identity, "doc:wo:1", f1, 3)));
+  hub::hub_join j;
+  f.join(*n, "doc:wo:1", f1, live, &j);
+  EXPECT_FALSE(j.recovered) << "a position of the partition's old incarnation";
+}
+
+// The writer's own output (cluster/writer.hpp: contract events, positions, WAL anchors, gap markers, position-only
+// messages), not messages built by hand: two nodes apply it alike.
+TEST(Applier, WhatTheWriterPublishesReachesEveryNodeAtTheSamePositions) {
+  cluster_fixture f;
+  auto a = f.start_node("a");
+  auto b = f.start_node("b");
+  const auto f1 = factory_scope::of({"F1"});
+  auto on_a = f.join(*a, "doc:wo:1", f1);
+  auto on_b = f.join(*b, "doc:wo:1", f1);
+  auto all_b = f.join(*b, "doc:wo:1", factory_scope::unscoped());
+  writer_settings ws;
+  ws.stream = f.st.name;
+  ws.publisher = test::publisher_of(256, 2s, 2s);
+  auto w = writer::create(*f.conn, ws).value();
+  w->start_stream([] {});
+  const auto doc = [](const std::string& factory) {
+    auto e = std::make_shared<core::event>();
+    e->type = "wo";
+    e->id = "1";
+    e->factory_id = factory;
+    return routing::routed_message{core::channel_key::doc("wo", "1"), e, nullptr};
+  };
+  std::uint64_t call = 0;
+  std::uint64_t lsn = 0x1000;
+  const auto txn = [&](std::vector<routing::routed_message> ms) {
+    routing::routed_batch batch;
+    batch.position.sequence = ++call;
+    batch.position.system_identifier = 7;
+    batch.position.timeline = 1;
+    batch.position.commit_lsn = lsn += 0x100;
+    batch.position.confirm_lsn = lsn + 0x10;
+    batch.last = true;
+    batch.rows.messages = std::move(ms);
+    w->publish(std::move(batch));
+  };
+  txn({doc("F1"), doc("F2")});
+  txn({doc("F1")});
+  routing::source_gap gap;
+  gap.position.sequence = ++call;
+  gap.position.system_identifier = 7;
+  gap.position.timeline = 1;
+  gap.position.commit_lsn = lsn += 0x100;
+  gap.position.confirm_lsn = lsn + 0x10;
+  gap.reason = routing::gap_reason::truncate;
+  gap.tables = {{"public", "work_orders", "wo"}};
+  w->on_gap(gap);
+  txn({doc("F1")});
+  ASSERT_TRUE(test::eventually([&] { return w->durable_through() >= call; }, 10s));
+  const std::uint64_t last = get_stream_state(*f.conn, f.st.name).value().last_seq;
+  f.catch_up(*a, last);
+  f.catch_up(*b, last);
+  EXPECT_EQ(a->a->stats().apply.refused, 0u) << (a->log.empty() ? "" : a->log[0]);
+  EXPECT_EQ(a->a->stats().apply.published, 4u);
+  EXPECT_EQ(a->a->stats().apply.gaps, 1u);
+  // Frames are the contract payloads; offsets: the gap starts a new epoch, the counters go on.
+  const auto offsets = [](const std::vector<std::string>& events) {
+    std::vector<std::string> out;
+    for (const auto& e : events) out.push_back(e.substr(0, e.find(':')));
+    return out;
+  };
+  EXPECT_EQ(offsets(on_a->events()), (std::vector<std::string>{"1", "2", "reset", "3"}));
+  EXPECT_EQ(on_a->events(), on_b->events());
+  EXPECT_EQ(offsets(all_b->events()), (std::vector<std::string>{"1", "2", "3", "reset", "4"}));
+  EXPECT_NE(on_a->events()[0].find(R"("factoryId":"F1")"), std::string::npos) << on_a->events()[0];
+  EXPECT_EQ(a->h->position("doc:wo:1", f1), b->h->position("doc:wo:1", f1));
+  EXPECT_EQ(a->a->position_of("doc:wo:1", factory_scope::unscoped()), b->h->position("doc:wo:1"));
+  js_DeleteKeyValue(f.conn->handles().js, ledger_bucket(f.st.name).c_str());
+}
+
+TEST(Applier, RunsOnItsOwnThreadUntilStopped) {
+  cluster_fixture f;
+  auto n = f.start_node("a");
+  n->a->run();
+  auto sub = f.join(*n, "doc:wo:1", factory_scope::of({"F1"}));
+  f.publish({f.w.channel("doc:wo:1", "F1", "1"), f.w.channel("doc:wo:1", "F1", "2")});
+  EXPECT_TRUE(test::eventually([&] { return sub->events().size() == 2; }, 20s));
+  n->a->stop();
+  EXPECT_EQ(n->a->last_applied(), 2u);
+}
+
+}  // namespace
+}  // namespace rtcache::cluster

@@ -1,0 +1,114 @@
+// One message of the main stream applied to a node: its subject, body and position header decoded strictly, the
+// node's position_book updated, and the hub given the message at the position the book names for each view it
+// reaches (docs/cluster.md, "The applier"). No I/O: the applier (applier.hpp) feeds it the stream in order; tests
+// feed it messages built by hand.
+//
+// What each kind of message does:
+//   channel message (<prefix>.c.<channel>.<factory>, Rtcache-Pos): the book applies the partition's new state,
+//     then hub::publish with positions: each view that admits the message is asked its position, which the book
+//     derives from the partitions the view admits (view_position.hpp), the same on every node;
+//   record (<prefix>.p.<channel>): published live to the per-table channel, not retained, no positions;
+//   gap marker (<prefix>.x.<kind>): the book applies it, then hub::reset_at starts over every view of the
+//     channels it covers at the position the book now names (a new epoch);
+//   writer and position-only messages (<prefix>.x.<kind>): nothing for the hub.
+// Anything that does not decode (subject, body, header, the contract event or record it carries, or parts that
+// disagree with each other) is refused with a reason and changes nothing: not the book, not the hub. Every node
+// refuses the same message, so positions stay the same everywhere.
+#pragma once
+
+#include "cluster/message.hpp"
+#include "cluster/position_book.hpp"
+#include "cluster/wire.hpp"
+#include "hub/hub.hpp"
+#include "rtcache/core/error.hpp"
+#include "rtcache/core/event_codec.hpp"
+#include "rtcache/core/factory_scope.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace rtcache::cluster {
+
+// A subject of the main stream, split: section 'c' (channel and factory), 'p' (channel) or 'x' (control kind).
+struct parsed_subject {
+  char section = 0;
+  std::string channel;  // 'c', 'p'; for 'x' the control kind
+  std::string factory;  // 'c' only; empty: untagged
+};
+
+// The inverse of subjects::partition / records / control for the stream prefix `prefix`. Errors: bad_value.
+core::result<parsed_subject> parse_subject(std::string_view prefix, std::string_view subject);
+
+// The hub positions the book names: for a view of a channel, the position the partitions it admits give (those the
+// book holds; a channel it does not hold has none yet, so its views are at offset 0 of the channel's empty state).
+// REQUIRES: the book outlives it and is not changed concurrently (the hub calls it under its view locks, on the
+// caller's thread).
+class book_positions final : public hub::hub_view_positions {
+ public:
+  book_positions(position_book& book, std::uint64_t first_seq) : book_(book), first_seq_(first_seq) {}
+  std::optional<hub::hub_position> position_of(std::string_view channel,
+                                               const core::factory_scope& view) const override;
+
+ private:
+  position_book& book_;
+  std::uint64_t first_seq_;
+};
+
+struct stream_apply_stats {
+  std::uint64_t applied = 0;    // messages taken in order (refused ones included)
+  std::uint64_t published = 0;  // channel messages published into the hub
+  std::uint64_t records = 0;    // postgres_changes records published
+  std::uint64_t gaps = 0;       // gap markers applied
+  std::uint64_t control = 0;    // writer and position-only messages (nothing for the hub)
+  std::uint64_t refused = 0;    // messages that did not decode, skipped
+};
+
+struct stream_apply_settings {
+  std::string prefix;   // the stream's subject prefix (subjects::prefix)
+  std::string node_id;  // this node: a client broadcast from one of its connections keeps its origin (self:false)
+  // Channels the book holds (channel_table's bound; the least recently used is forgotten beyond it).
+  std::size_t max_channels = 100000;
+  wire_limits limits;
+};
+
+// Thread-safety: none. One thread (or one lock) owns it, its book and the order of its hub calls: the hub trusts the
+// positions it is given, so book updates and hub calls must happen in stream order.
+class stream_applier {
+ public:
+  // `identity`: the stream's (stream_identity::to_string()), part of every epoch. REQUIRES: `target` outlives it.
+  stream_applier(stream_apply_settings settings, epoch_deriver deriver, std::string identity,
+                 core::doc_type_registry types, hub::hub& target);
+
+  // Applies the next message of the stream (m.seq greater than the last one applied). `first_seq`: the stream's
+  // first sequence as the node knows it (which partitions are live). The error says why a message was refused; it
+  // was skipped (and counted).
+  core::result<void> apply(const stream_message& m, std::uint64_t first_seq);
+
+  // A client's join of `view` on `channel` at the position the book names now (hub::subscribe_view_at), with its
+  // resume judged by the hub.
+  core::result<hub::hub_join> join(std::string_view channel, const core::factory_scope& view,
+                                   std::shared_ptr<hub::hub_subscriber> subscriber,
+                                   const std::optional<hub::hub_position>& resume, std::uint64_t first_seq);
+
+  // The position the book names for `view` of `channel`.
+  hub::hub_position position_of(std::string_view channel, const core::factory_scope& view, std::uint64_t first_seq);
+
+  const stream_apply_stats& stats() const noexcept { return stats_; }
+  position_book& book() noexcept { return book_; }
+
+ private:
+  core::result<void> apply_channel(const stream_message& m, const parsed_subject& s, channel_message body,
+                                   std::uint64_t first_seq);
+  core::result<void> apply_record(const parsed_subject& s, record_message body);
+  void apply_gap(std::uint64_t seq, const gap_message& gap, std::uint64_t first_seq);
+
+  stream_apply_settings settings_;
+  position_book book_;
+  core::event_decoder events_;
+  hub::hub& hub_;
+  stream_apply_stats stats_;
+};
+
+}  // namespace rtcache::cluster

@@ -1,0 +1,242 @@
+// One stream message applied to a node's book and hub, without a server (stream_apply.hpp): messages built in the
+// writer's format reach each view at the position the pure scheme gives, a scoped view gets no foreign factory's
+// message, a gap marker starts over the views of the channels it covers only, and a malformed message is refused,
+// counted and changes nothing. The applier's tests (applier_test.cpp) run the same through a nats-server.
+#include "cluster/stream_apply.hpp"
+
+#include "cluster/test_stream_writer.hpp"
+#include "hub/hub.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace rtcache::cluster {
+namespace {
+
+using core::factory_scope;
+
+// Records deliveries as "<offset>:<payload frame>" and resets as "reset".
+class recorder final : public hub::hub_subscriber {
+ public:
+  void deliver(const hub::hub_message_ptr& m) noexcept override {
+    std::lock_guard lock(mu_);
+    events_.push_back(std::to_string(m->offset) + ":" + m->frames.v1_text);
+  }
+  void on_reset() noexcept override {
+    std::lock_guard lock(mu_);
+    events_.push_back("reset");
+  }
+  std::vector<std::string> events() const {
+    std::lock_guard lock(mu_);
+    return events_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> events_;
+};
+
+// Frames are the payload: what a subscriber got is visible in its events.
+hub::hub_encoder payload_encoder() {
+  return [](const hub::hub_encode_request& r) {
+    hub::hub_frames f;
+    f.v1_text = std::string(r.payload_json);
+    return f;
+  };
+}
+
+hub::hub_config lingering() {
+  hub::hub_config c;
+  c.linger = std::chrono::minutes(1);
+  return c;
+}
+
+constexpr std::string_view k_identity = "rtcache@1";
+
+struct node {
+  hub::hub h{lingering(), payload_encoder()};
+  stream_applier a{stream_apply_settings{"rtcache", "node-a", 1000, {}}, epoch_deriver(test::test_secret()),
+                   std::string(k_identity), core::doc_type_registry::defaults(), h};
+
+  void apply_ok(const stream_message& m) {
+    auto r = a.apply(m, 1);
+    ASSERT_TRUE(r) << r.error().message;
+  }
+  std::shared_ptr<recorder> join(const std::string& channel, const factory_scope& view,
+                                 const std::optional<hub::hub_position>& resume = std::nullopt,
+                                 bool* recovered = nullptr) {
+    auto s = std::make_shared<recorder>();
+    auto j = a.join(channel, view, s, resume, 1);
+    EXPECT_TRUE(j);
+    if (recovered) *recovered = j->recovered;
+    subs.push_back(std::move(j->subscription));
+    return s;
+  }
+  std::vector<hub::hub_subscription> subs;
+};
+
+hub::hub_position as_hub(const view_position& p) {
+  return {p.epoch, p.offset};
+}
+
+TEST(StreamApply, SubjectsParseBackToTheirPartition) {
+  const subjects s{"rtcache"};
+  auto c = parse_subject("rtcache", s.partition("doc:wo:1", "F.1"));
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->section, 'c');
+  EXPECT_EQ(c->channel, "doc:wo:1");
+  EXPECT_EQ(c->factory, "F.1");
+  auto u = parse_subject("rtcache", s.partition("chat", ""));
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->factory, "");
+  auto x = parse_subject("rtcache", s.control("gap"));
+  ASSERT_TRUE(x);
+  EXPECT_EQ(x->section, 'x');
+  for (const std::string bad : {"other.c.a.b", "rtcache.c.a", "rtcache.c.a.b.c", "rtcache.q.a", "rtcache.c.%zz.b",
+                                "rtcache", "rtcachex.c.a.b"}) {
+    EXPECT_FALSE(parse_subject("rtcache", bad)) << bad;
+  }
+}
+
+TEST(StreamApply, ChannelMessagesReachEachViewAtThePositionTheSchemeGives) {
+  node n;
+  test::stream_writer w("rtcache");
+  const auto f1 = factory_scope::of({"F1"});
+  auto scoped = n.join("doc:wo:1", f1);
+  auto all = n.join("doc:wo:1", factory_scope::unscoped());
+  n.apply_ok(w.channel("doc:wo:1", "F1", "\"a\""));
+  n.apply_ok(w.channel("doc:wo:1", "F2", "\"b\""));
+  n.apply_ok(w.channel("doc:wo:1", "F1", "\"c\""));
+  EXPECT_EQ(scoped->events(), (std::vector<std::string>{"1:\"a\"", "2:\"c\""}));
+  EXPECT_EQ(all->events(), (std::vector<std::string>{"1:\"a\"", "2:\"b\"", "3:\"c\""}));
+  EXPECT_EQ(n.h.position("doc:wo:1", f1), as_hub(w.expected(std::string(k_identity), "doc:wo:1", f1)));
+  EXPECT_EQ(n.h.position("doc:wo:1"),
+            as_hub(w.expected(std::string(k_identity), "doc:wo:1", factory_scope::unscoped())));
+  EXPECT_EQ(n.a.stats().published, 3u);
+  EXPECT_EQ(n.h.metrics().views_reset, 0u) << "every message continued its views";
+}
+
+TEST(StreamApply, AScopedViewNeverReceivesAForeignFactorysMessage) {
+  node n;
+  test::stream_writer w("rtcache");
+  const auto f1 = factory_scope::of({"F1"});
+  auto scoped = n.join("doc:wo:1", f1);
+  const auto before = n.h.position("doc:wo:1", f1);
+  n.apply_ok(w.channel("doc:wo:1", "F2", "\"secret\""));
+  n.apply_ok(w.channel("doc:wo:1", "", "\"untagged\""));
+  EXPECT_TRUE(scoped->events().empty());
+  EXPECT_EQ(n.h.position("doc:wo:1", f1), before) << "neither its epoch nor its offset moved";
+  // And a resume at that position recovers with nothing to replay.
+  bool recovered = false;
+  auto again = n.join("doc:wo:1", f1, before, &recovered);
+  EXPECT_TRUE(recovered);
+}
+
+TEST(StreamApply, AGapMarkerStartsOverTheCoveredChannelsViewsAndLeavesOthersAlone) {
+  node n;
+  test::stream_writer w("rtcache");
+  const auto f1 = factory_scope::of({"F1"});
+  auto wo = n.join("doc:wo:1", f1);
+  auto pl = n.join("doc:pl:1", f1);
+  n.apply_ok(w.channel("doc:wo:1", "F1"));
+  n.apply_ok(w.channel("doc:pl:1", "F1"));
+  const auto wo_before = *n.h.position("doc:wo:1", f1);
+  const auto pl_before = *n.h.position("doc:pl:1", f1);
+  n.apply_ok(w.gap({gap_table_ref{"public", "work_orders", "wo"}}));
+  EXPECT_EQ(wo->events().back(), "reset");
+  EXPECT_EQ(pl->events().size(), 1u) << "doc:pl:1 is not covered";
+  EXPECT_NE(n.h.position("doc:wo:1", f1)->epoch, wo_before.epoch);
+  EXPECT_EQ(n.h.position("doc:wo:1", f1), as_hub(w.expected(std::string(k_identity), "doc:wo:1", f1)));
+  EXPECT_EQ(n.h.position("doc:pl:1", f1), pl_before);
+  bool recovered = true;
+  n.join("doc:wo:1", f1, wo_before, &recovered);
+  EXPECT_FALSE(recovered) << "a position from before the gap is never continued";
+  n.join("doc:pl:1", f1, pl_before, &recovered);
+  EXPECT_TRUE(recovered);
+  // The next message continues the new epoch.
+  n.apply_ok(w.channel("doc:wo:1", "F1", "\"after\""));
+  EXPECT_EQ(wo->events().back(), "2:\"after\"");
+  EXPECT_EQ(n.a.stats().gaps, 1u);
+}
+
+TEST(StreamApply, APartitionsNewGenerationStartsItsViewsOverAtTheSchemesPosition) {
+  node n;
+  test::stream_writer w("rtcache");
+  const auto f1 = factory_scope::of({"F1"});
+  auto sub = n.join("doc:wo:1", f1);
+  n.apply_ok(w.channel("doc:wo:1", "F1", "1"));
+  n.apply_ok(w.channel("doc:wo:1", "F1", "2"));
+  const auto before = *n.h.position("doc:wo:1", f1);
+  // The partition's last message left the stream; the writer starts generation 3 with counter 1.
+  n.apply_ok(w.channel("doc:wo:1", "F1", "3", false, true));
+  EXPECT_EQ(sub->events(), (std::vector<std::string>{"1:1", "2:2", "reset", "1:3"}));
+  EXPECT_EQ(n.h.position("doc:wo:1", f1), as_hub(w.expected(std::string(k_identity), "doc:wo:1", f1)));
+  EXPECT_NE(n.h.position("doc:wo:1", f1)->epoch, before.epoch);
+  bool recovered = true;
+  n.join("doc:wo:1", f1, before, &recovered);
+  EXPECT_FALSE(recovered) << "a position of the old incarnation is never continued";
+}
+
+TEST(StreamApply, AMalformedMessageIsRefusedCountedAndChangesNothing) {
+  node n;
+  test::stream_writer w("rtcache");
+  const auto f1 = factory_scope::of({"F1"});
+  auto sub = n.join("doc:wo:1", f1);
+  n.apply_ok(w.channel("doc:wo:1", "F1", "\"ok\""));
+  const auto before = *n.h.position("doc:wo:1", f1);
+
+  const auto good = w.channel("doc:wo:1", "F1", "\"good\"");  // built to take apart; never applied
+  const auto pos = std::string(*good.header_value(k_positions_header));
+  std::vector<stream_message> bad;
+  bad.push_back(w.raw("elsewhere.c.x.y", good.data, good.headers));                              // another prefix
+  bad.push_back(w.raw(good.subject, "not a body", good.headers));                                // body
+  bad.push_back(w.raw(good.subject, good.data, {}));                                             // no position
+  bad.push_back(w.raw(good.subject, good.data, {{std::string(k_positions_header), "0/F1/x"}}));  // bad header
+  bad.push_back(w.raw(w.subject_of().partition("doc:wo:1", "F2"), good.data, good.headers));     // subject vs body
+  bad.push_back(w.raw(good.subject, good.data, {{std::string(k_positions_header), "0/F2/1"}}));  // header vs subject
+  bad.push_back(w.raw(w.subject_of().control("gap"), good.data, good.headers));                  // kind vs subject
+  {
+    channel_message c;
+    c.channel = "doc:wo:1";
+    c.event = "invalidate";
+    c.factory = "F1";
+    c.contract = true;
+    c.payload = "{\"not\":\"an event\"}";
+    bad.push_back(w.raw(good.subject, encode_body(c), good.headers));  // contract event that does not decode
+    c.payload = R"({"type":"wo","id":"1","factoryId":"F2","action":"update"})";
+    bad.push_back(w.raw(good.subject, encode_body(c), good.headers));  // a contract event of another factory
+    c.contract = false;
+    c.payload = "{}";
+    c.record = "{\"schema\":1}";
+    bad.push_back(w.raw(good.subject, encode_body(c), good.headers));  // record that does not decode
+  }
+  for (const auto& m : bad) {
+    auto r = n.a.apply(m, 1);
+    EXPECT_FALSE(r) << m.subject;
+    if (!r) {
+      EXPECT_NE(r.error().message.find("seq " + std::to_string(m.seq)), std::string::npos) << r.error().message;
+    }
+  }
+  EXPECT_EQ(n.a.stats().refused, bad.size());
+  EXPECT_EQ(sub->events(), (std::vector<std::string>{"1:\"ok\""})) << "nothing refused is shown to a client";
+  EXPECT_EQ(n.h.position("doc:wo:1", f1), before);
+  EXPECT_EQ(n.a.book().find("doc:wo:1")->seq, 1u) << "the book applied none of them";
+  (void)pos;
+}
+
+TEST(StreamApply, AContractEventIsPublishedWithItsDecodedEvent) {
+  node n;
+  test::stream_writer w("rtcache");
+  const auto f1 = factory_scope::of({"F1"});
+  auto sub = n.join("doc:wo:1", f1);
+  n.apply_ok(w.channel("doc:wo:1", "F1", R"({"type":"wo","id":"1","factoryId":"F1","action":"update"})", true));
+  ASSERT_EQ(sub->events().size(), 1u);
+  EXPECT_EQ(n.a.stats().published, 1u);
+}
+
+}  // namespace
+}  // namespace rtcache::cluster
