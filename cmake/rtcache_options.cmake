@@ -59,12 +59,69 @@ function(rtcache_register_tests target)
   endif()
 endfunction()
 
+# rtcache_test_code(<target>): marks a target as test code (a test binary or a test support library). In the
+# release preset its own sources are compiled at RTCACHE_TEST_OPTIMIZE (-O1) instead of -O3; the libraries it
+# tests, the server, the SDK and the benchmarks keep -O3, so the tests still exercise the optimised code that
+# ships. -O3's optimisation and code generation are most of a Beast-heavy test source's compile time: measured on
+# src/server/gateway/tls_test.cpp, 106 s of CPU at -O3, 67 s at -O1 and 52 s at -O0 (docs/benchmarks.md, "Build
+# and test-command time"). -O1 rather than -O0 keeps the release suite's CPU-bound tests (models, property tests)
+# fast. Sanitizer presets (Debug) are unaffected.
+set(RTCACHE_TEST_OPTIMIZE "-O1" CACHE STRING "Optimisation flag for test code in Release builds (empty: as the rest)")
+function(rtcache_test_code target)
+  if(RTCACHE_TEST_OPTIMIZE)
+    target_compile_options(${target} PRIVATE $<$<CONFIG:Release>:${RTCACHE_TEST_OPTIMIZE}>)
+  endif()
+endfunction()
+
 # rtcache_add_tests(<target> SOURCES ... LIBS ...): one GoogleTest binary per layer, each TEST a CTest case.
 function(rtcache_add_tests target)
   cmake_parse_arguments(ARG "" "" "SOURCES;LIBS" ${ARGN})
   add_executable(${target} ${ARG_SOURCES})
+  rtcache_test_code(${target})
   target_link_libraries(${target} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main rtcache_warnings)
   target_compile_definitions(${target} PRIVATE RTCACHE_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   rtcache_register_tests(${target})
   add_dependencies(rtcache_tests ${target})
+endfunction()
+
+# rtcache_beast_pch(<target> [header ...]): precompiles the Boost.Beast/Asio headers (and any extra headers, e.g.
+# <gtest/gtest.h> for a test binary) once per target, instead of parsing them again in each of its sources. Only the
+# targets whose sources use Beast call it. In the asan preset parsing these headers costs ~7 s of CPU per source, and
+# the precompiled header took tls_test.cpp from 134 s to 123 s of CPU (the header itself ~17 s, once per target); the
+# CI machine compiles without ccache, so the saving is paid back on every run. The headers are force-included into
+# every source of the target; the sources test none of the macros they define.
+# On by default only for unoptimised builds (the sanitizer presets) without a compiler launcher:
+#  - with -O3, GCC 12 inlines std::string differently behind the precompiled header and reports false
+#    -Wstringop-overflow/-Warray-bounds in char_traits::copy (config_keys.cpp, frame_writer_test.cpp,
+#    gateway_test.cpp), which -Werror turns into a failed release build;
+#  - ccache does not cache a source compiled with a precompiled header unless sloppiness=pch_defines,time_macros,
+#    and a warm cache beats a precompiled header.
+# The tsa preset compiles nothing (-fsyntax-only), so it has nothing to precompile.
+if(CMAKE_CXX_COMPILER_LAUNCHER OR NOT CMAKE_BUILD_TYPE STREQUAL "Debug")
+  set(_rtcache_pch_default OFF)
+else()
+  set(_rtcache_pch_default ON)
+endif()
+option(RTCACHE_PCH "Precompile the Boost.Beast/Asio headers of the targets that use them" ${_rtcache_pch_default})
+set(RTCACHE_BEAST_PCH_HEADERS
+  <boost/asio/connect.hpp> <boost/asio/io_context.hpp> <boost/asio/ip/tcp.hpp> <boost/asio/ssl.hpp>
+  <boost/asio/steady_timer.hpp> <boost/asio/strand.hpp> <boost/beast/core.hpp> <boost/beast/http.hpp>
+  <boost/beast/ssl.hpp> <boost/beast/websocket.hpp> <boost/beast/websocket/ssl.hpp> <boost/json.hpp>)
+function(rtcache_beast_pch target)
+  if(RTCACHE_PCH AND NOT RTCACHE_SYNTAX_ONLY)
+    target_precompile_headers(${target} PRIVATE ${RTCACHE_BEAST_PCH_HEADERS} ${ARGN})
+  endif()
+endfunction()
+
+# rtcache_network_test_code(<target>): a socket-level test binary or its support library, whose own sources are
+# Beast/Asio clients, servers and TLS handshakes driving the gateway and the C++ SDK. With the precompiled Beast
+# header plus <gtest/gtest.h>, and under the asan preset instrumented by AddressSanitizer only: UBSan's checks
+# nearly double the compile time of such a source at -O0 (tls_test.cpp: 190 s of CPU with ASan+UBSan, 101 s
+# with ASan alone), and what they would check is the harness itself. The code under test (rtcache_gateway,
+# rtcache_client and every library they link) keeps ASan+UBSan, and the unit-test binaries keep both.
+function(rtcache_network_test_code target)
+  rtcache_beast_pch(${target} <gtest/gtest.h>)
+  if("undefined" IN_LIST RTCACHE_SANITIZE)
+    target_compile_options(${target} PRIVATE -fno-sanitize=undefined)
+  endif()
 endfunction()

@@ -2,8 +2,8 @@
 # Builds and runs every rtcache test suite: unit, conformance and gateway integration tests (release), the
 # Debian package and the C++ SDK's CMake package, the supabase-js compatibility suite against the release
 # binary, the TypeScript SDK, the browser suite, the snippets of docs/supabase.md, the lock rules under clang's
-# thread-safety analysis, everything again under ASan+UBSan, the threaded components under TSan, bounded fuzz
-# runs, and a benchmark smoke run. Ends with one line of totals.
+# thread-safety analysis, everything again under ASan+UBSan (socket-level test harnesses: ASan), the threaded
+# components under TSan, bounded fuzz runs, and a benchmark smoke run. Ends with one line of totals.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
