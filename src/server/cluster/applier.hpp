@@ -1,7 +1,9 @@
 // The applier: on every node, the main stream read in order (ordered_consumer) from a start sequence and applied
 // to the node's position book and hub (stream_apply.hpp), so that every node holds the same positions and serves
 // the same resumes (docs/cluster.md, "The applier"). It keeps the last stream sequence it applied and its lag, from
-// which readiness follows: caught up when the consumer has nothing pending.
+// which readiness follows: caught up when the consumer has nothing pending. A node that lost messages (the stream
+// dropped some before it applied them) or a stream created again starts every view over (stream_applier::reset):
+// nothing is served as continuous across the loss.
 #pragma once
 
 #include "cluster/connection.hpp"
