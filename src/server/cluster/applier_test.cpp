@@ -127,9 +127,9 @@ struct cluster_fixture {
   void catch_up(node& n) { catch_up(n, w.next_seq() - 1); }
 
   // Polls the node's applier until `done` holds.
-  static void poll_until(node& n, const std::function<bool()>& done) {
+  static void poll_until(node& n, const std::function<bool()>& done, std::chrono::milliseconds each = 50ms) {
     const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (!done() && std::chrono::steady_clock::now() < deadline) ASSERT_TRUE(n.a->poll(50ms));
+    while (!done() && std::chrono::steady_clock::now() < deadline) ASSERT_TRUE(n.a->poll(each));
     ASSERT_TRUE(done());
   }
 
@@ -395,7 +395,9 @@ void a_node_that_missed_messages(bool later) {
   ASSERT_TRUE(test::eventually([&] { return bounded->stats().async_errors > 0; }, 5s)) << "B's bound was hit";
   ASSERT_TRUE(purge_stream(*f.conn, f.st.name));
   if (later) f.publish({f.w.channel("doc:pl:1", "F1", "after")});
-  f.poll_until(*b, [&] { return b->a->stats().losses > 0; });
+  // With a message on its way, a poll waits for it (a poll that finds none would notice the loss by the idle path).
+  f.poll_until(
+      *b, [&] { return b->a->stats().losses > 0; }, later ? 10s : 50ms);
   if (later) f.catch_up(*b);
   f.catch_up(*a);
   EXPECT_EQ(b->a->stats().losses, 1u);
