@@ -3,6 +3,7 @@
 
 #include "cluster/stream.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <utility>
 
@@ -15,18 +16,27 @@ result<std::unique_ptr<applier>> applier::start(const connection& conn, hub::hub
   if (!state) return state.error();
   std::unique_ptr<applier> a(new applier(conn, target, std::move(deriver), state->identity.to_string(),
                                          state->first_seq, std::move(settings)));
-  consumer_settings cs;
-  cs.stream = a->settings_.stream;
-  cs.filter_subject = a->settings_.apply.prefix + ".*.>";
-  cs.start_seq = a->settings_.start_seq;
-  auto consumer = ordered_consumer::start(conn, std::move(cs));
-  if (!consumer) return consumer.error();
-  a->consumer_ = std::move(*consumer);
+  a->identity_ = state->identity.to_string();
+  if (auto started = a->start_consumer(a->settings_.start_seq); !started) return started.error();
   const std::uint64_t before = a->consumer_->last_delivered();
   a->last_applied_.store(before, std::memory_order_release);
+  // The book is empty: whatever left the stream before the start was never this node's to lose.
+  a->expected_ = std::max(before + 1, state->first_seq);
   // Nothing past the start: caught up at once (a message arriving later turns it false only while more pend).
   a->caught_up_.store(state->last_seq <= before, std::memory_order_release);
   return a;
+}
+
+result<void> applier::start_consumer(std::uint64_t start_seq) {
+  consumer_settings cs;
+  cs.stream = settings_.stream;
+  cs.filter_subject = settings_.apply.prefix + ".*.>";
+  cs.start_seq = start_seq;
+  consumer_.reset();  // the old one first: one consumer of this node at a time
+  auto consumer = ordered_consumer::start(conn_, std::move(cs));
+  if (!consumer) return consumer.error();
+  consumer_ = std::move(*consumer);
+  return {};
 }
 
 applier::applier(const connection& conn, hub::hub& target, epoch_deriver deriver, std::string identity,
@@ -41,13 +51,28 @@ applier::~applier() {
 }
 
 result<bool> applier::poll(std::chrono::milliseconds timeout) {
+  if (restart_consumer_) {
+    if (auto started = start_consumer(1); !started) return started.error();
+    restart_consumer_ = false;
+  }
   auto next = consumer_->next(timeout);
   if (!next) return next.error();
   if (!*next) {
-    refresh_first_seq();
+    refresh_first_seq(true);
     return false;
   }
   const stream_message& m = **next;
+  if (m.seq > expected_) {
+    // Sequences were not delivered: either they match no subject of the filter, or they left the stream first.
+    auto state = get_stream_state(conn_, settings_.stream);
+    if (state && state->identity.to_string() != identity_) {
+      // The message may be the new stream's or the old one's; the new stream is read again from its sequence 1.
+      recreated(*state);
+      return true;
+    }
+    // Unreadable: judged lost (a needless start over at worst, never a false continuity).
+    if (!state || state->first_seq > expected_) lost(state ? state->first_seq : m.seq, "were not delivered");
+  }
   core::result<void> applied;
   {
     sync::mutex_lock lock(mu_);
@@ -55,29 +80,75 @@ result<bool> applier::poll(std::chrono::milliseconds timeout) {
   }
   if (!applied) {
     // The reason names the sequence and what is wrong, never the payload (which may hold a tenant's data).
-    const std::string line = "rtcache cluster: stream message refused and skipped: " + applied.error().message;
-    if (settings_.log) {
-      settings_.log(line);
-    } else {
-      std::fprintf(stderr, "%s\n", line.c_str());
-    }
+    log_line("rtcache cluster: stream message refused and skipped: " + applied.error().message);
   }
+  expected_ = std::max(expected_, m.seq + 1);
   lag_.store(consumer_->pending(), std::memory_order_release);
   last_applied_.store(m.seq, std::memory_order_release);
   caught_up_.store(consumer_->pending() == 0, std::memory_order_release);
-  if (std::chrono::steady_clock::now() - refreshed_ >= settings_.first_seq_refresh) refresh_first_seq();
+  if (std::chrono::steady_clock::now() - refreshed_ >= settings_.first_seq_refresh) refresh_first_seq(false);
   return true;
 }
 
-void applier::refresh_first_seq() {
+void applier::refresh_first_seq(bool idle) {
   refreshed_ = std::chrono::steady_clock::now();
   auto state = get_stream_state(conn_, settings_.stream);
-  if (!state) return;  // unreachable now: the last known first sequence stands
+  if (!state) return;  // unreachable now (or deleted, not yet created again): the last known first sequence stands
+  if (state->identity.to_string() != identity_) {
+    recreated(*state);
+    return;
+  }
+  // While messages arrive, one the consumer holds already may have left the stream since: the next message's
+  // sequence decides then. Idle, nothing is on its way.
+  if (idle && state->first_seq > expected_) lost(state->first_seq, "left the stream");
   {
     sync::mutex_lock lock(mu_);
     first_seq_ = state->first_seq;
   }
   if (state->last_seq <= last_applied()) caught_up_.store(true, std::memory_order_release);
+}
+
+void applier::lost(std::uint64_t first_seq, std::string_view how) {
+  std::size_t views = 0;
+  {
+    sync::mutex_lock lock(mu_);
+    first_seq_ = std::max(first_seq_, first_seq);
+    views = applier_.reset(identity_, first_seq_);
+  }
+  losses_.fetch_add(1, std::memory_order_acq_rel);
+  log_line("rtcache cluster: error: stream '" + settings_.stream + "' messages from seq " + std::to_string(expected_) +
+           " to " + std::to_string(first_seq - 1) + " " + std::string(how) +
+           " before this node applied them (retention or purge); its positions start over: " + std::to_string(views) +
+           " views reset");
+  expected_ = first_seq;
+}
+
+void applier::recreated(const stream_state& state) {
+  const std::string identity = state.identity.to_string();
+  std::size_t views = 0;
+  {
+    sync::mutex_lock lock(mu_);
+    first_seq_ = state.first_seq;
+    views = applier_.reset(identity, state.first_seq);
+  }
+  recreated_.fetch_add(1, std::memory_order_acq_rel);
+  log_line("rtcache cluster: error: stream '" + settings_.stream + "' was created again (identity " + identity_ +
+           " -> " + identity + "); applying it from seq 1, its positions start over: " + std::to_string(views) +
+           " views reset");
+  identity_ = identity;
+  expected_ = 1;
+  last_applied_.store(0, std::memory_order_release);
+  lag_.store(0, std::memory_order_release);
+  caught_up_.store(state.last_seq == 0, std::memory_order_release);
+  if (auto started = start_consumer(1); !started) restart_consumer_ = true;  // the next poll retries
+}
+
+void applier::log_line(const std::string& line) const {
+  if (settings_.log) {
+    settings_.log(line);
+  } else {
+    std::fprintf(stderr, "%s\n", line.c_str());
+  }
 }
 
 void applier::run() {
@@ -112,6 +183,8 @@ applier_stats applier::stats() const {
   applier_stats out;
   out.last_applied = last_applied();
   out.lag = lag();
+  out.losses = losses_.load(std::memory_order_acquire);
+  out.streams_recreated = recreated_.load(std::memory_order_acquire);
   sync::mutex_lock lock(mu_);
   out.apply = applier_.stats();
   return out;

@@ -1,12 +1,15 @@
 // The applier: on every node, the main stream read in order (ordered_consumer) from a start sequence and applied
 // to the node's position book and hub (stream_apply.hpp), so that every node holds the same positions and serves
 // the same resumes (docs/cluster.md, "The applier"). It keeps the last stream sequence it applied and its lag, from
-// which readiness follows: caught up when the consumer has nothing pending.
+// which readiness follows: caught up when the consumer has nothing pending. A node that lost messages (the stream
+// dropped some before it applied them) or a stream created again starts every view over (stream_applier::reset):
+// nothing is served as continuous across the loss.
 #pragma once
 
 #include "cluster/connection.hpp"
 #include "cluster/error.hpp"
 #include "cluster/ordered_consumer.hpp"
+#include "cluster/stream.hpp"
 #include "cluster/stream_apply.hpp"
 #include "hub/hub.hpp"
 #include "rtcache/sync/annotated_mutex.hpp"
@@ -44,6 +47,9 @@ struct applier_settings {
 struct applier_stats {
   std::uint64_t last_applied = 0;  // stream sequence of the last message applied (refused ones included)
   std::uint64_t lag = 0;           // messages the server still had to deliver then (ordered_consumer::pending)
+  // Times this node could vouch for nothing it held and started every view over (docs/cluster.md, "The applier"):
+  std::uint64_t losses = 0;             // the stream dropped messages (retention, purge) before this node applied them
+  std::uint64_t streams_recreated = 0;  // the stream was deleted and created again (its identity changed)
   stream_apply_stats apply;
 };
 
@@ -88,7 +94,16 @@ class applier {
  private:
   applier(const connection& conn, hub::hub& target, epoch_deriver deriver, std::string identity,
           std::uint64_t first_seq, applier_settings settings);
-  void refresh_first_seq();
+  result<void> start_consumer(std::uint64_t start_seq);
+  // Reads the stream's state: its first sequence (which partitions are live), and whether this node lost messages
+  // or the stream was created again. `idle`: no message arrived within a poll, so none is on its way that the
+  // stream has since dropped.
+  void refresh_first_seq(bool idle);
+  // Messages from expected_ up to `first_seq` - 1 left the stream before this node applied them.
+  void lost(std::uint64_t first_seq, std::string_view how);
+  // The stream was created again: everything over from its sequence 1, the new identity in every epoch.
+  void recreated(const stream_state& state);
+  void log_line(const std::string& line) const;
 
   const connection& conn_;
   applier_settings settings_;
@@ -97,6 +112,14 @@ class applier {
   stream_applier applier_ RTCACHE_GUARDED_BY(mu_);
   std::uint64_t first_seq_ RTCACHE_GUARDED_BY(mu_) = 0;
   std::chrono::steady_clock::time_point refreshed_ = std::chrono::steady_clock::now();  // the polling thread's
+  // The polling thread's: the stream's identity as this node applies it; the sequence the next message must have
+  // at most (a later one means the ones before it were not delivered); a consumer to start again from sequence 1
+  // of a stream created again (its start failed: the next poll retries).
+  std::string identity_;
+  std::uint64_t expected_ = 1;
+  bool restart_consumer_ = false;
+  std::atomic<std::uint64_t> losses_{0};
+  std::atomic<std::uint64_t> recreated_{0};
   std::atomic<std::uint64_t> last_applied_{0};
   std::atomic<std::uint64_t> lag_{0};
   std::atomic<bool> caught_up_{false};

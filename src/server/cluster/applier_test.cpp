@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -89,7 +90,8 @@ struct cluster_fixture {
     return s;
   }
 
-  std::unique_ptr<node> start_node(const std::string& id, std::uint64_t start_seq = 0) {
+  std::unique_ptr<node> start_node(const std::string& id, std::uint64_t start_seq = 0,
+                                   const connection* via = nullptr) {
     auto n = std::make_unique<node>();
     applier_settings s;
     s.stream = st.name;
@@ -97,7 +99,7 @@ struct cluster_fixture {
     s.start_seq = start_seq;
     s.idle_poll = 20ms;
     s.log = [raw = n.get()](std::string_view line) { raw->log.emplace_back(line); };
-    auto a = applier::start(*conn, *n->h, epoch_deriver(test::test_secret()), s);
+    auto a = applier::start(via ? *via : *conn, *n->h, epoch_deriver(test::test_secret()), s);
     if (!a) throw std::runtime_error(a.error().message);
     n->a = std::move(*a);
     return n;
@@ -123,6 +125,13 @@ struct cluster_fixture {
     ASSERT_EQ(n.a->last_applied(), through);
   }
   void catch_up(node& n) { catch_up(n, w.next_seq() - 1); }
+
+  // Polls the node's applier until `done` holds.
+  static void poll_until(node& n, const std::function<bool()>& done, std::chrono::milliseconds each = 50ms) {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!done() && std::chrono::steady_clock::now() < deadline) ASSERT_TRUE(n.a->poll(each));
+    ASSERT_TRUE(done());
+  }
 
   std::shared_ptr<recorder> join(node& n, const std::string& channel, const factory_scope& view,
                                  const std::optional<hub::hub_position>& resume = std::nullopt,
@@ -358,6 +367,111 @@ TEST(Applier, WhatTheWriterPublishesReachesEveryNodeAtTheSamePositions) {
   EXPECT_EQ(a->h->position("doc:wo:1", f1), b->h->position("doc:wo:1", f1));
   EXPECT_EQ(a->a->position_of("doc:wo:1", factory_scope::unscoped()), b->h->position("doc:wo:1"));
   js_DeleteKeyValue(f.conn->handles().js, ledger_bucket(f.st.name).c_str());
+}
+
+// issue 13, "a gap is never continuity": node B reads nothing while messages arrive, so nats.c drops what is beyond
+// its bound, and the stream drops the rest (a purge, as retention would) before B applied it. B can vouch for
+// nothing it held: every view starts over, and no position from before the loss resumes on it; node A, which
+// applied everything before the purge, keeps serving the same positions. `later`: a message follows the purge
+// (B notices at the sequence it is given); else B notices when the stream, idle, starts past what it applied.
+void a_node_that_missed_messages(bool later) {
+  cluster_fixture f;
+  auto a = f.start_node("a");
+  auto small = test::test_settings(test::shared_server().url());
+  small.subscription_pending_msgs = 2;
+  auto bounded = connection::connect(small).value();
+  auto b = f.start_node("b", 0, bounded.get());
+  const auto f1 = factory_scope::of({"F1"});
+  auto on_a = f.join(*a, "doc:wo:1", f1);
+  auto on_b = f.join(*b, "doc:wo:1", f1);
+  f.publish({f.w.channel("doc:wo:1", "F1", "1"), f.w.channel("doc:wo:1", "F1", "2")});
+  f.catch_up(*a);
+  f.catch_up(*b);
+  const auto client = *b->h->position("doc:wo:1", f1);
+  std::vector<stream_message> more;
+  for (int i = 3; i <= 12; ++i) more.push_back(f.w.channel("doc:wo:1", "F1", std::to_string(i)));
+  f.publish(more);
+  f.catch_up(*a);
+  ASSERT_TRUE(test::eventually([&] { return bounded->stats().async_errors > 0; }, 5s)) << "B's bound was hit";
+  ASSERT_TRUE(purge_stream(*f.conn, f.st.name));
+  if (later) f.publish({f.w.channel("doc:pl:1", "F1", "after")});
+  // With a message on its way, a poll waits for it (a poll that finds none would notice the loss by the idle path).
+  f.poll_until(
+      *b, [&] { return b->a->stats().losses > 0; }, later ? 10s : 50ms);
+  if (later) f.catch_up(*b);
+  f.catch_up(*a);
+  EXPECT_EQ(b->a->stats().losses, 1u);
+  EXPECT_EQ(a->a->stats().losses, 0u);
+  EXPECT_EQ(on_b->events().back(), "reset");
+  EXPECT_EQ(on_a->events().size(), 12u);
+  EXPECT_EQ(on_a->events().back(), "12:12") << "A applied everything before the purge: nothing to start over";
+  ASSERT_FALSE(b->log.empty());
+  EXPECT_NE(b->log.back().find("error"), std::string::npos) << b->log.back();
+  EXPECT_NE(b->log.back().find(later ? "were not delivered" : "left the stream"), std::string::npos) << b->log.back();
+  const auto truth = *a->h->position("doc:wo:1", f1);
+  hub::hub_join j;
+  f.join(*b, "doc:wo:1", f1, client, &j);
+  EXPECT_FALSE(j.recovered) << "a gap is never continuity";
+  f.join(*b, "doc:wo:1", f1, truth, &j);
+  EXPECT_FALSE(j.recovered) << "B never had what led there";
+  f.join(*a, "doc:wo:1", f1, client, &j);
+  EXPECT_TRUE(j.recovered);
+  ASSERT_FALSE(j.replay.empty());
+  EXPECT_EQ(offsets_and_payloads(j.replay).front(), "3:3");
+  // The partition's next message: B names the position A names again, and counts no second loss.
+  f.publish({f.w.channel("doc:wo:1", "F1", "13")});
+  f.catch_up(*a);
+  f.catch_up(*b);
+  EXPECT_EQ(b->h->position("doc:wo:1", f1), a->h->position("doc:wo:1", f1));
+  EXPECT_EQ(b->a->stats().losses, 1u);
+}
+
+TEST(Applier, ANodeThatMissedMessagesStartsEveryViewOverWhenTheNextMessageSkipsThem) {
+  a_node_that_missed_messages(true);
+}
+
+TEST(Applier, ANodeThatMissedMessagesStartsEveryViewOverWhenTheIdleStreamStartsPastThem) {
+  a_node_that_missed_messages(false);
+}
+
+// issue 13: the stream deleted and created again under a running applier (sequences start over, a new identity):
+// every view starts over, the new stream is applied from its sequence 1 at positions of the new identity, and no
+// position of the old stream resumes.
+TEST(Applier, AStreamCreatedAgainStartsEveryViewOverAndIsAppliedFromItsFirstSequence) {
+  cluster_fixture f;
+  auto n = f.start_node("a");
+  const auto f1 = factory_scope::of({"F1"});
+  auto sub = f.join(*n, "doc:wo:1", f1);
+  f.publish({f.w.channel("doc:wo:1", "F1", "1"), f.w.channel("doc:wo:1", "F1", "2")});
+  f.catch_up(*n);
+  const auto old = *n->h->position("doc:wo:1", f1);
+  n->a->run();
+  ASSERT_TRUE(delete_stream(*f.conn, f.st.name));
+  ASSERT_TRUE(ensure_stream(*f.conn, f.st));
+  const std::string identity = get_stream_state(*f.conn, f.st.name).value().identity.to_string();
+  ASSERT_NE(identity, f.identity);
+  ASSERT_TRUE(test::eventually([&] { return n->a->stats().streams_recreated == 1; }, 20s));
+  test::stream_writer w{f.st.name};
+  auto pub = publisher::create(*f.conn).value();
+  const auto m = w.channel("doc:wo:1", "F1", "new");
+  const auto id = m.header_value(msg_id_header);
+  const std::uint64_t seq = pub->publish({m.subject, id ? *id : std::string_view{}, m.headers, m.data}).value();
+  ASSERT_EQ(seq, 1u);
+  ASSERT_TRUE(pub->wait_acked(seq, 10s));
+  ASSERT_TRUE(test::eventually([&] { return sub->events().size() == 4; }, 20s));
+  n->a->stop();
+  EXPECT_EQ(sub->events(), (std::vector<std::string>{"1:1", "2:2", "reset", "1:new"}));
+  EXPECT_EQ(n->a->last_applied(), 1u);
+  EXPECT_EQ(n->a->stats().streams_recreated, 1u);
+  EXPECT_EQ(n->a->stats().losses, 0u);
+  const auto now = *n->h->position("doc:wo:1", f1);
+  EXPECT_EQ(now, as_hub(w.expected(identity, "doc:wo:1", f1)));
+  EXPECT_NE(now.epoch, old.epoch);
+  ASSERT_FALSE(n->log.empty());
+  EXPECT_NE(n->log.back().find("created again"), std::string::npos) << n->log.back();
+  hub::hub_join j;
+  f.join(*n, "doc:wo:1", f1, old, &j);
+  EXPECT_FALSE(j.recovered) << "a position of the old stream";
 }
 
 TEST(Applier, RunsOnItsOwnThreadUntilStopped) {

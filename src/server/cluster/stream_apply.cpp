@@ -171,6 +171,12 @@ void stream_applier::apply_gap(std::uint64_t seq, const gap_message& gap, std::u
   ++stats_.gaps;
 }
 
+std::size_t stream_applier::reset(std::string identity, std::uint64_t first_seq) {
+  book_.reset(std::move(identity));
+  const book_positions positions(book_, first_seq);
+  return hub_.reset_at([](std::string_view) { return true; }, positions);
+}
+
 core::result<hub::hub_join> stream_applier::join(std::string_view channel, const core::factory_scope& view,
                                                  std::shared_ptr<hub::hub_subscriber> subscriber,
                                                  const std::optional<hub::hub_position>& resume,

@@ -86,6 +86,13 @@ class stream_applier {
   // was skipped (and counted).
   core::result<void> apply(const stream_message& m, std::uint64_t first_seq);
 
+  // This node can vouch for nothing it applied: it lost messages (the stream dropped some before it applied them)
+  // or the stream was created again (`identity` is then the new one). The book forgets every channel and marker
+  // and takes `identity`; every view of every channel in the hub starts over at the position the empty book names
+  // (hub::reset_at: its subscribers are told, its history goes), so no resume is judged continuous across the
+  // loss. Returns how many views started over.
+  std::size_t reset(std::string identity, std::uint64_t first_seq);
+
   // A client's join of `view` on `channel` at the position the book names now (hub::subscribe_view_at), with its
   // resume judged by the hub.
   core::result<hub::hub_join> join(std::string_view channel, const core::factory_scope& view,

@@ -238,5 +238,35 @@ TEST(StreamApply, AContractEventIsPublishedWithItsDecodedEvent) {
   EXPECT_EQ(n.a.stats().published, 1u);
 }
 
+// issue 13, "a gap is never continuity": a node that lost messages, or whose stream was created again, can vouch for
+// nothing it applied. reset() empties the book and starts every view of every channel over at the empty book's
+// position; a partition's next message puts the node back where every other node is.
+TEST(StreamApply, AResetStartsEveryViewOverAndANewIdentityChangesEveryEpoch) {
+  node n;
+  test::stream_writer w("rtcache");
+  const auto f1 = factory_scope::of({"F1"});
+  auto wo = n.join("doc:wo:1", f1);
+  auto pl = n.join("doc:pl:1", f1);
+  n.apply_ok(w.channel("doc:wo:1", "F1", "\"a\""));
+  n.apply_ok(w.channel("doc:pl:1", "F1", "\"b\""));
+  const auto wo_before = *n.h.position("doc:wo:1", f1);
+  EXPECT_EQ(n.a.reset(std::string(k_identity), 3), 2u);
+  EXPECT_EQ(wo->events(), (std::vector<std::string>{"1:\"a\"", "reset"}));
+  EXPECT_EQ(pl->events(), (std::vector<std::string>{"1:\"b\"", "reset"}));
+  const auto empty = as_hub(test::stream_writer("rtcache").expected(std::string(k_identity), "doc:wo:1", f1));
+  EXPECT_EQ(n.h.position("doc:wo:1", f1), empty);
+  bool recovered = true;
+  n.join("doc:wo:1", f1, wo_before, &recovered);
+  EXPECT_FALSE(recovered) << "a gap is never continuity";
+  n.apply_ok(w.channel("doc:wo:1", "F1", "\"c\""));
+  EXPECT_EQ(n.h.position("doc:wo:1", f1), as_hub(w.expected(std::string(k_identity), "doc:wo:1", f1)));
+  // The stream created again: its identity is in every epoch.
+  const auto wo_now = *n.h.position("doc:wo:1", f1);
+  EXPECT_EQ(n.a.reset("rtcache@2", 1), 2u);
+  EXPECT_EQ(n.a.book().identity(), "rtcache@2");
+  EXPECT_NE(n.h.position("doc:wo:1", f1)->epoch, wo_now.epoch);
+  EXPECT_NE(n.h.position("doc:pl:1", f1)->epoch, empty.epoch);
+}
+
 }  // namespace
 }  // namespace rtcache::cluster
