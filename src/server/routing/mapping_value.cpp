@@ -141,12 +141,32 @@ typed_value number_value(std::string_view text) {
   return {d, got == want};
 }
 
+// Whether every number in `v` is finite. Boost.JSON parses a number beyond double's range (PostgreSQL's jsonb
+// keeps 1e999 as a numeric) as an infinity, which JSON cannot carry.
+bool all_numbers_finite(const boost::json::value& v) {
+  switch (v.kind()) {
+    case boost::json::kind::double_: return std::isfinite(v.get_double());
+    case boost::json::kind::array:
+      for (const auto& item : v.get_array()) {
+        if (!all_numbers_finite(item)) return false;
+      }
+      return true;
+    case boost::json::kind::object:
+      for (const auto& member : v.get_object()) {
+        if (!all_numbers_finite(member.value())) return false;
+      }
+      return true;
+    default: return true;
+  }
+}
+
 typed_value json_value(std::string_view text) {
   boost::json::parse_options opts;
   opts.max_depth = 32;
   boost::system::error_code ec;
   auto v = boost::json::parse(text, ec, {}, opts);
-  if (ec) return as_string(text, false);
+  // A number beyond double's range: only the text carries it, as for a numeric column.
+  if (ec || !all_numbers_finite(v)) return as_string(text, false);
   return {std::move(v), true};
 }
 
