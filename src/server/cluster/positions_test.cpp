@@ -604,10 +604,16 @@ void run_model(std::uint64_t seed, int rounds, const std::set<std::string>& move
   }
 }
 
-// Rounds of the model per run. Under a sanitizer (GCC defines __SANITIZE_ADDRESS__ / __SANITIZE_THREAD__) each
-// round costs ~10x, and these two tests took 103 s of the ASan suite's 122; there the model runs a quarter of the
-// rounds (the same schedule's first rounds: the code under test is the same, and the release suite runs them all).
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+// Rounds of the model per run. Under a sanitizer (GCC defines __SANITIZE_ADDRESS__ / __SANITIZE_THREAD__, clang
+// answers __has_feature) each round costs ~10x, and these two tests took 103 s of the ASan suite's 122; there the
+// model runs a quarter of the rounds (the same schedule's first rounds: the code under test is the same, and the
+// release suite runs them all).
+#if defined(__has_feature)
+#define RTCACHE_CLANG_SANITIZER (__has_feature(address_sanitizer) || __has_feature(thread_sanitizer))
+#else
+#define RTCACHE_CLANG_SANITIZER 0
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || RTCACHE_CLANG_SANITIZER
 constexpr int k_round_divisor = 4;
 #else
 constexpr int k_round_divisor = 1;

@@ -568,7 +568,7 @@ TEST_F(GatewayTest, DocChannelBindingGetsOnlyThatRowsRecordsInSupabasesShape) {
   ASSERT_TRUE(is_postgres_change(pc)) << json::serialize(pc);
   EXPECT_EQ(pc.at("topic"), "realtime:doc:wo:123");
   EXPECT_TRUE(pc.at("ref").is_null());
-  EXPECT_EQ(pc.at("payload").at("ids"), json::array({id}));
+  EXPECT_EQ(pc.at("payload").at("ids"), json::array({json::value(id)}));
   const auto& data = pc.at("payload").at("data");
   EXPECT_EQ(data.at("schema"), "public");
   EXPECT_EQ(data.at("table"), "work_orders");
@@ -603,7 +603,7 @@ TEST_F(GatewayTest, AnyChannelBindingFollowsEventFilterAndFactoryScopeInVsn2) {
   EXPECT_TRUE(pc.at(0).is_null());
   EXPECT_TRUE(pc.at(1).is_null());
   EXPECT_EQ(pc.at(2), "realtime:room1");
-  EXPECT_EQ(pc.at(4).at("ids"), json::array({id}));
+  EXPECT_EQ(pc.at(4).at("ids"), json::array({json::value(id)}));
   EXPECT_EQ(pc.at(4).at("data").at("record").at("id"), 4);
 }
 
