@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(
   cmake ninja-build g++ pkg-config
-  clang-14 libclang-rt-14-dev             # libFuzzer targets
+  clang-14 libclang-rt-14-dev             # the sanitizer presets and libFuzzer targets
   libgtest-dev libgmock-dev libbenchmark-dev
   libsimdjson-dev                         # event codec
   libboost1.81-dev libboost-json1.81-dev  # result<T>, Asio/Beast; Boost.JSON in protocol and tests
