@@ -76,7 +76,9 @@ run plain "$work/plain.toml"
 
 # serve refuses [postgres] with [cluster] (the WAL reader does not write the stream yet), before it listens.
 rc=0
-RTCACHE_PG_CONNINFO="host=/nonexistent dbname=x" timeout 20 "$bin" serve -c "$work/reachable.toml" \
+with_pg=$(config with_pg "$url" '[tables."public.work_orders"]' 'doc_type = "wo"' 'id_column = "id"' \
+  'factory_column = "factory_id"')
+RTCACHE_PG_CONNINFO="host=/nonexistent dbname=x" timeout 20 "$bin" serve -c "$with_pg" \
   >"$work/serve_pg.out" 2>"$work/serve_pg.err" || rc=$?
 [ "$rc" -eq 2 ] || fail "serve with postgres: exit $rc, expected 2"
 grep -q "^error: cluster: \[postgres\] together with \[cluster\] is not served yet" "$work/serve_pg.err" ||

@@ -297,6 +297,15 @@ TEST(ClusterNode, RelayIngestIsRefusedOnAClusterNode) {
                               R"({"messages":[{"topic":"room","event":"e","payload":{}}]})",
                               {{"Authorization", "Bearer " + testing::service_token()}});
   EXPECT_EQ(rest.status, 503U);
+  // A client broadcast (a service_role connection may send one on a contract topic naming its factory).
+  ASSERT_TRUE(wait_for([&] { return n.ready(); }));
+  ws_client s(n.port, ws_client::url(testing::service_token()));
+  ASSERT_EQ(join(s, "realtime:doc:wo:1").at("payload").at("status"), "ok");
+  s.send(testing::v1_broadcast("realtime:doc:wo:1", "note", R"({"factoryId":"F1"})", "2", "1"));
+  const auto reply = s.read_until([](const json::value& v) { return testing::is_reply(v, "2"); });
+  EXPECT_EQ(reply.at("payload").at("status"), "error");
+  EXPECT_NE(json::serialize(reply).find("relay ingest is not served on a cluster node yet"), std::string::npos)
+      << json::serialize(reply);
   const auto m = n.h.metrics();
   EXPECT_EQ(m.messages_published + m.messages_dropped, 0U) << "nothing reached the hub";
 }
