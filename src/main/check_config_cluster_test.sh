@@ -74,11 +74,36 @@ run plain "$work/plain.toml"
 [ "$out" = "ok: $work/plain.toml (listen 127.0.0.1:4999, tls off, threads auto, tables 0, postgres off)" ] ||
   fail "plain: $out"
 
-# serve refuses a [cluster] it cannot run, before it listens.
+# serve refuses [postgres] with [cluster] (the WAL reader does not write the stream yet), before it listens.
 rc=0
-timeout 20 "$bin" serve -c "$work/reachable.toml" >"$work/serve.out" 2>"$work/serve.err" || rc=$?
-[ "$rc" -eq 2 ] || fail "serve: exit $rc, expected 2"
-grep -q "^error: cluster: clustering is not served yet" "$work/serve.err" || fail "serve: $(cat "$work/serve.err")"
+with_pg=$(config with_pg "$url" '[tables."public.work_orders"]' 'doc_type = "wo"' 'id_column = "id"' \
+  'factory_column = "factory_id"')
+RTCACHE_PG_CONNINFO="host=/nonexistent dbname=x" timeout 20 "$bin" serve -c "$with_pg" \
+  >"$work/serve_pg.out" 2>"$work/serve_pg.err" || rc=$?
+[ "$rc" -eq 2 ] || fail "serve with postgres: exit $rc, expected 2"
+grep -q "^error: cluster: \[postgres\] together with \[cluster\] is not served yet" "$work/serve_pg.err" ||
+  fail "serve with postgres: $(cat "$work/serve_pg.err")"
+
+# serve runs a cluster node: it creates the stream, says ready once caught up, and stops on SIGTERM with exit 0.
+serve_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$bin" serve -c "$work/reachable.toml" -l "127.0.0.1:$serve_port" >"$work/serve.out" 2>"$work/serve.err" &
+serve_pid=$!
+ready=""
+for _ in $(seq 1 200); do
+  ready=$(curl -s "http://127.0.0.1:$serve_port/readyz" || true)
+  [ "$ready" = '{"status":"ready"}' ] && break
+  kill -0 "$serve_pid" 2>/dev/null || break
+  sleep 0.1
+done
+[ "$ready" = '{"status":"ready"}' ] || fail "serve with [cluster]: never ready ($ready): $(cat "$work/serve.err")"
+grep -q "event=cluster.started .*stream=check_config_reachable_$$" "$work/serve.err" ||
+  fail "serve with [cluster]: no cluster.started line: $(cat "$work/serve.err")"
+run reachable_after "$work/reachable.toml"
+grep -qE "stream check_config_reachable_$$ exists with 0 messages" <<<"$out" || fail "serve did not create the stream: $out"
+kill -TERM "$serve_pid"
+rc=0
+wait "$serve_pid" || rc=$?
+[ "$rc" -eq 0 ] || fail "serve with [cluster]: exit $rc after SIGTERM: $(cat "$work/serve.err")"
 
 if [ "$failures" -gt 0 ]; then
   echo "$failures failure(s)" >&2

@@ -5,6 +5,7 @@
 #include "auth/auth.hpp"
 #include "cluster/probe.hpp"
 #include "gateway/build_info.hpp"
+#include "gateway/cluster_node.hpp"
 #include "gateway/config.hpp"
 #include "gateway/config_key_list.hpp"
 #include "gateway/gateway.hpp"
@@ -191,8 +192,35 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
   // sessions that unsubscribe from the hub when destroyed.
   // Epochs: the hub's default, 128 random bits per channel view (hub.hpp: random_epochs).
   hub::hub hub(cfg.hub, ingest::make_broadcast_encoder());
+  // With [cluster]: this node applies the cluster's stream to its hub (connects to NATS, creates the stream if it
+  // is missing, applies it from its first message on a thread of its own), and clients join through it, at the
+  // positions every node gives (docs/cluster.md, "serve with [cluster]"). Declared after the hub, which it
+  // publishes into, and before the io_context, whose sessions join through it; stopped after the io threads end.
+  std::unique_ptr<gateway::cluster_node> node;
+  if (cfg.cluster.enabled) {
+    gateway::cluster_node_settings cs;
+    cs.nats = gateway::nats_settings_of(cfg);
+    cs.stream = gateway::stream_settings_of(cfg);
+    cs.node_id = gateway::node_id_of(cfg);
+    cs.secret = cfg.cluster.secret;
+    cs.types = types;
+    cs.log = [&log](std::string_view event, std::string_view detail) {
+      const bool bad = event == "cluster.applier" || event == "cluster.async_error" ||
+                       event == "cluster.disconnected" || event == "cluster.closed";
+      log.write(bad ? gateway::log_level::warn : gateway::log_level::info, event, {{"detail", detail}});
+    };
+    auto started = gateway::cluster_node::start(hub, std::move(cs));
+    if (!started) {
+      log.error("cluster.start_failed",
+                {{"stream", gateway::stream_settings_of(cfg).name}, {"reason", started.error().message}});
+      return k_exit_runtime;
+    }
+    node = std::move(*started);
+    log.info("cluster.started", {{"node", gateway::node_id_of(cfg)}, {"stream", node->stream()}});
+  }
   boost::asio::io_context ioc;
   gateway::gateway gw(ioc, cfg.gateway, hub, verifier, types, log);
+  if (node) gw.set_node(*node);
   try {
     gw.start();
   } catch (const std::exception& e) {
@@ -274,8 +302,11 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
 
   std::size_t n = cfg.gateway.threads;
   if (n == 0) n = std::max(1U, std::thread::hardware_concurrency());
-  log.info("serve.start",
-           {{"mode", source ? "postgres" : "relay"}, {"threads", n}, {"doc_types", types.names().size()}});
+  log.info("serve.start", {{"mode", node     ? "cluster"
+                                    : source ? "postgres"
+                                             : "relay"},
+                           {"threads", n},
+                           {"doc_types", types.names().size()}});
   std::vector<std::thread> pool;
   pool.reserve(n - 1);
   for (std::size_t i = 1; i < n; ++i) pool.emplace_back([&] { ioc.run(); });
@@ -283,6 +314,7 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
   for (auto& t : pool) t.join();
   if (source) source->stop();
   if (source_thread.joinable()) source_thread.join();
+  if (node) node->stop();
   log.info("serve.stopped");
   return k_exit_ok;
 }
@@ -312,8 +344,8 @@ constexpr const char* k_serve_footer = R"(Environment (overrides the file; flags
   RTCACHE_LOG_LEVEL             debug, info, warn, error, off (default info)
   RTCACHE_MAX_CONNECTIONS       open WebSockets (default 10000)
   RTCACHE_MAX_SEND_QUEUE_BYTES  per-connection send queue bound (default 4194304)
-  RTCACHE_CLUSTER_NATS_URLS     [cluster] NATS servers, comma-separated (check-config reaches them; serve
-                                refuses [cluster] until clustering is served)
+  RTCACHE_CLUSTER_NATS_URLS     [cluster] NATS servers, comma-separated: serve runs a cluster node that
+                                serves clients from the stream (not yet with [postgres]; no relay ingest)
   RTCACHE_CLUSTER_NODE_ID       [cluster] this node's id (default: host name:port)
   RTCACHE_CLUSTER_SECRET        [cluster] the cluster secret, >= 32 bytes (or RTCACHE_CLUSTER_SECRET_FILE)
   RTCACHE_CLUSTER_PASSWORD      [cluster] NATS password (or RTCACHE_CLUSTER_TOKEN, _CREDENTIALS_FILE, ...)

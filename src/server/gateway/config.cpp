@@ -549,11 +549,11 @@ cluster::stream_settings stream_settings_of(const serve_config& config) {
 
 std::vector<core::config_problem> unserved(const serve_config& config) {
   std::vector<core::config_problem> out;
-  if (config.cluster.enabled) {
+  if (config.cluster.enabled && config.postgres.enabled) {
     out.push_back({"cluster",
-                   "clustering is not served yet: this build checks a [cluster] section (rtcache check-config "
-                   "reaches NATS with it) but runs one node only; remove [cluster] and RTCACHE_CLUSTER_NATS_URLS "
-                   "to serve"});
+                   "[postgres] together with [cluster] is not served yet: a cluster node serves clients from the "
+                   "stream, but the WAL reader that writes the stream is still to be built (docs/cluster.md, \"serve "
+                   "with [cluster]\"); remove [postgres] (and RTCACHE_PG_CONNINFO) from the nodes' config"});
   }
   return out;
 }

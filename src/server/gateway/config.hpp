@@ -196,8 +196,8 @@ std::string node_id_of(const serve_config& config);
 cluster::nats_settings nats_settings_of(const serve_config& config);
 cluster::stream_settings stream_settings_of(const serve_config& config);
 
-// What `serve` cannot run yet although the config is valid: a [cluster] section (check-config checks it and
-// reaches NATS; serving it is still to be built, docs/cluster.md). Empty: serve may start.
+// What `serve` cannot run yet although the config is valid: [postgres] together with [cluster] (a cluster node
+// serves from the stream; the WAL reader writing it is still to be built, docs/cluster.md). Empty: serve may start.
 std::vector<core::config_problem> unserved(const serve_config& config);
 
 struct config_load {

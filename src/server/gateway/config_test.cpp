@@ -1018,13 +1018,18 @@ factory_column = "factory_id"
   EXPECT_TRUE(with_mapping.config.cluster.enabled);
 }
 
-TEST_F(ClusterConfig, ServeRefusesAClusterSectionItCannotRunYet) {
+TEST_F(ClusterConfig, ServeRunsAClusterSectionButRefusesItWithPostgresUntilTheReaderWritesTheStream) {
   const auto l = load("[cluster]\nnats_urls = [\"nats://127.0.0.1:4222\"]\nsecret_file = \"cluster.secret\"\n");
   ASSERT_TRUE(l.ok()) << listed(l.problems);
-  const auto refused = unserved(l.config);
+  EXPECT_TRUE(unserved(l.config).empty()) << "a cluster node serves from the stream";
+  const auto pg = load("[cluster]\nnats_urls = [\"nats://127.0.0.1:4222\"]\nsecret_file = \"cluster.secret\"\n",
+                       {{"RTCACHE_PG_CONNINFO", "host=/tmp dbname=x"}});
+  ASSERT_TRUE(pg.config.postgres.enabled);
+  const auto refused = unserved(pg.config);
   ASSERT_EQ(refused.size(), 1U);
   EXPECT_EQ(refused[0].where, "cluster");
-  EXPECT_NE(refused[0].message.find("clustering is not served yet"), std::string::npos) << refused[0].message;
+  EXPECT_NE(refused[0].message.find("[postgres] together with [cluster] is not served yet"), std::string::npos)
+      << refused[0].message;
   EXPECT_TRUE(unserved(load("").config).empty());
 }
 

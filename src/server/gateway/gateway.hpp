@@ -36,6 +36,7 @@
 #include "gateway/config.hpp"
 #include "gateway/log.hpp"
 #include "gateway/metrics.hpp"
+#include "gateway/serving_node.hpp"
 #include "hub/hub.hpp"
 #include "ingest/relay.hpp"
 #include "rtcache/core/doc_types.hpp"
@@ -97,6 +98,9 @@ class gateway {
   // Adds the replication gauges to /metrics: `provider` is called on each scrape. Any thread; replaces any
   // earlier provider; an empty one removes the gauges.
   void set_replication_status_provider(replication_status_provider provider);
+  // The node this gateway serves: joins go through it, /readyz asks it, relay ingest asks it first (serving_node.hpp).
+  // Without a call: the hub alone (hub_node). REQUIRES: before start(); `node` outlives the io_context's handlers.
+  void set_node(serving_node& node);
   // The relay publishing into this gateway's hub (what the HTTP endpoints call).
   ingest::relay& relay() noexcept;
 

@@ -297,6 +297,12 @@ class http_session final : public detail::session, public std::enable_shared_fro
     if (path == "/readyz") {
       if (!is_get) return method_not_allowed();
       if (gw_->stopping.load()) return respond(http::status::service_unavailable, R"({"status":"stopping"})", false);
+      if (auto why = gw_->node->not_ready()) {
+        std::string body = R"({"status":"not_ready","reason":)";
+        protocol::append_json_string(body, *why);
+        body.push_back('}');
+        return respond(http::status::service_unavailable, std::move(body), keep_alive_);
+      }
       return respond(http::status::ok, R"({"status":"ready"})", keep_alive_);
     }
     if (path == "/metrics") {
@@ -364,6 +370,9 @@ class http_session final : public detail::session, public std::enable_shared_fro
       gw_->metrics.auth_refusals_total.Increment();
       return respond(http::status::forbidden, json_error("POST /v1/events requires a service_role token"), keep_alive_);
     }
+    if (auto why = gw_->node->ingest_refused()) {
+      return respond(http::status::service_unavailable, json_error(*why), keep_alive_);
+    }
     detail::flush_scope batch;  // each connection gets the whole batch in one write, when this returns
     auto outcome = gw_->relay.publish_events(req.body());
     if (!outcome) {
@@ -382,6 +391,9 @@ class http_session final : public detail::session, public std::enable_shared_fro
   void post_broadcast(const http::request<http::string_body>& req) {
     auto who = authorise_rest(req);
     if (!who) return;
+    if (auto why = gw_->node->ingest_refused()) {
+      return respond(http::status::service_unavailable, json_error(*why), keep_alive_);
+    }
     detail::flush_scope batch;  // each connection gets the whole batch in one write, when this returns
     // A client's REST broadcasts are bounded per address as a connection's are (service_role: not at all).
     std::function<ingest::broadcast_limiter::verdict(std::size_t, std::size_t)> admit;
@@ -648,6 +660,10 @@ const gateway_metrics& gateway::metrics() const noexcept {
 
 void gateway::set_replication_status_provider(replication_status_provider provider) {
   state_->set_replication_provider(std::move(provider));
+}
+
+void gateway::set_node(serving_node& node) {
+  state_->node = &node;
 }
 
 ingest::relay& gateway::relay() noexcept {

@@ -247,6 +247,12 @@ void session_logic::on_subscribe_refused(subscribe_command& cmd, session_output&
               out);
 }
 
+void session_logic::on_node_not_ready(subscribe_command& cmd, std::string_view why, session_output& out) {
+  // The old join (if any) is gone already, as for on_subscribe_refused.
+  const protocol::reply_to to{view(cmd.join_ref), view(cmd.ref), cmd.channel->topic};
+  refuse_join(to, cmd.channel->topic, "NodeNotReady: " + std::string(why), cmd.received, out);
+}
+
 void session_logic::leave(channel_map::iterator it, session_output& out) {
   leave_command cmd;
   cmd.channel = std::move(it->second.state);

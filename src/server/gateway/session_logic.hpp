@@ -104,7 +104,7 @@ struct send_command {
 
 // Subscribe `channel` (as its own subscriber, sink set) to the view channel->view of hub channel
 // channel->hub_name from `resume`, and to each of `tables` (per-table postgres_changes channels, unscoped view);
-// then answer with on_subscribed, or with on_subscribe_refused when the hub refuses the view. Its deliveries are
+// then answer with on_subscribed, or with on_subscribe_refused when the node refuses the view. Its deliveries are
 // held until the open_command of the answer.
 struct subscribe_command {
   std::shared_ptr<channel_state> channel;
@@ -224,8 +224,11 @@ class session_logic {
   // subscriptions in the order of cmd.tables. Adds the channel to the table and returns its open_command.
   void on_subscribed(subscribe_command& cmd, hub::hub_join join, std::vector<hub::hub_subscription> tables,
                      const session_time& now, session_output& out);
-  // The hub refused the view (max_views_per_channel): the join is refused.
+  // The node refused the view (max_views_per_channel): the join is refused.
   void on_subscribe_refused(subscribe_command& cmd, session_output& out);
+  // The node is not ready (a cluster node catching up with its stream, or cut from NATS): the join is refused
+  // with "NodeNotReady: <why>"; the client retries (its realtime client rejoins by itself).
+  void on_node_not_ready(subscribe_command& cmd, std::string_view why, session_output& out);
 
   // A publish_command ran; `failure`: the hub's error (the encoder refused the broadcast), or null.
   void on_published(const publish_command& cmd, const core::error* failure, session_output& out);

@@ -394,6 +394,19 @@ TEST_F(SessionLogic, AViewTheHubRefusesRefusesTheJoin) {
   EXPECT_EQ(session_->channel_count(), 0U);
 }
 
+TEST_F(SessionLogic, ANodeNotReadyRefusesTheJoinWithItsReason) {
+  open(token("authenticated", {"A"}));
+  auto out = send_join("realtime:doc:wo:1", "5");
+  auto* cmd = last<subscribe_command>(out);
+  ASSERT_NE(cmd, nullptr);
+  session_output answer;
+  session_->on_node_not_ready(*cmd, "catching up with the stream", answer);
+  const auto f = frames(answer).at(0);
+  EXPECT_EQ(f.ref, "5");
+  EXPECT_EQ(reason_of(f), "NodeNotReady: catching up with the stream");
+  EXPECT_EQ(session_->channel_count(), 0U);
+}
+
 // ---- leave ----
 
 TEST_F(SessionLogic, LeaveStopsTheChannelThenRepliesOkAndClosesWithTheJoinRef) {

@@ -199,8 +199,12 @@ class websocket_session final : public detail::session,
     // A close that started while the commands before this one ran leaves no channel to subscribe.
     if (close_started_ || torn_down_) return;
     c.channel->sink = this;
-    auto view = gw_->the_hub.subscribe_view(c.channel->hub_name, c.channel->view, c.channel, c.resume);
     session_output next;
+    if (auto why = gw_->node->not_ready()) {  // a cluster node catching up with its stream, or cut from NATS
+      logic_.on_node_not_ready(c, *why, next);
+      return run(next);
+    }
+    auto view = gw_->node->join(c.channel->hub_name, c.channel->view, c.channel, c.resume);
     if (!view) {
       logic_.on_subscribe_refused(c, next);
     } else {
@@ -224,6 +228,11 @@ class websocket_session final : public detail::session,
     options.origin = logic_.connection_id();
     options.raw_payload = c.raw;
     session_output next;
+    if (auto why = gw_->node->ingest_refused()) {
+      const core::error refused{core::errc::bad_value, std::move(*why)};  // only its message reaches the client
+      logic_.on_published(c, &refused, next);
+      return run(next);
+    }
     try {
       gw_->the_hub.publish(c.channel->hub_name, c.event, c.payload, options);
       logic_.on_published(c, nullptr, next);

@@ -1,0 +1,129 @@
+#include "gateway/cluster_node.hpp"
+
+#include "cluster/stream.hpp"
+#include "cluster/view_position.hpp"
+
+#include <utility>
+
+namespace rtcache::gateway {
+
+// Readiness across nats.c's thread (connection events) and the applying thread. Every connection event moves
+// `generation`; the applying thread marks a generation synced once it caught up within it, so a catch-up that
+// finished just before a disconnect never marks the connection after it as ready.
+struct cluster_node::link {
+  std::atomic<bool> connected{true};
+  std::atomic<std::uint64_t> generation{1};
+  std::atomic<std::uint64_t> synced_generation{0};
+};
+
+cluster::result<std::unique_ptr<cluster_node>> cluster_node::start(hub::hub& target, cluster_node_settings settings) {
+  auto l = std::make_shared<link>();
+  auto log = settings.log;
+  auto on_event = [l, log](const cluster::connection_event& e) {
+    switch (e.kind) {
+      case cluster::connection_event_kind::disconnected:
+      case cluster::connection_event_kind::closed: l->connected.store(false, std::memory_order_release); break;
+      case cluster::connection_event_kind::connected:
+      case cluster::connection_event_kind::reconnected: l->connected.store(true, std::memory_order_release); break;
+      case cluster::connection_event_kind::async_error:  // a loss it causes is the applier's to notice
+        if (log) log("cluster.async_error", e.detail);
+        return;
+    }
+    l->generation.fetch_add(1, std::memory_order_acq_rel);
+    if (log) log("cluster." + std::string(cluster::to_string(e.kind)), e.detail);
+  };
+  auto conn = cluster::connection::connect(settings.nats, on_event);
+  if (!conn) return conn.error();
+  if (auto ensured = cluster::ensure_stream(**conn, settings.stream); !ensured) return ensured.error();
+
+  cluster::applier_settings as;
+  as.stream = settings.stream.name;
+  as.apply.node_id = settings.node_id;
+  as.idle_poll = settings.idle_poll;
+  as.types = settings.types;
+  if (log) as.log = [log](std::string_view line) { log("cluster.applier", line); };
+  auto applier = cluster::applier::start(**conn, target, cluster::epoch_deriver(settings.secret), std::move(as));
+  if (!applier) return applier.error();
+
+  std::unique_ptr<cluster_node> node(new cluster_node(std::move(settings), std::move(l)));
+  node->conn_ = std::move(*conn);
+  node->applier_ = std::move(*applier);
+  node->thread_ = std::thread([n = node.get()] { n->run(); });
+  return node;
+}
+
+cluster_node::cluster_node(cluster_node_settings settings, std::shared_ptr<link> l)
+    : settings_(std::move(settings)), link_(std::move(l)) {}
+
+cluster_node::~cluster_node() {
+  stop();
+  applier_.reset();  // before the connection it reads from
+  conn_.reset();
+}
+
+void cluster_node::stop() {
+  stopping_.store(true, std::memory_order_release);
+  if (thread_.joinable()) thread_.join();
+}
+
+void cluster_node::sync() {
+  auto state = cluster::get_stream_state(*conn_, settings_.stream.name);
+  if (!state) {
+    target_ = UINT64_MAX;  // unknown: only a poll that finds nothing more to deliver proves the catch-up
+  } else {
+    target_ = state->last_seq;
+  }
+  target_seen_.store(target_, std::memory_order_release);
+}
+
+void cluster_node::run() {
+  std::uint64_t synced_for = 0;  // the generation sync() read the target in
+  while (!stopping_.load(std::memory_order_acquire)) {
+    const std::uint64_t generation = link_->generation.load(std::memory_order_acquire);
+    if (generation != synced_for && link_->connected.load(std::memory_order_acquire)) {
+      sync();
+      synced_for = generation;
+    }
+    auto polled = applier_->poll(settings_.idle_poll);
+    if (!polled && polled.error().code == cluster::errc::connection_closed) {
+      link_->connected.store(false, std::memory_order_release);
+      return;
+    }
+    if (!polled) {
+      std::this_thread::sleep_for(settings_.idle_poll);  // a consumer restart that failed: the next poll retries
+      continue;
+    }
+    // Caught up within this generation: applied through what the stream held when it began, or a poll that found
+    // nothing more to deliver. An event since sync() leaves the mark on an older generation: not ready.
+    const bool idle = !*polled;
+    if (synced_for == generation && (applier_->last_applied() >= target_ || (idle && applier_->caught_up()))) {
+      link_->synced_generation.store(generation, std::memory_order_release);
+    }
+  }
+}
+
+std::optional<std::string> cluster_node::not_ready() const {
+  if (!link_->connected.load(std::memory_order_acquire)) return std::string("cut from NATS (reconnecting)");
+  if (link_->synced_generation.load(std::memory_order_acquire) != link_->generation.load(std::memory_order_acquire)) {
+    const std::uint64_t target = target_seen_.load(std::memory_order_acquire);
+    std::string why = "catching up with stream " + settings_.stream.name + ": applied through " +
+                      std::to_string(applier_->last_applied());
+    if (target != UINT64_MAX) why += " of " + std::to_string(target);
+    return why;
+  }
+  return std::nullopt;
+}
+
+core::result<hub::hub_join> cluster_node::join(std::string_view channel, const core::factory_scope& view,
+                                               std::shared_ptr<hub::hub_subscriber> subscriber,
+                                               const std::optional<hub::hub_position>& resume) {
+  return applier_->join(channel, view, std::move(subscriber), resume);
+}
+
+std::optional<std::string> cluster_node::ingest_refused() const {
+  return std::string(
+      "relay ingest is not served on a cluster node yet (POST /v1/events, REST and client broadcasts): it would "
+      "reach this node only (docs/cluster.md, \"serve with [cluster]\")");
+}
+
+}  // namespace rtcache::gateway

@@ -1,0 +1,314 @@
+// Cluster nodes behind real gateways (issue 13, "serve runs a cluster node"), against a real nats-server: messages
+// the stream holds in the writer's format reach WebSocket clients on every node at the same positions, a client's
+// position from one node resumes on another with exactly what it missed, joins and /readyz wait for the node to
+// catch up with the stream (after its start and after NATS came back), and relay ingest is refused. Waiting is on
+// conditions (what a client reads, the applier's last applied sequence), never on time.
+#include "gateway/cluster_node.hpp"
+
+#include "auth/auth.hpp"
+#include "cluster/publisher.hpp"
+#include "cluster/stream.hpp"
+#include "cluster/test_nats_server.hpp"
+#include "cluster/test_stream_writer.hpp"
+#include "gateway/gateway.hpp"
+#include "gateway/log.hpp"
+#include "gateway_client.hpp"
+#include "hub/hub.hpp"
+#include "ingest/hub_sink.hpp"
+
+#include <boost/beast/http/verb.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace rtcache::gateway {
+namespace {
+
+using namespace std::chrono_literals;
+namespace json = boost::json;
+namespace http = boost::beast::http;
+using core::factory_scope;
+using testing::http_call;
+using testing::ws_client;
+
+bool wait_for(const std::function<bool()>& cond, std::chrono::steady_clock::duration bound = 20s) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+// One node: a hub, the cluster node applying the stream to it, and a gateway serving it on an ephemeral port.
+struct node {
+  logger log{log_level::off};
+  auth::jwt_verifier verifier =
+      auth::jwt_verifier::create({auth::verification_key::hs256(testing::k_test_secret).value()}).value();
+  hub::hub h{hub::hub_config{}, ingest::make_broadcast_encoder()};
+  std::unique_ptr<cluster_node> cluster;
+  boost::asio::io_context ioc;
+  std::optional<gateway> gw;
+  std::vector<std::thread> threads;
+  std::uint16_t port = 0;
+
+  node(const std::string& id, const std::string& url, const cluster::stream_settings& stream) {
+    cluster_node_settings s;
+    s.nats = cluster::test::test_settings(url);
+    s.nats.name = id;
+    s.stream = stream;
+    s.node_id = id;
+    s.secret = cluster::test::test_secret();
+    s.idle_poll = 20ms;
+    auto started = cluster_node::start(h, std::move(s));
+    if (!started) throw std::runtime_error("cluster node " + id + ": " + started.error().message);
+    cluster = std::move(*started);
+    gateway_config cfg;
+    cfg.listen_address = "127.0.0.1";
+    cfg.port = 0;
+    gw.emplace(ioc, cfg, h, verifier, core::doc_type_registry::defaults(), log);
+    gw->set_node(*cluster);
+    port = gw->start();
+    for (int i = 0; i < 2; ++i) threads.emplace_back([this] { ioc.run(); });
+  }
+  ~node() {
+    gw->stop();
+    wait_for([&] { return gw->sessions() == 0; }, 10s);
+    ioc.stop();
+    for (auto& t : threads) t.join();
+    gw.reset();
+    cluster.reset();
+  }
+
+  testing::http_answer readyz() const { return http_call(port, http::verb::get, "/readyz"); }
+  bool ready() const { return readyz().status == 200; }
+  std::unique_ptr<ws_client> client(const std::vector<std::string>& factories) const {
+    auto c = std::make_unique<ws_client>(port, ws_client::url(testing::token_for("authenticated", factories)));
+    if (!c->connected) throw std::runtime_error("no WebSocket");
+    return c;
+  }
+};
+
+json::value join(ws_client& c, std::string_view topic, std::string_view ref = "1",
+                 std::string_view payload = R"({"config":{}})") {
+  SCOPED_TRACE("join " + std::string(topic) + " ref " + std::string(ref) + " " + std::string(payload));
+  c.send(testing::v1_join(topic, ref, payload));
+  return c.read_until([&](const json::value& v) { return testing::is_reply(v, ref); });
+}
+
+json::value position_of(const json::value& reply) {
+  const auto* response = reply.at("payload").as_object().if_contains("response");
+  const auto* position = response && response->is_object() ? response->as_object().if_contains("rtcache") : nullptr;
+  if (position == nullptr) {
+    ADD_FAILURE() << "no position in " << json::serialize(reply);
+    return {};
+  }
+  return *position;
+}
+
+std::string resume_payload(const json::value& position) {
+  return R"({"config":{},"rtcache":{"epoch":)" + json::serialize(position.at("epoch")) + R"(,"offset":)" +
+         json::serialize(position.at("offset")) + "}}";
+}
+
+// "offset:version" of a delivered invalidate (a contract event of wo 1 whose version says which message it is).
+std::string delivered(const json::value& m) {
+  const auto* p = m.at("payload").as_object().if_contains("payload");
+  if (p == nullptr || !p->is_object() || !p->as_object().contains("offset") || !p->as_object().contains("version")) {
+    return "unexpected frame " + json::serialize(m);
+  }
+  return json::serialize(p->at("offset")) + ":" + json::serialize(p->at("version"));
+}
+
+// A contract event of wo 1 in `factory`, told apart by its version.
+std::string wo1(std::string_view factory, int version) {
+  return R"({"type":"wo","id":"1","factoryId":")" + std::string(factory) + R"(","action":"update","version":)" +
+         std::to_string(version) + "}";
+}
+
+// One stream, its writer model, and a publisher, on the shared nats-server or a private one.
+struct stream_fixture {
+  explicit stream_fixture(std::string url_) : url(std::move(url_)) {}
+  std::string url;
+  std::unique_ptr<cluster::connection> conn = cluster::test::connect_or_die(url);
+  cluster::stream_settings st = make_stream();
+  cluster::test::stream_writer w{st.name};
+  std::unique_ptr<cluster::publisher> pub = cluster::publisher::create(*conn).value();
+
+  ~stream_fixture() {
+    if (conn) (void)cluster::delete_stream(*conn, st.name);
+  }
+
+  cluster::stream_settings make_stream() {
+    cluster::stream_settings s = cluster::test::test_stream("node");
+    if (auto r = cluster::ensure_stream(*conn, s); !r) throw std::runtime_error(r.error().message);
+    return s;
+  }
+  std::string identity() const { return cluster::get_stream_state(*conn, st.name).value().identity.to_string(); }
+
+  void publish(const std::vector<cluster::stream_message>& ms) {
+    std::uint64_t last = 0;
+    for (const auto& m : ms) {
+      const auto id = m.header_value(cluster::msg_id_header);
+      last = pub->publish({m.subject, id ? *id : std::string_view{}, m.headers, m.data}).value();
+    }
+    ASSERT_TRUE(pub->wait_acked(last, 10s));
+  }
+  cluster::stream_message f1(int n) { return w.channel("doc:wo:1", "F1", wo1("F1", n), true); }
+  cluster::stream_message f2(int n) { return w.channel("doc:wo:1", "F2", wo1("F2", n), true); }
+  std::uint64_t last() const { return w.next_seq() - 1; }
+  static bool applied(const node& n, std::uint64_t through) {
+    return wait_for([&] { return n.cluster->applier().last_applied() >= through; });
+  }
+};
+
+TEST(ClusterNode, StreamMessagesReachAClientOnEachNodeAtTheSamePositions) {
+  stream_fixture f(cluster::test::shared_server().url());
+  node a("a", f.url, f.st);
+  node b("b", f.url, f.st);
+  ASSERT_TRUE(wait_for([&] { return a.ready() && b.ready(); }));
+  auto on_a = a.client({"F1"});
+  auto on_b = b.client({"F1"});
+  const auto joined_a = position_of(join(*on_a, "realtime:doc:wo:1"));
+  const auto joined_b = position_of(join(*on_b, "realtime:doc:wo:1"));
+  EXPECT_EQ(joined_a, joined_b) << "an empty channel's position is the stream's, not the process's";
+  f.publish({f.f1(1), f.f2(2), f.f1(3)});
+  for (auto* c : {on_a.get(), on_b.get()}) {
+    EXPECT_EQ(delivered(c->read_json()), "1:1");
+    EXPECT_EQ(delivered(c->read_json()), "2:3") << "F2's message is not F1's view's";
+  }
+  // A later join on either node names the same position, the one the pure scheme gives.
+  ASSERT_TRUE(stream_fixture::applied(a, f.last()) && stream_fixture::applied(b, f.last()));
+  auto late_a = a.client({"F1"});
+  auto late_b = b.client({"F1"});
+  const auto pa = position_of(join(*late_a, "realtime:doc:wo:1", "2"));
+  const auto pb = position_of(join(*late_b, "realtime:doc:wo:1", "2"));
+  EXPECT_EQ(pa, pb);
+  const auto expected = f.w.expected(f.identity(), "doc:wo:1", factory_scope::of({"F1"}));
+  EXPECT_EQ(pa.at("epoch"), json::value(expected.epoch));
+  EXPECT_EQ(pa.at("offset"), json::value(expected.offset));
+  EXPECT_EQ(pa.at("offset"), 2);
+}
+
+TEST(ClusterNode, APositionFromOneNodeResumesOnTheOtherWithExactlyTheMissedMessages) {
+  stream_fixture f(cluster::test::shared_server().url());
+  node a("a", f.url, f.st);
+  node b("b", f.url, f.st);
+  ASSERT_TRUE(wait_for([&] { return a.ready() && b.ready(); }));
+  auto keeper = b.client({"F1"});  // B holds the view (and its history) while the client is on A
+  join(*keeper, "realtime:doc:wo:1");
+  json::value position;
+  {
+    auto c = a.client({"F1"});
+    join(*c, "realtime:doc:wo:1");
+    f.publish({f.f1(1)});
+    EXPECT_EQ(delivered(c->read_json()), "1:1");
+    ASSERT_TRUE(stream_fixture::applied(a, f.last()));
+    auto probe = a.client({"F1"});
+    position = position_of(join(*probe, "realtime:doc:wo:1", "9"));  // what the client holds now
+    c->close();
+  }
+  // Node A goes away for the client; it misses two of its messages (and one of F2's) and resumes on B.
+  f.publish({f.f1(2), f.f2(3), f.f1(4)});
+  ASSERT_TRUE(stream_fixture::applied(b, f.last()));
+  auto c = b.client({"F1"});
+  const auto reply = join(*c, "realtime:doc:wo:1", "5", resume_payload(position));
+  ASSERT_EQ(reply.at("payload").at("status"), "ok") << json::serialize(reply);
+  const auto resumed = position_of(reply);
+  EXPECT_EQ(resumed.at("recovered"), true) << json::serialize(reply);
+  EXPECT_EQ(resumed.at("epoch"), position.at("epoch"));
+  EXPECT_EQ(resumed.at("offset"), 3);
+  EXPECT_EQ(delivered(c->read_json()), "2:2");
+  EXPECT_EQ(delivered(c->read_json()), "3:4");
+  f.publish({f.f1(5)});
+  EXPECT_EQ(delivered(c->read_json()), "4:5") << "exactly what it missed, then live";
+}
+
+TEST(ClusterNode, ANodeStartedLateAdmitsItsFirstJoinOnlyOnceCaughtUp) {
+  stream_fixture f(cluster::test::shared_server().url());
+  std::vector<cluster::stream_message> backlog;
+  for (int i = 1; i <= 2000; ++i) backlog.push_back(f.f1(i));
+  f.publish(backlog);
+  const auto expected = f.w.expected(f.identity(), "doc:wo:1", factory_scope::of({"F1"}));
+  node b("b", f.url, f.st);
+  // Join until admitted: every refusal says why, and the admitted join is at the position of the whole stream.
+  int refused = 0;
+  json::value reply;
+  ASSERT_TRUE(wait_for([&] {
+    auto c = b.client({"F1"});
+    reply = join(*c, "realtime:doc:wo:1");
+    if (reply.at("payload").at("status") == "ok") return true;
+    const std::string reason(reply.at("payload").at("response").at("reason").as_string());
+    EXPECT_EQ(reason.rfind("NodeNotReady: catching up with stream " + f.st.name, 0), 0U) << reason;
+    ++refused;
+    return false;
+  }));
+  EXPECT_EQ(position_of(reply).at("offset"), json::value(expected.offset)) << "after " << refused << " refusals";
+  EXPECT_EQ(position_of(reply).at("epoch"), json::value(expected.epoch));
+  EXPECT_EQ(b.readyz().status, 200U);
+  EXPECT_EQ(b.readyz().body, R"({"status":"ready"})");
+}
+
+TEST(ClusterNode, ANodeCutFromNatsIsNotReadyAndRefusesJoinsUntilItCaughtUpAgain) {
+  cluster::test::nats_server server;
+  std::optional<stream_fixture> f;
+  f.emplace(server.url());
+  node n("a", server.url(), f->st);
+  ASSERT_TRUE(wait_for([&] { return n.ready(); }));
+  f->publish({f->f1(1)});
+  ASSERT_TRUE(stream_fixture::applied(n, f->last()));
+  f->pub.reset();
+  f->conn.reset();  // the fixture's own connection would not outlive the restart cleanly either
+  server.kill9();
+  ASSERT_TRUE(wait_for([&] { return n.readyz().status == 503; }));
+  EXPECT_EQ(n.readyz().body, R"x({"status":"not_ready","reason":"cut from NATS (reconnecting)"})x");
+  auto c = n.client({"F1"});
+  const auto refused = join(*c, "realtime:doc:wo:1");
+  EXPECT_EQ(refused.at("payload").at("status"), "error");
+  EXPECT_EQ(refused.at("payload").at("response").at("reason"), "NodeNotReady: cut from NATS (reconnecting)");
+  server.start();
+  f->conn = cluster::test::connect_or_die(server.url());
+  f->pub = cluster::publisher::create(*f->conn).value();
+  ASSERT_TRUE(wait_for([&] { return n.ready(); }));
+  f->publish({f->f1(2)});
+  const auto admitted = join(*c, "realtime:doc:wo:1", "2");
+  ASSERT_EQ(admitted.at("payload").at("status"), "ok") << json::serialize(admitted);
+  ASSERT_TRUE(stream_fixture::applied(n, f->last()));
+  const auto expected = f->w.expected(f->identity(), "doc:wo:1", factory_scope::of({"F1"}));
+  auto probe = n.client({"F1"});
+  EXPECT_EQ(position_of(join(*probe, "realtime:doc:wo:1")).at("offset"), json::value(expected.offset));
+}
+
+TEST(ClusterNode, RelayIngestIsRefusedOnAClusterNode) {
+  stream_fixture f(cluster::test::shared_server().url());
+  node n("a", f.url, f.st);
+  const auto events = http_call(n.port, http::verb::post, "/v1/events", testing::event_json("1", "F1"),
+                                {{"Authorization", "Bearer " + testing::service_token()}});
+  EXPECT_EQ(events.status, 503U);
+  EXPECT_NE(events.body.find("relay ingest is not served on a cluster node yet"), std::string::npos) << events.body;
+  const auto rest = http_call(n.port, http::verb::post, "/api/broadcast",
+                              R"({"messages":[{"topic":"room","event":"e","payload":{}}]})",
+                              {{"Authorization", "Bearer " + testing::service_token()}});
+  EXPECT_EQ(rest.status, 503U);
+  // A client broadcast (a service_role connection may send one on a contract topic naming its factory).
+  ASSERT_TRUE(wait_for([&] { return n.ready(); }));
+  ws_client s(n.port, ws_client::url(testing::service_token()));
+  ASSERT_EQ(join(s, "realtime:doc:wo:1").at("payload").at("status"), "ok");
+  s.send(testing::v1_broadcast("realtime:doc:wo:1", "note", R"({"factoryId":"F1"})", "2", "1"));
+  const auto reply = s.read_until([](const json::value& v) { return testing::is_reply(v, "2"); });
+  EXPECT_EQ(reply.at("payload").at("status"), "error");
+  EXPECT_NE(json::serialize(reply).find("relay ingest is not served on a cluster node yet"), std::string::npos)
+      << json::serialize(reply);
+  const auto m = n.h.metrics();
+  EXPECT_EQ(m.messages_published + m.messages_dropped, 0U) << "nothing reached the hub";
+}
+
+}  // namespace
+}  // namespace rtcache::gateway

@@ -1,0 +1,54 @@
+// What the gateway asks of the node it serves, beyond the hub it delivers from: a client's join of a channel view
+// (at which position, with which resume), whether the node is ready (/readyz, and joins), and whether relay ingest
+// (POST /v1/events, REST and client broadcasts) may publish into the hub here. A single node answers from its hub
+// (hub_node: the hub draws epochs and counts offsets itself, always ready); a cluster node answers from the stream
+// it applies (cluster_node.hpp: positions derived from the stream, ready once caught up and connected).
+#pragma once
+
+#include "hub/hub.hpp"
+#include "rtcache/core/error.hpp"
+#include "rtcache/core/factory_scope.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace rtcache::gateway {
+
+// Thread-safety: every member may be called from any thread (the gateway's io threads, concurrently).
+class serving_node {
+ public:
+  virtual ~serving_node() = default;
+
+  // nullopt: ready. Otherwise why not (the /readyz answer's reason): the gateway refuses joins meanwhile, before it
+  // calls join().
+  virtual std::optional<std::string> not_ready() const = 0;
+
+  // A client's join of `view` on `channel`, hub::subscribe_view's contract: too_many when the channel has no room
+  // for another scoped view.
+  virtual core::result<hub::hub_join> join(std::string_view channel, const core::factory_scope& view,
+                                           std::shared_ptr<hub::hub_subscriber> subscriber,
+                                           const std::optional<hub::hub_position>& resume) = 0;
+
+  // nullopt: relay ingest publishes into the hub here. Otherwise why it is refused (the client is told so).
+  virtual std::optional<std::string> ingest_refused() const = 0;
+};
+
+// The single node: the hub is the whole truth, every join is hub::subscribe_view.
+class hub_node final : public serving_node {
+ public:
+  explicit hub_node(hub::hub& h) : hub_(h) {}
+  std::optional<std::string> not_ready() const override { return std::nullopt; }
+  core::result<hub::hub_join> join(std::string_view channel, const core::factory_scope& view,
+                                   std::shared_ptr<hub::hub_subscriber> subscriber,
+                                   const std::optional<hub::hub_position>& resume) override {
+    return hub_.subscribe_view(channel, view, std::move(subscriber), resume);
+  }
+  std::optional<std::string> ingest_refused() const override { return std::nullopt; }
+
+ private:
+  hub::hub& hub_;
+};
+
+}  // namespace rtcache::gateway
