@@ -11,6 +11,7 @@
 #include "cluster/test_stream_writer.hpp"
 #include "cluster/writer.hpp"
 #include "hub/hub.hpp"
+#include "hub/test_recorder.hpp"
 
 #include <gtest/gtest.h>
 
@@ -26,25 +27,7 @@ namespace {
 using namespace std::chrono_literals;
 using core::factory_scope;
 
-class recorder final : public hub::hub_subscriber {
- public:
-  void deliver(const hub::hub_message_ptr& m) noexcept override {
-    std::lock_guard lock(mu_);
-    events_.push_back(std::to_string(m->offset) + ":" + m->frames.v1_text);
-  }
-  void on_reset() noexcept override {
-    std::lock_guard lock(mu_);
-    events_.push_back("reset");
-  }
-  std::vector<std::string> events() const {
-    std::lock_guard lock(mu_);
-    return events_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::string> events_;
-};
+using hub::test::recorder;
 
 hub::hub_config lingering() {
   hub::hub_config c;
@@ -136,7 +119,7 @@ struct cluster_fixture {
   std::shared_ptr<recorder> join(node& n, const std::string& channel, const factory_scope& view,
                                  const std::optional<hub::hub_position>& resume = std::nullopt,
                                  hub::hub_join* out = nullptr) {
-    auto s = std::make_shared<recorder>();
+    auto s = std::make_shared<recorder>(recorder::record::offsets_and_frames);
     auto j = n.a->join(channel, view, s, resume);
     EXPECT_TRUE(j);
     if (out) {

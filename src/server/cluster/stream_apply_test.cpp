@@ -6,6 +6,7 @@
 
 #include "cluster/test_stream_writer.hpp"
 #include "hub/hub.hpp"
+#include "hub/test_recorder.hpp"
 
 #include <gtest/gtest.h>
 
@@ -19,26 +20,7 @@ namespace {
 
 using core::factory_scope;
 
-// Records deliveries as "<offset>:<payload frame>" and resets as "reset".
-class recorder final : public hub::hub_subscriber {
- public:
-  void deliver(const hub::hub_message_ptr& m) noexcept override {
-    std::lock_guard lock(mu_);
-    events_.push_back(std::to_string(m->offset) + ":" + m->frames.v1_text);
-  }
-  void on_reset() noexcept override {
-    std::lock_guard lock(mu_);
-    events_.push_back("reset");
-  }
-  std::vector<std::string> events() const {
-    std::lock_guard lock(mu_);
-    return events_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::string> events_;
-};
+using hub::test::recorder;
 
 // Frames are the payload: what a subscriber got is visible in its events.
 hub::hub_encoder payload_encoder() {
@@ -69,7 +51,7 @@ struct node {
   std::shared_ptr<recorder> join(const std::string& channel, const factory_scope& view,
                                  const std::optional<hub::hub_position>& resume = std::nullopt,
                                  bool* recovered = nullptr) {
-    auto s = std::make_shared<recorder>();
+    auto s = std::make_shared<recorder>(recorder::record::offsets_and_frames);
     auto j = a.join(channel, view, s, resume, 1);
     EXPECT_TRUE(j);
     if (recovered) *recovered = j->recovered;

@@ -542,18 +542,23 @@ void hub::enforce_idle_budget() noexcept {
   }
 }
 
-std::size_t hub::reset(const std::function<bool(std::string_view)>& which) {
-  require_not_in_callback("reset", "*");
-  // The views to start over, collected shard by shard; each is then reset under its own lock only.
-  std::vector<std::shared_ptr<channel>> targets;
+std::vector<std::shared_ptr<hub::channel>> hub::views_matching(
+    const std::function<bool(std::string_view)>& which) const {
+  std::vector<std::shared_ptr<channel>> views;
   for (std::size_t i = 0; i <= shard_mask_; ++i) {
     shard& s = shards_[i];
     sync::mutex_lock lock(s.mu);
     for (const auto& [name, group] : s.channels) {
       if (!which(name)) continue;
-      targets.insert(targets.end(), group->views.begin(), group->views.end());
+      views.insert(views.end(), group->views.begin(), group->views.end());
     }
   }
+  return views;
+}
+
+std::size_t hub::reset(const std::function<bool(std::string_view)>& which) {
+  require_not_in_callback("reset", "*");
+  const auto targets = views_matching(which);
   std::size_t done = 0;
   for (const auto& ch : targets) {
     released_history freed;  // destroyed after the channel lock
@@ -579,15 +584,7 @@ std::size_t hub::reset(const std::function<bool(std::string_view)>& which) {
 
 std::size_t hub::reset_at(const std::function<bool(std::string_view)>& which, const hub_view_positions& where) {
   require_not_in_callback("reset_at", "*");
-  std::vector<std::shared_ptr<channel>> targets;
-  for (std::size_t i = 0; i <= shard_mask_; ++i) {
-    shard& s = shards_[i];
-    sync::mutex_lock lock(s.mu);
-    for (const auto& [name, group] : s.channels) {
-      if (!which(name)) continue;
-      targets.insert(targets.end(), group->views.begin(), group->views.end());
-    }
-  }
+  const auto targets = views_matching(which);
   std::size_t done = 0;
   for (const auto& ch : targets) {
     released_history freed;  // destroyed after the channel lock

@@ -397,6 +397,9 @@ class hub {
   // hub.cpp next to the view's type, where the compiler can check that the lock is held.
   struct view_locked;
   void erase_retired(const std::shared_ptr<channel>& ch) noexcept;
+  // Every view of every channel whose name `which` accepts, collected shard by shard (reset and reset_at then
+  // work on each under its own lock only). No lock held on entry.
+  std::vector<std::shared_ptr<channel>> views_matching(const std::function<bool(std::string_view)>& which) const;
   // Frees the oldest idle views while the idle histories exceed max_idle_bytes or the idle views number more
   // than max_idle_channels. No lock held on entry.
   void enforce_idle_budget() noexcept RTCACHE_EXCLUDES(idle_mu_);

@@ -5,6 +5,7 @@
 // untouched. Nothing here sleeps.
 #include "hub/hub.hpp"
 #include "hub/message.hpp"
+#include "hub/test_recorder.hpp"
 
 #include <gtest/gtest.h>
 
@@ -30,25 +31,7 @@ namespace {
 using core::factory_scope;
 
 // Records deliveries (as their offsets) and resets, in the order they arrive.
-class recorder final : public hub_subscriber {
- public:
-  void deliver(const hub_message_ptr& message) noexcept override {
-    std::lock_guard lock(mu_);
-    events_.push_back(std::to_string(message->offset));
-  }
-  void on_reset() noexcept override {
-    std::lock_guard lock(mu_);
-    events_.push_back("reset");
-  }
-  std::vector<std::string> events() const {
-    std::lock_guard lock(mu_);
-    return events_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::string> events_;
-};
+using test::recorder;
 
 using events = std::vector<std::string>;
 
