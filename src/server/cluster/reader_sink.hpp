@@ -13,11 +13,11 @@
 #include "cluster/connection.hpp"
 #include "cluster/writer.hpp"
 #include "routing/routed_sink.hpp"
+#include "rtcache/sync/annotated_mutex.hpp"
 
 #include <atomic>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string_view>
 
 namespace rtcache::cluster {
@@ -50,8 +50,11 @@ class reader_sink final : public routing::routed_sink {
   const connection* conn_;
   writer_settings settings_;
   std::function<void(std::string_view, std::string_view)> log_;
-  mutable std::mutex mu_;           // guards writer_'s replacement against the observers
-  std::unique_ptr<writer> writer_;  // replaced on the source's thread only
+  mutable sync::annotated_mutex mu_;
+  // Replaced on the source's thread only (durable_anchor()); the lock keeps the observers off a writer being
+  // replaced. A writer's members are called under it: each returns within the writer's own bounds, on the
+  // source's thread anyway.
+  std::unique_ptr<writer> writer_ RTCACHE_GUARDED_BY(mu_);
   std::atomic<std::uint64_t> fenced_{0};
 };
 
