@@ -4,6 +4,7 @@
 // The help texts are the reference the man page (deploy/man/rtcache.1) is checked against.
 #include "auth/auth.hpp"
 #include "cluster/probe.hpp"
+#include "cluster/reader_sink.hpp"
 #include "gateway/build_info.hpp"
 #include "gateway/cluster_node.hpp"
 #include "gateway/config.hpp"
@@ -55,9 +56,11 @@ void print_problems(const std::vector<core::config_problem>& problems) {
   for (const auto& p : problems) std::cerr << "error: " << p.where << ": " << p.message << "\n";
 }
 
-// The source's log seam into the server's logger.
-pg::log_fn source_logger(gateway::logger& log) {
-  return [&log](pg::log_level level, std::string_view event, std::span<const pg::log_field> fields) {
+// The source's log seam into the server's logger. A cluster node's lines name the node (`node=ID`), so that the
+// operator sees which node reads and which stands by (pg.source_role).
+pg::log_fn source_logger(gateway::logger& log, std::string node = {}) {
+  return [&log, node = std::move(node)](pg::log_level level, std::string_view event,
+                                        std::span<const pg::log_field> fields) {
     gateway::log_level l = gateway::log_level::info;
     switch (level) {
       case pg::log_level::debug: l = gateway::log_level::debug; break;
@@ -67,7 +70,8 @@ pg::log_fn source_logger(gateway::logger& log) {
     }
     if (!log.enabled(l)) return;
     std::vector<gateway::log_field> out;
-    out.reserve(fields.size());
+    out.reserve(fields.size() + 1);
+    if (!node.empty()) out.emplace_back("node", node);
     for (const auto& f : fields) out.emplace_back(f.key, f.value);
     std::string name = event.starts_with("pg_") ? "" : "pg.";
     name.append(event);
@@ -135,9 +139,6 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
     }
   }
   if (threads) load.config.gateway.threads = *threads;
-  if (load.ok()) {
-    for (auto& p : gateway::unserved(load.config)) load.problems.push_back(std::move(p));
-  }
   if (!load.ok()) {
     print_problems(load.problems);
     return k_exit_config;
@@ -228,15 +229,33 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
     return k_exit_runtime;
   }
 
-  // With [postgres] (or RTCACHE_PG_CONNINFO): the replication source on its own thread, publishing each
-  // transaction into the hub through hub_sink; it confirms a WAL position only once the sink made it durable
-  // (the hub: when publish() returned), and a gap it cannot bridge starts the channels it touches over.
-  // Declared after the gateway, so it is stopped and destroyed before the hub it publishes into.
+  // With [postgres] (or RTCACHE_PG_CONNINFO): the replication source on its own thread. It confirms a WAL position
+  // only once its sink made it durable, and a gap it cannot bridge starts the channels it touches over.
+  // - One node: the sink is hub_sink, publishing each transaction into the hub (durable when publish() returned).
+  // - With [cluster]: every node runs the source, only the one holding the slot streams (the others stand by and
+  //   take the slot when it frees, docs/cluster.md (a)), and its sink is the node's writer (reader_sink: a
+  //   cluster::writer on the node's connection, renewed when fenced): durable once JetStream stored it. Clients
+  //   of every node, the reader's included, get the messages from the stream through the node's applier.
+  // Declared after the gateway, so it is stopped and destroyed before the hub it publishes into (and the
+  // reader_sink before the node whose connection it writes on: the node is stopped and destroyed after it).
   ingest::hub_sink sink(hub, gateway::commit_to_publish_observer(gw.metrics()), {}, gateway::flush_scoped);
+  std::unique_ptr<cluster::reader_sink> stream_sink;
   std::unique_ptr<pg::source> source;
   std::thread source_thread;
   if (cfg.postgres.enabled) {
-    source = std::make_unique<pg::source>(source_config_of(cfg.postgres), *cfg.mapping, sink, source_logger(log));
+    routing::routed_sink* target = &sink;
+    if (node) {
+      stream_sink = std::make_unique<cluster::reader_sink>(node->connection(), gateway::writer_settings_of(cfg),
+                                                           [&log](std::string_view event, std::string_view detail) {
+                                                             log.warn(event, {{"detail", detail}});
+                                                           });
+      target = stream_sink.get();
+      log.info("cluster.reader_candidate", {{"node", gateway::node_id_of(cfg)},
+                                            {"slot", cfg.postgres.slot},
+                                            {"detail", "reads the WAL into the stream while it holds the slot"}});
+    }
+    source = std::make_unique<pg::source>(source_config_of(cfg.postgres), *cfg.mapping, *target,
+                                          source_logger(log, node ? gateway::node_id_of(cfg) : std::string()));
     gw.set_replication_status_provider([src = source.get()] {
       const pg::source_status st = src->status();
       gateway::replication_status r;
@@ -345,7 +364,8 @@ constexpr const char* k_serve_footer = R"(Environment (overrides the file; flags
   RTCACHE_MAX_CONNECTIONS       open WebSockets (default 10000)
   RTCACHE_MAX_SEND_QUEUE_BYTES  per-connection send queue bound (default 4194304)
   RTCACHE_CLUSTER_NATS_URLS     [cluster] NATS servers, comma-separated: serve runs a cluster node that
-                                serves clients from the stream (not yet with [postgres]; no relay ingest)
+                                serves clients from the stream; with [postgres], the node holding the
+                                slot writes it, the others stand by (no relay ingest)
   RTCACHE_CLUSTER_NODE_ID       [cluster] this node's id (default: host name:port)
   RTCACHE_CLUSTER_SECRET        [cluster] the cluster secret, >= 32 bytes (or RTCACHE_CLUSTER_SECRET_FILE)
   RTCACHE_CLUSTER_PASSWORD      [cluster] NATS password (or RTCACHE_CLUSTER_TOKEN, _CREDENTIALS_FILE, ...)

@@ -162,6 +162,7 @@ struct source::impl {
   // stream must continue (continuity.hpp). Unset until the first stream.
   std::optional<routing::wal_anchor> remembered;
   source_role role = source_role::none;
+  std::int64_t last_holder_pid = 0;  // the holder a standby last waited for (0: none known)
   bool first_attempt = true;
   bool warned = false;
 
@@ -178,8 +179,19 @@ struct source::impl {
       if (next == source_role::reader) ++status_.reader_starts;
       if (next == source_role::standby && holder_pid != 0) ++status_.standby_checks;
     }
+    if (next == source_role::standby && (holder_pid != 0 || role != next)) last_holder_pid = holder_pid;
     if (next == role) return;
+    const source_role was = role;
     role = next;
+    if (next == source_role::reader && was == source_role::standby) {
+      // A standby takes over: the holder it waited for is gone (or gave the slot up).
+      log(log_level::info, "source_role",
+          {{"role", "reader"},
+           {"slot", config.slot},
+           {"took_over_from_pid", std::to_string(last_holder_pid)},
+           {"reason", "took over: the slot was freed"}});
+      return;
+    }
     if (next == source_role::standby) {
       log(log_level::info, "source_role",
           {{"role", "standby"},
@@ -334,14 +346,22 @@ struct source::impl {
     return {config.slot, config.publication, config.create_slot, config.create_publication};
   }
 
+  // IDENTIFY_SYSTEM: the server's system identifier, timeline and current WAL end (`out`: the result, if wanted).
+  maybe_problem identify(PGconn* conn, server_identity& server, result_ptr* out = nullptr) const {
+    result_ptr r;
+    if (auto p = exec(conn, "IDENTIFY_SYSTEM", PGRES_TUPLES_OK, r, "IDENTIFY_SYSTEM")) return p;
+    server.system_identifier = std::strtoull(PQgetvalue(r.get(), 0, 0), nullptr, 10);
+    server.timeline = static_cast<std::uint32_t>(std::strtoul(PQgetvalue(r.get(), 0, 1), nullptr, 10));
+    if (auto at = parse_lsn(PQgetvalue(r.get(), 0, 2))) server.wal_end = *at;
+    if (out != nullptr) *out = std::move(r);
+    return std::nullopt;
+  }
+
   // Connect, identify the server, check, create the publication when missing. The slot is left to take_slot().
   maybe_problem prepare(conn_ptr& conn, server_identity& server) {
     if (auto p = connect(conn)) return p;
     result_ptr r;
-    if (auto p = exec(conn.get(), "IDENTIFY_SYSTEM", PGRES_TUPLES_OK, r, "IDENTIFY_SYSTEM")) return p;
-    server.system_identifier = std::strtoull(PQgetvalue(r.get(), 0, 0), nullptr, 10);
-    server.timeline = static_cast<std::uint32_t>(std::strtoul(PQgetvalue(r.get(), 0, 1), nullptr, 10));
-    if (auto at = parse_lsn(PQgetvalue(r.get(), 0, 2))) server.wal_end = *at;
+    if (auto p = identify(conn.get(), server, &r)) return p;
     log(log_level::info, "pg_connected",
         {{"systemid", PQgetvalue(r.get(), 0, 0)},
          {"timeline", PQgetvalue(r.get(), 0, 1)},
@@ -381,10 +401,14 @@ struct source::impl {
 
   // Takes the slot when it is free: drops it if invalidated and creates it if missing, checks continuity,
   // START_REPLICATION, and reports a gap if there is one. On success `conn` is in COPY BOTH mode.
-  take_result take_slot(PGconn* conn, const server_identity& server) {
+  take_result take_slot(PGconn* conn, server_identity& server) {
     slot_row row;
     if (auto p = read_slot(conn, row)) return *p;
     if (row.active_pid) return standing_by{*row.active_pid};
+    // The slot is free. A standby identified the server when it connected, maybe long ago: the WAL has moved on
+    // since, and continuity is judged against the server as it is now (else what the old reader confirmed after
+    // that looks like WAL the server lost: a false wal_rewound gap at every take-over).
+    if (auto p = identify(conn, server)) return *p;
     slot_facts facts;
     result_ptr r;
     if (row.exists && slot_is_invalidated(row.wal_status, row.invalidation_reason)) {

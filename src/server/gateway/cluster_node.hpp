@@ -63,6 +63,8 @@ class cluster_node final : public serving_node {
   std::optional<std::string> ingest_refused() const override;
 
   const cluster::applier& applier() const noexcept { return *applier_; }
+  // The node's NATS connection, shared with the node's writer when its PostgreSQL source reads (reader_sink).
+  const cluster::connection& connection() const noexcept { return *conn_; }
   const std::string& stream() const noexcept { return settings_.stream.name; }
 
  private:

@@ -547,15 +547,17 @@ cluster::stream_settings stream_settings_of(const serve_config& config) {
   return s;
 }
 
-std::vector<core::config_problem> unserved(const serve_config& config) {
-  std::vector<core::config_problem> out;
-  if (config.cluster.enabled && config.postgres.enabled) {
-    out.push_back({"cluster",
-                   "[postgres] together with [cluster] is not served yet: a cluster node serves clients from the "
-                   "stream, but the WAL reader that writes the stream is still to be built (docs/cluster.md, \"serve "
-                   "with [cluster]\"); remove [postgres] (and RTCACHE_PG_CONNINFO) from the nodes' config"});
-  }
-  return out;
+cluster::writer_settings writer_settings_of(const serve_config& config) {
+  // A publish may overshoot the source's backlog bound by one batch (up to [routing] flush_messages per-row
+  // messages, with the transaction's records and summaries): a margin of twice flush_messages.
+  const std::size_t flush =
+      config.mapping ? config.mapping->limits.flush_messages : routing::routing_limits{}.flush_messages;
+  cluster::writer_settings w;
+  w.stream = config.cluster.stream.name;
+  w.publisher.max_in_flight = config.postgres.max_unconfirmed_messages + 2 * flush;
+  const auto wst = config.postgres.wal_sender_timeout;
+  if (wst.count() > 0) w.lookup_timeout = std::clamp(wst * 2 / 3, std::chrono::milliseconds(1), w.lookup_timeout);
+  return w;
 }
 
 void validate(const serve_config& config, std::vector<core::config_problem>& problems) {

@@ -9,6 +9,7 @@
 #include "auth/auth.hpp"
 #include "auth/channel_access.hpp"
 #include "cluster/settings.hpp"
+#include "cluster/writer.hpp"
 #include "gateway/jwks_fetcher.hpp"
 #include "gateway/log.hpp"
 #include "hub/hub.hpp"
@@ -196,9 +197,12 @@ std::string node_id_of(const serve_config& config);
 cluster::nats_settings nats_settings_of(const serve_config& config);
 cluster::stream_settings stream_settings_of(const serve_config& config);
 
-// What `serve` cannot run yet although the config is valid: [postgres] together with [cluster] (a cluster node
-// serves from the stream; the WAL reader writing it is still to be built, docs/cluster.md). Empty: serve may start.
-std::vector<core::config_problem> unserved(const serve_config& config);
+// The writer of a node whose PostgreSQL source reads ([postgres] with [cluster]; docs/cluster.md, "serve with
+// [cluster]"): the stream's name; a publisher window above what the source leaves unconfirmed (its backlog bound
+// plus a batch's overshoot), so the window never fills before the source's own bound; lookups bounded below the
+// reader's wal_sender_timeout (2 s, or two thirds of a shorter timeout), so a writer that cannot reach NATS fails
+// rather than costing the slot to a missed keepalive.
+cluster::writer_settings writer_settings_of(const serve_config& config);
 
 struct config_load {
   serve_config config;

@@ -1003,7 +1003,6 @@ TEST_F(ClusterConfig, WithoutTheSectionNothingChangesAndTheMappingSharesTheFile)
   const auto none = load("[server]\nlisten = \"127.0.0.1:4000\"\n");
   ASSERT_TRUE(none.ok()) << listed(none.problems);
   EXPECT_FALSE(none.config.cluster.enabled);
-  EXPECT_TRUE(unserved(none.config).empty()) << "serve starts as before";
 
   const auto with_mapping = load(R"(doc_types = ["wo"]
 [cluster]
@@ -1018,19 +1017,32 @@ factory_column = "factory_id"
   EXPECT_TRUE(with_mapping.config.cluster.enabled);
 }
 
-TEST_F(ClusterConfig, ServeRunsAClusterSectionButRefusesItWithPostgresUntilTheReaderWritesTheStream) {
-  const auto l = load("[cluster]\nnats_urls = [\"nats://127.0.0.1:4222\"]\nsecret_file = \"cluster.secret\"\n");
-  ASSERT_TRUE(l.ok()) << listed(l.problems);
-  EXPECT_TRUE(unserved(l.config).empty()) << "a cluster node serves from the stream";
-  const auto pg = load("[cluster]\nnats_urls = [\"nats://127.0.0.1:4222\"]\nsecret_file = \"cluster.secret\"\n",
-                       {{"RTCACHE_PG_CONNINFO", "host=/tmp dbname=x"}});
-  ASSERT_TRUE(pg.config.postgres.enabled);
-  const auto refused = unserved(pg.config);
-  ASSERT_EQ(refused.size(), 1U);
-  EXPECT_EQ(refused[0].where, "cluster");
-  EXPECT_NE(refused[0].message.find("[postgres] together with [cluster] is not served yet"), std::string::npos)
-      << refused[0].message;
-  EXPECT_TRUE(unserved(load("").config).empty());
+// [postgres] together with [cluster] is served (it was refused until the WAL reader wrote the stream): the node's
+// source writes with writer_settings_of, whose window exceeds what the source leaves unconfirmed and whose lookups
+// end before the reader's wal_sender_timeout.
+TEST_F(ClusterConfig, PostgresTogetherWithClusterIsServedByAWriterSizedForTheSource) {
+  const std::string one_table =
+      "[tables.\"public.work_orders\"]\ndoc_type = \"wo\"\nid_column = \"id\"\nfactory_column = \"factory_id\"\n";
+  const auto pg = load(
+      "[cluster]\nnats_urls = [\"nats://127.0.0.1:4222\"]\nsecret_file = \"cluster.secret\"\n"
+      "stream = \"orders\"\n[postgres]\nmax_unconfirmed_messages = 1000\n" +
+          one_table,
+      {{"RTCACHE_PG_CONNINFO", "host=/tmp dbname=x"}});
+  ASSERT_TRUE(pg.ok()) << listed(pg.problems);
+  ASSERT_TRUE(pg.config.postgres.enabled && pg.config.cluster.enabled);
+  const cluster::writer_settings w = writer_settings_of(pg.config);
+  EXPECT_EQ(w.stream, "orders");
+  EXPECT_GT(w.publisher.max_in_flight, pg.config.postgres.max_unconfirmed_messages + 4096)
+      << "a batch may overshoot the source's bound by [routing] flush_messages (4096 by default)";
+  EXPECT_LT(w.lookup_timeout, pg.config.postgres.wal_sender_timeout);
+
+  const auto short_timeout = load(
+      "[cluster]\nnats_urls = [\"nats://127.0.0.1:4222\"]\nsecret_file = "
+      "\"cluster.secret\"\n[postgres]\nwal_sender_timeout_ms = 1500\n" +
+          one_table,
+      {{"RTCACHE_PG_CONNINFO", "host=/tmp dbname=x"}});
+  ASSERT_TRUE(short_timeout.ok()) << listed(short_timeout.problems);
+  EXPECT_EQ(writer_settings_of(short_timeout.config).lookup_timeout, std::chrono::milliseconds(1000));
 }
 
 }  // namespace

@@ -1,0 +1,74 @@
+#include "cluster/reader_sink.hpp"
+
+#include <utility>
+
+namespace rtcache::cluster {
+
+reader_sink::reader_sink(const connection& conn, writer_settings settings,
+                         std::function<void(std::string_view, std::string_view)> log)
+    : conn_(&conn), settings_(std::move(settings)), log_(std::move(log)) {}
+
+reader_sink::~reader_sink() = default;
+
+core::result<std::optional<routing::wal_anchor>> reader_sink::durable_anchor() {
+  bool renew = false;
+  bool was_fenced = false;
+  std::optional<error> why;
+  {
+    sync::mutex_lock lock(mu_);
+    was_fenced = writer_ && writer_->fenced();
+    renew = !writer_ || was_fenced;
+    if (was_fenced) why = writer_->failure();
+  }
+  if (renew) {
+    if (was_fenced) {
+      fenced_.fetch_add(1, std::memory_order_relaxed);
+      if (log_) {
+        log_("cluster.writer_fenced", "another writer appended to stream " + settings_.stream +
+                                          (why ? " (" + why->message + ")" : "") +
+                                          "; a new writer continues from the stream's tail");
+      }
+    }
+    // Created outside the lock: it reads the stream's tail (round trips to NATS).
+    auto made = writer::create(*conn_, settings_);
+    if (!made) return core::error{core::errc::bad_value, "cluster writer: " + made.error().message};
+    sync::mutex_lock lock(mu_);
+    writer_ = std::move(*made);
+  }
+  sync::mutex_lock lock(mu_);
+  return writer_->durable_anchor();
+}
+
+void reader_sink::start_stream(std::function<void()> wake) {
+  sync::mutex_lock lock(mu_);
+  // The source asks durable_anchor() before every start; a writer missing here could not have been created.
+  if (writer_) writer_->start_stream(std::move(wake));
+}
+
+void reader_sink::publish(routing::routed_batch batch) {
+  sync::mutex_lock lock(mu_);
+  if (writer_) writer_->publish(std::move(batch));
+}
+
+void reader_sink::on_gap(const routing::source_gap& gap) {
+  sync::mutex_lock lock(mu_);
+  if (writer_) writer_->on_gap(gap);
+}
+
+std::uint64_t reader_sink::durable_through() const noexcept {
+  sync::mutex_lock lock(mu_);
+  return writer_ ? writer_->durable_through() : 0;
+}
+
+std::uint64_t reader_sink::fenced_writers() const noexcept {
+  const std::uint64_t replaced = fenced_.load(std::memory_order_relaxed);
+  sync::mutex_lock lock(mu_);
+  return replaced + (writer_ && writer_->fenced() ? 1 : 0);
+}
+
+writer_stats reader_sink::stats() const {
+  sync::mutex_lock lock(mu_);
+  return writer_ ? writer_->stats() : writer_stats{};
+}
+
+}  // namespace rtcache::cluster

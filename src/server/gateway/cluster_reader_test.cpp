@@ -1,0 +1,371 @@
+// The WAL reader writes the stream (issue 13, "One WAL reader at a time" and "Lossless hand-off through the
+// stream"; docs/cluster.md, "serve with [cluster]"), against a real PostgreSQL (the ctest fixture
+// pg_source_cluster) and a real nats-server (one per test process: shared_server() of test_nats_server.hpp). Each node
+// is built as `serve` builds it with [postgres] and [cluster]: a hub, a cluster node applying the stream to it, a
+// gateway serving it, and a PostgreSQL source whose sink is the node's reader_sink (a cluster::writer on the node's
+// connection). Every node runs the source on one shared slot; only the holder streams. Clients of every node get
+// messages from the stream. Waits are for an expected state with a generous deadline, never on time.
+#include "auth/auth.hpp"
+#include "cluster/reader_sink.hpp"
+#include "cluster/stream.hpp"
+#include "cluster/test_nats_server.hpp"
+#include "cluster/test_stream_writer.hpp"
+#include "gateway/cluster_node.hpp"
+#include "gateway/gateway.hpp"
+#include "gateway/log.hpp"
+#include "gateway_client.hpp"
+#include "hub/hub.hpp"
+#include "ingest/relay.hpp"
+#include "pg_source_fixture.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace rtcache::gateway {
+namespace {
+
+using namespace std::chrono_literals;
+namespace json = boost::json;
+namespace http = boost::beast::http;
+using pg::test::db;
+using pg::test::eventually;
+using pg::test::running_source;
+using testing::ws_client;
+
+// The shared slot and publication of the nodes of one test (dropped at its end).
+pg::source_config shared_slot(const std::string& prefix) {
+  pg::source_config c;
+  c.slot = prefix + "_slot";
+  c.publication = prefix + "_pub";
+  c.durability.max_unconfirmed_messages = 2000;
+  c.durability.stall_timeout = 2s;
+  return c;
+}
+
+// One node as `serve` builds it with [postgres] and [cluster]; with_source = false: a node without [postgres].
+struct node {
+  logger log{log_level::off};
+  auth::jwt_verifier verifier =
+      auth::jwt_verifier::create({auth::verification_key::hs256(testing::k_test_secret).value()}).value();
+  hub::hub h{hub::hub_config{}, ingest::make_broadcast_encoder()};
+  std::unique_ptr<cluster_node> cluster;
+  std::unique_ptr<cluster::reader_sink> sink;
+  std::unique_ptr<running_source> source;
+  boost::asio::io_context ioc;
+  std::optional<gateway> gw;
+  std::vector<std::thread> threads;
+  std::uint16_t port = 0;
+  std::vector<std::string> sink_log;
+  std::mutex sink_log_mutex;
+
+  node(const std::string& id, const std::string& url, const cluster::stream_settings& stream, const std::string& prefix,
+       bool with_source = true) {
+    cluster_node_settings s;
+    s.nats = cluster::test::test_settings(url);
+    s.nats.name = id;
+    s.stream = stream;
+    s.node_id = id;
+    s.secret = cluster::test::test_secret();
+    s.idle_poll = 20ms;
+    if (std::getenv("RTCACHE_TEST_DEBUG") != nullptr) {
+      s.log = [id](std::string_view event, std::string_view detail) {
+        std::fprintf(stderr, "[%s] %.*s %.*s\n", id.c_str(), static_cast<int>(event.size()), event.data(),
+                     static_cast<int>(detail.size()), detail.data());
+      };
+    }
+    auto started = cluster_node::start(h, std::move(s));
+    if (!started) throw std::runtime_error("cluster node " + id + ": " + started.error().message);
+    cluster = std::move(*started);
+    gateway_config cfg;
+    cfg.listen_address = "127.0.0.1";
+    cfg.port = 0;
+    gw.emplace(ioc, cfg, h, verifier, core::doc_type_registry::defaults(), log);
+    gw->set_node(*cluster);
+    port = gw->start();
+    for (int i = 0; i < 2; ++i) threads.emplace_back([this] { ioc.run(); });
+    if (!with_source) return;
+    cluster::writer_settings ws;
+    ws.stream = stream.name;
+    ws.publisher.max_in_flight = 8192;  // above the source's backlog bound (2,000) and a batch
+    sink = std::make_unique<cluster::reader_sink>(cluster->connection(), ws,
+                                                  [this](std::string_view event, std::string_view detail) {
+                                                    std::lock_guard lock(sink_log_mutex);
+                                                    sink_log.push_back(std::string(event) + " " + std::string(detail));
+                                                  });
+    source = std::make_unique<running_source>(prefix, shared_slot(prefix), sink.get());
+  }
+  ~node() {
+    if (source && std::getenv("RTCACHE_TEST_DEBUG") != nullptr) {
+      for (const auto& r : source->logs()) {
+        std::string line = r.event;
+        for (const auto& [k, v] : r.fields) line += " " + k + "=" + v;
+        std::fprintf(stderr, "[source of %s] %s\n", cluster->stream().c_str(), line.c_str());
+      }
+    }
+    source.reset();  // stops the source before its sink and the node's connection go
+    gw->stop();
+    pg::test::eventually([&] { return gw->sessions() == 0; }, 10s);
+    ioc.stop();
+    for (auto& t : threads) t.join();
+    gw.reset();
+    sink.reset();
+    cluster.reset();
+  }
+
+  bool ready() const { return testing::http_call(port, http::verb::get, "/readyz").status == 200; }
+  pg::source_role role() const { return source->role(); }
+  std::unique_ptr<ws_client> client(const std::vector<std::string>& factories) const {
+    auto c = std::make_unique<ws_client>(port, ws_client::url(testing::token_for("authenticated", factories)));
+    if (!c->connected) throw std::runtime_error("no WebSocket");
+    return c;
+  }
+};
+
+// What a client received on one channel: the doc ids ("w17" -> 17) and offsets of its messages, in order.
+struct received {
+  std::vector<int> ids;
+  std::vector<std::int64_t> offsets;
+};
+
+// Joins `topic` and reads until `done` holds for what arrived (or nothing arrives for 20 s).
+void join(ws_client& c, const std::string& topic) {
+  c.send(testing::v1_join(topic, "1", R"({"config":{}})"));
+  const auto reply = c.read_until([&](const json::value& v) { return testing::is_reply(v, "1"); });
+  ASSERT_EQ(reply.at("payload").at("status"), "ok") << json::serialize(reply);
+}
+
+received read_until(ws_client& c, const std::string& topic, const std::function<bool(const received&)>& done) {
+  received r;
+  while (!done(r)) {
+    auto text = c.read(20s);
+    if (!text) break;
+    const json::value v = json::parse(*text);
+    const auto& o = v.as_object();
+    if (!o.contains("topic") || o.at("topic") != topic.c_str()) {
+      if (std::getenv("RTCACHE_TEST_DEBUG") != nullptr) std::fprintf(stderr, "frame %s\n", text->c_str());
+      continue;
+    }
+    const auto* p = o.at("payload").as_object().if_contains("payload");
+    if (p == nullptr || !p->is_object()) continue;
+    const auto* id = p->as_object().if_contains("id");
+    const auto* offset = p->as_object().if_contains("offset");
+    if (std::getenv("RTCACHE_TEST_DEBUG") != nullptr) std::fprintf(stderr, "frame %s\n", text->c_str());
+    if (id == nullptr || offset == nullptr || !id->is_string()) continue;
+    const std::string s(id->as_string());
+    if (s.rfind('w', 0) != 0) continue;
+    r.ids.push_back(std::stoi(s.substr(1)));
+    r.offsets.push_back(offset->to_number<std::int64_t>());
+  }
+  return r;
+}
+
+// What differs from 1..total: ids missing, ids seen more than once, the first id out of order.
+std::string differences(const std::vector<int>& ids, int total) {
+  std::map<int, int> seen;
+  for (int id : ids) ++seen[id];
+  std::string out;
+  for (int i = 1; i <= total; ++i) {
+    if (seen[i] == 0) out += " missing w" + std::to_string(i);
+    if (seen[i] > 1) out += " w" + std::to_string(i) + " x" + std::to_string(seen[i]);
+  }
+  for (std::size_t i = 1; i < ids.size(); ++i) {
+    if (ids[i] <= ids[i - 1]) {
+      out += " out of order at " + std::to_string(i) + ": w" + std::to_string(ids[i]) + " after w" +
+             std::to_string(ids[i - 1]);
+      break;
+    }
+  }
+  return out;
+}
+
+class ClusterReader : public pg::test::PgSource {
+ protected:
+  void TearDown() override {
+    if (conn_ && !stream_.name.empty()) (void)cluster::delete_stream(*conn_, stream_.name);
+  }
+  const cluster::stream_settings& stream(const std::string& prefix) {
+    conn_ = cluster::test::connect_or_die(url());
+    stream_ = cluster::test::test_stream(prefix);
+    if (auto r = cluster::ensure_stream(*conn_, stream_); !r) throw std::runtime_error(r.error().message);
+    return stream_;
+  }
+  static std::string url() { return cluster::test::shared_server().url(); }
+  static void drop_slot(const std::string& prefix) {
+    db d;
+    eventually([&] {
+      return d.exec("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" + prefix + "_slot' AND active") ==
+             "0";
+    });
+    d.exec("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '" + prefix +
+           "_slot'");
+    d.exec("DROP PUBLICATION IF EXISTS " + prefix + "_pub");
+  }
+
+ private:
+  std::unique_ptr<cluster::connection> conn_;
+  cluster::stream_settings stream_;
+};
+
+// issue 13: "An event committed in PostgreSQL reaches a client on every node". Node A holds the slot, node B
+// stands by: a client on B (which reads no WAL) and one on A receive the rows, at the same offsets, through the
+// stream. Before the reader wrote the stream, a source's sink was its own node's hub: B's client got nothing.
+TEST_F(ClusterReader, ARowCommittedInPostgresReachesAClientOnTheNodeThatDoesNotRead) {
+  db d;
+  pg::test::create_tables(d, "crrow");
+  const auto& st = stream("crrow");
+  {
+    node a("a", url(), st, "crrow");
+    ASSERT_TRUE(a.source->wait_streaming());
+    node b("b", url(), st, "crrow");
+    ASSERT_TRUE(eventually([&] { return b.role() == pg::source_role::standby; }));
+    EXPECT_EQ(a.role(), pg::source_role::reader);
+    ASSERT_TRUE(eventually([&] { return a.ready() && b.ready(); }));
+    auto on_a = a.client({"f1"});
+    auto on_b = b.client({"f1"});
+    join(*on_a, "realtime:list:wo:f1");
+    join(*on_b, "realtime:list:wo:f1");
+
+    pg::test::insert_each(d, "crrow_wo", 1, 3);
+    const auto got_b = read_until(*on_b, "realtime:list:wo:f1", [](const received& r) { return r.ids.size() >= 3; });
+    const auto got_a = read_until(*on_a, "realtime:list:wo:f1", [](const received& r) { return r.ids.size() >= 3; });
+    EXPECT_EQ(got_b.ids, (std::vector<int>{1, 2, 3})) << "the standby's client gets the rows from the stream";
+    EXPECT_EQ(got_a.ids, got_b.ids);
+    EXPECT_EQ(got_a.offsets, got_b.offsets) << "the same positions on every node";
+    EXPECT_EQ(b.role(), pg::source_role::standby) << "B read no WAL";
+    EXPECT_GE(a.sink->stats().messages, 3U);
+    EXPECT_EQ(b.sink->stats().messages, 0U);
+  }
+  drop_slot("crrow");
+}
+
+// issue 13: "Reader kill under a steady write load: another node takes the slot; a client on a third node sees
+// every committed change exactly once (count against the database), in commit order per channel". The reader's
+// walsender is terminated and its source stopped while rows are being committed; B takes the slot from its
+// confirmed position, which lags what A's writer had stored, so B replays part of it: its writer skips what the
+// stream holds (the anchor), and C's client sees each row once. Without the writer's anchor, or with each node
+// publishing into its own hub, C would see duplicates or nothing.
+TEST_F(ClusterReader, AStandbyTakesOverFromTheConfirmedPositionAndAClientSeesEveryRowOnceInOrder) {
+  db d;
+  pg::test::create_tables(d, "crhand");
+  const auto& st = stream("crhand");
+  {
+    auto a = std::make_unique<node>("a", url(), st, "crhand");
+    ASSERT_TRUE(a->source->wait_streaming());
+    node b("b", url(), st, "crhand");
+    node c("c", url(), st, "crhand", /*with_source=*/false);
+    ASSERT_TRUE(eventually([&] { return b.role() == pg::source_role::standby; }));
+    ASSERT_TRUE(eventually([&] { return c.ready(); }));
+    auto on_c = c.client({"f1"});
+    join(*on_c, "realtime:list:wo:f1");
+
+    pg::test::steady_writer writer("crhand_wo", 2ms);
+    ASSERT_TRUE(eventually([&] { return a->sink->stats().messages >= 100; }));
+    // The reader dies: its walsender ends (as when its process is killed) and it never comes back.
+    d.exec(
+        "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'crhand_slot' AND "
+        "active_pid IS NOT NULL");
+    a->source->stop();
+    ASSERT_TRUE(eventually([&] { return b.role() == pg::source_role::reader; }));
+    EXPECT_GE(b.source->count_logs("source_role", "reason", "took over: the slot was freed"), 1U);
+    const int total = writer.finish(100);
+    ASSERT_EQ(d.exec("SELECT count(*) FROM crhand_wo"), std::to_string(total));
+
+    const auto got = read_until(*on_c, "realtime:list:wo:f1",
+                                [&](const received& r) { return !r.ids.empty() && r.ids.back() == total; });
+    std::vector<int> want(static_cast<std::size_t>(total));
+    for (int i = 0; i < total; ++i) want[static_cast<std::size_t>(i)] = i + 1;
+    EXPECT_EQ(got.ids, want) << "every committed row once, in commit order:" << differences(got.ids, total);
+    for (std::size_t i = 1; i < got.offsets.size(); ++i) {
+      EXPECT_EQ(got.offsets[i], got.offsets[i - 1] + 1) << "offsets are contiguous across the hand-off";
+    }
+    EXPECT_GE(b.sink->stats().messages, 1U);
+    // What B's replay from the slot's confirmed position found already in the stream (A had stored it, not yet
+    // confirmed it): skipped, not published again. Printed, not asserted: it depends on when A last confirmed.
+    const auto skipped = b.sink->stats().skipped;
+    RecordProperty("replayed_and_skipped", std::to_string(skipped));
+    std::printf("rows %d, messages B's replay found in the stream and skipped: %llu\n", total,
+                static_cast<unsigned long long>(skipped));
+    a.reset();
+  }
+  drop_slot("crhand");
+}
+
+// issue 13, "The reader ... stops confirming": a reader whose writer another writer fenced (here a writer the test
+// runs on its own connection appends a position message, as a frozen reader that woke up after a standby took
+// over would) publishes and confirms nothing more; its source gives up the slot after its stall bound and the
+// standby takes over. When the fenced node next takes the slot, its reader_sink starts a new writer from the
+// stream's tail and goes on. The client sees every row once, in order. Without the renewal, the fenced writer
+// answers every durable_anchor() with its fence: the node could never read again and rows 21..30 would be lost.
+TEST_F(ClusterReader, AFencedReaderGivesUpTheSlotAndWritesAgainWithANewWriterWhenItRetakesIt) {
+  db d;
+  pg::test::create_tables(d, "crfence");
+  const auto& st = stream("crfence");
+  {
+    node a("a", url(), st, "crfence");
+    ASSERT_TRUE(a.source->wait_streaming());
+    auto b = std::make_unique<node>("b", url(), st, "crfence");
+    node c("c", url(), st, "crfence", /*with_source=*/false);
+    ASSERT_TRUE(eventually([&] { return b->role() == pg::source_role::standby; }));
+    ASSERT_TRUE(eventually([&] { return c.ready(); }));
+    auto on_c = c.client({"f1"});
+    join(*on_c, "realtime:list:wo:f1");
+    const std::string topic = "realtime:list:wo:f1";
+    auto upto = [](int n) { return [n](const received& r) { return !r.ids.empty() && r.ids.back() >= n; }; };
+
+    pg::test::insert_each(d, "crfence_wo", 1, 10);
+    received all = read_until(*on_c, topic, upto(10));
+
+    // Another writer appends: A's writer is fenced at its next message.
+    {
+      auto other_conn = cluster::test::connect_or_die(url());
+      cluster::writer_settings ws;
+      ws.stream = st.name;
+      auto other = cluster::writer::create(*other_conn, ws);
+      ASSERT_TRUE(other) << other.error().message;
+      auto anchor = (*other)->durable_anchor();
+      ASSERT_TRUE(anchor && anchor->has_value());
+      (*other)->start_stream([] {});
+      routing::routed_batch position_only;
+      position_only.position = {1, (*anchor)->system_identifier, (*anchor)->timeline, 0, 0, (*anchor)->confirm_lsn + 1};
+      position_only.last = true;
+      (*other)->publish(std::move(position_only));
+      ASSERT_TRUE(eventually([&] { return (*other)->durable_through() >= 1; }));
+    }
+    pg::test::insert_each(d, "crfence_wo", 11, 20);
+    ASSERT_TRUE(eventually([&] { return a.sink->fenced_writers() == 1; }));
+    ASSERT_TRUE(eventually([&] { return a.source->has_log("sink_stalled"); })) << "A gives up the slot";
+    ASSERT_TRUE(eventually([&] { return b->role() == pg::source_role::reader; })) << "B takes it";
+    auto more = read_until(*on_c, topic, upto(20));
+    all.ids.insert(all.ids.end(), more.ids.begin(), more.ids.end());
+
+    // B goes; A takes the slot again, with a new writer.
+    ASSERT_TRUE(eventually([&] { return a.role() == pg::source_role::standby; }));
+    b.reset();
+    ASSERT_TRUE(eventually([&] { return a.role() == pg::source_role::reader; }));
+    pg::test::insert_each(d, "crfence_wo", 21, 30);
+    more = read_until(*on_c, topic, upto(30));
+    all.ids.insert(all.ids.end(), more.ids.begin(), more.ids.end());
+    std::vector<int> want(30);
+    for (int i = 0; i < 30; ++i) want[static_cast<std::size_t>(i)] = i + 1;
+    EXPECT_EQ(all.ids, want) << "every row once, in commit order, across the fence and both hand-offs";
+    EXPECT_EQ(d.exec("SELECT count(*) FROM crfence_wo"), "30");
+    std::lock_guard lock(a.sink_log_mutex);
+    ASSERT_EQ(a.sink_log.size(), 1U);
+    EXPECT_EQ(a.sink_log[0].rfind("cluster.writer_fenced ", 0), 0U) << a.sink_log[0];
+  }
+  drop_slot("crfence");
+}
+
+}  // namespace
+}  // namespace rtcache::gateway
