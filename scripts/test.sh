@@ -139,8 +139,9 @@ if [ -f src/server/ingest/CMakeLists.txt ]; then tsan_targets+=(rtcache_ingest_t
 if [ -f src/server/gateway/CMakeLists.txt ]; then tsan_targets+=(rtcache_gateway_tests); fi
 if [ -f src/pg/CMakeLists.txt ]; then tsan_targets+=(rtcache_pg_source_tests); fi
 if [ -f src/client/CMakeLists.txt ]; then tsan_targets+=(rtcache_client_integration_tests); fi
-# The cluster: the applier's thread, the cluster node's, and nats.c's own, against the harness's nats-server.
-if [ -f src/server/cluster/CMakeLists.txt ]; then tsan_targets+=(rtcache_cluster_tests rtcache_cluster_node_tests); fi
+# The cluster: the applier's thread, the cluster node's, the WAL reader's and nats.c's own, against the harness's
+# nats-server (and PostgreSQL).
+if [ -f src/server/cluster/CMakeLists.txt ]; then tsan_targets+=(rtcache_cluster_tests rtcache_cluster_node_tests rtcache_cluster_reader_tests); fi
 step configure-tsan cmake --preset tsan
 # With the server itself: CheckConfig.ClusterSectionReachesNats (a cluster test) runs `rtcache serve`.
 step build-tsan cmake --build --preset tsan -j"$jobs" --target "${tsan_targets[@]}" rtcache
