@@ -93,6 +93,12 @@ grep -q "event=cluster.reader_candidate node=pg-node" "$work/serve_pg.err" ||
   fail "serve with postgres: no cluster.reader_candidate line: $(cat "$work/serve_pg.err")"
 grep -q "event=pg_problem .*node=pg-node" "$work/serve_pg.err" ||
   fail "serve with postgres: the source's lines do not name the node: $(cat "$work/serve_pg.err")"
+# issue 13, "Metrics": the node's /metrics has the cluster's metrics and, with [postgres], its writer's.
+pg_metrics=$(curl -s "http://127.0.0.1:$pg_port/metrics" || true)
+grep -q "^rtcache_cluster_connected 1$" <<<"$pg_metrics" ||
+  fail "serve with postgres: no rtcache_cluster_connected 1 in /metrics: $pg_metrics"
+grep -q "^rtcache_cluster_writer_messages_total 0$" <<<"$pg_metrics" ||
+  fail "serve with postgres: no writer counters in /metrics: $pg_metrics"
 kill -TERM "$pg_pid" 2>/dev/null || true
 rc=0
 wait "$pg_pid" || rc=$?
@@ -112,6 +118,10 @@ done
 [ "$ready" = '{"status":"ready"}' ] || fail "serve with [cluster]: never ready ($ready): $(cat "$work/serve.err")"
 grep -q "event=cluster.started .*stream=check_config_reachable_$$" "$work/serve.err" ||
   fail "serve with [cluster]: no cluster.started line: $(cat "$work/serve.err")"
+metrics=$(curl -s "http://127.0.0.1:$serve_port/metrics" || true)
+grep -q "^rtcache_cluster_ready 1$" <<<"$metrics" || fail "serve with [cluster]: no rtcache_cluster_ready 1: $metrics"
+grep -q "^rtcache_cluster_lag_messages 0$" <<<"$metrics" || fail "serve with [cluster]: lag in /metrics: $metrics"
+grep -q "^rtcache_cluster_writer_" <<<"$metrics" && fail "serve with [cluster] alone: writer counters without a writer"
 run reachable_after "$work/reachable.toml"
 grep -qE "stream check_config_reachable_$$ exists with 0 messages" <<<"$out" || fail "serve did not create the stream: $out"
 kill -TERM "$serve_pid"

@@ -273,6 +273,23 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
     });
     source_thread = std::thread([src = source.get()] { src->run(); });
   }
+  // With [cluster]: the node's metrics (docs/cluster.md, "Metrics"), its writer's with [postgres] too.
+  if (node) {
+    gw.set_cluster_status_provider([n = node.get(), writer = stream_sink.get()] {
+      gateway::cluster_status s = n->status();
+      if (writer != nullptr) {
+        const cluster::writer_stats w = writer->stats();
+        s.writer = true;
+        s.writer_messages = w.messages;
+        s.writer_records = w.records;
+        s.writer_gaps = w.gaps;
+        s.writer_skipped = w.skipped;
+        s.writer_resyncs = w.resyncs;
+        s.writers_fenced = writer->fenced_writers();
+      }
+      return s;
+    });
+  }
   struct source_stopper {
     pg::source* src;
     std::thread* thread;

@@ -4,6 +4,19 @@
 
 namespace rtcache::cluster {
 
+writer_stats& operator+=(writer_stats& a, const writer_stats& b) noexcept {
+  a.messages += b.messages;
+  a.records += b.records;
+  a.gaps += b.gaps;
+  a.positions += b.positions;
+  a.skipped += b.skipped;
+  a.lookups += b.lookups;
+  a.ledger_creates += b.ledger_creates;
+  a.generations += b.generations;
+  a.resyncs += b.resyncs;
+  return a;
+}
+
 reader_sink::reader_sink(const connection& conn, writer_settings settings,
                          std::function<void(std::string_view, std::string_view)> log)
     : conn_(&conn), settings_(std::move(settings)), log_(std::move(log)) {}
@@ -22,7 +35,6 @@ core::result<std::optional<routing::wal_anchor>> reader_sink::durable_anchor() {
   }
   if (renew) {
     if (was_fenced) {
-      fenced_.fetch_add(1, std::memory_order_relaxed);
       if (log_) {
         log_("cluster.writer_fenced", "another writer appended to stream " + settings_.stream +
                                           (why ? " (" + why->message + ")" : "") +
@@ -33,6 +45,12 @@ core::result<std::optional<routing::wal_anchor>> reader_sink::durable_anchor() {
     auto made = writer::create(*conn_, settings_);
     if (!made) return core::error{core::errc::bad_value, "cluster writer: " + made.error().message};
     sync::mutex_lock lock(mu_);
+    if (writer_) {
+      // The replaced writer's counters stay in stats() (they are totals); counted as fenced under the same lock
+      // fenced_writers() reads, so the replacement is never counted twice.
+      retired_ += writer_->stats();
+      if (was_fenced) fenced_.fetch_add(1, std::memory_order_relaxed);
+    }
     writer_ = std::move(*made);
   }
   sync::mutex_lock lock(mu_);
@@ -68,7 +86,9 @@ std::uint64_t reader_sink::fenced_writers() const noexcept {
 
 writer_stats reader_sink::stats() const {
   sync::mutex_lock lock(mu_);
-  return writer_ ? writer_->stats() : writer_stats{};
+  writer_stats total = retired_;
+  if (writer_) total += writer_->stats();
+  return total;
 }
 
 }  // namespace rtcache::cluster

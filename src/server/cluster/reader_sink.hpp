@@ -24,6 +24,9 @@ namespace rtcache::cluster {
 
 // Thread-safety: the routed_sink members from the source's thread (durable_through(), fenced_writers() and
 // writer_stats() from any thread).
+// Adds b's counters to a's (reader_sink sums its writers').
+writer_stats& operator+=(writer_stats& a, const writer_stats& b) noexcept;
+
 class reader_sink final : public routing::routed_sink {
  public:
   // `log` gets one line per new writer ("cluster.writer_fenced" when it replaces a fenced one). The writer is
@@ -43,7 +46,7 @@ class reader_sink final : public routing::routed_sink {
 
   // Writers found fenced and replaced (or still to be replaced at the next durable_anchor()).
   std::uint64_t fenced_writers() const noexcept;
-  // The current writer's counters (zero before the first).
+  // The counters of every writer this sink created, summed (zero before the first): totals across replacements.
   writer_stats stats() const;
 
  private:
@@ -55,6 +58,7 @@ class reader_sink final : public routing::routed_sink {
   // replaced. A writer's members are called under it: each returns within the writer's own bounds, on the
   // source's thread anyway.
   std::unique_ptr<writer> writer_ RTCACHE_GUARDED_BY(mu_);
+  writer_stats retired_ RTCACHE_GUARDED_BY(mu_);  // the replaced writers' counters, summed
   std::atomic<std::uint64_t> fenced_{0};
 };
 

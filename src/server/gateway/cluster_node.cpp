@@ -3,6 +3,7 @@
 #include "cluster/stream.hpp"
 #include "cluster/view_position.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace rtcache::gateway {
@@ -10,10 +11,18 @@ namespace rtcache::gateway {
 // Readiness across nats.c's thread (connection events) and the applying thread. Every connection event moves
 // `generation`; the applying thread marks a generation synced once it caught up within it, so a catch-up that
 // finished just before a disconnect never marks the connection after it as ready.
+// `since` is when the current generation began (steady clock): the catch-up time and the lag in seconds count
+// from it. It is stored after `generation` moves, so a scrape between the two reads the previous instant (a lag
+// or catch-up time one event old), never a torn value.
 struct cluster_node::link {
   std::atomic<bool> connected{true};
   std::atomic<std::uint64_t> generation{1};
   std::atomic<std::uint64_t> synced_generation{0};
+  std::atomic<std::int64_t> since{now()};
+  static std::int64_t now() noexcept {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
 };
 
 cluster::result<std::unique_ptr<cluster_node>> cluster_node::start(hub::hub& target, cluster_node_settings settings) {
@@ -30,6 +39,7 @@ cluster::result<std::unique_ptr<cluster_node>> cluster_node::start(hub::hub& tar
         return;
     }
     l->generation.fetch_add(1, std::memory_order_acq_rel);
+    l->since.store(link::now(), std::memory_order_release);
     if (log) log("cluster." + std::string(cluster::to_string(e.kind)), e.detail);
   };
   auto conn = cluster::connection::connect(settings.nats, on_event);
@@ -96,7 +106,11 @@ void cluster_node::run() {
     // Caught up within this generation: applied through what the stream held when it began, or a poll that found
     // nothing more to deliver. An event since sync() leaves the mark on an older generation: not ready.
     const bool idle = !*polled;
-    if (synced_for == generation && (applier_->last_applied() >= target_ || (idle && applier_->caught_up()))) {
+    if (synced_for == generation && (applier_->last_applied() >= target_ || (idle && applier_->caught_up())) &&
+        link_->synced_generation.load(std::memory_order_acquire) != generation) {
+      catch_up_ns_.store(std::max<std::int64_t>(0, link::now() - link_->since.load(std::memory_order_acquire)),
+                         std::memory_order_relaxed);
+      catch_ups_.fetch_add(1, std::memory_order_relaxed);
       link_->synced_generation.store(generation, std::memory_order_release);
     }
   }
@@ -112,6 +126,28 @@ std::optional<std::string> cluster_node::not_ready() const {
     return why;
   }
   return std::nullopt;
+}
+
+cluster_status cluster_node::status() const {
+  cluster_status s;
+  s.connected = link_->connected.load(std::memory_order_acquire);
+  s.ready = !not_ready().has_value();
+  const cluster::applier_stats a = applier_->stats();
+  s.last_applied = a.last_applied;
+  s.lag_messages = a.lag;
+  if (!s.ready) {
+    const std::int64_t behind = link::now() - link_->since.load(std::memory_order_acquire);
+    s.lag_seconds = behind > 0 ? static_cast<double>(behind) / 1e9 : 0.0;
+  }
+  s.catch_up_seconds = static_cast<double>(catch_up_ns_.load(std::memory_order_relaxed)) / 1e9;
+  s.catch_ups = catch_ups_.load(std::memory_order_relaxed);
+  s.applied = a.apply.applied;
+  s.published = a.apply.published;
+  s.gaps = a.apply.gaps;
+  s.refused = a.apply.refused;
+  s.losses = a.losses;
+  s.streams_recreated = a.streams_recreated;
+  return s;
 }
 
 core::result<hub::hub_join> cluster_node::join(std::string_view channel, const core::factory_scope& view,

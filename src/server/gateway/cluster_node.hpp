@@ -9,6 +9,7 @@
 #include "cluster/applier.hpp"
 #include "cluster/connection.hpp"
 #include "cluster/settings.hpp"
+#include "gateway/metrics.hpp"
 #include "gateway/serving_node.hpp"
 #include "rtcache/core/doc_types.hpp"
 
@@ -62,6 +63,11 @@ class cluster_node final : public serving_node {
   // Always a reason: relay ingest through the stream is still to be built (docs/cluster.md).
   std::optional<std::string> ingest_refused() const override;
 
+  // The node's metrics (/metrics, docs/cluster.md "Metrics"): readiness, the applier's position, lag and counters,
+  // the last catch-up time. The writer fields are left for the caller (main: the node's reader_sink). Any thread;
+  // reads atomics and the applier's stats (its lock, held only while one message is applied).
+  cluster_status status() const;
+
   const cluster::applier& applier() const noexcept { return *applier_; }
   // The node's NATS connection, shared with the node's writer when its PostgreSQL source reads (reader_sink).
   const cluster::connection& connection() const noexcept { return *conn_; }
@@ -81,6 +87,8 @@ class cluster_node final : public serving_node {
   // or once a poll finds nothing more to deliver.
   std::uint64_t target_ = 0;
   std::atomic<std::uint64_t> target_seen_{0};  // target_, for not_ready()'s reason
+  std::atomic<std::int64_t> catch_up_ns_{0};   // the last catch-up's duration (from link::since)
+  std::atomic<std::uint64_t> catch_ups_{0};
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

@@ -286,6 +286,42 @@ TEST(ClusterNode, ANodeCutFromNatsIsNotReadyAndRefusesJoinsUntilItCaughtUpAgain)
   EXPECT_EQ(position_of(join(*probe, "realtime:doc:wo:1")).at("offset"), json::value(expected.offset));
 }
 
+// The value of an unlabelled sample `name` in a /metrics body; nullopt when absent.
+std::optional<double> metric(const std::string& body, const std::string& name) {
+  const std::string prefix = "\n" + name + " ";
+  const auto at = body.find(prefix);
+  if (at == std::string::npos) return std::nullopt;
+  return std::stod(body.substr(at + prefix.size()));
+}
+
+// issue 13, "Metrics": a cluster node's /metrics (the provider main() installs) shows it ready with no lag, and its
+// applier's counters move as the stream's messages are applied.
+TEST(ClusterNode, MetricsShowTheNodeCaughtUpAndCountWhatItApplied) {
+  stream_fixture f(cluster::test::shared_server().url());
+  node n("m", f.url, f.st);
+  const auto scrape = [&] { return http_call(n.port, http::verb::get, "/metrics").body; };
+  EXPECT_FALSE(metric(scrape(), "rtcache_cluster_ready")) << "no provider: a single node's exposition";
+  n.gw->set_cluster_status_provider([c = n.cluster.get()] { return c->status(); });
+  ASSERT_TRUE(wait_for([&] { return metric(scrape(), "rtcache_cluster_ready") == 1.0; }));
+  std::string body = scrape();
+  EXPECT_EQ(metric(body, "rtcache_cluster_connected"), 1.0);
+  EXPECT_EQ(metric(body, "rtcache_cluster_applied_total"), 0.0);
+  EXPECT_EQ(metric(body, "rtcache_cluster_lag_seconds"), 0.0);
+  EXPECT_GE(metric(body, "rtcache_cluster_catch_ups_total").value_or(0), 1.0);
+  EXPECT_GE(metric(body, "rtcache_cluster_catch_up_seconds").value_or(-1), 0.0);
+
+  f.publish({f.f1(1), f.f2(2), f.f1(3)});
+  ASSERT_TRUE(stream_fixture::applied(n, f.last()));
+  body = scrape();
+  EXPECT_EQ(metric(body, "rtcache_cluster_last_applied_sequence"), static_cast<double>(f.last()));
+  EXPECT_EQ(metric(body, "rtcache_cluster_lag_messages"), 0.0);
+  EXPECT_EQ(metric(body, "rtcache_cluster_applied_total"), static_cast<double>(f.last()));
+  EXPECT_EQ(metric(body, "rtcache_cluster_published_total"), 3.0);
+  EXPECT_EQ(metric(body, "rtcache_cluster_refused_total"), 0.0);
+  EXPECT_EQ(metric(body, "rtcache_cluster_ready"), 1.0);
+  EXPECT_FALSE(metric(body, "rtcache_cluster_writer_messages_total")) << "no [postgres]: no writer";
+}
+
 TEST(ClusterNode, RelayIngestIsRefusedOnAClusterNode) {
   stream_fixture f(cluster::test::shared_server().url());
   node n("a", f.url, f.st);

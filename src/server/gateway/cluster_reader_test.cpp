@@ -325,6 +325,8 @@ TEST_F(ClusterReader, AFencedReaderGivesUpTheSlotAndWritesAgainWithANewWriterWhe
 
     pg::test::insert_each(d, "crfence_wo", 1, 10);
     received all = read_until(*on_c, topic, upto(10));
+    const std::uint64_t first_writers = a.sink->stats().messages;  // rows 1..10, A's first writer
+    ASSERT_GT(first_writers, 0U);
 
     // Another writer appends: A's writer is fenced at its next message.
     {
@@ -360,6 +362,10 @@ TEST_F(ClusterReader, AFencedReaderGivesUpTheSlotAndWritesAgainWithANewWriterWhe
     for (int i = 0; i < 30; ++i) want[static_cast<std::size_t>(i)] = i + 1;
     EXPECT_EQ(all.ids, want) << "every row once, in commit order, across the fence and both hand-offs";
     EXPECT_EQ(d.exec("SELECT count(*) FROM crfence_wo"), "30");
+    // issue 13, "Metrics": the sink's counters are totals over its writers (rows 1..10 and 21..30 are A's), and the
+    // fenced writer is counted once, after its replacement too.
+    EXPECT_GE(a.sink->stats().messages, 2 * first_writers);
+    EXPECT_EQ(a.sink->fenced_writers(), 1U);
     std::lock_guard lock(a.sink_log_mutex);
     ASSERT_EQ(a.sink_log.size(), 1U);
     EXPECT_EQ(a.sink_log[0].rfind("cluster.writer_fenced ", 0), 0U) << a.sink_log[0];

@@ -98,6 +98,9 @@ class gateway {
   // Adds the replication gauges to /metrics: `provider` is called on each scrape. Any thread; replaces any
   // earlier provider; an empty one removes the gauges.
   void set_replication_status_provider(replication_status_provider provider);
+  // Adds the rtcache_cluster_* metrics to /metrics (a cluster node's): `provider` is called on each scrape. Any
+  // thread; replaces any earlier provider; an empty one removes them.
+  void set_cluster_status_provider(cluster_status_provider provider);
   // The node this gateway serves: joins go through it, /readyz asks it, relay ingest asks it first (serving_node.hpp).
   // Without a call: the hub alone (hub_node). REQUIRES: before start(); `node` outlives the io_context's handlers.
   void set_node(serving_node& node);

@@ -125,7 +125,8 @@ gateway_metrics::gateway_metrics()
                                         "seconds.")),
       join_reply(histogram(*registry, "join_reply_seconds", "phx_join received to its reply written, in seconds.")) {}
 
-std::string prometheus_text(const gateway_metrics& g, const hub::hub_metrics& h, const replication_status* source) {
+std::string prometheus_text(const gateway_metrics& g, const hub::hub_metrics& h, const replication_status* source,
+                            const cluster_status* cluster) {
   using prometheus::MetricType;
   std::vector<prometheus::MetricFamily> families = g.registry->Collect();
   const auto conns = g.connections.load(std::memory_order_relaxed);
@@ -204,6 +205,70 @@ std::string prometheus_text(const gateway_metrics& g, const hub::hub_metrics& h,
       gaps.metric.push_back(std::move(m));
     }
     families.push_back(std::move(gaps));
+  }
+  if (cluster != nullptr) {
+    const cluster_status& c = *cluster;
+    families.push_back(
+        sample("cluster_connected", "1 while the node's NATS connection is up.", gauge, c.connected ? 1.0 : 0.0));
+    families.push_back(sample("cluster_ready",
+                              "1 while the node is connected and caught up with the stream since its start or last "
+                              "reconnect (/readyz answers 200); joins wait for it.",
+                              gauge, c.ready ? 1.0 : 0.0));
+    families.push_back(sample("cluster_last_applied_sequence", "Stream sequence of the last message the node applied.",
+                              gauge, as_double(c.last_applied)));
+    families.push_back(sample("cluster_lag_messages",
+                              "Stream messages the server still had to deliver to the node when it applied the last "
+                              "one.",
+                              gauge, as_double(c.lag_messages)));
+    families.push_back(sample("cluster_lag_seconds",
+                              "0 while the node is ready; otherwise seconds since it stopped being ready (its start, "
+                              "a NATS cut or reconnect).",
+                              gauge, c.lag_seconds));
+    families.push_back(sample("cluster_catch_up_seconds",
+                              "Seconds from the node's last start or reconnect to caught up with the stream (0 before "
+                              "the first catch-up).",
+                              gauge, c.catch_up_seconds));
+    families.push_back(sample("cluster_catch_ups_total", "Times the node became ready (its start's included).",
+                              counter_type, as_double(c.catch_ups)));
+    families.push_back(sample("cluster_applied_total",
+                              "Stream messages the node took in order (refused ones included).", counter_type,
+                              as_double(c.applied)));
+    families.push_back(sample("cluster_published_total", "Channel messages the node's applier published into its hub.",
+                              counter_type, as_double(c.published)));
+    families.push_back(sample("cluster_gaps_applied_total",
+                              "Gap markers the node applied (the channels they touch started new epochs).",
+                              counter_type, as_double(c.gaps)));
+    families.push_back(sample("cluster_refused_total", "Stream messages that did not decode, skipped by the node.",
+                              counter_type, as_double(c.refused)));
+    families.push_back(sample("cluster_losses_total",
+                              "Times the stream dropped messages before the node applied them (every view started "
+                              "over).",
+                              counter_type, as_double(c.losses)));
+    families.push_back(sample("cluster_streams_recreated_total",
+                              "Times the stream was deleted and created again under the node (every view started "
+                              "over).",
+                              counter_type, as_double(c.streams_recreated)));
+    if (c.writer) {
+      families.push_back(sample("cluster_writer_messages_total",
+                                "Channel messages this node's writer published to the stream (while it read the WAL).",
+                                counter_type, as_double(c.writer_messages)));
+      families.push_back(sample("cluster_writer_records_total",
+                                "postgres_changes records this node's writer published.", counter_type,
+                                as_double(c.writer_records)));
+      families.push_back(sample("cluster_writer_gaps_total", "Gap markers this node's writer published.", counter_type,
+                                as_double(c.writer_gaps)));
+      families.push_back(sample("cluster_writer_skipped_total",
+                                "Replayed messages this node's writer did not publish again because the stream "
+                                "already held them (de-duplicated publishes).",
+                                counter_type, as_double(c.writer_skipped)));
+      families.push_back(sample("cluster_writer_resyncs_total",
+                                "Times this node's writer started from the stream's tail (the first included).",
+                                counter_type, as_double(c.writer_resyncs)));
+      families.push_back(sample("cluster_writers_fenced_total",
+                                "This node's writers found fenced (another writer appended to the stream) and "
+                                "replaced.",
+                                counter_type, as_double(c.writers_fenced)));
+    }
   }
   return prometheus::TextSerializer().Serialize(families);
 }

@@ -109,12 +109,43 @@ struct replication_status {
 // Called on every scrape (any io thread). REQUIRES: thread-safe and non-blocking (copy a snapshot).
 using replication_status_provider = std::function<replication_status()>;
 
+// A cluster node's state as /metrics exposes it (docs/cluster.md, "Metrics"): the applier's position, lag and
+// counters, the node's readiness and catch-up time, and with [postgres] the node's stream writer's counters. Plain
+// values: main() fills them from the cluster node (cluster_node::status()) and the node's reader_sink.
+struct cluster_status {
+  bool connected = false;          // the node's NATS connection is up
+  bool ready = false;              // connected and caught up since the start or the last reconnect (/readyz)
+  std::uint64_t last_applied = 0;  // stream sequence of the last message applied
+  std::uint64_t lag_messages = 0;  // messages the server still had to deliver when the last one was applied
+  double lag_seconds = 0;          // 0 while ready; else seconds since it stopped being ready (start, cut, reconnect)
+  double catch_up_seconds = 0;     // from the last start/reconnect to caught up; 0 before the first catch-up
+  std::uint64_t catch_ups = 0;     // times the node became ready (the start's included)
+  std::uint64_t applied = 0;       // stream messages taken in order (refused ones included)
+  std::uint64_t published = 0;     // channel messages published into the hub
+  std::uint64_t gaps = 0;          // gap markers applied
+  std::uint64_t refused = 0;       // messages that did not decode, skipped
+  std::uint64_t losses = 0;        // the stream dropped messages before the node applied them (views started over)
+  std::uint64_t streams_recreated = 0;  // the stream was deleted and created again (views started over)
+  // With [postgres]: the node's stream writer (cluster::reader_sink; its current writer's counters).
+  bool writer = false;
+  std::uint64_t writer_messages = 0;  // channel messages published to the stream
+  std::uint64_t writer_records = 0;   // postgres_changes records published
+  std::uint64_t writer_gaps = 0;      // gap markers published
+  std::uint64_t writer_skipped = 0;   // replayed messages not published again: the stream already held them
+  std::uint64_t writer_resyncs = 0;   // starts from the stream's tail (the first included)
+  std::uint64_t writers_fenced = 0;   // writers found fenced (another writer appended) and replaced
+};
+
+// Called on every scrape (any io thread). REQUIRES: thread-safe and non-blocking (copy a snapshot).
+using cluster_status_provider = std::function<cluster_status()>;
+
 // Prometheus text exposition format 0.0.4 (prometheus::TextSerializer): every metric with # HELP and # TYPE,
 // names prefixed `rtcache_`. With `source`, the rtcache_replication_* gauges and counters and
 // rtcache_source_gaps_total{reason} (one series per gap_reason, 0 included) follow; without (relay mode) they are
-// absent. The histograms are always present.
+// absent. With `cluster`, the rtcache_cluster_* metrics follow (the rtcache_cluster_writer_* ones only when
+// cluster->writer); without (a single node) they are absent. The histograms are always present.
 std::string prometheus_text(const gateway_metrics& g, const hub::hub_metrics& h,
-                            const replication_status* source = nullptr);
+                            const replication_status* source = nullptr, const cluster_status* cluster = nullptr);
 
 // The hub_sink's latency observer (ingest::latency_observer): each observation goes into
 // g.replication_commit_to_publish through a latency_tally. `g` must outlive the observer.

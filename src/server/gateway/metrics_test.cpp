@@ -187,6 +187,103 @@ TEST(PrometheusText, TheReaderFlagTakeOversAndSinkStallsAreExposed) {
   EXPECT_NE(text.find("rtcache_replication_sink_stalls_total 1\n"), std::string::npos);
 }
 
+// issue 13, "Metrics": a single node's exposition has no rtcache_cluster_* metric; a cluster node's has each with
+// its type and value, and the writer's only when the node has one (with [postgres]).
+const std::vector<std::pair<std::string, std::string>> k_cluster_metrics = {
+    {"rtcache_cluster_connected", "gauge"},
+    {"rtcache_cluster_ready", "gauge"},
+    {"rtcache_cluster_last_applied_sequence", "gauge"},
+    {"rtcache_cluster_lag_messages", "gauge"},
+    {"rtcache_cluster_lag_seconds", "gauge"},
+    {"rtcache_cluster_catch_up_seconds", "gauge"},
+    {"rtcache_cluster_catch_ups_total", "counter"},
+    {"rtcache_cluster_applied_total", "counter"},
+    {"rtcache_cluster_published_total", "counter"},
+    {"rtcache_cluster_gaps_applied_total", "counter"},
+    {"rtcache_cluster_refused_total", "counter"},
+    {"rtcache_cluster_losses_total", "counter"},
+    {"rtcache_cluster_streams_recreated_total", "counter"},
+};
+const std::vector<std::pair<std::string, std::string>> k_cluster_writer_metrics = {
+    {"rtcache_cluster_writer_messages_total", "counter"}, {"rtcache_cluster_writer_records_total", "counter"},
+    {"rtcache_cluster_writer_gaps_total", "counter"},     {"rtcache_cluster_writer_skipped_total", "counter"},
+    {"rtcache_cluster_writer_resyncs_total", "counter"},  {"rtcache_cluster_writers_fenced_total", "counter"},
+};
+
+TEST(PrometheusText, ClusterMetricsAppearOnlyOnAClusterNode) {
+  gateway_metrics g;
+  hub::hub_metrics h;
+  const replication_status source = a_source();
+  for (const std::string& text : {prometheus_text(g, h), prometheus_text(g, h, &source)}) {
+    EXPECT_EQ(text.find("rtcache_cluster_"), std::string::npos) << text;
+  }
+  cluster_status c;
+  const exposition without_writer(prometheus_text(g, h, nullptr, &c));
+  for (const auto& [name, type] : k_cluster_metrics) {
+    ASSERT_TRUE(without_writer.types.contains(name)) << name;
+    EXPECT_EQ(without_writer.types.at(name), type) << name;
+    EXPECT_EQ(without_writer.series(name), std::vector<std::string>{name + " 0"}) << name;
+  }
+  for (const auto& [name, type] : k_cluster_writer_metrics) EXPECT_FALSE(without_writer.types.contains(name)) << name;
+  c.writer = true;
+  const exposition with_writer(prometheus_text(g, h, nullptr, &c));
+  for (const auto& [name, type] : k_cluster_writer_metrics) {
+    ASSERT_TRUE(with_writer.types.contains(name)) << name;
+    EXPECT_EQ(with_writer.types.at(name), type) << name;
+  }
+}
+
+TEST(PrometheusText, ClusterMetricsCarryTheNodesValues) {
+  gateway_metrics g;
+  hub::hub_metrics h;
+  cluster_status c;
+  c.connected = true;
+  c.ready = false;
+  c.last_applied = 41;
+  c.lag_messages = 7;
+  c.lag_seconds = 1.5;
+  c.catch_up_seconds = 0.25;
+  c.catch_ups = 2;
+  c.applied = 41;
+  c.published = 30;
+  c.gaps = 1;
+  c.refused = 3;
+  c.losses = 4;
+  c.streams_recreated = 5;
+  c.writer = true;
+  c.writer_messages = 11;
+  c.writer_records = 12;
+  c.writer_gaps = 13;
+  c.writer_skipped = 14;
+  c.writer_resyncs = 15;
+  c.writers_fenced = 16;
+  const exposition e(prometheus_text(g, h, nullptr, &c));
+  const std::vector<std::string> expected = {
+      "rtcache_cluster_connected 1",
+      "rtcache_cluster_ready 0",
+      "rtcache_cluster_last_applied_sequence 41",
+      "rtcache_cluster_lag_messages 7",
+      "rtcache_cluster_lag_seconds 1.5",
+      "rtcache_cluster_catch_up_seconds 0.25",
+      "rtcache_cluster_catch_ups_total 2",
+      "rtcache_cluster_applied_total 41",
+      "rtcache_cluster_published_total 30",
+      "rtcache_cluster_gaps_applied_total 1",
+      "rtcache_cluster_refused_total 3",
+      "rtcache_cluster_losses_total 4",
+      "rtcache_cluster_streams_recreated_total 5",
+      "rtcache_cluster_writer_messages_total 11",
+      "rtcache_cluster_writer_records_total 12",
+      "rtcache_cluster_writer_gaps_total 13",
+      "rtcache_cluster_writer_skipped_total 14",
+      "rtcache_cluster_writer_resyncs_total 15",
+      "rtcache_cluster_writers_fenced_total 16",
+  };
+  for (const auto& line : expected) {
+    EXPECT_NE(std::find(e.samples.begin(), e.samples.end(), line), e.samples.end()) << line;
+  }
+}
+
 // issue 13: every gap reason is a series of rtcache_source_gaps_total, zeros included, so alerts can use rate().
 TEST(PrometheusText, SourceGapsAreCountedPerReason) {
   gateway_metrics g;

@@ -346,7 +346,10 @@ class http_session final : public detail::session, public std::enable_shared_fro
     gw_->metrics.connection_addresses.store(static_cast<std::int64_t>(gw_->addresses.addresses()),
                                             std::memory_order_relaxed);
     const auto source = gw_->replication();
-    respond(http::status::ok, prometheus_text(gw_->metrics, gw_->the_hub.metrics(), source ? &*source : nullptr),
+    const auto cluster = gw_->cluster();
+    respond(http::status::ok,
+            prometheus_text(gw_->metrics, gw_->the_hub.metrics(), source ? &*source : nullptr,
+                            cluster ? &*cluster : nullptr),
             keep_alive_, "text/plain; version=0.0.4; charset=utf-8");
   }
 
@@ -654,12 +657,31 @@ std::size_t gateway::client_addresses() const noexcept {
   return state_->addresses.addresses();
 }
 
+void gateway::state::set_cluster_provider(cluster_status_provider p) {
+  sync::mutex_lock lock(mu_);
+  cluster_ = std::move(p);
+}
+
+std::optional<cluster_status> gateway::state::cluster() const {
+  cluster_status_provider p;
+  {
+    sync::mutex_lock lock(mu_);
+    p = cluster_;
+  }
+  if (!p) return std::nullopt;
+  return p();
+}
+
 const gateway_metrics& gateway::metrics() const noexcept {
   return state_->metrics;
 }
 
 void gateway::set_replication_status_provider(replication_status_provider provider) {
   state_->set_replication_provider(std::move(provider));
+}
+
+void gateway::set_cluster_status_provider(cluster_status_provider provider) {
+  state_->set_cluster_provider(std::move(provider));
 }
 
 void gateway::set_node(serving_node& node) {

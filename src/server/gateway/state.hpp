@@ -72,6 +72,9 @@ struct gateway::state : std::enable_shared_from_this<gateway::state> {
   // The replication gauges' source for /metrics (gateway::set_replication_status_provider). Any thread.
   void set_replication_provider(replication_status_provider p);
   std::optional<replication_status> replication() const;
+  // The cluster metrics' source for /metrics (gateway::set_cluster_status_provider). Any thread.
+  void set_cluster_provider(cluster_status_provider p);
+  std::optional<cluster_status> cluster() const;
 
   // Constant after construction.
   boost::asio::io_context& ioc;
@@ -113,6 +116,7 @@ struct gateway::state : std::enable_shared_from_this<gateway::state> {
   std::unordered_map<std::uint64_t, std::weak_ptr<detail::session>> sessions_ RTCACHE_GUARDED_BY(mu_);
   std::function<void()> on_drained_ RTCACHE_GUARDED_BY(mu_);
   replication_status_provider replication_ RTCACHE_GUARDED_BY(mu_);
+  cluster_status_provider cluster_ RTCACHE_GUARDED_BY(mu_);
 };
 
 // Hands an authorised upgrade request and its TCP stream to a new WebSocket session, which accepts the upgrade.
