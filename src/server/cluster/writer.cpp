@@ -88,10 +88,12 @@ struct writer::impl {
     return failed.has_value();
   }
 
-  void fail(error e) {
+  // `another_writer`: the failure proves another writer appended (as JetStream's refusal of the expected last
+  // sequence does), so the writer is fenced.
+  void fail(error e, bool another_writer = false) {
     std::lock_guard lock(mu);
     if (!failed) {
-      if (e.js_code == k_wrong_last_sequence) fenced.store(true);
+      if (another_writer || e.js_code == k_wrong_last_sequence) fenced.store(true);
       failed = std::move(e);
     }
     cv.notify_all();
@@ -315,8 +317,22 @@ struct writer::impl {
         std::lock_guard lock(mu);
         ++counters.lookups;
       }
-      auto last = get_last(subj.partition(channel, factory));
+      const std::string subject = subj.partition(channel, factory);
+      auto last = get_last(subject);
       if (!last) return last.error();
+      if (*last && (*last)->seq >= seq) {
+        // Every message of this writer is stored where it predicted (drained above), yet the stream holds one at or
+        // past its next sequence: another writer appended since this one read the tail (an old reader's last
+        // messages landing after a standby took over, or a frozen reader that woke up). JetStream would refuse the
+        // next message for its expected last sequence; it is the same proof, found before a state is derived
+        // from a message this writer's prediction does not follow.
+        error e = writer_error(errc::publish_rejected, "writer: the stream holds a message at " +
+                                                           std::to_string((*last)->seq) + " on '" + subject +
+                                                           "', at or past this writer's next sequence " +
+                                                           std::to_string(seq) + ": another writer appended");
+        fail(e, /*another_writer=*/true);
+        return e;
+      }
       if (*last) {
         // A malformed header (someone else wrote there) proves only that the partition existed: a new generation.
         if (auto h = (*last)->header_value(k_positions_header)) {

@@ -14,8 +14,9 @@
 //     Rtcache-Pos (the partition's state after it), Rtcache-Wal (the writer's WAL anchor: what a new writer and
 //     the source's continuity check continue from) and Nats-Expected-Last-Sequence = the sequence it predicts
 //     for the message minus one. The writer is the stream's only writer, so it predicts every sequence; a message
-//     another writer appended makes JetStream refuse the next one (error 10071), and the writer is then fenced:
-//     it publishes and confirms nothing more, for good.
+//     another writer appended makes JetStream refuse the next one (error 10071), or shows up at or past the
+//     predicted sequence when the writer looks a partition up, and the writer is then fenced: it publishes and
+//     confirms nothing more, for good.
 // Gaps are published as gap markers (control subject "gap"), and a WAL position that moved with no message of its
 // own as a position message (control subject "wal"), so that every node sees them and a new writer learns the
 // anchor from the stream's last message.

@@ -401,6 +401,36 @@ TEST(Writer, ASecondWriterAppendingFencesTheFirst) {
   EXPECT_EQ(wakes.load(), 0);
 }
 
+// A standby's writer reads the tail when it takes over; the old reader's last messages may land after that. When the
+// new writer then looks up a partition it does not hold and finds that partition's latest message at or past its
+// own next sequence, the stream proves another writer appended: it is fenced there and publishes nothing, as a
+// refusal of its expected last sequence would fence it. (Before, it derived the next state from a message its
+// prediction did not follow, against next_state's precondition: an assertion failure in debug builds, seen under
+// TSan in ClusterReader.AStandbyTakesOver...)
+TEST(Writer, ALookupFindingAMessagePastThePredictionFencesTheWriter) {
+  harness h;
+  source src;
+  auto w1 = h.make();
+  w1->publish(src.txn({doc_message("1", "F1")}));
+  ASSERT_TRUE(durable(*w1, 1));
+  {
+    auto w2 = h.make();  // reads the tail after w1's message; appends where w1 predicts its next one
+    source other;
+    other.lsn = 0x9000;
+    w2->publish(other.txn({doc_message("2", "F1")}));
+    ASSERT_TRUE(durable(*w2, 1));
+  }
+  const auto last = h.state().last_seq;
+  w1->publish(src.txn({doc_message("2", "F1")}));  // a partition w1 does not hold: looked up, found at w1's next
+  EXPECT_TRUE(w1->fenced());
+  ASSERT_TRUE(w1->failure().has_value());
+  EXPECT_EQ(w1->failure()->code, errc::publish_rejected);
+  EXPECT_NE(w1->failure()->message.find("another writer appended"), std::string::npos) << w1->failure()->message;
+  EXPECT_EQ(w1->stats().messages, 1u) << "the second message was never sent";
+  EXPECT_EQ(w1->durable_through(), 1u);
+  EXPECT_EQ(h.state().last_seq, last) << "the fenced writer added nothing";
+}
+
 TEST(Writer, DurableThroughNeverPassesAnUnacknowledgedMessage) {
   test::nats_server server;
   harness h(server.url());
