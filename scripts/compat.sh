@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Compatibility suite: drives the real @supabase/supabase-js and @supabase/realtime-js clients (tests/compat,
-# versions pinned in its package-lock.json) against a real `rtcache serve`, in two phases:
+# versions pinned in its package-lock.json) against a real `rtcache serve`, in three phases:
 #   relay  `rtcache serve -c tests/compat/relay.toml`, no database (tests/compat/test/*.test.mjs)
 #   pg     `rtcache serve -c` with the PostgreSQL source on a disposable cluster: scripts/compat-pg.sh
 #          (tests/compat/test/pg/*.test.mjs); PostgreSQL that cannot start is a failure
+#   cluster two `rtcache serve -c` nodes on one NATS JetStream stream and one replication slot, with a disposable
+#          PostgreSQL and nats-server: scripts/compat-cluster.sh (tests/compat/test/cluster/*.test.mjs); either
+#          that cannot start is a failure
 #   RTCACHE_BIN    the server binary (default build/release/src/main/rtcache)
 #   READY_SECONDS  how long to wait for /readyz (default 20)
-#   COMPAT_PHASES  which phases run (default "relay pg")
+#   COMPAT_PHASES  which phases run (default "relay pg cluster")
 # Extra arguments go to vitest of every phase that runs (a file filter: pick the phase with COMPAT_PHASES).
-# Ends with "compat: N passed, M failed, K skipped", the sum of both phases.
+# Ends with "compat: N passed, M failed, K skipped", the sum of the phases that ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -27,13 +30,14 @@ command -v node >/dev/null && command -v npm >/dev/null || {
   exit 1
 }
 
-phases=${COMPAT_PHASES:-relay pg}
-run_relay=0 run_pg=0
+phases=${COMPAT_PHASES:-relay pg cluster}
+run_relay=0 run_pg=0 run_cluster=0
 for p in $phases; do
   case $p in
     relay) run_relay=1 ;;
     pg) run_pg=1 ;;
-    *) echo "compat: unknown phase '$p' in COMPAT_PHASES (relay, pg)" >&2; echo "compat: 0 passed, 1 failed"; exit 2 ;;
+    cluster) run_cluster=1 ;;
+    *) echo "compat: unknown phase '$p' in COMPAT_PHASES (relay, pg, cluster)" >&2; echo "compat: 0 passed, 1 failed"; exit 2 ;;
   esac
 done
 
@@ -92,6 +96,13 @@ if [ "$run_pg" -eq 1 ]; then
   read -r pg_passed pg_failed pg_skipped <"$work/pg-counts" 2>/dev/null || { pg_passed=0 pg_failed=1 pg_skipped=0; }
   if [ "$pg_rc" -ne 0 ] && [ "$pg_failed" -eq 0 ]; then pg_failed=1; fi
   passed=$((passed + pg_passed)) failed=$((failed + pg_failed)) skipped=$((skipped + pg_skipped))
+fi
+if [ "$run_cluster" -eq 1 ]; then
+  cl_rc=0
+  COMPAT_CLUSTER_COUNTS=$work/cluster-counts COMPAT_NO_NPM_CI=1 RTCACHE_BIN=$bin scripts/compat-cluster.sh "$@" || cl_rc=$?
+  read -r cl_passed cl_failed cl_skipped <"$work/cluster-counts" 2>/dev/null || { cl_passed=0 cl_failed=1 cl_skipped=0; }
+  if [ "$cl_rc" -ne 0 ] && [ "$cl_failed" -eq 0 ]; then cl_failed=1; fi
+  passed=$((passed + cl_passed)) failed=$((failed + cl_failed)) skipped=$((skipped + cl_skipped))
 fi
 echo "compat: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -393,7 +393,15 @@ struct source::impl {
                        "none of the mapped tables exists: nothing to publish", "create the tables first"};
       }
       const std::string sql = "CREATE PUBLICATION " + quote_identifier(config.publication) + " FOR TABLE " + tables;
-      if (auto p = exec(conn.get(), sql, PGRES_COMMAND_OK, r, "CREATE PUBLICATION")) return p;
+      if (auto p = exec(conn.get(), sql, PGRES_COMMAND_OK, r, "CREATE PUBLICATION")) {
+        // Another process (a cluster's nodes start together, sharing the config) created it since we looked:
+        // 23505 on the name's unique index while its transaction was open, 42710 once committed. Use it.
+        const std::string state = sqlstate_of(r.get());
+        if (state != "23505" && state != "42710") return p;
+        log(log_level::info, "publication_exists",
+            {{"publication", config.publication}, {"reason", "created by another process meanwhile"}});
+        return std::nullopt;
+      }
       log(log_level::info, "publication_created", {{"publication", config.publication}, {"tables", tables}});
     }
     return std::nullopt;

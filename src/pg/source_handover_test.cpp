@@ -186,6 +186,35 @@ TEST_F(PgHandover, AFrozenReaderLosesTheSlotWithinItsWalSenderTimeout) {
   take_over_from_a_process("frozen", SIGSTOP, "2000", 30s);
 }
 
+// issue 13: the nodes of a cluster start together and each finds the publication missing. The one whose CREATE
+// PUBLICATION loses the race uses the publication the other created: no error, no reconnect. (It failed with 23505
+// on pg_publication_pubname_index, logged an error and reconnected after a back-off: seen in the node logs of
+// scripts/compat-cluster.sh.) Made deterministic: another session's CREATE PUBLICATION stays uncommitted until the
+// source's CREATE waits for it on the name's unique index, then commits.
+TEST_F(PgHandover, ACreatePublicationThatLosesTheRaceToAnotherNodeUsesItsPublication) {
+  db d;
+  create_tables(d, "pubrace");
+  d.exec("DROP PUBLICATION IF EXISTS pubrace_pub");
+  db other;
+  other.exec("BEGIN");
+  other.exec("CREATE PUBLICATION pubrace_pub FOR TABLE pubrace_wo, pubrace_pl");
+  running_source s("pubrace");
+  ASSERT_TRUE(eventually([&] {
+    return d.exec(
+               "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND "
+               "query LIKE 'CREATE PUBLICATION%'") == "1";
+  })) << "the source's CREATE PUBLICATION never waited for the other session's";
+  other.exec("COMMIT");
+  ASSERT_TRUE(s.wait_streaming());
+  EXPECT_FALSE(s.has_log("pg_problem"));
+  EXPECT_EQ(s.src().status().reconnects, 0U);
+  EXPECT_TRUE(s.src().status().last_error.empty()) << s.src().status().last_error;
+  EXPECT_EQ(s.count_logs("publication_exists", "publication", "pubrace_pub"), 1U);
+  EXPECT_FALSE(s.has_log("publication_created"));
+  insert_each(d, "pubrace_wo", 1, 1);
+  ASSERT_TRUE(eventually([&] { return !s.sink().events().empty(); }));
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Confirm only what is durable.
 

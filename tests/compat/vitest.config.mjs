@@ -11,8 +11,9 @@ class ByName extends BaseSequencer {
 export default defineConfig({
   test: {
     include: ['test/**/*.test.mjs'],
-    // test/pg/ needs the PostgreSQL source: scripts/compat-pg.sh runs it with vitest.pg.config.mjs.
-    exclude: [...configDefaults.exclude, 'test/pg/**'],
+    // test/pg/ needs the PostgreSQL source: scripts/compat-pg.sh runs it with vitest.pg.config.mjs; test/cluster/
+    // needs two cluster nodes: scripts/compat-cluster.sh runs it with vitest.cluster.config.mjs.
+    exclude: [...configDefaults.exclude, 'test/pg/**', 'test/cluster/**'],
     fileParallelism: false,
     sequence: { sequencer: ByName },
     testTimeout: 30000,

@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# Compatibility suite, cluster phase (issue 13): the real @supabase/supabase-js against two `rtcache serve -c FILE`
+# nodes that share one NATS JetStream stream ([cluster]) and one PostgreSQL replication slot ([postgres]). Starts a
+# disposable PostgreSQL (scripts/pg_cluster.sh) and a disposable nats-server (scripts/nats_server.sh), each on a
+# free port in a temp dir (stopped and destroyed on exit, also on failure), creates the table, writes one config
+# file both nodes read, starts node a and node b (per node: RTCACHE_LISTEN and RTCACHE_CLUSTER_NODE_ID), waits
+# for both /readyz and for one of them to hold the slot (`rtcache_replication_reader 1`, streaming), then runs
+# tests/compat/test/cluster/*.test.mjs (vitest.cluster.config.mjs).
+#   RTCACHE_BIN            the server binary (default build/release/src/main/rtcache)
+#   READY_SECONDS          how long to wait for the nodes and the replication stream (default 30)
+#   COMPAT_CLUSTER_COUNTS  if set, "passed failed skipped" is also written to this file (scripts/compat.sh sums)
+#   COMPAT_NO_NPM_CI=1     skip `npm ci` (scripts/compat.sh already ran it)
+# The tests read RTCACHE_CLUSTER_URLS (the nodes' base URLs, comma-separated, node a first) and
+# RTCACHE_CLUSTER_PID_FILES (their pid files, same order; the fail-over test kills one with SIGKILL).
+# Extra arguments go to vitest. Ends with "compat-cluster: N passed, M failed, K skipped". PostgreSQL or
+# nats-server that cannot start is a failure, never a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+# shellcheck source-path=SCRIPTDIR source=lib/server.sh
+. scripts/lib/server.sh
+
+report() {  # passed failed skipped
+  echo "compat-cluster: $1 passed, $2 failed, $3 skipped"
+  if [ -n "${COMPAT_CLUSTER_COUNTS:-}" ]; then echo "$1 $2 $3" >"$COMPAT_CLUSTER_COUNTS"; fi
+}
+fail_setup() {
+  echo "compat-cluster: $*" >&2
+  report 0 1 0
+  exit 1
+}
+
+bin=${RTCACHE_BIN:-$root/build/release/src/main/rtcache}
+case $bin in /*) ;; *) bin=$root/$bin ;; esac
+[ -x "$bin" ] || fail_setup "no server binary at $bin (build it, or set RTCACHE_BIN)"
+command -v node >/dev/null && command -v npm >/dev/null || fail_setup "node and npm are required (Node 20+)"
+command -v "${NATS_SERVER_BIN:-nats-server}" >/dev/null || fail_setup "nats-server not found (apt-get install nats-server)"
+
+psql_bin=$(command -v psql || true)
+if [ -z "$psql_bin" ]; then
+  for v in 15 16 17 14; do
+    if [ -x "/usr/lib/postgresql/$v/bin/psql" ]; then psql_bin=/usr/lib/postgresql/$v/bin/psql; break; fi
+  done
+fi
+[ -n "$psql_bin" ] || fail_setup "psql not found (apt-get install postgresql-client)"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/rtcache-compat-cluster.XXXXXX")
+# PostgreSQL gets its own directory (as root, pg_cluster.sh hands it to the postgres OS user); so does
+# nats-server (scripts/nats_server.sh destroy removes it whole).
+pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/rtcache-compat-cluster-pg.XXXXXX")
+nats_dir=$(mktemp -d "${TMPDIR:-/tmp}/rtcache-compat-cluster-nats.XXXXXX")
+nodes=(a b)
+
+on_exit() {
+  local rc=$?
+  for n in "${nodes[@]}"; do
+    pid_file=$work/node-$n.pid
+    server_stop
+  done
+  if [ "$rc" -ne 0 ]; then
+    cp "$pg_dir/postgres.log" "$work/" 2>/dev/null || true
+    cp "$nats_dir/server.log" "$work/nats-server.log" 2>/dev/null || true
+  fi
+  scripts/nats_server.sh destroy "$nats_dir" >/dev/null 2>&1 || rm -rf "$nats_dir"
+  scripts/pg_cluster.sh destroy "$pg_dir" >/dev/null 2>&1 || rm -rf "$pg_dir"
+  if [ "$rc" -eq 0 ]; then rm -rf "$work"; else echo "compat-cluster: logs kept in $work" >&2; fi
+}
+trap on_exit EXIT
+trap 'exit 130' INT TERM
+
+if [ "${COMPAT_NO_NPM_CI:-0}" != 1 ]; then
+  (cd tests/compat && npm ci --no-audit --no-fund --loglevel=error >"$work/npm.log" 2>&1) || {
+    tail -n 40 "$work/npm.log"
+    fail_setup "npm ci failed"
+  }
+fi
+
+# PostgreSQL: a fresh cluster on a free port.
+scripts/pg_cluster.sh start "$pg_dir" >"$work/pg_cluster.log" 2>&1 || {
+  cat "$work/pg_cluster.log" >&2
+  fail_setup "PostgreSQL did not start (scripts/pg_cluster.sh start $pg_dir)"
+}
+conninfo=$(scripts/pg_cluster.sh conninfo "$pg_dir")
+
+# nats-server with JetStream: a fresh store on a free port.
+scripts/nats_server.sh start "$nats_dir" >"$work/nats_server.log" 2>&1 || {
+  cat "$work/nats_server.log" >&2
+  fail_setup "nats-server did not start (scripts/nats_server.sh start $nats_dir)"
+}
+nats_url=$(scripts/nats_server.sh url "$nats_dir")
+
+# The mapped table of the PostgreSQL phase (scripts/compat-pg.sh), REPLICA IDENTITY FULL.
+"$psql_bin" "$conninfo" -q -v ON_ERROR_STOP=1 >"$work/schema.log" 2>&1 <<'SQL' || { cat "$work/schema.log" >&2; fail_setup "creating the table failed"; }
+CREATE TABLE public.work_orders (
+  id text PRIMARY KEY,
+  factory_id text NOT NULL,
+  version bigint NOT NULL DEFAULT 1,
+  status text NOT NULL DEFAULT 'open',
+  qty integer NOT NULL DEFAULT 0,
+  internal_notes text
+);
+ALTER TABLE public.work_orders REPLICA IDENTITY FULL;
+SQL
+
+# One file for both nodes, as docs/operations.md has it: what differs per node comes from the environment.
+node -e 'console.log(require("crypto").randomBytes(32).toString("hex"))' >"$work/cluster.secret"
+config=$work/rtcache.toml
+cat >"$config" <<TOML
+# Written by scripts/compat-cluster.sh; read by both nodes. conninfo comes from RTCACHE_PG_CONNINFO, the
+# listener and the node id from RTCACHE_LISTEN and RTCACHE_CLUSTER_NODE_ID.
+doc_types = ["wo", "pl", "dn", "grn", "lot", "pu", "invoice", "price_list"]
+
+[postgres]
+slot = "rtcache_compat"
+publication = "rtcache_compat"
+create_slot = true
+create_publication = true
+status_interval_ms = 200
+
+[cluster]
+nats_urls = ["$nats_url"]
+stream = "rtcache_compat"
+secret_file = "cluster.secret"
+max_bytes = 268435456
+
+[tables."public.work_orders"]
+doc_type = "wo"
+id_column = "id"
+factory_column = "factory_id"
+version_column = "version"
+status_column = "status"
+approve_values = ["approved"]
+reject_values = ["rejected"]
+patch = ["status", "qty"]
+never_send = ["internal_notes"]
+TOML
+
+# The JWT secret and API keys (shared by both nodes) and node a's port; then node b's port.
+pid_file=$work/node-a.pid
+server_log=$work/node-a.log
+server_env
+listen_a=$RTCACHE_LISTEN
+url_a=$RTCACHE_URL
+port_b=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+listen_b=127.0.0.1:$port_b
+url_b=http://127.0.0.1:$port_b
+export RTCACHE_PG_CONNINFO=$conninfo
+export RTCACHE_CONFIG=$config
+export RTCACHE_CLUSTER_URLS=$url_a,$url_b
+export RTCACHE_CLUSTER_PID_FILES=$work/node-a.pid,$work/node-b.pid
+export RTCACHE_CLUSTER_LOGS=$work/node-a.log,$work/node-b.log
+export RTCACHE_NATS_URL=$nats_url
+
+"$bin" check-config "$config" >"$work/check-config.log" 2>&1 || { cat "$work/check-config.log" >&2; fail_setup "check-config refused $config"; }
+
+start_node() {  # NAME LISTEN
+  pid_file=$work/node-$1.pid
+  server_log=$work/node-$1.log
+  RTCACHE_LISTEN=$2 RTCACHE_CLUSTER_NODE_ID=node-$1 server_start serve -c "$config"
+}
+start_node a "$listen_a"
+start_node b "$listen_b"
+
+# Ready means: both nodes answer /readyz (caught up with the stream) and one of them holds the slot and
+# streams (so every commit from here on reaches the stream); the other stands by.
+metrics_of() { curl -fsS --max-time 1 "$1/metrics" 2>/dev/null; }
+one_reader() {
+  local readers=0 url
+  for url in "$url_a" "$url_b"; do
+    if metrics_of "$url" | grep -qx 'rtcache_replication_reader 1' && metrics_of "$url" | grep -qx 'rtcache_replication_connected 1'; then
+      readers=$((readers + 1))
+    fi
+  done
+  [ "$readers" -eq 1 ]
+}
+for n in a b; do
+  pid_file=$work/node-$n.pid
+  server_log=$work/node-$n.log
+  if [ "$n" = a ]; then RTCACHE_URL=$url_a; else RTCACHE_URL=$url_b; fi
+  if [ "$n" = a ]; then
+    server_wait_ready "${READY_SECONDS:-30}" "ready" || fail_setup "node a: $server_error"
+  else
+    server_wait_ready "${READY_SECONDS:-30}" "ready, with one node holding the slot" one_reader || fail_setup "node b: $server_error"
+  fi
+done
+export RTCACHE_URL=$url_a RTCACHE_LISTEN=$listen_a RTCACHE_PID_FILE=$work/node-a.pid RTCACHE_SERVER_LOG=$work/node-a.log
+reader=a
+metrics_of "$url_b" | grep -qx 'rtcache_replication_reader 1' && reader=b
+echo "compat-cluster: nodes a ($url_a) and b ($url_b) ready on stream rtcache_compat at $nats_url, node $reader holds the slot on $conninfo ($bin)"
+
+rc=0
+(cd tests/compat && npx --no-install vitest run --config vitest.cluster.config.mjs --reporter=default --reporter=json \
+  --outputFile.json="$work/results.json" "$@") || rc=$?
+
+read -r passed failed skipped < <(vitest_counts "$work/results.json" "$rc")
+if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then failed=1; echo "compat-cluster: no test ran" >&2; fi
+if [ "$failed" -ne 0 ]; then
+  for n in a b; do
+    echo "compat-cluster: node $n log (last 30 lines of $work/node-$n.log):"
+    tail -n 30 "$work/node-$n.log" || true
+  done
+fi
+report "$passed" "$failed" "$skipped"
+[ "$failed" -eq 0 ]
