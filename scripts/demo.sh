@@ -7,9 +7,14 @@
 #   RTCACHE_PORT=4000 DEMO_API_PORT=4100 DEMO_WEB_PORT=5173 scripts/demo.sh   ports (these are the defaults)
 #   DEMO_RESET=1 scripts/demo.sh       start from a fresh database
 #   RTCACHE_BUILD_DIR=DIR scripts/demo.sh   use binaries already built in DIR (no cmake step)
+#   DEMO_CLUSTER=1 scripts/demo.sh     against a three-node cluster (scripts/cluster.sh, data in var/cluster):
+#                                      the web app connects to a node that does not read the WAL
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+# shellcheck source=scripts/lib/stack.sh
+. scripts/lib/stack.sh
+cluster=${DEMO_CLUSTER:-0}
 state="$root/var/demo"
 rt_port=${RTCACHE_PORT:-4000}
 api_port=${DEMO_API_PORT:-4100}
@@ -60,21 +65,11 @@ if newer_than "$web/dist/index.html" "$web/src" "$web/index.html" "$web/vite.con
   (cd "$web" && npx vite build) >"$state/logs/web-build.log" 2>&1 || die "web build failed" "$state/logs/web-build.log"
 fi
 
-# The cluster's data directory. As root, pg_cluster.sh runs PostgreSQL as the postgres OS user, who cannot
-# reach a checkout below a 0700 directory (/root, a mktemp -d clone): the data then lives in /var/tmp, named
-# after this checkout, so a second run still finds it.
-pg_dir="$state/pg"
-if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$state" 2>/dev/null; then
-  pg_home="/var/tmp/rtcache-demo-$(printf %s "$root" | md5sum | cut -c1-12)"
-  mkdir -p "$pg_home" && chmod 755 "$pg_home"
-  pg_dir="$pg_home/pg"
-fi
+# The cluster's data directory (scripts/lib/stack.sh: in /var/tmp when running as root where the postgres OS user
+# cannot reach this checkout).
+pg_dir=$(pg_data_dir "$state" demo "$root")
+config="$root/examples/factory-app/rtcache.toml"
 
-# ---- PostgreSQL, schema and seed (once) ----
-if [ "${DEMO_RESET:-0}" = 1 ]; then
-  scripts/pg_cluster.sh destroy "$pg_dir" >/dev/null 2>&1 || true
-  rm -f "$state/seeded"
-fi
 pids=()
 cleanup() {
   trap - EXIT INT TERM
@@ -84,37 +79,53 @@ cleanup() {
   # TERM, not INT: background jobs of a non-interactive shell start with SIGINT ignored.
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[$i]}" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  scripts/pg_cluster.sh stop "$pg_dir" >/dev/null 2>&1 || true
-  step "stopped (data kept in $pg_dir; DEMO_RESET=1 starts afresh)"
+  if [ "$cluster" = 1 ]; then
+    scripts/cluster.sh stop >/dev/null 2>&1 || true
+    step "stopped (data kept in var/cluster; DEMO_RESET=1 starts afresh)"
+  else
+    scripts/pg_cluster.sh stop "$pg_dir" >/dev/null 2>&1 || true
+    step "stopped (data kept in $pg_dir; DEMO_RESET=1 starts afresh)"
+  fi
 }
 interrupted=0
 trap cleanup EXIT
 trap 'interrupted=1; exit 130' INT TERM
 
-step "starting PostgreSQL in $pg_dir"
-scripts/pg_cluster.sh start "$pg_dir" >"$state/logs/pg.log" 2>&1 || die "PostgreSQL did not start" "$state/logs/pg.log"
-conninfo=$(scripts/pg_cluster.sh conninfo "$pg_dir")
-if [ ! -f "$state/seeded" ]; then
-  step "loading the schema and seed data"
-  "$api_bin" load --conninfo "$conninfo" examples/factory-app/db/schema.sql examples/factory-app/db/seed.sql \
-    >>"$state/logs/pg.log" 2>&1 || die "schema/seed failed" "$state/logs/pg.log"
-  touch "$state/seeded"
+if [ "$cluster" = 1 ]; then
+  # ---- the cluster: nats-server, PostgreSQL (schema and seed loaded once), three nodes sharing $config ----
+  [ "${DEMO_RESET:-0}" != 1 ] || scripts/cluster.sh destroy >/dev/null 2>&1 || true
+  step "starting the cluster: nats-server, PostgreSQL and three rtcache nodes (scripts/cluster.sh; log: var/demo/logs/cluster.log)"
+  CLUSTER_CONFIG="$config" RTCACHE_BIN="$rtcache_bin" scripts/cluster.sh start >"$state/logs/cluster.log" 2>&1 ||
+    die "the cluster did not start" "$state/logs/cluster.log"
+  eval "$(scripts/cluster.sh env)"
+  conninfo=$CLUSTER_PG_CONNINFO
+  secret=$(cat "$CLUSTER_JWT_SECRET_FILE")
+  # The web app's node: one that stands by, so what its clients see was read from the WAL by another node.
+  rt_url=$(sed -n 's|^  node[0-9]*  \(http://[^ ]*\) .* standby$|\1|p' "$state/logs/cluster.log" | head -n 1)
+  [ -n "$rt_url" ] || die "no node stands by (is [postgres] in $config?)" "$state/logs/cluster.log"
+  rt_port=${rt_url##*:}
+else
+  # ---- PostgreSQL, schema and seed (once) ----
+  if [ "${DEMO_RESET:-0}" = 1 ]; then
+    scripts/pg_cluster.sh destroy "$pg_dir" >/dev/null 2>&1 || true
+    rm -f "$state/seeded"
+  fi
+  step "starting PostgreSQL in $pg_dir"
+  scripts/pg_cluster.sh start "$pg_dir" >"$state/logs/pg.log" 2>&1 || die "PostgreSQL did not start" "$state/logs/pg.log"
+  conninfo=$(scripts/pg_cluster.sh conninfo "$pg_dir")
+  if [ ! -f "$state/seeded" ]; then
+    step "loading the schema and seed data"
+    "$api_bin" load --conninfo "$conninfo" examples/factory-app/db/schema.sql examples/factory-app/db/seed.sql \
+      >>"$state/logs/pg.log" 2>&1 || die "schema/seed failed" "$state/logs/pg.log"
+    touch "$state/seeded"
+  fi
+  secret=$(secret_file "$state/jwt_secret")
 fi
 
 # ---- tokens ----
-[ -s "$state/jwt_secret" ] || openssl rand -hex 32 >"$state/jwt_secret"
-secret=$(cat "$state/jwt_secret")
-b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
-sign_jwt() {  # CLAIMS_JSON: an HS256 token signed with the demo secret
-  local header payload sig
-  header=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url)
-  payload=$(printf '%s' "$1" | b64url)
-  sig=$(printf '%s.%s' "$header" "$payload" | openssl dgst -sha256 -mac HMAC -macopt "key:$secret" -binary | b64url)
-  printf '%s.%s.%s' "$header" "$payload" "$sig"
-}
 exp=$(($(date +%s) + 7 * 24 * 3600))
-service_token=$(sign_jwt "{\"role\":\"service_role\",\"exp\":$exp}")
-f1_token=$(sign_jwt "{\"role\":\"authenticated\",\"sub\":\"demo-user\",\"exp\":$exp,\"app_metadata\":{\"factory_ids\":[\"f1\"]}}")
+service_token=$(sign_jwt "$secret" "{\"role\":\"service_role\",\"exp\":$exp}")
+f1_token=$(sign_jwt "$secret" "{\"role\":\"authenticated\",\"sub\":\"demo-user\",\"exp\":$exp,\"app_metadata\":{\"factory_ids\":[\"f1\"]}}")
 
 wait_http() {  # URL LOG NAME
   local _
@@ -126,14 +137,15 @@ wait_http() {  # URL LOG NAME
 }
 
 # ---- rtcache, the API, the web app, the simulator ----
-config="$root/examples/factory-app/rtcache.toml"
-RTCACHE_JWT_SECRET="$secret" RTCACHE_PG_CONNINFO="$conninfo" "$rtcache_bin" check-config "$config" \
-  >"$state/logs/rtcache.log" 2>&1 || die "rtcache refuses the demo config (does this build include the PostgreSQL source?)" "$state/logs/rtcache.log"
-step "starting rtcache on 127.0.0.1:$rt_port"
-RTCACHE_JWT_SECRET="$secret" RTCACHE_PG_CONNINFO="$conninfo" RTCACHE_LISTEN="127.0.0.1:$rt_port" \
-  "$rtcache_bin" serve -c "$config" >>"$state/logs/rtcache.log" 2>&1 &
-pids+=($!)
-wait_http "http://127.0.0.1:$rt_port/readyz" "$state/logs/rtcache.log" rtcache
+if [ "$cluster" != 1 ]; then
+  RTCACHE_JWT_SECRET="$secret" RTCACHE_PG_CONNINFO="$conninfo" "$rtcache_bin" check-config "$config" \
+    >"$state/logs/rtcache.log" 2>&1 || die "rtcache refuses the demo config (does this build include the PostgreSQL source?)" "$state/logs/rtcache.log"
+  step "starting rtcache on 127.0.0.1:$rt_port"
+  RTCACHE_JWT_SECRET="$secret" RTCACHE_PG_CONNINFO="$conninfo" RTCACHE_LISTEN="127.0.0.1:$rt_port" \
+    "$rtcache_bin" serve -c "$config" >>"$state/logs/rtcache.log" 2>&1 &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$rt_port/readyz" "$state/logs/rtcache.log" rtcache
+fi
 
 step "starting the factory API on 127.0.0.1:$api_port"
 RTCACHE_JWT_SECRET="$secret" "$api_bin" serve --listen "127.0.0.1:$api_port" --conninfo "$conninfo" --dev \
@@ -166,6 +178,17 @@ Simulated activity: $rate/s over factories f1..f3 (log: var/demo/logs/simulator.
 Ctrl-C stops everything.
 
 INFO
+if [ "$cluster" = 1 ]; then
+  cat <<INFO
+Cluster mode: the web app's rtcache above is a standby node; another reads the WAL into NATS JetStream
+($CLUSTER_NATS_URL). Every node serves the same events at the same positions:
+$(scripts/cluster.sh status || true)
+Kill the reader (kill -9 <pid>) and a standby takes over; scripts/cluster.sh start brings the node back.
+The demo publishes nothing through rtcache (its events come from the WAL); relay ingest (POST /v1/events, REST
+and client broadcasts) is refused with 503 on a cluster node in this build.
+
+INFO
+fi
 wait -n "${pids[@]}" || true
 sleep 0.2  # a Ctrl-C reaches the children too: let this shell's INT trap run first
 [ "$interrupted" = 1 ] || echo "demo: a component exited; see var/demo/logs/" >&2

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A disposable nats-server with JetStream for rtcache's cluster tests, benchmarks and (later) scripts/cluster.sh.
+# A disposable nats-server with JetStream for rtcache's cluster tests, benchmarks and scripts/cluster.sh.
 #   scripts/nats_server.sh start DIR [PORT]   start (store in DIR/store); PORT defaults to a free one, then sticks
 #   scripts/nats_server.sh stop DIR           graceful shutdown (no error if not running)
 #   scripts/nats_server.sh restart DIR        stop, then start on the same port with the same store

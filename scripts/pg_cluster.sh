@@ -5,6 +5,7 @@
 #   scripts/pg_cluster.sh restart DIR        stop, then start on the same port
 #   scripts/pg_cluster.sh kill DIR           SIGKILL the postmaster (crash; its children exit on their own)
 #   scripts/pg_cluster.sh conninfo DIR       the libpq connection string of the test database
+#   scripts/pg_cluster.sh psql DIR [ARGS...] psql on the test database as role rtcache (-f FILE, -c SQL, ...)
 #   scripts/pg_cluster.sh destroy DIR        stop and remove DIR
 # The cluster: wal_level=logical, fsync off, listening on 127.0.0.1 only, unix socket inside DIR, trust auth,
 # database "rtcache" owned by superuser role "rtcache". PG_CLUSTER_WAL_LEVEL=replica makes a cluster that
@@ -12,7 +13,7 @@
 # they run as the "postgres" OS user, which then owns DIR.
 set -euo pipefail
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [ $# -ge 2 ] || usage
 cmd=$1
 dir=$2
@@ -160,6 +161,10 @@ case "$cmd" in
   restart) stop; start ;;
   kill) kill_postmaster ;;
   conninfo) conninfo ;;
+  psql)
+    shift 2
+    "$(find_bindir)/psql" -X -v ON_ERROR_STOP=1 "$(conninfo)" "$@"
+    ;;
   destroy) stop; rm -rf "$dir" ;;
   *) usage ;;
 esac

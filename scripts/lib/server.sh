@@ -55,13 +55,21 @@ server_wait_ready() {
   done
 }
 
+# server_alive PID: the process runs (a zombie does not: a server started by a script that has since exited is
+# reaped by whoever adopted it, in its own time).
+server_alive() {
+  local state
+  state=$(sed -n 's/^[0-9]* ([^)]*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
 # Stops the server in $pid_file if it runs: SIGTERM, up to 5 s to exit, then SIGKILL.
 server_stop() {
   local pid
   pid=$(cat "$pid_file" 2>/dev/null || true)
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+  if [ -n "$pid" ] && server_alive "$pid"; then
     kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 50); do server_alive "$pid" || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
   fi
 }

@@ -1,0 +1,35 @@
+# shellcheck shell=bash
+# Sourced by scripts/demo.sh, scripts/cluster.sh and the cluster script's test: what a script that runs a local
+# stack (PostgreSQL, rtcache, ...) needs besides starting it.
+
+# pg_data_dir STATE_DIR NAME KEY: where the PostgreSQL cluster of STATE_DIR lives. STATE_DIR/pg, unless running
+# as root in a checkout the postgres OS user cannot reach (scripts/pg_cluster.sh runs PostgreSQL as that user;
+# below a 0700 directory such as /root or a mktemp -d clone it cannot): then /var/tmp/rtcache-NAME-<hash of KEY>/pg
+# (created), so a second run with the same KEY finds it again.
+pg_data_dir() {
+  local state=$1 name=$2 key=$3
+  if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$state" 2>/dev/null; then
+    local home
+    home="/var/tmp/rtcache-$name-$(printf %s "$key" | md5sum | cut -c1-12)"
+    mkdir -p "$home" && chmod 755 "$home"
+    echo "$home/pg"
+  else
+    echo "$state/pg"
+  fi
+}
+
+# sign_jwt SECRET CLAIMS_JSON: an HS256 token over CLAIMS_JSON signed with SECRET (as rtcache verifies it).
+sign_jwt() {
+  local secret=$1 header payload sig
+  header=$(printf '{"alg":"HS256","typ":"JWT"}' | _b64url)
+  payload=$(printf '%s' "$2" | _b64url)
+  sig=$(printf '%s.%s' "$header" "$payload" | openssl dgst -sha256 -mac HMAC -macopt "key:$secret" -binary | _b64url)
+  printf '%s.%s.%s' "$header" "$payload" "$sig"
+}
+_b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+
+# secret_file FILE: prints the 32 random bytes (hex) kept in FILE, made on the first call.
+secret_file() {
+  [ -s "$1" ] || { (umask 077; openssl rand -hex 32 >"$1"); }
+  cat "$1"
+}

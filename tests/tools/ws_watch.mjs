@@ -1,0 +1,47 @@
+// A minimal realtime client for shell tests (tests/tools/cluster_script_test.sh): joins one channel over the
+// Supabase Realtime protocol (vsn 1.0.0, JSON envelopes) and prints one line per thing that happens, so a shell
+// can wait on the output file:
+//   joined <join reply payload as JSON>
+//   broadcast <the broadcast's payload as JSON>
+//   error <reason>            (join refused, channel errored, socket error)
+//   closed <code>
+// Needs Node's WebSocket (`node --experimental-websocket` on Node 20, built in from Node 22): no npm package.
+//   node --experimental-websocket ws_watch.mjs WS_URL CHANNEL TOKEN
+const [url, channel, token] = process.argv.slice(2);
+if (!url || !channel || !token) {
+  console.error('usage: ws_watch.mjs WS_URL CHANNEL TOKEN');
+  process.exit(2);
+}
+const topic = `realtime:${channel}`;
+const out = (line) => process.stdout.write(`${line}\n`);
+// The token is also the apikey, as realtime-js sends a user's JWT when the app gives it as the key.
+const ws = new WebSocket(`${url}?apikey=${encodeURIComponent(token)}&vsn=1.0.0`);
+let ref = 0;
+const send = (t, event, payload) => ws.send(JSON.stringify({ topic: t, event, payload, ref: String(++ref) }));
+let joinRef;
+ws.addEventListener('open', () => {
+  joinRef = String(ref + 1);
+  send(topic, 'phx_join', {
+    config: { broadcast: { self: false }, presence: { key: '' }, postgres_changes: [], private: false },
+    access_token: token,
+  });
+  setInterval(() => send('phoenix', 'heartbeat', {}), 20000).unref();
+});
+ws.addEventListener('message', (m) => {
+  const f = JSON.parse(m.data);
+  if (f.topic !== topic) return;
+  if (f.event === 'phx_reply' && f.ref === joinRef) {
+    if (f.payload.status === 'ok') out(`joined ${JSON.stringify(f.payload.response ?? {})}`);
+    else out(`error join refused: ${JSON.stringify(f.payload.response ?? {})}`);
+  } else if (f.event === 'broadcast') {
+    out(`broadcast ${JSON.stringify(f.payload)}`);
+  } else if (f.event === 'phx_error' || f.event === 'phx_close') {
+    out(`error ${f.event}`);
+  }
+});
+ws.addEventListener('error', (e) => out(`error socket: ${e.message ?? e.type}`));
+ws.addEventListener('close', (e) => {
+  out(`closed ${e.code}`);
+  process.exit(0);
+});
+for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));
