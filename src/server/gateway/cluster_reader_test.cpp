@@ -222,6 +222,7 @@ class ClusterReader : public pg::test::PgSource {
 // stream. Before the reader wrote the stream, a source's sink was its own node's hub: B's client got nothing.
 TEST_F(ClusterReader, ARowCommittedInPostgresReachesAClientOnTheNodeThatDoesNotRead) {
   db d;
+  drop_slot("crrow");  // a crashed earlier run's slot would replay that run's rows into this one
   pg::test::create_tables(d, "crrow");
   const auto& st = stream("crrow");
   {
@@ -257,6 +258,7 @@ TEST_F(ClusterReader, ARowCommittedInPostgresReachesAClientOnTheNodeThatDoesNotR
 // publishing into its own hub, C would see duplicates or nothing.
 TEST_F(ClusterReader, AStandbyTakesOverFromTheConfirmedPositionAndAClientSeesEveryRowOnceInOrder) {
   db d;
+  drop_slot("crhand");  // a crashed earlier run's slot would replay that run's rows into this one
   pg::test::create_tables(d, "crhand");
   const auto& st = stream("crhand");
   {
@@ -309,6 +311,7 @@ TEST_F(ClusterReader, AStandbyTakesOverFromTheConfirmedPositionAndAClientSeesEve
 // answers every durable_anchor() with its fence: the node could never read again and rows 21..30 would be lost.
 TEST_F(ClusterReader, AFencedReaderGivesUpTheSlotAndWritesAgainWithANewWriterWhenItRetakesIt) {
   db d;
+  drop_slot("crfence");  // a crashed earlier run's slot would replay that run's rows into this one
   pg::test::create_tables(d, "crfence");
   const auto& st = stream("crfence");
   {
