@@ -238,13 +238,16 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
   //   of every node, the reader's included, get the messages from the stream through the node's applier.
   // Declared after the gateway, so it is stopped and destroyed before the hub it publishes into (and the
   // reader_sink before the node whose connection it writes on: the node is stopped and destroyed after it).
-  ingest::hub_sink sink(hub, gateway::commit_to_publish_observer(gw.metrics()), {}, gateway::flush_scoped);
+  std::optional<ingest::hub_sink> hub_target;  // one node only: a cluster node's hub is the applier's
   std::unique_ptr<cluster::reader_sink> stream_sink;
   std::unique_ptr<pg::source> source;
   std::thread source_thread;
   if (cfg.postgres.enabled) {
-    routing::routed_sink* target = &sink;
-    if (node) {
+    routing::routed_sink* target = nullptr;
+    if (!node) {
+      target = &hub_target.emplace(hub, gateway::commit_to_publish_observer(gw.metrics()),
+                                   ingest::wall_clock{}, gateway::flush_scoped);
+    } else {
       stream_sink = std::make_unique<cluster::reader_sink>(node->connection(), gateway::writer_settings_of(cfg),
                                                            [&log](std::string_view event, std::string_view detail) {
                                                              log.warn(event, {{"detail", detail}});
