@@ -2,6 +2,7 @@
 // error_response/1, realtime_channel.ex shutdown_response/2), so realtime-js users see familiar errors.
 // The precise auth_error::message stays in rtcache's logs: it can name keys and claim values.
 #include "auth/auth.hpp"
+#include "rtcache/core/json_text.hpp"  // one escaper for every producer of JSON text
 
 namespace rtcache::auth {
 
@@ -38,26 +39,6 @@ wording word(auth_errc code) {
   return {500, "UnknownErrorOnChannel", "Error connecting to Realtime"};
 }
 
-// The texts above are fixed ASCII; escaping keeps the body valid JSON whatever a future text holds.
-void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char k_hex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(ch);
-    } else if (c < 0x20) {
-      out += "\\u00";
-      out.push_back(k_hex[c >> 4]);
-      out.push_back(k_hex[c & 0xf]);
-    } else {
-      out.push_back(ch);
-    }
-  }
-  out.push_back('"');
-}
-
 // "Token has expired 12 seconds ago", as realtime's ChannelsAuthorization words it.
 std::string text_with_detail(const auth_error& e) {
   const wording w = word(e.code);
@@ -72,7 +53,7 @@ http_refusal to_http_refusal(const auth_error& e) {
   const wording w = word(e.code);
   http_refusal out{w.status, {}};
   out.body = "{\"error\":";
-  append_json_string(out.body, w.text);
+  core::append_json_string(out.body, w.text);
   out.body += "}";
   return out;
 }
