@@ -7,6 +7,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -195,6 +196,20 @@ std::string v1_broadcast(std::string_view topic, std::string_view event, std::st
 
 bool is_reply(const json::value& v, std::string_view ref) {
   return v.at("event") == "phx_reply" && v.at("ref").is_string() && v.at("ref").as_string() == ref;
+}
+
+json::value position_of(const json::value& reply) {
+  const auto* payload = reply.is_object() ? reply.as_object().if_contains("payload") : nullptr;
+  const auto* response =
+      payload != nullptr && payload->is_object() ? payload->as_object().if_contains("response") : nullptr;
+  const auto* position = response != nullptr && response->is_object() ? response->as_object().if_contains("rtcache")
+                                                                       : nullptr;
+  return position != nullptr ? *position : json::value();
+}
+
+std::string resume_payload(const json::value& position) {
+  return R"({"config":{},"rtcache":{"epoch":)" + json::serialize(position.at("epoch")) + R"(,"offset":)" +
+         json::serialize(position.at("offset")) + "}}";
 }
 
 bool is_invalidate(const json::value& v) {

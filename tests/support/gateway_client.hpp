@@ -111,6 +111,10 @@ std::string v1_join(std::string_view topic, std::string_view ref, std::string_vi
 std::string v1_broadcast(std::string_view topic, std::string_view event, std::string_view payload_json,
                          std::string_view ref, std::string_view join_ref);
 bool is_reply(const boost::json::value& v, std::string_view ref);
+// The position a join reply names (`response.rtcache`: epoch, offset, recovered); null when it names none.
+boost::json::value position_of(const boost::json::value& reply);
+// A phx_join payload resuming from `position` (as position_of returned it).
+std::string resume_payload(const boost::json::value& position);
 bool is_invalidate(const boost::json::value& v);
 // A contract event of type wo as a backend posts it.
 std::string event_json(std::string_view id, std::string_view factory, std::string_view action = "update");

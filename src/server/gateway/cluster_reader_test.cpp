@@ -70,7 +70,7 @@ struct node {
   std::mutex sink_log_mutex;
 
   node(const std::string& id, const std::string& url, const cluster::stream_settings& stream, const std::string& prefix,
-       bool with_source = true) {
+       bool with_source = true, std::optional<pg::source_config> source_cfg = std::nullopt) {
     cluster_node_settings s;
     s.nats = cluster::test::test_settings(url);
     s.nats.name = id;
@@ -103,7 +103,7 @@ struct node {
                                                     std::lock_guard lock(sink_log_mutex);
                                                     sink_log.push_back(std::string(event) + " " + std::string(detail));
                                                   });
-    source = std::make_unique<running_source>(prefix, shared_slot(prefix), sink.get());
+    source = std::make_unique<running_source>(prefix, source_cfg.value_or(shared_slot(prefix)), sink.get());
   }
   ~node() {
     if (source && std::getenv("RTCACHE_TEST_DEBUG") != nullptr) {
@@ -138,11 +138,32 @@ struct received {
   std::vector<std::int64_t> offsets;
 };
 
-// Joins `topic` and reads until `done` holds for what arrived (or nothing arrives for 20 s).
+// Joins `topic` (resuming with `payload` when it names a position) and returns the reply.
+json::value join_reply(ws_client& c, const std::string& topic, std::string_view ref = "1",
+                       std::string_view payload = R"({"config":{}})") {
+  c.send(testing::v1_join(topic, ref, payload));
+  return c.read_until([&](const json::value& v) { return testing::is_reply(v, ref); });
+}
+
 void join(ws_client& c, const std::string& topic) {
-  c.send(testing::v1_join(topic, "1", R"({"config":{}})"));
-  const auto reply = c.read_until([&](const json::value& v) { return testing::is_reply(v, "1"); });
+  const auto reply = join_reply(c, topic);
   ASSERT_EQ(reply.at("payload").at("status"), "ok") << json::serialize(reply);
+}
+
+// Whether a client of `n` joining `topic` from `position` is answered recovered:true.
+bool resumes(const node& n, const std::string& topic, const json::value& position) {
+  auto c = n.client({"f1"});
+  const auto reply = join_reply(*c, topic, "7", testing::resume_payload(position));
+  EXPECT_EQ(reply.at("payload").at("status"), "ok") << json::serialize(reply);
+  const auto p = testing::position_of(reply);
+  EXPECT_TRUE(p.is_object()) << json::serialize(reply);
+  return p.is_object() && p.as_object().contains("recovered") && p.at("recovered") == true;
+}
+
+// The position a new client of `n` is given on `topic` (what a client that received everything holds).
+json::value position_now(const node& n, const std::string& topic) {
+  auto c = n.client({"f1"});
+  return testing::position_of(join_reply(*c, topic, "9"));
 }
 
 received read_until(ws_client& c, const std::string& topic, const std::function<bool(const received&)>& done) {
@@ -201,6 +222,15 @@ class ClusterReader : public pg::test::PgSource {
     return stream_;
   }
   static std::string url() { return cluster::test::shared_server().url(); }
+  // Whether every node given applied everything the stream holds now.
+  bool applied_everywhere(std::initializer_list<const node*> nodes) {
+    auto state = cluster::get_stream_state(*conn_, stream_.name);
+    if (!state) return false;
+    for (const node* n : nodes) {
+      if (n->cluster->applier().last_applied() < state->last_seq) return false;
+    }
+    return true;
+  }
   static void drop_slot(const std::string& prefix) {
     db d;
     eventually([&] {
@@ -374,6 +404,125 @@ TEST_F(ClusterReader, AFencedReaderGivesUpTheSlotAndWritesAgainWithANewWriterWhe
     EXPECT_EQ(a.sink_log[0].rfind("cluster.writer_fenced ", 0), 0U) << a.sink_log[0];
   }
   drop_slot("crfence");
+}
+
+// issue 13, "A gap is never continuity ... With the cluster, the same rule holds": the issue's scenario on a cluster.
+// A client on node C (which reads no WAL) holds a position on list:wo:f1; the slot is dropped while the reader
+// (node A) is kept out; two f1 rows are committed and never streamed; A creates the slot again at the current
+// position. The reader's writer publishes a gap marker, and every node starts the covered channels over: a resume
+// from before the gap is recovered:false on C and on A, and C's live client is told at once (phx_error). Without the
+// marker (or with a node ignoring it), C would answer the resume recovered:true and the two rows would be lost
+// silently.
+TEST_F(ClusterReader, ADroppedSlotIsAGapEveryNodeStartsTheChannelsOverAndAResumeFromBeforeItIsNotRecovered) {
+  db d;
+  drop_slot("crgap");
+  pg::test::create_tables(d, "crgap");
+  d.exec("DROP ROLE IF EXISTS crgap_role");
+  d.exec("CREATE ROLE crgap_role LOGIN REPLICATION");  // the reader's own role: the test keeps it out for a while
+  d.exec("DROP PUBLICATION IF EXISTS crgap_pub");
+  d.exec("CREATE PUBLICATION crgap_pub FOR TABLE crgap_wo, crgap_pl");
+  const auto& st = stream("crgap");
+  const std::string topic = "realtime:list:wo:f1";
+  {
+    pg::source_config cfg = shared_slot("crgap");
+    cfg.conninfo = pg::test::conninfo() + " user=crgap_role";
+    cfg.create_publication = false;
+    node a("a", url(), st, "crgap", /*with_source=*/true, cfg);
+    ASSERT_TRUE(a.source->wait_streaming());
+    node c("c", url(), st, "crgap", /*with_source=*/false);
+    ASSERT_TRUE(eventually([&] { return c.ready(); }));
+    auto live = c.client({"f1"});
+    join(*live, topic);
+    pg::test::insert_each(d, "crgap_wo", 1, 2);
+    ASSERT_EQ(read_until(*live, topic, [](const received& r) { return r.ids.size() >= 2; }).ids,
+              (std::vector<int>{1, 2}));
+    const json::value before = position_now(c, topic);
+    ASSERT_TRUE(before.is_object());
+    EXPECT_TRUE(resumes(c, topic, before)) << "continuity, before the gap";
+
+    d.exec("ALTER ROLE crgap_role NOLOGIN");
+    ASSERT_TRUE(eventually([&] {
+      d.exec(
+          "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'crgap_slot' "
+          "AND active_pid IS NOT NULL");
+      return d.try_exec("SELECT pg_drop_replication_slot('crgap_slot')");
+    }));
+    pg::test::insert_each(d, "crgap_wo", 3, 4);  // committed while no slot exists: never streamed
+    d.exec("ALTER ROLE crgap_role LOGIN");
+    ASSERT_TRUE(eventually([&] { return a.source->count_logs("replication_started") == 2; }));
+    ASSERT_TRUE(eventually([&] { return a.sink->stats().gaps == 1; })) << "the reader published the gap";
+    EXPECT_EQ(a.source->count_logs("source_gap", "reason", "slot_created"), 1U);
+
+    // C's live client is told at once that its channel started over; nothing of the gap reached it before.
+    std::vector<std::string> ids_before_error;
+    const auto error = live->read_until([&](const json::value& v) {
+      if (v.at("topic") != topic.c_str()) return false;
+      const auto* p = v.at("payload").as_object().if_contains("payload");
+      if (p != nullptr && p->is_object() && p->as_object().contains("id")) {
+        ids_before_error.emplace_back(p->at("id").as_string());
+      }
+      return v.at("event") == "phx_error";
+    });
+    EXPECT_EQ(error.at("event"), "phx_error") << "the live client on C learns of the gap";
+    EXPECT_EQ(ids_before_error, (std::vector<std::string>{})) << "w3 and w4 were never streamed";
+
+    auto rejoined = c.client({"f1"});  // what the refetching client does: join anew
+    join(*rejoined, topic);
+    pg::test::insert_each(d, "crgap_wo", 5, 5);  // after the new slot: delivered
+    EXPECT_EQ(read_until(*rejoined, topic, [](const received& r) { return !r.ids.empty(); }).ids,
+              (std::vector<int>{5}));
+    ASSERT_TRUE(eventually([&] { return applied_everywhere({&a, &c}); }));
+    EXPECT_FALSE(resumes(c, topic, before)) << "node C: a resume from before the gap is not continuity";
+    EXPECT_FALSE(resumes(a, topic, before)) << "node A: the same";
+    EXPECT_NE(position_now(c, topic).at("epoch"), before.at("epoch"));
+    EXPECT_EQ(position_now(c, topic), position_now(a, topic)) << "both nodes name the same new position";
+  }
+  drop_slot("crgap");
+  d.exec("DROP ROLE IF EXISTS crgap_role");
+}
+
+// issue 13, "TRUNCATE of a mapped table makes that table's list channels refetch", on a cluster: the reader
+// publishes the TRUNCATE as a gap marker covering that table's channels; node C (which reads no WAL) starts
+// list:wo:f1 over (a resume from before is recovered:false) and leaves list:pl:f1, another table's, alone
+// (recovered:true).
+TEST_F(ClusterReader, ATruncateStartsThatTablesListChannelsOverOnEveryNodeAndLeavesOtherTablesAlone) {
+  db d;
+  drop_slot("crtrunc");
+  pg::test::create_tables(d, "crtrunc");
+  const auto& st = stream("crtrunc");
+  {
+    node a("a", url(), st, "crtrunc");
+    ASSERT_TRUE(a.source->wait_streaming());
+    node c("c", url(), st, "crtrunc", /*with_source=*/false);
+    ASSERT_TRUE(eventually([&] { return c.ready(); }));
+    auto keeper = c.client({"f1"});  // C holds both views while the rows arrive
+    join(*keeper, "realtime:list:wo:f1");
+    join(*keeper, "realtime:list:pl:f1");
+    d.exec("INSERT INTO crtrunc_wo VALUES ('w1', 'f1', 1, 'open', 1, NULL)");
+    d.exec("INSERT INTO crtrunc_pl VALUES ('p1', 'f1')");
+    bool wo_seen = false;
+    bool pl_seen = false;
+    keeper->read_until([&](const json::value& v) {
+      const auto* p = v.at("payload").as_object().if_contains("payload");
+      if (v.at("event") == "broadcast" && p != nullptr && p->is_object() && p->as_object().contains("offset")) {
+        if (v.at("topic") == "realtime:list:wo:f1") wo_seen = true;
+        if (v.at("topic") == "realtime:list:pl:f1") pl_seen = true;
+      }
+      return wo_seen && pl_seen;
+    });
+    ASSERT_TRUE(eventually([&] { return applied_everywhere({&a, &c}); }));
+    const json::value wo_before = position_now(c, "realtime:list:wo:f1");
+    const json::value pl_before = position_now(c, "realtime:list:pl:f1");
+    ASSERT_EQ(wo_before.at("offset"), 1);
+    ASSERT_EQ(pl_before.at("offset"), 1);
+
+    d.exec("TRUNCATE crtrunc_wo");
+    ASSERT_TRUE(eventually([&] { return a.sink->stats().gaps == 1 && applied_everywhere({&a, &c}); }));
+    EXPECT_FALSE(resumes(c, "realtime:list:wo:f1", wo_before)) << "the truncated table's list channel starts over";
+    EXPECT_TRUE(resumes(c, "realtime:list:pl:f1", pl_before)) << "another table's keeps its position";
+    EXPECT_FALSE(resumes(a, "realtime:list:wo:f1", wo_before));
+  }
+  drop_slot("crtrunc");
 }
 
 }  // namespace
