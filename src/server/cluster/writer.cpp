@@ -206,17 +206,20 @@ struct writer::impl {
     return e;
   }
 
-  // Drains, and starts over when something failed (not when fenced).
+  // Drains, and starts over when something failed (not when fenced), when the stream was created again, or when
+  // it holds messages this writer did not write. Called before the source streams (durable_anchor, start_stream),
+  // that is once its node holds the slot: what others appended meanwhile was a previous reader's, and this writer
+  // continues after it (a standby keeps its writer across lost races for the slot, while the reader of the day
+  // writes on).
   result<void> settle() {
     if (fenced.load()) {
       std::lock_guard lock(mu);
       return *failed;
     }
     if (pub && drain(settings.publisher.ack_timeout + 2s)) {
-      // Nothing failed; but a stream created again under the writer voids everything it knows.
       auto st = get_stream_state(conn, settings.stream, settings.lookup_timeout);
       if (!st) return fail_with(st.error());
-      if (st->identity == identity) return {};
+      if (st->identity == identity && st->last_seq + 1 == next_seq) return {};
     }
     return start_over();
   }

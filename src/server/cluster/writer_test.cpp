@@ -431,6 +431,42 @@ TEST(Writer, ALookupFindingAMessagePastThePredictionFencesTheWriter) {
   EXPECT_EQ(h.state().last_seq, last) << "the fenced writer added nothing";
 }
 
+// A standby creates its writer when it finds the slot free, may then lose the race for the slot and keep that
+// writer while the winner writes on. When it takes the slot later, its writer must continue after what the
+// stream holds by then: durable_anchor() reports the winner's anchor (what the source checks continuity against)
+// and the next messages land, unfenced. (Before, a writer with nothing failed only checked the stream's identity:
+// it reported its old anchor, a false slot_advanced gap followed, and its first lookup or publish found the
+// winner's messages and fenced it; the node stalled for publish_stall_ms. Seen in bench/cluster/failover.sh.)
+TEST(Writer, AnIdleWriterContinuesAfterWhatAnotherWriterAppendedMeanwhile) {
+  harness h;
+  source src;
+  auto standby = h.make();  // read the tail: an empty stream
+  ASSERT_FALSE(standby->durable_anchor().value());
+  source winner_src;
+  winner_src.lsn = 0x9000;
+  std::optional<routing::wal_anchor> winners;
+  {
+    auto winner = h.make();
+    winner->publish(winner_src.txn({doc_message("1", "F1")}));
+    winner->publish(winner_src.txn({doc_message("2", "F1")}));
+    ASSERT_TRUE(durable(*winner, 2));
+    winners = winner->durable_anchor().value();
+    ASSERT_TRUE(winners);
+  }
+  const auto anchor = standby->durable_anchor();
+  ASSERT_TRUE(anchor) << anchor.error().message;
+  ASSERT_TRUE(anchor->has_value()) << "the idle writer reports what the stream holds now";
+  EXPECT_EQ((*anchor)->confirm_lsn, winners->confirm_lsn);
+  standby->start_stream([] {});
+  src.lsn = winner_src.lsn;  // the source continues from the slot's position
+  standby->publish(src.txn({doc_message("2", "F1")}));
+  ASSERT_TRUE(durable(*standby, 1)) << (standby->failure() ? standby->failure()->message : "");
+  EXPECT_FALSE(standby->fenced());
+  const auto got = h.read();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[2].position.state.counter, 2u) << "doc 2's counter continues the winner's";
+}
+
 TEST(Writer, DurableThroughNeverPassesAnUnacknowledgedMessage) {
   test::nats_server server;
   harness h(server.url());
