@@ -299,6 +299,12 @@ std::optional<core::result<hub::hub_join>> stream_applier::join_replayed(
     }
   }
 
+  // A partition without a fetched message is unchanged since before the fetch only if its latest message is older
+  // than the fetch's start; otherwise the fetch lacks its messages.
+  for (const auto& p : state.partitions) {
+    if (view_admits(view, p.factory) && !seen.contains(p.factory) && p.state.last >= from_seq) return std::nullopt;
+  }
+
   // The positions the view passed through: before the first message (index 0) and after each.
   const auto position_now = [&] {
     const auto facts = position_book::held_facts(state, view, first_seq);
@@ -312,7 +318,21 @@ std::optional<core::result<hub::hub_join>> stream_applier::join_replayed(
     state.put(t.message.subject.factory, t.message.position.state);
     passed.push_back(position_now());
   }
-  if (passed.back() != now) return std::nullopt;  // the fetch does not reach where the book is
+  // The fetch must end where the book is: each admitted partition at the state the book holds (its latest message
+  // fetched, or older than the fetch). A message missing in the middle of a partition then shows as a skipped
+  // offset at the partition's next one.
+  channel_state held;
+  if (const channel_entry* entry = book_.find(channel)) held = entry->state;
+  const auto same_admitted = [&view](const channel_state& x, const channel_state& y) {
+    for (const auto& p : x.partitions) {
+      if (!view_admits(view, p.factory)) continue;
+      const partition_state* other = y.find(p.factory);
+      if (other == nullptr || !(*other == p.state)) return false;
+    }
+    return true;
+  };
+  if (!same_admitted(state, held) || !same_admitted(held, state)) return std::nullopt;
+  if (passed.back() != now) return std::nullopt;
 
   // The resume position, then one offset at a time in its epoch to the current one.
   std::size_t at = passed.size();
