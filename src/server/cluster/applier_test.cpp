@@ -528,6 +528,37 @@ TEST(Applier, AScopedViewResumedByRangeFetchGetsItsFactorysMessagesOnlyAtTheOthe
   EXPECT_EQ(on_b->events(), (std::vector<std::string>{"5:5"}));
 }
 
+// The view exists on B but its history is short of the client's position: another client joined it on B after the
+// messages the first one missed (as after a fail-over, when the first client back creates the view). The missed
+// messages the history lacks are read from the stream too.
+TEST(Applier, AViewWhoseHistoryIsShortOfTheResumePositionIsAnsweredByRangeFetch) {
+  cluster_fixture f;
+  auto a = f.start_node("a");
+  auto b = f.start_node("b");
+  const auto f1 = factory_scope::of({"F1"});
+  auto on_a = f.join(*a, "doc:wo:1", f1);
+  f.publish({f.w.channel("doc:wo:1", "F1", "1")});
+  f.catch_up(*a);
+  const auto client = *a->h->position("doc:wo:1", f1);
+  f.publish({f.w.channel("doc:wo:1", "F1", "2"), f.w.channel("doc:wo:1", "F2", "secret"),
+             f.w.channel("doc:wo:1", "F1", "3")});
+  f.catch_up(*b);
+  auto keeper = f.join(*b, "doc:wo:1", f1);  // B's view starts here, with no history
+  f.publish({f.w.channel("doc:wo:1", "F1", "4")});
+  f.catch_up(*b);
+  ASSERT_EQ(keeper->events(), (std::vector<std::string>{"4:4"}));
+  ASSERT_FALSE(b->h->resumable("doc:wo:1", f1, client)) << "B's history does not reach back to the client";
+  hub::hub_join j;
+  auto on_b = f.join(*b, "doc:wo:1", f1, client, &j);
+  EXPECT_TRUE(j.recovered);
+  EXPECT_EQ(offsets_and_payloads(j.replay), (std::vector<std::string>{"2:2", "3:3", "4:4"}));
+  EXPECT_EQ(b->a->stats().resume_recovered, 1u);
+  f.publish({f.w.channel("doc:wo:1", "F1", "5")});
+  f.catch_up(*b);
+  EXPECT_EQ(on_b->events(), (std::vector<std::string>{"5:5"}));
+  EXPECT_EQ(keeper->events(), (std::vector<std::string>{"4:4", "5:5"})) << "the view was not started over";
+}
+
 // A position whose messages after it left the stream, a position with an epoch the view never had, and more
 // messages than the bound: recovered:false, as without range fetch (the client refetches).
 TEST(Applier, AResumeByRangeFetchIsRefusedWhenTheStreamNoLongerHoldsWhatFollowsIt) {

@@ -146,7 +146,7 @@ core::result<decoded_channel> stream_applier::decode_channel(const stream_messag
   return decode_channel(m, std::move(*s), std::move(*c));
 }
 
-core::result<void> stream_applier::publish_channel(const decoded_channel& c, const hub::hub_view_positions& positions) {
+hub::hub_publish_options stream_applier::options_of(const decoded_channel& c) const {
   const channel_message& body = c.body;
   hub::hub_publish_options o;
   o.factory_id = body.factory;
@@ -155,6 +155,12 @@ core::result<void> stream_applier::publish_channel(const decoded_channel& c, con
   o.raw_payload = body.raw;
   o.change = c.change;
   o.attachment_bytes = c.change ? c.change->retained_bytes() : 0;
+  return o;
+}
+
+core::result<void> stream_applier::publish_channel(const decoded_channel& c, const hub::hub_view_positions& positions) {
+  const channel_message& body = c.body;
+  hub::hub_publish_options o = options_of(c);
   o.positions = &positions;
   try {
     hub_.publish(body.channel, body.event, body.payload, o);
@@ -219,7 +225,7 @@ hub::hub_position stream_applier::position_of(std::string_view channel, const co
 
 bool stream_applier::resume_needs_fetch(std::string_view channel, const core::factory_scope& view,
                                         const hub::hub_position& resume, std::uint64_t first_seq) {
-  if (hub_.position(channel, view)) return false;  // a view the hub holds answers from its own history
+  if (hub_.resumable(channel, view, resume)) return false;  // the hub's own history answers
   const hub::hub_position now = position_of(channel, view, first_seq);
   return resume.epoch == now.epoch && resume.offset < now.offset;
 }
@@ -349,8 +355,32 @@ std::optional<core::result<hub::hub_join>> stream_applier::join_replayed(
   // A gap marker covering the channel after the resume point started its views over: never continuity.
   if (messages[at].seq <= book_.gap_covering(channel)) return std::nullopt;
 
-  // The view at the resume position, its history the messages after it, then the client's join.
   outcome = replay_outcome::not_joinable;
+  if (hub_.position(channel, view)) {
+    // The view exists, its history short of the position: the replay is encoded as the hub would encode it, and the
+    // client joins the view at its current position (which the applier keeps at the book's) with it.
+    std::vector<hub::hub_message_ptr> replay;
+    replay.reserve(passed.size() - at - 1);
+    try {
+      for (std::size_t i = at + 1; i < passed.size(); ++i) {
+        const decoded_channel& c = messages[i - 1].message;
+        replay.push_back(hub_.encode(channel, passed[i].offset, c.body.event, c.body.payload, options_of(c)));
+      }
+    } catch (const core::error_exception&) {
+      return std::nullopt;  // not framed: the caller's plain join
+    }
+    auto joined = hub_.subscribe_view_at(channel, view, now, std::move(subscriber));
+    if (joined && joined->position == now) {
+      joined->recovered = true;
+      joined->replay = std::move(replay);
+      outcome = replay_outcome::recovered;
+    } else if (joined) {
+      outcome = replay_outcome::not_kept;
+    }
+    return joined;
+  }
+  // The view at the resume position, its history the messages after it, then the client's join (later joins with
+  // a position in that history are answered by the hub).
   hub::hub_subscription holder;
   {
     auto opened = hub_.subscribe_view_at(channel, view, resume, std::make_shared<placeholder>());

@@ -121,8 +121,9 @@ class stream_applier {
   hub::hub_position position_of(std::string_view channel, const core::factory_scope& view, std::uint64_t first_seq);
 
   // Whether a join with `resume` needs the view's messages from the stream to be answered recovered:true (exact
-  // resume by range fetch, docs/cluster.md (h)): the hub holds no view of `view` on `channel` (one it holds
-  // answers from its own history), and `resume` is in the view's current epoch, behind its current offset.
+  // resume by range fetch, docs/cluster.md (h)): the hub cannot answer it (it holds no view of `view` on
+  // `channel`, or the view's history does not reach back to it: hub::resumable), and `resume` is in the view's
+  // current epoch, behind its current offset.
   bool resume_needs_fetch(std::string_view channel, const core::factory_scope& view, const hub::hub_position& resume,
                           std::uint64_t first_seq);
 
@@ -134,15 +135,17 @@ class stream_applier {
   // (no greater than `first_seq`) through the last message applied, ascending by sequence. Each is decoded as
   // apply() decodes it (refused ones are skipped, as apply() skips them) and the book's positions for the view are
   // derived after each, from the partitions' states before the first (those the book holds of partitions without
-  // a fetched message; for the others, what their first fetched message implies: in limbo before it when its
-  // predecessor is older than `from_seq`, unknown when it started a generation). When those positions pass through
-  // `resume` and from there reach the view's current position one offset at a time, in one epoch, and every
-  // message after `resume` is newer than the last gap marker covering the channel, the view (which the hub must not
-  // hold) is created at `resume`, given those messages as history at those positions (hub::publish) and joined at
-  // its current position: recovered:true with exactly them as replay (unless the hub's history bounds drop some:
-  // then recovered:false, never a partial replay). `outcome` says what happened; a result whenever the hub was
-  // asked to join (recovered, refused, or not recovered past its history bounds), nullopt otherwise: the caller
-  // then joins as join() does.
+  // a fetched message, which must be older than `from_seq`; for the others, what their first fetched message
+  // implies: in limbo before it when its predecessor is older than `from_seq`, unknown when it started a
+  // generation). When those positions pass through `resume` and from there reach the view's current position one
+  // offset at a time in one epoch, the walk ends at the book's state of every partition the view admits, and every
+  // message after `resume` is newer than the last gap marker covering the channel: a view the hub does not hold is
+  // created at `resume`, given those messages as history at those positions (hub::publish) and joined at its
+  // current position, recovered:true with exactly them as replay (unless the hub's history bounds drop some: then
+  // recovered:false, never a partial replay); a view the hub holds, its history short of `resume`, is joined at its
+  // current position with those messages encoded as the hub would (hub::encode) as the replay. `outcome` says what
+  // happened; a result whenever the hub was asked to join (recovered, refused, or not recovered past its history
+  // bounds), nullopt otherwise: the caller then joins as join() does.
   std::optional<core::result<hub::hub_join>> join_replayed(std::string_view channel, const core::factory_scope& view,
                                                            std::shared_ptr<hub::hub_subscriber> subscriber,
                                                            const hub::hub_position& resume, std::uint64_t first_seq,
@@ -156,6 +159,8 @@ class stream_applier {
   // The message decoded as apply() takes it (errors: why it is refused); a subject of another section: bad_value.
   core::result<decoded_channel> decode_channel(const stream_message& m, parsed_subject s, channel_message body);
   core::result<decoded_channel> decode_channel(const stream_message& m);
+  // What hub::publish is given for a decoded channel message (positions aside).
+  hub::hub_publish_options options_of(const decoded_channel& c) const;
   // hub::publish of a decoded channel message at `positions`.
   core::result<void> publish_channel(const decoded_channel& c, const hub::hub_view_positions& positions);
   core::result<void> apply_channel(const stream_message& m, decoded_channel c, std::uint64_t first_seq);
