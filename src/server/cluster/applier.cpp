@@ -1,6 +1,7 @@
 // The applier: the stream in order into the node's book and hub.
 #include "cluster/applier.hpp"
 
+#include "cluster/range_fetch.hpp"
 #include "cluster/stream.hpp"
 
 #include <algorithm>
@@ -20,6 +21,10 @@ result<std::unique_ptr<applier>> applier::start(const connection& conn, hub::hub
   if (auto started = a->start_consumer(a->settings_.start_seq); !started) return started.error();
   const std::uint64_t before = a->consumer_->last_delivered();
   a->last_applied_.store(before, std::memory_order_release);
+  {
+    sync::mutex_lock lock(a->mu_);
+    a->applied_seq_ = before;
+  }
   // The book is empty: whatever left the stream before the start was never this node's to lose.
   a->expected_ = std::max(before + 1, state->first_seq);
   // Nothing past the start: caught up at once (a message arriving later turns it false only while more pend).
@@ -77,6 +82,7 @@ result<bool> applier::poll(std::chrono::milliseconds timeout) {
   {
     sync::mutex_lock lock(mu_);
     applied = applier_.apply(m, first_seq_);
+    applied_seq_ = m.seq;
   }
   if (!applied) {
     // The reason names the sequence and what is wrong, never the payload (which may hold a tenant's data).
@@ -114,6 +120,7 @@ void applier::lost(std::uint64_t first_seq, std::string_view how) {
     sync::mutex_lock lock(mu_);
     first_seq_ = std::max(first_seq_, first_seq);
     views = applier_.reset(identity_, first_seq_);
+    ++resets_;
   }
   losses_.fetch_add(1, std::memory_order_acq_rel);
   log_line("rtcache cluster: error: stream '" + settings_.stream + "' messages from seq " + std::to_string(expected_) +
@@ -130,6 +137,8 @@ void applier::recreated(const stream_state& state) {
     sync::mutex_lock lock(mu_);
     first_seq_ = state.first_seq;
     views = applier_.reset(identity, state.first_seq);
+    applied_seq_ = 0;
+    ++resets_;
   }
   recreated_.fetch_add(1, std::memory_order_acq_rel);
   log_line("rtcache cluster: error: stream '" + settings_.stream + "' was created again (identity " + identity_ +
@@ -170,8 +179,94 @@ void applier::stop() {
 core::result<hub::hub_join> applier::join(std::string_view channel, const core::factory_scope& view,
                                           std::shared_ptr<hub::hub_subscriber> subscriber,
                                           const std::optional<hub::hub_position>& resume) {
+  if (resume && settings_.resume_max_messages != 0) return join_fetching(channel, view, std::move(subscriber), *resume);
   sync::mutex_lock lock(mu_);
   return applier_.join(channel, view, std::move(subscriber), resume, first_seq_);
+}
+
+core::result<hub::hub_join> applier::join_fetching(std::string_view channel, const core::factory_scope& view,
+                                                   std::shared_ptr<hub::hub_subscriber> subscriber,
+                                                   const hub::hub_position& resume) {
+  const std::optional<hub::hub_position> resume_at = resume;
+  std::uint64_t from = 0;
+  std::uint64_t upto = 0;
+  std::uint64_t resets = 0;
+  std::vector<std::string> subjects;
+  {
+    sync::mutex_lock lock(mu_);
+    if (!applier_.resume_needs_fetch(channel, view, resume, first_seq_)) {
+      return applier_.join(channel, view, std::move(subscriber), resume_at, first_seq_);
+    }
+    from = std::max<std::uint64_t>(first_seq_, 1);
+    upto = applied_seq_;
+    resets = resets_;
+    subjects = applier_.view_subjects(channel, view);
+  }
+  resume_fetches_.fetch_add(1, std::memory_order_acq_rel);
+  const auto deadline = std::chrono::steady_clock::now() + settings_.resume_timeout;
+  std::vector<stream_message> fetched;
+  // The view's messages with sequences lo..hi appended to `fetched`, within the deadline and the bound.
+  const auto fetch = [&](std::uint64_t lo, std::uint64_t hi) -> result<void> {
+    if (lo > hi) return {};
+    for (const auto& subject : subjects) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left <= std::chrono::milliseconds(0)) {
+        return error{errc::timeout, 0, 0,
+                     "resume fetch: past " + std::to_string(settings_.resume_timeout.count()) + " ms"};
+      }
+      range_request r;
+      r.stream = settings_.stream;
+      r.subject = subject;
+      r.from_seq = lo;
+      r.to_seq = hi;
+      const std::size_t room = settings_.resume_max_messages - std::min(fetched.size(), settings_.resume_max_messages);
+      r.max_messages = std::max<std::size_t>(room, 1);
+      r.timeout = left;
+      auto got = fetch_range(conn_, r);
+      if (!got) return got.error();
+      if (room == 0 && !got->empty()) return error{errc::too_many, 0, 0, "resume fetch: over its bound"};
+      for (auto& m : *got) fetched.push_back(std::move(m));
+    }
+    return {};
+  };
+  const auto failed = [&](const error& e) {
+    (e.code == errc::too_many ? resume_too_many_ : resume_failed_).fetch_add(1, std::memory_order_acq_rel);
+  };
+  if (auto first = fetch(from, upto); !first) {
+    failed(first.error());
+    sync::mutex_lock lock(mu_);
+    return applier_.join(channel, view, std::move(subscriber), resume_at, first_seq_);
+  }
+  for (int round = 0;; ++round) {
+    std::uint64_t next = 0;
+    {
+      sync::mutex_lock lock(mu_);
+      if (resets_ != resets) {
+        resume_failed_.fetch_add(1, std::memory_order_acq_rel);  // what was fetched may be of another incarnation
+        return applier_.join(channel, view, std::move(subscriber), resume_at, first_seq_);
+      }
+      next = applied_seq_;
+      if (next == upto || round >= 3) {
+        // The last round under the lock: the applier waits for the few messages it applied meanwhile.
+        if (auto rest = fetch(upto + 1, next); !rest) {
+          failed(rest.error());
+          return applier_.join(channel, view, std::move(subscriber), resume_at, first_seq_);
+        }
+        replay_outcome outcome = replay_outcome::not_passed;
+        auto answer = applier_.join_replayed(channel, view, subscriber, resume, first_seq_, fetched, from, outcome);
+        if (outcome == replay_outcome::recovered) resume_recovered_.fetch_add(1, std::memory_order_acq_rel);
+        if (answer) return std::move(*answer);
+        return applier_.join(channel, view, std::move(subscriber), resume_at, first_seq_);
+      }
+    }
+    if (auto more = fetch(upto + 1, next); !more) {
+      failed(more.error());
+      sync::mutex_lock lock(mu_);
+      return applier_.join(channel, view, std::move(subscriber), resume_at, first_seq_);
+    }
+    upto = next;
+  }
 }
 
 hub::hub_position applier::position_of(std::string_view channel, const core::factory_scope& view) {
@@ -185,6 +280,10 @@ applier_stats applier::stats() const {
   out.lag = lag();
   out.losses = losses_.load(std::memory_order_acquire);
   out.streams_recreated = recreated_.load(std::memory_order_acquire);
+  out.resume_fetches = resume_fetches_.load(std::memory_order_acquire);
+  out.resume_recovered = resume_recovered_.load(std::memory_order_acquire);
+  out.resume_too_many = resume_too_many_.load(std::memory_order_acquire);
+  out.resume_failed = resume_failed_.load(std::memory_order_acquire);
   sync::mutex_lock lock(mu_);
   out.apply = applier_.stats();
   return out;

@@ -40,6 +40,14 @@ struct applier_settings {
   // judged live until then: a needless recovered:false on the nodes that judged it sooner, never a false recovery.
   std::chrono::milliseconds first_seq_refresh{1000};
   core::doc_type_registry types = core::doc_type_registry::defaults();
+  // Exact resume by range fetch (docs/cluster.md (h)): a join whose resume position this node's hub cannot answer
+  // (it holds no such view) reads the view's messages from the stream (fetch_range, from the stream's first
+  // sequence) and is answered recovered:true when the view passed through the position. At most this many
+  // messages (the view's messages the stream holds; more: recovered:false, counted); 0 disables it.
+  std::size_t resume_max_messages = 512;
+  // Bound on one resume's fetching (its server requests and its rounds together): below a client's join timeout
+  // (supabase-js: 10 s). Past it: recovered:false, counted.
+  std::chrono::milliseconds resume_timeout{2000};
   // Where a refused message is reported (one line, no payload). Empty: stderr.
   std::function<void(std::string_view line)> log;
 };
@@ -50,6 +58,11 @@ struct applier_stats {
   // Times this node could vouch for nothing it held and started every view over (docs/cluster.md, "The applier"):
   std::uint64_t losses = 0;             // the stream dropped messages (retention, purge) before this node applied them
   std::uint64_t streams_recreated = 0;  // the stream was deleted and created again (its identity changed)
+  // Joins answered by exact resume by range fetch (docs/cluster.md (h)):
+  std::uint64_t resume_fetches = 0;    // joins whose resume needed the view's messages from the stream
+  std::uint64_t resume_recovered = 0;  // ... answered recovered:true from them
+  std::uint64_t resume_too_many = 0;   // ... recovered:false: more than resume_max_messages
+  std::uint64_t resume_failed = 0;     // ... recovered:false: the fetch failed or timed out, or the node started over
   stream_apply_stats apply;
 };
 
@@ -79,6 +92,12 @@ class applier {
   void stop();
 
   // A client's join of `view` on `channel` at the position this node's book names now (hub::subscribe_view_at).
+  // A `resume` this node's hub cannot answer (stream_applier::resume_needs_fetch) is answered from the view's
+  // messages in the stream (exact resume by range fetch): fetched up to the last applied message outside the lock,
+  // then the messages applied meanwhile fetched too (outside the lock for up to three rounds, then under it, so the
+  // applier waits at most for those few), and the join made under the lock with nothing applied between the last
+  // fetched message and it (stream_applier::join_replayed). Runs on the caller's thread, bounded by
+  // resume_timeout and resume_max_messages.
   core::result<hub::hub_join> join(std::string_view channel, const core::factory_scope& view,
                                    std::shared_ptr<hub::hub_subscriber> subscriber,
                                    const std::optional<hub::hub_position>& resume = std::nullopt);
@@ -104,6 +123,9 @@ class applier {
   // The stream was created again: everything over from its sequence 1, the new identity in every epoch.
   void recreated(const stream_state& state);
   void log_line(const std::string& line) const;
+  core::result<hub::hub_join> join_fetching(std::string_view channel, const core::factory_scope& view,
+                                            std::shared_ptr<hub::hub_subscriber> subscriber,
+                                            const hub::hub_position& resume);
 
   const connection& conn_;
   applier_settings settings_;
@@ -111,6 +133,8 @@ class applier {
   mutable sync::annotated_mutex mu_;
   stream_applier applier_ RTCACHE_GUARDED_BY(mu_);
   std::uint64_t first_seq_ RTCACHE_GUARDED_BY(mu_) = 0;
+  std::uint64_t applied_seq_ RTCACHE_GUARDED_BY(mu_) = 0;  // the last message applier_ took (last_applied_ follows)
+  std::uint64_t resets_ RTCACHE_GUARDED_BY(mu_) = 0;       // times applier_ started over (lost(), recreated())
   std::chrono::steady_clock::time_point refreshed_ = std::chrono::steady_clock::now();  // the polling thread's
   // The polling thread's: the stream's identity as this node applies it; the sequence the next message must have
   // at most (a later one means the ones before it were not delivered); a consumer to start again from sequence 1
@@ -120,6 +144,10 @@ class applier {
   bool restart_consumer_ = false;
   std::atomic<std::uint64_t> losses_{0};
   std::atomic<std::uint64_t> recreated_{0};
+  std::atomic<std::uint64_t> resume_fetches_{0};
+  std::atomic<std::uint64_t> resume_recovered_{0};
+  std::atomic<std::uint64_t> resume_too_many_{0};
+  std::atomic<std::uint64_t> resume_failed_{0};
   std::atomic<std::uint64_t> last_applied_{0};
   std::atomic<std::uint64_t> lag_{0};
   std::atomic<bool> caught_up_{false};

@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace rtcache::cluster {
@@ -73,8 +74,8 @@ struct cluster_fixture {
     return s;
   }
 
-  std::unique_ptr<node> start_node(const std::string& id, std::uint64_t start_seq = 0,
-                                   const connection* via = nullptr) {
+  std::unique_ptr<node> start_node(const std::string& id, std::uint64_t start_seq = 0, const connection* via = nullptr,
+                                   const std::function<void(applier_settings&)>& tweak = {}) {
     auto n = std::make_unique<node>();
     applier_settings s;
     s.stream = st.name;
@@ -82,6 +83,7 @@ struct cluster_fixture {
     s.start_seq = start_seq;
     s.idle_poll = 20ms;
     s.log = [raw = n.get()](std::string_view line) { raw->log.emplace_back(line); };
+    if (tweak) tweak(s);
     auto a = applier::start(via ? *via : *conn, *n->h, epoch_deriver(test::test_secret()), s);
     if (!a) throw std::runtime_error(a.error().message);
     n->a = std::move(*a);
@@ -455,6 +457,212 @@ TEST(Applier, AStreamCreatedAgainStartsEveryViewOverAndIsAppliedFromItsFirstSequ
   hub::hub_join j;
   f.join(*n, "doc:wo:1", f1, old, &j);
   EXPECT_FALSE(j.recovered) << "a position of the old stream";
+}
+
+// Exact resume by range fetch (docs/cluster.md (h)): node B never held the view, so its hub has no history of it;
+// a client that held a position on node A resumes on B and gets exactly what it missed, read from the stream at the
+// positions A gave, then the live messages without a duplicate or a gap.
+TEST(Applier, ANodeThatNeverHeldTheViewResumesAPositionFromAnotherNodeByRangeFetch) {
+  cluster_fixture f;
+  auto a = f.start_node("a");
+  auto b = f.start_node("b");
+  const auto all = factory_scope::unscoped();
+  auto on_a = f.join(*a, "doc:wo:1", all);
+  f.publish({f.w.channel("doc:wo:1", "F1", "1"), f.w.channel("doc:wo:1", "F2", "2"),
+             f.w.channel("doc:wo:2", "F1", "other doc")});
+  f.catch_up(*a);
+  const auto client = *a->h->position("doc:wo:1", all);
+  ASSERT_EQ(client.offset, 2u);
+  f.publish({f.w.channel("doc:wo:1", "F1", "3"), f.w.channel("doc:pl:1", "F1", "other channel"),
+             f.w.channel("doc:wo:1", "", "4"), f.w.channel("doc:wo:1", "F2", "5")});
+  f.catch_up(*a);
+  f.catch_up(*b);
+  ASSERT_FALSE(b->h->position("doc:wo:1", all)) << "B holds no view of the channel";
+  hub::hub_join j;
+  auto on_b = f.join(*b, "doc:wo:1", all, client, &j);
+  EXPECT_TRUE(j.recovered);
+  EXPECT_EQ(offsets_and_payloads(j.replay), (std::vector<std::string>{"3:3", "4:4", "5:5"}))
+      << "exactly what it missed";
+  EXPECT_EQ(j.position, a->h->position("doc:wo:1", all));
+  EXPECT_EQ(b->a->stats().resume_fetches, 1u);
+  EXPECT_EQ(b->a->stats().resume_recovered, 1u);
+  // Live from there on: no duplicate, no gap, the same offsets as A's.
+  f.publish({f.w.channel("doc:wo:1", "F1", "6"), f.w.channel("doc:wo:1", "F2", "7")});
+  f.catch_up(*a);
+  f.catch_up(*b);
+  EXPECT_EQ(on_b->events(), (std::vector<std::string>{"6:6", "7:7"}));
+  EXPECT_EQ(on_a->events(), (std::vector<std::string>{"1:1", "2:2", "3:3", "4:4", "5:5", "6:6", "7:7"}));
+  EXPECT_EQ(b->h->position("doc:wo:1", all), a->h->position("doc:wo:1", all));
+}
+
+// The same for a scoped view while another factory writes to the channel: the fetch reads the view's factory's
+// partition only, so the replay never holds a foreign factory's message, and its offsets are A's.
+TEST(Applier, AScopedViewResumedByRangeFetchGetsItsFactorysMessagesOnlyAtTheOtherNodesOffsets) {
+  cluster_fixture f;
+  auto a = f.start_node("a");
+  auto b = f.start_node("b");
+  const auto f1 = factory_scope::of({"F1"});
+  auto on_a = f.join(*a, "doc:wo:1", f1);
+  f.publish({f.w.channel("doc:wo:1", "F2", "secret 1"), f.w.channel("doc:wo:1", "F1", "1"),
+             f.w.channel("doc:wo:1", "F1", "2")});
+  f.catch_up(*a);
+  const auto client = *a->h->position("doc:wo:1", f1);
+  ASSERT_EQ(client.offset, 2u);
+  f.publish({f.w.channel("doc:wo:1", "F2", "secret 2"), f.w.channel("doc:wo:1", "F1", "3"),
+             f.w.channel("doc:wo:1", "F2", "secret 3"), f.w.channel("doc:wo:1", "F1", "4"),
+             f.w.channel("doc:wo:1", "", "untagged")});
+  f.catch_up(*a);
+  f.catch_up(*b);
+  hub::hub_join j;
+  auto on_b = f.join(*b, "doc:wo:1", f1, client, &j);
+  EXPECT_TRUE(j.recovered);
+  EXPECT_EQ(offsets_and_payloads(j.replay), (std::vector<std::string>{"3:3", "4:4"}));
+  for (const auto& m : j.replay) EXPECT_EQ(m->meta.factory_id, "F1");
+  const auto a_events = on_a->events();
+  ASSERT_EQ(a_events.size(), 4u);
+  EXPECT_EQ(offsets_and_payloads(j.replay), (std::vector<std::string>{a_events[2], a_events[3]})) << "A's offsets";
+  EXPECT_EQ(j.position, a->h->position("doc:wo:1", f1));
+  EXPECT_FALSE(b->h->position("doc:wo:1", factory_scope::unscoped())) << "no other view was made or fed";
+  f.publish({f.w.channel("doc:wo:1", "F2", "secret 4"), f.w.channel("doc:wo:1", "F1", "5")});
+  f.catch_up(*b);
+  EXPECT_EQ(on_b->events(), (std::vector<std::string>{"5:5"}));
+}
+
+// The view exists on B but its history is short of the client's position: another client joined it on B after the
+// messages the first one missed (as after a fail-over, when the first client back creates the view). The missed
+// messages the history lacks are read from the stream too.
+TEST(Applier, AViewWhoseHistoryIsShortOfTheResumePositionIsAnsweredByRangeFetch) {
+  cluster_fixture f;
+  auto a = f.start_node("a");
+  auto b = f.start_node("b");
+  const auto f1 = factory_scope::of({"F1"});
+  auto on_a = f.join(*a, "doc:wo:1", f1);
+  f.publish({f.w.channel("doc:wo:1", "F1", "1")});
+  f.catch_up(*a);
+  const auto client = *a->h->position("doc:wo:1", f1);
+  f.publish({f.w.channel("doc:wo:1", "F1", "2"), f.w.channel("doc:wo:1", "F2", "secret"),
+             f.w.channel("doc:wo:1", "F1", "3")});
+  f.catch_up(*b);
+  auto keeper = f.join(*b, "doc:wo:1", f1);  // B's view starts here, with no history
+  f.publish({f.w.channel("doc:wo:1", "F1", "4")});
+  f.catch_up(*b);
+  ASSERT_EQ(keeper->events(), (std::vector<std::string>{"4:4"}));
+  ASSERT_FALSE(b->h->resumable("doc:wo:1", f1, client)) << "B's history does not reach back to the client";
+  hub::hub_join j;
+  auto on_b = f.join(*b, "doc:wo:1", f1, client, &j);
+  EXPECT_TRUE(j.recovered);
+  EXPECT_EQ(offsets_and_payloads(j.replay), (std::vector<std::string>{"2:2", "3:3", "4:4"}));
+  EXPECT_EQ(b->a->stats().resume_recovered, 1u);
+  f.publish({f.w.channel("doc:wo:1", "F1", "5")});
+  f.catch_up(*b);
+  EXPECT_EQ(on_b->events(), (std::vector<std::string>{"5:5"}));
+  EXPECT_EQ(keeper->events(), (std::vector<std::string>{"4:4", "5:5"})) << "the view was not started over";
+}
+
+// A position whose messages after it left the stream, a position with an epoch the view never had, and more
+// messages than the bound: recovered:false, as without range fetch (the client refetches).
+TEST(Applier, AResumeByRangeFetchIsRefusedWhenTheStreamNoLongerHoldsWhatFollowsIt) {
+  cluster_fixture f;
+  auto a = f.start_node("a");
+  const auto f1 = factory_scope::of({"F1"});
+  auto on_a = f.join(*a, "doc:wo:1", f1);
+  f.publish({f.w.channel("doc:wo:1", "F1", "1"), f.w.channel("doc:wo:1", "F1", "2")});
+  f.catch_up(*a);
+  const auto client = *a->h->position("doc:wo:1", f1);
+  f.publish(
+      {f.w.channel("doc:wo:1", "F1", "3"), f.w.channel("doc:wo:1", "F1", "4"), f.w.channel("doc:wo:1", "F1", "5")});
+  f.catch_up(*a);
+  auto b = f.start_node("b");
+  f.catch_up(*b);
+  // Retention drops sequences 1..3: the partition stays live (its last message is kept), its epoch unchanged, but
+  // the message after the client's position is gone.
+  jsOptions o;
+  jsOptions_Init(&o);
+  o.Stream.Purge.Sequence = 4;
+  jsErrCode jerr{};
+  ASSERT_EQ(js_PurgeStream(f.conn->handles().js, f.st.name.c_str(), &o, &jerr), NATS_OK);
+  ASSERT_EQ(get_stream_state(*f.conn, f.st.name).value().first_seq, 4u);
+  ASSERT_EQ(b->a->position_of("doc:wo:1", f1).epoch, client.epoch) << "the view's epoch did not change";
+  hub::hub_join j;
+  f.join(*b, "doc:wo:1", f1, client, &j);
+  EXPECT_FALSE(j.recovered);
+  EXPECT_TRUE(j.replay.empty());
+  EXPECT_EQ(b->a->stats().resume_fetches, 1u);
+  EXPECT_EQ(b->a->stats().resume_recovered, 0u);
+}
+
+TEST(Applier, AResumeByRangeFetchIsRefusedForAnEpochTheViewNeverHad) {
+  cluster_fixture f;
+  auto a = f.start_node("a");
+  auto b = f.start_node("b");
+  const auto f1 = factory_scope::of({"F1"});
+  auto on_a = f.join(*a, "doc:wo:1", f1);
+  f.publish(
+      {f.w.channel("doc:wo:1", "F1", "1"), f.w.channel("doc:wo:1", "F1", "2"), f.w.channel("doc:wo:1", "F1", "3")});
+  f.catch_up(*a);
+  f.catch_up(*b);
+  auto wrong = *a->h->position("doc:wo:1", f1);
+  wrong.epoch[0] = wrong.epoch[0] == '0' ? '1' : '0';
+  wrong.offset = 1;
+  hub::hub_join j;
+  f.join(*b, "doc:wo:1", f1, wrong, &j);
+  EXPECT_FALSE(j.recovered);
+  EXPECT_TRUE(j.replay.empty());
+  EXPECT_EQ(b->a->stats().resume_fetches, 0u) << "nothing to fetch for an epoch the view is not in";
+}
+
+TEST(Applier, AResumeByRangeFetchIsRefusedAndCountedPastItsBound) {
+  cluster_fixture f;
+  auto a = f.start_node("a");
+  auto b = f.start_node("b", 0, nullptr, [](applier_settings& s) { s.resume_max_messages = 3; });
+  const auto f1 = factory_scope::of({"F1"});
+  auto on_a = f.join(*a, "doc:wo:1", f1);
+  f.publish({f.w.channel("doc:wo:1", "F1", "1")});
+  f.catch_up(*a);
+  const auto client = *a->h->position("doc:wo:1", f1);
+  f.publish(
+      {f.w.channel("doc:wo:1", "F1", "2"), f.w.channel("doc:wo:1", "F1", "3"), f.w.channel("doc:wo:1", "F1", "4")});
+  f.catch_up(*b);
+  hub::hub_join j;
+  f.join(*b, "doc:wo:1", f1, client, &j);
+  EXPECT_FALSE(j.recovered) << "the view's four messages in the stream are more than the bound of three";
+  EXPECT_TRUE(j.replay.empty());
+  EXPECT_EQ(b->a->stats().resume_fetches, 1u);
+  EXPECT_EQ(b->a->stats().resume_too_many, 1u);
+  EXPECT_EQ(b->a->stats().resume_recovered, 0u);
+}
+
+// The join runs while B's applier applies on its own thread and messages keep arriving: whatever B applied after
+// the fetch began is fetched too, and the join is made under the applier's lock, so the replay and the live
+// deliveries together are every message after the client's position once, in order.
+TEST(Applier, AResumeByRangeFetchWhileTheNodeAppliesMissesAndRepeatsNothing) {
+  cluster_fixture f;
+  auto a = f.start_node("a");
+  auto b = f.start_node("b");
+  const auto f1 = factory_scope::of({"F1"});
+  auto on_a = f.join(*a, "doc:wo:1", f1);
+  f.publish({f.w.channel("doc:wo:1", "F1", "1")});
+  f.catch_up(*a);
+  const auto client = *a->h->position("doc:wo:1", f1);
+  std::vector<stream_message> missed;
+  for (int i = 2; i <= 20; ++i) missed.push_back(f.w.channel("doc:wo:1", "F1", std::to_string(i)));
+  f.publish(missed);
+  b->a->run();
+  std::thread writer([&] {
+    for (int i = 21; i <= 60; ++i) f.publish({f.w.channel("doc:wo:1", "F1", std::to_string(i))});
+  });
+  ASSERT_TRUE(test::eventually([&] { return b->a->last_applied() >= 20; }, 20s));
+  hub::hub_join j;
+  auto on_b = f.join(*b, "doc:wo:1", f1, client, &j);
+  writer.join();
+  ASSERT_TRUE(test::eventually([&] { return b->a->last_applied() == f.w.next_seq() - 1; }, 20s));
+  b->a->stop();
+  EXPECT_TRUE(j.recovered);
+  std::vector<std::string> seen = offsets_and_payloads(j.replay);
+  for (const auto& e : on_b->events()) seen.push_back(e);
+  std::vector<std::string> want;
+  for (int i = 2; i <= 60; ++i) want.push_back(std::to_string(i) + ":" + std::to_string(i));
+  EXPECT_EQ(seen, want);
 }
 
 TEST(Applier, RunsOnItsOwnThreadUntilStopped) {

@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -73,6 +74,23 @@ struct stream_apply_settings {
   wire_limits limits;
 };
 
+// A channel message as apply() takes it: every part decoded and checked against the others, nothing applied yet.
+struct decoded_channel {
+  parsed_subject subject;
+  channel_message body;
+  message_position position;
+  std::optional<core::event> contract;
+  hub::postgres_change_ptr change;
+};
+
+// Why a resume was (or was not) answered from messages fetched from the stream (stream_applier::join_replayed).
+enum class replay_outcome {
+  recovered,     // the view passed through the resume position: joined recovered:true with what came after it
+  not_kept,      // it passed through, but the hub's history bounds did not keep it all: joined recovered:false
+  not_passed,    // the positions the fetched messages give never reach the resume position continuously
+  not_joinable,  // the view came to exist meanwhile, or the hub refused it: the caller joins as join() does
+};
+
 // Thread-safety: none. One thread (or one lock) owns it, its book and the order of its hub calls: the hub trusts the
 // positions it is given, so book updates and hub calls must happen in stream order.
 class stream_applier {
@@ -102,12 +120,50 @@ class stream_applier {
   // The position the book names for `view` of `channel`.
   hub::hub_position position_of(std::string_view channel, const core::factory_scope& view, std::uint64_t first_seq);
 
+  // Whether a join with `resume` needs the view's messages from the stream to be answered recovered:true (exact
+  // resume by range fetch, docs/cluster.md (h)): the hub cannot answer it (it holds no view of `view` on
+  // `channel`, or the view's history does not reach back to it: hub::resumable), and `resume` is in the view's
+  // current epoch, behind its current offset.
+  bool resume_needs_fetch(std::string_view channel, const core::factory_scope& view, const hub::hub_position& resume,
+                          std::uint64_t first_seq);
+
+  // The subjects holding every message `view` admits on `channel`: one per factory of a scoped view (never another
+  // factory's), the channel's wildcard for the unscoped view.
+  std::vector<std::string> view_subjects(std::string_view channel, const core::factory_scope& view) const;
+
+  // Exact resume by range fetch. `fetched`: every message of view_subjects() from stream sequence `from_seq`
+  // (no greater than `first_seq`) through the last message applied, ascending by sequence. Each is decoded as
+  // apply() decodes it (refused ones are skipped, as apply() skips them) and the book's positions for the view are
+  // derived after each, from the partitions' states before the first (those the book holds of partitions without
+  // a fetched message, which must be older than `from_seq`; for the others, what their first fetched message
+  // implies: in limbo before it when its predecessor is older than `from_seq`, unknown when it started a
+  // generation). When those positions pass through `resume` and from there reach the view's current position one
+  // offset at a time in one epoch, the walk ends at the book's state of every partition the view admits, and every
+  // message after `resume` is newer than the last gap marker covering the channel: a view the hub does not hold is
+  // created at `resume`, given those messages as history at those positions (hub::publish) and joined at its
+  // current position, recovered:true with exactly them as replay (unless the hub's history bounds drop some: then
+  // recovered:false, never a partial replay); a view the hub holds, its history short of `resume`, is joined at its
+  // current position with those messages encoded as the hub would (hub::encode) as the replay. `outcome` says what
+  // happened; a result whenever the hub was asked to join (recovered, refused, or not recovered past its history
+  // bounds), nullopt otherwise: the caller then joins as join() does.
+  std::optional<core::result<hub::hub_join>> join_replayed(std::string_view channel, const core::factory_scope& view,
+                                                           std::shared_ptr<hub::hub_subscriber> subscriber,
+                                                           const hub::hub_position& resume, std::uint64_t first_seq,
+                                                           std::span<const stream_message> fetched,
+                                                           std::uint64_t from_seq, replay_outcome& outcome);
+
   const stream_apply_stats& stats() const noexcept { return stats_; }
   position_book& book() noexcept { return book_; }
 
  private:
-  core::result<void> apply_channel(const stream_message& m, const parsed_subject& s, channel_message body,
-                                   std::uint64_t first_seq);
+  // The message decoded as apply() takes it (errors: why it is refused); a subject of another section: bad_value.
+  core::result<decoded_channel> decode_channel(const stream_message& m, parsed_subject s, channel_message body);
+  core::result<decoded_channel> decode_channel(const stream_message& m);
+  // What hub::publish is given for a decoded channel message (positions aside).
+  hub::hub_publish_options options_of(const decoded_channel& c) const;
+  // hub::publish of a decoded channel message at `positions`.
+  core::result<void> publish_channel(const decoded_channel& c, const hub::hub_view_positions& positions);
+  core::result<void> apply_channel(const stream_message& m, decoded_channel c, std::uint64_t first_seq);
   core::result<void> apply_record(const parsed_subject& s, record_message body);
   void apply_gap(std::uint64_t seq, const gap_message& gap, std::uint64_t first_seq);
 

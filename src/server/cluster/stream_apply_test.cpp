@@ -250,5 +250,78 @@ TEST(StreamApply, AResetStartsEveryViewOverAndANewIdentityChangesEveryEpoch) {
   EXPECT_NE(n.h.position("doc:pl:1", f1)->epoch, empty.epoch);
 }
 
+std::vector<std::string> replayed(const std::vector<hub::hub_message_ptr>& replay) {
+  std::vector<std::string> out;
+  for (const auto& m : replay) out.push_back(std::to_string(m->offset) + ":" + m->frames.v1_text);
+  return out;
+}
+
+// Exact resume by range fetch, its pure half (stream_applier::join_replayed): node B, which never held the view,
+// is handed the view's messages as a fetch would return them. A message apply() refuses is skipped there too, so
+// the replay is A's messages at A's offsets.
+TEST(StreamApply, AJoinReplayedFromFetchedMessagesSkipsWhatApplyRefusesAndIsExactlyWhatWasMissed) {
+  test::stream_writer w{"rtcache"};
+  node a;
+  node b;
+  const auto f1 = factory_scope::of({"F1"});
+  auto on_a = a.join("doc:wo:1", f1);
+  const std::string subject = w.subject_of().partition("doc:wo:1", "F1");
+  std::vector<stream_message> fetched;  // what a fetch of F1's subject returns
+  const auto both = [&](const stream_message& m, bool f1_subject) {
+    (void)a.a.apply(m, 1);
+    (void)b.a.apply(m, 1);
+    if (f1_subject) fetched.push_back(m);
+  };
+  both(w.channel("doc:wo:1", "F1", "1"), true);
+  both(w.channel("doc:wo:1", "F2", "x"), false);
+  const auto client = *a.h.position("doc:wo:1", f1);
+  both(w.raw(subject, "garbage"), true);
+  both(w.channel("doc:wo:1", "F1", "2"), true);
+  both(w.channel("doc:wo:1", "F2", "y"), false);
+  both(w.channel("doc:wo:1", "F1", "3"), true);
+  ASSERT_TRUE(b.a.resume_needs_fetch("doc:wo:1", f1, client, 1));
+  EXPECT_EQ(b.a.view_subjects("doc:wo:1", f1), std::vector<std::string>{subject});
+  auto s = std::make_shared<recorder>(recorder::record::offsets_and_frames);
+  replay_outcome outcome = replay_outcome::not_passed;
+  auto j = b.a.join_replayed("doc:wo:1", f1, s, client, 1, fetched, 1, outcome);
+  ASSERT_TRUE(j);
+  ASSERT_TRUE(*j);
+  EXPECT_EQ(outcome, replay_outcome::recovered);
+  EXPECT_TRUE((*j)->recovered);
+  EXPECT_EQ(replayed((*j)->replay), (std::vector<std::string>{"2:2", "3:3"}));
+  EXPECT_EQ(on_a->events(), (std::vector<std::string>{"1:1", "2:2", "3:3"}));
+  EXPECT_EQ((*j)->position, a.h.position("doc:wo:1", f1));
+  EXPECT_FALSE(b.a.resume_needs_fetch("doc:wo:1", f1, client, 1)) << "B holds the view now: its hub answers";
+}
+
+// A message of the view missing from what was fetched (purged, or not returned) skips an offset: never a replay
+// with a hole, the join is left to the caller (recovered:false).
+TEST(StreamApply, AJoinReplayedIsRefusedWhenAMessageOfTheViewIsMissingFromTheFetch) {
+  test::stream_writer w{"rtcache"};
+  node a;
+  node b;
+  const auto all = factory_scope::unscoped();
+  auto on_a = a.join("doc:wo:1", all);
+  std::vector<stream_message> ms;
+  ms.push_back(w.channel("doc:wo:1", "F1", "1"));
+  ms.push_back(w.channel("doc:wo:1", "F2", "2"));
+  ms.push_back(w.channel("doc:wo:1", "", "3"));
+  ms.push_back(w.channel("doc:wo:1", "F1", "4"));
+  for (const auto& m : ms) {
+    a.apply_ok(m);
+    b.apply_ok(m);
+  }
+  const hub::hub_position client{a.h.position("doc:wo:1", all)->epoch, 1};
+  const std::vector<stream_message> holed = {ms[0], ms[1], ms[3]};  // the untagged message did not come back
+  auto s = std::make_shared<recorder>(recorder::record::offsets_and_frames);
+  replay_outcome outcome = replay_outcome::recovered;
+  EXPECT_FALSE(b.a.join_replayed("doc:wo:1", all, s, client, 1, holed, 1, outcome));
+  EXPECT_EQ(outcome, replay_outcome::not_passed);
+  EXPECT_FALSE(b.h.position("doc:wo:1", all)) << "no view was made";
+  auto j = b.a.join_replayed("doc:wo:1", all, s, client, 1, ms, 1, outcome);
+  ASSERT_TRUE(j && *j);
+  EXPECT_EQ(replayed((*j)->replay), (std::vector<std::string>{"2:2", "3:3", "4:4"})) << "the whole fetch recovers";
+}
+
 }  // namespace
 }  // namespace rtcache::cluster

@@ -147,6 +147,10 @@ cluster_status cluster_node::status() const {
   s.refused = a.apply.refused;
   s.losses = a.losses;
   s.streams_recreated = a.streams_recreated;
+  s.resume_fetches = a.resume_fetches;
+  s.resume_recovered = a.resume_recovered;
+  s.resume_too_many = a.resume_too_many;
+  s.resume_failed = a.resume_failed;
   return s;
 }
 

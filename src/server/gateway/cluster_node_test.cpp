@@ -231,6 +231,45 @@ TEST(ClusterNode, APositionFromOneNodeResumesOnTheOtherWithExactlyTheMissedMessa
   EXPECT_EQ(delivered(c->read_json()), "4:5") << "exactly what it missed, then live";
 }
 
+// docs/cluster.md (h), exact resume by range fetch: node B never held the client's view (no client of it was ever on
+// B), so its hub has no history of it; the join reads the view's partition from the stream and answers recovered:true
+// with exactly the missed messages of the client's factory (none of F2's), then the live ones, and counts it.
+TEST(ClusterNode, APositionFromANodeResumesOnANodeThatNeverHeldTheViewByRangeFetch) {
+  stream_fixture f(cluster::test::shared_server().url());
+  node a("a", f.url, f.st);
+  node b("b", f.url, f.st);
+  ASSERT_TRUE(wait_for([&] { return a.ready() && b.ready(); }));
+  json::value position;
+  {
+    auto c = a.client({"F1"});
+    join(*c, "realtime:doc:wo:1");
+    f.publish({f.f1(1), f.f2(2)});
+    EXPECT_EQ(delivered(c->read_json()), "1:1");
+    ASSERT_TRUE(stream_fixture::applied(a, f.last()));
+    auto probe = a.client({"F1"});
+    position = position_of(join(*probe, "realtime:doc:wo:1", "9"));  // what the client holds now
+    c->close();
+  }
+  f.publish({f.f1(3), f.f2(4), f.f1(5), f.f2(6)});
+  ASSERT_TRUE(stream_fixture::applied(b, f.last()));
+  ASSERT_FALSE(b.h.position("doc:wo:1", factory_scope::of({"F1"}))) << "B never held the view";
+  auto c = b.client({"F1"});
+  const auto reply = join(*c, "realtime:doc:wo:1", "5", resume_payload(position));
+  ASSERT_EQ(reply.at("payload").at("status"), "ok") << json::serialize(reply);
+  const auto resumed = position_of(reply);
+  EXPECT_EQ(resumed.at("recovered"), true) << json::serialize(reply);
+  EXPECT_EQ(resumed.at("epoch"), position.at("epoch"));
+  EXPECT_EQ(resumed.at("offset"), 3);
+  EXPECT_EQ(delivered(c->read_json()), "2:3");
+  EXPECT_EQ(delivered(c->read_json()), "3:5");
+  f.publish({f.f2(7), f.f1(8)});
+  EXPECT_EQ(delivered(c->read_json()), "4:8") << "exactly what it missed, then live";
+  const cluster_status s = b.cluster->status();
+  EXPECT_EQ(s.resume_fetches, 1u);
+  EXPECT_EQ(s.resume_recovered, 1u);
+  EXPECT_EQ(s.resume_too_many + s.resume_failed, 0u);
+}
+
 TEST(ClusterNode, ANodeStartedLateAdmitsItsFirstJoinOnlyOnceCaughtUp) {
   stream_fixture f(cluster::test::shared_server().url());
   std::vector<cluster::stream_message> backlog;

@@ -248,6 +248,21 @@ std::string prometheus_text(const gateway_metrics& g, const hub::hub_metrics& h,
                               "Times the stream was deleted and created again under the node (every view started "
                               "over).",
                               counter_type, as_double(c.streams_recreated)));
+    families.push_back(sample("cluster_resume_fetches_total",
+                              "Joins whose resume the node's hub could not answer (it held no such view), so the "
+                              "view's messages were fetched from the stream.",
+                              counter_type, as_double(c.resume_fetches)));
+    families.push_back(sample("cluster_resume_recovered_total",
+                              "Joins answered recovered:true from messages fetched from the stream.", counter_type,
+                              as_double(c.resume_recovered)));
+    families.push_back(sample("cluster_resume_too_many_total",
+                              "Resume fetches refused (recovered:false): the view's messages in the stream were more "
+                              "than the bound.",
+                              counter_type, as_double(c.resume_too_many)));
+    families.push_back(sample("cluster_resume_failed_total",
+                              "Resume fetches that failed or timed out, or raced the node starting over "
+                              "(recovered:false).",
+                              counter_type, as_double(c.resume_failed)));
     if (c.writer) {
       families.push_back(sample("cluster_writer_messages_total",
                                 "Channel messages this node's writer published to the stream (while it read the WAL).",

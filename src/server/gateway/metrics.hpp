@@ -126,6 +126,12 @@ struct cluster_status {
   std::uint64_t refused = 0;       // messages that did not decode, skipped
   std::uint64_t losses = 0;        // the stream dropped messages before the node applied them (views started over)
   std::uint64_t streams_recreated = 0;  // the stream was deleted and created again (views started over)
+  // Exact resume by range fetch (cluster::applier_stats::resume_*): joins whose resume needed the view's messages
+  // from the stream, those answered recovered:true, those past the bound, those whose fetch failed or timed out.
+  std::uint64_t resume_fetches = 0;
+  std::uint64_t resume_recovered = 0;
+  std::uint64_t resume_too_many = 0;
+  std::uint64_t resume_failed = 0;
   // With [postgres]: the node's stream writer (cluster::reader_sink; its current writer's counters).
   bool writer = false;
   std::uint64_t writer_messages = 0;  // channel messages published to the stream

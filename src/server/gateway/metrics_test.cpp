@@ -203,6 +203,10 @@ const std::vector<std::pair<std::string, std::string>> k_cluster_metrics = {
     {"rtcache_cluster_refused_total", "counter"},
     {"rtcache_cluster_losses_total", "counter"},
     {"rtcache_cluster_streams_recreated_total", "counter"},
+    {"rtcache_cluster_resume_fetches_total", "counter"},
+    {"rtcache_cluster_resume_recovered_total", "counter"},
+    {"rtcache_cluster_resume_too_many_total", "counter"},
+    {"rtcache_cluster_resume_failed_total", "counter"},
 };
 const std::vector<std::pair<std::string, std::string>> k_cluster_writer_metrics = {
     {"rtcache_cluster_writer_messages_total", "counter"}, {"rtcache_cluster_writer_records_total", "counter"},
@@ -250,6 +254,10 @@ TEST(PrometheusText, ClusterMetricsCarryTheNodesValues) {
   c.refused = 3;
   c.losses = 4;
   c.streams_recreated = 5;
+  c.resume_fetches = 6;
+  c.resume_recovered = 7;
+  c.resume_too_many = 8;
+  c.resume_failed = 9;
   c.writer = true;
   c.writer_messages = 11;
   c.writer_records = 12;
@@ -272,6 +280,10 @@ TEST(PrometheusText, ClusterMetricsCarryTheNodesValues) {
       "rtcache_cluster_refused_total 3",
       "rtcache_cluster_losses_total 4",
       "rtcache_cluster_streams_recreated_total 5",
+      "rtcache_cluster_resume_fetches_total 6",
+      "rtcache_cluster_resume_recovered_total 7",
+      "rtcache_cluster_resume_too_many_total 8",
+      "rtcache_cluster_resume_failed_total 9",
       "rtcache_cluster_writer_messages_total 11",
       "rtcache_cluster_writer_records_total 12",
       "rtcache_cluster_writer_gaps_total 13",

@@ -844,6 +844,32 @@ std::optional<hub_position> hub::position(std::string_view name, const core::fac
   return std::nullopt;
 }
 
+bool hub::resumable(std::string_view name, const core::factory_scope& view, const hub_position& resume) const {
+  require_not_in_callback("resumable", name);
+  view_list views;
+  find(name, views);
+  for (const auto& ch : views) {
+    if (!same_class(ch->view, view)) continue;
+    sync::mutex_lock lock(ch->mu);
+    if (ch->closed.load(std::memory_order_relaxed)) continue;
+    if (resume.epoch != ch->epoch || resume.offset > ch->offset) return false;
+    return resume.offset == ch->offset || (!ch->history.empty() && ch->history.front()->offset <= resume.offset + 1);
+  }
+  return false;
+}
+
+hub_message_ptr hub::encode(std::string_view name, std::uint64_t offset, std::string_view event,
+                            std::string_view payload_json, const hub_publish_options& options) const {
+  require_not_in_callback("encode", name);
+  callback_scope scope;
+  hub_frames frames =
+      encoder_(hub_encode_request{name, offset, event, payload_json, options.contract, options.raw_payload});
+  const std::size_t retained_bytes = frames.size_bytes() + options.attachment_bytes;
+  return std::make_shared<const hub_message>(
+      hub_message{offset, std::move(frames), hub_message_meta{std::string(options.factory_id), options.origin},
+                  options.change, retained_bytes, clock_()});
+}
+
 hub_metrics hub::metrics() const noexcept {
   hub_metrics m;
   m.channels = counters_.channels.load(std::memory_order_relaxed);

@@ -327,6 +327,18 @@ class hub {
   std::optional<hub_position> position(std::string_view channel,
                                        const core::factory_scope& view = core::factory_scope::unscoped()) const;
 
+  // Whether a join of the view of class `view` of `channel` with `resume` would be recovered now: the view exists,
+  // `resume` is in its epoch, and its offset is the current one or the history still holds resume.offset + 1
+  // (subscribe_view()'s rule). Cluster mode asks it before reading what the history lacks back from its source.
+  bool resumable(std::string_view channel, const core::factory_scope& view, const hub_position& resume) const;
+
+  // The message publish() would append at `offset` of `channel` (encoded once, with options' metadata, record and
+  // attachment bytes), taken by no view and delivered to nobody: cluster mode builds a join's replay with it from
+  // messages read back from the stream, at the offsets their view gave them. options.positions and retain are
+  // ignored. Throws what the encoder throws. REQUIRES: as publish().
+  hub_message_ptr encode(std::string_view channel, std::uint64_t offset, std::string_view event,
+                         std::string_view payload_json, const hub_publish_options& options = {}) const;
+
   hub_metrics metrics() const noexcept;
 
   const hub_config& config() const noexcept { return config_; }

@@ -111,6 +111,36 @@ TEST(HubPositions, AViewCreatedAtAnOriginStartsThereAndRecoversOnlyThatPosition)
   EXPECT_EQ(h.metrics().views_reset, 0u);
 }
 
+// What cluster mode asks before reading a view's messages back from the stream (hub::resumable: subscribe_view's
+// recovery rule, without joining), and how it frames them (hub::encode: as publish would, into no view).
+TEST(HubPositions, ResumableAppliesTheJoinsRecoveryRuleAndEncodeTakesNoView) {
+  hub h(lingering(), offset_encoder());
+  const auto f1 = factory_scope::of({"F1"});
+  EXPECT_FALSE(h.resumable("doc:wo:1", f1, hub_position{"E", 0})) << "no view";
+  auto s = std::make_shared<recorder>();
+  auto j = h.subscribe_view_at("doc:wo:1", f1, hub_position{"E", 10}, s);
+  ASSERT_TRUE(j);
+  EXPECT_EQ(publish_at(h, "doc:wo:1", "E", 11, "F1").offset, 11u);
+  EXPECT_EQ(publish_at(h, "doc:wo:1", "E", 12, "F1").offset, 12u);
+  EXPECT_TRUE(h.resumable("doc:wo:1", f1, hub_position{"E", 12}));
+  EXPECT_TRUE(h.resumable("doc:wo:1", f1, hub_position{"E", 10}));
+  EXPECT_FALSE(h.resumable("doc:wo:1", f1, hub_position{"E", 9})) << "older than the history";
+  EXPECT_FALSE(h.resumable("doc:wo:1", f1, hub_position{"D", 12})) << "another epoch";
+  EXPECT_FALSE(h.resumable("doc:wo:1", f1, hub_position{"E", 13})) << "ahead of the view";
+  EXPECT_FALSE(h.resumable("doc:wo:1", factory_scope::unscoped(), hub_position{"E", 12})) << "another view class";
+  const auto before = h.metrics();
+  hub_publish_options o;
+  o.factory_id = "F1";
+  const hub_message_ptr m = h.encode("doc:wo:1", 7, "invalidate", "{}", o);
+  EXPECT_EQ(m->offset, 7u);
+  EXPECT_EQ(m->frames.v1_text, "{}@7");
+  EXPECT_EQ(m->meta.factory_id, "F1");
+  EXPECT_EQ(s->events(), (events{"11", "12"})) << "delivered to nobody";
+  EXPECT_EQ(h.position("doc:wo:1", f1), (hub_position{"E", 12}));
+  EXPECT_EQ(h.metrics().messages_published, before.messages_published);
+  EXPECT_EQ(h.metrics().history_messages, before.history_messages);
+}
+
 TEST(HubPositions, MessagesTakeTheOffsetsTheirPublisherNamesAndARepeatIsNotAppendedTwice) {
   hub h(lingering(), offset_encoder());
   auto s = std::make_shared<recorder>();

@@ -6,16 +6,16 @@
 // them to the stream. Then the balancer lets the clients back in: they reconnect by themselves, land on B (A refuses),
 // rejoin with the position A gave them and get `recovered:true` with exactly the missed rows, once each, in order, at
 // the offsets that continue A's — then live rows.
-// B holds the channel's history because another user of the document is on B (`keeper`): a view a node creates only
-// at the rejoin has no history yet (docs/cluster.md (h), "exact resume by range fetch" is still to be built), so a
-// channel nobody followed on B is answered `recovered:false` and the client refetches; the second channel pins that
-// it is told so rather than resumed with rows missing.
+// B holds the document's history because another user of it is on B (`keeper`): its rejoin is answered from B's hub.
+// The second channel nobody followed on B: B's hub has no view of it, so the rejoin is answered by exact resume by
+// range fetch (docs/cluster.md (h)): B reads the channel's messages from the stream and answers `recovered:true` with
+// exactly the missed row, at the offset that continues A's (rtcache_cluster_resume_recovered_total counts it).
 // Runs last (vitest.cluster.config.mjs orders files by name): it leaves one node.
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import { VSNS } from '../../lib/env.mjs';
 import { userToken } from '../../lib/jwt.mjs';
 import { closeAll, collector, joinPosition, recordJoinReplies, subscribe, supabaseClient, tail, uniq, until } from '../../lib/clients.mjs';
-import { closeDb, insertWo, sql, updateWo } from '../../lib/pg.mjs';
+import { closeDb, insertWo, updateWo } from '../../lib/pg.mjs';
 import { balancer, killNode, metrics, readerAndStandby } from '../../lib/cluster.mjs';
 
 afterEach(closeAll);
@@ -71,6 +71,8 @@ describe('SIGKILL of the node holding the slot', () => {
       expect(lb.routed).toEqual(VSNS.map(() => A.name));
       const first = clients.map((c) => joinPosition(c.doc.ch.joinReplies[0].response));
       const base = first[0].offset ?? 0;
+      const firstLone = clients.map((c) => joinPosition(c.other.ch.joinReplies[0].response));
+      const baseLone = firstLone[0].offset ?? 0;
       expect(joinPosition(kept.ch.joinReplies[0].response), 'the same position on both nodes').toEqual(first[0]);
       expect(first[1]).toEqual(first[0]);
 
@@ -149,14 +151,22 @@ describe('SIGKILL of the node holding the slot', () => {
         expect(all.slice(2), 'the same events the keeper got on B').toEqual(kept.events.items.slice(2));
         expect(c.doc.ch.state).toBe('joined');
 
-        // The channel nobody followed on B: told to refetch, not resumed with a row missing.
+        // The channel nobody followed on B: resumed from the stream, with exactly the missed row.
         const lonely = joinPosition(c.other.ch.joinReplies[1].response);
         expect(c.other.ch.joinReplies[1].status, why).toBe('ok');
-        expect(lonely.recovered, JSON.stringify(c.other.ch.joinReplies[1])).toBe(false);
-        expect(c.other.events.items.map((e) => e.version)).toEqual([Number(live[2].version)]);
-        const refetched = await sql('SELECT version FROM work_orders WHERE id = $1', [lone]);
-        expect(Number(refetched.rows[0].version)).toBe(Number(missedLone.version));
+        expect(lonely.recovered, JSON.stringify(c.other.ch.joinReplies[1])).toBe(true);
+        expect(lonely.epoch).toBe(firstLone[i].epoch);
+        const lonesMissed = await c.other.events.waitFor(2, 10000).catch((e) => {
+          throw new Error(`${e.message}\n${why}`);
+        });
+        expect(lonesMissed.map((e) => [e.version, e.offset]), why).toEqual([
+          [Number(live[2].version), baseLone + 1],
+          [Number(missedLone.version), baseLone + 2],
+        ]);
       }
+      const resumed = await metrics(B);
+      expect(resumed.rtcache_cluster_resume_fetches_total, JSON.stringify(resumed)).toBeGreaterThanOrEqual(1);
+      expect(resumed.rtcache_cluster_resume_recovered_total, JSON.stringify(resumed)).toBeGreaterThanOrEqual(1);
 
       // Then live rows from B, and nothing twice: the live row is the last thing on each channel.
       const after = await updateWo(id, { qty: 6 });
@@ -167,9 +177,10 @@ describe('SIGKILL of the node holding the slot', () => {
         expect(all.map((e) => e.version), why).toEqual([...live.slice(0, 2), ...missed, after].map((r) => Number(r.version)));
         const offsets = all.map((e) => e.offset);
         expect(offsets, why).toEqual(offsets.map((_, k) => base + 1 + k));
-        const others = await c.other.events.waitFor(2, 10000);
-        expect(others.map((e) => e.version), why).toEqual([live[2], afterLone].map((r) => Number(r.version)));
-        expect(others[1].offset).toBe(joinPosition(c.other.ch.joinReplies[1].response).offset + 1);
+        const others = await c.other.events.waitFor(3, 10000);
+        expect(others.map((e) => e.version), why).toEqual([live[2], missedLone, afterLone].map((r) => Number(r.version)));
+        expect(others.map((e) => e.offset), why).toEqual([baseLone + 1, baseLone + 2, baseLone + 3]);
+        expect(others[2].offset).toBe(joinPosition(c.other.ch.joinReplies[1].response).offset + 1);
       }
       console.log(
         `fail-over: killed node ${A.name} (the slot holder); node ${B.name} held the slot ${tookOverAt - killedAt} ms later, ` +
