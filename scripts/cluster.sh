@@ -8,6 +8,7 @@
 #   scripts/cluster.sh status   each node's pid, /readyz and role (reader or standby); exit 1 unless all are up
 #   scripts/cluster.sh env      CLUSTER_NATS_URL, CLUSTER_PG_CONNINFO, CLUSTER_NODE_URLS, ... as shell assignments
 #   scripts/cluster.sh pid N    the pid of node N (1..3)
+#   scripts/cluster.sh reader   the number of the node that holds the slot; exit 1 unless exactly one does
 #   scripts/cluster.sh destroy  stop, then remove the data (nats store, PostgreSQL, secrets, logs)
 # Data under var/cluster/ (CLUSTER_DIR): nats/ (the JetStream store), pg/ (as root in a checkout the postgres
 # user cannot reach: /var/tmp/rtcache-cluster-<hash>/pg), nodes/nodeN/ (pid, log), the JWT secret and the
@@ -26,7 +27,7 @@ root=$(pwd)
 # shellcheck source=scripts/lib/stack.sh
 . scripts/lib/stack.sh
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 cmd=${1:-run}
 mkdir -p "${CLUSTER_DIR:-var/cluster}"
 state=$(cd "${CLUSTER_DIR:-var/cluster}" && pwd)
@@ -220,6 +221,12 @@ case "$cmd" in
   pid)
     [ -n "${2:-}" ] || usage
     node_pid "$2"
+    ;;
+  reader)
+    readers=()
+    for i in $(seq 1 "${#ports[@]}"); do [ "$(node_role "$i")" = reader ] && readers+=("$i"); done
+    [ "${#readers[@]}" -eq 1 ] || exit 1
+    echo "${readers[0]}"
     ;;
   destroy)
     stop
