@@ -14,8 +14,9 @@
 # user cannot reach: /var/tmp/rtcache-cluster-<hash>/pg), nodes/nodeN/ (pid, log), the JWT secret and the
 # cluster secret. The nodes' shared config is CLUSTER_CONFIG (default examples/factory-app/rtcache.toml, the
 # demo's mapping, whose schema and seed are loaded once: CLUSTER_SQL, a space-separated list of SQL files, empty
-# for none); what differs per node comes from the environment: RTCACHE_LISTEN and RTCACHE_CLUSTER_NODE_ID, and
-# RTCACHE_CLUSTER_NATS_URLS, RTCACHE_CLUSTER_SECRET_FILE, RTCACHE_PG_CONNINFO, RTCACHE_JWT_SECRET for all.
+# for none; a config without [postgres] starts no PostgreSQL); what differs per node comes from the
+# environment: RTCACHE_LISTEN and RTCACHE_CLUSTER_NODE_ID, and RTCACHE_CLUSTER_NATS_URLS,
+# RTCACHE_CLUSTER_SECRET_FILE, RTCACHE_PG_CONNINFO, RTCACHE_JWT_SECRET for all.
 #   CLUSTER_PORTS="4001 4002 4003"   the nodes' ports (default)
 #   RTCACHE_BIN=PATH                 the rtcache binary (default: build/release, built when RTCACHE_BIN is unset)
 #   DEMO_CLUSTER=1 scripts/demo.sh   the demo factory against this cluster (docs/demo.md)
@@ -27,7 +28,7 @@ root=$(pwd)
 # shellcheck source=scripts/lib/stack.sh
 . scripts/lib/stack.sh
 
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 cmd=${1:-run}
 mkdir -p "${CLUSTER_DIR:-var/cluster}"
 state=$(cd "${CLUSTER_DIR:-var/cluster}" && pwd)
@@ -45,6 +46,10 @@ die() {
   [ -n "${2:-}" ] && [ -f "$2" ] && { tail -n 30 "$2" >&2; echo "cluster: full log: $2" >&2; }
   exit 1
 }
+
+# with_postgres: the config has a [postgres] section (without one, no PostgreSQL is started: the nodes only
+# share the stream).
+with_postgres() { grep -qE '^\[postgres\]' "$config"; }
 
 node_url() { echo "http://127.0.0.1:${ports[$(($1 - 1))]}"; }
 node_dir() { echo "$state/nodes/node$1"; }
@@ -89,22 +94,25 @@ start() {
   scripts/nats_server.sh start "$nats_dir" >"$state/logs/nats.log" 2>&1 || die "nats-server did not start" "$state/logs/nats.log"
   local nats_url
   nats_url=$(scripts/nats_server.sh url "$nats_dir")
-  scripts/pg_cluster.sh start "$pg_dir" >"$state/logs/pg.log" 2>&1 || die "PostgreSQL did not start" "$state/logs/pg.log"
-  local conninfo f
-  conninfo=$(scripts/pg_cluster.sh conninfo "$pg_dir")
-  if [ ! -f "$pg_dir/.rtcache_loaded" ]; then
-    for f in "${sql_files[@]}"; do
-      scripts/pg_cluster.sh psql "$pg_dir" -q -f "$f" >>"$state/logs/pg.log" 2>&1 || die "loading $f failed" "$state/logs/pg.log"
-    done
-    # Inside the data directory: a new PostgreSQL (destroy, or a new /var/tmp home) is loaded again.
-    touch "$pg_dir/.rtcache_loaded"
-  fi
   local jwt_secret
   jwt_secret=$(secret_file "$state/jwt_secret")
   secret_file "$state/cluster.secret" >/dev/null
   # What every node shares besides the file; RTCACHE_LISTEN and RTCACHE_CLUSTER_NODE_ID are added per node.
   local shared=(RTCACHE_CLUSTER_NATS_URLS="$nats_url" RTCACHE_CLUSTER_SECRET_FILE="$state/cluster.secret"
-    RTCACHE_PG_CONNINFO="$conninfo" RTCACHE_JWT_SECRET="$jwt_secret")
+    RTCACHE_JWT_SECRET="$jwt_secret")
+  if with_postgres; then
+    scripts/pg_cluster.sh start "$pg_dir" >"$state/logs/pg.log" 2>&1 || die "PostgreSQL did not start" "$state/logs/pg.log"
+    local conninfo f
+    conninfo=$(scripts/pg_cluster.sh conninfo "$pg_dir")
+    if [ ! -f "$pg_dir/.rtcache_loaded" ]; then
+      for f in "${sql_files[@]}"; do
+        scripts/pg_cluster.sh psql "$pg_dir" -q -f "$f" >>"$state/logs/pg.log" 2>&1 || die "loading $f failed" "$state/logs/pg.log"
+      done
+      # Inside the data directory: a new PostgreSQL (destroy, or a new /var/tmp home) is loaded again.
+      touch "$pg_dir/.rtcache_loaded"
+    fi
+    shared+=(RTCACHE_PG_CONNINFO="$conninfo")
+  fi
   env "${shared[@]}" RTCACHE_LISTEN="127.0.0.1:${ports[0]}" RTCACHE_CLUSTER_NODE_ID=node1 \
     "$rtcache_bin" check-config "$config" >"$state/logs/check-config.log" 2>&1 ||
     die "rtcache check-config refuses $config with the cluster's settings" "$state/logs/check-config.log"
@@ -128,7 +136,7 @@ start() {
   done
   # With [postgres], one node must hold the slot: wait until one does (a standby takes over within about
   # standby_retry_ms of a freed slot; a killed reader's slot is freed at once).
-  if grep -qE '^\[postgres\]' "$config"; then
+  if with_postgres; then
     local _
     for _ in $(seq 1 300); do
       for i in $(seq 1 "${#ports[@]}"); do [ "$(node_role "$i")" = reader ] && return 0; done

@@ -257,6 +257,7 @@ struct worker_stats {
   std::atomic<std::uint64_t> close_other{0};
   std::atomic<std::uint64_t> dropped_no_close{0};  // ended without a close frame
   std::atomic<std::uint64_t> heartbeats{0};
+  std::atomic<std::uint64_t> heartbeat_replies{0};  // phx_reply ok on topic "phoenix"
 };
 
 struct shared_state {
@@ -551,6 +552,12 @@ class client : public std::enable_shared_from_this<client> {
           if (last != 0 && u > last + 1) st.gaps.fetch_add(u - last - 1, std::memory_order_relaxed);
           last = u;
         }
+      }
+      return;
+    }
+    if (m.find("\"phx_reply\"") != std::string_view::npos && m.find("\"phoenix\"") != std::string_view::npos) {
+      if (m.find(R"("status":"ok")") != std::string_view::npos) {
+        w_.stats().heartbeat_replies.fetch_add(1, std::memory_order_relaxed);
       }
       return;
     }
@@ -981,10 +988,12 @@ int run_idle(const options& o) {
   while (clock_type::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   const auto alive = f.sum(&worker_stats::open);
   const auto hb = f.sum(&worker_stats::heartbeats);
+  const auto hb_replies = f.sum(&worker_stats::heartbeat_replies);
   f.stop();
   figure(o, "alive_after_hold", static_cast<double>(alive), "connections");
   figure(o, "held_seconds", o.hold_s, "s");
   figure(o, "heartbeats_sent", static_cast<double>(hb), "frames");
+  figure(o, "heartbeats_answered", static_cast<double>(hb_replies), "frames");
   return 0;
 }
 
