@@ -2,8 +2,8 @@
 # Failover of the WAL reader (issue 13): how long clients wait for changes when the node that reads the WAL dies,
 # and whether they lose or see twice any change. Starts scripts/cluster.sh (nats-server, PostgreSQL, three nodes)
 # in a scratch directory; a steady writer commits one work order per transaction in PostgreSQL (factory f1,
-# every 10 ms, ids increasing in commit order); a WebSocket client on every node (tests/tools/ws_watch.mjs
-# --time) joins list:wo:f1 and records every row it receives and when. Each cycle:
+# every 10 ms, ids increasing in commit order, synchronous_commit on); a WebSocket client on every node
+# (tests/tools/ws_watch.mjs --time) joins list:wo:f1 and records every row it receives and when. Each cycle:
 #   1. kill -9 the node that holds the slot (/metrics `rtcache_replication_reader 1`, scripts/cluster.sh reader);
 #   2. wait for a standby to take the slot and for a client on a surviving node to receive a row committed after
 #      the kill;
@@ -136,7 +136,10 @@ has_id_above() {
 max_id() { psql_ -tA -c "SELECT coalesce(max(id), 0) FROM work_orders WHERE product = 'failover-bench'"; }
 
 for n in 1 2 3; do start_client "$n"; done
-psql_ -c "CALL failover_bench_write(0.01)" >"$work/writer.log" 2>&1 &
+# synchronous_commit on for the writer (scripts/pg_cluster.sh turns it off for the whole test server):
+# otherwise a commit reaches the WAL's flushed end, the only WAL a walsender sends, only at the WAL writer's
+# next round (wal_writer_delay, 200 ms), which would add up to 200 ms to every delivery.
+PGOPTIONS="-c synchronous_commit=on" psql_ -c "CALL failover_bench_write(0.01)" >"$work/writer.log" 2>&1 &
 writer_pid=$!
 has_rows() { [ "$(received "$1")" -ge 10 ]; }
 for n in 1 2 3; do wait_for 30 "the client on node$n received rows" has_rows "$n"; done
