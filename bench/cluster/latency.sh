@@ -141,6 +141,27 @@ finish() {
 }
 # The writer outlasts the generators' connect (1,000 clients: well under a second here), warm-up and window.
 window=$((warmup + duration + (quick ? 1 : 3)))
+# drain: waits until the stream stopped growing and both nodes applied all of it (their
+# rtcache_cluster_last_applied_sequence equal and unchanged for a second), so that a phase that fell behind
+# leaves no backlog for the next phase's clients (list channels receive every change of their factory).
+applied() {
+  local n
+  for n in 1 2; do
+    curl -fsS --max-time 5 "http://127.0.0.1:${ports[$((n - 1))]}/metrics" |
+      awk '$1 == "rtcache_cluster_last_applied_sequence" {print $2}'
+  done | tr '\n' ' '
+}
+drain() {
+  local last="" now deadline=$((SECONDS + 180))
+  while [ $SECONDS -lt $deadline ]; do
+    now=$(applied)
+    read -r a b <<<"$now"
+    [ -n "$a" ] && [ "$a" = "$b" ] && [ "$now" = "$last" ] && return 0
+    last=$now
+    sleep 1
+  done
+  echo "latency.sh: the nodes did not drain the stream within 180 s (applied: $now)" >&2
+}
 
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 writer "$rate" "$window" latency
@@ -149,12 +170,14 @@ gen latency.node2 2 "$half" "$half" 6 --no-list
 finish
 cat "$work/latency.node1.out" "$work/latency.node2.out"
 writer_figures latency
+drain
 
 writer "$fanout_rate" "$window" fanout_one
 gen fanout.one_node 1 "$clients" 0 2 --no-doc
 finish
 cat "$work/fanout.one_node.out"
 writer_figures fanout_one
+drain
 
 writer "$fanout_rate" "$window" fanout_two
 gen fanout.two_nodes.node1 1 "$half" 0 2 --no-doc
