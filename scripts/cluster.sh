@@ -8,13 +8,15 @@
 #   scripts/cluster.sh status   each node's pid, /readyz and role (reader or standby); exit 1 unless all are up
 #   scripts/cluster.sh env      CLUSTER_NATS_URL, CLUSTER_PG_CONNINFO, CLUSTER_NODE_URLS, ... as shell assignments
 #   scripts/cluster.sh pid N    the pid of node N (1..3)
+#   scripts/cluster.sh reader   the number of the node that holds the slot; exit 1 unless exactly one does
 #   scripts/cluster.sh destroy  stop, then remove the data (nats store, PostgreSQL, secrets, logs)
 # Data under var/cluster/ (CLUSTER_DIR): nats/ (the JetStream store), pg/ (as root in a checkout the postgres
 # user cannot reach: /var/tmp/rtcache-cluster-<hash>/pg), nodes/nodeN/ (pid, log), the JWT secret and the
 # cluster secret. The nodes' shared config is CLUSTER_CONFIG (default examples/factory-app/rtcache.toml, the
 # demo's mapping, whose schema and seed are loaded once: CLUSTER_SQL, a space-separated list of SQL files, empty
-# for none); what differs per node comes from the environment: RTCACHE_LISTEN and RTCACHE_CLUSTER_NODE_ID, and
-# RTCACHE_CLUSTER_NATS_URLS, RTCACHE_CLUSTER_SECRET_FILE, RTCACHE_PG_CONNINFO, RTCACHE_JWT_SECRET for all.
+# for none; a config without [postgres] starts no PostgreSQL); what differs per node comes from the
+# environment: RTCACHE_LISTEN and RTCACHE_CLUSTER_NODE_ID, and RTCACHE_CLUSTER_NATS_URLS,
+# RTCACHE_CLUSTER_SECRET_FILE, RTCACHE_PG_CONNINFO, RTCACHE_JWT_SECRET for all.
 #   CLUSTER_PORTS="4001 4002 4003"   the nodes' ports (default)
 #   RTCACHE_BIN=PATH                 the rtcache binary (default: build/release, built when RTCACHE_BIN is unset)
 #   DEMO_CLUSTER=1 scripts/demo.sh   the demo factory against this cluster (docs/demo.md)
@@ -44,6 +46,10 @@ die() {
   [ -n "${2:-}" ] && [ -f "$2" ] && { tail -n 30 "$2" >&2; echo "cluster: full log: $2" >&2; }
   exit 1
 }
+
+# with_postgres: the config has a [postgres] section (without one, no PostgreSQL is started: the nodes only
+# share the stream).
+with_postgres() { grep -qE '^\[postgres\]' "$config"; }
 
 node_url() { echo "http://127.0.0.1:${ports[$(($1 - 1))]}"; }
 node_dir() { echo "$state/nodes/node$1"; }
@@ -88,22 +94,25 @@ start() {
   scripts/nats_server.sh start "$nats_dir" >"$state/logs/nats.log" 2>&1 || die "nats-server did not start" "$state/logs/nats.log"
   local nats_url
   nats_url=$(scripts/nats_server.sh url "$nats_dir")
-  scripts/pg_cluster.sh start "$pg_dir" >"$state/logs/pg.log" 2>&1 || die "PostgreSQL did not start" "$state/logs/pg.log"
-  local conninfo f
-  conninfo=$(scripts/pg_cluster.sh conninfo "$pg_dir")
-  if [ ! -f "$pg_dir/.rtcache_loaded" ]; then
-    for f in "${sql_files[@]}"; do
-      scripts/pg_cluster.sh psql "$pg_dir" -q -f "$f" >>"$state/logs/pg.log" 2>&1 || die "loading $f failed" "$state/logs/pg.log"
-    done
-    # Inside the data directory: a new PostgreSQL (destroy, or a new /var/tmp home) is loaded again.
-    touch "$pg_dir/.rtcache_loaded"
-  fi
   local jwt_secret
   jwt_secret=$(secret_file "$state/jwt_secret")
   secret_file "$state/cluster.secret" >/dev/null
   # What every node shares besides the file; RTCACHE_LISTEN and RTCACHE_CLUSTER_NODE_ID are added per node.
   local shared=(RTCACHE_CLUSTER_NATS_URLS="$nats_url" RTCACHE_CLUSTER_SECRET_FILE="$state/cluster.secret"
-    RTCACHE_PG_CONNINFO="$conninfo" RTCACHE_JWT_SECRET="$jwt_secret")
+    RTCACHE_JWT_SECRET="$jwt_secret")
+  if with_postgres; then
+    scripts/pg_cluster.sh start "$pg_dir" >"$state/logs/pg.log" 2>&1 || die "PostgreSQL did not start" "$state/logs/pg.log"
+    local conninfo f
+    conninfo=$(scripts/pg_cluster.sh conninfo "$pg_dir")
+    if [ ! -f "$pg_dir/.rtcache_loaded" ]; then
+      for f in "${sql_files[@]}"; do
+        scripts/pg_cluster.sh psql "$pg_dir" -q -f "$f" >>"$state/logs/pg.log" 2>&1 || die "loading $f failed" "$state/logs/pg.log"
+      done
+      # Inside the data directory: a new PostgreSQL (destroy, or a new /var/tmp home) is loaded again.
+      touch "$pg_dir/.rtcache_loaded"
+    fi
+    shared+=(RTCACHE_PG_CONNINFO="$conninfo")
+  fi
   env "${shared[@]}" RTCACHE_LISTEN="127.0.0.1:${ports[0]}" RTCACHE_CLUSTER_NODE_ID=node1 \
     "$rtcache_bin" check-config "$config" >"$state/logs/check-config.log" 2>&1 ||
     die "rtcache check-config refuses $config with the cluster's settings" "$state/logs/check-config.log"
@@ -127,7 +136,7 @@ start() {
   done
   # With [postgres], one node must hold the slot: wait until one does (a standby takes over within about
   # standby_retry_ms of a freed slot; a killed reader's slot is freed at once).
-  if grep -qE '^\[postgres\]' "$config"; then
+  if with_postgres; then
     local _
     for _ in $(seq 1 300); do
       for i in $(seq 1 "${#ports[@]}"); do [ "$(node_role "$i")" = reader ] && return 0; done
@@ -220,6 +229,12 @@ case "$cmd" in
   pid)
     [ -n "${2:-}" ] || usage
     node_pid "$2"
+    ;;
+  reader)
+    readers=()
+    for i in $(seq 1 "${#ports[@]}"); do [ "$(node_role "$i")" = reader ] && readers+=("$i"); done
+    [ "${#readers[@]}" -eq 1 ] || exit 1
+    echo "${readers[0]}"
     ;;
   destroy)
     stop

@@ -1,24 +1,37 @@
 #!/usr/bin/env bash
-# The NATS layer's benchmark: starts a disposable nats-server with JetStream (scripts/nats_server.sh, file store
-# under /tmp), runs rtcache_nats_bench against it and removes the server. Prints one `name value unit` line per
-# figure, preceded by the machine's load. Figures and what they mean: docs/cluster.md.
+# The cluster's benchmarks (issue 13). Prints one `name value unit` line per figure, each part preceded by the
+# machine's load. Figures and what they mean: docs/cluster.md ("Figures") and docs/benchmarks.md ("The cluster").
 #
-#   bench/cluster/run.sh [--quick]
+#   bench/cluster/run.sh [--quick] [nats] [failover] [idle] [latency]     (default: all four)
 #
-# RTCACHE_NATS_BENCH_BIN  the program (default build/release/bench/cluster/rtcache_nats_bench)
-# --quick                 seconds, not minutes: the smoke run
-# Exit status: non-zero only when the harness fails, never because of a figure.
+#   nats      the NATS layer: starts a disposable nats-server with JetStream (scripts/nats_server.sh, file store
+#             under /tmp), runs rtcache_nats_bench against it and removes the server
+#   failover  bench/cluster/failover.sh: kill -9 of the WAL reader of a three-node cluster, cycle after cycle
+#   idle      bench/cluster/idle.sh: idle connections held across two nodes
+#   latency   bench/cluster/latency.sh: commit → client latency through the stream, two nodes against one
+#
+# RTCACHE_NATS_BENCH_BIN  the NATS program (default build/release/bench/cluster/rtcache_nats_bench); the other
+#                         variables as failover.sh, idle.sh and latency.sh say
+# --quick                 seconds, not minutes: the smoke run the test command runs
+# Exit status: non-zero only when a harness fails, never because of a figure.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bench_bin=${RTCACHE_NATS_BENCH_BIN:-$root/build/release/bench/cluster/rtcache_nats_bench}
 args=()
+parts=()
 for a in "$@"; do
   case "$a" in
     --quick) args+=(--quick) ;;
-    *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
+    nats | failover | idle | latency) parts+=("$a") ;;
+    *) echo "usage: $0 [--quick] [nats|failover|idle|latency ...]" >&2; exit 2 ;;
   esac
 done
+[[ ${#parts[@]} -eq 0 ]] && parts=(nats failover idle latency)
+for p in "${parts[@]}"; do
+  [[ $p == nats ]] || "$root/bench/cluster/$p.sh" "${args[@]}"
+done
+[[ " ${parts[*]} " == *" nats "* ]] || exit 0
 if [[ ! -x $bench_bin ]]; then
   echo "run.sh: $bench_bin not built" \
        "(cmake --preset release && cmake --build --preset release --target rtcache_nats_bench)" >&2

@@ -3,7 +3,9 @@
 // POSTs contract events to /v1/events at a target rate. Modes: throughput (delivered messages/s and
 // publish-to-client latency), idle (connections held and heartbeating), slow (clients that stop reading).
 // With --tls-port the clients connect over TLS (wss://, verifying the server against --ca-file) to the server's
-// [tls] listener; the publisher and the /metrics scrapes stay on the plain port.
+// [tls] listener; the publisher and the /metrics scrapes stay on the plain port. With --listen, throughput publishes
+// nothing and measures what others write (bench/cluster/latency.sh: rows committed in PostgreSQL whose version
+// is their update time in ns since the epoch, compared with --wall-clock).
 // Figures go to stdout, one `name value unit` line each; progress goes to stderr.
 #include "latency_histogram.hpp"
 #include "load_jwt.hpp"
@@ -48,6 +50,11 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using clock_type = std::chrono::steady_clock;
 
+// Nanoseconds since the Unix epoch: comparable with a time another process took (--wall-clock).
+std::int64_t wall_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now().time_since_epoch()).count();
 }
@@ -89,6 +96,9 @@ struct options {
   std::string tls_host;        // default: host
   std::string ca_file;         // the CA the server's certificate must chain to (TLS)
   std::string tls_name = "localhost";  // SNI and the name the certificate must carry
+  int first_client = 0;     // client indices first_client.. (doc and factory follow the index)
+  bool listen = false;      // throughput: publish nothing, measure what arrives (events written elsewhere)
+  bool wall_clock = false;  // latency against a send time in ns since the Unix epoch (another process's clock)
 };
 
 // The clients' TLS context (with --tls-port), made once in main before any worker starts.
@@ -101,7 +111,8 @@ asio::ssl::context* g_tls = nullptr;
                "  [--factory-channel] [--rate EV/S] [--batch N] [--publishers N] [--payload-bytes N] [--warmup S]\n"
                "  [--duration S] [--hold S] [--heartbeat S] [--slow-fraction F] [--stall S] [--slow-rcvbuf B]\n"
                "  [--server-pid P] [--vsn 1.0.0|2.0.0] [--connect-concurrency N] [--connect-timeout S] [--label L]\n"
-               "  [--tls-port N --ca-file F [--tls-host A] [--tls-name N]]\n"
+               "  [--tls-port N --ca-file F [--tls-host A] [--tls-name N]] [--listen] [--wall-clock]\n"
+               "  [--first-client N]\n"
                "The JWT secret defaults to $RTCACHE_JWT_SECRET.\n";
   std::exit(2);
 }
@@ -153,6 +164,9 @@ options parse_options(int argc, char** argv) {
     else if (a == "--tls-host") o.tls_host = next();
     else if (a == "--ca-file") o.ca_file = next();
     else if (a == "--tls-name") o.tls_name = next();
+    else if (a == "--listen") o.listen = true;
+    else if (a == "--first-client") o.first_client = integer();
+    else if (a == "--wall-clock") o.wall_clock = true;
     else usage("unknown option " + a);
   }
   if (o.secret.size() < 32) usage("the JWT secret (RTCACHE_JWT_SECRET or --secret) must have at least 32 bytes");
@@ -257,6 +271,7 @@ struct worker_stats {
   std::atomic<std::uint64_t> close_other{0};
   std::atomic<std::uint64_t> dropped_no_close{0};  // ended without a close frame
   std::atomic<std::uint64_t> heartbeats{0};
+  std::atomic<std::uint64_t> heartbeat_replies{0};  // phx_reply ok on topic "phoenix"
 };
 
 struct shared_state {
@@ -535,7 +550,7 @@ class client : public std::enable_shared_from_this<client> {
     // "version":<send ns>,...,"offset":<n>}}] (v1 has the same payload inside an object).
     const auto inv = m.find("\"invalidate\"");
     if (inv != std::string_view::npos) {
-      const std::int64_t arrived = now_ns();
+      const std::int64_t arrived = w_.opts().wall_clock ? wall_ns() : now_ns();
       auto& st = w_.stats();
       st.delivered.fetch_add(1, std::memory_order_relaxed);
       if (const auto sent = number_after(m, "\"version\":", inv); sent && w_.shared().measuring.load(std::memory_order_relaxed)) {
@@ -551,6 +566,12 @@ class client : public std::enable_shared_from_this<client> {
           if (last != 0 && u > last + 1) st.gaps.fetch_add(u - last - 1, std::memory_order_relaxed);
           last = u;
         }
+      }
+      return;
+    }
+    if (m.find("\"phx_reply\"") != std::string_view::npos && m.find("\"phoenix\"") != std::string_view::npos) {
+      if (m.find(R"("status":"ok")") != std::string_view::npos) {
+        w_.stats().heartbeat_replies.fetch_add(1, std::memory_order_relaxed);
       }
       return;
     }
@@ -815,7 +836,7 @@ class publisher {
 struct fleet {
   explicit fleet(const options& o) : opts(o) {
     for (int t = 0; t < o.threads; ++t) workers.push_back(std::make_unique<worker>(o, shared, t));
-    for (int i = 0; i < o.clients; ++i) workers[static_cast<std::size_t>(i % o.threads)]->add_client(i);
+    for (int i = 0; i < o.clients; ++i) workers[static_cast<std::size_t>(i % o.threads)]->add_client(o.first_client + i);
   }
 
   void start() {
@@ -893,7 +914,7 @@ publish_window publish(const options& o, fleet& f, const std::function<void(doub
   const auto start = clock_type::now();
   const auto warm_end = start + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(o.warmup_s));
   const auto end = warm_end + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(o.duration_s));
-  for (int i = 0; i < o.publishers; ++i) {
+  for (int i = 0; i < (o.listen ? 0 : o.publishers); ++i) {
     pubs.push_back(std::make_unique<publisher>(pio, o, i, o.rate / o.publishers, ps));
     pubs.back()->start(end);
   }
@@ -981,10 +1002,12 @@ int run_idle(const options& o) {
   while (clock_type::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   const auto alive = f.sum(&worker_stats::open);
   const auto hb = f.sum(&worker_stats::heartbeats);
+  const auto hb_replies = f.sum(&worker_stats::heartbeat_replies);
   f.stop();
   figure(o, "alive_after_hold", static_cast<double>(alive), "connections");
   figure(o, "held_seconds", o.hold_s, "s");
   figure(o, "heartbeats_sent", static_cast<double>(hb), "frames");
+  figure(o, "heartbeats_answered", static_cast<double>(hb_replies), "frames");
   return 0;
 }
 

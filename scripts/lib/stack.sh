@@ -33,3 +33,6 @@ secret_file() {
   [ -s "$1" ] || { (umask 077; openssl rand -hex 32 >"$1"); }
   cat "$1"
 }
+
+# free_port: a TCP port on 127.0.0.1 that nothing listens on now.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

@@ -10,13 +10,12 @@ bin=$1
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 # shellcheck source=scripts/lib/stack.sh
-. scripts/lib/stack.sh
+. scripts/lib/stack.sh  # sign_jwt, free_port
 # shellcheck source=scripts/lib/server.sh
 . scripts/lib/server.sh  # server_alive
 
 work=$(mktemp -d /tmp/rtcache-cluster-script.XXXXXX)
 export CLUSTER_DIR="$work/cluster" RTCACHE_BIN="$bin"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 CLUSTER_PORTS="$(free_port) $(free_port) $(free_port)"
 export CLUSTER_PORTS
 watch_pid=

@@ -5,15 +5,19 @@
 //   broadcast <the broadcast's payload as JSON>
 //   error <reason>            (join refused, channel errored, socket error)
 //   closed <code>
+// With --time, every line starts with the wall-clock time it was seen, in ms since the epoch (µs precision),
+// for benchmarks that compare it with times taken in other processes (bench/cluster/failover.sh):
+//   <ms> broadcast <payload>
 // Needs Node's WebSocket (`node --experimental-websocket` on Node 20, built in from Node 22): no npm package.
-//   node --experimental-websocket ws_watch.mjs WS_URL CHANNEL TOKEN
-const [url, channel, token] = process.argv.slice(2);
-if (!url || !channel || !token) {
-  console.error('usage: ws_watch.mjs WS_URL CHANNEL TOKEN');
+//   node --experimental-websocket ws_watch.mjs WS_URL CHANNEL TOKEN [--time]
+const [url, channel, token, flag] = process.argv.slice(2);
+if (!url || !channel || !token || (flag !== undefined && flag !== '--time')) {
+  console.error('usage: ws_watch.mjs WS_URL CHANNEL TOKEN [--time]');
   process.exit(2);
 }
 const topic = `realtime:${channel}`;
-const out = (line) => process.stdout.write(`${line}\n`);
+const stamp = flag === '--time' ? () => `${(performance.timeOrigin + performance.now()).toFixed(3)} ` : () => '';
+const out = (line) => process.stdout.write(`${stamp()}${line}\n`);
 // The token is also the apikey, as realtime-js sends a user's JWT when the app gives it as the key.
 const ws = new WebSocket(`${url}?apikey=${encodeURIComponent(token)}&vsn=1.0.0`);
 let ref = 0;
