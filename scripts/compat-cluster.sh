@@ -17,14 +17,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-# shellcheck source-path=SCRIPTDIR source=lib/server.sh
-. scripts/lib/server.sh
-# shellcheck source-path=SCRIPTDIR source=lib/stack.sh
-. scripts/lib/stack.sh
-phase=compat-cluster
-counts_file=${COMPAT_CLUSTER_COUNTS:-}
 # shellcheck source-path=SCRIPTDIR source=lib/compat.sh
-. scripts/lib/compat.sh
+. scripts/lib/compat.sh compat-cluster "${COMPAT_CLUSTER_COUNTS:-}"
 
 nodes=(a b)
 compat_stop_servers() {  # RC

@@ -12,14 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-# shellcheck source-path=SCRIPTDIR source=lib/server.sh
-. scripts/lib/server.sh
-# shellcheck source-path=SCRIPTDIR source=lib/stack.sh
-. scripts/lib/stack.sh
-phase=compat-pg
-counts_file=${COMPAT_PG_COUNTS:-}
 # shellcheck source-path=SCRIPTDIR source=lib/compat.sh
-. scripts/lib/compat.sh
+. scripts/lib/compat.sh compat-pg "${COMPAT_PG_COUNTS:-}"
 
 compat_stop_servers() { server_stop; }
 compat_tools

@@ -1,12 +1,19 @@
-# shellcheck shell=bash disable=SC2154,SC2034  # the caller sets root, phase and counts_file, and reads what this sets
-# Sourced by scripts/compat-pg.sh and scripts/compat-cluster.sh, after scripts/lib/server.sh and
-# scripts/lib/stack.sh: what a compat phase against a disposable PostgreSQL does whatever servers it runs: the
-# tools it needs, its work directory and the cluster's (destroyed on exit, also on failure), `npm ci`, PostgreSQL
-# started with the mapped table, the vitest run and its counts. The caller sets, before sourcing:
-#   root         the checkout (the current directory)
-#   phase        the name its messages start with and its temp directories are named for (compat-pg, ...)
-#   counts_file  where report also writes "passed failed skipped" (empty: nowhere)
-# and defines compat_stop_servers, which the exit trap runs first (with $work and $pg_dir set).
+# shellcheck shell=bash disable=SC2154,SC2034  # the caller sets root and reads what this sets
+# Sourced by scripts/compat-pg.sh and scripts/compat-cluster.sh as `. scripts/lib/compat.sh PHASE COUNTS_FILE`,
+# from the checkout: what a compat phase against a disposable PostgreSQL does whatever servers it runs: the tools
+# it needs, its work directory and the cluster's (destroyed on exit, also on failure), `npm ci`, PostgreSQL
+# started with the mapped table, the vitest run and its counts. Brings in scripts/lib/server.sh and
+# scripts/lib/stack.sh.
+#   PHASE        the name its messages start with and its temp directories are named for (compat-pg, ...)
+#   COUNTS_FILE  where report also writes "passed failed skipped" (empty: nowhere)
+# The caller sets root (the checkout) and defines compat_stop_servers RC, which the exit trap runs first (with
+# $work and $pg_dir set).
+phase=$1
+counts_file=${2:-}
+# shellcheck source-path=SCRIPTDIR source-path=SCRIPTDIR/.. source=lib/server.sh
+. scripts/lib/server.sh
+# shellcheck source-path=SCRIPTDIR source-path=SCRIPTDIR/.. source=lib/stack.sh
+. scripts/lib/stack.sh
 
 # report PASSED FAILED SKIPPED: the phase's last line, and its counts for scripts/compat.sh.
 report() {
