@@ -17,70 +17,27 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-# shellcheck source-path=SCRIPTDIR source=lib/server.sh
-. scripts/lib/server.sh
+# shellcheck source-path=SCRIPTDIR source=lib/compat.sh
+. scripts/lib/compat.sh compat-cluster "${COMPAT_CLUSTER_COUNTS:-}"
 
-report() {  # passed failed skipped
-  echo "compat-cluster: $1 passed, $2 failed, $3 skipped"
-  if [ -n "${COMPAT_CLUSTER_COUNTS:-}" ]; then echo "$1 $2 $3" >"$COMPAT_CLUSTER_COUNTS"; fi
-}
-fail_setup() {
-  echo "compat-cluster: $*" >&2
-  report 0 1 0
-  exit 1
-}
-
-bin=${RTCACHE_BIN:-$root/build/release/src/main/rtcache}
-case $bin in /*) ;; *) bin=$root/$bin ;; esac
-[ -x "$bin" ] || fail_setup "no server binary at $bin (build it, or set RTCACHE_BIN)"
-command -v node >/dev/null && command -v npm >/dev/null || fail_setup "node and npm are required (Node 20+)"
-command -v "${NATS_SERVER_BIN:-nats-server}" >/dev/null || fail_setup "nats-server not found (apt-get install nats-server)"
-
-psql_bin=$(command -v psql || true)
-if [ -z "$psql_bin" ]; then
-  for v in 15 16 17 14; do
-    if [ -x "/usr/lib/postgresql/$v/bin/psql" ]; then psql_bin=/usr/lib/postgresql/$v/bin/psql; break; fi
-  done
-fi
-[ -n "$psql_bin" ] || fail_setup "psql not found (apt-get install postgresql-client)"
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/rtcache-compat-cluster.XXXXXX")
-# PostgreSQL gets its own directory (as root, pg_cluster.sh hands it to the postgres OS user); so does
-# nats-server (scripts/nats_server.sh destroy removes it whole).
-pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/rtcache-compat-cluster-pg.XXXXXX")
-nats_dir=$(mktemp -d "${TMPDIR:-/tmp}/rtcache-compat-cluster-nats.XXXXXX")
 nodes=(a b)
-
-on_exit() {
-  local rc=$?
+compat_stop_servers() {  # RC
   for n in "${nodes[@]}"; do
     pid_file=$work/node-$n.pid
     server_stop
   done
-  if [ "$rc" -ne 0 ]; then
-    cp "$pg_dir/postgres.log" "$work/" 2>/dev/null || true
-    cp "$nats_dir/server.log" "$work/nats-server.log" 2>/dev/null || true
-  fi
+  if [ "$1" -ne 0 ]; then cp "$nats_dir/server.log" "$work/nats-server.log" 2>/dev/null || true; fi
   scripts/nats_server.sh destroy "$nats_dir" >/dev/null 2>&1 || rm -rf "$nats_dir"
-  scripts/pg_cluster.sh destroy "$pg_dir" >/dev/null 2>&1 || rm -rf "$pg_dir"
-  if [ "$rc" -eq 0 ]; then rm -rf "$work"; else echo "compat-cluster: logs kept in $work" >&2; fi
 }
-trap on_exit EXIT
-trap 'exit 130' INT TERM
+compat_tools
+command -v "${NATS_SERVER_BIN:-nats-server}" >/dev/null || fail_setup "nats-server not found (apt-get install nats-server)"
+# nats-server gets its own directory too (scripts/nats_server.sh destroy removes it whole).
+nats_dir=$(mktemp -d "${TMPDIR:-/tmp}/rtcache-compat-cluster-nats.XXXXXX")
+compat_begin
+compat_npm_ci
 
-if [ "${COMPAT_NO_NPM_CI:-0}" != 1 ]; then
-  (cd tests/compat && npm ci --no-audit --no-fund --loglevel=error >"$work/npm.log" 2>&1) || {
-    tail -n 40 "$work/npm.log"
-    fail_setup "npm ci failed"
-  }
-fi
-
-# PostgreSQL: a fresh cluster on a free port.
-scripts/pg_cluster.sh start "$pg_dir" >"$work/pg_cluster.log" 2>&1 || {
-  cat "$work/pg_cluster.log" >&2
-  fail_setup "PostgreSQL did not start (scripts/pg_cluster.sh start $pg_dir)"
-}
-conninfo=$(scripts/pg_cluster.sh conninfo "$pg_dir")
+# PostgreSQL: a fresh cluster on a free port, with the mapped table of the PostgreSQL phase (scripts/lib/compat.sh).
+compat_postgres ""  # the mapped table alone
 
 # nats-server with JetStream: a fresh store on a free port.
 scripts/nats_server.sh start "$nats_dir" >"$work/nats_server.log" 2>&1 || {
@@ -88,19 +45,6 @@ scripts/nats_server.sh start "$nats_dir" >"$work/nats_server.log" 2>&1 || {
   fail_setup "nats-server did not start (scripts/nats_server.sh start $nats_dir)"
 }
 nats_url=$(scripts/nats_server.sh url "$nats_dir")
-
-# The mapped table of the PostgreSQL phase (scripts/compat-pg.sh), REPLICA IDENTITY FULL.
-"$psql_bin" "$conninfo" -q -v ON_ERROR_STOP=1 >"$work/schema.log" 2>&1 <<'SQL' || { cat "$work/schema.log" >&2; fail_setup "creating the table failed"; }
-CREATE TABLE public.work_orders (
-  id text PRIMARY KEY,
-  factory_id text NOT NULL,
-  version bigint NOT NULL DEFAULT 1,
-  status text NOT NULL DEFAULT 'open',
-  qty integer NOT NULL DEFAULT 0,
-  internal_notes text
-);
-ALTER TABLE public.work_orders REPLICA IDENTITY FULL;
-SQL
 
 # One file for both nodes, as docs/operations.md has it: what differs per node comes from the environment.
 node -e 'console.log(require("crypto").randomBytes(32).toString("hex"))' >"$work/cluster.secret"
@@ -151,7 +95,7 @@ export RTCACHE_CLUSTER_PID_FILES=$work/node-a.pid,$work/node-b.pid
 export RTCACHE_CLUSTER_LOGS=$work/node-a.log,$work/node-b.log
 export RTCACHE_NATS_URL=$nats_url
 
-"$bin" check-config "$config" >"$work/check-config.log" 2>&1 || { cat "$work/check-config.log" >&2; fail_setup "check-config refused $config"; }
+compat_check_config "$config"
 
 start_node() {  # NAME LISTEN
   pid_file=$work/node-$1.pid
@@ -163,11 +107,10 @@ start_node b "$listen_b"
 
 # Ready means: both nodes answer /readyz (caught up with the stream) and one of them holds the slot and
 # streams (so every commit from here on reaches the stream); the other stands by.
-metrics_of() { curl -fsS --max-time 1 "$1/metrics" 2>/dev/null; }
 one_reader() {
   local readers=0 url
   for url in "$url_a" "$url_b"; do
-    if metrics_of "$url" | grep -qx 'rtcache_replication_reader 1' && metrics_of "$url" | grep -qx 'rtcache_replication_connected 1'; then
+    if metric_is "$url" rtcache_replication_reader 1 && metric_is "$url" rtcache_replication_connected 1; then
       readers=$((readers + 1))
     fi
   done
@@ -185,15 +128,10 @@ for n in a b; do
 done
 export RTCACHE_URL=$url_a RTCACHE_LISTEN=$listen_a RTCACHE_PID_FILE=$work/node-a.pid RTCACHE_SERVER_LOG=$work/node-a.log
 reader=a
-metrics_of "$url_b" | grep -qx 'rtcache_replication_reader 1' && reader=b
+if metric_is "$url_b" rtcache_replication_reader 1; then reader=b; fi
 echo "compat-cluster: nodes a ($url_a) and b ($url_b) ready on stream rtcache_compat at $nats_url, node $reader holds the slot on $conninfo ($bin)"
 
-rc=0
-(cd tests/compat && npx --no-install vitest run --config vitest.cluster.config.mjs --reporter=default --reporter=json \
-  --outputFile.json="$work/results.json" "$@") || rc=$?
-
-read -r passed failed skipped < <(vitest_counts "$work/results.json" "$rc")
-if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then failed=1; echo "compat-cluster: no test ran" >&2; fi
+compat_vitest vitest.cluster.config.mjs "$@"
 if [ "$failed" -ne 0 ]; then
   for n in a b; do
     echo "compat-cluster: node $n log (last 30 lines of $work/node-$n.log):"

@@ -25,7 +25,7 @@ if [ ! -x "$bin" ]; then
   echo "compat: 0 passed, 1 failed"
   exit 1
 fi
-command -v node >/dev/null && command -v npm >/dev/null || {
+{ command -v node && command -v npm; } >/dev/null || {
   echo "compat: node and npm are required (Node 20+)" >&2
   exit 1
 }
@@ -86,23 +86,22 @@ relay_phase() {
 }
 
 passed=0 failed=0 skipped=0
+# run_phase NAME ARGS...: scripts/compat-NAME.sh ARGS, which writes its counts to the file COMPAT_<NAME>_COUNTS
+# names; they are added to the totals. A phase that fails without writing them, or without counting a failure,
+# counts as one failure.
+run_phase() {
+  local name=$1 rc=0 p f s
+  shift
+  env "COMPAT_${name^^}_COUNTS=$work/$name-counts" COMPAT_NO_NPM_CI=1 RTCACHE_BIN="$bin" "scripts/compat-$name.sh" "$@" || rc=$?
+  read -r p f s <"$work/$name-counts" 2>/dev/null || { p=0 f=1 s=0; }
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+}
 if [ "$run_relay" -eq 1 ]; then
   relay_phase "$@"
   server_stop
 fi
-if [ "$run_pg" -eq 1 ]; then
-  pg_rc=0
-  COMPAT_PG_COUNTS=$work/pg-counts COMPAT_NO_NPM_CI=1 RTCACHE_BIN=$bin scripts/compat-pg.sh "$@" || pg_rc=$?
-  read -r pg_passed pg_failed pg_skipped <"$work/pg-counts" 2>/dev/null || { pg_passed=0 pg_failed=1 pg_skipped=0; }
-  if [ "$pg_rc" -ne 0 ] && [ "$pg_failed" -eq 0 ]; then pg_failed=1; fi
-  passed=$((passed + pg_passed)) failed=$((failed + pg_failed)) skipped=$((skipped + pg_skipped))
-fi
-if [ "$run_cluster" -eq 1 ]; then
-  cl_rc=0
-  COMPAT_CLUSTER_COUNTS=$work/cluster-counts COMPAT_NO_NPM_CI=1 RTCACHE_BIN=$bin scripts/compat-cluster.sh "$@" || cl_rc=$?
-  read -r cl_passed cl_failed cl_skipped <"$work/cluster-counts" 2>/dev/null || { cl_passed=0 cl_failed=1 cl_skipped=0; }
-  if [ "$cl_rc" -ne 0 ] && [ "$cl_failed" -eq 0 ]; then cl_failed=1; fi
-  passed=$((passed + cl_passed)) failed=$((failed + cl_failed)) skipped=$((skipped + cl_skipped))
-fi
+if [ "$run_pg" -eq 1 ]; then run_phase pg "$@"; fi
+if [ "$run_cluster" -eq 1 ]; then run_phase cluster "$@"; fi
 echo "compat: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

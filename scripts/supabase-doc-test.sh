@@ -7,8 +7,10 @@
 #   RTCACHE_BIN            the server binary (default build/release/src/main/rtcache)
 #   SUPABASE_DOC_KEEP=1    keep the work directory (logs, extracted snippets, nginx config, cluster)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 root=$(pwd)
+# shellcheck source-path=SCRIPTDIR source=lib/stack.sh
+. scripts/lib/stack.sh
 
 fail_setup() {
   echo "supabase-doc: setup failed: $1" >&2
@@ -20,16 +22,10 @@ fail_setup() {
 bin=${RTCACHE_BIN:-$root/build/release/src/main/rtcache}
 case $bin in /*) ;; *) bin=$root/$bin ;; esac
 [ -x "$bin" ] || fail_setup "no server binary at $bin (build it, or set RTCACHE_BIN)"
-command -v node >/dev/null && command -v npm >/dev/null || fail_setup "node and npm are required (Node 20+)"
+{ command -v node && command -v npm; } >/dev/null || fail_setup "node and npm are required (Node 20+)"
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$nginx_bin" ] || fail_setup "nginx not found (scripts/setup.sh --test installs Debian's nginx)"
-psql_bin=$(command -v psql || true)
-if [ -z "$psql_bin" ]; then
-  for v in 15 16 17 14; do
-    if [ -x "/usr/lib/postgresql/$v/bin/psql" ]; then psql_bin=/usr/lib/postgresql/$v/bin/psql; break; fi
-  done
-fi
-[ -n "$psql_bin" ] || fail_setup "psql not found (apt-get install postgresql-client)"
+psql_bin=$(find_psql) || fail_setup "psql not found (apt-get install postgresql-client)"
 
 # The work directory is readable by others: nginx's workers and PostgreSQL (as root, the postgres OS user)
 # must reach what lies in it.

@@ -1,6 +1,18 @@
 # shellcheck shell=bash
-# Sourced by scripts/demo.sh, scripts/cluster.sh and the cluster script's test: what a script that runs a local
-# stack (PostgreSQL, rtcache, ...) needs besides starting it.
+# Sourced by scripts/demo.sh, scripts/cluster.sh, the cluster script's test, scripts/compat-pg.sh,
+# scripts/compat-cluster.sh and scripts/supabase-doc-test.sh: what a script that runs a local stack (PostgreSQL,
+# rtcache, ...) needs besides starting it.
+
+# find_psql: prints the path of psql (on PATH, else Debian's /usr/lib/postgresql/<version>/bin); fails when there
+# is none.
+find_psql() {
+  local v
+  if command -v psql; then return 0; fi
+  for v in 15 16 17 14; do
+    if [ -x "/usr/lib/postgresql/$v/bin/psql" ]; then echo "/usr/lib/postgresql/$v/bin/psql"; return 0; fi
+  done
+  return 1
+}
 
 # pg_data_dir STATE_DIR NAME KEY: where the PostgreSQL cluster of STATE_DIR lives. STATE_DIR/pg, unless running
 # as root in a checkout the postgres OS user cannot reach (scripts/pg_cluster.sh runs PostgreSQL as that user;

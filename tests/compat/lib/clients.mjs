@@ -202,6 +202,24 @@ export function joinPosition(response) {
   return { epoch: r.epoch, offset: r.offset, recovered: r.recovered };
 }
 
+// An rtcache app's resume bookkeeping on `ch`, in `app.position`: every invalidate's offset and every (re)join
+// reply's position (a recovered:false one means: refetch, and go on from the position the server gives) put in
+// the join payload. onInvalidate(payload) runs first on each invalidate, onJoin(position) last on each join reply.
+export function keepPosition(ch, app, { onInvalidate = () => {}, onJoin = () => {} } = {}) {
+  ch.on('broadcast', { event: 'invalidate' }, (m) => {
+    onInvalidate(m.payload);
+    app.position = { epoch: app.position.epoch, offset: m.payload.offset };
+    ch.updateJoinPayload({ rtcache: app.position });
+  });
+  recordJoinReplies(ch);
+  ch.joinPush.receive('ok', (response) => {
+    const p = joinPosition(response);
+    app.position = { epoch: p.epoch, offset: p.offset ?? 0 };
+    ch.updateJoinPayload({ rtcache: app.position });
+    onJoin(p);
+  });
+}
+
 // A unique suffix so tests never share a channel by accident.
 let seq = 0;
 export const uniq = (prefix) => `${prefix}-${process.pid}-${Date.now().toString(36)}-${++seq}`;

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { sleep, until } from './clients.mjs';
+import { killPid } from './server.mjs';
 
 function required(name) {
   const v = process.env[name];
@@ -28,22 +29,10 @@ export function nodePid(node) {
   return Number(readFileSync(node.pidFile, 'utf8').trim());
 }
 
-const alive = (pid) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 // SIGKILL: no drain, no goodbye to PostgreSQL or NATS; the kernel closes its sockets (the walsender then frees the
 // slot within milliseconds, docs/cluster.md (a)).
 export async function killNode(node) {
-  const pid = nodePid(node);
-  if (!pid || !alive(pid)) throw new Error(`node ${node.name}: pid ${pid} is not running`);
-  process.kill(pid, 'SIGKILL');
-  await until(() => !alive(pid), 5000, `node ${node.name} (pid ${pid}) gone after SIGKILL`, 10);
+  await killPid(nodePid(node), `node ${node.name}`);
 }
 
 // The node's /metrics as { name: value } (unlabelled samples only).

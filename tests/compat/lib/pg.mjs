@@ -5,7 +5,7 @@ import { openSync, readFileSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
 import { BASE_URL, BIN, PID_FILE, SERVER_LOG } from './env.mjs';
 import { sleep } from './clients.mjs';
-import { waitReady } from './server.mjs';
+import { killPid, waitReady } from './server.mjs';
 
 export const CONNINFO = required('RTCACHE_PG_CONNINFO');
 export const CONFIG = required('RTCACHE_CONFIG');
@@ -94,25 +94,13 @@ export async function waitStreaming(timeoutMs = 15000) {
   throw new Error(`replication not connected after ${timeoutMs} ms (rtcache_replication_connected: ${last})`);
 }
 
-const alive = (pid) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 export function serverPid() {
   return Number(readFileSync(PID_FILE, 'utf8').trim());
 }
 
 // SIGKILL: no drain, no final standby status; the slot keeps the last position the source confirmed.
 export async function killServer() {
-  const pid = serverPid();
-  if (!pid || !alive(pid)) throw new Error(`server pid ${pid} is not running`);
-  process.kill(pid, 'SIGKILL');
-  while (alive(pid)) await sleep(10);
+  await killPid(serverPid(), 'server');
 }
 
 // Starts `rtcache serve -c CONFIG` on the same address (RTCACHE_LISTEN and the secret come from the

@@ -1,9 +1,10 @@
 // Stops and starts the server under test on the same address (the restart test). scripts/compat.sh started
-// it and kills whatever pid RTCACHE_PID_FILE names on exit, so the restarted process is cleaned up too.
+// it and kills whatever pid RTCACHE_PID_FILE names on exit, so the restarted process is cleaned up too. Also
+// SIGKILL of a server, for the pg and cluster phases' kill tests.
 import { spawn } from 'node:child_process';
 import { openSync, readFileSync, writeFileSync } from 'node:fs';
 import { BASE_URL, BIN, LISTEN, PID_FILE, SERVER_LOG } from './env.mjs';
-import { sleep } from './clients.mjs';
+import { sleep, until } from './clients.mjs';
 
 export const canRestart = () => Boolean(PID_FILE && BIN && LISTEN);
 
@@ -15,6 +16,13 @@ const alive = (pid) => {
     return false;
   }
 };
+
+// SIGKILL: no drain, no goodbye; waits until the process is gone. `what` names it in errors ("node a", "server").
+export async function killPid(pid, what) {
+  if (!pid || !alive(pid)) throw new Error(`${what}: pid ${pid} is not running`);
+  process.kill(pid, 'SIGKILL');
+  await until(() => !alive(pid), 5000, `${what} (pid ${pid}) gone after SIGKILL`, 10);
+}
 
 export async function stopServer(timeoutMs = 5000) {
   const pid = Number(readFileSync(PID_FILE, 'utf8').trim());

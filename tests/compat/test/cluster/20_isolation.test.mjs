@@ -5,38 +5,13 @@
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import { VSNS } from '../../lib/env.mjs';
 import { serviceToken, userToken } from '../../lib/jwt.mjs';
-import { closeAll, collector, subscribe, supabaseClient, tail, uniq } from '../../lib/clients.mjs';
+import { closeAll, supabaseClient, tail, uniq } from '../../lib/clients.mjs';
+import { factoryOf, scopeSpy } from '../../lib/scope.mjs';
 import { closeDb, deleteWo, insertWo, updateWo } from '../../lib/pg.mjs';
 import { NODES, readerAndStandby } from '../../lib/cluster.mjs';
 
 afterEach(closeAll);
 afterAll(closeDb);
-
-// Every callback of one client lands in one list, tagged with its binding; only this test's rows are kept.
-async function spy(handle, foreignId, room, ids) {
-  const seen = collector('seen');
-  const keep = (x) => {
-    if (ids.includes(x.id ?? (x.eventType === 'DELETE' ? x.old : x.new)?.id)) seen.push(x);
-  };
-  const tagged = (tag) => (p) => keep({ tag, ...p });
-  const channels = [
-    handle.client
-      .channel(`doc:wo:${foreignId}`)
-      .on('postgres_changes', { event: '*', schema: 'public' }, tagged('doc-pg'))
-      .on('broadcast', { event: 'invalidate' }, (m) => keep({ tag: 'doc-invalidate', ...m.payload })),
-    handle.client
-      .channel(`${room}-filter`)
-      .on('postgres_changes', { event: '*', schema: 'public', table: 'work_orders', filter: 'factory_id=eq.f2' }, tagged('filter-f2')),
-    handle.client.channel(`${room}-table`).on('postgres_changes', { event: '*', schema: 'public', table: 'work_orders' }, tagged('table')),
-  ];
-  for (const ch of channels) {
-    const sub = await subscribe(ch);
-    expect(sub.status, `${ch.topic}: ${sub.error?.message}\n${tail(handle)}`).toBe('SUBSCRIBED');
-  }
-  return seen;
-}
-
-const factoryOf = (x) => x.factoryId ?? (x.eventType === 'DELETE' ? x.old : x.new)?.factory_id;
 
 const cases = NODES.flatMap((node) => VSNS.map((vsn) => [node.name, vsn, node]));
 
@@ -49,8 +24,8 @@ describe.each(cases)('node %s, vsn %s: factory scope on replicated rows', (_name
     const room = uniq('spy');
     const user = supabaseClient({ vsn, token: userToken({ factories: ['f1'] }), url: node.url });
     const admin = supabaseClient({ vsn, token: serviceToken(), url: node.url });
-    const userSeen = await spy(user, foreign, room, [foreign, sentinel]);
-    const adminSeen = await spy(admin, foreign, room, [foreign, sentinel]);
+    const userSeen = await scopeSpy(user, foreign, room, [foreign, sentinel]);
+    const adminSeen = await scopeSpy(admin, foreign, room, [foreign, sentinel]);
 
     await insertWo({ id: foreign, factory: 'f2', qty: 1 });
     await updateWo(foreign, { qty: 2, status: 'approved' });

@@ -14,29 +14,18 @@
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import { VSNS } from '../../lib/env.mjs';
 import { userToken } from '../../lib/jwt.mjs';
-import { closeAll, collector, joinPosition, recordJoinReplies, subscribe, supabaseClient, tail, uniq, until } from '../../lib/clients.mjs';
+import { closeAll, collector, joinPosition, keepPosition, subscribe, supabaseClient, tail, uniq, until } from '../../lib/clients.mjs';
 import { closeDb, insertWo, updateWo } from '../../lib/pg.mjs';
 import { balancer, killNode, metrics, readerAndStandby } from '../../lib/cluster.mjs';
 
 afterEach(closeAll);
 afterAll(closeDb);
 
-// An app's channel: every invalidate remembered and its offset put in the join payload; every (re)join reply's
-// position adopted (a recovered:false one means: refetch, and go on from the position the server gives).
+// An app's channel: every invalidate remembered, its position kept as an app keeps it (lib/clients.mjs).
 function follow(handle, topic) {
   const ch = handle.client.channel(topic);
   const app = { topic, ch, events: collector(`${handle.name} ${topic}`), position: null };
-  ch.on('broadcast', { event: 'invalidate' }, (m) => {
-    app.events.push(m.payload);
-    app.position = { epoch: app.position.epoch, offset: m.payload.offset };
-    ch.updateJoinPayload({ rtcache: app.position });
-  });
-  recordJoinReplies(ch);
-  ch.joinPush.receive('ok', (response) => {
-    const p = joinPosition(response);
-    app.position = { epoch: p.epoch, offset: p.offset ?? 0 };
-    ch.updateJoinPayload({ rtcache: app.position });
-  });
+  keepPosition(ch, app, { onInvalidate: (payload) => app.events.push(payload) });
   return app;
 }
 

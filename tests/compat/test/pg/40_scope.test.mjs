@@ -6,40 +6,11 @@ import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import { VSNS } from '../../lib/env.mjs';
 import { serviceToken, userToken } from '../../lib/jwt.mjs';
 import { closeAll, collector, subscribe, supabaseClient, tail, uniq } from '../../lib/clients.mjs';
+import { factoryOf, scopeSpy } from '../../lib/scope.mjs';
 import { closeDb, deleteWo, insertWo, updateWo } from '../../lib/pg.mjs';
 
 afterEach(closeAll);
 afterAll(closeDb);
-
-// The same channels and bindings for one client; every callback lands in one list, tagged with the channel.
-// Only this test's two rows are kept: earlier files' last deletes may still be on their way to a table-wide
-// binding when it joins.
-async function spy(handle, foreignId, room, ids) {
-  const seen = collector('seen');
-  const keep = (x) => {
-    if (ids.includes(x.id ?? (x.eventType === 'DELETE' ? x.old : x.new)?.id)) seen.push(x);
-  };
-  const tagged = (tag) => (p) => keep({ tag, ...p });
-  const channels = [
-    handle.client
-      .channel(`doc:wo:${foreignId}`)
-      .on('postgres_changes', { event: '*', schema: 'public' }, tagged('doc-pg'))
-      .on('broadcast', { event: 'invalidate' }, (m) => keep({ tag: 'doc-invalidate', ...m.payload })),
-    handle.client
-      .channel(`${room}-filter`)
-      .on('postgres_changes', { event: '*', schema: 'public', table: 'work_orders', filter: 'factory_id=eq.f2' }, tagged('filter-f2'))
-      .on('postgres_changes', { event: '*', schema: 'public', table: 'work_orders', filter: `id=in.(${foreignId})` }, tagged('filter-id')),
-    handle.client.channel(`${room}-table`).on('postgres_changes', { event: '*', schema: 'public', table: 'work_orders' }, tagged('table')),
-    handle.client.channel(`${room}-schema`).on('postgres_changes', { event: '*', schema: '*' }, tagged('schema')),
-  ];
-  for (const ch of channels) {
-    const sub = await subscribe(ch);
-    expect(sub.status, `${ch.topic}: ${sub.error?.message}\n${tail(handle)}`).toBe('SUBSCRIBED');
-  }
-  return seen;
-}
-
-const factoryOf = (x) => x.factoryId ?? (x.eventType === 'DELETE' ? x.old : x.new)?.factory_id;
 
 describe.each(VSNS)('vsn %s: factory scope on replicated rows', (vsn) => {
   test('an f1 user never receives f2 rows on any binding or channel; service_role does', async () => {
@@ -48,8 +19,8 @@ describe.each(VSNS)('vsn %s: factory scope on replicated rows', (vsn) => {
     const room = uniq('spy');
     const user = supabaseClient({ vsn, token: userToken({ factories: ['f1'] }) });
     const admin = supabaseClient({ vsn, token: serviceToken() });
-    const userSeen = await spy(user, foreign, room, [foreign, sentinel]);
-    const adminSeen = await spy(admin, foreign, room, [foreign, sentinel]);
+    const userSeen = await scopeSpy(user, foreign, room, [foreign, sentinel], { idFilter: true, schemaWide: true });
+    const adminSeen = await scopeSpy(admin, foreign, room, [foreign, sentinel], { idFilter: true, schemaWide: true });
 
     await insertWo({ id: foreign, factory: 'f2', qty: 1 });
     await updateWo(foreign, { qty: 2, status: 'approved' });

@@ -10,7 +10,7 @@ import pg from 'pg';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import { VSNS } from '../../lib/env.mjs';
 import { userToken } from '../../lib/jwt.mjs';
-import { closeAll, joinPosition, recordJoinReplies, subscribe, supabaseClient, tail, uniq, until } from '../../lib/clients.mjs';
+import { closeAll, joinPosition, keepPosition, subscribe, supabaseClient, tail, uniq, until } from '../../lib/clients.mjs';
 import { closeDb, db, insertWo, killServer, metric, sql, startPgServer, waitStreaming } from '../../lib/pg.mjs';
 
 afterEach(closeAll);
@@ -21,24 +21,17 @@ function follow(vsn, id) {
   const c = supabaseClient({ vsn, token: userToken({ factories: ['f1'] }), realtime: { reconnectAfterMs: () => 200 } });
   const ch = c.client.channel(`doc:wo:${id}`);
   const app = { vsn, c, ch, events: [], refetches: [], position: null, pendingRefetch: Promise.resolve() };
-  ch.on('broadcast', { event: 'invalidate' }, (m) => {
-    app.events.push({ version: m.payload.version, action: m.payload.action });
-    app.position = { epoch: app.position.epoch, offset: m.payload.offset };
-    ch.updateJoinPayload({ rtcache: app.position });
-  });
-  recordJoinReplies(ch);
-  // Every (re)join reply: adopt the server's position; when not recovered, refetch the row.
-  ch.joinPush.receive('ok', (response) => {
-    const p = joinPosition(response);
-    app.position = { epoch: p.epoch, offset: p.offset ?? 0 };
-    ch.updateJoinPayload({ rtcache: app.position });
-    if (!p.recovered) {
+  // Every (re)join reply: adopt the server's position (lib/clients.mjs); when not recovered, refetch the row.
+  keepPosition(ch, app, {
+    onInvalidate: (payload) => app.events.push({ version: payload.version, action: payload.action }),
+    onJoin: (p) => {
+      if (p.recovered) return;
       const join = app.refetches.length;
       app.refetches.push({ join, version: null, eventsBefore: app.events.length });
       app.pendingRefetch = sql('SELECT version FROM work_orders WHERE id = $1', [id]).then((r) => {
         app.refetches[join].version = Number(r.rows[0].version);
       });
-    }
+    },
   });
   return app;
 }
