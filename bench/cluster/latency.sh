@@ -20,6 +20,8 @@
 #
 # RTCACHE_BIN, RTCACHE_LOAD_BIN   as in bench/cluster/idle.sh
 # LATENCY_RATE, FANOUT_RATE      the writer's changes/s in the two phases (defaults 5,000 and 2,000)
+# LATENCY_WARMUP                 seconds the generators wait before they measure (default 3; the first pass over
+#                                the 1,000 documents is 1,000 first touches of the reader's writer)
 # Exit status: non-zero only when the harness fails, never because of a figure.
 set -euo pipefail
 
@@ -43,7 +45,7 @@ for b in "$RTCACHE_BIN" "$load_bin"; do
     exit 2
   }
 done
-rate=${LATENCY_RATE:-5000} fanout_rate=${FANOUT_RATE:-2000} clients=1000 warmup=3 duration=10
+rate=${LATENCY_RATE:-5000} fanout_rate=${FANOUT_RATE:-2000} clients=1000 warmup=${LATENCY_WARMUP:-3} duration=10
 ((quick)) && rate=500 fanout_rate=200 clients=100 warmup=1 duration=2
 half=$((clients / 2))
 

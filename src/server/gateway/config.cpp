@@ -555,6 +555,11 @@ cluster::writer_settings writer_settings_of(const serve_config& config) {
   cluster::writer_settings w;
   w.stream = config.cluster.stream.name;
   w.publisher.max_in_flight = config.postgres.max_unconfirmed_messages + 2 * flush;
+  // Read the stream's first sequence at most every 100 ms, not once per transaction: that round trip on the
+  // source's thread kept the reader below 5,000 changes/s here (docs/benchmarks.md, "Commit -> client latency").
+  // The cost (docs/cluster.md (g)): a partition whose latest message left the stream within the interval is
+  // counted on, so a node that saw it in limbo answers recovered:false once more; never a false recovery.
+  w.first_seq_refresh = std::chrono::milliseconds(100);
   const auto wst = config.postgres.wal_sender_timeout;
   if (wst.count() > 0) w.lookup_timeout = std::clamp(wst * 2 / 3, std::chrono::milliseconds(1), w.lookup_timeout);
   return w;
