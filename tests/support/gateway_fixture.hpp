@@ -30,6 +30,11 @@
 namespace rtcache::testing {
 
 class gateway_fixture : public ::testing::Test {
+ public:
+  // Polls `cond` until it holds or the bound passes (yielding, not sleeping a fixed time). Also for tests without
+  // the fixture (cluster_node_test.cpp).
+  static bool wait_for(const std::function<bool()>& cond, std::chrono::steady_clock::duration bound = k_wait);
+
  protected:
   // The hub's epochs are "t1", "t2", ... unless `epochs` says otherwise (hub.hpp: counter_epochs).
   explicit gateway_fixture(hub::hub_config hc = {}, hub::hub_epoch_source epochs = hub::counter_epochs("t"));
@@ -37,9 +42,6 @@ class gateway_fixture : public ::testing::Test {
 
   // Starts the gateway on 127.0.0.1 and an ephemeral port (port_), with the fixture's mapping unless cfg has one.
   void start(gateway::gateway_config cfg = {});
-
-  // Polls `cond` until it holds or the bound passes (yielding, not sleeping a fixed time).
-  static bool wait_for(const std::function<bool()>& cond, std::chrono::steady_clock::duration bound = k_wait);
 
   // Publishes 16 KiB messages to channel "flood" until a connection's send queue overflows (4008).
   // `pause` between publishes lets the server's writer start on the socket before the queue overflows (a tight

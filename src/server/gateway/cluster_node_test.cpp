@@ -13,6 +13,7 @@
 #include "gateway/gateway.hpp"
 #include "gateway/log.hpp"
 #include "gateway_client.hpp"
+#include "gateway_fixture.hpp"
 #include "hub/hub.hpp"
 #include "ingest/hub_sink.hpp"
 
@@ -38,13 +39,9 @@ using core::factory_scope;
 using testing::http_call;
 using testing::ws_client;
 
+// The gateway tests' wait, with room for a cluster node's catch-ups and reconnects.
 bool wait_for(const std::function<bool()>& cond, std::chrono::steady_clock::duration bound = 20s) {
-  const auto deadline = std::chrono::steady_clock::now() + bound;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
+  return testing::gateway_fixture::wait_for(cond, bound);
 }
 
 // One node: a hub, the cluster node applying the stream to it, and a gateway serving it on an ephemeral port.
@@ -103,20 +100,14 @@ json::value join(ws_client& c, std::string_view topic, std::string_view ref = "1
   return c.read_until([&](const json::value& v) { return testing::is_reply(v, ref); });
 }
 
+// The position a join reply names; a reply naming none fails the test.
 json::value position_of(const json::value& reply) {
-  const auto* response = reply.at("payload").as_object().if_contains("response");
-  const auto* position = response && response->is_object() ? response->as_object().if_contains("rtcache") : nullptr;
-  if (position == nullptr) {
-    ADD_FAILURE() << "no position in " << json::serialize(reply);
-    return {};
-  }
-  return *position;
+  json::value position = testing::position_of(reply);
+  if (position.is_null()) ADD_FAILURE() << "no position in " << json::serialize(reply);
+  return position;
 }
 
-std::string resume_payload(const json::value& position) {
-  return R"({"config":{},"rtcache":{"epoch":)" + json::serialize(position.at("epoch")) + R"(,"offset":)" +
-         json::serialize(position.at("offset")) + "}}";
-}
+using testing::resume_payload;
 
 // "offset:version" of a delivered invalidate (a contract event of wo 1 whose version says which message it is).
 std::string delivered(const json::value& m) {
