@@ -27,23 +27,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 # shellcheck source=scripts/lib/stack.sh
-. scripts/lib/stack.sh  # free_port
+. scripts/lib/stack.sh  # free_port, cluster_bench_args
 
-quick=0
-for a in "$@"; do
-  case "$a" in
-    --quick) quick=1 ;;
-    *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
-  esac
-done
-export RTCACHE_BIN=${RTCACHE_BIN:-$root/build/release/src/main/rtcache}
-load_bin=${RTCACHE_LOAD_BIN:-$root/build/release/bench/load/rtcache_load}
-for b in "$RTCACHE_BIN" "$load_bin"; do
-  [ -x "$b" ] || {
-    echo "idle.sh: $b not built (cmake --preset release && cmake --build --preset release --target rtcache rtcache_load)" >&2
-    exit 2
-  }
-done
+cluster_bench_args idle.sh "$@"  # quick, RTCACHE_BIN, load_bin
 per_node=${IDLE_PER_NODE:-19600}
 hold=${IDLE_HOLD_S:-70}
 ((quick)) && per_node=200 hold=3

@@ -28,23 +28,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 # shellcheck source=scripts/lib/stack.sh
-. scripts/lib/stack.sh  # free_port
+. scripts/lib/stack.sh  # free_port, cluster_bench_args
 
-quick=0
-for a in "$@"; do
-  case "$a" in
-    --quick) quick=1 ;;
-    *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
-  esac
-done
-export RTCACHE_BIN=${RTCACHE_BIN:-$root/build/release/src/main/rtcache}
-load_bin=${RTCACHE_LOAD_BIN:-$root/build/release/bench/load/rtcache_load}
-for b in "$RTCACHE_BIN" "$load_bin"; do
-  [ -x "$b" ] || {
-    echo "latency.sh: $b not built (cmake --preset release && cmake --build --preset release --target rtcache rtcache_load)" >&2
-    exit 2
-  }
-done
+cluster_bench_args latency.sh "$@"  # quick, RTCACHE_BIN, load_bin
 rate=${LATENCY_RATE:-5000} fanout_rate=${FANOUT_RATE:-2000} clients=1000 warmup=${LATENCY_WARMUP:-3} duration=10
 ((quick)) && rate=500 fanout_rate=200 clients=100 warmup=1 duration=2
 half=$((clients / 2))

@@ -48,3 +48,27 @@ secret_file() {
 
 # free_port: a TCP port on 127.0.0.1 that nothing listens on now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# cluster_bench_args NAME ARGS...: the start the cluster benchmarks share (bench/cluster/idle.sh, latency.sh).
+# `--quick` sets quick=1, anything else is a usage error; RTCACHE_BIN (exported) and load_bin default to the
+# release build under $root, and both must be built.
+# shellcheck disable=SC2034  # quick and load_bin are the caller's
+cluster_bench_args() {
+  local name=$1 a b
+  shift
+  quick=0
+  for a in "$@"; do
+    case "$a" in
+      --quick) quick=1 ;;
+      *) echo "usage: $name [--quick]" >&2; exit 2 ;;
+    esac
+  done
+  export RTCACHE_BIN=${RTCACHE_BIN:-$root/build/release/src/main/rtcache}
+  load_bin=${RTCACHE_LOAD_BIN:-$root/build/release/bench/load/rtcache_load}
+  for b in "$RTCACHE_BIN" "$load_bin"; do
+    [ -x "$b" ] || {
+      echo "$name: $b not built (cmake --preset release && cmake --build --preset release --target rtcache rtcache_load)" >&2
+      exit 2
+    }
+  done
+}

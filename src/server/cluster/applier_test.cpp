@@ -101,6 +101,13 @@ struct cluster_fixture {
     ASSERT_EQ(get_stream_state(*conn, st.name).value().last_seq, w.next_seq() - 1);
   }
 
+  // Messages from..to on doc:wo:1 in `factory`, in order, each carrying its number as payload.
+  std::vector<stream_message> doc1(const std::string& factory, int from, int to) {
+    std::vector<stream_message> out;
+    for (int i = from; i <= to; ++i) out.push_back(w.channel("doc:wo:1", factory, std::to_string(i)));
+    return out;
+  }
+
   // Polls the node's applier until it applied everything published so far.
   static void catch_up(node& n, std::uint64_t through) {
     const auto deadline = std::chrono::steady_clock::now() + 20s;
@@ -189,7 +196,7 @@ TEST(Applier, ALateNodeCatchesUpFromTheStartAndServesAResumeFromBeforeItStarted)
   auto a = f.start_node("a");
   const auto f1 = factory_scope::of({"F1"});
   auto on_a = f.join(*a, "doc:wo:1", f1);
-  f.publish({f.w.channel("doc:wo:1", "F1", "1"), f.w.channel("doc:wo:1", "F1", "2")});
+  f.publish(f.doc1("F1", 1, 2));
   f.catch_up(*a);
   const auto client = *a->h->position("doc:wo:1", f1);
   f.publish({f.w.channel("doc:wo:1", "F2", "x"), f.w.channel("doc:wo:1", "F1", "3")});
@@ -266,7 +273,7 @@ TEST(Applier, APartitionWhoseLastMessageLeftTheStreamIsInLimboUntilItsNextGenera
   auto n = f.start_node("a");
   const auto f1 = factory_scope::of({"F1"});
   auto sub = f.join(*n, "doc:wo:1", f1);
-  f.publish({f.w.channel("doc:wo:1", "F1", "1"), f.w.channel("doc:wo:1", "F1", "2")});
+  f.publish(f.doc1("F1", 1, 2));
   f.catch_up(*n);
   const auto live = n->a->position_of("doc:wo:1", f1);
   ASSERT_TRUE(purge_stream(*f.conn, f.st.name));  // first sequence 3: the partition's last message is gone
@@ -369,7 +376,7 @@ void a_node_that_missed_messages(bool later) {
   const auto f1 = factory_scope::of({"F1"});
   auto on_a = f.join(*a, "doc:wo:1", f1);
   auto on_b = f.join(*b, "doc:wo:1", f1);
-  f.publish({f.w.channel("doc:wo:1", "F1", "1"), f.w.channel("doc:wo:1", "F1", "2")});
+  f.publish(f.doc1("F1", 1, 2));
   f.catch_up(*a);
   f.catch_up(*b);
   const auto client = *b->h->position("doc:wo:1", f1);
@@ -404,7 +411,7 @@ void a_node_that_missed_messages(bool later) {
   ASSERT_FALSE(j.replay.empty());
   EXPECT_EQ(offsets_and_payloads(j.replay).front(), "3:3");
   // The partition's next message: B names the position A names again, and counts no second loss.
-  f.publish({f.w.channel("doc:wo:1", "F1", "13")});
+  f.publish(f.doc1("F1", 13, 13));
   f.catch_up(*a);
   f.catch_up(*b);
   EXPECT_EQ(b->h->position("doc:wo:1", f1), a->h->position("doc:wo:1", f1));
@@ -427,7 +434,7 @@ TEST(Applier, AStreamCreatedAgainStartsEveryViewOverAndIsAppliedFromItsFirstSequ
   auto n = f.start_node("a");
   const auto f1 = factory_scope::of({"F1"});
   auto sub = f.join(*n, "doc:wo:1", f1);
-  f.publish({f.w.channel("doc:wo:1", "F1", "1"), f.w.channel("doc:wo:1", "F1", "2")});
+  f.publish(f.doc1("F1", 1, 2));
   f.catch_up(*n);
   const auto old = *n->h->position("doc:wo:1", f1);
   n->a->run();
@@ -537,14 +544,14 @@ TEST(Applier, AViewWhoseHistoryIsShortOfTheResumePositionIsAnsweredByRangeFetch)
   auto b = f.start_node("b");
   const auto f1 = factory_scope::of({"F1"});
   auto on_a = f.join(*a, "doc:wo:1", f1);
-  f.publish({f.w.channel("doc:wo:1", "F1", "1")});
+  f.publish(f.doc1("F1", 1, 1));
   f.catch_up(*a);
   const auto client = *a->h->position("doc:wo:1", f1);
   f.publish({f.w.channel("doc:wo:1", "F1", "2"), f.w.channel("doc:wo:1", "F2", "secret"),
              f.w.channel("doc:wo:1", "F1", "3")});
   f.catch_up(*b);
   auto keeper = f.join(*b, "doc:wo:1", f1);  // B's view starts here, with no history
-  f.publish({f.w.channel("doc:wo:1", "F1", "4")});
+  f.publish(f.doc1("F1", 4, 4));
   f.catch_up(*b);
   ASSERT_EQ(keeper->events(), (std::vector<std::string>{"4:4"}));
   ASSERT_FALSE(b->h->resumable("doc:wo:1", f1, client)) << "B's history does not reach back to the client";
@@ -553,7 +560,7 @@ TEST(Applier, AViewWhoseHistoryIsShortOfTheResumePositionIsAnsweredByRangeFetch)
   EXPECT_TRUE(j.recovered);
   EXPECT_EQ(offsets_and_payloads(j.replay), (std::vector<std::string>{"2:2", "3:3", "4:4"}));
   EXPECT_EQ(b->a->stats().resume_recovered, 1u);
-  f.publish({f.w.channel("doc:wo:1", "F1", "5")});
+  f.publish(f.doc1("F1", 5, 5));
   f.catch_up(*b);
   EXPECT_EQ(on_b->events(), (std::vector<std::string>{"5:5"}));
   EXPECT_EQ(keeper->events(), (std::vector<std::string>{"4:4", "5:5"})) << "the view was not started over";
@@ -566,11 +573,10 @@ TEST(Applier, AResumeByRangeFetchIsRefusedWhenTheStreamNoLongerHoldsWhatFollowsI
   auto a = f.start_node("a");
   const auto f1 = factory_scope::of({"F1"});
   auto on_a = f.join(*a, "doc:wo:1", f1);
-  f.publish({f.w.channel("doc:wo:1", "F1", "1"), f.w.channel("doc:wo:1", "F1", "2")});
+  f.publish(f.doc1("F1", 1, 2));
   f.catch_up(*a);
   const auto client = *a->h->position("doc:wo:1", f1);
-  f.publish(
-      {f.w.channel("doc:wo:1", "F1", "3"), f.w.channel("doc:wo:1", "F1", "4"), f.w.channel("doc:wo:1", "F1", "5")});
+  f.publish(f.doc1("F1", 3, 5));
   f.catch_up(*a);
   auto b = f.start_node("b");
   f.catch_up(*b);
@@ -597,8 +603,7 @@ TEST(Applier, AResumeByRangeFetchIsRefusedForAnEpochTheViewNeverHad) {
   auto b = f.start_node("b");
   const auto f1 = factory_scope::of({"F1"});
   auto on_a = f.join(*a, "doc:wo:1", f1);
-  f.publish(
-      {f.w.channel("doc:wo:1", "F1", "1"), f.w.channel("doc:wo:1", "F1", "2"), f.w.channel("doc:wo:1", "F1", "3")});
+  f.publish(f.doc1("F1", 1, 3));
   f.catch_up(*a);
   f.catch_up(*b);
   auto wrong = *a->h->position("doc:wo:1", f1);
@@ -617,11 +622,10 @@ TEST(Applier, AResumeByRangeFetchIsRefusedAndCountedPastItsBound) {
   auto b = f.start_node("b", 0, nullptr, [](applier_settings& s) { s.resume_max_messages = 3; });
   const auto f1 = factory_scope::of({"F1"});
   auto on_a = f.join(*a, "doc:wo:1", f1);
-  f.publish({f.w.channel("doc:wo:1", "F1", "1")});
+  f.publish(f.doc1("F1", 1, 1));
   f.catch_up(*a);
   const auto client = *a->h->position("doc:wo:1", f1);
-  f.publish(
-      {f.w.channel("doc:wo:1", "F1", "2"), f.w.channel("doc:wo:1", "F1", "3"), f.w.channel("doc:wo:1", "F1", "4")});
+  f.publish(f.doc1("F1", 2, 4));
   f.catch_up(*b);
   hub::hub_join j;
   f.join(*b, "doc:wo:1", f1, client, &j);
@@ -641,7 +645,7 @@ TEST(Applier, AResumeByRangeFetchWhileTheNodeAppliesMissesAndRepeatsNothing) {
   auto b = f.start_node("b");
   const auto f1 = factory_scope::of({"F1"});
   auto on_a = f.join(*a, "doc:wo:1", f1);
-  f.publish({f.w.channel("doc:wo:1", "F1", "1")});
+  f.publish(f.doc1("F1", 1, 1));
   f.catch_up(*a);
   const auto client = *a->h->position("doc:wo:1", f1);
   std::vector<stream_message> missed;
@@ -670,7 +674,7 @@ TEST(Applier, RunsOnItsOwnThreadUntilStopped) {
   auto n = f.start_node("a");
   n->a->run();
   auto sub = f.join(*n, "doc:wo:1", factory_scope::of({"F1"}));
-  f.publish({f.w.channel("doc:wo:1", "F1", "1"), f.w.channel("doc:wo:1", "F1", "2")});
+  f.publish(f.doc1("F1", 1, 2));
   EXPECT_TRUE(test::eventually([&] { return sub->events().size() == 2; }, 20s));
   n->a->stop();
   EXPECT_EQ(n->a->last_applied(), 2u);
