@@ -578,12 +578,15 @@ struct source::impl {
         }
         const auto now = steady::now();
         session->poll_sink(now);
-        if (session->stalled(now)) {
+        const bool refused = !sink->can_publish();
+        if (refused || session->stalled(now)) {
           end_copy(conn);
           log(log_level::error, "sink_stalled",
               {{"unconfirmed_messages", std::to_string(session->unconfirmed_messages())},
                {"stall_ms", std::to_string(config.durability.stall_timeout.count())},
                {"confirmed", format_lsn(session->confirmed())},
+               {"reason", refused ? "the sink publishes nothing more (in a cluster: another writer appended)"
+                                  : "nothing made durable within stall_ms"},
                {"action", "giving up the slot; resending from the confirmed position later"}});
           return stream_end::sink_stalled;
         }

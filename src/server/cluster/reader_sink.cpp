@@ -78,6 +78,11 @@ std::uint64_t reader_sink::durable_through() const noexcept {
   return writer_ ? writer_->durable_through() : 0;
 }
 
+bool reader_sink::can_publish() const noexcept {
+  sync::mutex_lock lock(mu_);
+  return !(writer_ && writer_->fenced());
+}
+
 std::uint64_t reader_sink::fenced_writers() const noexcept {
   const std::uint64_t replaced = fenced_.load(std::memory_order_relaxed);
   sync::mutex_lock lock(mu_);

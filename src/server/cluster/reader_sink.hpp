@@ -43,6 +43,8 @@ class reader_sink final : public routing::routed_sink {
   void publish(routing::routed_batch batch) override;
   void on_gap(const routing::source_gap& gap) override;
   std::uint64_t durable_through() const noexcept override;
+  // False while the current writer is fenced (replaced at the next durable_anchor()).
+  bool can_publish() const noexcept override;
 
   // Writers found fenced and replaced (or still to be replaced at the next durable_anchor()).
   std::uint64_t fenced_writers() const noexcept;

@@ -406,6 +406,58 @@ TEST_F(ClusterReader, AFencedReaderGivesUpTheSlotAndWritesAgainWithANewWriterWhe
   drop_slot("crfence");
 }
 
+// A fenced reader gives up the slot at once, not after its stall bound: its sink says it can publish nothing more
+// (routed_sink::can_publish), so a standby takes over while the rows are still being committed. The stall bound is
+// ten minutes here: before, A held the slot for all of it (in production publish_stall_ms, 10 s) while nothing
+// became durable.
+TEST_F(ClusterReader, AFencedReaderGivesUpTheSlotAtOnceNotAfterItsStallBound) {
+  db d;
+  drop_slot("crfast");
+  pg::test::create_tables(d, "crfast");
+  const auto& st = stream("crfast");
+  const std::string topic = "realtime:list:wo:f1";
+  {
+    pg::source_config cfg = shared_slot("crfast");
+    cfg.durability.stall_timeout = 600s;
+    node a("a", url(), st, "crfast", /*with_source=*/true, cfg);
+    ASSERT_TRUE(a.source->wait_streaming());
+    node b("b", url(), st, "crfast", /*with_source=*/true, cfg);
+    node c("c", url(), st, "crfast", /*with_source=*/false);
+    ASSERT_TRUE(eventually([&] { return b.role() == pg::source_role::standby && c.ready(); }));
+    auto on_c = c.client({"f1"});
+    join(*on_c, topic);
+    pg::test::insert_each(d, "crfast_wo", 1, 5);
+    received all = read_until(*on_c, topic, [](const received& r) { return r.ids.size() >= 5; });
+
+    {  // another writer appends: A's writer is fenced at its next message
+      auto other_conn = cluster::test::connect_or_die(url());
+      cluster::writer_settings ws;
+      ws.stream = st.name;
+      auto other = cluster::writer::create(*other_conn, ws);
+      ASSERT_TRUE(other) << other.error().message;
+      auto anchor = (*other)->durable_anchor();
+      ASSERT_TRUE(anchor && anchor->has_value());
+      (*other)->start_stream([] {});
+      routing::routed_batch position_only;
+      position_only.position = {1, (*anchor)->system_identifier, (*anchor)->timeline, 0, 0, (*anchor)->confirm_lsn + 1};
+      position_only.last = true;
+      (*other)->publish(std::move(position_only));
+      ASSERT_TRUE(eventually([&] { return (*other)->durable_through() >= 1; }));
+    }
+    pg::test::insert_each(d, "crfast_wo", 6, 10);
+    ASSERT_TRUE(eventually([&] { return a.sink->fenced_writers() == 1; }));
+    ASSERT_TRUE(eventually([&] { return b.role() == pg::source_role::reader; }, 30s))
+        << "B takes the slot long before A's ten-minute stall bound";
+    EXPECT_EQ(a.source->count_logs("sink_stalled", "reason",
+                                   "the sink publishes nothing more (in a cluster: another writer appended)"),
+              1U);
+    auto more = read_until(*on_c, topic, [](const received& r) { return !r.ids.empty() && r.ids.back() >= 10; });
+    all.ids.insert(all.ids.end(), more.ids.begin(), more.ids.end());
+    EXPECT_EQ(all.ids, (std::vector<int>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10})) << "every row once, in order";
+  }
+  drop_slot("crfast");
+}
+
 // issue 13, "nats-server killed and restarted mid-load: no gap and no duplicate reaches a client". Rows are committed
 // every 2 ms; the nats-server (a private one with its own store) is killed with SIGKILL and started again while
 // they keep coming. The reader's writer stops confirming while NATS is gone (its source stalls and retakes the

@@ -170,6 +170,11 @@ class routed_sink {
   // The highest sequence n of the current stream such that calls 1..n are durable. Monotonic within a stream.
   // Any thread.
   virtual std::uint64_t durable_through() const noexcept = 0;
+
+  // False when the sink will make nothing more durable before the next durable_anchor() (a cluster writer that
+  // another writer fenced): the source then gives up the slot at once instead of after its stall bound, so
+  // that a node that can publish takes it. The hub is never refused.
+  virtual bool can_publish() const noexcept { return true; }
 };
 
 }  // namespace rtcache::routing
