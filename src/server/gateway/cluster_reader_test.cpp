@@ -222,6 +222,23 @@ class ClusterReader : public pg::test::PgSource {
     return stream_;
   }
   static std::string url() { return cluster::test::shared_server().url(); }
+  // A writer of the test's own, on its own connection, appends a position message to `st` (as a frozen reader that
+  // woke up after a standby took over would): the reading node's writer is fenced at its next message.
+  static void append_as_another_writer(const cluster::stream_settings& st) {
+    auto other_conn = cluster::test::connect_or_die(url());
+    cluster::writer_settings ws;
+    ws.stream = st.name;
+    auto other = cluster::writer::create(*other_conn, ws);
+    ASSERT_TRUE(other) << other.error().message;
+    auto anchor = (*other)->durable_anchor();
+    ASSERT_TRUE(anchor && anchor->has_value());
+    (*other)->start_stream([] {});
+    routing::routed_batch position_only;
+    position_only.position = {1, (*anchor)->system_identifier, (*anchor)->timeline, 0, 0, (*anchor)->confirm_lsn + 1};
+    position_only.last = true;
+    (*other)->publish(std::move(position_only));
+    ASSERT_TRUE(eventually([&] { return (*other)->durable_through() >= 1; }));
+  }
   // Whether every node given applied everything the stream holds now.
   bool applied_everywhere(std::initializer_list<const node*> nodes) {
     auto state = cluster::get_stream_state(*conn_, stream_.name);
@@ -362,21 +379,7 @@ TEST_F(ClusterReader, AFencedReaderGivesUpTheSlotAndWritesAgainWithANewWriterWhe
     ASSERT_GT(first_writers, 0U);
 
     // Another writer appends: A's writer is fenced at its next message.
-    {
-      auto other_conn = cluster::test::connect_or_die(url());
-      cluster::writer_settings ws;
-      ws.stream = st.name;
-      auto other = cluster::writer::create(*other_conn, ws);
-      ASSERT_TRUE(other) << other.error().message;
-      auto anchor = (*other)->durable_anchor();
-      ASSERT_TRUE(anchor && anchor->has_value());
-      (*other)->start_stream([] {});
-      routing::routed_batch position_only;
-      position_only.position = {1, (*anchor)->system_identifier, (*anchor)->timeline, 0, 0, (*anchor)->confirm_lsn + 1};
-      position_only.last = true;
-      (*other)->publish(std::move(position_only));
-      ASSERT_TRUE(eventually([&] { return (*other)->durable_through() >= 1; }));
-    }
+    ASSERT_NO_FATAL_FAILURE(append_as_another_writer(st));
     pg::test::insert_each(d, "crfence_wo", 11, 20);
     ASSERT_TRUE(eventually([&] { return a.sink->fenced_writers() == 1; }));
     ASSERT_TRUE(eventually([&] { return a.source->has_log("sink_stalled"); })) << "A gives up the slot";
@@ -429,21 +432,8 @@ TEST_F(ClusterReader, AFencedReaderGivesUpTheSlotAtOnceNotAfterItsStallBound) {
     pg::test::insert_each(d, "crfast_wo", 1, 5);
     received all = read_until(*on_c, topic, [](const received& r) { return r.ids.size() >= 5; });
 
-    {  // another writer appends: A's writer is fenced at its next message
-      auto other_conn = cluster::test::connect_or_die(url());
-      cluster::writer_settings ws;
-      ws.stream = st.name;
-      auto other = cluster::writer::create(*other_conn, ws);
-      ASSERT_TRUE(other) << other.error().message;
-      auto anchor = (*other)->durable_anchor();
-      ASSERT_TRUE(anchor && anchor->has_value());
-      (*other)->start_stream([] {});
-      routing::routed_batch position_only;
-      position_only.position = {1, (*anchor)->system_identifier, (*anchor)->timeline, 0, 0, (*anchor)->confirm_lsn + 1};
-      position_only.last = true;
-      (*other)->publish(std::move(position_only));
-      ASSERT_TRUE(eventually([&] { return (*other)->durable_through() >= 1; }));
-    }
+    // Another writer appends: A's writer is fenced at its next message.
+    ASSERT_NO_FATAL_FAILURE(append_as_another_writer(st));
     pg::test::insert_each(d, "crfast_wo", 6, 10);
     ASSERT_TRUE(eventually([&] { return a.sink->fenced_writers() == 1; }));
     ASSERT_TRUE(eventually([&] { return b.role() == pg::source_role::reader; }, 30s))
