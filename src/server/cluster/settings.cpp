@@ -1,6 +1,8 @@
 // Pure checks of the NATS layer's settings: every problem at once, each naming its field.
 #include "cluster/settings.hpp"
 
+#include "cluster/subject.hpp"
+
 #include <climits>
 #include <string_view>
 
@@ -110,12 +112,20 @@ std::vector<std::string> validate(const nats_settings& s) {
   return problems;
 }
 
+stream_settings ingest_stream_settings(const stream_settings& main) {
+  stream_settings s = main;
+  s.name = ingest_stream_name(main.name);
+  s.subjects = {subjects{main.name}.ingest_filter()};
+  return s;
+}
+
 std::vector<std::string> validate(const stream_settings& s) {
   std::vector<std::string> problems;
-  if (s.name.empty() || s.name.size() > 64 ||
+  // 57: room for the ingest stream's name, "<name>_ingest", within JetStream's 64.
+  if (s.name.empty() || s.name.size() > 57 ||
       s.name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") !=
           std::string::npos) {
-    problems.emplace_back("stream: 1-64 characters of [A-Za-z0-9_-]");
+    problems.emplace_back("stream: 1-57 characters of [A-Za-z0-9_-] (its ingest stream is <stream>_ingest)");
   }
   if (s.subjects.empty()) problems.emplace_back("subjects: at least one subject is required");
   for (std::size_t i = 0; i < s.subjects.size(); ++i) {

@@ -83,6 +83,10 @@ struct stream_settings {
   bool allow_direct = true;
 };
 
+// The ingest stream's settings (subject.hpp, ingest_stream_name): the main stream's retention, storage, replicas and
+// duplicate window, its own name and subjects. Every node ensures both streams.
+stream_settings ingest_stream_settings(const stream_settings& main);
+
 // Every problem with the settings, each naming the field ("nats_urls[1]: ..."); empty when usable.
 std::vector<std::string> validate(const nats_settings& settings);
 std::vector<std::string> validate(const stream_settings& settings);

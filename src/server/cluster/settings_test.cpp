@@ -83,7 +83,7 @@ TEST(StreamSettings, ReportsNameSubjectsLimitsAndWindow) {
   s.duplicate_window = std::chrono::minutes(2);
   s.replicas = 7;
   const auto p = validate(s);
-  EXPECT_TRUE(mentions(p, "stream: 1-64 characters"));
+  EXPECT_TRUE(mentions(p, "stream: 1-57 characters"));
   EXPECT_TRUE(mentions(p, "subjects[1]: has an empty token"));
   EXPECT_TRUE(mentions(p, "subjects[2]: uses '>' before the last token"));
   EXPECT_TRUE(mentions(p, "subjects[3]: uses a wildcard inside a token"));

@@ -117,14 +117,16 @@ core::result<wal_anchor_state> decode_wal_anchor(std::string_view header) {
 }
 
 std::string encode_ingest_anchor(const ingest_anchor_state& a) {
-  return std::to_string(a.ingest_created_ns) + "/" + std::to_string(a.last_ingest_seq);
+  return std::to_string(a.ingest_created_ns) + "/" + std::to_string(a.last_ingest_seq) + "/" +
+         std::to_string(a.last_index);
 }
 
 core::result<ingest_anchor_state> decode_ingest_anchor(std::string_view header) {
   const auto f = split(header, '/');
   ingest_anchor_state a;
-  if (f.size() != 2 || !parse_dec(f[0], a.ingest_created_ns) || !parse_dec(f[1], a.last_ingest_seq)) {
-    return bad(k_ingest_header, "expected <ingest stream created_ns>/<last ingest sequence>");
+  if (f.size() != 3 || !parse_dec(f[0], a.ingest_created_ns) || !parse_dec(f[1], a.last_ingest_seq) ||
+      !parse_dec(f[2], a.last_index)) {
+    return bad(k_ingest_header, "expected <ingest stream created_ns>/<last ingest sequence>/<last item index>");
   }
   return a;
 }

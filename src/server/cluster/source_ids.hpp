@@ -66,15 +66,18 @@ struct wal_anchor_state {
 std::string encode_wal_anchor(const wal_anchor_state& a);
 core::result<wal_anchor_state> decode_wal_anchor(std::string_view header);
 
-// The writer's ingest state after a message: the ingest stream's incarnation and the last ingest message whose
-// items are all in the main stream. A new writer skips ingest messages at or below it.
+// The writer's ingest state after a message: the ingest stream's incarnation and the last ingest item published
+// into the main stream (item last_index of ingest message last_ingest_seq). A new writer reads the ingest stream
+// from last_ingest_seq on and skips every item at or below it. All zero: no ingest item yet.
 inline constexpr std::string_view k_ingest_header = "Rtcache-Ingest";
 struct ingest_anchor_state {
   std::int64_t ingest_created_ns = 0;
   std::uint64_t last_ingest_seq = 0;
+  std::uint32_t last_index = 0;
 
   friend bool operator==(const ingest_anchor_state&, const ingest_anchor_state&) = default;
 };
+// "<ingest_created_ns>/<last_ingest_seq>/<last_index>".
 std::string encode_ingest_anchor(const ingest_anchor_state& a);
 core::result<ingest_anchor_state> decode_ingest_anchor(std::string_view header);
 

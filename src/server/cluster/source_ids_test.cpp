@@ -62,10 +62,12 @@ TEST(SourceIds, AnchorsRoundTripAndRefuseMalformedHeaders) {
        {"", "99/1/0/1000/0/FF0", "99/1/0/1000/0/FF0/4/5", "x/1/0/1000/0/FF0/4", "99/1/0/10g0/0/1/4"}) {
     EXPECT_FALSE(decode_wal_anchor(bad)) << bad;
   }
-  const ingest_anchor_state i{123, 45};
+  const ingest_anchor_state i{123, 45, 6};
+  EXPECT_EQ(encode_ingest_anchor(i), "123/45/6");
   EXPECT_EQ(decode_ingest_anchor(encode_ingest_anchor(i)).value(), i);
   EXPECT_FALSE(decode_ingest_anchor("123"));
-  EXPECT_FALSE(decode_ingest_anchor("123/4/5"));
+  EXPECT_FALSE(decode_ingest_anchor("123/4"));
+  EXPECT_FALSE(decode_ingest_anchor("123/4/5/6"));
 }
 
 }  // namespace

@@ -86,7 +86,15 @@ std::string subjects::control(std::string_view kind) const {
 }
 
 std::string subjects::ingest(std::string_view node_id) const {
-  return prefix + ".i." + encode_token(node_id);
+  return ingest_stream_name(prefix) + "." + encode_token(node_id);
+}
+
+std::string subjects::ingest_filter() const {
+  return ingest_stream_name(prefix) + ".>";
+}
+
+std::string ingest_stream_name(std::string_view stream) {
+  return std::string(stream) + "_ingest";
 }
 
 std::string ledger_key(std::string_view channel, std::string_view factory) {

@@ -30,7 +30,7 @@ std::string factory_token(std::string_view factory);
 //   <prefix>.c.<channel>.<factory>   channel messages, one subject per partition
 //   <prefix>.p.<channel>             postgres_changes records of a per-table channel (no positions)
 //   <prefix>.x.<kind>                control messages (gap markers, writer activations, WAL positions)
-// and relay ingest goes to the ingest stream under <prefix>.i.<node>.
+// and relay ingest goes to the ingest stream (ingest_stream_name) under <prefix>_ingest.<node>.
 struct subjects {
   std::string prefix;
 
@@ -45,11 +45,16 @@ struct subjects {
   std::string main_filter_channels() const { return prefix + ".c.>"; }
   std::string main_filter_records() const { return prefix + ".p.>"; }
   std::string main_filter_control() const { return prefix + ".x.>"; }
-  std::string ingest_filter() const { return prefix + ".i.>"; }
+  std::string ingest_filter() const;
   // Every subject of the main stream: "<prefix>.>" minus the ingest subjects is not expressible, so the
   // main stream lists the three filters above; this is the wildcard for "the stream's last message".
   std::string everything() const { return prefix + ".*.>"; }
 };
+
+// The ingest stream of the main stream named `stream`: "<stream>_ingest". Its subjects, "<stream>_ingest.<node>",
+// start with a token of their own, so they never overlap the main stream's "<stream>.>". Every node publishes its
+// relay ingest there; the stream's writer republishes it into the main stream (writer.hpp, ingest_pump.hpp).
+std::string ingest_stream_name(std::string_view stream);
 
 // The ledger's key of one partition (positions.hpp: generations, and the proof of a first incarnation, are per
 // partition): "<channel>.<factory>". Key-value keys allow [-/_=.a-zA-Z0-9]: both go in with '=' as the escape byte

@@ -36,7 +36,9 @@ TEST(Subjects, DistinctChannelsAndPartitionsNeverShareASubject) {
   EXPECT_EQ(s.channel_wildcard("doc:wo:1"), "rtcache.c.doc%3Awo%3A1.*");
   EXPECT_EQ(s.records("\x01pg:public.t"), "rtcache.p.%01pg%3Apublic%2Et");
   EXPECT_EQ(s.control("gap"), "rtcache.x.gap");
-  EXPECT_EQ(s.ingest("host:4000"), "rtcache.i.host%3A4000");
+  EXPECT_EQ(s.ingest("host:4000"), "rtcache_ingest.host%3A4000");
+  EXPECT_EQ(s.ingest_filter(), "rtcache_ingest.>");
+  EXPECT_EQ(ingest_stream_name("rtcache"), "rtcache_ingest");
 }
 
 TEST(Subjects, LedgerKeysUseOnlyKeyValueCharacters) {

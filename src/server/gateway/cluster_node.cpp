@@ -45,6 +45,10 @@ cluster::result<std::unique_ptr<cluster_node>> cluster_node::start(hub::hub& tar
   auto conn = cluster::connection::connect(settings.nats, on_event);
   if (!conn) return conn.error();
   if (auto ensured = cluster::ensure_stream(**conn, settings.stream); !ensured) return ensured.error();
+  // Relay ingest on every node goes to the ingest stream; the stream's writer republishes it (docs/cluster.md).
+  if (auto ensured = cluster::ensure_stream(**conn, cluster::ingest_stream_settings(settings.stream)); !ensured) {
+    return ensured.error();
+  }
 
   cluster::applier_settings as;
   as.stream = settings.stream.name;

@@ -900,7 +900,7 @@ colour = "blue"
           "cluster.nats_urls[2]: needs host:port\n"
           "cluster.password: a user needs a password\n"
           "cluster.tls_cert_file: cert_file and key_file go together\n"
-          "cluster.stream: 1-64 characters of [A-Za-z0-9_-]\n"
+          "cluster.stream: 1-57 characters of [A-Za-z0-9_-] (its ingest stream is <stream>_ingest)\n"
           "cluster.max_bytes: must be > 0, or -1 for no limit\n"
           "cluster.duplicate_window_s: must not exceed max_age_s (the server refuses it)\n"
           "cluster.tls_ca_file: cannot read '" +
