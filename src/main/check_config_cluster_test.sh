@@ -121,7 +121,15 @@ grep -q "event=cluster.started .*stream=check_config_reachable_$$" "$work/serve.
 metrics=$(curl -s "http://127.0.0.1:$serve_port/metrics" || true)
 grep -q "^rtcache_cluster_ready 1$" <<<"$metrics" || fail "serve with [cluster]: no rtcache_cluster_ready 1: $metrics"
 grep -q "^rtcache_cluster_lag_messages 0$" <<<"$metrics" || fail "serve with [cluster]: lag in /metrics: $metrics"
-grep -q "^rtcache_cluster_writer_" <<<"$metrics" && fail "serve with [cluster] alone: writer counters without a writer"
+# Without [postgres] the nodes elect the stream's writer with a lease (relay ingest): the only node takes it.
+grep -q "^rtcache_cluster_writer_messages_total 0$" <<<"$metrics" ||
+  fail "serve with [cluster] alone: no relay writer counters: $metrics"
+for _ in $(seq 1 50); do
+  grep -q "event=cluster.relay_writer_started" "$work/serve.err" && break
+  sleep 0.1
+done
+grep -q "event=cluster.relay_writer_started" "$work/serve.err" ||
+  fail "serve with [cluster] alone: never became the relay writer: $(cat "$work/serve.err")"
 run reachable_after "$work/reachable.toml"
 grep -qE "stream check_config_reachable_$$ exists with 0 messages" <<<"$out" || fail "serve did not create the stream: $out"
 kill -TERM "$serve_pid"

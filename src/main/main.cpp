@@ -5,6 +5,7 @@
 #include "auth/auth.hpp"
 #include "cluster/probe.hpp"
 #include "cluster/reader_sink.hpp"
+#include "cluster/relay_writer.hpp"
 #include "gateway/build_info.hpp"
 #include "gateway/cluster_node.hpp"
 #include "gateway/config.hpp"
@@ -122,6 +123,17 @@ int check_config(const std::string& path) {
               << "\n";
   }
   return k_exit_ok;
+}
+
+// A stream writer's counters in the node's metrics (relay ingest republished counts as messages published).
+void put_writer(gateway::cluster_status& s, const cluster::writer_stats& w, std::uint64_t fenced) {
+  s.writer = true;
+  s.writer_messages = w.messages + w.ingest_items;
+  s.writer_records = w.records;
+  s.writer_gaps = w.gaps;
+  s.writer_skipped = w.skipped + w.ingest_skipped;
+  s.writer_resyncs = w.resyncs;
+  s.writers_fenced = fenced;
 }
 
 int serve(const std::optional<std::string>& config_path, const std::optional<std::string>& listen,
@@ -276,20 +288,32 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
     });
     source_thread = std::thread([src = source.get()] { src->run(); });
   }
-  // With [cluster]: the node's metrics (docs/cluster.md, "Metrics"), its writer's with [postgres] too.
+  // With [cluster] and no [postgres]: no node reads the WAL, so the nodes elect the stream's writer with a lease; the
+  // holder republishes every node's relay ingest into the stream (docs/cluster.md, "Relay ingest"). Declared after
+  // the node whose connection it writes on, so it stops first.
+  std::unique_ptr<cluster::relay_writer> relay_writer;
+  if (node && !cfg.postgres.enabled) {
+    cluster::relay_writer_settings rs;
+    rs.writer = gateway::writer_settings_of(cfg);
+    rs.node_id = gateway::node_id_of(cfg);
+    rs.log = [&log](std::string_view event, std::string_view detail) { log.info(event, {{"detail", detail}}); };
+    auto started = cluster::relay_writer::start(node->connection(), std::move(rs));
+    if (!started) {
+      log.error("cluster.start_failed", {{"stream", node->stream()}, {"reason", started.error().message}});
+      return k_exit_runtime;
+    }
+    relay_writer = std::move(*started);
+  }
+  // With [cluster]: the node's metrics (docs/cluster.md, "Metrics"), its writer's (the reader's, or the relay
+  // writer's) too.
   if (node) {
-    gw.set_cluster_status_provider([n = node.get(), writer = stream_sink.get()] {
+    gw.set_cluster_status_provider([n = node.get(), writer = stream_sink.get(), relay = relay_writer.get()] {
       gateway::cluster_status s = n->status();
-      if (writer != nullptr) {
-        const cluster::writer_stats w = writer->stats();
-        s.writer = true;
-        s.writer_messages = w.messages;
-        s.writer_records = w.records;
-        s.writer_gaps = w.gaps;
-        s.writer_skipped = w.skipped;
-        s.writer_resyncs = w.resyncs;
-        s.writers_fenced = writer->fenced_writers();
+      if (relay != nullptr) {
+        const cluster::relay_writer_status r = relay->status();
+        put_writer(s, r.stats, r.fenced);
       }
+      if (writer != nullptr) put_writer(s, writer->stats(), writer->fenced_writers());
       return s;
     });
   }

@@ -578,6 +578,7 @@ struct source::impl {
         }
         const auto now = steady::now();
         session->poll_sink(now);
+        sink->poll();  // input of the sink's own (a cluster writer's relay ingest), between calls
         const bool refused = !sink->can_publish();
         if (refused || session->stalled(now)) {
           end_copy(conn);

@@ -70,4 +70,14 @@ struct js_ctx_deleter {
 };
 using js_ctx_ptr = std::unique_ptr<jsCtx, js_ctx_deleter>;
 
+struct kv_deleter {
+  void operator()(kvStore* kv) const noexcept { kvStore_Destroy(kv); }
+};
+using kv_ptr = std::unique_ptr<kvStore, kv_deleter>;
+
+struct kv_entry_deleter {
+  void operator()(kvEntry* e) const noexcept { kvEntry_Destroy(e); }
+};
+using kv_entry_ptr = std::unique_ptr<kvEntry, kv_entry_deleter>;
+
 }  // namespace rtcache::cluster::detail

@@ -14,14 +14,25 @@ writer_stats& operator+=(writer_stats& a, const writer_stats& b) noexcept {
   a.ledger_creates += b.ledger_creates;
   a.generations += b.generations;
   a.resyncs += b.resyncs;
+  a.ingest_items += b.ingest_items;
+  a.ingest_skipped += b.ingest_skipped;
+  a.ingest_refused += b.ingest_refused;
+  a.ingest_lost += b.ingest_lost;
   return a;
 }
 
 reader_sink::reader_sink(const connection& conn, writer_settings settings,
                          std::function<void(std::string_view, std::string_view)> log)
-    : conn_(&conn), settings_(std::move(settings)), log_(std::move(log)) {}
+    : conn_(&conn), settings_(std::move(settings)), log_(std::move(log)) {
+  ingest_pump_settings ps;
+  ps.stream = settings_.stream;
+  ps.lookup_timeout = settings_.lookup_timeout;
+  pump_ = std::make_unique<ingest_pump>(conn, std::move(ps));
+}
 
-reader_sink::~reader_sink() = default;
+reader_sink::~reader_sink() {
+  pump_.reset();  // its thread calls wake_
+}
 
 core::result<std::optional<routing::wal_anchor>> reader_sink::durable_anchor() {
   bool renew = false;
@@ -58,9 +69,43 @@ core::result<std::optional<routing::wal_anchor>> reader_sink::durable_anchor() {
 }
 
 void reader_sink::start_stream(std::function<void()> wake) {
+  ingest_anchor_state from;
+  {
+    sync::mutex_lock lock(mu_);
+    // The source asks durable_anchor() before every start; a writer missing here could not have been created.
+    if (!writer_) return;
+    writer_->start_stream(wake);
+    from = writer_->ingest_anchor();
+  }
+  wake_ = std::move(wake);
+  pump_retry_.reset();
+  if (auto r = pump_->restart(from, wake_); !r) {
+    pump_retry_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    if (log_) log_("cluster.ingest_pump", "reading the ingest stream failed (retried in 1 s): " + r.error().message);
+  }
+}
+
+void reader_sink::poll() {
+  if (pump_retry_) {
+    if (std::chrono::steady_clock::now() < *pump_retry_) return;
+    ingest_anchor_state from;
+    {
+      sync::mutex_lock lock(mu_);
+      if (!writer_ || writer_->failure()) return;
+      from = writer_->ingest_anchor();
+    }
+    if (auto r = pump_->restart(from, wake_); !r) {
+      pump_retry_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      return;
+    }
+    pump_retry_.reset();
+  }
   sync::mutex_lock lock(mu_);
-  // The source asks durable_anchor() before every start; a writer missing here could not have been created.
-  if (writer_) writer_->start_stream(std::move(wake));
+  if (writer_) pump_->feed(*writer_);
+}
+
+ingest_pump_stats reader_sink::ingest_stats() const {
+  return pump_->stats();
 }
 
 void reader_sink::publish(routing::routed_batch batch) {

@@ -8,14 +8,21 @@
 // write takes over. The next time this node's source takes the slot it asks durable_anchor() first: that is where
 // this sink replaces a fenced writer by a new one, which reads the stream's tail (anchor and sequence) and so
 // continues what the other writer left, exactly like a standby's writer.
+//
+// Relay ingest: while its source streams, the sink's ingest_pump reads the ingest stream from the writer's ingest
+// anchor (restarted at every start_stream()), and poll() republishes what it read through the writer, on the source's
+// thread, as much as the writer's window has room for.
 #pragma once
 
 #include "cluster/connection.hpp"
+#include "cluster/ingest_pump.hpp"
 #include "cluster/writer.hpp"
 #include "routing/routed_sink.hpp"
 #include "rtcache/sync/annotated_mutex.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <optional>
 #include <functional>
 #include <memory>
 #include <string_view>
@@ -45,6 +52,9 @@ class reader_sink final : public routing::routed_sink {
   std::uint64_t durable_through() const noexcept override;
   // False while the current writer is fenced (replaced at the next durable_anchor()).
   bool can_publish() const noexcept override;
+  // Republishes relay ingest the pump read (a pump whose restart failed is restarted, at most once per second).
+  void poll() override;
+  ingest_pump_stats ingest_stats() const;
 
   // Writers found fenced and replaced (or still to be replaced at the next durable_anchor()).
   std::uint64_t fenced_writers() const noexcept;
@@ -62,6 +72,10 @@ class reader_sink final : public routing::routed_sink {
   std::unique_ptr<writer> writer_ RTCACHE_GUARDED_BY(mu_);
   writer_stats retired_ RTCACHE_GUARDED_BY(mu_);  // the replaced writers' counters, summed
   std::atomic<std::uint64_t> fenced_{0};
+  // The source's thread only; destroyed before the writer it feeds.
+  std::function<void()> wake_;
+  std::optional<std::chrono::steady_clock::time_point> pump_retry_;  // set: the pump must be restarted then
+  std::unique_ptr<ingest_pump> pump_;
 };
 
 }  // namespace rtcache::cluster

@@ -22,15 +22,8 @@ std::string ledger_bucket(std::string_view stream) {
 
 namespace {
 
-struct kv_deleter {
-  void operator()(kvStore* kv) const noexcept { kvStore_Destroy(kv); }
-};
-using kv_ptr = std::unique_ptr<kvStore, kv_deleter>;
-
-struct kv_entry_deleter {
-  void operator()(kvEntry* e) const noexcept { kvEntry_Destroy(e); }
-};
-using kv_entry_ptr = std::unique_ptr<kvEntry, kv_entry_deleter>;
+using detail::kv_entry_ptr;
+using detail::kv_ptr;
 
 error writer_error(errc code, std::string message) {
   return error{code, 0, 0, "writer: " + std::move(message)};
@@ -54,6 +47,11 @@ struct writer::impl {
   std::uint64_t next_seq = 1;                                           // the sequence the next message will get
   std::uint64_t last_ticket = 0;                                        // of the current publisher
   wal_anchor_state anchor;  // as of the last message published (acknowledged or in flight)
+  ingest_anchor_state ingest;  // likewise: the last ingest item published
+  // The last ingest message handed to publish_ingest() (republished, skipped or refused) since the last start over,
+  // of the incarnation ingest_seen_created: where the next one must follow on.
+  std::int64_t ingest_seen_created = 0;
+  std::uint64_t ingest_seen = 0;
   std::string scratch_body;
   std::string scratch_event;
 
@@ -169,11 +167,15 @@ struct writer::impl {
     table.clear();
     auto st = get_stream_state(conn, settings.stream, settings.lookup_timeout);
     if (!st) return fail_with(st.error());
+    const stream_identity before = identity;
     identity = st->identity;
     first_seq = st->first_seq;
     first_seq_read = settings.clock();
     next_seq = st->last_seq + 1;
     anchor = {};
+    // The ingest anchor: the tail's when the stream holds a last message; kept from memory when it holds none of
+    // the same incarnation (purged: what this writer republished stays republished).
+    if (st->identity != before) ingest = {};
     if (st->last_seq >= st->first_seq && st->last_seq > 0) {
       auto last = get_by_sequence(st->last_seq);
       if (!last) return fail_with(last.error());
@@ -181,8 +183,14 @@ struct writer::impl {
         if (auto h = (*last)->header_value(k_wal_header)) {
           if (auto a = decode_wal_anchor(*h)) anchor = *a;
         }
+        ingest = {};
+        if (auto h = (*last)->header_value(k_ingest_header)) {
+          if (auto a = decode_ingest_anchor(*h)) ingest = *a;
+        }
       }
     }
+    ingest_seen_created = ingest.ingest_created_ns;
+    ingest_seen = ingest.last_ingest_seq;
     {
       std::lock_guard lock(mu);
       if (proven_in != identity) proven.reset();  // the stream was created again
@@ -385,9 +393,10 @@ struct writer::impl {
   bool send(const std::string& subject, const std::string& msg_id, const std::string& body,
             const std::optional<std::string>& position) {
     std::vector<header> headers;
-    headers.reserve(3);
+    headers.reserve(4);
     if (position) headers.push_back({std::string(k_positions_header), *position});
     headers.push_back({std::string(k_wal_header), encode_wal_anchor(anchor)});
+    if (ingest.ingest_created_ns != 0) headers.push_back({std::string(k_ingest_header), encode_ingest_anchor(ingest)});
     headers.push_back({std::string(k_expected_last_sequence_header), std::to_string(next_seq - 1)});
     outgoing_message m;
     m.subject = subject;
@@ -466,10 +475,7 @@ struct writer::impl {
         cm.factory = m.event->factory_id;
         cm.contract = true;
         if (m.change) cm.record = m.change->json;
-        auto state = next_for(cm.channel, cm.factory, next_seq);
-        if (!state) return fail(state.error());
-        const std::string pos = encode_position({cm.factory, *state});
-        if (!send(subj.partition(cm.channel, cm.factory), msg_id, encode_body(cm), pos)) return;
+        if (!send_channel(cm, msg_id)) return;
         sent(&writer_stats::messages);
       } else {
         const auto& c = rows.changes[k - rows.messages.size()];
@@ -490,6 +496,68 @@ struct writer::impl {
       sent(&writer_stats::positions);
     }
     record_call(p.sequence);
+  }
+
+  // Publishes one channel message at its partition's next position. False once stopped.
+  bool send_channel(const channel_message& cm, const std::string& msg_id) {
+    auto state = next_for(cm.channel, cm.factory, next_seq);
+    if (!state) {
+      fail(state.error());
+      return false;
+    }
+    return send(subj.partition(cm.channel, cm.factory), msg_id, encode_body(cm), encode_position({cm.factory, *state}));
+  }
+
+  void publish_ingest(const ingest_delivery& d) {
+    if (stopped()) return;
+    if (auto r = refresh_first_seq(); !r) return fail(r.error());
+    const bool same = ingest_seen_created == d.ingest_created_ns;
+    if (same && d.seq < ingest.last_ingest_seq) {
+      // Read again below the anchor's message: everything in it is in the main stream.
+      if (d.batch) counted(&writer_stats::ingest_skipped, d.batch->items.size());
+      return;
+    }
+    // Messages lost between the last one handed over and this one: the ingest stream's retention passed them while
+    // no writer ran, or the ingest stream was created again. What they carried is unknown: every contract channel
+    // starts over (as a WAL gap does), so no client takes the missing invalidations for continuity.
+    const bool other_incarnation = ingest_seen_created != 0 && !same;
+    const bool skipped_ahead = same && ingest_seen != 0 && d.seq > ingest_seen + 1;
+    if (other_incarnation || skipped_ahead) {
+      gap_message g;
+      g.reason = "ingest_lost";
+      g.detail = other_incarnation
+                     ? "the ingest stream was created again (" + std::to_string(ingest_seen_created) + " -> " +
+                           std::to_string(d.ingest_created_ns) + ") before everything in it was republished"
+                     : "ingest messages " + std::to_string(ingest_seen + 1) + ".." + std::to_string(d.seq - 1) +
+                           " left the ingest stream before they were republished";
+      const std::string msg_id = "ig-" + std::to_string(d.ingest_created_ns) + "-" + std::to_string(d.seq);
+      if (!send(subj.control("gap"), msg_id, encode_body(g), std::nullopt)) return;
+      sent(&writer_stats::gaps);
+      counted(&writer_stats::ingest_lost, other_incarnation ? 1 : d.seq - ingest_seen - 1);
+    }
+    ingest_seen_created = d.ingest_created_ns;
+    ingest_seen = d.seq;
+    if (!d.batch) {
+      sent(&writer_stats::ingest_refused);
+      return;
+    }
+    const bool resumed = same && d.seq == ingest.last_ingest_seq && ingest.ingest_created_ns == d.ingest_created_ns;
+    const auto& items = d.batch->items;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (resumed && i <= ingest.last_index) {
+        sent(&writer_stats::ingest_skipped);
+        continue;
+      }
+      const ingest_message_id id{d.ingest_created_ns, d.seq, static_cast<std::uint32_t>(i)};
+      ingest = {d.ingest_created_ns, d.seq, id.index};
+      if (!send_channel(items[i], ingest_msg_id(id))) return;
+      sent(&writer_stats::ingest_items);
+    }
+  }
+
+  void counted(std::uint64_t writer_stats::*counter, std::uint64_t n) {
+    std::lock_guard lock(mu);
+    counters.*counter += n;
   }
 
   void on_gap(const routing::source_gap& gap) {
@@ -581,6 +649,21 @@ void writer::on_gap(const routing::source_gap& gap) {
 
 std::uint64_t writer::durable_through() const noexcept {
   return impl_->durable.load(std::memory_order_acquire);
+}
+
+void writer::publish_ingest(const ingest_delivery& d) {
+  impl_->publish_ingest(d);
+}
+
+ingest_anchor_state writer::ingest_anchor() const {
+  return impl_->ingest;
+}
+
+std::size_t writer::room() const {
+  if (!impl_->pub || impl_->stopped()) return 0;
+  const std::size_t in_flight = impl_->pub->stats().in_flight;
+  const std::size_t window = impl_->settings.publisher.max_in_flight;
+  return in_flight >= window ? 0 : window - in_flight;
 }
 
 bool writer::fenced() const noexcept {

@@ -21,6 +21,13 @@
 // own as a position message (control subject "wal"), so that every node sees them and a new writer learns the
 // anchor from the stream's last message.
 //
+// Relay ingest (docs/cluster.md, "Relay ingest"): every node publishes what its relay accepts to the ingest stream;
+// the writer republishes each item (publish_ingest(), fed by an ingest_pump on the writer's thread) as a channel
+// message at its partition's next position, with Nats-Msg-Id = ingest_msg_id and Rtcache-Ingest (the last ingest item
+// in the main stream): a new writer reads the ingest stream again from that message and skips what the main stream
+// holds. Ingest messages the ingest stream lost before they were republished (its retention passed them while no
+// writer ran, or it was created again) are a gap marker (reason "ingest_lost") covering every contract channel.
+//
 // A replay (the source restarted from its confirmed position, in this process or in a new writer) publishes
 // nothing the stream already holds: every message at or below the anchor's last WAL message is skipped, and its
 // call counts as durable with the messages before it. A failure (a publish refused, timed out, acknowledged as a
@@ -37,6 +44,7 @@
 #include "cluster/source_ids.hpp"
 #include "cluster/stream.hpp"
 #include "cluster/subject.hpp"
+#include "cluster/wire.hpp"
 #include "routing/routed_sink.hpp"
 
 #include <atomic>
@@ -81,6 +89,15 @@ struct writer_settings {
   std::chrono::milliseconds lookup_timeout = 2s;
 };
 
+// One message of the ingest stream, as an ingest_pump read it.
+struct ingest_delivery {
+  std::int64_t ingest_created_ns = 0;  // the ingest stream's incarnation
+  std::uint64_t seq = 0;               // its sequence in the ingest stream
+  std::optional<ingest_batch> batch;   // nullopt: its body was refused (`refused` says why); skipped, counted
+  std::string refused;
+  std::size_t bytes = 0;  // the body's size (what a queue of deliveries is bounded by)
+};
+
 struct writer_stats {
   std::uint64_t messages = 0;        // channel messages published
   std::uint64_t records = 0;         // postgres_changes records published
@@ -91,6 +108,10 @@ struct writer_stats {
   std::uint64_t ledger_creates = 0;  // first incarnations proved by creating their ledger key
   std::uint64_t generations = 0;     // later incarnations started
   std::uint64_t resyncs = 0;         // starts from the stream (the first included)
+  std::uint64_t ingest_items = 0;    // relay ingest items republished into the main stream
+  std::uint64_t ingest_skipped = 0;  // ingest items the main stream already held (a new writer reading again)
+  std::uint64_t ingest_refused = 0;  // ingest messages whose body was malformed (skipped)
+  std::uint64_t ingest_lost = 0;     // ingest messages lost before they were republished (each run: one gap marker)
 };
 
 // Thread-safety: the routed_sink members from the source's thread only (durable_through() and the observers from
@@ -107,6 +128,16 @@ class writer final : public routing::routed_sink {
   void publish(routing::routed_batch batch) override;
   void on_gap(const routing::source_gap& gap) override;
   std::uint64_t durable_through() const noexcept override;
+
+  // Republishes the items of `d` past ingest_anchor(), in order; a delivery beyond the next ingest message (the
+  // ingest stream lost some) first publishes a gap marker. From the source's thread, as publish(); between calls
+  // (the ingest items are in no call, but in the stream's order with them).
+  void publish_ingest(const ingest_delivery& d);
+  // The last ingest item in the main stream, as of the stream's tail at the last start over and what this writer
+  // published since (all zero: none). Where the ingest pump starts reading again (its message, re-read).
+  ingest_anchor_state ingest_anchor() const;
+  // How many more messages may be sent now without waiting for window room: what an ingest pump takes at most.
+  std::size_t room() const;
 
   // Another writer appended to the stream: this one publishes and confirms nothing more.
   bool fenced() const noexcept;

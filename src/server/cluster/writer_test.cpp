@@ -66,6 +66,7 @@ struct decoded {
   message_position position;
   std::optional<gap_message> gap;
   std::optional<wal_anchor_state> anchor;
+  std::optional<ingest_anchor_state> ingest;
 };
 
 class harness {
@@ -116,6 +117,7 @@ class harness {
       d.subject = m.subject;
       if (auto id = m.header_value(msg_id_header)) d.msg_id = std::string(*id);
       if (auto a = m.header_value(k_wal_header)) d.anchor = decode_wal_anchor(*a).value();
+      if (auto a = m.header_value(k_ingest_header)) d.ingest = decode_ingest_anchor(*a).value();
       auto body = decode_body(m.data).value();
       if (auto* cm = std::get_if<channel_message>(&body)) {
         d.message = *cm;
@@ -718,6 +720,133 @@ TEST(Writer, WithinTheRefreshIntervalTheFirstSequenceReadLastDecidesLiveness) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].position.state, (partition_state{got[0].seq, 1, got[0].seq}));
   EXPECT_EQ(w->stats().generations, 1u) << "the second message counted on (counter 2, generation 0)";
+}
+
+// ---- Relay ingest republished (writer::publish_ingest) ----
+
+channel_message broadcast_item(const std::string& channel, const std::string& payload, const std::string& factory = "") {
+  channel_message m;
+  m.channel = channel;
+  m.event = "note";
+  m.payload = payload;
+  m.factory = factory;
+  return m;
+}
+
+ingest_delivery delivery(std::uint64_t seq, std::vector<channel_message> items, std::int64_t created = 42) {
+  ingest_delivery d;
+  d.ingest_created_ns = created;
+  d.seq = seq;
+  d.batch = ingest_batch{std::move(items)};
+  return d;
+}
+
+bool stored(const harness& h, std::uint64_t messages) {
+  return test::eventually([&] { return h.state().messages >= messages; }, 5s);
+}
+
+TEST(Writer, IngestItemsGoToTheirPartitionsAtTheNextPositionsWithIngestIdsAndTheAnchor) {
+  harness h;
+  auto w = h.make();
+  source src;
+  w->publish(src.txn({doc_message("1", "F1")}));
+  ASSERT_TRUE(durable(*w, 1));
+  auto contract = broadcast_item("doc:wo:1", R"({"v":1})", "F1");
+  w->publish_ingest(delivery(7, {contract, broadcast_item("room", R"({"a":1})"),
+                                 broadcast_item(std::string("\x02") + "room", R"({"b":2})")}));
+  ASSERT_TRUE(stored(h, 4));
+  const auto got = h.read();
+  ASSERT_EQ(got.size(), 4u);
+  expect_model_positions(got, no_retention);
+  // The WAL message and the ingest item of one partition count on from each other.
+  EXPECT_EQ(got[1].message->channel, "doc:wo:1");
+  EXPECT_EQ(got[1].position.state.counter, 2u);
+  EXPECT_EQ(*got[1].message, contract);
+  EXPECT_EQ(got[2].message->channel, "room");
+  EXPECT_EQ(got[2].position.state.counter, 1u);
+  EXPECT_EQ(got[3].message->channel, std::string("\x02") + "room");
+  EXPECT_EQ(got[1].msg_id, ingest_msg_id({42, 7, 0}));
+  EXPECT_EQ(got[3].msg_id, ingest_msg_id({42, 7, 2}));
+  EXPECT_FALSE(got[0].ingest) << "no ingest state before the first ingest item";
+  EXPECT_EQ(got[3].ingest, (ingest_anchor_state{42, 7, 2}));
+  // Ingest items keep the WAL anchor as it was: a new reader continues the WAL where it was.
+  EXPECT_EQ(got[3].anchor, got[0].anchor);
+  EXPECT_EQ(w->ingest_anchor(), (ingest_anchor_state{42, 7, 2}));
+  EXPECT_EQ(w->stats().ingest_items, 3u);
+  EXPECT_FALSE(w->failure());
+}
+
+TEST(Writer, ANewWriterContinuesAHalfRepublishedIngestMessageAtItsNextItem) {
+  harness h;
+  const auto a = broadcast_item("room", R"({"i":0})");
+  const auto b = broadcast_item("room", R"({"i":1})");
+  const auto c = broadcast_item("room", R"({"i":2})");
+  {
+    // The first writer got the first two items of ingest message 3 into the stream, then died.
+    auto w = h.make();
+    w->publish_ingest(delivery(3, {a, b}));
+    ASSERT_TRUE(stored(h, 2));
+  }
+  auto w2 = h.make();
+  ASSERT_EQ(w2->ingest_anchor(), (ingest_anchor_state{42, 3, 1})) << "read back from the stream's tail";
+  // Its pump reads message 3 again, whole, then goes on.
+  w2->publish_ingest(delivery(3, {a, b, c}));
+  w2->publish_ingest(delivery(4, {a}));
+  ASSERT_TRUE(stored(h, 4));
+  const auto got = h.read();
+  ASSERT_EQ(got.size(), 4u);
+  std::vector<std::string> ids;
+  for (const auto& d : got) ids.push_back(d.msg_id);
+  EXPECT_EQ(ids, (std::vector<std::string>{ingest_msg_id({42, 3, 0}), ingest_msg_id({42, 3, 1}),
+                                           ingest_msg_id({42, 3, 2}), ingest_msg_id({42, 4, 0})}));
+  for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].position.state.counter, i + 1);
+  EXPECT_EQ(w2->stats().ingest_skipped, 2u);
+  EXPECT_EQ(w2->stats().ingest_items, 2u);
+  EXPECT_FALSE(w2->failure());
+}
+
+TEST(Writer, IngestMessagesLostBeforeTheyWereRepublishedAreAGapMarker) {
+  harness h;
+  auto w = h.make();
+  w->publish_ingest(delivery(1, {broadcast_item("room", "1")}));
+  // Messages 2 and 3 left the ingest stream (its retention) before any writer republished them.
+  w->publish_ingest(delivery(4, {broadcast_item("room", "4")}));
+  ASSERT_TRUE(stored(h, 3));
+  const auto got = h.read();
+  ASSERT_EQ(got.size(), 3u);
+  ASSERT_TRUE(got[1].gap);
+  EXPECT_EQ(got[1].gap->reason, "ingest_lost");
+  EXPECT_TRUE(got[1].gap->all()) << "every contract channel starts over";
+  EXPECT_NE(got[1].gap->detail.find("2..3"), std::string::npos) << got[1].gap->detail;
+  EXPECT_EQ(got[2].message->payload, "4");
+  EXPECT_EQ(w->stats().ingest_lost, 2u);
+  // An ingest stream created again (another incarnation) loses what the old one still held: a gap too.
+  w->publish_ingest(delivery(1, {broadcast_item("room", "new")}, /*created=*/43));
+  ASSERT_TRUE(stored(h, 5));
+  const auto after = h.read(got.back().seq + 1);
+  ASSERT_EQ(after.size(), 2u);
+  ASSERT_TRUE(after[0].gap);
+  EXPECT_EQ(after[1].msg_id, ingest_msg_id({43, 1, 0}));
+  EXPECT_FALSE(w->failure());
+}
+
+TEST(Writer, AMalformedIngestMessageIsSkippedWithoutAGap) {
+  harness h;
+  auto w = h.make();
+  w->publish_ingest(delivery(1, {broadcast_item("room", "1")}));
+  ingest_delivery bad;
+  bad.ingest_created_ns = 42;
+  bad.seq = 2;
+  bad.refused = "kind 9 is no body";
+  w->publish_ingest(bad);
+  w->publish_ingest(delivery(3, {broadcast_item("room", "3")}));
+  ASSERT_TRUE(stored(h, 2));
+  const auto got = h.read();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_FALSE(got[1].gap);
+  EXPECT_EQ(got[1].message->payload, "3");
+  EXPECT_EQ(w->stats().ingest_refused, 1u);
+  EXPECT_EQ(w->stats().ingest_lost, 0u);
 }
 
 }  // namespace

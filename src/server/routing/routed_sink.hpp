@@ -175,6 +175,11 @@ class routed_sink {
   // another writer fenced): the source then gives up the slot at once instead of after its stall bound, so
   // that a node that can publish takes it. The hub is never refused.
   virtual bool can_publish() const noexcept { return true; }
+
+  // Called on the source's thread while it streams, between calls: at least every poll interval, and at once after
+  // the sink's `wake` ran. A cluster sink republishes relay ingest here (it has input of its own, besides the
+  // source's); it should not block long, for the reason publish() gives. The hub has nothing to do.
+  virtual void poll() {}
 };
 
 }  // namespace rtcache::routing
