@@ -23,7 +23,7 @@ class relay_harness {
     for (const auto& s : {main_, ingest_stream_settings(main_)}) {
       if (auto r = ensure_stream(*conn_, s); !r) throw std::runtime_error(r.error().message);
     }
-    pub_ = std::move(publisher::create(*conn_, test::publisher_of(64, 2s, 2s)).value());
+    pub_ = publisher::create(*conn_, test::publisher_of(64, 2s, 2s)).value();
   }
   ~relay_harness() {
     pub_.reset();
