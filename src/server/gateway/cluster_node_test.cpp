@@ -412,6 +412,50 @@ std::string canonical(std::string_view event_json) {
 const std::vector<std::pair<std::string, std::string>> k_service_auth = {
     {"Authorization", "Bearer " + testing::service_token()}};
 
+// The ingest stream's item of a relay message: a contract event's canonical JSON without offset (the writer's form
+// of a row), the origin only for a client broadcast, everything else as the relay gave it.
+TEST(ClusterNode, IngestItemsCarryWhatTheAppliersNeed) {
+  core::event_decoder decoder(core::doc_type_registry::defaults(), {});
+  const core::event e = decoder.decode(wo1("F1", 3)).value();
+  EXPECT_EQ(ingest_item(ingest::relay_message{"doc:wo:1", "invalidate", {}, "F1", false, &e, 0}, "a"),
+            item("doc:wo:1", "invalidate", core::encode(e), "F1", true));
+  const std::string hub_channel = ingest::private_hub_channel("room");
+  cluster::channel_message sent = item(hub_channel, "e", "\x01raw", "");
+  sent.raw = true;
+  sent.origin_node = "a";
+  sent.origin_conn = 42;
+  EXPECT_EQ(ingest_item(ingest::relay_message{hub_channel, "e", "\x01raw", "", true, nullptr, 42}, "a"), sent);
+}
+
+// One ingest message per request, unless its items pass what one ingest batch may hold (the writer's decoder refuses
+// more than wire_limits::max_items) or the byte bound: then consecutive runs, in order, each within both.
+TEST(ClusterNode, ARequestTooLargeForOneIngestMessageGoesAsSeveralInOrder) {
+  const auto decoded = [](const std::vector<std::string>& bodies) {
+    std::vector<std::vector<cluster::channel_message>> out;
+    for (const auto& b : bodies) out.push_back(std::get<cluster::ingest_batch>(cluster::decode_body(b).value()).items);
+    return out;
+  };
+  std::vector<cluster::channel_message> many;
+  for (int i = 0; i < 2500; ++i) many.push_back(item("room", "e", std::to_string(i), ""));
+  const auto runs = decoded(ingest_bodies(many, k_max_ingest_body_bytes));
+  ASSERT_EQ(runs.size(), 3U);
+  EXPECT_EQ(runs[0].size(), 1000U);
+  EXPECT_EQ(runs[1].size(), 1000U);
+  EXPECT_EQ(runs[2].size(), 500U);
+  EXPECT_EQ(runs[1].front().payload, "1000");
+  EXPECT_EQ(runs[2].back().payload, "2499");
+  const std::vector<cluster::channel_message> big = {item("r", "e", std::string(400, 'a'), ""),
+                                                      item("r", "e", std::string(400, 'b'), ""),
+                                                      item("r", "e", std::string(1200, 'c'), ""),
+                                                      item("r", "e", std::string(10, 'd'), "")};
+  const auto by_bytes = decoded(ingest_bodies(big, 1000));
+  ASSERT_EQ(by_bytes.size(), 3U);
+  EXPECT_EQ(by_bytes[0], (std::vector<cluster::channel_message>{big[0], big[1]}));
+  EXPECT_EQ(by_bytes[1], (std::vector<cluster::channel_message>{big[2]})) << "an item over the bound goes alone";
+  EXPECT_EQ(by_bytes[2], (std::vector<cluster::channel_message>{big[3]}));
+  EXPECT_EQ(decoded(ingest_bodies({big[3]}, k_max_ingest_body_bytes)).size(), 1U);
+}
+
 // A POST /v1/events on a cluster node is one ingest batch in the ingest stream (each good event once per channel of
 // its route, as the writer publishes a row), answered 202 with a single node's JSON only once it is there; nothing
 // goes into the node's hub. Republished into the stream as the writer does, it reaches the node's client.
