@@ -9,6 +9,7 @@
 #include "auth/auth.hpp"
 #include "cluster/publisher.hpp"
 #include "cluster/range_fetch.hpp"
+#include "cluster/relay_writer.hpp"
 #include "cluster/stream.hpp"
 #include "cluster/subject.hpp"
 #include "cluster/test_nats_server.hpp"
@@ -554,6 +555,54 @@ TEST(ClusterNode, AClientBroadcastGoesToTheIngestStreamWithItsOrigin) {
   EXPECT_FALSE(sent.raw);
   EXPECT_FALSE(sent.contract);
   EXPECT_TRUE(hub_untouched(n));
+}
+
+// The whole path (issue 13: "Relay ingest on any node goes through the stream too, so every node sees every
+// message"): relay ingest accepted by node B reaches the clients of both nodes once the stream's writer (here the
+// relay-only cluster's lease holder, on node A's connection, as serve runs it without [postgres]) republished it,
+// at the same positions; a client broadcast is not echoed to its sender (self:false), which the node that received
+// it tells apart by the origin the ingest item carries. A private nats-server: the writer's buckets go with it.
+TEST(ClusterNode, RelayIngestOnOneNodeReachesTheClientsOfEveryNodeThroughTheWriter) {
+  cluster::test::nats_server server;
+  stream_fixture f(server.url());
+  node a("a", server.url(), f.st);
+  node b("b", server.url(), f.st);
+  cluster::relay_writer_settings rs;
+  rs.writer.stream = f.st.name;
+  rs.writer.publisher = cluster::test::publisher_of(256, 2s, 2s);
+  rs.node_id = "a";
+  rs.lease_ttl = 600ms;
+  rs.idle_poll = 20ms;
+  auto writer = cluster::relay_writer::start(a.cluster->connection(), rs);  // goes before the node it writes on
+  ASSERT_TRUE(writer) << writer.error().message;
+  ASSERT_TRUE(wait_for([&] { return a.ready() && b.ready(); }));
+  auto on_a = a.client({"F1"});
+  auto on_b = b.client({"F1"});
+  join(*on_a, "realtime:doc:wo:1");
+  join(*on_b, "realtime:doc:wo:1");
+  const auto answer = http_call(b.port, http::verb::post, "/v1/events", wo1("F1", 3), k_service_auth);
+  ASSERT_EQ(answer.status, 202U) << answer.body;
+  EXPECT_EQ(delivered(on_a->read_json()), "1:3");
+  EXPECT_EQ(delivered(on_b->read_json()), "1:3");
+
+  ws_client sender(b.port, ws_client::url(testing::service_token()));
+  ws_client receiver(a.port, ws_client::url(testing::service_token()));
+  ASSERT_EQ(join(sender, "realtime:room").at("payload").at("status"), "ok");
+  ASSERT_EQ(join(receiver, "realtime:room").at("payload").at("status"), "ok");
+  sender.send(testing::v1_broadcast("realtime:room", "note", R"({"n":1})", "2", "1"));
+  const auto got = receiver.read_until([](const json::value& v) { return v.at("event") == "broadcast"; });
+  EXPECT_EQ(got.at("payload").at("payload"), json::parse(R"({"n":1})")) << json::serialize(got);
+  // Then a REST broadcast on the same topic: the sender's next broadcast frame is that one, never its own.
+  ASSERT_EQ(http_call(b.port, http::verb::post, "/api/broadcast",
+                      R"({"messages":[{"topic":"room","event":"rest","payload":{"n":2}}]})", k_service_auth)
+                .status,
+            202U);
+  const auto next = sender.read_until([](const json::value& v) { return v.at("event") == "broadcast"; });
+  EXPECT_EQ(next.at("payload").at("event"), "rest") << json::serialize(next);
+  EXPECT_EQ(receiver.read_until([](const json::value& v) { return v.at("event") == "broadcast"; })
+                .at("payload")
+                .at("event"),
+            "rest");
 }
 
 // Cut from NATS, a cluster node accepts no relay ingest: POSTs are answered 503 with the reason (bad input still
