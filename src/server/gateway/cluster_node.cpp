@@ -52,8 +52,8 @@ std::vector<std::string> ingest_bodies(std::vector<cluster::channel_message> ite
   cluster::ingest_batch batch;
   std::size_t bytes = 0;
   for (auto& item : items) {
-    const std::size_t size = item.channel.size() + item.event.size() + item.payload.size() + item.factory.size() +
-                             item.origin_node.size();
+    const std::size_t size =
+        item.channel.size() + item.event.size() + item.payload.size() + item.factory.size() + item.origin_node.size();
     if (!batch.items.empty() && (batch.items.size() == max_items || bytes + size > max_bytes)) {
       bodies.push_back(cluster::encode_body(batch));
       batch.items.clear();

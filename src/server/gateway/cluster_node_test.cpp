@@ -452,10 +452,9 @@ TEST(ClusterNode, ARequestTooLargeForOneIngestMessageGoesAsSeveralInOrder) {
   EXPECT_EQ(runs[2].size(), 500U);
   EXPECT_EQ(runs[1].front().payload, "1000");
   EXPECT_EQ(runs[2].back().payload, "2499");
-  const std::vector<cluster::channel_message> big = {item("r", "e", std::string(400, 'a'), ""),
-                                                      item("r", "e", std::string(400, 'b'), ""),
-                                                      item("r", "e", std::string(1200, 'c'), ""),
-                                                      item("r", "e", std::string(10, 'd'), "")};
+  const std::vector<cluster::channel_message> big = {
+      item("r", "e", std::string(400, 'a'), ""), item("r", "e", std::string(400, 'b'), ""),
+      item("r", "e", std::string(1200, 'c'), ""), item("r", "e", std::string(10, 'd'), "")};
   const auto by_bytes = decoded(ingest_bodies(big, 1000));
   ASSERT_EQ(by_bytes.size(), 3U);
   EXPECT_EQ(by_bytes[0], (std::vector<cluster::channel_message>{big[0], big[1]}));
@@ -480,9 +479,9 @@ TEST(ClusterNode, RelayEventsGoToTheIngestStreamAndAreAnsweredOnceAcknowledged) 
   const auto batches = ingested(f);  // right after the answer: acknowledged before it
   ASSERT_EQ(batches.size(), 1U);
   const std::string payload = canonical(wo1("F1", 3));
-  EXPECT_EQ(batches[0].items, (std::vector<cluster::channel_message>{item("doc:wo:1", "invalidate", payload, "F1", true),
-                                                                       item("list:wo:F1", "invalidate", payload, "F1",
-                                                                            true)}));
+  EXPECT_EQ(batches[0].items,
+            (std::vector<cluster::channel_message>{item("doc:wo:1", "invalidate", payload, "F1", true),
+                                                   item("list:wo:F1", "invalidate", payload, "F1", true)}));
   EXPECT_TRUE(hub_untouched(n));
   EXPECT_EQ(n.cluster->status().ingest_published, 1U);
   EXPECT_EQ(n.cluster->status().ingest_failed, 0U);
@@ -497,20 +496,19 @@ TEST(ClusterNode, RelayEventsGoToTheIngestStreamAndAreAnsweredOnceAcknowledged) 
 TEST(ClusterNode, RestBroadcastsGoToTheIngestStreamWithTheirChannelAndFactory) {
   stream_fixture f(cluster::test::shared_server().url());
   node n("a", f.url, f.st);
-  const std::string body =
-      R"({"messages":[{"topic":"room","event":"e","payload":{"a":1}},)"
-      R"({"topic":"realtime:room","event":"p","payload":{"b":2},"private":true},)"
-      R"({"topic":"list:wo:F1","event":"note","payload":{"c":3}},)"
-      R"({"topic":"doc:wo:1","event":"note","payload":{}}]})";
+  const std::string body = R"({"messages":[{"topic":"room","event":"e","payload":{"a":1}},)"
+                           R"({"topic":"realtime:room","event":"p","payload":{"b":2},"private":true},)"
+                           R"({"topic":"list:wo:F1","event":"note","payload":{"c":3}},)"
+                           R"({"topic":"doc:wo:1","event":"note","payload":{}}]})";
   const auto answer = http_call(n.port, http::verb::post, "/api/broadcast", body, k_service_auth);
   ASSERT_EQ(answer.status, 202U) << answer.body;
   hub::hub single{hub::hub_config{}, ingest::make_broadcast_encoder()};
   ingest::relay r(single, core::doc_type_registry::defaults());
-  const auto who = auth::jwt_verifier::create({auth::verification_key::hs256(testing::k_test_secret).value()})
-                       .value()
-                       .verify(testing::service_token(), std::chrono::floor<std::chrono::seconds>(
-                                                              std::chrono::system_clock::now()))
-                       .value();
+  const auto who =
+      auth::jwt_verifier::create({auth::verification_key::hs256(testing::k_test_secret).value()})
+          .value()
+          .verify(testing::service_token(), std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()))
+          .value();
   const auto access = auth::channel_access::create({}).value();
   EXPECT_EQ(answer.body, r.publish_broadcasts(body, who, access).value().to_json());
   EXPECT_NE(answer.body.find(R"("accepted":3)"), std::string::npos) << answer.body;
@@ -599,10 +597,9 @@ TEST(ClusterNode, RelayIngestOnOneNodeReachesTheClientsOfEveryNodeThroughTheWrit
             202U);
   const auto next = sender.read_until([](const json::value& v) { return v.at("event") == "broadcast"; });
   EXPECT_EQ(next.at("payload").at("event"), "rest") << json::serialize(next);
-  EXPECT_EQ(receiver.read_until([](const json::value& v) { return v.at("event") == "broadcast"; })
-                .at("payload")
-                .at("event"),
-            "rest");
+  EXPECT_EQ(
+      receiver.read_until([](const json::value& v) { return v.at("event") == "broadcast"; }).at("payload").at("event"),
+      "rest");
 }
 
 // Cut from NATS, a cluster node accepts no relay ingest: POSTs are answered 503 with the reason (bad input still
@@ -660,9 +657,8 @@ TEST(ClusterNode, RelayIngestNotAcknowledgedInTimeIsAnswered503) {
   EXPECT_EQ(events.status, 503U);
   EXPECT_NE(events.body.find("relay ingest not accepted"), std::string::npos) << events.body;
   EXPECT_EQ(n.cluster->status().ingest_failed, 1U);
-  ASSERT_TRUE(wait_for([&] {
-    return http_call(n.port, http::verb::post, "/v1/events", wo1("F1", 2), k_service_auth).status == 202U;
-  }));
+  ASSERT_TRUE(wait_for(
+      [&] { return http_call(n.port, http::verb::post, "/v1/events", wo1("F1", 2), k_service_auth).status == 202U; }));
   EXPECT_GE(n.cluster->status().ingest_published, 1U);
 }
 

@@ -377,8 +377,8 @@ class http_session final : public detail::session, public std::enable_shared_fro
     core::result<void> published;
     {
       detail::flush_scope batch;  // each connection gets the whole batch in one write, when this ends
-      published = gw_->node->ingest(
-          [&](ingest::relay_target& to) { read.emplace(gw_->relay.publish_events(to, req.body())); });
+      published =
+          gw_->node->ingest([&](ingest::relay_target& to) { read.emplace(gw_->relay.publish_events(to, req.body())); });
     }
     auto& outcome = *read;
     if (!outcome) return bad_request(outcome.error());

@@ -226,8 +226,12 @@ class websocket_session final : public detail::session,
   // A client broadcast goes where the node's relay ingest goes (serving_node::ingest): into the hub on a single
   // node, to the ingest stream on a cluster node (replied ok only once acknowledged there).
   void run_publish(publish_command& c) {
-    const ingest::relay_message m{c.channel->hub_name, c.event,  c.payload, c.factory_id,
-                                  c.raw,               nullptr, logic_.connection_id()};
+    const ingest::relay_message m{.channel = c.channel->hub_name,
+                                  .event = c.event,
+                                  .payload = c.payload,
+                                  .factory = c.factory_id,
+                                  .raw = c.raw,
+                                  .origin = logic_.connection_id()};
     core::result<std::uint64_t> put = std::uint64_t{0};
     const auto published = gw_->node->ingest([&](ingest::relay_target& to) { put = ingest::put_message(to, m); });
     std::optional<core::error> failure;

@@ -1,7 +1,7 @@
 // Relay mode's source (docs/design.md §1): contract events POSTed by a backend and REST broadcasts, validated, routed
 // to channels and put into a relay_target: the hub on a single node, the messages a cluster node publishes to its
-// ingest stream (gateway/cluster_node.hpp) on a cluster node; and the hub encoder that turns a published message into its wire
-// frames once, for every subscriber.
+// ingest stream (gateway/cluster_node.hpp) on a cluster node; and the hub encoder that turns a published message into
+// its wire frames once, for every subscriber.
 #pragma once
 
 #include "auth/auth.hpp"

@@ -243,7 +243,9 @@ TEST(GatewayRelay, BroadcastsGoIntoTheTargetInOrderAndRefusedOnesNever) {
       auth::channel_access::create({false, auth::client_broadcasts::public_only, {}}).value();
   const std::string long_topic(250, 'r');  // within the topic field's 255 bytes, "realtime:" + it is not
   const std::string body = R"({"messages":[{"topic":"room","event":"e","payload":{"a":1}},)"
-                           R"({"topic":")" + long_topic + R"(","event":"e","payload":{}},)"
+                           R"({"topic":")" +
+                           long_topic +
+                           R"(","event":"e","payload":{}},)"
                            R"({"topic":"list:wo:A","event":"n","payload":{}},)"
                            R"({"topic":"doc:wo:1","event":"n","payload":{}}]})";
   recording_target to;
