@@ -409,7 +409,7 @@ constexpr const char* k_serve_footer = R"(Environment (overrides the file; flags
   RTCACHE_MAX_SEND_QUEUE_BYTES  per-connection send queue bound (default 4194304)
   RTCACHE_CLUSTER_NATS_URLS     [cluster] NATS servers, comma-separated: serve runs a cluster node that
                                 serves clients from the stream; with [postgres], the node holding the
-                                slot writes it, the others stand by (no relay ingest)
+                                slot writes it, the others stand by; relay ingest goes through the stream
   RTCACHE_CLUSTER_NODE_ID       [cluster] this node's id (default: host name:port)
   RTCACHE_CLUSTER_SECRET        [cluster] the cluster secret, >= 32 bytes (or RTCACHE_CLUSTER_SECRET_FILE)
   RTCACHE_CLUSTER_PASSWORD      [cluster] NATS password (or RTCACHE_CLUSTER_TOKEN, _CREDENTIALS_FILE, ...)

@@ -1,7 +1,9 @@
 #include "gateway/cluster_node.hpp"
 
 #include "cluster/stream.hpp"
+#include "cluster/subject.hpp"
 #include "cluster/view_position.hpp"
+#include "rtcache/core/event_codec.hpp"
 
 #include <algorithm>
 #include <utility>
@@ -24,6 +26,45 @@ struct cluster_node::link {
         .count();
   }
 };
+
+cluster::channel_message ingest_item(const ingest::relay_message& m, std::string_view node_id) {
+  cluster::channel_message item;
+  item.channel = m.channel;
+  item.event = m.event;
+  if (m.contract != nullptr) {
+    core::encode_to(item.payload, *m.contract);
+  } else {
+    item.payload = m.payload;
+  }
+  item.factory = m.factory;
+  if (m.origin != 0) {
+    item.origin_node = node_id;
+    item.origin_conn = m.origin;
+  }
+  item.raw = m.raw;
+  item.contract = m.contract != nullptr;
+  return item;
+}
+
+std::vector<std::string> ingest_bodies(std::vector<cluster::channel_message> items, std::size_t max_bytes) {
+  const std::size_t max_items = cluster::wire_limits{}.max_items;
+  std::vector<std::string> bodies;
+  cluster::ingest_batch batch;
+  std::size_t bytes = 0;
+  for (auto& item : items) {
+    const std::size_t size =
+        item.channel.size() + item.event.size() + item.payload.size() + item.factory.size() + item.origin_node.size();
+    if (!batch.items.empty() && (batch.items.size() == max_items || bytes + size > max_bytes)) {
+      bodies.push_back(cluster::encode_body(batch));
+      batch.items.clear();
+      bytes = 0;
+    }
+    bytes += size;
+    batch.items.push_back(std::move(item));
+  }
+  if (!batch.items.empty()) bodies.push_back(cluster::encode_body(batch));
+  return bodies;
+}
 
 cluster::result<std::unique_ptr<cluster_node>> cluster_node::start(hub::hub& target, cluster_node_settings settings) {
   auto l = std::make_shared<link>();
@@ -60,6 +101,10 @@ cluster::result<std::unique_ptr<cluster_node>> cluster_node::start(hub::hub& tar
   if (!applier) return applier.error();
 
   std::unique_ptr<cluster_node> node(new cluster_node(std::move(settings), std::move(l)));
+  node->ingest_subject_ = cluster::subjects{node->settings_.stream.name}.ingest(node->settings_.node_id);
+  node->ingest_id_prefix_ =
+      node->settings_.node_id + "." +
+      std::to_string(std::chrono::system_clock::now().time_since_epoch() / std::chrono::nanoseconds(1)) + ".";
   node->conn_ = std::move(*conn);
   node->applier_ = std::move(*applier);
   node->thread_ = std::thread([n = node.get()] { n->run(); });
@@ -71,6 +116,10 @@ cluster_node::cluster_node(cluster_node_settings settings, std::shared_ptr<link>
 
 cluster_node::~cluster_node() {
   stop();
+  {
+    sync::mutex_lock lock(ingest_mu_);
+    ingest_pub_.reset();  // before the connection it publishes on
+  }
   applier_.reset();  // before the connection it reads from
   conn_.reset();
 }
@@ -155,6 +204,8 @@ cluster_status cluster_node::status() const {
   s.resume_recovered = a.resume_recovered;
   s.resume_too_many = a.resume_too_many;
   s.resume_failed = a.resume_failed;
+  s.ingest_published = ingest_published_.load(std::memory_order_relaxed);
+  s.ingest_failed = ingest_failed_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -164,10 +215,73 @@ core::result<hub::hub_join> cluster_node::join(std::string_view channel, const c
   return applier_->join(channel, view, std::move(subscriber), resume);
 }
 
-std::optional<std::string> cluster_node::ingest_refused() const {
-  return std::string(
-      "relay ingest is not served on a cluster node yet (POST /v1/events, REST and client broadcasts): it would "
-      "reach this node only (docs/cluster.md, \"serve with [cluster]\")");
+namespace {
+
+// Collects what the relay accepts, as the ingest stream's items.
+class ingest_collector final : public ingest::relay_target {
+ public:
+  explicit ingest_collector(std::string_view node_id) : node_id_(node_id) {}
+  std::uint64_t put(const ingest::relay_message& m) override {
+    items.push_back(ingest_item(m, node_id_));
+    return 0;  // delivered later, on every node, by its applier
+  }
+  std::vector<cluster::channel_message> items;
+
+ private:
+  std::string_view node_id_;
+};
+
+}  // namespace
+
+cluster::result<std::shared_ptr<cluster::publisher>> cluster_node::ingest_publisher() {
+  sync::mutex_lock lock(ingest_mu_);
+  if (ingest_pub_) return ingest_pub_;
+  cluster::publisher_settings ps;
+  ps.expect_stream = cluster::ingest_stream_name(settings_.stream.name);
+  ps.ack_timeout = settings_.ingest_timeout;
+  ps.stall_timeout = settings_.ingest_timeout;
+  auto created = cluster::publisher::create(*conn_, ps);
+  if (!created) return created.error();
+  ingest_pub_ = std::move(*created);
+  return ingest_pub_;
+}
+
+void cluster_node::drop_ingest_publisher(const std::shared_ptr<cluster::publisher>& failed) {
+  sync::mutex_lock lock(ingest_mu_);
+  if (ingest_pub_ == failed) ingest_pub_.reset();
+}
+
+core::result<void> cluster_node::ingest(const std::function<void(ingest::relay_target&)>& fill) {
+  ingest_collector collected(settings_.node_id);
+  fill(collected);
+  if (collected.items.empty()) return {};
+  const std::vector<std::string> bodies = ingest_bodies(std::move(collected.items), k_max_ingest_body_bytes);
+  const std::string stream = cluster::ingest_stream_name(settings_.stream.name);
+  const auto refused = [&](std::string why) {
+    ingest_failed_.fetch_add(bodies.size(), std::memory_order_relaxed);
+    return core::error{core::errc::bad_value, "relay ingest not accepted: " + std::move(why)};
+  };
+  if (!link_->connected.load(std::memory_order_acquire)) {
+    return refused("cut from NATS (reconnecting): the ingest stream " + stream + " cannot be reached");
+  }
+  auto pub = ingest_publisher();
+  if (!pub) return refused(pub.error().message);
+  std::uint64_t last = 0;
+  for (const auto& body : bodies) {
+    const std::string id = ingest_id_prefix_ + std::to_string(ingest_next_.fetch_add(1, std::memory_order_relaxed));
+    auto ticket = (*pub)->publish(cluster::outgoing_message{ingest_subject_, id, {}, body});
+    if (!ticket) {
+      drop_ingest_publisher(*pub);
+      return refused("publishing to the ingest stream " + stream + " failed: " + ticket.error().message);
+    }
+    last = *ticket;
+  }
+  if (auto acked = (*pub)->wait_acked(last, settings_.ingest_timeout); !acked) {
+    drop_ingest_publisher(*pub);
+    return refused("the ingest stream " + stream + " did not acknowledge it: " + acked.error().message);
+  }
+  ingest_published_.fetch_add(bodies.size(), std::memory_order_relaxed);
+  return {};
 }
 
 }  // namespace rtcache::gateway

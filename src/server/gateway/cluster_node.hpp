@@ -2,16 +2,23 @@
 // [cluster] section. It connects to NATS, ensures the stream, and applies it to the node's hub on a thread of its
 // own (cluster::applier), so every node holds the same positions. Joins go through the applier (a view at the
 // position the node's book names, positions derived from the stream), and only while the node is ready: connected
-// to NATS and caught up with the stream since it started or last reconnected. Relay ingest is refused here: what a
-// node published into its own hub alone would reach no other node and count offsets no other node counts.
+// to NATS and caught up with the stream since it started or last reconnected. Relay ingest (POST /v1/events, REST
+// and client broadcasts) never goes into the node's hub directly (it would reach no other node and count offsets no
+// other node counts): the node publishes it to the ingest stream (<stream>_ingest, subject
+// <stream>_ingest.<node id>), one cluster::ingest_batch per request, and answers once JetStream acknowledged it; the
+// stream's writer republishes it into the stream, from where every node's applier delivers it (docs/cluster.md).
 #pragma once
 
 #include "cluster/applier.hpp"
 #include "cluster/connection.hpp"
+#include "cluster/publisher.hpp"
 #include "cluster/settings.hpp"
+#include "cluster/wire.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/serving_node.hpp"
+#include "ingest/relay.hpp"
 #include "rtcache/core/doc_types.hpp"
+#include "rtcache/sync/annotated_mutex.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -22,8 +29,21 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 namespace rtcache::gateway {
+
+// The ingest stream's item for one relay message sent by node `node_id`: the channel, event, factory and raw flag as
+// they are; a contract event's payload is its canonical JSON without offset (as the writer publishes WAL rows); a
+// client broadcast (origin != 0) names this node and its connection as its origin.
+cluster::channel_message ingest_item(const ingest::relay_message& m, std::string_view node_id);
+
+// The ingest message bodies (cluster::encode_body of an ingest_batch) for one request's items, in order: one body,
+// unless the items are more than an ingest batch may hold (cluster::wire_limits::max_items) or their bytes pass
+// `max_bytes` (NATS refuses a message over its max_payload, 1 MiB by default); then consecutive runs of them, each
+// within both bounds (an item alone over max_bytes goes alone). REQUIRES: !items.empty().
+std::vector<std::string> ingest_bodies(std::vector<cluster::channel_message> items, std::size_t max_bytes);
+inline constexpr std::size_t k_max_ingest_body_bytes = 512 * 1024;
 
 struct cluster_node_settings {
   cluster::nats_settings nats;      // nats_settings_of(config)
@@ -33,6 +53,9 @@ struct cluster_node_settings {
   core::doc_type_registry types = core::doc_type_registry::defaults();
   // How long the applying thread waits for a message before it looks at the stream, at a reconnect and at stop().
   std::chrono::milliseconds idle_poll{200};
+  // How long relay ingest waits for JetStream to acknowledge a request's ingest messages (on the gateway's io thread,
+  // which it blocks meanwhile); past it the request is answered 503.
+  std::chrono::milliseconds ingest_timeout{2000};
   // Where the node reports (one line each): connection events, the applier's refusals and losses. Empty: nowhere.
   std::function<void(std::string_view event, std::string_view detail)> log;
 };
@@ -60,8 +83,12 @@ class cluster_node final : public serving_node {
   core::result<hub::hub_join> join(std::string_view channel, const core::factory_scope& view,
                                    std::shared_ptr<hub::hub_subscriber> subscriber,
                                    const std::optional<hub::hub_position>& resume) override;
-  // Always a reason: relay ingest through the stream is still to be built (docs/cluster.md).
-  std::optional<std::string> ingest_refused() const override;
+  // Relay ingest: what `fill` puts is published to the ingest stream (ingest_bodies: one message per request, unless
+  // too large for one) with a unique Nats-Msg-Id each, and the call returns once JetStream acknowledged the last of
+  // them (the ingest stream's de-duplication keeps a retry by nats.c from storing one twice). Nothing is put into
+  // the hub. Errors: cut from NATS, not acknowledged within ingest_timeout, or refused by JetStream; an earlier
+  // message of the same request may have been stored all the same (the writer then republishes it).
+  core::result<void> ingest(const std::function<void(ingest::relay_target&)>& fill) override;
 
   // The node's metrics (/metrics, docs/cluster.md "Metrics"): readiness, the applier's position, lag and counters,
   // the last catch-up time. The writer fields are left for the caller (main: the node's reader_sink). Any thread;
@@ -78,6 +105,10 @@ class cluster_node final : public serving_node {
   cluster_node(cluster_node_settings settings, std::shared_ptr<link> l);
   void run();   // the applying thread
   void sync();  // the applying thread: after the start or a reconnect, the stream's last sequence to catch up to
+  // The ingest publisher, created when there is none. A publisher's watermark stops at its first failure for good,
+  // so a failed one is dropped (drop_ingest_publisher) and the next request gets a new one.
+  cluster::result<std::shared_ptr<cluster::publisher>> ingest_publisher();
+  void drop_ingest_publisher(const std::shared_ptr<cluster::publisher>& failed);
 
   cluster_node_settings settings_;
   std::shared_ptr<link> link_;
@@ -91,6 +122,15 @@ class cluster_node final : public serving_node {
   std::atomic<std::uint64_t> catch_ups_{0};
   std::atomic<bool> stopping_{false};
   std::thread thread_;
+  // Relay ingest: the subject, the msg id prefix "<node id>.<start ns>." (unique across restarts of the node), the
+  // count that completes each msg id, and the counters of cluster_status.
+  std::string ingest_subject_;
+  std::string ingest_id_prefix_;
+  std::atomic<std::uint64_t> ingest_next_{0};
+  std::atomic<std::uint64_t> ingest_published_{0};
+  std::atomic<std::uint64_t> ingest_failed_{0};
+  mutable sync::annotated_mutex ingest_mu_;
+  std::shared_ptr<cluster::publisher> ingest_pub_ RTCACHE_GUARDED_BY(ingest_mu_);
 };
 
 }  // namespace rtcache::gateway

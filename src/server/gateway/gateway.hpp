@@ -101,7 +101,8 @@ class gateway {
   // Adds the rtcache_cluster_* metrics to /metrics (a cluster node's): `provider` is called on each scrape. Any
   // thread; replaces any earlier provider; an empty one removes them.
   void set_cluster_status_provider(cluster_status_provider provider);
-  // The node this gateway serves: joins go through it, /readyz asks it, relay ingest asks it first (serving_node.hpp).
+  // The node this gateway serves: joins go through it, /readyz asks it, relay ingest is published through it
+  // (serving_node.hpp).
   // Without a call: the hub alone (hub_node). REQUIRES: before start(); `node` outlives the io_context's handlers.
   void set_node(serving_node& node);
   // The relay publishing into this gateway's hub (what the HTTP endpoints call).

@@ -263,6 +263,14 @@ std::string prometheus_text(const gateway_metrics& g, const hub::hub_metrics& h,
                               "Resume fetches that failed or timed out, or raced the node starting over "
                               "(recovered:false).",
                               counter_type, as_double(c.resume_failed)));
+    families.push_back(sample("cluster_ingest_published_total",
+                              "Relay ingest messages (POST /v1/events, REST and client broadcasts) this node published "
+                              "to the ingest stream, acknowledged by JetStream.",
+                              counter_type, as_double(c.ingest_published)));
+    families.push_back(sample("cluster_ingest_failed_total",
+                              "Relay ingest messages this node could not publish to the ingest stream (cut from NATS, "
+                              "not acknowledged in time, refused): their requests were answered 503 or an error.",
+                              counter_type, as_double(c.ingest_failed)));
     if (c.writer) {
       families.push_back(sample("cluster_writer_messages_total",
                                 "Channel messages this node's writer published to the stream (while it read the WAL).",

@@ -132,6 +132,10 @@ struct cluster_status {
   std::uint64_t resume_recovered = 0;
   std::uint64_t resume_too_many = 0;
   std::uint64_t resume_failed = 0;
+  // Relay ingest (POST /v1/events, REST and client broadcasts) published to the ingest stream: ingest messages
+  // JetStream acknowledged, and those not acknowledged (cut from NATS, timed out, refused: answered 503 / an error).
+  std::uint64_t ingest_published = 0;
+  std::uint64_t ingest_failed = 0;
   // With [postgres]: the node's stream writer (cluster::reader_sink; its current writer's counters).
   bool writer = false;
   std::uint64_t writer_messages = 0;  // channel messages published to the stream

@@ -207,6 +207,8 @@ const std::vector<std::pair<std::string, std::string>> k_cluster_metrics = {
     {"rtcache_cluster_resume_recovered_total", "counter"},
     {"rtcache_cluster_resume_too_many_total", "counter"},
     {"rtcache_cluster_resume_failed_total", "counter"},
+    {"rtcache_cluster_ingest_published_total", "counter"},
+    {"rtcache_cluster_ingest_failed_total", "counter"},
 };
 const std::vector<std::pair<std::string, std::string>> k_cluster_writer_metrics = {
     {"rtcache_cluster_writer_messages_total", "counter"}, {"rtcache_cluster_writer_records_total", "counter"},
@@ -258,6 +260,8 @@ TEST(PrometheusText, ClusterMetricsCarryTheNodesValues) {
   c.resume_recovered = 7;
   c.resume_too_many = 8;
   c.resume_failed = 9;
+  c.ingest_published = 17;
+  c.ingest_failed = 18;
   c.writer = true;
   c.writer_messages = 11;
   c.writer_records = 12;
@@ -284,6 +288,8 @@ TEST(PrometheusText, ClusterMetricsCarryTheNodesValues) {
       "rtcache_cluster_resume_recovered_total 7",
       "rtcache_cluster_resume_too_many_total 8",
       "rtcache_cluster_resume_failed_total 9",
+      "rtcache_cluster_ingest_published_total 17",
+      "rtcache_cluster_ingest_failed_total 18",
       "rtcache_cluster_writer_messages_total 11",
       "rtcache_cluster_writer_records_total 12",
       "rtcache_cluster_writer_gaps_total 13",

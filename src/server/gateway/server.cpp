@@ -373,16 +373,16 @@ class http_session final : public detail::session, public std::enable_shared_fro
       gw_->metrics.auth_refusals_total.Increment();
       return respond(http::status::forbidden, json_error("POST /v1/events requires a service_role token"), keep_alive_);
     }
-    if (auto why = gw_->node->ingest_refused()) {
-      return respond(http::status::service_unavailable, json_error(*why), keep_alive_);
+    std::optional<core::result<ingest::relay_outcome>> read;
+    core::result<void> published;
+    {
+      detail::flush_scope batch;  // each connection gets the whole batch in one write, when this ends
+      published =
+          gw_->node->ingest([&](ingest::relay_target& to) { read.emplace(gw_->relay.publish_events(to, req.body())); });
     }
-    detail::flush_scope batch;  // each connection gets the whole batch in one write, when this returns
-    auto outcome = gw_->relay.publish_events(req.body());
-    if (!outcome) {
-      return respond(http::status::bad_request,
-                     json_error(std::string(core::to_string(outcome.error().code)) + ": " + outcome.error().message),
-                     keep_alive_);
-    }
+    auto& outcome = *read;
+    if (!outcome) return bad_request(outcome.error());
+    if (!published) return unavailable(published.error());
     gateway_metrics::add(gw_->metrics.events_accepted_total, outcome->accepted);
     gateway_metrics::add(gw_->metrics.events_refused_total, outcome->refused.size());
     gw_->log.debug(
@@ -394,10 +394,6 @@ class http_session final : public detail::session, public std::enable_shared_fro
   void post_broadcast(const http::request<http::string_body>& req) {
     auto who = authorise_rest(req);
     if (!who) return;
-    if (auto why = gw_->node->ingest_refused()) {
-      return respond(http::status::service_unavailable, json_error(*why), keep_alive_);
-    }
-    detail::flush_scope batch;  // each connection gets the whole batch in one write, when this returns
     // A client's REST broadcasts are bounded per address as a connection's are (service_role: not at all).
     std::function<ingest::broadcast_limiter::verdict(std::size_t, std::size_t)> admit;
     if (who->role != auth::auth_role::service_role) {
@@ -406,12 +402,16 @@ class http_session final : public detail::session, public std::enable_shared_fro
                                           std::chrono::steady_clock::now());
       };
     }
-    auto outcome = gw_->relay.publish_broadcasts(req.body(), *who, gw_->access, admit);
-    if (!outcome) {
-      return respond(http::status::bad_request,
-                     json_error(std::string(core::to_string(outcome.error().code)) + ": " + outcome.error().message),
-                     keep_alive_);
+    std::optional<core::result<ingest::relay_outcome>> read;
+    core::result<void> published;
+    {
+      detail::flush_scope batch;  // each connection gets the whole batch in one write, when this ends
+      published = gw_->node->ingest([&](ingest::relay_target& to) {
+        read.emplace(gw_->relay.publish_broadcasts(to, req.body(), *who, gw_->access, admit));
+      });
     }
+    auto& outcome = *read;
+    if (!outcome) return bad_request(outcome.error());
     if (outcome->limited) {
       // Supabase's answers for its REST broadcast: 429 over the rate, 413 over the payload size.
       gw_->metrics.client_broadcasts_limited_total.Increment();
@@ -420,8 +420,21 @@ class http_session final : public detail::session, public std::enable_shared_fro
       }
       return respond(http::status::too_many_requests, json_error("You have exceeded your rate limit"), keep_alive_);
     }
+    if (!published) return unavailable(published.error());
     gateway_metrics::add(gw_->metrics.broadcasts_total, outcome->accepted);
     respond(http::status::accepted, outcome->to_json(), keep_alive_);
+  }
+
+  // 400: the body as a whole is refused (nothing of it was published).
+  void bad_request(const core::error& e) {
+    respond(http::status::bad_request, json_error(std::string(core::to_string(e.code)) + ": " + e.message),
+            keep_alive_);
+  }
+
+  // 503: the node could not publish what it accepted (a cluster node cut from NATS, or its ingest stream did not
+  // acknowledge in time or refused it); nothing of the request is counted accepted.
+  void unavailable(const core::error& e) {
+    respond(http::status::service_unavailable, json_error(e.message), keep_alive_);
   }
 
   void method_not_allowed() {

@@ -1,14 +1,17 @@
 // What the gateway asks of the node it serves, beyond the hub it delivers from: a client's join of a channel view
-// (at which position, with which resume), whether the node is ready (/readyz, and joins), and whether relay ingest
-// (POST /v1/events, REST and client broadcasts) may publish into the hub here. A single node answers from its hub
-// (hub_node: the hub draws epochs and counts offsets itself, always ready); a cluster node answers from the stream
-// it applies (cluster_node.hpp: positions derived from the stream, ready once caught up and connected).
+// (at which position, with which resume), whether the node is ready (/readyz, and joins), and where relay ingest
+// (POST /v1/events, REST and client broadcasts) goes. A single node answers from its hub (hub_node: the hub draws
+// epochs and counts offsets itself, always ready, relay ingest published into it); a cluster node answers from the
+// stream it applies (cluster_node.hpp: positions derived from the stream, ready once caught up and connected, relay
+// ingest published to its ingest stream, from where it reaches every node's hub).
 #pragma once
 
 #include "hub/hub.hpp"
+#include "ingest/relay.hpp"
 #include "rtcache/core/error.hpp"
 #include "rtcache/core/factory_scope.hpp"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,8 +34,13 @@ class serving_node {
                                            std::shared_ptr<hub::hub_subscriber> subscriber,
                                            const std::optional<hub::hub_position>& resume) = 0;
 
-  // nullopt: relay ingest publishes into the hub here. Otherwise why it is refused (the client is told so).
-  virtual std::optional<std::string> ingest_refused() const = 0;
+  // Relay ingest: `fill` validates one request's input and puts each message it accepts into the target it is
+  // handed, in order (ingest::relay; refusals, rate limits and bad input are its business: a target nothing was
+  // put into publishes nothing). The single node hands the hub: each message is delivered as it is put. A cluster
+  // node collects them and publishes them to its ingest stream, returning once JetStream acknowledged them (it
+  // blocks the calling thread that long, bounded). Errors: what was put was not accepted, and why (the client is
+  // told: 503 over HTTP, an error reply to a client broadcast).
+  virtual core::result<void> ingest(const std::function<void(ingest::relay_target&)>& fill) = 0;
 };
 
 // The single node: the hub is the whole truth, every join is hub::subscribe_view.
@@ -45,7 +53,11 @@ class hub_node final : public serving_node {
                                    const std::optional<hub::hub_position>& resume) override {
     return hub_.subscribe_view(channel, view, std::move(subscriber), resume);
   }
-  std::optional<std::string> ingest_refused() const override { return std::nullopt; }
+  core::result<void> ingest(const std::function<void(ingest::relay_target&)>& fill) override {
+    ingest::hub_target to(hub_);
+    fill(to);
+    return {};
+  }
 
  private:
   hub::hub& hub_;

@@ -80,7 +80,7 @@ struct gateway::state : std::enable_shared_from_this<gateway::state> {
   boost::asio::io_context& ioc;
   const gateway_config config;
   hub::hub& the_hub;
-  // Joins, readiness and whether relay ingest is served (gateway::set_node; before start(), constant after).
+  // Joins, readiness and where relay ingest goes (gateway::set_node; before start(), constant after).
   hub_node hub_only{the_hub};
   serving_node* node = &hub_only;
   const auth::jwt_verifier& verifier;

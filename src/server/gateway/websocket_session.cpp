@@ -22,6 +22,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 
 #include <algorithm>
+#include <optional>
 #include <span>
 #include <variant>
 #include <vector>
@@ -222,23 +223,25 @@ class websocket_session final : public detail::session,
     c.tables.clear();
   }
 
+  // A client broadcast goes where the node's relay ingest goes (serving_node::ingest): into the hub on a single
+  // node, to the ingest stream on a cluster node (replied ok only once acknowledged there).
   void run_publish(publish_command& c) {
-    hub::hub_publish_options options;
-    options.factory_id = c.factory_id;
-    options.origin = logic_.connection_id();
-    options.raw_payload = c.raw;
+    const ingest::relay_message m{.channel = c.channel->hub_name,
+                                  .event = c.event,
+                                  .payload = c.payload,
+                                  .factory = c.factory_id,
+                                  .raw = c.raw,
+                                  .origin = logic_.connection_id()};
+    core::result<std::uint64_t> put = std::uint64_t{0};
+    const auto published = gw_->node->ingest([&](ingest::relay_target& to) { put = ingest::put_message(to, m); });
+    std::optional<core::error> failure;
+    if (!put) {
+      failure = put.error();
+    } else if (!published) {
+      failure = published.error();
+    }
     session_output next;
-    if (auto why = gw_->node->ingest_refused()) {
-      const core::error refused{core::errc::bad_value, std::move(*why)};  // only its message reaches the client
-      logic_.on_published(c, &refused, next);
-      return run(next);
-    }
-    try {
-      gw_->the_hub.publish(c.channel->hub_name, c.event, c.payload, options);
-      logic_.on_published(c, nullptr, next);
-    } catch (const core::error_exception& e) {
-      logic_.on_published(c, &e.err(), next);
-    }
+    logic_.on_published(c, failure ? &*failure : nullptr, next);
     run(next);
   }
 

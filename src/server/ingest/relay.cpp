@@ -76,10 +76,9 @@ std::string_view contract_text(const hub::hub_encode_request& r, std::string& sc
 
 constexpr std::size_t k_max_broadcast_field = 255;  // a kind-4 frame's length bytes
 
-[[noreturn]] void throw_too_long(std::string_view what, std::size_t size) {
-  throw core::error_exception(core::error{
-      core::errc::too_long,
-      "broadcast " + std::string(what) + " is " + std::to_string(size) + " bytes; a kind-4 frame holds at most 255"});
+core::error too_long(std::string_view what, std::size_t size) {
+  return core::error{core::errc::too_long, "broadcast " + std::string(what) + " is " + std::to_string(size) +
+                                               " bytes; a kind-4 frame holds at most 255"};
 }
 
 // The general path (raw payloads, topics or events that need escaping): protocol's encode_broadcast.
@@ -117,10 +116,9 @@ hub::hub_frames encode_broadcast_frames(const hub::hub_encode_request& r) {
   // frames the attached record with its channel's binding ids.
   if (is_internal_channel(r.channel)) return {};
   // A private channel is framed under its plain name: the client joined "realtime:<name>" with private:true.
+  if (auto ok = check_frameable(r.channel, r.event); !ok) throw core::error_exception(ok.error());
   const std::string_view channel = client_channel_name(r.channel);
   const std::size_t topic_size = protocol::k_topic_prefix.size() + channel.size();
-  if (topic_size > k_max_broadcast_field) throw_too_long("topic", topic_size);
-  if (r.event.size() > k_max_broadcast_field) throw_too_long("event", r.event.size());
   if (r.raw_payload || !is_plain_json_text(channel) || !is_plain_json_text(r.event) ||
       (r.contract != nullptr && r.contract->offset)) {
     return encode_generic(r);
@@ -188,6 +186,13 @@ hub::hub_frames encode_broadcast_frames(const hub::hub_encode_request& r) {
 }
 
 }  // namespace
+
+core::result<void> check_frameable(std::string_view hub_channel, std::string_view event) {
+  const std::size_t topic_size = protocol::k_topic_prefix.size() + client_channel_name(hub_channel).size();
+  if (topic_size > k_max_broadcast_field) return too_long("topic", topic_size);
+  if (event.size() > k_max_broadcast_field) return too_long("event", event.size());
+  return {};
+}
 
 hub::hub_encoder make_broadcast_encoder() {
   return [](const hub::hub_encode_request& r) -> hub::hub_frames { return encode_broadcast_frames(r); };
@@ -264,16 +269,33 @@ std::string relay_outcome::to_json() const {
   return out;
 }
 
+std::uint64_t hub_target::put(const relay_message& m) {
+  return batch_.publish(m.channel, m.event, m.payload, hub::hub_publish_options{m.factory, m.origin, m.contract, m.raw})
+      .subscribers;
+}
+
+core::result<std::uint64_t> put_message(relay_target& to, const relay_message& m) {
+  if (auto ok = check_frameable(m.channel, m.event); !ok) return ok.error();
+  try {
+    return to.put(m);
+  } catch (const core::error_exception& e) {
+    return e.err();
+  }
+}
+
 relay::relay(hub::hub& h, core::doc_type_registry types, core::codec_limits limits)
     : hub_(h), types_(std::move(types)), limits_(limits) {}
 
 namespace {
 
-std::uint64_t publish_event_in(hub::hub_batch& batch, const core::event& e) {
+// One contract event to each of its channels. Errors: the first message `to` refused (the channels before it
+// took theirs; contract channel names always frame, so only a target that cannot take anything refuses).
+core::result<std::uint64_t> put_event(relay_target& to, const core::event& e) {
   std::uint64_t deliveries = 0;
   for (const auto& channel : channels_for(e)) {
-    deliveries += batch.publish(channel, k_invalidate_event, {}, hub::hub_publish_options{e.factory_id, 0, &e, false})
-                      .subscribers;
+    auto put = put_message(to, relay_message{channel, k_invalidate_event, {}, e.factory_id, false, &e, 0});
+    if (!put) return put;
+    deliveries += *put;
   }
   return deliveries;
 }
@@ -281,16 +303,22 @@ std::uint64_t publish_event_in(hub::hub_batch& batch, const core::event& e) {
 }  // namespace
 
 std::uint64_t relay::publish_event(const core::event& e) {
-  hub::hub_batch batch(hub_);
-  return publish_event_in(batch, e);
+  hub_target to(hub_);
+  auto put = put_event(to, e);
+  if (!put) throw core::error_exception(put.error());  // as the hub publish it replaces threw
+  return *put;
 }
 
 core::result<relay_outcome> relay::publish_events(std::string_view body) {
+  hub_target to(hub_);
+  return publish_events(to, body);
+}
+
+core::result<relay_outcome> relay::publish_events(relay_target& to, std::string_view body) {
   core::event_decoder decoder(types_, limits_);
   auto items = decoder.decode_batch(body);
   if (!items) return items.error();
   relay_outcome out;
-  hub::hub_batch batch(hub_);  // a POSTed batch's events share their list: and factory: channels
   for (const auto& item : *items) {
     if (!item.outcome) {
       out.refused.push_back(
@@ -301,7 +329,12 @@ core::result<relay_outcome> relay::publish_events(std::string_view body) {
       out.refused.push_back({item.index, "bad_value", "offset: assigned by the server, must not be sent"});
       continue;
     }
-    out.deliveries += publish_event_in(batch, *item.outcome);
+    auto put = put_event(to, *item.outcome);
+    if (!put) {
+      out.refused.push_back({item.index, std::string(core::to_string(put.error().code)), put.error().message});
+      continue;
+    }
+    out.deliveries += *put;
     ++out.accepted;
   }
   return out;
@@ -309,6 +342,13 @@ core::result<relay_outcome> relay::publish_events(std::string_view body) {
 
 core::result<relay_outcome> relay::publish_broadcasts(
     std::string_view body, const auth::principal& who, const auth::channel_access& access,
+    const std::function<broadcast_limiter::verdict(std::size_t messages, std::size_t bytes)>& admit) {
+  hub_target to(hub_);
+  return publish_broadcasts(to, body, who, access, admit);
+}
+
+core::result<relay_outcome> relay::publish_broadcasts(
+    relay_target& to, std::string_view body, const auth::principal& who, const auth::channel_access& access,
     const std::function<broadcast_limiter::verdict(std::size_t messages, std::size_t bytes)>& admit) {
   const protocol::decode_limits limits;  // the WebSocket's rules: JSON depth and numbers, name lengths
   auto doc = protocol::parse_client_json(body, limits, "body");
@@ -336,7 +376,6 @@ core::result<relay_outcome> relay::publish_broadcasts(
       return out;
     }
   }
-  hub::hub_batch batch(hub_);
   for (std::size_t i = 0; i < read.size(); ++i) {
     const std::string at = "messages[" + std::to_string(i) + "]";
     auto refuse = [&](std::string_view code, std::string reason) {
@@ -354,7 +393,6 @@ core::result<relay_outcome> relay::publish_broadcasts(
       refuse(core::to_string(checked.error().code), "topic: " + checked.error().message);
       continue;
     }
-    hub::hub_publish_options options;
     std::string factory;
     std::string hub_name;
     if (is_contract_name(name)) {
@@ -373,7 +411,6 @@ core::result<relay_outcome> relay::publish_broadcasts(
         continue;
       }
       factory = std::move(*f);
-      options.factory_id = factory;
       hub_name = std::string(name);
     } else {
       const auth::access_decision d = access.may_send(who, name, b->is_private);
@@ -383,12 +420,13 @@ core::result<relay_outcome> relay::publish_broadcasts(
       }
       hub_name = b->is_private ? private_hub_channel(name) : std::string(name);
     }
-    try {
-      out.deliveries += batch.publish(hub_name, b->event, b->payload, options).subscribers;
-      ++out.accepted;
-    } catch (const core::error_exception& e) {
-      refuse(core::to_string(e.err().code), e.err().message);
+    auto put = put_message(to, relay_message{hub_name, b->event, b->payload, factory, false, nullptr, 0});
+    if (!put) {
+      refuse(core::to_string(put.error().code), put.error().message);
+      continue;
     }
+    out.deliveries += *put;
+    ++out.accepted;
   }
   return out;
 }

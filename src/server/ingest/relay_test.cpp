@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -213,6 +214,90 @@ TEST(GatewayRelay, RestBroadcastToContractChannelsNeedsServiceRoleAndAFactory) {
   EXPECT_EQ(service->refused[1].index, 2U);
   EXPECT_EQ(service->refused[1].code, "bad_value");
   EXPECT_FALSE(r.publish_broadcasts(R"({"msgs":[]})", as(auth::auth_role::service_role), access).has_value());
+}
+
+// What a relay put into a target, copied (a relay_message's views end with put()).
+struct put_copy {
+  std::string channel, event, payload, factory;
+  bool raw = false;
+  std::optional<core::event> contract;
+  std::uint64_t origin = 0;
+  friend bool operator==(const put_copy&, const put_copy&) = default;
+};
+
+struct recording_target final : relay_target {
+  std::uint64_t put(const relay_message& m) override {
+    seen.push_back({std::string(m.channel), std::string(m.event), std::string(m.payload), std::string(m.factory), m.raw,
+                    m.contract ? std::optional<core::event>(*m.contract) : std::nullopt, m.origin});
+    return 0;
+  }
+  std::vector<put_copy> seen;
+};
+
+// A cluster node's target gets exactly what the hub would have been given, in order, and nothing the relay refused:
+// a topic too long to frame is refused before any target sees it.
+TEST(GatewayRelay, BroadcastsGoIntoTheTargetInOrderAndRefusedOnesNever) {
+  hub::hub h({}, make_broadcast_encoder(), hub::counter_epochs("e"));
+  relay r(h, core::doc_type_registry::defaults());
+  const auth::channel_access access =
+      auth::channel_access::create({false, auth::client_broadcasts::public_only, {}}).value();
+  const std::string long_topic(250, 'r');  // within the topic field's 255 bytes, "realtime:" + it is not
+  const std::string body = R"({"messages":[{"topic":"room","event":"e","payload":{"a":1}},)"
+                           R"({"topic":")" +
+                           long_topic +
+                           R"(","event":"e","payload":{}},)"
+                           R"({"topic":"list:wo:A","event":"n","payload":{}},)"
+                           R"({"topic":"doc:wo:1","event":"n","payload":{}}]})";
+  recording_target to;
+  const auto out = r.publish_broadcasts(to, body, as(auth::auth_role::service_role), access);
+  ASSERT_TRUE(out.has_value());
+  EXPECT_EQ(out->accepted, 2U);
+  ASSERT_EQ(out->refused.size(), 2U);
+  EXPECT_EQ(out->refused[0].index, 1U);
+  EXPECT_EQ(out->refused[0].code, "too_long");
+  EXPECT_NE(out->refused[0].reason.find("259 bytes"), std::string::npos) << out->refused[0].reason;
+  EXPECT_EQ(out->refused[1].index, 3U);
+  EXPECT_EQ(to.seen, (std::vector<put_copy>{{"room", "e", R"({"a":1})", "", false, std::nullopt, 0},
+                                            {"list:wo:A", "n", "{}", "A", false, std::nullopt, 0}}));
+  EXPECT_EQ(h.metrics().messages_published, 0U) << "the target is the only place it went";
+  // The same body into the hub answers the same.
+  EXPECT_EQ(r.publish_broadcasts(body, as(auth::auth_role::service_role), access)->to_json(), out->to_json());
+}
+
+// What the encoder refuses is refused before a message is put anywhere, with the encoder's error.
+TEST(GatewayRelay, AMessageThatCannotBeFramedIsRefusedBeforeTheTargetSeesIt) {
+  EXPECT_TRUE(check_frameable(std::string(246, 'r'), std::string(255, 'e')));
+  EXPECT_EQ(check_frameable(private_hub_channel(std::string(247, 'r')), "e").error(),
+            (core::error{core::errc::too_long, "broadcast topic is 256 bytes; a kind-4 frame holds at most 255"}));
+  EXPECT_EQ(check_frameable("room", std::string(256, 'e')).error().code, core::errc::too_long);
+  recording_target to;
+  const std::string event(256, 'e');
+  const auto put = put_message(to, relay_message{"room", event, "{}", "", false, nullptr, 7});
+  ASSERT_FALSE(put);
+  EXPECT_EQ(put.error().message, "broadcast event is 256 bytes; a kind-4 frame holds at most 255");
+  EXPECT_TRUE(to.seen.empty());
+  const auto encode = make_broadcast_encoder();
+  try {
+    (void)encode(hub::hub_encode_request{"room", 1, event, "{}", nullptr, false});
+    ADD_FAILURE() << "the encoder framed an event of 256 bytes";
+  } catch (const core::error_exception& e) {
+    EXPECT_EQ(e.err(), put.error());
+  }
+}
+
+TEST(GatewayRelay, EventsGoIntoTheTargetOncePerChannelWithTheEvent) {
+  hub::hub h({}, make_broadcast_encoder(), hub::counter_epochs("e"));
+  relay r(h, core::doc_type_registry::defaults());
+  recording_target to;
+  const auto out = r.publish_events(to, R"([{"type":"wo","id":"1","factoryId":"A","action":"create"},{"type":"zz"}])");
+  ASSERT_TRUE(out.has_value());
+  EXPECT_EQ(out->accepted, 1U);
+  EXPECT_EQ(out->deliveries, 0U);
+  const core::event e = ev("1", "A", core::action::create);
+  EXPECT_EQ(to.seen, (std::vector<put_copy>{{"doc:wo:1", "invalidate", "", "A", false, e, 0},
+                                            {"list:wo:A", "invalidate", "", "A", false, e, 0}}));
+  EXPECT_FALSE(r.publish_events(to, "[").has_value());
+  EXPECT_EQ(to.seen.size(), 2U) << "a malformed document puts nothing";
 }
 
 TEST(GatewayRelay, ContractBroadcastFactoryIsImpliedByListAndFactoryTopicsAndNamedOnDocTopics) {
