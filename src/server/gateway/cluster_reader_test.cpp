@@ -23,6 +23,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -620,6 +621,105 @@ TEST_F(ClusterReader, ATruncateStartsThatTablesListChannelsOverOnEveryNodeAndLea
     EXPECT_FALSE(resumes(a, "realtime:list:wo:f1", wo_before));
   }
   drop_slot("crtrunc");
+}
+
+
+// POSTs one contract event per id (doc type wo, factory f1) to `n`'s /v1/events, as a backend would.
+void post_events(const node& n, int from, int to) {
+  std::string body = "[";
+  for (int i = from; i <= to; ++i) {
+    if (i != from) body += ",";
+    body += R"({"type":"wo","id":"w)" + std::to_string(i) + R"(","factoryId":"f1","action":"update"})";
+  }
+  body += "]";
+  const auto answer = testing::http_call(n.port, http::verb::post, "/v1/events", body,
+                                         {{"Authorization", "Bearer " + testing::service_token()}});
+  ASSERT_EQ(answer.status, 202U) << answer.body;
+}
+
+// issue 13: "a relay POST on node A reaches a client on node C". B holds the slot; a POST on A (which reads no WAL)
+// goes to the ingest stream, B's writer republishes it between its transactions, and a client on C receives the
+// events among the rows, every one once, at contiguous offsets of the one channel. Before relay ingest went
+// through the stream, A answered 503.
+TEST_F(ClusterReader, ARelayPostOnANodeReachesAClientOnAThirdNodeAmongTheRowsAtContiguousOffsets) {
+  db d;
+  drop_slot("crpost");
+  pg::test::create_tables(d, "crpost");
+  const auto& st = stream("crpost");
+  {
+    node b("b", url(), st, "crpost");
+    ASSERT_TRUE(b.source->wait_streaming());
+    node a("a", url(), st, "crpost");
+    node c("c", url(), st, "crpost");
+    ASSERT_TRUE(
+        eventually([&] { return a.role() == pg::source_role::standby && c.role() == pg::source_role::standby; }));
+    ASSERT_TRUE(eventually([&] { return a.ready() && b.ready() && c.ready(); }));
+    auto on_c = c.client({"f1"});
+    join(*on_c, "realtime:list:wo:f1");
+
+    pg::test::insert_each(d, "crpost_wo", 1, 3);
+    post_events(a, 4, 6);
+    pg::test::insert_each(d, "crpost_wo", 7, 9);
+    const auto got = read_until(*on_c, "realtime:list:wo:f1", [](const received& r) { return r.ids.size() >= 9; });
+    auto ids = got.ids;
+    std::sort(ids.begin(), ids.end());
+    EXPECT_EQ(ids, (std::vector<int>{1, 2, 3, 4, 5, 6, 7, 8, 9})) << differences(ids, 9);
+    std::vector<int> posted;
+    for (int id : got.ids) {
+      if (id >= 4 && id <= 6) posted.push_back(id);
+    }
+    EXPECT_EQ(posted, (std::vector<int>{4, 5, 6})) << "a request's events in their order";
+    for (std::size_t i = 1; i < got.offsets.size(); ++i) EXPECT_EQ(got.offsets[i], got.offsets[i - 1] + 1);
+    // Each event went to its doc: and its list: channel; only the slot holder's writer republished them.
+    EXPECT_EQ(b.sink->stats().ingest_items, 6U);
+    EXPECT_EQ(a.sink->stats().ingest_items + c.sink->stats().ingest_items, 0U);
+    // The same position on A, which applied them from the stream too (once it applied everything).
+    ASSERT_TRUE(eventually([&] { return applied_everywhere({&a, &c}); }));
+    EXPECT_EQ(position_now(a, "realtime:list:wo:f1"), position_now(c, "realtime:list:wo:f1"));
+  }
+  drop_slot("crpost");
+}
+
+// issue 13, relay ingest across a reader's death: POSTs go to node C one after another while the reader A dies; B
+// takes the slot and its new writer reads the ingest stream again from the anchor A's writer left in the stream,
+// skipping what A republished. C's client sees every posted event once, in posting order, at contiguous offsets;
+// POSTs accepted while no node held the slot wait in the ingest stream and arrive after the take-over.
+TEST_F(ClusterReader, RelayIngestCrossesAReadersDeathWithoutLossOrRepeat) {
+  db d;
+  drop_slot("crrelay");
+  pg::test::create_tables(d, "crrelay");
+  const auto& st = stream("crrelay");
+  {
+    auto a = std::make_unique<node>("a", url(), st, "crrelay");
+    ASSERT_TRUE(a->source->wait_streaming());
+    node b("b", url(), st, "crrelay");
+    node c("c", url(), st, "crrelay", /*with_source=*/false);
+    ASSERT_TRUE(eventually([&] { return b.role() == pg::source_role::standby; }));
+    ASSERT_TRUE(eventually([&] { return c.ready(); }));
+    auto on_c = c.client({"f1"});
+    join(*on_c, "realtime:list:wo:f1");
+
+    constexpr int k_total = 300;
+    for (int i = 1; i <= 100; ++i) post_events(c, i, i);
+    ASSERT_TRUE(eventually([&] { return a->sink->stats().ingest_items >= 20; }));
+    d.exec(
+        "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'crrelay_slot' AND "
+        "active_pid IS NOT NULL");
+    a->source->stop();
+    for (int i = 101; i <= k_total; ++i) post_events(c, i, i);
+    ASSERT_TRUE(eventually([&] { return b.role() == pg::source_role::reader; }));
+
+    const auto got = read_until(*on_c, "realtime:list:wo:f1",
+                                [&](const received& r) { return !r.ids.empty() && r.ids.back() == k_total; });
+    std::vector<int> want(static_cast<std::size_t>(k_total));
+    for (int i = 0; i < k_total; ++i) want[static_cast<std::size_t>(i)] = i + 1;
+    EXPECT_EQ(got.ids, want) << "every posted event once, in posting order:" << differences(got.ids, k_total);
+    for (std::size_t i = 1; i < got.offsets.size(); ++i) EXPECT_EQ(got.offsets[i], got.offsets[i - 1] + 1);
+    EXPECT_EQ(a->sink->stats().ingest_items + b.sink->stats().ingest_items, 2U * k_total)
+        << "doc: and list: per event, republished once between the two writers";
+    a.reset();
+  }
+  drop_slot("crrelay");
 }
 
 }  // namespace
