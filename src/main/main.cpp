@@ -125,13 +125,15 @@ int check_config(const std::string& path) {
   return k_exit_ok;
 }
 
-// A stream writer's counters in the node's metrics (relay ingest republished counts as messages published).
+// A stream writer's counters in the node's metrics.
 void put_writer(gateway::cluster_status& s, const cluster::writer_stats& w, std::uint64_t fenced) {
   s.writer = true;
-  s.writer_messages = w.messages + w.ingest_items;
+  s.writer_messages = w.messages;
   s.writer_records = w.records;
   s.writer_gaps = w.gaps;
   s.writer_skipped = w.skipped + w.ingest_skipped;
+  s.writer_ingest_items = w.ingest_items;
+  s.writer_ingest_lost = w.ingest_lost;
   s.writer_resyncs = w.resyncs;
   s.writers_fenced = fenced;
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # scripts/cluster.sh, non-interactively, as an operator would use it (docs/cluster.md, "Running a cluster"): it
 # starts nats-server, PostgreSQL and three nodes on free ports in a scratch directory; every /readyz answers 200;
-# a row committed in PostgreSQL reaches a WebSocket client on a node that does not read the WAL; the reader is
-# killed with SIGKILL, a standby takes the slot and a later row reaches the same client; `start` brings the
+# a row committed in PostgreSQL reaches a WebSocket client on a node that does not read the WAL, and so does a relay
+# POST on the third node (issue 13: "a relay POST on node A reaches a client on node C"); the reader is killed with
+# SIGKILL, a standby takes the slot and a later row and a later POST reach the same client; `start` brings the
 # killed node back; `destroy` leaves no process and no directory behind.
 #   cluster_script_test.sh RTCACHE_BIN
 set -euo pipefail
@@ -99,6 +100,19 @@ read -r id version <<<"$(commit_update)"
 wait_for 20 "work order $id version $version reached the client on node$((client + 1)) (reader node$((reader + 1)))" \
   has_event "$id" "$version" || logs
 
+# post_event NODE_INDEX ID VERSION: a backend's contract event, POSTed to that node; fails unless answered 202.
+post_event() {
+  local code
+  code=$(curl -s -o "$work/post.out" -w '%{http_code}' -X POST "${urls[$1]}/v1/events" \
+    -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d "{\"type\":\"wo\",\"id\":\"$2\",\"factoryId\":\"f1\",\"action\":\"update\",\"version\":$3}")
+  [ "$code" = 202 ] || fail "POST /v1/events on node$(($1 + 1)) answered $code: $(cat "$work/post.out")"
+}
+third=$((3 - reader - client))
+post_event "$third" relay-a 7
+wait_for 20 "a relay POST on node$((third + 1)) reached the client on node$((client + 1)) (reader node$((reader + 1)))" \
+  has_event relay-a 7 || logs
+
 # SIGKILL the reader: the kernel closes its replication connection, a standby takes the slot.
 killed=$(scripts/cluster.sh pid $((reader + 1)))
 kill -KILL "$killed"
@@ -109,6 +123,8 @@ echo "node$((reader + 1)) killed; node$((new_reader + 1)) reads the WAL"
 read -r id version <<<"$(commit_update)"
 wait_for 20 "work order $id version $version (after the kill) reached the client on node$((client + 1))" \
   has_event "$id" "$version" || logs
+post_event "$new_reader" relay-b 8
+wait_for 20 "a relay POST after the kill reached the client on node$((client + 1))" has_event relay-b 8 || logs
 grep -q '^closed' "$work/client.out" && fail "the client's socket closed: $(cat "$work/client.out")"
 
 # start brings the killed node back; status then says every node is up.

@@ -3,6 +3,7 @@
 
 #include "cluster/subject.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <string_view>
 
@@ -116,6 +117,9 @@ stream_settings ingest_stream_settings(const stream_settings& main) {
   stream_settings s = main;
   s.name = ingest_stream_name(main.name);
   s.subjects = {subjects{main.name}.ingest_filter()};
+  // JetStream reserves max_bytes against the account's storage when the stream is created: the ingest stream only
+  // holds what waits for a writer (minutes at most, in practice), so an eighth of the main stream's bound.
+  if (main.max_bytes > 0) s.max_bytes = std::max<std::int64_t>(main.max_bytes / 8, 1 << 20);
   return s;
 }
 

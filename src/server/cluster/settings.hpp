@@ -83,8 +83,10 @@ struct stream_settings {
   bool allow_direct = true;
 };
 
-// The ingest stream's settings (subject.hpp, ingest_stream_name): the main stream's retention, storage, replicas and
-// duplicate window, its own name and subjects. Every node ensures both streams.
+// The ingest stream's settings (subject.hpp, ingest_stream_name): the main stream's age limit, storage, replicas and
+// duplicate window, its own name and subjects, and an eighth of its max_bytes (at least 1 MiB; no limit for none):
+// JetStream reserves max_bytes of storage per stream, and the ingest stream only holds what waits for a writer.
+// Every node ensures both streams.
 stream_settings ingest_stream_settings(const stream_settings& main);
 
 // Every problem with the settings, each naming the field ("nats_urls[1]: ..."); empty when usable.

@@ -94,5 +94,26 @@ TEST(StreamSettings, ReportsNameSubjectsLimitsAndWindow) {
   EXPECT_FALSE(mentions(p, "subjects[0]"));
 }
 
+TEST(StreamSettings, TheIngestStreamHasItsOwnNameAndSubjectsTheMainAgeAndAnEighthOfItsBytes) {
+  stream_settings main;
+  main.name = "orders";
+  main.subjects = {"orders.>"};
+  main.max_age = std::chrono::hours(6);
+  main.max_bytes = 1ll << 30;
+  main.replicas = 3;
+  const stream_settings in = ingest_stream_settings(main);
+  EXPECT_EQ(in.name, "orders_ingest");
+  EXPECT_EQ(in.subjects, (std::vector<std::string>{"orders_ingest.>"}));
+  EXPECT_EQ(in.max_age, main.max_age);
+  EXPECT_EQ(in.max_bytes, 1ll << 27) << "JetStream reserves max_bytes: the ingest stream asks for an eighth";
+  EXPECT_EQ(in.replicas, 3);
+  EXPECT_EQ(in.storage, main.storage);
+  EXPECT_TRUE(validate(in).empty());
+  main.max_bytes = -1;
+  EXPECT_EQ(ingest_stream_settings(main).max_bytes, -1);
+  main.max_bytes = 1000;
+  EXPECT_EQ(ingest_stream_settings(main).max_bytes, 1 << 20);
+}
+
 }  // namespace
 }  // namespace rtcache::cluster

@@ -359,7 +359,8 @@ TEST(ClusterNode, MetricsShowTheNodeCaughtUpAndCountWhatItApplied) {
   EXPECT_EQ(metric(body, "rtcache_cluster_published_total"), 3.0);
   EXPECT_EQ(metric(body, "rtcache_cluster_refused_total"), 0.0);
   EXPECT_EQ(metric(body, "rtcache_cluster_ready"), 1.0);
-  EXPECT_FALSE(metric(body, "rtcache_cluster_writer_messages_total")) << "no [postgres]: no writer";
+  EXPECT_FALSE(metric(body, "rtcache_cluster_writer_messages_total"))
+      << "the writer's counters are serve's to add (its reader_sink or relay_writer)";
 }
 
 // ---- relay ingest (issue 13: "Relay ingest on any node goes through the stream too") ----

@@ -273,7 +273,7 @@ std::string prometheus_text(const gateway_metrics& g, const hub::hub_metrics& h,
                               counter_type, as_double(c.ingest_failed)));
     if (c.writer) {
       families.push_back(sample("cluster_writer_messages_total",
-                                "Channel messages this node's writer published to the stream (while it read the WAL).",
+                                "Channel messages of the WAL this node's writer published to the stream (while it read the WAL).",
                                 counter_type, as_double(c.writer_messages)));
       families.push_back(sample("cluster_writer_records_total",
                                 "postgres_changes records this node's writer published.", counter_type,
@@ -287,6 +287,13 @@ std::string prometheus_text(const gateway_metrics& g, const hub::hub_metrics& h,
       families.push_back(sample("cluster_writer_resyncs_total",
                                 "Times this node's writer started from the stream's tail (the first included).",
                                 counter_type, as_double(c.writer_resyncs)));
+      families.push_back(sample("cluster_writer_ingest_items_total",
+                                "Relay ingest items this node's writer republished from the ingest stream into the stream.",
+                                counter_type, as_double(c.writer_ingest_items)));
+      families.push_back(sample("cluster_writer_ingest_lost_total",
+                                "Ingest messages that left the ingest stream before this node's writer republished them "
+                                "(each run a gap marker: every contract channel starts over).",
+                                counter_type, as_double(c.writer_ingest_lost)));
       families.push_back(sample("cluster_writers_fenced_total",
                                 "This node's writers found fenced (another writer appended to the stream) and "
                                 "replaced.",

@@ -136,7 +136,7 @@ struct cluster_status {
   // JetStream acknowledged, and those not acknowledged (cut from NATS, timed out, refused: answered 503 / an error).
   std::uint64_t ingest_published = 0;
   std::uint64_t ingest_failed = 0;
-  // With [postgres]: the node's stream writer (cluster::reader_sink; its current writer's counters).
+  // The node's stream writer: with [postgres] its reader_sink, without its relay_writer (writers' counters summed).
   bool writer = false;
   std::uint64_t writer_messages = 0;  // channel messages published to the stream
   std::uint64_t writer_records = 0;   // postgres_changes records published
@@ -144,6 +144,8 @@ struct cluster_status {
   std::uint64_t writer_skipped = 0;   // replayed messages not published again: the stream already held them
   std::uint64_t writer_resyncs = 0;   // starts from the stream's tail (the first included)
   std::uint64_t writers_fenced = 0;   // writers found fenced (another writer appended) and replaced
+  std::uint64_t writer_ingest_items = 0;  // relay ingest items republished from the ingest stream
+  std::uint64_t writer_ingest_lost = 0;   // ingest messages lost before they were republished (gap markers)
 };
 
 // Called on every scrape (any io thread). REQUIRES: thread-safe and non-blocking (copy a snapshot).

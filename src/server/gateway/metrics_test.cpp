@@ -214,6 +214,7 @@ const std::vector<std::pair<std::string, std::string>> k_cluster_writer_metrics 
     {"rtcache_cluster_writer_messages_total", "counter"}, {"rtcache_cluster_writer_records_total", "counter"},
     {"rtcache_cluster_writer_gaps_total", "counter"},     {"rtcache_cluster_writer_skipped_total", "counter"},
     {"rtcache_cluster_writer_resyncs_total", "counter"},  {"rtcache_cluster_writers_fenced_total", "counter"},
+    {"rtcache_cluster_writer_ingest_items_total", "counter"}, {"rtcache_cluster_writer_ingest_lost_total", "counter"},
 };
 
 TEST(PrometheusText, ClusterMetricsAppearOnlyOnAClusterNode) {
@@ -269,6 +270,8 @@ TEST(PrometheusText, ClusterMetricsCarryTheNodesValues) {
   c.writer_skipped = 14;
   c.writer_resyncs = 15;
   c.writers_fenced = 16;
+  c.writer_ingest_items = 19;
+  c.writer_ingest_lost = 20;
   const exposition e(prometheus_text(g, h, nullptr, &c));
   const std::vector<std::string> expected = {
       "rtcache_cluster_connected 1",
@@ -296,6 +299,8 @@ TEST(PrometheusText, ClusterMetricsCarryTheNodesValues) {
       "rtcache_cluster_writer_skipped_total 14",
       "rtcache_cluster_writer_resyncs_total 15",
       "rtcache_cluster_writers_fenced_total 16",
+      "rtcache_cluster_writer_ingest_items_total 19",
+      "rtcache_cluster_writer_ingest_lost_total 20",
   };
   for (const auto& line : expected) {
     EXPECT_NE(std::find(e.samples.begin(), e.samples.end(), line), e.samples.end()) << line;
