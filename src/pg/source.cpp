@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <memory>
 #include <optional>
 #include <poll.h>
 #include <random>
@@ -120,13 +121,26 @@ using take_result = std::variant<problem, standing_by, streaming>;
 // How a stream ended.
 enum class stream_end { stopped, sink_stalled, failed };
 
+// The eventfd a sink's `wake` writes to. The sink may keep (and call) the wake function it was handed until its
+// next start_stream() or its own destruction (routing/routed_sink.hpp), which can be after this source is gone (a
+// cluster writer's acknowledgements, its ingest pump's thread): every wake function holds the descriptor, so it is
+// closed only once the last one is dropped, never while a sink may still write to it (or to a number reused since).
+struct wake_descriptor {
+  int fd = -1;
+  wake_descriptor() : fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+    if (fd < 0) throw std::system_error(errno, std::generic_category(), "rtcache pg source: eventfd");
+  }
+  ~wake_descriptor() { ::close(fd); }
+  wake_descriptor(const wake_descriptor&) = delete;
+  wake_descriptor& operator=(const wake_descriptor&) = delete;
+};
+
 }  // namespace
 
 struct source::impl {
   impl(source_config c, const routing::mapping_config& m, routing::routed_sink& s, log_fn l)
-      : config(std::move(c)), mapping(&m), sink(&s), log_(std::move(l)) {
-    wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (wake_fd < 0) throw std::system_error(errno, std::generic_category(), "rtcache pg source: eventfd");
+      : config(std::move(c)), mapping(&m), sink(&s), log_(std::move(l)),
+        wakes(std::make_shared<wake_descriptor>()), wake_fd(wakes->fd) {
     if (!config.random) {
       config.random = [rng = std::mt19937_64(std::random_device{}())]() mutable {
         return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
@@ -140,14 +154,13 @@ struct source::impl {
     }
     session = std::make_unique<replication_session>(*mapping, *sink, log_, lsn{}, config.durability);
   }
-  ~impl() { ::close(wake_fd); }
-
   // Constant after construction.
   source_config config;
   const routing::mapping_config* mapping;
   routing::routed_sink* sink;
   log_fn log_;
-  int wake_fd = -1;
+  std::shared_ptr<wake_descriptor> wakes;
+  int wake_fd = -1;  // wakes->fd
   std::chrono::milliseconds status_interval{1000};
 
   std::atomic<bool> stopping{false};
@@ -482,9 +495,9 @@ struct source::impl {
       if (sqlstate_of(r.get()) == "55006") return standing_by{};  // taken between the check and now
       return classify(conn, r.get(), "START_REPLICATION");
     }
-    session->start_stream(identity, from, [fd = wake_fd] {
+    session->start_stream(identity, from, [w = wakes] {
       const std::uint64_t one = 1;
-      [[maybe_unused]] const auto written = ::write(fd, &one, sizeof one);
+      [[maybe_unused]] const auto written = ::write(w->fd, &one, sizeof one);
     });
     if (verdict.gap) session->report_gap(*verdict.gap, verdict.detail, from);
     // From here on, this stream is what the next one must continue.
