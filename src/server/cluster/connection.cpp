@@ -48,6 +48,31 @@ error make_error(natsStatus status, jsErrCode js_code, std::string_view what) {
   return e;
 }
 
+result<js_ctx_ptr> jetstream_context(const connection& conn, std::chrono::milliseconds wait, std::string_view who) {
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = wait.count();
+  jsCtx* js = nullptr;
+  const natsStatus s = natsConnection_JetStream(&js, conn.handles().nc, &jo);
+  if (s != NATS_OK) return make_error(s, std::string(who) + ": creating its JetStream context");
+  return js_ctx_ptr(js);
+}
+
+result<kv_ptr> open_bucket(jsCtx* js, const std::string& bucket, std::chrono::milliseconds ttl, std::string_view who) {
+  kvStore* kv = nullptr;
+  natsStatus s = js_KeyValue(&kv, js, bucket.c_str());
+  if (s == NATS_NOT_FOUND) {
+    kvConfig kc;
+    kvConfig_Init(&kc);
+    kc.Bucket = bucket.c_str();
+    kc.History = 1;
+    kc.TTL = std::chrono::duration_cast<std::chrono::nanoseconds>(ttl).count();  // nats.c: nanoseconds
+    s = js_CreateKeyValue(&kv, js, &kc);
+  }
+  if (s != NATS_OK) return make_error(s, std::string(who) + ": opening the bucket '" + bucket + "'");
+  return kv_ptr(kv);
+}
+
 namespace {
 
 connection_callbacks& callbacks_of(void* closure) {

@@ -26,25 +26,12 @@ result<std::unique_ptr<lease>> lease::open(const connection& conn, lease_setting
   }
   auto p = std::make_unique<impl>();
   p->settings = std::move(settings);
-  jsOptions jo;
-  jsOptions_Init(&jo);
-  jo.Wait = p->settings.timeout.count();
-  jsCtx* js = nullptr;
-  natsStatus s = natsConnection_JetStream(&js, conn.handles().nc, &jo);
-  if (s != NATS_OK) return detail::make_error(s, "lease: creating its JetStream context");
-  p->js.reset(js);
-  kvStore* kv = nullptr;
-  s = js_KeyValue(&kv, js, p->settings.bucket.c_str());
-  if (s == NATS_NOT_FOUND) {
-    kvConfig kc;
-    kvConfig_Init(&kc);
-    kc.Bucket = p->settings.bucket.c_str();
-    kc.History = 1;
-    kc.TTL = std::chrono::duration_cast<std::chrono::nanoseconds>(p->settings.ttl).count();  // nats.c: nanoseconds
-    s = js_CreateKeyValue(&kv, js, &kc);
-  }
-  if (s != NATS_OK) return detail::make_error(s, "lease: opening the bucket '" + p->settings.bucket + "'");
-  p->kv.reset(kv);
+  auto js = detail::jetstream_context(conn, p->settings.timeout, "lease");
+  if (!js) return js.error();
+  p->js = std::move(*js);
+  auto kv = detail::open_bucket(p->js.get(), p->settings.bucket, p->settings.ttl, "lease");
+  if (!kv) return kv.error();
+  p->kv = std::move(*kv);
   return std::unique_ptr<lease>(new lease(std::move(p)));
 }
 

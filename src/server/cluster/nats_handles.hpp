@@ -7,6 +7,8 @@
 #include "cluster/message.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <string>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -79,5 +81,12 @@ struct kv_entry_deleter {
   void operator()(kvEntry* e) const noexcept { kvEntry_Destroy(e); }
 };
 using kv_entry_ptr = std::unique_ptr<kvEntry, kv_entry_deleter>;
+
+// A JetStream context of its own on `conn`, whose requests wait at most `wait` (nats.c's default is 5 s). `who` names
+// the user in the error.
+result<js_ctx_ptr> jetstream_context(const connection& conn, std::chrono::milliseconds wait, std::string_view who);
+
+// The key-value bucket `bucket`, created when missing with history 1 and `ttl` (0: values never expire).
+result<kv_ptr> open_bucket(jsCtx* js, const std::string& bucket, std::chrono::milliseconds ttl, std::string_view who);
 
 }  // namespace rtcache::cluster::detail

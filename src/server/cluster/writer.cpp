@@ -600,27 +600,14 @@ result<std::unique_ptr<writer>> writer::create(const connection& conn, writer_se
                         "max_channels must be >= 1, lookup_timeout > 0, first_seq_refresh >= 0 and clock set");
   }
   auto p = std::make_unique<impl>(conn, std::move(settings));
-  jsOptions jo;
-  jsOptions_Init(&jo);
-  jo.Wait = p->settings.lookup_timeout.count();
-  jsCtx* raw_js = nullptr;
-  natsStatus s = natsConnection_JetStream(&raw_js, conn.handles().nc, &jo);
-  if (s != NATS_OK) return detail::make_error(s, "writer: creating its JetStream context");
-  p->js.reset(raw_js);
+  auto js = detail::jetstream_context(conn, p->settings.lookup_timeout, "writer");
+  if (!js) return js.error();
+  p->js = std::move(*js);
   // The stream first: a writer for a stream that does not exist leaves no ledger bucket behind.
   if (auto r = p->start_over(); !r) return r.error();
-  jsCtx* js = raw_js;
-  kvStore* kv = nullptr;
-  s = js_KeyValue(&kv, js, p->settings.ledger.c_str());
-  if (s == NATS_NOT_FOUND) {
-    kvConfig kc;
-    kvConfig_Init(&kc);
-    kc.Bucket = p->settings.ledger.c_str();
-    kc.History = 1;
-    s = js_CreateKeyValue(&kv, js, &kc);
-  }
-  if (s != NATS_OK) return detail::make_error(s, "writer: opening the ledger bucket '" + p->settings.ledger + "'");
-  p->ledger.reset(kv);
+  auto ledger = detail::open_bucket(p->js.get(), p->settings.ledger, 0ms, "writer's ledger");
+  if (!ledger) return ledger.error();
+  p->ledger = std::move(*ledger);
   return std::unique_ptr<writer>(new writer(std::move(p)));
 }
 

@@ -249,6 +249,12 @@ class ClusterReader : public pg::test::PgSource {
     }
     return true;
   }
+  // The reader dies: its walsender ends (as when its process is killed) and it never comes back.
+  static void kill_reader(db& d, const std::string& prefix, node& reader) {
+    d.exec("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '" + prefix +
+           "_slot' AND active_pid IS NOT NULL");
+    reader.source->stop();
+  }
   static void drop_slot(const std::string& prefix) {
     db d;
     eventually([&] {
@@ -321,11 +327,7 @@ TEST_F(ClusterReader, AStandbyTakesOverFromTheConfirmedPositionAndAClientSeesEve
 
     pg::test::steady_writer writer("crhand_wo", 2ms);
     ASSERT_TRUE(eventually([&] { return a->sink->stats().messages >= 100; }));
-    // The reader dies: its walsender ends (as when its process is killed) and it never comes back.
-    d.exec(
-        "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'crhand_slot' AND "
-        "active_pid IS NOT NULL");
-    a->source->stop();
+    kill_reader(d, "crhand", *a);
     ASSERT_TRUE(eventually([&] { return b.role() == pg::source_role::reader; }));
     EXPECT_GE(b.source->count_logs("source_role", "reason", "took over: the slot was freed"), 1U);
     const int total = writer.finish(100);
@@ -702,10 +704,7 @@ TEST_F(ClusterReader, RelayIngestCrossesAReadersDeathWithoutLossOrRepeat) {
     constexpr int k_total = 300;
     for (int i = 1; i <= 100; ++i) post_events(c, i, i);
     ASSERT_TRUE(eventually([&] { return a->sink->stats().ingest_items >= 20; }));
-    d.exec(
-        "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'crrelay_slot' AND "
-        "active_pid IS NOT NULL");
-    a->source->stop();
+    kill_reader(d, "crrelay", *a);
     for (int i = 101; i <= k_total; ++i) post_events(c, i, i);
     ASSERT_TRUE(eventually([&] { return b.role() == pg::source_role::reader; }));
 
