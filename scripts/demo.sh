@@ -184,8 +184,8 @@ Cluster mode: the web app's rtcache above is a standby node; another reads the W
 ($CLUSTER_NATS_URL). Every node serves the same events at the same positions:
 $(scripts/cluster.sh status || true)
 Kill the reader (kill -9 <pid>) and a standby takes over; scripts/cluster.sh start brings the node back.
-The demo publishes nothing through rtcache (its events come from the WAL); relay ingest (POST /v1/events, REST
-and client broadcasts) is refused with 503 on a cluster node in this build.
+The demo's events come from the WAL; a relay POST (POST /v1/events, REST or client broadcasts) on any node
+reaches every node's clients too, through the cluster's ingest stream.
 
 INFO
 fi
