@@ -61,7 +61,7 @@ describe.each(VSNS)('vsn %s: relay ingest on two nodes', (vsn) => {
     expect(member.got.items.map((m) => [m.event, m.payload])).toEqual([['secret', { n: 1 }]]);
   });
 
-  test('REST broadcasts taken by node b (service key POST /api/broadcast, a user\'s channel.httpSend) reach a subscriber on node a', async () => {
+  test('REST broadcasts taken by node b (service key POST /api/broadcast, a user\'s channel.httpSend and send before joining) reach a subscriber on node a, in order', async () => {
     const topic = uniq('room');
     const sub = await joinOn(A, topic, { vsn, token: userToken(), name: 'subscriber a' });
     const res = await restBroadcast([{ topic, event: 'rest', payload: { via: 'api/broadcast' }, private: false }], {
@@ -73,10 +73,13 @@ describe.each(VSNS)('vsn %s: relay ingest on two nodes', (vsn) => {
     const poster = supabaseClient({ vsn, token: userToken(), url: B.url });
     const r = await poster.client.channel(topic).httpSend('rest', { via: 'httpSend' }, { timeout: 4000 });
     expect(r).toEqual({ success: true });
-    await arrived(sub, 2);
+    // channel.send on a channel not joined: realtime-js falls back to the same REST path (with a warning).
+    expect(await poster.client.channel(topic).send({ type: 'broadcast', event: 'rest', payload: { via: 'send' } })).toBe('ok');
+    await arrived(sub, 3);
     expect(sub.got.items.map((m) => [m.type, m.event, m.payload])).toEqual([
       ['broadcast', 'rest', { via: 'api/broadcast' }],
       ['broadcast', 'rest', { via: 'httpSend' }],
+      ['broadcast', 'rest', { via: 'send' }],
     ]);
   });
 
