@@ -30,6 +30,9 @@ root=$(pwd)
 # "pg relay"): `pg` with [postgres] + [cluster] (the slot holder writes the stream), `relay` with [cluster] and no
 # [postgres] (the lease holder writes it). Node files are $work/<pass>-node-<a|b>.{pid,log}.
 passes=${COMPAT_CLUSTER_PASSES:-pg relay}
+for p in $passes; do
+  case $p in pg | relay) ;; *) fail_setup "unknown pass '$p' in COMPAT_CLUSTER_PASSES (pg, relay)" ;; esac
+done
 compat_stop_servers() {  # RC
   for pid_file in "$work"/*-node-*.pid; do
     if [ -e "$pid_file" ]; then server_stop; fi
@@ -197,11 +200,6 @@ run_pass() {
   total_passed=$((total_passed + passed)) total_failed=$((total_failed + failed)) total_skipped=$((total_skipped + skipped))
 }
 
-for p in $passes; do
-  case $p in
-    pg | relay) run_pass "$p" "$@" ;;
-    *) fail_setup "unknown pass '$p' in COMPAT_CLUSTER_PASSES (pg, relay)" ;;
-  esac
-done
+for p in $passes; do run_pass "$p" "$@"; done
 report "$total_passed" "$total_failed" "$total_skipped"
 [ "$total_failed" -eq 0 ]
