@@ -5,8 +5,8 @@
 #   pg     `rtcache serve -c` with the PostgreSQL source on a disposable cluster: scripts/compat-pg.sh
 #          (tests/compat/test/pg/*.test.mjs); PostgreSQL that cannot start is a failure
 #   cluster two `rtcache serve -c` nodes on one NATS JetStream stream and one replication slot, with a disposable
-#          PostgreSQL and nats-server: scripts/compat-cluster.sh (tests/compat/test/cluster/*.test.mjs); either
-#          that cannot start is a failure
+#          PostgreSQL and nats-server, then two more nodes without [postgres] (the relay tests and the lease's
+#          fail-over): scripts/compat-cluster.sh (tests/compat/test/cluster/); either that cannot start is a failure
 #   RTCACHE_BIN    the server binary (default build/release/src/main/rtcache)
 #   READY_SECONDS  how long to wait for /readyz (default 20)
 #   COMPAT_PHASES  which phases run (default "relay pg cluster")

@@ -3,7 +3,8 @@
 // that should move from one node to the other the way an app behind a load balancer does.
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { sleep, until } from './clients.mjs';
+import { expect } from 'vitest';
+import { collector, sleep, subscribe, supabaseClient, tail, until } from './clients.mjs';
 import { killPid } from './server.mjs';
 
 function required(name) {
@@ -68,6 +69,62 @@ export async function readerAndStandby(timeoutMs = 15000) {
     throw new Error(`${e.message}: readers ${seen.map((m, i) => `${NODES[i].name}=${m.rtcache_replication_reader}`).join(' ')}`);
   });
   return found;
+}
+
+// The node's relay writer events in log order, 'started' or 'stopped' (`event=cluster.relay_writer_started` /
+// `cluster.relay_writer_stopped`, docs/cluster.md "Relay ingest").
+export function relayWriterEvents(node) {
+  let text = '';
+  try {
+    text = readFileSync(node.log, 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .map((l) => /event=cluster\.relay_writer_(started|stopped)\b/.exec(l)?.[1])
+    .filter(Boolean);
+}
+
+// The node writing relay ingest into the stream when the config has no [postgres]: the lease holder, read from the
+// nodes' logs (/metrics does not tell: every node of a relay-only cluster shows the rtcache_cluster_writer_*
+// counters). Resolves { writer, others, starts: [relay_writer_started lines per node] } once exactly one node's last
+// such line is a start.
+export async function relayWriter(timeoutMs = 15000, nodes = NODES) {
+  let seen = [];
+  let found = null;
+  await until(
+    () => {
+      seen = nodes.map(relayWriterEvents);
+      const writers = nodes.filter((_, i) => seen[i].at(-1) === 'started');
+      if (writers.length !== 1) return false;
+      found = { writer: writers[0], others: nodes.filter((n) => n !== writers[0]), starts: seen.map((e) => e.filter((x) => x === 'started').length) };
+      return true;
+    },
+    timeoutMs,
+    'exactly one node writing relay ingest (its log: event=cluster.relay_writer_started)',
+  ).catch((e) => {
+    throw new Error(`${e.message}: ${seen.map((ev, i) => `${nodes[i].name}=[${ev.join(',')}]`).join(' ')}`);
+  });
+  return found;
+}
+
+// A supabase-js client on `node` joined to `topic` (channel options `config`), collecting every broadcast of `event`
+// (all by default) in `got`. { node, name, c, ch, got }.
+export async function joinOn(node, topic, { vsn, token, config, event = '*', name = `node ${node.name} ${topic}` }) {
+  const c = supabaseClient({ vsn, token, url: node.url });
+  const got = collector(name);
+  const ch = c.client.channel(topic, config ? { config } : undefined).on('broadcast', { event }, (m) => got.push(m));
+  const sub = await subscribe(ch);
+  expect(sub.status, `${name}: ${sub.error?.message}\n${tail(c)}`).toBe('SUBSCRIBED');
+  return { node, name, c, ch, got };
+}
+
+// Waits (10 s at most) for n messages on `who` (a joinOn), failing with its and the others' client logs.
+export async function arrived(who, n, ...others) {
+  return who.got.waitFor(n, 10000).catch((e) => {
+    throw new Error(`${e.message}\n${[who, ...others].map((x) => `${x.name}:\n${tail(x.c)}`).join('\n')}`);
+  });
 }
 
 export const wsUrl = (node) => node.url.replace(/^http/, 'ws');
