@@ -15,6 +15,9 @@
 #               applies the stream with no client), then 500 on each node. Figures fanout.one_node.* and
 #               fanout.two_nodes.nodeN.*, and fanout.two_vs_one: delivered msg/s of the second over the first.
 # Each phase's writer prints writer.*: changes written and the rate it reached. Preceded by the machine's load.
+# With LATENCY_SINGLE=1 the latency phase has an anchor in the same run: a single `rtcache serve` without [cluster]
+# on the same PostgreSQL (a slot of its own, so it reads the same commits), 500 clients on d0..d499 like node 1's;
+# figures latency.single.*. It shares the two cores with the cluster, so both are measured under the same load.
 #
 #   bench/cluster/latency.sh [--quick]          (--quick: 1/10 of the rates and 100 clients, 2 s windows)
 #
@@ -84,9 +87,10 @@ END \$\$;
 SQL
 export RTCACHE_MAX_CONNECTIONS_PER_IP=0 RTCACHE_LOG_LEVEL=warn
 pids=()
+single_pid=
 cleanup() {
   local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}" $single_pid; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   scripts/cluster.sh destroy >/dev/null 2>&1 || true
   rm -rf "$work"
@@ -113,10 +117,16 @@ writer_figures() {
 }
 # gen LABEL NODE CLIENTS FIRST_CLIENT FIRST_SOURCE ARGS...: a listening generator against node NODE.
 gen() {
-  local label=$1 n=$2 c=$3 first=$4 src=$5
-  shift 5
-  "$load_bin" throughput --listen --wall-clock --label "$label" --port "${ports[$((n - 1))]}" --secret "$secret" \
-    --server-pid "$(scripts/cluster.sh pid "$n")" --clients "$c" --first-client "$first" --factories 4 \
+  local label=$1 n=$2
+  shift 2
+  gen_at "$label" "${ports[$((n - 1))]}" "$(scripts/cluster.sh pid "$n")" "$@"
+}
+# gen_at LABEL PORT PID CLIENTS FIRST_CLIENT FIRST_SOURCE ARGS...: the same against the server on PORT.
+gen_at() {
+  local label=$1 port=$2 server_pid=$3 c=$4 first=$5 src=$6
+  shift 6
+  "$load_bin" throughput --listen --wall-clock --label "$label" --port "$port" --secret "$secret" \
+    --server-pid "$server_pid" --clients "$c" --first-client "$first" --factories 4 \
     --docs "$clients" --first-source "$src" --sources 4 --warmup "$warmup" --duration "$duration" "$@" \
     >"$work/$label.out" 2>"$work/$label.err" &
   pids+=($!)
@@ -151,12 +161,31 @@ drain() {
   echo "latency.sh: the nodes did not drain the stream within 180 s (applied: $now)" >&2
 }
 
+# The anchor (LATENCY_SINGLE=1): one node without [cluster], its own slot on the same publication.
+single_port=
+if [ "${LATENCY_SINGLE:-0}" = 1 ]; then
+  sed 's/^slot = "rtcache_bench"$/slot = "rtcache_bench_single"/' "$CLUSTER_CONFIG" >"$work/single.toml"
+  single_port=$(free_port)
+  RTCACHE_PG_CONNINFO=$CLUSTER_PG_CONNINFO RTCACHE_JWT_SECRET=$secret RTCACHE_LISTEN=127.0.0.1:$single_port \
+    "$RTCACHE_BIN" serve -c "$work/single.toml" >"$work/single.log" 2>&1 &
+  single_pid=$!  # not in pids: finish waits for those
+  # streaming: its /metrics says the source streams (the log is at warn: no replication_started line)
+  streaming() { curl -fsS --max-time 5 "http://127.0.0.1:$single_port/metrics" 2>/dev/null | grep -qx 'rtcache_replication_connected 1'; }
+  for _ in $(seq 1 300); do
+    streaming && break
+    sleep 0.1
+  done
+  streaming || { cat "$work/single.log" >&2; echo "latency.sh: the single node did not start streaming" >&2; exit 1; }
+fi
+
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 writer "$rate" "$window" latency
 gen latency.node1 1 "$half" 0 2 --no-list
 gen latency.node2 2 "$half" "$half" 6 --no-list
+[ -z "$single_port" ] || gen_at latency.single "$single_port" "$single_pid" "$half" 0 10 --no-list
 finish
 cat "$work/latency.node1.out" "$work/latency.node2.out"
+[ -z "$single_port" ] || cat "$work/latency.single.out"
 writer_figures latency
 drain
 

@@ -130,6 +130,8 @@ for _ in $(seq 1 50); do
 done
 grep -q "event=cluster.relay_writer_started" "$work/serve.err" ||
   fail "serve with [cluster] alone: never became the relay writer: $(cat "$work/serve.err")"
+grep -q "^rtcache_cluster_writer_active 1$" <<<"$(curl -s "http://127.0.0.1:$serve_port/metrics" || true)" ||
+  fail "serve with [cluster] alone: the lease holder's /metrics has no rtcache_cluster_writer_active 1"
 run reachable_after "$work/reachable.toml"
 grep -qE "stream check_config_reachable_$$ exists with 0 messages" <<<"$out" || fail "serve did not create the stream: $out"
 kill -TERM "$serve_pid"

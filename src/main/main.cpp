@@ -309,13 +309,18 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
   // With [cluster]: the node's metrics (docs/cluster.md, "Metrics"), its writer's (the reader's, or the relay
   // writer's) too.
   if (node) {
-    gw.set_cluster_status_provider([n = node.get(), writer = stream_sink.get(), relay = relay_writer.get()] {
+    gw.set_cluster_status_provider([n = node.get(), writer = stream_sink.get(), relay = relay_writer.get(),
+                                    src = source.get()] {
       gateway::cluster_status s = n->status();
       if (relay != nullptr) {
         const cluster::relay_writer_status r = relay->status();
         put_writer(s, r.stats, r.fenced);
+        s.writer_active = r.writer;
       }
-      if (writer != nullptr) put_writer(s, writer->stats(), writer->fenced_writers());
+      if (writer != nullptr) {
+        put_writer(s, writer->stats(), writer->fenced_writers());
+        s.writer_active = src != nullptr && src->status().role == pg::source_role::reader;
+      }
       return s;
     });
   }

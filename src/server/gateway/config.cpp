@@ -538,6 +538,7 @@ std::string node_id_of(const serve_config& config) {
 cluster::nats_settings nats_settings_of(const serve_config& config) {
   cluster::nats_settings s = config.cluster.nats;
   s.name = node_id_of(config);
+  s.send_asap = true;
   return s;
 }
 

@@ -287,6 +287,10 @@ std::string prometheus_text(const gateway_metrics& g, const hub::hub_metrics& h,
       families.push_back(sample("cluster_writer_resyncs_total",
                                 "Times this node's writer started from the stream's tail (the first included).",
                                 counter_type, as_double(c.writer_resyncs)));
+      families.push_back(sample("cluster_writer_active",
+                                "1 while this node's writer writes the stream (it holds the replication slot, or without "
+                                "[postgres] the writer lease); 0 while it stands by.",
+                                gauge, c.writer_active ? 1.0 : 0.0));
       families.push_back(sample("cluster_writer_ingest_items_total",
                                 "Relay ingest items this node's writer republished from the ingest stream into the stream.",
                                 counter_type, as_double(c.writer_ingest_items)));

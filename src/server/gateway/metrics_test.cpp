@@ -215,6 +215,7 @@ const std::vector<std::pair<std::string, std::string>> k_cluster_writer_metrics 
     {"rtcache_cluster_writer_gaps_total", "counter"},     {"rtcache_cluster_writer_skipped_total", "counter"},
     {"rtcache_cluster_writer_resyncs_total", "counter"},  {"rtcache_cluster_writers_fenced_total", "counter"},
     {"rtcache_cluster_writer_ingest_items_total", "counter"}, {"rtcache_cluster_writer_ingest_lost_total", "counter"},
+    {"rtcache_cluster_writer_active", "gauge"},
 };
 
 TEST(PrometheusText, ClusterMetricsAppearOnlyOnAClusterNode) {
@@ -272,6 +273,7 @@ TEST(PrometheusText, ClusterMetricsCarryTheNodesValues) {
   c.writers_fenced = 16;
   c.writer_ingest_items = 19;
   c.writer_ingest_lost = 20;
+  c.writer_active = true;
   const exposition e(prometheus_text(g, h, nullptr, &c));
   const std::vector<std::string> expected = {
       "rtcache_cluster_connected 1",
@@ -301,6 +303,7 @@ TEST(PrometheusText, ClusterMetricsCarryTheNodesValues) {
       "rtcache_cluster_writers_fenced_total 16",
       "rtcache_cluster_writer_ingest_items_total 19",
       "rtcache_cluster_writer_ingest_lost_total 20",
+      "rtcache_cluster_writer_active 1",
   };
   for (const auto& line : expected) {
     EXPECT_NE(std::find(e.samples.begin(), e.samples.end(), line), e.samples.end()) << line;
