@@ -5,7 +5,9 @@
 // With --tls-port the clients connect over TLS (wss://, verifying the server against --ca-file) to the server's
 // [tls] listener; the publisher and the /metrics scrapes stay on the plain port. With --listen, throughput publishes
 // nothing and measures what others write (bench/cluster/latency.sh: rows committed in PostgreSQL whose version
-// is their update time in ns since the epoch, compared with --wall-clock).
+// is their update time in ns since the epoch, compared with --wall-clock). With --publish-port the publisher POSTs
+// to another server than the clients listen on (bench/cluster/relay.sh: published on one cluster node, received
+// on another).
 // Figures go to stdout, one `name value unit` line each; progress goes to stderr.
 #include "latency_histogram.hpp"
 #include "load_jwt.hpp"
@@ -99,6 +101,8 @@ struct options {
   int first_client = 0;     // client indices first_client.. (doc and factory follow the index)
   bool listen = false;      // throughput: publish nothing, measure what arrives (events written elsewhere)
   bool wall_clock = false;  // latency against a send time in ns since the Unix epoch (another process's clock)
+  std::uint16_t publish_port = 0;  // non-zero: the publisher POSTs to publish_host:publish_port, not host:port
+  std::string publish_host;        // default: host
 };
 
 // The clients' TLS context (with --tls-port), made once in main before any worker starts.
@@ -112,7 +116,7 @@ asio::ssl::context* g_tls = nullptr;
                "  [--duration S] [--hold S] [--heartbeat S] [--slow-fraction F] [--stall S] [--slow-rcvbuf B]\n"
                "  [--server-pid P] [--vsn 1.0.0|2.0.0] [--connect-concurrency N] [--connect-timeout S] [--label L]\n"
                "  [--tls-port N --ca-file F [--tls-host A] [--tls-name N]] [--listen] [--wall-clock]\n"
-               "  [--first-client N]\n"
+               "  [--first-client N] [--publish-port N [--publish-host A]]\n"
                "The JWT secret defaults to $RTCACHE_JWT_SECRET.\n";
   std::exit(2);
 }
@@ -167,6 +171,8 @@ options parse_options(int argc, char** argv) {
     else if (a == "--listen") o.listen = true;
     else if (a == "--first-client") o.first_client = integer();
     else if (a == "--wall-clock") o.wall_clock = true;
+    else if (a == "--publish-port") o.publish_port = static_cast<std::uint16_t>(integer());
+    else if (a == "--publish-host") o.publish_host = next();
     else usage("unknown option " + a);
   }
   if (o.secret.size() < 32) usage("the JWT secret (RTCACHE_JWT_SECRET or --secret) must have at least 32 bytes");
@@ -177,6 +183,8 @@ options parse_options(int argc, char** argv) {
   if (o.vsn != "1.0.0" && o.vsn != "2.0.0") usage("--vsn must be 1.0.0 or 2.0.0");
   if (o.label.empty()) o.label = o.mode;
   if (o.tls_host.empty()) o.tls_host = o.host;
+  if (o.publish_host.empty()) o.publish_host = o.host;
+  if (o.publish_port == 0) o.publish_port = o.port;
   if (o.tls_port != 0 && o.ca_file.empty()) usage("--tls-port needs --ca-file");
   return o;
 }
@@ -733,7 +741,7 @@ class publisher {
 
   void start(clock_type::time_point until) {
     until_ = until;
-    socket_.connect(tcp::endpoint(asio::ip::make_address(opts_.host), opts_.port));
+    socket_.connect(tcp::endpoint(asio::ip::make_address(opts_.publish_host), opts_.publish_port));
     socket_.set_option(tcp::no_delay(true));
     next_ = clock_type::now();
     post_one();
