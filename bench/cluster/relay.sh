@@ -16,12 +16,16 @@
 # delivered_msgs_per_s, published_events_per_s, offset_gaps, ...), then SETUP.writer_node: the node that
 # republished (its rtcache_cluster_writer_ingest_items_total grew). Preceded by the machine's load.
 #
-#   bench/cluster/relay.sh [--quick] [single] [relay] [postgres]      (default: all three)
+#   bench/cluster/relay.sh [--quick] [single] [relay] [postgres]      (default: all three; with --quick, single
+#                                                                     and relay: PostgreSQL's start would double
+#                                                                     the smoke run, name postgres to add it)
 #
 # RTCACHE_BIN, RTCACHE_LOAD_BIN   as in bench/cluster/idle.sh
 # RELAY_RATES     events/s, space-separated (default "1000 5000"); --quick: 200
 # RELAY_CLIENTS   clients (default 1,000; --quick: 50)
-# Each rate: 2 s warm-up, 10 s measured (--quick: 0.5 s and 1 s); events in POSTs of 10, two publishers;
+# RELAY_PUBLISHERS  POSTing connections (default 2): each waits for its POST's answer before the next, and a
+#                 cluster node answers only once the ingest stream stored the POST, so a high rate needs more
+# Each rate: 2 s warm-up, 10 s measured (--quick: 0.5 s and 1 s); events in POSTs of 10;
 # before the next rate, the nodes apply all of the stream (the clients would receive its backlog).
 # Exit status: non-zero only when the harness fails (a setup did not start, no client joined, nothing was
 # delivered), never because of a figure.
@@ -41,9 +45,12 @@ for a in "$@"; do
   esac
 done
 cluster_bench_args relay.sh "${args[@]}"  # quick, RTCACHE_BIN, load_bin
-[[ ${#setups[@]} -eq 0 ]] && setups=(single relay postgres)
+if [[ ${#setups[@]} -eq 0 ]]; then
+  setups=(single relay postgres)
+  ((quick)) && setups=(single relay)
+fi
 read -r -a rates <<<"${RELAY_RATES:-1000 5000}"
-clients=${RELAY_CLIENTS:-1000} warmup=2 duration=10
+clients=${RELAY_CLIENTS:-1000} publishers=${RELAY_PUBLISHERS:-2} warmup=2 duration=10
 ((quick)) && rates=(200) clients=${RELAY_CLIENTS:-50} warmup=0.5 duration=1
 
 work=$(mktemp -d /tmp/rtcache-cluster-relay.XXXXXX)
@@ -93,7 +100,7 @@ measure() {
   local label=$1 port=$2 publish_port=$3 pid=$4 secret=$5 rate=$6
   "$load_bin" throughput --label "$label" --port "$port" --publish-port "$publish_port" --secret "$secret" \
     --server-pid "$pid" --clients "$clients" --factories 4 --docs "$clients" --no-list --rate "$rate" --batch 10 \
-    --publishers 2 --duration "$duration" --warmup "$warmup" --sources 4 >"$work/$label.out" 2>"$work/$label.err" ||
+    --publishers "$publishers" --duration "$duration" --warmup "$warmup" --sources 4 >"$work/$label.out" 2>"$work/$label.err" ||
     { cat "$work/$label.out" "$work/$label.err" >&2; fail "rtcache_load $label failed"; }
   cat "$work/$label.out"
   sed 's/^/# /' "$work/$label.err"
