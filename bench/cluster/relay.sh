@@ -5,8 +5,8 @@
 # its POST time; every client joins its own document's channel doc:wo:dK, so every event reaches one client),
 # with --publish-port: the POSTs go to node 1, the clients are on node 2. Three setups, one after the other, each
 # at every rate of RELAY_RATES:
-#   single     one `rtcache serve` without [cluster] (the anchor): POST and clients on the same process, the hub
-#              delivers from the request's handler.
+#   single     one `rtcache serve` without [cluster] (the anchor): POST and clients on the same process, no
+#              stream in between.
 #   relay      scripts/cluster.sh with two nodes and a config without [postgres]: node 1 stores each POST in the
 #              ingest stream (<stream>_ingest), the lease holder's relay writer (cluster::relay_writer) reads it
 #              and republishes it into the main stream, node 2's applier delivers it.
