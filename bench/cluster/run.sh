@@ -2,16 +2,17 @@
 # The cluster's benchmarks (issue 13). Prints one `name value unit` line per figure, each part preceded by the
 # machine's load. Figures and what they mean: docs/cluster.md ("Figures") and docs/benchmarks.md ("The cluster").
 #
-#   bench/cluster/run.sh [--quick] [nats] [failover] [idle] [latency]     (default: all four)
+#   bench/cluster/run.sh [--quick] [nats] [failover] [idle] [latency] [relay]     (default: all five)
 #
 #   nats      the NATS layer: starts a disposable nats-server with JetStream (scripts/nats_server.sh, file store
 #             under /tmp), runs rtcache_nats_bench against it and removes the server
 #   failover  bench/cluster/failover.sh: kill -9 of the WAL reader of a three-node cluster, cycle after cycle
 #   idle      bench/cluster/idle.sh: idle connections held across two nodes
 #   latency   bench/cluster/latency.sh: commit → client latency through the stream, two nodes against one
+#   relay     bench/cluster/relay.sh: relay ingest POSTed on one node, received on another, against one node
 #
 # RTCACHE_NATS_BENCH_BIN  the NATS program (default build/release/bench/cluster/rtcache_nats_bench); the other
-#                         variables as failover.sh, idle.sh and latency.sh say
+#                         variables as failover.sh, idle.sh, latency.sh and relay.sh say
 # --quick                 seconds, not minutes: the smoke run the test command runs
 # Exit status: non-zero only when a harness fails, never because of a figure.
 set -euo pipefail
@@ -23,11 +24,11 @@ parts=()
 for a in "$@"; do
   case "$a" in
     --quick) args+=(--quick) ;;
-    nats | failover | idle | latency) parts+=("$a") ;;
-    *) echo "usage: $0 [--quick] [nats|failover|idle|latency ...]" >&2; exit 2 ;;
+    nats | failover | idle | latency | relay) parts+=("$a") ;;
+    *) echo "usage: $0 [--quick] [nats|failover|idle|latency|relay ...]" >&2; exit 2 ;;
   esac
 done
-[[ ${#parts[@]} -eq 0 ]] && parts=(nats failover idle latency)
+[[ ${#parts[@]} -eq 0 ]] && parts=(nats failover idle latency relay)
 for p in "${parts[@]}"; do
   [[ $p == nats ]] || "$root/bench/cluster/$p.sh" "${args[@]}"
 done

@@ -1,11 +1,16 @@
 // The load generator's wire pieces: RFC 6455 client framing, the HS256 tokens it connects with (checked by
-// rtcache's own verifier), and the latency histogram's quantiles.
+// rtcache's own verifier), the latency histogram's quantiles, and its command line.
 #include "auth/auth.hpp"
 #include "latency_histogram.hpp"
 #include "load_jwt.hpp"
+#include "load_options.hpp"
 #include "ws_frame.hpp"
 
 #include <gtest/gtest.h>
+
+#include <string>
+#include <variant>
+#include <vector>
 
 namespace rtcache::load {
 namespace {
@@ -159,6 +164,41 @@ TEST(LatencyHistogram, EmptyAndNegativeSamples) {
   EXPECT_EQ(h.count(), 1U);
   EXPECT_EQ(h.max_ns(), 0);
   EXPECT_EQ(h.quantile_ns(0.5), 0);
+}
+
+const char* const k_load_secret = "0123456789abcdef0123456789abcdef";
+
+options parsed(std::vector<const char*> argv) {
+  argv.insert(argv.begin(), "rtcache_load");
+  auto p = parse_options(static_cast<int>(argv.size()), argv.data(), k_load_secret);
+  if (auto* why = std::get_if<std::string>(&p)) ADD_FAILURE() << *why;
+  return std::get<options>(p);
+}
+
+TEST(LoadOptions, ThePublisherPostsToTheClientsServerUnlessPublishPortIsGiven) {
+  const options same = parsed({"throughput", "--host", "127.0.0.7", "--port", "4001"});
+  EXPECT_EQ(same.publish_host, "127.0.0.7");
+  EXPECT_EQ(same.publish_port, 4001);
+  const options other = parsed({"throughput", "--port", "4002", "--publish-port", "4001"});
+  EXPECT_EQ(other.port, 4002);
+  EXPECT_EQ(other.publish_host, "127.0.0.1");
+  EXPECT_EQ(other.publish_port, 4001);
+  const options elsewhere =
+      parsed({"throughput", "--port", "4002", "--publish-port", "4001", "--publish-host", "127.0.0.9"});
+  EXPECT_EQ(elsewhere.publish_host, "127.0.0.9");
+}
+
+TEST(LoadOptions, AMissingValueOrAShortSecretIsRefusedWithTheReason) {
+  const char* no_value[] = {"rtcache_load", "throughput", "--publish-port"};
+  const auto a = parse_options(3, no_value, k_load_secret);
+  ASSERT_TRUE(std::holds_alternative<std::string>(a));
+  EXPECT_EQ(std::get<std::string>(a), "--publish-port needs a value");
+  const char* short_secret[] = {"rtcache_load", "throughput"};
+  const auto b = parse_options(2, short_secret, "short");
+  ASSERT_TRUE(std::holds_alternative<std::string>(b));
+  EXPECT_NE(std::get<std::string>(b).find("at least 32 bytes"), std::string::npos);
+  const char* not_a_number[] = {"rtcache_load", "throughput", "--publish-port", "x"};
+  EXPECT_TRUE(std::holds_alternative<std::string>(parse_options(4, not_a_number, k_load_secret)));
 }
 
 }  // namespace

@@ -5,10 +5,13 @@
 // With --tls-port the clients connect over TLS (wss://, verifying the server against --ca-file) to the server's
 // [tls] listener; the publisher and the /metrics scrapes stay on the plain port. With --listen, throughput publishes
 // nothing and measures what others write (bench/cluster/latency.sh: rows committed in PostgreSQL whose version
-// is their update time in ns since the epoch, compared with --wall-clock).
+// is their update time in ns since the epoch, compared with --wall-clock). With --publish-port the publisher POSTs
+// to another server than the clients listen on (bench/cluster/relay.sh: published on one cluster node, received
+// on another).
 // Figures go to stdout, one `name value unit` line each; progress goes to stderr.
 #include "latency_histogram.hpp"
 #include "load_jwt.hpp"
+#include "load_options.hpp"
 #include "ws_frame.hpp"
 
 #include <boost/asio/connect.hpp>
@@ -41,6 +44,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <variant>
 #include <vector>
 
 namespace rtcache::load {
@@ -59,48 +63,6 @@ std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now().time_since_epoch()).count();
 }
 
-// ---- options ----
-
-struct options {
-  std::string mode;
-  std::string host = "127.0.0.1";
-  std::uint16_t port = 4000;
-  std::string secret;
-  std::string vsn = "2.0.0";
-  int clients = 1000;
-  int threads = 1;
-  int sources = 4;        // source addresses 127.0.0.<first_source> ..
-  int first_source = 2;
-  int connect_concurrency = 256;
-  int factories = 4;
-  int docs = 1000;        // doc ids d0..d<docs-1>; doc k belongs to factory f<k % factories>
-  bool join_list = true;  // list:wo:<factory> (fan-out clients/factories per event)
-  bool join_doc = true;   // doc:wo:d<i % docs>
-  bool join_factory = false;
-  double rate = 2000;     // events/s, all publishers together
-  int batch = 100;        // events per POST
-  int publishers = 1;     // HTTP connections posting in parallel
-  int payload_bytes = 0;  // extra patch text per event
-  double warmup_s = 2;
-  double duration_s = 10;
-  double connect_timeout_s = 60;
-  double heartbeat_s = 25;
-  double hold_s = 30;        // idle: how long to hold the connections
-  double slow_fraction = 0.1;
-  double stall_s = 10;       // slow: how long slow clients stop reading
-  int slow_rcvbuf = 4096;    // slow: SO_RCVBUF of slow clients, so that the server's queue fills sooner
-  int rcv_buffer = 16 * 1024;  // initial read buffer per client
-  int server_pid = 0;        // for RSS samples
-  std::string label;
-  std::uint16_t tls_port = 0;  // non-zero: clients connect over TLS to tls_host:tls_port
-  std::string tls_host;        // default: host
-  std::string ca_file;         // the CA the server's certificate must chain to (TLS)
-  std::string tls_name = "localhost";  // SNI and the name the certificate must carry
-  int first_client = 0;     // client indices first_client.. (doc and factory follow the index)
-  bool listen = false;      // throughput: publish nothing, measure what arrives (events written elsewhere)
-  bool wall_clock = false;  // latency against a send time in ns since the Unix epoch (another process's clock)
-};
-
 // The clients' TLS context (with --tls-port), made once in main before any worker starts.
 asio::ssl::context* g_tls = nullptr;
 
@@ -112,73 +74,15 @@ asio::ssl::context* g_tls = nullptr;
                "  [--duration S] [--hold S] [--heartbeat S] [--slow-fraction F] [--stall S] [--slow-rcvbuf B]\n"
                "  [--server-pid P] [--vsn 1.0.0|2.0.0] [--connect-concurrency N] [--connect-timeout S] [--label L]\n"
                "  [--tls-port N --ca-file F [--tls-host A] [--tls-name N]] [--listen] [--wall-clock]\n"
-               "  [--first-client N]\n"
+               "  [--first-client N] [--publish-port N [--publish-host A]]\n"
                "The JWT secret defaults to $RTCACHE_JWT_SECRET.\n";
   std::exit(2);
 }
 
-options parse_options(int argc, char** argv) {
-  options o;
-  if (argc < 2) usage("missing mode");
-  o.mode = argv[1];
-  if (o.mode != "throughput" && o.mode != "idle" && o.mode != "slow") usage("unknown mode " + o.mode);
-  if (const char* s = std::getenv("RTCACHE_JWT_SECRET")) o.secret = s;
-  for (int i = 2; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) usage(a + " needs a value");
-      return argv[++i];
-    };
-    auto num = [&]() { return std::stod(next()); };
-    auto integer = [&]() { return std::stoi(next()); };
-    if (a == "--port") o.port = static_cast<std::uint16_t>(integer());
-    else if (a == "--host") o.host = next();
-    else if (a == "--secret") o.secret = next();
-    else if (a == "--vsn") o.vsn = next();
-    else if (a == "--clients") o.clients = integer();
-    else if (a == "--threads") o.threads = integer();
-    else if (a == "--sources") o.sources = integer();
-    else if (a == "--first-source") o.first_source = integer();
-    else if (a == "--connect-concurrency") o.connect_concurrency = integer();
-    else if (a == "--factories") o.factories = integer();
-    else if (a == "--docs") o.docs = integer();
-    else if (a == "--no-list") o.join_list = false;
-    else if (a == "--no-doc") o.join_doc = false;
-    else if (a == "--factory-channel") o.join_factory = true;
-    else if (a == "--rate") o.rate = num();
-    else if (a == "--batch") o.batch = integer();
-    else if (a == "--publishers") o.publishers = integer();
-    else if (a == "--payload-bytes") o.payload_bytes = integer();
-    else if (a == "--warmup") o.warmup_s = num();
-    else if (a == "--duration") o.duration_s = num();
-    else if (a == "--connect-timeout") o.connect_timeout_s = num();
-    else if (a == "--heartbeat") o.heartbeat_s = num();
-    else if (a == "--hold") o.hold_s = num();
-    else if (a == "--slow-fraction") o.slow_fraction = num();
-    else if (a == "--stall") o.stall_s = num();
-    else if (a == "--slow-rcvbuf") o.slow_rcvbuf = integer();
-    else if (a == "--rcv-buffer") o.rcv_buffer = integer();
-    else if (a == "--server-pid") o.server_pid = integer();
-    else if (a == "--label") o.label = next();
-    else if (a == "--tls-port") o.tls_port = static_cast<std::uint16_t>(integer());
-    else if (a == "--tls-host") o.tls_host = next();
-    else if (a == "--ca-file") o.ca_file = next();
-    else if (a == "--tls-name") o.tls_name = next();
-    else if (a == "--listen") o.listen = true;
-    else if (a == "--first-client") o.first_client = integer();
-    else if (a == "--wall-clock") o.wall_clock = true;
-    else usage("unknown option " + a);
-  }
-  if (o.secret.size() < 32) usage("the JWT secret (RTCACHE_JWT_SECRET or --secret) must have at least 32 bytes");
-  if (o.clients < 0 || o.threads < 1 || o.sources < 1 || o.factories < 1 || o.docs < 1 || o.batch < 1 ||
-      o.publishers < 1 || o.rate <= 0 || o.first_source < 1 || o.first_source + o.sources > 255) {
-    usage("a count is out of range");
-  }
-  if (o.vsn != "1.0.0" && o.vsn != "2.0.0") usage("--vsn must be 1.0.0 or 2.0.0");
-  if (o.label.empty()) o.label = o.mode;
-  if (o.tls_host.empty()) o.tls_host = o.host;
-  if (o.tls_port != 0 && o.ca_file.empty()) usage("--tls-port needs --ca-file");
-  return o;
+options parse_options_or_exit(int argc, char** argv) {
+  auto parsed = parse_options(argc, argv, std::getenv("RTCACHE_JWT_SECRET"));
+  if (auto* why = std::get_if<std::string>(&parsed)) usage(*why);
+  return std::get<options>(std::move(parsed));
 }
 
 void figure(const options& o, std::string_view name, double value, std::string_view unit) {
@@ -733,7 +637,7 @@ class publisher {
 
   void start(clock_type::time_point until) {
     until_ = until;
-    socket_.connect(tcp::endpoint(asio::ip::make_address(opts_.host), opts_.port));
+    socket_.connect(tcp::endpoint(asio::ip::make_address(opts_.publish_host), opts_.publish_port));
     socket_.set_option(tcp::no_delay(true));
     next_ = clock_type::now();
     post_one();
@@ -1065,7 +969,7 @@ int run_slow(const options& o) {
 
 int main(int argc, char** argv) {
   using namespace rtcache::load;
-  const options o = parse_options(argc, argv);
+  const options o = parse_options_or_exit(argc, argv);
   try {
     std::optional<boost::asio::ssl::context> tls;
     if (o.tls_port != 0) {
