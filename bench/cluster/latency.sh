@@ -15,9 +15,10 @@
 #               applies the stream with no client), then 500 on each node. Figures fanout.one_node.* and
 #               fanout.two_nodes.nodeN.*, and fanout.two_vs_one: delivered msg/s of the second over the first.
 # Each phase's writer prints writer.*: changes written and the rate it reached. Preceded by the machine's load.
-# With LATENCY_SINGLE=1 the latency phase has an anchor in the same run: a single `rtcache serve` without [cluster]
-# on the same PostgreSQL (a slot of its own, so it reads the same commits), 500 clients on d0..d499 like node 1's;
-# figures latency.single.*. It shares the two cores with the cluster, so both are measured under the same load.
+# With LATENCY_SINGLE=1 a last phase is the anchor: the cluster's nodes are stopped (PostgreSQL and nats-server stay)
+# and a single `rtcache serve` without [cluster] on the same PostgreSQL (a slot of its own) gets the latency phase's
+# writer and 500 clients on d0..d499, the work of node 1 in the latency phase (it reads every change, delivers
+# half); figures latency.single.*.
 #
 #   bench/cluster/latency.sh [--quick]          (--quick: 1/10 of the rates and 100 clients, 2 s windows)
 #
@@ -161,31 +162,12 @@ drain() {
   echo "latency.sh: the nodes did not drain the stream within 180 s (applied: $now)" >&2
 }
 
-# The anchor (LATENCY_SINGLE=1): one node without [cluster], its own slot on the same publication.
-single_port=
-if [ "${LATENCY_SINGLE:-0}" = 1 ]; then
-  sed 's/^slot = "rtcache_bench"$/slot = "rtcache_bench_single"/' "$CLUSTER_CONFIG" >"$work/single.toml"
-  single_port=$(free_port)
-  RTCACHE_PG_CONNINFO=$CLUSTER_PG_CONNINFO RTCACHE_JWT_SECRET=$secret RTCACHE_LISTEN=127.0.0.1:$single_port \
-    "$RTCACHE_BIN" serve -c "$work/single.toml" >"$work/single.log" 2>&1 &
-  single_pid=$!  # not in pids: finish waits for those
-  # streaming: its /metrics says the source streams (the log is at warn: no replication_started line)
-  streaming() { curl -fsS --max-time 5 "http://127.0.0.1:$single_port/metrics" 2>/dev/null | grep -qx 'rtcache_replication_connected 1'; }
-  for _ in $(seq 1 300); do
-    streaming && break
-    sleep 0.1
-  done
-  streaming || { cat "$work/single.log" >&2; echo "latency.sh: the single node did not start streaming" >&2; exit 1; }
-fi
-
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 writer "$rate" "$window" latency
 gen latency.node1 1 "$half" 0 2 --no-list
 gen latency.node2 2 "$half" "$half" 6 --no-list
-[ -z "$single_port" ] || gen_at latency.single "$single_port" "$single_pid" "$half" 0 10 --no-list
 finish
 cat "$work/latency.node1.out" "$work/latency.node2.out"
-[ -z "$single_port" ] || cat "$work/latency.single.out"
 writer_figures latency
 drain
 
@@ -206,5 +188,30 @@ awk '$1 == "fanout.one_node.delivered_msgs_per_s" { one = $2 }
   $1 ~ /^fanout\.two_nodes\.node[12]\.delivered_msgs_per_s$/ { two += $2 }
   END { printf("fanout.two_nodes.delivered_msgs_per_s %.0f msg/s\nfanout.two_vs_one %.2f ratio\n", two, one > 0 ? two / one : 0) }' \
   "$work/fanout.one_node.out" "$work/fanout.two_nodes.node1.out" "$work/fanout.two_nodes.node2.out"
+
+# The anchor (LATENCY_SINGLE=1): the cluster's nodes stopped, one node without [cluster], its own slot on the same
+# publication (created now: it starts at the current WAL position), the latency phase's writer and node 1's clients.
+if [ "${LATENCY_SINGLE:-0}" = 1 ]; then
+  drain
+  for n in 1 2; do kill -TERM "$(scripts/cluster.sh pid "$n")" 2>/dev/null || true; done
+  sed 's/^slot = "rtcache_bench"$/slot = "rtcache_bench_single"/' "$CLUSTER_CONFIG" >"$work/single.toml"
+  single_port=$(free_port)
+  RTCACHE_PG_CONNINFO=$CLUSTER_PG_CONNINFO RTCACHE_JWT_SECRET=$secret RTCACHE_LISTEN=127.0.0.1:$single_port \
+    "$RTCACHE_BIN" serve -c "$work/single.toml" >"$work/single.log" 2>&1 &
+  single_pid=$!  # not in pids: finish waits for those
+  # streaming: its /metrics says the source streams (the log is at warn: no replication_started line)
+  streaming() { curl -fsS --max-time 5 "http://127.0.0.1:$single_port/metrics" 2>/dev/null | grep -qx 'rtcache_replication_connected 1'; }
+  for _ in $(seq 1 300); do
+    streaming && break
+    sleep 0.1
+  done
+  streaming || { cat "$work/single.log" >&2; echo "latency.sh: the single node did not start streaming" >&2; exit 1; }
+  echo "single: load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  writer "$rate" "$window" single
+  gen_at latency.single "$single_port" "$single_pid" "$half" 0 2 --no-list
+  finish
+  cat "$work/latency.single.out"
+  writer_figures single
+fi
 for f in "$work"/*.err; do sed "s/^/# /" "$f"; done
 echo "machine after: load average $(cut -d' ' -f1-3 /proc/loadavg)"
