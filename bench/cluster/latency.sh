@@ -32,7 +32,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 # shellcheck source=scripts/lib/stack.sh
-. scripts/lib/stack.sh  # free_port, cluster_bench_args
+. scripts/lib/stack.sh  # free_port, cluster_bench_args, bench_docs_config
 
 cluster_bench_args latency.sh "$@"  # quick, RTCACHE_BIN, load_bin
 rate=${LATENCY_RATE:-5000} fanout_rate=${FANOUT_RATE:-2000} clients=1000 warmup=${LATENCY_WARMUP:-3} duration=10
@@ -44,21 +44,7 @@ export CLUSTER_DIR="$work/cluster" CLUSTER_CONFIG="$work/rtcache.toml" CLUSTER_S
 CLUSTER_PORTS="$(free_port) $(free_port)"
 export CLUSTER_PORTS
 read -r -a ports <<<"$CLUSTER_PORTS"
-cat >"$CLUSTER_CONFIG" <<'TOML'
-doc_types = ["wo"]
-
-[postgres]
-slot = "rtcache_bench"
-publication = "rtcache_bench"
-create_publication = false
-
-[tables."public.bench_docs"]
-doc_type = "wo"
-id_column = "id"
-factory_column = "factory_id"
-version_column = "version"
-patch = ["version"]
-TOML
+bench_docs_config "$CLUSTER_CONFIG"
 cat >"$CLUSTER_SQL" <<SQL
 CREATE TABLE bench_docs (id text PRIMARY KEY, factory_id text NOT NULL, version bigint NOT NULL DEFAULT 0);
 ALTER TABLE bench_docs REPLICA IDENTITY FULL;

@@ -34,7 +34,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 # shellcheck source=scripts/lib/stack.sh
-. scripts/lib/stack.sh  # free_port, cluster_bench_args
+. scripts/lib/stack.sh  # free_port, cluster_bench_args, bench_docs_config
 
 setups=()
 args=()
@@ -71,21 +71,7 @@ doc_types = ["wo"]
 TOML
 # [postgres] over a table of the benchmark's own (as bench/cluster/latency.sh); nothing is written to it: the
 # slot holder's source only republishes relay ingest.
-cat >"$work/postgres.toml" <<'TOML'
-doc_types = ["wo"]
-
-[postgres]
-slot = "rtcache_bench"
-publication = "rtcache_bench"
-create_publication = false
-
-[tables."public.bench_docs"]
-doc_type = "wo"
-id_column = "id"
-factory_column = "factory_id"
-version_column = "version"
-patch = ["version"]
-TOML
+bench_docs_config "$work/postgres.toml"
 cat >"$work/schema.sql" <<'SQL'
 CREATE TABLE bench_docs (id text PRIMARY KEY, factory_id text NOT NULL, version bigint NOT NULL DEFAULT 0);
 ALTER TABLE bench_docs REPLICA IDENTITY FULL;

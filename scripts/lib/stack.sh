@@ -49,6 +49,26 @@ secret_file() {
 # free_port: a TCP port on 127.0.0.1 that nothing listens on now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+# bench_docs_config FILE: the cluster benchmarks' config, [postgres] over their own table bench_docs (documents
+# dK, factory_id, version the only patch column) through the slot and publication rtcache_bench.
+bench_docs_config() {
+  cat >"$1" <<'TOML'
+doc_types = ["wo"]
+
+[postgres]
+slot = "rtcache_bench"
+publication = "rtcache_bench"
+create_publication = false
+
+[tables."public.bench_docs"]
+doc_type = "wo"
+id_column = "id"
+factory_column = "factory_id"
+version_column = "version"
+patch = ["version"]
+TOML
+}
+
 # cluster_bench_args NAME ARGS...: the start the cluster benchmarks share (bench/cluster/idle.sh, latency.sh).
 # `--quick` sets quick=1, anything else is a usage error; RTCACHE_BIN (exported) and load_bin default to the
 # release build under $root, and both must be built.
