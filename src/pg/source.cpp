@@ -139,8 +139,12 @@ struct wake_descriptor {
 
 struct source::impl {
   impl(source_config c, const routing::mapping_config& m, routing::routed_sink& s, log_fn l)
-      : config(std::move(c)), mapping(&m), sink(&s), log_(std::move(l)),
-        wakes(std::make_shared<wake_descriptor>()), wake_fd(wakes->fd) {
+      : config(std::move(c)),
+        mapping(&m),
+        sink(&s),
+        log_(std::move(l)),
+        wakes(std::make_shared<wake_descriptor>()),
+        wake_fd(wakes->fd) {
     if (!config.random) {
       config.random = [rng = std::mt19937_64(std::random_device{}())]() mutable {
         return std::uniform_real_distribution<double>(0.0, 1.0)(rng);

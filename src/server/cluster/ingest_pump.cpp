@@ -41,7 +41,8 @@ result<void> ingest_pump::restart(const ingest_anchor_state& anchor, std::functi
   if (!st) return st.error();
   const std::int64_t created = st->identity.created_ns;
   // The anchor's own message again (the writer skips what it holds), when it is of this incarnation.
-  const std::uint64_t from = anchor.ingest_created_ns == created && anchor.last_ingest_seq != 0 ? anchor.last_ingest_seq : 0;
+  const std::uint64_t from =
+      anchor.ingest_created_ns == created && anchor.last_ingest_seq != 0 ? anchor.last_ingest_seq : 0;
   {
     std::lock_guard lock(mu_);
     stop_ = false;

@@ -10,7 +10,7 @@ namespace rtcache::cluster {
 struct lease::impl {
   lease_settings settings;
   detail::js_ctx_ptr js;
-  detail::kv_ptr kv;  // destroyed before `js`
+  detail::kv_ptr kv;                      // destroyed before `js`
   std::optional<std::uint64_t> revision;  // of our value, while we believe we hold the lease
 
   ~impl() { kv.reset(); }

@@ -17,9 +17,9 @@
 namespace rtcache::cluster {
 
 struct lease_settings {
-  std::string bucket;            // e.g. "<stream>_lease"; created with `ttl` when missing
+  std::string bucket;  // e.g. "<stream>_lease"; created with `ttl` when missing
   std::string key = "writer";
-  std::string holder;            // this node's id: the key's value while it holds the lease
+  std::string holder;  // this node's id: the key's value while it holds the lease
   std::chrono::milliseconds ttl = 3s;
   std::chrono::milliseconds timeout = 1s;  // each request
 };

@@ -18,7 +18,10 @@ ingest_pump_settings pump_settings_of(const writer_settings& w) {
 }  // namespace
 
 relay_writer::relay_writer(const connection& conn, relay_writer_settings settings, std::unique_ptr<lease> l)
-    : conn_(conn), settings_(std::move(settings)), lease_(std::move(l)), pump_(conn, pump_settings_of(settings_.writer)) {}
+    : conn_(conn),
+      settings_(std::move(settings)),
+      lease_(std::move(l)),
+      pump_(conn, pump_settings_of(settings_.writer)) {}
 
 result<std::unique_ptr<relay_writer>> relay_writer::start(const connection& conn, relay_writer_settings settings) {
   lease_settings ls;
@@ -91,7 +94,8 @@ bool relay_writer::become_writer() {
     cv_.notify_all();
   });
   if (!restarted) {
-    if (settings_.log) settings_.log("cluster.relay_writer", "cannot read the ingest stream: " + restarted.error().message);
+    if (settings_.log)
+      settings_.log("cluster.relay_writer", "cannot read the ingest stream: " + restarted.error().message);
     return false;
   }
   return true;
@@ -122,9 +126,9 @@ void relay_writer::run() {
       } else if (!writing_) {
         if (become_writer()) {
           writing_ = true;
-          if (settings_.log) settings_.log("cluster.relay_writer_started", "node " + settings_.node_id +
-                                                                             " republishes relay ingest into " +
-                                                                             settings_.writer.stream);
+          if (settings_.log)
+            settings_.log("cluster.relay_writer_started",
+                          "node " + settings_.node_id + " republishes relay ingest into " + settings_.writer.stream);
           std::lock_guard lock(mu_);
           status_.writer = true;
           ++status_.activations;
@@ -151,7 +155,8 @@ void relay_writer::run() {
       status_.stats = retired_;
       status_.stats += writer_ ? writer_->stats() : writer_stats{};
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next_renew - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(next_renew - std::chrono::steady_clock::now());
     wait(std::max(std::chrono::milliseconds(0), std::min(settings_.idle_poll, left)));
   }
   pump_.pause();

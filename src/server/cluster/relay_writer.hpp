@@ -36,10 +36,10 @@ struct relay_writer_settings {
 };
 
 struct relay_writer_status {
-  bool writer = false;              // holds the lease and writes now
-  std::uint64_t activations = 0;    // times this node became the writer
-  std::uint64_t fenced = 0;         // writers of this node fenced by another
-  writer_stats stats;               // of every writer this node ran, summed
+  bool writer = false;            // holds the lease and writes now
+  std::uint64_t activations = 0;  // times this node became the writer
+  std::uint64_t fenced = 0;       // writers of this node fenced by another
+  writer_stats stats;             // of every writer this node ran, summed
 };
 
 // Thread-safety: status() from any thread; start/stop from the owner.

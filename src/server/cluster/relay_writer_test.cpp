@@ -109,7 +109,7 @@ TEST(RelayWriter, WhenTheWriterStopsAStandbyTakesOverWithoutLossOrRepeat) {
   auto b = h.start("node-b");
   for (int i = 1; i <= 10; ++i) h.post("node-b", std::to_string(i));
   ASSERT_TRUE(h.delivered_count(10));
-  a->stop();  // releases the lease
+  a->stop();                                                           // releases the lease
   for (int i = 11; i <= 20; ++i) h.post("node-b", std::to_string(i));  // accepted while no one writes, perhaps
   ASSERT_TRUE(test::eventually([&] { return b->status().writer; }, 5s));
   ASSERT_TRUE(h.delivered_count(20));

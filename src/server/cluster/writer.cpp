@@ -46,7 +46,7 @@ struct writer::impl {
   std::optional<std::chrono::steady_clock::time_point> first_seq_read;  // when first_seq was read
   std::uint64_t next_seq = 1;                                           // the sequence the next message will get
   std::uint64_t last_ticket = 0;                                        // of the current publisher
-  wal_anchor_state anchor;  // as of the last message published (acknowledged or in flight)
+  wal_anchor_state anchor;     // as of the last message published (acknowledged or in flight)
   ingest_anchor_state ingest;  // likewise: the last ingest item published
   // The last ingest message handed to publish_ingest() (republished, skipped or refused) since the last start over,
   // of the incarnation ingest_seen_created: where the next one must follow on.

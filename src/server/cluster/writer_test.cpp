@@ -724,7 +724,8 @@ TEST(Writer, WithinTheRefreshIntervalTheFirstSequenceReadLastDecidesLiveness) {
 
 // ---- Relay ingest republished (writer::publish_ingest) ----
 
-channel_message broadcast_item(const std::string& channel, const std::string& payload, const std::string& factory = "") {
+channel_message broadcast_item(const std::string& channel, const std::string& payload,
+                               const std::string& factory = "") {
   channel_message m;
   m.channel = channel;
   m.event = "note";
@@ -752,8 +753,8 @@ TEST(Writer, IngestItemsGoToTheirPartitionsAtTheNextPositionsWithIngestIdsAndThe
   w->publish(src.txn({doc_message("1", "F1")}));
   ASSERT_TRUE(durable(*w, 1));
   auto contract = broadcast_item("doc:wo:1", R"({"v":1})", "F1");
-  w->publish_ingest(delivery(7, {contract, broadcast_item("room", R"({"a":1})"),
-                                 broadcast_item(std::string("\x02") + "room", R"({"b":2})")}));
+  w->publish_ingest(delivery(
+      7, {contract, broadcast_item("room", R"({"a":1})"), broadcast_item(std::string("\x02") + "room", R"({"b":2})")}));
   ASSERT_TRUE(stored(h, 4));
   const auto got = h.read();
   ASSERT_EQ(got.size(), 4u);

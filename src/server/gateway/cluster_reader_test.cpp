@@ -625,7 +625,6 @@ TEST_F(ClusterReader, ATruncateStartsThatTablesListChannelsOverOnEveryNodeAndLea
   drop_slot("crtrunc");
 }
 
-
 // POSTs one contract event per id (doc type wo, factory f1) to `n`'s /v1/events, as a backend would.
 void post_events(const node& n, int from, int to) {
   std::string body = "[";
