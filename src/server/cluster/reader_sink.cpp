@@ -78,6 +78,10 @@ void reader_sink::start_stream(std::function<void()> wake) {
     from = writer_->ingest_anchor();
   }
   wake_ = std::move(wake);
+  restart_pump(from);
+}
+
+void reader_sink::restart_pump(const ingest_anchor_state& from) {
   pump_retry_.reset();
   if (auto r = pump_->restart(from, wake_); !r) {
     pump_retry_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
@@ -94,11 +98,8 @@ void reader_sink::poll() {
       if (!writer_ || writer_->failure()) return;
       from = writer_->ingest_anchor();
     }
-    if (auto r = pump_->restart(from, wake_); !r) {
-      pump_retry_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-      return;
-    }
-    pump_retry_.reset();
+    restart_pump(from);
+    if (pump_retry_) return;
   }
   sync::mutex_lock lock(mu_);
   if (writer_) pump_->feed(*writer_);

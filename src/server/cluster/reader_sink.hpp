@@ -72,6 +72,8 @@ class reader_sink final : public routing::routed_sink {
   std::unique_ptr<writer> writer_ RTCACHE_GUARDED_BY(mu_);
   writer_stats retired_ RTCACHE_GUARDED_BY(mu_);  // the replaced writers' counters, summed
   std::atomic<std::uint64_t> fenced_{0};
+  // Restarts the pump at `from`; on failure sets pump_retry_ a second ahead (the source's thread).
+  void restart_pump(const ingest_anchor_state& from);
   // The source's thread only; destroyed before the writer it feeds.
   std::function<void()> wake_;
   std::optional<std::chrono::steady_clock::time_point> pump_retry_;  // set: the pump must be restarted then

@@ -60,6 +60,14 @@ void relay_writer::wait(std::chrono::milliseconds bound) {
   woken_ = false;
 }
 
+void relay_writer::wake() {
+  {
+    std::lock_guard lock(mu_);
+    woken_ = true;
+  }
+  cv_.notify_all();
+}
+
 bool relay_writer::become_writer() {
   if (!writer_ || writer_->fenced()) {
     if (writer_) {
@@ -79,20 +87,8 @@ bool relay_writer::become_writer() {
     if (settings_.log) settings_.log("cluster.relay_writer", "cannot read the stream's tail: " + a.error().message);
     return false;
   }
-  writer_->start_stream([this] {
-    {
-      std::lock_guard lock(mu_);
-      woken_ = true;
-    }
-    cv_.notify_all();
-  });
-  auto restarted = pump_.restart(writer_->ingest_anchor(), [this] {
-    {
-      std::lock_guard lock(mu_);
-      woken_ = true;
-    }
-    cv_.notify_all();
-  });
+  writer_->start_stream([this] { wake(); });
+  auto restarted = pump_.restart(writer_->ingest_anchor(), [this] { wake(); });
   if (!restarted) {
     if (settings_.log)
       settings_.log("cluster.relay_writer", "cannot read the ingest stream: " + restarted.error().message);

@@ -61,6 +61,7 @@ class relay_writer {
   bool become_writer();  // the thread: a writer settled on the stream's tail, the pump reading from its anchor
   void step_down(std::string_view why);
   void wait(std::chrono::milliseconds bound);
+  void wake();  // any thread: the writer's outcomes and the pump's reads end wait() at once
 
   const connection& conn_;
   relay_writer_settings settings_;
