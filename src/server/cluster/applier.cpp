@@ -2,10 +2,13 @@
 #include "cluster/applier.hpp"
 
 #include "cluster/range_fetch.hpp"
+#include "cluster/resume_start.hpp"
 #include "cluster/stream.hpp"
+#include "cluster/subject.hpp"
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <utility>
 
 namespace rtcache::cluster {
@@ -192,6 +195,7 @@ core::result<hub::hub_join> applier::join_fetching(std::string_view channel, con
   std::uint64_t upto = 0;
   std::uint64_t resets = 0;
   std::vector<std::string> subjects;
+  std::vector<resume_target> targets;
   {
     sync::mutex_lock lock(mu_);
     if (!applier_.resume_needs_fetch(channel, view, resume, first_seq_)) {
@@ -201,16 +205,52 @@ core::result<hub::hub_join> applier::join_fetching(std::string_view channel, con
     upto = applied_seq_;
     resets = resets_;
     subjects = applier_.view_subjects(channel, view);
+    // resume_needs_fetch: the resume is in the view's current epoch, behind its current offset.
+    const std::uint64_t missed = applier_.position_of(channel, view, first_seq_).offset - resume.offset;
+    if (const channel_entry* entry = applier_.book().find(channel)) {
+      targets = resume_targets(entry->state, view, first_seq_, missed);
+    }
   }
   resume_fetches_.fetch_add(1, std::memory_order_acq_rel);
   const auto deadline = std::chrono::steady_clock::now() + settings_.resume_timeout;
+  const auto time_left = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  };
+  // The fetch starts at the first message the client can lack (resume_start.hpp), found by direct gets on each
+  // partition's subject; if that fails, or the view admits too many partitions to search, at the stream's first
+  // sequence as the walk allows too.
+  if (!targets.empty() && targets.size() <= k_max_searched_partitions) {
+    const cluster::subjects names{settings_.apply.prefix};
+    std::uint64_t start = std::numeric_limits<std::uint64_t>::max();
+    for (const auto& t : targets) {
+      const std::string subject = names.partition(channel, t.factory);
+      const partition_probe probe = [&](std::uint64_t seq) -> result<std::optional<probed_message>> {
+        const auto left = time_left();
+        if (left <= std::chrono::milliseconds(0)) return error{errc::timeout, 0, 0, "resume search: out of time"};
+        auto m = next_message(conn_, settings_.stream, subject, seq, left);
+        if (!m) return m.error();
+        if (!*m) return std::optional<probed_message>();
+        const auto header = (*m)->header_value(k_positions_header);
+        if (!header) return error{errc::consumer_failed, 0, 0, "resume search: no position header"};
+        auto p = decode_position(*header, (*m)->seq);
+        if (!p) return error{errc::consumer_failed, 0, 0, "resume search: " + p.error().message};
+        return std::optional<probed_message>(probed_message{(*m)->seq, p->state.generation, p->state.counter});
+      };
+      auto found = find_resume_target(t, from, probe);
+      if (!found) {
+        start = from;
+        break;
+      }
+      start = std::min(start, *found);
+    }
+    if (start != std::numeric_limits<std::uint64_t>::max()) from = std::clamp(start, from, std::max(from, upto));
+  }
   std::vector<stream_message> fetched;
   // The view's messages with sequences lo..hi appended to `fetched`, within the deadline and the bound.
   const auto fetch = [&](std::uint64_t lo, std::uint64_t hi) -> result<void> {
     if (lo > hi) return {};
     for (const auto& subject : subjects) {
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      const auto left = time_left();
       if (left <= std::chrono::milliseconds(0)) {
         return error{errc::timeout, 0, 0,
                      "resume fetch: past " + std::to_string(settings_.resume_timeout.count()) + " ms"};

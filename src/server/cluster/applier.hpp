@@ -41,9 +41,9 @@ struct applier_settings {
   std::chrono::milliseconds first_seq_refresh{1000};
   core::doc_type_registry types = core::doc_type_registry::defaults();
   // Exact resume by range fetch (docs/cluster.md (h)): a join whose resume position this node's hub cannot answer
-  // (it holds no such view) reads the view's messages from the stream (fetch_range, from the stream's first
-  // sequence) and is answered recovered:true when the view passed through the position. At most this many
-  // messages (the view's messages the stream holds; more: recovered:false, counted); 0 disables it.
+  // (it holds no such view) reads the view's messages from the stream (fetch_range, from the first message the
+  // client can lack: resume_start.hpp) and is answered recovered:true when the view passed through the position.
+  // At most this many messages fetched (more: recovered:false, counted); 0 disables it.
   std::size_t resume_max_messages = 512;
   // Bound on one resume's fetching (its server requests and its rounds together): below a client's join timeout
   // (supabase-js: 10 s). Past it: recovered:false, counted.
@@ -93,9 +93,11 @@ class applier {
 
   // A client's join of `view` on `channel` at the position this node's book names now (hub::subscribe_view_at).
   // A `resume` this node's hub cannot answer (stream_applier::resume_needs_fetch) is answered from the view's
-  // messages in the stream (exact resume by range fetch): fetched up to the last applied message outside the lock,
-  // then the messages applied meanwhile fetched too (outside the lock for up to three rounds, then under it, so the
-  // applier waits at most for those few), and the join made under the lock with nothing applied between the last
+  // messages in the stream (exact resume by range fetch): fetched from the first message the client can lack (found
+  // by direct gets on each partition's subject, resume_start.hpp; the stream's first sequence when the view admits
+  // more than k_max_searched_partitions live partitions or the search fails) up to the last applied message outside the
+  // lock, then the messages applied meanwhile fetched too (outside the lock for up to three rounds, then under it, so
+  // the applier waits at most for those few), and the join made under the lock with nothing applied between the last
   // fetched message and it (stream_applier::join_replayed). Runs on the caller's thread, bounded by
   // resume_timeout and resume_max_messages.
   core::result<hub::hub_join> join(std::string_view channel, const core::factory_scope& view,

@@ -625,15 +625,58 @@ TEST(Applier, AResumeByRangeFetchIsRefusedAndCountedPastItsBound) {
   f.publish(f.doc1("F1", 1, 1));
   f.catch_up(*a);
   const auto client = *a->h->position("doc:wo:1", f1);
-  f.publish(f.doc1("F1", 2, 4));
+  f.publish(f.doc1("F1", 2, 5));
   f.catch_up(*b);
   hub::hub_join j;
   f.join(*b, "doc:wo:1", f1, client, &j);
-  EXPECT_FALSE(j.recovered) << "the view's four messages in the stream are more than the bound of three";
+  EXPECT_FALSE(j.recovered) << "the four messages the client missed are more than the bound of three";
   EXPECT_TRUE(j.replay.empty());
   EXPECT_EQ(b->a->stats().resume_fetches, 1u);
   EXPECT_EQ(b->a->stats().resume_too_many, 1u);
   EXPECT_EQ(b->a->stats().resume_recovered, 0u);
+}
+
+// The stream holds far more of each view's messages than a resume may fetch (resume_max_messages, 512): the fetch
+// starts at the first message the client can lack, found by direct gets on each partition's subject, so a client a
+// few messages behind resumes exactly, for a view of one factory, of two, and for the unscoped view of three.
+TEST(Applier, AResumeIsFetchedFromNearItsPositionHoweverManyMessagesOfTheViewTheStreamHolds) {
+  cluster_fixture f;
+  auto a = f.start_node("a");
+  auto b = f.start_node("b");
+  const std::vector<factory_scope> views = {factory_scope::of({"F1"}), factory_scope::of({"F1", "F2"}),
+                                            factory_scope::unscoped()};
+  std::vector<std::shared_ptr<recorder>> on_a;
+  for (const auto& v : views) on_a.push_back(f.join(*a, "doc:wo:1", v));
+  const auto batch = [&](int from, int to) {
+    std::vector<stream_message> ms;
+    for (int i = from; i <= to; ++i) {
+      ms.push_back(f.w.channel("doc:wo:1", i % 3 == 0 ? "F2" : i % 3 == 1 ? "F1" : "F3", std::to_string(i)));
+      if (i % 10 == 0) ms.push_back(f.w.channel("doc:wo:2", "F1", "another doc"));
+    }
+    return ms;
+  };
+  f.publish(batch(1, 3000));
+  f.catch_up(*a);
+  std::vector<hub::hub_position> clients;
+  for (const auto& v : views) clients.push_back(*a->h->position("doc:wo:1", v));
+  ASSERT_EQ(clients[0].offset, 1000u) << "1,000 of F1's messages in the stream, twice the bound";
+  f.publish(batch(3001, 3012));
+  f.catch_up(*a);
+  f.catch_up(*b);
+  for (std::size_t i = 0; i < views.size(); ++i) {
+    SCOPED_TRACE(view_class_text(views[i]));
+    hub::hub_join j;
+    f.join(*b, "doc:wo:1", views[i], clients[i], &j);
+    EXPECT_TRUE(j.recovered);
+    const auto a_events = on_a[i]->events();
+    ASSERT_GT(a_events.size(), clients[i].offset);
+    const std::vector<std::string> missed(a_events.begin() + static_cast<std::ptrdiff_t>(clients[i].offset),
+                                          a_events.end());
+    EXPECT_EQ(offsets_and_payloads(j.replay), missed) << "exactly what it missed, at A's offsets";
+    EXPECT_EQ(j.position, a->h->position("doc:wo:1", views[i]));
+  }
+  EXPECT_EQ(b->a->stats().resume_recovered, 3u);
+  EXPECT_EQ(b->a->stats().resume_too_many, 0u);
 }
 
 // The join runs while B's applier applies on its own thread and messages keep arriving: whatever B applied after

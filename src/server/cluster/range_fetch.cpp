@@ -15,25 +15,14 @@ error too_many(const range_request& r) {
 
 result<std::vector<stream_message>> by_direct_get(const connection& conn, const range_request& r) {
   std::vector<stream_message> out;
-  jsOptions jo;
-  jsOptions_Init(&jo);
-  jo.Wait = r.timeout.count();
   std::uint64_t seq = r.from_seq == 0 ? 1 : r.from_seq;
   while (seq <= r.to_seq) {
-    jsDirectGetMsgOptions dg;
-    jsDirectGetMsgOptions_Init(&dg);
-    dg.Sequence = seq;
-    dg.NextBySubject = r.subject.c_str();
-    natsMsg* raw = nullptr;
-    natsStatus s = js_DirectGetMsg(&raw, conn.handles().js, r.stream.c_str(), &jo, &dg);
-    detail::msg_ptr msg(raw);
-    if (s == NATS_NOT_FOUND) break;  // nothing on the subject at or after seq
-    if (s != NATS_OK) return detail::make_error(s, "direct get of '" + r.subject + "' from " + std::to_string(seq));
-    const std::uint64_t found = natsMsg_GetSequence(msg.get());
-    if (found > r.to_seq) break;
+    auto next = next_message(conn, r.stream, r.subject, seq, r.timeout);
+    if (!next) return next.error();
+    if (!*next || (*next)->seq > r.to_seq) break;  // nothing on the subject in seq..to_seq
     if (out.size() == r.max_messages) return too_many(r);
-    out.push_back(detail::to_stream_message(msg.get(), found, natsMsg_GetTime(msg.get()), true));
-    seq = found + 1;
+    seq = (*next)->seq + 1;
+    out.push_back(std::move(**next));
   }
   return out;
 }
@@ -68,6 +57,25 @@ result<std::vector<stream_message>> by_consumer(const connection& conn, const ra
 }
 
 }  // namespace
+
+result<std::optional<stream_message>> next_message(const connection& conn, const std::string& stream,
+                                                   const std::string& subject, std::uint64_t seq,
+                                                   std::chrono::milliseconds timeout) {
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = timeout.count();
+  jsDirectGetMsgOptions dg;
+  jsDirectGetMsgOptions_Init(&dg);
+  dg.Sequence = seq == 0 ? 1 : seq;
+  dg.NextBySubject = subject.c_str();
+  natsMsg* raw = nullptr;
+  natsStatus s = js_DirectGetMsg(&raw, conn.handles().js, stream.c_str(), &jo, &dg);
+  detail::msg_ptr msg(raw);
+  if (s == NATS_NOT_FOUND) return std::optional<stream_message>();
+  if (s != NATS_OK) return detail::make_error(s, "direct get of '" + subject + "' from " + std::to_string(seq));
+  const std::uint64_t found = natsMsg_GetSequence(msg.get());
+  return std::optional<stream_message>(detail::to_stream_message(msg.get(), found, natsMsg_GetTime(msg.get()), true));
+}
 
 result<std::vector<stream_message>> fetch_range(const connection& conn, const range_request& request,
                                                 fetch_method method) {

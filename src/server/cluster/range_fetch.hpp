@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,12 @@ enum class fetch_method {
   // pending message: one consumer creation, then the messages stream in.
   consumer,
 };
+
+// The first message on `subject` (one subject, or a wildcard) at stream sequence >= `seq`, nullopt when there is
+// none: one direct-get request (nats-server >= 2.9, a stream with allow_direct), waiting at most `timeout`.
+result<std::optional<stream_message>> next_message(const connection& conn, const std::string& stream,
+                                                   const std::string& subject, std::uint64_t seq,
+                                                   std::chrono::milliseconds timeout);
 
 // The messages on `subject` with from_seq <= seq <= to_seq, ascending. Messages older than the stream's
 // first_seq are gone without a trace here: the caller checks get_stream_state(...).holds_from(from_seq)

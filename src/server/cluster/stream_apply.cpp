@@ -296,7 +296,8 @@ std::optional<core::result<hub::hub_join>> stream_applier::join_replayed(
     const message_position& p = messages[i].message.position;
     if (!seen.insert(p.factory).second) continue;
     if (p.state.counter > 1 && from_seq > 1) {
-      // Its predecessor is older than from_seq, which is no newer than first_seq: in limbo.
+      // Its predecessor is older than from_seq: live if from_seq - 1 is in the stream (a fetch that starts after the
+      // stream's first sequence), in limbo otherwise.
       state.put(p.factory, partition_state{p.state.generation, p.state.counter - 1, from_seq - 1});
     } else if (p.state.counter == 1 && p.state.generation == 0) {
       state.erase(p.factory);  // its first incarnation's first message: it never started before
