@@ -9,14 +9,16 @@
 // B holds the document's history because another user of it is on B (`keeper`): its rejoin is answered from B's hub.
 // The second channel nobody followed on B: B's hub has no view of it, so the rejoin is answered by exact resume by
 // range fetch (docs/cluster.md (h)): B reads the channel's messages from the stream and answers `recovered:true` with
-// exactly the missed row, at the offset that continues A's (rtcache_cluster_resume_recovered_total counts it).
+// exactly the missed row, at the offset that continues A's (rtcache_cluster_resume_recovered_total counts it). That
+// document is a busy one: 600 updates before the clients join put more of its messages in the stream than a resume
+// may fetch (512), so B must start the fetch near the clients' position, not at the stream's start.
 // Runs last (vitest.cluster.config.mjs orders files by name): it leaves one node.
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import { VSNS } from '../../lib/env.mjs';
 import { userToken } from '../../lib/jwt.mjs';
 import { closeAll, collector, joinPosition, keepPosition, subscribe, supabaseClient, tail, uniq, until } from '../../lib/clients.mjs';
-import { closeDb, insertWo, updateWo } from '../../lib/pg.mjs';
-import { balancer, killNode, metrics, readerAndStandby } from '../../lib/cluster.mjs';
+import { closeDb, insertWo, sql, updateWo } from '../../lib/pg.mjs';
+import { balancer, killNode, metric, metrics, readerAndStandby } from '../../lib/cluster.mjs';
 
 afterEach(closeAll);
 afterAll(closeDb);
@@ -40,6 +42,24 @@ describe('SIGKILL of the node holding the slot', () => {
       const id = uniq('fo');
       const lone = uniq('lone');
       const topic = `doc:wo:${id}`;
+
+      // The busy document, applied by both nodes before anyone joins.
+      const busy = 600;
+      await insertWo({ id: lone, qty: 0 });
+      await sql(`DO $$ BEGIN FOR i IN 1..${busy} LOOP UPDATE work_orders SET qty = i, version = version + 1 WHERE id = '${lone}'; END LOOP; END $$`);
+      let applied = '';
+      await until(
+        async () => {
+          const now = `${await metric(A, 'rtcache_cluster_last_applied_sequence')} ${await metric(B, 'rtcache_cluster_last_applied_sequence')}`;
+          const [a, b] = now.split(' ');
+          const still = now === applied && a === b;
+          applied = now;
+          return still;
+        },
+        20000,
+        'both nodes applied the busy document',
+        300,
+      );
 
       // Another user of the document, on B.
       const keeper = supabaseClient({ vsn: VSNS[0], token: userToken({ factories: ['f1'] }), url: B.url });
@@ -66,7 +86,8 @@ describe('SIGKILL of the node holding the slot', () => {
       expect(first[1]).toEqual(first[0]);
 
       // Live rows on A (committed after every join: none of them is in a join's position).
-      const live = [await insertWo({ id, qty: 1 }), await updateWo(id, { qty: 2 }), await insertWo({ id: lone, qty: 1 })];
+      expect(baseLone, 'the busy document has more messages in the stream than a resume may fetch').toBeGreaterThan(512);
+      const live = [await insertWo({ id, qty: 1 }), await updateWo(id, { qty: 2 }), await updateWo(lone, { qty: busy + 1 })];
       for (const c of clients) {
         await c.doc.events.waitFor(2, 10000).catch((e) => {
           throw new Error(`${e.message}\n${tail(c.handle)}`);
@@ -156,6 +177,7 @@ describe('SIGKILL of the node holding the slot', () => {
       const resumed = await metrics(B);
       expect(resumed.rtcache_cluster_resume_fetches_total, JSON.stringify(resumed)).toBeGreaterThanOrEqual(1);
       expect(resumed.rtcache_cluster_resume_recovered_total, JSON.stringify(resumed)).toBeGreaterThanOrEqual(1);
+      expect(resumed.rtcache_cluster_resume_too_many_total, JSON.stringify(resumed)).toBe(0);
 
       // Then live rows from B, and nothing twice: the live row is the last thing on each channel.
       const after = await updateWo(id, { qty: 6 });
