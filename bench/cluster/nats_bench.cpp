@@ -1,19 +1,25 @@
 // The NATS JetStream layer under load, against a real nats-server (bench/cluster/run.sh starts one): what the
 // cluster's design leans on (docs/cluster.md). Prints one `name value unit` line per figure.
-//   rtcache_nats_bench --url nats://127.0.0.1:PORT [--quick]
+//   rtcache_nats_bench --url nats://127.0.0.1:PORT [--quick] [--only-resume]
 // 1. asynchronous publish with msg ids and acknowledgements: msgs/s at 200 B and 2 KB payloads, one subject,
 //    and at 200 B over 10,000 distinct subjects (subject per channel);
 // 2. ordered-consumer read throughput over what (1) stored;
 // 3. publish -> consumer latency, p50/p99/max, at a paced 5,000 msgs/s;
 // 4. range fetch of one subject's messages among others: direct get vs a filtered consumer;
 // 5. the writer (cluster/writer.hpp): transactions of 3 channel messages until durable, first touch of each
-//    partition (lookup + ledger key) and then warm, with the stream's first sequence read per call or every 100 ms.
+//    partition (lookup + ledger key) and then warm, with the stream's first sequence read per call or every 100 ms;
+// 6. exact resume by range fetch (cluster/applier.hpp): a client 10 messages behind on a view of one factory whose
+//    channel has N messages in the stream (among as many of other channels), joined on a node that never held the
+//    view: the join's time, and whether it was recovered:true with exactly the 10.
+#include "cluster/applier.hpp"
 #include "cluster/connection.hpp"
 #include "cluster/ordered_consumer.hpp"
 #include "cluster/publisher.hpp"
 #include "cluster/range_fetch.hpp"
 #include "cluster/stream.hpp"
+#include "cluster/subject.hpp"
 #include "cluster/writer.hpp"
+#include "hub/hub.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -237,23 +243,120 @@ void writer_throughput(const connection& conn, std::uint64_t docs, std::uint64_t
   (void)delete_stream(conn, st.name);
 }
 
+// Transactions of two messages through the writer: doc:wo:1 of F1 (the resumed view's), doc:wo:<n> of F2.
+rtcache::routing::routed_batch resume_txn(std::uint64_t call) {
+  rtcache::routing::routed_batch b;
+  b.position.sequence = call;
+  b.position.system_identifier = 1;
+  b.position.timeline = 1;
+  b.position.commit_lsn = 0x1000 + call * 0x100;
+  b.position.confirm_lsn = b.position.commit_lsn + 0x10;
+  b.last = true;
+  for (const auto& [id, factory] : {std::pair<std::string, std::string>{"1", "F1"}, {std::to_string(call), "F2"}}) {
+    auto e = std::make_shared<rtcache::core::event>();
+    e->type = "wo";
+    e->id = id;
+    e->factory_id = factory;
+    b.rows.messages.push_back({rtcache::core::channel_key::doc("wo", id), e, nullptr});
+  }
+  return b;
+}
+
+class no_client final : public rtcache::hub::hub_subscriber {
+ public:
+  void deliver(const rtcache::hub::hub_message_ptr&) noexcept override {}
+};
+
+// A client `behind` messages back on doc:wo:1 (view F1), which has `view_msgs` messages in the stream, resumes on a
+// node that never held the view.
+void resume_fetch(const connection& conn, std::uint64_t view_msgs, std::uint64_t behind) {
+  const auto st = bench_stream("resume");
+  must(ensure_stream(conn, st), "stream");
+  writer_settings ws;
+  ws.stream = st.name;
+  ws.first_seq_refresh = 100ms;
+  ws.publisher.max_in_flight = 8192;
+  auto w = must(writer::create(conn, ws), "writer");
+  w->start_stream([] {});
+  rtcache::hub::hub h(rtcache::hub::hub_config{}, [](const rtcache::hub::hub_encode_request& r) {
+    rtcache::hub::hub_frames f;
+    f.v1_text = std::string(r.payload_json);
+    return f;
+  });
+  applier_settings as;
+  as.stream = st.name;
+  as.apply.node_id = "bench";
+  auto a = must(applier::start(conn, h, epoch_deriver(std::string(32, 's')), as), "applier");
+  a->run();
+  std::uint64_t call = 0;
+  const auto write = [&](std::uint64_t count) {
+    for (std::uint64_t i = 0; i < count; ++i) w->publish(resume_txn(++call));
+    while (w->durable_through() < call || a->last_applied() < call * 2) {
+      if (w->failure()) die("writer: " + w->failure()->message);
+      std::this_thread::sleep_for(1ms);
+    }
+  };
+  const auto view = rtcache::core::factory_scope::of({"F1"});
+  write(view_msgs - behind);
+  const rtcache::hub::hub_position client = a->position_of("doc:wo:1", view);
+  write(behind);
+  const auto t0 = clock_type::now();
+  auto joined = a->join("doc:wo:1", view, std::make_shared<no_client>(), client);
+  const double ms = seconds_since(t0) * 1000.0;
+  if (!joined) die("resume join refused");
+  const bool exact = joined->recovered && joined->replay.size() == behind;
+  const std::string label =
+      "resume " + std::to_string(behind) + " behind, " + std::to_string(view_msgs) + " msgs of the view in the stream";
+  figure(label + (exact ? " (recovered, exact)" : " (NOT recovered)"), ms * 1000.0, "us/join");
+  if (view_msgs <= 5000) {
+    // The anchor: what reading the view's messages from the stream's first sequence (the fetch before the search)
+    // takes, which the resume bound (512) refused anyway past 512 messages.
+    range_request r;
+    r.stream = st.name;
+    r.subject = subjects{st.name}.partition("doc:wo:1", "F1");
+    r.max_messages = view_msgs + 1;
+    const auto t1 = clock_type::now();
+    const auto all = must(fetch_range(conn, r), "fetch from the start");
+    if (all.size() != view_msgs) die("the fetch from the start returned the wrong count");
+    figure("  anchor: direct gets of all " + std::to_string(view_msgs) + " from the stream's start",
+           seconds_since(t1) * 1e6, "us");
+  }
+  a->stop();
+  w.reset();
+  (void)delete_stream(conn, st.name);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string url;
   bool quick = false;
+  bool only_resume = false;  // section 6 alone
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--url") == 0 && i + 1 < argc) {
       url = argv[++i];
     } else if (std::strcmp(argv[i], "--quick") == 0) {
       quick = true;
+    } else if (std::strcmp(argv[i], "--only-resume") == 0) {
+      only_resume = true;
     } else {
-      std::fprintf(stderr, "usage: %s --url nats://host:port [--quick]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s --url nats://host:port [--quick] [--only-resume]\n", argv[0]);
       return 2;
     }
   }
   if (url.empty()) die("--url is required (bench/cluster/run.sh starts a server and passes it)");
   const int n = quick ? 20'000 : 200'000;
+  const auto resumes = [&](const connection& conn) {
+    for (std::uint64_t view_msgs : {std::uint64_t{1000}, quick ? std::uint64_t{5000} : std::uint64_t{100'000}}) {
+      resume_fetch(conn, view_msgs, 10);
+    }
+  };
+  if (only_resume) {
+    nats_settings ns;
+    ns.urls = {url};
+    resumes(*must(connection::connect(ns), "connect"));
+    return 0;
+  }
   for (bool asap : {false, true}) {
     nats_settings ns;
     ns.urls = {url};
@@ -284,6 +387,7 @@ int main(int argc, char** argv) {
     range_fetch(*conn, 10, quick ? 20 : 100, quick ? 10 : 50, label);
     if (!asap) {
       for (auto refresh : {0ms, 100ms}) writer_throughput(*conn, quick ? 300 : 3000, quick ? 2000 : 20000, refresh);
+      resumes(*conn);
     }
   }
   return 0;
