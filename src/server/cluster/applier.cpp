@@ -91,6 +91,11 @@ result<bool> applier::poll(std::chrono::milliseconds timeout) {
     // The reason names the sequence and what is wrong, never the payload (which may hold a tenant's data).
     log_line("rtcache cluster: stream message refused and skipped: " + applied.error().message);
   }
+  if (settings_.stored_to_applied && m.time_ns > 0) {
+    const auto since = settings_.wall_clock().time_since_epoch() - std::chrono::nanoseconds(m.time_ns);
+    settings_.stored_to_applied(
+        std::max(std::chrono::duration_cast<std::chrono::nanoseconds>(since), std::chrono::nanoseconds::zero()));
+  }
   expected_ = std::max(expected_, m.seq + 1);
   lag_.store(consumer_->pending(), std::memory_order_release);
   last_applied_.store(m.seq, std::memory_order_release);

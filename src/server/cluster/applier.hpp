@@ -50,6 +50,11 @@ struct applier_settings {
   std::chrono::milliseconds resume_timeout{2000};
   // Where a refused message is reported (one line, no payload). Empty: stderr.
   std::function<void(std::string_view line)> log;
+  // Called on the polling thread after each message taken (applied or refused) with the time from JetStream storing
+  // it to then, by `wall_clock` against the server's stored time (two hosts' wall clocks: a negative difference is
+  // reported as 0). Empty: not measured.
+  std::function<void(std::chrono::nanoseconds)> stored_to_applied;
+  std::function<std::chrono::system_clock::time_point()> wall_clock = [] { return std::chrono::system_clock::now(); };
 };
 
 struct applier_stats {

@@ -6,6 +6,7 @@
 
 #include "cluster/nats_handles.hpp"
 #include "cluster/publisher.hpp"
+#include "cluster/range_fetch.hpp"
 #include "cluster/stream.hpp"
 #include "cluster/test_nats_server.hpp"
 #include "cluster/test_stream_writer.hpp"
@@ -710,6 +711,36 @@ TEST(Applier, AResumeByRangeFetchWhileTheNodeAppliesMissesAndRepeatsNothing) {
   std::vector<std::string> want;
   for (int i = 2; i <= 60; ++i) want.push_back(std::to_string(i) + ":" + std::to_string(i));
   EXPECT_EQ(seen, want);
+}
+
+// The stream's delivery hop as the node sees it: for each message taken, its wall clock less JetStream's stored time
+// (read back here from the stream), and 0 for a message stored "after" the node's clock (two hosts' clocks).
+TEST(Applier, ReportsEachMessagesTimeFromStoredToAppliedByItsWallClock) {
+  cluster_fixture f;
+  const auto now = std::chrono::system_clock::now();
+  std::chrono::system_clock::time_point clock = now + std::chrono::hours(1);
+  std::vector<std::chrono::nanoseconds> seen;
+  auto a = f.start_node("a", 0, nullptr, [&](applier_settings& s) {
+    s.wall_clock = [&] { return clock; };
+    s.stored_to_applied = [&](std::chrono::nanoseconds d) { seen.push_back(d); };
+  });
+  f.publish(f.doc1("F1", 1, 3));
+  f.catch_up(*a);
+  range_request r;
+  r.stream = f.st.name;
+  r.subject = f.st.name + ".>";
+  const auto stored = fetch_range(*f.conn, r).value();
+  ASSERT_EQ(stored.size(), 3u);
+  ASSERT_EQ(seen.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(seen[i], (clock - std::chrono::system_clock::time_point(std::chrono::nanoseconds(stored[i].time_ns))))
+        << i;
+  }
+  clock = now - std::chrono::hours(1);
+  f.publish(f.doc1("F1", 4, 4));
+  f.catch_up(*a);
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(seen[3], std::chrono::nanoseconds::zero()) << "a stored time past the node's clock counts as 0";
 }
 
 TEST(Applier, RunsOnItsOwnThreadUntilStopped) {

@@ -97,6 +97,11 @@ cluster::result<std::unique_ptr<cluster_node>> cluster_node::start(hub::hub& tar
   as.idle_poll = settings.idle_poll;
   as.types = settings.types;
   if (log) as.log = [log](std::string_view line) { log("cluster.applier", line); };
+  auto delays = std::make_shared<prometheus::Histogram>(
+      prometheus::Histogram::BucketBoundaries(k_latency_buckets.begin(), k_latency_buckets.end()));
+  as.stored_to_applied = [delays](std::chrono::nanoseconds d) {
+    delays->Observe(std::chrono::duration<double>(d).count());
+  };
   auto applier = cluster::applier::start(**conn, target, cluster::epoch_deriver(settings.secret), std::move(as));
   if (!applier) return applier.error();
 
@@ -107,6 +112,7 @@ cluster::result<std::unique_ptr<cluster_node>> cluster_node::start(hub::hub& tar
       std::to_string(std::chrono::system_clock::now().time_since_epoch() / std::chrono::nanoseconds(1)) + ".";
   node->conn_ = std::move(*conn);
   node->applier_ = std::move(*applier);
+  node->stored_to_applied_ = std::move(delays);
   node->thread_ = std::thread([n = node.get()] { n->run(); });
   return node;
 }
@@ -206,6 +212,7 @@ cluster_status cluster_node::status() const {
   s.resume_failed = a.resume_failed;
   s.ingest_published = ingest_published_.load(std::memory_order_relaxed);
   s.ingest_failed = ingest_failed_.load(std::memory_order_relaxed);
+  s.stored_to_applied = stored_to_applied_->Collect().histogram;
   return s;
 }
 

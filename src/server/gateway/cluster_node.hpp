@@ -122,6 +122,8 @@ class cluster_node final : public serving_node {
   std::atomic<std::uint64_t> catch_ups_{0};
   std::atomic<bool> stopping_{false};
   std::thread thread_;
+  // The applier's stored-to-applied times (cluster_status::stored_to_applied), observed on the applying thread.
+  std::shared_ptr<prometheus::Histogram> stored_to_applied_;
   // Relay ingest: the subject, the msg id prefix "<node id>.<start ns>." (unique across restarts of the node), the
   // count that completes each msg id, and the counters of cluster_status.
   std::string ingest_subject_;

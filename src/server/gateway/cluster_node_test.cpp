@@ -359,6 +359,9 @@ TEST(ClusterNode, MetricsShowTheNodeCaughtUpAndCountWhatItApplied) {
   EXPECT_EQ(metric(body, "rtcache_cluster_published_total"), 3.0);
   EXPECT_EQ(metric(body, "rtcache_cluster_refused_total"), 0.0);
   EXPECT_EQ(metric(body, "rtcache_cluster_ready"), 1.0);
+  // Each message's time from JetStream storing it to the node applying it: one observation per message taken.
+  EXPECT_EQ(metric(body, "rtcache_cluster_stored_to_applied_seconds_count"), static_cast<double>(f.last()));
+  EXPECT_GE(metric(body, "rtcache_cluster_stored_to_applied_seconds_sum").value_or(-1), 0.0);
   EXPECT_FALSE(metric(body, "rtcache_cluster_writer_messages_total"))
       << "the writer's counters are serve's to add (its reader_sink or relay_writer)";
 }

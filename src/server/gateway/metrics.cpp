@@ -224,6 +224,16 @@ std::string prometheus_text(const gateway_metrics& g, const hub::hub_metrics& h,
                               "0 while the node is ready; otherwise seconds since it stopped being ready (its start, "
                               "a NATS cut or reconnect).",
                               gauge, c.lag_seconds));
+    {
+      prometheus::ClientMetric m;
+      m.histogram = c.stored_to_applied;
+      families.push_back(prometheus::MetricFamily{
+          "rtcache_cluster_stored_to_applied_seconds",
+          "JetStream storing a stream message to this node applying it (its hub publish), in seconds (wall clocks "
+          "of the nats-server host and this node).",
+          prometheus::MetricType::Histogram,
+          {std::move(m)}});
+    }
     families.push_back(sample("cluster_catch_up_seconds",
                               "Seconds from the node's last start or reconnect to caught up with the stream (0 before "
                               "the first catch-up).",
@@ -272,9 +282,10 @@ std::string prometheus_text(const gateway_metrics& g, const hub::hub_metrics& h,
                               "not acknowledged in time, refused): their requests were answered 503 or an error.",
                               counter_type, as_double(c.ingest_failed)));
     if (c.writer) {
-      families.push_back(sample("cluster_writer_messages_total",
-                                "Channel messages of the WAL this node's writer published to the stream (while it read the WAL).",
-                                counter_type, as_double(c.writer_messages)));
+      families.push_back(
+          sample("cluster_writer_messages_total",
+                 "Channel messages of the WAL this node's writer published to the stream (while it read the WAL).",
+                 counter_type, as_double(c.writer_messages)));
       families.push_back(sample("cluster_writer_records_total",
                                 "postgres_changes records this node's writer published.", counter_type,
                                 as_double(c.writer_records)));
@@ -287,17 +298,20 @@ std::string prometheus_text(const gateway_metrics& g, const hub::hub_metrics& h,
       families.push_back(sample("cluster_writer_resyncs_total",
                                 "Times this node's writer started from the stream's tail (the first included).",
                                 counter_type, as_double(c.writer_resyncs)));
-      families.push_back(sample("cluster_writer_active",
-                                "1 while this node's writer writes the stream (it holds the replication slot, or without "
-                                "[postgres] the writer lease); 0 while it stands by.",
-                                gauge, c.writer_active ? 1.0 : 0.0));
-      families.push_back(sample("cluster_writer_ingest_items_total",
-                                "Relay ingest items this node's writer republished from the ingest stream into the stream.",
-                                counter_type, as_double(c.writer_ingest_items)));
-      families.push_back(sample("cluster_writer_ingest_lost_total",
-                                "Ingest messages that left the ingest stream before this node's writer republished them "
-                                "(each run a gap marker: every contract channel starts over).",
-                                counter_type, as_double(c.writer_ingest_lost)));
+      families.push_back(
+          sample("cluster_writer_active",
+                 "1 while this node's writer writes the stream (it holds the replication slot, or without "
+                 "[postgres] the writer lease); 0 while it stands by.",
+                 gauge, c.writer_active ? 1.0 : 0.0));
+      families.push_back(
+          sample("cluster_writer_ingest_items_total",
+                 "Relay ingest items this node's writer republished from the ingest stream into the stream.",
+                 counter_type, as_double(c.writer_ingest_items)));
+      families.push_back(
+          sample("cluster_writer_ingest_lost_total",
+                 "Ingest messages that left the ingest stream before this node's writer republished them "
+                 "(each run a gap marker: every contract channel starts over).",
+                 counter_type, as_double(c.writer_ingest_lost)));
       families.push_back(sample("cluster_writers_fenced_total",
                                 "This node's writers found fenced (another writer appended to the stream) and "
                                 "replaced.",

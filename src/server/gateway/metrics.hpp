@@ -144,9 +144,12 @@ struct cluster_status {
   std::uint64_t writer_skipped = 0;   // replayed messages not published again: the stream already held them
   std::uint64_t writer_resyncs = 0;   // starts from the stream's tail (the first included)
   std::uint64_t writers_fenced = 0;   // writers found fenced (another writer appended) and replaced
-  bool writer_active = false;  // this node's writer writes the stream now (the slot holder, or the lease holder)
+  bool writer_active = false;         // this node's writer writes the stream now (the slot holder, or the lease holder)
   std::uint64_t writer_ingest_items = 0;  // relay ingest items republished from the ingest stream
   std::uint64_t writer_ingest_lost = 0;   // ingest messages lost before they were republished (gap markers)
+  // Seconds from JetStream storing each stream message to this node applying it (its hub publish), buckets
+  // k_latency_buckets: the stream's delivery hop as this node sees it (cluster::applier_settings::stored_to_applied).
+  prometheus::ClientMetric::Histogram stored_to_applied;
 };
 
 // Called on every scrape (any io thread). REQUIRES: thread-safe and non-blocking (copy a snapshot).

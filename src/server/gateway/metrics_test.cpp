@@ -211,10 +211,14 @@ const std::vector<std::pair<std::string, std::string>> k_cluster_metrics = {
     {"rtcache_cluster_ingest_failed_total", "counter"},
 };
 const std::vector<std::pair<std::string, std::string>> k_cluster_writer_metrics = {
-    {"rtcache_cluster_writer_messages_total", "counter"}, {"rtcache_cluster_writer_records_total", "counter"},
-    {"rtcache_cluster_writer_gaps_total", "counter"},     {"rtcache_cluster_writer_skipped_total", "counter"},
-    {"rtcache_cluster_writer_resyncs_total", "counter"},  {"rtcache_cluster_writers_fenced_total", "counter"},
-    {"rtcache_cluster_writer_ingest_items_total", "counter"}, {"rtcache_cluster_writer_ingest_lost_total", "counter"},
+    {"rtcache_cluster_writer_messages_total", "counter"},
+    {"rtcache_cluster_writer_records_total", "counter"},
+    {"rtcache_cluster_writer_gaps_total", "counter"},
+    {"rtcache_cluster_writer_skipped_total", "counter"},
+    {"rtcache_cluster_writer_resyncs_total", "counter"},
+    {"rtcache_cluster_writers_fenced_total", "counter"},
+    {"rtcache_cluster_writer_ingest_items_total", "counter"},
+    {"rtcache_cluster_writer_ingest_lost_total", "counter"},
     {"rtcache_cluster_writer_active", "gauge"},
 };
 
@@ -233,6 +237,10 @@ TEST(PrometheusText, ClusterMetricsAppearOnlyOnAClusterNode) {
     EXPECT_EQ(without_writer.series(name), std::vector<std::string>{name + " 0"}) << name;
   }
   for (const auto& [name, type] : k_cluster_writer_metrics) EXPECT_FALSE(without_writer.types.contains(name)) << name;
+  ASSERT_TRUE(without_writer.types.contains("rtcache_cluster_stored_to_applied_seconds"));
+  EXPECT_EQ(without_writer.types.at("rtcache_cluster_stored_to_applied_seconds"), "histogram");
+  EXPECT_EQ(without_writer.series("rtcache_cluster_stored_to_applied_seconds_count"),
+            std::vector<std::string>{"rtcache_cluster_stored_to_applied_seconds_count 0"});
   c.writer = true;
   const exposition with_writer(prometheus_text(g, h, nullptr, &c));
   for (const auto& [name, type] : k_cluster_writer_metrics) {
@@ -274,6 +282,10 @@ TEST(PrometheusText, ClusterMetricsCarryTheNodesValues) {
   c.writer_ingest_items = 19;
   c.writer_ingest_lost = 20;
   c.writer_active = true;
+  prometheus::Histogram delays(
+      prometheus::Histogram::BucketBoundaries(k_latency_buckets.begin(), k_latency_buckets.end()));
+  for (double d : {0.0007, 0.003, 0.004, 0.2}) delays.Observe(d);
+  c.stored_to_applied = delays.Collect().histogram;
   const exposition e(prometheus_text(g, h, nullptr, &c));
   const std::vector<std::string> expected = {
       "rtcache_cluster_connected 1",
@@ -304,6 +316,12 @@ TEST(PrometheusText, ClusterMetricsCarryTheNodesValues) {
       "rtcache_cluster_writer_ingest_items_total 19",
       "rtcache_cluster_writer_ingest_lost_total 20",
       "rtcache_cluster_writer_active 1",
+      "rtcache_cluster_stored_to_applied_seconds_count 4",
+      "rtcache_cluster_stored_to_applied_seconds_bucket{le=\"0.0005\"} 0",
+      "rtcache_cluster_stored_to_applied_seconds_bucket{le=\"0.001\"} 1",
+      "rtcache_cluster_stored_to_applied_seconds_bucket{le=\"0.005\"} 3",
+      "rtcache_cluster_stored_to_applied_seconds_bucket{le=\"0.25\"} 4",
+      "rtcache_cluster_stored_to_applied_seconds_bucket{le=\"+Inf\"} 4",
   };
   for (const auto& line : expected) {
     EXPECT_NE(std::find(e.samples.begin(), e.samples.end(), line), e.samples.end()) << line;
