@@ -9,7 +9,9 @@
 #               (one generator per node): every change reaches one client. Figures latency.nodeN.latency_p50,
 #               _p99, _max (ms, from the row's UPDATE inside its transaction to the client's read: it includes
 #               the rest of the transaction, at most 9 more UPDATEs, and its commit), delivered_msgs_per_s,
-#               offset_gaps.
+#               offset_gaps; latency.nodeN.stored_to_applied_p50, _p99 (ms): the stream's delivery hop alone,
+#               JetStream stored -> node applied, from the node's rtcache_cluster_stored_to_applied_seconds from
+#               the end of the warm-up to the writer's end (every stream message; interpolated within buckets).
 #   fanout      the same writer at FANOUT_RATE changes/s (default 2,000); 1,000 clients on list channels
 #               (list:wo:fN, 250 per factory: every change reaches 250 clients), first all on node 1 (node 2
 #               applies the stream with no client), then 500 on each node. Figures fanout.one_node.* and
@@ -148,13 +150,43 @@ drain() {
   echo "latency.sh: the nodes did not drain the stream within 180 s (applied: $now)" >&2
 }
 
+# stored_buckets N: node N's rtcache_cluster_stored_to_applied_seconds buckets, one "le count" line each.
+stored_buckets() {
+  curl -fsS --max-time 5 "http://127.0.0.1:${ports[$(($1 - 1))]}/metrics" |
+    sed -n 's/^rtcache_cluster_stored_to_applied_seconds_bucket{le="\([^"]*\)"} \([0-9.e+]*\)$/\1 \2/p'
+}
+# stored_figures LABEL BEFORE AFTER: p50 and p99 of the stream's delivery hop (JetStream stored -> node applied)
+# over the messages between two bucket snapshots, interpolated within a bucket as Prometheus' histogram_quantile.
+stored_figures() {
+  awk -v l="$1" 'NR == FNR { before[$1] = $2; next }
+    { le[++n] = $1; c[n] = $2 - before[$1] }
+    END {
+      total = c[n]
+      split("0.5 0.99", qs, " ")
+      for (k = 1; k <= 2; k++) {
+        want = qs[k] * total; v = "n/a"
+        for (i = 1; i <= n && total > 0; i++) if (c[i] >= want) {
+          lo = i > 1 ? le[i - 1] : 0; below = i > 1 ? c[i - 1] : 0
+          v = le[i] == "+Inf" ? "> " lo * 1000 : sprintf("%.2f", (lo + (le[i] - lo) * (want - below) / (c[i] - below)) * 1000)
+          break
+        }
+        printf("%s.stored_to_applied_p%s %s ms\n", l, qs[k] * 100, v)
+      }
+      printf("%s.stored_to_applied_messages %d msgs\n", l, total)
+    }' "$2" "$3"
+}
+
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 writer "$rate" "$window" latency
 gen latency.node1 1 "$half" 0 2 --no-list
 gen latency.node2 2 "$half" "$half" 6 --no-list
+sleep "$warmup"  # the generators' warm-up: the histogram's window starts about where theirs does
+for n in 1 2; do stored_buckets "$n" >"$work/stored.before.$n"; done
 finish
+for n in 1 2; do stored_buckets "$n" >"$work/stored.after.$n"; done
 cat "$work/latency.node1.out" "$work/latency.node2.out"
 writer_figures latency
+for n in 1 2; do stored_figures "latency.node$n" "$work/stored.before.$n" "$work/stored.after.$n"; done
 drain
 
 writer "$fanout_rate" "$window" fanout_one
