@@ -191,7 +191,8 @@ void range_fetch(const connection& conn, int channels, int per_channel, int roun
   (void)delete_stream(conn, st.name);
 }
 
-rtcache::routing::routed_batch writer_txn(std::uint64_t call, std::uint64_t index, std::uint64_t docs) {
+// An empty transaction of the source's `call`-th call, the last of its call, at a WAL position of its own.
+rtcache::routing::routed_batch txn_at(std::uint64_t call) {
   rtcache::routing::routed_batch b;
   b.position.sequence = call;
   b.position.system_identifier = 1;
@@ -199,6 +200,11 @@ rtcache::routing::routed_batch writer_txn(std::uint64_t call, std::uint64_t inde
   b.position.commit_lsn = 0x1000 + call * 0x100;
   b.position.confirm_lsn = b.position.commit_lsn + 0x10;
   b.last = true;
+  return b;
+}
+
+rtcache::routing::routed_batch writer_txn(std::uint64_t call, std::uint64_t index, std::uint64_t docs) {
+  rtcache::routing::routed_batch b = txn_at(call);
   for (std::uint64_t k = 0; k < 3; ++k) {
     auto e = std::make_shared<rtcache::core::event>();
     e->type = "wo";
@@ -245,13 +251,7 @@ void writer_throughput(const connection& conn, std::uint64_t docs, std::uint64_t
 
 // Transactions of two messages through the writer: doc:wo:1 of F1 (the resumed view's), doc:wo:<n> of F2.
 rtcache::routing::routed_batch resume_txn(std::uint64_t call) {
-  rtcache::routing::routed_batch b;
-  b.position.sequence = call;
-  b.position.system_identifier = 1;
-  b.position.timeline = 1;
-  b.position.commit_lsn = 0x1000 + call * 0x100;
-  b.position.confirm_lsn = b.position.commit_lsn + 0x10;
-  b.last = true;
+  rtcache::routing::routed_batch b = txn_at(call);
   for (const auto& [id, factory] : {std::pair<std::string, std::string>{"1", "F1"}, {std::to_string(call), "F2"}}) {
     auto e = std::make_shared<rtcache::core::event>();
     e->type = "wo";
