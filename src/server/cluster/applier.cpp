@@ -81,6 +81,12 @@ result<bool> applier::poll(std::chrono::milliseconds timeout) {
     // Unreadable: judged lost (a needless start over at worst, never a false continuity).
     if (!state || state->first_seq > expected_) lost(state ? state->first_seq : m.seq, "were not delivered");
   }
+  std::optional<parsed_subject> forgotten;
+  {
+    sync::mutex_lock lock(mu_);
+    forgotten = applier_.forgotten_partition(m);
+  }
+  if (forgotten) look_up_forgotten(*forgotten, m.seq);
   core::result<void> applied;
   {
     sync::mutex_lock lock(mu_);
@@ -184,6 +190,90 @@ void applier::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+namespace {
+
+// A channel message's stream sequence and position (its Rtcache-Pos header) for a partition search.
+result<probed_message> probed(const stream_message& m) {
+  const auto header = m.header_value(k_positions_header);
+  if (!header)
+    return error{errc::consumer_failed, 0, 0, "partition search: no position header at " + std::to_string(m.seq)};
+  auto p = decode_position(*header, m.seq);
+  if (!p) return error{errc::consumer_failed, 0, 0, "partition search: " + p.error().message};
+  return probed_message{m.seq, p->state.generation, p->state.counter};
+}
+
+}  // namespace
+
+partition_probe applier::probe_of(const std::string& subject, std::chrono::steady_clock::time_point deadline) const {
+  return [this, subject, deadline](std::uint64_t seq) -> result<std::optional<probed_message>> {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left <= std::chrono::milliseconds(0)) return error{errc::timeout, 0, 0, "partition search: out of time"};
+    auto m = next_message(conn_, settings_.stream, subject, seq, left);
+    if (!m) return m.error();
+    if (!*m) return std::optional<probed_message>();
+    auto p = probed(**m);
+    if (!p) return p.error();
+    return std::optional<probed_message>(*p);
+  };
+}
+
+void applier::look_up_forgotten(const parsed_subject& s, std::uint64_t before) {
+  forgotten_lookups_.fetch_add(1, std::memory_order_acq_rel);
+  const auto deadline = std::chrono::steady_clock::now() + settings_.lookup_timeout;
+  const auto left = [&]() -> result<std::chrono::milliseconds> {
+    const auto l = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (l <= std::chrono::milliseconds(0)) return error{errc::timeout, 0, 0, "lookup: out of time"};
+    return l;
+  };
+  const cluster::subjects names{settings_.apply.prefix};
+  std::uint64_t first = 0;
+  {
+    sync::mutex_lock lock(mu_);
+    first = first_seq_;
+  }
+  // Every partition of the channel the stream holds a message of, but the message's own (it sets that one).
+  const auto look = [&]() -> result<std::vector<std::pair<std::string, partition_state>>> {
+    auto budget = left();
+    if (!budget) return budget.error();
+    auto listed = stream_subjects(conn_, settings_.stream, names.channel_wildcard(s.channel), *budget);
+    if (!listed) return listed.error();
+    std::vector<std::pair<std::string, partition_state>> found;
+    for (const auto& subject : *listed) {
+      auto p = parse_subject(settings_.apply.prefix, subject);
+      if (!p || p->section != 'c' || p->channel != s.channel || p->factory == s.factory) continue;
+      // Its last message before `before`: the subject's last one, unless this node is behind it; then by bisection.
+      budget = left();
+      if (!budget) return budget.error();
+      auto tail = last_message(conn_, settings_.stream, subject, *budget);
+      if (!tail) return tail.error();
+      if (!*tail) continue;
+      std::optional<probed_message> last;
+      if ((*tail)->seq < before) {
+        auto at = probed(**tail);
+        if (!at) return at.error();
+        last = *at;
+      } else {
+        auto searched = find_last_in(first, before - 1, probe_of(subject, deadline));
+        if (!searched) return searched.error();
+        last = *searched;
+      }
+      if (last) found.emplace_back(p->factory, partition_state{last->generation, last->counter, last->seq});
+    }
+    return found;
+  };
+  auto found = look();
+  if (!found) {
+    forgotten_lookups_failed_.fetch_add(1, std::memory_order_acq_rel);
+    log_line("rtcache cluster: looking up the partitions of forgotten channel '" + s.channel + "' before seq " +
+             std::to_string(before) + " failed (" + found.error().message +
+             "); its positions count only the partitions of its messages from now on");
+    return;
+  }
+  sync::mutex_lock lock(mu_);
+  for (const auto& [factory, state] : *found) applier_.learn(s.channel, factory, state);
+}
+
 core::result<hub::hub_join> applier::join(std::string_view channel, const core::factory_scope& view,
                                           std::shared_ptr<hub::hub_subscriber> subscriber,
                                           const std::optional<hub::hub_position>& resume) {
@@ -228,20 +318,7 @@ core::result<hub::hub_join> applier::join_fetching(std::string_view channel, con
     const cluster::subjects names{settings_.apply.prefix};
     std::uint64_t start = std::numeric_limits<std::uint64_t>::max();
     for (const auto& t : targets) {
-      const std::string subject = names.partition(channel, t.factory);
-      const partition_probe probe = [&](std::uint64_t seq) -> result<std::optional<probed_message>> {
-        const auto left = time_left();
-        if (left <= std::chrono::milliseconds(0)) return error{errc::timeout, 0, 0, "resume search: out of time"};
-        auto m = next_message(conn_, settings_.stream, subject, seq, left);
-        if (!m) return m.error();
-        if (!*m) return std::optional<probed_message>();
-        const auto header = (*m)->header_value(k_positions_header);
-        if (!header) return error{errc::consumer_failed, 0, 0, "resume search: no position header"};
-        auto p = decode_position(*header, (*m)->seq);
-        if (!p) return error{errc::consumer_failed, 0, 0, "resume search: " + p.error().message};
-        return std::optional<probed_message>(probed_message{(*m)->seq, p->state.generation, p->state.counter});
-      };
-      auto found = find_resume_target(t, from, probe);
+      auto found = find_resume_target(t, from, probe_of(names.partition(channel, t.factory), deadline));
       if (!found) {
         start = from;
         break;
@@ -329,6 +406,8 @@ applier_stats applier::stats() const {
   out.resume_recovered = resume_recovered_.load(std::memory_order_acquire);
   out.resume_too_many = resume_too_many_.load(std::memory_order_acquire);
   out.resume_failed = resume_failed_.load(std::memory_order_acquire);
+  out.forgotten_lookups = forgotten_lookups_.load(std::memory_order_acquire);
+  out.forgotten_lookups_failed = forgotten_lookups_failed_.load(std::memory_order_acquire);
   sync::mutex_lock lock(mu_);
   out.apply = applier_.stats();
   return out;

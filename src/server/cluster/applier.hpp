@@ -9,6 +9,7 @@
 #include "cluster/connection.hpp"
 #include "cluster/error.hpp"
 #include "cluster/ordered_consumer.hpp"
+#include "cluster/partition_search.hpp"
 #include "cluster/stream.hpp"
 #include "cluster/stream_apply.hpp"
 #include "hub/hub.hpp"
@@ -48,6 +49,10 @@ struct applier_settings {
   // Bound on one resume's fetching (its server requests and its rounds together): below a client's join timeout
   // (supabase-js: 10 s). Past it: recovered:false, counted.
   std::chrono::milliseconds resume_timeout{2000};
+  // Bound on looking up the partitions of a channel the book forgot (stream_applier::forgotten_partition), on the
+  // polling thread before the channel's next message is applied. Past it, or on an error: applied without them
+  // (that channel's positions may then differ from other nodes'), counted and logged.
+  std::chrono::milliseconds lookup_timeout{2000};
   // Where a refused message is reported (one line, no payload). Empty: stderr.
   std::function<void(std::string_view line)> log;
   // Called on the polling thread after each message taken (applied or refused) with the time from JetStream storing
@@ -68,6 +73,9 @@ struct applier_stats {
   std::uint64_t resume_recovered = 0;  // ... answered recovered:true from them
   std::uint64_t resume_too_many = 0;   // ... recovered:false: more than resume_max_messages
   std::uint64_t resume_failed = 0;     // ... recovered:false: the fetch failed or timed out, or the node started over
+  // Channels the book forgot (its bound) whose partitions were looked up in the stream before their next message:
+  std::uint64_t forgotten_lookups = 0;
+  std::uint64_t forgotten_lookups_failed = 0;  // ... that failed or timed out (applied without them, logged)
   stream_apply_stats apply;
 };
 
@@ -130,6 +138,12 @@ class applier {
   // The stream was created again: everything over from its sequence 1, the new identity in every epoch.
   void recreated(const stream_state& state);
   void log_line(const std::string& line) const;
+  // A probe of `subject` for partition searches (partition_search.hpp): direct gets within the deadline, each
+  // message's position decoded from its header.
+  partition_probe probe_of(const std::string& subject, std::chrono::steady_clock::time_point deadline) const;
+  // The polling thread, before it applies the message at `before` of a channel the book forgot: the channel's
+  // other partitions' last messages before it, learned by the book.
+  void look_up_forgotten(const parsed_subject& s, std::uint64_t before);
   core::result<hub::hub_join> join_fetching(std::string_view channel, const core::factory_scope& view,
                                             std::shared_ptr<hub::hub_subscriber> subscriber,
                                             const hub::hub_position& resume);
@@ -155,6 +169,8 @@ class applier {
   std::atomic<std::uint64_t> resume_recovered_{0};
   std::atomic<std::uint64_t> resume_too_many_{0};
   std::atomic<std::uint64_t> resume_failed_{0};
+  std::atomic<std::uint64_t> forgotten_lookups_{0};
+  std::atomic<std::uint64_t> forgotten_lookups_failed_{0};
   std::atomic<std::uint64_t> last_applied_{0};
   std::atomic<std::uint64_t> lag_{0};
   std::atomic<bool> caught_up_{false};

@@ -743,6 +743,42 @@ TEST(Applier, ReportsEachMessagesTimeFromStoredToAppliedByItsWallClock) {
   EXPECT_EQ(seen[3], std::chrono::nanoseconds::zero()) << "a stored time past the node's clock counts as 0";
 }
 
+// A node whose book forgot a channel (its bound: 2 channels here) looks the channel's other partitions up in the
+// stream before it applies the channel's next message, so every view of the channel is at the position a node that
+// kept it names, also while the stream already holds later messages of those partitions (found by bisection).
+TEST(Applier, AChannelTheBookForgotIsLookedUpSoItsPositionsMatchANodeThatKeptIt) {
+  cluster_fixture f;
+  auto small = f.start_node("small", 0, nullptr, [](applier_settings& s) { s.apply.max_channels = 2; });
+  auto kept = f.start_node("kept");
+  f.publish({f.w.channel("doc:wo:1", "F1", "1"), f.w.channel("doc:wo:1", "F2", "2"), f.w.channel("doc:wo:1", "F2", "3"),
+             f.w.channel("doc:wo:2", "F1", "x"), f.w.channel("doc:wo:3", "F1", "y")});
+  f.catch_up(*small);  // doc:wo:3 made it forget doc:wo:1
+  f.publish({f.w.channel("doc:wo:1", "F1", "4"), f.w.channel("doc:wo:1", "F2", "5")});
+  const std::vector<factory_scope> views = {factory_scope::unscoped(), factory_scope::of({"F1"}),
+                                            factory_scope::of({"F2"}), factory_scope::of({"F1", "F2"})};
+  for (std::uint64_t through : {6u, 7u}) {
+    f.catch_up(*small, through);
+    f.catch_up(*kept, through);
+    for (const auto& v : views) {
+      EXPECT_EQ(small->a->position_of("doc:wo:1", v), kept->a->position_of("doc:wo:1", v))
+          << view_class_text(v) << " after seq " << through;
+    }
+  }
+  EXPECT_EQ(kept->a->position_of("doc:wo:1", factory_scope::unscoped()).offset, 5u);
+  EXPECT_EQ(small->a->stats().forgotten_lookups, 1u);
+  EXPECT_EQ(small->a->stats().forgotten_lookups_failed, 0u);
+  EXPECT_EQ(kept->a->stats().forgotten_lookups, 0u) << "a channel never forgotten is not looked up";
+  // A client of the node that kept the channel resumes on the other exactly.
+  const auto all = factory_scope::unscoped();
+  const auto client = kept->a->position_of("doc:wo:1", all);
+  f.publish({f.w.channel("doc:wo:1", "F2", "6")});
+  f.catch_up(*small);
+  hub::hub_join j;
+  f.join(*small, "doc:wo:1", all, client, &j);
+  EXPECT_TRUE(j.recovered);
+  EXPECT_EQ(offsets_and_payloads(j.replay), (std::vector<std::string>{"6:6"}));
+}
+
 TEST(Applier, RunsOnItsOwnThreadUntilStopped) {
   cluster_fixture f;
   auto n = f.start_node("a");

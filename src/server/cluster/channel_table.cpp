@@ -5,7 +5,8 @@
 
 namespace rtcache::cluster {
 
-channel_table::channel_table(std::size_t max_channels) : max_(max_channels) {
+channel_table::channel_table(std::size_t max_channels, std::size_t remember_forgotten)
+    : max_(max_channels), remember_(remember_forgotten) {
   assert(max_ >= 1 && "a channel table holds at least one channel");
 }
 
@@ -23,7 +24,18 @@ void channel_table::put(std::string_view channel, channel_entry entry) {
     return;
   }
   while (map_.size() >= max_) {
-    map_.erase(std::string_view(lru_.back().channel));
+    const std::string_view oldest(lru_.back().channel);
+    if (remember_ != 0) {
+      const std::uint64_t h = std::hash<std::string_view>{}(oldest);
+      forgotten_order_.push_back(h);
+      ++forgotten_hashes_[h];
+      if (forgotten_order_.size() > remember_) {
+        const auto dropped = forgotten_hashes_.find(forgotten_order_.front());
+        if (--dropped->second == 0) forgotten_hashes_.erase(dropped);
+        forgotten_order_.pop_front();
+      }
+    }
+    map_.erase(oldest);
     lru_.pop_back();
     ++forgotten_;
   }
@@ -43,6 +55,12 @@ void channel_table::clear() {
   forgotten_ += map_.size();
   map_.clear();
   lru_.clear();
+  forgotten_order_.clear();
+  forgotten_hashes_.clear();
+}
+
+bool channel_table::was_forgotten(std::string_view channel) const {
+  return remembers_forgotten() && forgotten_hashes_.contains(std::hash<std::string_view>{}(channel));
 }
 
 }  // namespace rtcache::cluster

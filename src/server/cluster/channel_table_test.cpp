@@ -39,6 +39,32 @@ TEST(ChannelTable, ForgetsTheLeastRecentlyUsedChannelBeyondItsBound) {
   EXPECT_EQ(t.find("k999")->seq, 1000u);
 }
 
+// The applier looks a forgotten channel's partitions up before its next message: the table says which channels the
+// bound forgot (the latest `remember_forgotten` of them), not channels it never held, and nothing after clear().
+TEST(ChannelTable, RemembersWhichChannelsTheBoundForgotUpToItsMemory) {
+  channel_table t(2, 3);
+  t.put("a", entry(1));
+  t.put("b", entry(2));
+  EXPECT_FALSE(t.was_forgotten("a"));
+  t.put("c", entry(3));  // a goes
+  EXPECT_TRUE(t.was_forgotten("a"));
+  EXPECT_FALSE(t.was_forgotten("b")) << "held";
+  EXPECT_FALSE(t.was_forgotten("z")) << "never held";
+  t.put("d", entry(4));  // b goes
+  t.put("e", entry(5));  // c goes
+  t.put("f", entry(6));  // d goes: a, the oldest of four, leaves the memory of three
+  EXPECT_FALSE(t.was_forgotten("a"));
+  EXPECT_TRUE(t.was_forgotten("b"));
+  EXPECT_TRUE(t.was_forgotten("c"));
+  EXPECT_TRUE(t.was_forgotten("d"));
+  t.clear();
+  EXPECT_FALSE(t.was_forgotten("b")) << "after clear() everything is applied again from the stream";
+  channel_table none(1);
+  none.put("a", entry(1));
+  none.put("b", entry(2));
+  EXPECT_FALSE(none.was_forgotten("a")) << "no memory by default";
+}
+
 TEST(GapIndex, CoversContractChannelsByDocTypeOrAll) {
   const gap_message wo{"truncate", {{"public", "work_orders", "wo"}, {"public", "log", ""}}, ""};
   EXPECT_TRUE(gap_covers(wo, "doc:wo:1"));

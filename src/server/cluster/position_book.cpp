@@ -4,7 +4,9 @@
 namespace rtcache::cluster {
 
 position_book::position_book(epoch_deriver deriver, std::string identity, std::size_t max_channels)
-    : deriver_(std::move(deriver)), identity_(std::move(identity)), table_(max_channels) {}
+    : deriver_(std::move(deriver)),
+      identity_(std::move(identity)),
+      table_(max_channels, k_remembered_forgotten_per_channel * max_channels) {}
 
 void position_book::reset(std::string identity) {
   identity_ = std::move(identity);

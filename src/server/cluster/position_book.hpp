@@ -22,6 +22,10 @@ struct view_position {
   friend bool operator==(const view_position&, const view_position&) = default;
 };
 
+// How many forgotten channels the book remembers by name hash, per channel it holds at most: a channel forgotten
+// longer ago than that is looked up no more (its positions then count only the partitions it has messages of since).
+inline constexpr std::size_t k_remembered_forgotten_per_channel = 4;
+
 // Thread-safety: none; the node locks.
 class position_book {
  public:
@@ -44,6 +48,10 @@ class position_book {
 
   // The channel's entry, nullptr when this node does not hold it.
   const channel_entry* find(std::string_view channel) { return table_.find(channel); }
+  // Whether the bound forgot the channel (among the last k_remembered_forgotten_per_channel × max_channels it forgot):
+  // its partitions' states are then looked up in the stream before its next message is applied (the applier).
+  bool was_forgotten(std::string_view channel) const { return table_.was_forgotten(channel); }
+  bool remembers_forgotten() const noexcept { return table_.remembers_forgotten(); }
 
   // The facts of the partitions of `state` that `view` admits, live or in limbo by `first_seq` (the stream's
   // first sequence). A partition the view admits and `state` lacks is for the caller to look up (its latest

@@ -13,6 +13,23 @@ error too_many(const range_request& r) {
                    "' holds more than " + std::to_string(r.max_messages) + " messages"};
 }
 
+// One direct get: the message `dg` names, nullopt when there is none.
+result<std::optional<stream_message>> direct_get(const connection& conn, const std::string& stream,
+                                                 const jsDirectGetMsgOptions& dg, std::chrono::milliseconds timeout,
+                                                 const std::string& what) {
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = timeout.count();
+  natsMsg* raw = nullptr;
+  jsDirectGetMsgOptions options = dg;
+  natsStatus s = js_DirectGetMsg(&raw, conn.handles().js, stream.c_str(), &jo, &options);
+  detail::msg_ptr msg(raw);
+  if (s == NATS_NOT_FOUND) return std::optional<stream_message>();
+  if (s != NATS_OK) return detail::make_error(s, what);
+  const std::uint64_t found = natsMsg_GetSequence(msg.get());
+  return std::optional<stream_message>(detail::to_stream_message(msg.get(), found, natsMsg_GetTime(msg.get()), true));
+}
+
 result<std::vector<stream_message>> by_direct_get(const connection& conn, const range_request& r) {
   std::vector<stream_message> out;
   std::uint64_t seq = r.from_seq == 0 ? 1 : r.from_seq;
@@ -61,20 +78,19 @@ result<std::vector<stream_message>> by_consumer(const connection& conn, const ra
 result<std::optional<stream_message>> next_message(const connection& conn, const std::string& stream,
                                                    const std::string& subject, std::uint64_t seq,
                                                    std::chrono::milliseconds timeout) {
-  jsOptions jo;
-  jsOptions_Init(&jo);
-  jo.Wait = timeout.count();
   jsDirectGetMsgOptions dg;
   jsDirectGetMsgOptions_Init(&dg);
   dg.Sequence = seq == 0 ? 1 : seq;
   dg.NextBySubject = subject.c_str();
-  natsMsg* raw = nullptr;
-  natsStatus s = js_DirectGetMsg(&raw, conn.handles().js, stream.c_str(), &jo, &dg);
-  detail::msg_ptr msg(raw);
-  if (s == NATS_NOT_FOUND) return std::optional<stream_message>();
-  if (s != NATS_OK) return detail::make_error(s, "direct get of '" + subject + "' from " + std::to_string(seq));
-  const std::uint64_t found = natsMsg_GetSequence(msg.get());
-  return std::optional<stream_message>(detail::to_stream_message(msg.get(), found, natsMsg_GetTime(msg.get()), true));
+  return direct_get(conn, stream, dg, timeout, "direct get of '" + subject + "' from " + std::to_string(seq));
+}
+
+result<std::optional<stream_message>> last_message(const connection& conn, const std::string& stream,
+                                                   const std::string& subject, std::chrono::milliseconds timeout) {
+  jsDirectGetMsgOptions dg;
+  jsDirectGetMsgOptions_Init(&dg);
+  dg.LastBySubject = subject.c_str();
+  return direct_get(conn, stream, dg, timeout, "direct get of the last message of '" + subject + "'");
 }
 
 result<std::vector<stream_message>> fetch_range(const connection& conn, const range_request& request,

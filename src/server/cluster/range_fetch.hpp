@@ -40,6 +40,10 @@ result<std::optional<stream_message>> next_message(const connection& conn, const
                                                    const std::string& subject, std::uint64_t seq,
                                                    std::chrono::milliseconds timeout);
 
+// The last message on `subject` (one subject), nullopt when there is none: one direct-get request.
+result<std::optional<stream_message>> last_message(const connection& conn, const std::string& stream,
+                                                   const std::string& subject, std::chrono::milliseconds timeout);
+
 // The messages on `subject` with from_seq <= seq <= to_seq, ascending. Messages older than the stream's
 // first_seq are gone without a trace here: the caller checks get_stream_state(...).holds_from(from_seq)
 // (after the fetch, since retention only moves forward) before calling the result complete.

@@ -13,13 +13,12 @@
 #pragma once
 
 #include "cluster/error.hpp"
+#include "cluster/partition_search.hpp"
 #include "cluster/positions.hpp"
 #include "rtcache/core/factory_scope.hpp"
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,16 +27,6 @@ namespace rtcache::cluster {
 // Partitions a resume searches at most; a view admitting more live partitions on the channel (an unscoped view of a
 // channel many factories write) is fetched from the stream's first sequence, as before the search existed.
 inline constexpr std::size_t k_max_searched_partitions = 8;
-
-// A partition's message as a probe finds it.
-struct probed_message {
-  std::uint64_t seq = 0;
-  std::uint64_t generation = 0;
-  std::uint64_t counter = 0;
-};
-
-// The partition's first message at stream sequence >= `seq` (nullopt: none), or why it could not be read.
-using partition_probe = std::function<result<std::optional<probed_message>>(std::uint64_t seq)>;
 
 // What to look for in one partition: its first message at or after `counter` in the generation of `latest`.
 struct resume_target {

@@ -140,6 +140,23 @@ result<stream_state> get_stream_state(const connection& conn, const std::string&
   return to_state(**si);
 }
 
+result<std::vector<std::string>> stream_subjects(const connection& conn, const std::string& stream,
+                                                 const std::string& filter, std::chrono::milliseconds timeout) {
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = timeout.count();
+  jo.Stream.Info.SubjectsFilter = filter.c_str();
+  auto si = info(conn.handles().js, stream, &jo);
+  if (!si) return si.error();
+  std::vector<std::string> out;
+  if (const jsStreamStateSubjects* list = (*si)->State.Subjects; list != nullptr) {
+    for (int i = 0; i < list->Count; ++i) {
+      if (list->List[i].Msgs > 0 && list->List[i].Subject != nullptr) out.emplace_back(list->List[i].Subject);
+    }
+  }
+  return out;
+}
+
 result<void> purge_stream(const connection& conn, const std::string& stream) {
   jsErrCode jerr{};
   natsStatus s = js_PurgeStream(conn.handles().js, stream.c_str(), nullptr, &jerr);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace rtcache::cluster {
 
@@ -63,6 +64,11 @@ result<stream_state> get_stream_state(const connection& conn, const std::string&
 // The same, waiting at most `timeout` for the server's answer (errc::timeout) instead of nats.c's default 5 s.
 result<stream_state> get_stream_state(const connection& conn, const std::string& stream,
                                       std::chrono::milliseconds timeout);
+
+// The subjects of the stream matching `filter` (a subject or a wildcard) that hold a message now, in no particular
+// order: stream info with a subjects filter, waiting at most `timeout`.
+result<std::vector<std::string>> stream_subjects(const connection& conn, const std::string& stream,
+                                                 const std::string& filter, std::chrono::milliseconds timeout);
 
 // Removes every message (first_seq moves to last_seq + 1; the identity stays). For operators and tests.
 result<void> purge_stream(const connection& conn, const std::string& stream);

@@ -230,6 +230,14 @@ bool stream_applier::resume_needs_fetch(std::string_view channel, const core::fa
   return resume.epoch == now.epoch && resume.offset < now.offset;
 }
 
+std::optional<parsed_subject> stream_applier::forgotten_partition(const stream_message& m) {
+  if (!book_.remembers_forgotten()) return std::nullopt;  // the common case: nothing forgotten, no parse
+  auto s = parse_subject(settings_.prefix, m.subject);
+  if (!s || s->section != 'c') return std::nullopt;
+  if (book_.find(s->channel) != nullptr || !book_.was_forgotten(s->channel)) return std::nullopt;
+  return std::move(*s);
+}
+
 std::vector<std::string> stream_applier::view_subjects(std::string_view channel,
                                                        const core::factory_scope& view) const {
   const subjects names{settings_.prefix};

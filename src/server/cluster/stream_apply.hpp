@@ -153,6 +153,16 @@ class stream_applier {
                                                            std::span<const stream_message> fetched,
                                                            std::uint64_t from_seq, replay_outcome& outcome);
 
+  // The subject of `m` when it is a channel message of a channel the book forgot by its bound and does not hold
+  // (position_book::was_forgotten): the channel's other partitions must then be looked up in the stream and learned
+  // (learn()) before `m` is applied, or this node's positions of the views admitting them would count only what
+  // follows, unlike every node that kept the channel. nullopt otherwise.
+  std::optional<parsed_subject> forgotten_partition(const stream_message& m);
+  // A partition's state found in the stream: its last message before the one applied next.
+  void learn(std::string_view channel, std::string_view factory, const partition_state& state) {
+    book_.learn(channel, factory, state);
+  }
+
   const stream_apply_stats& stats() const noexcept { return stats_; }
   position_book& book() noexcept { return book_; }
 

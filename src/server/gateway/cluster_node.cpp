@@ -210,6 +210,8 @@ cluster_status cluster_node::status() const {
   s.resume_recovered = a.resume_recovered;
   s.resume_too_many = a.resume_too_many;
   s.resume_failed = a.resume_failed;
+  s.forgotten_lookups = a.forgotten_lookups;
+  s.forgotten_lookups_failed = a.forgotten_lookups_failed;
   s.ingest_published = ingest_published_.load(std::memory_order_relaxed);
   s.ingest_failed = ingest_failed_.load(std::memory_order_relaxed);
   s.stored_to_applied = stored_to_applied_->Collect().histogram;

@@ -273,6 +273,13 @@ std::string prometheus_text(const gateway_metrics& g, const hub::hub_metrics& h,
                               "Resume fetches that failed or timed out, or raced the node starting over "
                               "(recovered:false).",
                               counter_type, as_double(c.resume_failed)));
+    families.push_back(sample("cluster_forgotten_lookups_total",
+                              "Channels the node's book forgot (its bound of 100,000) looked up in the stream before "
+                              "their next message.",
+                              counter_type, as_double(c.forgotten_lookups)));
+    families.push_back(sample("cluster_forgotten_lookups_failed_total",
+                              "Of those, lookups that failed or timed out: the message was applied without them.",
+                              counter_type, as_double(c.forgotten_lookups_failed)));
     families.push_back(sample("cluster_ingest_published_total",
                               "Relay ingest messages (POST /v1/events, REST and client broadcasts) this node published "
                               "to the ingest stream, acknowledged by JetStream.",

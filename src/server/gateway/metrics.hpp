@@ -132,6 +132,10 @@ struct cluster_status {
   std::uint64_t resume_recovered = 0;
   std::uint64_t resume_too_many = 0;
   std::uint64_t resume_failed = 0;
+  // Channels the node's book forgot (its bound) looked up in the stream before their next message, and those lookups
+  // that failed (cluster::applier_stats::forgotten_lookups*).
+  std::uint64_t forgotten_lookups = 0;
+  std::uint64_t forgotten_lookups_failed = 0;
   // Relay ingest (POST /v1/events, REST and client broadcasts) published to the ingest stream: ingest messages
   // JetStream acknowledged, and those not acknowledged (cut from NATS, timed out, refused: answered 503 / an error).
   std::uint64_t ingest_published = 0;

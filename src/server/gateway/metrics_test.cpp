@@ -209,6 +209,8 @@ const std::vector<std::pair<std::string, std::string>> k_cluster_metrics = {
     {"rtcache_cluster_resume_failed_total", "counter"},
     {"rtcache_cluster_ingest_published_total", "counter"},
     {"rtcache_cluster_ingest_failed_total", "counter"},
+    {"rtcache_cluster_forgotten_lookups_total", "counter"},
+    {"rtcache_cluster_forgotten_lookups_failed_total", "counter"},
 };
 const std::vector<std::pair<std::string, std::string>> k_cluster_writer_metrics = {
     {"rtcache_cluster_writer_messages_total", "counter"},
@@ -272,6 +274,8 @@ TEST(PrometheusText, ClusterMetricsCarryTheNodesValues) {
   c.resume_failed = 9;
   c.ingest_published = 17;
   c.ingest_failed = 18;
+  c.forgotten_lookups = 21;
+  c.forgotten_lookups_failed = 22;
   c.writer = true;
   c.writer_messages = 11;
   c.writer_records = 12;
@@ -307,6 +311,8 @@ TEST(PrometheusText, ClusterMetricsCarryTheNodesValues) {
       "rtcache_cluster_resume_failed_total 9",
       "rtcache_cluster_ingest_published_total 17",
       "rtcache_cluster_ingest_failed_total 18",
+      "rtcache_cluster_forgotten_lookups_total 21",
+      "rtcache_cluster_forgotten_lookups_failed_total 22",
       "rtcache_cluster_writer_messages_total 11",
       "rtcache_cluster_writer_records_total 12",
       "rtcache_cluster_writer_gaps_total 13",
