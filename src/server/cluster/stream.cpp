@@ -105,9 +105,16 @@ result<ensured_stream> ensure_stream(const connection& conn, const stream_settin
     jsErrCode jerr{};
     natsStatus s = js_AddStream(&si, js, &want, nullptr, &jerr);
     if (s == NATS_OK) return ensured_stream{ensure_outcome::created, to_state(*stream_info_ptr(si))};
-    if (jerr != JSStreamNameExistErr) return make_error(s, jerr, "creating stream '" + settings.name + "'");
-    // Another node created it with different settings between our look-up and our create: update below.
+    if (jerr != JSStreamNameExistErr && jerr != JSStreamSubjectOverlapErr) {
+      return make_error(s, jerr, "creating stream '" + settings.name + "'");
+    }
+    // Another node created it between our look-up and our create: JetStream answers that race with either error
+    // (the name, or its subjects, already taken). Compare (and update) below. When no stream of this name exists,
+    // another stream owns the subjects: that error stands.
     existing = info(js, settings.name);
+    if (!existing && existing.error().code == errc::stream_not_found) {
+      return make_error(s, jerr, "creating stream '" + settings.name + "'");
+    }
     if (!existing) return existing.error();
   }
   const jsStreamConfig& have = *(*existing)->Config;
