@@ -4,6 +4,8 @@
 #include "cluster/nats_handles.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <vector>
 
 namespace rtcache::cluster {
@@ -77,13 +79,23 @@ bool matches(const jsStreamConfig& have, const jsStreamConfig& want, const strea
          have.Retention == want.Retention && have.Discard == want.Discard;
 }
 
+// The stream's info. A stream another connection is creating at this moment can be described without its creation
+// time (seen with four nodes ensuring one stream at once: Stream.NodesEnsuringOneStreamAtOnceAllSucceed), and the
+// identity every epoch derives from includes it: such an answer is read again, for up to about half a second.
 result<stream_info_ptr> info(jsCtx* js, const std::string& stream, jsOptions* opts = nullptr) {
-  jsStreamInfo* si = nullptr;
-  jsErrCode jerr{};
-  natsStatus s = js_GetStreamInfo(&si, js, stream.c_str(), opts, &jerr);
-  if (s == NATS_NOT_FOUND && jerr == 0) jerr = JSStreamNotFoundErr;
-  if (s != NATS_OK) return make_error(s, jerr, "stream info of '" + stream + "'");
-  return stream_info_ptr(si);
+  for (int attempt = 0;; ++attempt) {
+    jsStreamInfo* si = nullptr;
+    jsErrCode jerr{};
+    natsStatus s = js_GetStreamInfo(&si, js, stream.c_str(), opts, &jerr);
+    if (s == NATS_NOT_FOUND && jerr == 0) jerr = JSStreamNotFoundErr;
+    if (s != NATS_OK) return make_error(s, jerr, "stream info of '" + stream + "'");
+    stream_info_ptr got(si);
+    if (got->Created != 0) return got;
+    if (attempt == 100) {
+      return error{errc::nats, 0, 0, "stream info of '" + stream + "': no creation time after 100 reads"};
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 }  // namespace
@@ -104,7 +116,13 @@ result<ensured_stream> ensure_stream(const connection& conn, const stream_settin
     jsStreamInfo* si = nullptr;
     jsErrCode jerr{};
     natsStatus s = js_AddStream(&si, js, &want, nullptr, &jerr);
-    if (s == NATS_OK) return ensured_stream{ensure_outcome::created, to_state(*stream_info_ptr(si))};
+    if (s == NATS_OK) {
+      stream_state created = to_state(*stream_info_ptr(si));
+      if (created.identity.created_ns != 0) return ensured_stream{ensure_outcome::created, std::move(created)};
+      auto again = info(js, settings.name);  // answered without its creation time: see info()
+      if (!again) return again.error();
+      return ensured_stream{ensure_outcome::created, to_state(**again)};
+    }
     if (jerr != JSStreamNameExistErr && jerr != JSStreamSubjectOverlapErr) {
       return make_error(s, jerr, "creating stream '" + settings.name + "'");
     }
@@ -128,7 +146,13 @@ result<ensured_stream> ensure_stream(const connection& conn, const stream_settin
   jsErrCode jerr{};
   natsStatus s = js_UpdateStream(&si, js, &want, nullptr, &jerr);
   if (s != NATS_OK) return make_error(s, jerr, "updating stream '" + settings.name + "'");
-  return ensured_stream{ensure_outcome::updated, to_state(*stream_info_ptr(si))};
+  stream_state updated = to_state(*stream_info_ptr(si));
+  if (updated.identity.created_ns == 0) {
+    auto again = info(js, settings.name);  // answered without its creation time: see info()
+    if (!again) return again.error();
+    updated = to_state(**again);
+  }
+  return ensured_stream{ensure_outcome::updated, std::move(updated)};
 }
 
 result<stream_state> get_stream_state(const connection& conn, const std::string& stream) {
