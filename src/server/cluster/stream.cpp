@@ -98,6 +98,15 @@ result<stream_info_ptr> info(jsCtx* js, const std::string& stream, jsOptions* op
   }
 }
 
+// The state a create or an update answered with, read again when the answer lacks the creation time (see info()).
+result<stream_state> answered_state(jsCtx* js, const std::string& stream, jsStreamInfo* answer) {
+  stream_state st = to_state(*stream_info_ptr(answer));
+  if (st.identity.created_ns != 0) return st;
+  auto again = info(js, stream);
+  if (!again) return again.error();
+  return to_state(**again);
+}
+
 }  // namespace
 
 result<ensured_stream> ensure_stream(const connection& conn, const stream_settings& settings) {
@@ -117,11 +126,9 @@ result<ensured_stream> ensure_stream(const connection& conn, const stream_settin
     jsErrCode jerr{};
     natsStatus s = js_AddStream(&si, js, &want, nullptr, &jerr);
     if (s == NATS_OK) {
-      stream_state created = to_state(*stream_info_ptr(si));
-      if (created.identity.created_ns != 0) return ensured_stream{ensure_outcome::created, std::move(created)};
-      auto again = info(js, settings.name);  // answered without its creation time: see info()
-      if (!again) return again.error();
-      return ensured_stream{ensure_outcome::created, to_state(**again)};
+      auto created = answered_state(js, settings.name, si);
+      if (!created) return created.error();
+      return ensured_stream{ensure_outcome::created, std::move(*created)};
     }
     if (jerr != JSStreamNameExistErr && jerr != JSStreamSubjectOverlapErr) {
       return make_error(s, jerr, "creating stream '" + settings.name + "'");
@@ -146,13 +153,9 @@ result<ensured_stream> ensure_stream(const connection& conn, const stream_settin
   jsErrCode jerr{};
   natsStatus s = js_UpdateStream(&si, js, &want, nullptr, &jerr);
   if (s != NATS_OK) return make_error(s, jerr, "updating stream '" + settings.name + "'");
-  stream_state updated = to_state(*stream_info_ptr(si));
-  if (updated.identity.created_ns == 0) {
-    auto again = info(js, settings.name);  // answered without its creation time: see info()
-    if (!again) return again.error();
-    updated = to_state(**again);
-  }
-  return ensured_stream{ensure_outcome::updated, std::move(updated)};
+  auto updated = answered_state(js, settings.name, si);
+  if (!updated) return updated.error();
+  return ensured_stream{ensure_outcome::updated, std::move(*updated)};
 }
 
 result<stream_state> get_stream_state(const connection& conn, const std::string& stream) {
