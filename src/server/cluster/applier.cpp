@@ -81,21 +81,30 @@ result<bool> applier::poll(std::chrono::milliseconds timeout) {
     // Unreadable: judged lost (a needless start over at worst, never a false continuity).
     if (!state || state->first_seq > expected_) lost(state ? state->first_seq : m.seq, "were not delivered");
   }
+  // One lock per message; a channel the book forgot is looked up without it first (stream requests).
+  core::result<void> applied;
   std::optional<parsed_subject> forgotten;
   {
     sync::mutex_lock lock(mu_);
     forgotten = applier_.forgotten_partition(m);
+    if (!forgotten) {
+      applied = applier_.apply(m, first_seq_);
+      applied_seq_ = m.seq;
+    }
   }
-  if (forgotten) look_up_forgotten(*forgotten, m.seq);
-  core::result<void> applied;
-  {
+  if (forgotten) {
+    look_up_forgotten(*forgotten, m.seq);
     sync::mutex_lock lock(mu_);
     applied = applier_.apply(m, first_seq_);
     applied_seq_ = m.seq;
   }
   if (!applied) {
     // The reason names the sequence and what is wrong, never the payload (which may hold a tenant's data).
-    log_line("rtcache cluster: stream message refused and skipped: " + applied.error().message);
+    // A repeated source message is no fault of the message: the writer let a replay into the stream.
+    const bool replay = applied.error().code == core::errc::duplicate_key;
+    log_line(std::string(replay ? "rtcache cluster: error: stream message dropped: "
+                                : "rtcache cluster: stream message refused and skipped: ") +
+             applied.error().message);
   }
   if (settings_.stored_to_applied && m.time_ns > 0) {
     const auto since = settings_.wall_clock().time_since_epoch() - std::chrono::nanoseconds(m.time_ns);
@@ -202,14 +211,20 @@ result<probed_message> probed(const stream_message& m) {
   return probed_message{m.seq, p->state.generation, p->state.counter};
 }
 
+// What is left of a bound ending at `deadline`; a timeout error saying `what` ran out once nothing is.
+result<std::chrono::milliseconds> time_left(std::chrono::steady_clock::time_point deadline, std::string_view what) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  if (left <= std::chrono::milliseconds(0)) return error{errc::timeout, 0, 0, std::string(what) + ": out of time"};
+  return left;
+}
+
 }  // namespace
 
 partition_probe applier::probe_of(const std::string& subject, std::chrono::steady_clock::time_point deadline) const {
   return [this, subject, deadline](std::uint64_t seq) -> result<std::optional<probed_message>> {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left <= std::chrono::milliseconds(0)) return error{errc::timeout, 0, 0, "partition search: out of time"};
-    auto m = next_message(conn_, settings_.stream, subject, seq, left);
+    const auto left = time_left(deadline, "partition search");
+    if (!left) return left.error();
+    auto m = next_message(conn_, settings_.stream, subject, seq, *left);
     if (!m) return m.error();
     if (!*m) return std::optional<probed_message>();
     auto p = probed(**m);
@@ -221,11 +236,7 @@ partition_probe applier::probe_of(const std::string& subject, std::chrono::stead
 void applier::look_up_forgotten(const parsed_subject& s, std::uint64_t before) {
   forgotten_lookups_.fetch_add(1, std::memory_order_acq_rel);
   const auto deadline = std::chrono::steady_clock::now() + settings_.lookup_timeout;
-  const auto left = [&]() -> result<std::chrono::milliseconds> {
-    const auto l = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (l <= std::chrono::milliseconds(0)) return error{errc::timeout, 0, 0, "lookup: out of time"};
-    return l;
-  };
+  const auto left = [&] { return time_left(deadline, "lookup"); };
   const cluster::subjects names{settings_.apply.prefix};
   std::uint64_t first = 0;
   {
@@ -308,9 +319,6 @@ core::result<hub::hub_join> applier::join_fetching(std::string_view channel, con
   }
   resume_fetches_.fetch_add(1, std::memory_order_acq_rel);
   const auto deadline = std::chrono::steady_clock::now() + settings_.resume_timeout;
-  const auto time_left = [&] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-  };
   // The fetch starts at the first message the client can lack (resume_start.hpp), found by direct gets on each
   // partition's subject; if that fails, or the view admits too many partitions to search, at the stream's first
   // sequence as the walk allows too.
@@ -332,11 +340,8 @@ core::result<hub::hub_join> applier::join_fetching(std::string_view channel, con
   const auto fetch = [&](std::uint64_t lo, std::uint64_t hi) -> result<void> {
     if (lo > hi) return {};
     for (const auto& subject : subjects) {
-      const auto left = time_left();
-      if (left <= std::chrono::milliseconds(0)) {
-        return error{errc::timeout, 0, 0,
-                     "resume fetch: past " + std::to_string(settings_.resume_timeout.count()) + " ms"};
-      }
+      const auto left = time_left(deadline, "resume fetch");
+      if (!left) return left.error();
       range_request r;
       r.stream = settings_.stream;
       r.subject = subject;
@@ -344,7 +349,7 @@ core::result<hub::hub_join> applier::join_fetching(std::string_view channel, con
       r.to_seq = hi;
       const std::size_t room = settings_.resume_max_messages - std::min(fetched.size(), settings_.resume_max_messages);
       r.max_messages = std::max<std::size_t>(room, 1);
-      r.timeout = left;
+      r.timeout = *left;
       auto got = fetch_range(conn_, r);
       if (!got) return got.error();
       if (room == 0 && !got->empty()) return error{errc::too_many, 0, 0, "resume fetch: over its bound"};

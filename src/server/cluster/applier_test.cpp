@@ -269,6 +269,54 @@ TEST(Applier, AMalformedMessageIsSkippedCountedLoggedAndShownToNoClient) {
   EXPECT_EQ(n->a->last_applied(), 4u);
 }
 
+// A source message the stream holds twice (a replay past JetStream's duplicate window that the writer's fence did
+// not keep out): every node drops it, a node that applies the stream later too, so no client sees it and every node
+// keeps the same positions. The copy here is of a TRUNCATE's gap marker, which carries its transaction's WAL id:
+// taken twice, it would start the channel's views over a second time (a needless refetch, and positions unlike
+// those of a node that started after the original left the stream). A copy of an older channel message would set
+// its partition back until the partition's next message (a join meanwhile given an older position), and a copied
+// postgres_changes record would reach its subscribers twice.
+TEST(Applier, ARepeatedSourceMessageInTheStreamIsDroppedByEveryNodeAndShownToNoClient) {
+  cluster_fixture f;
+  (void)delete_stream(*f.conn, f.st.name);
+  f.st.duplicate_window = 100ms;  // (the least JetStream takes) so that the copy below is stored, as past the window
+  auto ensured = ensure_stream(*f.conn, f.st);
+  ASSERT_TRUE(ensured) << ensured.error().message;
+  f.identity = get_stream_state(*f.conn, f.st.name).value().identity.to_string();
+  auto a = f.start_node("a");
+  const auto f1 = factory_scope::of({"F1"});
+  auto on_a = f.join(*a, "doc:wo:1", f1);
+  const stream_message one = f.w.channel("doc:wo:1", "F1", "1");
+  stream_message truncate = f.w.gap({gap_table_ref{"public", "work_orders", "wo"}});
+  truncate.headers.push_back({std::string(msg_id_header), wal_msg_id({7, 1, truncate.seq * 16, 0})});
+  f.publish({one, truncate, f.w.channel("doc:wo:1", "F1", "2")});
+  f.catch_up(*a);
+  const auto client = *a->h->position("doc:wo:1", f1);  // a client there, after "2"
+  std::this_thread::sleep_for(500ms);  // past the window (JetStream forgets ids on a timer)
+  f.publish({f.w.raw(truncate.subject, truncate.data, truncate.headers), f.w.channel("doc:wo:1", "F1", "3")});
+  f.catch_up(*a);
+  EXPECT_EQ(on_a->events(), (std::vector<std::string>{"1:1", "reset", "2:2", "3:3"}));
+  EXPECT_EQ(a->a->stats().apply.replays, 1u);
+  EXPECT_EQ(a->a->stats().apply.gaps, 1u);
+  EXPECT_EQ(a->a->stats().apply.refused, 0u);
+  ASSERT_EQ(a->log.size(), 1u);
+  EXPECT_NE(a->log[0].find("dropped: seq 4: repeats source message"), std::string::npos) << a->log[0];
+  EXPECT_EQ(a->h->position("doc:wo:1", f1), as_hub(f.w.expected(f.identity, "doc:wo:1", f1)));
+  hub::hub_join j;
+  f.join(*a, "doc:wo:1", f1, client, &j);
+  EXPECT_TRUE(j.recovered) << "no second gap";
+  EXPECT_EQ(offsets_and_payloads(j.replay), (std::vector<std::string>{"3:3"}));
+
+  // A node that applies the stream from its start drops it too: the same positions, the same resume.
+  auto late = f.start_node("late");
+  f.catch_up(*late);
+  EXPECT_EQ(late->a->stats().apply.replays, 1u);
+  f.join(*late, "doc:wo:1", f1, client, &j);
+  EXPECT_TRUE(j.recovered);
+  EXPECT_EQ(offsets_and_payloads(j.replay), (std::vector<std::string>{"3:3"}));
+  EXPECT_EQ(late->h->position("doc:wo:1", f1), a->h->position("doc:wo:1", f1));
+}
+
 TEST(Applier, APartitionWhoseLastMessageLeftTheStreamIsInLimboUntilItsNextGeneration) {
   cluster_fixture f;
   auto n = f.start_node("a");

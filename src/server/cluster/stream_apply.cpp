@@ -72,6 +72,11 @@ stream_applier::stream_applier(stream_apply_settings settings, epoch_deriver der
 
 core::result<void> stream_applier::apply(const stream_message& m, std::uint64_t first_seq) {
   ++stats_.applied;
+  if (const auto id = m.header_value(msg_id_header); id && replays_.replayed(*id)) {
+    ++stats_.replays;
+    return core::error{core::errc::duplicate_key, "seq " + std::to_string(m.seq) + ": repeats source message '" +
+                                                      std::string(*id) + "' (at or below one applied before)"};
+  }
   auto done = [&]() -> core::result<void> {
     auto s = parse_subject(settings_.prefix, m.subject);
     if (!s) return s.error();
@@ -206,6 +211,9 @@ void stream_applier::apply_gap(std::uint64_t seq, const gap_message& gap, std::u
 }
 
 std::size_t stream_applier::reset(std::string identity, std::uint64_t first_seq) {
+  // A stream created again is written from the slot's confirmed position on: its messages may repeat ids taken
+  // from the old one. A loss leaves the ids: whatever follows it is newer.
+  if (identity != book_.identity()) replays_.reset();
   book_.reset(std::move(identity));
   const book_positions positions(book_, first_seq);
   return hub_.reset_at([](std::string_view) { return true; }, positions);
@@ -286,13 +294,18 @@ std::optional<core::result<hub::hub_join>> stream_applier::join_replayed(
     std::uint64_t seq;
     decoded_channel message;
   };
+  std::vector<const stream_message*> ordered;
+  ordered.reserve(fetched.size());
+  for (const auto& m : fetched) ordered.push_back(&m);
+  std::sort(ordered.begin(), ordered.end(), [](const stream_message* x, const stream_message* y) { return x->seq < y->seq; });
   std::vector<taken> messages;
-  for (const auto& m : fetched) {
-    auto d = decode_channel(m);
+  replay_filter replays;  // a repeated source message the fetch holds with its first: dropped, as apply() drops it
+  for (const stream_message* m : ordered) {
+    if (const auto id = m->header_value(msg_id_header); id && replays.replayed(*id)) continue;
+    auto d = decode_channel(*m);
     if (!d || d->subject.channel != channel || !view_admits(view, d->subject.factory)) continue;
-    messages.push_back({m.seq, std::move(*d)});
+    messages.push_back({m->seq, std::move(*d)});
   }
-  std::sort(messages.begin(), messages.end(), [](const taken& x, const taken& y) { return x.seq < y.seq; });
 
   // The partitions' states before the first message: the book's for a partition without a fetched message (it
   // did not change since), otherwise what its first fetched message implies.

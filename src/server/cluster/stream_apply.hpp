@@ -18,6 +18,7 @@
 
 #include "cluster/message.hpp"
 #include "cluster/position_book.hpp"
+#include "cluster/replay_filter.hpp"
 #include "cluster/wire.hpp"
 #include "hub/hub.hpp"
 #include "rtcache/core/error.hpp"
@@ -64,6 +65,7 @@ struct stream_apply_stats {
   std::uint64_t gaps = 0;       // gap markers applied
   std::uint64_t control = 0;    // writer and position-only messages (nothing for the hub)
   std::uint64_t refused = 0;    // messages that did not decode, skipped
+  std::uint64_t replays = 0;    // source messages the stream held again (replay_filter), dropped
 };
 
 struct stream_apply_settings {
@@ -101,7 +103,8 @@ class stream_applier {
 
   // Applies the next message of the stream (m.seq greater than the last one applied). `first_seq`: the stream's
   // first sequence as the node knows it (which partitions are live). The error says why a message was refused; it
-  // was skipped (and counted).
+  // was skipped (and counted). A message repeating a source message taken before (replay_filter.hpp) is dropped
+  // before anything is decoded: the error (duplicate_key) says so, counted as a replay, not as refused.
   core::result<void> apply(const stream_message& m, std::uint64_t first_seq);
 
   // This node can vouch for nothing it applied: it lost messages (the stream dropped some before it applied them)
@@ -133,8 +136,8 @@ class stream_applier {
 
   // Exact resume by range fetch. `fetched`: every message of view_subjects() from stream sequence `from_seq`
   // (the stream's first sequence, or a later one where the client's missed messages can begin: resume_start.hpp)
-  // through the last message applied, ascending by sequence. Each is decoded as apply() decodes it (refused ones are
-  // skipped, as apply() skips them) and the book's positions for the view are derived after each, from the
+  // through the last message applied, in any order. Taken by sequence, each is decoded as apply() decodes it (refused
+  // ones and repeated source messages are skipped, as apply() skips them) and the book's positions for the view are derived after each, from the
   // partitions' states before the first (those the book holds of partitions without a fetched message, which must
   // be older than `from_seq`; for the others, what their first fetched message implies: its predecessor in the same
   // generation, older than `from_seq`, live when `from_seq` - 1 is still in the stream and in limbo otherwise;
@@ -183,6 +186,7 @@ class stream_applier {
   core::event_decoder events_;
   hub::hub& hub_;
   stream_apply_stats stats_;
+  replay_filter replays_;  // of the messages apply() took
 };
 
 }  // namespace rtcache::cluster

@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <memory>
 #include <mutex>
 #include <string>
@@ -171,8 +173,10 @@ TEST(StreamApply, AMalformedMessageIsRefusedCountedAndChangesNothing) {
   n.apply_ok(w.channel("doc:wo:1", "F1", "\"ok\""));
   const auto before = *n.h.position("doc:wo:1", f1);
 
-  const auto good = w.channel("doc:wo:1", "F1", "\"good\"");  // built to take apart; never applied
+  auto good = w.channel("doc:wo:1", "F1", "\"good\"");  // built to take apart; never applied
   const auto pos = std::string(*good.header_value(k_positions_header));
+  // Malformed variants of the good message, not copies of it: none carries its Nats-Msg-Id (replay_filter).
+  std::erase_if(good.headers, [](const header& h) { return h.name == msg_id_header; });
   std::vector<stream_message> bad;
   bad.push_back(w.raw("elsewhere.c.x.y", good.data, good.headers));                              // another prefix
   bad.push_back(w.raw(good.subject, "not a body", good.headers));                                // body
@@ -208,6 +212,31 @@ TEST(StreamApply, AMalformedMessageIsRefusedCountedAndChangesNothing) {
   EXPECT_EQ(n.h.position("doc:wo:1", f1), before);
   EXPECT_EQ(n.a.book().find("doc:wo:1")->seq, 1u) << "the book applied none of them";
   (void)pos;
+}
+
+// A copy of a message taken before (the same Nats-Msg-Id, at a later sequence) is dropped before it is decoded: the
+// book and the hub stay as they were, and it is counted as a replay, not as refused.
+TEST(StreamApply, ARepeatedSourceMessageIsDroppedAndChangesNothing) {
+  node n;
+  test::stream_writer w("rtcache");
+  const auto f1 = factory_scope::of({"F1"});
+  auto sub = n.join("doc:wo:1", f1);
+  const auto first = w.channel("doc:wo:1", "F1", "\"1\"");
+  n.apply_ok(first);
+  n.apply_ok(w.channel("doc:wo:1", "F1", "\"2\""));
+  const auto before = *n.h.position("doc:wo:1", f1);
+  const auto copy = w.raw(first.subject, first.data, first.headers);
+  auto r = n.a.apply(copy, 1);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, core::errc::duplicate_key);
+  EXPECT_NE(r.error().message.find("seq " + std::to_string(copy.seq)), std::string::npos) << r.error().message;
+  EXPECT_EQ(n.a.stats().replays, 1u);
+  EXPECT_EQ(n.a.stats().refused, 0u);
+  EXPECT_EQ(n.h.position("doc:wo:1", f1), before);
+  EXPECT_EQ(n.a.book().find("doc:wo:1")->seq, 2u) << "the book did not take it";
+  n.apply_ok(w.channel("doc:wo:1", "F1", "\"3\""));
+  EXPECT_EQ(sub->events(), (std::vector<std::string>{"1:\"1\"", "2:\"2\"", "3:\"3\""}));
+  EXPECT_EQ(n.h.position("doc:wo:1", f1), as_hub(w.expected(std::string(k_identity), "doc:wo:1", f1)));
 }
 
 TEST(StreamApply, AContractEventIsPublishedWithItsDecodedEvent) {
@@ -292,6 +321,40 @@ TEST(StreamApply, AJoinReplayedFromFetchedMessagesSkipsWhatApplyRefusesAndIsExac
   EXPECT_EQ(on_a->events(), (std::vector<std::string>{"1:1", "2:2", "3:3"}));
   EXPECT_EQ((*j)->position, a.h.position("doc:wo:1", f1));
   EXPECT_FALSE(b.a.resume_needs_fetch("doc:wo:1", f1, client, 1)) << "B holds the view now: its hub answers";
+}
+
+// A repeated source message among the fetched ones (a copy of an older message of the view, stored again) is skipped
+// as apply() drops it: the replay is the original only, at A's offsets. Taken, its older position would break the
+// walk (recovered:false).
+TEST(StreamApply, AJoinReplayedSkipsARepeatedSourceMessageAsApplyDropsIt) {
+  test::stream_writer w{"rtcache"};
+  node a;
+  node b;
+  const auto f1 = factory_scope::of({"F1"});
+  auto on_a = a.join("doc:wo:1", f1);
+  const auto client = *a.h.position("doc:wo:1", f1);
+  std::vector<stream_message> fetched;
+  const auto both = [&](const stream_message& m) {
+    (void)a.a.apply(m, 1);
+    (void)b.a.apply(m, 1);
+    fetched.push_back(m);
+  };
+  const auto one = w.channel("doc:wo:1", "F1", "1");
+  both(one);
+  both(w.channel("doc:wo:1", "F1", "2"));
+  both(w.raw(one.subject, one.data, one.headers));
+  both(w.channel("doc:wo:1", "F1", "3"));
+  EXPECT_EQ(a.a.stats().replays, 1u);
+  std::reverse(fetched.begin(), fetched.end());  // in any order: taken by sequence
+  auto s = std::make_shared<recorder>(recorder::record::offsets_and_frames);
+  replay_outcome outcome = replay_outcome::not_passed;
+  auto j = b.a.join_replayed("doc:wo:1", f1, s, client, 1, fetched, 1, outcome);
+  ASSERT_TRUE(j);
+  ASSERT_TRUE(*j);
+  EXPECT_EQ(outcome, replay_outcome::recovered);
+  EXPECT_EQ(replayed((*j)->replay), (std::vector<std::string>{"1:1", "2:2", "3:3"}));
+  EXPECT_EQ(on_a->events(), (std::vector<std::string>{"1:1", "2:2", "3:3"}));
+  EXPECT_EQ((*j)->position, a.h.position("doc:wo:1", f1));
 }
 
 // A message of the view missing from what was fetched (purged, or not returned) skips an offset: never a replay

@@ -204,6 +204,7 @@ cluster_status cluster_node::status() const {
   s.published = a.apply.published;
   s.gaps = a.apply.gaps;
   s.refused = a.apply.refused;
+  s.replays = a.apply.replays;
   s.losses = a.losses;
   s.streams_recreated = a.streams_recreated;
   s.resume_fetches = a.resume_fetches;

@@ -358,6 +358,7 @@ TEST(ClusterNode, MetricsShowTheNodeCaughtUpAndCountWhatItApplied) {
   EXPECT_EQ(metric(body, "rtcache_cluster_applied_total"), static_cast<double>(f.last()));
   EXPECT_EQ(metric(body, "rtcache_cluster_published_total"), 3.0);
   EXPECT_EQ(metric(body, "rtcache_cluster_refused_total"), 0.0);
+  EXPECT_EQ(metric(body, "rtcache_cluster_replays_dropped_total"), 0.0);
   EXPECT_EQ(metric(body, "rtcache_cluster_ready"), 1.0);
   // Each message's time from JetStream storing it to the node applying it: one observation per message taken.
   EXPECT_EQ(metric(body, "rtcache_cluster_stored_to_applied_seconds_count"), static_cast<double>(f.last()));

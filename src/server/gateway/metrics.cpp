@@ -250,6 +250,10 @@ std::string prometheus_text(const gateway_metrics& g, const hub::hub_metrics& h,
                               counter_type, as_double(c.gaps)));
     families.push_back(sample("cluster_refused_total", "Stream messages that did not decode, skipped by the node.",
                               counter_type, as_double(c.refused)));
+    families.push_back(sample("cluster_replays_dropped_total",
+                              "Stream messages repeating a WAL or relay message the node applied before, dropped "
+                              "(the writer let a replay into the stream).",
+                              counter_type, as_double(c.replays)));
     families.push_back(sample("cluster_losses_total",
                               "Times the stream dropped messages before the node applied them (every view started "
                               "over).",

@@ -124,6 +124,7 @@ struct cluster_status {
   std::uint64_t published = 0;     // channel messages published into the hub
   std::uint64_t gaps = 0;          // gap markers applied
   std::uint64_t refused = 0;       // messages that did not decode, skipped
+  std::uint64_t replays = 0;       // messages repeating a source message applied before, dropped
   std::uint64_t losses = 0;        // the stream dropped messages before the node applied them (views started over)
   std::uint64_t streams_recreated = 0;  // the stream was deleted and created again (views started over)
   // Exact resume by range fetch (cluster::applier_stats::resume_*): joins whose resume needed the view's messages

@@ -201,6 +201,7 @@ const std::vector<std::pair<std::string, std::string>> k_cluster_metrics = {
     {"rtcache_cluster_published_total", "counter"},
     {"rtcache_cluster_gaps_applied_total", "counter"},
     {"rtcache_cluster_refused_total", "counter"},
+    {"rtcache_cluster_replays_dropped_total", "counter"},
     {"rtcache_cluster_losses_total", "counter"},
     {"rtcache_cluster_streams_recreated_total", "counter"},
     {"rtcache_cluster_resume_fetches_total", "counter"},
@@ -266,6 +267,7 @@ TEST(PrometheusText, ClusterMetricsCarryTheNodesValues) {
   c.published = 30;
   c.gaps = 1;
   c.refused = 3;
+  c.replays = 23;
   c.losses = 4;
   c.streams_recreated = 5;
   c.resume_fetches = 6;
@@ -303,6 +305,7 @@ TEST(PrometheusText, ClusterMetricsCarryTheNodesValues) {
       "rtcache_cluster_published_total 30",
       "rtcache_cluster_gaps_applied_total 1",
       "rtcache_cluster_refused_total 3",
+      "rtcache_cluster_replays_dropped_total 23",
       "rtcache_cluster_losses_total 4",
       "rtcache_cluster_streams_recreated_total 5",
       "rtcache_cluster_resume_fetches_total 6",

@@ -1,0 +1,30 @@
+// A source message the stream holds twice (replay_filter.hpp).
+#include "cluster/replay_filter.hpp"
+
+#include <tuple>
+#include <variant>
+
+namespace rtcache::cluster {
+
+bool replay_filter::replayed(std::string_view msg_id) {
+  const message_source source = parse_msg_id(msg_id);
+  if (const auto* w = std::get_if<wal_message_id>(&source)) {
+    if (wal_ && wal_->system_identifier == w->system_identifier && wal_->timeline == w->timeline &&
+        std::tie(w->commit_lsn, w->index) <= std::tie(wal_->commit_lsn, wal_->index)) {
+      return true;
+    }
+    wal_ = *w;
+    return false;
+  }
+  if (const auto* i = std::get_if<ingest_message_id>(&source)) {
+    if (ingest_ && ingest_->ingest_created_ns == i->ingest_created_ns &&
+        std::tie(i->ingest_seq, i->index) <= std::tie(ingest_->ingest_seq, ingest_->index)) {
+      return true;
+    }
+    ingest_ = *i;
+    return false;
+  }
+  return false;
+}
+
+}  // namespace rtcache::cluster
