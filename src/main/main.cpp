@@ -218,6 +218,7 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
     cs.stream = gateway::stream_settings_of(cfg);
     cs.node_id = gateway::node_id_of(cfg);
     cs.secret = cfg.cluster.secret;
+    cs.max_channels = cfg.cluster.max_channels;
     cs.types = types;
     cs.log = [&log](std::string_view event, std::string_view detail) {
       const bool bad = event == "cluster.applier" || event == "cluster.async_error" ||

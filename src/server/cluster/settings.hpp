@@ -62,6 +62,11 @@ struct nats_settings {
   bool retry_on_failed_connect = false;
 };
 
+// Channels a node keeps in memory: its position book (stream_apply.hpp) and, as the writer, its partitions'
+// counters (writer.hpp). Beyond it the least recently used channel is forgotten and looked up in the stream when it
+// is next needed ([cluster] max_channels).
+inline constexpr std::size_t k_default_max_channels = 100'000;
+
 enum class storage_kind { file, memory };
 
 // The stream every node shares. rtcache's messages all go under one subject prefix.

@@ -19,6 +19,7 @@
 #include "cluster/message.hpp"
 #include "cluster/position_book.hpp"
 #include "cluster/replay_filter.hpp"
+#include "cluster/settings.hpp"
 #include "cluster/wire.hpp"
 #include "hub/hub.hpp"
 #include "rtcache/core/error.hpp"
@@ -72,7 +73,7 @@ struct stream_apply_settings {
   std::string prefix;   // the stream's subject prefix (subjects::prefix)
   std::string node_id;  // this node: a client broadcast from one of its connections keeps its origin (self:false)
   // Channels the book holds (channel_table's bound; the least recently used is forgotten beyond it).
-  std::size_t max_channels = 100000;
+  std::size_t max_channels = k_default_max_channels;
   wire_limits limits;
 };
 

@@ -70,7 +70,7 @@ struct writer_settings {
   std::string ledger;              // the ledger bucket; empty: ledger_bucket(stream)
   // Channels whose partitions the writer remembers. Overflow: the least recently used channel is forgotten and
   // looked up in the stream the next time it is written (no position changes).
-  std::size_t max_channels = 100'000;
+  std::size_t max_channels = k_default_max_channels;
   // expect_stream is set to `stream`. max_in_flight must exceed what the source leaves unconfirmed (its backlog
   // bound plus one batch): a publish that finds the window full for stall_timeout stops the writer like any failure.
   publisher_settings publisher;

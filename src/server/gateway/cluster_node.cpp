@@ -94,6 +94,7 @@ cluster::result<std::unique_ptr<cluster_node>> cluster_node::start(hub::hub& tar
   cluster::applier_settings as;
   as.stream = settings.stream.name;
   as.apply.node_id = settings.node_id;
+  as.apply.max_channels = settings.max_channels;
   as.idle_poll = settings.idle_poll;
   as.types = settings.types;
   if (log) as.log = [log](std::string_view line) { log("cluster.applier", line); };

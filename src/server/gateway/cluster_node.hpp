@@ -51,6 +51,7 @@ struct cluster_node_settings {
   std::string node_id;              // node_id_of(config)
   std::string secret;               // [cluster] secret: the key epochs are derived from
   core::doc_type_registry types = core::doc_type_registry::defaults();
+  std::size_t max_channels = cluster::k_default_max_channels;  // [cluster] max_channels: the position book's bound
   // How long the applying thread waits for a message before it looks at the stream, at a reconnect and at stop().
   std::chrono::milliseconds idle_poll{200};
   // How long relay ingest waits for JetStream to acknowledge a request's ingest messages (on the gateway's io thread,

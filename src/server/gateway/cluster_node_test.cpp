@@ -64,8 +64,10 @@ struct node {
   std::vector<std::thread> threads;
   std::uint16_t port = 0;
 
-  node(const std::string& id, const std::string& url, const cluster::stream_settings& stream) {
+  node(const std::string& id, const std::string& url, const cluster::stream_settings& stream,
+       std::size_t max_channels = cluster::k_default_max_channels) {
     cluster_node_settings s;
+    s.max_channels = max_channels;
     s.nats = cluster::test::test_settings(url);
     s.nats.name = id;
     s.stream = stream;
@@ -336,6 +338,24 @@ std::optional<double> metric(const std::string& body, const std::string& name) {
 
 // issue 13, "Metrics": a cluster node's /metrics (the provider main() installs) shows it ready with no lag, and its
 // applier's counters move as the stream's messages are applied.
+// [cluster] max_channels bounds the node's position book: a node holding one channel forgets doc:wo:1 when doc:wo:2
+// comes, looks it up at its next message, and gives a client the position a node that kept it gives.
+TEST(ClusterNode, ItsPositionBookHoldsMaxChannelsAndLooksUpWhatItForgot) {
+  stream_fixture f(cluster::test::shared_server().url());
+  node small("small", f.url, f.st, 1);
+  node big("big", f.url, f.st);
+  ASSERT_TRUE(wait_for([&] { return small.ready() && big.ready(); }));
+  f.publish({f.f1(1), f.w.channel("doc:wo:2", "F1", "{}"), f.f2(2)});
+  ASSERT_TRUE(stream_fixture::applied(small, f.last()) && stream_fixture::applied(big, f.last()));
+  EXPECT_EQ(small.cluster->applier().stats().forgotten_lookups, 1u) << "doc:wo:1 was forgotten, then looked up";
+  EXPECT_EQ(big.cluster->applier().stats().forgotten_lookups, 0u);
+  auto on_small = small.client({"F1", "F2"});
+  auto on_big = big.client({"F1", "F2"});
+  const auto p_small = position_of(join(*on_small, "realtime:doc:wo:1"));
+  EXPECT_EQ(p_small, position_of(join(*on_big, "realtime:doc:wo:1")));
+  EXPECT_EQ(p_small.at("offset"), 2) << "F1's message counts although the book forgot it";
+}
+
 TEST(ClusterNode, MetricsShowTheNodeCaughtUpAndCountWhatItApplied) {
   stream_fixture f(cluster::test::shared_server().url());
   node n("m", f.url, f.st);

@@ -557,6 +557,7 @@ cluster::writer_settings writer_settings_of(const serve_config& config) {
       config.mapping ? config.mapping->limits.flush_messages : routing::routing_limits{}.flush_messages;
   cluster::writer_settings w;
   w.stream = config.cluster.stream.name;
+  w.max_channels = config.cluster.max_channels;
   w.publisher.max_in_flight = config.postgres.max_unconfirmed_messages + 2 * flush;
   // Read the stream's first sequence at most every 100 ms, not once per transaction: that round trip on the
   // source's thread kept the reader below 5,000 changes/s here (docs/benchmarks.md, "Commit -> client latency").

@@ -173,6 +173,8 @@ struct cluster_settings {
   // secret_file (one trailing newline dropped) or RTCACHE_CLUSTER_SECRET; never in a message or a log.
   std::string secret;
   std::string secret_where;  // where it came from, for problems: "cluster.secret_file" or "env RTCACHE_CLUSTER_SECRET"
+  // Channels this node keeps in memory, as applier (its position book) and as writer (cluster::k_default_max_channels).
+  std::size_t max_channels = cluster::k_default_max_channels;
 };
 
 // Everything `rtcache serve` needs in relay mode.

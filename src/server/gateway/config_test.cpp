@@ -757,7 +757,7 @@ TEST(ConfigKeys, TheKeyListShowsEveryKeyWithItsDefaultBoundsAndVariable) {
   // One row per key: each key the file reads is listed, and nothing else.
   std::size_t rows = 0;
   for (std::size_t at = md.find("\n| `["); at != std::string::npos; at = md.find("\n| `[", at + 1)) ++rows;
-  EXPECT_EQ(rows, 82U);
+  EXPECT_EQ(rows, 83U);
 }
 
 // docs/operations.md's key table is what the table prints: a key added, removed or changed in code without the
@@ -826,6 +826,7 @@ max_age_s = 3600
 max_bytes = 536870912
 duplicate_window_s = 60
 replicas = 3
+max_channels = 5000
 connect_timeout_ms = 500
 nkey = "UABC"
 nkey_seed_file = "nkey.seed"
@@ -837,6 +838,8 @@ tls_expected_hostname = "nats.internal"
   const auto& c = l.config.cluster;
   EXPECT_TRUE(c.enabled);
   EXPECT_EQ(c.secret, k_cluster_secret) << "one trailing newline is not part of the secret";
+  EXPECT_EQ(c.max_channels, 5000u);
+  EXPECT_EQ(writer_settings_of(l.config).max_channels, 5000u) << "the writer's partition counters too";
   const auto nats = nats_settings_of(l.config);
   EXPECT_EQ(nats.urls, (std::vector<std::string>{"nats://10.0.0.1:4222", "tls://nats-2.internal:4222"}));
   EXPECT_EQ(nats.name, "node-a");
@@ -867,6 +870,7 @@ TEST_F(ClusterConfig, DefaultsAreTheNatsLayersAndTheNodeIdIsHostAndPort) {
   EXPECT_EQ(stream.max_age, cluster::stream_settings{}.max_age);
   EXPECT_EQ(stream.max_bytes, cluster::stream_settings{}.max_bytes);
   EXPECT_EQ(stream.duplicate_window, cluster::stream_settings{}.duplicate_window);
+  EXPECT_EQ(l.config.cluster.max_channels, cluster::k_default_max_channels);
   char host[256] = {};
   ASSERT_EQ(::gethostname(host, sizeof host - 1), 0);
   EXPECT_EQ(node_id_of(l.config), std::string(host) + ":4100");
@@ -893,8 +897,8 @@ colour = "blue"
       file() + ":7:12 cluster.replicas: must be between 1 and 5, got 0\n" + file() +
           ":11:15 cluster.secret_file: cannot read '" + (dir_ / "missing.secret").string() + "'\n" + file() +
           ":12:10 cluster.colour: unknown key (known: nats_urls, stream, node_id, secret_file, secret, "
-          "max_age_s, max_bytes, duplicate_window_s, replicas, connect_timeout_ms, credentials_file, nkey, "
-          "nkey_seed_file, user, password, token, tls_required, tls_ca_file, tls_cert_file, tls_key_file, "
+          "max_age_s, max_bytes, duplicate_window_s, replicas, max_channels, connect_timeout_ms, credentials_file, "
+          "nkey, nkey_seed_file, user, password, token, tls_required, tls_ca_file, tls_cert_file, tls_key_file, "
           "tls_expected_hostname)\n"
           "cluster.nats_urls[1]: must start with nats:// or tls://\n"
           "cluster.nats_urls[2]: needs host:port\n"
