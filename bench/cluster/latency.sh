@@ -28,6 +28,8 @@
 # LATENCY_RATE, FANOUT_RATE      the writer's changes/s in the two phases (defaults 5,000 and 2,000)
 # LATENCY_WARMUP                 seconds the generators wait before they measure (default 3; the first pass over
 #                                the 1,000 documents is 1,000 first touches of the reader's writer)
+# LATENCY_FANOUT                 0: skip the fanout phases (a latency-against-rate sweep runs the script once per
+#                                LATENCY_RATE; the fanout phases would add a minute each and load the next run)
 # Exit status: non-zero only when the harness fails, never because of a figure.
 set -euo pipefail
 
@@ -189,23 +191,25 @@ writer_figures latency
 for n in 1 2; do stored_figures "latency.node$n" "$work/stored.before.$n" "$work/stored.after.$n"; done
 drain
 
-writer "$fanout_rate" "$window" fanout_one
-gen fanout.one_node 1 "$clients" 0 2 --no-doc
-finish
-cat "$work/fanout.one_node.out"
-writer_figures fanout_one
-drain
+if [ "${LATENCY_FANOUT:-1}" != 0 ]; then
+  writer "$fanout_rate" "$window" fanout_one
+  gen fanout.one_node 1 "$clients" 0 2 --no-doc
+  finish
+  cat "$work/fanout.one_node.out"
+  writer_figures fanout_one
+  drain
 
-writer "$fanout_rate" "$window" fanout_two
-gen fanout.two_nodes.node1 1 "$half" 0 2 --no-doc
-gen fanout.two_nodes.node2 2 "$half" "$half" 6 --no-doc
-finish
-cat "$work/fanout.two_nodes.node1.out" "$work/fanout.two_nodes.node2.out"
-writer_figures fanout_two
-awk '$1 == "fanout.one_node.delivered_msgs_per_s" { one = $2 }
-  $1 ~ /^fanout\.two_nodes\.node[12]\.delivered_msgs_per_s$/ { two += $2 }
-  END { printf("fanout.two_nodes.delivered_msgs_per_s %.0f msg/s\nfanout.two_vs_one %.2f ratio\n", two, one > 0 ? two / one : 0) }' \
-  "$work/fanout.one_node.out" "$work/fanout.two_nodes.node1.out" "$work/fanout.two_nodes.node2.out"
+  writer "$fanout_rate" "$window" fanout_two
+  gen fanout.two_nodes.node1 1 "$half" 0 2 --no-doc
+  gen fanout.two_nodes.node2 2 "$half" "$half" 6 --no-doc
+  finish
+  cat "$work/fanout.two_nodes.node1.out" "$work/fanout.two_nodes.node2.out"
+  writer_figures fanout_two
+  awk '$1 == "fanout.one_node.delivered_msgs_per_s" { one = $2 }
+    $1 ~ /^fanout\.two_nodes\.node[12]\.delivered_msgs_per_s$/ { two += $2 }
+    END { printf("fanout.two_nodes.delivered_msgs_per_s %.0f msg/s\nfanout.two_vs_one %.2f ratio\n", two, one > 0 ? two / one : 0) }' \
+    "$work/fanout.one_node.out" "$work/fanout.two_nodes.node1.out" "$work/fanout.two_nodes.node2.out"
+fi
 
 # The anchor (LATENCY_SINGLE=1): the cluster's nodes stopped, one node without [cluster], its own slot on the same
 # publication (created now: it starts at the current WAL position), the latency phase's writer and node 1's clients.

@@ -292,7 +292,7 @@ TEST(Applier, ARepeatedSourceMessageInTheStreamIsDroppedByEveryNodeAndShownToNoC
   f.publish({one, truncate, f.w.channel("doc:wo:1", "F1", "2")});
   f.catch_up(*a);
   const auto client = *a->h->position("doc:wo:1", f1);  // a client there, after "2"
-  std::this_thread::sleep_for(500ms);  // past the window (JetStream forgets ids on a timer)
+  std::this_thread::sleep_for(500ms);                   // past the window (JetStream forgets ids on a timer)
   f.publish({f.w.raw(truncate.subject, truncate.data, truncate.headers), f.w.channel("doc:wo:1", "F1", "3")});
   f.catch_up(*a);
   EXPECT_EQ(on_a->events(), (std::vector<std::string>{"1:1", "reset", "2:2", "3:3"}));

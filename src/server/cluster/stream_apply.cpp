@@ -297,7 +297,8 @@ std::optional<core::result<hub::hub_join>> stream_applier::join_replayed(
   std::vector<const stream_message*> ordered;
   ordered.reserve(fetched.size());
   for (const auto& m : fetched) ordered.push_back(&m);
-  std::sort(ordered.begin(), ordered.end(), [](const stream_message* x, const stream_message* y) { return x->seq < y->seq; });
+  std::sort(ordered.begin(), ordered.end(),
+            [](const stream_message* x, const stream_message* y) { return x->seq < y->seq; });
   std::vector<taken> messages;
   replay_filter replays;  // a repeated source message the fetch holds with its first: dropped, as apply() drops it
   for (const stream_message* m : ordered) {

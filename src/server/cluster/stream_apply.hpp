@@ -138,19 +138,19 @@ class stream_applier {
   // Exact resume by range fetch. `fetched`: every message of view_subjects() from stream sequence `from_seq`
   // (the stream's first sequence, or a later one where the client's missed messages can begin: resume_start.hpp)
   // through the last message applied, in any order. Taken by sequence, each is decoded as apply() decodes it (refused
-  // ones and repeated source messages are skipped, as apply() skips them) and the book's positions for the view are derived after each, from the
-  // partitions' states before the first (those the book holds of partitions without a fetched message, which must
-  // be older than `from_seq`; for the others, what their first fetched message implies: its predecessor in the same
-  // generation, older than `from_seq`, live when `from_seq` - 1 is still in the stream and in limbo otherwise;
-  // unknown when it started a generation). When those positions pass through `resume` and from there reach the view's
-  // current position one offset at a time in one epoch, the walk ends at the book's state of every partition the view
-  // admits, and every message after `resume` is newer than the last gap marker covering the channel: a view the hub
-  // does not hold is created at `resume`, given those messages as history at those positions (hub::publish) and joined
-  // at its current position, recovered:true with exactly them as replay (unless the hub's history bounds drop some:
-  // then recovered:false, never a partial replay); a view the hub holds, its history short of `resume`, is joined at
-  // its current position with those messages encoded as the hub would (hub::encode) as the replay. `outcome` says what
-  // happened; a result whenever the hub was asked to join (recovered, refused, or not recovered past its history
-  // bounds), nullopt otherwise: the caller then joins as join() does.
+  // ones and repeated source messages are skipped, as apply() skips them) and the book's positions for the view are
+  // derived after each, from the partitions' states before the first (those the book holds of partitions without a
+  // fetched message, which must be older than `from_seq`; for the others, what their first fetched message implies: its
+  // predecessor in the same generation, older than `from_seq`, live when `from_seq` - 1 is still in the stream and in
+  // limbo otherwise; unknown when it started a generation). When those positions pass through `resume` and from there
+  // reach the view's current position one offset at a time in one epoch, the walk ends at the book's state of every
+  // partition the view admits, and every message after `resume` is newer than the last gap marker covering the channel:
+  // a view the hub does not hold is created at `resume`, given those messages as history at those positions
+  // (hub::publish) and joined at its current position, recovered:true with exactly them as replay (unless the hub's
+  // history bounds drop some: then recovered:false, never a partial replay); a view the hub holds, its history short of
+  // `resume`, is joined at its current position with those messages encoded as the hub would (hub::encode) as the
+  // replay. `outcome` says what happened; a result whenever the hub was asked to join (recovered, refused, or not
+  // recovered past its history bounds), nullopt otherwise: the caller then joins as join() does.
   std::optional<core::result<hub::hub_join>> join_replayed(std::string_view channel, const core::factory_scope& view,
                                                            std::shared_ptr<hub::hub_subscriber> subscriber,
                                                            const hub::hub_position& resume, std::uint64_t first_seq,
