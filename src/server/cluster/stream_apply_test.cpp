@@ -284,42 +284,53 @@ std::vector<std::string> replayed(const std::vector<hub::hub_message_ptr>& repla
   return out;
 }
 
+// Nodes A and B applying the same messages; `fetched` collects those a fetch of the view's subjects would return.
+struct applying_pair {
+  node a;
+  node b;
+  std::vector<stream_message> fetched;
+
+  void both(const stream_message& m, bool fetched_too = true) {
+    (void)a.a.apply(m, 1);
+    (void)b.a.apply(m, 1);
+    if (fetched_too) fetched.push_back(m);
+  }
+  // B's join of `view` on doc:wo:1 at `client` from `fetched`, which must be recovered at A's current position:
+  // its replay as "offset:payload".
+  std::vector<std::string> recovered_on_b(const factory_scope& view, const hub::hub_position& client) {
+    auto s = std::make_shared<recorder>(recorder::record::offsets_and_frames);
+    replay_outcome outcome = replay_outcome::not_passed;
+    auto j = b.a.join_replayed("doc:wo:1", view, s, client, 1, fetched, 1, outcome);
+    if (!j || !*j || outcome != replay_outcome::recovered || !(*j)->recovered) {
+      ADD_FAILURE() << "not recovered";
+      return {};
+    }
+    EXPECT_EQ((*j)->position, a.h.position("doc:wo:1", view));
+    return replayed((*j)->replay);
+  }
+};
+
 // Exact resume by range fetch, its pure half (stream_applier::join_replayed): node B, which never held the view,
 // is handed the view's messages as a fetch would return them. A message apply() refuses is skipped there too, so
 // the replay is A's messages at A's offsets.
 TEST(StreamApply, AJoinReplayedFromFetchedMessagesSkipsWhatApplyRefusesAndIsExactlyWhatWasMissed) {
   test::stream_writer w{"rtcache"};
-  node a;
-  node b;
+  applying_pair p;
   const auto f1 = factory_scope::of({"F1"});
-  auto on_a = a.join("doc:wo:1", f1);
+  auto on_a = p.a.join("doc:wo:1", f1);
   const std::string subject = w.subject_of().partition("doc:wo:1", "F1");
-  std::vector<stream_message> fetched;  // what a fetch of F1's subject returns
-  const auto both = [&](const stream_message& m, bool f1_subject) {
-    (void)a.a.apply(m, 1);
-    (void)b.a.apply(m, 1);
-    if (f1_subject) fetched.push_back(m);
-  };
-  both(w.channel("doc:wo:1", "F1", "1"), true);
-  both(w.channel("doc:wo:1", "F2", "x"), false);
-  const auto client = *a.h.position("doc:wo:1", f1);
-  both(w.raw(subject, "garbage"), true);
-  both(w.channel("doc:wo:1", "F1", "2"), true);
-  both(w.channel("doc:wo:1", "F2", "y"), false);
-  both(w.channel("doc:wo:1", "F1", "3"), true);
-  ASSERT_TRUE(b.a.resume_needs_fetch("doc:wo:1", f1, client, 1));
-  EXPECT_EQ(b.a.view_subjects("doc:wo:1", f1), std::vector<std::string>{subject});
-  auto s = std::make_shared<recorder>(recorder::record::offsets_and_frames);
-  replay_outcome outcome = replay_outcome::not_passed;
-  auto j = b.a.join_replayed("doc:wo:1", f1, s, client, 1, fetched, 1, outcome);
-  ASSERT_TRUE(j);
-  ASSERT_TRUE(*j);
-  EXPECT_EQ(outcome, replay_outcome::recovered);
-  EXPECT_TRUE((*j)->recovered);
-  EXPECT_EQ(replayed((*j)->replay), (std::vector<std::string>{"2:2", "3:3"}));
+  p.both(w.channel("doc:wo:1", "F1", "1"));  // F1's subject: fetched
+  p.both(w.channel("doc:wo:1", "F2", "x"), false);
+  const auto client = *p.a.h.position("doc:wo:1", f1);
+  p.both(w.raw(subject, "garbage"));
+  p.both(w.channel("doc:wo:1", "F1", "2"));
+  p.both(w.channel("doc:wo:1", "F2", "y"), false);
+  p.both(w.channel("doc:wo:1", "F1", "3"));
+  ASSERT_TRUE(p.b.a.resume_needs_fetch("doc:wo:1", f1, client, 1));
+  EXPECT_EQ(p.b.a.view_subjects("doc:wo:1", f1), std::vector<std::string>{subject});
+  EXPECT_EQ(p.recovered_on_b(f1, client), (std::vector<std::string>{"2:2", "3:3"}));
   EXPECT_EQ(on_a->events(), (std::vector<std::string>{"1:1", "2:2", "3:3"}));
-  EXPECT_EQ((*j)->position, a.h.position("doc:wo:1", f1));
-  EXPECT_FALSE(b.a.resume_needs_fetch("doc:wo:1", f1, client, 1)) << "B holds the view now: its hub answers";
+  EXPECT_FALSE(p.b.a.resume_needs_fetch("doc:wo:1", f1, client, 1)) << "B holds the view now: its hub answers";
 }
 
 // A repeated source message among the fetched ones (a copy of an older message of the view, stored again) is skipped
@@ -327,33 +338,19 @@ TEST(StreamApply, AJoinReplayedFromFetchedMessagesSkipsWhatApplyRefusesAndIsExac
 // walk (recovered:false).
 TEST(StreamApply, AJoinReplayedSkipsARepeatedSourceMessageAsApplyDropsIt) {
   test::stream_writer w{"rtcache"};
-  node a;
-  node b;
+  applying_pair p;
   const auto f1 = factory_scope::of({"F1"});
-  auto on_a = a.join("doc:wo:1", f1);
-  const auto client = *a.h.position("doc:wo:1", f1);
-  std::vector<stream_message> fetched;
-  const auto both = [&](const stream_message& m) {
-    (void)a.a.apply(m, 1);
-    (void)b.a.apply(m, 1);
-    fetched.push_back(m);
-  };
+  auto on_a = p.a.join("doc:wo:1", f1);
+  const auto client = *p.a.h.position("doc:wo:1", f1);
   const auto one = w.channel("doc:wo:1", "F1", "1");
-  both(one);
-  both(w.channel("doc:wo:1", "F1", "2"));
-  both(w.raw(one.subject, one.data, one.headers));
-  both(w.channel("doc:wo:1", "F1", "3"));
-  EXPECT_EQ(a.a.stats().replays, 1u);
-  std::reverse(fetched.begin(), fetched.end());  // in any order: taken by sequence
-  auto s = std::make_shared<recorder>(recorder::record::offsets_and_frames);
-  replay_outcome outcome = replay_outcome::not_passed;
-  auto j = b.a.join_replayed("doc:wo:1", f1, s, client, 1, fetched, 1, outcome);
-  ASSERT_TRUE(j);
-  ASSERT_TRUE(*j);
-  EXPECT_EQ(outcome, replay_outcome::recovered);
-  EXPECT_EQ(replayed((*j)->replay), (std::vector<std::string>{"1:1", "2:2", "3:3"}));
+  p.both(one);
+  p.both(w.channel("doc:wo:1", "F1", "2"));
+  p.both(w.raw(one.subject, one.data, one.headers));
+  p.both(w.channel("doc:wo:1", "F1", "3"));
+  EXPECT_EQ(p.a.a.stats().replays, 1u);
+  std::reverse(p.fetched.begin(), p.fetched.end());  // in any order: taken by sequence
+  EXPECT_EQ(p.recovered_on_b(f1, client), (std::vector<std::string>{"1:1", "2:2", "3:3"}));
   EXPECT_EQ(on_a->events(), (std::vector<std::string>{"1:1", "2:2", "3:3"}));
-  EXPECT_EQ((*j)->position, a.h.position("doc:wo:1", f1));
 }
 
 // A message of the view missing from what was fetched (purged, or not returned) skips an offset: never a replay
