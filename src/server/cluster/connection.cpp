@@ -237,6 +237,33 @@ result<std::unique_ptr<connection>> connection::connect(const nats_settings& set
   return std::unique_ptr<connection>(new connection(std::move(handles)));
 }
 
+void detail::connection_handles::retire(std::function<void()> release) {
+  std::function<void()> oldest;
+  {
+    std::lock_guard lock(retired_mu_);
+    retired_.push_back(std::move(release));
+    if (retired_.size() > k_max_retired) {
+      oldest = std::move(retired_.front());
+      retired_.pop_front();
+    }
+  }
+  if (oldest) oldest();
+}
+
+std::size_t detail::connection_handles::retired() const {
+  std::lock_guard lock(retired_mu_);
+  return retired_.size();
+}
+
+void detail::connection_handles::run_retired() {
+  std::deque<std::function<void()>> all;
+  {
+    std::lock_guard lock(retired_mu_);
+    all.swap(retired_);
+  }
+  for (auto& release : all) release();
+}
+
 connection::~connection() {
   if (!handles_) return;
   auto& h = *handles_;
@@ -247,6 +274,7 @@ connection::~connection() {
     std::unique_lock lock(h.callbacks->mu);
     closed = h.callbacks->cv.wait_for(lock, std::chrono::seconds(5), [&] { return h.callbacks->closed; });
   }
+  h.run_retired();  // the read loop has stopped: no message reaches their subscriptions any more
   natsConnection_Destroy(h.nc);
   // nats.c still holds the closure; if its closed callback did not come, keep the state alive for good.
   if (!closed) new std::shared_ptr<detail::connection_callbacks>(h.callbacks);  // NOLINT: deliberate leak

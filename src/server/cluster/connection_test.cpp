@@ -1,6 +1,7 @@
 // The connection against real nats-servers: settings reach nats.c, failures are values, link changes are events.
 #include "cluster/connection.hpp"
 
+#include "cluster/nats_handles.hpp"
 #include "cluster/test_nats_server.hpp"
 
 #include <gtest/gtest.h>
@@ -128,6 +129,29 @@ TEST(Connection, RetryOnFailedConnectConnectsWhenTheServerComesUp) {
   server.start();
   ASSERT_TRUE(test::eventually([&] { return log.count(connection_event_kind::connected) == 1; }, 10s));
   EXPECT_TRUE((*conn)->connected());
+}
+
+// A nats.c object whose subscription may still receive a message (a publisher's context after timed-out publishes)
+// is released once the connection is closed, when no message can reach it; beyond the bound the oldest goes first.
+TEST(Connection, RetiredReleasesRunOnceClosedOrBeyondTheirBound) {
+  auto conn = test::connect_or_die(test::shared_server().url());
+  std::vector<int> released;
+  std::mutex mu;
+  const auto release = [&](int i) {
+    return [&, i] {
+      std::lock_guard lock(mu);
+      released.push_back(i);
+    };
+  };
+  for (int i = 0; i < static_cast<int>(detail::connection_handles::k_max_retired); ++i) {
+    conn->handles().retire(release(i));
+  }
+  EXPECT_TRUE(released.empty()) << "held while the connection is open";
+  conn->handles().retire(release(-1));
+  EXPECT_EQ(released, std::vector<int>{0}) << "the oldest, beyond the bound";
+  EXPECT_EQ(conn->handles().retired(), detail::connection_handles::k_max_retired);
+  conn.reset();
+  EXPECT_EQ(released.size(), detail::connection_handles::k_max_retired + 1) << "every one, once closed";
 }
 
 }  // namespace

@@ -10,6 +10,8 @@
 #include <chrono>
 #include <string>
 #include <condition_variable>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <nats/nats.h>
@@ -36,6 +38,19 @@ struct connection_handles {
   natsConnection* nc = nullptr;
   jsCtx* js = nullptr;  // for stream management and direct gets; publishers make their own
   std::shared_ptr<connection_callbacks> callbacks;
+
+  // Releases of nats.c objects whose subscriptions may still receive a message: nats.c 3.4 can crash when a
+  // subscription is destroyed while its read loop handles a message for it (nats.c issue 637, fixed in 3.6), as a
+  // publisher's reply subscription does when acknowledgements it stopped waiting for arrive late. They run once the
+  // connection is closed (its read loop stopped), or, beyond k_max_retired, the oldest runs at once.
+  static constexpr std::size_t k_max_retired = 64;
+  void retire(std::function<void()> release);
+  std::size_t retired() const;
+  void run_retired();  // REQUIRES: the connection closed
+
+ private:
+  mutable std::mutex retired_mu_;
+  std::deque<std::function<void()>> retired_;  // guarded by retired_mu_
 };
 
 // "<what>: <nats.c's last error text>" with the code mapped from the status and the JetStream error code.

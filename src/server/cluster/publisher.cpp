@@ -15,7 +15,8 @@ namespace rtcache::cluster {
 struct publisher::state {
   publisher_settings settings;  // constant after construction
   publish_handler handler;      // constant after construction
-  jsCtx* js = nullptr;          // owned; released by ~publisher
+  jsCtx* js = nullptr;          // owned; released by ~publisher (or retired to the connection, see there)
+  detail::connection_handles* conn = nullptr;  // the connection's; it outlives the publisher
 
   mutable std::mutex mu;
   mutable std::condition_variable cv;
@@ -101,6 +102,7 @@ result<std::unique_ptr<publisher>> publisher::create(const connection& conn, pub
   jo.PublishAsync.AckHandlerClosure = st.get();
   natsStatus s = natsConnection_JetStream(&st->js, conn.handles().nc, &jo);
   if (s != NATS_OK) return detail::make_error(s, "creating the publisher's JetStream context");
+  st->conn = &conn.handles();
   return std::unique_ptr<publisher>(new publisher(std::move(st)));
 }
 
@@ -120,10 +122,20 @@ publisher::~publisher() {
       natsMsgList_Destroy(&left);
     }
   }
-  jsCtx_Destroy(state_->js);
-  // A callback may still be on its way in when the drain timed out (connection closed under us): keep its
-  // closure alive rather than risk it touching freed memory.
-  if (!drained) (void)state_.release();  // NOLINT: deliberate leak on a broken shutdown only
+  bool answered_all = false;
+  {
+    std::lock_guard lock(state_->mu);
+    answered_all = state_->counters.failed == 0;
+  }
+  if (drained && answered_all) {
+    jsCtx_Destroy(state_->js);
+    return;
+  }
+  // An acknowledgement may still arrive for a publish that timed out (or whose drain did), and nats.c 3.4 can crash
+  // when the context's reply subscription is destroyed while its read loop handles one: the context (and the
+  // closure its callback reaches) goes to the connection, which releases it once closed.
+  std::shared_ptr<state> kept(std::move(state_));
+  kept->conn->retire([kept] { jsCtx_Destroy(kept->js); });
 }
 
 result<std::uint64_t> publisher::publish(const outgoing_message& m) {
