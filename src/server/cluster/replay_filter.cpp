@@ -10,7 +10,7 @@ bool replay_filter::replayed(std::string_view msg_id) {
   const message_source source = parse_msg_id(msg_id);
   if (const auto* w = std::get_if<wal_message_id>(&source)) {
     if (wal_ && wal_->system_identifier == w->system_identifier && wal_->timeline == w->timeline &&
-        std::tie(w->commit_lsn, w->index) <= std::tie(wal_->commit_lsn, wal_->index)) {
+        std::tie(w->rewinds, w->commit_lsn, w->index) <= std::tie(wal_->rewinds, wal_->commit_lsn, wal_->index)) {
       return true;
     }
     wal_ = *w;

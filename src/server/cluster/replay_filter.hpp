@@ -16,7 +16,8 @@ namespace rtcache::cluster {
 class replay_filter {
  public:
   // Whether the message whose Nats-Msg-Id is `msg_id` repeats a source message taken before: a WAL message at or
-  // below the newest (commit LSN, index) taken of the same PostgreSQL cluster and timeline, or an ingest item at or
+  // below the newest (rewind generation, commit LSN, index) taken of the same PostgreSQL cluster and timeline (a
+  // later generation, after the server was restored from a copy, starts below the old LSNs), or an ingest item at or
   // below the newest (ingest sequence, item) taken of the same ingest stream. Otherwise the message is taken: it is
   // the newest of its source from now on (another cluster, timeline or ingest stream replaces the old one, as the
   // writer's anchor does). Ids of any other form (control messages, gap markers found at a stream's start, none)

@@ -32,6 +32,18 @@ TEST(ReplayFilter, AnotherTimelineOrClusterStartsItsOwnOrder) {
   EXPECT_FALSE(f.replayed(wal(8, 1, 0x11, 0)));
 }
 
+// A server restored from a copy on the same timeline reuses LSNs: the writer's next rewind generation orders after
+// the old one, whatever its LSNs.
+TEST(ReplayFilter, ALaterRewindGenerationOrdersAfterTheOldOneWhateverItsLsns) {
+  replay_filter f;
+  EXPECT_FALSE(f.replayed(wal(7, 1, 0x900, 3)));
+  EXPECT_FALSE(f.replayed(wal_msg_id({7, 1, 0x300, 0, 1})));
+  EXPECT_TRUE(f.replayed(wal_msg_id({7, 1, 0x300, 0, 1})));
+  EXPECT_TRUE(f.replayed(wal(7, 1, 0x900, 3))) << "the old generation's message";
+  EXPECT_TRUE(f.replayed(wal(7, 1, 0xA00, 0))) << "the old generation, past its last LSN";
+  EXPECT_FALSE(f.replayed(wal_msg_id({7, 1, 0x301, 0, 1})));
+}
+
 TEST(ReplayFilter, DropsAnIngestItemAtOrBelowTheNewestOfItsIngestStream) {
   replay_filter f;
   EXPECT_FALSE(f.replayed(ingest_msg_id({50, 10, 0})));

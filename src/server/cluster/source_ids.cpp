@@ -63,8 +63,10 @@ std::optional<std::uint64_t> parse_lsn(std::string_view text) {
 }
 
 std::string wal_msg_id(const wal_message_id& id) {
-  return std::to_string(id.system_identifier) + "-" + std::to_string(id.timeline) + "-" + format_lsn(id.commit_lsn) +
-         "-" + std::to_string(id.index);
+  std::string out = std::to_string(id.system_identifier) + "-" + std::to_string(id.timeline) + "-" +
+                    format_lsn(id.commit_lsn) + "-" + std::to_string(id.index);
+  if (id.rewinds != 0) out += "-r" + std::to_string(id.rewinds);
+  return out;
 }
 
 std::string ingest_msg_id(const ingest_message_id& id) {
@@ -74,6 +76,18 @@ std::string ingest_msg_id(const ingest_message_id& id) {
 
 message_source parse_msg_id(std::string_view msg_id) {
   const auto parts = split(msg_id, '-');
+  if (parts.size() == 5 && parts[0] != "i") {
+    // A WAL message of a later rewind generation: "-r<rewinds>", rewinds >= 1.
+    std::uint32_t rewinds = 0;
+    if (parts[4].size() < 2 || parts[4][0] != 'r' || !parse_dec(parts[4].substr(1), rewinds) || rewinds == 0) {
+      return std::monostate{};
+    }
+    message_source source = parse_msg_id(msg_id.substr(0, msg_id.size() - parts[4].size() - 1));
+    auto* id = std::get_if<wal_message_id>(&source);
+    if (id == nullptr) return std::monostate{};
+    id->rewinds = rewinds;
+    return source;
+  }
   if (parts.size() != 4) return std::monostate{};
   if (parts[0] == "i") {
     ingest_message_id id;
@@ -94,14 +108,19 @@ message_source parse_msg_id(std::string_view msg_id) {
 }
 
 std::string encode_wal_anchor(const wal_anchor_state& a) {
-  return std::to_string(a.system_identifier) + "/" + std::to_string(a.timeline) + "/" + format_lsn(a.confirm_lsn) +
-         "/" + format_lsn(a.last_commit_lsn) + "/" + std::to_string(a.last_index);
+  std::string out = std::to_string(a.system_identifier) + "/" + std::to_string(a.timeline) + "/" +
+                    format_lsn(a.confirm_lsn) + "/" + format_lsn(a.last_commit_lsn) + "/" +
+                    std::to_string(a.last_index);
+  if (a.rewinds != 0) out += "/" + std::to_string(a.rewinds);
+  return out;
 }
 
 core::result<wal_anchor_state> decode_wal_anchor(std::string_view header) {
-  // The LSNs hold a '/' of their own: 7 fields in all.
+  // The LSNs hold a '/' of their own: 7 fields in all, 8 with the rewind generation.
   const auto f = split(header, '/');
-  if (f.size() != 7) return bad(k_wal_header, "expected <system>/<timeline>/<confirm lsn>/<last commit lsn>/<index>");
+  if (f.size() != 7 && f.size() != 8) {
+    return bad(k_wal_header, "expected <system>/<timeline>/<confirm lsn>/<last commit lsn>/<index>[/<rewinds>]");
+  }
   wal_anchor_state a;
   if (!parse_dec(f[0], a.system_identifier)) return bad(k_wal_header, "system identifier is not a decimal number");
   if (!parse_dec(f[1], a.timeline)) return bad(k_wal_header, "timeline is not a decimal number");
@@ -113,6 +132,9 @@ core::result<wal_anchor_state> decode_wal_anchor(std::string_view header) {
   a.confirm_lsn = *c;
   a.last_commit_lsn = *l;
   if (!parse_dec(f[6], a.last_index)) return bad(k_wal_header, "index is not a decimal number");
+  if (f.size() == 8 && (!parse_dec(f[7], a.rewinds) || a.rewinds == 0)) {
+    return bad(k_wal_header, "rewinds is not a decimal number >= 1");
+  }
   return a;
 }
 

@@ -14,13 +14,16 @@
 namespace rtcache::cluster {
 
 // One routed message of a WAL transaction: which PostgreSQL cluster and timeline, the transaction's commit LSN
-// and the message's index in the transaction's routed output (net/routed_sink.hpp numbers them). Ordered by
-// (commit_lsn, index) within one (system_identifier, timeline).
+// and the message's index in the transaction's routed output (net/routed_sink.hpp numbers them), and the writer's
+// rewind generation (wal_anchor_state::rewinds): a server restored from a copy on the same timeline reuses LSNs,
+// and its later commits are other messages than the ones the stream holds under the same LSNs. Ordered by
+// (rewinds, commit_lsn, index) within one (system_identifier, timeline).
 struct wal_message_id {
   std::uint64_t system_identifier = 0;
   std::uint32_t timeline = 0;
   std::uint64_t commit_lsn = 0;
   std::uint32_t index = 0;
+  std::uint32_t rewinds = 0;
 
   friend bool operator==(const wal_message_id&, const wal_message_id&) = default;
 };
@@ -41,7 +44,8 @@ using message_source = std::variant<std::monostate, wal_message_id, ingest_messa
 std::string format_lsn(std::uint64_t lsn);
 std::optional<std::uint64_t> parse_lsn(std::string_view text);
 
-// "<system_identifier>-<timeline>-<commit_lsn as %X/%X>-<index>", the id net/routed_sink.hpp specifies.
+// "<system_identifier>-<timeline>-<commit_lsn as %X/%X>-<index>", the id net/routed_sink.hpp specifies, followed by
+// "-r<rewinds>" once the writer's rewind generation is not 0.
 std::string wal_msg_id(const wal_message_id& id);
 // "i-<ingest_created_ns>-<ingest_seq>-<index>".
 std::string ingest_msg_id(const ingest_message_id& id);
@@ -59,10 +63,14 @@ struct wal_anchor_state {
   std::uint64_t confirm_lsn = 0;
   std::uint64_t last_commit_lsn = 0;  // of the last WAL message published (0: none yet on this timeline)
   std::uint32_t last_index = 0;
+  // Times the source found this cluster and timeline restored from a copy (a wal_rewound gap): each starts the
+  // positions over below the old ones, and the ids published after it carry it (wal_message_id::rewinds).
+  std::uint32_t rewinds = 0;
 
   friend bool operator==(const wal_anchor_state&, const wal_anchor_state&) = default;
 };
-// "<system_identifier>/<timeline>/<confirm_lsn>/<last_commit_lsn>/<last_index>", LSNs as format_lsn.
+// "<system_identifier>/<timeline>/<confirm_lsn>/<last_commit_lsn>/<last_index>", LSNs as format_lsn, followed by
+// "/<rewinds>" once rewinds is not 0 (a header without it: 0).
 std::string encode_wal_anchor(const wal_anchor_state& a);
 core::result<wal_anchor_state> decode_wal_anchor(std::string_view header);
 

@@ -28,6 +28,33 @@ TEST(SourceIds, WalMessageIdsFollowTheCommitIdentity) {
   EXPECT_NE(wal_msg_id({id.system_identifier, 3, id.commit_lsn, 13}), text);
 }
 
+// After the server was restored from a copy (the writer's rewind generation), ids say so: the same commit position
+// is another message. Generation 0 keeps the routed sink's spelling.
+TEST(SourceIds, WalMessageIdsOfALaterRewindGenerationCarryIt) {
+  const wal_message_id id{7301234567890123456ull, 3, 0x16B374D848, 12, 2};
+  const std::string text = wal_msg_id(id);
+  EXPECT_EQ(text, "7301234567890123456-3-16/B374D848-12-r2");
+  EXPECT_EQ(std::get<wal_message_id>(parse_msg_id(text)), id);
+  EXPECT_NE(wal_msg_id({id.system_identifier, 3, id.commit_lsn, 12, 1}), text);
+  EXPECT_EQ(wal_msg_id({id.system_identifier, 3, id.commit_lsn, 12, 0}), "7301234567890123456-3-16/B374D848-12");
+  for (const char* bad : {"7-3-16/B374D848-12-r0", "7-3-16/B374D848-12-r", "7-3-16/B374D848-12-x1",
+                          "7-3-16/B374D848-12-r01", "i-1-2-3-r1", "g-7-3-16/B374D848-12", "7-3-16/B374D848-12-r1-r2"}) {
+    EXPECT_TRUE(std::holds_alternative<std::monostate>(parse_msg_id(bad))) << bad;
+  }
+}
+
+TEST(SourceIds, AWalAnchorCarriesItsRewindGenerationOnlyOnceThereIsOne) {
+  wal_anchor_state a{7, 1, 0x1110, 0x1100, 2, 0};
+  EXPECT_EQ(encode_wal_anchor(a), "7/1/0/1110/0/1100/2") << "the header every writer before rewinds wrote";
+  EXPECT_EQ(decode_wal_anchor(encode_wal_anchor(a)).value(), a);
+  a.rewinds = 3;
+  EXPECT_EQ(encode_wal_anchor(a), "7/1/0/1110/0/1100/2/3");
+  EXPECT_EQ(decode_wal_anchor(encode_wal_anchor(a)).value(), a);
+  EXPECT_FALSE(decode_wal_anchor("7/1/0/1110/0/1100/2/0"));
+  EXPECT_FALSE(decode_wal_anchor("7/1/0/1110/0/1100/2/x"));
+  EXPECT_FALSE(decode_wal_anchor("7/1/0/1110/0/1100/2/3/4"));
+}
+
 // The PostgreSQL source names each routed message (routing::message_id); the cluster de-duplicates on that id and
 // reads the commit identity back from it, so the two spellings must be one.
 TEST(SourceIds, WalMessageIdsAreTheIdsTheRoutedSinkGives) {
@@ -59,7 +86,7 @@ TEST(SourceIds, AnchorsRoundTripAndRefuseMalformedHeaders) {
   EXPECT_EQ(encode_wal_anchor(w), "99/1/0/1000/0/FF0/4");
   EXPECT_EQ(decode_wal_anchor(encode_wal_anchor(w)).value(), w);
   for (const char* bad :
-       {"", "99/1/0/1000/0/FF0", "99/1/0/1000/0/FF0/4/5", "x/1/0/1000/0/FF0/4", "99/1/0/10g0/0/1/4"}) {
+       {"", "99/1/0/1000/0/FF0", "99/1/0/1000/0/FF0/4/5/6", "x/1/0/1000/0/FF0/4", "99/1/0/10g0/0/1/4"}) {
     EXPECT_FALSE(decode_wal_anchor(bad)) << bad;
   }
   const ingest_anchor_state i{123, 45, 6};

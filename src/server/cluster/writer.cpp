@@ -380,13 +380,14 @@ struct writer::impl {
   static bool ahead(const wal_anchor_state& a, const wal_anchor_state& b) {
     if (b.system_identifier == 0 && b.last_commit_lsn == 0) return a.last_commit_lsn != 0;
     return a.system_identifier == b.system_identifier && a.timeline == b.timeline &&
-           std::tie(a.last_commit_lsn, a.last_index) > std::tie(b.last_commit_lsn, b.last_index);
+           std::tie(a.rewinds, a.last_commit_lsn, a.last_index) > std::tie(b.rewinds, b.last_commit_lsn, b.last_index);
   }
 
   bool replayed(const wal_message_id& id) const {
     return anchor.last_commit_lsn != 0 && anchor.system_identifier == id.system_identifier &&
            anchor.timeline == id.timeline &&
-           std::tie(id.commit_lsn, id.index) <= std::tie(anchor.last_commit_lsn, anchor.last_index);
+           std::tie(id.rewinds, id.commit_lsn, id.index) <=
+               std::tie(anchor.rewinds, anchor.last_commit_lsn, anchor.last_index);
   }
 
   // Publishes one message at next_seq with the anchor and the expected last sequence. False once stopped.
@@ -454,7 +455,7 @@ struct writer::impl {
     anchor_to(p);
     for (std::size_t k = 0; k < n; ++k) {
       const wal_message_id id{p.system_identifier, p.timeline, p.commit_lsn,
-                              static_cast<std::uint32_t>(p.first_index + k)};
+                              static_cast<std::uint32_t>(p.first_index + k), anchor.rewinds};
       if (replayed(id)) {
         sent(&writer_stats::skipped);
         continue;
@@ -463,7 +464,7 @@ struct writer::impl {
       anchor.last_commit_lsn = id.commit_lsn;
       anchor.last_index = id.index;
       if (k + 1 == n) anchor.confirm_lsn = p.confirm_lsn;
-      const std::string msg_id = routing::message_id(p, k);
+      const std::string msg_id = wal_msg_id(id);  // routing::message_id(p, k), of the rewind generation
       if (k < rows.messages.size()) {
         const auto& m = rows.messages[k];
         channel_message cm;
@@ -565,7 +566,16 @@ struct writer::impl {
     if (stopped()) return;
     if (auto r = refresh_first_seq(); !r) return fail(r.error());
     anchor_to(p);
-    const wal_message_id id{p.system_identifier, p.timeline, p.commit_lsn, p.first_index};
+    if (gap.reason == routing::gap_reason::wal_rewound) {
+      // The server was restored from a copy: its WAL, and the commits that follow, reuse positions the stream holds
+      // messages of. A new generation keeps their ids apart and nothing of them is skipped as published; the gap's
+      // anchor carries it, so a writer taking over continues it.
+      ++anchor.rewinds;
+      anchor.last_commit_lsn = 0;
+      anchor.last_index = 0;
+      anchor.confirm_lsn = p.confirm_lsn;
+    }
+    const wal_message_id id{p.system_identifier, p.timeline, p.commit_lsn, p.first_index, anchor.rewinds};
     const bool in_transaction = gap.reason == routing::gap_reason::truncate && p.commit_lsn != 0;
     if (in_transaction && replayed(id)) {
       sent(&writer_stats::skipped);

@@ -641,6 +641,57 @@ TEST(Writer, AGapIsPublishedAsAMarkerEveryNodeSees) {
   EXPECT_EQ(got[1].anchor->confirm_lsn, 0x2010u);
 }
 
+// A server restored from a copy on the same timeline (the source's wal_rewound gap) commits again at positions the
+// stream holds messages of. The writer starts a new rewind generation: those commits are published (not skipped as
+// already stored, not answered as duplicates of the old ids), the anchor's positions start over, and a writer
+// taking over continues the generation (its replay is skipped, what follows is published).
+TEST(Writer, AfterTheServerWasRestoredFromACopyItsCommitsArePublishedUnderANewGeneration) {
+  harness h;
+  source src;
+  auto w = h.make();
+  w->publish(src.txn({doc_message("1", "F1")}));  // at 0x1100
+  w->publish(src.txn({doc_message("2", "F1")}));  // at 0x1200
+  routing::source_gap gap;
+  gap.position.sequence = ++src.sequence;
+  gap.position.system_identifier = k_system;
+  gap.position.timeline = 1;
+  gap.position.commit_lsn = 0x1050;  // where streaming resumes: the copy's WAL ends before 0x1210
+  gap.position.confirm_lsn = 0x1050;
+  gap.reason = routing::gap_reason::wal_rewound;
+  w->on_gap(gap);
+  const auto after_restore = src.at(0x1100, {doc_message("3", "F1")});  // another commit at a position used before
+  w->publish(after_restore);
+  ASSERT_TRUE(durable(*w, 4));
+  EXPECT_EQ(w->stats().skipped, 0u);
+  auto got = h.read();
+  ASSERT_EQ(got.size(), 4u);
+  ASSERT_TRUE(got[2].gap);
+  EXPECT_EQ(got[2].gap->reason, "wal_rewound");
+  EXPECT_EQ(got[2].anchor->rewinds, 1u);
+  EXPECT_EQ(got[2].anchor->confirm_lsn, 0x1050u) << "the positions start over";
+  ASSERT_TRUE(got[3].message);
+  EXPECT_EQ(got[3].msg_id, wal_msg_id({k_system, 1, 0x1100, 0, 1}));
+  EXPECT_NE(got[3].msg_id, got[0].msg_id);
+  EXPECT_EQ(got[3].anchor->last_commit_lsn, 0x1100u);
+  EXPECT_EQ(got[3].anchor->confirm_lsn, 0x1110u);
+  expect_model_positions(got, no_retention);
+
+  // A writer taking over: the source confirmed the restored server's positions, and replays from there.
+  auto w2 = h.make();
+  EXPECT_EQ(w2->durable_anchor().value(), (routing::wal_anchor{k_system, 1, 0x1110}));
+  src.restart();
+  auto replay = after_restore;
+  replay.position.sequence = ++src.sequence;
+  w2->publish(replay);
+  w2->publish(src.at(0x1180, {doc_message("4", "F1")}));
+  ASSERT_TRUE(durable(*w2, 2));
+  EXPECT_EQ(w2->stats().skipped, 1u);
+  got = h.read();
+  ASSERT_EQ(got.size(), 5u);
+  EXPECT_EQ(got[4].msg_id, wal_msg_id({k_system, 1, 0x1180, 0, 1}));
+  EXPECT_EQ(got[4].anchor->rewinds, 1u);
+}
+
 TEST(Writer, APositionAloneMovesTheAnchorANewWriterReports) {
   harness h;
   source src;

@@ -577,6 +577,58 @@ TEST_F(ClusterReader, ADroppedSlotIsAGapEveryNodeStartsTheChannelsOverAndAResume
   d.exec("DROP ROLE IF EXISTS crgap_role");
 }
 
+// A PostgreSQL restored from a copy on the same timeline (a disk snapshot started again): the stream holds messages
+// of WAL positions the server's WAL has not reached (here a transaction far ahead of it, written by a writer of the
+// test's own as the pre-restore reader's was). The reader reports the gap (wal_rewound) and the rows committed after
+// it reach a client. Before the writer's rewind generation they were skipped as already in the stream.
+TEST_F(ClusterReader, AServerRestoredFromACopyIsAGapAndTheRowsCommittedAfterItReachClients) {
+  db d;
+  drop_slot("crrew");
+  pg::test::create_tables(d, "crrew");
+  d.exec("CREATE PUBLICATION crrew_pub FOR TABLE crrew_wo, crrew_pl");
+  d.exec("SELECT pg_create_logical_replication_slot('crrew_slot', 'pgoutput')");  // the copy's slot: it exists
+  const auto& st = stream("crrew");
+  const auto system = std::stoull(d.exec("SELECT system_identifier FROM pg_control_system()"));
+  const auto timeline =
+      static_cast<std::uint32_t>(std::stoul(d.exec("SELECT timeline_id FROM pg_control_checkpoint()")));
+  {
+    auto other_conn = cluster::test::connect_or_die(url());
+    cluster::writer_settings ws;
+    ws.stream = st.name;
+    auto before_restore = cluster::writer::create(*other_conn, ws);
+    ASSERT_TRUE(before_restore) << before_restore.error().message;
+    (*before_restore)->start_stream([] {});
+    auto e = std::make_shared<core::event>();
+    e->type = "wo";
+    e->id = "w99";
+    e->factory_id = "f9";
+    e->act = core::action::update;
+    routing::routed_batch b;
+    b.position = {1, system, timeline, 0xFF00000000, 0, 0xFF00000010};
+    b.last = true;
+    b.rows.messages.push_back({core::channel_key::doc("wo", "w99"), e, nullptr});
+    (*before_restore)->publish(std::move(b));
+    ASSERT_TRUE(eventually([&] { return (*before_restore)->durable_through() >= 1; }));
+  }
+  {
+    pg::source_config cfg = shared_slot("crrew");
+    cfg.create_publication = false;
+    node a("a", url(), st, "crrew", /*with_source=*/true, cfg);
+    ASSERT_TRUE(a.source->wait_streaming());
+    ASSERT_TRUE(eventually([&] { return a.sink->stats().gaps == 1; })) << "the reader published the gap";
+    EXPECT_EQ(a.source->count_logs("source_gap", "reason", "wal_rewound"), 1U);
+    ASSERT_TRUE(eventually([&] { return a.ready(); }));
+    auto client = a.client({"f1"});
+    join(*client, "realtime:list:wo:f1");
+    pg::test::insert_each(d, "crrew_wo", 1, 3);
+    EXPECT_EQ(read_until(*client, "realtime:list:wo:f1", [](const received& r) { return r.ids.size() >= 3; }).ids,
+              (std::vector<int>{1, 2, 3}))
+        << "committed after the restore, at positions below what the stream held";
+    EXPECT_EQ(a.sink->stats().skipped, 0U);
+  }
+  drop_slot("crrew");
+}
+
 // issue 13, "TRUNCATE of a mapped table makes that table's list channels refetch", on a cluster: the reader
 // publishes the TRUNCATE as a gap marker covering that table's channels; node C (which reads no WAL) starts
 // list:wo:f1 over (a resume from before is recovered:false) and leaves list:pl:f1, another table's, alone
