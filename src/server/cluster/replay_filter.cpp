@@ -1,7 +1,6 @@
 // A source message the stream holds twice (replay_filter.hpp).
 #include "cluster/replay_filter.hpp"
 
-#include <tuple>
 #include <variant>
 
 namespace rtcache::cluster {
@@ -9,10 +8,7 @@ namespace rtcache::cluster {
 bool replay_filter::replayed(std::string_view msg_id) {
   const message_source source = parse_msg_id(msg_id);
   if (const auto* w = std::get_if<wal_message_id>(&source)) {
-    if (wal_ && wal_->system_identifier == w->system_identifier && wal_->timeline == w->timeline &&
-        std::tie(w->rewinds, w->commit_lsn, w->index) <= std::tie(wal_->rewinds, wal_->commit_lsn, wal_->index)) {
-      return true;
-    }
+    if (wal_ && at_or_below(*w, *wal_)) return true;
     wal_ = *w;
     return false;
   }

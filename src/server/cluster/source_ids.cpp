@@ -63,10 +63,15 @@ std::optional<std::uint64_t> parse_lsn(std::string_view text) {
 }
 
 std::string wal_msg_id(const wal_message_id& id) {
-  std::string out = std::to_string(id.system_identifier) + "-" + std::to_string(id.timeline) + "-" +
-                    format_lsn(id.commit_lsn) + "-" + std::to_string(id.index);
-  if (id.rewinds != 0) out += "-r" + std::to_string(id.rewinds);
-  return out;
+  // One formatted write, as routing::message_id: it names every message the writer publishes.
+  char buf[112];
+  int n = std::snprintf(buf, sizeof buf, "%llu-%u-%X/%X-%u", static_cast<unsigned long long>(id.system_identifier),
+                        static_cast<unsigned>(id.timeline), static_cast<unsigned>(id.commit_lsn >> 32),
+                        static_cast<unsigned>(id.commit_lsn & 0xffffffffU), static_cast<unsigned>(id.index));
+  if (id.rewinds != 0) {
+    n += std::snprintf(buf + n, sizeof buf - static_cast<std::size_t>(n), "-r%u", static_cast<unsigned>(id.rewinds));
+  }
+  return std::string(buf, static_cast<std::size_t>(n));
 }
 
 std::string ingest_msg_id(const ingest_message_id& id) {

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <variant>
 
 namespace rtcache::cluster {
@@ -27,6 +28,13 @@ struct wal_message_id {
 
   friend bool operator==(const wal_message_id&, const wal_message_id&) = default;
 };
+
+// Whether `id` is `last` or comes before it: the same PostgreSQL cluster and timeline, and (rewinds, commit_lsn,
+// index) not greater. Messages of another cluster or timeline are in an order of their own: never at or below.
+inline bool at_or_below(const wal_message_id& id, const wal_message_id& last) {
+  return id.system_identifier == last.system_identifier && id.timeline == last.timeline &&
+         std::tie(id.rewinds, id.commit_lsn, id.index) <= std::tie(last.rewinds, last.commit_lsn, last.index);
+}
 
 // One message republished from the ingest stream: the ingest stream's incarnation (its created_ns), the ingest
 // message's sequence and the item's index in it.
@@ -69,6 +77,10 @@ struct wal_anchor_state {
 
   friend bool operator==(const wal_anchor_state&, const wal_anchor_state&) = default;
 };
+// The last WAL message the anchor names (meaningful when last_commit_lsn is not 0).
+inline wal_message_id last_message_of(const wal_anchor_state& a) {
+  return {a.system_identifier, a.timeline, a.last_commit_lsn, a.last_index, a.rewinds};
+}
 // "<system_identifier>/<timeline>/<confirm_lsn>/<last_commit_lsn>/<last_index>", LSNs as format_lsn, followed by
 // "/<rewinds>" once rewinds is not 0 (a header without it: 0).
 std::string encode_wal_anchor(const wal_anchor_state& a);

@@ -379,15 +379,13 @@ struct writer::impl {
   // Whether `a` is past `b`: the same PostgreSQL timeline and a later last WAL message, or `b` knows none.
   static bool ahead(const wal_anchor_state& a, const wal_anchor_state& b) {
     if (b.system_identifier == 0 && b.last_commit_lsn == 0) return a.last_commit_lsn != 0;
-    return a.system_identifier == b.system_identifier && a.timeline == b.timeline &&
-           std::tie(a.rewinds, a.last_commit_lsn, a.last_index) > std::tie(b.rewinds, b.last_commit_lsn, b.last_index);
+    const wal_message_id a_last = last_message_of(a);
+    const wal_message_id b_last = last_message_of(b);
+    return at_or_below(b_last, a_last) && !(a_last == b_last);
   }
 
   bool replayed(const wal_message_id& id) const {
-    return anchor.last_commit_lsn != 0 && anchor.system_identifier == id.system_identifier &&
-           anchor.timeline == id.timeline &&
-           std::tie(id.rewinds, id.commit_lsn, id.index) <=
-               std::tie(anchor.rewinds, anchor.last_commit_lsn, anchor.last_index);
+    return anchor.last_commit_lsn != 0 && at_or_below(id, last_message_of(anchor));
   }
 
   // Publishes one message at next_seq with the anchor and the expected last sequence. False once stopped.
