@@ -31,8 +31,9 @@ void gateway_fixture::start(gateway::gateway_config cfg) {
   cfg.port = 0;
   if (!cfg.mapping) cfg.mapping = mapping_;
   gw_.emplace(ioc_, cfg, hub_, verifier_, core::doc_type_registry::defaults(), log_);
+  if (node_) gw_->set_node(*node_);
   port_ = gw_->start();
-  for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { ioc_.run(); });
+  for (int i = 0; i < io_threads_; ++i) threads_.emplace_back([this] { ioc_.run(); });
 }
 
 bool gateway_fixture::wait_for(const std::function<bool()>& cond, std::chrono::steady_clock::duration bound) {

@@ -62,6 +62,10 @@ class gateway_fixture : public ::testing::Test {
   hub::hub hub_;
   std::shared_ptr<const routing::mapping_config> mapping_ = test_mapping();  // test_rows.hpp
   ingest::hub_sink sink_{hub_, {}, {}, gateway::flush_scoped};  // as main wires it: one write per transaction
+  // The node the gateway serves (gateway::set_node), when a test sets one before start(); the hub alone otherwise.
+  // Declared before the io_context: it outlives the handlers. A node with threads of its own stops them itself first.
+  std::unique_ptr<gateway::serving_node> node_;
+  int io_threads_ = 2;  // how many threads run the io_context (start())
   boost::asio::io_context ioc_;
   std::optional<gateway::gateway> gw_;
   std::vector<std::thread> threads_;

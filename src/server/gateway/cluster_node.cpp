@@ -119,7 +119,10 @@ cluster::result<std::unique_ptr<cluster_node>> cluster_node::start(hub::hub& tar
 }
 
 cluster_node::cluster_node(cluster_node_settings settings, std::shared_ptr<link> l)
-    : settings_(std::move(settings)), link_(std::move(l)) {}
+    : settings_(std::move(settings)),
+      link_(std::move(l)),
+      blocking_(std::max<std::size_t>(settings_.blocking_threads, 1),
+                std::max<std::size_t>(settings_.max_blocking_calls, 1)) {}
 
 cluster_node::~cluster_node() {
   stop();
@@ -132,6 +135,7 @@ cluster_node::~cluster_node() {
 }
 
 void cluster_node::stop() {
+  blocking_.stop();  // first: a join running there uses the applier
   stopping_.store(true, std::memory_order_release);
   if (thread_.joinable()) thread_.join();
 }

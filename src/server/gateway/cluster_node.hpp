@@ -14,6 +14,7 @@
 #include "cluster/publisher.hpp"
 #include "cluster/settings.hpp"
 #include "cluster/wire.hpp"
+#include "gateway/blocking_pool.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/serving_node.hpp"
 #include "ingest/relay.hpp"
@@ -54,9 +55,15 @@ struct cluster_node_settings {
   std::size_t max_channels = cluster::k_default_max_channels;  // [cluster] max_channels: the position book's bound
   // How long the applying thread waits for a message before it looks at the stream, at a reconnect and at stop().
   std::chrono::milliseconds idle_poll{200};
-  // How long relay ingest waits for JetStream to acknowledge a request's ingest messages (on the gateway's io thread,
-  // which it blocks meanwhile); past it the request is answered 503.
+  // How long relay ingest waits for JetStream to acknowledge a request's ingest messages (on one of the node's
+  // blocking threads, below); past it the request is answered 503.
   std::chrono::milliseconds ingest_timeout{2000};
+  // The node's threads for the calls that may wait on NATS (run_blocking: joins with a resume position, which may
+  // fetch from the stream, and relay ingest), and how many such calls it admits at once (waiting or running); a join
+  // beyond that is refused as busy ("NodeNotReady: busy: ...", the client retries), relay ingest answered 503.
+  // Each call is bounded (the applier's resume_timeout, ingest_timeout), and the threads mostly wait on NATS.
+  std::size_t blocking_threads = 16;
+  std::size_t max_blocking_calls = 1024;
   // Where the node reports (one line each): connection events, the applier's refusals and losses. Empty: nowhere.
   std::function<void(std::string_view event, std::string_view detail)> log;
 };
@@ -74,7 +81,8 @@ class cluster_node final : public serving_node {
   cluster_node(const cluster_node&) = delete;
   cluster_node& operator=(const cluster_node&) = delete;
 
-  // Stops applying (the thread ends within idle_poll) and closes the connection's use by the applier. Idempotent.
+  // Stops the calls on its blocking threads (those running finish, those waiting are dropped), then applying (the
+  // thread ends within idle_poll), and closes the connection's use by the applier. Idempotent.
   void stop();
 
   // "cut from NATS (reconnecting)", or "catching up with stream S: applied through N of M"; nullopt once the
@@ -90,6 +98,11 @@ class cluster_node final : public serving_node {
   // the hub. Errors: cut from NATS, not acknowledged within ingest_timeout, or refused by JetStream; an earlier
   // message of the same request may have been stored all the same (the writer then republishes it).
   core::result<void> ingest(const std::function<void(ingest::relay_target&)>& fill) override;
+  // A join with a resume position may fetch the view's messages from the stream (applier::join); relay ingest waits
+  // for JetStream. Both run on the node's blocking threads.
+  bool join_may_block(const std::optional<hub::hub_position>& resume) const override { return resume.has_value(); }
+  bool ingest_may_block() const override { return true; }
+  bool run_blocking(std::function<void()> work) override { return blocking_.try_run(std::move(work)); }
 
   // The node's metrics (/metrics, docs/cluster.md "Metrics"): readiness, the applier's position, lag and counters,
   // the last catch-up time. The writer fields are left for the caller (main: the node's reader_sink). Any thread;
@@ -123,6 +136,7 @@ class cluster_node final : public serving_node {
   std::atomic<std::uint64_t> catch_ups_{0};
   std::atomic<bool> stopping_{false};
   std::thread thread_;
+  blocking_pool blocking_;
   // The applier's stored-to-applied times (cluster_status::stored_to_applied), observed on the applying thread.
   std::shared_ptr<prometheus::Histogram> stored_to_applied_;
   // Relay ingest: the subject, the msg id prefix "<node id>.<start ns>." (unique across restarts of the node), the

@@ -282,7 +282,7 @@ class http_session final : public detail::session, public std::enable_shared_fro
     start_websocket_session(gw_, std::move(stream_), std::move(req), *version, std::move(*who), peer_, std::move(slot));
   }
 
-  void route(const http::request<http::string_body>& req) {
+  void route(http::request<http::string_body>& req) {
     gw_->metrics.http_requests_total.Increment();
     keep_alive_ = req.keep_alive();
     const std::string_view target = req.target();
@@ -366,76 +366,106 @@ class http_session final : public detail::session, public std::enable_shared_fro
     return std::move(*who);
   }
 
-  void post_events(const http::request<http::string_body>& req) {
+  void post_events(http::request<http::string_body>& req) {
     auto who = authorise_rest(req);
     if (!who) return;
     if (who->role != auth::auth_role::service_role) {
       gw_->metrics.auth_refusals_total.Increment();
       return respond(http::status::forbidden, json_error("POST /v1/events requires a service_role token"), keep_alive_);
     }
-    std::optional<core::result<ingest::relay_outcome>> read;
-    core::result<void> published;
-    {
-      detail::flush_scope batch;  // each connection gets the whole batch in one write, when this ends
-      published =
-          gw_->node->ingest([&](ingest::relay_target& to) { read.emplace(gw_->relay.publish_events(to, req.body())); });
-    }
-    auto& outcome = *read;
-    if (!outcome) return bad_request(outcome.error());
-    if (!published) return unavailable(published.error());
-    gateway_metrics::add(gw_->metrics.events_accepted_total, outcome->accepted);
-    gateway_metrics::add(gw_->metrics.events_refused_total, outcome->refused.size());
-    gw_->log.debug(
-        "relay.events",
-        {{"accepted", outcome->accepted}, {"refused", outcome->refused.size()}, {"deliveries", outcome->deliveries}});
-    respond(http::status::accepted, outcome->to_json(), keep_alive_);
+    respond_from_node([gw = gw_, body = std::move(req.body())]() -> answer {
+      std::optional<core::result<ingest::relay_outcome>> read;
+      core::result<void> published;
+      {
+        detail::flush_scope batch;  // each connection gets the whole batch in one write, when this ends
+        published =
+            gw->node->ingest([&](ingest::relay_target& to) { read.emplace(gw->relay.publish_events(to, body)); });
+      }
+      auto& outcome = *read;
+      if (!outcome) return bad_request(outcome.error());
+      if (!published) return unavailable(published.error());
+      gateway_metrics::add(gw->metrics.events_accepted_total, outcome->accepted);
+      gateway_metrics::add(gw->metrics.events_refused_total, outcome->refused.size());
+      gw->log.debug(
+          "relay.events",
+          {{"accepted", outcome->accepted}, {"refused", outcome->refused.size()}, {"deliveries", outcome->deliveries}});
+      return {http::status::accepted, outcome->to_json()};
+    });
   }
 
-  void post_broadcast(const http::request<http::string_body>& req) {
+  void post_broadcast(http::request<http::string_body>& req) {
     auto who = authorise_rest(req);
     if (!who) return;
-    // A client's REST broadcasts are bounded per address as a connection's are (service_role: not at all).
-    std::function<ingest::broadcast_limiter::verdict(std::size_t, std::size_t)> admit;
-    if (who->role != auth::auth_role::service_role) {
-      admit = [&](std::size_t messages, std::size_t bytes) {
-        return gw_->rest_broadcasts.admit(address_counter::key_of(address_), messages, bytes,
-                                          std::chrono::steady_clock::now());
-      };
-    }
-    std::optional<core::result<ingest::relay_outcome>> read;
-    core::result<void> published;
-    {
-      detail::flush_scope batch;  // each connection gets the whole batch in one write, when this ends
-      published = gw_->node->ingest([&](ingest::relay_target& to) {
-        read.emplace(gw_->relay.publish_broadcasts(to, req.body(), *who, gw_->access, admit));
-      });
-    }
-    auto& outcome = *read;
-    if (!outcome) return bad_request(outcome.error());
-    if (outcome->limited) {
-      // Supabase's answers for its REST broadcast: 429 over the rate, 413 over the payload size.
-      gw_->metrics.client_broadcasts_limited_total.Increment();
-      if (*outcome->limited == ingest::broadcast_limiter::verdict::too_large) {
-        return respond(http::status::payload_too_large, json_error("Payload size exceeded"), keep_alive_);
+    respond_from_node([gw = gw_, body = std::move(req.body()), who = std::move(*who), address = address_]() -> answer {
+      // A client's REST broadcasts are bounded per address as a connection's are (service_role: not at all).
+      std::function<ingest::broadcast_limiter::verdict(std::size_t, std::size_t)> admit;
+      if (who.role != auth::auth_role::service_role) {
+        admit = [&](std::size_t messages, std::size_t bytes) {
+          return gw->rest_broadcasts.admit(address_counter::key_of(address), messages, bytes,
+                                           std::chrono::steady_clock::now());
+        };
       }
-      return respond(http::status::too_many_requests, json_error("You have exceeded your rate limit"), keep_alive_);
+      std::optional<core::result<ingest::relay_outcome>> read;
+      core::result<void> published;
+      {
+        detail::flush_scope batch;  // each connection gets the whole batch in one write, when this ends
+        published = gw->node->ingest([&](ingest::relay_target& to) {
+          read.emplace(gw->relay.publish_broadcasts(to, body, who, gw->access, admit));
+        });
+      }
+      auto& outcome = *read;
+      if (!outcome) return bad_request(outcome.error());
+      if (outcome->limited) {
+        // Supabase's answers for its REST broadcast: 429 over the rate, 413 over the payload size.
+        gw->metrics.client_broadcasts_limited_total.Increment();
+        if (*outcome->limited == ingest::broadcast_limiter::verdict::too_large) {
+          return {http::status::payload_too_large, json_error("Payload size exceeded")};
+        }
+        return {http::status::too_many_requests, json_error("You have exceeded your rate limit")};
+      }
+      if (!published) return unavailable(published.error());
+      gateway_metrics::add(gw->metrics.broadcasts_total, outcome->accepted);
+      return {http::status::accepted, outcome->to_json()};
+    });
+  }
+
+  // What a relay request is answered.
+  struct answer {
+    http::status status;
+    std::string body;
+  };
+
+  // Responds with what `make` answers. `make` publishes through the node: when the node's relay ingest may wait on
+  // the network (a cluster node waits for JetStream), on the node's blocking threads, so that this request's wait
+  // stalls no other connection on this io thread; 503 when the node admits no more such calls.
+  void respond_from_node(std::function<answer()> make) {
+    if (!gw_->node->ingest_may_block()) {
+      auto a = make();
+      return respond(a.status, std::move(a.body), keep_alive_);
     }
-    if (!published) return unavailable(published.error());
-    gateway_metrics::add(gw_->metrics.broadcasts_total, outcome->accepted);
-    respond(http::status::accepted, outcome->to_json(), keep_alive_);
+    writing_ = true;  // a response is being made: shutdown() leaves the connection to close after it
+    const bool started = gw_->node->run_blocking([self = shared_from_this(), make = std::move(make)] {
+      auto a = make();
+      asio::post(self->executor_, [self, a = std::move(a)]() mutable {
+        self->writing_ = false;
+        self->respond(a.status, std::move(a.body), self->keep_alive_);
+      });
+    });
+    if (started) return;
+    writing_ = false;
+    auto a = unavailable(core::error{core::errc::too_many, "relay ingest not accepted: " + std::string(k_node_busy)});
+    respond(a.status, std::move(a.body), keep_alive_);
   }
 
   // 400: the body as a whole is refused (nothing of it was published).
-  void bad_request(const core::error& e) {
-    respond(http::status::bad_request, json_error(std::string(core::to_string(e.code)) + ": " + e.message),
-            keep_alive_);
+  static answer bad_request(const core::error& e) {
+    return {http::status::bad_request, json_error(std::string(core::to_string(e.code)) + ": " + e.message)};
   }
 
   // 503: the node could not publish what it accepted (a cluster node cut from NATS, or its ingest stream did not
-  // acknowledge in time or refused it); nothing of the request is counted accepted.
-  void unavailable(const core::error& e) {
-    respond(http::status::service_unavailable, json_error(e.message), keep_alive_);
-  }
+  // acknowledge in time or refused it, or the node admits no more calls waiting on it); nothing of the request is
+  // counted accepted.
+  static answer unavailable(const core::error& e) { return {http::status::service_unavailable, json_error(e.message)}; }
 
   void method_not_allowed() {
     respond(http::status::method_not_allowed, json_error("Method not allowed"), keep_alive_);

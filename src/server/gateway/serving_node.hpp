@@ -41,7 +41,20 @@ class serving_node {
   // blocks the calling thread that long, bounded). Errors: what was put was not accepted, and why (the client is
   // told: 503 over HTTP, an error reply to a client broadcast).
   virtual core::result<void> ingest(const std::function<void(ingest::relay_target&)>& fill) = 0;
+
+  // Whether join() with `resume`, and ingest(), may wait on the network (a cluster node's exact resume by range
+  // fetch, and its wait for JetStream's acknowledgement). The gateway then makes those calls through run_blocking(),
+  // off its io threads, so that one client's wait stalls no other connection.
+  virtual bool join_may_block(const std::optional<hub::hub_position>& /*resume*/) const { return false; }
+  virtual bool ingest_may_block() const { return false; }
+  // Runs `work` on one of the node's threads for such calls (blocking_pool.hpp). False, `work` dropped unrun, when as
+  // many calls as the node admits are waiting or running, or the node is stopping: the caller answers "busy".
+  virtual bool run_blocking(std::function<void()> /*work*/) { return false; }
 };
+
+// Why a call run_blocking() did not admit is refused: a join ("NodeNotReady: <this>", the client retries), a client
+// broadcast or relay POST ("relay ingest not accepted: <this>", 503 over HTTP).
+inline constexpr std::string_view k_node_busy = "busy: the node is at its bound of calls waiting on the stream, retry";
 
 // The single node: the hub is the whole truth, every join is hub::subscribe_view.
 class hub_node final : public serving_node {

@@ -22,6 +22,8 @@
 #include <boost/beast/websocket/ssl.hpp>
 
 #include <algorithm>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <variant>
@@ -144,9 +146,11 @@ class websocket_session final : public detail::session,
     asio::post(strand_, [w = weak_from_this(), ch = &ch] {
       auto self = w.lock();
       if (!self) return;
-      session_output next;
-      self->logic_.on_channel_reset(*ch, next);
-      self->run(next);
+      self->when_not_waiting([s = self.get(), ch] {
+        session_output next;
+        s->logic_.on_channel_reset(*ch, next);
+        s->run(next);
+      });
     });
   }
 
@@ -170,11 +174,75 @@ class websocket_session final : public detail::session,
 
   // ---- running the session logic's commands (strand) ----
 
+  // Runs `out`'s commands in order. A command that hands a call to the node's blocking threads (begin_wait) stops
+  // the run: the rest wait for the call's answer (end_wait).
   void run(session_output& out) {
-    bool queued = false;  // frames were queued: start a write once every command ran
-    for (auto& command : out.commands) std::visit([&](auto& c) { run_command(c, queued); }, command);
+    bool queued = false;  // frames were queued: start a write once the commands ran
+    for (auto it = out.commands.begin(); it != out.commands.end(); ++it) {
+      if (wait_) {
+        wait_->backlog.insert(wait_->backlog.end(), std::make_move_iterator(it),
+                              std::make_move_iterator(out.commands.end()));
+        break;
+      }
+      std::visit([&](auto& c) { run_command(c, queued); }, *it);
+    }
     if (out.deadline_changed) rearm_deadline();
     if (queued) do_write();
+  }
+
+  // ---- calls that may wait on the network (serving_node::run_blocking) ----
+  // A join the node may answer from the stream, or a client broadcast a cluster node publishes to JetStream, runs on
+  // the node's blocking threads, so that this connection's wait stalls no other connection on its io thread. While
+  // it runs the session reads nothing more, the commands after it wait, and so does every strand event that reaches
+  // the session logic (a channel reset, a deadline, a close): the logic sees what it would see had the call run on
+  // the strand. Writes of what is already queued go on.
+
+  // What waits for the call in flight, in order. Allocated only while a call waits: an idle session holds a null.
+  struct waiting_for_node {
+    std::vector<session_command> backlog;     // the commands after the call
+    std::vector<std::function<void()>> held;  // strand events that reach the logic
+    bool read = false;                        // the next read
+    bool deadlines = false;                   // on_deadlines() is in `held`
+  };
+
+  // Strand: `work` runs on the node's blocking threads and posts its answer to the strand, where the answer is
+  // handled and end_wait() called. False: the node admits no more calls, nothing was started.
+  bool begin_wait(std::function<void()> work) {
+    if (!gw_->node->run_blocking(std::move(work))) return false;
+    wait_ = std::make_unique<waiting_for_node>();
+    return true;
+  }
+
+  // Strand, from the answer's handler, which ran with the wait already over (answered()): what waited behind the
+  // call runs, in order, until a command starts another wait (which then holds the rest).
+  void end_wait(std::unique_ptr<waiting_for_node> done) {
+    // The client was not silent: the session did not read while it waited.
+    last_activity_ = std::chrono::steady_clock::now();
+    session_output rest{std::move(done->backlog), false};
+    run(rest);
+    for (auto it = done->held.begin(); it != done->held.end(); ++it) {
+      if (wait_) {
+        wait_->held.insert(wait_->held.begin(), std::make_move_iterator(it), std::make_move_iterator(done->held.end()));
+        break;
+      }
+      (*it)();
+    }
+    if (!done->read) return;
+    if (wait_) {
+      wait_->read = true;
+    } else {
+      do_read();
+    }
+  }
+
+  // Strand: the call in flight was answered; its handler runs next, then end_wait() with what this returns.
+  std::unique_ptr<waiting_for_node> answered() { return std::move(wait_); }
+
+  // Strand: runs `event` now, or once the call in flight was answered. `event` may capture `this` (what waits is the
+  // session's own).
+  void when_not_waiting(std::function<void()> event) {
+    if (wait_) return wait_->held.push_back(std::move(event));
+    event();
   }
 
   void run_command(send_command& c, bool& queued) {
@@ -205,7 +273,24 @@ class websocket_session final : public detail::session,
       logic_.on_node_not_ready(c, *why, next);
       return run(next);
     }
-    auto view = gw_->node->join(c.channel->hub_name, c.channel->view, c.channel, c.resume);
+    if (!gw_->node->join_may_block(c.resume))
+      return joined(c, gw_->node->join(c.channel->hub_name, c.channel->view, c.channel, c.resume));
+    const bool started = begin_wait([self = shared_from_this(), c] {
+      auto view = self->gw_->node->join(c.channel->hub_name, c.channel->view, c.channel, c.resume);
+      asio::post(self->strand_, [self, c = std::move(c), view = std::move(view)]() mutable {
+        auto done = self->answered();
+        self->joined(c, std::move(view));
+        self->end_wait(std::move(done));
+      });
+    });
+    if (started) return;
+    logic_.on_node_not_ready(c, k_node_busy, next);  // the client retries, as after any refusal of its join
+    run(next);
+  }
+
+  // Strand: the node's answer to the join `c`.
+  void joined(subscribe_command& c, core::result<hub::hub_join> view) {
+    session_output next;
     if (!view) {
       logic_.on_subscribe_refused(c, next);
     } else {
@@ -226,26 +311,43 @@ class websocket_session final : public detail::session,
   // A client broadcast goes where the node's relay ingest goes (serving_node::ingest): into the hub on a single
   // node, to the ingest stream on a cluster node (replied ok only once acknowledged there).
   void run_publish(publish_command& c) {
+    if (!gw_->node->ingest_may_block()) return published(c, publish(*gw_, c, logic_.connection_id()));
+    const bool started = begin_wait([self = shared_from_this(), c, origin = logic_.connection_id()] {
+      auto failure = publish(*self->gw_, c, origin);
+      asio::post(self->strand_, [self, c = std::move(c), failure = std::move(failure)] {
+        auto done = self->answered();
+        self->published(c, failure);
+        self->end_wait(std::move(done));
+      });
+    });
+    if (!started)
+      published(c, core::error{core::errc::too_many, "relay ingest not accepted: " + std::string(k_node_busy)});
+  }
+
+  // Any thread: publishes the client broadcast `c` of connection `origin` through the node; the failure, if any.
+  static std::optional<core::error> publish(gateway::state& gw, const publish_command& c, std::uint64_t origin) {
     const ingest::relay_message m{.channel = c.channel->hub_name,
                                   .event = c.event,
                                   .payload = c.payload,
                                   .factory = c.factory_id,
                                   .raw = c.raw,
-                                  .origin = logic_.connection_id()};
+                                  .origin = origin};
     core::result<std::uint64_t> put = std::uint64_t{0};
-    const auto published = gw_->node->ingest([&](ingest::relay_target& to) { put = ingest::put_message(to, m); });
-    std::optional<core::error> failure;
-    if (!put) {
-      failure = put.error();
-    } else if (!published) {
-      failure = published.error();
-    }
+    const auto sent = gw.node->ingest([&](ingest::relay_target& to) { put = ingest::put_message(to, m); });
+    if (!put) return put.error();
+    if (!sent) return sent.error();
+    return std::nullopt;
+  }
+
+  // Strand: the node's answer to the client broadcast `c`.
+  void published(const publish_command& c, const std::optional<core::error>& failure) {
     session_output next;
     logic_.on_published(c, failure ? &*failure : nullptr, next);
     run(next);
   }
 
   void close_for_overflow() {
+    if (wait_) return when_not_waiting([this] { close_for_overflow(); });
     if (close_started_ || torn_down_) return;
     session_output out;
     logic_.on_queue_overflow(out);
@@ -253,6 +355,7 @@ class websocket_session final : public detail::session,
   }
 
   void close_for_shutdown() {
+    if (wait_) return when_not_waiting([this] { close_for_shutdown(); });
     if (close_started_ || torn_down_) return;
     session_output out;
     logic_.on_shutdown(out);
@@ -316,6 +419,10 @@ class websocket_session final : public detail::session,
     rbuf_.consume(rbuf_.size());
     // Inbound messages are rare (joins, a heartbeat every 25 s): an idle connection keeps no read buffer.
     rbuf_.shrink_to_fit();
+    if (wait_) {
+      wait_->read = true;  // the next message is read once the call in flight was answered (end_wait)
+      return;
+    }
     do_read();
   }
 
@@ -323,6 +430,7 @@ class websocket_session final : public detail::session,
 
   // Writes the next batch of queued frames in one gather write (frame_writer.hpp).
   void do_write() {
+    if (write_failed_) return;
     switch (queue_.take(writer_.batch(), open_ && !torn_down_)) {
       case send_queue::take_result::busy: return;
       case send_queue::take_result::drained: return writer_.release();
@@ -340,7 +448,11 @@ class websocket_session final : public detail::session,
     if (!ec) tally_written(writer_.batch(), std::chrono::steady_clock::now(), latencies);
     queue_.written(writer_.batch());
     writer_.written();
-    if (ec) return fail(ec, "write");
+    if (ec) {
+      if (!wait_) return fail(ec, "write");
+      write_failed_ = true;  // no more writes; the teardown waits for the call in flight
+      return when_not_waiting([this, ec] { fail(ec, "write"); });
+    }
     gateway_metrics::add(gw_->metrics.messages_out_total, frames);
     gateway_metrics::add(gw_->metrics.bytes_out_total, bytes);
     latencies.flush(gw_->metrics);
@@ -434,6 +546,11 @@ class websocket_session final : public detail::session,
 
   void on_deadlines() {
     linked_at_ = k_never;  // the wheel unlinked the hook when it fired (or a relink raced: linked again below)
+    if (wait_) {
+      // Looked at once the call in flight was answered (no read meanwhile: the client is not idle).
+      if (!std::exchange(wait_->deadlines, true)) wait_->held.push_back([this] { on_deadlines(); });
+      return;
+    }
     if (torn_down_ || dropped_) return;
     const auto now = std::chrono::steady_clock::now();
     if (close_at_ <= now) return drop_socket();  // the close did not finish in time
@@ -493,8 +610,11 @@ class websocket_session final : public detail::session,
   bool overflow_close_ = false;  // the close is a 4008: bounded by the idle timeout, not close_timeout
   bool pending_close_ = false;
   bool torn_down_ = false;
-  bool dropped_ = false;  // a deadline closed the socket: no more deadlines
-  bool open_ = false;     // the upgrade completed
+  bool dropped_ = false;       // a deadline closed the socket: no more deadlines
+  bool open_ = false;          // the upgrade completed
+  bool write_failed_ = false;  // a write failed while a call waited: no more writes, fail() waits with the call
+  // Set while a call runs on the node's blocking threads (begin_wait): what waits for its answer.
+  std::unique_ptr<waiting_for_node> wait_;
 };
 
 }  // namespace
