@@ -374,9 +374,14 @@ core::result<hub::hub_join> applier::join_fetching(std::string_view channel, con
         return applier_.join(channel, view, std::move(subscriber), resume_at, first_seq_);
       }
       next = applied_seq_;
-      if (next == upto || round >= 3) {
-        // The last round under the lock: the applier waits for the few messages it applied meanwhile.
-        if (auto rest = fetch(upto + 1, next); !rest) {
+      // Whether the applier applied a message of the channel after what was fetched: the book's entry names the
+      // latest (a channel it no longer holds may have had one). Without one, the fetch is complete as it is.
+      const channel_entry* entry = applier_.book().find(channel);
+      const bool moved = next != upto && (entry == nullptr || entry->seq > upto);
+      if (!moved || round >= 3) {
+        // The last round under the lock: the applier waits for the few messages of the channel it applied
+        // meanwhile, if any (others are not the view's).
+        if (auto rest = moved ? fetch(upto + 1, next) : result<void>{}; !rest) {
           failed(rest.error());
           return applier_.join(channel, view, std::move(subscriber), resume_at, first_seq_);
         }
