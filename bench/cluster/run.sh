@@ -2,7 +2,7 @@
 # The cluster's benchmarks (issue 13). Prints one `name value unit` line per figure, each part preceded by the
 # machine's load. Figures and what they mean: docs/cluster.md ("Figures") and docs/benchmarks.md ("The cluster").
 #
-#   bench/cluster/run.sh [--quick] [nats] [failover] [idle] [latency] [relay]     (default: all five)
+#   bench/cluster/run.sh [--quick] [nats] [failover] [idle] [latency] [relay] [storm]     (default: all six)
 #
 #   nats      the NATS layer: starts a disposable nats-server with JetStream (scripts/nats_server.sh, file store
 #             under /tmp), runs rtcache_nats_bench against it and removes the server
@@ -10,9 +10,11 @@
 #   idle      bench/cluster/idle.sh: idle connections held across two nodes
 #   latency   bench/cluster/latency.sh: commit → client latency through the stream, two nodes against one
 #   relay     bench/cluster/relay.sh: relay ingest POSTed on one node, received on another, against one node
+#   storm     bench/cluster/storm.sh: every client of one node resumes on another at once (range fetches), and
+#             what that does to the second node's other connections
 #
 # RTCACHE_NATS_BENCH_BIN  the NATS program (default build/release/bench/cluster/rtcache_nats_bench); the other
-#                         variables as failover.sh, idle.sh, latency.sh and relay.sh say
+#                         variables as failover.sh, idle.sh, latency.sh, relay.sh and storm.sh say
 # --quick                 seconds, not minutes: the smoke run the test command runs
 # Exit status: non-zero only when a harness fails, never because of a figure.
 set -euo pipefail
@@ -24,11 +26,11 @@ parts=()
 for a in "$@"; do
   case "$a" in
     --quick) args+=(--quick) ;;
-    nats | failover | idle | latency | relay) parts+=("$a") ;;
-    *) echo "usage: $0 [--quick] [nats|failover|idle|latency|relay ...]" >&2; exit 2 ;;
+    nats | failover | idle | latency | relay | storm) parts+=("$a") ;;
+    *) echo "usage: $0 [--quick] [nats|failover|idle|latency|relay|storm ...]" >&2; exit 2 ;;
   esac
 done
-[[ ${#parts[@]} -eq 0 ]] && parts=(nats failover idle latency relay)
+[[ ${#parts[@]} -eq 0 ]] && parts=(nats failover idle latency relay storm)
 for p in "${parts[@]}"; do
   [[ $p == nats ]] || "$root/bench/cluster/$p.sh" "${args[@]}"
 done
