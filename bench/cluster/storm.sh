@@ -11,7 +11,8 @@
 #
 #   bench/cluster/storm.sh [--quick]
 #
-# RTCACHE_BIN     the rtcache binary (default build/release/src/main/rtcache; not built here)
+# RTCACHE_BIN     the rtcache binary (default build/release/src/main/rtcache; not built here; scripts/lib/stack.sh
+#                 cluster_bench_args also asks for rtcache_load, which the release build has)
 # STORM_CLIENTS   clients (default 1,000; --quick: 50)
 # STORM_EVENTS    events each client misses (default 3)
 # Exit status: non-zero only when the harness fails (a node that does not start, a join or POST that fails),
@@ -21,17 +22,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 # shellcheck source=scripts/lib/stack.sh
-. scripts/lib/stack.sh  # free_port
+. scripts/lib/stack.sh  # free_port, cluster_bench_args
 
-quick=0
-for a in "$@"; do
-  case "$a" in
-    --quick) quick=1 ;;
-    *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
-  esac
-done
-export RTCACHE_BIN=${RTCACHE_BIN:-$root/build/release/src/main/rtcache}
-[ -x "$RTCACHE_BIN" ] || { echo "storm.sh: $RTCACHE_BIN not built" >&2; exit 2; }
+cluster_bench_args storm.sh "$@"  # quick, RTCACHE_BIN (load_bin is not used)
 clients=${STORM_CLIENTS:-1000} events=${STORM_EVENTS:-3}
 ((quick)) && clients=${STORM_CLIENTS:-50}
 

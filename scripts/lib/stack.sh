@@ -69,7 +69,7 @@ patch = ["version"]
 TOML
 }
 
-# cluster_bench_args NAME ARGS...: the start the cluster benchmarks share (bench/cluster/idle.sh, latency.sh).
+# cluster_bench_args NAME ARGS...: the start the cluster benchmarks share (bench/cluster/idle.sh, latency.sh, storm.sh).
 # `--quick` sets quick=1, anything else is a usage error; RTCACHE_BIN (exported) and load_bin default to the
 # release build under $root, and both must be built.
 # shellcheck disable=SC2034  # quick and load_bin are the caller's

@@ -732,40 +732,13 @@ TEST(Applier, AResumeIsFetchedFromNearItsPositionHoweverManyMessagesOfTheViewThe
 // The join runs while B's applier applies on its own thread and messages keep arriving: whatever B applied after
 // the fetch began is fetched too, and the join is made under the applier's lock, so the replay and the live
 // deliveries together are every message after the client's position once, in order.
-TEST(Applier, AResumeByRangeFetchWhileTheNodeAppliesMissesAndRepeatsNothing) {
-  cluster_fixture f;
-  auto a = f.start_node("a");
-  auto b = f.start_node("b");
-  const auto f1 = factory_scope::of({"F1"});
-  auto on_a = f.join(*a, "doc:wo:1", f1);
-  f.publish(f.doc1("F1", 1, 1));
-  f.catch_up(*a);
-  const auto client = *a->h->position("doc:wo:1", f1);
-  std::vector<stream_message> missed;
-  for (int i = 2; i <= 20; ++i) missed.push_back(f.w.channel("doc:wo:1", "F1", std::to_string(i)));
-  f.publish(missed);
-  b->a->run();
-  std::thread writer([&] {
-    for (int i = 21; i <= 60; ++i) f.publish({f.w.channel("doc:wo:1", "F1", std::to_string(i))});
-  });
-  ASSERT_TRUE(test::eventually([&] { return b->a->last_applied() >= 20; }, 20s));
-  hub::hub_join j;
-  auto on_b = f.join(*b, "doc:wo:1", f1, client, &j);
-  writer.join();
-  ASSERT_TRUE(test::eventually([&] { return b->a->last_applied() == f.w.next_seq() - 1; }, 20s));
-  b->a->stop();
-  EXPECT_TRUE(j.recovered);
-  std::vector<std::string> seen = offsets_and_payloads(j.replay);
-  for (const auto& e : on_b->events()) seen.push_back(e);
-  std::vector<std::string> want;
-  for (int i = 2; i <= 60; ++i) want.push_back(std::to_string(i) + ":" + std::to_string(i));
-  EXPECT_EQ(seen, want);
-}
-
-// Other channels moving while a join fetches make no further fetch round (the fetch is complete for the channel), and
-// the join is exact all the same; the channel's own messages arriving after the join are delivered live.
-TEST(Applier, AResumeByRangeFetchWhileOtherChannelsMoveIsExact) {
-  cluster_fixture f;
+// A client of node a on doc:wo:1 (F1) left at offset 1; messages 2..20 followed; node b, which never held the view,
+// runs. The client resumes on b while `during` publishes (on a thread of its own, told by `joined` that the join
+// returned), then `after` publishes. What the client got on b, the replay then the live messages, as
+// "offset:payload"; `recovered` from the join's answer.
+std::vector<std::string> resume_on_a_new_node_while(
+    cluster_fixture& f, bool& recovered, const std::function<void(const std::atomic<bool>&)>& during,
+    const std::function<void()>& after = [] {}) {
   auto a = f.start_node("a");
   auto b = f.start_node("b");
   const auto f1 = factory_scope::of({"F1"});
@@ -778,23 +751,51 @@ TEST(Applier, AResumeByRangeFetchWhileOtherChannelsMoveIsExact) {
   f.publish(missed);
   b->a->run();
   std::atomic<bool> joined{false};
-  std::thread other([&] {
-    for (int i = 1; i <= 200 && !joined.load(); ++i) f.publish({f.w.channel("doc:wo:2", "F1", std::to_string(i))});
-  });
-  ASSERT_TRUE(test::eventually([&] { return b->a->last_applied() >= 20; }, 20s));
+  std::thread writer([&] { during(joined); });
+  EXPECT_TRUE(test::eventually([&] { return b->a->last_applied() >= 20; }, 20s));
   hub::hub_join j;
   auto on_b = f.join(*b, "doc:wo:1", f1, client, &j);
   joined = true;
-  other.join();
-  f.publish({f.w.channel("doc:wo:1", "F1", "21")});
-  ASSERT_TRUE(test::eventually([&] { return b->a->last_applied() == f.w.next_seq() - 1; }, 20s));
+  writer.join();
+  after();
+  EXPECT_TRUE(test::eventually([&] { return b->a->last_applied() == f.w.next_seq() - 1; }, 20s));
   b->a->stop();
-  EXPECT_TRUE(j.recovered);
+  recovered = j.recovered;
   std::vector<std::string> seen = offsets_and_payloads(j.replay);
   for (const auto& e : on_b->events()) seen.push_back(e);
+  return seen;
+}
+
+// "n:n" for n in from..to: what the client of resume_on_a_new_node_while must get.
+std::vector<std::string> offsets_from(int from, int to) {
   std::vector<std::string> want;
-  for (int i = 2; i <= 21; ++i) want.push_back(std::to_string(i) + ":" + std::to_string(i));
-  EXPECT_EQ(seen, want);
+  for (int i = from; i <= to; ++i) want.push_back(std::to_string(i) + ":" + std::to_string(i));
+  return want;
+}
+
+TEST(Applier, AResumeByRangeFetchWhileTheNodeAppliesMissesAndRepeatsNothing) {
+  cluster_fixture f;
+  bool recovered = false;
+  const auto seen = resume_on_a_new_node_while(f, recovered, [&](const std::atomic<bool>&) {
+    for (int i = 21; i <= 60; ++i) f.publish({f.w.channel("doc:wo:1", "F1", std::to_string(i))});
+  });
+  EXPECT_TRUE(recovered);
+  EXPECT_EQ(seen, offsets_from(2, 60));
+}
+
+// Other channels moving while a join fetches make no further fetch round (the fetch is complete for the channel), and
+// the join is exact all the same; the channel's own message after the join is delivered live.
+TEST(Applier, AResumeByRangeFetchWhileOtherChannelsMoveIsExact) {
+  cluster_fixture f;
+  bool recovered = false;
+  const auto seen = resume_on_a_new_node_while(
+      f, recovered,
+      [&](const std::atomic<bool>& joined) {
+        for (int i = 1; i <= 200 && !joined.load(); ++i) f.publish({f.w.channel("doc:wo:2", "F1", std::to_string(i))});
+      },
+      [&] { f.publish({f.w.channel("doc:wo:1", "F1", "21")}); });
+  EXPECT_TRUE(recovered);
+  EXPECT_EQ(seen, offsets_from(2, 21));
 }
 
 // The stream's delivery hop as the node sees it: for each message taken, its wall clock less JetStream's stored time
