@@ -23,7 +23,16 @@ ordered_consumer::ordered_consumer(const connection& conn, consumer_settings set
   last_delivered_ = settings_.start_seq > 0 ? settings_.start_seq - 1 : 0;
 }
 
-ordered_consumer::~ordered_consumer() = default;
+ordered_consumer::~ordered_consumer() {
+  release_subscription();
+}
+
+void ordered_consumer::release_subscription() noexcept {
+  if (!impl_->sub) return;
+  natsSubscription* sub = impl_->sub.release();
+  natsSubscription_Unsubscribe(sub);
+  conn_.handles().retire([sub] { natsSubscription_Destroy(sub); });
+}
 
 result<std::unique_ptr<ordered_consumer>> ordered_consumer::start(const connection& conn, consumer_settings settings) {
   if (settings.stream.empty() || settings.filter_subject.empty() || settings.heartbeat <= 0ms ||
@@ -37,7 +46,7 @@ result<std::unique_ptr<ordered_consumer>> ordered_consumer::start(const connecti
 }
 
 result<void> ordered_consumer::subscribe(std::uint64_t from_seq) {
-  impl_->sub.reset();
+  release_subscription();
   impl_->dropped_seen = 0;
   jsSubOptions so;
   jsSubOptions_Init(&so);

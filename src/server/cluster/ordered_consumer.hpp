@@ -43,7 +43,8 @@ struct consumer_stats {
 // for that thread too.
 class ordered_consumer {
  public:
-  // REQUIRES: `conn` outlives the consumer. errc::stream_not_found when the stream does not exist.
+  // REQUIRES: `conn` outlives the consumer. errc::stream_not_found when the stream does not exist. Each subscription
+  // the consumer ends (at a restart, and at its destruction) is retired to the connection (release_subscription).
   static result<std::unique_ptr<ordered_consumer>> start(const connection& conn, consumer_settings settings);
   ~ordered_consumer();
   ordered_consumer(const ordered_consumer&) = delete;
@@ -69,6 +70,11 @@ class ordered_consumer {
   struct impl;
   ordered_consumer(const connection& conn, consumer_settings settings);
   result<void> subscribe(std::uint64_t from_seq);
+  // Lets go of the subscription without destroying it while the connection is open: unsubscribed at once (nothing
+  // more is delivered to it), destroyed once the connection closed (connection_handles::retire: nats.c 3.4 can crash
+  // when a subscription is destroyed while its read loop handles a message for it, as one restarted after drops
+  // at the pending bound is likely to be).
+  void release_subscription() noexcept;
 
   const connection& conn_;
   consumer_settings settings_;
