@@ -2,12 +2,14 @@
 // nats-server restarts (where nats.c alone would skip or repeat messages).
 #include "cluster/ordered_consumer.hpp"
 
+#include "cluster/nats_handles.hpp"
 #include "cluster/publisher.hpp"
 #include "cluster/stream.hpp"
 #include "cluster/test_nats_server.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <thread>
 
 namespace rtcache::cluster {
@@ -107,6 +109,12 @@ TEST(OrderedConsumer, DropsAtThePendingBoundAreFetchedAgainNotSkipped) {
   }
   EXPECT_GT(c->stats().restarts, 0u) << "the bound was hit";
   EXPECT_EQ(c->stats().delivered, 600u);
+  // Each subscription a restart ended, and the last one once the consumer is gone, waits for the connection's close
+  // before it is destroyed (nats.c issue 637).
+  const std::size_t restarts = c->stats().restarts;
+  EXPECT_EQ(bounded->handles().retired(), std::min(restarts, detail::connection_handles::k_max_retired));
+  c.reset();
+  EXPECT_EQ(bounded->handles().retired(), std::min(restarts + 1, detail::connection_handles::k_max_retired));
 }
 
 // kill -9 of the server mid-read and more messages after its restart: the consumer continues right after the
