@@ -213,12 +213,7 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
   // publishes into, and before the io_context, whose sessions join through it; stopped after the io threads end.
   std::unique_ptr<gateway::cluster_node> node;
   if (cfg.cluster.enabled) {
-    gateway::cluster_node_settings cs;
-    cs.nats = gateway::nats_settings_of(cfg);
-    cs.stream = gateway::stream_settings_of(cfg);
-    cs.node_id = gateway::node_id_of(cfg);
-    cs.secret = cfg.cluster.secret;
-    cs.max_channels = cfg.cluster.max_channels;
+    gateway::cluster_node_settings cs = gateway::cluster_node_settings_of(cfg);
     cs.types = types;
     cs.log = [&log](std::string_view event, std::string_view detail) {
       const bool bad = event == "cluster.applier" || event == "cluster.async_error" ||
@@ -232,7 +227,10 @@ int serve(const std::optional<std::string>& config_path, const std::optional<std
       return k_exit_runtime;
     }
     node = std::move(*started);
-    log.info("cluster.started", {{"node", gateway::node_id_of(cfg)}, {"stream", node->stream()}});
+    log.info("cluster.started", {{"node", gateway::node_id_of(cfg)},
+                                 {"stream", node->stream()},
+                                 {"blocking_threads", std::to_string(cfg.cluster.blocking_threads)},
+                                 {"max_blocking_calls", std::to_string(cfg.cluster.max_blocking_calls)}});
   }
   boost::asio::io_context ioc;
   gateway::gateway gw(ioc, cfg.gateway, hub, verifier, types, log);

@@ -67,6 +67,11 @@ struct nats_settings {
 // is next needed ([cluster] max_channels).
 inline constexpr std::size_t k_default_max_channels = 100'000;
 
+// A node's threads for its calls that may wait on NATS (exact resumes by range fetch, relay ingest), and how many
+// such calls it admits at once ([cluster] blocking_threads, max_blocking_calls; gateway::cluster_node_settings).
+inline constexpr std::size_t k_default_blocking_threads = 16;
+inline constexpr std::size_t k_default_max_blocking_calls = 1024;
+
 enum class storage_kind { file, memory };
 
 // The stream every node shares. rtcache's messages all go under one subject prefix.

@@ -20,7 +20,10 @@ blocking_pool::~blocking_pool() {
 bool blocking_pool::try_run(std::function<void()> work) {
   sync::mutex_lock lock(mu_);
   if (stopping_) return false;
-  if (admitted_.load(std::memory_order_relaxed) >= max_admitted_) return false;
+  if (admitted_.load(std::memory_order_relaxed) >= max_admitted_) {
+    refused_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
   admitted_.fetch_add(1, std::memory_order_acq_rel);
   boost::asio::post(*threads_, [this, work = std::move(work)] {
     work();

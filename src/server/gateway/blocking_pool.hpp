@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 
@@ -34,6 +35,9 @@ class blocking_pool {
   // Calls admitted and not yet finished (waiting for a thread, or running).
   std::size_t admitted() const noexcept { return admitted_.load(std::memory_order_acquire); }
 
+  // Calls try_run() refused because max_admitted calls were admitted and unfinished (not those refused by stop()).
+  std::uint64_t refused() const noexcept { return refused_.load(std::memory_order_relaxed); }
+
   // stop() began: nothing more is admitted, and no call not yet started will run.
   bool stopping() const;
 
@@ -44,6 +48,7 @@ class blocking_pool {
  private:
   const std::size_t max_admitted_;
   std::atomic<std::size_t> admitted_{0};
+  std::atomic<std::uint64_t> refused_{0};
   // Admitting a call and stopping exclude each other, so that nothing is posted to the threads once stop() began.
   mutable sync::annotated_mutex mu_;
   bool stopping_ RTCACHE_GUARDED_BY(mu_) = false;

@@ -58,7 +58,9 @@ TEST(BlockingPool, RefusesBeyondItsBoundOfAdmittedCallsAndAdmitsAgainOnceOneFini
   g.wait_for_waiters(1);
   EXPECT_EQ(pool.admitted(), 2U);
   bool ran = false;
+  EXPECT_EQ(pool.refused(), 0U);
   EXPECT_FALSE(pool.try_run([&] { ran = true; }));  // the bound: refused, never run
+  EXPECT_EQ(pool.refused(), 1U);
   g.open();
   while (pool.admitted() != 0) std::this_thread::yield();
   EXPECT_EQ(done.load(), 2);
@@ -89,6 +91,7 @@ TEST(BlockingPool, StopWaitsForTheRunningCallAndDropsTheOnesNotStarted) {
   EXPECT_FALSE(second_ran);
   EXPECT_EQ(held.use_count(), 1);      // the call not started was destroyed by stop()
   EXPECT_FALSE(pool->try_run([] {}));  // a stopped pool admits nothing
+  EXPECT_EQ(pool->refused(), 0U);      // and is not counted as refused at the bound
   pool->stop();                        // idempotent
 }
 

@@ -66,6 +66,18 @@ std::vector<std::string> ingest_bodies(std::vector<cluster::channel_message> ite
   return bodies;
 }
 
+cluster_node_settings cluster_node_settings_of(const serve_config& config) {
+  cluster_node_settings s;
+  s.nats = nats_settings_of(config);
+  s.stream = stream_settings_of(config);
+  s.node_id = node_id_of(config);
+  s.secret = config.cluster.secret;
+  s.max_channels = config.cluster.max_channels;
+  s.blocking_threads = config.cluster.blocking_threads;
+  s.max_blocking_calls = config.cluster.max_blocking_calls;
+  return s;
+}
+
 cluster::result<std::unique_ptr<cluster_node>> cluster_node::start(hub::hub& target, cluster_node_settings settings) {
   auto l = std::make_shared<link>();
   auto log = settings.log;
@@ -220,6 +232,8 @@ cluster_status cluster_node::status() const {
   s.forgotten_lookups_failed = a.forgotten_lookups_failed;
   s.ingest_published = ingest_published_.load(std::memory_order_relaxed);
   s.ingest_failed = ingest_failed_.load(std::memory_order_relaxed);
+  s.blocking_calls = blocking_.admitted();
+  s.blocking_refused = blocking_.refused();
   s.stored_to_applied = stored_to_applied_->Collect().histogram;
   return s;
 }

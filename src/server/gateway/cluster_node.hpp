@@ -15,6 +15,7 @@
 #include "cluster/settings.hpp"
 #include "cluster/wire.hpp"
 #include "gateway/blocking_pool.hpp"
+#include "gateway/config.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/serving_node.hpp"
 #include "ingest/relay.hpp"
@@ -62,11 +63,16 @@ struct cluster_node_settings {
   // fetch from the stream, and relay ingest), and how many such calls it admits at once (waiting or running); a join
   // beyond that is refused as busy ("NodeNotReady: busy: ...", the client retries), relay ingest answered 503.
   // Each call is bounded (the applier's resume_timeout, ingest_timeout), and the threads mostly wait on NATS.
-  std::size_t blocking_threads = 16;
-  std::size_t max_blocking_calls = 1024;
+  // [cluster] blocking_threads, max_blocking_calls.
+  std::size_t blocking_threads = cluster::k_default_blocking_threads;
+  std::size_t max_blocking_calls = cluster::k_default_max_blocking_calls;
   // Where the node reports (one line each): connection events, the applier's refusals and losses. Empty: nowhere.
   std::function<void(std::string_view event, std::string_view detail)> log;
 };
+
+// What `rtcache serve` gives the node from its configuration ([cluster]): everything but `types` and `log`, which
+// the caller sets (the server's doc types, its logger).
+cluster_node_settings cluster_node_settings_of(const serve_config& config);
 
 // Thread-safety: serving_node's members and the observers may be called from any thread; start() and stop() from
 // the thread that owns the node.

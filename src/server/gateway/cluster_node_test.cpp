@@ -65,7 +65,8 @@ struct node {
   std::uint16_t port = 0;
 
   node(const std::string& id, const std::string& url, const cluster::stream_settings& stream,
-       std::size_t max_channels = cluster::k_default_max_channels) {
+       std::size_t max_channels = cluster::k_default_max_channels,
+       const std::function<void(cluster_node_settings&)>& adjust = {}) {
     cluster_node_settings s;
     s.max_channels = max_channels;
     s.nats = cluster::test::test_settings(url);
@@ -74,6 +75,7 @@ struct node {
     s.node_id = id;
     s.secret = cluster::test::test_secret();
     s.idle_poll = 20ms;
+    if (adjust) adjust(s);
     auto started = cluster_node::start(h, std::move(s));
     if (!started) throw std::runtime_error("cluster node " + id + ": " + started.error().message);
     cluster = std::move(*started);
@@ -685,6 +687,37 @@ TEST(ClusterNode, RelayIngestNotAcknowledgedInTimeIsAnswered503) {
   ASSERT_TRUE(wait_for(
       [&] { return http_call(n.port, http::verb::post, "/v1/events", wo1("F1", 2), k_service_auth).status == 202U; }));
   EXPECT_GE(n.cluster->status().ingest_published, 1U);
+}
+
+// The node's bound of calls that may wait on NATS ([cluster] max_blocking_calls): with room for one, a relay POST that
+// waits for a frozen server's acknowledgement fills it, and a second POST meanwhile is answered 503 busy at once,
+// with nothing published; both are counted (rtcache_cluster_blocking_calls, _refused_total). Once the first call
+// ends the bound has room again.
+TEST(ClusterNode, CallsBeyondMaxBlockingCallsAreRefusedBusyAndCounted) {
+  cluster::test::nats_server server;
+  stream_fixture f(server.url());
+  node n("a", server.url(), f.st, cluster::k_default_max_channels, [](cluster_node_settings& s) {
+    s.blocking_threads = 1;
+    s.max_blocking_calls = 1;
+  });
+  ASSERT_TRUE(wait_for([&] { return n.ready(); }));
+  EXPECT_EQ(n.cluster->status().blocking_calls, 0U);
+  server.pause();
+  testing::http_answer first;
+  std::thread waiting([&] { first = http_call(n.port, http::verb::post, "/v1/events", wo1("F1", 1), k_service_auth); });
+  ASSERT_TRUE(wait_for([&] { return n.cluster->status().blocking_calls == 1U; }));
+  const auto second = http_call(n.port, http::verb::post, "/v1/events", wo1("F1", 2), k_service_auth);
+  EXPECT_EQ(second.status, 503U);
+  EXPECT_NE(second.body.find("relay ingest not accepted: busy"), std::string::npos) << second.body;
+  EXPECT_EQ(n.cluster->status().blocking_refused, 1U);
+  waiting.join();  // the server stays frozen until the first call gave up
+  server.resume();
+  EXPECT_EQ(first.status, 503U) << "not acknowledged within the node's ingest_timeout: " << first.body;
+  EXPECT_EQ(n.cluster->status().ingest_failed, 1U) << "only the first was published";
+  ASSERT_TRUE(wait_for([&] { return n.cluster->status().blocking_calls == 0U; }));
+  ASSERT_TRUE(wait_for(
+      [&] { return http_call(n.port, http::verb::post, "/v1/events", wo1("F1", 3), k_service_auth).status == 202U; }));
+  EXPECT_EQ(n.cluster->status().blocking_refused, 1U);
 }
 
 }  // namespace

@@ -175,6 +175,10 @@ struct cluster_settings {
   std::string secret_where;  // where it came from, for problems: "cluster.secret_file" or "env RTCACHE_CLUSTER_SECRET"
   // Channels this node keeps in memory, as applier (its position book) and as writer (cluster::k_default_max_channels).
   std::size_t max_channels = cluster::k_default_max_channels;
+  // The node's threads for calls that may wait on NATS, and the calls admitted at once
+  // (gateway::cluster_node_settings).
+  std::size_t blocking_threads = cluster::k_default_blocking_threads;
+  std::size_t max_blocking_calls = cluster::k_default_max_blocking_calls;
 };
 
 // Everything `rtcache serve` needs in relay mode.

@@ -1,6 +1,7 @@
 // The serve config: TOML sections, environment overrides, and precise problems for check-config.
 #include "gateway/config.hpp"
 
+#include "gateway/cluster_node.hpp"
 #include "gateway/config_key_list.hpp"
 #include "jwt_test_support.hpp"
 
@@ -757,7 +758,7 @@ TEST(ConfigKeys, TheKeyListShowsEveryKeyWithItsDefaultBoundsAndVariable) {
   // One row per key: each key the file reads is listed, and nothing else.
   std::size_t rows = 0;
   for (std::size_t at = md.find("\n| `["); at != std::string::npos; at = md.find("\n| `[", at + 1)) ++rows;
-  EXPECT_EQ(rows, 83U);
+  EXPECT_EQ(rows, 85U);
 }
 
 // docs/operations.md's key table is what the table prints: a key added, removed or changed in code without the
@@ -827,6 +828,8 @@ max_bytes = 536870912
 duplicate_window_s = 60
 replicas = 3
 max_channels = 5000
+blocking_threads = 4
+max_blocking_calls = 64
 connect_timeout_ms = 500
 nkey = "UABC"
 nkey_seed_file = "nkey.seed"
@@ -840,6 +843,14 @@ tls_expected_hostname = "nats.internal"
   EXPECT_EQ(c.secret, k_cluster_secret) << "one trailing newline is not part of the secret";
   EXPECT_EQ(c.max_channels, 5000u);
   EXPECT_EQ(writer_settings_of(l.config).max_channels, 5000u) << "the writer's partition counters too";
+  const auto node = cluster_node_settings_of(l.config);
+  EXPECT_EQ(node.max_channels, 5000u);
+  EXPECT_EQ(node.blocking_threads, 4u);
+  EXPECT_EQ(node.max_blocking_calls, 64u);
+  EXPECT_EQ(node.node_id, "node-a");
+  EXPECT_EQ(node.secret, k_cluster_secret);
+  EXPECT_EQ(node.nats.urls, (std::vector<std::string>{"nats://10.0.0.1:4222", "tls://nats-2.internal:4222"}));
+  EXPECT_EQ(node.stream.name, "factory_events");
   const auto nats = nats_settings_of(l.config);
   EXPECT_EQ(nats.urls, (std::vector<std::string>{"nats://10.0.0.1:4222", "tls://nats-2.internal:4222"}));
   EXPECT_EQ(nats.name, "node-a");
@@ -871,10 +882,27 @@ TEST_F(ClusterConfig, DefaultsAreTheNatsLayersAndTheNodeIdIsHostAndPort) {
   EXPECT_EQ(stream.max_bytes, cluster::stream_settings{}.max_bytes);
   EXPECT_EQ(stream.duplicate_window, cluster::stream_settings{}.duplicate_window);
   EXPECT_EQ(l.config.cluster.max_channels, cluster::k_default_max_channels);
+  EXPECT_EQ(cluster_node_settings_of(l.config).blocking_threads, cluster::k_default_blocking_threads);
+  EXPECT_EQ(cluster_node_settings_of(l.config).max_blocking_calls, cluster::k_default_max_blocking_calls);
   char host[256] = {};
   ASSERT_EQ(::gethostname(host, sizeof host - 1), 0);
   EXPECT_EQ(node_id_of(l.config), std::string(host) + ":4100");
   EXPECT_EQ(nats_settings_of(l.config).name, std::string(host) + ":4100");
+}
+
+TEST_F(ClusterConfig, TheBlockingCallBoundsComeFromTheVariablesWithinTheirBounds) {
+  const std::string section = "[cluster]\nnats_urls = [\"nats://127.0.0.1:4222\"]\n";
+  const auto l = load(section, {{"RTCACHE_CLUSTER_SECRET_FILE", secret_file_},
+                                {"RTCACHE_CLUSTER_BLOCKING_THREADS", "32"},
+                                {"RTCACHE_CLUSTER_MAX_BLOCKING_CALLS", "4096"}});
+  ASSERT_TRUE(l.ok()) << listed(l.problems);
+  EXPECT_EQ(cluster_node_settings_of(l.config).blocking_threads, 32U);
+  EXPECT_EQ(cluster_node_settings_of(l.config).max_blocking_calls, 4096U);
+  const auto bad = load(section + "blocking_threads = 0\nmax_blocking_calls = 2000000\n",
+                        {{"RTCACHE_CLUSTER_SECRET_FILE", secret_file_}});
+  EXPECT_EQ(listed(bad.problems), file() + ":3:20 cluster.blocking_threads: must be between 1 and 1024, got 0\n" +
+                                      file() +
+                                      ":4:22 cluster.max_blocking_calls: must be between 1 and 1000000, got 2000000\n");
 }
 
 TEST_F(ClusterConfig, EveryRefusalNamesItsKey) {
@@ -897,7 +925,8 @@ colour = "blue"
       file() + ":7:12 cluster.replicas: must be between 1 and 5, got 0\n" + file() +
           ":11:15 cluster.secret_file: cannot read '" + (dir_ / "missing.secret").string() + "'\n" + file() +
           ":12:10 cluster.colour: unknown key (known: nats_urls, stream, node_id, secret_file, secret, "
-          "max_age_s, max_bytes, duplicate_window_s, replicas, max_channels, connect_timeout_ms, credentials_file, "
+          "max_age_s, max_bytes, duplicate_window_s, replicas, max_channels, blocking_threads, max_blocking_calls, "
+          "connect_timeout_ms, credentials_file, "
           "nkey, nkey_seed_file, user, password, token, tls_required, tls_ca_file, tls_cert_file, tls_key_file, "
           "tls_expected_hostname)\n"
           "cluster.nats_urls[1]: must start with nats:// or tls://\n"

@@ -292,6 +292,14 @@ std::string prometheus_text(const gateway_metrics& g, const hub::hub_metrics& h,
                               "Relay ingest messages this node could not publish to the ingest stream (cut from NATS, "
                               "not acknowledged in time, refused): their requests were answered 503 or an error.",
                               counter_type, as_double(c.ingest_failed)));
+    families.push_back(sample("cluster_blocking_calls",
+                              "Calls that may wait on NATS (joins resuming by a range fetch, relay ingest) admitted to "
+                              "the node's blocking threads and not finished.",
+                              gauge, as_double(c.blocking_calls)));
+    families.push_back(sample("cluster_blocking_refused_total",
+                              "Such calls refused at [cluster] max_blocking_calls: joins refused busy (the client "
+                              "retries), relay ingest answered 503.",
+                              counter_type, as_double(c.blocking_refused)));
     if (c.writer) {
       families.push_back(
           sample("cluster_writer_messages_total",

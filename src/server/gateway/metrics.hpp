@@ -141,6 +141,10 @@ struct cluster_status {
   // JetStream acknowledged, and those not acknowledged (cut from NATS, timed out, refused: answered 503 / an error).
   std::uint64_t ingest_published = 0;
   std::uint64_t ingest_failed = 0;
+  // The node's calls that may wait on NATS ([cluster] blocking_threads, max_blocking_calls): admitted and not
+  // finished now, and refused at the bound since start (joins refused busy, relay ingest answered 503).
+  std::uint64_t blocking_calls = 0;
+  std::uint64_t blocking_refused = 0;
   // The node's stream writer: with [postgres] its reader_sink, without its relay_writer (writers' counters summed).
   bool writer = false;
   std::uint64_t writer_messages = 0;  // channel messages published to the stream

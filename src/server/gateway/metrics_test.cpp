@@ -210,6 +210,8 @@ const std::vector<std::pair<std::string, std::string>> k_cluster_metrics = {
     {"rtcache_cluster_resume_failed_total", "counter"},
     {"rtcache_cluster_ingest_published_total", "counter"},
     {"rtcache_cluster_ingest_failed_total", "counter"},
+    {"rtcache_cluster_blocking_calls", "gauge"},
+    {"rtcache_cluster_blocking_refused_total", "counter"},
     {"rtcache_cluster_forgotten_lookups_total", "counter"},
     {"rtcache_cluster_forgotten_lookups_failed_total", "counter"},
 };
@@ -276,6 +278,8 @@ TEST(PrometheusText, ClusterMetricsCarryTheNodesValues) {
   c.resume_failed = 9;
   c.ingest_published = 17;
   c.ingest_failed = 18;
+  c.blocking_calls = 24;
+  c.blocking_refused = 25;
   c.forgotten_lookups = 21;
   c.forgotten_lookups_failed = 22;
   c.writer = true;
@@ -314,6 +318,8 @@ TEST(PrometheusText, ClusterMetricsCarryTheNodesValues) {
       "rtcache_cluster_resume_failed_total 9",
       "rtcache_cluster_ingest_published_total 17",
       "rtcache_cluster_ingest_failed_total 18",
+      "rtcache_cluster_blocking_calls 24",
+      "rtcache_cluster_blocking_refused_total 25",
       "rtcache_cluster_forgotten_lookups_total 21",
       "rtcache_cluster_forgotten_lookups_failed_total 22",
       "rtcache_cluster_writer_messages_total 11",
