@@ -100,6 +100,37 @@ TEST(GapIndex, ATruncateOfATableWithADocTypeCoversEveryFactorySummary) {
   EXPECT_EQ(g.covering("factory:F1"), 0u);
 }
 
+// Relay ingest the ingest stream lost before it was republished may have carried anything relay ingest carries,
+// broadcasts included: its marker covers the public and private broadcast channels too (a WAL gap does not: the
+// WAL never feeds them), never the internal record channels, which carry no positions.
+TEST(GapIndex, LostRelayIngestCoversBroadcastChannelsTooAndAWalGapDoesNot) {
+  const gap_message lost{std::string(k_ingest_lost_reason), {}, ""};
+  EXPECT_TRUE(gap_covers(lost, "room"));
+  EXPECT_TRUE(gap_covers(lost, "\x02room"));  // a private channel
+  EXPECT_TRUE(gap_covers(lost, "doc:wo:1"));
+  EXPECT_TRUE(gap_covers(lost, "factory:F1"));
+  EXPECT_FALSE(gap_covers(lost, "\x01pg:public.work_orders"));
+  const gap_message wal{"slot_created", {}, ""};
+  EXPECT_FALSE(gap_covers(wal, "room"));
+
+  gap_index g;
+  g.add(10, wal);
+  EXPECT_EQ(g.covering("room"), 0u);
+  EXPECT_EQ(g.covering("doc:wo:1"), 10u);
+  g.add(20, lost);
+  EXPECT_EQ(g.covering("room"), 20u);
+  EXPECT_EQ(g.covering("\x02room"), 20u);
+  EXPECT_EQ(g.covering("doc:wo:1"), 20u);
+  EXPECT_EQ(g.covering("\x01pg:public.work_orders"), 0u);
+  g.add(30, gap_message{"truncate", {{"public", "work_orders", "wo"}}, ""});
+  EXPECT_EQ(g.covering("doc:wo:1"), 30u);
+  EXPECT_EQ(g.covering("room"), 20u) << "a TRUNCATE does not cover it";
+  g.add(15, lost);  // an older repeat changes nothing
+  EXPECT_EQ(g.covering("room"), 20u);
+  g.clear();
+  EXPECT_EQ(g.covering("room"), 0u);
+}
+
 TEST(GapIndex, TheLatestCoveringMarkerWinsAndRepeatsChangeNothing) {
   gap_index g;
   EXPECT_EQ(g.covering("doc:wo:1"), 0u);

@@ -1,6 +1,8 @@
 // Gap coverage.
 #include "cluster/gap_index.hpp"
 
+#include "ingest/hub_sink.hpp"
+
 #include <algorithm>
 
 namespace rtcache::cluster {
@@ -31,6 +33,7 @@ bool touches_a_doc_type(const gap_message& gap) {
 }  // namespace
 
 bool gap_covers(const gap_message& gap, std::string_view channel) {
+  if (gap.ingest_lost()) return !ingest::is_internal_channel(channel);
   if (!is_contract_channel(channel)) return false;
   if (gap.all()) return true;
   // A factory summary counts documents of every type: a TRUNCATE of any mapped table may have changed it
@@ -43,6 +46,7 @@ bool gap_covers(const gap_message& gap, std::string_view channel) {
 
 void gap_index::add(std::uint64_t seq, const gap_message& gap) {
   latest_ = std::max(latest_, seq);
+  if (gap.ingest_lost()) relayed_ = std::max(relayed_, seq);
   if (gap.all()) {
     all_ = std::max(all_, seq);
     return;
@@ -56,8 +60,9 @@ void gap_index::add(std::uint64_t seq, const gap_message& gap) {
 }
 
 std::uint64_t gap_index::covering(std::string_view channel) const {
-  if (!is_contract_channel(channel)) return 0;
-  std::uint64_t out = all_;
+  if (ingest::is_internal_channel(channel)) return 0;
+  if (!is_contract_channel(channel)) return relayed_;
+  std::uint64_t out = std::max(all_, relayed_);
   if (channel.starts_with("factory:")) return std::max(out, any_type_);
   const std::string_view type = doc_type_of(channel);
   if (!type.empty()) {
@@ -67,6 +72,7 @@ std::uint64_t gap_index::covering(std::string_view channel) const {
 }
 
 void gap_index::clear() {
+  relayed_ = 0;
   all_ = 0;
   any_type_ = 0;
   latest_ = 0;

@@ -16,13 +16,15 @@ namespace rtcache::cluster {
 // What a gap covers: with no tables, every contract channel (doc:, list:, factory:); with tables, the doc: and
 // list: channels of their doc types (a TRUNCATE: every document of the type may be gone, every list changed) and,
 // when a table has a doc type, every factory: channel (a summary counts documents of all types). The same
-// channels the single node starts over (ingest::gap_touches). Public and private channels are never fed by the WAL
-// and never covered; per-table record channels are, but carry no positions.
+// channels the single node starts over (ingest::gap_touches). Public and private broadcast channels are never fed
+// by the WAL and no WAL gap covers them; per-table record channels are, but carry no positions. A marker of lost
+// relay ingest (gap_message::ingest_lost()) covers every channel relay ingest feeds: every contract channel and
+// every public and private broadcast channel (not the internal record channels).
 bool gap_covers(const gap_message& gap, std::string_view channel);
 
-// The markers a node has applied, reduced to what epochs need: the latest marker covering every contract channel,
-// the latest touching any doc type (factory: channels) and the latest per doc type. Memory: one entry per doc
-// type.
+// The markers a node has applied, reduced to what epochs need: the latest marker of lost relay ingest (every
+// channel it feeds), the latest covering every contract channel, the latest touching any doc type (factory:
+// channels) and the latest per doc type. Memory: one entry per doc type.
 // Thread-safety: none; the owner locks.
 class gap_index {
  public:
@@ -40,6 +42,7 @@ class gap_index {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
   };
+  std::uint64_t relayed_ = 0;  // the latest ingest_lost marker: covers broadcast channels too
   std::uint64_t all_ = 0;
   std::uint64_t any_type_ = 0;  // the latest table-scoped marker with a doc type: covers every factory: channel
   std::uint64_t latest_ = 0;

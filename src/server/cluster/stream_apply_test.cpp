@@ -146,6 +146,37 @@ TEST(StreamApply, AGapMarkerStartsOverTheCoveredChannelsViewsAndLeavesOthersAlon
   EXPECT_EQ(n.a.stats().gaps, 1u);
 }
 
+// A broadcast topic's messages come only from relay ingest: a WAL gap leaves its views alone, a marker of lost relay
+// ingest starts them over, so that a position from before the loss is never continued (recovered:false).
+TEST(StreamApply, LostRelayIngestStartsBroadcastTopicsOverAndAWalGapDoesNot) {
+  node n;
+  test::stream_writer w("rtcache");
+  const auto all = factory_scope::unscoped();
+  auto room = n.join("room", all);
+  auto priv = n.join("\x02room", all);
+  n.apply_ok(w.channel("room", "", "\"a\""));
+  n.apply_ok(w.channel("\x02room", "", "\"b\""));
+  const auto room_before = *n.h.position("room", all);
+  const auto priv_before = *n.h.position("\x02room", all);
+  n.apply_ok(w.gap({}));
+  EXPECT_EQ(room->events(), (std::vector<std::string>{"1:\"a\""})) << "a WAL gap: not covered";
+  EXPECT_EQ(n.h.position("room", all), room_before);
+  n.apply_ok(w.gap({}, k_ingest_lost_reason));
+  EXPECT_EQ(room->events().back(), "reset");
+  EXPECT_EQ(priv->events().back(), "reset");
+  EXPECT_NE(n.h.position("room", all)->epoch, room_before.epoch);
+  EXPECT_EQ(n.h.position("room", all), as_hub(w.expected(std::string(k_identity), "room", all)));
+  EXPECT_EQ(n.h.position("\x02room", all), as_hub(w.expected(std::string(k_identity), "\x02room", all)));
+  bool recovered = true;
+  n.join("room", all, room_before, &recovered);
+  EXPECT_FALSE(recovered) << "messages of the topic may have been lost";
+  recovered = true;
+  n.join("\x02room", all, priv_before, &recovered);
+  EXPECT_FALSE(recovered);
+  n.apply_ok(w.channel("room", "", "\"after\""));
+  EXPECT_EQ(room->events().back(), "2:\"after\"");
+}
+
 TEST(StreamApply, APartitionsNewGenerationStartsItsViewsOverAtTheSchemesPosition) {
   node n;
   test::stream_writer w("rtcache");

@@ -53,11 +53,12 @@ class stream_writer {
     return m;
   }
 
-  // A gap marker (no tables: every contract channel; else the doc types of its tables) at the next sequence.
-  stream_message gap(std::vector<gap_table_ref> tables) {
+  // A gap marker (no tables: every contract channel; else the doc types of its tables) at the next sequence;
+  // reason k_ingest_lost_reason: every channel relay ingest feeds.
+  stream_message gap(std::vector<gap_table_ref> tables, std::string_view reason = "lost") {
     const std::uint64_t seq = next_seq_++;
     gap_message g;
-    g.reason = "lost";
+    g.reason = std::string(reason);
     g.tables = std::move(tables);
     gaps_.push_back({seq, g});
     stream_message m;

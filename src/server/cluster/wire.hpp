@@ -61,12 +61,17 @@ struct gap_table_ref {
 };
 
 // Continuity lost (kind 3): every channel it covers starts a new epoch at this message.
+// The reason of a gap marker for relay ingest the ingest stream lost before the writer republished it: what it
+// carried is unknown, so it covers every channel relay ingest feeds, public and private broadcast topics too.
+inline constexpr std::string_view k_ingest_lost_reason = "ingest_lost";
+
 struct gap_message {
-  std::string reason;                 // routing::gap_reason's name, or a cluster reason ("collapse")
+  std::string reason;                 // routing::gap_reason's name, or a cluster reason ("collapse", "ingest_lost")
   std::vector<gap_table_ref> tables;  // empty: every contract channel
   std::string detail;
 
   bool all() const noexcept { return tables.empty(); }
+  bool ingest_lost() const noexcept { return reason == k_ingest_lost_reason; }
   friend bool operator==(const gap_message&, const gap_message&) = default;
 };
 

@@ -523,7 +523,7 @@ struct writer::impl {
     const bool skipped_ahead = same && ingest_seen != 0 && d.seq > ingest_seen + 1;
     if (other_incarnation || skipped_ahead) {
       gap_message g;
-      g.reason = "ingest_lost";
+      g.reason = std::string(k_ingest_lost_reason);
       g.detail = other_incarnation
                      ? "the ingest stream was created again (" + std::to_string(ingest_seen_created) + " -> " +
                            std::to_string(d.ingest_created_ns) + ") before everything in it was republished"

@@ -26,7 +26,8 @@
 // message at its partition's next position, with Nats-Msg-Id = ingest_msg_id and Rtcache-Ingest (the last ingest item
 // in the main stream): a new writer reads the ingest stream again from that message and skips what the main stream
 // holds. Ingest messages the ingest stream lost before they were republished (its retention passed them while no
-// writer ran, or it was created again) are a gap marker (reason "ingest_lost") covering every contract channel.
+// writer ran, or it was created again) are a gap marker (reason "ingest_lost") covering every contract channel and
+// every broadcast topic (gap_index.hpp).
 //
 // A replay (the source restarted from its confirmed position, in this process or in a new writer) publishes
 // nothing the stream already holds: every message at or below the anchor's last WAL message is skipped, and its
