@@ -60,11 +60,11 @@ struct gap_table_ref {
   friend bool operator==(const gap_table_ref&, const gap_table_ref&) = default;
 };
 
-// Continuity lost (kind 3): every channel it covers starts a new epoch at this message.
 // The reason of a gap marker for relay ingest the ingest stream lost before the writer republished it: what it
 // carried is unknown, so it covers every channel relay ingest feeds, public and private broadcast topics too.
 inline constexpr std::string_view k_ingest_lost_reason = "ingest_lost";
 
+// Continuity lost (kind 3): every channel it covers starts a new epoch at this message.
 struct gap_message {
   std::string reason;                 // routing::gap_reason's name, or a cluster reason ("collapse", "ingest_lost")
   std::vector<gap_table_ref> tables;  // empty: every contract channel
