@@ -183,7 +183,12 @@ TEST(Publisher, FrozenServerEndsInTimeoutsAndAFullWindowNeverInSilence) {
   ASSERT_TRUE(test::eventually([&] { return conn->connected(); }, 5s));
   // When the connection was found stale meanwhile, the messages come from the old socket, which the woken server may
   // read only after it answered the new connection: republished before that, the old ones would be the duplicates.
-  ASSERT_TRUE(test::eventually([&] { return get_stream_state(*conn, st.name).value().messages == 8; }, 5s));
+  ASSERT_TRUE(test::eventually(
+      [&] {
+        const auto state = get_stream_state(*conn, st.name);
+        return state && state->messages == 8;
+      },
+      5s));
   auto again = publisher::create(*conn).value();
   std::uint64_t last = 0;
   for (int i = 1; i <= 8; ++i) last = again->publish({st.name + ".x", "f" + std::to_string(i), {}, "x"}).value();

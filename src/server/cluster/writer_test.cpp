@@ -504,7 +504,12 @@ TEST(Writer, DurableThroughNeverPassesAnUnacknowledgedMessage) {
   // would be another writer's message to this one, and the writer fenced, as
   // ALookupFindingAMessagePastThePredictionFencesTheWriter pins. (The test failed once in CI under ASan, at a line
   // its log did not keep; that order is the one way found in which the test, not the writer, was wrong.)
-  ASSERT_TRUE(test::eventually([&] { return h.state().last_seq == 2; }, 5s)) << h.state().last_seq;
+  ASSERT_TRUE(test::eventually(
+      [&] {
+        const auto state = get_stream_state(h.conn(), h.name());
+        return state && state->last_seq == 2;
+      },
+      5s));
   // The source starts over from its confirmed position (call 1); the writer starts over from the stream, where
   // the frozen message turns out to have landed: its replay is skipped, counted once.
   auto anchor = w->durable_anchor();
