@@ -65,10 +65,8 @@ struct node {
   std::uint16_t port = 0;
 
   node(const std::string& id, const std::string& url, const cluster::stream_settings& stream,
-       std::size_t max_channels = cluster::k_default_max_channels,
        const std::function<void(cluster_node_settings&)>& adjust = {}) {
     cluster_node_settings s;
-    s.max_channels = max_channels;
     s.nats = cluster::test::test_settings(url);
     s.nats.name = id;
     s.stream = stream;
@@ -344,7 +342,7 @@ std::optional<double> metric(const std::string& body, const std::string& name) {
 // comes, looks it up at its next message, and gives a client the position a node that kept it gives.
 TEST(ClusterNode, ItsPositionBookHoldsMaxChannelsAndLooksUpWhatItForgot) {
   stream_fixture f(cluster::test::shared_server().url());
-  node small("small", f.url, f.st, 1);
+  node small("small", f.url, f.st, [](cluster_node_settings& s) { s.max_channels = 1; });
   node big("big", f.url, f.st);
   ASSERT_TRUE(wait_for([&] { return small.ready() && big.ready(); }));
   f.publish({f.f1(1), f.w.channel("doc:wo:2", "F1", "{}"), f.f2(2)});
@@ -696,7 +694,7 @@ TEST(ClusterNode, RelayIngestNotAcknowledgedInTimeIsAnswered503) {
 TEST(ClusterNode, CallsBeyondMaxBlockingCallsAreRefusedBusyAndCounted) {
   cluster::test::nats_server server;
   stream_fixture f(server.url());
-  node n("a", server.url(), f.st, cluster::k_default_max_channels, [](cluster_node_settings& s) {
+  node n("a", server.url(), f.st, [](cluster_node_settings& s) {
     s.blocking_threads = 1;
     s.max_blocking_calls = 1;
   });
